@@ -1,0 +1,97 @@
+/**
+ * The interface every debug engine implements, so that the tracer, the server and the clients
+ * never depend on a particular language. The Python engine is the first; a V8 inspector engine
+ * for JavaScript can be added behind the same interface.
+ *
+ * An engine launches a program under its debugger and gives back an {@linkcode EngineSession}:
+ * commands go in (already validated protocol messages), tracer events come out.
+ *
+ * @module
+ */
+
+import type { Message } from "../protocol/mod.ts";
+
+/** Where the program's standard input comes from. */
+export type StdinMode = "inherit" | "piped" | "null";
+
+/** How to launch a program under an engine. */
+export interface LaunchOptions {
+  /** The program to run (a path), as the user typed it. */
+  program: string;
+  /** Its arguments. */
+  args?: string[];
+  /** Working directory of the program. Default: the current one. */
+  cwd?: string;
+  /** Extra environment variables for the program. */
+  env?: Record<string, string>;
+  /** Stop at the program's first line (default true); false runs to a breakpoint. */
+  stopOnEntry?: boolean;
+  /** Standard input of the program: the tracer's own (default), fed by `input`, or none. */
+  stdin?: StdinMode;
+  /** `full` (default), `none`, or `hook:module:function` (the engine's own hook syntax). */
+  evalPolicy?: string;
+  /** Seconds an eval, watch or condition may run; 0 for no limit. */
+  evalTimeout?: number;
+  /** Breakpoints to set before the program starts, as `file:line` or `function`. */
+  breakpoints?: string[];
+  /** When to stop on exceptions. Default `uncaught`. */
+  breakOn?: "raised" | "uncaught" | "never";
+  /** Module or file patterns never stopped in and hidden from stacks. */
+  skip?: string[];
+  /** The interpreter or runtime to use (for Python: the python executable). */
+  interpreter?: string;
+  /** Aborting it disposes the session. */
+  signal?: AbortSignal;
+}
+
+/** How the program ended. */
+export interface ExitStatus {
+  /** Exit code, or null when a signal ended it. */
+  code: number | null;
+  /** The signal that ended it, if any. */
+  signal: string | null;
+}
+
+/** What a running debug session tells about itself (it becomes the tracer's `start`). */
+export interface EngineInfo {
+  /** Engine name, such as `python`. */
+  engine: string;
+  /** The program as given. */
+  program: string;
+  /** The program and its arguments. */
+  argv: string[];
+  /** Process id of the debugged program. */
+  pid: number;
+  /** Runtime and version, such as `CPython 3.12.1`. */
+  runtime: string;
+  /** Working directory of the program. */
+  cwd: string;
+  /** What this engine can do, such as `pause` or `threads`. */
+  capabilities: string[];
+}
+
+/** One program running under an engine. */
+export interface EngineSession extends AsyncDisposable {
+  /** What runs. */
+  readonly info: EngineInfo;
+  /**
+   * Tracer events, in order (`stack`, `print`, `breakpoints`, ...). The program's output comes
+   * as `print` events with input `<stdout>` or `<stderr>`. When the program ends, `exited` and
+   * then `disabled` are the last events, and the iteration ends.
+   */
+  readonly events: AsyncIterable<Message>;
+  /** Sends a client command (already validated), carrying the id to echo on its replies. */
+  send(command: Message): void;
+  /** Resolves once the program has ended. */
+  readonly exited: Promise<ExitStatus>;
+  /** Ends the session; kills the program if it still runs. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/** A debug engine: launches programs under its debugger. */
+export interface Engine {
+  /** Engine name, such as `python`. */
+  readonly name: string;
+  /** Starts `options.program` under the debugger. */
+  launch(options: LaunchOptions): Promise<EngineSession>;
+}

@@ -1,0 +1,260 @@
+/**
+ * The commands a client may send, each with its payload schema, a summary and an example.
+ * Names and payload shapes of the original qdb are kept, so its clients still work; what is
+ * new is additive (new commands, new optional fields).
+ *
+ * @example
+ * ```ts
+ * import { COMMANDS } from "./commands.ts";
+ * COMMANDS.set_break.payload.check({ line: 4, cond: "n == 97" }, "payload");
+ * ```
+ * @module
+ */
+
+import type { Message } from "./envelope.ts";
+import {
+  array,
+  boolean,
+  type Infer,
+  integer,
+  literal,
+  none,
+  nullable,
+  object,
+  optional,
+  refine,
+  type Schema,
+  string,
+  union,
+} from "./schema.ts";
+
+/** Longest code string accepted by `eval`, `pprint`, watches and conditions. */
+export const MAX_CODE_LENGTH = 100_000;
+/** Longest chunk accepted by `input`. */
+export const MAX_INPUT_LENGTH = 1_000_000;
+/** Longest auth string accepted in `start`. */
+export const MAX_AUTH_LENGTH = 4096;
+
+/** How a command is documented and checked. */
+export interface CommandSpec<P> {
+  /** One sentence: what the command does and what it replies. */
+  readonly summary: string;
+  /** The payload's schema. */
+  readonly payload: Schema<P>;
+  /** A message that is valid for this command. */
+  readonly example: Message;
+}
+
+function spec<P>(summary: string, payload: Schema<P>, example: Message): CommandSpec<P> {
+  return { summary, payload, example };
+}
+
+const code = string({ nonEmpty: true, maxLength: MAX_CODE_LENGTH });
+const path = string({ nonEmpty: true, maxLength: 4096 });
+
+/** Payload schema of `start` from a client. */
+export const clientStart = optional(union(
+  string({ maxLength: MAX_AUTH_LENGTH }),
+  object({}, {
+    auth: string({ maxLength: MAX_AUTH_LENGTH }),
+    protocol: integer({ min: 1 }),
+    name: string({ maxLength: 64 }),
+  }),
+));
+
+/** Payload schema of `set_break`: a line (in `file`, default the main file) or a function. */
+export const setBreak = refine(
+  object({}, {
+    file: path,
+    line: integer({ min: 1 }),
+    func: string({ nonEmpty: true, maxLength: 512 }),
+    cond: nullable(code),
+    temp: boolean(),
+    ignore: integer({ min: 0 }),
+    enabled: boolean(),
+  }),
+  (bp, at) =>
+    bp.line === undefined && bp.func === undefined
+      ? `${at} needs a "line" or a "func"`
+      : undefined,
+);
+
+/** Payload schema of `clear_break`: a breakpoint id, or a file and line (the original shape). */
+export const clearBreak = refine(
+  object({}, {
+    id: integer({ min: 1 }),
+    file: path,
+    line: integer({ min: 1 }),
+    // Accepted for compatibility with the original's clients, which sent the whole breakpoint.
+    func: nullable(string()),
+    cond: nullable(string()),
+    temp: boolean(),
+  }),
+  (bp, at) =>
+    bp.id === undefined && bp.line === undefined ? `${at} needs an "id" or a "line"` : undefined,
+);
+
+/** Payload schema of `update_break`. */
+export const updateBreak = object({ id: integer({ min: 1 }) }, {
+  enabled: boolean(),
+  cond: nullable(code),
+  ignore: integer({ min: 0 }),
+  temp: boolean(),
+});
+
+/** Payload schema of `list`: 1-based inclusive lines; no start and end lists the whole file. */
+export const listSource = optional(refine(
+  object({}, { file: path, start: integer({ min: 1 }), end: integer({ min: 1 }) }),
+  (p, at) =>
+    p.start !== undefined && p.end !== undefined && p.end < p.start
+      ? `${at}.end must be >= ${at}.start (${p.start}), got ${p.end}`
+      : undefined,
+));
+
+const stackCount = optional(integer({ min: 1 }));
+const watches = array(code, { maxItems: 100 });
+
+/**
+ * Every client command. The server handles `start` itself and routes the others to the
+ * session's tracer.
+ */
+export const COMMANDS = {
+  start: spec(
+    "First message on a connection: authenticates (the payload is the auth string, or an object with `auth`, `protocol` and a display `name`). The server replies `attached`, then the tracer sends `breakpoints`, `watchlist` and `stack` when the program is stopped.",
+    clientStart,
+    { e: "start", p: { auth: "s3cret", protocol: 1, name: "ana" } },
+  ),
+  step: spec("Run to the next line, entering calls.", none(), { e: "step" }),
+  next: spec("Run to the next line in this frame, stepping over calls.", none(), { e: "next" }),
+  return: spec("Run until the selected frame returns.", none(), { e: "return" }),
+  until: spec(
+    "Run until a line greater than the current one is reached in this frame (or the given line), or the frame returns.",
+    optional(integer({ min: 1 })),
+    { e: "until", p: 12 },
+  ),
+  continue: spec("Run until a breakpoint, an exception, a pause or the end.", none(), {
+    e: "continue",
+  }),
+  eval: spec(
+    "Run code in the selected frame; an expression's value is echoed as in the Python REPL. Replies `print`, then `watchlist`.",
+    code,
+    { e: "eval", p: "a + b", id: 7 },
+  ),
+  pprint: spec(
+    "Evaluate an expression in the selected frame and reply its pretty-printed value as `print`.",
+    code,
+    { e: "pprint", p: "config" },
+  ),
+  set_watch: spec(
+    "Add expressions to the watchlist; they are re-evaluated at every stop, after eval and after up/down. Replies `watchlist`.",
+    watches,
+    { e: "set_watch", p: ["len(queue)", "total"] },
+  ),
+  clear_watch: spec(
+    "Remove expressions from the watchlist (unknown ones are ignored). Replies `watchlist`.",
+    watches,
+    { e: "clear_watch", p: ["total"] },
+  ),
+  set_break: spec(
+    "Set a breakpoint on a line (`file` defaults to the program's main file) or on a function by name. A line without code is refused with the nearest line that has code. Replies `breakpoints`.",
+    setBreak,
+    { e: "set_break", p: { file: "app.py", line: 4, cond: "n == 97", temp: false } },
+  ),
+  clear_break: spec(
+    "Remove a breakpoint by `id`, or every breakpoint on `file`:`line`. Replies `breakpoints`.",
+    clearBreak,
+    { e: "clear_break", p: { id: 1 } },
+  ),
+  update_break: spec(
+    "Enable or disable a breakpoint, change its condition (null removes it), its ignore count or whether it is temporary. Replies `breakpoints`.",
+    updateBreak,
+    { e: "update_break", p: { id: 1, enabled: false } },
+  ),
+  list: spec(
+    "Reply `list` with source text: lines `start` to `end` (1-based, inclusive) of `file` (default: the selected frame's file), or the whole file.",
+    listSource,
+    { e: "list", p: { file: "app.py", start: 1, end: 11 } },
+  ),
+  up: spec(
+    "Select an older frame (the payload is a count, default 1). Replies `watchlist` and `stack`.",
+    stackCount,
+    { e: "up" },
+  ),
+  down: spec(
+    "Select a newer frame (the payload is a count, default 1). Replies `watchlist` and `stack`.",
+    stackCount,
+    { e: "down", p: 2 },
+  ),
+  frame: spec(
+    "Select the frame at this index of the `stack` list. Replies `watchlist` and `stack`.",
+    integer({ min: 0 }),
+    { e: "frame", p: 0 },
+  ),
+  locals: spec("Reply `locals`: the selected frame's local variables as reprs.", none(), {
+    e: "locals",
+  }),
+  globals: spec("Reply `globals`: the selected frame's global variables as reprs.", none(), {
+    e: "globals",
+  }),
+  args: spec("Reply `args`: the selected frame's arguments as reprs.", none(), { e: "args" }),
+  stack: spec("Reply `stack` again (the `where` command).", none(), { e: "stack" }),
+  breakpoints: spec("Reply `breakpoints` again.", none(), { e: "breakpoints" }),
+  pause: spec(
+    "Stop the running program where it is, even in a tight loop or a blocking sleep. Replies `stack` once it has stopped.",
+    none(),
+    { e: "pause" },
+  ),
+  disable: spec(
+    "End debugging: `soft` (default) lets the program run on untraced, `hard` ends it. The tracer replies `disabled`.",
+    optional(literal("soft", "hard")),
+    { e: "disable", p: "soft" },
+  ),
+  complete: spec(
+    "Reply `completions` for the text before the cursor: names and attributes in the selected frame.",
+    string({ maxLength: 1000 }),
+    { e: "complete", p: "math.is" },
+  ),
+  input: spec(
+    "Write text to the program's standard input (when the tracer connected it to qdb).",
+    string({ maxLength: MAX_INPUT_LENGTH }),
+    { e: "input", p: "yes\n" },
+  ),
+  set_exception_break: spec(
+    "When to stop on exceptions: `uncaught` (the default: post-mortem before the program exits), `raised` (every raise), or `never`.",
+    literal("raised", "uncaught", "never"),
+    { e: "set_exception_break", p: "raised" },
+  ),
+} as const;
+
+/** A client command name. */
+export type CommandName = keyof typeof COMMANDS;
+
+/** The payload type of each client command. */
+export type CommandPayloads = {
+  [K in CommandName]: Infer<(typeof COMMANDS)[K]["payload"]>;
+};
+
+/** True for a known client command name. */
+export function isCommandName(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+/** Commands that only make sense while the program is stopped (they need a frame). */
+export const NEEDS_STOP: ReadonlySet<CommandName> = new Set<CommandName>([
+  "step",
+  "next",
+  "return",
+  "until",
+  "continue",
+  "eval",
+  "pprint",
+  "up",
+  "down",
+  "frame",
+  "locals",
+  "globals",
+  "args",
+]);
+
+/** The list of watched expressions, checked like every watch command. */
+export type WatchExpressions = Infer<typeof watches>;

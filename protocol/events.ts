@@ -1,0 +1,416 @@
+/**
+ * The events clients receive: from the tracer (broadcast to every client of the session) and
+ * from the server itself, plus the messages of the tracer link. Each has a payload schema,
+ * which clients may use to check what they receive and tests use to check what we send.
+ *
+ * Schemas here are strict (unknown fields are refused) so that our own tests catch any field
+ * we send without documenting it; clients should ignore fields they do not know.
+ *
+ * @example
+ * ```ts
+ * import { TRACER_EVENTS } from "./events.ts";
+ * TRACER_EVENTS.print.payload.check({ input: "2 + 2", exc: false, output: "4" }, "payload");
+ * ```
+ * @module
+ */
+
+import type { Message } from "./envelope.ts";
+import { ERROR_TYPES } from "./errors.ts";
+import {
+  any,
+  array,
+  boolean,
+  type Infer,
+  integer,
+  literal,
+  nullable,
+  object,
+  optional,
+  record,
+  type Schema,
+  string,
+} from "./schema.ts";
+
+/** How an event is documented and checked. */
+export interface EventSpec<P> {
+  /** One sentence: when the event is sent and what it carries. */
+  readonly summary: string;
+  /** The payload's schema. */
+  readonly payload: Schema<P>;
+  /** A valid message of this event. */
+  readonly example: Message;
+}
+
+function spec<P>(summary: string, payload: Schema<P>, example: Message): EventSpec<P> {
+  return { summary, payload, example };
+}
+
+/** A thread of the debugged program. */
+export const threadSchema = object({ id: integer(), name: string() });
+
+/** One frame of a stack: the file, line, function and that line's source text. */
+export const frameSchema = object({
+  file: string(),
+  line: integer({ min: 0 }),
+  func: string(),
+  code: string(),
+});
+
+/** Why the program stopped. */
+export const stopReason = literal(
+  "entry",
+  "step",
+  "breakpoint",
+  "exception",
+  "pause",
+  "set_trace",
+  "return",
+  "select",
+);
+
+/** Payload of `stack`: frames oldest first; `index` is the selected frame. */
+export const stackPayload = object({
+  index: integer({ min: 0 }),
+  stack: array(frameSchema),
+}, {
+  thread: threadSchema,
+  reason: stopReason,
+  breakpoint: integer({ min: 1 }),
+  post_mortem: boolean(),
+});
+
+/** One breakpoint. `func` is the function it was set on, if any. */
+export const breakpointSchema = object({
+  id: integer({ min: 1 }),
+  file: string(),
+  line: integer({ min: 1 }),
+  temp: boolean(),
+  cond: nullable(string()),
+  func: nullable(string()),
+  enabled: boolean(),
+  ignore: integer({ min: 0 }),
+  hits: integer({ min: 0 }),
+});
+
+/** One watched expression and its current value (or the exception it raised). */
+export const watchSchema = object({ expr: string(), exc: boolean(), value: string() });
+
+/** Payload of `print`: a command's input and output, or program output (`<stdout>`). */
+export const printPayload = object({ input: string(), exc: boolean(), output: string() });
+
+/** Payload of `exception`. */
+export const exceptionPayload = object({
+  type: string(),
+  value: string(),
+  traceback: string(),
+}, { uncaught: boolean(), thread: threadSchema });
+
+/** Payload of `error`. */
+export const errorPayload = object({
+  type: literal(...(Object.keys(ERROR_TYPES) as (keyof typeof ERROR_TYPES)[])),
+  data: any(),
+}, { command: string() });
+
+/** What a tracer tells about itself in `start`, as clients see it. */
+export const tracerInfoSchema = object({
+  engine: string(),
+  program: string(),
+  argv: array(string()),
+  pid: integer(),
+  host: string(),
+  cwd: string(),
+  protocol: integer({ min: 1 }),
+}, { runtime: string(), version: string() });
+
+/** A client as other clients see it. */
+export const clientInfoSchema = object({ id: string(), name: string(), address: string() });
+
+/** One live session, as `GET /sessions` and `attached` describe it. */
+export const sessionInfoSchema = object({
+  id: string(),
+  created: string(),
+  clients: integer({ min: 0 }),
+  tracer: nullable(tracerInfoSchema),
+});
+
+/** Events the tracer sends; the server broadcasts each to every client of the session. */
+export const TRACER_EVENTS = {
+  stack: spec(
+    "The program stopped (or the selected frame changed): its frames, oldest first, and the selected index. Optional: the thread, why it stopped, which breakpoint, and whether this is post-mortem.",
+    stackPayload,
+    {
+      e: "stack",
+      p: {
+        index: 1,
+        stack: [
+          { file: "/src/app.py", line: 9, func: "<module>", code: "main()" },
+          { file: "/src/app.py", line: 4, func: "main", code: "    x = f(3)" },
+        ],
+        thread: { id: 140245, name: "MainThread" },
+        reason: "breakpoint",
+        breakpoint: 1,
+      },
+    },
+  ),
+  watchlist: spec(
+    "Every watched expression with its value, or with `exc: true` and the exception.",
+    array(watchSchema),
+    { e: "watchlist", p: [{ expr: "total", exc: false, value: "42" }] },
+  ),
+  print: spec(
+    "Output of a command (`input` is the code run, `exc` is true when it raised) or of the program (`input` is `<stdout>` or `<stderr>`).",
+    printPayload,
+    { e: "print", p: { input: "<stdout>", exc: false, output: "2 3 5 7\n" } },
+  ),
+  breakpoints: spec(
+    "Every breakpoint, sent after any change and on `start`.",
+    array(breakpointSchema),
+    {
+      e: "breakpoints",
+      p: [{
+        id: 1,
+        file: "/src/app.py",
+        line: 4,
+        temp: false,
+        cond: "n == 97",
+        func: null,
+        enabled: true,
+        ignore: 0,
+        hits: 0,
+      }],
+    },
+  ),
+  list: spec("Source text, as asked by `list`.", string(), {
+    e: "list",
+    p: "def f(x):\n    return x * 2\n",
+  }),
+  locals: spec(
+    "The selected frame's locals, name to repr.",
+    record(string()),
+    { e: "locals", p: { n: "97", primes: "[2, 3, 5]" } },
+  ),
+  globals: spec(
+    "The selected frame's globals, name to repr.",
+    record(string()),
+    { e: "globals", p: { math: "<module 'math' (built-in)>" } },
+  ),
+  args: spec("The selected frame's arguments, name to repr.", record(string()), {
+    e: "args",
+    p: { n: "97" },
+  }),
+  return: spec(
+    "The selected frame is about to return this value (repr), after `return` or stepping off a frame's end.",
+    string(),
+    { e: "return", p: "[2, 3, 5, 7]" },
+  ),
+  exception: spec(
+    "An exception stopped the program: type, value and the formatted traceback. `uncaught: true` means post-mortem.",
+    exceptionPayload,
+    {
+      e: "exception",
+      p: {
+        type: "ZeroDivisionError",
+        value: "division by zero",
+        traceback:
+          'Traceback (most recent call last):\n  File "/src/app.py", line 2, in <module>\n    1 / 0\nZeroDivisionError: division by zero\n',
+        uncaught: true,
+      },
+    },
+  ),
+  running: spec(
+    "The program runs again after a stop (clients may show it as busy).",
+    optional(object({}, { thread: threadSchema })),
+    { e: "running" },
+  ),
+  completions: spec(
+    "Completions for the text of a `complete` command.",
+    object({ text: string(), matches: array(string()) }),
+    { e: "completions", p: { text: "math.is", matches: ["math.isclose(", "math.isqrt("] } },
+  ),
+  exited: spec(
+    "The program ended, with its exit code (null when a signal ended it, named in `signal`).",
+    object({ code: nullable(integer()) }, { signal: string() }),
+    { e: "exited", p: { code: 0 } },
+  ),
+  disabled: spec(
+    "The tracer stopped debugging (soft: the program runs on; hard: it was ended). The server then ends the session.",
+    optional(object({}, { mode: literal("soft", "hard"), reason: string() })),
+    { e: "disabled", p: { mode: "soft" } },
+  ),
+  error: spec(
+    "A command failed; `type` is stable (see the error table), `command` names the command.",
+    errorPayload,
+    { e: "error", p: { type: "up", data: "Oldest frame", command: "up" } },
+  ),
+} as const;
+
+/** Events the server itself sends to clients. */
+export const SERVER_EVENTS = {
+  attached: spec(
+    "Reply to a client's `start`: the session, the protocol version, the tracer (null while none is attached), the clients, and this client's own id. Sent again when a tracer arrives.",
+    object({
+      session: string(),
+      protocol: integer({ min: 1 }),
+      server: string(),
+      tracer: nullable(tracerInfoSchema),
+      clients: array(clientInfoSchema),
+      you: string(),
+    }),
+    {
+      e: "attached",
+      p: {
+        session: "backtest-42",
+        protocol: 1,
+        server: "qdb 0.1.0",
+        tracer: {
+          engine: "python",
+          program: "backtest.py",
+          argv: ["backtest.py", "--fast"],
+          pid: 8812,
+          host: "worker",
+          cwd: "/srv/jobs",
+          protocol: 1,
+          runtime: "CPython 3.12.1",
+        },
+        clients: [{ id: "c1", name: "ana", address: "10.0.0.7" }],
+        you: "c1",
+      },
+    },
+  ),
+  clients: spec(
+    "Who is attached, after someone joined or left.",
+    object({ clients: array(clientInfoSchema) }, {
+      joined: clientInfoSchema,
+      left: clientInfoSchema,
+    }),
+    {
+      e: "clients",
+      p: {
+        clients: [{ id: "c1", name: "ana", address: "10.0.0.7" }, {
+          id: "c2",
+          name: "bo",
+          address: "10.0.0.9",
+        }],
+        joined: { id: "c2", name: "bo", address: "10.0.0.9" },
+      },
+    },
+  ),
+  command: spec(
+    "Another client of the session sent this command (so collaborators see each other's work).",
+    object({ client: clientInfoSchema, e: string() }, { p: any() }),
+    {
+      e: "command",
+      p: { client: { id: "c2", name: "bo", address: "10.0.0.9" }, e: "eval", p: "x" },
+    },
+  ),
+  disable: spec(
+    "The session ended (the tracer left, a timeout, or a failed `start`); the server closes the connection next.",
+    optional(object({}, { reason: string() })),
+    { e: "disable", p: { reason: "The program exited" } },
+  ),
+  error: spec(
+    "A message was refused (malformed, unknown event, bad payload, auth...); the connection lives on unless `disable` follows.",
+    errorPayload,
+    {
+      e: "error",
+      p: {
+        type: "payload",
+        data: 'payload.line must be an integer >= 1, got "7"',
+        command: "set_break",
+      },
+      id: 3,
+    },
+  ),
+} as const;
+
+/** Payload schema of the tracer's `start` on the tracer link. */
+export const tracerStartPayload = object({
+  session: string({ nonEmpty: true, maxLength: 128 }),
+  protocol: integer({ min: 1 }),
+  engine: string(),
+  program: string(),
+  argv: array(string()),
+  pid: integer(),
+  host: string(),
+  cwd: string(),
+}, { auth: string({ maxLength: 4096 }), runtime: string(), version: string() });
+
+/**
+ * Messages on the tracer link other than the routed client commands (which the server sends
+ * to the tracer, with the server's own numeric `id`) and the tracer events (which the tracer
+ * sends to the server).
+ */
+export const LINK_MESSAGES = {
+  "start (tracer)": spec(
+    "First frame a tracer sends: which session it serves, its auth, and what it runs.",
+    tracerStartPayload,
+    {
+      e: "start",
+      p: {
+        session: "backtest-42",
+        auth: "s3cret",
+        protocol: 1,
+        engine: "python",
+        program: "backtest.py",
+        argv: ["backtest.py"],
+        pid: 8812,
+        host: "worker",
+        cwd: "/srv/jobs",
+        runtime: "CPython 3.12.1",
+        version: "0.1.0",
+      },
+    },
+  ),
+  started: spec(
+    "The server accepted the tracer: the session id and the server's protocol version.",
+    object({ session: string(), protocol: integer({ min: 1 }), server: string() }),
+    { e: "started", p: { session: "backtest-42", protocol: 1, server: "qdb 0.1.0" } },
+  ),
+  "start (routed)": spec(
+    "The server forwards a client's successful `start` to the tracer (without its auth), so the tracer sends its state.",
+    object({ client: string() }),
+    { e: "start", p: { client: "c1" }, id: 17 },
+  ),
+} as const;
+
+/** A tracer event name. */
+export type TracerEventName = keyof typeof TRACER_EVENTS;
+/** A server event name. */
+export type ServerEventName = keyof typeof SERVER_EVENTS;
+
+/** Payload types of every event a client can receive. */
+export type EventPayloads =
+  & { [K in TracerEventName]: Infer<(typeof TRACER_EVENTS)[K]["payload"]> }
+  & { [K in ServerEventName]: Infer<(typeof SERVER_EVENTS)[K]["payload"]> };
+
+/** A frame of a stack. */
+export type Frame = Infer<typeof frameSchema>;
+/** Payload of `stack`. */
+export type StackPayload = Infer<typeof stackPayload>;
+/** A breakpoint. */
+export type Breakpoint = Infer<typeof breakpointSchema>;
+/** A watched expression. */
+export type Watch = Infer<typeof watchSchema>;
+/** Payload of `print`. */
+export type PrintPayload = Infer<typeof printPayload>;
+/** Payload of `exception`. */
+export type ExceptionPayload = Infer<typeof exceptionPayload>;
+/** What a tracer tells about itself. */
+export type TracerInfo = Infer<typeof tracerInfoSchema>;
+/** A client as others see it. */
+export type ClientInfo = Infer<typeof clientInfoSchema>;
+/** A live session. */
+export type SessionInfo = Infer<typeof sessionInfoSchema>;
+/** Payload of the tracer's `start`. */
+export type TracerStart = Infer<typeof tracerStartPayload>;
+/** Why the program stopped. */
+export type StopReason = Infer<typeof stopReason>;
+
+/** Body of `GET /sessions`. */
+export const sessionListSchema = object({
+  now: string(),
+  sessions: array(sessionInfoSchema),
+});
+
+/** Body of `GET /sessions`. */
+export type SessionList = Infer<typeof sessionListSchema>;
