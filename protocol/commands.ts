@@ -74,9 +74,7 @@ export const setBreak = refine(
     enabled: boolean(),
   }),
   (bp, at) =>
-    bp.line === undefined && bp.func === undefined
-      ? `${at} needs a "line" or a "func"`
-      : undefined,
+    bp.line === undefined && bp.func === undefined ? `${at} needs a "line" or a "func"` : undefined,
 );
 
 /** Payload schema of `clear_break`: a breakpoint id, or a file and line (the original shape). */

@@ -18,10 +18,13 @@
 export class SchemaError extends TypeError {
   /** Where in the value the problem is, such as `payload.line`. */
   readonly path: string;
-  constructor(path: string, message: string) {
+  /** True when the value was of the wrong kind (rather than breaking a specific rule). */
+  readonly wrongKind: boolean;
+  constructor(path: string, message: string, wrongKind = false) {
     super(message);
     this.name = "SchemaError";
     this.path = path;
+    this.wrongKind = wrongKind;
   }
 }
 
@@ -53,7 +56,7 @@ export function showValue(value: unknown): string {
 }
 
 function fail(path: string, description: string, value: unknown): never {
-  throw new SchemaError(path, `${path} must be ${description}, got ${showValue(value)}`);
+  throw new SchemaError(path, `${path} must be ${description}, got ${showValue(value)}`, true);
 }
 
 /** Options of {@linkcode string}. */
@@ -214,15 +217,14 @@ export function union<T extends Schema<unknown>[]>(...schemas: T): Schema<Infer<
   return {
     description,
     check(value, path) {
-      let first: SchemaError | undefined;
       for (const schema of schemas) {
         try {
           return schema.check(value, path) as Infer<T[number]>;
         } catch (error) {
           if (!(error instanceof SchemaError)) throw error;
-          // A mismatch deeper than the top level is the most precise thing to report.
-          if (error.path !== path) throw error;
-          first ??= error;
+          // A mismatch deeper than the top level, or of a specific rule, is the most precise
+          // thing to report.
+          if (error.path !== path || !error.wrongKind) throw error;
         }
       }
       fail(path, description, value);
@@ -244,10 +246,20 @@ export function none(): Schema<undefined> {
 
 /** A payload that may be absent (`undefined`), or else must match `schema`. */
 export function optional<T>(schema: Schema<T>): Schema<T | undefined> {
+  const description = `${schema.description}, or absent`;
   return {
-    description: `${schema.description}, or absent`,
+    description,
     check(value, path) {
-      return value === undefined || value === null ? undefined : schema.check(value, path);
+      if (value === undefined || value === null) return undefined;
+      try {
+        return schema.check(value, path);
+      } catch (error) {
+        // Say "or absent" when the whole payload is wrong; deeper errors are precise already.
+        if (error instanceof SchemaError && error.wrongKind && error.path === path) {
+          fail(path, description, value);
+        }
+        throw error;
+      }
     },
   };
 }
