@@ -1,0 +1,70 @@
+/**
+ * In-memory transports: a linked pair, for tests and for joining parts of one process
+ * without a socket.
+ *
+ * @example
+ * ```ts
+ * import { memoryPair } from "./memory.ts";
+ * const [a, b] = memoryPair();
+ * a.send({ e: "step" });
+ * for await (const item of b.incoming) {
+ *   console.log(item); // { message: { e: "step" } }
+ *   break;
+ * }
+ * a.close();
+ * ```
+ * @module
+ */
+
+import type { Message } from "../protocol/mod.ts";
+import { AsyncQueue } from "./_queue.ts";
+import type { Incoming, MessageTransport } from "./transport.ts";
+
+class MemoryTransport implements MessageTransport {
+  readonly incoming = new AsyncQueue<Incoming>();
+  readonly remote: string;
+  peer: MemoryTransport | undefined;
+  #closed = false;
+  #resolveClosed!: () => void;
+  readonly closed = new Promise<void>((resolve) => this.#resolveClosed = resolve);
+
+  constructor(remote: string) {
+    this.remote = remote;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  send(msg: Message): boolean {
+    if (this.#closed || !this.peer || this.peer.isClosed) return false;
+    // A structured clone, as a real link would serialise it: the receiver cannot alias ours.
+    this.peer.incoming.push({ message: structuredClone(msg) });
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.incoming.end();
+    this.#resolveClosed();
+    this.peer?.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return this.closed;
+  }
+}
+
+/** Two transports linked to each other: what one sends, the other receives. */
+export function memoryPair(names: [string, string] = ["memory:a", "memory:b"]): [
+  MessageTransport,
+  MessageTransport,
+] {
+  const a = new MemoryTransport(names[1]);
+  const b = new MemoryTransport(names[0]);
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}

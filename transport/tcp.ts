@@ -1,0 +1,236 @@
+/**
+ * The tracer link's transport: length-prefixed JSON frames (see `protocol/framing.ts`) over a
+ * TCP connection (or any `Deno.Conn`, such as a Unix socket).
+ *
+ * @example
+ * ```ts ignore
+ * import { connectTcp } from "./tcp.ts";
+ * const link = await connectTcp("tcp://127.0.0.1:8001", { retries: 5 });
+ * link.send({ e: "start", p: { session: "demo" } });
+ * link.close();
+ * ```
+ * @module
+ */
+
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrame,
+  FrameDecoder,
+  type Message,
+} from "../protocol/mod.ts";
+import { AsyncQueue } from "./_queue.ts";
+import type { Incoming, MessageTransport } from "./transport.ts";
+
+/** Options of {@linkcode TcpTransport}. */
+export interface TcpTransportOptions {
+  /** Largest frame accepted or sent, in bytes. Default 16 MiB. */
+  maxFrameSize?: number;
+}
+
+const READ_SIZE = 64 * 1024;
+/** How long `close()` lets queued frames drain before it closes anyway. */
+const CLOSE_DRAIN_MS = 2000;
+
+/** A {@linkcode MessageTransport} over a `Deno.Conn`. */
+export class TcpTransport implements MessageTransport {
+  readonly #conn: Deno.Conn;
+  readonly #maxFrameSize: number;
+  readonly #incoming = new AsyncQueue<Incoming>();
+  #writing: Promise<void> = Promise.resolve();
+  #closing = false;
+  #closed = false;
+  #resolveClosed!: () => void;
+  /** Resolves once the connection is closed. */
+  readonly closed: Promise<void> = new Promise((resolve) => this.#resolveClosed = resolve);
+  /** The peer's address. */
+  readonly remote: string;
+
+  constructor(conn: Deno.Conn, options: TcpTransportOptions = {}) {
+    this.#conn = conn;
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.remote = describeAddress(conn.remoteAddr);
+    this.#readLoop();
+  }
+
+  /** Received messages, in order. */
+  get incoming(): AsyncIterable<Incoming> {
+    return this.#incoming;
+  }
+
+  /** True once closed. */
+  get isClosed(): boolean {
+    return this.#closing || this.#closed;
+  }
+
+  /**
+   * Queues a message. Returns false once the link is closing.
+   *
+   * @throws {RangeError} when the message is larger than the frame limit.
+   */
+  send(msg: Message): boolean {
+    if (this.isClosed) return false;
+    const frame = encodeFrame(msg, this.#maxFrameSize);
+    this.#writing = this.#writing.then(() => this.#writeAll(frame)).catch(() => this.#finish());
+    return true;
+  }
+
+  /** Closes after queued frames are written (or after a short grace period). Idempotent. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const drained = this.#writing;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_DRAIN_MS));
+    Promise.race([drained, grace]).finally(() => {
+      clearTimeout(timer);
+      this.#finish();
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.closed;
+  }
+
+  async #writeAll(frame: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < frame.length) written += await this.#conn.write(frame.subarray(written));
+  }
+
+  async #readLoop(): Promise<void> {
+    const decoder = new FrameDecoder({ maxFrameSize: this.#maxFrameSize });
+    const buffer = new Uint8Array(READ_SIZE);
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        for (const item of decoder.push(buffer.slice(0, n))) this.#incoming.push(item);
+      }
+    } catch {
+      // A reset or a local close ends the link like an orderly end of stream.
+    }
+    this.#incoming.end();
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    this.#incoming.end();
+    this.#resolveClosed();
+  }
+}
+
+/** A host and port. */
+export interface TcpAddress {
+  /** Host name or IP address. */
+  hostname: string;
+  /** Port number. */
+  port: number;
+}
+
+/**
+ * Parses `tcp://host:port`, `host:port`, `host` or `:port` (the missing parts default).
+ *
+ * @throws {TypeError} naming what is wrong.
+ */
+export function parseTcpAddress(text: string, defaults: TcpAddress): TcpAddress {
+  const bare = text.replace(/^tcp:\/\//, "").replace(/\/$/, "");
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(bare)) {
+    throw new TypeError(`Cannot use "${text}" as a tracer address: it must be tcp://HOST:PORT`);
+  }
+  const match = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(bare);
+  if (!match) {
+    throw new TypeError(`Cannot use "${text}" as a tracer address: it must be tcp://HOST:PORT`);
+  }
+  const hostname = (match[1] || defaults.hostname).replace(/^\[|\]$/g, "");
+  const port = match[2] === undefined ? defaults.port : Number(match[2]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`Cannot use "${text}" as a tracer address: port must be 0 to 65535`);
+  }
+  return { hostname, port };
+}
+
+/** Options of {@linkcode connectTcp}. */
+export interface ConnectTcpOptions extends TcpTransportOptions {
+  /** Connection attempts after the first failure. Default 0. */
+  retries?: number;
+  /** First delay between attempts, in ms; it doubles each time. Default 200. */
+  retryDelay?: number;
+  /** Longest delay between attempts, in ms. Default 5000. */
+  maxRetryDelay?: number;
+  /** Called before each retry, with the attempt number and the error of the last one. */
+  onRetry?: (attempt: number, error: Error) => void;
+  /** Aborting stops retrying (and fails the connection). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Connects to `tcp://host:port`, retrying with exponential backoff.
+ *
+ * @throws {Error} `Cannot connect to tcp://...` with the last failure's reason.
+ */
+export async function connectTcp(
+  address: string | TcpAddress,
+  options: ConnectTcpOptions = {},
+): Promise<TcpTransport> {
+  const target = typeof address === "string"
+    ? parseTcpAddress(address, { hostname: "127.0.0.1", port: 8001 })
+    : address;
+  const retries = options.retries ?? 0;
+  let delay = options.retryDelay ?? 200;
+  for (let attempt = 0;; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
+      conn.setNoDelay(true);
+      return new TcpTransport(conn, options);
+    } catch (error) {
+      const reason = error instanceof Error ? error : new Error(String(error));
+      if (attempt >= retries) {
+        throw new Error(
+          `Cannot connect to tcp://${
+            formatHost(target.hostname)
+          }:${target.port}: ${reason.message}`,
+          { cause: error },
+        );
+      }
+      options.onRetry?.(attempt + 1, reason);
+      await abortableDelay(delay, options.signal);
+      delay = Math.min(delay * 2, options.maxRetryDelay ?? 5000);
+    }
+  }
+}
+
+/** `host:port` of an address, bracketing IPv6 hosts. */
+export function describeAddress(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    return `${formatHost(addr.hostname)}:${addr.port}`;
+  }
+  return "path" in addr ? `unix:${addr.path}` : String(addr.transport);
+}
+
+/** A host as it appears in a URL: IPv6 addresses in brackets. */
+export function formatHost(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

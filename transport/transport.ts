@@ -1,0 +1,29 @@
+/**
+ * A message transport: send envelopes, receive envelopes (or the error that made one
+ * unreadable), close. It knows nothing of sessions or commands; correlation and routing live
+ * above it. TCP, WebSocket and in-memory transports implement it, and one shared test suite
+ * runs against each.
+ *
+ * @module
+ */
+
+import type { Message, ProtocolError } from "../protocol/mod.ts";
+
+/** What a transport receives: a message, or why a received frame was unusable. */
+export type Incoming = { message: Message } | { error: ProtocolError };
+
+/** A bidirectional message link. */
+export interface MessageTransport extends AsyncDisposable {
+  /** Queues a message for sending. Returns false (and sends nothing) once the link is closed. */
+  send(msg: Message): boolean;
+  /** Received messages in order; ends when the link closes. Iterate it once. */
+  readonly incoming: AsyncIterable<Incoming>;
+  /** Closes the link; idempotent. Queued messages are flushed first when possible. */
+  close(): void;
+  /** Resolves once the link is closed, by either side. */
+  readonly closed: Promise<void>;
+  /** True once the link is closed. */
+  readonly isClosed: boolean;
+  /** The peer's address, for logs and session listings (`127.0.0.1:50432`). */
+  readonly remote: string;
+}
