@@ -1,0 +1,94 @@
+/**
+ * The qdb server role: {@linkcode createServer} for mounting in an app, and
+ * {@linkcode serve} to listen for clients (WebSocket) and tracers (TCP).
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ * await using running = serve({ clientPort: 0, tracerPort: 0 });
+ * console.log(running.clientUrl, running.tracerUrl);
+ * ```
+ * @module
+ */
+
+import { createServer, type QdbServer, type ServerOptions } from "./server/server.ts";
+import { formatHost } from "./transport/tcp.ts";
+
+export * from "./server/auth.ts";
+export * from "./server/server.ts";
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions extends ServerOptions {
+  /** Address to listen on. Default `127.0.0.1` (loopback only). */
+  hostname?: string;
+  /** WebSocket port for clients; 0 picks a free one. Default 8002. */
+  clientPort?: number;
+  /** TCP port for tracers; 0 picks a free one. Default 8001. */
+  tracerPort?: number;
+  /** Aborting it closes the server. */
+  signal?: AbortSignal;
+}
+
+/** A listening server. */
+export interface RunningServer extends AsyncDisposable {
+  /** The routing core. */
+  readonly server: QdbServer;
+  /** Where clients connect: `ws://HOST:PORT`. */
+  readonly clientUrl: string;
+  /** Where tracers connect: `tcp://HOST:PORT`. */
+  readonly tracerUrl: string;
+  /** Stops listening and ends every session. Idempotent. */
+  close(): Promise<void>;
+  /** Resolves once closed. */
+  readonly finished: Promise<void>;
+}
+
+/** Starts a server listening for clients and tracers. */
+export function serve(options: ServeOptions = {}): RunningServer {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const server = createServer(options);
+  const tracers = Deno.listen({ hostname, port: options.tracerPort ?? 8001 });
+  const abort = new AbortController();
+  let http: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    http = Deno.serve({
+      hostname,
+      port: options.clientPort ?? 8002,
+      signal: abort.signal,
+      onListen() {},
+    }, server.handler);
+  } catch (error) {
+    tracers.close();
+    throw error;
+  }
+  const tracerLoop = server.serveTracers(tracers);
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await server.close();
+      abort.abort();
+      await Promise.allSettled([http.finished, tracerLoop]);
+    })();
+  options.signal?.addEventListener("abort", close, { once: true });
+  const host = formatHost(displayHost(hostname));
+  return {
+    server,
+    clientUrl: `ws://${host}:${http.addr.port}`,
+    tracerUrl: `tcp://${host}:${(tracers.addr as Deno.NetAddr).port}`,
+    close,
+    get finished() {
+      return http.finished;
+    },
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** The host to put in printed URLs: a wildcard address is shown as this machine's name. */
+function displayHost(hostname: string): string {
+  if (hostname !== "0.0.0.0" && hostname !== "::") return hostname;
+  try {
+    return Deno.hostname();
+  } catch {
+    return hostname;
+  }
+}

@@ -1,0 +1,641 @@
+/**
+ * The qdb server: checks every client message, routes commands to the session's tracer,
+ * broadcasts tracer events to every client of the session, authenticates each `start`, and
+ * ends sessions on timeouts. Runtime-neutral at its core (it works on
+ * {@linkcode MessageTransport}s); {@linkcode QdbServer.handler} is the WebSocket adapter, a plain
+ * `(Request) => Response` function that can be one route of a larger app.
+ *
+ * @example
+ * ```ts ignore
+ * import { createServer } from "./server.ts";
+ * const qdb = createServer({ token: "s3cret" });
+ * Deno.serve((req) =>
+ *   new URL(req.url).pathname.startsWith("/debug/") ? qdb.handler(req) : new Response("app")
+ * );
+ * ```
+ * @module
+ */
+
+import {
+  checkClientMessage,
+  type ClientMessage,
+  errorEvent,
+  type Message,
+  message,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  SchemaError,
+  type SessionList,
+  type TracerStart,
+  tracerStartPayload,
+} from "../protocol/mod.ts";
+import { WebSocketTransport } from "../transport/websocket.ts";
+import { TcpTransport } from "../transport/tcp.ts";
+import type { Incoming, MessageTransport } from "../transport/transport.ts";
+import { VERSION } from "../version.ts";
+import { allowAll, type AuthFunction, type AuthRequest, tokenAuth } from "./auth.ts";
+import { clientInfo, type ClientPeer, Session } from "./session.ts";
+
+/** How a timeout disables a session: let the program run on, or end it. */
+export type DisableMode = "soft" | "hard";
+
+/** Options of {@linkcode createServer}. Durations are in milliseconds. */
+export interface ServerOptions {
+  /** A shared secret both links must send in `start` (compared in constant time). */
+  token?: string | undefined;
+  /** Auth for both links (overrides `token`); `clientAuth`/`tracerAuth` override it per link. */
+  auth?: AuthFunction;
+  /** Auth for clients (and `GET /sessions`). */
+  clientAuth?: AuthFunction;
+  /** Auth for tracers. */
+  tracerAuth?: AuthFunction;
+  /** How long a new connection has to send `start`. Default 60 000. */
+  authTimeout?: number;
+  /** How long one side waits for the other; 0 (the default) waits forever. */
+  attachTimeout?: number;
+  /** A session whose clients sent nothing for this long is disabled; 0 never. Default 600 000. */
+  inactivityTimeout?: number;
+  /** How timeouts disable a session. Default `soft`. */
+  timeoutDisableMode?: DisableMode;
+  /** Path prefix the handler serves under, such as `/debug/`. Default `/`. */
+  basePath?: string;
+  /** Receives one line per notable event (sessions, attaches, refusals). Default: nothing. */
+  log?: (line: string) => void;
+}
+
+/** A qdb server: see {@linkcode createServer}. */
+export interface QdbServer extends AsyncDisposable {
+  /**
+   * The HTTP handler: WebSocket upgrades at `BASE/SESSION_ID` attach a client;
+   * `GET BASE/sessions` lists sessions as JSON.
+   */
+  handler(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
+  /** Serves one client over any transport; resolves when it leaves. */
+  acceptClient(transport: MessageTransport, session: string): Promise<void>;
+  /** Serves one tracer over any transport; resolves when it leaves. */
+  acceptTracer(transport: MessageTransport): Promise<void>;
+  /** Accepts tracers on a listener until it closes (or the server does). */
+  serveTracers(listener: Deno.Listener): Promise<void>;
+  /** The live sessions. */
+  sessions(): SessionList;
+  /** Ends every session and stops accepting connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Session ids: 1 to 128 characters that are safe in a URL path segment. */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:@~-]{1,128}$/;
+
+/** Creates a server. It listens on nothing by itself: mount {@linkcode QdbServer.handler}. */
+export function createServer(options: ServerOptions = {}): QdbServer {
+  return new Server(options);
+}
+
+const SECOND = 1000;
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** First message of a link, or undefined when the link closed or time ran out. */
+async function firstMessage(
+  incoming: AsyncIterator<Incoming>,
+  ms: number,
+): Promise<Incoming | undefined | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(resolve, ms, "timeout"));
+  try {
+    const result = await Promise.race([incoming.next(), timeout]);
+    if (result === "timeout") return result;
+    return result.done ? undefined : result.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class Server implements QdbServer {
+  readonly #sessions = new Map<string, Session>();
+  readonly #clientAuth: AuthFunction;
+  readonly #tracerAuth: AuthFunction;
+  readonly #authTimeout: number;
+  readonly #attachTimeout: number;
+  readonly #inactivityTimeout: number;
+  readonly #disableMode: DisableMode;
+  readonly #basePath: string;
+  readonly #log: (line: string) => void;
+  readonly #listeners = new Set<Deno.Listener>();
+  readonly #pending = new Set<MessageTransport>();
+  /** A tracer's attach timeout, per session, while it waits for its first client. */
+  readonly #tracerWaits = new WeakMap<Session, ReturnType<typeof setTimeout>>();
+  #nextClient = 1;
+  #closed = false;
+
+  constructor(options: ServerOptions) {
+    const shared = options.auth ?? (options.token ? tokenAuth(options.token) : allowAll);
+    this.#clientAuth = options.clientAuth ?? shared;
+    this.#tracerAuth = options.tracerAuth ?? shared;
+    this.#authTimeout = options.authTimeout ?? 60 * SECOND;
+    this.#attachTimeout = options.attachTimeout ?? 0;
+    this.#inactivityTimeout = options.inactivityTimeout ?? 600 * SECOND;
+    this.#disableMode = options.timeoutDisableMode ?? "soft";
+    const base = options.basePath ?? "/";
+    this.#basePath = base.endsWith("/") ? base : `${base}/`;
+    this.#log = options.log ?? (() => {});
+    this.handler = this.handler.bind(this);
+  }
+
+  handler(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> {
+    const url = new URL(request.url);
+    if (!url.pathname.startsWith(this.#basePath)) return notFound();
+    const rest = decodeURIComponent(url.pathname.slice(this.#basePath.length));
+    const remote = info && "hostname" in info.remoteAddr
+      ? `${info.remoteAddr.hostname}:${info.remoteAddr.port}`
+      : "unknown";
+    const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+    if (!upgrade) {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
+      }
+      if (rest === "sessions") return this.#listResponse(request, remote);
+      if (rest === "") {
+        return new Response(
+          `qdb ${VERSION} server. Clients: open a WebSocket at ${this.#basePath}SESSION_ID; ` +
+            `GET ${this.#basePath}sessions lists sessions.\n`,
+          { headers: { "content-type": "text/plain; charset=utf-8" } },
+        );
+      }
+      return new Response(`Connect a WebSocket client here to attach to session "${rest}"\n`, {
+        status: 426,
+        headers: { upgrade: "websocket" },
+      });
+    }
+    if (this.#closed) return new Response("Server is shutting down\n", { status: 503 });
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    const transport = new WebSocketTransport(socket, { remote });
+    this.acceptClient(transport, rest);
+    return response;
+  }
+
+  async #listResponse(request: Request, remote: string): Promise<Response> {
+    const bearer = /^Bearer (.*)$/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
+    const allowed = await this.#authorize({ role: "list", auth: bearer, session: "", remote });
+    if (!allowed) {
+      return Response.json({ error: "Authentication failed: send Authorization: Bearer TOKEN" }, {
+        status: 401,
+        headers: { "www-authenticate": "Bearer" },
+      });
+    }
+    return Response.json(this.sessions());
+  }
+
+  sessions(): SessionList {
+    return {
+      now: new Date().toISOString(),
+      sessions: [...this.#sessions.values()].map((s) => s.info()),
+    };
+  }
+
+  async #authorize(request: AuthRequest): Promise<boolean> {
+    const fn = request.role === "tracer" ? this.#tracerAuth : this.#clientAuth;
+    try {
+      return (await fn(request)) === true;
+    } catch (error) {
+      this.#log(`auth function failed (refusing): ${error}`);
+      return false;
+    }
+  }
+
+  /** Refuses a connection: `error`, then `disable`, then close. */
+  #refuse(transport: MessageTransport, error: ProtocolError): void {
+    transport.send(errorEvent(error));
+    transport.send({ e: "disable", p: { reason: error.message } });
+    transport.close();
+  }
+
+  async acceptClient(transport: MessageTransport, sessionId: string): Promise<void> {
+    this.#pending.add(transport);
+    try {
+      await this.#serveClient(transport, sessionId);
+    } catch (error) {
+      // A bug must not take the server down; the client is told and dropped.
+      this.#log(`client ${transport.remote}: internal error: ${error}`);
+      transport.send(errorEvent(new ProtocolError("internal", String(error))));
+      transport.close();
+    } finally {
+      this.#pending.delete(transport);
+    }
+  }
+
+  async #serveClient(transport: MessageTransport, sessionId: string): Promise<void> {
+    const incoming = transport.incoming[Symbol.asyncIterator]();
+    if (this.#closed) return this.#refuse(transport, new ProtocolError("tracer", "Server closed"));
+    const first = await firstMessage(incoming, this.#authTimeout);
+    if (first === undefined) return transport.close();
+    if (first === "timeout") {
+      return this.#refuse(
+        transport,
+        new ProtocolError("auth", `No start message within ${seconds(this.#authTimeout)}`),
+      );
+    }
+    let start: ClientMessage;
+    try {
+      if ("error" in first) throw first.error;
+      start = checkClientMessage(first.message);
+      if (start.e !== "start") {
+        throw new ProtocolError("auth", `First message must be "start", got "${start.e}"`);
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return this.#refuse(
+        transport,
+        new ProtocolError("auth", `First message must be a valid "start": ${error.message}`),
+      );
+    }
+    if (!SESSION_ID_PATTERN.test(sessionId)) {
+      return this.#refuse(
+        transport,
+        new ProtocolError(
+          "session",
+          `Session id ${
+            JSON.stringify(sessionId)
+          } is not valid: use 1 to 128 letters, digits or ._:@~-`,
+        ),
+      );
+    }
+    const p = typeof start.p === "object" ? start.p : { auth: start.p ?? "" };
+    const ok = await this.#authorize({
+      role: "client",
+      auth: p.auth ?? "",
+      session: sessionId,
+      remote: transport.remote,
+      start: start.p,
+    });
+    if (!ok) {
+      this.#log(`session ${sessionId}: client ${transport.remote} failed to authenticate`);
+      return this.#refuse(transport, new ProtocolError("auth", "Authentication failed"));
+    }
+    if (p.protocol !== undefined && p.protocol > PROTOCOL_VERSION) {
+      return this.#refuse(
+        transport,
+        new ProtocolError(
+          "version",
+          `This server speaks protocol ${PROTOCOL_VERSION}; the client asked for ${p.protocol}`,
+        ),
+      );
+    }
+    if (this.#closed || transport.isClosed) return transport.close();
+
+    const session = this.#session(sessionId);
+    const id = `c${this.#nextClient++}`;
+    const client: ClientPeer = { id, name: p.name || id, transport };
+    session.clients.set(id, client);
+    session.lastActivity = Date.now();
+    this.#log(
+      `session ${session.id}: client ${id} (${client.name}) attached from ${transport.remote}`,
+    );
+    this.#sendAttached(session, client);
+    session.sendClients(
+      { e: "clients", p: { clients: session.clientInfos(), joined: clientInfo(client) } },
+      id,
+    );
+    if (session.tracer) {
+      this.#cancelTracerWait(session);
+      session.tracer.transport.send({
+        e: "start",
+        p: { client: id },
+        id: session.route(id, start.id),
+      });
+    } else if (this.#attachTimeout > 0) {
+      client.waitTimer = session.setTimer(this.#attachTimeout, () => {
+        if (session.tracer || transport.isClosed) return;
+        this.#refuse(
+          transport,
+          new ProtocolError(
+            "tracer",
+            `No tracer attached to session "${session.id}" within ${seconds(this.#attachTimeout)}`,
+          ),
+        );
+      });
+    }
+
+    while (true) {
+      const next = await incoming.next();
+      if (next.done) break;
+      session.lastActivity = Date.now();
+      this.#handleClientMessage(session, client, next.value);
+    }
+
+    session.clearTimer(client.waitTimer);
+    session.clients.delete(id);
+    this.#log(`session ${session.id}: client ${id} left`);
+    if (session.ended) return;
+    session.sendClients({
+      e: "clients",
+      p: { clients: session.clientInfos(), left: clientInfo(client) },
+    });
+    if (!session.tracer && session.clients.size === 0) this.#forget(session);
+  }
+
+  #handleClientMessage(session: Session, client: ClientPeer, item: Incoming): void {
+    let msg: ClientMessage;
+    try {
+      if ("error" in item) throw item.error;
+      msg = checkClientMessage(item.message);
+      const tracer = session.tracer;
+      if (!tracer) {
+        throw new ProtocolError(
+          "tracer",
+          `Session "${session.id}" has no tracer yet; "${msg.e}" was not sent`,
+          { command: msg.e, id: msg.id },
+        );
+      }
+      // A repeated `start` asks for the state again; its auth stays on the server.
+      const p = msg.e === "start" ? { client: client.id } : msg.p;
+      tracer.transport.send(message(msg.e, p, session.route(client.id, msg.id)));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      client.transport.send(errorEvent(error));
+      return;
+    }
+    if (msg.e !== "start" && msg.e !== "complete") {
+      const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
+      if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
+      session.sendClients(echo, client.id);
+    }
+  }
+
+  #sendAttached(session: Session, client: ClientPeer): void {
+    client.transport.send({
+      e: "attached",
+      p: {
+        session: session.id,
+        protocol: PROTOCOL_VERSION,
+        server: `qdb ${VERSION}`,
+        tracer: session.tracer?.info ?? null,
+        clients: session.clientInfos(),
+        you: client.id,
+      },
+    });
+  }
+
+  async acceptTracer(transport: MessageTransport): Promise<void> {
+    this.#pending.add(transport);
+    try {
+      await this.#serveTracer(transport);
+    } catch (error) {
+      this.#log(`tracer ${transport.remote}: internal error: ${error}`);
+      transport.send(errorEvent(new ProtocolError("internal", String(error))));
+      transport.close();
+    } finally {
+      this.#pending.delete(transport);
+    }
+  }
+
+  async #serveTracer(transport: MessageTransport): Promise<void> {
+    const incoming = transport.incoming[Symbol.asyncIterator]();
+    if (this.#closed) return transport.close();
+    const first = await firstMessage(incoming, this.#authTimeout);
+    if (first === undefined) return transport.close();
+    if (first === "timeout") {
+      return this.#refuse(
+        transport,
+        new ProtocolError("auth", `No start message within ${seconds(this.#authTimeout)}`),
+      );
+    }
+    let start: TracerStart;
+    try {
+      if ("error" in first) throw first.error;
+      if (first.message.e !== "start") {
+        throw new ProtocolError("auth", `got "${first.message.e}"`);
+      }
+      start = tracerStartPayload.check(first.message.p, "payload");
+    } catch (error) {
+      if (!(error instanceof ProtocolError || error instanceof SchemaError)) throw error;
+      return this.#refuse(
+        transport,
+        new ProtocolError("auth", `First message must be a valid "start": ${error.message}`),
+      );
+    }
+    if (!SESSION_ID_PATTERN.test(start.session)) {
+      return this.#refuse(
+        transport,
+        new ProtocolError(
+          "session",
+          `Session id ${
+            JSON.stringify(start.session)
+          } is not valid: use 1 to 128 letters, digits or ._:@~-`,
+        ),
+      );
+    }
+    const ok = await this.#authorize({
+      role: "tracer",
+      auth: start.auth ?? "",
+      session: start.session,
+      remote: transport.remote,
+      start,
+    });
+    if (!ok) {
+      this.#log(`session ${start.session}: tracer ${transport.remote} failed to authenticate`);
+      return this.#refuse(transport, new ProtocolError("auth", "Authentication failed"));
+    }
+    if (start.protocol > PROTOCOL_VERSION) {
+      return this.#refuse(
+        transport,
+        new ProtocolError(
+          "version",
+          `This server speaks protocol ${PROTOCOL_VERSION}; the tracer speaks ${start.protocol}`,
+        ),
+      );
+    }
+    if (this.#closed || transport.isClosed) return transport.close();
+    const existing = this.#sessions.get(start.session);
+    if (existing?.tracer) {
+      const other = existing.tracer.info;
+      this.#log(`session ${start.session}: refused a second tracer from ${transport.remote}`);
+      return this.#refuse(
+        transport,
+        new ProtocolError(
+          "session",
+          `Session "${start.session}" already has a live tracer (pid ${other.pid} on ${other.host}); choose another session id`,
+        ),
+      );
+    }
+
+    const session = existing ?? this.#session(start.session);
+    const { auth: _auth, session: _id, ...info } = start;
+    session.tracer = { transport, info };
+    session.lastActivity = Date.now();
+    this.#log(
+      `session ${session.id}: tracer attached from ${transport.remote} (${
+        info.argv.join(" ")
+      }, pid ${info.pid} on ${info.host})`,
+    );
+    transport.send({
+      e: "started",
+      p: { session: session.id, protocol: PROTOCOL_VERSION, server: `qdb ${VERSION}` },
+    });
+    for (const client of session.clients.values()) {
+      session.clearTimer(client.waitTimer);
+      client.waitTimer = undefined;
+      this.#sendAttached(session, client);
+      transport.send({
+        e: "start",
+        p: { client: client.id },
+        id: session.route(client.id, undefined),
+      });
+    }
+    if (session.clients.size === 0 && this.#attachTimeout > 0) {
+      this.#waitForClient(session);
+    }
+
+    while (true) {
+      const next = await incoming.next();
+      if (next.done) break;
+      const item = next.value;
+      if ("error" in item) {
+        transport.send(errorEvent(item.error));
+        continue;
+      }
+      const msg = item.message;
+      if (msg.e === "exited") {
+        const p = msg.p as { code?: number | null; signal?: string } | undefined;
+        session.exit = { code: p?.code ?? null, ...(p?.signal ? { signal: p.signal } : {}) };
+      }
+      session.broadcast(msg);
+      if (msg.e === "disabled") {
+        this.#end(session, this.#exitReason(session) ?? "The tracer stopped debugging");
+        break;
+      }
+    }
+    if (!session.ended && session.tracer?.transport === transport) {
+      session.sendClients(errorEvent(new ProtocolError("tracer", "The tracer disconnected")));
+      this.#end(session, this.#exitReason(session) ?? "The tracer disconnected");
+    }
+  }
+
+  #exitReason(session: Session): string | undefined {
+    const exit = session.exit;
+    if (!exit) return undefined;
+    return exit.code === null
+      ? `The program was ended by ${exit.signal ?? "a signal"}`
+      : `The program exited with code ${exit.code}`;
+  }
+
+  #waitForClient(session: Session): void {
+    const timer = session.setTimer(this.#attachTimeout, () => {
+      if (session.ended || session.clients.size > 0) return;
+      const tracer = session.tracer;
+      tracer?.transport.send(errorEvent(
+        new ProtocolError(
+          "client",
+          `No client attached to session "${session.id}" within ${seconds(this.#attachTimeout)}`,
+        ),
+      ));
+      this.#end(session, "No client attached in time", this.#disableMode);
+    });
+    this.#tracerWaits.set(session, timer);
+  }
+
+  #cancelTracerWait(session: Session): void {
+    session.clearTimer(this.#tracerWaits.get(session));
+    this.#tracerWaits.delete(session);
+  }
+
+  /** The session with this id, created (with its inactivity watch) when new. */
+  #session(id: string): Session {
+    let session = this.#sessions.get(id);
+    if (session) return session;
+    session = new Session(id);
+    this.#sessions.set(id, session);
+    this.#log(`session ${id}: created`);
+    if (this.#inactivityTimeout > 0) this.#watchInactivity(session, this.#inactivityTimeout);
+    return session;
+  }
+
+  #watchInactivity(session: Session, ms: number): void {
+    session.setTimer(ms, () => {
+      if (session.ended) return;
+      const idle = Date.now() - session.lastActivity;
+      if (idle < this.#inactivityTimeout) {
+        // Activity since the timer was set: wait for the rest of the period.
+        return this.#watchInactivity(session, this.#inactivityTimeout - idle);
+      }
+      this.#log(`session ${session.id}: inactive for ${seconds(idle)}, disabling`);
+      this.#end(
+        session,
+        `No client activity for ${seconds(this.#inactivityTimeout)}`,
+        this.#disableMode,
+      );
+    });
+  }
+
+  /**
+   * Ends a session: the tracer is told to disable (when `tracerMode` is given), clients get
+   * `disable` and are closed.
+   */
+  #end(session: Session, reason: string, tracerMode?: DisableMode): void {
+    if (session.ended) return;
+    session.ended = true;
+    session.clearTimers();
+    const tracer = session.tracer;
+    if (tracer) {
+      if (tracerMode) tracer.transport.send({ e: "disable", p: tracerMode });
+      tracer.transport.close();
+    }
+    for (const client of session.clients.values()) {
+      client.transport.send({ e: "disable", p: { reason } });
+      client.transport.close();
+    }
+    this.#forget(session);
+    this.#log(`session ${session.id}: ended (${reason})`);
+  }
+
+  #forget(session: Session): void {
+    session.clearTimers();
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+  }
+
+  async serveTracers(listener: Deno.Listener): Promise<void> {
+    this.#listeners.add(listener);
+    try {
+      for await (const conn of listener) {
+        if (conn.remoteAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+        this.acceptTracer(new TcpTransport(conn));
+      }
+    } catch (error) {
+      if (!this.#closed) throw error;
+    } finally {
+      this.#listeners.delete(listener);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const listener of this.#listeners) {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    const links: Promise<void>[] = [];
+    for (const session of [...this.#sessions.values()]) {
+      if (session.tracer) links.push(session.tracer.transport.closed);
+      for (const c of session.clients.values()) links.push(c.transport.closed);
+      this.#end(session, "The server is shutting down");
+    }
+    for (const transport of this.#pending) {
+      transport.close();
+      links.push(transport.closed);
+    }
+    await Promise.all(links);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function notFound(): Response {
+  return new Response("Not found\n", { status: 404 });
+}

@@ -1,0 +1,352 @@
+// The routing core, driven through in-memory transports: no sockets, no timing assumptions
+// beyond the short timeouts the tests configure themselves.
+import { assert, assertEquals, assertMatch } from "../tests/support/assert.ts";
+import { Inbox } from "../tests/support/inbox.ts";
+import type { Message } from "../protocol/mod.ts";
+import { memoryPair } from "../transport/memory.ts";
+import { createServer, type QdbServer, type ServerOptions } from "./server.ts";
+
+const TRACER_START = {
+  protocol: 1,
+  engine: "test",
+  program: "demo.py",
+  argv: ["demo.py"],
+  pid: 4242,
+  host: "worker",
+  cwd: "/srv",
+};
+
+function tracer(server: QdbServer, session: string, extra: Record<string, unknown> = {}) {
+  const [mine, theirs] = memoryPair(["tracer", "server"]);
+  server.acceptTracer(theirs);
+  mine.send({ e: "start", p: { ...TRACER_START, session, ...extra } });
+  return new Inbox(mine);
+}
+
+function client(server: QdbServer, session: string, start?: Message) {
+  const [mine, theirs] = memoryPair(["client", "server"]);
+  server.acceptClient(theirs, session);
+  if (start) mine.send(start);
+  return new Inbox(mine);
+}
+
+async function withServer(options: ServerOptions, fn: (s: QdbServer) => Promise<void>) {
+  const server = createServer({ inactivityTimeout: 0, ...options });
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+Deno.test("commands route to the tracer and events reach every client, ids echoed to the sender only", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "s1");
+    await t.expect("started");
+    const a = client(server, "s1", { e: "start", p: { name: "ana" }, id: "a0" });
+    const attached = await a.expect("attached");
+    assertEquals(attached.p.session, "s1");
+    assertEquals(attached.p.tracer.pid, 4242);
+    assertEquals(attached.p.you, "c1");
+    // The tracer gets the client's start without its auth, with a server id.
+    const start = await t.expect("start");
+    assertEquals(start.p, { client: "c1" });
+    assertEquals(typeof start.id, "number");
+    t.transport.send({ e: "stack", p: { index: 0, stack: [] }, id: start.id! });
+    assertEquals((await a.expect("stack")).id, "a0");
+
+    const b = client(server, "s1", { e: "start", p: "", id: 1 });
+    await b.expect("attached");
+    const joined = await a.expect("clients");
+    assertEquals(joined.p.joined.id, "c2");
+
+    a.transport.send({ e: "eval", p: "x + 1", id: "mine" });
+    const routed = await t.expect("eval");
+    assertEquals(routed.p, "x + 1");
+    assert(typeof routed.id === "number" && routed.id !== start.id);
+    // b is told that a sent it.
+    const seen = await b.expect("command");
+    assertEquals(seen.p, {
+      client: { id: "c1", name: "ana", address: "client" },
+      e: "eval",
+      p: "x + 1",
+    });
+
+    t.transport.send({ e: "print", p: { input: "x + 1", exc: false, output: "2" }, id: routed.id });
+    const forA = await a.expect("print");
+    const forB = await b.expect("print");
+    assertEquals(forA.id, "mine");
+    assertEquals(forB.id, undefined);
+    assertEquals(forB.p, forA.p);
+
+    // Events the tracer sends on its own go to everyone without an id.
+    t.transport.send({ e: "print", p: { input: "<stdout>", exc: false, output: "hi\n" } });
+    assertEquals((await a.expect("print")).p.output, "hi\n");
+    assertEquals((await b.expect("print")).p.output, "hi\n");
+  });
+});
+
+Deno.test("bad client messages get an error naming the problem and the session lives on", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "s2");
+    const c = client(server, "s2", { e: "start" });
+    await c.expect("attached");
+    c.transport.send({ e: "jump", id: 1 });
+    const unknown = await c.expect("error");
+    assertEquals(unknown.p.type, "event");
+    assertEquals(unknown.id, 1);
+    c.transport.send({ e: "set_break", p: { line: "four" }, id: 2 });
+    const payload = await c.expect("error");
+    assertEquals(payload.p.type, "payload");
+    assertEquals(payload.p.command, "set_break");
+    assertMatch(payload.p.data, /payload\.line must be an integer >= 1, got "four"/);
+    c.transport.send({ e: "step" });
+    await t.expect("step");
+    // Nothing invalid reached the tracer.
+    assertEquals(t.seen.filter((m) => m.e === "jump" || m.e === "set_break").length, 0);
+  });
+});
+
+Deno.test("auth: a token is required on both links, constant-time compared", async () => {
+  await withServer({ token: "s3cret" }, async (server) => {
+    const badTracer = tracer(server, "s3", { auth: "wrong" });
+    const refusal = await badTracer.expect("error");
+    assertEquals(refusal.p, { type: "auth", data: "Authentication failed" });
+    await badTracer.expect("disable");
+    await badTracer.closed();
+
+    const t = tracer(server, "s3", { auth: "s3cret" });
+    await t.expect("started");
+    const bad = client(server, "s3", { e: "start", p: "nope" });
+    assertEquals((await bad.expect("error")).p.type, "auth");
+    await bad.expect("disable");
+    await bad.closed();
+    const good = client(server, "s3", { e: "start", p: { auth: "s3cret" } });
+    await good.expect("attached");
+    assertEquals(server.sessions().sessions[0]!.clients, 1);
+  });
+});
+
+Deno.test("auth: an async auth function sees the role, session and start payload", async () => {
+  const asked: string[] = [];
+  await withServer({
+    auth: async (r) => {
+      await Promise.resolve();
+      asked.push(`${r.role}:${r.session}:${r.auth}`);
+      return r.auth === "ok";
+    },
+  }, async (server) => {
+    const t = tracer(server, "s4", { auth: "ok" });
+    await t.expect("started");
+    const c = client(server, "s4", { e: "start", p: "ok" });
+    await c.expect("attached");
+    assertEquals(asked, ["tracer:s4:ok", "client:s4:ok"]);
+  });
+});
+
+Deno.test("auth timeout: no start in time means error auth, then disable, then close", async () => {
+  await withServer({ authTimeout: 30 }, async (server) => {
+    const c = client(server, "s5");
+    const error = await c.expect("error");
+    assertEquals(error.p.type, "auth");
+    assertMatch(error.p.data, /No start message within/);
+    await c.expect("disable");
+    await c.closed();
+    const [mine, theirs] = memoryPair();
+    server.acceptTracer(theirs);
+    const t = new Inbox(mine);
+    assertEquals((await t.expect("error")).p.type, "auth");
+    await t.expect("disable");
+    await t.closed();
+  });
+});
+
+Deno.test("first message must be start", async () => {
+  await withServer({}, async (server) => {
+    const c = client(server, "s6", { e: "step" });
+    const error = await c.expect("error");
+    assertEquals(error.p.type, "auth");
+    assertMatch(error.p.data, /First message must be a valid "start"/);
+    await c.closed();
+  });
+});
+
+Deno.test("a second tracer for a live session is refused, the first keeps working", async () => {
+  await withServer({}, async (server) => {
+    const first = tracer(server, "dup");
+    await first.expect("started");
+    const second = tracer(server, "dup", { pid: 99 });
+    const error = await second.expect("error");
+    assertEquals(error.p.type, "session");
+    assertMatch(error.p.data, /already has a live tracer \(pid 4242 on worker\)/);
+    await second.closed();
+    const c = client(server, "dup", { e: "start" });
+    assertEquals((await c.expect("attached")).p.tracer.pid, 4242);
+    c.transport.send({ e: "next" });
+    await first.expect("next");
+  });
+});
+
+Deno.test("when the tracer drops, clients get disable promptly and are closed", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "s7");
+    const a = client(server, "s7", { e: "start" });
+    const b = client(server, "s7", { e: "start" });
+    await a.expect("attached");
+    await b.expect("attached");
+    t.transport.close();
+    for (const c of [a, b]) {
+      assertEquals((await c.expect("error")).p.type, "tracer");
+      assertEquals((await c.expect("disable")).p.reason, "The tracer disconnected");
+      await c.closed();
+    }
+    assertEquals(server.sessions().sessions, []);
+  });
+});
+
+Deno.test("when the program exits, clients see exited, disabled, then disable with the code", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "s8");
+    const c = client(server, "s8", { e: "start" });
+    await c.expect("attached");
+    t.transport.send({ e: "exited", p: { code: 3 } });
+    t.transport.send({ e: "disabled" });
+    assertEquals((await c.expect("exited")).p.code, 3);
+    await c.expect("disabled");
+    assertEquals((await c.expect("disable")).p.reason, "The program exited with code 3");
+    await c.closed();
+    await t.closed();
+  });
+});
+
+Deno.test("a client that drops may attach again and the tracer is asked for its state", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "s9");
+    const a = client(server, "s9", { e: "start" });
+    await a.expect("attached");
+    await t.expect("start");
+    a.transport.close();
+    await a.closed();
+    const again = client(server, "s9", { e: "start", id: "re" });
+    await again.expect("attached");
+    const start = await t.expect("start");
+    t.transport.send({ e: "breakpoints", p: [], id: start.id! });
+    assertEquals((await again.expect("breakpoints")).id, "re");
+    assertEquals(server.sessions().sessions[0]!.clients, 1);
+  });
+});
+
+Deno.test("commands before a tracer attaches are refused with error tracer", async () => {
+  await withServer({}, async (server) => {
+    const c = client(server, "early", { e: "start" });
+    const attached = await c.expect("attached");
+    assertEquals(attached.p.tracer, null);
+    c.transport.send({ e: "step", id: 5 });
+    const error = await c.expect("error");
+    assertEquals(error.p.type, "tracer");
+    assertEquals(error.id, 5);
+    // The tracer arrives: the waiting client is told and the tracer asked for its state.
+    const t = tracer(server, "early");
+    assertEquals((await c.expect("attached")).p.tracer.program, "demo.py");
+    assertEquals((await t.expect("start")).p, { client: "c1" });
+  });
+});
+
+Deno.test("attach timeout: a client waiting for a tracer gives up", async () => {
+  await withServer({ attachTimeout: 30 }, async (server) => {
+    const c = client(server, "lonely", { e: "start" });
+    await c.expect("attached");
+    const error = await c.expect("error");
+    assertEquals(error.p.type, "tracer");
+    assertMatch(error.p.data, /No tracer attached to session "lonely"/);
+    await c.expect("disable");
+    await c.closed();
+  });
+});
+
+Deno.test("attach timeout: a tracer waiting for a client is disabled", async () => {
+  await withServer({ attachTimeout: 30, timeoutDisableMode: "hard" }, async (server) => {
+    const t = tracer(server, "alone");
+    await t.expect("started");
+    assertEquals((await t.expect("error")).p.type, "client");
+    assertEquals((await t.expect("disable")).p, "hard");
+    await t.closed();
+    assertEquals(server.sessions().sessions, []);
+  });
+});
+
+Deno.test("orphans: with no attach timeout a tracer waits for its client", async () => {
+  await withServer({ attachTimeout: 0 }, async (server) => {
+    const t = tracer(server, "orphan");
+    await t.expect("started");
+    // Let every pending timer of the event loop run once; the session must still be there.
+    await new Promise((r) => setTimeout(r, 20));
+    assertEquals(server.sessions().sessions.map((s) => s.id), ["orphan"]);
+    const c = client(server, "orphan", { e: "start" });
+    await c.expect("attached");
+    await t.expect("start");
+  });
+});
+
+for (const mode of ["soft", "hard"] as const) {
+  Deno.test(`inactivity timeout (${mode}) disables the tracer and closes clients`, async () => {
+    await withServer({ inactivityTimeout: 40, timeoutDisableMode: mode }, async (server) => {
+      const t = tracer(server, `idle-${mode}`);
+      const c = client(server, `idle-${mode}`, { e: "start" });
+      await c.expect("attached");
+      assertEquals((await t.expect("disable")).p, mode);
+      assertMatch((await c.expect("disable")).p.reason, /No client activity/);
+      await c.closed();
+      await t.closed();
+    });
+  });
+}
+
+Deno.test("a client asking for a newer protocol is refused", async () => {
+  await withServer({}, async (server) => {
+    const c = client(server, "v", { e: "start", p: { protocol: 99 } });
+    const error = await c.expect("error");
+    assertEquals(error.p.type, "version");
+    assertMatch(error.p.data, /speaks protocol 1; the client asked for 99/);
+  });
+});
+
+Deno.test("invalid session ids are refused", async () => {
+  await withServer({}, async (server) => {
+    const c = client(server, "has space", { e: "start" });
+    assertEquals((await c.expect("error")).p.type, "session");
+    const t = tracer(server, "a/b");
+    assertEquals((await t.expect("error")).p.type, "session");
+  });
+});
+
+Deno.test("GET /sessions lists sessions; with a token it needs the bearer", async () => {
+  await withServer({ token: "tok" }, async (server) => {
+    const t = tracer(server, "listed", { auth: "tok" });
+    await t.expect("started");
+    const denied = await server.handler(new Request("http://x/sessions"));
+    assertEquals(denied.status, 401);
+    await denied.body?.cancel();
+    const res = await server.handler(
+      new Request("http://x/sessions", { headers: { authorization: "Bearer tok" } }),
+    );
+    assertEquals(res.status, 200);
+    const body = await res.json();
+    assertEquals(body.sessions.length, 1);
+    assertEquals(body.sessions[0].id, "listed");
+    assertEquals(body.sessions[0].tracer.argv, ["demo.py"]);
+    const notWs = await server.handler(new Request("http://x/listed"));
+    assertEquals(notWs.status, 426);
+    await notWs.body?.cancel();
+  });
+});
+
+Deno.test("the handler honours its base path", async () => {
+  await withServer({ basePath: "/debug" }, async (server) => {
+    const outside = await server.handler(new Request("http://x/sessions"));
+    assertEquals(outside.status, 404);
+    await outside.body?.cancel();
+    const inside = await server.handler(new Request("http://x/debug/sessions"));
+    assertEquals((await inside.json()).sessions, []);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * One debug session on the server: its tracer, its clients, and the mapping from the ids the
+ * server gives routed commands back to the client (and the client's own id) that sent them.
+ *
+ * @module
+ */
+
+import type { ClientInfo, Message, MessageId, SessionInfo, TracerInfo } from "../protocol/mod.ts";
+import type { MessageTransport } from "../transport/transport.ts";
+
+/** A connected client. */
+export interface ClientPeer {
+  /** Server-assigned id, unique on this server (`c1`, `c2`...). */
+  readonly id: string;
+  /** Display name the client chose, or its id. */
+  readonly name: string;
+  /** Its link. */
+  readonly transport: MessageTransport;
+  /** When it waits for a tracer: the attach timeout. */
+  waitTimer?: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** The connected tracer. */
+export interface TracerPeer {
+  /** Its link. */
+  readonly transport: MessageTransport;
+  /** What it told about itself. */
+  readonly info: TracerInfo;
+}
+
+/** Most routes remembered per session; the oldest are forgotten past it. */
+const MAX_ROUTES = 4096;
+
+/** Where a tracer event caused by a routed command goes back to. */
+interface Route {
+  client: string;
+  id: MessageId | undefined;
+}
+
+/** One session: at most one tracer, any number of clients. */
+export class Session {
+  /** The session id. */
+  readonly id: string;
+  /** When it was created. */
+  readonly created = new Date();
+  /** The tracer, once attached. */
+  tracer: TracerPeer | undefined;
+  /** Attached clients by id. */
+  readonly clients = new Map<string, ClientPeer>();
+  /** Time of the last client message (or of creation), in ms since the epoch. */
+  lastActivity = Date.now();
+  /** Set once the session has ended. */
+  ended = false;
+  /** The program's exit, once the tracer reported it. */
+  exit: { code: number | null; signal?: string } | undefined;
+  /** Timers owned by the session (attach and inactivity timeouts). */
+  readonly timers = new Set<ReturnType<typeof setTimeout>>();
+
+  readonly #routes = new Map<number, Route>();
+  #nextRoute = 1;
+
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  /** Remembers who sent a command and returns the id to send the tracer instead. */
+  route(client: string, id: MessageId | undefined): number {
+    const serverId = this.#nextRoute++;
+    this.#routes.set(serverId, { client, id });
+    if (this.#routes.size > MAX_ROUTES) {
+      this.#routes.delete(this.#routes.keys().next().value!);
+    }
+    return serverId;
+  }
+
+  /**
+   * Sends a tracer event to every client. The client whose command caused it (found from the
+   * event's server id) gets it with its own id; the others without one.
+   */
+  broadcast(msg: Message): void {
+    const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
+    const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
+    for (const client of this.clients.values()) {
+      if (route && route.client === client.id && route.id !== undefined) {
+        client.transport.send({ ...bare, id: route.id });
+      } else client.transport.send(bare);
+    }
+  }
+
+  /** Sends a server event to every client except `except`. */
+  sendClients(msg: Message, except?: string): void {
+    for (const client of this.clients.values()) {
+      if (client.id !== except) client.transport.send(msg);
+    }
+  }
+
+  /** Clients as others see them. */
+  clientInfos(): ClientInfo[] {
+    return [...this.clients.values()].map(clientInfo);
+  }
+
+  /** The session as `GET /sessions` lists it. */
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      created: this.created.toISOString(),
+      clients: this.clients.size,
+      tracer: this.tracer?.info ?? null,
+    };
+  }
+
+  /** Starts a timer the session owns (cleared when it ends). */
+  setTimer(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  /** Clears one timer. */
+  clearTimer(timer: ReturnType<typeof setTimeout> | undefined): void {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.timers.delete(timer);
+  }
+
+  /** Clears every timer. */
+  clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const client of this.clients.values()) client.waitTimer = undefined;
+  }
+}
+
+/** A client as others see it. */
+export function clientInfo(client: ClientPeer): ClientInfo {
+  return { id: client.id, name: client.name, address: client.transport.remote };
+}
