@@ -1,0 +1,110 @@
+/** `qdb serve`: run a server for clients (WebSocket) and tracers (TCP). */
+
+import { serve } from "../server.ts";
+import { choice, type CommandSpec, num, str } from "./args.ts";
+import { untilInterrupted } from "./_signals.ts";
+
+/** The `serve` command. */
+export const serveCommand: CommandSpec = {
+  name: "serve",
+  usage: "[options]",
+  summary: "Run a qdb server: clients attach by WebSocket, tracers connect by TCP.",
+  description: "Prints one line with both addresses, then one line per session event on stderr.\n" +
+    "It listens on loopback only unless --host says otherwise; use --token when it does.",
+  options: [
+    {
+      name: "host",
+      type: "string",
+      placeholder: "HOST",
+      help: "Address to listen on",
+      default: "127.0.0.1",
+    },
+    {
+      name: "client-port",
+      type: "string",
+      placeholder: "PORT",
+      help: "WebSocket port for clients (0: any free port)",
+      default: "8002",
+    },
+    {
+      name: "tracer-port",
+      type: "string",
+      placeholder: "PORT",
+      help: "TCP port for tracers (0: any free port)",
+      default: "8001",
+    },
+    {
+      name: "token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "Shared secret clients and tracers must send",
+      env: "QDB_TOKEN",
+    },
+    {
+      name: "auth-timeout",
+      type: "string",
+      placeholder: "SECONDS",
+      help: "Time a new connection has to send start",
+      default: "60",
+    },
+    {
+      name: "attach-timeout",
+      type: "string",
+      placeholder: "SECONDS",
+      help: "How long a tracer or client waits for the other side (0: forever)",
+      default: "0",
+    },
+    {
+      name: "inactivity-timeout",
+      type: "string",
+      placeholder: "SECONDS",
+      help: "Disable sessions whose clients sent nothing for this long (0: never)",
+      default: "600",
+    },
+    {
+      name: "timeout-disable-mode",
+      type: "string",
+      placeholder: "soft|hard",
+      help: "On a timeout, let the program run on (soft) or end it (hard)",
+      default: "soft",
+    },
+    { name: "quiet", short: "q", type: "boolean", help: "Do not log session events" },
+  ],
+  examples: [
+    "qdb serve",
+    'qdb serve --host 0.0.0.0 --token "$QDB_TOKEN" --inactivity-timeout 1800 --timeout-disable-mode hard',
+  ],
+  async run({ values }) {
+    const seconds = (name: string, fallback: number) =>
+      num(values, name, fallback, { min: 0 }) * 1000;
+    const hostname = str(values, "host") ?? "127.0.0.1";
+    const token = str(values, "token");
+    const quiet = values.quiet === true;
+    const running = serve({
+      hostname,
+      clientPort: num(values, "client-port", 8002, { min: 0, max: 65535, integer: true }),
+      tracerPort: num(values, "tracer-port", 8001, { min: 0, max: 65535, integer: true }),
+      token,
+      authTimeout: seconds("auth-timeout", 60),
+      attachTimeout: seconds("attach-timeout", 0),
+      inactivityTimeout: seconds("inactivity-timeout", 600),
+      timeoutDisableMode: choice(values, "timeout-disable-mode", ["soft", "hard"], "soft"),
+      log: quiet ? () => {} : (line) => console.error(`qdb serve: ${line}`),
+    });
+    // Scripts read this line: keep its format stable.
+    console.log(`qdb serve: clients ${running.clientUrl}  tracers ${running.tracerUrl}`);
+    if (!isLoopback(hostname) && !token) {
+      console.error(
+        `qdb serve: warning: listening on ${hostname} without --token: anyone who can reach ` +
+          "these ports can attach and run code in debugged programs",
+      );
+    }
+    await untilInterrupted(running.finished);
+    await running.close();
+    return 0;
+  },
+};
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}

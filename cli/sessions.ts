@@ -1,0 +1,75 @@
+/** `qdb sessions`: list the live sessions of a server. */
+
+import { listSessions } from "../client.ts";
+import type { SessionInfo } from "../protocol/mod.ts";
+import { type CommandSpec, str } from "./args.ts";
+
+/** Default client address of a server. */
+export const DEFAULT_CLIENT_URL = "ws://127.0.0.1:8002";
+
+/** The `sessions` command. */
+export const sessionsCommand: CommandSpec = {
+  name: "sessions",
+  usage: "[options]",
+  summary: "List the live sessions of a qdb server.",
+  options: [
+    {
+      name: "server",
+      short: "s",
+      type: "string",
+      placeholder: "URL",
+      help: "The server's client address",
+      default: DEFAULT_CLIENT_URL,
+      env: "QDB_SERVER",
+    },
+    {
+      name: "token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "The server's token",
+      env: "QDB_TOKEN",
+    },
+    { name: "json", type: "boolean", help: "Print the server's JSON as is" },
+  ],
+  async run({ values }) {
+    const server = str(values, "server") ?? DEFAULT_CLIENT_URL;
+    const list = await listSessions(server, { token: str(values, "token") });
+    if (values.json) {
+      console.log(JSON.stringify(list, null, 2));
+      return 0;
+    }
+    if (list.sessions.length === 0) {
+      console.log(`No live sessions on ${server}`);
+      return 0;
+    }
+    const now = Date.parse(list.now);
+    const rows = list.sessions.map((s) => describeSession(s, now));
+    const header = ["SESSION", "PROGRAM", "WHERE", "CLIENTS", "AGE"];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const row of [header, ...rows]) {
+      console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+    }
+    return 0;
+  },
+};
+
+/** One session as table cells: id, program, where, clients, age. */
+export function describeSession(session: SessionInfo, now: number): string[] {
+  const tracer = session.tracer;
+  return [
+    session.id,
+    tracer ? tracer.argv.join(" ") : "(no tracer yet)",
+    tracer ? `${tracer.host}, pid ${tracer.pid}` : "",
+    String(session.clients),
+    formatAge(now - Date.parse(session.created)),
+  ];
+}
+
+/** `12 s`, `3 min`, `2 h 5 min`. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}

@@ -1,0 +1,263 @@
+/**
+ * A qdb client: attach to a session over WebSocket, send commands, receive events. The
+ * terminal client is built on it; any program may use it to drive a debug session.
+ *
+ * @example
+ * ```ts ignore
+ * import { QdbClient } from "./client.ts";
+ * await using client = await QdbClient.connect("ws://127.0.0.1:8002", { session: "demo" });
+ * const reply = await client.request("eval", "2 + 2", "print");
+ * console.log(reply.p); // { input: "2 + 2", exc: false, output: "4" }
+ * ```
+ * @module
+ */
+
+import type {
+  CommandName,
+  CommandPayloads,
+  ErrorPayload,
+  EventPayloads,
+  Message,
+  SessionList,
+} from "../protocol/mod.ts";
+import { PROTOCOL_VERSION, sessionListSchema } from "../protocol/mod.ts";
+import { AsyncQueue } from "../transport/_queue.ts";
+import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
+
+/** Payload of `attached`. */
+export type Attached = EventPayloads["attached"];
+
+/** Options of {@linkcode QdbClient.connect}. */
+export interface ClientOptions {
+  /** The session to attach to. */
+  session: string;
+  /** The server's token. */
+  auth?: string | undefined;
+  /** A display name other clients see. */
+  name?: string | undefined;
+  /** Aborting closes the client. */
+  signal?: AbortSignal;
+}
+
+/** The server refused to attach the client (auth, version, session id...). */
+export class AttachError extends Error {
+  /** The protocol error type the server sent. */
+  readonly type: string;
+  constructor(type: string, message: string) {
+    super(message);
+    this.name = "AttachError";
+    this.type = type;
+  }
+}
+
+/** A command failed: the `error` event its request caused. */
+export class CommandError extends Error {
+  /** The error payload. */
+  readonly error: ErrorPayload;
+  /** The command that failed. */
+  readonly command: string;
+  constructor(command: string, error: ErrorPayload) {
+    super(
+      `${command}: ${typeof error.data === "string" ? error.data : JSON.stringify(error.data)}`,
+    );
+    this.name = "CommandError";
+    this.error = error;
+    this.command = command;
+  }
+}
+
+interface Pending {
+  command: string;
+  replies: ReadonlySet<string>;
+  resolve: (msg: Message) => void;
+  reject: (error: Error) => void;
+}
+
+/** `ws://host:port` (or `http://...`) plus a session id: the WebSocket URL to attach. */
+export function sessionUrl(server: string, session: string): string {
+  const url = new URL(server.includes("://") ? server : `ws://${server}`);
+  url.protocol = url.protocol.replace(/^http/, "ws");
+  const base = url.pathname.endsWith("/") ? url.pathname : `${url.pathname}/`;
+  url.pathname = `${base}${encodeURIComponent(session)}`;
+  return url.href;
+}
+
+/** A client attached to one session. */
+export class QdbClient implements AsyncDisposable {
+  readonly #transport: WebSocketTransport;
+  readonly #events = new AsyncQueue<Message>();
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  /** The `attached` reply: session, tracer, clients, this client's id. */
+  attached: Attached;
+
+  private constructor(transport: WebSocketTransport, attached: Attached) {
+    this.#transport = transport;
+    this.attached = attached;
+  }
+
+  /**
+   * Opens a WebSocket to `server` (`ws://HOST:PORT`), sends `start` and waits for `attached`.
+   *
+   * @throws {AttachError} when the server refuses.
+   * @throws {Error} when the server cannot be reached.
+   */
+  static async connect(server: string, options: ClientOptions): Promise<QdbClient> {
+    const transport = await connectWebSocket(
+      sessionUrl(server, options.session),
+      options.signal ? { signal: options.signal } : {},
+    );
+    const start: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
+    if (options.auth !== undefined) start.auth = options.auth;
+    if (options.name !== undefined) start.name = options.name;
+    transport.send({ e: "start", p: start, id: 0 });
+    const incoming = transport.incoming[Symbol.asyncIterator]();
+    let refusal: AttachError | undefined;
+    while (true) {
+      const next = await incoming.next();
+      if (next.done) {
+        throw refusal ?? new Error(`The server closed the connection to ${server}`);
+      }
+      if ("error" in next.value) continue;
+      const msg = next.value.message;
+      if (msg.e === "error") {
+        const p = msg.p as ErrorPayload;
+        refusal = new AttachError(p.type, String(p.data));
+      } else if (msg.e === "disable") {
+        transport.close();
+        throw refusal ?? new AttachError("disable", "The server ended the session");
+      } else if (msg.e === "attached") {
+        const client = new QdbClient(transport, msg.p as Attached);
+        client.#pump(incoming);
+        return client;
+      }
+    }
+  }
+
+  async #pump(incoming: AsyncIterator<{ message: Message } | { error: unknown }>): Promise<void> {
+    while (true) {
+      const next = await incoming.next();
+      if (next.done) break;
+      if (!("message" in next.value)) continue;
+      const msg = next.value.message;
+      if (msg.e === "attached") this.attached = msg.p as Attached;
+      if (typeof msg.id === "number") {
+        const pending = this.#pending.get(msg.id);
+        if (pending && msg.e === "error") {
+          this.#pending.delete(msg.id);
+          pending.reject(new CommandError(pending.command, msg.p as ErrorPayload));
+        } else if (pending && pending.replies.has(msg.e)) {
+          this.#pending.delete(msg.id);
+          pending.resolve(msg);
+        }
+      }
+      this.#events.push(msg);
+    }
+    const closed = new Error("The connection to the server closed");
+    for (const pending of this.#pending.values()) pending.reject(closed);
+    this.#pending.clear();
+    this.#events.end();
+  }
+
+  /** Every event received after `attached`, in order; ends when the connection closes. */
+  get events(): AsyncIterable<Message> {
+    return this.#events;
+  }
+
+  /** True once the connection is closed. */
+  get isClosed(): boolean {
+    return this.#transport.isClosed;
+  }
+
+  /** Resolves once the connection is closed. */
+  get closed(): Promise<void> {
+    return this.#transport.closed;
+  }
+
+  /** Why the server closed the connection, if it said. */
+  get closeInfo(): { code: number; reason: string } | undefined {
+    return this.#transport.closeInfo;
+  }
+
+  /** Sends a command; returns the id it carries (replies echo it). */
+  send<K extends CommandName>(
+    e: K,
+    ...p: CommandPayloads[K] extends undefined ? [] : [CommandPayloads[K]]
+  ): number;
+  send(e: string, p?: unknown): number;
+  send(e: string, p?: unknown): number {
+    const id = this.#nextId++;
+    const msg: Message = { e, id };
+    if (p !== undefined) msg.p = p;
+    this.#transport.send(msg);
+    return id;
+  }
+
+  /**
+   * Sends a command and resolves with its first reply named in `replies`.
+   *
+   * @throws {CommandError} when it causes an `error` first.
+   */
+  request(e: string, p: unknown, replies: string | string[]): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      const id = this.send(e, p);
+      this.#pending.set(id, {
+        command: e,
+        replies: new Set(typeof replies === "string" ? [replies] : replies),
+        resolve,
+        reject,
+      });
+    });
+  }
+
+  /** Closes the connection. Idempotent. */
+  close(): void {
+    this.#transport.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.closed;
+  }
+}
+
+/** Options of {@linkcode listSessions}. */
+export interface ListSessionsOptions {
+  /** The server's token. */
+  token?: string | undefined;
+  /** Aborting cancels the request. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Lists the live sessions of the server at `server` (`ws://HOST:PORT` or `http://...`).
+ *
+ * @throws {Error} naming the server when it cannot be reached or refuses.
+ */
+export async function listSessions(
+  server: string,
+  options: ListSessionsOptions = {},
+): Promise<SessionList> {
+  const url = new URL(server.includes("://") ? server : `ws://${server}`);
+  url.protocol = url.protocol.replace(/^ws/, "http");
+  url.pathname = `${url.pathname.replace(/\/$/, "")}/sessions`;
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (error) {
+    throw new Error(`Cannot reach the qdb server at ${server}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (response.status === 401) {
+    await response.body?.cancel();
+    throw new AttachError("auth", `The server at ${server} refused: a valid --token is needed`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`The server at ${server} answered ${response.status} for ${url.pathname}`);
+  }
+  return sessionListSchema.check(await response.json(), "sessions");
+}

@@ -1,0 +1,122 @@
+/**
+ * Starting the real `qdb` CLI as child processes for end-to-end tests, and cleaning up after.
+ *
+ * @module
+ */
+
+/** The repository's `mod.ts`, the CLI entry. */
+export const QDB_ENTRY = new URL("../../mod.ts", import.meta.url).pathname;
+
+/** A child `qdb` process whose output is collected. */
+export class QdbProcess implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly stdoutLines: string[] = [];
+  readonly stderrLines: string[] = [];
+  readonly status: Promise<Deno.CommandStatus>;
+  #waiters: (() => void)[] = [];
+  #readers: Promise<void>[];
+
+  constructor(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", QDB_ENTRY, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...options.env },
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    }).spawn();
+    this.#readers = [
+      this.#collect(this.child.stdout, this.stdoutLines),
+      this.#collect(this.child.stderr, this.stderrLines),
+    ];
+    this.status = this.child.status;
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+    let partial = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (partial + chunk).split("\n");
+      partial = parts.pop()!;
+      into.push(...parts);
+      for (const wake of this.#waiters.splice(0)) wake();
+    }
+    if (partial) into.push(partial);
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** Waits for an output line (stdout or stderr) matching `pattern`; rejects if the process ends first. */
+  async line(pattern: RegExp, stream: "stdout" | "stderr" = "stdout"): Promise<RegExpMatchArray> {
+    const lines = stream === "stdout" ? this.stdoutLines : this.stderrLines;
+    let ended = false;
+    this.status.then(() => ended = true);
+    while (true) {
+      for (const line of lines) {
+        const m = line.match(pattern);
+        if (m) return m;
+      }
+      if (ended) {
+        await Promise.all(this.#readers);
+        for (const line of lines) {
+          const m = line.match(pattern);
+          if (m) return m;
+        }
+        throw new Error(
+          `qdb exited before printing ${pattern}; stdout: ${this.stdoutLines.join("\n")}\nstderr: ${
+            this.stderrLines.join("\n")
+          }`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        this.status.then(() => resolve());
+      });
+    }
+  }
+
+  /** Sends a signal (ignored if already exited). */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+  }
+
+  /** Ends the process and waits for it and its output. Idempotent. */
+  async close(): Promise<Deno.CommandStatus> {
+    this.kill("SIGTERM");
+    const status = await this.status;
+    await Promise.all(this.#readers);
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** A `qdb serve` child process listening on free ports. */
+export interface ServeProcess extends AsyncDisposable {
+  readonly process: QdbProcess;
+  readonly clientUrl: string;
+  readonly tracerUrl: string;
+}
+
+/** Starts `qdb serve` on free loopback ports with extra `args`, and reads its address line. */
+export async function startServe(args: string[] = []): Promise<ServeProcess> {
+  const process = new QdbProcess(["serve", "--client-port", "0", "--tracer-port", "0", ...args]);
+  try {
+    const m = await process.line(/^qdb serve: clients (ws:\/\/\S+) {2}tracers (tcp:\/\/\S+)$/);
+    return {
+      process,
+      clientUrl: m[1]!,
+      tracerUrl: m[2]!,
+      [Symbol.asyncDispose]: async () => {
+        await process.close();
+      },
+    };
+  } catch (error) {
+    await process.close();
+    throw error;
+  }
+}

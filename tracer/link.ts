@@ -1,0 +1,173 @@
+/**
+ * The tracer's link to the server: connect over TCP (with retries), introduce itself with
+ * `start`, then exchange messages: tracer events out, client commands in.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectTracerLink } from "./link.ts";
+ * const link = await connectTracerLink({
+ *   server: "tcp://127.0.0.1:8001",
+ *   info: { engine: "python", program: "app.py", argv: ["app.py"], pid: 1, host: "h", cwd: "/" },
+ * });
+ * for await (const command of link.commands) console.log(command.e);
+ * ```
+ * @module
+ */
+
+import {
+  type Message,
+  PROTOCOL_VERSION,
+  type TracerStart,
+  tracerStartPayload,
+} from "../protocol/mod.ts";
+import { AsyncQueue } from "../transport/_queue.ts";
+import { connectTcp } from "../transport/tcp.ts";
+import type { MessageTransport } from "../transport/transport.ts";
+import { VERSION } from "../version.ts";
+
+/** What a tracer tells the server about what it runs. */
+export type TracerDescription = Omit<TracerStart, "session" | "auth" | "protocol" | "version">;
+
+/** Options of {@linkcode connectTracerLink}. */
+export interface TracerLinkOptions {
+  /** The server's tracer address, `tcp://HOST:PORT`. */
+  server: string;
+  /** The session id. Default: a random UUID. */
+  session?: string | undefined;
+  /** The auth string (the server's token). */
+  auth?: string | undefined;
+  /** What runs. */
+  info: TracerDescription;
+  /** Connection attempts after a failure. Default 5. */
+  retries?: number;
+  /** First delay between attempts, in ms (doubling). Default 200. */
+  retryDelay?: number;
+  /** Called before each retry. */
+  onRetry?: (attempt: number, error: Error) => void;
+  /** How long to wait for the server's answer to `start`, in ms. Default 30 000. */
+  startTimeout?: number;
+  /** Aborting closes the link (or stops connecting). */
+  signal?: AbortSignal;
+}
+
+/** The server refused the tracer (auth, duplicate session, version). */
+export class LinkRefusedError extends Error {
+  /** The protocol error type the server sent (`auth`, `session`, `version`...). */
+  readonly type: string;
+  constructor(type: string, message: string) {
+    super(message);
+    this.name = "LinkRefusedError";
+    this.type = type;
+  }
+}
+
+/** An established tracer link. */
+export interface TracerLink extends AsyncDisposable {
+  /** The session id the server accepted. */
+  readonly session: string;
+  /** Sends a tracer event; false once the link is closed. */
+  send(event: Message): boolean;
+  /** Client commands and server messages (`disable`, `error`); ends when the link closes. */
+  readonly commands: AsyncIterable<Message>;
+  /** Closes the link (queued events are flushed first). Idempotent. */
+  close(): void;
+  /** Resolves once the link is closed. */
+  readonly closed: Promise<void>;
+}
+
+/**
+ * Connects to the server and completes the `start` handshake.
+ *
+ * @throws {LinkRefusedError} when the server refuses the tracer.
+ * @throws {Error} when the server cannot be reached or does not answer.
+ */
+export async function connectTracerLink(options: TracerLinkOptions): Promise<TracerLink> {
+  const session = options.session ?? crypto.randomUUID();
+  const start: TracerStart = {
+    ...options.info,
+    session,
+    protocol: PROTOCOL_VERSION,
+    version: VERSION,
+    ...(options.auth !== undefined ? { auth: options.auth } : {}),
+  };
+  tracerStartPayload.check(start, "start"); // A bad description is our bug: fail loudly here.
+  const transport = await connectTcp(options.server, {
+    retries: options.retries ?? 5,
+    retryDelay: options.retryDelay ?? 200,
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const onAbort = () => transport.close();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  transport.closed.then(() => options.signal?.removeEventListener("abort", onAbort));
+  transport.send({ e: "start", p: start });
+  const incoming = transport.incoming[Symbol.asyncIterator]();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) =>
+    timer = setTimeout(resolve, options.startTimeout ?? 30_000, "timeout")
+  );
+  try {
+    while (true) {
+      const next = await Promise.race([incoming.next(), timeout]);
+      if (next === "timeout") {
+        throw new Error(`The server at ${options.server} did not answer the tracer's start`);
+      }
+      if (next.done) {
+        throw new Error(`The server at ${options.server} closed the link during start`);
+      }
+      if ("error" in next.value) continue;
+      const msg = next.value.message;
+      if (msg.e === "started") return new Link(transport, incoming, session);
+      if (msg.e === "error") {
+        const p = msg.p as { type?: string; data?: unknown };
+        throw new LinkRefusedError(String(p?.type ?? "error"), String(p?.data ?? "refused"));
+      }
+    }
+  } catch (error) {
+    transport.close();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class Link implements TracerLink {
+  readonly #transport: MessageTransport;
+  readonly #commands = new AsyncQueue<Message>();
+  readonly session: string;
+
+  constructor(transport: MessageTransport, incoming: AsyncIterator<unknown>, session: string) {
+    this.#transport = transport;
+    this.session = session;
+    (async () => {
+      while (true) {
+        const next = await incoming.next();
+        if (next.done) break;
+        const item = next.value as { message?: Message };
+        if (item.message) this.#commands.push(item.message);
+      }
+      this.#commands.end();
+    })();
+  }
+
+  get commands(): AsyncIterable<Message> {
+    return this.#commands;
+  }
+
+  get closed(): Promise<void> {
+    return this.#transport.closed;
+  }
+
+  send(event: Message): boolean {
+    return this.#transport.send(event);
+  }
+
+  close(): void {
+    this.#transport.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.closed;
+  }
+}
