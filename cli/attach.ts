@@ -1,0 +1,103 @@
+/** `qdb attach`: the terminal client, attached to a session of a server. */
+
+import { listSessions, QdbClient } from "../client.ts";
+import { type CommandSpec, str } from "./args.ts";
+import { runTerminal } from "./_terminal.ts";
+import { DEFAULT_CLIENT_URL, describeSession } from "./sessions.ts";
+
+/** The `attach` command. */
+export const attachCommand: CommandSpec = {
+  name: "attach",
+  usage: "[options] [SESSION]",
+  summary: "Attach the terminal client to a session (pdb's commands, remotely).",
+  description: "Without SESSION it lists the live sessions: with one, it attaches to it; with\n" +
+    "several, it asks which. Quitting (q, Ctrl-D) lets the program run on; `q hard` ends it;\n" +
+    "`detach` leaves the session as it is for a later attach.",
+  options: [
+    {
+      name: "server",
+      short: "s",
+      type: "string",
+      placeholder: "URL",
+      help: "The server's client address",
+      default: DEFAULT_CLIENT_URL,
+      env: "QDB_SERVER",
+    },
+    {
+      name: "token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "The server's token",
+      env: "QDB_TOKEN",
+    },
+    {
+      name: "name",
+      type: "string",
+      placeholder: "NAME",
+      help: "Your name, as other clients of the session see it",
+      env: "USER",
+    },
+  ],
+  examples: ["qdb attach", "qdb attach --server ws://server:8002 --token \"$QDB_TOKEN\" backtest-42"],
+  async run({ values, positionals }) {
+    const server = str(values, "server") ?? DEFAULT_CLIENT_URL;
+    const token = str(values, "token");
+    let session = positionals[0];
+    if (positionals.length > 1) {
+      throw new Error(`attach takes one session id, got ${positionals.length} arguments`);
+    }
+    if (session === undefined) {
+      const picked = await pickSession(server, token);
+      if (picked === undefined) return 1;
+      session = picked;
+    }
+    const client = await QdbClient.connect(server, {
+      session,
+      auth: token,
+      name: str(values, "name"),
+    });
+    const tracer = client.attached.tracer;
+    const others = client.attached.clients.length - 1;
+    console.log(
+      tracer
+        ? `Attached to session ${session}: ${tracer.argv.join(" ")} (${tracer.host}, pid ${tracer.pid})` +
+          (others > 0 ? `, with ${others} other client${others > 1 ? "s" : ""}` : "")
+        : `Attached to session ${session}; waiting for its tracer`,
+    );
+    return await runTerminal(client, { tracer, local: false });
+  },
+};
+
+async function pickSession(server: string, token: string | undefined): Promise<string | undefined> {
+  const list = await listSessions(server, { token });
+  const now = Date.parse(list.now);
+  const live = list.sessions.filter((s) => s.tracer !== null);
+  if (live.length === 0) {
+    console.error(
+      `No live sessions on ${server}. Start one with: qdb trace --server tcp://HOST:8001 -- python3 app.py`,
+    );
+    return undefined;
+  }
+  const describe = (s: (typeof live)[number]) => {
+    const [id, program, where, clients, age] = describeSession(s, now);
+    return `${id}  ${program}  (${where}, ${clients} client${clients === "1" ? "" : "s"}, ${age})`;
+  };
+  if (live.length === 1) {
+    console.log(`  1 live session:  ${describe(live[0]!)}`);
+    return live[0]!.id;
+  }
+  console.log(`${live.length} live sessions:`);
+  live.forEach((s, i) => console.log(`  ${i + 1}. ${describe(s)}`));
+  if (!Deno.stdin.isTerminal()) {
+    console.error("Name the session to attach to: qdb attach SESSION");
+    return undefined;
+  }
+  const answer = prompt(`Attach to which? [1-${live.length}]`);
+  const index = Number(answer) - 1;
+  const chosen = live[index] ?? live.find((s) => s.id === answer);
+  if (!chosen) {
+    console.error(`No session "${answer}"`);
+    return undefined;
+  }
+  return chosen.id;
+}

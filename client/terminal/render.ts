@@ -1,0 +1,294 @@
+/**
+ * What the terminal client prints, as pure functions of protocol data: the stop header, source
+ * windows with breakpoint and current-line markers, the stack, watches, breakpoints and
+ * exceptions. Colour comes from a {@linkcode Palette}; {@linkcode PLAIN} gives text for non-TTY
+ * output, NO_COLOR and golden tests.
+ *
+ * @module
+ */
+
+import type {
+  Breakpoint,
+  ExceptionPayload,
+  Frame,
+  StackPayload,
+  Watch,
+} from "../../protocol/mod.ts";
+
+/** Styles for each kind of text. Each is identity in {@linkcode PLAIN}. */
+export interface Palette {
+  header(s: string): string;
+  current(s: string): string;
+  breakpoint(s: string): string;
+  lineNumber(s: string): string;
+  error(s: string): string;
+  stderr(s: string): string;
+  info(s: string): string;
+  peer(s: string): string;
+  name(s: string): string;
+  keyword(s: string): string;
+  string(s: string): string;
+  comment(s: string): string;
+  number(s: string): string;
+  prompt(s: string): string;
+}
+
+const id = (s: string) => s;
+
+/** No styling. */
+export const PLAIN: Palette = {
+  header: id,
+  current: id,
+  breakpoint: id,
+  lineNumber: id,
+  error: id,
+  stderr: id,
+  info: id,
+  peer: id,
+  name: id,
+  keyword: id,
+  string: id,
+  comment: id,
+  number: id,
+  prompt: id,
+};
+
+const sgr = (code: string) => (s: string) => s === "" ? s : `\x1b[${code}m${s}\x1b[0m`;
+
+/** ANSI colours for terminals that support them. */
+export const ANSI: Palette = {
+  header: sgr("1"),
+  current: sgr("1;32"),
+  breakpoint: sgr("1;31"),
+  lineNumber: sgr("2"),
+  error: sgr("31"),
+  stderr: sgr("31"),
+  info: sgr("36"),
+  peer: sgr("35"),
+  name: sgr("36"),
+  keyword: sgr("34"),
+  string: sgr("33"),
+  comment: sgr("2;3"),
+  number: sgr("35"),
+  prompt: sgr("1"),
+};
+
+/** Whether to colour: only on a TTY, and never when NO_COLOR is set (https://no-color.org). */
+export function wantColor(isTerminal: boolean, env: { get(name: string): string | undefined }) {
+  const noColor = env.get("NO_COLOR");
+  if (noColor !== undefined && noColor !== "") return false;
+  if (env.get("TERM") === "dumb") return false;
+  return isTerminal;
+}
+
+/** `file` relative to `cwd` when it is inside it, else as is. */
+export function displayPath(file: string, cwd: string | undefined): string {
+  if (!cwd) return file;
+  const base = cwd.endsWith("/") ? cwd : `${cwd}/`;
+  return file.startsWith(base) ? file.slice(base.length) : file;
+}
+
+/** The pdb-style stop line: `> examples/primes.py(4)is_prime()`. */
+export function stopHeader(frame: Frame, cwd: string | undefined, palette = PLAIN): string {
+  return palette.header(`> ${displayPath(frame.file, cwd)}(${frame.line})${frame.func}()`);
+}
+
+const PY_KEYWORDS = new Set(
+  ("False None True and as assert async await break class continue def del elif else except " +
+    "finally for from global if import in is lambda nonlocal not or pass raise return try " +
+    "while with yield match case").split(" "),
+);
+
+/** Colours Python source: keywords, strings, comments and numbers. Good enough for one line. */
+export function highlightPython(line: string, palette: Palette): string {
+  if (palette === PLAIN) return line;
+  const token =
+    /(#.*$)|([rbfuRBFU]{0,2}(?:"""|'''|"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?))|(\b\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?j?\b)|([A-Za-z_]\w*)/g;
+  return line.replace(token, (match, comment, str, num, word) => {
+    if (comment) return palette.comment(match);
+    if (str) return palette.string(match);
+    if (num) return palette.number(match);
+    if (word && PY_KEYWORDS.has(word)) return palette.keyword(match);
+    return match;
+  });
+}
+
+/** Options of {@linkcode sourceLines}. */
+export interface SourceOptions {
+  /** Line to mark as current (`->`). */
+  current?: number | undefined;
+  /** Line to mark as where the selected older frame is (`>>`). */
+  selected?: number | undefined;
+  /** Breakpoints of this file, to mark `B` (or `b` when disabled). */
+  breakpoints?: Breakpoint[];
+  /** Palette. */
+  palette?: Palette;
+}
+
+/**
+ * Source lines `first`..`last` (1-based, inclusive) of `source`, each as
+ * `B-> 12 code`: breakpoint marker, current-line marker, number, text.
+ */
+export function sourceLines(
+  source: string[],
+  first: number,
+  last: number,
+  options: SourceOptions = {},
+): string[] {
+  const palette = options.palette ?? PLAIN;
+  const from = Math.max(1, first);
+  const to = Math.min(source.length, last);
+  const width = Math.max(3, String(to).length);
+  const bps = new Map<number, boolean>();
+  for (const bp of options.breakpoints ?? []) {
+    bps.set(bp.line, (bps.get(bp.line) ?? false) || bp.enabled);
+  }
+  const out: string[] = [];
+  for (let n = from; n <= to; n++) {
+    const bp = bps.has(n) ? (bps.get(n) ? "B" : "b") : " ";
+    const cur = n === options.current ? "->" : n === options.selected ? ">>" : "  ";
+    const marker = palette.breakpoint(bp.trim()) + (bp === " " ? " " : "") +
+      (cur === "  " ? cur : palette.current(cur));
+    const code = highlightPython(source[n - 1]!.replace(/\t/g, "    "), palette);
+    out.push(`${marker} ${palette.lineNumber(String(n).padStart(width))} ${code}`.trimEnd());
+  }
+  return out;
+}
+
+/** The stack like pdb's `where`: each frame's header and line, the selected one marked. */
+export function formatStack(payload: StackPayload, cwd: string | undefined, palette = PLAIN) {
+  const out: string[] = [];
+  payload.stack.forEach((frame, i) => {
+    const mark = i === payload.index ? palette.current(">") : " ";
+    out.push(`${mark} ${displayPath(frame.file, cwd)}(${frame.line})${frame.func}()`);
+    out.push(`  -> ${highlightPython(frame.code.trim(), palette)}`);
+  });
+  if (payload.thread) out.push(palette.info(`  (thread ${payload.thread.name})`));
+  return out;
+}
+
+/** Watches like pdb's `display`: `display total: 42`. */
+export function formatWatches(watches: Watch[], palette = PLAIN): string[] {
+  return watches.map((w) =>
+    `${palette.info("display")} ${palette.name(w.expr)}: ${
+      w.exc ? palette.error(`** raised ${w.value} **`) : w.value
+    }`
+  );
+}
+
+/** One breakpoint as set: `Breakpoint 1 at examples/primes.py:4  (condition: n == 97)`. */
+export function formatBreakpoint(bp: Breakpoint, cwd: string | undefined): string {
+  const kind = bp.temp ? "Temporary breakpoint" : "Breakpoint";
+  const extras: string[] = [];
+  if (bp.func) extras.push(`in ${bp.func}`);
+  if (bp.cond) extras.push(`condition: ${bp.cond}`);
+  if (!bp.enabled) extras.push("disabled");
+  if (bp.ignore > 0) extras.push(`ignore next ${bp.ignore} hit${bp.ignore === 1 ? "" : "s"}`);
+  const tail = extras.length ? `  (${extras.join(", ")})` : "";
+  return `${kind} ${bp.id} at ${displayPath(bp.file, cwd)}:${bp.line}${tail}`;
+}
+
+/** The breakpoint table, like pdb's `break` without arguments. */
+export function formatBreakpointTable(bps: Breakpoint[], cwd: string | undefined): string[] {
+  if (bps.length === 0) return ["No breakpoints"];
+  const out = ["Num Type         Disp Enb   Where"];
+  for (const bp of bps) {
+    const disp = bp.temp ? "del " : "keep";
+    const enb = bp.enabled ? "yes" : "no ";
+    out.push(
+      `${String(bp.id).padEnd(3)} breakpoint   ${disp} ${enb}   at ${
+        displayPath(bp.file, cwd)
+      }:${bp.line}`,
+    );
+    if (bp.func) out.push(`\tin function ${bp.func}`);
+    if (bp.cond) out.push(`\tstop only if ${bp.cond}`);
+    if (bp.ignore > 0) out.push(`\twill ignore next ${bp.ignore} hits`);
+    if (bp.hits > 0) {
+      out.push(`\tbreakpoint already hit ${bp.hits} time${bp.hits === 1 ? "" : "s"}`);
+    }
+  }
+  return out;
+}
+
+/** What changed between two breakpoint lists, as pdb would announce it. */
+export function breakpointChanges(
+  before: Breakpoint[],
+  after: Breakpoint[],
+  cwd: string | undefined,
+): string[] {
+  const old = new Map(before.map((b) => [b.id, b]));
+  const now = new Map(after.map((b) => [b.id, b]));
+  const out: string[] = [];
+  for (const bp of after) {
+    const was = old.get(bp.id);
+    if (!was) out.push(formatBreakpoint(bp, cwd));
+    else if (was.enabled !== bp.enabled) {
+      out.push(
+        `${bp.enabled ? "Enabled" : "Disabled"} breakpoint ${bp.id} at ${
+          displayPath(bp.file, cwd)
+        }:${bp.line}`,
+      );
+    } else if (was.cond !== bp.cond) {
+      out.push(
+        bp.cond
+          ? `New condition set for breakpoint ${bp.id}: ${bp.cond}`
+          : `Breakpoint ${bp.id} is now unconditional`,
+      );
+    } else if (was.ignore !== bp.ignore && bp.ignore > was.ignore - 1 && bp.hits === was.hits) {
+      out.push(`Will ignore next ${bp.ignore} crossings of breakpoint ${bp.id}`);
+    }
+  }
+  for (const bp of before) {
+    if (!now.has(bp.id)) {
+      out.push(`Deleted breakpoint ${bp.id} at ${displayPath(bp.file, cwd)}:${bp.line}`);
+    }
+  }
+  return out;
+}
+
+/** An exception stop: the traceback, and for post-mortem pdb's notice. */
+export function formatException(p: ExceptionPayload, palette = PLAIN): string[] {
+  const out = p.traceback.replace(/\n$/, "").split("\n").map((l) => palette.error(l));
+  if (p.uncaught) {
+    out.push(palette.info("Uncaught exception. Entering post mortem debugging"));
+    out.push(palette.info("Running 'cont' or 'step' will let the program end as it would have"));
+  }
+  return out;
+}
+
+/** A dict of reprs (locals, globals, args) as `name = value` lines. */
+export function formatNames(names: Record<string, string>): string[] {
+  const keys = Object.keys(names);
+  if (keys.length === 0) return ["(none)"];
+  return keys.map((k) => `${k} = ${names[k]}`);
+}
+
+/**
+ * Where the current function starts and ends in `source`, for `ll`: from the nearest `def`
+ * (or `class`) line above `line` with less indentation, to the last line indented deeper than
+ * it. At module level, the whole file.
+ */
+export function functionRange(source: string[], line: number, func: string): [number, number] {
+  if (func === "<module>") return [1, source.length];
+  const indent = (s: string) => s.length - s.trimStart().length;
+  let start = line;
+  const here = indent(source[line - 1] ?? "");
+  while (start > 1) {
+    const text = source[start - 1]!;
+    if (/^\s*(async\s+def|def|class)\s/.test(text) && (indent(text) < here || start === line)) {
+      break;
+    }
+    start--;
+  }
+  // Decorators belong to the function.
+  while (start > 1 && /^\s*@/.test(source[start - 2]!)) start--;
+  const defIndent = indent(source[start - 1] ?? "");
+  let end = line;
+  for (let n = Math.max(line, start) + 1; n <= source.length; n++) {
+    const text = source[n - 1]!;
+    if (text.trim() === "") continue;
+    if (indent(text) <= defIndent) break;
+    end = n;
+  }
+  return [start, Math.max(end, line)];
+}

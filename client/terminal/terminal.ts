@@ -1,0 +1,920 @@
+/**
+ * The terminal client: pdb's commands over the qdb protocol. It depends only on a session
+ * client (the protocol) and a screen, never on an engine, so it drives any tracer the same
+ * way, locally (`qdb run`) or remotely (`qdb attach`).
+ *
+ * @module
+ */
+
+import type {
+  Breakpoint,
+  ErrorPayload,
+  ExceptionPayload,
+  Message,
+  PrintPayload,
+  StackPayload,
+  TracerInfo,
+  Watch,
+} from "../../protocol/mod.ts";
+import type { ConsoleHandlers } from "./console.ts";
+import {
+  ArgumentError,
+  looksLikePython,
+  parseBreak,
+  parseCount,
+  parseList,
+  parseNumbers,
+  splitCommand,
+} from "./parse.ts";
+import {
+  ANSI,
+  breakpointChanges,
+  displayPath,
+  formatBreakpointTable,
+  formatException,
+  formatNames,
+  formatStack,
+  formatWatches,
+  functionRange,
+  type Palette,
+  PLAIN,
+  sourceLines,
+  stopHeader,
+} from "./render.ts";
+
+/** What the terminal needs from a session connection (a {@linkcode QdbClient} has it). */
+export interface SessionConnection {
+  /** Sends a command; returns its id. */
+  send(e: string, p?: unknown): number;
+  /** Every event, in order; ends when the connection closes. */
+  readonly events: AsyncIterable<Message>;
+  /** Closes the connection. */
+  close(): void;
+  /** Why the server closed the connection, if it said. */
+  readonly closeInfo?: { code: number; reason: string } | undefined;
+}
+
+/** The screen the terminal writes to (a TTY console or a plain one). */
+export interface Screen {
+  attach(handlers: ConsoleHandlers): void;
+  setPrompt(prompt: string | null): void;
+  say(text: string): void;
+  output(text: string): void;
+}
+
+/** Options of {@linkcode TerminalClient}. */
+export interface TerminalOptions {
+  /** The session connection. */
+  connection: SessionConnection;
+  /** The screen. */
+  screen: Screen;
+  /** The tracer, as `attached` described it (for paths relative to its directory). */
+  tracer?: TracerInfo | null | undefined;
+  /** Colour the output. */
+  color?: boolean;
+  /** Lines typed while the program runs are sent to its standard input (`qdb run`). */
+  forwardInput?: boolean;
+  /** Lists local files for `break` completion (absent: no file completion). */
+  listFiles?: (dir: string) => string[];
+  /** Source lines shown around the current line at each stop: before and after. */
+  context?: [number, number];
+}
+
+const PROMPT = "(qdb) ";
+/** Ends a wait for a reply that never comes (the program may be busy in a long eval). */
+const REPLY_EVENTS: Record<string, string[]> = {
+  eval: ["print"],
+  pprint: ["print"],
+  set_break: ["breakpoints"],
+  clear_break: ["breakpoints"],
+  update_break: ["breakpoints"],
+  set_watch: ["watchlist"],
+  clear_watch: ["watchlist"],
+  list: ["list"],
+  up: ["stack"],
+  down: ["stack"],
+  frame: ["stack"],
+  locals: ["locals"],
+  globals: ["globals"],
+  args: ["args"],
+  stack: ["stack"],
+  breakpoints: ["breakpoints"],
+  complete: ["completions"],
+  set_exception_break: [],
+};
+
+/** One terminal command, pdb style. */
+interface TerminalCommand {
+  /** Its names, long first: `["break", "b"]`. */
+  names: string[];
+  /** Argument synopsis for help. */
+  args?: string;
+  /** One line of help. */
+  help: string;
+  /** Runs it with the text after its name. */
+  run(arg: string): Promise<void> | void;
+}
+
+/** The pdb-like terminal client of one session. */
+export class TerminalClient {
+  readonly #conn: SessionConnection;
+  readonly #screen: Screen;
+  readonly #palette: Palette;
+  readonly #forwardInput: boolean;
+  readonly #listFiles: ((dir: string) => string[]) | undefined;
+  readonly #context: [number, number];
+  #tracer: TracerInfo | null;
+  #stack: StackPayload | undefined;
+  #breakpoints: Breakpoint[] = [];
+  #watches: Watch[] = [];
+  #running = true;
+  #ended = false;
+  #exitCode: number | null = null;
+  #endReason = "";
+  #quitting = false;
+  #lastLine = "";
+  #listFrom: { file: string; line: number } | undefined;
+  readonly #sources = new Map<string, Promise<string[] | undefined>>();
+  /** Requests awaited by id, with the events that end the wait (after they are shown). */
+  readonly #waiting = new Map<number, { events: string[]; done: (msg: Message) => void }>();
+  /** Quiet requests by id: their first reply goes to the caller, not to the screen. */
+  readonly #own = new Map<number, (msg: Message) => void>();
+  readonly #lines: string[] = [];
+  #busy = false;
+  readonly #commands: TerminalCommand[];
+  #resolveDone!: (code: number) => void;
+  readonly #done = new Promise<number>((resolve) => this.#resolveDone = resolve);
+
+  constructor(options: TerminalOptions) {
+    this.#conn = options.connection;
+    this.#screen = options.screen;
+    this.#palette = options.color ? ANSI : PLAIN;
+    this.#forwardInput = options.forwardInput ?? false;
+    this.#listFiles = options.listFiles;
+    this.#context = options.context ?? [1, 2];
+    this.#tracer = options.tracer ?? null;
+    this.#commands = this.#commandTable();
+  }
+
+  /** Runs until the session ends or the user quits; resolves with the exit code to use. */
+  run(): Promise<number> {
+    this.#screen.attach({
+      line: (line) => this.#enqueue(line),
+      interrupt: () => this.#interrupt(),
+      eof: () => this.#enqueue("quit"),
+      complete: (before) => this.#complete(before),
+    });
+    this.#pump();
+    return this.#done;
+  }
+
+  /** The exit code the program reported, if it ended. */
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /**
+   * Reads events. Replies to this terminal's own quiet requests are handed over at once (a
+   * handler may be waiting for one, such as the source of a file while showing a stop);
+   * everything else is shown in order, one event after the other.
+   */
+  async #pump(): Promise<void> {
+    let shown = Promise.resolve();
+    for await (const msg of this.#conn.events) {
+      const id = typeof msg.id === "number" ? msg.id : undefined;
+      const own = id === undefined ? undefined : this.#own.get(id);
+      if (own) {
+        this.#own.delete(id!);
+        own(msg);
+        continue;
+      }
+      shown = shown.then(async () => {
+        try {
+          await this.#onEvent(msg);
+        } catch (error) {
+          this.#say(this.#palette.error(`*** qdb: could not show "${msg.e}": ${error}`));
+        }
+        const waiter = id === undefined ? undefined : this.#waiting.get(id);
+        if (waiter && (msg.e === "error" || waiter.events.includes(msg.e))) {
+          this.#waiting.delete(id!);
+          waiter.done(msg);
+        }
+      });
+    }
+    await shown;
+    for (const waiter of this.#waiting.values()) waiter.done({ e: "closed" });
+    this.#waiting.clear();
+    for (const own of this.#own.values()) own({ e: "closed" });
+    this.#own.clear();
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#screen.setPrompt(null);
+    if (!this.#ended && !this.#quitting) {
+      const why = this.#conn.closeInfo?.reason || "the connection closed";
+      this.#say(this.#palette.error(`qdb: lost the server: ${why}`));
+      this.#resolveDone(1);
+      return;
+    }
+    if (this.#endReason) this.#say(this.#palette.info(`qdb: ${this.#endReason}`));
+    this.#resolveDone(this.#exitCode ?? 0);
+  }
+
+  async #onEvent(msg: Message): Promise<void> {
+    const p = msg.p as never;
+    switch (msg.e) {
+      case "attached":
+        this.#tracer = (msg.p as { tracer: TracerInfo | null }).tracer;
+        break;
+      case "stack":
+        await this.#onStack(p);
+        break;
+      case "running":
+        this.#running = true;
+        this.#stack = undefined;
+        this.#updatePrompt();
+        break;
+      case "watchlist":
+        this.#watches = p;
+        break;
+      case "breakpoints": {
+        const lines = breakpointChanges(this.#breakpoints, p, this.#tracer?.cwd);
+        this.#breakpoints = p;
+        for (const line of lines) this.#say(line);
+        break;
+      }
+      case "print":
+        this.#onPrint(p);
+        break;
+      case "return":
+        this.#say(this.#palette.info(`--Return-- ${p}`));
+        break;
+      case "exception":
+        for (const line of formatException(p as ExceptionPayload, this.#palette)) this.#say(line);
+        break;
+      case "error":
+        this.#onError(p);
+        break;
+      case "command":
+        this.#onPeerCommand(p);
+        break;
+      case "clients": {
+        const { joined, left } = msg.p as { joined?: { name: string }; left?: { name: string } };
+        if (joined) this.#say(this.#palette.peer(`[${joined.name} joined]`));
+        if (left) this.#say(this.#palette.peer(`[${left.name} left]`));
+        break;
+      }
+      case "exited": {
+        const { code, signal } = msg.p as { code: number | null; signal?: string };
+        this.#exitCode = code ?? 1;
+        this.#say(this.#palette.info(
+          code === null
+            ? `The program was ended by ${signal ?? "a signal"}`
+            : `The program exited with code ${code}`,
+        ));
+        break;
+      }
+      case "disabled": {
+        const mode = (msg.p as { mode?: string } | undefined)?.mode;
+        this.#ended = true;
+        if (mode === "hard") this.#endReason ||= "debugging ended; the program was ended";
+        else if (this.#exitCode === null) {
+          this.#endReason ||= "debugging ended; the program runs on without qdb";
+        }
+        break;
+      }
+      case "disable": {
+        this.#ended = true;
+        const reason = (msg.p as { reason?: string } | undefined)?.reason;
+        if (reason && this.#exitCode === null && !this.#endReason) {
+          this.#endReason = `session ended: ${reason}`;
+        }
+        break;
+      }
+    }
+  }
+
+  async #onStack(stack: StackPayload): Promise<void> {
+    this.#running = false;
+    this.#stack = stack;
+    const frame = stack.stack[stack.index];
+    if (!frame) {
+      this.#updatePrompt();
+      return;
+    }
+    this.#listFrom = { file: frame.file, line: frame.line };
+    const lines = [stopHeader(frame, this.#tracer?.cwd, this.#palette)];
+    if (stack.thread && stack.thread.name !== "MainThread") {
+      lines[0] += this.#palette.info(`  [thread ${stack.thread.name}]`);
+    }
+    const source = await this.#source(frame.file);
+    if (stack.reason === "select" || !source) {
+      lines.push(`${this.#palette.current("->")} ${frame.code.trim()}`);
+    } else {
+      const [before, after] = this.#context;
+      lines.push(...sourceLines(source, frame.line - before, frame.line + after, {
+        current: frame.line,
+        breakpoints: this.#breakpointsIn(frame.file),
+        palette: this.#palette,
+      }));
+    }
+    if (stack.reason !== "select") lines.push(...formatWatches(this.#watches, this.#palette));
+    this.#say(lines.join("\n"));
+    this.#updatePrompt();
+  }
+
+  #onPrint(p: PrintPayload): void {
+    if (p.input === "<stdout>") return this.#screen.output(p.output);
+    if (p.input === "<stderr>") return this.#screen.output(this.#palette.stderr(p.output));
+    if (p.exc) this.#say(this.#palette.error(`*** ${p.output}`));
+    else if (p.output !== "") this.#say(p.output);
+  }
+
+  #onError(p: ErrorPayload): void {
+    if (p.type === "condition" && typeof p.data === "object" && p.data !== null) {
+      const d = p.data as { cond?: string; output?: string };
+      this.#say(this.#palette.error(
+        `*** Error in breakpoint condition "${d.cond}": ${d.output}; stopped here`,
+      ));
+      return;
+    }
+    this.#say(
+      this.#palette.error(`*** ${typeof p.data === "string" ? p.data : JSON.stringify(p.data)}`),
+    );
+  }
+
+  #onPeerCommand(p: { client: { name: string }; e: string; p?: unknown }): void {
+    const text = describeCommand(p.e, p.p);
+    this.#say(this.#palette.peer(`[${p.client.name}] ${text}`));
+  }
+
+  #breakpointsIn(file: string): Breakpoint[] {
+    return this.#breakpoints.filter((b) => b.file === file);
+  }
+
+  /** The source of a file on the tracer's machine, fetched once. */
+  #source(file: string): Promise<string[] | undefined> {
+    let cached = this.#sources.get(file);
+    if (!cached) {
+      cached = this.#request("list", { file }, true).then((msg) =>
+        msg.e === "list" ? splitSource(String(msg.p)) : undefined
+      );
+      this.#sources.set(file, cached);
+      // A failure (file missing on the tracer's side) is not cached forever.
+      cached.then((lines) => lines ?? this.#sources.delete(file));
+    }
+    return cached;
+  }
+
+  /**
+   * Sends a command and resolves with its first reply (or error). With `quiet`, the reply is
+   * handed to the caller instead of being printed by the event handler.
+   */
+  #request(e: string, p: unknown, quiet = false): Promise<Message> {
+    const id = this.#conn.send(e, p);
+    return new Promise((resolve) => {
+      if (quiet) {
+        this.#own.set(id, resolve);
+        return;
+      }
+      const events = REPLY_EVENTS[e] ?? [];
+      // Without a reply to wait for, the event handler prints whatever comes.
+      if (events.length === 0) return resolve({ e: "sent" });
+      this.#waiting.set(id, { events, done: resolve });
+    });
+  }
+
+  // ---------------------------------------------------------------- input
+
+  #enqueue(line: string): void {
+    this.#lines.push(line);
+    if (!this.#busy) this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#busy = true;
+    this.#screen.setPrompt(null);
+    while (this.#lines.length > 0) {
+      const line = this.#lines.shift()!;
+      try {
+        await this.#handleLine(line);
+      } catch (error) {
+        const message = error instanceof ArgumentError ? error.message : `qdb: ${error}`;
+        this.#say(this.#palette.error(`*** ${message}`));
+      }
+    }
+    this.#busy = false;
+    this.#updatePrompt();
+  }
+
+  #updatePrompt(): void {
+    if (this.#busy || this.#ended) return this.#screen.setPrompt(null);
+    this.#screen.setPrompt(this.#running ? null : this.#palette.prompt(PROMPT));
+  }
+
+  #interrupt(): void {
+    if (this.#ended) return;
+    if (this.#running) {
+      this.#say(this.#palette.info("Pausing the program..."));
+      this.#conn.send("pause");
+    } else {
+      for (const waiter of this.#waiting.values()) waiter.done({ e: "interrupted" });
+      this.#waiting.clear();
+      for (const own of this.#own.values()) own({ e: "interrupted" });
+      this.#own.clear();
+      this.#updatePrompt();
+    }
+  }
+
+  async #handleLine(raw: string): Promise<void> {
+    if (this.#ended) return;
+    if (this.#running && this.#forwardInput) {
+      // The program runs: what is typed is its input, as under pdb.
+      this.#conn.send("input", `${raw}\n`);
+      return;
+    }
+    let line = raw;
+    if (line.trim() === "") {
+      if (!this.#lastLine) return;
+      line = this.#lastLine;
+    } else this.#lastLine = line;
+    const { word, rest } = splitCommand(line);
+    const command = this.#commands.find((c) => c.names.includes(word));
+    if (!command || (word !== "!" && looksLikePython(rest))) {
+      await this.#evaluate(line.trim());
+      return;
+    }
+    await command.run(rest);
+  }
+
+  async #evaluate(code: string): Promise<void> {
+    if (!this.#requireStop()) return;
+    await this.#request("eval", code);
+  }
+
+  #requireStop(): boolean {
+    if (!this.#running) return true;
+    this.#say(this.#palette.error("*** The program is running: pause it first (pause or Ctrl-C)"));
+    return false;
+  }
+
+  #resume(e: string, p?: unknown): void {
+    if (!this.#requireStop()) return;
+    this.#running = true;
+    this.#conn.send(e, p);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  #commandTable(): TerminalCommand[] {
+    const say = (line: string) => this.#say(line);
+    return [
+      {
+        names: ["step", "s"],
+        help: "Run to the next line, entering calls",
+        run: () => this.#resume("step"),
+      },
+      {
+        names: ["next", "n"],
+        help: "Run to the next line of this function, stepping over calls",
+        run: () => this.#resume("next"),
+      },
+      {
+        names: ["return", "r"],
+        help: "Run until this function returns",
+        run: () => this.#resume("return"),
+      },
+      {
+        names: ["until", "unt"],
+        args: "[line]",
+        help: "Run until a line past the current one (or past line) in this frame",
+        run: (arg) => this.#resume("until", arg.trim() ? parseNumbers(arg, "line")[0] : undefined),
+      },
+      {
+        names: ["continue", "cont", "c"],
+        help: "Run until a breakpoint, an exception, a pause or the end",
+        run: () => this.#resume("continue"),
+      },
+      {
+        names: ["break", "b"],
+        args: "[[file:]line | function] [, condition]",
+        help: "Set a breakpoint; without arguments, list breakpoints",
+        run: async (arg) => {
+          if (arg.trim() === "") {
+            formatBreakpointTable(this.#breakpoints, this.#tracer?.cwd).forEach(say);
+            return;
+          }
+          await this.#request("set_break", this.#breakPayload(arg));
+        },
+      },
+      {
+        names: ["tbreak"],
+        args: "[file:]line | function [, condition]",
+        help: "Set a temporary breakpoint, removed when first hit",
+        run: async (arg) => {
+          await this.#request("set_break", { ...this.#breakPayload(arg), temp: true });
+        },
+      },
+      {
+        names: ["clear", "cl"],
+        args: "[number ... | file:line]",
+        help: "Delete breakpoints by number or location; without arguments, all of them",
+        run: async (arg) => {
+          const t = arg.trim();
+          if (t === "") {
+            for (const bp of this.#breakpoints) await this.#request("clear_break", { id: bp.id });
+            return;
+          }
+          const at = /^(.+):(\d+)$/.exec(t);
+          if (at) {
+            await this.#request("clear_break", { file: at[1], line: Number(at[2]) });
+            return;
+          }
+          for (const id of parseNumbers(t)) await this.#request("clear_break", { id });
+        },
+      },
+      {
+        names: ["disable"],
+        args: "number ...",
+        help: "Disable breakpoints",
+        run: async (arg) => {
+          for (const id of parseNumbers(arg)) {
+            await this.#request("update_break", { id, enabled: false });
+          }
+        },
+      },
+      {
+        names: ["enable"],
+        args: "number ...",
+        help: "Enable breakpoints",
+        run: async (arg) => {
+          for (const id of parseNumbers(arg)) {
+            await this.#request("update_break", { id, enabled: true });
+          }
+        },
+      },
+      {
+        names: ["condition"],
+        args: "number [expression]",
+        help: "Set a breakpoint's condition; without one, remove it",
+        run: async (arg) => {
+          const m = /^\s*(\S+)\s*(.*)$/s.exec(arg);
+          const [id] = parseNumbers(m?.[1] ?? "");
+          await this.#request("update_break", { id, cond: m?.[2]?.trim() || null });
+        },
+      },
+      {
+        names: ["ignore"],
+        args: "number count",
+        help: "Ignore a breakpoint's next count hits",
+        run: async (arg) => {
+          const [id, count] = parseNumbers(arg, "number");
+          if (id === undefined || count === undefined) {
+            throw new ArgumentError("Usage: ignore NUMBER COUNT");
+          }
+          await this.#request("update_break", { id, ignore: count });
+        },
+      },
+      {
+        names: ["list", "l"],
+        args: "[first[, last] | .]",
+        help: "List source around the current line, or continue the last listing",
+        run: (arg) => this.#list(arg),
+      },
+      {
+        names: ["longlist", "ll"],
+        help: "List the whole current function",
+        run: () => this.#longList(),
+      },
+      {
+        names: ["where", "w", "bt"],
+        help: "Print the stack, newest frame last",
+        run: () => {
+          if (!this.#stack) return say(this.#palette.error("*** No stack: the program is running"));
+          formatStack(this.#stack, this.#tracer?.cwd, this.#palette).forEach(say);
+        },
+      },
+      {
+        names: ["up", "u"],
+        args: "[count]",
+        help: "Select an older frame",
+        run: async (arg) => {
+          if (this.#requireStop()) await this.#request("up", parseCount(arg));
+        },
+      },
+      {
+        names: ["down", "d"],
+        args: "[count]",
+        help: "Select a newer frame",
+        run: async (arg) => {
+          if (this.#requireStop()) await this.#request("down", parseCount(arg));
+        },
+      },
+      {
+        names: ["frame", "f"],
+        args: "index",
+        help: "Select the frame at this index of `where` (0 is the oldest)",
+        run: async (arg) => {
+          const [index] = parseNumbers(`${Number(arg) + 1}`, "frame index");
+          if (this.#requireStop()) await this.#request("frame", index! - 1);
+        },
+      },
+      {
+        names: ["p"],
+        args: "expression",
+        help: "Print the value of an expression",
+        run: (arg) => this.#evaluate(arg.trim()),
+      },
+      {
+        names: ["pp"],
+        args: "expression",
+        help: "Pretty-print the value of an expression",
+        run: async (arg) => {
+          if (this.#requireStop()) await this.#request("pprint", arg.trim());
+        },
+      },
+      {
+        names: ["display"],
+        args: "[expression]",
+        help: "Watch an expression (shown at every stop); without one, show the watches",
+        run: async (arg) => {
+          if (arg.trim() === "") {
+            const lines = formatWatches(this.#watches, this.#palette);
+            (lines.length ? lines : ["No watches"]).forEach(say);
+            return;
+          }
+          const reply = await this.#request("set_watch", [arg.trim()], true);
+          if (reply.e === "error") this.#onError(reply.p as ErrorPayload);
+          else if (reply.e === "watchlist") {
+            this.#watches = reply.p as Watch[];
+            formatWatches(this.#watches.filter((w) => w.expr === arg.trim()), this.#palette)
+              .forEach(say);
+          }
+        },
+      },
+      {
+        names: ["undisplay"],
+        args: "[expression]",
+        help: "Stop watching an expression; without one, all of them",
+        run: async (arg) => {
+          const exprs = arg.trim() ? [arg.trim()] : this.#watches.map((w) => w.expr);
+          if (exprs.length) await this.#request("clear_watch", exprs);
+        },
+      },
+      {
+        names: ["args", "a"],
+        help: "Print the arguments of the current function",
+        run: () => this.#names("args"),
+      },
+      {
+        names: ["locals"],
+        help: "Print the local variables of the selected frame",
+        run: () => this.#names("locals"),
+      },
+      {
+        names: ["globals"],
+        help: "Print the global variables of the selected frame",
+        run: () => this.#names("globals"),
+      },
+      {
+        names: ["!"],
+        args: "statement",
+        help: "Run a Python statement in the selected frame",
+        run: (arg) => this.#evaluate(arg.trim()),
+      },
+      {
+        names: ["pause"],
+        help: "Stop the running program where it is (Ctrl-C does the same)",
+        run: () => {
+          if (!this.#running) return say("The program is already stopped");
+          this.#conn.send("pause");
+        },
+      },
+      {
+        names: ["exceptions"],
+        args: "raised | uncaught | never",
+        help: "When to stop on exceptions (default: uncaught)",
+        run: (arg) => {
+          const mode = arg.trim();
+          if (!["raised", "uncaught", "never"].includes(mode)) {
+            throw new ArgumentError("Usage: exceptions raised|uncaught|never");
+          }
+          this.#conn.send("set_exception_break", mode);
+          say(`Stopping on ${mode === "never" ? "no" : mode} exceptions`);
+        },
+      },
+      {
+        names: ["input"],
+        args: "text",
+        help: "Send a line to the program's standard input",
+        run: (arg) => {
+          this.#conn.send("input", `${arg}\n`);
+        },
+      },
+      {
+        names: ["quit", "q", "exit"],
+        args: "[soft | hard]",
+        help: "Stop debugging: soft (default) lets the program run on, hard ends it",
+        run: (arg) => {
+          const mode = arg.trim() || "soft";
+          if (mode !== "soft" && mode !== "hard") {
+            throw new ArgumentError("Usage: quit [soft|hard]");
+          }
+          this.#quitting = true;
+          this.#conn.send("disable", mode);
+        },
+      },
+      {
+        names: ["detach"],
+        help: "Leave the session; the program stays as it is for others (or for a later attach)",
+        run: () => {
+          this.#quitting = true;
+          this.#endReason = "detached; the session goes on without this client";
+          this.#ended = true;
+          this.#conn.close();
+        },
+      },
+      {
+        names: ["help", "h"],
+        args: "[command]",
+        help: "Show help on all commands, or on one",
+        run: (arg) => this.#help(arg.trim()).forEach(say),
+      },
+    ];
+  }
+
+  #breakPayload(arg: string): Record<string, unknown> {
+    const parsed = parseBreak(arg);
+    if (parsed.file === undefined && parsed.line !== undefined && this.#stack) {
+      // `b 12` means line 12 of the file being debugged here, as in pdb.
+      const frame = this.#stack.stack[this.#stack.index];
+      if (frame) parsed.file = frame.file;
+    }
+    return { ...parsed };
+  }
+
+  async #names(e: "args" | "locals" | "globals"): Promise<void> {
+    if (!this.#requireStop()) return;
+    const reply = await this.#request(e, undefined, true);
+    if (reply.e === "error") this.#onError(reply.p as ErrorPayload);
+    else if (reply.e === e) {
+      formatNames(reply.p as Record<string, string>).forEach((l) => this.#say(l));
+    }
+  }
+
+  async #list(arg: string): Promise<void> {
+    const parsed = parseList(arg);
+    const frame = this.#stack?.stack[this.#stack.index];
+    let file: string | undefined;
+    let first: number;
+    let last: number;
+    if (parsed.kind === "range") {
+      file = this.#listFrom?.file ?? frame?.file;
+      ({ first, last } = parsed);
+    } else {
+      const here = parsed.kind === "current" || !this.#listFrom
+        ? (frame ? { file: frame.file, line: frame.line } : undefined)
+        : this.#listFrom;
+      if (!here) throw new ArgumentError("Nothing to list: the program is running");
+      file = here.file;
+      const around = parsed.kind === "current" || here === this.#listFrom && frame &&
+          here.line === frame.line && here.file === frame.file;
+      first = around ? Math.max(1, here.line - 5) : here.line;
+      last = first + 10;
+    }
+    if (!file) throw new ArgumentError("Nothing to list: no current file");
+    const source = await this.#source(file);
+    if (!source) return;
+    if (first > source.length) return this.#say("(End of file)");
+    sourceLines(source, first, last, {
+      current: frame?.file === file ? frame.line : undefined,
+      breakpoints: this.#breakpointsIn(file),
+      palette: this.#palette,
+    }).forEach((l) => this.#say(l));
+    this.#listFrom = { file, line: Math.min(last, source.length) + 1 };
+  }
+
+  async #longList(): Promise<void> {
+    const frame = this.#stack?.stack[this.#stack.index];
+    if (!frame) throw new ArgumentError("Nothing to list: the program is running");
+    const source = await this.#source(frame.file);
+    if (!source) return;
+    const [first, last] = functionRange(source, frame.line, frame.func);
+    sourceLines(source, first, last, {
+      current: frame.line,
+      breakpoints: this.#breakpointsIn(frame.file),
+      palette: this.#palette,
+    }).forEach((l) => this.#say(l));
+  }
+
+  #help(topic: string): string[] {
+    const usage = (c: TerminalCommand) => {
+      const names = c.names.length > 1
+        ? `${c.names[0]} (${c.names.slice(1).join(", ")})`
+        : c.names[0]!;
+      return `${names}${c.args ? ` ${c.args}` : ""}`;
+    };
+    if (topic) {
+      const command = this.#commands.find((c) => c.names.includes(topic));
+      if (!command) return [`*** No help on "${topic}"`];
+      return [usage(command), `    ${command.help}`];
+    }
+    const rows = this.#commands.map((c) => [usage(c), c.help] as const);
+    const width = Math.max(...rows.map(([u]) => u.length));
+    return [
+      "Commands (pdb's names and abbreviations):",
+      ...rows.map(([u, h]) => `  ${u.padEnd(width)}  ${h}`),
+      "Any other line runs as Python in the selected frame. An empty line repeats the last command.",
+      "Ctrl-C pauses a running program; Ctrl-D quits (soft).",
+    ];
+  }
+
+  // ---------------------------------------------------------------- completion
+
+  async #complete(before: string): Promise<{ matches: string[]; replace: number }> {
+    const { word, rest } = splitCommand(before);
+    const hasArgs = /^\s*(!|\w+\s)/.test(before);
+    if (!hasArgs) {
+      const token = /[\w.]*$/.exec(before)![0];
+      const commands = this.#commands.flatMap((c) => c.names).filter((n) => n.startsWith(token));
+      const names = this.#running ? [] : await this.#tracerCompletions(token);
+      return {
+        matches: [...new Set([...commands.map((c) => `${c} `), ...names])].sort(),
+        replace: token.length,
+      };
+    }
+    const token = /[\w.\/-]*$/.exec(before)![0];
+    if (["break", "b", "tbreak", "clear", "cl"].includes(word)) {
+      const files = this.#fileCandidates(token);
+      const funcs = this.#running ? [] : await this.#tracerCompletions(/[\w.]*$/.exec(rest)![0]);
+      return {
+        matches: [...files, ...funcs.filter((f) => !f.endsWith("("))].sort(),
+        replace: token.length,
+      };
+    }
+    const expr = /[\w.]*$/.exec(before)![0];
+    return {
+      matches: this.#running ? [] : await this.#tracerCompletions(expr),
+      replace: expr.length,
+    };
+  }
+
+  async #tracerCompletions(text: string): Promise<string[]> {
+    const reply = await this.#request("complete", text, true);
+    return reply.e === "completions" ? (reply.p as { matches: string[] }).matches : [];
+  }
+
+  #fileCandidates(token: string): string[] {
+    const known = new Set<string>();
+    const cwd = this.#tracer?.cwd;
+    for (const frame of this.#stack?.stack ?? []) known.add(displayPath(frame.file, cwd));
+    for (const bp of this.#breakpoints) known.add(displayPath(bp.file, cwd));
+    if (this.#listFiles && cwd) {
+      const slash = token.lastIndexOf("/");
+      const dir = slash >= 0 ? token.slice(0, slash + 1) : "";
+      for (const name of this.#listFiles(`${cwd}/${dir}`)) known.add(`${dir}${name}`);
+    }
+    return [...known].filter((f) => f.startsWith(token)).map((f) => f.endsWith("/") ? f : `${f}:`);
+  }
+
+  #say(text: string): void {
+    this.#screen.say(text);
+  }
+}
+
+/** Splits source text into lines (without their newlines). */
+export function splitSource(text: string): string[] {
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return lines;
+}
+
+/** A peer's command as a person would have typed it. */
+export function describeCommand(e: string, p: unknown): string {
+  switch (e) {
+    case "eval":
+      return String(p);
+    case "pprint":
+      return `pp ${p}`;
+    case "set_break": {
+      const b = p as { file?: string; line?: number; func?: string; cond?: string; temp?: boolean };
+      const where = b.func ?? `${b.file ? `${b.file}:` : ""}${b.line}`;
+      return `${b.temp ? "tbreak" : "break"} ${where}${b.cond ? `, ${b.cond}` : ""}`;
+    }
+    case "clear_break": {
+      const b = p as { id?: number; file?: string; line?: number };
+      return `clear ${b.id ?? `${b.file}:${b.line}`}`;
+    }
+    case "set_watch":
+      return `display ${(p as string[]).join(", ")}`;
+    case "clear_watch":
+      return `undisplay ${(p as string[]).join(", ")}`;
+    case "disable":
+      return `quit ${p ?? "soft"}`;
+    default:
+      return p === undefined ? e : `${e} ${JSON.stringify(p)}`;
+  }
+}

@@ -1,0 +1,188 @@
+// A golden transcript of the terminal client, driven by a scripted connection: what a person
+// types, what the "tracer" answers, and exactly what appears on the screen.
+import { assertEquals } from "../../tests/support/assert.ts";
+import type { Message } from "../../protocol/mod.ts";
+import { AsyncQueue } from "../../transport/_queue.ts";
+import type { ConsoleHandlers } from "./console.ts";
+import { type Screen, TerminalClient } from "./terminal.ts";
+
+const FILE = "/src/primes.py";
+const SOURCE = "import math\n\ndef is_prime(n):\n    if n < 2:\n        return False\n" +
+  "    return True\n\nfor n in range(100):\n    is_prime(n)\n";
+
+class ScriptedConnection {
+  readonly events = new AsyncQueue<Message>();
+  readonly sent: Message[] = [];
+  #id = 1;
+  constructor(readonly answer: (msg: Message, reply: (e: string, p?: unknown) => void) => void) {}
+  send(e: string, p?: unknown): number {
+    const id = this.#id++;
+    const msg: Message = p === undefined ? { e, id } : { e, p, id };
+    this.sent.push(msg);
+    queueMicrotask(() => this.answer(msg, (re, rp) => this.emit(re, rp, id)));
+    return id;
+  }
+  emit(e: string, p?: unknown, id?: number) {
+    const msg: Message = { e };
+    if (p !== undefined) msg.p = p;
+    if (id !== undefined) msg.id = id;
+    this.events.push(msg);
+  }
+  close() {
+    this.events.end();
+  }
+}
+
+class RecordingScreen implements Screen {
+  readonly transcript: string[] = [];
+  handlers!: ConsoleHandlers;
+  prompt: string | null = null;
+  #promptWaiters: (() => void)[] = [];
+  attach(handlers: ConsoleHandlers) {
+    this.handlers = handlers;
+  }
+  setPrompt(prompt: string | null) {
+    this.prompt = prompt;
+    if (prompt !== null) { for (const wake of this.#promptWaiters.splice(0)) wake(); }
+  }
+  say(text: string) {
+    this.transcript.push(...text.split("\n"));
+  }
+  output(text: string) {
+    this.transcript.push(`[program] ${JSON.stringify(text)}`);
+  }
+  /** Types a line once the prompt shows, and waits for the next prompt (or the end). */
+  async type(line: string) {
+    await this.idle();
+    this.transcript.push(`(qdb) ${line}`);
+    this.prompt = null;
+    this.handlers.line(line);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  idle(): Promise<void> {
+    if (this.prompt !== null) return Promise.resolve();
+    return new Promise((resolve) => this.#promptWaiters.push(resolve));
+  }
+}
+
+const frame = (line: number, func = "<module>", code = "") => ({ file: FILE, line, func, code });
+
+Deno.test("a whole pdb-like session, as the person sees it", async () => {
+  const conn = new ScriptedConnection((msg, reply) => {
+    switch (msg.e) {
+      case "list":
+        return reply("list", SOURCE);
+      case "set_break":
+        return reply("breakpoints", [{
+          id: 1,
+          file: FILE,
+          line: 4,
+          temp: false,
+          cond: "n == 97",
+          func: "is_prime",
+          enabled: true,
+          ignore: 0,
+          hits: 0,
+        }]);
+      case "continue":
+        reply("running");
+        conn.emit("print", { input: "<stdout>", exc: false, output: "2 3 5 7 " });
+        return conn.emit("stack", {
+          index: 1,
+          stack: [frame(9, "<module>", "    is_prime(n)"), frame(4, "is_prime", "    if n < 2:")],
+          reason: "breakpoint",
+          breakpoint: 1,
+        });
+      case "eval":
+        return reply("print", { input: msg.p, exc: false, output: "(97, 9)" });
+      case "disable":
+        conn.emit("disabled", { mode: "soft" });
+        conn.emit("disable", { reason: "The tracer stopped debugging" });
+        return conn.close();
+    }
+  });
+  const screen = new RecordingScreen();
+  const terminal = new TerminalClient({
+    connection: conn,
+    screen,
+    tracer: {
+      engine: "python",
+      program: "primes.py",
+      argv: ["primes.py"],
+      pid: 1,
+      host: "h",
+      cwd: "/src",
+      protocol: 1,
+    },
+  });
+  const done = terminal.run();
+  conn.emit("stack", { index: 0, stack: [frame(1, "<module>", "import math")], reason: "entry" });
+  await screen.type("b is_prime, n == 97");
+  await screen.type("c");
+  await screen.type("p n, math.isqrt(n)");
+  await screen.type("");
+  await screen.type("q");
+  assertEquals(await done, 0);
+  assertEquals(screen.transcript, [
+    "> primes.py(1)<module>()",
+    " ->   1 import math",
+    "      2",
+    "      3 def is_prime(n):",
+    "(qdb) b is_prime, n == 97",
+    "Breakpoint 1 at primes.py:4  (in is_prime, condition: n == 97)",
+    "(qdb) c",
+    '[program] "2 3 5 7 "',
+    "> primes.py(4)is_prime()",
+    "      3 def is_prime(n):",
+    "B->   4     if n < 2:",
+    "      5         return False",
+    "      6     return True",
+    "(qdb) p n, math.isqrt(n)",
+    "(97, 9)",
+    "(qdb) ",
+    "(97, 9)",
+    "(qdb) q",
+    "qdb: debugging ended; the program runs on without qdb",
+  ]);
+  // What went over the wire, ids included.
+  assertEquals(conn.sent.map((m) => [m.e, m.p]), [
+    ["list", { file: FILE }],
+    ["set_break", { func: "is_prime", cond: "n == 97" }],
+    ["continue", undefined],
+    ["eval", "p n, math.isqrt(n)".slice(2)],
+    ["eval", "n, math.isqrt(n)"],
+    ["disable", "soft"],
+  ]);
+});
+
+Deno.test("errors, other clients' commands, a running program and a lost server", async () => {
+  const conn = new ScriptedConnection((msg, reply) => {
+    if (msg.e === "list") {
+      return reply("error", { type: "list", data: "No source", command: "list" });
+    }
+    if (msg.e === "up") return reply("error", { type: "up", data: "Oldest frame", command: "up" });
+  });
+  const screen = new RecordingScreen();
+  const terminal = new TerminalClient({ connection: conn, screen, tracer: null });
+  const done = terminal.run();
+  conn.emit("stack", { index: 0, stack: [frame(2, "<module>", "x = 1")] });
+  await screen.type("u");
+  conn.emit("command", { client: { id: "c2", name: "bo", address: "x" }, e: "eval", p: "x" });
+  conn.emit("print", { input: "x", exc: true, output: "NameError: name 'x' is not defined" });
+  conn.emit("running");
+  await new Promise((r) => setTimeout(r, 0));
+  screen.handlers.line("p 1");
+  await new Promise((r) => setTimeout(r, 0));
+  conn.close();
+  assertEquals(await done, 1);
+  assertEquals(screen.transcript, [
+    "> /src/primes.py(2)<module>()",
+    "-> x = 1",
+    "(qdb) u",
+    "*** Oldest frame",
+    "[bo] x",
+    "*** NameError: name 'x' is not defined",
+    "*** The program is running: pause it first (pause or Ctrl-C)",
+    "qdb: lost the server: the connection closed",
+  ]);
+});
