@@ -1,3 +1,5 @@
+// Escape sequences are what this file decodes: control characters in its patterns are meant.
+// deno-lint-ignore-file no-control-regex
 /**
  * Decoding of terminal input (raw mode) into keys: printable text, control keys and the
  * common VT100/xterm escape sequences. Pure, so it is tested without a terminal.

@@ -209,6 +209,7 @@ export function commonPrefix(words: string[]): string {
 
 /** The visible width of text, ignoring ANSI escape sequences. */
 export function visibleLength(text: string): number {
+  // deno-lint-ignore no-control-regex -- an ANSI colour sequence starts with ESC.
   return [...text.replace(/\x1b\[[0-9;]*m/g, "")].length;
 }
 
