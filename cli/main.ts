@@ -6,44 +6,18 @@
 
 import { VERSION } from "../version.ts";
 import { commandHelp, type CommandSpec, parseInvocation, UsageError } from "./args.ts";
+import { attachCommand } from "./attach.ts";
+import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
 import { sessionsCommand } from "./sessions.ts";
-
-function notYet(name: string, summary: string, usage: string, issue: string): CommandSpec {
-  return {
-    name,
-    usage,
-    summary,
-    options: [],
-    stopAtPositional: true,
-    run() {
-      console.error(`qdb ${name}: not implemented yet (${issue})`);
-      return Promise.resolve(2);
-    },
-  };
-}
+import { traceCommand } from "./trace.ts";
 
 /** Every subcommand, in the order help lists them. */
 export const COMMAND_TABLE: CommandSpec[] = [
-  notYet(
-    "run",
-    "Debug a program on this machine: server, tracer and terminal client in one command.",
-    "[options] PROGRAM [ARGS...]",
-    "the terminal client issue",
-  ),
+  runCommand,
   serveCommand,
-  notYet(
-    "trace",
-    "Run a program under the debugger and connect it to a server.",
-    "[options] [--] PROGRAM [ARGS...]",
-    "the Python engine issue",
-  ),
-  notYet(
-    "attach",
-    "Attach the terminal client to a session.",
-    "[options] [SESSION]",
-    "the terminal client issue",
-  ),
+  traceCommand,
+  attachCommand,
   sessionsCommand,
 ];
 

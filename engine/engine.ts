@@ -84,6 +84,8 @@ export interface EngineSession extends AsyncDisposable {
   send(command: Message): void;
   /** Resolves once the program has ended. */
   readonly exited: Promise<ExitStatus>;
+  /** Sends a signal to the program (ignored once it has ended). */
+  kill(signal: Deno.Signal): void;
   /** Ends the session; kills the program if it still runs. Idempotent. */
   dispose(): Promise<void>;
 }

@@ -24,9 +24,9 @@ export interface TracerOptions extends LaunchOptions {
   /** Connection attempts after a failure. Default 5. */
   retries?: number;
   /** Receives the program's output, for the tracer's own terminal. */
-  onOutput?: (stream: "stdout" | "stderr", text: string) => void;
+  onOutput?: ((stream: "stdout" | "stderr", text: string) => void) | undefined;
   /** Receives status lines worth showing the person who started the tracer. */
-  onStatus?: (line: string) => void;
+  onStatus?: ((line: string) => void) | undefined;
 }
 
 /** A running tracer. */
@@ -37,6 +37,8 @@ export interface RunningTracer extends AsyncDisposable {
   readonly info: EngineInfo;
   /** Resolves with the program's exit status once it ended and everything was relayed. */
   readonly done: Promise<ExitStatus>;
+  /** Sends a signal to the program (as Ctrl-C in the tracer's terminal would). */
+  kill(signal: Deno.Signal): void;
   /** Ends the program (if still running) and the link. Idempotent. */
   close(): Promise<void>;
 }
@@ -121,6 +123,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     session: link.session,
     info: program.info,
     done,
+    kill: (signal) => program.kill(signal),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,0 +1,102 @@
+/**
+ * `qdb run`: the newcomer's command. A server on loopback, the tracer and the terminal client
+ * in one process, talking through the real protocol over loopback sockets, so that a second
+ * person can `qdb attach` to the same session.
+ */
+
+import { QdbClient } from "../client.ts";
+import { pythonEngine } from "../engine/python/python_engine.ts";
+import { serve } from "../server.ts";
+import { startTracer } from "../tracer.ts";
+import { type CommandSpec, num, str } from "./args.ts";
+import { forwardSignals } from "./_signals.ts";
+import { runTerminal, writeAll } from "./_terminal.ts";
+import { ENGINE_OPTIONS, exitCode, launchOptions } from "./trace.ts";
+
+/** The `run` command. */
+export const runCommand: CommandSpec = {
+  name: "run",
+  usage: "[options] PROGRAM [ARGS...]",
+  summary: "Debug a program on this machine: server, tracer and terminal client in one command.",
+  description: "Like `python -m pdb PROGRAM`, through qdb's protocol: it prints the session's\n" +
+    "address so others can `qdb attach` to it too. The exit code is the program's.",
+  options: [
+    {
+      name: "host",
+      type: "string",
+      placeholder: "HOST",
+      help: "Address others attach to (keep loopback unless you mean to share)",
+      default: "127.0.0.1",
+    },
+    {
+      name: "port",
+      type: "string",
+      placeholder: "PORT",
+      help: "Client port (0: any free port)",
+      default: "0",
+    },
+    {
+      name: "token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "A token others must give to attach",
+      env: "QDB_TOKEN",
+    },
+    ...ENGINE_OPTIONS,
+  ],
+  stopAtPositional: true,
+  examples: ["qdb run examples/primes.py 100", "qdb run --break is_prime examples/primes.py"],
+  async run(invocation) {
+    const { values } = invocation;
+    const launch = launchOptions(invocation);
+    const token = str(values, "token");
+    await using server = serve({
+      hostname: str(values, "host") ?? "127.0.0.1",
+      clientPort: num(values, "port", 0, { min: 0, max: 65535, integer: true }),
+      tracerPort: 0,
+      token,
+      // A local session lasts as long as its person wants.
+      inactivityTimeout: 0,
+    });
+    let detached = false;
+    await using tracer = await startTracer({
+      ...launch,
+      engine: pythonEngine,
+      server: server.tracerUrl,
+      token,
+      retries: 0,
+      stdin: "piped",
+      // The terminal client prints the program's output; after a soft quit, we do.
+      onOutput: (stream, text) => {
+        if (detached) writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+      },
+      onStatus: (line) => console.error(`qdb: ${line}`),
+    });
+    // The terminal goes away (hangup) or we are told to stop: so does the program. Ctrl-C is
+    // the terminal client's (it pauses the program).
+    const stopForwarding = forwardSignals((signal) => tracer.kill(signal), ["SIGTERM", "SIGHUP"]);
+    const session = tracer.session;
+    console.log(
+      `qdb: session ${session} at ${server.clientUrl} ` +
+        `(others can \`qdb attach --server ${server.clientUrl} ${session}\`)`,
+    );
+    const client = await QdbClient.connect(server.clientUrl, {
+      session,
+      auth: token,
+      name: Deno.env.get("USER") ?? "local",
+    });
+    const code = await runTerminal(client, {
+      tracer: client.attached.tracer,
+      forwardInput: true,
+      local: true,
+    });
+    detached = true;
+    client.close();
+    // After a soft quit the program runs on in the foreground: Ctrl-C is for it now.
+    const stopInterrupts = forwardSignals((signal) => tracer.kill(signal), ["SIGINT"]);
+    const status = await tracer.done;
+    stopInterrupts();
+    stopForwarding();
+    return status.code === null && status.signal === null ? code : exitCode(status);
+  },
+};

@@ -1,0 +1,182 @@
+/** `qdb trace`: run a program under the debugger and connect it to a server. */
+
+import { pythonEngine } from "../engine/python/python_engine.ts";
+import type { ExitStatus, LaunchOptions } from "../engine/engine.ts";
+import { startTracer } from "../tracer.ts";
+import { choice, type CommandSpec, type Invocation, list, num, str, UsageError } from "./args.ts";
+import { forwardSignals } from "./_signals.ts";
+import { writeAll } from "./_terminal.ts";
+
+/** Options shared by `trace` and `run`: how the program is debugged. */
+export const ENGINE_OPTIONS: CommandSpec["options"] = [
+  {
+    name: "python",
+    type: "string",
+    placeholder: "PATH",
+    help: "The Python interpreter (3.8 or newer)",
+    default: "python3",
+  },
+  {
+    name: "no-stop",
+    type: "boolean",
+    help: "Do not stop at the first line: run until a breakpoint, an exception or set_trace()",
+  },
+  {
+    name: "break",
+    short: "b",
+    type: "string",
+    multiple: true,
+    placeholder: "LOCATION",
+    help: "Set a breakpoint before the program starts: FILE:LINE, LINE or FUNCTION",
+  },
+  {
+    name: "break-on",
+    type: "string",
+    placeholder: "MODE",
+    help: "Stop on exceptions: uncaught, raised or never",
+    default: "uncaught",
+  },
+  {
+    name: "eval-policy",
+    type: "string",
+    placeholder: "POLICY",
+    help: "What code clients may run: full, none, or hook:module:function",
+    default: "full",
+  },
+  {
+    name: "eval-timeout",
+    type: "string",
+    placeholder: "SECONDS",
+    help: "Interrupt an eval, watch or condition running longer (0: never)",
+    default: "30",
+  },
+  {
+    name: "skip",
+    type: "string",
+    multiple: true,
+    placeholder: "PATTERN",
+    help: "Never stop in modules or files matching this glob; hide them from stacks",
+  },
+];
+
+/** The launch options from `trace`/`run` flags and positionals. */
+export function launchOptions(invocation: Invocation): LaunchOptions {
+  const { values } = invocation;
+  let positionals = invocation.positionals;
+  let interpreter = str(values, "python");
+  // `qdb trace -- python3 app.py`: the interpreter may be named before the program.
+  if (positionals.length > 1 && /(^|\/)python[\d.]*$/.test(positionals[0]!)) {
+    interpreter = positionals[0]!;
+    positionals = positionals.slice(1);
+  }
+  const [program, ...args] = positionals;
+  if (program === undefined) throw new UsageError("name the program to debug: PROGRAM [ARGS...]");
+  if (program.startsWith("-")) {
+    throw new UsageError(`"${program}" is not a program (python options are not supported)`);
+  }
+  const policy = str(values, "eval-policy") ?? "full";
+  if (!/^(full|none|hook:[\w.]+:\w+)$/.test(policy)) {
+    throw new UsageError(`--eval-policy must be full, none or hook:module:function, got "${policy}"`);
+  }
+  return {
+    program,
+    args,
+    stopOnEntry: values["no-stop"] !== true,
+    evalPolicy: policy,
+    evalTimeout: num(values, "eval-timeout", 30, { min: 0 }),
+    breakpoints: list(values, "break"),
+    breakOn: choice(values, "break-on", ["raised", "uncaught", "never"], "uncaught"),
+    skip: list(values, "skip"),
+    ...(interpreter ? { interpreter } : {}),
+  };
+}
+
+/** The exit code a shell would show for a program's exit status. */
+export function exitCode(status: ExitStatus): number {
+  if (status.code !== null) return status.code;
+  const signals: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11 };
+  return 128 + (signals[status.signal ?? ""] ?? 1);
+}
+
+/** The `trace` command. */
+export const traceCommand: CommandSpec = {
+  name: "trace",
+  usage: "[options] [--] [python3] PROGRAM [ARGS...]",
+  summary: "Run a program under the debugger and connect it to a server.",
+  description:
+    "The program stops at its first line (unless --no-stop) and waits for a client:\n" +
+    "`qdb attach SESSION`. Its output is printed here and sent to every client; its\n" +
+    "standard input is this terminal's. The exit code is the program's.",
+  options: [
+    {
+      name: "server",
+      short: "s",
+      type: "string",
+      placeholder: "URL",
+      help: "The server's tracer address",
+      default: "tcp://127.0.0.1:8001",
+      env: "QDB_TRACER_SERVER",
+    },
+    {
+      name: "session",
+      type: "string",
+      placeholder: "ID",
+      help: "Session id (default: a random UUID)",
+    },
+    {
+      name: "token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "The server's token",
+      env: "QDB_TOKEN",
+    },
+    {
+      name: "quiet",
+      short: "q",
+      type: "boolean",
+      help: "Do not print the program's output here (clients still get it)",
+    },
+    {
+      name: "retries",
+      type: "string",
+      placeholder: "N",
+      help: "Connection attempts to the server after a failure",
+      default: "5",
+    },
+    ...ENGINE_OPTIONS,
+  ],
+  stopAtPositional: true,
+  examples: [
+    "qdb trace app.py --its-own-flag",
+    'qdb trace --server tcp://server:8001 --session backtest-42 --token "$QDB_TOKEN" -- python3 backtest.py',
+  ],
+  async run(invocation) {
+    const { values } = invocation;
+    const launch = launchOptions(invocation);
+    const quiet = values.quiet === true;
+    const server = str(values, "server") ?? "tcp://127.0.0.1:8001";
+    const tracer = await startTracer({
+      ...launch,
+      engine: pythonEngine,
+      server,
+      session: str(values, "session"),
+      token: str(values, "token"),
+      retries: num(values, "retries", 5, { min: 0, integer: true }),
+      onOutput: quiet ? undefined : (stream, text) =>
+        writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text),
+      onStatus: (line) => console.error(`qdb trace: ${line}`),
+    });
+    console.error(
+      `qdb trace: ${launch.program} (pid ${tracer.info.pid}) is session ${tracer.session} on ${server}; ` +
+        `attach with: qdb attach ${tracer.session}`,
+    );
+    // Ctrl-C, a hangup or a kill here go to the program, as they would without qdb.
+    const stopForwarding = forwardSignals((signal) => tracer.kill(signal));
+    try {
+      return exitCode(await tracer.done);
+    } finally {
+      stopForwarding();
+      await tracer.close();
+    }
+  },
+};

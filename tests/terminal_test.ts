@@ -1,0 +1,124 @@
+// The terminal client driven like a person would: in tmux, typing keys and reading the screen,
+// through `qdb run` and `qdb attach` on a real Python program.
+import { assertMatch } from "./support/assert.ts";
+import { QDB_ENTRY } from "./support/processes.ts";
+import { TMUX_MISSING, TmuxTerminal } from "./support/tmux.ts";
+
+const DEMO = new URL("../testdata/tty_demo.py", import.meta.url).pathname;
+const ignore = TMUX_MISSING !== undefined;
+if (ignore) console.log(`terminal tests skipped: ${TMUX_MISSING}`);
+
+async function qdb(args: string[], env: Record<string, string> = {}) {
+  const history = await Deno.makeTempFile({ prefix: "qdb-history-" });
+  return await TmuxTerminal.start([Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...args], {
+    env: { NO_COLOR: "1", QDB_HISTORY: history, USER: "ana", ...env },
+  });
+}
+
+const PROMPT = /\(qdb\) $/;
+
+/** Types a command and waits for the prompt after its output. */
+async function command(t: TmuxTerminal, line: string): Promise<string> {
+  const before = (await t.screen()).length;
+  await t.line(line);
+  const { text } = await t.waitFor(/\(qdb\) $/, before);
+  return text.slice(before);
+}
+
+Deno.test({
+  name: "qdb run: break, continue, step in and over, p, pp, display, up/down, input, quit",
+  ignore,
+  async fn() {
+    await using t = await qdb(["run", DEMO]);
+    const start = await t.waitFor(PROMPT);
+    assertMatch(start.text, /qdb: session \S+ at ws:\/\/127\.0\.0\.1:\d+ \(others can/);
+    assertMatch(start.text, /> .*tty_demo\.py\(1\)<module>\(\)\n ->   1 import sys/);
+    assertMatch(await command(t, "b square"), /Breakpoint 1 at .*tty_demo\.py:5  \(in square\)/);
+    let out = await command(t, "c");
+    assertMatch(out, /> .*tty_demo\.py\(5\)square\(\)\nB->   5     y = x \* x/);
+    out = await command(t, "p x");
+    assertMatch(out, /^p x\n0\n/);
+    out = await command(t, "display x * 10");
+    assertMatch(out, /display x \* 10: 0/);
+    out = await command(t, "n");
+    assertMatch(out, /-> +6 +return y/);
+    out = await command(t, "u");
+    assertMatch(out, /> .*tty_demo\.py\(19\)main\(\)/);
+    out = await command(t, "p total, i");
+    assertMatch(out, /\(0, 0\)/);
+    out = await command(t, "d");
+    assertMatch(out, /square\(\)/);
+    await command(t, "cl 1");
+    out = await command(t, "c");
+    // Past the loop, the program asks for input: typed lines go to the program.
+    await t.waitFor(/your name\? $/);
+    await t.line("Ada");
+    await t.waitFor(/hello Ada/);
+    const end = await t.waitFor(/The program exited with code 0/);
+    assertMatch(end.text, /total is 14/);
+    await t.waitFor(/\[exit 0\]/);
+  },
+});
+
+Deno.test({
+  name: "qdb run: Ctrl-C pauses a busy loop; pp and locals; quit hard ends the program",
+  ignore,
+  async fn() {
+    await using t = await qdb(["run", DEMO, "--spin"]);
+    await t.waitFor(PROMPT);
+    await t.line("c");
+    await t.waitFor(/total is 14/);
+    await t.keys("C-c");
+    const paused = await t.waitFor(/> .*tty_demo\.py\(1[12]\)spin\(\)[\s\S]*\(qdb\) $/);
+    assertMatch(paused.text, /Pausing the program/);
+    let out = await command(t, "u");
+    assertMatch(out, /main\(\)/);
+    out = await command(t, "pp data");
+    assertMatch(out, /\{'items': \[0,\n +1,/);
+    out = await command(t, "locals");
+    assertMatch(out, /total = 14/);
+    await t.line("q hard");
+    await t.waitFor(/\[exit (137|1)\]/);
+  },
+});
+
+Deno.test({
+  name: "qdb run: an uncaught exception stops post-mortem; quit soft lets it end as Python would",
+  ignore,
+  async fn() {
+    await using t = await qdb(["run", DEMO, "--crash"]);
+    await t.waitFor(PROMPT);
+    const out = await command(t, "c");
+    assertMatch(out, /ZeroDivisionError: division by zero/);
+    assertMatch(out, /Uncaught exception\. Entering post mortem debugging/);
+    assertMatch(out, /> .*tty_demo\.py\(24\)main\(\)/);
+    assertMatch(await command(t, "p total"), /14/);
+    await t.line("c");
+    await t.waitFor(/The program exited with code 1/);
+    await t.waitFor(/\[exit 1\]/);
+  },
+});
+
+Deno.test({
+  name: "two clients on one session see each other's commands",
+  ignore,
+  async fn() {
+    await using a = await qdb(["run", DEMO]);
+    const started = await a.waitFor(/qdb attach --server (ws:\/\/\S+) (\S+)`/);
+    const [, url, session] = started.match;
+    await a.waitFor(PROMPT);
+    await using b = await qdb(["attach", "--server", url!, session!], { USER: "bo" });
+    await b.waitFor(/Attached to session/);
+    await a.waitFor(/\[bo joined\]/);
+    await b.line("p 6 * 7");
+    await b.waitFor(/42/);
+    await a.waitFor(/\[bo\] 6 \* 7\n42/);
+    await a.line("n");
+    await b.waitFor(/\[ana\] next/);
+    await b.waitFor(/> .*tty_demo\.py\(4\)<module>\(\)/);
+    await b.line("detach");
+    await a.waitFor(/\[bo left\]/);
+    await a.line("q hard");
+    await a.waitFor(/\[exit/);
+  },
+});
