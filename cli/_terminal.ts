@@ -8,7 +8,7 @@
 import type { QdbClient } from "../client.ts";
 import { PlainConsole, TerminalConsole } from "../client/terminal/console.ts";
 import { wantColor } from "../client/terminal/render.ts";
-import { TerminalClient } from "../client/terminal/terminal.ts";
+import { type SessionConnection, TerminalClient } from "../client/terminal/terminal.ts";
 import type { TracerInfo } from "../protocol/mod.ts";
 
 const encoder = new TextEncoder();
@@ -70,13 +70,40 @@ export interface RunTerminalOptions {
   local?: boolean;
 }
 
+/**
+ * A connection that also writes every message, both ways, as JSON lines to `file`
+ * (`QDB_LOG_MESSAGES=FILE`): for looking at a session's protocol traffic.
+ */
+function logged(client: QdbClient, file: string): SessionConnection {
+  const log = (direction: string, msg: unknown) =>
+    Deno.writeTextFileSync(file, `${direction} ${JSON.stringify(msg)}\n`, { append: true });
+  return {
+    send(e: string, p?: unknown) {
+      const id = client.send(e, p);
+      log(">", { e, p, id });
+      return id;
+    },
+    events: (async function* () {
+      for await (const msg of client.events) {
+        log("<", msg);
+        yield msg;
+      }
+    })(),
+    close: () => client.close(),
+    get closeInfo() {
+      return client.closeInfo;
+    },
+  };
+}
+
 /** Runs the terminal client until the session ends or the user quits; returns the exit code. */
 export async function runTerminal(client: QdbClient, options: RunTerminalOptions): Promise<number> {
   const out = { write: (text: string) => writeAll(Deno.stdout, text) };
+  const logFile = Deno.env.get("QDB_LOG_MESSAGES");
   const color = wantColor(Deno.stdout.isTerminal(), Deno.env);
   const tty = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
   const common = {
-    connection: client,
+    connection: logFile ? logged(client, logFile) : client,
     tracer: options.tracer,
     color,
     forwardInput: options.forwardInput ?? false,

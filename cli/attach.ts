@@ -38,7 +38,7 @@ export const attachCommand: CommandSpec = {
       env: "USER",
     },
   ],
-  examples: ["qdb attach", "qdb attach --server ws://server:8002 --token \"$QDB_TOKEN\" backtest-42"],
+  examples: ["qdb attach", 'qdb attach --server ws://server:8002 --token "$QDB_TOKEN" backtest-42'],
   async run({ values, positionals }) {
     const server = str(values, "server") ?? DEFAULT_CLIENT_URL;
     const token = str(values, "token");
@@ -60,7 +60,9 @@ export const attachCommand: CommandSpec = {
     const others = client.attached.clients.length - 1;
     console.log(
       tracer
-        ? `Attached to session ${session}: ${tracer.argv.join(" ")} (${tracer.host}, pid ${tracer.pid})` +
+        ? `Attached to session ${session}: ${
+          tracer.argv.join(" ")
+        } (${tracer.host}, pid ${tracer.pid})` +
           (others > 0 ? `, with ${others} other client${others > 1 ? "s" : ""}` : "")
         : `Attached to session ${session}; waiting for its tracer`,
     );

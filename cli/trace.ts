@@ -76,7 +76,9 @@ export function launchOptions(invocation: Invocation): LaunchOptions {
   }
   const policy = str(values, "eval-policy") ?? "full";
   if (!/^(full|none|hook:[\w.]+:\w+)$/.test(policy)) {
-    throw new UsageError(`--eval-policy must be full, none or hook:module:function, got "${policy}"`);
+    throw new UsageError(
+      `--eval-policy must be full, none or hook:module:function, got "${policy}"`,
+    );
   }
   return {
     program,
@@ -103,8 +105,7 @@ export const traceCommand: CommandSpec = {
   name: "trace",
   usage: "[options] [--] [python3] PROGRAM [ARGS...]",
   summary: "Run a program under the debugger and connect it to a server.",
-  description:
-    "The program stops at its first line (unless --no-stop) and waits for a client:\n" +
+  description: "The program stops at its first line (unless --no-stop) and waits for a client:\n" +
     "`qdb attach SESSION`. Its output is printed here and sent to every client; its\n" +
     "standard input is this terminal's. The exit code is the program's.",
   options: [
@@ -162,8 +163,9 @@ export const traceCommand: CommandSpec = {
       session: str(values, "session"),
       token: str(values, "token"),
       retries: num(values, "retries", 5, { min: 0, integer: true }),
-      onOutput: quiet ? undefined : (stream, text) =>
-        writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text),
+      onOutput: quiet
+        ? undefined
+        : (stream, text) => writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text),
       onStatus: (line) => console.error(`qdb trace: ${line}`),
     });
     console.error(

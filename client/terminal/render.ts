@@ -163,7 +163,9 @@ export function formatStack(payload: StackPayload, cwd: string | undefined, pale
     out.push(`${mark} ${displayPath(frame.file, cwd)}(${frame.line})${frame.func}()`);
     out.push(`  -> ${highlightPython(frame.code.trim(), palette)}`);
   });
-  if (payload.thread) out.push(palette.info(`  (thread ${payload.thread.name})`));
+  if (payload.thread && payload.thread.name !== "MainThread") {
+    out.push(palette.info(`  (thread ${payload.thread.name})`));
+  }
   return out;
 }
 

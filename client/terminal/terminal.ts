@@ -298,8 +298,12 @@ export class TerminalClient {
   }
 
   async #onStack(stack: StackPayload): Promise<void> {
+    // The same stop again (a new client's `start` asks for the state) is not news.
+    const repeat = !this.#running && this.#stack !== undefined &&
+      JSON.stringify(this.#stack) === JSON.stringify(stack);
     this.#running = false;
     this.#stack = stack;
+    if (repeat) return this.#updatePrompt();
     const frame = stack.stack[stack.index];
     if (!frame) {
       this.#updatePrompt();

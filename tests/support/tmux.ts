@@ -55,7 +55,9 @@ export class TmuxTerminal implements AsyncDisposable {
     const socket = `qdb-test-${crypto.randomUUID().slice(0, 8)}`;
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
     // `; sleep` keeps the pane (and its last screen) after the command exits.
-    const script = `${env.join(" ")} ${command.map(shellQuote).join(" ")}; echo "[exit $?]"; sleep 600`;
+    const script = `${env.join(" ")} ${
+      command.map(shellQuote).join(" ")
+    }; echo "[exit $?]"; sleep 600`;
     await tmux(socket, [
       "new-session",
       "-d",
