@@ -17,3 +17,4 @@
 export * from "./engine/engine.ts";
 export * from "./tracer/link.ts";
 export * from "./tracer/tracer.ts";
+export * from "./engine/python/python_engine.ts";

@@ -21,7 +21,7 @@ import type {
   SessionList,
 } from "../protocol/mod.ts";
 import { PROTOCOL_VERSION, sessionListSchema } from "../protocol/mod.ts";
-import { AsyncQueue } from "../transport/_queue.ts";
+import { AsyncQueue } from "../transport/async_queue.ts";
 import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
 
 /** Payload of `attached`. */

@@ -20,7 +20,7 @@ import {
   type TracerStart,
   tracerStartPayload,
 } from "../protocol/mod.ts";
-import { AsyncQueue } from "../transport/_queue.ts";
+import { AsyncQueue } from "../transport/async_queue.ts";
 import { connectTcp } from "../transport/tcp.ts";
 import type { MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";

@@ -17,7 +17,7 @@
  */
 
 import type { Message } from "../protocol/mod.ts";
-import { AsyncQueue } from "./_queue.ts";
+import { AsyncQueue } from "./async_queue.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
 class MemoryTransport implements MessageTransport {

@@ -18,7 +18,7 @@ import {
   FrameDecoder,
   type Message,
 } from "../protocol/mod.ts";
-import { AsyncQueue } from "./_queue.ts";
+import { AsyncQueue } from "./async_queue.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
 /** Options of {@linkcode TcpTransport}. */

@@ -2,7 +2,7 @@
 // types, what the "tracer" answers, and exactly what appears on the screen.
 import { assertEquals } from "../../tests/support/assert.ts";
 import type { Message } from "../../protocol/mod.ts";
-import { AsyncQueue } from "../../transport/_queue.ts";
+import { AsyncQueue } from "../../transport/async_queue.ts";
 import type { ConsoleHandlers } from "./console.ts";
 import { type Screen, TerminalClient } from "./terminal.ts";
 

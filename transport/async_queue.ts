@@ -1,3 +1,18 @@
+/**
+ * A single-consumer async queue: push items, end it, iterate them in order. The link between
+ * code that produces messages as they arrive and code that consumes them with `for await`.
+ *
+ * @example
+ * ```ts
+ * import { AsyncQueue } from "./async_queue.ts";
+ * const queue = new AsyncQueue<number>();
+ * queue.push(1);
+ * queue.end();
+ * for await (const n of queue) console.log(n); // 1
+ * ```
+ * @module
+ */
+
 /** A single-consumer async queue: push items, end it, iterate them in order. */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   #items: T[] = [];
