@@ -1,0 +1,514 @@
+/**
+ * The Python engine: runs a program under the qdb bridge (`qdb.py`, embedded in this module so
+ * that a compiled qdb binary carries it) and relays between the bridge and the tracer.
+ *
+ * How a program is launched: a private temporary directory (mode 0700) holds a Unix socket; the
+ * bridge is written as `qdb.py` to a per-user cache directory (see `installBridge`, so that its
+ * bytecode is reused), or to the temporary directory when there is none. The
+ * interpreter runs `-c BOOTSTRAP BRIDGEDIR PROGRAM ARGS...` with the
+ * configuration as JSON in the `QDB_BRIDGE` environment variable (the bridge removes it before
+ * the program runs). The bootstrap checks the Python version, imports the bridge and runs the
+ * program as `__main__`. The bridge connects to the socket and says `hello` with a token that
+ * must match; then frames (protocol/framing.ts) carry commands in and tracer events out.
+ *
+ * The engine never prints: the program's output, including what the bridge could not capture
+ * (an interpreter error, output after a soft `disable`), arrives as `print` events.
+ *
+ * @example
+ * ```ts ignore
+ * import { pythonEngine } from "./python_engine.ts";
+ * await using session = await pythonEngine.launch({ program: "app.py" });
+ * for await (const event of session.events) {
+ *   if (event.e === "stack") session.send({ e: "continue" });
+ * }
+ * ```
+ * @module
+ */
+
+import source from "./qdb.py" with { type: "text" };
+import type { Engine, EngineInfo, EngineSession, ExitStatus, LaunchOptions } from "../engine.ts";
+import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
+import type { Message, MessageId } from "../../protocol/envelope.ts";
+import { AsyncQueue } from "../../transport/async_queue.ts";
+
+/** The bridge's Python source, as written next to the socket for each launch. */
+export const PYTHON_BRIDGE_SOURCE: string = source;
+
+/** Exit code of the bootstrap when the interpreter is older than 3.8. */
+const TOO_OLD_EXIT = 121;
+
+/**
+ * Runs on any Python (2.7 included, hence the old syntax): checks the version, then imports the
+ * bridge from the directory given as the first argument.
+ */
+const BOOTSTRAP = [
+  "import sys",
+  "if sys.version_info < (3, 8):",
+  "    sys.stderr.write('qdb-bridge: python too old: %d.%d.%d\\n' % tuple(sys.version_info[:3]))",
+  `    sys.exit(${TOO_OLD_EXIT})`,
+  "sys.path.insert(0, sys.argv.pop(1))",
+  // Bytecode of the bridge goes to qdb's own directory, even under PYTHONDONTWRITEBYTECODE.
+  "_b = sys.dont_write_bytecode",
+  "sys.dont_write_bytecode = False",
+  "import qdb",
+  "sys.dont_write_bytecode = _b",
+  "del sys.path[0], _b",
+  "qdb._main()",
+].join("\n");
+
+/** How long the bridge may take to connect and say hello. */
+const CONNECT_TIMEOUT_MS = 30_000;
+/** After the program ended, how long to wait for its pipes and the channel to close. */
+const DRAIN_GRACE_MS = 2_000;
+/** Between SIGTERM and SIGKILL when disposing of a running program. */
+const KILL_GRACE_MS = 2_000;
+
+/** Launches Python programs under the qdb bridge. */
+export class PythonEngine implements Engine {
+  /** Engine name. */
+  readonly name = "python";
+
+  /** Starts `options.program` under the bridge; resolves once the bridge said hello. */
+  launch(options: LaunchOptions): Promise<EngineSession> {
+    return launchPython(options);
+  }
+}
+
+/** The Python engine. */
+export const pythonEngine: PythonEngine = new PythonEngine();
+
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((resolve) => {
+    id = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(id) };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Where the bridge is imported from. Compiling it takes about 100 ms, so it lives in a per-user
+ * cache directory (mode 0700) named after its content hash, where Python keeps its bytecode
+ * between launches; if there is no usable cache directory, in the session's private temporary
+ * directory.
+ */
+async function installBridge(tmp: string): Promise<string> {
+  const home = Deno.env.get("HOME");
+  const base = Deno.env.get("XDG_CACHE_HOME") ?? (home ? `${home}/.cache` : undefined);
+  if (base) {
+    try {
+      const digest = await crypto.subtle.digest(
+        "SHA-256",
+        new TextEncoder().encode(PYTHON_BRIDGE_SOURCE),
+      );
+      const hash = Array.from(new Uint8Array(digest).slice(0, 8))
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+      const dir = `${base}/qdb/bridge-${hash}`;
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = `${dir}/qdb.py`;
+      const known = await Deno.readTextFile(file).catch(() => undefined);
+      if (known !== PYTHON_BRIDGE_SOURCE) {
+        // Write then rename, so that a concurrent launch never imports half a file.
+        const part = `${dir}/qdb.py.${crypto.randomUUID()}`;
+        await Deno.writeTextFile(part, PYTHON_BRIDGE_SOURCE, { mode: 0o600 });
+        await Deno.rename(part, file);
+      }
+      return dir;
+    } catch {
+      // Read-only home or similar: fall back to the private directory.
+    }
+  }
+  await Deno.writeTextFile(`${tmp}/qdb.py`, PYTHON_BRIDGE_SOURCE, { mode: 0o600 });
+  return tmp;
+}
+
+async function launchPython(options: LaunchOptions): Promise<EngineSession> {
+  const interpreter = options.interpreter ?? "python3";
+  const cwd = options.cwd ?? Deno.cwd();
+  const args = options.args ?? [];
+  const tmp = await Deno.makeTempDir({ prefix: "qdb-" });
+  const cleanup = () => Deno.remove(tmp, { recursive: true }).catch(() => {});
+  let listener: Deno.UnixListener | undefined;
+  let child: Deno.ChildProcess | undefined;
+  try {
+    await Deno.chmod(tmp, 0o700);
+    const bridgeDir = await installBridge(tmp);
+    const socketPath = `${tmp}/bridge.sock`;
+    listener = Deno.listen({ transport: "unix", path: socketPath });
+    const token = crypto.randomUUID();
+    const config = {
+      channel: socketPath,
+      token,
+      stop_on_entry: options.stopOnEntry ?? true,
+      eval_policy: options.evalPolicy ?? "full",
+      eval_timeout: options.evalTimeout ?? 0,
+      breakpoints: options.breakpoints ?? [],
+      break_on: options.breakOn ?? "uncaught",
+      skip: options.skip ?? [],
+    };
+    const stdin = options.stdin ?? "inherit";
+    try {
+      child = new Deno.Command(interpreter, {
+        args: ["-c", BOOTSTRAP, bridgeDir, options.program, ...args],
+        cwd,
+        env: { ...options.env, QDB_BRIDGE: JSON.stringify(config) },
+        stdin,
+        stdout: "piped",
+        stderr: "piped",
+        // Its own session: a Ctrl-C in the tracer's terminal is not delivered to it.
+        detached: true,
+      }).spawn();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new Error(`qdb cannot run the Python interpreter "${interpreter}": not found`);
+      }
+      throw new Error(
+        `qdb cannot run the Python interpreter "${interpreter}": ${messageOf(error)}`,
+      );
+    }
+    const session = new PythonSession(child, listener, tmp, options, cwd, stdin === "piped");
+    try {
+      await session.connect(interpreter, token);
+    } catch (error) {
+      await session.dispose();
+      throw error;
+    }
+    listener = undefined;
+    return session;
+  } catch (error) {
+    try {
+      listener?.close();
+    } catch { /* already closed */ }
+    if (!child) await cleanup();
+    throw error;
+  }
+}
+
+class PythonSession implements EngineSession {
+  readonly events: AsyncIterable<Message>;
+  readonly exited: Promise<ExitStatus>;
+  #info: EngineInfo;
+  #queue = new AsyncQueue<Message>();
+  #child: Deno.ChildProcess;
+  #listener: Deno.UnixListener | undefined;
+  #conn: Deno.UnixConn | undefined;
+  #writes: Promise<void> = Promise.resolve();
+  #tmp: string;
+  #stdinPiped: boolean;
+  #stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #bridgeDisabled = false;
+  #channelDone: Promise<void>;
+  #resolveChannelDone!: () => void;
+  #pipesDone: Promise<void>;
+  #childStatus: Promise<Deno.CommandStatus>;
+  #running = true;
+  #disposing: Promise<void> | undefined;
+  #stderrHead = "";
+  #options: LaunchOptions;
+  #abort: (() => void) | undefined;
+
+  constructor(
+    child: Deno.ChildProcess,
+    listener: Deno.UnixListener,
+    tmp: string,
+    options: LaunchOptions,
+    cwd: string,
+    stdinPiped: boolean,
+  ) {
+    this.#child = child;
+    this.#listener = listener;
+    this.#tmp = tmp;
+    this.#options = options;
+    this.#stdinPiped = stdinPiped;
+    this.events = this.#queue;
+    this.#info = {
+      engine: "python",
+      program: options.program,
+      argv: [options.program, ...(options.args ?? [])],
+      pid: child.pid,
+      runtime: "",
+      cwd,
+      capabilities: [],
+    };
+    this.#channelDone = new Promise((resolve) => this.#resolveChannelDone = resolve);
+    this.#childStatus = child.status;
+    this.#childStatus.then(() => this.#running = false, () => this.#running = false);
+    this.#pipesDone = Promise.all([
+      this.#pipe(child.stdout, "<stdout>"),
+      this.#pipe(child.stderr, "<stderr>"),
+    ]).then(() => {});
+    this.exited = this.#finish();
+    if (options.signal) {
+      const onAbort = () => void this.dispose();
+      if (options.signal.aborted) queueMicrotask(onAbort);
+      else {
+        options.signal.addEventListener("abort", onAbort, { once: true });
+        this.#abort = () => options.signal?.removeEventListener("abort", onAbort);
+      }
+    }
+  }
+
+  get info(): EngineInfo {
+    return this.#info;
+  }
+
+  /** Waits for the bridge's connection and its hello. */
+  async connect(interpreter: string, token: string): Promise<void> {
+    const listener = this.#listener!;
+    const timeout = delay(CONNECT_TIMEOUT_MS);
+    const exitedEarly = this.#childStatus.then(async (status) => {
+      await Promise.race([this.#pipesDone, delay(500).promise]);
+      return status;
+    });
+    try {
+      const first = await Promise.race([
+        listener.accept().then((conn) => ({ conn })),
+        exitedEarly.then((status) => ({ status })),
+        timeout.promise.then(() => ({ timeout: true as const })),
+      ]);
+      if ("status" in first) throw this.#earlyExitError(interpreter, first.status);
+      if ("timeout" in first) {
+        throw new Error(
+          `The qdb bridge did not connect within ${CONNECT_TIMEOUT_MS / 1000} s (${interpreter})`,
+        );
+      }
+      const conn = first.conn;
+      this.#conn = conn;
+      listener.close();
+      this.#listener = undefined;
+      const reader = conn.readable.getReader();
+      const decoder = new FrameDecoder();
+      const pending: Message[] = [];
+      let hello: Message | undefined;
+      while (hello === undefined) {
+        // No race with the program's exit here: a quick program may be gone already, but what
+        // the bridge sent is still in the socket, then end of file.
+        const read = await Promise.race([
+          reader.read(),
+          timeout.promise.then(() => ({ timeout: true as const })),
+        ]);
+        if ("timeout" in read) throw new Error("The qdb bridge did not say hello in time");
+        if (read.done) throw new Error("The qdb bridge closed its connection before hello");
+        for (const item of decoder.push(read.value)) {
+          if (!("message" in item)) continue;
+          if (hello === undefined) hello = item.message;
+          else pending.push(item.message);
+        }
+      }
+      const p = (hello.p ?? {}) as Record<string, unknown>;
+      if (hello.e !== "hello" || p.token !== token) {
+        throw new Error("The qdb bridge's hello did not carry the expected token");
+      }
+      this.#info = {
+        ...this.#info,
+        pid: typeof p.pid === "number" ? p.pid : this.#info.pid,
+        runtime: typeof p.runtime === "string" ? p.runtime : "",
+        capabilities: [
+          ...(Array.isArray(p.capabilities) ? p.capabilities.map(String) : []),
+          ...(this.#stdinPiped ? ["input"] : []),
+        ],
+      };
+      for (const msg of pending) this.#fromBridge(msg);
+      void this.#readChannel(reader, decoder);
+    } finally {
+      timeout.cancel();
+    }
+  }
+
+  #earlyExitError(interpreter: string, status: Deno.CommandStatus): Error {
+    const old = /qdb-bridge: python too old: (\S+)/.exec(this.#stderrHead);
+    if (status.code === TOO_OLD_EXIT && old) {
+      return new Error(`qdb needs Python 3.8 or newer; ${interpreter} is ${old[1]}`);
+    }
+    const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
+    const said = this.#stderrHead.trim();
+    return new Error(
+      `${interpreter} exited (${how}) before the qdb bridge connected${said ? `: ${said}` : ""}`,
+    );
+  }
+
+  async #readChannel(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    decoder: FrameDecoder,
+  ): Promise<void> {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const item of decoder.push(value)) {
+          if ("message" in item) this.#fromBridge(item.message);
+          else {
+            this.#queue.push({
+              e: "error",
+              p: { type: "internal", data: `Bad frame from the qdb bridge: ${item.error.message}` },
+            });
+          }
+        }
+      }
+    } catch {
+      // The connection broke: the program's exit (or a soft disable) tells the rest.
+    } finally {
+      try {
+        this.#conn?.close();
+      } catch { /* already closed */ }
+      this.#conn = undefined;
+      this.#resolveChannelDone();
+    }
+  }
+
+  #fromBridge(msg: Message): void {
+    if (msg.e === "hello") return;
+    if (msg.e === "disabled") this.#bridgeDisabled = true;
+    this.#queue.push(msg);
+  }
+
+  async #pipe(stream: ReadableStream<Uint8Array>, input: string): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        const output = decoder.decode(chunk, { stream: true });
+        if (input === "<stderr>" && this.#stderrHead.length < 65536) this.#stderrHead += output;
+        if (output) this.#queue.push({ e: "print", p: { input, exc: false, output } });
+      }
+      const tail = decoder.decode();
+      if (tail) this.#queue.push({ e: "print", p: { input, exc: false, output: tail } });
+    } catch {
+      // Cancelled at dispose.
+    }
+  }
+
+  async #finish(): Promise<ExitStatus> {
+    const status = await this.#childStatus;
+    // The last events and output may still be in flight: wait for the channel and the pipes to
+    // close (a grandchild holding a pipe open must not keep us waiting forever).
+    const grace = delay(DRAIN_GRACE_MS);
+    await Promise.race([Promise.all([this.#channelDone, this.#pipesDone]), grace.promise]);
+    grace.cancel();
+    const exit: ExitStatus = { code: status.signal ? null : status.code, signal: status.signal };
+    this.#queue.push({
+      e: "exited",
+      p: exit.signal ? { code: null, signal: exit.signal } : { code: exit.code },
+    });
+    if (!this.#bridgeDisabled) {
+      this.#queue.push({
+        e: "disabled",
+        p: {
+          reason: exit.signal
+            ? `The program was ended by ${exit.signal}`
+            : `The program exited with code ${exit.code}`,
+        },
+      });
+    }
+    this.#queue.end();
+    this.#abort?.();
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+    try {
+      this.#listener?.close();
+    } catch { /* already closed */ }
+    await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
+    return exit;
+  }
+
+  send(command: Message): void {
+    if (this.#queue.ended) return;
+    if (command.e === "input") {
+      void this.#input(command);
+      return;
+    }
+    const conn = this.#conn;
+    if (!conn || this.#bridgeDisabled) {
+      this.#reply(command, "tracer", "qdb is no longer attached to the program");
+      return;
+    }
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(command);
+    } catch (error) {
+      this.#reply(command, "message", messageOf(error));
+      return;
+    }
+    this.#writes = this.#writes.then(async () => {
+      try {
+        let written = 0;
+        while (written < frame.length) written += await conn.write(frame.subarray(written));
+      } catch {
+        this.#reply(command, "tracer", "The qdb bridge's connection is closed");
+      }
+    });
+  }
+
+  #reply(command: Message, type: string, data: string): void {
+    const msg: Message = { e: "error", p: { type, data, command: command.e } };
+    if (command.id !== undefined) msg.id = command.id as MessageId;
+    this.#queue.push(msg);
+  }
+
+  async #input(command: Message): Promise<void> {
+    if (!this.#stdinPiped || !this.#child.stdin) {
+      this.#reply(command, "input", "The program's standard input is not connected to qdb");
+      return;
+    }
+    if (typeof command.p !== "string") {
+      this.#reply(command, "payload", "input takes a string");
+      return;
+    }
+    try {
+      this.#stdinWriter ??= this.#child.stdin.getWriter();
+      await this.#stdinWriter.write(new TextEncoder().encode(command.p));
+    } catch {
+      this.#reply(command, "input", "The program's standard input is closed");
+    }
+  }
+
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose();
+    return this.#disposing;
+  }
+
+  async #dispose(): Promise<void> {
+    if (this.#running) {
+      this.kill("SIGTERM");
+      const grace = delay(KILL_GRACE_MS);
+      const ended = await Promise.race([
+        this.#childStatus.then(() => true),
+        grace.promise.then(() => false),
+      ]);
+      grace.cancel();
+      if (!ended) this.kill("SIGKILL");
+    }
+    try {
+      await this.#stdinWriter?.close();
+    } catch { /* closed */ }
+    await this.exited.catch(() => {});
+  }
+
+  /**
+   * Sends `signal` to the program's process group (the program and its subprocesses, as a
+   * terminal would); ignored once it has ended.
+   */
+  kill(signal: Deno.Signal): void {
+    if (!this.#running) return;
+    try {
+      // The program leads its own process group (detached): end its subprocesses too.
+      Deno.kill(-this.#child.pid, signal);
+    } catch {
+      try {
+        this.#child.kill(signal);
+      } catch { /* already gone */ }
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  /** The launch options (for diagnostics). */
+  get options(): LaunchOptions {
+    return this.#options;
+  }
+}

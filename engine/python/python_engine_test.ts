@@ -1,0 +1,156 @@
+// Launch behaviour of the Python engine: interpreter problems, the program's view of its
+// environment, and cleanup (dispose, abort).
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "../../tests/support/assert.ts";
+import { findPythons } from "../../tests/support/pythons.ts";
+import type { Message } from "../../protocol/envelope.ts";
+import { PYTHON_BRIDGE_SOURCE, pythonEngine } from "./python_engine.ts";
+
+const TESTDATA = new URL("../../testdata/", import.meta.url).pathname;
+const pythons = await findPythons();
+const newest = pythons.at(-1);
+
+async function collect(events: AsyncIterable<Message>): Promise<Message[]> {
+  const out: Message[] = [];
+  for await (const msg of events) out.push(msg);
+  return out;
+}
+
+function output(events: Message[], stream: string): string {
+  return events
+    .filter((m) => m.e === "print" && (m.p as { input: string }).input === stream)
+    .map((m) => (m.p as { output: string }).output)
+    .join("");
+}
+
+Deno.test("the bridge source is embedded", () => {
+  assert(PYTHON_BRIDGE_SOURCE.startsWith('"""qdb bridge'));
+  assertStringIncludes(PYTHON_BRIDGE_SOURCE, "def _main():");
+});
+
+Deno.test("a missing interpreter is reported by name", async () => {
+  await assertRejects(
+    () => pythonEngine.launch({ program: "x.py", interpreter: "/nonexistent/python3" }),
+    Error,
+    'qdb cannot run the Python interpreter "/nonexistent/python3": not found',
+  );
+});
+
+Deno.test("a Python older than 3.8 is refused with its version", async (t) => {
+  const root = Deno.env.get("PYENV_ROOT") ?? `${Deno.env.get("HOME")}/.pyenv`;
+  let old: string | undefined;
+  try {
+    for await (const entry of Deno.readDir(`${root}/versions`)) {
+      if (/^3\.[0-7]\./.test(entry.name)) old = `${root}/versions/${entry.name}/bin/python3`;
+    }
+  } catch {
+    // No pyenv.
+  }
+  if (!old) {
+    console.warn("skip: no Python older than 3.8 to test with");
+    return;
+  }
+  const version = old.split("/versions/")[1]!.split("/")[0]!;
+  await t.step(version, async () => {
+    await assertRejects(
+      () => pythonEngine.launch({ program: `${TESTDATA}steps.py`, interpreter: old }),
+      Error,
+      `qdb needs Python 3.8 or newer; ${old} is ${version}`,
+    );
+  });
+});
+
+Deno.test({
+  name: "the program sees what `python app.py` would show it",
+  ignore: !newest,
+  async fn() {
+    for (const python of pythons) {
+      const plain = await new Deno.Command(python.path, {
+        args: ["introspect.py", "a b", "c"],
+        cwd: TESTDATA,
+        stdout: "piped",
+      }).output();
+      const expected = JSON.parse(new TextDecoder().decode(plain.stdout));
+      await using session = await pythonEngine.launch({
+        program: "introspect.py",
+        args: ["a b", "c"],
+        cwd: TESTDATA,
+        interpreter: python.path,
+        stopOnEntry: false,
+      });
+      assertEquals(session.info.engine, "python");
+      assertEquals(session.info.argv, ["introspect.py", "a b", "c"]);
+      assertEquals(session.info.runtime, `CPython ${python.version}`);
+      assertEquals(session.info.cwd, TESTDATA);
+      assert(session.info.capabilities.includes("pause"));
+      const events = await collect(session.events);
+      const got = JSON.parse(output(events, "<stdout>"));
+      assertEquals(got.bridge_env, null);
+      assertEquals(got.qdb_module, true);
+      assertEquals(got.breakpointhook, "qdb");
+      for (const key of ["argv", "path0", "name", "file", "main_file", "spec"]) {
+        assertEquals(got[key], expected[key], `${key} on ${python.version}`);
+      }
+      assertEquals(events.at(-2), { e: "exited", p: { code: 0 } });
+      assertEquals(events.at(-1)?.e, "disabled");
+    }
+  },
+});
+
+Deno.test({
+  name: "a program that cannot be opened ends as python's would",
+  ignore: !newest,
+  async fn() {
+    const plain = await new Deno.Command(newest!.path, {
+      args: ["no_such_program.py"],
+      cwd: TESTDATA,
+      stderr: "piped",
+    }).output();
+    await using session = await pythonEngine.launch({
+      program: "no_such_program.py",
+      cwd: TESTDATA,
+      interpreter: newest!.path,
+    });
+    const events = await collect(session.events);
+    assertEquals((await session.exited).code, plain.code);
+    assertStringIncludes(output(events, "<stderr>"), "can't open file");
+    assertStringIncludes(output(events, "<stderr>"), "No such file or directory");
+  },
+});
+
+Deno.test({
+  name: "dispose ends a running program and is idempotent; abort disposes",
+  ignore: !newest,
+  async fn() {
+    const session = await pythonEngine.launch({
+      program: `${TESTDATA}spin.py`,
+      args: ["sleep"],
+      interpreter: newest!.path,
+      stopOnEntry: false,
+    });
+    const events = collect(session.events);
+    await Promise.all([session.dispose(), session.dispose()]);
+    const status = await session.exited;
+    assertEquals(status.code, null);
+    assertEquals(status.signal, "SIGTERM");
+    const all = await events;
+    assertEquals(all.at(-2), { e: "exited", p: { code: null, signal: "SIGTERM" } });
+    await session.dispose();
+
+    const controller = new AbortController();
+    const aborted = await pythonEngine.launch({
+      program: `${TESTDATA}spin.py`,
+      args: ["loop"],
+      interpreter: newest!.path,
+      stopOnEntry: false,
+      signal: controller.signal,
+    });
+    controller.abort();
+    assertEquals((await aborted.exited).signal, "SIGTERM");
+    await aborted.dispose();
+  },
+});

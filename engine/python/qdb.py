@@ -1,0 +1,2556 @@
+"""qdb bridge: the debugger core that runs inside the debugged Python interpreter.
+
+The Deno side (python_engine.ts) writes this file into a private temporary directory and runs
+
+    PYTHON -c BOOTSTRAP TMPDIR PROGRAM ARGS...
+
+with the configuration as JSON in the environment variable QDB_BRIDGE. The bootstrap checks the
+Python version (it must run on any Python, so it is written in the oldest syntax), imports this
+file as module ``qdb`` and calls ``_main()``, which connects to the Unix socket named in the
+configuration, says ``hello``, and runs PROGRAM as ``__main__`` the way ``python PROGRAM`` would.
+
+Messages on the socket are framed like the tracer link (protocol/framing.ts): a 4-byte big-endian
+length, then UTF-8 JSON ``{"e", "p", "id"}``. Commands come in, tracer events go out.
+
+Design, briefly (the reasons are next to the code):
+- No bdb: bdb's global trace function traces every line of every frame and makes programs 7-13x
+  slower. Breakpoints use sys.monitoring on 3.12+ (events only on code objects that hold a
+  breakpoint, and each line without one disabled after its first event), and on 3.8-3.11 a
+  filtered sys.settrace whose call handler returns a local tracer only for code objects that hold
+  a breakpoint (decided once per code object). Nothing is installed without breakpoints.
+- Stepping uses a per-thread sys.settrace with bdb's stepping rules, only on the stepping thread.
+- Pause: the reader thread sets a flag, turns on line events (3.12+: global LINE monitoring;
+  older: f_trace on the threads' frames) and sends SIGUSR2 to the main thread, whose handler
+  stops right where the main thread was (even inside time.sleep).
+- Program output: fds 1 and 2 are replaced by pipes; a forwarder thread relays what arrives as
+  ``print`` events. Before any stop, the pipes are drained under the lock that sends events, so
+  output printed before a stop reaches clients before that stop.
+"""
+
+import builtins
+import codecs
+import io
+import json
+import os
+import queue
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import types
+
+_PY312 = sys.version_info >= (3, 12)
+_PY313 = sys.version_info >= (3, 13)
+
+# The signal qdb uses to interrupt the main thread (pause, eval timeout, retrace on 3.8-3.11).
+# A handler the program installs for it later is chained (see _install_signal_hooks).
+PAUSE_SIGNAL = signal.SIGUSR2
+
+# co_flags of frames whose return events are suspensions (as bdb's GENERATOR_AND_COROUTINE_FLAGS).
+_GEN_FLAGS = 0x20 | 0x80 | 0x200
+
+_BRIDGE_FILE = os.path.abspath(__file__)
+_BRIDGE_FILES = {_BRIDGE_FILE, __file__}
+
+_MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
+_PIPE_CHUNK = 65536
+
+_RESUME_COMMANDS = frozenset(["step", "next", "return", "until", "continue"])
+_FRAME_COMMANDS = frozenset(
+    ["step", "next", "return", "until", "continue", "eval", "pprint", "up", "down", "frame",
+     "locals", "globals", "args"]
+)
+
+_MISSING = object()
+
+
+class _CommandError(Exception):
+    """A command failed in a way the client should hear about: becomes an ``error`` event."""
+
+    def __init__(self, type_, data):
+        Exception.__init__(self, data if isinstance(data, str) else type_)
+        self.type = type_
+        self.data = data
+
+
+class _EvalTimeout(BaseException):
+    """Raised asynchronously in a thread whose eval ran out of time (BaseException so that a
+    bare ``except Exception`` in the evaluated code does not swallow it)."""
+
+
+class _PolicyRefused(Exception):
+    pass
+
+
+def _exc_line(exc):
+    """'ValueError: test', as the last line of a traceback."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<exception str() failed>"
+    return "%s: %s" % (name, text) if text else name
+
+
+def _strip_one_newline(text):
+    return text[:-1] if text.endswith("\n") else text
+
+
+class _Breakpoint(object):
+    __slots__ = ("id", "file", "line", "temp", "cond", "func", "enabled", "ignore", "hits",
+                 "compiled")
+
+    def payload(self):
+        return {
+            "id": self.id, "file": self.file, "line": self.line, "temp": self.temp,
+            "cond": self.cond, "func": self.func, "enabled": self.enabled,
+            "ignore": self.ignore, "hits": self.hits,
+        }
+
+
+class _Stepper(object):
+    """bdb's stepping state, for one thread."""
+    __slots__ = ("stopframe", "returnframe", "stoplineno", "entry")
+
+    def __init__(self, stopframe=None, returnframe=None, stoplineno=0, entry=False):
+        self.stopframe = stopframe
+        self.returnframe = returnframe
+        self.stoplineno = stoplineno
+        self.entry = entry
+
+
+class _Stop(object):
+    """One stop of one thread: its frames (oldest first) and the selected one."""
+
+    def __init__(self, ident, thread_name, frames, reason, post_mortem=False):
+        self.ident = ident
+        self.thread_name = thread_name
+        self.frames = frames  # list of (frame, lineno)
+        self.index = len(frames) - 1
+        self.reason = reason
+        self.breakpoint = None
+        self.post_mortem = post_mortem
+        self.exception = None  # payload of the exception event, resent on start
+        self.locals_cache = {}
+
+    @property
+    def frame(self):
+        return self.frames[self.index][0]
+
+
+class _Stream(object):
+    __slots__ = ("name", "fd", "saved", "read_fd", "decoder", "open")
+
+    def __init__(self, name, fd, saved, read_fd):
+        self.name = name
+        self.fd = fd
+        self.saved = saved
+        self.read_fd = read_fd
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.open = True
+
+
+class _Capture(io.StringIO):
+    """Where an eval's prints go; bounded so a print loop cannot eat the memory."""
+
+    def __init__(self):
+        io.StringIO.__init__(self)
+        self.size = 0
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        if self.size < _MAX_OUTPUT + 1:
+            io.StringIO.write(self, s[: _MAX_OUTPUT + 1 - self.size])
+        self.size += len(s)
+        return len(s)
+
+
+class Bridge(object):
+    """The debugger. All state is per instance (bdb's warning about class state applies)."""
+
+    def __init__(self, config, program, boot_globals):
+        self._config = config
+        self._token = config.get("token", "")
+        self._program = program  # absolute path of the main file
+        self._program_arg = config.get("program_arg") or program
+        self._program_dir = os.path.dirname(program)
+        self._boot_globals = boot_globals
+        self._stop_on_entry = bool(config.get("stop_on_entry", True))
+        self._eval_policy = config.get("eval_policy") or "full"
+        self._eval_timeout = float(config.get("eval_timeout") or 0)
+        self._break_on = config.get("break_on") or "uncaught"
+        self._skip = [str(s) for s in (config.get("skip") or [])]
+        self._pid = os.getpid()
+        self._main_ident = threading.main_thread().ident
+        self._main_globals = None
+
+        # Channel.
+        self._sock = None
+        self._send_lock = threading.RLock()
+        self._channel_ok = False
+        self._queue = queue.Queue()
+        self._state_lock = threading.RLock()
+        self._stopped_mode = False
+        self._internal = set()  # idents of the bridge's own threads
+
+        # Lifecycle.
+        self._active = False
+        self._detached = False
+        self._detaching = False
+        self._exit_sigint = False
+        self._last_exc_stop = None
+
+        # Breakpoints.
+        self._bps = {}
+        self._bp_by_file = {}  # canonical file -> {line: [bp...]}
+        self._next_bp_id = 1
+        self._bp_lock = threading.RLock()
+        self._lines_cache = {}  # path -> (mtime, size, set of lines, number of lines)
+
+        # Caches keyed by code object.
+        self._canon_cache = {}
+        self._own_lines_cache = {}
+        self._code_bp_lines = {}  # code -> frozenset of breakpoint lines (or None)
+        self._ignored_code = {}  # code -> True when never stopped in (bridge, skip)
+
+        # Tracing.
+        self._steppers = {}  # ident -> _Stepper
+        self._stepping = set()  # idents whose stepping uses sys.settrace
+        self._busy = set()  # idents currently interacting
+        self._interact_lock = threading.Lock()
+        self._pause_flag = False
+        self._pending_id = None
+        self._stop = None
+        self._trace_cache = {}
+        self._bp_global = self._make_bp_global()
+        self._mon_tool = None
+        self._mon_codes = set()
+        self._mon_lines = {}
+        self._pausing_events = False
+
+        # Watches.
+        self._watches = []
+        self._watch_values = {}
+
+        # Signals.
+        self._signal_requests = 0
+        self._sig_retrace = False
+        self._sig_detach = False
+        self._sig_timeout = None
+        self._chained_handler = signal.SIG_DFL
+        self._orig_signal = signal.signal
+        self._orig_getsignal = signal.getsignal
+
+        # Eval deadline (one watchdog thread).
+        # The eval thread only touches the raw C lock: an asynchronous exception can land at any
+        # bytecode, and one inside threading.Condition's Python code would leak its lock.
+        self._wd_lock = threading.Lock()
+        self._wd_wake = threading.Event()
+        self._wd_job = None
+        self._wd_thread = None
+        self._set_async_exc = None
+
+        # Output.
+        self._streams = []
+        self._forwarder = None
+        self._libc_fflush = _MISSING
+
+        # Policy hook.
+        self._hook = None
+        self._hook_error = None
+        self._orig_excepthook = None
+
+    # ------------------------------------------------------------------ channel
+
+    def connect(self):
+        path = self._config["channel"]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(path)
+        self._sock = sock
+        self._channel_ok = True
+        impl = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name,
+                                                        sys.implementation.name)
+        self._send("hello", {
+            "token": self._token,
+            "runtime": "%s %s" % (impl, sys.version.split()[0]),
+            "pid": os.getpid(),
+            "capabilities": [
+                "pause", "threads", "post_mortem", "exception_break", "function_breakpoints",
+                "conditional_breakpoints", "watches", "eval_timeout", "eval_policy",
+                "complete", "set_trace",
+            ],
+        })
+
+    def _send(self, e, p=_MISSING, id_=None):
+        """Sends one event; False when the channel is gone (detaching is the reader's job)."""
+        msg = {"e": e}
+        if p is not _MISSING:
+            msg["p"] = p
+        if id_ is not None:
+            msg["id"] = id_
+        try:
+            body = json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates (from surrogateescape text) cannot be UTF-8: escape them instead.
+            body = json.dumps(msg, separators=(",", ":")).encode("ascii")
+        with self._send_lock:
+            if not self._channel_ok:
+                return False
+            try:
+                self._sock.sendall(struct.pack(">I", len(body)) + body)
+                return True
+            except OSError:
+                self._channel_ok = False
+                return False
+
+    def _error(self, type_, data, command=None, id_=None):
+        p = {"type": type_, "data": data}
+        if command:
+            p["command"] = command
+        self._send("error", p, id_)
+
+    def _internal_thread(self):
+        """First call of each bridge thread: it is never traced nor stopped in."""
+        self._internal.add(threading.get_ident())
+        sys.settrace(None)
+        sys.setprofile(None)
+
+    def _reader_loop(self):
+        self._internal_thread()
+        buf = b""
+        sock = self._sock
+        try:
+            while True:
+                try:
+                    chunk = sock.recv(262144)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                while len(buf) >= 4:
+                    (size,) = struct.unpack(">I", buf[:4])
+                    if len(buf) < 4 + size:
+                        break
+                    body, buf = buf[4:4 + size], buf[4 + size:]
+                    self._on_frame(body)
+                if self._detached:
+                    break
+        finally:
+            if not self._detached:
+                # The tracer went away: let the program run on, untraced.
+                self._channel_ok = False
+                self.detach("soft", None, notify=False)
+
+    def _on_frame(self, body):
+        try:
+            msg = json.loads(body.decode("utf-8"))
+        except Exception as exc:
+            self._error("message", "Frame is not valid JSON: %s" % exc)
+            return
+        if not isinstance(msg, dict) or not isinstance(msg.get("e"), str):
+            self._error("message", "Message must be an object with an \"e\" string")
+            return
+        id_ = msg.get("id")
+        if not (id_ is None or isinstance(id_, (str, int))) or isinstance(id_, bool):
+            id_ = None
+        e = msg["e"]
+        p = msg.get("p")
+        try:
+            with self._state_lock:
+                stopped = self._stopped_mode
+                if stopped and e in _RESUME_COMMANDS:
+                    # Commands after a resume are handled as "running" even before the stopped
+                    # thread has taken the resume from the queue.
+                    self._stopped_mode = False
+                if stopped:
+                    self._queue.put((e, p, id_))
+                    return
+            self._running_command(e, p, id_)
+        except _CommandError as err:
+            self._error(err.type, err.data, e, id_)
+        except Exception as exc:
+            self._internal_error(exc, e, id_)
+
+    def _internal_error(self, exc, command, id_):
+        import traceback
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self._error("internal", "qdb failed while handling %r: %s" % (command, detail),
+                    command, id_)
+
+    # ------------------------------------------------------------------ output capture
+
+    def capture_output(self):
+        """Replaces fds 1 and 2 with pipes that a forwarder thread relays as ``print`` events.
+        Capturing at the fd level catches everything: print, os.write, C code, subprocesses."""
+        for fd, name in ((1, "<stdout>"), (2, "<stderr>")):
+            try:
+                saved = os.dup(fd)
+            except OSError:
+                continue  # closed fd: nothing to capture
+            r, w = os.pipe()
+            os.dup2(w, fd)
+            os.close(w)
+            os.set_blocking(r, False)
+            self._streams.append(_Stream(name, fd, saved, r))
+        # Python's own streams: write-through on an unbuffered raw file, as PYTHONUNBUFFERED
+        # does, so text reaches the pipe (and clients) as soon as it is written.
+        for attr, fd in (("stdout", 1), ("stderr", 2)):
+            old = getattr(sys, attr, None)
+            if old is None or not any(s.fd == fd for s in self._streams):
+                continue
+            try:
+                if old.fileno() != fd:
+                    continue
+                new = io.TextIOWrapper(
+                    io.FileIO(fd, "w", closefd=False), encoding=old.encoding,
+                    errors=old.errors, write_through=True,
+                )
+                old.flush()
+            except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+                continue
+            setattr(sys, attr, new)
+            setattr(sys, "__%s__" % attr, new)
+        if self._streams:
+            self._forwarder = threading.Thread(target=self._forward_loop, name="qdb-output",
+                                               daemon=True)
+            self._forwarder.start()
+
+    def _forward_loop(self):
+        self._internal_thread()
+        poller = select.poll()
+        by_fd = {}
+        for s in self._streams:
+            poller.register(s.read_fd, select.POLLIN)
+            by_fd[s.read_fd] = s
+        while by_fd:
+            try:
+                ready = poller.poll()
+            except InterruptedError:
+                continue
+            # Unbuffered streams write print("a", "b") as four writes: wait a moment so that
+            # they travel as one event.
+            time.sleep(0.002)
+            for fd, _ in ready:
+                s = by_fd.get(fd)
+                if s is None:
+                    continue
+                with self._send_lock:
+                    if not self._pump(s, None):
+                        poller.unregister(fd)
+                        del by_fd[fd]
+
+    def _pump(self, s, limit):
+        """Reads what the pipe holds (at most `limit` bytes) and forwards it. Call with the send
+        lock held. False at end of file."""
+        total = 0
+        while limit is None or total < limit:
+            want = _PIPE_CHUNK if limit is None else min(_PIPE_CHUNK, limit - total)
+            try:
+                data = os.read(s.read_fd, want)
+            except BlockingIOError:
+                return True
+            except OSError:
+                data = b""
+            if not data:
+                s.open = False
+                tail = s.decoder.decode(b"", final=True)
+                if tail:
+                    self._emit_output(s, tail, b"")
+                return False
+            total += len(data)
+            self._emit_output(s, s.decoder.decode(data), data)
+        return True
+
+    def _emit_output(self, s, text, data):
+        if self._channel_ok and not self._detached:
+            if text:
+                self._send("print", {"input": s.name, "exc": False, "output": text})
+        elif data:
+            # Detached: the pipe may still get bytes from subprocesses; pass them to the real fd.
+            try:
+                os.write(s.saved, data)
+            except OSError:
+                pass
+
+    def _flush_streams(self):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except Exception:
+                pass
+        if self._libc_fflush is _MISSING:
+            self._libc_fflush = None
+            try:
+                import ctypes
+                self._libc_fflush = ctypes.CDLL(None).fflush
+            except Exception:
+                pass
+        if self._libc_fflush is not None:
+            try:
+                self._libc_fflush(None)
+            except Exception:
+                pass
+
+    def drain_output(self):
+        """Forwards everything written to fds 1 and 2 so far. Flushing happens before taking the
+        lock: a flush may block on a full pipe that only the forwarder (which needs the lock)
+        empties."""
+        if not self._streams:
+            return
+        self._flush_streams()
+        try:
+            import fcntl
+            import termios
+        except ImportError:
+            fcntl = termios = None
+        with self._send_lock:
+            for s in self._streams:
+                if not s.open:
+                    continue
+                # Read only what is there now: a thread that keeps printing must not keep us here.
+                limit = None
+                if fcntl is not None:
+                    try:
+                        raw = fcntl.ioctl(s.read_fd, termios.FIONREAD, b"\0\0\0\0")
+                        limit = struct.unpack("i", raw)[0]
+                    except OSError:
+                        limit = None
+                if limit == 0:
+                    continue
+                self._pump(s, limit if limit is not None else 16 * _PIPE_CHUNK)
+
+    def restore_output(self):
+        """Puts the original fds 1 and 2 back (after forwarding what the pipes hold)."""
+        self.drain_output()
+        for s in self._streams:
+            try:
+                os.dup2(s.saved, s.fd)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ helpers on code/frames
+
+    def _canon(self, filename):
+        r = self._canon_cache.get(filename)
+        if r is None:
+            if filename.startswith("<") and filename.endswith(">"):
+                r = filename
+            else:
+                r = os.path.realpath(os.path.abspath(filename))
+            self._canon_cache[filename] = r
+        return r
+
+    def _own_lines(self, code):
+        r = self._own_lines_cache.get(code)
+        if r is None:
+            if hasattr(code, "co_lines"):
+                r = frozenset(line for _, _, line in code.co_lines() if line)
+            else:
+                import dis
+                r = frozenset(line for _, line in dis.findlinestarts(code) if line)
+            self._own_lines_cache[code] = r
+        return r
+
+    def _bp_lines_for(self, code):
+        """The breakpoint lines inside `code` itself (not nested code), or None."""
+        try:
+            return self._code_bp_lines[code]
+        except KeyError:
+            pass
+        r = None
+        by_line = self._bp_by_file.get(self._canon(code.co_filename))
+        if by_line:
+            hit = self._own_lines(code).intersection(by_line)
+            if hit:
+                r = frozenset(hit)
+        self._code_bp_lines[code] = r
+        return r
+
+    def _is_ignored(self, frame):
+        """Never stop in (or show) the bridge's frames, the bootstrap and skipped modules."""
+        code = frame.f_code
+        r = self._ignored_code.get(code)
+        if r is None:
+            fn = code.co_filename
+            r = fn in _BRIDGE_FILES or (fn == "<string>" and frame.f_globals is self._boot_globals)
+            if not r and self._skip:
+                r = self._matches_skip(frame.f_globals.get("__name__"), fn)
+            self._ignored_code[code] = r
+        return r
+
+    def _matches_skip(self, module, filename):
+        import fnmatch
+        path = self._canon(filename) if filename else ""
+        for pattern in self._skip:
+            if module and fnmatch.fnmatchcase(module, pattern):
+                return True
+            if path and (fnmatch.fnmatchcase(path, pattern)
+                         or fnmatch.fnmatchcase(os.path.basename(path), pattern)):
+                return True
+        return False
+
+    def _file_skipped(self, path):
+        if not self._skip:
+            return False
+        return self._matches_skip(self._module_name_of(path), path)
+
+    def _module_name_of(self, path):
+        """The dotted module name a file would be imported as, from sys.path."""
+        best = None
+        for entry in sys.path:
+            if not isinstance(entry, str):
+                continue
+            root = self._canon(entry or os.getcwd())
+            if path.startswith(root.rstrip(os.sep) + os.sep):
+                rel = path[len(root.rstrip(os.sep)) + 1:]
+                if best is None or len(rel) < len(best):
+                    best = rel
+        if best is None:
+            best = os.path.basename(path)
+        name = os.path.splitext(best)[0].replace(os.sep, ".")
+        if name.endswith(".__init__"):
+            name = name[: -len(".__init__")]
+        return name
+
+    def _frames_from(self, frame):
+        """Program frames from the outermost to `frame`, as (frame, lineno)."""
+        out = []
+        while frame is not None:
+            if not self._is_ignored(frame):
+                out.append((frame, frame.f_lineno))
+            frame = frame.f_back
+        out.reverse()
+        return out
+
+    def _frames_from_tb(self, tb):
+        out = []
+        while tb is not None:
+            if not self._is_ignored(tb.tb_frame):
+                out.append((tb.tb_frame, tb.tb_lineno))
+            tb = tb.tb_next
+        return out
+
+    def _thread_info(self, ident):
+        t = threading._active.get(ident)
+        name = t.name if t is not None else "Thread-%d" % ident
+        return {"id": ident, "name": name}
+
+    def _source_line(self, frame, lineno):
+        import linecache
+        fn = frame.f_code.co_filename
+        try:
+            return linecache.getline(fn, lineno, frame.f_globals).rstrip("\r\n")
+        except Exception:
+            return ""
+
+    # ------------------------------------------------------------------ breakpoints
+
+    def _executable_lines(self, path):
+        """Lines that hold code, from compiling the file (all nested code objects), cached by
+        path, mtime and size."""
+        st = os.stat(path)
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._lines_cache.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        with open(path, "rb") as f:
+            source = f.read()
+        nlines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
+        code = compile(source, path, "exec", dont_inherit=True)
+        lines = set()
+        todo = [code]
+        while todo:
+            c = todo.pop()
+            lines.update(self._own_lines(c))
+            todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        self._lines_cache[path] = (key, lines, nlines)
+        return lines, nlines
+
+    def _resolve_file(self, name):
+        if name is None:
+            return self._program
+        name = os.path.expanduser(name)
+        if os.path.isabs(name):
+            candidates = [name]
+        else:
+            candidates = [os.path.join(self._program_dir, name), os.path.join(os.getcwd(), name)]
+            for entry in sys.path:
+                if isinstance(entry, str):
+                    candidates.append(os.path.join(entry or os.getcwd(), name))
+        for c in candidates:
+            if os.path.isfile(c):
+                return self._canon(c)
+        return None
+
+    def _bp_label(self, file_arg, line):
+        return '"%s:%s"' % (file_arg if file_arg else self._program_arg, line)
+
+    def _check_line(self, path, file_arg, line):
+        label = self._bp_label(file_arg, line)
+        try:
+            lines, nlines = self._executable_lines(path)
+        except SyntaxError as exc:
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: the file does not "
+                                "compile (%s)" % (label, _exc_line(exc)))
+        except (OSError, ValueError) as exc:
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: %s" % (label, exc))
+        if line > nlines:
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: the file has only %d "
+                                "line%s" % (label, nlines, "" if nlines == 1 else "s"))
+        if line not in lines:
+            if not lines:
+                raise _CommandError("set_break", "Cannot set breakpoint at %s: the file has no "
+                                    "code" % label)
+            nearest = min(lines, key=lambda n: (abs(n - line), n < line))
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: line %d has no code; "
+                                "the nearest line with code is %d" % (label, line, nearest))
+
+    def _check_cond_policy(self, cond):
+        if cond is None:
+            return
+        if self._eval_policy == "none":
+            raise _CommandError("policy", 'Eval policy "none" refuses to run code '
+                                "(breakpoint conditions included)")
+        if self._eval_policy.startswith("hook:"):
+            try:
+                self._apply_policy(cond, "condition")
+            except _PolicyRefused as exc:
+                raise _CommandError("policy", str(exc))
+        try:
+            compile(cond, "<condition>", "eval", dont_inherit=True)
+        except SyntaxError as exc:
+            raise _CommandError("set_break", "Cannot use the condition %r: %s"
+                                % (cond, _exc_line(exc)))
+
+    def set_break(self, p, stop, from_config=False):
+        if not isinstance(p, dict):
+            raise _CommandError("payload", "set_break needs an object {file?, line?, func?, ...}")
+        file_arg = p.get("file")
+        line = p.get("line")
+        func = p.get("func")
+        cond = p.get("cond")
+        if file_arg is not None and not isinstance(file_arg, str):
+            raise _CommandError("payload", "set_break: file must be a string")
+        if line is not None and (not isinstance(line, int) or isinstance(line, bool) or line < 1):
+            raise _CommandError("payload", "set_break: line must be an integer >= 1")
+        if line is None and not func:
+            raise _CommandError("payload", 'set_break needs a "line" or a "func"')
+        if cond is not None and not isinstance(cond, str):
+            raise _CommandError("payload", "set_break: cond must be a string or null")
+        self._check_cond_policy(cond)
+        if line is not None:
+            path = self._resolve_file(file_arg)
+            if path is None:
+                raise _CommandError("set_break", "Cannot set breakpoint at %s: no such file"
+                                    % self._bp_label(file_arg, line))
+            self._check_line(path, file_arg, line)
+            func_name = func if isinstance(func, str) else None
+        else:
+            path, line = self._resolve_function(func, file_arg, stop)
+            func_name = func
+        if self._file_skipped(path):
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: the file is skipped"
+                                % self._bp_label(file_arg or path, line))
+        bp = _Breakpoint()
+        with self._bp_lock:
+            bp.id = self._next_bp_id
+            self._next_bp_id += 1
+            bp.file = path
+            bp.line = line
+            bp.temp = bool(p.get("temp", False))
+            bp.cond = cond
+            bp.compiled = None
+            bp.func = func_name
+            bp.enabled = bool(p.get("enabled", True))
+            ign = p.get("ignore", 0)
+            bp.ignore = ign if isinstance(ign, int) and ign > 0 else 0
+            bp.hits = 0
+            self._bps[bp.id] = bp
+            self._bp_by_file.setdefault(path, {}).setdefault(line, []).append(bp)
+        self._breakpoints_changed()
+        return bp
+
+    def _delete_bp(self, bp):
+        with self._bp_lock:
+            if self._bps.pop(bp.id, None) is None:
+                return
+            by_line = self._bp_by_file.get(bp.file, {})
+            lst = by_line.get(bp.line, [])
+            if bp in lst:
+                lst.remove(bp)
+            if not lst:
+                by_line.pop(bp.line, None)
+            if not by_line:
+                self._bp_by_file.pop(bp.file, None)
+
+    def clear_break(self, p):
+        if not isinstance(p, dict):
+            raise _CommandError("payload", "clear_break needs an object {id} or {file?, line}")
+        if p.get("id") is not None:
+            bp = self._bps.get(p["id"])
+            if bp is None:
+                raise _CommandError("clear_break", "No breakpoint %s" % p["id"])
+            self._delete_bp(bp)
+        else:
+            line = p.get("line")
+            path = self._resolve_file(p.get("file"))
+            found = [b for b in list(self._bps.values()) if b.file == path and b.line == line]
+            if not found:
+                raise _CommandError("clear_break", "No breakpoint at %s"
+                                    % self._bp_label(p.get("file"), line))
+            for b in found:
+                self._delete_bp(b)
+        self._breakpoints_changed()
+
+    def update_break(self, p):
+        if not isinstance(p, dict) or not isinstance(p.get("id"), int):
+            raise _CommandError("payload", "update_break needs an object {id, ...}")
+        bp = self._bps.get(p["id"])
+        if bp is None:
+            raise _CommandError("update_break", "No breakpoint %s" % p["id"])
+        if "cond" in p:
+            cond = p["cond"]
+            if cond is not None and not isinstance(cond, str):
+                raise _CommandError("payload", "update_break: cond must be a string or null")
+            try:
+                self._check_cond_policy(cond)
+            except _CommandError as err:
+                if err.type == "set_break":
+                    err.type = "update_break"
+                raise
+            bp.cond = cond
+            bp.compiled = None
+        if p.get("enabled") is not None:
+            bp.enabled = bool(p["enabled"])
+        if p.get("ignore") is not None:
+            ign = p["ignore"]
+            if not isinstance(ign, int) or ign < 0:
+                raise _CommandError("update_break", "ignore must be an integer >= 0")
+            bp.ignore = ign
+        if p.get("temp") is not None:
+            bp.temp = bool(p["temp"])
+        self._breakpoints_changed()
+
+    def _breakpoints_payload(self):
+        return [b.payload() for b in list(self._bps.values())]
+
+    def _breakpoints_changed(self):
+        """Invalidates every per-code decision and re-arms the tracing backend."""
+        self._code_bp_lines.clear()
+        self._trace_cache.clear()
+        self._update_tracing()
+
+    def _resolve_function(self, name, file_arg, stop):
+        if not isinstance(name, str) or not name:
+            raise _CommandError("payload", "set_break: func must be a non-empty string")
+        label = '"%s"' % name
+        # 1. The live object, when the program has a namespace to look it up in.
+        obj = self._lookup_live(name, stop)
+        if obj is not None:
+            code = self._code_of(obj)
+            if code is not None:
+                path = self._resolve_file(code.co_filename)
+                if path is not None:
+                    line = self._body_line_for_code(path, code)
+                    if line is not None:
+                        return path, line
+        # 2. Statically: in the given (or main) file, then in a module found without importing it.
+        if file_arg is not None:
+            path = self._resolve_file(file_arg)
+            if path is None:
+                raise _CommandError("set_break", "Cannot set breakpoint on %s: no such file %s"
+                                    % (label, file_arg))
+            places = [(path, name)]
+        else:
+            places = [(self._program, name)]
+            parts = name.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                mod = ".".join(parts[:i])
+                origin = self._module_origin(mod)
+                if origin:
+                    places.append((origin, ".".join(parts[i:])))
+        for path, qual in places:
+            line = self._static_function_line(path, qual)
+            if line is not None:
+                return self._canon(path), line
+        where = file_arg or os.path.basename(self._program)
+        raise _CommandError("set_break", "Cannot set breakpoint on %s: no function of that name "
+                            "in %s (nor a module of that name)" % (label, where))
+
+    def _lookup_live(self, name, stop):
+        parts = name.split(".")
+        spaces = []
+        if stop is not None:
+            frame = stop.frame
+            spaces = [self._frame_locals(stop, frame), frame.f_globals]
+        elif self._main_globals is not None:
+            spaces = [self._main_globals]
+        spaces.append(vars(builtins))
+        for space in spaces:
+            try:
+                if parts[0] in space:
+                    obj = space[parts[0]]
+                    break
+            except Exception:
+                continue
+        else:
+            obj = sys.modules.get(parts[0])
+            if obj is None:
+                return None
+        try:
+            for attr in parts[1:]:
+                obj = getattr(obj, attr)
+        except Exception:
+            return None
+        return obj
+
+    def _code_of(self, obj):
+        try:
+            import inspect
+            obj = inspect.unwrap(obj)
+        except Exception:
+            pass
+        for _ in range(3):
+            if isinstance(obj, (staticmethod, classmethod)) or hasattr(obj, "__func__"):
+                obj = getattr(obj, "__func__", obj)
+        code = getattr(obj, "__code__", None)
+        return code if isinstance(code, types.CodeType) else None
+
+    def _parse(self, path):
+        import ast
+        with open(path, "rb") as f:
+            return ast.parse(f.read(), path)
+
+    def _function_nodes(self, tree):
+        import ast
+        stack = [(tree, "")]
+        while stack:
+            node, prefix = stack.pop()
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    qual = prefix + child.name
+                    if not isinstance(child, ast.ClassDef):
+                        yield qual, child
+                    stack.append((child, qual + "."))
+                else:
+                    stack.append((child, prefix))
+
+    def _body_line(self, path, node):
+        import ast
+        body = node.body
+        first = body[0]
+        if (len(body) > 1 and isinstance(first, ast.Expr)
+                and isinstance(getattr(first, "value", None), ast.Constant)
+                and isinstance(first.value.value, str)):
+            first = body[1]
+        line = first.lineno
+        try:
+            lines, _ = self._executable_lines(path)
+            end = getattr(node, "end_lineno", None) or line + 1000
+            after = [n for n in lines if line <= n <= end]
+            if after:
+                return min(after)
+        except Exception:
+            pass
+        return line
+
+    def _static_function_line(self, path, qual):
+        try:
+            tree = self._parse(path)
+        except Exception:
+            return None
+        for q, node in self._function_nodes(tree):
+            if q == qual:
+                return self._body_line(path, node)
+        return None
+
+    def _body_line_for_code(self, path, code):
+        try:
+            tree = self._parse(path)
+        except Exception:
+            return None
+        first = code.co_firstlineno
+        for _, node in self._function_nodes(tree):
+            starts = [node.lineno] + [d.lineno for d in node.decorator_list]
+            if first in starts and node.name == code.co_name:
+                return self._body_line(path, node)
+        lines = sorted(n for n in self._own_lines(code) if n > first)
+        return lines[0] if lines else first
+
+    def _module_origin(self, name):
+        try:
+            import importlib.util
+            spec = importlib.util.find_spec(name)
+        except Exception:
+            return None
+        origin = getattr(spec, "origin", None) if spec is not None else None
+        if origin and origin.endswith(".py") and os.path.isfile(origin):
+            return origin
+        return None
+
+    # ------------------------------------------------------------------ tracing backends
+
+    def _needs_line_tracing(self):
+        return bool(self._bps) or self._break_on == "raised"
+
+    def _update_tracing(self):
+        """Arms the backend for the current breakpoints and exception mode."""
+        if not self._active:
+            return
+        if _PY312:
+            self._update_monitoring()
+            return
+        want = self._bp_global if self._needs_line_tracing() else None
+        threading.settrace(want)
+        me = threading.get_ident()
+        if me == self._main_ident or me in self._busy:
+            if me not in self._stepping and me not in self._steppers:
+                sys.settrace(want)
+        if me != self._main_ident:
+            # Only the main thread can be asked to trace itself: by signal.
+            self._sig_retrace = True
+            self._signal_main()
+
+    def _retrace_here(self, frame):
+        """On 3.8-3.11: (re)install the breakpoint tracer in this thread and on its frames."""
+        if threading.get_ident() in self._steppers:
+            return
+        want = self._bp_global if (self._active and self._needs_line_tracing()) else None
+        sys.settrace(want)
+        while frame is not None:
+            if not self._is_ignored(frame):
+                frame.f_trace = self._bp_local_for(frame.f_code) if want else None
+            frame = frame.f_back
+
+    def _bp_local_for(self, code):
+        if self._break_on == "raised" or self._bp_lines_for(code):
+            return self._bp_local
+        return None
+
+    def _make_bp_global(self):
+        """The call-event tracer of 3.8-3.11: one dict lookup per call once a code object has
+        been seen; a local tracer only for code objects that hold a breakpoint."""
+        cache = self._trace_cache
+        decide = self._decide_trace
+
+        def qdb_global(frame, event, arg):
+            try:
+                return cache[frame.f_code]
+            except KeyError:
+                return decide(frame)
+
+        return qdb_global
+
+    def _decide_trace(self, frame):
+        code = frame.f_code
+        r = None
+        if self._active and not self._is_ignored(frame):
+            r = self._bp_local_for(code)
+            if r is not None and self._break_on == "raised" and not self._bp_lines_for(code):
+                r = self._exc_local
+        self._trace_cache[code] = r
+        if r is self._exc_local:
+            frame.f_trace_lines = False
+        return r
+
+    def _exc_local(self, frame, event, arg):
+        """Local tracer of frames without breakpoints when stopping on raised exceptions."""
+        if event == "exception" and self._active:
+            self._on_raise_event(frame, arg)
+            return frame.f_trace
+        if event == "line":
+            if self._pause_flag:
+                self._maybe_pause(frame)
+                return frame.f_trace
+            frame.f_trace_lines = False
+        return self._exc_local
+
+    def _bp_local(self, frame, event, arg):
+        if not self._active:
+            return None
+        if event == "line":
+            lines = self._bp_lines_for(frame.f_code)
+            if lines and frame.f_lineno in lines:
+                self._on_bp_line(frame)
+                return frame.f_trace
+            if self._pause_flag:
+                self._maybe_pause(frame)
+                return frame.f_trace
+        elif event == "exception" and self._break_on == "raised":
+            self._on_raise_event(frame, arg)
+            return frame.f_trace
+        return self._bp_local
+
+    # --- stepping (sys.settrace on the stepping thread, bdb's rules)
+
+    def _stop_here(self, st, frame):
+        if self._is_ignored(frame):
+            return False
+        if frame is st.stopframe:
+            if st.stoplineno == -1:
+                return False
+            return frame.f_lineno >= st.stoplineno
+        return not st.stopframe
+
+    def _step_global(self, frame, event, arg):
+        st = self._steppers.get(threading.get_ident())
+        if st is None or not self._active:
+            return None if _PY312 else self._bp_global(frame, event, arg)
+        if self._is_ignored(frame):
+            return None
+        if self._stop_here(st, frame) or self._bp_lines_for(frame.f_code):
+            return self._step_local
+        if self._break_on == "raised" and not _PY312:
+            frame.f_trace_lines = False
+            return self._exc_local
+        return None
+
+    def _after_stepping(self, frame):
+        """The f_trace a frame keeps once its thread no longer steps."""
+        if _PY312 or not self._active or not self._needs_line_tracing():
+            return None
+        return self._bp_local_for(frame.f_code)
+
+    def _step_local(self, frame, event, arg):
+        ident = threading.get_ident()
+        st = self._steppers.get(ident)
+        if st is None or not self._active:
+            return self._after_stepping(frame)
+        if ident in self._busy:
+            return self._step_local
+        if event == "line":
+            if self._stop_here(st, frame):
+                self._stop_at(frame, "entry" if st.entry else "step")
+                return frame.f_trace
+            lines = self._bp_lines_for(frame.f_code)
+            if lines and frame.f_lineno in lines:
+                self._on_bp_line(frame)
+                return frame.f_trace
+            if self._pause_flag:
+                self._maybe_pause(frame)
+                return frame.f_trace
+        elif event == "return":
+            if self._stop_here(st, frame) or frame is st.returnframe:
+                if st.stopframe and frame.f_code.co_flags & _GEN_FLAGS:
+                    return self._step_local
+                self._stop_at(frame, "return", return_value=arg)
+                st2 = self._steppers.get(ident)
+                if st2 is not None:
+                    if st2.stopframe is frame and st2.stoplineno != -1:
+                        st2.stopframe, st2.returnframe, st2.stoplineno = None, None, 0
+                    if st2.stoplineno != -1:
+                        self._set_caller_trace(frame)
+                return frame.f_trace
+        elif event == "exception":
+            if self._last_exc_stop == (frame, arg[1]):
+                return self._step_local
+            if self._stop_here(st, frame):
+                if not (frame.f_code.co_flags & _GEN_FLAGS and arg[0] is StopIteration
+                        and arg[2] is None):
+                    self._stop_at(frame, "exception", exc_info=arg)
+                    return frame.f_trace
+            elif (st.stopframe and frame is not st.stopframe
+                  and st.stopframe.f_code.co_flags & _GEN_FLAGS
+                  and arg[0] in (StopIteration, GeneratorExit)):
+                self._stop_at(frame, "exception", exc_info=arg)
+                return frame.f_trace
+            if self._break_on == "raised" and not _PY312:
+                self._on_raise_event(frame, arg)
+                return frame.f_trace
+        return self._step_local
+
+    def _set_caller_trace(self, frame):
+        caller = frame.f_back
+        while caller is not None and self._is_ignored(caller):
+            caller = caller.f_back
+        if caller is not None and not caller.f_trace:
+            caller.f_trace = self._step_local
+
+    # --- sys.monitoring (3.12+)
+
+    def _mon(self):
+        return sys.monitoring
+
+    def _ensure_tool(self):
+        if self._mon_tool is not None:
+            return self._mon_tool
+        mon = sys.monitoring
+        for tool in [mon.DEBUGGER_ID] + [i for i in range(6) if i != mon.DEBUGGER_ID]:
+            if mon.get_tool(tool) is None:
+                mon.use_tool_id(tool, "qdb")
+                self._mon_tool = tool
+                break
+        else:
+            return None
+        E = mon.events
+        mon.register_callback(self._mon_tool, E.PY_START, self._mon_start)
+        mon.register_callback(self._mon_tool, E.PY_RESUME, self._mon_start)
+        mon.register_callback(self._mon_tool, E.LINE, self._mon_line)
+        mon.register_callback(self._mon_tool, E.RAISE, self._mon_raise)
+        return self._mon_tool
+
+    def _update_monitoring(self):
+        mon = sys.monitoring
+        E = mon.events
+        tool = self._ensure_tool()
+        if tool is None:
+            return
+        events = 0
+        if self._bps:
+            events |= E.PY_START | E.PY_RESUME
+        if self._break_on == "raised":
+            events |= E.RAISE
+        if self._pausing_events:
+            events |= E.LINE
+        # Code objects armed before: re-arm or disarm for the current breakpoints.
+        self._mon_lines.clear()
+        for code in list(self._mon_codes):
+            lines = self._bp_lines_for(code)
+            if lines:
+                self._mon_lines[code] = lines
+                mon.set_local_events(tool, code, E.LINE)
+            else:
+                mon.set_local_events(tool, code, 0)
+                self._mon_codes.discard(code)
+        # Code already running (PY_START has passed for it): arm it now.
+        if self._bps:
+            for ident, frame in sys._current_frames().items():
+                if ident in self._internal:
+                    continue
+                while frame is not None:
+                    self._mon_arm(frame.f_code)
+                    frame = frame.f_back
+        mon.set_events(tool, events)
+        mon.restart_events()
+
+    def _mon_arm(self, code):
+        if code in self._mon_lines:
+            return True
+        lines = self._bp_lines_for(code)
+        if not lines:
+            return False
+        self._mon_lines[code] = lines
+        self._mon_codes.add(code)
+        sys.monitoring.set_local_events(self._mon_tool, code, sys.monitoring.events.LINE)
+        return True
+
+    def _mon_start(self, code, offset):
+        if self._active:
+            self._mon_arm(code)
+        return sys.monitoring.DISABLE
+
+    def _mon_line(self, code, line):
+        lines = self._mon_lines.get(code)
+        if lines is None or line not in lines:
+            if self._pause_flag:
+                ident = threading.get_ident()
+                if ident in self._internal or code.co_filename in _BRIDGE_FILES:
+                    return sys.monitoring.DISABLE
+                if ident not in self._busy and ident not in self._stepping:
+                    self._maybe_pause(sys._getframe(1))
+                return None
+            return sys.monitoring.DISABLE
+        ident = threading.get_ident()
+        if (ident in self._stepping or ident in self._busy or ident in self._internal
+                or not self._active):
+            return None
+        self._on_bp_line(sys._getframe(1))
+        return None
+
+    def _mon_raise(self, code, offset, exc):
+        ident = threading.get_ident()
+        if (not self._active or ident in self._internal or ident in self._busy
+                or self._break_on != "raised"):
+            return None
+        frame = sys._getframe(1)
+        self._on_raise(frame, type(exc), exc, exc.__traceback__)
+        return None
+
+    def _mon_release(self):
+        if self._mon_tool is None:
+            return
+        mon = sys.monitoring
+        tool = self._mon_tool
+        self._mon_tool = None
+        try:
+            mon.set_events(tool, 0)
+            for code in list(self._mon_codes):
+                mon.set_local_events(tool, code, 0)
+            for ev in (mon.events.PY_START, mon.events.PY_RESUME, mon.events.LINE,
+                       mon.events.RAISE):
+                mon.register_callback(tool, ev, None)
+            mon.free_tool_id(tool)
+        except Exception:
+            pass
+        self._mon_codes.clear()
+        self._mon_lines.clear()
+
+    # ------------------------------------------------------------------ stop sources
+
+    def _on_bp_line(self, frame):
+        """A line with a breakpoint runs: apply bdb's effective() rules, maybe stop."""
+        file = self._canon(frame.f_code.co_filename)
+        line = frame.f_lineno
+        by_line = self._bp_by_file.get(file)
+        bps = list(by_line.get(line, ())) if by_line else []
+        chosen = None
+        cond_error = None
+        for b in bps:
+            if not b.enabled:
+                continue
+            b.hits += 1
+            if not b.cond:
+                if b.ignore > 0:
+                    b.ignore -= 1
+                    continue
+                chosen = b
+                break
+            try:
+                value = self._eval_condition(b, frame)
+            except _CondError as err:
+                chosen = b
+                cond_error = err
+                break
+            if value:
+                if b.ignore > 0:
+                    b.ignore -= 1
+                else:
+                    chosen = b
+                    break
+        if chosen is None:
+            return
+        if chosen.temp and cond_error is None:
+            self._delete_bp(chosen)
+            self._breakpoints_changed()
+        self._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
+
+    def _maybe_pause(self, frame):
+        while frame is not None and self._is_ignored(frame):
+            frame = frame.f_back
+        if frame is None:
+            return
+        if self._claim_pause():
+            self._stop_at(frame, "pause")
+
+    def _claim_pause(self):
+        with self._state_lock:
+            if not self._pause_flag:
+                return False
+            self._pause_flag = False
+        if _PY312 and self._pausing_events:
+            self._pausing_events = False
+            try:
+                self._update_monitoring()
+            except Exception:
+                pass
+        return True
+
+    def _on_raise_event(self, frame, arg):
+        exc_type, exc, tb = arg
+        # Only where it is raised, not in every frame it passes through.
+        if tb is not None and tb.tb_next is not None:
+            return
+        self._on_raise(frame, exc_type, exc, tb)
+
+    def _on_raise(self, frame, exc_type, exc, tb):
+        if exc_type in (StopIteration, StopAsyncIteration, GeneratorExit):
+            return
+        if frame.f_code.co_filename.startswith("<frozen ") or self._is_ignored(frame):
+            return
+        self._stop_at(frame, "exception", exc_info=(exc_type, exc, tb))
+
+    # ------------------------------------------------------------------ stops and interaction
+
+    def _exception_payload(self, exc_type, exc, tb, uncaught, ident):
+        import traceback
+        try:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+        except Exception:
+            text = _exc_line(exc)
+        try:
+            value = str(exc)
+        except Exception:
+            value = "<str() failed>"
+        return {
+            "type": getattr(exc_type, "__name__", str(exc_type)), "value": value,
+            "traceback": text, "uncaught": uncaught, "thread": self._thread_info(ident),
+        }
+
+    def _stop_at(self, frame, reason, bp=None, cond_error=None, exc_info=None,
+                 return_value=_MISSING, frames=None, post_mortem=False, exception=None):
+        """Stops this thread at `frame` and runs the interaction loop until a resume command.
+        Other threads that want to stop wait their turn on the interaction lock."""
+        ident = threading.get_ident()
+        if not self._active or ident in self._internal or ident in self._busy:
+            return None
+        self._busy.add(ident)
+        try:
+            with self._interact_lock:
+                if not self._active:
+                    return None
+                if frames is None:
+                    frames = self._frames_from(frame)
+                if not frames:
+                    return None
+                stop = _Stop(ident, self._thread_info(ident)["name"], frames, reason,
+                             post_mortem)
+                if bp is not None:
+                    stop.breakpoint = bp.id
+                if exception is not None:
+                    stop.exception = exception
+                elif exc_info is not None:
+                    stop.exception = self._exception_payload(exc_info[0], exc_info[1],
+                                                             exc_info[2], False, ident)
+                    self._last_exc_stop = (frame, exc_info[1])
+                return self._interact(stop, bp, cond_error, return_value)
+        finally:
+            self._busy.discard(ident)
+
+    def _take_pending_id(self):
+        with self._state_lock:
+            id_, self._pending_id = self._pending_id, None
+        return id_
+
+    def _interact(self, stop, bp, cond_error, return_value):
+        # A pause that is still pending would stop again right after this stop: drop it.
+        self._pause_flag = False
+        if self._pausing_events:
+            self._pausing_events = False
+            if _PY312:
+                self._update_monitoring()
+        self.drain_output()
+        sid = self._take_pending_id()
+        self._stop = stop
+        # From now on commands go to this thread's queue: a client may answer the stack below
+        # before this thread reaches the loop.
+        with self._state_lock:
+            self._stopped_mode = True
+        if bp is not None:
+            self._send("breakpoints", self._breakpoints_payload(), sid)
+        if cond_error is not None:
+            self._error("condition", cond_error.data, None, sid)
+        if return_value is not _MISSING:
+            self._send("return", self._short_repr(return_value), sid)
+        if stop.exception is not None:
+            self._send("exception", stop.exception, sid)
+        self._refresh_watches(stop)
+        self._send("watchlist", self._watchlist_payload(), sid)
+        self._send("stack", self._stack_payload(stop), sid)
+        resume = None
+        try:
+            while resume is None:
+                try:
+                    item = self._queue.get()
+                except KeyboardInterrupt:
+                    continue
+                if item is None:  # detached while stopped
+                    resume = ("detach",)
+                    break
+                e, p, id_ = item
+                try:
+                    resume = self._stopped_command(stop, e, p, id_)
+                except _CommandError as err:
+                    self._error(err.type, err.data, e, id_)
+                    if e in _RESUME_COMMANDS:
+                        with self._state_lock:
+                            self._stopped_mode = True
+                except KeyboardInterrupt:
+                    continue
+                except Exception as exc:
+                    self._internal_error(exc, e, id_)
+                    if e in _RESUME_COMMANDS:
+                        with self._state_lock:
+                            self._stopped_mode = True
+        finally:
+            with self._state_lock:
+                self._stopped_mode = False
+            self._stop = None
+            # Anything queued after the resume belongs to no stop: answer it as "running".
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    self._on_late_command(item)
+        self._apply_resume(stop, resume)
+        return resume
+
+    def _on_late_command(self, item):
+        e, p, id_ = item
+        try:
+            self._running_command(e, p, id_)
+        except _CommandError as err:
+            self._error(err.type, err.data, e, id_)
+        except Exception as exc:
+            self._internal_error(exc, e, id_)
+
+    def _apply_resume(self, stop, resume):
+        """Sets the stepping state of this thread for the resume command."""
+        ident = threading.get_ident()
+        kind = resume[0]
+        if kind == "detach" or not self._active or stop.post_mortem:
+            self._steppers.pop(ident, None)
+            self._stepping.discard(ident)
+            if not self._active:
+                sys.settrace(None)
+                for f, _ in stop.frames:
+                    f.f_trace = None
+            return
+        frame = stop.frame
+        if kind == "continue":
+            self._steppers.pop(ident, None)
+            self._stepping.discard(ident)
+            if _PY312:
+                sys.settrace(None)
+                for f, _ in stop.frames:
+                    f.f_trace = None
+            else:
+                self._retrace_here(stop.frames[-1][0])
+            return
+        if kind == "step":
+            st = _Stepper(None, None, 0)
+        elif kind == "next":
+            st = _Stepper(frame, None, 0)
+        elif kind == "return":
+            if frame.f_code.co_flags & _GEN_FLAGS:
+                st = _Stepper(frame, None, -1)
+            else:
+                st = _Stepper(frame.f_back, frame, 0)
+        else:  # until
+            st = _Stepper(frame, frame, resume[1])
+        self._steppers[ident] = st
+        self._stepping.add(ident)
+        sys.settrace(self._step_global)
+        for f, _ in stop.frames:
+            f.f_trace = self._step_local
+            f.f_trace_lines = True
+
+    def _stack_payload(self, stop):
+        stack = []
+        for frame, lineno in stop.frames:
+            stack.append({
+                "file": self._canon(frame.f_code.co_filename),
+                "line": lineno if lineno is not None else 0,
+                "func": frame.f_code.co_name,
+                "code": self._source_line(frame, lineno) if lineno else "",
+            })
+        p = {"index": stop.index, "stack": stack,
+             "thread": {"id": stop.ident, "name": stop.thread_name}, "reason": stop.reason}
+        if stop.breakpoint is not None and stop.reason == "breakpoint":
+            p["breakpoint"] = stop.breakpoint
+        if stop.post_mortem:
+            p["post_mortem"] = True
+        return p
+
+    def _stopped_command(self, stop, e, p, id_):
+        """Handles one command while stopped; returns a resume tuple to leave the loop."""
+        if e in _RESUME_COMMANDS:
+            if e == "until":
+                line = p
+                current = stop.frames[stop.index][1] or 0
+                if line is None:
+                    line = current + 1
+                elif not isinstance(line, int) or isinstance(line, bool):
+                    raise _CommandError("payload", "until takes a line number")
+                elif line <= current:
+                    raise _CommandError("payload", '"until" line %d is not after the current '
+                                        "line %d" % (line, current))
+                resume = ("until", line)
+            else:
+                resume = (e,)
+            with self._state_lock:
+                self._pending_id = id_
+            self._send("running", {"thread": {"id": stop.ident, "name": stop.thread_name}}, id_)
+            return resume
+        if e == "disable":
+            mode = p if p is not None else "soft"
+            if mode not in ("soft", "hard"):
+                raise _CommandError("disable", 'disable takes "soft" or "hard", got %r' % (mode,))
+            self.detach(mode, id_)
+            return ("detach",)
+        if e == "eval":
+            self._cmd_eval(stop, p, id_)
+        elif e == "pprint":
+            self._cmd_pprint(stop, p, id_)
+        elif e in ("up", "down", "frame"):
+            self._cmd_select(stop, e, p, id_)
+        elif e in ("locals", "globals", "args"):
+            self._send(e, self._namespace_payload(stop, e), id_)
+        elif e == "stack":
+            self._send("stack", self._stack_payload(stop), id_)
+        elif e == "pause":
+            self._send("stack", self._stack_payload(stop), id_)
+        elif e == "start":
+            self._send("breakpoints", self._breakpoints_payload(), id_)
+            self._send("watchlist", self._watchlist_payload(), id_)
+            if stop.exception is not None and stop.post_mortem:
+                self._send("exception", stop.exception, id_)
+            self._send("stack", self._stack_payload(stop), id_)
+        elif e in ("set_watch", "clear_watch"):
+            self._cmd_watch(e, p)
+            self._refresh_watches(stop)
+            self._send("watchlist", self._watchlist_payload(), id_)
+        else:
+            self._common_command(e, p, id_, stop)
+        return None
+
+    def _running_command(self, e, p, id_):
+        if e in _FRAME_COMMANDS:
+            raise _CommandError("running", "%s needs a stopped program, and it is running "
+                                "(send pause first)" % e)
+        if e == "start":
+            self._send("breakpoints", self._breakpoints_payload(), id_)
+            self._send("watchlist", self._watchlist_payload(), id_)
+        elif e == "stack":
+            raise _CommandError("running", "The program is running: there is no stack to show "
+                                "(send pause first)")
+        elif e == "pause":
+            self._request_pause(id_)
+        elif e == "disable":
+            mode = p if p is not None else "soft"
+            if mode not in ("soft", "hard"):
+                raise _CommandError("disable", 'disable takes "soft" or "hard", got %r' % (mode,))
+            self.detach(mode, id_)
+        elif e in ("set_watch", "clear_watch"):
+            self._cmd_watch(e, p)
+            self._send("watchlist", self._watchlist_payload(), id_)
+        else:
+            self._common_command(e, p, id_, None)
+
+    def _common_command(self, e, p, id_, stop):
+        if e == "set_break":
+            self.set_break(p, stop)
+            self._send("breakpoints", self._breakpoints_payload(), id_)
+        elif e == "clear_break":
+            self.clear_break(p)
+            self._send("breakpoints", self._breakpoints_payload(), id_)
+        elif e == "update_break":
+            self.update_break(p)
+            self._send("breakpoints", self._breakpoints_payload(), id_)
+        elif e == "breakpoints":
+            self._send("breakpoints", self._breakpoints_payload(), id_)
+        elif e == "list":
+            self._send("list", self._cmd_list(stop, p), id_)
+        elif e == "complete":
+            if not isinstance(p, str):
+                raise _CommandError("payload", "complete takes the text before the cursor")
+            self._send("completions", {"text": p, "matches": self._complete(stop, p)}, id_)
+        elif e == "set_exception_break":
+            if p not in ("raised", "uncaught", "never"):
+                raise _CommandError("payload", 'set_exception_break takes "raised", "uncaught" '
+                                    'or "never"')
+            self._break_on = p
+            self._trace_cache.clear()
+            self._update_tracing()
+        elif e == "input":
+            raise _CommandError("input", "The program's standard input is not connected to qdb")
+        else:
+            raise _CommandError("event", "Unknown command %r" % (e,))
+
+    def _cmd_select(self, stop, e, p, id_):
+        n = len(stop.frames)
+        if e == "frame":
+            if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < n:
+                raise _CommandError("frame", "No frame %r: the stack has frames 0 to %d"
+                                    % (p, n - 1))
+            stop.index = p
+        else:
+            count = p if p is not None else 1
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise _CommandError("payload", "%s takes a count >= 1" % e)
+            if e == "up":
+                if stop.index == 0:
+                    raise _CommandError("up", "Oldest frame")
+                stop.index = max(0, stop.index - count)
+            else:
+                if stop.index == n - 1:
+                    raise _CommandError("down", "Newest frame")
+                stop.index = min(n - 1, stop.index + count)
+        self._refresh_watches(stop)
+        self._send("watchlist", self._watchlist_payload(), id_)
+        p = self._stack_payload(stop)
+        p["reason"] = "select"
+        p.pop("breakpoint", None)
+        self._send("stack", p, id_)
+
+    def _cmd_list(self, stop, p):
+        p = p if isinstance(p, dict) else {}
+        file_arg = p.get("file")
+        if file_arg is None:
+            path = self._canon(stop.frame.f_code.co_filename) if stop else self._program
+        else:
+            path = self._resolve_file(file_arg)
+            if path is None:
+                raise _CommandError("list", "Cannot list %s: no such file" % file_arg)
+        if self._file_skipped(path) or path in _BRIDGE_FILES:
+            raise _CommandError("list", "Cannot list %s: the file is skipped" % (file_arg or path))
+        import linecache
+        lines = linecache.getlines(path)
+        if not lines:
+            try:
+                with open(path, "r", encoding="utf-8", errors="replace") as f:
+                    lines = f.readlines()
+            except OSError as exc:
+                raise _CommandError("list", "Cannot list %s: %s" % (file_arg or path,
+                                                                      exc.strerror or exc))
+        start, end = p.get("start"), p.get("end")
+        if start is None and end is None:
+            chosen = lines
+        else:
+            if start is None:
+                start = max(1, end - 10)
+            if end is None:
+                end = start + 10
+            chosen = lines[start - 1:end]
+        return "".join(chosen)
+
+    # ------------------------------------------------------------------ watches
+
+    def _cmd_watch(self, e, p):
+        if not isinstance(p, list) or not all(isinstance(x, str) for x in p):
+            raise _CommandError("payload", "%s takes a list of expressions" % e)
+        if e == "set_watch":
+            for expr in p:
+                if expr not in self._watches:
+                    self._watches.append(expr)
+                    self._watch_values[expr] = (False, "<not evaluated yet: the program runs>")
+        else:
+            for expr in p:
+                if expr in self._watches:
+                    self._watches.remove(expr)
+                    self._watch_values.pop(expr, None)
+
+    def _refresh_watches(self, stop):
+        for expr in list(self._watches):
+            try:
+                value = self._run_eval(stop, expr, "watch")
+                self._watch_values[expr] = (False, self._short_repr(value))
+            except _PolicyRefused as exc:
+                self._watch_values[expr] = (True, str(exc))
+            except _EvalFailed as exc:
+                self._watch_values[expr] = (True, exc.text)
+
+    def _watchlist_payload(self):
+        out = []
+        for expr in list(self._watches):
+            exc, value = self._watch_values.get(expr, (False, ""))
+            out.append({"expr": expr, "exc": exc, "value": value})
+        return out
+
+    # ------------------------------------------------------------------ reprs
+
+    def _repr_obj(self, big):
+        import reprlib
+
+        class SafeRepr(reprlib.Repr):
+            def repr_instance(self, x, level):
+                try:
+                    s = builtins.repr(x)
+                except Exception as exc:
+                    return "<repr failed: %s>" % _exc_line(exc)
+                if len(s) > self.maxother:
+                    i = max(0, (self.maxother - 3) // 2)
+                    j = max(0, self.maxother - 3 - i)
+                    s = s[:i] + "..." + s[len(s) - j:]
+                return s
+
+            def repr_dict(self, x, level):
+                # reprlib sorts keys; repr() does not: keep the insertion order.
+                n = len(x)
+                if n == 0:
+                    return "{}"
+                if level <= 0:
+                    return "{...}"
+                newlevel = level - 1
+                pieces = []
+                for i, (k, v) in enumerate(x.items()):
+                    if i >= self.maxdict:
+                        pieces.append("...")
+                        break
+                    pieces.append("%s: %s" % (self.repr1(k, newlevel), self.repr1(v, newlevel)))
+                return "{%s}" % ", ".join(pieces)
+
+            def repr1(self, x, level):
+                try:
+                    return reprlib.Repr.repr1(self, x, level)
+                except RecursionError:
+                    return "<repr failed: RecursionError>"
+                except Exception as exc:
+                    return "<repr failed: %s>" % _exc_line(exc)
+
+        r = SafeRepr()
+        if big:
+            r.maxlevel = 20
+            r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 10000
+            r.maxdict = 5000
+            r.maxstring = _MAX_OUTPUT
+            r.maxlong = 100000
+            r.maxother = _MAX_OUTPUT
+        else:
+            r.maxlevel = 6
+            r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 100
+            r.maxdict = 100
+            r.maxstring = 1000
+            r.maxlong = 1000
+            r.maxother = 1000
+        return r
+
+    def _short_repr(self, value):
+        """Bounded, never-failing repr for locals, watches and return values."""
+        r = getattr(self, "_short_repr_obj", None)
+        if r is None:
+            r = self._short_repr_obj = self._repr_obj(False)
+        try:
+            return r.repr(value)
+        except Exception as exc:
+            return "<repr failed: %s>" % _exc_line(exc)
+
+    def _small_enough(self, value, budget=200000):
+        """True when `value` holds at most `budget` items (counted shallowly through builtin
+        containers), so that a plain repr() is cheap."""
+        seen = 0
+        todo = [value]
+        visited = set()
+        while todo:
+            v = todo.pop()
+            t = type(v)
+            if t in (list, tuple, set, frozenset):
+                if id(v) in visited:
+                    continue
+                visited.add(id(v))
+                seen += len(v)
+                if seen > budget:
+                    return False
+                todo.extend(v)
+            elif t is dict:
+                if id(v) in visited:
+                    continue
+                visited.add(id(v))
+                seen += 2 * len(v)
+                if seen > budget:
+                    return False
+                todo.extend(v.keys())
+                todo.extend(v.values())
+            elif t in (str, bytes, bytearray):
+                seen += len(v) // 100
+                if seen > budget:
+                    return False
+        return True
+
+    def _full_repr(self, value, pretty=False):
+        """repr() (or pprint) as the REPL shows it, bounded to about 1 MB for huge values."""
+        text = None
+        if self._small_enough(value):
+            try:
+                if pretty:
+                    import pprint
+                    text = pprint.pformat(value)
+                else:
+                    text = builtins.repr(value)
+            except Exception as exc:
+                return "<repr failed: %s>" % _exc_line(exc)
+        else:
+            r = getattr(self, "_big_repr_obj", None)
+            if r is None:
+                r = self._big_repr_obj = self._repr_obj(True)
+            text = r.repr(value)
+        if len(text) > _MAX_OUTPUT:
+            text = text[:_MAX_OUTPUT] + "\n... [qdb: output truncated at %d characters]" % (
+                _MAX_OUTPUT)
+        return text
+
+    def _namespace_payload(self, stop, kind):
+        frame = stop.frame
+        if kind == "globals":
+            space = frame.f_globals
+        else:
+            space = self._frame_locals(stop, frame)
+        out = {}
+        try:
+            items = list(space.items())
+        except Exception:
+            items = []
+        if kind == "args":
+            code = frame.f_code
+            n = code.co_argcount + code.co_kwonlyargcount
+            n += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+            names = code.co_varnames[:n]
+            items = [(k, v) for k, v in items if k in names]
+            order = {name: i for i, name in enumerate(names)}
+            items.sort(key=lambda kv: order.get(kv[0], 0))
+        for k, v in items:
+            if k == "__builtins__":
+                continue
+            out[str(k)] = self._short_repr(v)
+        return out
+
+    # ------------------------------------------------------------------ eval
+
+    def _frame_locals(self, stop, frame):
+        # Read afresh each time: on 3.8-3.12 this syncs the dict from the frame, and every eval
+        # writes its changes back right after (_locals_to_fast), so nothing is lost; 3.11 and
+        # 3.12 only write back a dict that was just read. On 3.13 it is a write-through proxy.
+        return frame.f_locals
+
+    def _locals_to_fast(self, frame, space):
+        if _PY313 or space is frame.f_globals:
+            return
+        fn = getattr(self, "_l2f", _MISSING)
+        if fn is _MISSING:
+            fn = None
+            try:
+                import ctypes
+                fn = ctypes.pythonapi.PyFrame_LocalsToFast
+                fn.argtypes = [ctypes.py_object, ctypes.c_int]
+                fn.restype = None
+            except Exception:
+                pass
+            self._l2f = fn
+        if fn is not None:
+            try:
+                fn(frame, 0)
+            except Exception:
+                pass
+
+    def _load_hook(self):
+        if self._hook is not None or self._hook_error is not None:
+            return
+        spec = self._eval_policy[len("hook:"):]
+        module_name, _, func_name = spec.rpartition(":")
+        try:
+            import importlib
+            module = importlib.import_module(module_name)
+            self._hook = getattr(module, func_name)
+        except Exception as exc:
+            self._hook_error = 'Eval policy "%s": the hook cannot be loaded (%s)' % (
+                self._eval_policy, _exc_line(exc))
+
+    def _apply_policy(self, code, where):
+        """Returns the code to run, or raises _PolicyRefused."""
+        policy = self._eval_policy
+        if policy == "full":
+            return code
+        if policy == "none":
+            raise _PolicyRefused('Eval policy "none" refuses to run code')
+        if policy.startswith("hook:"):
+            self._load_hook()
+            if self._hook_error:
+                raise _PolicyRefused(self._hook_error)
+            try:
+                verdict = self._hook(code, where)
+            except Exception as exc:
+                raise _PolicyRefused('Eval policy "%s" refused to run code: %s'
+                                     % (policy, _exc_line(exc)))
+            if verdict is True:
+                return code
+            if isinstance(verdict, str):
+                return verdict
+            raise _PolicyRefused('Eval policy "%s" refused to run code' % policy)
+        raise _PolicyRefused('Unknown eval policy "%s": no code runs' % policy)
+
+    def _run_eval(self, stop, expr, where):
+        """Evaluates an expression in the selected frame (policy and timeout applied)."""
+        code_text = self._apply_policy(expr, where)
+        try:
+            code = compile(code_text, "<%s>" % where, "eval", dont_inherit=True)
+        except SyntaxError as exc:
+            raise _EvalFailed(_exc_line(exc))
+        frame = stop.frame if stop is not None else None
+        if frame is not None:
+            g, l = frame.f_globals, self._frame_locals(stop, frame)
+        else:
+            g = l = self._main_globals if self._main_globals is not None else {}
+        return self._with_deadline(lambda: eval(code, g, l))
+
+    def _eval_condition(self, bp, frame):
+        try:
+            code_text = self._apply_policy(bp.cond, "condition")
+            if bp.compiled is None or bp.compiled[0] != code_text:
+                bp.compiled = (code_text, compile(code_text, "<condition>", "eval",
+                                                  dont_inherit=True))
+            code = bp.compiled[1]
+            return self._with_deadline(lambda: eval(code, frame.f_globals, frame.f_locals))
+        except _PolicyRefused as exc:
+            raise _CondError(bp, frame, "PolicyError", str(exc))
+        except _EvalFailed as exc:
+            raise _CondError(bp, frame, exc.type_name, exc.text)
+        except Exception as exc:
+            raise _CondError(bp, frame, type(exc).__name__, _exc_line(exc))
+
+    def _with_deadline(self, fn):
+        """Runs fn() under the eval timeout; any exception becomes _EvalFailed.
+
+        A runaway main thread is interrupted by PAUSE_SIGNAL, whose handler raises
+        _EvalTimeout (that also ends a blocking sleep); another thread gets _EvalTimeout as an
+        asynchronous exception. A pending asynchronous exception is never taken back with
+        PyThreadState_SetAsyncExc(id, NULL): on 3.11 that leaves the eval breaker set and a
+        traced thread spins; if it lands late it is absorbed here instead."""
+        timeout = self._eval_timeout
+        job = self._arm_deadline(timeout) if timeout > 0 else None
+        outcome = None
+        try:
+            try:
+                outcome = (True, fn())
+            except BaseException as exc:
+                if job is not None and isinstance(exc, _EvalTimeout):
+                    job[5] = True
+                outcome = (False, exc)
+            if job is not None:
+                self._disarm_deadline(job)
+        except _EvalTimeout as exc:
+            # Landed just after the code finished: it still took that long.
+            job[5] = True
+            self._disarm_deadline(job)
+            outcome = (False, exc)
+        if job is not None and job[4] and not job[5]:
+            self._absorb(job)
+        ok, value = outcome
+        if ok:
+            return value
+        if isinstance(value, _EvalTimeout):
+            raise _EvalFailed("TimeoutError: eval took longer than %gs" % timeout,
+                              "TimeoutError")
+        raise _EvalFailed(_exc_line(value), type(value).__name__)
+
+    def _absorb(self, job):
+        try:
+            for _ in range(10_000_000):
+                pass
+        except _EvalTimeout:
+            job[5] = True
+
+    def _arm_deadline(self, timeout):
+        if self._set_async_exc is None:
+            try:
+                import ctypes
+                f = ctypes.pythonapi.PyThreadState_SetAsyncExc
+                f.argtypes = [ctypes.c_ulong, ctypes.py_object]
+                f.restype = ctypes.c_int
+                self._set_async_exc = f
+            except Exception:
+                self._set_async_exc = False
+        if self._wd_thread is None:
+            self._wd_thread = threading.Thread(target=self._watchdog, name="qdb-timeout",
+                                               daemon=True)
+            self._wd_thread.start()
+        # [token, deadline, thread, fired, async exception sent, async exception consumed]
+        job = [object(), time.monotonic() + timeout, threading.get_ident(), False, False, False]
+        with self._wd_lock:
+            self._wd_job = job
+        self._wd_wake.set()
+        return job
+
+    def _disarm_deadline(self, job):
+        with self._wd_lock:
+            if self._wd_job is job:
+                self._wd_job = None
+            self._sig_timeout = None
+
+    def _watchdog(self):
+        self._internal_thread()
+        left = None
+        while True:
+            self._wd_wake.wait(left)
+            self._wd_wake.clear()
+            with self._wd_lock:
+                job = self._wd_job
+                left = None
+                if job is None or job[3]:
+                    continue
+                left = job[1] - time.monotonic()
+                if left > 0:
+                    continue
+                left = None
+                job[3] = True
+                if job[2] == self._main_ident:
+                    self._sig_timeout = job[0]
+                    self._signal_main()
+                elif self._set_async_exc:
+                    job[4] = True
+                    self._set_async_exc(job[2], _EvalTimeout)
+
+    def _cmd_eval(self, stop, p, id_):
+        if not isinstance(p, str) or not p:
+            raise _CommandError("payload", "eval takes a non-empty string of code")
+        try:
+            code_text = self._apply_policy(p, "eval")
+        except _PolicyRefused as exc:
+            raise _CommandError("policy", str(exc))
+        frame = stop.frame
+        g, l = frame.f_globals, self._frame_locals(stop, frame)
+        exc_flag = False
+        capture = _Capture()
+        try:
+            try:
+                code = compile(code_text + "\n", "<qdb>", "single", dont_inherit=True)
+            except SyntaxError:
+                code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            self._send("print", {"input": p, "exc": True, "output": _exc_line(exc)}, id_)
+            self._refresh_watches(stop)
+            self._send("watchlist", self._watchlist_payload(), id_)
+            return
+
+        def display(value):
+            if value is not None:
+                capture.write(self._full_repr(value) + "\n")
+
+        saved = sys.stdout, sys.stderr, sys.displayhook
+        sys.stdout = sys.stderr = capture
+        sys.displayhook = display
+        try:
+            self._with_deadline(lambda: exec(code, g, l))
+        except _EvalFailed as exc:
+            exc_flag = True
+            capture.write(exc.text)
+        finally:
+            sys.stdout, sys.stderr, sys.displayhook = saved
+            self._locals_to_fast(frame, l)
+        output = capture.getvalue()
+        if capture.size > _MAX_OUTPUT:
+            output += "\n... [qdb: output truncated at %d characters]" % _MAX_OUTPUT
+        self._send("print", {"input": p, "exc": exc_flag, "output": _strip_one_newline(output)},
+                   id_)
+        self._refresh_watches(stop)
+        self._send("watchlist", self._watchlist_payload(), id_)
+
+    def _cmd_pprint(self, stop, p, id_):
+        if not isinstance(p, str) or not p:
+            raise _CommandError("payload", "pprint takes a non-empty expression")
+        try:
+            value = self._run_eval(stop, p, "pprint")
+            out, exc = self._full_repr(value, pretty=True), False
+        except _PolicyRefused as err:
+            raise _CommandError("policy", str(err))
+        except _EvalFailed as err:
+            out, exc = err.text, True
+        self._send("print", {"input": p, "exc": exc, "output": out}, id_)
+
+    def _complete(self, stop, text):
+        import rlcompleter
+        if stop is not None:
+            frame = stop.frame
+            ns = dict(frame.f_globals)
+            try:
+                ns.update(self._frame_locals(stop, frame))
+            except Exception:
+                pass
+        else:
+            ns = dict(self._main_globals or {})
+        if "." not in text:
+            comp = rlcompleter.Completer(ns)
+            matches = comp.global_matches(text)
+        else:
+            expr, _, attr = text.rpartition(".")
+            try:
+                code = self._apply_policy(expr, "complete")
+                value = self._with_deadline(lambda: eval(code, ns))
+            except (_PolicyRefused, _EvalFailed):
+                return []
+            except SyntaxError:
+                return []
+            comp = rlcompleter.Completer({"__qdb_obj": value})
+            matches = [expr + m[len("__qdb_obj"):]
+                       for m in comp.attr_matches("__qdb_obj." + attr)]
+        out = []
+        for m in matches:
+            if m not in out:
+                out.append(m)
+        return out
+
+    # ------------------------------------------------------------------ pause, signals
+
+    def _signal_main(self):
+        try:
+            self._signal_requests += 1
+            signal.pthread_kill(self._main_ident, PAUSE_SIGNAL)
+        except (OSError, ValueError, AttributeError):
+            self._signal_requests = max(0, self._signal_requests - 1)
+
+    def _request_pause(self, id_):
+        with self._state_lock:
+            self._pending_id = id_
+            self._pause_flag = True
+        if _PY312:
+            self._pausing_events = True
+            self._update_monitoring()
+        else:
+            # Threads with a trace function see line events again on their current frames.
+            for ident, frame in sys._current_frames().items():
+                if ident in self._internal or ident == self._main_ident:
+                    continue
+                while frame is not None:
+                    if not self._is_ignored(frame) and frame.f_trace is None:
+                        frame.f_trace = self._bp_local
+                    frame = frame.f_back
+        self._signal_main()
+
+    def _on_signal(self, signum, frame):
+        ours = self._signal_requests > 0
+        if ours:
+            self._signal_requests -= 1
+        token = self._sig_timeout
+        if token is not None:
+            job = self._wd_job
+            self._sig_timeout = None
+            if job is not None and job[0] is token and job[2] == threading.get_ident():
+                raise _EvalTimeout()
+        if self._sig_detach:
+            self._sig_detach = False
+            sys.settrace(None)
+            f = frame
+            while f is not None:
+                f.f_trace = None
+                f = f.f_back
+        if self._sig_retrace and self._active:
+            self._sig_retrace = False
+            if not _PY312:
+                self._retrace_here(frame)
+        if self._pause_flag and self._active:
+            ident = threading.get_ident()
+            if ident not in self._busy:
+                self._maybe_pause(frame)
+        if not ours:
+            handler = self._chained_handler
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL and not self._active:
+                pass
+
+    def install_signal_hooks(self):
+        self._orig_signal(PAUSE_SIGNAL, self._on_signal)
+        bridge = self
+
+        def qdb_signal(signalnum, handler):
+            # The program installing its own handler for our signal: keep ours, chain theirs.
+            if signalnum == PAUSE_SIGNAL and bridge._active:
+                if not (callable(handler) or handler in (signal.SIG_DFL, signal.SIG_IGN)):
+                    raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, "
+                                    "or a callable object")
+                old = bridge._chained_handler
+                bridge._chained_handler = handler
+                return old
+            return bridge._orig_signal(signalnum, handler)
+
+        def qdb_getsignal(signalnum):
+            if signalnum == PAUSE_SIGNAL and bridge._active:
+                return bridge._chained_handler
+            return bridge._orig_getsignal(signalnum)
+
+        qdb_signal.__doc__ = signal.signal.__doc__
+        qdb_getsignal.__doc__ = signal.getsignal.__doc__
+        signal.signal = qdb_signal
+        signal.getsignal = qdb_getsignal
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, breakpoints):
+        self._active = True
+        for spec in breakpoints or []:
+            try:
+                self.set_break(self._parse_bp_spec(spec), None, from_config=True)
+            except _CommandError as err:
+                self._error(err.type, err.data, "set_break")
+            except Exception as exc:
+                self._internal_error(exc, "set_break", None)
+        if self._bps:
+            self._send("breakpoints", self._breakpoints_payload())
+        self._update_tracing()
+        reader = threading.Thread(target=self._reader_loop, name="qdb-reader", daemon=True)
+        reader.start()
+
+    def _parse_bp_spec(self, spec):
+        spec = str(spec).strip()
+        head, sep, tail = spec.rpartition(":")
+        if sep and tail.strip().isdigit():
+            return {"file": head or None, "line": int(tail)} if head else {"line": int(tail)}
+        if spec.isdigit():
+            return {"line": int(spec)}
+        if sep and (head.endswith(".py") or os.sep in head):
+            return {"file": head, "func": tail}
+        return {"func": spec}
+
+    def trace_main_before_run(self):
+        """Tracing of the main thread for the program's start."""
+        ident = threading.get_ident()
+        if self._stop_on_entry:
+            self._steppers[ident] = _Stepper(None, None, 0, entry=True)
+            self._stepping.add(ident)
+            sys.settrace(self._step_global)
+        elif not _PY312 and self._needs_line_tracing():
+            sys.settrace(self._bp_global)
+
+    def set_trace(self, frame, stop=True):
+        if not self._active:
+            return
+        if not stop:
+            if not _PY312 and threading.get_ident() not in self._steppers:
+                self._retrace_here(frame)
+            return
+        while frame is not None and self._is_ignored(frame):
+            frame = frame.f_back
+        if frame is None:
+            return
+        self._stop_at(frame, "set_trace")
+
+    def post_mortem(self, exc, tb, ident=None):
+        if not self._active or self._break_on == "never":
+            return
+        frames = self._frames_from_tb(tb)
+        if not frames:
+            return
+        if ident is None:
+            ident = threading.get_ident()
+        exception = self._exception_payload(type(exc), exc, tb, True, ident)
+        self._stop_at(frames[-1][0], "exception", frames=frames, post_mortem=True,
+                      exception=exception)
+
+    def detach(self, mode, id_, notify=True):
+        """Stops debugging. soft: the program runs on untraced with its own stdout/stderr;
+        hard: the process ends at once."""
+        with self._state_lock:
+            if self._detaching:
+                return
+            self._detaching = True
+        self._active = False
+        self._pause_flag = False
+        # Tracing off everywhere.
+        try:
+            if hasattr(threading, "settrace_all_threads"):
+                threading.settrace_all_threads(None)
+            else:
+                threading.settrace(None)
+                sys.settrace(None)
+                if threading.get_ident() != self._main_ident:
+                    self._sig_detach = True
+                    self._signal_main()
+        except Exception:
+            pass
+        self._steppers.clear()
+        self._stepping.clear()
+        self._trace_cache.clear()
+        if _PY312:
+            self._mon_release()
+        if mode == "hard":
+            self.drain_output()
+            self._send("disabled", {"mode": "hard"}, id_)
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.drain_output()
+        if notify:
+            self._send("disabled", {"mode": "soft"}, id_)
+        with self._state_lock:
+            self._detached = True
+        self.restore_output()
+        with self._send_lock:
+            self._channel_ok = False
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        # Wake a thread stopped in the interaction loop.
+        self._queue.put(None)
+
+    def at_exit(self):
+        """Last atexit handler: forwards the remaining output, gives fds 1 and 2 back."""
+        if os.getpid() != self._pid:
+            return
+        self._active = False
+        if _PY312:
+            self._mon_release()
+        sys.settrace(None)
+        threading.settrace(None)
+        try:
+            self.restore_output()
+        except Exception:
+            pass
+        if self._exit_sigint:
+            self._orig_signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def after_fork_in_child(self):
+        """A forked child must not talk on the parent's channel nor trace."""
+        self._active = False
+        self._detached = True
+        self._channel_ok = False
+        self._streams = []
+        sys.settrace(None)
+        threading.settrace(None)
+        if _PY312:
+            self._mon_release()
+
+
+class _EvalFailed(Exception):
+    def __init__(self, text, type_name="Exception"):
+        Exception.__init__(self, text)
+        self.text = text
+        self.type_name = type_name
+
+
+class _CondError(Exception):
+    def __init__(self, bp, frame, exc_name, output):
+        Exception.__init__(self, output)
+        self.data = {"cond": bp.cond, "line": frame.f_lineno, "exc": exc_name,
+                     "output": output}
+
+
+# ---------------------------------------------------------------------- module API
+
+_bridge = None
+
+
+def set_trace(stop=True, frame=None):
+    """Stops in qdb at the caller's line (reason ``set_trace``). ``stop=False`` only makes sure
+    tracing is on. A no-op when qdb is not attached (for example after ``disable soft``)."""
+    if _bridge is None:
+        return
+    if frame is None:
+        frame = sys._getframe(1)
+    _bridge.set_trace(frame, stop)
+
+
+class trace(object):
+    """``with qdb.trace(): ...`` stops at the ``with`` line (``stop=False``: just traces)."""
+
+    def __init__(self, stop=True):
+        self.stop = stop
+
+    def __enter__(self):
+        set_trace(self.stop, sys._getframe(1))
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _breakpointhook(*args, **kws):
+    """sys.breakpointhook: honours PYTHONBREAKPOINT as the default hook does."""
+    name = os.environ.get("PYTHONBREAKPOINT")
+    if name == "0":
+        return None
+    if name and name not in ("qdb.set_trace", "pdb.set_trace"):
+        return sys.__breakpointhook__(*args, **kws)
+    set_trace(True, sys._getframe(1))
+    return None
+
+
+def _trim_tb(tb, bridge):
+    while tb is not None and bridge._is_ignored(tb.tb_frame):
+        tb = tb.tb_next
+    return tb
+
+
+def _cant_open(path, exc):
+    sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n"
+                     % (sys.executable, path, exc.errno or 0, exc.strerror))
+    sys.stderr.flush()
+
+
+def _main():
+    """Runs the program as ``python PROGRAM ARGS`` would, under the bridge."""
+    global _bridge
+    boot_globals = sys.modules["__main__"].__dict__
+    config = json.loads(os.environ.pop("QDB_BRIDGE"))
+    # sys.argv is ['-c', PROGRAM, ARGS...]; the program sees [PROGRAM, ARGS...].
+    argv = sys.argv[1:]
+    program_arg = argv[0]
+    path = os.path.abspath(program_arg)
+    config["program_arg"] = program_arg
+    bridge = Bridge(config, os.path.realpath(path), boot_globals)
+    _bridge = bridge
+    this = sys.modules[__name__]
+    sys.modules["qdb"] = this
+
+    bridge.connect()
+    bridge.capture_output()
+    import atexit
+    atexit.register(bridge.at_exit)  # first registered, so it runs last
+    os.register_at_fork(after_in_child=bridge.after_fork_in_child)
+    bridge.install_signal_hooks()
+    sys.breakpointhook = _breakpointhook
+
+    orig_thread_hook = threading.excepthook
+
+    def thread_excepthook(args):
+        if args.exc_type is not SystemExit and args.exc_value is not None:
+            try:
+                bridge.post_mortem(args.exc_value, args.exc_traceback,
+                                   args.thread.ident if args.thread else None)
+            except Exception:
+                pass
+        return orig_thread_hook(args)
+
+    threading.excepthook = thread_excepthook
+
+    sys.argv = argv
+    if not getattr(sys.flags, "safe_path", False):
+        if sys.path and sys.path[0] in ("", "."):
+            sys.path[0] = os.path.dirname(os.path.realpath(path))
+        else:
+            sys.path.insert(0, os.path.dirname(os.path.realpath(path)))
+
+    import importlib.machinery
+    main_mod = types.ModuleType("__main__")
+    main_mod.__dict__.update({
+        "__file__": path, "__builtins__": builtins, "__cached__": None,
+        "__loader__": importlib.machinery.SourceFileLoader("__main__", path),
+        "__spec__": None, "__package__": None,
+    })
+    bridge._main_globals = main_mod.__dict__
+    if bridge._eval_policy.startswith("hook:"):
+        bridge._load_hook()
+
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        _cant_open(path, exc)
+        raise SystemExit(2)
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        sys.excepthook(type(exc), exc, None)
+        raise SystemExit(1)
+
+    bridge.start(config.get("breakpoints") or [])
+    sys.modules["__main__"] = main_mod
+    bridge.trace_main_before_run()
+    try:
+        exec(code, main_mod.__dict__)
+    except SystemExit:
+        sys.settrace(None)
+        raise
+    except BaseException as exc:
+        sys.settrace(None)
+        tb = _trim_tb(exc.__traceback__, bridge)
+        try:
+            bridge.post_mortem(exc, tb)
+        except Exception:
+            pass
+        sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
+        # The default hook prints exc.__traceback__, which still starts in the bridge.
+        exc.__traceback__ = tb
+        if _PY312:
+            sys.last_exc = exc
+        try:
+            sys.excepthook(type(exc), exc, tb)
+        except Exception:
+            pass
+        if isinstance(exc, KeyboardInterrupt):
+            # Python ends with SIGINT after an uncaught KeyboardInterrupt; at_exit does that.
+            bridge._exit_sigint = True
+        raise SystemExit(1)
+    finally:
+        sys.settrace(None)
+        bridge._steppers.pop(threading.get_ident(), None)
+        bridge._stepping.discard(threading.get_ident())
