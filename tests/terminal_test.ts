@@ -1,3 +1,5 @@
+// Screen text is matched column for column, so the patterns hold runs of spaces on purpose.
+// deno-lint-ignore-file no-regex-spaces
 // The terminal client driven like a person would: in tmux, typing keys and reading the screen,
 // through `qdb run` and `qdb attach` on a real Python program.
 import { assertMatch } from "./support/assert.ts";
