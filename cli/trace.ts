@@ -138,6 +138,14 @@ export const traceCommand: CommandSpec = {
       help: "Do not print the program's output here (clients still get it)",
     },
     {
+      name: "stdin",
+      type: "string",
+      placeholder: "FROM",
+      help:
+        "The program's standard input: terminal (this one), clients (their input command), none",
+      default: "terminal",
+    },
+    {
       name: "retries",
       type: "string",
       placeholder: "N",
@@ -156,8 +164,10 @@ export const traceCommand: CommandSpec = {
     const launch = launchOptions(invocation);
     const quiet = values.quiet === true;
     const server = str(values, "server") ?? "tcp://127.0.0.1:8001";
+    const stdin = choice(values, "stdin", ["terminal", "clients", "none"], "terminal");
     const tracer = await startTracer({
       ...launch,
+      stdin: stdin === "terminal" ? "inherit" : stdin === "clients" ? "piped" : "null",
       engine: pythonEngine,
       server,
       session: str(values, "session"),

@@ -91,6 +91,8 @@ export function createServer(options: ServerOptions = {}): QdbServer {
 }
 
 const SECOND = 1000;
+/** How long a tracer that said `disabled` may keep its link open before the session ends. */
+const DISABLED_GRACE_MS = 5 * SECOND;
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
@@ -124,6 +126,8 @@ class Server implements QdbServer {
   readonly #log: (line: string) => void;
   readonly #listeners = new Set<Deno.Listener>();
   readonly #pending = new Set<MessageTransport>();
+  /** Sessions whose tracer said `disabled`: they end when it closes the link. */
+  readonly #disabled = new WeakSet<Session>();
   /** A tracer's attach timeout, per session, while it waits for its first client. */
   readonly #tracerWaits = new WeakMap<Session, ReturnType<typeof setTimeout>>();
   #nextClient = 1;
@@ -286,7 +290,7 @@ class Server implements QdbServer {
 
     const session = this.#session(sessionId);
     const id = `c${this.#nextClient++}`;
-    const client: ClientPeer = { id, name: p.name || id, transport };
+    const client: ClientPeer = { id, name: p.name || id, transport, startId: start.id };
     session.clients.set(id, client);
     session.lastActivity = Date.now();
     this.#log(
@@ -480,7 +484,7 @@ class Server implements QdbServer {
       transport.send({
         e: "start",
         p: { client: client.id },
-        id: session.route(client.id, undefined),
+        id: session.route(client.id, client.startId),
       });
     }
     if (session.clients.size === 0 && this.#attachTimeout > 0) {
@@ -501,14 +505,22 @@ class Server implements QdbServer {
         session.exit = { code: p?.code ?? null, ...(p?.signal ? { signal: p.signal } : {}) };
       }
       session.broadcast(msg);
-      if (msg.e === "disabled") {
-        this.#end(session, this.#exitReason(session) ?? "The tracer stopped debugging");
-        break;
+      if (msg.e === "disabled" && !session.ended) {
+        // The tracer closes the link once it has said everything (after a hard disable, the
+        // program's exit code comes next); it gets a little time, then the session ends.
+        session.setTimer(DISABLED_GRACE_MS, () => {
+          this.#end(session, this.#exitReason(session) ?? "The tracer stopped debugging");
+        });
+        this.#disabled.add(session);
       }
     }
     if (!session.ended && session.tracer?.transport === transport) {
-      session.sendClients(errorEvent(new ProtocolError("tracer", "The tracer disconnected")));
-      this.#end(session, this.#exitReason(session) ?? "The tracer disconnected");
+      if (this.#disabled.has(session)) {
+        this.#end(session, this.#exitReason(session) ?? "The tracer stopped debugging");
+      } else {
+        session.sendClients(errorEvent(new ProtocolError("tracer", "The tracer disconnected")));
+        this.#end(session, this.#exitReason(session) ?? "The tracer disconnected");
+      }
     }
   }
 

@@ -211,11 +211,29 @@ Deno.test("when the program exits, clients see exited, disabled, then disable wi
     await c.expect("attached");
     t.transport.send({ e: "exited", p: { code: 3 } });
     t.transport.send({ e: "disabled" });
+    t.transport.close();
     assertEquals((await c.expect("exited")).p.code, 3);
     await c.expect("disabled");
     assertEquals((await c.expect("disable")).p.reason, "The program exited with code 3");
     await c.closed();
     await t.closed();
+  });
+});
+
+Deno.test("after a hard disable, clients still get the exit status the tracer sends next", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "hard");
+    const c = client(server, "hard", { e: "start" });
+    await c.expect("attached");
+    c.transport.send({ e: "disable", p: "hard", id: 1 });
+    const disable = await t.expect("disable");
+    t.transport.send({ e: "disabled", p: { mode: "hard" }, id: disable.id! });
+    assertEquals((await c.expect("disabled")).id, 1);
+    t.transport.send({ e: "exited", p: { code: null, signal: "SIGKILL" } });
+    t.transport.close();
+    assertEquals((await c.expect("exited")).p.signal, "SIGKILL");
+    assertEquals((await c.expect("disable")).p.reason, "The program was ended by SIGKILL");
+    await c.closed();
   });
 });
 
@@ -238,7 +256,7 @@ Deno.test("a client that drops may attach again and the tracer is asked for its 
 
 Deno.test("commands before a tracer attaches are refused with error tracer", async () => {
   await withServer({}, async (server) => {
-    const c = client(server, "early", { e: "start" });
+    const c = client(server, "early", { e: "start", id: "s" });
     const attached = await c.expect("attached");
     assertEquals(attached.p.tracer, null);
     c.transport.send({ e: "step", id: 5 });
@@ -248,7 +266,11 @@ Deno.test("commands before a tracer attaches are refused with error tracer", asy
     // The tracer arrives: the waiting client is told and the tracer asked for its state.
     const t = tracer(server, "early");
     assertEquals((await c.expect("attached")).p.tracer.program, "demo.py");
-    assertEquals((await t.expect("start")).p, { client: "c1" });
+    const start = await t.expect("start");
+    assertEquals(start.p, { client: "c1" });
+    // The state the tracer sends back carries the id of the client's start.
+    t.transport.send({ e: "breakpoints", p: [], id: start.id! });
+    assertEquals((await c.expect("breakpoints")).id, "s");
   });
 });
 

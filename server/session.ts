@@ -18,6 +18,8 @@ export interface ClientPeer {
   readonly transport: MessageTransport;
   /** When it waits for a tracer: the attach timeout. */
   waitTimer?: ReturnType<typeof setTimeout> | undefined;
+  /** The id of its `start`, echoed on the state the tracer sends in reply. */
+  readonly startId?: MessageId | undefined;
 }
 
 /** The connected tracer. */

@@ -80,14 +80,24 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
 
   let disabled = false;
   const relayEvents = (async () => {
+    let linkOpen = true;
     for await (const event of program.events) {
-      if (event.e === "disabled") disabled = true;
       if (event.e === "print") {
         const p = event.p as PrintPayload;
         if (p.input === "<stdout>") options.onOutput?.("stdout", p.output);
         else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output);
       }
+      if (!linkOpen) continue;
       link.send(event);
+      if (event.e === "disabled") {
+        disabled = true;
+        // Soft: the program runs on without qdb, and the session is over now. Hard: the
+        // program is ending; its exit status follows before the events end.
+        if ((event.p as { mode?: string } | undefined)?.mode !== "hard") {
+          linkOpen = false;
+          link.close();
+        }
+      }
     }
     link.close();
   })();

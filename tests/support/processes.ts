@@ -12,6 +12,8 @@ export class QdbProcess implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
   readonly stdoutLines: string[] = [];
   readonly stderrLines: string[] = [];
+  /** Everything printed so far, as printed. */
+  readonly text = { stdout: "", stderr: "" };
   readonly status: Promise<Deno.CommandStatus>;
   #waiters: (() => void)[] = [];
   #readers: Promise<void>[];
@@ -26,15 +28,20 @@ export class QdbProcess implements AsyncDisposable {
       ...(options.cwd ? { cwd: options.cwd } : {}),
     }).spawn();
     this.#readers = [
-      this.#collect(this.child.stdout, this.stdoutLines),
-      this.#collect(this.child.stderr, this.stderrLines),
+      this.#collect(this.child.stdout, this.stdoutLines, "stdout"),
+      this.#collect(this.child.stderr, this.stderrLines, "stderr"),
     ];
     this.status = this.child.status;
   }
 
-  async #collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+  async #collect(
+    stream: ReadableStream<Uint8Array>,
+    into: string[],
+    name: "stdout" | "stderr",
+  ): Promise<void> {
     let partial = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      this.text[name] += chunk;
       const parts = (partial + chunk).split("\n");
       partial = parts.pop()!;
       into.push(...parts);
