@@ -3,7 +3,7 @@
 // The terminal client driven like a person would: in tmux, typing keys and reading the screen,
 // through `qdb run` and `qdb attach` on a real Python program.
 import { assertMatch } from "./support/assert.ts";
-import { QDB_ENTRY } from "./support/processes.ts";
+import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
 import { TMUX_MISSING, TmuxTerminal } from "./support/tmux.ts";
 
 const DEMO = new URL("../testdata/tty_demo.py", import.meta.url).pathname;
@@ -117,7 +117,9 @@ Deno.test({
     const started = await a.waitFor(/qdb attach --server (ws:\/\/\S+) (\S+)`/);
     const [, url, session] = started.match;
     await a.waitFor(PROMPT);
-    await using b = await qdb(["attach", "--server", url!, session!], { USER: "bo" });
+    // Without a session id: with one session live, attach picks it.
+    await using b = await qdb(["attach", "--server", url!], { USER: "bo" });
+    await b.waitFor(new RegExp(`1 live session: +${session} +.*tty_demo\\.py`));
     await b.waitFor(/Attached to session/);
     await a.waitFor(/\[bo joined\]/);
     await b.line("p 6 * 7");
@@ -130,5 +132,78 @@ Deno.test({
     await a.waitFor(/\[bo left\]/);
     await a.line("q hard");
     await a.waitFor(/\[exit/);
+  },
+});
+
+Deno.test({
+  name: "completion of commands, names in the frame and files; history across runs; Ctrl-D",
+  ignore,
+  async fn() {
+    const history = await Deno.makeTempFile({ prefix: "qdb-history-" });
+    {
+      await using t = await qdb(["run", DEMO], { QDB_HISTORY: history });
+      await t.waitFor(PROMPT);
+      await command(t, "b square");
+      await command(t, "c");
+      // A command name, then a name in the live frame, then an attribute.
+      await t.type("disp");
+      await t.keys("Tab");
+      await t.waitFor(/\(qdb\) display$/);
+      await t.type("squ");
+      await t.keys("Tab");
+      await t.waitFor(/\(qdb\) display square\($/);
+      await t.keys("C-u");
+      // Tab completes what all candidates share; Tab again lists them.
+      await t.type("p sys.ver");
+      await t.keys("Tab");
+      await t.waitFor(/\(qdb\) p sys\.version$/);
+      await t.keys("Tab");
+      await t.waitFor(/sys\.version +sys\.version_info/);
+      await t.keys("C-u");
+      // File names for break: files the session showed, by name, and paths from here.
+      await t.type("b tty_d");
+      await t.keys("Tab");
+      await t.waitFor(/\(qdb\) b tty_demo\.py:$/);
+      await t.keys("C-u");
+      await t.type("b testdata/stdi");
+      await t.keys("Tab");
+      await t.waitFor(/\(qdb\) b testdata\/stdin_echo\.py:$/);
+      await t.keys("C-u");
+      await command(t, "p x + 100");
+      await t.keys("C-d");
+      await t.waitFor(/debugging ended; the program runs on without qdb/);
+    }
+    // The history file remembers the commands; Up brings them back in a new session.
+    assertMatch(await Deno.readTextFile(history), /b square\nc\np x \+ 100\n/);
+    await using t = await qdb(["run", DEMO], { QDB_HISTORY: history });
+    await t.waitFor(PROMPT);
+    await t.keys("Up");
+    await t.waitFor(/\(qdb\) p x \+ 100$/);
+    await t.keys("C-u");
+    await t.line("q hard");
+    await t.waitFor(/\[exit/);
+  },
+});
+
+Deno.test({
+  name: "qdb attach: losing the server says why and exits non-zero",
+  ignore,
+  async fn() {
+    await using serve = await startServe();
+    await using tracer = new QdbProcess([
+      "trace",
+      "--server",
+      serve.tracerUrl,
+      "--session",
+      "lost",
+      "--",
+      DEMO,
+    ]);
+    await tracer.line(/is session lost/, "stderr");
+    await using t = await qdb(["attach", "--server", serve.clientUrl, "lost"]);
+    await t.waitFor(PROMPT);
+    serve.process.kill("SIGKILL");
+    await t.waitFor(/qdb: lost the server/);
+    await t.waitFor(/\[exit 1\]/);
   },
 });

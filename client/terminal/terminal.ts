@@ -874,8 +874,16 @@ export class TerminalClient {
   #fileCandidates(token: string): string[] {
     const known = new Set<string>();
     const cwd = this.#tracer?.cwd;
-    for (const frame of this.#stack?.stack ?? []) known.add(displayPath(frame.file, cwd));
-    for (const bp of this.#breakpoints) known.add(displayPath(bp.file, cwd));
+    // Files the session has shown, by path and by name (the tracer looks names up in the
+    // program's directory), and what the local directory holds when the tracer runs here.
+    const files = [
+      ...(this.#stack?.stack ?? []).map((f) => f.file),
+      ...this.#breakpoints.map((b) => b.file),
+    ];
+    for (const file of files) {
+      known.add(displayPath(file, cwd));
+      known.add(file.slice(file.lastIndexOf("/") + 1));
+    }
     if (this.#listFiles && cwd) {
       const slash = token.lastIndexOf("/");
       const dir = slash >= 0 ? token.slice(0, slash + 1) : "";
