@@ -1,5 +1,7 @@
 """CPU-bound work for bench/python_overhead.ts: many calls and tight loops."""
 
+import sys
+
 
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
@@ -30,4 +32,6 @@ def objects(n):
     return sum(Point(i, i + 1).norm2() for i in range(n))
 
 
-print(fib(24), loop(2_000_000), objects(200_000))
+# The work is scaled by the first argument, so that start-up costs can be told apart.
+scale = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+print(fib(24 + (scale > 1) * 2), loop(2_000_000 * scale), objects(200_000 * scale))

@@ -3,7 +3,7 @@
 import { listSessions, QdbClient } from "../client.ts";
 import { type CommandSpec, str } from "./args.ts";
 import { runTerminal } from "./_terminal.ts";
-import { DEFAULT_CLIENT_URL, describeSession } from "./sessions.ts";
+import { DEFAULT_CLIENT_URL, describeSession, SERVER_OPTION, TOKEN_OPTION } from "./sessions.ts";
 
 /** The `attach` command. */
 export const attachCommand: CommandSpec = {
@@ -14,22 +14,8 @@ export const attachCommand: CommandSpec = {
     "several, it asks which. Quitting (q, Ctrl-D) lets the program run on; `q hard` ends it;\n" +
     "`detach` leaves the session as it is for a later attach.",
   options: [
-    {
-      name: "server",
-      short: "s",
-      type: "string",
-      placeholder: "URL",
-      help: "The server's client address",
-      default: DEFAULT_CLIENT_URL,
-      env: "QDB_SERVER",
-    },
-    {
-      name: "token",
-      type: "string",
-      placeholder: "TOKEN",
-      help: "The server's token",
-      env: "QDB_TOKEN",
-    },
+    SERVER_OPTION,
+    TOKEN_OPTION,
     {
       name: "name",
       type: "string",

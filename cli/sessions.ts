@@ -2,10 +2,30 @@
 
 import { listSessions } from "../client.ts";
 import type { SessionInfo } from "../protocol/mod.ts";
-import { type CommandSpec, str } from "./args.ts";
+import { type CommandSpec, type OptionSpec, str } from "./args.ts";
 
 /** Default client address of a server. */
 export const DEFAULT_CLIENT_URL = "ws://127.0.0.1:8002";
+
+/** `--server`: where clients connect, for the commands that are clients. */
+export const SERVER_OPTION: OptionSpec = {
+  name: "server",
+  short: "s",
+  type: "string",
+  placeholder: "URL",
+  help: "The server's client address",
+  default: DEFAULT_CLIENT_URL,
+  env: "QDB_SERVER",
+};
+
+/** `--token`: the server's shared secret. */
+export const TOKEN_OPTION: OptionSpec = {
+  name: "token",
+  type: "string",
+  placeholder: "TOKEN",
+  help: "The server's token",
+  env: "QDB_TOKEN",
+};
 
 /** The `sessions` command. */
 export const sessionsCommand: CommandSpec = {
@@ -13,22 +33,8 @@ export const sessionsCommand: CommandSpec = {
   usage: "[options]",
   summary: "List the live sessions of a qdb server.",
   options: [
-    {
-      name: "server",
-      short: "s",
-      type: "string",
-      placeholder: "URL",
-      help: "The server's client address",
-      default: DEFAULT_CLIENT_URL,
-      env: "QDB_SERVER",
-    },
-    {
-      name: "token",
-      type: "string",
-      placeholder: "TOKEN",
-      help: "The server's token",
-      env: "QDB_TOKEN",
-    },
+    SERVER_OPTION,
+    TOKEN_OPTION,
     { name: "json", type: "boolean", help: "Print the server's JSON as is" },
   ],
   async run({ values }) {

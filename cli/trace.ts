@@ -5,6 +5,7 @@ import type { ExitStatus, LaunchOptions } from "../engine/engine.ts";
 import { startTracer } from "../tracer.ts";
 import { choice, type CommandSpec, type Invocation, list, num, str, UsageError } from "./args.ts";
 import { forwardSignals } from "./_signals.ts";
+import { TOKEN_OPTION } from "./sessions.ts";
 import { writeAll } from "./_terminal.ts";
 
 /** Options shared by `trace` and `run`: how the program is debugged. */
@@ -124,13 +125,7 @@ export const traceCommand: CommandSpec = {
       placeholder: "ID",
       help: "Session id (default: a random UUID)",
     },
-    {
-      name: "token",
-      type: "string",
-      placeholder: "TOKEN",
-      help: "The server's token",
-      env: "QDB_TOKEN",
-    },
+    TOKEN_OPTION,
     {
       name: "quiet",
       short: "q",

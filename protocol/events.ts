@@ -111,8 +111,8 @@ export const errorPayload = object({
   data: any(),
 }, { command: string() });
 
-/** What a tracer tells about itself in `start`, as clients see it. */
-export const tracerInfoSchema = object({
+/** What a tracer tells about what it runs (in `start`; clients see it in `attached`). */
+const tracerFields = {
   engine: string(),
   program: string(),
   argv: array(string()),
@@ -120,7 +120,10 @@ export const tracerInfoSchema = object({
   host: string(),
   cwd: string(),
   protocol: integer({ min: 1 }),
-}, { runtime: string(), version: string() });
+};
+
+/** What a tracer tells about itself in `start`, as clients see it. */
+export const tracerInfoSchema = object(tracerFields, { runtime: string(), version: string() });
 
 /** A client as other clients see it. */
 export const clientInfoSchema = object({ id: string(), name: string(), address: string() });
@@ -326,13 +329,7 @@ export const SERVER_EVENTS = {
 /** Payload schema of the tracer's `start` on the tracer link. */
 export const tracerStartPayload = object({
   session: string({ nonEmpty: true, maxLength: 128 }),
-  protocol: integer({ min: 1 }),
-  engine: string(),
-  program: string(),
-  argv: array(string()),
-  pid: integer(),
-  host: string(),
-  cwd: string(),
+  ...tracerFields,
 }, { auth: string({ maxLength: 4096 }), runtime: string(), version: string() });
 
 /**

@@ -208,6 +208,43 @@ class Server implements QdbServer {
     }
   }
 
+  /**
+   * The first message of a new link, waited for up to the auth timeout. Undefined when there is
+   * none (the link was closed, or refused when time ran out).
+   */
+  async #first(
+    transport: MessageTransport,
+    incoming: AsyncIterator<Incoming>,
+  ): Promise<Incoming | undefined> {
+    if (this.#closed) {
+      this.#refuse(transport, new ProtocolError("tracer", "The server is shutting down"));
+      return undefined;
+    }
+    const first = await firstMessage(incoming, this.#authTimeout);
+    if (first === "timeout") {
+      this.#refuse(
+        transport,
+        new ProtocolError("auth", `No start message within ${seconds(this.#authTimeout)}`),
+      );
+      return undefined;
+    }
+    if (first === undefined) transport.close();
+    return first;
+  }
+
+  /** Whether `id` may name a session; refuses the link when not. */
+  #validSessionId(transport: MessageTransport, id: string): boolean {
+    if (SESSION_ID_PATTERN.test(id)) return true;
+    this.#refuse(
+      transport,
+      new ProtocolError(
+        "session",
+        `Session id ${JSON.stringify(id)} is not valid: use 1 to 128 letters, digits or ._:@~-`,
+      ),
+    );
+    return false;
+  }
+
   /** Refuses a connection: `error`, then `disable`, then close. */
   #refuse(transport: MessageTransport, error: ProtocolError): void {
     transport.send(errorEvent(error));
@@ -231,15 +268,8 @@ class Server implements QdbServer {
 
   async #serveClient(transport: MessageTransport, sessionId: string): Promise<void> {
     const incoming = transport.incoming[Symbol.asyncIterator]();
-    if (this.#closed) return this.#refuse(transport, new ProtocolError("tracer", "Server closed"));
-    const first = await firstMessage(incoming, this.#authTimeout);
-    if (first === undefined) return transport.close();
-    if (first === "timeout") {
-      return this.#refuse(
-        transport,
-        new ProtocolError("auth", `No start message within ${seconds(this.#authTimeout)}`),
-      );
-    }
+    const first = await this.#first(transport, incoming);
+    if (!first) return;
     let start: ClientMessage;
     try {
       if ("error" in first) throw first.error;
@@ -254,17 +284,7 @@ class Server implements QdbServer {
         new ProtocolError("auth", `First message must be a valid "start": ${error.message}`),
       );
     }
-    if (!SESSION_ID_PATTERN.test(sessionId)) {
-      return this.#refuse(
-        transport,
-        new ProtocolError(
-          "session",
-          `Session id ${
-            JSON.stringify(sessionId)
-          } is not valid: use 1 to 128 letters, digits or ._:@~-`,
-        ),
-      );
-    }
+    if (!this.#validSessionId(transport, sessionId)) return;
     const p = typeof start.p === "object" ? start.p : { auth: start.p ?? "" };
     const ok = await this.#authorize({
       role: "client",
@@ -396,15 +416,8 @@ class Server implements QdbServer {
 
   async #serveTracer(transport: MessageTransport): Promise<void> {
     const incoming = transport.incoming[Symbol.asyncIterator]();
-    if (this.#closed) return transport.close();
-    const first = await firstMessage(incoming, this.#authTimeout);
-    if (first === undefined) return transport.close();
-    if (first === "timeout") {
-      return this.#refuse(
-        transport,
-        new ProtocolError("auth", `No start message within ${seconds(this.#authTimeout)}`),
-      );
-    }
+    const first = await this.#first(transport, incoming);
+    if (!first) return;
     let start: TracerStart;
     try {
       if ("error" in first) throw first.error;
@@ -419,17 +432,7 @@ class Server implements QdbServer {
         new ProtocolError("auth", `First message must be a valid "start": ${error.message}`),
       );
     }
-    if (!SESSION_ID_PATTERN.test(start.session)) {
-      return this.#refuse(
-        transport,
-        new ProtocolError(
-          "session",
-          `Session id ${
-            JSON.stringify(start.session)
-          } is not valid: use 1 to 128 letters, digits or ._:@~-`,
-        ),
-      );
-    }
+    if (!this.#validSessionId(transport, start.session)) return;
     const ok = await this.#authorize({
       role: "tracer",
       auth: start.auth ?? "",

@@ -29,19 +29,32 @@ async function tcpPair(): Promise<Pair> {
   };
 }
 
-async function webSocketPair(): Promise<Pair> {
+/** A WebSocket server on a free port whose first connection becomes a transport. */
+function webSocketServer(options: { maxMessageLength?: number } = {}) {
   const ac = new AbortController();
-  const { promise: serverSide, resolve } = Promise.withResolvers<WebSocketTransport>();
+  const { promise: accepted, resolve } = Promise.withResolvers<WebSocketTransport>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
     (req) => {
       const { socket, response } = Deno.upgradeWebSocket(req);
-      resolve(new WebSocketTransport(socket));
+      resolve(new WebSocketTransport(socket, options));
       return response;
     },
   );
-  const a = await connectWebSocket(`ws://127.0.0.1:${server.addr.port}/x`);
-  const b = await serverSide;
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}/x`,
+    accepted,
+    async close() {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+async function webSocketPair(): Promise<Pair> {
+  const server = webSocketServer();
+  const a = await connectWebSocket(server.url);
+  const b = await server.accepted;
   return {
     a,
     b,
@@ -49,8 +62,7 @@ async function webSocketPair(): Promise<Pair> {
       a.close();
       b.close();
       await Promise.all([a.closed, b.closed]);
-      ac.abort();
-      await server.finished;
+      await server.close();
     },
   };
 }
@@ -138,19 +150,10 @@ for (const [name, makePair] of IMPLEMENTATIONS) {
 }
 
 Deno.test("websocket: binary and oversized frames are errors, the link survives", async () => {
-  const ac = new AbortController();
-  const { promise: serverSide, resolve } = Promise.withResolvers<WebSocketTransport>();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
-    (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      resolve(new WebSocketTransport(socket, { maxMessageLength: 100 }));
-      return response;
-    },
-  );
-  const raw = new WebSocket(`ws://127.0.0.1:${server.addr.port}/x`);
+  const server = webSocketServer({ maxMessageLength: 100 });
+  const raw = new WebSocket(server.url);
   await new Promise((r) => raw.onopen = r);
-  const b = await serverSide;
+  const b = await server.accepted;
   raw.send(new Uint8Array([1, 2, 3]));
   raw.send(JSON.stringify({ e: "eval", p: "z".repeat(200) }));
   raw.send("not json");
@@ -163,8 +166,7 @@ Deno.test("websocket: binary and oversized frames are errors, the link survives"
   assertEquals(errors[3], "step");
   raw.close();
   await b.closed;
-  ac.abort();
-  await server.finished;
+  await server.close();
 });
 
 Deno.test("tcp: connect retries with backoff, then fails with a clear error", async () => {

@@ -1,0 +1,5 @@
+"""A program that does nothing: what starting costs, in bench/python_overhead.ts."""
+
+
+def never_called():
+    return None  # @bench_breakpoint
