@@ -68,6 +68,11 @@ export interface RunTerminalOptions {
   forwardInput?: boolean;
   /** Whether the tracer runs on this machine (so local files can be completed). */
   local?: boolean;
+  /**
+   * Receives what is typed after the terminal client ended (the program runs on after a soft
+   * quit, and may read its input). Without it, input after the end is ignored.
+   */
+  afterEnd?: (text: string) => void;
 }
 
 /**
@@ -127,35 +132,46 @@ export async function runTerminal(client: QdbClient, options: RunTerminalOptions
     });
     const terminal = new TerminalClient({ ...common, screen });
     Deno.stdin.setRaw(true);
+    let ended = false;
     try {
       const done = terminal.run();
       (async () => {
         while (true) {
           const { value, done } = await reader.read();
           if (done) break;
-          await screen.input(decoder.decode(value, { stream: true }));
+          const text = decoder.decode(value, { stream: true });
+          if (!ended) await screen.input(text);
+          else options.afterEnd?.(text);
         }
       })().catch(() => {});
       return await done;
     } finally {
+      // Back to the terminal's own line editing, for whatever reads the input next.
+      ended = true;
       Deno.stdin.setRaw(false);
       out.write("\r\x1b[K");
     }
   }
   const screen = new PlainConsole(out);
   const terminal = new TerminalClient({ ...common, screen });
-  const done = terminal.run();
+  let ended = false;
+  const done = terminal.run().finally(() => ended = true);
   (async () => {
     let partial = "";
     while (true) {
       const { value, done } = await reader.read();
       if (done) break;
-      const lines = (partial + decoder.decode(value, { stream: true })).split("\n");
+      const text = decoder.decode(value, { stream: true });
+      if (ended) {
+        options.afterEnd?.(text);
+        continue;
+      }
+      const lines = (partial + text).split("\n");
       partial = lines.pop()!;
       for (const line of lines) screen.inputLine(line.replace(/\r$/, ""));
     }
-    if (partial) screen.inputLine(partial);
-    screen.inputEnd();
+    if (partial && !ended) screen.inputLine(partial);
+    if (!ended) screen.inputEnd();
   })().catch(() => {});
   return await done;
 }

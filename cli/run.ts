@@ -58,7 +58,7 @@ export const runCommand: CommandSpec = {
       // A local session lasts as long as its person wants.
       inactivityTimeout: 0,
     });
-    let detached = false;
+    let held: ["stdout" | "stderr", string][] | undefined = [];
     await using tracer = await startTracer({
       ...launch,
       engine: pythonEngine,
@@ -66,9 +66,12 @@ export const runCommand: CommandSpec = {
       token,
       retries: 0,
       stdin: "piped",
-      // The terminal client prints the program's output; after a soft quit, we do.
-      onOutput: (stream, text) => {
-        if (detached) writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+      // The terminal client prints the program's output; after a soft quit, we do (once the
+      // terminal client has said its last word, so that the program's output comes after it).
+      onOutput: (stream, text, relayed) => {
+        if (relayed) return;
+        if (held) held.push([stream, text]);
+        else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
       },
       onStatus: (line) => console.error(`qdb: ${line}`),
     });
@@ -89,9 +92,14 @@ export const runCommand: CommandSpec = {
       tracer: client.attached.tracer,
       forwardInput: true,
       local: true,
+      // After a soft quit the program runs on in the foreground, and reads what is typed.
+      afterEnd: (text) => tracer.input(text),
     });
-    detached = true;
     client.close();
+    for (const [stream, text] of held) {
+      writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+    }
+    held = undefined;
     // After a soft quit the program runs on in the foreground: Ctrl-C is for it now.
     const stopInterrupts = forwardSignals((signal) => tracer.kill(signal), ["SIGINT"]);
     const status = await tracer.done;

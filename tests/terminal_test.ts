@@ -170,8 +170,13 @@ Deno.test({
       await t.waitFor(/\(qdb\) b testdata\/stdin_echo\.py:$/);
       await t.keys("C-u");
       await command(t, "p x + 100");
+      // Ctrl-D quits soft: the program runs on in the foreground and reads what is typed.
       await t.keys("C-d");
-      await t.waitFor(/debugging ended; the program runs on without qdb/);
+      await t.waitFor(
+        /debugging ended; the program runs on without qdb\ntotal is 14\nyour name\?$/,
+      );
+      await t.line("Zed");
+      await t.waitFor(/hello Zed\n\[exit 0\]/);
     }
     // The history file remembers the commands; Up brings them back in a new session.
     assertMatch(await Deno.readTextFile(history), /b square\nc\np x \+ 100\n/);

@@ -23,8 +23,13 @@ export interface TracerOptions extends LaunchOptions {
   token?: string | undefined;
   /** Connection attempts after a failure. Default 5. */
   retries?: number;
-  /** Receives the program's output, for the tracer's own terminal. */
-  onOutput?: ((stream: "stdout" | "stderr", text: string) => void) | undefined;
+  /**
+   * Receives the program's output, for the tracer's own terminal. `relayed` is false for output
+   * that no client will see (it came after a soft disable ended the session).
+   */
+  onOutput?:
+    | ((stream: "stdout" | "stderr", text: string, relayed: boolean) => void)
+    | undefined;
   /** Receives status lines worth showing the person who started the tracer. */
   onStatus?: ((line: string) => void) | undefined;
 }
@@ -37,6 +42,8 @@ export interface RunningTracer extends AsyncDisposable {
   readonly info: EngineInfo;
   /** Resolves with the program's exit status once it ended and everything was relayed. */
   readonly done: Promise<ExitStatus>;
+  /** Writes to the program's standard input (when it was launched with `stdin: "piped"`). */
+  input(text: string): void;
   /** Sends a signal to the program (as Ctrl-C in the tracer's terminal would). */
   kill(signal: Deno.Signal): void;
   /** Ends the program (if still running) and the link. Idempotent. */
@@ -84,8 +91,8 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     for await (const event of program.events) {
       if (event.e === "print") {
         const p = event.p as PrintPayload;
-        if (p.input === "<stdout>") options.onOutput?.("stdout", p.output);
-        else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output);
+        if (p.input === "<stdout>") options.onOutput?.("stdout", p.output, linkOpen);
+        else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output, linkOpen);
       }
       if (!linkOpen) continue;
       link.send(event);
@@ -134,6 +141,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     info: program.info,
     done,
     kill: (signal) => program.kill(signal),
+    input: (text) => program.send({ e: "input", p: text }),
     close,
     [Symbol.asyncDispose]: close,
   };

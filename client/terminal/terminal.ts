@@ -131,6 +131,8 @@ export class TerminalClient {
   #ended = false;
   #exitCode: number | null = null;
   #endReason = "";
+  /** Whether the end of debugging was already said. */
+  #announced = false;
   #quitting = false;
   #lastLine = "";
   #listFrom: { file: string; line: number } | undefined;
@@ -278,18 +280,25 @@ export class TerminalClient {
         break;
       }
       case "disabled": {
+        // Said at once: after a soft disable the program's output goes straight to its
+        // terminal, and this line belongs before it.
         const mode = (msg.p as { mode?: string } | undefined)?.mode;
         this.#ended = true;
-        if (mode === "hard") this.#endReason ||= "debugging ended; the program was ended";
-        else if (this.#exitCode === null) {
-          this.#endReason ||= "debugging ended; the program runs on without qdb";
-        }
+        this.#updatePrompt();
+        if (this.#exitCode !== null) break;
+        this.#say(this.#palette.info(
+          mode === "hard"
+            ? "qdb: debugging ended; the program was ended"
+            : "qdb: debugging ended; the program runs on without qdb",
+        ));
+        this.#endReason = "";
+        this.#announced = true;
         break;
       }
       case "disable": {
         this.#ended = true;
         const reason = (msg.p as { reason?: string } | undefined)?.reason;
-        if (reason && this.#exitCode === null && !this.#endReason) {
+        if (reason && this.#exitCode === null && !this.#endReason && !this.#announced) {
           this.#endReason = `session ended: ${reason}`;
         }
         break;
@@ -415,7 +424,7 @@ export class TerminalClient {
   }
 
   #updatePrompt(): void {
-    if (this.#busy || this.#ended) return this.#screen.setPrompt(null);
+    if (this.#busy || this.#ended || this.#quitting) return this.#screen.setPrompt(null);
     this.#screen.setPrompt(this.#running ? null : this.#palette.prompt(PROMPT));
   }
 
