@@ -380,7 +380,9 @@ class Server implements QdbServer {
       client.transport.send(errorEvent(error));
       return;
     }
-    if (msg.e !== "start" && msg.e !== "complete") {
+    // Completions are noise to others, and what one types into the program (a password?)
+    // is theirs alone.
+    if (msg.e !== "start" && msg.e !== "complete" && msg.e !== "input") {
       const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
       if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
       session.sendClients(echo, client.id);

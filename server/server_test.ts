@@ -372,3 +372,19 @@ Deno.test("the handler honours its base path", async () => {
     assertEquals((await inside.json()).sessions, []);
   });
 });
+
+Deno.test("what a client types into the program is not shown to the other clients", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "typing");
+    const a = client(server, "typing", { e: "start" });
+    const b = client(server, "typing", { e: "start" });
+    await a.expect("attached");
+    await b.expect("attached");
+    a.transport.send({ e: "input", p: "hunter2\n" });
+    a.transport.send({ e: "step" });
+    assertEquals((await t.expect("input")).p, "hunter2\n");
+    // b sees the step, and nothing of the input.
+    assertEquals((await b.expect("command")).p.e, "step");
+    assertEquals(b.seen.filter((m) => JSON.stringify(m).includes("hunter2")), []);
+  });
+});
