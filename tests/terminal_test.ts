@@ -59,6 +59,13 @@ Deno.test({
     out = await command(t, "d");
     assertMatch(out, /square\(\)/);
     await command(t, "cl 1");
+    // Off the end of square (pdb's --Return--), back in main, then step into the next call.
+    assertMatch(await command(t, "n"), /--Return-- 0\n> .*tty_demo\.py\(6\)square\(\)/);
+    assertMatch(await command(t, "n"), /> .*tty_demo\.py\(17\)main\(\)/);
+    assertMatch(await command(t, "s"), /> .*tty_demo\.py\(18\)main\(\)/);
+    out = await command(t, "s");
+    assertMatch(out, /> .*tty_demo\.py\(5\)square\(\)/);
+    assertMatch(out, /display x \* 10: 10\n/);
     await t.line("c");
     // Past the loop, the program asks for input: typed lines go to the program.
     await t.waitFor(/your name\?$/);
