@@ -4,15 +4,22 @@
 // through `qdb run` and `qdb attach` on a real Python program.
 import { assertMatch } from "./support/assert.ts";
 import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
+import { findPythons } from "./support/pythons.ts";
 import { TMUX_MISSING, TmuxTerminal } from "./support/tmux.ts";
 
 const DEMO = new URL("../testdata/tty_demo.py", import.meta.url).pathname;
+// The newest CPython found, so these tests do not depend on what `python3` is on the PATH.
+const PYTHON = (await findPythons()).at(-1)?.path ?? "python3";
 const ignore = TMUX_MISSING !== undefined;
 if (ignore) console.log(`terminal tests skipped: ${TMUX_MISSING}`);
 
 async function qdb(args: string[], env: Record<string, string> = {}) {
   const history = await Deno.makeTempFile({ prefix: "qdb-history-" });
-  return await TmuxTerminal.start([Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...args], {
+  const [command, ...rest] = args;
+  const full = command === "run" || command === "trace"
+    ? [command, "--python", PYTHON, ...rest]
+    : args;
+  return await TmuxTerminal.start([Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...full], {
     env: {
       NO_COLOR: "1",
       QDB_HISTORY: history,
@@ -204,6 +211,8 @@ Deno.test({
     await using serve = await startServe();
     await using tracer = new QdbProcess([
       "trace",
+      "--python",
+      PYTHON,
       "--server",
       serve.tracerUrl,
       "--session",
