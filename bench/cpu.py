@@ -35,3 +35,6 @@ def objects(n):
 # The work is scaled by the first argument, so that start-up costs can be told apart.
 scale = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 print(fib(24 + (scale > 1) * 2), loop(2_000_000 * scale), objects(200_000 * scale))
+from peak_memory import report_peak_memory  # noqa: E402
+
+report_peak_memory()

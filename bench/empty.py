@@ -3,3 +3,8 @@
 
 def never_called():
     return None  # @bench_breakpoint
+
+
+from peak_memory import report_peak_memory  # noqa: E402
+
+report_peak_memory()

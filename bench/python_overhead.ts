@@ -4,6 +4,9 @@
  * `python -m pdb` with the same breakpoint (driven through stdin: `b`, `c`, `q`). Each runs a
  * few times on every CPython found, side by side; the table shows medians and ratios.
  *
+ * Memory: each program reports its own peak resident set size at its end; under qdb that
+ * includes the bridge, which runs inside the debugged process (the tracer is a separate one).
+ *
  * Two programs: an empty one (start-up cost: launching the interpreter and, for qdb, the bridge
  * and its socket) and the CPU-bound one scaled up (`--scale`, default 4) so that its run time,
  * not start-up, decides the ratios.
@@ -25,24 +28,33 @@ function breakpointLine(program: string): number {
   return lines.findIndex((l) => l.includes("# @bench_breakpoint")) + 1;
 }
 
-async function timePlain(python: string, program: string, args: string[]): Promise<number> {
+/** One run: wall time, and the program's peak resident memory as it reported it. */
+interface Run {
+  seconds: number;
+  rssKb: number;
+}
+
+/** The program prints `qdb-bench-maxrss-kb N` last (see cpu.py). */
+function peakRss(stdout: string): number {
+  const m = /qdb-bench-maxrss-kb (\d+)/.exec(stdout);
+  if (!m) throw new Error(`The program did not report its memory: ${stdout.slice(-200)}`);
+  return Number(m[1]);
+}
+
+async function runPlain(python: string, program: string, args: string[]): Promise<Run> {
   const start = performance.now();
   const out = await new Deno.Command(python, {
     args: [program, ...args],
-    stdout: "null",
+    stdout: "piped",
     stderr: "inherit",
     stdin: "null",
   }).output();
+  const seconds = (performance.now() - start) / 1000;
   if (!out.success) throw new Error(`${python} ${program} failed`);
-  return (performance.now() - start) / 1000;
+  return { seconds, rssKb: peakRss(new TextDecoder().decode(out.stdout)) };
 }
 
-async function timeQdb(
-  python: string,
-  program: string,
-  args: string[],
-  line: number,
-): Promise<number> {
+async function runQdb(python: string, program: string, args: string[], line: number): Promise<Run> {
   const start = performance.now();
   await using session = await pythonEngine.launch({
     program,
@@ -53,35 +65,35 @@ async function timeQdb(
     stdin: "null",
   });
   let stops = 0;
+  let stdout = "";
   for await (const event of session.events) {
     if (event.e === "stack") stops++;
+    const p = event.p as { input?: string; output?: string } | undefined;
+    if (event.e === "print" && p?.input === "<stdout>") stdout += p.output;
   }
   const status = await session.exited;
+  const seconds = (performance.now() - start) / 1000;
   if (status.code !== 0 || stops !== 0) {
     throw new Error(`qdb run failed: ${JSON.stringify(status)}, ${stops} stops`);
   }
-  return (performance.now() - start) / 1000;
+  return { seconds, rssKb: peakRss(stdout) };
 }
 
-async function timePdb(
-  python: string,
-  program: string,
-  args: string[],
-  line: number,
-): Promise<number> {
+async function runPdb(python: string, program: string, args: string[], line: number): Promise<Run> {
   const start = performance.now();
   const child = new Deno.Command(python, {
     args: ["-m", "pdb", program, ...args],
     stdin: "piped",
-    stdout: "null",
+    stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(`b ${program}:${line}\nc\nq\n`));
   await writer.close();
-  const status = await child.status;
-  if (!status.success) throw new Error(`pdb run failed: ${status.code}`);
-  return (performance.now() - start) / 1000;
+  const out = await child.output();
+  const seconds = (performance.now() - start) / 1000;
+  if (!out.success) throw new Error(`pdb run failed: ${out.code}`);
+  return { seconds, rssKb: peakRss(new TextDecoder().decode(out.stdout)) };
 }
 
 function median(values: number[]): number {
@@ -101,29 +113,36 @@ async function main(): Promise<void> {
   const emptyLine = breakpointLine(EMPTY);
   const rows: string[][] = [];
   for (const python of await findPythons()) {
-    const times = { plain: [] as number[], qdb: [] as number[], pdb: [] as number[] };
-    const startup = { plain: [] as number[], qdb: [] as number[], pdb: [] as number[] };
+    const runs = { plain: [] as Run[], qdb: [] as Run[], pdb: [] as Run[] };
+    const startup = { plain: [] as Run[], qdb: [] as Run[], pdb: [] as Run[] };
     // Interleaved, so that a slow moment of the machine hits every mode alike.
     for (let i = 0; i < reps; i++) {
-      startup.plain.push(await timePlain(python.path, EMPTY, []));
-      startup.qdb.push(await timeQdb(python.path, EMPTY, [], emptyLine));
-      startup.pdb.push(await timePdb(python.path, EMPTY, [], emptyLine));
+      startup.plain.push(await runPlain(python.path, EMPTY, []));
+      startup.qdb.push(await runQdb(python.path, EMPTY, [], emptyLine));
+      startup.pdb.push(await runPdb(python.path, EMPTY, [], emptyLine));
       const args = [String(scale)];
-      times.plain.push(await timePlain(python.path, PROGRAM, args));
-      times.qdb.push(await timeQdb(python.path, PROGRAM, args, line));
-      times.pdb.push(await timePdb(python.path, PROGRAM, args, line));
+      runs.plain.push(await runPlain(python.path, PROGRAM, args));
+      runs.qdb.push(await runQdb(python.path, PROGRAM, args, line));
+      runs.pdb.push(await runPdb(python.path, PROGRAM, args, line));
     }
-    const [p, q, d] = [median(times.plain), median(times.qdb), median(times.pdb)];
+    const secs = (r: Run[]) => median(r.map((x) => x.seconds));
+    const rss = (r: Run[]) => median(r.map((x) => x.rssKb));
+    const [p, q, d] = [secs(runs.plain), secs(runs.qdb), secs(runs.pdb)];
+    const [mp, mq, md] = [rss(runs.plain), rss(runs.qdb), rss(runs.pdb)];
     rows.push([
       python.version,
-      ms(median(startup.plain)),
-      ms(median(startup.qdb)),
-      ms(median(startup.pdb)),
+      ms(secs(startup.plain)),
+      ms(secs(startup.qdb)),
+      ms(secs(startup.pdb)),
       p.toFixed(3),
       q.toFixed(3),
       d.toFixed(3),
       (q / p).toFixed(2),
       (d / p).toFixed(2),
+      `${(mp / 1024).toFixed(1)} MB`,
+      `${(mq / 1024).toFixed(1)} MB`,
+      `${(md / 1024).toFixed(1)} MB`,
+      (mq / mp).toFixed(2),
     ]);
     console.log(`Python ${python.version}: done`);
   }
@@ -137,12 +156,17 @@ async function main(): Promise<void> {
     "pdb s",
     "qdb/plain",
     "pdb/plain",
+    "rss plain",
+    "rss qdb",
+    "rss pdb",
+    "rss qdb/plain",
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => `| ${r.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
   console.log(
     `\nMedian of ${reps} runs. Start-up: an empty program, in ms. Then cpu.py ${scale} with a ` +
-      `breakpoint at cpu.py:${line} that is never hit, in s.\n`,
+      `breakpoint at cpu.py:${line} that is never hit, in s, and the program's peak memory ` +
+      `(resident set, as the debugged process reports it).\n`,
   );
   console.log(fmt(header));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
