@@ -14,7 +14,8 @@ const ignore = TMUX_MISSING !== undefined;
 if (ignore) console.log(`terminal tests skipped: ${TMUX_MISSING}`);
 
 async function qdb(args: string[], env: Record<string, string> = {}) {
-  const history = await Deno.makeTempFile({ prefix: "qdb-history-" });
+  // A history file of its own, unless the test shares one between runs.
+  const history = env.QDB_HISTORY ?? await Deno.makeTempFile({ prefix: "qdb-history-" });
   const [command, ...rest] = args;
   const full = command === "run" || command === "trace"
     ? [command, "--python", PYTHON, ...rest]
@@ -29,6 +30,7 @@ async function qdb(args: string[], env: Record<string, string> = {}) {
         : {}),
       ...env,
     },
+    removeOnClose: env.QDB_HISTORY ? [] : [history],
   });
 }
 
@@ -154,6 +156,7 @@ Deno.test({
   ignore,
   async fn() {
     const history = await Deno.makeTempFile({ prefix: "qdb-history-" });
+    using _cleanup = { [Symbol.dispose]: () => Deno.removeSync(history) };
     {
       await using t = await qdb(["run", DEMO], { QDB_HISTORY: history });
       await t.waitFor(PROMPT);

@@ -34,7 +34,8 @@ export const processBackend: ScenarioBackend = {
     const link = await connectWebSocket(`${serve.clientUrl}/${session}`);
     link.send({ e: "start", p: { name: "scenario" }, id: START_ID });
     const log = new EventLog();
-    const { promise: tracerArrived, resolve: arrived } = Promise.withResolvers<void>();
+    const { promise: tracerArrived, resolve: arrive } = Promise.withResolvers<void>();
+    let arrived = false;
     const pump = (async () => {
       for await (const item of link.incoming) {
         if ("error" in item) {
@@ -42,7 +43,10 @@ export const processBackend: ScenarioBackend = {
           continue;
         }
         const msg = item.message;
-        if (msg.e === "attached" && (msg.p as { tracer: unknown }).tracer) arrived();
+        if (msg.e === "attached" && (msg.p as { tracer: unknown }).tracer) {
+          arrived = true;
+          arrive();
+        }
         if (SERVER_ONLY.has(msg.e) || msg.id === START_ID) continue;
         log.receive(msg);
       }
@@ -76,7 +80,13 @@ export const processBackend: ScenarioBackend = {
     });
 
     // Commands are sent once the tracer is there (before, the server refuses them).
-    const failed = tracer.status.then((status) => {
+    // A quick program may be over before the server's `attached` is read here: the tracer has
+    // failed only if it exited and no `attached` came (the link ends, or a grace passes).
+    const failed = tracer.status.then(async (status) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([pump, new Promise((r) => timer = setTimeout(r, 5000))]);
+      clearTimeout(timer);
+      if (arrived) return;
       throw new Error(
         `qdb trace exited (${status.code}) before attaching:\n${tracer.text.stderr}`,
       );

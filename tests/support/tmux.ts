@@ -39,15 +39,19 @@ export interface TmuxOptions {
   /** Screen size. Default 120x50. */
   columns?: number;
   rows?: number;
+  /** Files to delete when the terminal is closed. */
+  removeOnClose?: string[];
 }
 
 /** One command running in a tmux window. */
 export class TmuxTerminal implements AsyncDisposable {
   readonly #socket: string;
+  readonly #remove: string[];
   #closed = false;
 
-  private constructor(socket: string) {
+  private constructor(socket: string, remove: string[]) {
     this.#socket = socket;
+    this.#remove = remove;
   }
 
   /** Starts `command` (argv) in a new private tmux server. */
@@ -71,7 +75,7 @@ export class TmuxTerminal implements AsyncDisposable {
       script,
     ]);
     await tmux(socket, ["set-option", "-t", "main", "history-limit", "10000"]);
-    return new TmuxTerminal(socket);
+    return new TmuxTerminal(socket, options.removeOnClose ?? []);
   }
 
   /** Types text literally. */
@@ -122,6 +126,7 @@ export class TmuxTerminal implements AsyncDisposable {
     } catch {
       // Already gone.
     }
+    for (const file of this.#remove) await Deno.remove(file).catch(() => {});
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
