@@ -960,26 +960,33 @@ class Bridge(object):
             pass
         return line
 
-    def _static_function_line(self, path, qual):
-        try:
-            tree = self._parse(path)
-        except Exception:
-            return None
-        for q, node in self._function_nodes(tree):
-            if q == qual:
+    def _first_body_line(self, path, matches):
+        """The first body line of the first function of `path` for which `matches(qual, node)`
+        is true, or None. Raises when the file cannot be read or parsed."""
+        for qual, node in self._function_nodes(self._parse(path)):
+            if matches(qual, node):
                 return self._body_line(path, node)
         return None
 
-    def _body_line_for_code(self, path, code):
+    def _static_function_line(self, path, qual):
         try:
-            tree = self._parse(path)
+            return self._first_body_line(path, lambda q, node: q == qual)
         except Exception:
             return None
+
+    def _body_line_for_code(self, path, code):
         first = code.co_firstlineno
-        for _, node in self._function_nodes(tree):
+
+        def matches(_, node):
             starts = [node.lineno] + [d.lineno for d in node.decorator_list]
-            if first in starts and node.name == code.co_name:
-                return self._body_line(path, node)
+            return first in starts and node.name == code.co_name
+
+        try:
+            line = self._first_body_line(path, matches)
+        except Exception:
+            return None
+        if line is not None:
+            return line
         lines = sorted(n for n in self._own_lines(code) if n > first)
         return lines[0] if lines else first
 
