@@ -252,13 +252,24 @@ class Server implements QdbServer {
     transport.close();
   }
 
-  async acceptClient(transport: MessageTransport, sessionId: string): Promise<void> {
+  acceptClient(transport: MessageTransport, sessionId: string): Promise<void> {
+    return this.#guarded("client", transport, () => this.#serveClient(transport, sessionId));
+  }
+
+  /**
+   * Serves one link, tracked until it ends. A bug must not take the server down: the peer is
+   * told (`error` type `internal`) and dropped.
+   */
+  async #guarded(
+    role: "client" | "tracer",
+    transport: MessageTransport,
+    serve: () => Promise<void>,
+  ): Promise<void> {
     this.#pending.add(transport);
     try {
-      await this.#serveClient(transport, sessionId);
+      await serve();
     } catch (error) {
-      // A bug must not take the server down; the client is told and dropped.
-      this.#log(`client ${transport.remote}: internal error: ${error}`);
+      this.#log(`${role} ${transport.remote}: internal error: ${error}`);
       transport.send(errorEvent(new ProtocolError("internal", String(error))));
       transport.close();
     } finally {
@@ -403,17 +414,8 @@ class Server implements QdbServer {
     });
   }
 
-  async acceptTracer(transport: MessageTransport): Promise<void> {
-    this.#pending.add(transport);
-    try {
-      await this.#serveTracer(transport);
-    } catch (error) {
-      this.#log(`tracer ${transport.remote}: internal error: ${error}`);
-      transport.send(errorEvent(new ProtocolError("internal", String(error))));
-      transport.close();
-    } finally {
-      this.#pending.delete(transport);
-    }
+  acceptTracer(transport: MessageTransport): Promise<void> {
+    return this.#guarded("tracer", transport, () => this.#serveTracer(transport));
   }
 
   async #serveTracer(transport: MessageTransport): Promise<void> {
