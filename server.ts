@@ -15,6 +15,7 @@ import { createServer, type QdbServer, type ServerOptions } from "./server/serve
 import { formatHost } from "./transport/tcp.ts";
 
 export * from "./server/auth.ts";
+export * from "./server/limits.ts";
 export * from "./server/server.ts";
 
 /** Options of {@linkcode serve}. */
@@ -46,7 +47,7 @@ export interface RunningServer extends AsyncDisposable {
 /** Starts a server listening for clients and tracers. */
 export function serve(options: ServeOptions = {}): RunningServer {
   const hostname = options.hostname ?? "127.0.0.1";
-  const server = createServer(options);
+  const server = createServer({ listenHost: hostname, ...options });
   const tracers = Deno.listen({ hostname, port: options.tracerPort ?? 8001 });
   const abort = new AbortController();
   let http: Deno.HttpServer<Deno.NetAddr>;

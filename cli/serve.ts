@@ -1,6 +1,6 @@
 /** `qdb serve`: run a server for clients (WebSocket) and tracers (TCP). */
 
-import { serve } from "../server.ts";
+import { DEFAULT_LIMITS, serve } from "../server.ts";
 import { choice, type CommandSpec, num, str } from "./args.ts";
 import { untilInterrupted } from "./_signals.ts";
 
@@ -45,7 +45,7 @@ export const serveCommand: CommandSpec = {
       type: "string",
       placeholder: "SECONDS",
       help: "Time a new connection has to send start",
-      default: "60",
+      default: "10",
     },
     {
       name: "attach-timeout",
@@ -68,6 +68,49 @@ export const serveCommand: CommandSpec = {
       help: "On a timeout, let the program run on (soft) or end it (hard)",
       default: "soft",
     },
+    {
+      name: "allow-host",
+      type: "string",
+      placeholder: "NAME",
+      multiple: true,
+      help:
+        "Accept requests for this host name too (besides IP addresses, localhost and --host; * for any)",
+    },
+    {
+      name: "allow-origin",
+      type: "string",
+      placeholder: "ORIGIN",
+      multiple: true,
+      help: "Let web pages of this origin open client connections (https://ide.example; * for any)",
+    },
+    {
+      name: "max-sessions",
+      type: "string",
+      placeholder: "N",
+      help: "Most sessions at once",
+      default: String(DEFAULT_LIMITS.maxSessions),
+    },
+    {
+      name: "max-clients",
+      type: "string",
+      placeholder: "N",
+      help: "Most clients attached to one session",
+      default: String(DEFAULT_LIMITS.maxClientsPerSession),
+    },
+    {
+      name: "max-connections",
+      type: "string",
+      placeholder: "N",
+      help: "Most connections at once (keep it under the open-file limit, ulimit -n)",
+      default: String(DEFAULT_LIMITS.maxConnections),
+    },
+    {
+      name: "max-queued",
+      type: "string",
+      placeholder: "MIB",
+      help: "Most MiB queued for a client that does not read before it is dropped",
+      default: String(DEFAULT_LIMITS.maxQueuedBytes / 1024 / 1024),
+    },
     { name: "quiet", short: "q", type: "boolean", help: "Do not log session events" },
   ],
   examples: [
@@ -85,7 +128,24 @@ export const serveCommand: CommandSpec = {
       clientPort: num(values, "client-port", 8002, { min: 0, max: 65535, integer: true }),
       tracerPort: num(values, "tracer-port", 8001, { min: 0, max: 65535, integer: true }),
       token,
-      authTimeout: seconds("auth-timeout", 60),
+      authTimeout: seconds("auth-timeout", 10),
+      allowedHosts: list(values["allow-host"]),
+      allowedOrigins: list(values["allow-origin"]),
+      limits: {
+        maxSessions: num(values, "max-sessions", DEFAULT_LIMITS.maxSessions, {
+          min: 1,
+          integer: true,
+        }),
+        maxClientsPerSession: num(values, "max-clients", DEFAULT_LIMITS.maxClientsPerSession, {
+          min: 1,
+          integer: true,
+        }),
+        maxConnections: num(values, "max-connections", DEFAULT_LIMITS.maxConnections, {
+          min: 2,
+          integer: true,
+        }),
+        maxQueuedBytes: num(values, "max-queued", 16, { min: 0.0625 }) * 1024 * 1024,
+      },
       attachTimeout: seconds("attach-timeout", 0),
       inactivityTimeout: seconds("inactivity-timeout", 600),
       timeoutDisableMode: choice(values, "timeout-disable-mode", ["soft", "hard"], "soft"),
@@ -104,6 +164,11 @@ export const serveCommand: CommandSpec = {
     return 0;
   },
 };
+
+function list(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  return typeof value === "string" ? [value] : [];
+}
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");

@@ -11,10 +11,14 @@
  */
 
 import { ProtocolError } from "./errors.ts";
+import { parseJson } from "./json.ts";
 import { isPlainObject, showValue } from "./schema.ts";
 
 /** The protocol version this code speaks; a peer with a higher one is refused. */
 export const PROTOCOL_VERSION = 1;
+
+/** Longest accepted event name. */
+export const MAX_EVENT_LENGTH = 64;
 
 /** Longest accepted client `id` string. */
 export const MAX_ID_LENGTH = 128;
@@ -48,19 +52,13 @@ export function encodeMessage(msg: Message): string {
 /**
  * Parses JSON text into an envelope, checking only the envelope itself (`e` a non-empty
  * string, `id` a string or integer, no other top-level fields). Payloads are checked
- * separately, per event.
+ * separately, per event. Text nested more than 64 levels deep is
+ * refused before it is parsed ({@linkcode parseJson}).
  *
  * @throws {ProtocolError} of type `message` naming what is wrong.
  */
 export function parseEnvelope(text: string): Message {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ProtocolError("message", `Message is not valid JSON: ${reason}`);
-  }
-  return checkEnvelope(value);
+  return checkEnvelope(parseJson(text));
 }
 
 /**
@@ -98,11 +96,20 @@ export function checkEnvelope(value: unknown): Message {
       { id: (id ?? undefined) as MessageId | undefined },
     );
   }
+  if (e.length > MAX_EVENT_LENGTH) {
+    throw new ProtocolError(
+      "message",
+      `Message field "e" must be at most ${MAX_EVENT_LENGTH} characters, got ${e.length}`,
+      { id: (id ?? undefined) as MessageId | undefined },
+    );
+  }
   for (const key of Object.keys(value)) {
     if (key !== "e" && key !== "p" && key !== "id") {
       throw new ProtocolError(
         "message",
-        `Message has an unknown top-level field ${JSON.stringify(key)} (known: e, p, id)`,
+        `Message has an unknown top-level field ${
+          JSON.stringify(key.slice(0, 64))
+        } (known: e, p, id)`,
         { command: e, id: (id ?? undefined) as MessageId | undefined },
       );
     }

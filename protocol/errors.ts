@@ -29,6 +29,8 @@ export const ERROR_TYPES = {
   tracer: "The session has no tracer (yet), or it went away",
   client: "No client attached to the session in time",
   session: "The session id is taken by a live tracer, or is not valid",
+  limit:
+    "A resource limit was reached (connections, sessions, clients of a session, unread data, failed logins)",
   running: "The command needs a stopped program, and the program is running",
   policy: "The tracer's eval policy refused to run the code",
   set_break: "The breakpoint cannot be set (no such file, no code on that line...)",

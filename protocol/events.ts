@@ -281,21 +281,15 @@ export const SERVER_EVENTS = {
     },
   ),
   clients: spec(
-    "Who is attached, after someone joined or left.",
-    object({ clients: array(clientInfoSchema) }, {
+    "Someone joined or left: a change to the list `attached` gave (servers before 0.2 also sent the whole list as `clients`).",
+    object({}, {
       joined: clientInfoSchema,
       left: clientInfoSchema,
+      clients: array(clientInfoSchema),
     }),
     {
       e: "clients",
-      p: {
-        clients: [{ id: "c1", name: "ana", address: "10.0.0.7" }, {
-          id: "c2",
-          name: "bo",
-          address: "10.0.0.9",
-        }],
-        joined: { id: "c2", name: "bo", address: "10.0.0.9" },
-      },
+      p: { joined: { id: "c2", name: "bo", address: "10.0.0.9" } },
     },
   ),
   command: spec(
@@ -330,7 +324,12 @@ export const SERVER_EVENTS = {
 export const tracerStartPayload = object({
   session: string({ nonEmpty: true, maxLength: 128 }),
   ...tracerFields,
-}, { auth: string({ maxLength: 4096 }), runtime: string(), version: string() });
+}, {
+  auth: string({ maxLength: 4096 }),
+  runtime: string(),
+  version: string(),
+  uuid: string({ maxLength: 128 }),
+});
 
 /**
  * Messages on the tracer link other than the routed client commands (which the server sends

@@ -16,6 +16,7 @@
 
 import { checkEnvelope, type Message } from "./envelope.ts";
 import { ProtocolError } from "./errors.ts";
+import { parseJson } from "./json.ts";
 
 /** Default largest frame, in bytes of its body. */
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
@@ -57,7 +58,7 @@ export interface FrameDecoderOptions {
 
 /** Incremental decoder: push bytes as they arrive, get whole frames back. */
 export class FrameDecoder {
-  readonly #max: number;
+  #max: number;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -66,6 +67,14 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     this.#max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  }
+
+  /** Largest accepted frame body in bytes; may be changed between pushes. */
+  get maxFrameSize(): number {
+    return this.#max;
+  }
+  set maxFrameSize(size: number) {
+    this.#max = size;
   }
 
   /** Bytes received but not yet part of a whole frame. */
@@ -115,15 +124,8 @@ export class FrameDecoder {
     } catch {
       return { error: new ProtocolError("message", "Frame is not valid UTF-8") };
     }
-    let value: unknown;
     try {
-      value = JSON.parse(text);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      return { error: new ProtocolError("message", `Frame is not valid JSON: ${reason}`) };
-    }
-    try {
-      return { message: checkEnvelope(value) };
+      return { message: checkEnvelope(parseJson(text, { what: "Frame" })) };
     } catch (error) {
       if (error instanceof ProtocolError) return { error };
       throw error;

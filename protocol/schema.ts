@@ -43,15 +43,47 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
 
 const MAX_SHOWN = 60;
 
-/** A short, JSON-like rendering of a bad value for an error message. */
+/**
+ * A short, JSON-like rendering of a bad value for an error message. Its cost is bounded by
+ * what it shows, not by the value: a 4 MiB string or array is never serialised whole.
+ */
 export function showValue(value: unknown): string {
-  let text: string;
   if (value === undefined) return "nothing";
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
+  const parts: string[] = [];
+  let length = 0;
+  const put = (text: string): boolean => {
+    parts.push(text);
+    length += text.length;
+    return length <= MAX_SHOWN;
+  };
+  const walk = (v: unknown, depth: number): boolean => {
+    if (typeof v === "string") {
+      return put(JSON.stringify(v.length > MAX_SHOWN ? v.slice(0, MAX_SHOWN + 1) : v));
+    }
+    if (typeof v !== "object" || v === null) return put(String(JSON.stringify(v) ?? String(v)));
+    if (depth > 8) return put("...");
+    const isArray = Array.isArray(v);
+    if (!put(isArray ? "[" : "{")) return false;
+    let first = true;
+    if (isArray) {
+      for (const item of v) {
+        if (!first && !put(",")) return false;
+        first = false;
+        if (!walk(item, depth + 1)) return false;
+      }
+    } else {
+      for (const key in v) {
+        if (!Object.hasOwn(v, key)) continue;
+        if (!first && !put(",")) return false;
+        first = false;
+        if (!put(`${JSON.stringify(key.slice(0, MAX_SHOWN + 1))}:`)) return false;
+        if (!walk((v as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+    }
+    return put(isArray ? "]" : "}");
+  };
+  walk(value, 0);
+  const text = parts.join("");
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}...` : text;
 }
 
@@ -188,7 +220,15 @@ export function record<T>(value: Schema<T>): Schema<Record<string, T>> {
     check(input, path) {
       if (!isPlainObject(input)) fail(path, description, input);
       const out: Record<string, T> = {};
-      for (const [k, v] of Object.entries(input)) out[k] = value.check(v, `${path}.${k}`);
+      for (const [k, v] of Object.entries(input)) {
+        // A plain assignment to "__proto__" would set the prototype instead of a field.
+        Object.defineProperty(out, k, {
+          value: value.check(v, `${path}.${k}`),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
       return out;
     },
   };
@@ -292,7 +332,8 @@ export function object<R extends Shape, O extends Shape = Record<never, never>>(
       if (!isPlainObject(value)) fail(path, description, value);
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
-        if (!(key in required) && !(key in opt)) {
+        // Own fields only: `"toString"` or `"__proto__"` is no field of ours.
+        if (!Object.hasOwn(required, key) && !Object.hasOwn(opt, key)) {
           const known = fields.join(", ") || "none";
           throw new SchemaError(
             `${path}.${key}`,
@@ -301,7 +342,7 @@ export function object<R extends Shape, O extends Shape = Record<never, never>>(
         }
       }
       for (const [key, schema] of Object.entries(required)) {
-        if (!(key in value) || value[key] === undefined) {
+        if (!Object.hasOwn(value, key) || value[key] === undefined) {
           throw new SchemaError(
             `${path}.${key}`,
             `${path}.${key} is required and must be ${schema.description}`,

@@ -14,6 +14,7 @@
 import { type CommandName, type CommandPayloads, COMMANDS, isCommandName } from "./commands.ts";
 import { checkEnvelope, type Message, type MessageId, parseEnvelope } from "./envelope.ts";
 import { ProtocolError } from "./errors.ts";
+import { TRACER_EVENTS, type TracerEventName } from "./events.ts";
 import { SchemaError } from "./schema.ts";
 
 /** Largest client message accepted, in UTF-16 code units of its JSON text. */
@@ -74,6 +75,52 @@ export function checkClientMessage(value: Message | unknown): ClientMessage {
     });
   }
   const out = { e: msg.e, p: payload } as ClientMessage;
+  if (msg.id !== undefined) out.id = msg.id;
+  return out;
+}
+
+/** A checked tracer event: a known name and a payload of the right shape. */
+export type TracerMessage = { e: TracerEventName; p?: unknown; id?: MessageId };
+
+/** True for the name of an event a tracer may send (after its `start`). */
+export function isTracerEventName(name: string): name is TracerEventName {
+  return Object.hasOwn(TRACER_EVENTS, name);
+}
+
+/**
+ * Checks an envelope (or any parsed value) as an event from a tracer. The server calls this on
+ * every tracer message before it reaches a client: a tracer may send only tracer events (never
+ * `command`, `attached` or `clients`, which clients trust as the server's own), with payloads
+ * of the documented shape.
+ *
+ * @example
+ * ```ts
+ * import { checkTracerMessage } from "./validate.ts";
+ * checkTracerMessage({ e: "exited", p: { code: 0 } }); // { e: "exited", p: { code: 0 } }
+ * ```
+ *
+ * @throws {ProtocolError} `message` (malformed envelope), `event` (not a tracer event) or
+ * `payload` (wrong payload), with a message naming the problem.
+ */
+export function checkTracerMessage(value: Message | unknown): TracerMessage {
+  const msg = checkEnvelope(value);
+  if (!isTracerEventName(msg.e)) {
+    const known = Object.keys(TRACER_EVENTS).join(", ");
+    throw new ProtocolError(
+      "event",
+      `A tracer may not send ${JSON.stringify(msg.e.slice(0, 64))}; tracer events: ${known}`,
+      { id: msg.id },
+    );
+  }
+  let payload: unknown;
+  try {
+    payload = TRACER_EVENTS[msg.e].payload.check(msg.p, "payload");
+  } catch (error) {
+    if (!(error instanceof SchemaError)) throw error;
+    throw new ProtocolError("payload", `${msg.e}: ${error.message}`, { id: msg.id });
+  }
+  const out: TracerMessage = { e: msg.e };
+  if (payload !== undefined) out.p = payload;
   if (msg.id !== undefined) out.id = msg.id;
   return out;
 }

@@ -18,8 +18,12 @@
 
 import {
   checkClientMessage,
+  checkTracerMessage,
   type ClientMessage,
+  DEFAULT_MAX_FRAME_SIZE,
   errorEvent,
+  isPlainObject,
+  MAX_CLIENT_MESSAGE_LENGTH,
   type Message,
   message,
   PROTOCOL_VERSION,
@@ -34,6 +38,7 @@ import { TcpTransport } from "../transport/tcp.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
 import { allowAll, type AuthFunction, type AuthRequest, tokenAuth } from "./auth.ts";
+import { AddressBook, addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { clientInfo, type ClientPeer, Session } from "./session.ts";
 
 /** How a timeout disables a session: let the program run on, or end it. */
@@ -49,7 +54,7 @@ export interface ServerOptions {
   clientAuth?: AuthFunction;
   /** Auth for tracers. */
   tracerAuth?: AuthFunction;
-  /** How long a new connection has to send `start`. Default 60 000. */
+  /** How long a new connection has to send `start`. Default 10 000. */
   authTimeout?: number;
   /** How long one side waits for the other; 0 (the default) waits forever. */
   attachTimeout?: number;
@@ -61,6 +66,20 @@ export interface ServerOptions {
   basePath?: string;
   /** Receives one line per notable event (sessions, attaches, refusals). Default: nothing. */
   log?: (line: string) => void;
+  /**
+   * Host names accepted in a request's `Host` header besides IP addresses, `localhost` and
+   * the address the server listens on (the defence against DNS rebinding). `"*"`: any.
+   */
+  allowedHosts?: string[];
+  /**
+   * Origins (`https://ide.example:8443`) whose pages may open a client WebSocket, besides
+   * requests without an `Origin` (programs) and pages the server itself serves. `"*"`: any.
+   */
+  allowedOrigins?: string[];
+  /** The address the server listens on, as given to `Deno.serve` (accepted as a Host). */
+  listenHost?: string;
+  /** Resource limits; each has a sensible default (see {@linkcode ServerLimits}). */
+  limits?: ServerLimits;
 }
 
 /** A qdb server: see {@linkcode createServer}. */
@@ -93,6 +112,13 @@ export function createServer(options: ServerOptions = {}): QdbServer {
 const SECOND = 1000;
 /** How long a tracer that said `disabled` may keep its link open before the session ends. */
 const DISABLED_GRACE_MS = 5 * SECOND;
+/** How long `close()` waits for peers to finish their close handshakes. */
+const CLOSE_GRACE_MS = 2 * SECOND;
+/**
+ * Seconds without a pong before the WebSocket layer drops a client: this also frees a peer
+ * that never reads (it cannot answer the close handshake either).
+ */
+const WEBSOCKET_IDLE_SECONDS = 20;
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
@@ -126,6 +152,14 @@ class Server implements QdbServer {
   readonly #log: (line: string) => void;
   readonly #listeners = new Set<Deno.Listener>();
   readonly #pending = new Set<MessageTransport>();
+  readonly #limits: Required<ServerLimits>;
+  readonly #book: AddressBook;
+  /** Links not yet authenticated, with the address whose pending slot each holds. */
+  readonly #unauthenticated = new Map<MessageTransport, string>();
+  readonly #allowedHosts: Set<string>;
+  readonly #allowedOrigins: Set<string>;
+  readonly #listenHost: string | undefined;
+  #acceptErrorLogged = false;
   /** Sessions whose tracer said `disabled`: they end when it closes the link. */
   readonly #disabled = new WeakSet<Session>();
   /** A tracer's attach timeout, per session, while it waits for its first client. */
@@ -137,22 +171,87 @@ class Server implements QdbServer {
     const shared = options.auth ?? (options.token ? tokenAuth(options.token) : allowAll);
     this.#clientAuth = options.clientAuth ?? shared;
     this.#tracerAuth = options.tracerAuth ?? shared;
-    this.#authTimeout = options.authTimeout ?? 60 * SECOND;
+    this.#authTimeout = options.authTimeout ?? 10 * SECOND;
     this.#attachTimeout = options.attachTimeout ?? 0;
     this.#inactivityTimeout = options.inactivityTimeout ?? 600 * SECOND;
     this.#disableMode = options.timeoutDisableMode ?? "soft";
     const base = options.basePath ?? "/";
     this.#basePath = base.endsWith("/") ? base : `${base}/`;
     this.#log = options.log ?? (() => {});
+    this.#limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
+    this.#book = new AddressBook(this.#limits);
+    this.#allowedHosts = new Set((options.allowedHosts ?? []).map(normalizeHost));
+    this.#allowedOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()));
+    this.#listenHost = options.listenHost === undefined
+      ? undefined
+      : normalizeHost(options.listenHost);
     this.handler = this.handler.bind(this);
+  }
+
+  /**
+   * Whether a request's `Host` names this server: an IP address (DNS rebinding needs a name),
+   * a loopback name, the address it listens on (or this machine's name when that is a
+   * wildcard), or one allowed by `allowedHosts`.
+   */
+  #hostAllowed(host: string): boolean {
+    if (this.#allowedHosts.has("*")) return true;
+    const name = normalizeHost(hostOnly(host));
+    if (name === "") return false;
+    if (isIpAddress(name) || name === "localhost" || name.endsWith(".localhost")) return true;
+    if (name === this.#listenHost || this.#allowedHosts.has(name)) return true;
+    if (this.#listenHost === "0.0.0.0" || this.#listenHost === "::") {
+      try {
+        return name === normalizeHost(Deno.hostname());
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Whether a page of `origin` may talk to this server (reached as `host`). */
+  #originAllowed(origin: string, host: string): boolean {
+    if (this.#allowedOrigins.has("*") || this.#allowedOrigins.has(origin.toLowerCase())) {
+      return true;
+    }
+    try {
+      const url = new URL(origin);
+      return (url.protocol === "http:" || url.protocol === "https:") &&
+        url.host === new URL(`http://${host}`).host;
+    } catch {
+      return false;
+    }
   }
 
   handler(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> {
     const url = new URL(request.url);
     if (!url.pathname.startsWith(this.#basePath)) return notFound();
-    const rest = decodeURIComponent(url.pathname.slice(this.#basePath.length));
+    const host = request.headers.get("host") ?? url.host;
+    if (!this.#hostAllowed(host)) {
+      this.#log(`refused a request for Host ${JSON.stringify(host.slice(0, 100))}`);
+      return forbidden(
+        `Host ${JSON.stringify(host.slice(0, 100))} is not this server's name: ` +
+          "use its IP address or localhost, or start it with --allow-host NAME",
+      );
+    }
+    const origin = request.headers.get("origin");
+    if (origin !== null && !this.#originAllowed(origin, host)) {
+      this.#log(`refused a request from the page at ${JSON.stringify(origin.slice(0, 100))}`);
+      return forbidden(
+        `Pages of origin ${JSON.stringify(origin.slice(0, 100))} may not connect: ` +
+          "start the server with --allow-origin ORIGIN to let them",
+      );
+    }
+    let rest: string;
+    try {
+      rest = decodeURIComponent(url.pathname.slice(this.#basePath.length));
+    } catch {
+      return new Response("Bad request: the path is not valid percent-encoding\n", {
+        status: 400,
+      });
+    }
     const remote = info && "hostname" in info.remoteAddr
-      ? `${info.remoteAddr.hostname}:${info.remoteAddr.port}`
+      ? `${formatAddress(info.remoteAddr.hostname)}:${info.remoteAddr.port}`
       : "unknown";
     const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (!upgrade) {
@@ -173,7 +272,15 @@ class Server implements QdbServer {
       });
     }
     if (this.#closed) return new Response("Server is shutting down\n", { status: 503 });
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    if (this.#pending.size >= this.#limits.maxConnections) {
+      return new Response(
+        `Too many connections (${this.#limits.maxConnections}); try again later\n`,
+        { status: 503, headers: { connection: "close", "retry-after": "5" } },
+      );
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: WEBSOCKET_IDLE_SECONDS,
+    });
     const transport = new WebSocketTransport(socket, { remote });
     this.acceptClient(transport, rest);
     return response;
@@ -245,6 +352,26 @@ class Server implements QdbServer {
     return false;
   }
 
+  /** Marks a link authenticated: its pending slot is freed and full-size messages allowed. */
+  #authenticated(transport: MessageTransport, role: "client" | "tracer"): void {
+    const host = this.#unauthenticated.get(transport);
+    if (host !== undefined) {
+      this.#unauthenticated.delete(transport);
+      this.#book.release(host);
+    }
+    transport.setMaxMessageSize?.(
+      role === "client" ? MAX_CLIENT_MESSAGE_LENGTH : DEFAULT_MAX_FRAME_SIZE,
+    );
+  }
+
+  /** Records a failed authentication (the log says so, but not a thousand times a second). */
+  #authFailed(transport: MessageTransport, what: string): void {
+    const { log, suppressed } = this.#book.fail(addressHost(transport.remote));
+    if (!log) return;
+    const more = suppressed > 0 ? ` (and ${suppressed} more from that address)` : "";
+    this.#log(`${what} ${transport.remote} failed to authenticate${more}`);
+  }
+
   /** Refuses a connection: `error`, then `disable`, then close. */
   #refuse(transport: MessageTransport, error: ProtocolError): void {
     transport.send(errorEvent(error));
@@ -265,15 +392,29 @@ class Server implements QdbServer {
     transport: MessageTransport,
     serve: () => Promise<void>,
   ): Promise<void> {
+    if (this.#pending.size >= this.#limits.maxConnections) {
+      return this.#refuse(
+        transport,
+        new ProtocolError("limit", `Too many connections (${this.#limits.maxConnections})`),
+      );
+    }
+    const host = addressHost(transport.remote);
+    const refusal = this.#book.admit(host);
+    if (refusal !== undefined) {
+      return this.#refuse(transport, new ProtocolError("limit", refusal));
+    }
+    this.#unauthenticated.set(transport, host);
+    transport.setMaxMessageSize?.(this.#limits.maxPreAuthMessage);
     this.#pending.add(transport);
     try {
       await serve();
     } catch (error) {
       this.#log(`${role} ${transport.remote}: internal error: ${error}`);
-      transport.send(errorEvent(new ProtocolError("internal", String(error))));
+      transport.send(errorEvent(new ProtocolError("internal", String(error).slice(0, 500))));
       transport.close();
     } finally {
       this.#pending.delete(transport);
+      if (this.#unauthenticated.delete(transport)) this.#book.release(host);
     }
   }
 
@@ -305,9 +446,10 @@ class Server implements QdbServer {
       start: start.p,
     });
     if (!ok) {
-      this.#log(`session ${sessionId}: client ${transport.remote} failed to authenticate`);
+      this.#authFailed(transport, `session ${sessionId}: client`);
       return this.#refuse(transport, new ProtocolError("auth", "Authentication failed"));
     }
+    this.#authenticated(transport, "client");
     if (p.protocol !== undefined && p.protocol > PROTOCOL_VERSION) {
       return this.#refuse(
         transport,
@@ -319,7 +461,17 @@ class Server implements QdbServer {
     }
     if (this.#closed || transport.isClosed) return transport.close();
 
-    const session = this.#session(sessionId);
+    const session = this.#sessions.get(sessionId) ?? this.#newSession(transport, sessionId);
+    if (!session) return;
+    if (session.clients.size >= this.#limits.maxClientsPerSession) {
+      return this.#refuse(
+        transport,
+        new ProtocolError(
+          "limit",
+          `Session "${session.id}" has the most clients it takes (${this.#limits.maxClientsPerSession})`,
+        ),
+      );
+    }
     const id = `c${this.#nextClient++}`;
     const client: ClientPeer = { id, name: p.name || id, transport, startId: start.id };
     session.clients.set(id, client);
@@ -328,10 +480,8 @@ class Server implements QdbServer {
       `session ${session.id}: client ${id} (${client.name}) attached from ${transport.remote}`,
     );
     this.#sendAttached(session, client);
-    session.sendClients(
-      { e: "clients", p: { clients: session.clientInfos(), joined: clientInfo(client) } },
-      id,
-    );
+    // Deltas only: a crowd costs each member one line per change, not the whole list.
+    session.sendClients({ e: "clients", p: { joined: clientInfo(client) } }, id);
     if (session.tracer) {
       this.#cancelTracerWait(session);
       session.tracer.transport.send({
@@ -360,13 +510,12 @@ class Server implements QdbServer {
     }
 
     session.clearTimer(client.waitTimer);
+    // A client dropped as too slow has left already.
+    if (session.clients.get(id) !== client) return;
     session.clients.delete(id);
     this.#log(`session ${session.id}: client ${id} left`);
     if (session.ended) return;
-    session.sendClients({
-      e: "clients",
-      p: { clients: session.clientInfos(), left: clientInfo(client) },
-    });
+    session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
     if (!session.tracer && session.clients.size === 0) this.#forget(session);
   }
 
@@ -380,6 +529,13 @@ class Server implements QdbServer {
         throw new ProtocolError(
           "tracer",
           `Session "${session.id}" has no tracer yet; "${msg.e}" was not sent`,
+          { command: msg.e, id: msg.id },
+        );
+      }
+      if ((tracer.transport.queuedBytes ?? 0) > this.#limits.maxQueuedBytes) {
+        throw new ProtocolError(
+          "limit",
+          `The tracer has not read the commands sent before; "${msg.e}" was not sent`,
           { command: msg.e, id: msg.id },
         );
       }
@@ -426,9 +582,9 @@ class Server implements QdbServer {
     try {
       if ("error" in first) throw first.error;
       if (first.message.e !== "start") {
-        throw new ProtocolError("auth", `got "${first.message.e}"`);
+        throw new ProtocolError("auth", `got "${first.message.e.slice(0, 64)}"`);
       }
-      start = tracerStartPayload.check(first.message.p, "payload");
+      start = tracerStartPayload.check(withSessionFromUuid(first.message.p), "payload");
     } catch (error) {
       if (!(error instanceof ProtocolError || error instanceof SchemaError)) throw error;
       return this.#refuse(
@@ -445,9 +601,10 @@ class Server implements QdbServer {
       start,
     });
     if (!ok) {
-      this.#log(`session ${start.session}: tracer ${transport.remote} failed to authenticate`);
+      this.#authFailed(transport, `session ${start.session}: tracer`);
       return this.#refuse(transport, new ProtocolError("auth", "Authentication failed"));
     }
+    this.#authenticated(transport, "tracer");
     if (start.protocol > PROTOCOL_VERSION) {
       return this.#refuse(
         transport,
@@ -471,8 +628,9 @@ class Server implements QdbServer {
       );
     }
 
-    const session = existing ?? this.#session(start.session);
-    const { auth: _auth, session: _id, ...info } = start;
+    const session = existing ?? this.#newSession(transport, start.session);
+    if (!session) return;
+    const { auth: _auth, session: _id, uuid: _uuid, ...info } = start;
     session.tracer = { transport, info };
     session.lastActivity = Date.now();
     this.#log(
@@ -502,14 +660,20 @@ class Server implements QdbServer {
       const next = await incoming.next();
       if (next.done) break;
       const item = next.value;
-      if ("error" in item) {
-        transport.send(errorEvent(item.error));
+      let msg: Message;
+      try {
+        // Clients trust what reaches them: only documented tracer events, of the right
+        // shape, ever do (never a forged `command`, `attached` or `clients`).
+        if ("error" in item) throw item.error;
+        msg = checkTracerMessage(item.message);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        transport.send(errorEvent(error));
         continue;
       }
-      const msg = item.message;
       if (msg.e === "exited") {
-        const p = msg.p as { code?: number | null; signal?: string } | undefined;
-        session.exit = { code: p?.code ?? null, ...(p?.signal ? { signal: p.signal } : {}) };
+        const p = msg.p as { code: number | null; signal?: string };
+        session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
       }
       session.broadcast(msg);
       if (msg.e === "disabled" && !session.ended) {
@@ -559,15 +723,39 @@ class Server implements QdbServer {
     this.#tracerWaits.delete(session);
   }
 
-  /** The session with this id, created (with its inactivity watch) when new. */
-  #session(id: string): Session {
-    let session = this.#sessions.get(id);
-    if (session) return session;
-    session = new Session(id);
+  /** A new session (with its inactivity watch), or undefined when the link was refused. */
+  #newSession(transport: MessageTransport, id: string): Session | undefined {
+    if (this.#sessions.size >= this.#limits.maxSessions) {
+      this.#refuse(
+        transport,
+        new ProtocolError(
+          "limit",
+          `The server has the most sessions it takes (${this.#limits.maxSessions})`,
+        ),
+      );
+      return undefined;
+    }
+    const session = new Session(id, {
+      maxQueuedBytes: this.#limits.maxQueuedBytes,
+      onSlowClient: (client) => this.#dropSlowClient(session, client),
+    });
     this.#sessions.set(id, session);
     this.#log(`session ${id}: created`);
     if (this.#inactivityTimeout > 0) this.#watchInactivity(session, this.#inactivityTimeout);
     return session;
+  }
+
+  /** A client whose unread messages passed the limit is dropped; the others never wait. */
+  #dropSlowClient(session: Session, client: ClientPeer): void {
+    if (session.clients.get(client.id) !== client) return;
+    session.clients.delete(client.id);
+    const queued = client.transport.queuedBytes ?? 0;
+    this.#log(
+      `session ${session.id}: dropped client ${client.id}: ${queued} bytes unread ` +
+        `(limit ${this.#limits.maxQueuedBytes})`,
+    );
+    client.transport.close();
+    session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
   }
 
   #watchInactivity(session: Session, ms: number): void {
@@ -615,13 +803,38 @@ class Server implements QdbServer {
 
   async serveTracers(listener: Deno.Listener): Promise<void> {
     this.#listeners.add(listener);
+    let backoff = 10;
     try {
-      for await (const conn of listener) {
+      while (!this.#closed) {
+        let conn: Deno.Conn;
+        try {
+          conn = await listener.accept();
+        } catch (error) {
+          if (this.#closed || error instanceof Deno.errors.BadResource) break;
+          // Out of file descriptors, or a connection reset before it was accepted: the
+          // server lives on, and tries again a little later.
+          if (!this.#acceptErrorLogged) {
+            this.#log(`accepting a tracer failed (${error}); retrying`);
+            this.#acceptErrorLogged = true;
+          }
+          await new Promise((resolve) => setTimeout(resolve, backoff));
+          backoff = Math.min(backoff * 2, 1000);
+          continue;
+        }
+        backoff = 10;
+        this.#acceptErrorLogged = false;
+        if (this.#pending.size >= this.#limits.maxConnections) {
+          // Refused before any buffer is made for it.
+          try {
+            conn.close();
+          } catch {
+            // Already gone.
+          }
+          continue;
+        }
         if (conn.remoteAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
         this.acceptTracer(new TcpTransport(conn));
       }
-    } catch (error) {
-      if (!this.#closed) throw error;
     } finally {
       this.#listeners.delete(listener);
     }
@@ -641,13 +854,20 @@ class Server implements QdbServer {
     for (const session of [...this.#sessions.values()]) {
       if (session.tracer) links.push(session.tracer.transport.closed);
       for (const c of session.clients.values()) links.push(c.transport.closed);
-      this.#end(session, "The server is shutting down");
+      // The programs run on without qdb.
+      this.#end(session, "The server is shutting down", "soft");
     }
     for (const transport of this.#pending) {
       transport.close();
       links.push(transport.closed);
     }
-    await Promise.all(links);
+    // A peer that never answers the close handshake does not keep the server up.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(links),
+      new Promise((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -657,4 +877,38 @@ class Server implements QdbServer {
 
 function notFound(): Response {
   return new Response("Not found\n", { status: 404 });
+}
+
+function forbidden(why: string): Response {
+  return new Response(`Forbidden: ${why}\n`, { status: 403 });
+}
+
+/** The original qdb's tracers name their session `uuid`: accept it as `session`. */
+function withSessionFromUuid(p: unknown): unknown {
+  if (!isPlainObject(p) || p.session !== undefined || typeof p.uuid !== "string") return p;
+  const { uuid, ...rest } = p;
+  return { ...rest, session: uuid };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The host of a `Host` header value (`name:port`, `[v6]:port`, `name`). */
+function hostOnly(host: string): string {
+  const v6 = /^\[([^\]]*)\]/.exec(host);
+  if (v6) return v6[1]!;
+  return host.replace(/:\d*$/, "");
+}
+
+function normalizeHost(host: string): string {
+  return host.trim().toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+}
+
+function isIpAddress(name: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || (name.includes(":") && /^[0-9a-f:.]+$/.test(name));
+}
+
+function formatAddress(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }

@@ -346,18 +346,18 @@ Deno.test("GET /sessions lists sessions; with a token it needs the bearer", asyn
   await withServer({ token: "tok" }, async (server) => {
     const t = tracer(server, "listed", { auth: "tok" });
     await t.expect("started");
-    const denied = await server.handler(new Request("http://x/sessions"));
+    const denied = await server.handler(new Request("http://127.0.0.1/sessions"));
     assertEquals(denied.status, 401);
     await denied.body?.cancel();
     const res = await server.handler(
-      new Request("http://x/sessions", { headers: { authorization: "Bearer tok" } }),
+      new Request("http://127.0.0.1/sessions", { headers: { authorization: "Bearer tok" } }),
     );
     assertEquals(res.status, 200);
     const body = await res.json();
     assertEquals(body.sessions.length, 1);
     assertEquals(body.sessions[0].id, "listed");
     assertEquals(body.sessions[0].tracer.argv, ["demo.py"]);
-    const notWs = await server.handler(new Request("http://x/listed"));
+    const notWs = await server.handler(new Request("http://127.0.0.1/listed"));
     assertEquals(notWs.status, 426);
     await notWs.body?.cancel();
   });
@@ -365,10 +365,10 @@ Deno.test("GET /sessions lists sessions; with a token it needs the bearer", asyn
 
 Deno.test("the handler honours its base path", async () => {
   await withServer({ basePath: "/debug" }, async (server) => {
-    const outside = await server.handler(new Request("http://x/sessions"));
+    const outside = await server.handler(new Request("http://127.0.0.1/sessions"));
     assertEquals(outside.status, 404);
     await outside.body?.cancel();
-    const inside = await server.handler(new Request("http://x/debug/sessions"));
+    const inside = await server.handler(new Request("http://127.0.0.1/debug/sessions"));
     assertEquals((await inside.json()).sessions, []);
   });
 });

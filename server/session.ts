@@ -39,6 +39,14 @@ interface Route {
   id: MessageId | undefined;
 }
 
+/** Options of {@linkcode Session}. */
+export interface SessionOptions {
+  /** Most bytes a client may leave unread before `onSlowClient` is called. Default: no limit. */
+  maxQueuedBytes?: number;
+  /** Called (once per send that finds it so) for a client past `maxQueuedBytes`. */
+  onSlowClient?: (client: ClientPeer) => void;
+}
+
 /** One session: at most one tracer, any number of clients. */
 export class Session {
   /** The session id. */
@@ -60,9 +68,19 @@ export class Session {
 
   readonly #routes = new Map<number, Route>();
   #nextRoute = 1;
+  readonly #maxQueued: number;
+  readonly #onSlow: ((client: ClientPeer) => void) | undefined;
 
-  constructor(id: string) {
+  constructor(id: string, options: SessionOptions = {}) {
     this.id = id;
+    this.#maxQueued = options.maxQueuedBytes ?? Infinity;
+    this.#onSlow = options.onSlowClient;
+  }
+
+  /** Sends to one client; one that leaves too much unread is handed to `onSlowClient`. */
+  #deliver(client: ClientPeer, msg: Message): void {
+    client.transport.send(msg);
+    if ((client.transport.queuedBytes ?? 0) > this.#maxQueued) this.#onSlow?.(client);
   }
 
   /** Remembers who sent a command and returns the id to send the tracer instead. */
@@ -82,17 +100,17 @@ export class Session {
   broadcast(msg: Message): void {
     const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
-    for (const client of this.clients.values()) {
+    for (const client of [...this.clients.values()]) {
       if (route && route.client === client.id && route.id !== undefined) {
-        client.transport.send({ ...bare, id: route.id });
-      } else client.transport.send(bare);
+        this.#deliver(client, { ...bare, id: route.id });
+      } else this.#deliver(client, bare);
     }
   }
 
   /** Sends a server event to every client except `except`. */
   sendClients(msg: Message, except?: string): void {
-    for (const client of this.clients.values()) {
-      if (client.id !== except) client.transport.send(msg);
+    for (const client of [...this.clients.values()]) {
+      if (client.id !== except) this.#deliver(client, msg);
     }
   }
 

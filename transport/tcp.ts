@@ -35,7 +35,9 @@ const CLOSE_DRAIN_MS = 2000;
 export class TcpTransport implements MessageTransport {
   readonly #conn: Deno.Conn;
   readonly #maxFrameSize: number;
+  readonly #decoder: FrameDecoder;
   readonly #incoming = new AsyncQueue<Incoming>();
+  #queued = 0;
   #writing: Promise<void> = Promise.resolve();
   #closing = false;
   #closed = false;
@@ -49,6 +51,7 @@ export class TcpTransport implements MessageTransport {
     this.#conn = conn;
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.remote = describeAddress(conn.remoteAddr);
+    this.#decoder = new FrameDecoder({ maxFrameSize: this.#maxFrameSize });
     this.#readLoop();
   }
 
@@ -62,6 +65,16 @@ export class TcpTransport implements MessageTransport {
     return this.#closing || this.#closed;
   }
 
+  /** Bytes of frames queued but not yet written. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  /** Changes the largest frame accepted from now on (at most the transport's own limit). */
+  setMaxMessageSize(size: number): void {
+    this.#decoder.maxFrameSize = Math.min(size, this.#maxFrameSize);
+  }
+
   /**
    * Queues a message. Returns false once the link is closing.
    *
@@ -70,7 +83,9 @@ export class TcpTransport implements MessageTransport {
   send(msg: Message): boolean {
     if (this.isClosed) return false;
     const frame = encodeFrame(msg, this.#maxFrameSize);
-    this.#writing = this.#writing.then(() => this.#writeAll(frame)).catch(() => this.#finish());
+    this.#queued += frame.length;
+    this.#writing = this.#writing.then(() => this.#writeAll(frame)).catch(() => this.#finish())
+      .finally(() => this.#queued -= frame.length);
     return true;
   }
 
@@ -98,7 +113,7 @@ export class TcpTransport implements MessageTransport {
   }
 
   async #readLoop(): Promise<void> {
-    const decoder = new FrameDecoder({ maxFrameSize: this.#maxFrameSize });
+    const decoder = this.#decoder;
     const buffer = new Uint8Array(READ_SIZE);
     try {
       while (true) {

@@ -26,4 +26,14 @@ export interface MessageTransport extends AsyncDisposable {
   readonly isClosed: boolean;
   /** The peer's address, for logs and session listings (`127.0.0.1:50432`). */
   readonly remote: string;
+  /**
+   * Bytes sent but not yet taken by the peer (when the transport can tell). The server drops
+   * a client whose queue grows past its limit instead of buffering without bound.
+   */
+  readonly queuedBytes?: number;
+  /**
+   * Changes the largest message accepted from now on (when the transport supports it): the
+   * server keeps it small until the peer has authenticated.
+   */
+  setMaxMessageSize?(size: number): void;
 }

@@ -33,6 +33,10 @@ export class WebSocketTransport implements MessageTransport {
   readonly #socket: WebSocket;
   readonly #incoming = new AsyncQueue<Incoming>();
   readonly #pending: string[] = [];
+  #pendingBytes = 0;
+  /** A close asked for while the socket was still connecting: done once it opens. */
+  #closeWhenOpen: { code: number; reason: string } | undefined;
+  #max: number;
   #closed = false;
   #resolveClosed!: () => void;
   /** Resolves once the socket is closed. */
@@ -45,9 +49,12 @@ export class WebSocketTransport implements MessageTransport {
   constructor(socket: WebSocket, options: WebSocketTransportOptions = {}) {
     this.#socket = socket;
     this.remote = options.remote ?? socket.url;
-    const max = options.maxMessageLength ?? MAX_CLIENT_MESSAGE_LENGTH;
+    this.#max = options.maxMessageLength ?? MAX_CLIENT_MESSAGE_LENGTH;
     socket.addEventListener("open", () => {
+      this.#pendingBytes = 0;
       for (const text of this.#pending.splice(0)) socket.send(text);
+      const close = this.#closeWhenOpen;
+      if (close) socket.close(close.code, close.reason);
     });
     socket.addEventListener("message", (event) => {
       if (typeof event.data !== "string") {
@@ -59,6 +66,7 @@ export class WebSocketTransport implements MessageTransport {
         });
         return;
       }
+      const max = this.#max;
       if (event.data.length > max) {
         this.#incoming.push({
           error: new ProtocolError(
@@ -89,6 +97,16 @@ export class WebSocketTransport implements MessageTransport {
     return this.#incoming;
   }
 
+  /** Text frames sent but not yet written to the network (the socket's `bufferedAmount`). */
+  get queuedBytes(): number {
+    return this.#pendingBytes + (this.#socket.bufferedAmount ?? 0);
+  }
+
+  /** Changes the longest text frame accepted from now on, in characters. */
+  setMaxMessageSize(size: number): void {
+    this.#max = size;
+  }
+
   /** True once closing or closed. */
   get isClosed(): boolean {
     return this.#closed || this.#socket.readyState >= WebSocket.CLOSING;
@@ -96,17 +114,25 @@ export class WebSocketTransport implements MessageTransport {
 
   /** Sends a message (queued until the socket opens). False once closing. */
   send(msg: Message): boolean {
-    if (this.isClosed) return false;
+    if (this.isClosed || this.#closeWhenOpen) return false;
     const text = JSON.stringify(msg);
-    if (this.#socket.readyState === WebSocket.CONNECTING) this.#pending.push(text);
-    else this.#socket.send(text);
+    if (this.#socket.readyState === WebSocket.CONNECTING) {
+      this.#pending.push(text);
+      this.#pendingBytes += text.length;
+    } else this.#socket.send(text);
     return true;
   }
 
   /** Closes the socket (queued frames are sent first). Idempotent. */
   close(code = 1000, reason = ""): void {
-    if (this.#socket.readyState >= WebSocket.CLOSING) return;
+    if (this.#socket.readyState >= WebSocket.CLOSING || this.#closeWhenOpen) return;
     this.closeInfo ??= { code, reason };
+    if (this.#socket.readyState === WebSocket.CONNECTING) {
+      // Closing a socket that is not open yet would drop what was queued for the peer (an
+      // error saying why it is refused): close right after it opens instead.
+      this.#closeWhenOpen = { code, reason };
+      return;
+    }
     try {
       this.#socket.close(code, reason);
     } catch {

@@ -50,7 +50,7 @@ export class Inbox {
    * it. Rejects if the link ends first or after the hang guard.
    */
   async expect(
-    e: string,
+    e: string | string[],
     // deno-lint-ignore no-explicit-any
     where: (p: any) => boolean = () => true,
   ): Promise<Received> {
@@ -58,7 +58,7 @@ export class Inbox {
     while (true) {
       for (let i = this.#cursor; i < this.seen.length; i++) {
         const msg = this.seen[i]!;
-        if (msg.e === e && where(msg.p)) {
+        if ((typeof e === "string" ? msg.e === e : e.includes(msg.e)) && where(msg.p)) {
           this.#cursor = i + 1;
           return msg;
         }

@@ -18,9 +18,17 @@ export class QdbProcess implements AsyncDisposable {
   #waiters: (() => void)[] = [];
   #readers: Promise<void>[];
 
-  constructor(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", QDB_ENTRY, ...args],
+  constructor(
+    args: string[],
+    options: { env?: Record<string, string>; cwd?: string; ulimit?: number } = {},
+  ) {
+    const command = [Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...args];
+    // With `ulimit`, through a shell that lowers the open-file limit first.
+    const [program, ...rest] = options.ulimit === undefined
+      ? command
+      : ["bash", "-c", `ulimit -n ${options.ulimit} && exec "$@"`, "qdb", ...command];
+    this.child = new Deno.Command(program!, {
+      args: rest,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -1,0 +1,148 @@
+/**
+ * The server's resource limits, with their defaults, and the per-address bookkeeping that
+ * bounds what unauthenticated peers can cost: connections waiting to authenticate, failed
+ * attempts, and the log lines they cause.
+ *
+ * @module
+ */
+
+/** Resource limits of a server; every field is optional and has a default. */
+export interface ServerLimits {
+  /** Most sessions at once. Default 256. */
+  maxSessions?: number;
+  /** Most clients attached to one session. Default 32. */
+  maxClientsPerSession?: number;
+  /**
+   * Most connections at once, on both links, authenticated or not. Default 512: under the
+   * usual limit of 1,024 open files, so the process never runs out of them.
+   */
+  maxConnections?: number;
+  /** Most connections that have not authenticated yet, from all addresses. Default 64. */
+  maxPending?: number;
+  /** Most connections that have not authenticated yet, from one address. Default 16. */
+  maxPendingPerAddress?: number;
+  /** Largest message before authentication, in bytes (or characters). Default 8 KiB. */
+  maxPreAuthMessage?: number;
+  /**
+   * Most bytes queued for one client that does not read; past it the client is dropped (the
+   * others never wait). Default 16 MiB.
+   */
+  maxQueuedBytes?: number;
+  /** Failed authentications from one address before it must wait. Default 10. */
+  maxAuthFailures?: number;
+  /** How long an address that failed too often is refused, in ms. Default 60 000. */
+  authFailureWindow?: number;
+}
+
+/** The default limits. */
+export const DEFAULT_LIMITS: Required<ServerLimits> = {
+  maxSessions: 256,
+  maxClientsPerSession: 32,
+  maxConnections: 512,
+  maxPending: 64,
+  maxPendingPerAddress: 16,
+  maxPreAuthMessage: 8 * 1024,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  maxAuthFailures: 10,
+  authFailureWindow: 60_000,
+};
+
+/** The host part of `host:port`, `[v6]:port` or a bare host. */
+export function addressHost(remote: string): string {
+  const v6 = /^\[([^\]]+)\]/.exec(remote);
+  if (v6) return v6[1]!;
+  const colon = remote.lastIndexOf(":");
+  return colon > 0 && remote.indexOf(":") === colon ? remote.slice(0, colon) : remote;
+}
+
+interface Failures {
+  count: number;
+  /** When the window started, in ms. */
+  since: number;
+  /** Log lines suppressed since the last one written. */
+  suppressed: number;
+}
+
+/** Counts per address: connections waiting to authenticate and failed attempts. */
+export class AddressBook {
+  readonly #limits: Required<ServerLimits>;
+  readonly #pending = new Map<string, number>();
+  readonly #failures = new Map<string, Failures>();
+  #pendingTotal = 0;
+
+  constructor(limits: Required<ServerLimits>) {
+    this.#limits = limits;
+  }
+
+  /** Connections waiting to authenticate, in all. */
+  get pending(): number {
+    return this.#pendingTotal;
+  }
+
+  /**
+   * Takes a pending slot for a new connection from `host`; returns why not when a limit is
+   * reached. Give it back with {@linkcode AddressBook.release}.
+   */
+  admit(host: string, now = Date.now()): string | undefined {
+    const blocked = this.blockedFor(host, now);
+    if (blocked > 0) {
+      return `Too many failed authentications from ${host}; try again in ${
+        Math.ceil(blocked / 1000)
+      } s`;
+    }
+    if (this.#pendingTotal >= this.#limits.maxPending) {
+      return `Too many connections waiting to authenticate (${this.#limits.maxPending})`;
+    }
+    const mine = this.#pending.get(host) ?? 0;
+    if (mine >= this.#limits.maxPendingPerAddress) {
+      return `Too many connections from ${host} waiting to authenticate (${this.#limits.maxPendingPerAddress})`;
+    }
+    this.#pending.set(host, mine + 1);
+    this.#pendingTotal++;
+    return undefined;
+  }
+
+  /** Gives back a slot taken by {@linkcode AddressBook.admit}. */
+  release(host: string): void {
+    const mine = this.#pending.get(host) ?? 0;
+    if (mine <= 1) this.#pending.delete(host);
+    else this.#pending.set(host, mine - 1);
+    this.#pendingTotal = Math.max(0, this.#pendingTotal - 1);
+  }
+
+  /** Milliseconds `host` must still wait after too many failures (0: none). */
+  blockedFor(host: string, now = Date.now()): number {
+    const f = this.#failures.get(host);
+    if (!f) return 0;
+    const left = f.since + this.#limits.authFailureWindow - now;
+    if (left <= 0) {
+      this.#failures.delete(host);
+      return 0;
+    }
+    return f.count >= this.#limits.maxAuthFailures ? left : 0;
+  }
+
+  /**
+   * Records a failed authentication from `host`. Returns whether it should be logged: the
+   * first few of a window are, then one line in a hundred (saying how many were left out).
+   */
+  fail(host: string, now = Date.now()): { log: boolean; suppressed: number } {
+    let f = this.#failures.get(host);
+    if (!f || now - f.since > this.#limits.authFailureWindow) {
+      f = { count: 0, since: now, suppressed: 0 };
+      this.#failures.set(host, f);
+      // Bound the table itself: forget the oldest address past a large number of them.
+      if (this.#failures.size > 10_000) {
+        this.#failures.delete(this.#failures.keys().next().value!);
+      }
+    }
+    f.count++;
+    if (f.count <= 3 || f.suppressed >= 99) {
+      const suppressed = f.suppressed;
+      f.suppressed = 0;
+      return { log: true, suppressed };
+    }
+    f.suppressed++;
+    return { log: false, suppressed: f.suppressed };
+  }
+}
