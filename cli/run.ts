@@ -39,7 +39,7 @@ export const runCommand: CommandSpec = {
       name: "token",
       type: "string",
       placeholder: "TOKEN",
-      help: "A token others must give to attach",
+      help: "A token others must give to attach (default: a random one, printed)",
       env: "QDB_TOKEN",
     },
     ...ENGINE_OPTIONS,
@@ -49,7 +49,8 @@ export const runCommand: CommandSpec = {
   async run(invocation) {
     const { values } = invocation;
     const launch = launchOptions(invocation);
-    const token = str(values, "token");
+    // Never open to other local users or to web pages: a random token unless one is given.
+    const token = str(values, "token") ?? randomToken();
     await using server = serve({
       hostname: str(values, "host") ?? "127.0.0.1",
       clientPort: num(values, "port", 0, { min: 0, max: 65535, integer: true }),
@@ -81,7 +82,7 @@ export const runCommand: CommandSpec = {
     const session = tracer.session;
     console.log(
       `qdb: session ${session} at ${server.clientUrl} ` +
-        `(others can \`qdb attach --server ${server.clientUrl} ${session}\`)`,
+        `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)`,
     );
     const client = await QdbClient.connect(server.clientUrl, {
       session,
@@ -108,3 +109,9 @@ export const runCommand: CommandSpec = {
     return status.code === null && status.signal === null ? code : exitCode(status);
   },
 };
+
+/** 128 random bits, as 32 hex digits. */
+function randomToken(): string {
+  return [...crypto.getRandomValues(new Uint8Array(16))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -50,7 +50,10 @@ Deno.test({
   async fn() {
     await using t = await qdb(["run", DEMO]);
     const start = await t.waitFor(PROMPT);
-    assertMatch(start.text, /qdb: session \S+ at ws:\/\/127\.0\.0\.1:\d+ \(others can/);
+    assertMatch(
+      start.text,
+      /qdb: session \S+ at ws:\/\/127\.0\.0\.1:\d+ \(others can `qdb attach --server \S+ --token [0-9a-f]{32} /,
+    );
     assertMatch(start.text, /> .*tty_demo\.py\(1\)<module>\(\)\n ->   1 import sys/);
     assertMatch(await command(t, "b square"), /Breakpoint 1 at .*tty_demo\.py:5  \(in square\)/);
     let out = await command(t, "c");
@@ -130,11 +133,16 @@ Deno.test({
   ignore,
   async fn() {
     await using a = await qdb(["run", DEMO]);
-    const started = await a.waitFor(/qdb attach --server (ws:\/\/\S+) (\S+)`/);
-    const [, url, session] = started.match;
+    const started = await a.waitFor(/qdb attach --server (ws:\/\/\S+) --token (\S+) (\S+)`/);
+    const [, url, token, session] = started.match;
     await a.waitFor(PROMPT);
+    // qdb run's session is not open to other local users: attaching needs its token.
+    {
+      await using intruder = await qdb(["attach", "--server", url!, session!], { USER: "eve" });
+      await intruder.waitFor(/Authentication failed|valid --token/);
+    }
     // Without a session id: with one session live, attach picks it.
-    await using b = await qdb(["attach", "--server", url!], { USER: "bo" });
+    await using b = await qdb(["attach", "--server", url!, "--token", token!], { USER: "bo" });
     await b.waitFor(new RegExp(`1 live session: +${session} +.*tty_demo\\.py`));
     await b.waitFor(/Attached to session/);
     await a.waitFor(/\[bo joined\]/);
