@@ -1,5 +1,6 @@
 /** `qdb attach`: the terminal client, attached to a session of a server. */
 
+import { sanitize } from "../client/terminal/sanitize.ts";
 import { listSessions, QdbClient } from "../client.ts";
 import { type CommandSpec, str } from "./args.ts";
 import { runTerminal } from "./_terminal.ts";
@@ -57,7 +58,8 @@ export const attachCommand: CommandSpec = {
 };
 
 async function pickSession(server: string, token: string | undefined): Promise<string | undefined> {
-  const list = await listSessions(server, { token });
+  // Program names and hosts are what tracers chose: never let them drive the terminal.
+  const list = sanitize(await listSessions(server, { token }));
   const now = Date.parse(list.now);
   const live = list.sessions.filter((s) => s.tracer !== null);
   if (live.length === 0) {

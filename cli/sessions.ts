@@ -1,6 +1,7 @@
 /** `qdb sessions`: list the live sessions of a server. */
 
 import { listSessions } from "../client.ts";
+import { sanitize } from "../client/terminal/sanitize.ts";
 import type { SessionInfo } from "../protocol/mod.ts";
 import { type CommandSpec, type OptionSpec, str } from "./args.ts";
 
@@ -49,7 +50,8 @@ export const sessionsCommand: CommandSpec = {
       return 0;
     }
     const now = Date.parse(list.now);
-    const rows = list.sessions.map((s) => describeSession(s, now));
+    // Program names and hosts are what tracers chose: never let them drive the terminal.
+    const rows = sanitize(list.sessions).map((s) => describeSession(s, now));
     const header = ["SESSION", "PROGRAM", "WHERE", "CLIENTS", "AGE"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const row of [header, ...rows]) {

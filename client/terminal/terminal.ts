@@ -6,6 +6,7 @@
  * @module
  */
 
+import { sanitize } from "./sanitize.ts";
 import type {
   Breakpoint,
   ErrorPayload,
@@ -184,7 +185,8 @@ export class TerminalClient {
    */
   async #pump(): Promise<void> {
     let shown = Promise.resolve();
-    for await (const msg of this.#conn.events) {
+    for await (const received of this.#conn.events) {
+      const msg = safeToShow(received);
       const id = typeof msg.id === "number" ? msg.id : undefined;
       const own = id === undefined ? undefined : this.#own.get(id);
       if (own) {
@@ -938,4 +940,16 @@ export function describeCommand(e: string, p: unknown): string {
     default:
       return p === undefined ? e : `${e} ${JSON.stringify(p)}`;
   }
+}
+
+/**
+ * The message with every string a peer chose made safe for the terminal, except the
+ * program's own output, which is passed through as the program wrote it (colours and all).
+ */
+function safeToShow(msg: Message): Message {
+  if (msg.e === "print") {
+    const p = msg.p as PrintPayload;
+    if (p?.input === "<stdout>" || p?.input === "<stderr>") return msg;
+  }
+  return sanitize(msg);
 }

@@ -186,3 +186,35 @@ Deno.test("errors, other clients' commands, a running program and a lost server"
     "qdb: lost the server: the connection closed",
   ]);
 });
+
+Deno.test("finding 12: a peer's name, command and errors cannot send escapes to the terminal", async () => {
+  const conn = new ScriptedConnection((msg, reply) => {
+    if (msg.e === "list") reply("list", "x = 1\x1b]0;title\x07\n");
+  });
+  const screen = new RecordingScreen();
+  const terminal = new TerminalClient({ connection: conn, screen, tracer: null });
+  const done = terminal.run();
+  conn.emit("stack", { index: 0, stack: [frame(1, "<module>", "x = 1\x1b[2J")] });
+  await screen.idle();
+  // OSC 52 (write the clipboard), a title change, clear screen; a bidi override.
+  const name = "bo\x1b]52;c;ZXZpbA==\x07\x1b]0;owned\x07";
+  conn.emit("clients", { joined: { id: "c2", name, address: "x" } });
+  conn.emit("command", { client: { id: "c2", name, address: "x" }, e: "eval", p: "\x1b[2Jx" });
+  conn.emit("error", { type: "eval", data: "bad\u202e\x9b31m" });
+  // The program's own output is passed through untouched.
+  conn.emit("print", { input: "<stdout>", exc: false, output: "\x1b[32mgreen\x1b[0m\n" });
+  await new Promise((r) => setTimeout(r, 0));
+  conn.close();
+  await done;
+  const shown = screen.transcript.join("\n");
+  const program = screen.transcript.filter((l) => l.startsWith("[program]"));
+  assertEquals(program, ['[program] "\\u001b[32mgreen\\u001b[0m\\n"']);
+  const peerText = screen.transcript.filter((l) => !l.startsWith("[program]")).join("\n");
+  // deno-lint-ignore no-control-regex
+  assertEquals(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/.test(peerText), false, peerText);
+  assertEquals(
+    shown.includes("[bo\\x1b]52;c;ZXZpbA==\\x07\\x1b]0;owned\\x07 joined]"),
+    true,
+    shown,
+  );
+});
