@@ -748,6 +748,75 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     assertEquals(top(stop).func, "helper");
   },
 
+  async "finding 6: eval policy none reads no file and runs no code of the program"(ctx) {
+    await using s = await open(ctx, "policy_trap.py", { evalPolicy: "none" });
+    await stopped(s, "entry");
+    // A function in a package not imported yet: found without importing it.
+    s.send("set_break", { func: "pkgtrap.mod.f" });
+    const set = await s.expect("breakpoints", (p) => p.length === 1);
+    assertEquals(set.p[0].line, line("pkgtrap/mod.py", "pkgtrap_f"));
+    // An attribute behind a property: the getter does not run.
+    let id = s.send("set_break", { func: "trap.method" });
+    assertEquals((await s.expect("error", (_, m) => m.id === id)).p.type, "set_break");
+    // Files outside the program's source: refused exactly as a missing file is.
+    const answers: string[] = [];
+    for (const file of ["/etc/passwd", "/proc/self/environ", "/etc/no-such-file-qdb"]) {
+      id = s.send("list", { file });
+      answers.push((await s.expect("error", (_, m) => m.id === id)).p.data.replace(file, "F"));
+      id = s.send("set_break", { file, line: 1 });
+      answers.push((await s.expect("error", (_, m) => m.id === id)).p.data.replace(file, "F"));
+    }
+    assertEquals(new Set(answers.filter((_, i) => i % 2 === 0)).size, 1);
+    assertEquals(new Set(answers.filter((_, i) => i % 2 === 1)).size, 1);
+    // Its own source still lists.
+    id = s.send("list", { start: 1, end: 2 });
+    assertMatch((await s.expect("list", (_, m) => m.id === id)).p, /^# Setting breakpoints/);
+    s.send("clear_break", { id: 1 });
+    await s.expect("breakpoints", (p) => p.length === 0);
+    s.send("continue");
+    assertEquals((await s.exited).code, 0);
+    assertEquals(s.stdout(), "done\n");
+  },
+
+  async "findings 5 and 7: hostile watches and lists never hurt the program"(ctx) {
+    const dir = await Deno.makeTempDir({ prefix: "qdb-list-" });
+    try {
+      const fifo = `${dir}/fifo`;
+      await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      const big = `${dir}/big.py`;
+      await Deno.writeTextFile(big, "x = 1\n".repeat(1_000_000));
+      await using s = await open(ctx, "steps.py");
+      await stopped(s, "entry");
+      const hostile = ["\udfff", "-".repeat(99_990) + "1", "1/0", "\0"];
+      s.send("set_watch", hostile);
+      await s.expect("watchlist", (p) => p.length === 4);
+      s.send("next");
+      const watched = await s.expect("watchlist", (p) => p.length === 4 && p[0].value !== "");
+      assertEquals(watched.p.map((w: { exc: boolean }) => w.exc), [true, true, true, true]);
+      await stopped(s, "step");
+      // A FIFO would block the program for ever; a 6 MB file would bloat it.
+      let id = s.send("list", { file: fifo });
+      assertMatch(
+        (await s.expect("error", (_, m) => m.id === id)).p.data,
+        /not a regular file|no such file/,
+      );
+      id = s.send("list", { file: big });
+      const tooBig = await s.expect("error", (_, m) => m.id === id);
+      assertMatch(tooBig.p.data, /list a range of lines/);
+      id = s.send("list", { file: big, start: 2, end: 3 });
+      assertEquals((await s.expect("list", (_, m) => m.id === id)).p, "x = 1\nx = 1\n");
+      // Watches are bounded.
+      id = s.send("set_watch", Array.from({ length: 100 }, (_, i) => `n${i}`));
+      assertEquals((await s.expect("error", (_, m) => m.id === id)).p.type, "limit");
+      s.send("clear_watch", hostile);
+      s.send("continue");
+      assertEquals((await s.exited).code, 0);
+      assertMatch(s.stdout(), /result 90/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+
   async "eval policy hooks: one rewrites, one denies"(ctx) {
     {
       await using s = await open(ctx, "steps.py", { evalPolicy: "hook:policy_hook:rewrite" });

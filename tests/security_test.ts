@@ -3,11 +3,14 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { Inbox } from "./support/inbox.ts";
 import { RawPeer } from "./support/raw_http.ts";
-import { QdbProcess } from "./support/processes.ts";
+import { QdbProcess, startServe } from "./support/processes.ts";
+import { findPythons } from "./support/pythons.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { connectTcp } from "../transport/tcp.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { encodeFrame } from "../protocol/mod.ts";
+
+const TICKER = new URL("../testdata/ticker.py", import.meta.url).pathname;
 
 const TRACER = {
   protocol: 1,
@@ -395,4 +398,49 @@ Deno.test("finding 13: qdb serve exits on the first SIGTERM even when a peer nev
   serve.child.kill("SIGTERM");
   const status = await serve.status;
   assertEquals(status.code, 0);
+});
+
+Deno.test({
+  name: "finding 10: a tracer killed with SIGKILL does not kill a program that prints",
+  ignore: (await findPythons()).length === 0,
+  async fn() {
+    const python = (await findPythons())[0]!;
+    const marker = await Deno.makeTempFile({ prefix: "qdb-survived-" });
+    await Deno.remove(marker);
+    try {
+      await using serve = await startServe();
+      await using trace = new QdbProcess([
+        "trace",
+        "--server",
+        serve.tracerUrl,
+        "--session",
+        "ticker",
+        "--python",
+        python.path,
+        "--no-stop",
+        TICKER,
+        marker,
+      ]);
+      const c = await client(serve.clientUrl, "ticker");
+      await c.expect("attached", (p) => p.tracer !== null);
+      await c.expect("print", (p) => p.input === "<stdout>");
+      trace.child.kill("SIGKILL");
+      // Its clients are told at once.
+      await c.expect("disable");
+      // The program (now an orphan) runs to its end.
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        try {
+          if (await Deno.readTextFile(marker) === "survived") break;
+        } catch {
+          // Not yet.
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assertEquals(await Deno.readTextFile(marker), "survived");
+      await close(c);
+    } finally {
+      await Deno.remove(marker).catch(() => {});
+    }
+  },
 });

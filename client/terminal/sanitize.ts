@@ -12,9 +12,9 @@
  * @module
  */
 
-// Control characters are what this file finds: they are meant in its pattern.
-// deno-lint-ignore no-control-regex
 const UNSAFE =
+  // Control characters are what this pattern finds: they are meant.
+  // deno-lint-ignore no-control-regex
   /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]|\r(?!\n)/g;
 
 function escape(ch: string): string {

@@ -57,6 +57,9 @@ _BRIDGE_FILES = {_BRIDGE_FILE, __file__}
 
 _MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
 _PIPE_CHUNK = 65536
+_MAX_WATCHES = 100
+# The largest file `list` reads: a source file, not a log or a disk image.
+_MAX_LIST_BYTES = 4 * 1024 * 1024
 
 _RESUME_COMMANDS = frozenset(["step", "next", "return", "until", "continue"])
 _FRAME_COMMANDS = frozenset(
@@ -93,6 +96,16 @@ def _exc_line(exc):
     except Exception:
         text = "<exception str() failed>"
     return "%s: %s" % (name, text) if text else name
+
+
+def _reader_gone(fd):
+    """True when fd is a pipe or socket whose reading end is closed."""
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _strip_one_newline(text):
@@ -526,13 +539,23 @@ class Bridge(object):
                 self._pump(s, limit if limit is not None else 16 * _PIPE_CHUNK)
 
     def restore_output(self):
-        """Puts the original fds 1 and 2 back (after forwarding what the pipes hold)."""
+        """Puts the original fds 1 and 2 back (after forwarding what the pipes hold). An
+        original whose reader is gone (a tracer killed with SIGKILL held the other end of the
+        pipe) is replaced by /dev/null: the program's next print must not die of EPIPE."""
         self.drain_output()
         for s in self._streams:
+            target = s.saved
+            if _reader_gone(s.saved):
+                try:
+                    target = os.open(os.devnull, os.O_WRONLY)
+                except OSError:
+                    target = s.saved
             try:
-                os.dup2(s.saved, s.fd)
+                os.dup2(target, s.fd)
             except OSError:
                 pass
+            if target != s.saved:
+                os.close(target)
 
     # ------------------------------------------------------------------ helpers on code/frames
 
@@ -724,7 +747,8 @@ class Bridge(object):
                 raise _CommandError("policy", str(exc))
         try:
             compile(cond, "<condition>", "eval", dont_inherit=True)
-        except SyntaxError as exc:
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
             raise _CommandError("set_break", "Cannot use the condition %r: %s"
                                 % (cond, _exc_line(exc)))
 
@@ -746,6 +770,8 @@ class Bridge(object):
         self._check_cond_policy(cond)
         if line is not None:
             path = self._resolve_file(file_arg)
+            if path is not None and not self._may_read(path):
+                path = None
             if path is None:
                 raise _CommandError("set_break", "Cannot set breakpoint at %s: no such file"
                                     % self._bp_label(file_arg, line))
@@ -903,9 +929,16 @@ class Bridge(object):
             obj = sys.modules.get(parts[0])
             if obj is None:
                 return None
+        # Under a restrictive policy no code of the program runs to find a function: static
+        # lookups only (no property getters, no __getattr__).
+        if self._eval_policy == "full":
+            get = getattr
+        else:
+            import inspect
+            get = inspect.getattr_static
         try:
             for attr in parts[1:]:
-                obj = getattr(obj, attr)
+                obj = get(obj, attr)
         except Exception:
             return None
         return obj
@@ -991,14 +1024,25 @@ class Bridge(object):
         return lines[0] if lines else first
 
     def _module_origin(self, name):
-        try:
-            import importlib.util
-            spec = importlib.util.find_spec(name)
-        except Exception:
+        """The source file of module `name`, found without importing anything: a loaded
+        module's __file__, else a search of sys.path (find_spec would import the parent
+        packages of a dotted name, running their top-level code)."""
+        mod = sys.modules.get(name)
+        if mod is not None:
+            origin = getattr(mod, "__file__", None)
+            if isinstance(origin, str) and origin.endswith(".py") and os.path.isfile(origin):
+                return origin
             return None
-        origin = getattr(spec, "origin", None) if spec is not None else None
-        if origin and origin.endswith(".py") and os.path.isfile(origin):
-            return origin
+        parts = name.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return None
+        for entry in [self._program_dir] + list(sys.path):
+            if not isinstance(entry, str):
+                continue
+            base = os.path.join(entry or os.getcwd(), *parts)
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if os.path.isfile(candidate):
+                    return candidate
         return None
 
     # ------------------------------------------------------------------ tracing backends
@@ -1696,27 +1740,78 @@ class Bridge(object):
             path = self._resolve_file(file_arg)
             if path is None:
                 raise _CommandError("list", "Cannot list %s: no such file" % file_arg)
+        label = file_arg or path
         if self._file_skipped(path) or path in _BRIDGE_FILES:
-            raise _CommandError("list", "Cannot list %s: the file is skipped" % (file_arg or path))
-        import linecache
-        lines = linecache.getlines(path)
-        if not lines:
-            try:
-                with open(path, "r", encoding="utf-8", errors="replace") as f:
-                    lines = f.readlines()
-            except OSError as exc:
-                raise _CommandError("list", "Cannot list %s: %s" % (file_arg or path,
-                                                                      exc.strerror or exc))
+            raise _CommandError("list", "Cannot list %s: the file is skipped" % label)
+        if not self._may_read(path):
+            raise _CommandError("list", "Cannot list %s: no such file" % label)
         start, end = p.get("start"), p.get("end")
-        if start is None and end is None:
-            chosen = lines
-        else:
+        if start is not None or end is not None:
             if start is None:
                 start = max(1, end - 10)
             if end is None:
                 end = start + 10
-            chosen = lines[start - 1:end]
-        return "".join(chosen)
+        import linecache
+        lines = linecache.cache.get(path, (None, None, None))[2]
+        if not lines:
+            lines = self._read_source_lines(path, label, end)
+        if start is None:
+            return "".join(lines)
+        return "".join(lines[start - 1:end])
+
+    def _read_source_lines(self, path, label, end):
+        """The lines of a regular file of bounded size (up to `end` when given). A FIFO or a
+        device (/proc/kmsg, /dev/zero) would block or never end: it is refused unread."""
+        import stat
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise _CommandError("list", "Cannot list %s: %s" % (label, exc.strerror or exc))
+        if not stat.S_ISREG(st.st_mode):
+            raise _CommandError("list", "Cannot list %s: not a regular file" % label)
+        if st.st_size > _MAX_LIST_BYTES and end is None:
+            raise _CommandError("list", "Cannot list %s: it has %d bytes; list a range of "
+                                "lines instead" % (label, st.st_size))
+        lines = []
+        total = 0
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with open(fd, "r", encoding="utf-8", errors="replace", newline="") as f:
+                for text in f:
+                    lines.append(text)
+                    total += len(text)
+                    if (end is not None and len(lines) >= end) or total > _MAX_LIST_BYTES:
+                        break
+        except OSError as exc:
+            raise _CommandError("list", "Cannot list %s: %s" % (label, exc.strerror or exc))
+        return lines
+
+    def _may_read(self, path):
+        """Whether `list` and `set_break` may read this file. With eval policy "full" a client
+        can run any code, so any file; otherwise only the program's own Python source: the
+        program, the files of loaded modules and of code that ran, and .py files under the
+        program's directory or sys.path. Files outside say "no such file", as missing ones do,
+        so that the answer is no oracle for what exists."""
+        if self._eval_policy == "full":
+            return True
+        path = self._canon(path)
+        if path == self._program:
+            return True
+        import linecache
+        if path in linecache.cache:
+            return True
+        for mod in list(sys.modules.values()):
+            f = getattr(mod, "__file__", None)
+            if isinstance(f, str) and self._canon(f) == path:
+                return True
+        if not path.endswith(".py"):
+            return False
+        roots = [self._program_dir] + [e for e in sys.path if isinstance(e, str) and e]
+        for root in roots:
+            root = self._canon(root)
+            if path.startswith(root.rstrip(os.sep) + os.sep):
+                return True
+        return False
 
     # ------------------------------------------------------------------ watches
 
@@ -1724,7 +1819,11 @@ class Bridge(object):
         if not isinstance(p, list) or not all(isinstance(x, str) for x in p):
             raise _CommandError("payload", "%s takes a list of expressions" % e)
         if e == "set_watch":
-            for expr in p:
+            new = [x for x in dict.fromkeys(p) if x not in self._watches]
+            if len(self._watches) + len(new) > _MAX_WATCHES:
+                raise _CommandError("limit", "At most %d watched expressions; %d are set"
+                                    % (_MAX_WATCHES, len(self._watches)))
+            for expr in new:
                 if expr not in self._watches:
                     self._watches.append(expr)
                     self._watch_values[expr] = (False, "<not evaluated yet: the program runs>")
@@ -1743,6 +1842,9 @@ class Bridge(object):
                 self._watch_values[expr] = (True, str(exc))
             except _EvalFailed as exc:
                 self._watch_values[expr] = (True, exc.text)
+            except Exception as exc:
+                # Whatever a client watches, the program must not die of it.
+                self._watch_values[expr] = (True, _exc_line(exc))
 
     def _watchlist_payload(self):
         out = []
@@ -1967,8 +2069,10 @@ class Bridge(object):
         code_text = self._apply_policy(expr, where)
         try:
             code = compile(code_text, "<%s>" % where, "eval", dont_inherit=True)
-        except SyntaxError as exc:
-            raise _EvalFailed(_exc_line(exc))
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
+            # A lone surrogate, a NUL, or "-" * 99999 + "1" fail in the compiler itself.
+            raise _EvalFailed(_exc_line(exc), type(exc).__name__)
         frame = stop.frame if stop is not None else None
         if frame is not None:
             g, l = frame.f_globals, self._frame_locals(stop, frame)
@@ -2099,7 +2203,8 @@ class Bridge(object):
                 code = compile(code_text + "\n", "<qdb>", "single", dont_inherit=True)
             except SyntaxError:
                 code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
-        except SyntaxError as exc:
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
             self._send("print", {"input": p, "exc": True, "output": _exc_line(exc)}, id_)
             self._refresh_watches(stop)
             self._send("watchlist", self._watchlist_payload(), id_)

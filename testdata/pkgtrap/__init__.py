@@ -1,0 +1,2 @@
+# Importing this package is a side effect a breakpoint must never cause.
+print("PKGTRAP IMPORTED")
