@@ -3,7 +3,7 @@
 // stays bounded, and every bad message gets an error. The suite runs a short pass;
 // `deno task fuzz` runs 100,000 cases (QDB_FUZZ_RUNS).
 import fc from "fast-check";
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert } from "./support/assert.ts";
 import { Inbox } from "./support/inbox.ts";
 import { serve } from "../server.ts";
 import { connectTcp } from "../transport/tcp.ts";
