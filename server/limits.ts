@@ -70,6 +70,7 @@ export class AddressBook {
   readonly #failures = new Map<string, Failures>();
   #pendingTotal = 0;
 
+  /** Counts against these limits. */
   constructor(limits: Required<ServerLimits>) {
     this.#limits = limits;
   }
