@@ -34,7 +34,7 @@ import {
   tracerStartPayload,
 } from "../protocol/mod.ts";
 import { WebSocketTransport } from "../transport/websocket.ts";
-import { TcpTransport } from "../transport/tcp.ts";
+import { formatHost, TcpTransport } from "../transport/tcp.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
 import { allowAll, type AuthFunction, type AuthRequest, tokenAuth } from "./auth.ts";
@@ -195,7 +195,7 @@ class Server implements QdbServer {
    */
   #hostAllowed(host: string): boolean {
     if (this.#allowedHosts.has("*")) return true;
-    const name = normalizeHost(hostOnly(host));
+    const name = normalizeHost(addressHost(host));
     if (name === "") return false;
     if (isIpAddress(name) || name === "localhost" || name.endsWith(".localhost")) return true;
     if (name === this.#listenHost || this.#allowedHosts.has(name)) return true;
@@ -251,7 +251,7 @@ class Server implements QdbServer {
       });
     }
     const remote = info && "hostname" in info.remoteAddr
-      ? `${formatAddress(info.remoteAddr.hostname)}:${info.remoteAddr.port}`
+      ? `${formatHost(info.remoteAddr.hostname)}:${info.remoteAddr.port}`
       : "unknown";
     const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (!upgrade) {
@@ -894,21 +894,10 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** The host of a `Host` header value (`name:port`, `[v6]:port`, `name`). */
-function hostOnly(host: string): string {
-  const v6 = /^\[([^\]]*)\]/.exec(host);
-  if (v6) return v6[1]!;
-  return host.replace(/:\d*$/, "");
-}
-
 function normalizeHost(host: string): string {
   return host.trim().toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
 }
 
 function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || (name.includes(":") && /^[0-9a-f:.]+$/.test(name));
-}
-
-function formatAddress(hostname: string): string {
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
