@@ -13,6 +13,7 @@
 
 import { createServer, type QdbServer, type ServerOptions } from "./server/server.ts";
 import { formatHost } from "./transport/tcp.ts";
+import type { TlsServerOptions } from "./transport/tls.ts";
 
 export * from "./server/auth.ts";
 export * from "./server/limits.ts";
@@ -26,6 +27,11 @@ export interface ServeOptions extends ServerOptions {
   clientPort?: number;
   /** TCP port for tracers; 0 picks a free one. Default 8001. */
   tracerPort?: number;
+  /**
+   * A certificate and key (PEM): both links then use TLS, clients at `wss://` and tracers at
+   * `tls://`. Default: no TLS.
+   */
+  tls?: TlsServerOptions | undefined;
   /** Aborting it closes the server. */
   signal?: AbortSignal;
 }
@@ -34,9 +40,9 @@ export interface ServeOptions extends ServerOptions {
 export interface RunningServer extends AsyncDisposable {
   /** The routing core. */
   readonly server: QdbServer;
-  /** Where clients connect: `ws://HOST:PORT`. */
+  /** Where clients connect: `ws://HOST:PORT` (`wss://` with TLS). */
   readonly clientUrl: string;
-  /** Where tracers connect: `tcp://HOST:PORT`. */
+  /** Where tracers connect: `tcp://HOST:PORT` (`tls://` with TLS). */
   readonly tracerUrl: string;
   /** Stops listening and ends every session. Idempotent. */
   close(): Promise<void>;
@@ -48,7 +54,11 @@ export interface RunningServer extends AsyncDisposable {
 export function serve(options: ServeOptions = {}): RunningServer {
   const hostname = options.hostname ?? "127.0.0.1";
   const server = createServer({ listenHost: hostname, ...options });
-  const tracers = Deno.listen({ hostname, port: options.tracerPort ?? 8001 });
+  const tls = options.tls;
+  const tracerPort = options.tracerPort ?? 8001;
+  const tracers = tls
+    ? Deno.listenTls({ hostname, port: tracerPort, cert: tls.cert, key: tls.key })
+    : Deno.listen({ hostname, port: tracerPort });
   const abort = new AbortController();
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -57,6 +67,7 @@ export function serve(options: ServeOptions = {}): RunningServer {
       port: options.clientPort ?? 8002,
       signal: abort.signal,
       onListen() {},
+      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
     }, server.handler);
   } catch (error) {
     tracers.close();
@@ -74,8 +85,8 @@ export function serve(options: ServeOptions = {}): RunningServer {
   const host = formatHost(displayHost(hostname));
   return {
     server,
-    clientUrl: `ws://${host}:${http.addr.port}`,
-    tracerUrl: `tcp://${host}:${(tracers.addr as Deno.NetAddr).port}`,
+    clientUrl: `${tls ? "wss" : "ws"}://${host}:${http.addr.port}`,
+    tracerUrl: `${tls ? "tls" : "tcp"}://${host}:${(tracers.addr as Deno.NetAddr).port}`,
     close,
     get finished() {
       return http.finished;

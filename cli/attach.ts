@@ -2,9 +2,16 @@
 
 import { sanitize } from "../client/terminal/sanitize.ts";
 import { listSessions, QdbClient } from "../client.ts";
-import { type CommandSpec, str } from "./args.ts";
+import { readCaFiles } from "../transport/tls.ts";
+import { type CommandSpec, list, str } from "./args.ts";
 import { runTerminal } from "./_terminal.ts";
-import { DEFAULT_CLIENT_URL, describeSession, SERVER_OPTION, TOKEN_OPTION } from "./sessions.ts";
+import {
+  CA_OPTION,
+  DEFAULT_CLIENT_URL,
+  describeSession,
+  SERVER_OPTION,
+  TOKEN_OPTION,
+} from "./sessions.ts";
 
 /** The `attach` command. */
 export const attachCommand: CommandSpec = {
@@ -17,6 +24,7 @@ export const attachCommand: CommandSpec = {
   options: [
     SERVER_OPTION,
     TOKEN_OPTION,
+    CA_OPTION,
     {
       name: "name",
       type: "string",
@@ -29,18 +37,20 @@ export const attachCommand: CommandSpec = {
   async run({ values, positionals }) {
     const server = str(values, "server") ?? DEFAULT_CLIENT_URL;
     const token = str(values, "token");
+    const caCerts = await readCaFiles(list(values, "ca"));
     let session = positionals[0];
     if (positionals.length > 1) {
       throw new Error(`attach takes one session id, got ${positionals.length} arguments`);
     }
     if (session === undefined) {
-      const picked = await pickSession(server, token);
+      const picked = await pickSession(server, token, caCerts);
       if (picked === undefined) return 1;
       session = picked;
     }
     const client = await QdbClient.connect(server, {
       session,
       auth: token,
+      caCerts,
       name: str(values, "name"),
     });
     const tracer = client.attached.tracer;
@@ -57,9 +67,13 @@ export const attachCommand: CommandSpec = {
   },
 };
 
-async function pickSession(server: string, token: string | undefined): Promise<string | undefined> {
+async function pickSession(
+  server: string,
+  token: string | undefined,
+  caCerts: string[] | undefined,
+): Promise<string | undefined> {
   // Program names and hosts are what tracers chose: never let them drive the terminal.
-  const list = sanitize(await listSessions(server, { token }));
+  const list = sanitize(await listSessions(server, { token, caCerts }));
   const now = Date.parse(list.now);
   const live = list.sessions.filter((s) => s.tracer !== null);
   if (live.length === 0) {

@@ -1,7 +1,8 @@
 /** `qdb serve`: run a server for clients (WebSocket) and tracers (TCP). */
 
 import { DEFAULT_LIMITS, serve } from "../server.ts";
-import { choice, type CommandSpec, num, str } from "./args.ts";
+import type { TlsServerOptions } from "../transport/tls.ts";
+import { choice, type CommandSpec, num, str, UsageError } from "./args.ts";
 import { untilInterrupted } from "./_signals.ts";
 
 /** The `serve` command. */
@@ -111,6 +112,18 @@ export const serveCommand: CommandSpec = {
       help: "Most MiB queued for a client that does not read before it is dropped",
       default: String(DEFAULT_LIMITS.maxQueuedBytes / 1024 / 1024),
     },
+    {
+      name: "tls-cert",
+      type: "string",
+      placeholder: "FILE",
+      help: "Serve both links over TLS (wss://, tls://) with this certificate chain (PEM)",
+    },
+    {
+      name: "tls-key",
+      type: "string",
+      placeholder: "FILE",
+      help: "The private key of --tls-cert (PEM)",
+    },
     { name: "quiet", short: "q", type: "boolean", help: "Do not log session events" },
   ],
   examples: [
@@ -123,7 +136,9 @@ export const serveCommand: CommandSpec = {
     const hostname = str(values, "host") ?? "127.0.0.1";
     const token = str(values, "token");
     const quiet = values.quiet === true;
+    const tls = await readTlsFiles(str(values, "tls-cert"), str(values, "tls-key"));
     const running = serve({
+      tls,
       hostname,
       clientPort: num(values, "client-port", 8002, { min: 0, max: 65535, integer: true }),
       tracerPort: num(values, "tracer-port", 8001, { min: 0, max: 65535, integer: true }),
@@ -164,6 +179,24 @@ export const serveCommand: CommandSpec = {
     return 0;
   },
 };
+
+async function readTlsFiles(
+  cert: string | undefined,
+  key: string | undefined,
+): Promise<TlsServerOptions | undefined> {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both, or neither");
+  }
+  const read = async (path: string, what: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new Error(`Cannot read the TLS ${what} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: await read(cert, "certificate"), key: await read(key, "key") };
+}
 
 function list(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);

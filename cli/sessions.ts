@@ -3,7 +3,8 @@
 import { listSessions } from "../client.ts";
 import { sanitize } from "../client/terminal/sanitize.ts";
 import type { SessionInfo } from "../protocol/mod.ts";
-import { type CommandSpec, type OptionSpec, str } from "./args.ts";
+import { readCaFiles } from "../transport/tls.ts";
+import { type CommandSpec, list, type OptionSpec, str } from "./args.ts";
 
 /** Default client address of a server. */
 export const DEFAULT_CLIENT_URL = "ws://127.0.0.1:8002";
@@ -28,6 +29,16 @@ export const TOKEN_OPTION: OptionSpec = {
   env: "QDB_TOKEN",
 };
 
+/** `--ca`: the CA certificates that may sign a TLS server's certificate. */
+export const CA_OPTION: OptionSpec = {
+  name: "ca",
+  type: "string",
+  multiple: true,
+  placeholder: "FILE",
+  help: "Trust TLS servers whose certificate this CA signed (PEM), instead of the system's CAs",
+  env: "QDB_CA",
+};
+
 /** The `sessions` command. */
 export const sessionsCommand: CommandSpec = {
   name: "sessions",
@@ -36,22 +47,24 @@ export const sessionsCommand: CommandSpec = {
   options: [
     SERVER_OPTION,
     TOKEN_OPTION,
+    CA_OPTION,
     { name: "json", type: "boolean", help: "Print the server's JSON as is" },
   ],
   async run({ values }) {
     const server = str(values, "server") ?? DEFAULT_CLIENT_URL;
-    const list = await listSessions(server, { token: str(values, "token") });
+    const caCerts = await readCaFiles(list(values, "ca"));
+    const found = await listSessions(server, { token: str(values, "token"), caCerts });
     if (values.json) {
-      console.log(JSON.stringify(list, null, 2));
+      console.log(JSON.stringify(found, null, 2));
       return 0;
     }
-    if (list.sessions.length === 0) {
+    if (found.sessions.length === 0) {
       console.log(`No live sessions on ${server}`);
       return 0;
     }
-    const now = Date.parse(list.now);
+    const now = Date.parse(found.now);
     // Program names and hosts are what tracers chose: never let them drive the terminal.
-    const rows = sanitize(list.sessions).map((s) => describeSession(s, now));
+    const rows = sanitize(found.sessions).map((s) => describeSession(s, now));
     const header = ["SESSION", "PROGRAM", "WHERE", "CLIENTS", "AGE"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const row of [header, ...rows]) {

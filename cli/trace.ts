@@ -5,7 +5,8 @@ import type { ExitStatus, LaunchOptions } from "../engine/engine.ts";
 import { startTracer } from "../tracer.ts";
 import { choice, type CommandSpec, type Invocation, list, num, str, UsageError } from "./args.ts";
 import { forwardSignals } from "./_signals.ts";
-import { TOKEN_OPTION } from "./sessions.ts";
+import { CA_OPTION, TOKEN_OPTION } from "./sessions.ts";
+import { readCaFiles } from "../transport/tls.ts";
 import { writeAll } from "./_terminal.ts";
 
 /** Options shared by `trace` and `run`: how the program is debugged. */
@@ -115,7 +116,7 @@ export const traceCommand: CommandSpec = {
       short: "s",
       type: "string",
       placeholder: "URL",
-      help: "The server's tracer address",
+      help: "The server's tracer address (tls://HOST:PORT for a server with TLS)",
       default: "tcp://127.0.0.1:8001",
       env: "QDB_TRACER_SERVER",
     },
@@ -126,6 +127,7 @@ export const traceCommand: CommandSpec = {
       help: "Session id (default: a random UUID)",
     },
     TOKEN_OPTION,
+    CA_OPTION,
     {
       name: "quiet",
       short: "q",
@@ -165,6 +167,7 @@ export const traceCommand: CommandSpec = {
       stdin: stdin === "terminal" ? "inherit" : stdin === "clients" ? "piped" : "null",
       engine: pythonEngine,
       server,
+      caCerts: await readCaFiles(list(values, "ca")),
       session: str(values, "session"),
       token: str(values, "token"),
       retries: num(values, "retries", 5, { min: 0, integer: true }),

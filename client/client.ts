@@ -22,6 +22,7 @@ import type {
 } from "../protocol/mod.ts";
 import { PROTOCOL_VERSION, sessionListSchema } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
+import { explainTlsFailure } from "../transport/tls.ts";
 import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
 
 /** Payload of `attached`. */
@@ -37,6 +38,8 @@ export interface ClientOptions {
   name?: string | undefined;
   /** Aborting closes the client. */
   signal?: AbortSignal;
+  /** PEM certificates of the CAs that may sign a `wss://` server's certificate. */
+  caCerts?: string[] | undefined;
 }
 
 /** The server refused to attach the client (auth, version, session id...). */
@@ -103,10 +106,10 @@ export class QdbClient implements AsyncDisposable {
    * @throws {Error} when the server cannot be reached.
    */
   static async connect(server: string, options: ClientOptions): Promise<QdbClient> {
-    const transport = await connectWebSocket(
-      sessionUrl(server, options.session),
-      options.signal ? { signal: options.signal } : {},
-    );
+    const transport = await connectWebSocket(sessionUrl(server, options.session), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+    });
     const start: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
     if (options.auth !== undefined) start.auth = options.auth;
     if (options.name !== undefined) start.name = options.name;
@@ -227,6 +230,8 @@ export interface ListSessionsOptions {
   token?: string | undefined;
   /** Aborting cancels the request. */
   signal?: AbortSignal;
+  /** PEM certificates of the CAs that may sign a `wss://` server's certificate. */
+  caCerts?: string[] | undefined;
 }
 
 /**
@@ -243,14 +248,29 @@ export async function listSessions(
   url.pathname = `${url.pathname.replace(/\/$/, "")}/sessions`;
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let response: Response;
+  const client = options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined;
   try {
-    response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
-  } catch (error) {
-    throw new Error(`Cannot reach the qdb server at ${server}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(client ? { client } : {}),
+      });
+    } catch (error) {
+      const message = failureText(error);
+      throw new Error(
+        `Cannot reach the qdb server at ${server}: ${explainTlsFailure(message) ?? message}`,
+        { cause: error },
+      );
+    }
+    return await readSessionList(server, url, response);
+  } finally {
+    client?.close();
   }
+}
+
+async function readSessionList(server: string, url: URL, response: Response): Promise<SessionList> {
   if (response.status === 401) {
     await response.body?.cancel();
     throw new AttachError("auth", `The server at ${server} refused: a valid --token is needed`);
@@ -260,4 +280,11 @@ export async function listSessions(
     throw new Error(`The server at ${server} answered ${response.status} for ${url.pathname}`);
   }
   return sessionListSchema.check(await response.json(), "sessions");
+}
+
+/** A failed fetch's message with its causes: the TLS reason sits in the cause. */
+function failureText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.join(": ") || String(error);
 }

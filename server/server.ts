@@ -832,7 +832,8 @@ class Server implements QdbServer {
           }
           continue;
         }
-        if (conn.remoteAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+        // A TLS connection has no setNoDelay of its own.
+        if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
         this.acceptTracer(new TcpTransport(conn));
       }
     } finally {

@@ -30,8 +30,10 @@ export type TracerDescription = Omit<TracerStart, "session" | "auth" | "protocol
 
 /** Options of {@linkcode connectTracerLink}. */
 export interface TracerLinkOptions {
-  /** The server's tracer address, `tcp://HOST:PORT`. */
+  /** The server's tracer address, `tcp://HOST:PORT` (`tls://HOST:PORT` with TLS). */
   server: string;
+  /** PEM certificates of the CAs that may sign a `tls://` server's certificate. */
+  caCerts?: string[] | undefined;
   /** The session id. Default: a random UUID. */
   session?: string | undefined;
   /** The auth string (the server's token). */
@@ -94,6 +96,7 @@ export async function connectTracerLink(options: TracerLinkOptions): Promise<Tra
   const transport = await connectTcp(options.server, {
     retries: options.retries ?? 5,
     retryDelay: options.retryDelay ?? 200,
+    ...(options.caCerts ? { caCerts: options.caCerts } : {}),
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -113,7 +116,12 @@ export async function connectTracerLink(options: TracerLinkOptions): Promise<Tra
         throw new Error(`The server at ${options.server} did not answer the tracer's start`);
       }
       if (next.done) {
-        throw new Error(`The server at ${options.server} closed the link during start`);
+        throw new Error(
+          `The server at ${options.server} closed the link during start` +
+            (/^tls:/i.test(options.server)
+              ? ""
+              : " (if it serves TLS, connect to tls://HOST:PORT instead)"),
+        );
       }
       if ("error" in next.value) continue;
       const msg = next.value.message;

@@ -17,6 +17,8 @@ export interface TracerOptions extends LaunchOptions {
   engine: Engine;
   /** The server's tracer address. Default `tcp://127.0.0.1:8001`. */
   server?: string | undefined;
+  /** PEM certificates of the CAs that may sign a `tls://` server's certificate. */
+  caCerts?: string[] | undefined;
   /** The session id. Default: a random UUID. */
   session?: string | undefined;
   /** The server's token. */
@@ -72,6 +74,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     const { engine, program: file, argv, pid, cwd, runtime } = program.info;
     link = await connectTracerLink({
       server: options.server ?? "tcp://127.0.0.1:8001",
+      caCerts: options.caCerts,
       session: options.session,
       auth: options.token,
       info: { engine, program: file, argv, pid, host: hostName(), cwd, runtime },

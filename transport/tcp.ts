@@ -18,6 +18,7 @@ import {
   FrameDecoder,
   type Message,
 } from "../protocol/mod.ts";
+import { explainTlsFailure, type TlsClientOptions } from "./tls.ts";
 import { AsyncQueue } from "./async_queue.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
@@ -148,32 +149,46 @@ export interface TcpAddress {
   hostname: string;
   /** Port number. */
   port: number;
+  /** Whether the link is TLS (`tls://`). Default false. */
+  tls?: boolean;
 }
 
 /**
- * Parses `tcp://host:port`, `host:port`, `host` or `:port` (the missing parts default).
+ * Parses `tcp://host:port`, `tls://host:port`, `host:port`, `host` or `:port` (the missing
+ * parts default).
  *
  * @throws {TypeError} naming what is wrong.
  */
 export function parseTcpAddress(text: string, defaults: TcpAddress): TcpAddress {
-  const bare = text.replace(/^tcp:\/\//, "").replace(/\/$/, "");
+  const tls = /^tls:\/\//i.test(text);
+  const bare = text.replace(/^(tcp|tls):\/\//i, "").replace(/\/$/, "");
+  if (/^wss?:\/\//i.test(bare) || /^https?:\/\//i.test(bare)) {
+    throw new TypeError(
+      `Cannot use "${text}" as a tracer address: that is the client (WebSocket) address; ` +
+        "tracers connect to tcp://HOST:PORT (tls:// with TLS), the server's tracer port",
+    );
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(bare)) {
-    throw new TypeError(`Cannot use "${text}" as a tracer address: it must be tcp://HOST:PORT`);
+    throw new TypeError(
+      `Cannot use "${text}" as a tracer address: it must be tcp://HOST:PORT or tls://HOST:PORT`,
+    );
   }
   const match = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(bare);
   if (!match) {
-    throw new TypeError(`Cannot use "${text}" as a tracer address: it must be tcp://HOST:PORT`);
+    throw new TypeError(
+      `Cannot use "${text}" as a tracer address: it must be tcp://HOST:PORT or tls://HOST:PORT`,
+    );
   }
   const hostname = (match[1] || defaults.hostname).replace(/^\[|\]$/g, "");
   const port = match[2] === undefined ? defaults.port : Number(match[2]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`Cannot use "${text}" as a tracer address: port must be 0 to 65535`);
   }
-  return { hostname, port };
+  return tls ? { hostname, port, tls } : { hostname, port };
 }
 
 /** Options of {@linkcode connectTcp}. */
-export interface ConnectTcpOptions extends TcpTransportOptions {
+export interface ConnectTcpOptions extends TcpTransportOptions, TlsClientOptions {
   /** Connection attempts after the first failure. Default 0. */
   retries?: number;
   /** First delay between attempts, in ms; it doubles each time. Default 200. */
@@ -187,7 +202,8 @@ export interface ConnectTcpOptions extends TcpTransportOptions {
 }
 
 /**
- * Connects to `tcp://host:port`, retrying with exponential backoff.
+ * Connects to `tcp://host:port` (or `tls://host:port`, checking the server's certificate),
+ * retrying with exponential backoff. A refused certificate is not retried.
  *
  * @throws {Error} `Cannot connect to tcp://...` with the last failure's reason.
  */
@@ -203,16 +219,16 @@ export async function connectTcp(
   for (let attempt = 0;; attempt++) {
     options.signal?.throwIfAborted();
     try {
-      const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
-      conn.setNoDelay(true);
-      return new TcpTransport(conn, options);
+      return new TcpTransport(await open(target, options), options);
     } catch (error) {
       const reason = error instanceof Error ? error : new Error(String(error));
-      if (attempt >= retries) {
+      const tlsProblem = explainTlsFailure(reason.message);
+      if (attempt >= retries || tlsProblem) {
+        const scheme = target.tls ? "tls" : "tcp";
         throw new Error(
-          `Cannot connect to tcp://${
-            formatHost(target.hostname)
-          }:${target.port}: ${reason.message}`,
+          `Cannot connect to ${scheme}://${formatHost(target.hostname)}:${target.port}: ${
+            tlsProblem ?? reason.message
+          }`,
           { cause: error },
         );
       }
@@ -221,6 +237,24 @@ export async function connectTcp(
       delay = Math.min(delay * 2, options.maxRetryDelay ?? 5000);
     }
   }
+}
+
+async function open(target: TcpAddress, options: TlsClientOptions): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
+  conn.setNoDelay(true);
+  if (!target.tls) return conn;
+  const tls = await Deno.startTls(conn, {
+    hostname: target.hostname,
+    ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+  });
+  try {
+    // Now, so that a refused certificate fails the connection instead of its first read.
+    await tls.handshake();
+  } catch (error) {
+    tls.close();
+    throw error;
+  }
+  return tls;
 }
 
 /** `host:port` of an address, bracketing IPv6 hosts. */

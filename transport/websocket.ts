@@ -18,6 +18,7 @@ import {
   ProtocolError,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "./async_queue.ts";
+import { explainTlsFailure, type TlsClientOptions } from "./tls.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
 /** Options of {@linkcode WebSocketTransport}. */
@@ -154,13 +155,14 @@ export class WebSocketTransport implements MessageTransport {
 }
 
 /** Options of {@linkcode connectWebSocket}. */
-export interface ConnectWebSocketOptions extends WebSocketTransportOptions {
+export interface ConnectWebSocketOptions extends WebSocketTransportOptions, TlsClientOptions {
   /** Aborting fails the connection attempt, or closes the socket once open. */
   signal?: AbortSignal;
 }
 
 /**
- * Opens a WebSocket and resolves once it is open.
+ * Opens a WebSocket (`ws://`, or `wss://` checking the server's certificate against the
+ * system's roots or `caCerts`) and resolves once it is open.
  *
  * @throws {Error} `Cannot connect to ws://...` when it fails to open.
  */
@@ -169,8 +171,11 @@ export function connectWebSocket(
   options: ConnectWebSocketOptions = {},
 ): Promise<WebSocketTransport> {
   options.signal?.throwIfAborted();
-  const socket = new WebSocket(url);
+  // A custom CA needs an HTTP client of its own; it lives as long as the socket.
+  const client = options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined;
+  const socket = new WebSocket(url, client ? { client } : {});
   const transport = new WebSocketTransport(socket, options);
+  if (client) transport.closed.then(() => client.close());
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       transport.close();
@@ -184,7 +189,12 @@ export function connectWebSocket(
     }, { once: true });
     socket.addEventListener("close", (event) => {
       options.signal?.removeEventListener("abort", onAbort);
-      const why = failure || event.reason || `connection closed (code ${event.code})`;
+      let why = explainTlsFailure(failure) ?? (failure || event.reason ||
+        `connection closed (code ${event.code})`);
+      // A TLS server answers a plain handshake with TLS bytes, not HTTP.
+      if (/^ws:/i.test(String(url)) && /invalid HTTP version/i.test(failure)) {
+        why += " (if the server uses TLS, connect to wss:// instead)";
+      }
       reject(new Error(`Cannot connect to ${url}: ${why}`));
     }, { once: true });
   });

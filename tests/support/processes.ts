@@ -97,6 +97,13 @@ export class QdbProcess implements AsyncDisposable {
     }
   }
 
+  /** Waits for the process to end by itself, and for all of its output. */
+  async exited(): Promise<Deno.CommandStatus> {
+    const status = await this.status;
+    await Promise.all(this.#readers);
+    return status;
+  }
+
   /** Ends the process and waits for it and its output. Idempotent. */
   async close(): Promise<Deno.CommandStatus> {
     this.kill("SIGTERM");
@@ -121,7 +128,9 @@ export interface ServeProcess extends AsyncDisposable {
 export async function startServe(args: string[] = []): Promise<ServeProcess> {
   const process = new QdbProcess(["serve", "--client-port", "0", "--tracer-port", "0", ...args]);
   try {
-    const m = await process.line(/^qdb serve: clients (ws:\/\/\S+) {2}tracers (tcp:\/\/\S+)$/);
+    const m = await process.line(
+      /^qdb serve: clients (wss?:\/\/\S+) {2}tracers ((?:tcp|tls):\/\/\S+)$/,
+    );
     return {
       process,
       clientUrl: m[1]!,

@@ -1,0 +1,74 @@
+/**
+ * TLS for both links: what a client needs to trust a server (`caCerts`), and failures
+ * explained in words a user can act on instead of the TLS library's enum names.
+ *
+ * @example
+ * ```ts
+ * import { explainTlsFailure } from "./tls.ts";
+ * explainTlsFailure("invalid peer certificate: UnknownIssuer");
+ * // "the server's certificate is not signed by a CA this machine trusts; ..."
+ * ```
+ * @module
+ */
+
+/** How a client checks the server's certificate. */
+export interface TlsClientOptions {
+  /**
+   * PEM certificates of the CAs to trust, instead of the system's roots. Default: the
+   * system's roots.
+   */
+  caCerts?: string[] | undefined;
+}
+
+/** A certificate chain and its private key, both PEM, as a TLS server needs them. */
+export interface TlsServerOptions {
+  /** The server's certificate chain (PEM). */
+  cert: string;
+  /** Its private key (PEM). */
+  key: string;
+}
+
+/**
+ * Rewrites a TLS library's failure message (`invalid peer certificate: UnknownIssuer`) into
+ * what went wrong and what to do. Returns `undefined` when the message is not about TLS.
+ */
+export function explainTlsFailure(message: string): string | undefined {
+  if (/UnknownIssuer|UnknownCA|unknown ca/i.test(message)) {
+    return "the server's certificate is not signed by a CA this machine trusts; " +
+      "pass --ca FILE with the certificate of the CA that signed it";
+  }
+  if (/Expired|certificate has expired/i.test(message)) {
+    return "the server's certificate has expired (or is not valid yet: check both clocks)";
+  }
+  if (/NotValidYet/i.test(message)) {
+    return "the server's certificate is not valid yet (check both clocks)";
+  }
+  if (/NotValidForName|CertNotValidForName/i.test(message)) {
+    return "the server's certificate is not valid for this host name; " +
+      "connect with a name the certificate lists";
+  }
+  if (/InvalidContentType|corrupt message|CorruptMessage|wrong version number/i.test(message)) {
+    return "the server does not speak TLS here; use ws:// or tcp:// for a server without TLS";
+  }
+  if (/invalid peer certificate|BadSignature|InvalidCertificate/i.test(message)) {
+    return `the server's certificate was refused (${message.replace(/^.*certificate: /, "")})`;
+  }
+  return undefined;
+}
+
+/** Reads the PEM files `--ca` names; a clear error when one cannot be read. */
+export async function readCaFiles(paths: readonly string[]): Promise<string[] | undefined> {
+  if (paths.length === 0) return undefined;
+  return await Promise.all(paths.map(async (path) => {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw new Error(`Cannot read the CA certificate ${path}: ${(error as Error).message}`);
+    }
+    if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new Error(`${path} is not a PEM certificate (no BEGIN CERTIFICATE line)`);
+    }
+    return text;
+  }));
+}
