@@ -55,6 +55,7 @@ export const attachCommand: CommandSpec = {
     });
     const tracer = client.attached.tracer;
     const others = client.attached.clients.length - 1;
+    const readOnly = client.attached.clients.find((c) => c.id === client.attached.you)?.readOnly;
     console.log(
       tracer
         ? `Attached to session ${session}: ${
@@ -63,6 +64,11 @@ export const attachCommand: CommandSpec = {
           (others > 0 ? `, with ${others} other client${others > 1 ? "s" : ""}` : "")
         : `Attached to session ${session}; waiting for its tracer`,
     );
+    if (readOnly) {
+      console.log(
+        "Read-only: you see everything that happens in the session; the server refuses commands.",
+      );
+    }
     return await runTerminal(client, { tracer, local: false });
   },
 };

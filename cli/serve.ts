@@ -1,8 +1,8 @@
 /** `qdb serve`: run a server for clients (WebSocket) and tracers (TCP). */
 
-import { DEFAULT_LIMITS, serve } from "../server.ts";
+import { type AuthFunction, bothAuth, DEFAULT_LIMITS, serve, tokensAuth } from "../server.ts";
 import type { TlsServerOptions } from "../transport/tls.ts";
-import { choice, type CommandSpec, num, str, UsageError } from "./args.ts";
+import { choice, type CommandSpec, num, type OptionValues, str, UsageError } from "./args.ts";
 import { untilInterrupted } from "./_signals.ts";
 
 /** The `serve` command. */
@@ -38,8 +38,36 @@ export const serveCommand: CommandSpec = {
       name: "token",
       type: "string",
       placeholder: "TOKEN",
-      help: "Shared secret clients and tracers must send",
+      help: "Shared secret clients and tracers must send (sets both tokens below)",
       env: "QDB_TOKEN",
+    },
+    {
+      name: "tracer-token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "Secret tracers must send (instead of --token)",
+      env: "QDB_TRACER_TOKEN",
+    },
+    {
+      name: "client-token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "Secret clients must send for full access (instead of --token)",
+      env: "QDB_CLIENT_TOKEN",
+    },
+    {
+      name: "read-only-token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "Secret that attaches a client read-only: it sees everything, its commands are refused",
+      env: "QDB_READ_ONLY_TOKEN",
+    },
+    {
+      name: "auth",
+      type: "string",
+      placeholder: "MODULE",
+      help:
+        "A module whose default export is the auth function (request) => boolean | {access}; with tokens, both must accept",
     },
     {
       name: "auth-timeout",
@@ -129,12 +157,14 @@ export const serveCommand: CommandSpec = {
   examples: [
     "qdb serve",
     'qdb serve --host 0.0.0.0 --token "$QDB_TOKEN" --inactivity-timeout 1800 --timeout-disable-mode hard',
+    'qdb serve --host 0.0.0.0 --tracer-token "$T" --client-token "$C" --read-only-token "$R" --tls-cert s.pem --tls-key s.key',
+    "qdb serve --auth ./team_auth.ts",
   ],
   async run({ values }) {
     const seconds = (name: string, fallback: number) =>
       num(values, name, fallback, { min: 0 }) * 1000;
     const hostname = str(values, "host") ?? "127.0.0.1";
-    const token = str(values, "token");
+    const auth = await authFromFlags(values);
     const quiet = values.quiet === true;
     const tls = await readTlsFiles(str(values, "tls-cert"), str(values, "tls-key"));
     const running = serve({
@@ -142,7 +172,7 @@ export const serveCommand: CommandSpec = {
       hostname,
       clientPort: num(values, "client-port", 8002, { min: 0, max: 65535, integer: true }),
       tracerPort: num(values, "tracer-port", 8001, { min: 0, max: 65535, integer: true }),
-      token,
+      ...(auth ? { auth } : {}),
       authTimeout: seconds("auth-timeout", 10),
       allowedHosts: list(values["allow-host"]),
       allowedOrigins: list(values["allow-origin"]),
@@ -168,7 +198,7 @@ export const serveCommand: CommandSpec = {
     });
     // Scripts read this line: keep its format stable.
     console.log(`qdb serve: clients ${running.clientUrl}  tracers ${running.tracerUrl}`);
-    if (!isLoopback(hostname) && !token) {
+    if (!isLoopback(hostname) && !auth) {
       console.error(
         `qdb serve: warning: listening on ${hostname} without --token: anyone who can reach ` +
           "these ports can attach and run code in debugged programs",
@@ -179,6 +209,41 @@ export const serveCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** The auth function the token flags and `--auth` describe; undefined when open to all. */
+async function authFromFlags(values: OptionValues): Promise<AuthFunction | undefined> {
+  const token = str(values, "token");
+  const tokens = {
+    tracer: str(values, "tracer-token") ?? token,
+    client: str(values, "client-token") ?? token,
+    readOnly: str(values, "read-only-token"),
+  };
+  const byToken = tokens.tracer ?? tokens.client ?? tokens.readOnly
+    ? tokensAuth(tokens)
+    : undefined;
+  const module = str(values, "auth");
+  if (module === undefined) return byToken;
+  const fromModule = await loadAuthModule(module);
+  return byToken ? bothAuth(byToken, fromModule) : fromModule;
+}
+
+/** Imports `path` (relative to the working directory) and returns its default export. */
+export async function loadAuthModule(path: string): Promise<AuthFunction> {
+  const url = new URL(path, `file://${Deno.cwd()}/`);
+  let module: { default?: unknown };
+  try {
+    module = await import(url.href);
+  } catch (error) {
+    throw new Error(`Cannot load the auth module ${path}: ${(error as Error).message}`);
+  }
+  if (typeof module.default !== "function") {
+    throw new Error(
+      `The auth module ${path} must export a default function ` +
+        "(request) => boolean | { access: \"full\" | \"read-only\" } (or a Promise of one)",
+    );
+  }
+  return module.default as AuthFunction;
+}
 
 async function readTlsFiles(
   cert: string | undefined,

@@ -25,6 +25,7 @@ export const ERROR_TYPES = {
   event: "The event name is not a known command",
   payload: "The payload does not match what the command takes",
   auth: "Authentication failed, or no `start` arrived in time",
+  permission: "The client is read-only: the server refuses its commands",
   version: "The peer speaks a newer protocol version than this server",
   tracer: "The session has no tracer (yet), or it went away",
   client: "No client attached to the session in time",

@@ -125,8 +125,10 @@ const tracerFields = {
 /** What a tracer tells about itself in `start`, as clients see it. */
 export const tracerInfoSchema = object(tracerFields, { runtime: string(), version: string() });
 
-/** A client as other clients see it. */
-export const clientInfoSchema = object({ id: string(), name: string(), address: string() });
+/** A client as other clients see it (`readOnly` only when it is). */
+export const clientInfoSchema = object({ id: string(), name: string(), address: string() }, {
+  readOnly: boolean(),
+});
 
 /** One live session, as `GET /sessions` and `attached` describe it. */
 export const sessionInfoSchema = object({

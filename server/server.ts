@@ -37,7 +37,14 @@ import { WebSocketTransport } from "../transport/websocket.ts";
 import { formatHost, TcpTransport } from "../transport/tcp.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
-import { allowAll, type AuthFunction, type AuthRequest, tokenAuth } from "./auth.ts";
+import {
+  type Access,
+  accessOf,
+  allowAll,
+  type AuthFunction,
+  type AuthRequest,
+  tokenAuth,
+} from "./auth.ts";
 import { AddressBook, addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { clientInfo, type ClientPeer, Session } from "./session.ts";
 
@@ -305,13 +312,14 @@ class Server implements QdbServer {
     };
   }
 
-  async #authorize(request: AuthRequest): Promise<boolean> {
+  /** The access an auth function grants, or undefined when it refuses (or fails). */
+  async #authorize(request: AuthRequest): Promise<Access | undefined> {
     const fn = request.role === "tracer" ? this.#tracerAuth : this.#clientAuth;
     try {
-      return (await fn(request)) === true;
+      return accessOf(await fn(request));
     } catch (error) {
       this.#log(`auth function failed (refusing): ${error}`);
-      return false;
+      return undefined;
     }
   }
 
@@ -438,14 +446,14 @@ class Server implements QdbServer {
     }
     if (!this.#validSessionId(transport, sessionId)) return;
     const p = typeof start.p === "object" ? start.p : { auth: start.p ?? "" };
-    const ok = await this.#authorize({
+    const access = await this.#authorize({
       role: "client",
       auth: p.auth ?? "",
       session: sessionId,
       remote: transport.remote,
       start: start.p,
     });
-    if (!ok) {
+    if (!access) {
       this.#authFailed(transport, `session ${sessionId}: client`);
       return this.#refuse(transport, new ProtocolError("auth", "Authentication failed"));
     }
@@ -473,11 +481,12 @@ class Server implements QdbServer {
       );
     }
     const id = `c${this.#nextClient++}`;
-    const client: ClientPeer = { id, name: p.name || id, transport, startId: start.id };
+    const client: ClientPeer = { id, name: p.name || id, transport, startId: start.id, access };
     session.clients.set(id, client);
     session.lastActivity = Date.now();
     this.#log(
-      `session ${session.id}: client ${id} (${client.name}) attached from ${transport.remote}`,
+      `session ${session.id}: client ${id} (${client.name}) attached from ${transport.remote}` +
+        (access === "read-only" ? " (read-only)" : ""),
     );
     this.#sendAttached(session, client);
     // Deltas only: a crowd costs each member one line per change, not the whole list.
@@ -523,6 +532,15 @@ class Server implements QdbServer {
     let msg: ClientMessage;
     try {
       if ("error" in item) throw item.error;
+      // A read-only client may ask for the state again (`start`), and nothing else.
+      if (client.access === "read-only" && item.message.e !== "start") {
+        const e = item.message.e.slice(0, 64);
+        throw new ProtocolError(
+          "permission",
+          `This client is read-only: it sees the session but may not send "${e}"`,
+          { command: e, id: item.message.id },
+        );
+      }
       msg = checkClientMessage(item.message);
       const tracer = session.tracer;
       if (!tracer) {

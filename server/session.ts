@@ -7,6 +7,7 @@
 
 import type { ClientInfo, Message, MessageId, SessionInfo, TracerInfo } from "../protocol/mod.ts";
 import type { MessageTransport } from "../transport/transport.ts";
+import type { Access } from "./auth.ts";
 
 /** A connected client. */
 export interface ClientPeer {
@@ -20,6 +21,8 @@ export interface ClientPeer {
   waitTimer?: ReturnType<typeof setTimeout> | undefined;
   /** The id of its `start`, echoed on the state the tracer sends in reply. */
   readonly startId?: MessageId | undefined;
+  /** What it may do: `read-only` clients see events, and their commands are refused. */
+  readonly access: Access;
 }
 
 /** The connected tracer. */
@@ -156,5 +159,7 @@ export class Session {
 
 /** A client as others see it. */
 export function clientInfo(client: ClientPeer): ClientInfo {
-  return { id: client.id, name: client.name, address: client.transport.remote };
+  const info: ClientInfo = { id: client.id, name: client.name, address: client.transport.remote };
+  if (client.access === "read-only") info.readOnly = true;
+  return info;
 }
