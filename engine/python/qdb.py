@@ -355,9 +355,13 @@ class Bridge(object):
                     break
         finally:
             if not self._detached:
-                # The tracer went away: let the program run on, untraced.
+                # The tracer went away: let the program run on, untraced. Its pipes may not be
+                # closed yet (a process killed with SIGKILL closes its fds one by one), so fds 1
+                # and 2 stay on qdb's pipes: the forwarder passes output on while the tracer's
+                # end still reads, and drops it once that end is gone, instead of the program
+                # dying of EPIPE at its next print.
                 self._channel_ok = False
-                self.detach("soft", None, notify=False)
+                self.detach("soft", None, notify=False, restore=False)
 
     def _on_frame(self, body):
         try:
@@ -2424,9 +2428,10 @@ class Bridge(object):
         self._stop_at(frames[-1][0], "exception", frames=frames, post_mortem=True,
                       exception=exception)
 
-    def detach(self, mode, id_, notify=True):
-        """Stops debugging. soft: the program runs on untraced with its own stdout/stderr;
-        hard: the process ends at once."""
+    def detach(self, mode, id_, notify=True, restore=True):
+        """Stops debugging. soft: the program runs on untraced with its own stdout/stderr
+        (or, without `restore`, with qdb's pipes forwarding to them); hard: the process ends
+        at once."""
         with self._state_lock:
             if self._detaching:
                 return
@@ -2459,7 +2464,8 @@ class Bridge(object):
             self._send("disabled", {"mode": "soft"}, id_)
         with self._state_lock:
             self._detached = True
-        self.restore_output()
+        if restore:
+            self.restore_output()
         with self._send_lock:
             self._channel_ok = False
             try:
