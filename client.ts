@@ -14,3 +14,4 @@
  */
 
 export * from "./client/client.ts";
+export * from "./client/reconnect.ts";

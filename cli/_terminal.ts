@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { QdbClient } from "../client.ts";
 import { PlainConsole, TerminalConsole } from "../client/terminal/console.ts";
 import { wantColor } from "../client/terminal/render.ts";
 import { type SessionConnection, TerminalClient } from "../client/terminal/terminal.ts";
@@ -79,7 +78,7 @@ export interface RunTerminalOptions {
  * A connection that also writes every message, both ways, as JSON lines to `file`
  * (`QDB_LOG_MESSAGES=FILE`): for looking at a session's protocol traffic.
  */
-function logged(client: QdbClient, file: string): SessionConnection {
+function logged(client: SessionConnection, file: string): SessionConnection {
   const log = (direction: string, msg: unknown) =>
     Deno.writeTextFileSync(file, `${direction} ${JSON.stringify(msg)}\n`, { append: true });
   return {
@@ -102,7 +101,10 @@ function logged(client: QdbClient, file: string): SessionConnection {
 }
 
 /** Runs the terminal client until the session ends or the user quits; returns the exit code. */
-export async function runTerminal(client: QdbClient, options: RunTerminalOptions): Promise<number> {
+export async function runTerminal(
+  client: SessionConnection,
+  options: RunTerminalOptions,
+): Promise<number> {
   const out = { write: (text: string) => writeAll(Deno.stdout, text) };
   const logFile = Deno.env.get("QDB_LOG_MESSAGES");
   const color = wantColor(Deno.stdout.isTerminal(), Deno.env);

@@ -1,9 +1,10 @@
 /** `qdb attach`: the terminal client, attached to a session of a server. */
 
 import { sanitize } from "../client/terminal/sanitize.ts";
-import { listSessions, QdbClient } from "../client.ts";
+import { listSessions } from "../client.ts";
+import { ReconnectingSession } from "../client/reconnect.ts";
 import { readCaFiles } from "../transport/tls.ts";
-import { type CommandSpec, list, str } from "./args.ts";
+import { type CommandSpec, list, num, str } from "./args.ts";
 import { runTerminal } from "./_terminal.ts";
 import {
   CA_OPTION,
@@ -26,6 +27,13 @@ export const attachCommand: CommandSpec = {
     TOKEN_OPTION,
     CA_OPTION,
     {
+      name: "reconnect",
+      type: "string",
+      placeholder: "SECONDS",
+      help: "After losing the server, keep trying to attach again this long (0: never)",
+      default: "60",
+    },
+    {
       name: "name",
       type: "string",
       placeholder: "NAME",
@@ -47,11 +55,12 @@ export const attachCommand: CommandSpec = {
       if (picked === undefined) return 1;
       session = picked;
     }
-    const client = await QdbClient.connect(server, {
+    const client = await ReconnectingSession.connect(server, {
       session,
       auth: token,
       caCerts,
       name: str(values, "name"),
+      retryFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
     });
     const tracer = client.attached.tracer;
     const others = client.attached.clients.length - 1;

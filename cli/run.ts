@@ -66,6 +66,8 @@ export const runCommand: CommandSpec = {
       server: server.tracerUrl,
       token,
       retries: 0,
+      // The server lives in this process: if it is gone, so is everything else.
+      reconnectFor: 0,
       stdin: "piped",
       // The terminal client prints the program's output; after a soft quit, we do (once the
       // terminal client has said its last word, so that the program's output comes after it).

@@ -77,6 +77,13 @@ export const serveCommand: CommandSpec = {
       default: "10",
     },
     {
+      name: "tracer-grace",
+      type: "string",
+      placeholder: "SECONDS",
+      help: "How long a session whose tracer lost its link waits for it to reconnect",
+      default: "30",
+    },
+    {
       name: "attach-timeout",
       type: "string",
       placeholder: "SECONDS",
@@ -174,6 +181,7 @@ export const serveCommand: CommandSpec = {
       tracerPort: num(values, "tracer-port", 8001, { min: 0, max: 65535, integer: true }),
       ...(auth ? { auth } : {}),
       authTimeout: seconds("auth-timeout", 10),
+      tracerGrace: seconds("tracer-grace", 30),
       allowedHosts: list(values["allow-host"]),
       allowedOrigins: list(values["allow-origin"]),
       limits: {
@@ -239,7 +247,7 @@ export async function loadAuthModule(path: string): Promise<AuthFunction> {
   if (typeof module.default !== "function") {
     throw new Error(
       `The auth module ${path} must export a default function ` +
-        "(request) => boolean | { access: \"full\" | \"read-only\" } (or a Promise of one)",
+        '(request) => boolean | { access: "full" | "read-only" } (or a Promise of one)',
     );
   }
   return module.default as AuthFunction;

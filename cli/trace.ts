@@ -143,6 +143,14 @@ export const traceCommand: CommandSpec = {
       default: "terminal",
     },
     {
+      name: "reconnect",
+      type: "string",
+      placeholder: "SECONDS",
+      help:
+        "After losing the server, keep trying to reach it this long (the program keeps its state), then run on untraced",
+      default: "60",
+    },
+    {
       name: "retries",
       type: "string",
       placeholder: "N",
@@ -171,6 +179,7 @@ export const traceCommand: CommandSpec = {
       session: str(values, "session"),
       token: str(values, "token"),
       retries: num(values, "retries", 5, { min: 0, integer: true }),
+      reconnectFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
       onOutput: quiet
         ? undefined
         : (stream, text) => writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text),

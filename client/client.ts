@@ -40,6 +40,8 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** PEM certificates of the CAs that may sign a `wss://` server's certificate. */
   caCerts?: string[] | undefined;
+  /** The id of the first command sent (ids then count up). Default 1. */
+  firstId?: number;
 }
 
 /** The server refused to attach the client (auth, version, session id...). */
@@ -131,6 +133,7 @@ export class QdbClient implements AsyncDisposable {
         throw refusal ?? new AttachError("disable", "The server ended the session");
       } else if (msg.e === "attached") {
         const client = new QdbClient(transport, msg.p as Attached);
+        if (options.firstId !== undefined) client.#nextId = options.firstId;
         client.#pump(incoming);
         return client;
       }
@@ -180,6 +183,16 @@ export class QdbClient implements AsyncDisposable {
   /** Why the server closed the connection, if it said. */
   get closeInfo(): { code: number; reason: string } | undefined {
     return this.#transport.closeInfo;
+  }
+
+  /** The id the next command will carry. */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
+  /** Takes the next id without sending anything (for a command that could not be sent). */
+  reserveId(): number {
+    return this.#nextId++;
   }
 
   /** Sends a command; returns the id it carries (replies echo it). */

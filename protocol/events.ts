@@ -331,6 +331,7 @@ export const tracerStartPayload = object({
   runtime: string(),
   version: string(),
   uuid: string({ maxLength: 128 }),
+  resume: string({ maxLength: 128 }),
 });
 
 /**
@@ -360,9 +361,19 @@ export const LINK_MESSAGES = {
     },
   ),
   started: spec(
-    "The server accepted the tracer: the session id and the server's protocol version.",
-    object({ session: string(), protocol: integer({ min: 1 }), server: string() }),
-    { e: "started", p: { session: "backtest-42", protocol: 1, server: "qdb 0.1.0" } },
+    "The server accepted the tracer: the session id, the server's protocol version, and the key with which this tracer may take its session back after losing the link (`resume`).",
+    object({ session: string(), protocol: integer({ min: 1 }), server: string() }, {
+      resume: string(),
+    }),
+    {
+      e: "started",
+      p: {
+        session: "backtest-42",
+        protocol: 1,
+        server: "qdb 0.1.0",
+        resume: "9b2f6c1e8d3a4f5b",
+      },
+    },
   ),
   "start (routed)": spec(
     "The server forwards a client's successful `start` to the tracer (without its auth), so the tracer sends its state.",

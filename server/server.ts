@@ -43,6 +43,7 @@ import {
   allowAll,
   type AuthFunction,
   type AuthRequest,
+  constantTimeEqual,
   tokenAuth,
 } from "./auth.ts";
 import { AddressBook, addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
@@ -63,6 +64,11 @@ export interface ServerOptions {
   tracerAuth?: AuthFunction;
   /** How long a new connection has to send `start`. Default 10 000. */
   authTimeout?: number;
+  /**
+   * How long a session whose tracer lost its link waits for it to come back (with the
+   * session's `resume` key) before it ends; 0 ends it at once. Default 30 000.
+   */
+  tracerGrace?: number;
   /** How long one side waits for the other; 0 (the default) waits forever. */
   attachTimeout?: number;
   /** A session whose clients sent nothing for this long is disabled; 0 never. Default 600 000. */
@@ -152,6 +158,7 @@ class Server implements QdbServer {
   readonly #clientAuth: AuthFunction;
   readonly #tracerAuth: AuthFunction;
   readonly #authTimeout: number;
+  readonly #tracerGrace: number;
   readonly #attachTimeout: number;
   readonly #inactivityTimeout: number;
   readonly #disableMode: DisableMode;
@@ -179,6 +186,7 @@ class Server implements QdbServer {
     this.#clientAuth = options.clientAuth ?? shared;
     this.#tracerAuth = options.tracerAuth ?? shared;
     this.#authTimeout = options.authTimeout ?? 10 * SECOND;
+    this.#tracerGrace = options.tracerGrace ?? 30 * SECOND;
     this.#attachTimeout = options.attachTimeout ?? 0;
     this.#inactivityTimeout = options.inactivityTimeout ?? 600 * SECOND;
     this.#disableMode = options.timeoutDisableMode ?? "soft";
@@ -634,6 +642,25 @@ class Server implements QdbServer {
     }
     if (this.#closed || transport.isClosed) return transport.close();
     const existing = this.#sessions.get(start.session);
+    // The session's own tracer, back after losing its link (the old link may not look dead
+    // yet on this side).
+    const returning = existing?.resumeKey !== undefined && start.resume !== undefined &&
+      await constantTimeEqual(start.resume, existing.resumeKey);
+    if (existing && !returning && existing.resumeKey !== undefined && !existing.tracer) {
+      this.#log(`session ${start.session}: refused a tracer without its resume key`);
+      return this.#refuse(
+        transport,
+        new ProtocolError(
+          "session",
+          `Session "${start.session}" is waiting for its own tracer to reconnect; choose another session id`,
+        ),
+      );
+    }
+    if (existing?.tracer && returning) {
+      const old = existing.tracer.transport;
+      existing.tracer = undefined;
+      old.close();
+    }
     if (existing?.tracer) {
       const other = existing.tracer.info;
       this.#log(`session ${start.session}: refused a second tracer from ${transport.remote}`);
@@ -648,17 +675,25 @@ class Server implements QdbServer {
 
     const session = existing ?? this.#newSession(transport, start.session);
     if (!session) return;
-    const { auth: _auth, session: _id, uuid: _uuid, ...info } = start;
+    const { auth: _auth, session: _id, uuid: _uuid, resume: _resume, ...info } = start;
     session.tracer = { transport, info };
     session.lastActivity = Date.now();
+    session.clearTimer(session.orphanTimer);
+    session.orphanTimer = undefined;
+    session.resumeKey ??= randomKey();
     this.#log(
-      `session ${session.id}: tracer attached from ${transport.remote} (${
-        info.argv.join(" ")
-      }, pid ${info.pid} on ${info.host})`,
+      `session ${session.id}: tracer ${
+        returning ? "came back" : "attached"
+      } from ${transport.remote} (${info.argv.join(" ")}, pid ${info.pid} on ${info.host})`,
     );
     transport.send({
       e: "started",
-      p: { session: session.id, protocol: PROTOCOL_VERSION, server: `qdb ${VERSION}` },
+      p: {
+        session: session.id,
+        protocol: PROTOCOL_VERSION,
+        server: `qdb ${VERSION}`,
+        resume: session.resumeKey,
+      },
     });
     for (const client of session.clients.values()) {
       session.clearTimer(client.waitTimer);
@@ -706,11 +741,35 @@ class Server implements QdbServer {
     if (!session.ended && session.tracer?.transport === transport) {
       if (this.#disabled.has(session)) {
         this.#end(session, this.#exitReason(session) ?? "The tracer stopped debugging");
-      } else {
+      } else if (session.exit || this.#tracerGrace <= 0 || this.#closed) {
         session.sendClients(errorEvent(new ProtocolError("tracer", "The tracer disconnected")));
         this.#end(session, this.#exitReason(session) ?? "The tracer disconnected");
+      } else {
+        this.#orphan(session);
       }
     }
+  }
+
+  /**
+   * The tracer's link was lost without a goodbye: the clients are told at once, and the
+   * session waits a while for its tracer to come back before it ends.
+   */
+  #orphan(session: Session): void {
+    session.tracer = undefined;
+    this.#log(`session ${session.id}: lost its tracer; waiting ${seconds(this.#tracerGrace)}`);
+    session.sendClients(errorEvent(
+      new ProtocolError(
+        "tracer",
+        `The tracer's link was lost; waiting ${seconds(this.#tracerGrace)} for it to reconnect`,
+      ),
+    ));
+    session.orphanTimer = session.setTimer(this.#tracerGrace, () => {
+      if (session.ended || session.tracer) return;
+      session.sendClients(errorEvent(
+        new ProtocolError("tracer", "The tracer did not reconnect in time"),
+      ));
+      this.#end(session, "The tracer disconnected and did not come back");
+    });
   }
 
   #exitReason(session: Session): string | undefined {
@@ -919,4 +978,10 @@ function normalizeHost(host: string): string {
 
 function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || (name.includes(":") && /^[0-9a-f:.]+$/.test(name));
+}
+
+/** A random key of 128 bits, as hex. */
+function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -187,8 +187,8 @@ Deno.test("a second tracer for a live session is refused, the first keeps workin
   });
 });
 
-Deno.test("when the tracer drops, clients get disable promptly and are closed", async () => {
-  await withServer({}, async (server) => {
+Deno.test("with no tracer grace, when the tracer drops, clients get disable and are closed", async () => {
+  await withServer({ tracerGrace: 0 }, async (server) => {
     const t = tracer(server, "s7");
     const a = client(server, "s7", { e: "start" });
     const b = client(server, "s7", { e: "start" });
@@ -200,6 +200,24 @@ Deno.test("when the tracer drops, clients get disable promptly and are closed", 
       assertEquals((await c.expect("disable")).p.reason, "The tracer disconnected");
       await c.closed();
     }
+    assertEquals(server.sessions().sessions, []);
+  });
+});
+
+Deno.test("when the tracer drops, clients are told at once, and the session ends after the grace", async () => {
+  await withServer({ tracerGrace: 100 }, async (server) => {
+    const t = tracer(server, "s7");
+    const c = client(server, "s7", { e: "start" });
+    await c.expect("attached");
+    t.transport.close();
+    assertMatch((await c.expect("error")).p.data, /link was lost; waiting 0\.1 s/);
+    assertEquals(server.sessions().sessions.length, 1);
+    assertEquals((await c.expect("error")).p.data, "The tracer did not reconnect in time");
+    assertEquals(
+      (await c.expect("disable")).p.reason,
+      "The tracer disconnected and did not come back",
+    );
+    await c.closed();
     assertEquals(server.sessions().sessions, []);
   });
 });

@@ -66,6 +66,13 @@ export class Session {
   ended = false;
   /** The program's exit, once the tracer reported it. */
   exit: { code: number | null; signal?: string } | undefined;
+  /**
+   * The key a tracer that lost its link shows to take the session back (set when a tracer
+   * starts it; unknown to clients).
+   */
+  resumeKey: string | undefined;
+  /** While the tracer's link is lost: the timer that ends the session if it does not return. */
+  orphanTimer: ReturnType<typeof setTimeout> | undefined;
   /** Timers owned by the session (attach and inactivity timeouts). */
   readonly timers = new Set<ReturnType<typeof setTimeout>>();
 

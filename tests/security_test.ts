@@ -123,7 +123,7 @@ Deno.test("finding 1: DNS rebinding (a foreign Host) cannot list sessions or att
 });
 
 Deno.test("finding 2: a tracer may send only tracer events, of the documented shape", async () => {
-  await withServe({}, async (s) => {
+  await withServe({ tracerGrace: 0 }, async (s) => {
     const t = await tracer(s.tracerUrl, "s1");
     const c = await client(s.clientUrl, "s1");
     await c.expect("attached");
@@ -148,7 +148,8 @@ Deno.test("finding 2: a tracer may send only tracer events, of the documented sh
       c.seen.filter((m) => ["command", "clients", "exited"].includes(m.e)).length,
       0,
     );
-    // The tracer just closes: the session ends (no zombie) and the id can be used again.
+    // The tracer just closes: the session ends (no zombie: at once here, where the server
+    // gives no grace to a lost tracer) and the id can be used again.
     t.transport.close();
     await c.expect("disable");
     const again = await tracer(s.tracerUrl, "s1");
@@ -408,7 +409,7 @@ Deno.test({
     const marker = await Deno.makeTempFile({ prefix: "qdb-survived-" });
     await Deno.remove(marker);
     try {
-      await using serve = await startServe();
+      await using serve = await startServe(["--tracer-grace", "1"]);
       await using trace = new QdbProcess([
         "trace",
         "--server",
@@ -425,7 +426,9 @@ Deno.test({
       await c.expect("attached", (p) => p.tracer !== null);
       await c.expect("print", (p) => p.input === "<stdout>");
       trace.child.kill("SIGKILL");
-      // Its clients are told at once.
+      // Its clients are told at once; the session ends when the tracer does not come back.
+      const lost = await c.expect("error", (p) => p.type === "tracer");
+      assertMatch(lost.p.data, /link was lost/);
       await c.expect("disable");
       // The program (now an orphan) runs to its end.
       const deadline = Date.now() + 60_000;

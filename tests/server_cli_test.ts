@@ -183,8 +183,8 @@ Deno.test("a second tracer claiming a live session id is refused", async () => {
   await closeAll(first);
 });
 
-Deno.test("a tracer process killed mid-session: clients get disable promptly", async () => {
-  await using serve = await startServe();
+Deno.test("a tracer process killed mid-session: clients are told, and get disable after the grace", async () => {
+  await using serve = await startServe(["--tracer-grace", "0.2"]);
   const echo = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -205,8 +205,11 @@ Deno.test("a tracer process killed mid-session: clients get disable promptly", a
   assertEquals((await c.expect("print")).id, 3);
   echo.kill("SIGKILL");
   await echo.status;
-  assertEquals((await c.expect("error")).p.type, "tracer");
-  assertEquals((await c.expect("disable")).p.reason, "The tracer disconnected");
+  assertMatch((await c.expect("error")).p.data, /link was lost/);
+  assertEquals(
+    (await c.expect("disable")).p.reason,
+    "The tracer disconnected and did not come back",
+  );
   await c.closed();
   await reader.cancel();
 });

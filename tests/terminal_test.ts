@@ -232,10 +232,11 @@ Deno.test({
       DEMO,
     ]);
     await tracer.line(/is session lost/, "stderr");
-    await using t = await qdb(["attach", "--server", serve.clientUrl, "lost"]);
+    await using t = await qdb(["attach", "--server", serve.clientUrl, "--reconnect", "1", "lost"]);
     await t.waitFor(PROMPT);
     serve.process.kill("SIGKILL");
-    await t.waitFor(/qdb: lost the server/);
+    await t.waitFor(/qdb: lost the server \(.*\); reconnecting for up to 1 s/);
+    await t.waitFor(/qdb: gave up reconnecting: the server did not come back in 1 s/);
     await t.waitFor(/\[exit 1\]/);
   },
 });

@@ -38,6 +38,8 @@ export interface TracerLinkOptions {
   session?: string | undefined;
   /** The auth string (the server's token). */
   auth?: string | undefined;
+  /** The key `started` gave on an earlier link, to take the session back after losing it. */
+  resume?: string | undefined;
   /** What runs. */
   info: TracerDescription;
   /** Connection attempts after a failure. Default 5. */
@@ -67,6 +69,10 @@ export class LinkRefusedError extends Error {
 export interface TracerLink extends AsyncDisposable {
   /** The session id the server accepted. */
   readonly session: string;
+  /** The key to show when connecting again after losing this link (if the server gave one). */
+  readonly resume: string | undefined;
+  /** Whether the server sent `disable`: it ended the session on purpose. */
+  readonly disabledByServer: boolean;
   /** Sends a tracer event; false once the link is closed. */
   send(event: Message): boolean;
   /** Client commands and server messages (`disable`, `error`); ends when the link closes. */
@@ -91,6 +97,7 @@ export async function connectTracerLink(options: TracerLinkOptions): Promise<Tra
     protocol: PROTOCOL_VERSION,
     version: VERSION,
     ...(options.auth !== undefined ? { auth: options.auth } : {}),
+    ...(options.resume !== undefined ? { resume: options.resume } : {}),
   };
   tracerStartPayload.check(start, "start"); // A bad description is our bug: fail loudly here.
   const transport = await connectTcp(options.server, {
@@ -125,7 +132,15 @@ export async function connectTracerLink(options: TracerLinkOptions): Promise<Tra
       }
       if ("error" in next.value) continue;
       const msg = next.value.message;
-      if (msg.e === "started") return new Link(transport, incoming, session);
+      if (msg.e === "started") {
+        const resume = (msg.p as { resume?: unknown } | undefined)?.resume;
+        return new Link(
+          transport,
+          incoming,
+          session,
+          typeof resume === "string" ? resume : undefined,
+        );
+      }
       if (msg.e === "error") {
         const p = msg.p as { type?: string; data?: unknown };
         throw new LinkRefusedError(String(p?.type ?? "error"), String(p?.data ?? "refused"));
@@ -143,15 +158,24 @@ class Link implements TracerLink {
   readonly #transport: MessageTransport;
   readonly #commands = new AsyncQueue<Message>();
   readonly session: string;
+  readonly resume: string | undefined;
+  disabledByServer = false;
 
-  constructor(transport: MessageTransport, incoming: AsyncIterator<unknown>, session: string) {
+  constructor(
+    transport: MessageTransport,
+    incoming: AsyncIterator<unknown>,
+    session: string,
+    resume: string | undefined,
+  ) {
     this.#transport = transport;
     this.session = session;
+    this.resume = resume;
     (async () => {
       while (true) {
         const next = await incoming.next();
         if (next.done) break;
         const item = next.value as { message?: Message };
+        if (item.message?.e === "disable") this.disabledByServer = true;
         if (item.message) this.#commands.push(item.message);
       }
       this.#commands.end();

@@ -1,15 +1,17 @@
 /**
  * The tracer: runs a program under a debug engine and relays between it and the server.
  * Engine events go to the server (and the program's output to the tracer's own terminal);
- * client commands go to the engine. If the server goes away, debugging is detached (soft) and
- * the program runs on.
+ * client commands go to the engine. If the link to the server is lost, the tracer connects
+ * again (with growing delays) while the program keeps its state, and takes its session back;
+ * if the server does not come back in time, or ends the session itself, debugging is detached
+ * (soft) and the program runs on.
  *
  * @module
  */
 
 import type { Engine, EngineInfo, ExitStatus, LaunchOptions } from "../engine/engine.ts";
 import type { Message, PrintPayload } from "../protocol/mod.ts";
-import { connectTracerLink, type TracerLink } from "./link.ts";
+import { connectTracerLink, LinkRefusedError, type TracerLink } from "./link.ts";
 
 /** Options of {@linkcode startTracer}. */
 export interface TracerOptions extends LaunchOptions {
@@ -23,8 +25,14 @@ export interface TracerOptions extends LaunchOptions {
   session?: string | undefined;
   /** The server's token. */
   token?: string | undefined;
-  /** Connection attempts after a failure. Default 5. */
+  /** Connection attempts after a failure, when first connecting. Default 5. */
   retries?: number;
+  /**
+   * After losing the server, how long to keep trying to reach it again, in ms. The program
+   * keeps its state meanwhile (a stopped program stays stopped); then it runs on untraced.
+   * 0: detach at once. Default 60 000.
+   */
+  reconnectFor?: number;
   /**
    * Receives the program's output, for the tracer's own terminal. `relayed` is false for output
    * that no client will see (it came after a soft disable ended the session).
@@ -69,15 +77,18 @@ function hostName(): string {
  */
 export async function startTracer(options: TracerOptions): Promise<RunningTracer> {
   const program = await options.engine.launch(options);
+  const { engine, program: file, argv, pid, cwd, runtime } = program.info;
+  const linkOptions = {
+    server: options.server ?? "tcp://127.0.0.1:8001",
+    caCerts: options.caCerts,
+    auth: options.token,
+    info: { engine, program: file, argv, pid, host: hostName(), cwd, runtime },
+  };
   let link: TracerLink;
   try {
-    const { engine, program: file, argv, pid, cwd, runtime } = program.info;
     link = await connectTracerLink({
-      server: options.server ?? "tcp://127.0.0.1:8001",
-      caCerts: options.caCerts,
+      ...linkOptions,
       session: options.session,
-      auth: options.token,
-      info: { engine, program: file, argv, pid, host: hostName(), cwd, runtime },
       retries: options.retries ?? 5,
       onRetry: (n, error) =>
         options.onStatus?.(`cannot reach the server (${error.message}); retry ${n}`),
@@ -87,49 +98,96 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     await program.dispose();
     throw error;
   }
-
+  const session = link.session;
+  const reconnectFor = options.reconnectFor ?? 60_000;
+  /** linked: events go to the server; away: they wait in the backlog; detached: no server. */
+  let state = "linked" as "linked" | "away" | "detached";
+  const backlog = new Backlog(MAX_BACKLOG_BYTES);
+  /** Ends a reconnection attempt when the program ends or the tracer closes. */
+  const stop = new AbortController();
   let disabled = false;
+
+  const deliver = (event: Message) => {
+    if (state === "linked" && link.send(event)) return;
+    if (state !== "detached") backlog.push(event);
+  };
+
   const relayEvents = (async () => {
-    let linkOpen = true;
     for await (const event of program.events) {
       if (event.e === "print") {
         const p = event.p as PrintPayload;
-        if (p.input === "<stdout>") options.onOutput?.("stdout", p.output, linkOpen);
-        else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output, linkOpen);
+        const relayed = state !== "detached";
+        if (p.input === "<stdout>") options.onOutput?.("stdout", p.output, relayed);
+        else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output, relayed);
       }
-      if (!linkOpen) continue;
-      link.send(event);
+      if (state === "detached") continue;
+      deliver(event);
       if (event.e === "disabled") {
         disabled = true;
         // Soft: the program runs on without qdb, and the session is over now. Hard: the
         // program is ending; its exit status follows before the events end.
         if ((event.p as { mode?: string } | undefined)?.mode !== "hard") {
-          linkOpen = false;
+          state = "detached";
           link.close();
         }
       }
     }
+    stop.abort();
     link.close();
   })();
 
+  const detach = (why: string) => {
+    state = "detached";
+    backlog.clear();
+    if (disabled) return;
+    options.onStatus?.(`${why}: debugging is detached and the program runs on`);
+    program.send({ e: "disable", p: "soft" });
+  };
+
   const relayCommands = (async () => {
-    for await (const command of link.commands) {
-      if (command.e === "error") {
-        const p = command.p as { type?: string; data?: unknown };
-        options.onStatus?.(`server: ${p?.data ?? "error"}`);
-        continue;
+    while (true) {
+      for await (const command of link.commands) {
+        if (command.e === "error") {
+          const p = command.p as { type?: string; data?: unknown };
+          options.onStatus?.(`server: ${p?.data ?? "error"}`);
+          continue;
+        }
+        program.send(command as Message);
       }
-      program.send(command as Message);
-    }
-    if (!disabled) {
-      options.onStatus?.("lost the server: debugging is detached and the program runs on");
-      program.send({ e: "disable", p: "soft" });
+      // The link is closed. On purpose (the program ended, debugging was detached, the
+      // server ended the session), or lost.
+      if (disabled || state === "detached" || stop.signal.aborted) return;
+      if (link.disabledByServer) {
+        // The server's `disable` (soft or hard) went to the program already: nothing to add.
+        state = "detached";
+        backlog.clear();
+        return;
+      }
+      if (reconnectFor <= 0) return detach("lost the server");
+      state = "away";
+      options.onStatus?.(
+        `lost the server; reconnecting for up to ${reconnectFor / 1000} s ` +
+          "(the program keeps its state meanwhile)",
+      );
+      const back = await reconnect(linkOptions, session, link.resume, reconnectFor, stop.signal)
+        .catch((error: Error) => error);
+      if (stop.signal.aborted) return;
+      if (back instanceof Error) return detach(back.message);
+      link = back;
+      state = "linked";
+      const dropped = backlog.dropped;
+      for (const event of backlog.drain()) link.send(event);
+      options.onStatus?.(
+        `reconnected to ${linkOptions.server} as session ${session}` +
+          (dropped ? ` (${dropped} events from while it was away were dropped)` : ""),
+      );
     }
   })();
 
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
+      stop.abort();
       await program.dispose();
       link.close();
       await Promise.allSettled([relayEvents, relayCommands, link.closed]);
@@ -140,7 +198,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     return status;
   })();
   return {
-    session: link.session,
+    session,
     info: program.info,
     done,
     kill: (signal) => program.kill(signal),
@@ -148,4 +206,80 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Most bytes of events kept while the server is away (the oldest go first past it). */
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
+
+/** Events kept while the link is down, bounded in bytes. */
+class Backlog {
+  readonly #items: { event: Message; size: number }[] = [];
+  #bytes = 0;
+  /** Events dropped (oldest first) since the last drain. */
+  dropped = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  push(event: Message): void {
+    const size = JSON.stringify(event).length;
+    this.#items.push({ event, size });
+    this.#bytes += size;
+    while (this.#bytes > this.maxBytes && this.#items.length > 0) {
+      this.#bytes -= this.#items.shift()!.size;
+      this.dropped++;
+    }
+  }
+
+  drain(): Message[] {
+    const events = this.#items.splice(0).map((item) => item.event);
+    this.#bytes = 0;
+    this.dropped = 0;
+    return events;
+  }
+
+  clear(): void {
+    this.drain();
+  }
+}
+
+/**
+ * Connects again with growing delays until `ms` have passed, showing the session's resume key.
+ *
+ * @throws {Error} saying why when it gives up (time is up, or the server refused).
+ */
+async function reconnect(
+  options: Omit<Parameters<typeof connectTracerLink>[0], "session">,
+  session: string,
+  resume: string | undefined,
+  ms: number,
+  signal: AbortSignal,
+): Promise<TracerLink> {
+  const deadline = Date.now() + ms;
+  let delay = 250;
+  while (true) {
+    try {
+      return await connectTracerLink({ ...options, session, resume, retries: 0, signal });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      if (error instanceof LinkRefusedError) {
+        throw new Error(`the server refused to give the session back (${error.message})`);
+      }
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`the server did not come back in ${ms / 1000} s`);
+    await sleep(Math.min(delay, left), signal);
+    delay = Math.min(delay * 2, 5000);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

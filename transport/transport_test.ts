@@ -194,11 +194,22 @@ Deno.test("tcp: addresses parse with defaults", () => {
   assertEquals(parseTcpAddress("server", d), { hostname: "server", port: 8001 });
   assertEquals(parseTcpAddress(":7000", d), { hostname: "127.0.0.1", port: 7000 });
   assertEquals(parseTcpAddress("tcp://[::1]:7000", d), { hostname: "::1", port: 7000 });
-  let message = "";
-  try {
-    parseTcpAddress("ws://server:8002", d);
-  } catch (e) {
-    message = (e as Error).message;
-  }
-  assert(message.includes("must be tcp://HOST:PORT"), message);
+  assertEquals(parseTcpAddress("tls://server:9000", d), {
+    hostname: "server",
+    port: 9000,
+    tls: true,
+  });
+  const failure = (text: string) => {
+    try {
+      parseTcpAddress(text, d);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  };
+  // The client address given by mistake: say which address a tracer needs.
+  const message = failure("ws://server:8002");
+  assert(message.includes("that is the client (WebSocket) address"), message);
+  assert(message.includes("tcp://HOST:PORT"), message);
+  assert(failure("udp://server:1").includes("must be tcp://HOST:PORT or tls://HOST:PORT"));
 });

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { LinkState } from "../reconnect.ts";
 import { sanitize } from "./sanitize.ts";
 import type {
   Breakpoint,
@@ -43,7 +44,10 @@ import {
   stopHeader,
 } from "./render.ts";
 
-/** What the terminal needs from a session connection (a {@linkcode QdbClient} has it). */
+/**
+ * What the terminal needs from a session connection (a `QdbClient` has it; a
+ * `ReconnectingSession` adds `link` events to the stream).
+ */
 export interface SessionConnection {
   /** Sends a command; returns its id. */
   send(e: string, p?: unknown): number;
@@ -233,6 +237,9 @@ export class TerminalClient {
       case "attached":
         this.#tracer = (msg.p as { tracer: TracerInfo | null }).tracer;
         break;
+      case "link":
+        this.#onLink(msg.p as LinkState);
+        break;
       case "stack":
         await this.#onStack(p);
         break;
@@ -359,6 +366,24 @@ export class TerminalClient {
     this.#say(
       this.#palette.error(`*** ${typeof p.data === "string" ? p.data : JSON.stringify(p.data)}`),
     );
+  }
+
+  /** The connection to the server was lost, came back, or is gone for good. */
+  #onLink(p: LinkState): void {
+    if (p.state === "lost") {
+      this.#say(this.#palette.error(
+        `qdb: lost the server (${p.reason}); reconnecting for up to ${p.retryFor / 1000} s`,
+      ));
+      // Replies to what was sent before will not come: nobody waits for them.
+      for (const waiter of this.#waiting.values()) waiter.done({ e: "closed" });
+      this.#waiting.clear();
+      for (const own of this.#own.values()) own({ e: "closed" });
+      this.#own.clear();
+    } else if (p.state === "back") {
+      this.#say(this.#palette.info(`qdb: reconnected to session ${p.session}`));
+    } else {
+      this.#say(this.#palette.error(`qdb: gave up reconnecting: ${p.reason}`));
+    }
   }
 
   #onPeerCommand(p: { client: { name: string }; e: string; p?: unknown }): void {

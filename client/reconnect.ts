@@ -1,0 +1,174 @@
+/**
+ * A session connection that survives losing the server: when the WebSocket closes without the
+ * session having ended (`disable`), it attaches again with growing delays, for a while, and
+ * says so in its event stream with `link` events (these come from this module, never from the
+ * server). The terminal client uses it, so `qdb attach` picks a session up again after a
+ * network blip or a server restart.
+ *
+ * @example
+ * ```ts ignore
+ * import { ReconnectingSession } from "./reconnect.ts";
+ * const session = await ReconnectingSession.connect("ws://127.0.0.1:8002", { session: "demo" });
+ * for await (const event of session.events) {
+ *   if (event.e === "link") console.log("link", event.p); // { state: "lost", ... } / { state: "back" }
+ * }
+ * ```
+ * @module
+ */
+
+import type { Message } from "../protocol/mod.ts";
+import { AsyncQueue } from "../transport/async_queue.ts";
+import { type Attached, AttachError, type ClientOptions, QdbClient } from "./client.ts";
+
+/** Options of {@linkcode ReconnectingSession.connect}. */
+export interface ReconnectOptions extends ClientOptions {
+  /** How long to keep trying after losing the server, in ms; 0 never tries. Default 60 000. */
+  retryFor?: number;
+}
+
+/** Payload of the `link` events a {@linkcode ReconnectingSession} adds to the stream. */
+export type LinkState =
+  | { state: "lost"; reason: string; retryFor: number }
+  | { state: "back"; session: string }
+  | { state: "gone"; reason: string };
+
+/** A session connection that attaches again after losing the server. */
+export class ReconnectingSession implements AsyncDisposable {
+  readonly #server: string;
+  readonly #options: ReconnectOptions;
+  readonly #events = new AsyncQueue<Message>();
+  readonly #stop = new AbortController();
+  #client: QdbClient;
+  #away = false;
+  #closeInfo: { code: number; reason: string } | undefined;
+  #resolveClosed!: () => void;
+  /** Resolves once the connection is closed for good. */
+  readonly closed: Promise<void> = new Promise((resolve) => this.#resolveClosed = resolve);
+
+  private constructor(server: string, options: ReconnectOptions, client: QdbClient) {
+    this.#server = server;
+    this.#options = options;
+    this.#client = client;
+    this.#pump();
+  }
+
+  /**
+   * Attaches (once: a first failure is thrown, as by {@linkcode QdbClient.connect}).
+   *
+   * @throws {AttachError} when the server refuses.
+   */
+  static async connect(server: string, options: ReconnectOptions): Promise<ReconnectingSession> {
+    return new ReconnectingSession(server, options, await QdbClient.connect(server, options));
+  }
+
+  /** The latest `attached` reply. */
+  get attached(): Attached {
+    return this.#client.attached;
+  }
+
+  /** Why the connection closed for good, if the server said. */
+  get closeInfo(): { code: number; reason: string } | undefined {
+    return this.#closeInfo ?? this.#client.closeInfo;
+  }
+
+  /** Every server event, plus `link` events; ends when the session is over for this client. */
+  get events(): AsyncIterable<Message> {
+    return this.#events;
+  }
+
+  /**
+   * Sends a command; returns its id. While the server is away the command is not sent, and an
+   * `error` with its id says so.
+   */
+  send(e: string, p?: unknown): number {
+    if (!this.#away) return this.#client.send(e, p);
+    const id = this.#client.reserveId();
+    this.#events.push({
+      e: "error",
+      id,
+      p: {
+        type: "tracer",
+        data: `Not connected to the server (reconnecting): "${e}" was not sent`,
+      },
+    });
+    return id;
+  }
+
+  /** Closes the connection and stops reconnecting. Idempotent. */
+  close(): void {
+    this.#stop.abort();
+    this.#client.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.closed;
+  }
+
+  async #pump(): Promise<void> {
+    const retryFor = this.#options.retryFor ?? 60_000;
+    while (true) {
+      let ended = false;
+      for await (const msg of this.#client.events) {
+        if (msg.e === "disable") ended = true;
+        this.#events.push(msg);
+      }
+      if (ended || this.#stop.signal.aborted || retryFor <= 0) break;
+      const reason = this.#client.closeInfo?.reason || "the connection closed";
+      this.#away = true;
+      this.#link({ state: "lost", reason, retryFor });
+      const next = await this.#reattach(retryFor);
+      if (!next) break;
+      this.#client = next;
+      this.#away = false;
+      this.#link({ state: "back", session: this.#options.session });
+      this.#events.push({ e: "attached", p: next.attached });
+    }
+    this.#events.end();
+    this.#resolveClosed();
+  }
+
+  #link(p: LinkState): void {
+    this.#events.push({ e: "link", p });
+  }
+
+  /** Attaches again with growing delays; undefined when it gives up (and says why). */
+  async #reattach(retryFor: number): Promise<QdbClient | undefined> {
+    const deadline = Date.now() + retryFor;
+    let delay = 250;
+    while (!this.#stop.signal.aborted) {
+      try {
+        return await QdbClient.connect(this.#server, {
+          ...this.#options,
+          firstId: this.#client.nextId,
+          signal: this.#stop.signal,
+        });
+      } catch (error) {
+        if (error instanceof AttachError) {
+          this.#closeInfo = { code: 1000, reason: error.message };
+          this.#link({ state: "gone", reason: error.message });
+          return undefined;
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(delay, left));
+        const signal = this.#stop.signal;
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          resolve();
+        }
+        signal.addEventListener("abort", done, { once: true });
+      });
+      delay = Math.min(delay * 2, 5000);
+    }
+    if (!this.#stop.signal.aborted) {
+      const reason = `the server did not come back in ${retryFor / 1000} s`;
+      this.#closeInfo = { code: 1006, reason };
+      this.#link({ state: "gone", reason });
+    }
+    return undefined;
+  }
+}
