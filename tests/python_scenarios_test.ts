@@ -588,6 +588,17 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     }
   },
 
+  async "output written just before os._exit or a crash reaches the clients"(ctx) {
+    for (const how of ["_exit", "kill"]) {
+      await using s = await open(ctx, "dies.py", { stopOnEntry: false, args: [how] });
+      const exited = await s.exited;
+      if (how === "_exit") assertEquals(exited.code, 7);
+      else assertEquals(exited.signal, "SIGKILL");
+      assertEquals(s.stdout(), `last words ${how}\n`);
+      assertEquals(s.stderr(), "and on stderr\n");
+    }
+  },
+
   async "stop on raised exceptions"(ctx) {
     await using s = await open(ctx, "raises.py");
     await stopped(s, "entry");

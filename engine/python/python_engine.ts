@@ -60,6 +60,8 @@ const BOOTSTRAP = [
 const CONNECT_TIMEOUT_MS = 30_000;
 /** After the program ended, how long to wait for its pipes and the channel to close. */
 const DRAIN_GRACE_MS = 2_000;
+/** Most bytes read from the held output pipes after the program died (a pipe holds 64 KiB). */
+const MAX_LEFTOVER_BYTES = 1024 * 1024;
 /** Between SIGTERM and SIGKILL when disposing of a running program. */
 const KILL_GRACE_MS = 2_000;
 
@@ -207,6 +209,8 @@ class PythonSession implements EngineSession {
   #running = true;
   #disposing: Promise<void> | undefined;
   #stderrHead = "";
+  /** The bridge's output pipes, held unread (undefined once read at the end). */
+  #held: { input: string; file: Deno.FsFile }[] | undefined = [];
   #options: LaunchOptions;
   #abort: (() => void) | undefined;
 
@@ -361,8 +365,67 @@ class PythonSession implements EngineSession {
 
   #fromBridge(msg: Message): void {
     if (msg.e === "hello") return;
+    if (msg.e === "capture") {
+      // The bridge waits (a little) for this answer before the program runs.
+      void this.#holdCapturePipes(msg.p).finally(() => this.send({ e: "captured" }));
+      return;
+    }
     if (msg.e === "disabled") this.#bridgeDisabled = true;
     this.#queue.push(msg);
+  }
+
+  /**
+   * Opens the reading ends of the bridge's output pipes through /proc (Linux), and keeps them
+   * unread: if the program dies before its forwarder read everything (killed, crashed, or
+   * `os._exit` in a thread), the rest is read from here once it is gone.
+   */
+  async #holdCapturePipes(p: unknown): Promise<void> {
+    if (Deno.build.os !== "linux") return; // No /proc: os._exit is still covered in the bridge.
+    const { pid, fds } = (p ?? {}) as { pid?: unknown; fds?: Record<string, unknown> };
+    if (typeof pid !== "number" || typeof fds !== "object" || fds === null) return;
+    for (const [input, fd] of Object.entries(fds)) {
+      if (typeof fd !== "number" || (input !== "<stdout>" && input !== "<stderr>")) continue;
+      try {
+        const file = await Deno.open(`/proc/${pid}/fd/${fd}`, { read: true });
+        if (this.#held === undefined) file.close(); // Finished already.
+        else this.#held.push({ input, file });
+      } catch {
+        // Gone already, or /proc refuses: the forwarder's reads are all there is.
+      }
+    }
+  }
+
+  /** What the held pipes still hold, as print events (each read bounded by the grace). */
+  async #readHeldPipes(): Promise<void> {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const { input, file } of held) {
+      const decoder = new TextDecoder();
+      const buffer = new Uint8Array(65536);
+      let total = 0;
+      try {
+        while (total < MAX_LEFTOVER_BYTES) {
+          const grace = delay(DRAIN_GRACE_MS);
+          const n = await Promise.race([
+            file.read(buffer),
+            grace.promise.then(() => "late" as const),
+          ]);
+          grace.cancel();
+          if (n === "late" || n === null) break;
+          total += n;
+          const output = decoder.decode(buffer.subarray(0, n), { stream: true });
+          if (output) this.#queue.push({ e: "print", p: { input, exc: false, output } });
+        }
+        const tail = decoder.decode();
+        if (tail) this.#queue.push({ e: "print", p: { input, exc: false, output: tail } });
+      } catch {
+        // Nothing more to read.
+      } finally {
+        try {
+          file.close();
+        } catch { /* already closed */ }
+      }
+    }
   }
 
   async #pipe(stream: ReadableStream<Uint8Array>, input: string): Promise<void> {
@@ -387,6 +450,7 @@ class PythonSession implements EngineSession {
     const grace = delay(DRAIN_GRACE_MS);
     await Promise.race([Promise.all([this.#channelDone, this.#pipesDone]), grace.promise]);
     grace.cancel();
+    await this.#readHeldPipes();
     const exit: ExitStatus = { code: status.signal ? null : status.code, signal: status.signal };
     this.#queue.push({
       e: "exited",

@@ -205,6 +205,7 @@ class Bridge(object):
         self._sock = None
         self._send_lock = threading.RLock()
         self._channel_ok = False
+        self._early = b""  # bytes read before the reader loop started
         self._queue = queue.Queue()
         self._state_lock = threading.RLock()
         self._stopped_mode = False
@@ -334,7 +335,7 @@ class Bridge(object):
 
     def _reader_loop(self):
         self._internal_thread()
-        buf = b""
+        buf, self._early = self._early, b""
         sock = self._sock
         try:
             while True:
@@ -377,6 +378,8 @@ class Bridge(object):
             id_ = None
         e = msg["e"]
         p = msg.get("p")
+        if e == "captured":
+            return  # The tracer holds the output pipes (an answer that came late).
         try:
             with self._state_lock:
                 stopped = self._stopped_mode
@@ -436,6 +439,55 @@ class Bridge(object):
             self._forwarder = threading.Thread(target=self._forward_loop, name="qdb-output",
                                                daemon=True)
             self._forwarder.start()
+            # The tracer holds the pipes' reading ends too (through /proc where there is one):
+            # what the program wrote just before it was killed or crashed is still there for
+            # the tracer to read once the process is gone.
+            if self._send("capture", {"pid": os.getpid(),
+                                      "fds": {s.name: s.read_fd for s in self._streams}}):
+                self._await_capture_ack()
+
+    def _await_capture_ack(self, timeout=2.0):
+        """Waits (a little) for the tracer to say it holds the pipes: a program that dies at
+        once must not beat it. Its first frame is the answer; anything else is kept for the
+        reader loop."""
+        sock = self._sock
+        buf = b""
+        deadline = time.monotonic() + timeout
+        try:
+            while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass
+        finally:
+            try:
+                sock.settimeout(None)
+            except OSError:
+                pass
+        self._early = buf
+
+    def hook_exit(self):
+        """os._exit skips atexit: forward what the program wrote before it goes."""
+        real_exit = os._exit
+        bridge = self
+
+        def _exit(status):
+            if os.getpid() == bridge._pid and not bridge._detached:
+                try:
+                    bridge.drain_output()
+                except Exception:
+                    pass
+            real_exit(status)
+
+        _exit.__doc__ = real_exit.__doc__
+        _exit.__wrapped__ = real_exit
+        os._exit = _exit
 
     def _forward_loop(self):
         self._internal_thread()
@@ -2591,6 +2643,7 @@ def _main():
 
     bridge.connect()
     bridge.capture_output()
+    bridge.hook_exit()
     import atexit
     atexit.register(bridge.at_exit)  # first registered, so it runs last
     os.register_at_fork(after_in_child=bridge.after_fork_in_child)
