@@ -243,6 +243,25 @@ Deno.test({
 });
 
 Deno.test({
+  name: "qdb serve stopped with SIGTERM: tracers detach at once and do not try again",
+  ignore: noPython,
+  async fn() {
+    const server = await startServe();
+    await using tracer = trace(server.tracerUrl, "bye");
+    const a = await client(server.clientUrl, "bye");
+    await a.expect("stack");
+    server.process.kill("SIGTERM");
+    assertEquals((await a.expect("disable")).p.reason, "The server is shutting down");
+    assertEquals((await server.process.exited()).code, 0);
+    // The program, stopped at its first line, runs on untraced to its end.
+    assertEquals((await tracer.exited()).code, 0);
+    assert(tracer.text.stdout.includes("result 90"), tracer.text.stdout);
+    assert(!/reconnecting/.test(tracer.text.stderr), tracer.text.stderr);
+    await closeAll(a);
+  },
+});
+
+Deno.test({
   name: "qdb attach attaches again by itself after a server restart, and says so",
   ignore: noPython || TMUX_MISSING !== undefined,
   async fn() {

@@ -2,7 +2,9 @@
 // auth function loaded from a module with `qdb serve --auth`, all through the real CLI.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { Inbox } from "./support/inbox.ts";
-import { QdbProcess, startServe } from "./support/processes.ts";
+import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
+import { findPythons } from "./support/pythons.ts";
+import { TMUX_MISSING, TmuxTerminal } from "./support/tmux.ts";
 import { connectTcp } from "../transport/tcp.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 
@@ -147,4 +149,48 @@ Deno.test("qdb serve --auth MODULE: the module's default export decides, and may
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const PYTHON = (await findPythons()).at(-1)?.path;
+
+Deno.test({
+  name: "qdb attach with a read-only token says so, shows the stops, and shows why commands fail",
+  ignore: PYTHON === undefined || TMUX_MISSING !== undefined,
+  async fn() {
+    await using serve = await startServe(["--token", "full", "--read-only-token", "watch"]);
+    const program = new URL("../testdata/steps.py", import.meta.url).pathname;
+    await using tracer = new QdbProcess([
+      "trace",
+      "--server",
+      serve.tracerUrl,
+      "--token",
+      "full",
+      "--session",
+      "shown",
+      "--python",
+      PYTHON!,
+      program,
+    ]);
+    await tracer.line(/is session shown/, "stderr");
+    await using t = await TmuxTerminal.start([
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      QDB_ENTRY,
+      "attach",
+      "--server",
+      serve.clientUrl,
+      "--token",
+      "watch",
+      "shown",
+    ], { env: { NO_COLOR: "1", QDB_HISTORY: "" } });
+    await t.waitFor(/Read-only: you see everything that happens in the session/);
+    await t.waitFor(/steps\.py\(1\)<module>\(\)/);
+    const before = (await t.screen()).length;
+    await t.line("c");
+    await t.waitFor(
+      /\*\*\* This client is read-only: it sees the session but may not send "continue"/,
+      before,
+    );
+  },
 });
