@@ -10,7 +10,7 @@ import { attachCommand } from "./attach.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
 import { sessionsCommand } from "./sessions.ts";
-import { traceCommand } from "./trace.ts";
+import { ProgramError, traceCommand } from "./trace.ts";
 
 /** Every subcommand, in the order help lists them. */
 export const COMMAND_TABLE: CommandSpec[] = [
@@ -61,6 +61,10 @@ export async function main(args: string[]): Promise<number> {
     }
     return await command.run(invocation);
   } catch (error) {
+    if (error instanceof ProgramError) {
+      console.error(`qdb ${name}: ${error.message}`);
+      return error.code;
+    }
     if (error instanceof UsageError) {
       console.error(`qdb ${name}: ${error.message}\nRun "qdb ${name} --help" for usage.`);
       return 2;

@@ -59,40 +59,50 @@ export const runCommand: CommandSpec = {
       // A local session lasts as long as its person wants.
       inactivityTimeout: 0,
     });
-    let held: ["stdout" | "stderr", string][] | undefined = [];
-    await using tracer = await startTracer({
-      ...launch,
-      engine: pythonEngine,
-      server: server.tracerUrl,
-      token,
-      retries: 0,
-      // The server lives in this process: if it is gone, so is everything else.
-      reconnectFor: 0,
-      stdin: "piped",
-      // The terminal client prints the program's output; after a soft quit, we do (once the
-      // terminal client has said its last word, so that the program's output comes after it).
-      onOutput: (stream, text, relayed) => {
-        if (relayed) return;
-        if (held) held.push([stream, text]);
-        else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
-      },
-      onStatus: (line) => console.error(`qdb: ${line}`),
-    });
-    // The terminal goes away (hangup) or we are told to stop: so does the program. Ctrl-C is
-    // the terminal client's (it pauses the program).
-    const stopForwarding = forwardSignals((signal) => tracer.kill(signal), ["SIGTERM", "SIGHUP"]);
-    const session = tracer.session;
-    console.log(
-      `qdb: session ${session} at ${server.clientUrl} ` +
-        `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)`,
-    );
+    // The terminal client attaches first, so that it sees everything the program does, from
+    // its first line of output (or the error that keeps it from starting).
+    const session = crypto.randomUUID();
     const client = await QdbClient.connect(server.clientUrl, {
       session,
       auth: token,
       name: Deno.env.get("USER") ?? "local",
     });
+    let held: ["stdout" | "stderr", string][] | undefined = [];
+    let tracer: Awaited<ReturnType<typeof startTracer>>;
+    try {
+      tracer = await startTracer({
+        ...launch,
+        engine: pythonEngine,
+        server: server.tracerUrl,
+        session,
+        token,
+        retries: 0,
+        // The server lives in this process: if it is gone, so is everything else.
+        reconnectFor: 0,
+        stdin: "piped",
+        // The terminal client prints the program's output; after a soft quit, we do (once the
+        // terminal client has said its last word, so that the program's output comes after it).
+        onOutput: (stream, text, relayed) => {
+          if (relayed) return;
+          if (held) held.push([stream, text]);
+          else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+        },
+        onStatus: (line) => console.error(`qdb: ${line}`),
+      });
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    await using _tracer = tracer;
+    // The terminal goes away (hangup) or we are told to stop: so does the program. Ctrl-C is
+    // the terminal client's (it pauses the program).
+    const stopForwarding = forwardSignals((signal) => tracer.kill(signal), ["SIGTERM", "SIGHUP"]);
+    console.log(
+      `qdb: session ${session} at ${server.clientUrl} ` +
+        `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)`,
+    );
     const code = await runTerminal(client, {
-      tracer: client.attached.tracer,
+      tracer: client.attached.tracer ?? null,
       forwardInput: true,
       local: true,
       // After a soft quit the program runs on in the foreground, and reads what is typed.

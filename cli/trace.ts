@@ -12,6 +12,20 @@ import { writeAll } from "./_terminal.ts";
 /** Options shared by `trace` and `run`: how the program is debugged. */
 export const ENGINE_OPTIONS: CommandSpec["options"] = [
   {
+    name: "module",
+    short: "m",
+    type: "string",
+    placeholder: "MODULE",
+    help: "Debug a module as python -m runs it (its arguments follow)",
+  },
+  {
+    name: "code",
+    short: "c",
+    type: "string",
+    placeholder: "CODE",
+    help: "Debug a piece of code as python -c runs it",
+  },
+  {
     name: "python",
     type: "string",
     placeholder: "PATH",
@@ -71,11 +85,40 @@ export function launchOptions(invocation: Invocation): LaunchOptions {
     interpreter = positionals[0]!;
     positionals = positionals.slice(1);
   }
-  const [program, ...args] = positionals;
-  if (program === undefined) throw new UsageError("name the program to debug: PROGRAM [ARGS...]");
-  if (program.startsWith("-")) {
-    throw new UsageError(`"${program}" is not a program (python options are not supported)`);
+  // `-m MODULE` and `-c CODE`, as options or after `--` (`qdb run -- -m json.tool`).
+  let run: "file" | "module" | "code" = "file";
+  let module = str(values, "module");
+  let code = str(values, "code");
+  if (
+    module === undefined && code === undefined &&
+    (positionals[0] === "-m" || positionals[0] === "-c")
+  ) {
+    if (positionals[1] === undefined) {
+      throw new UsageError(
+        `${positionals[0]} needs ${positionals[0] === "-m" ? "a module" : "code"}`,
+      );
+    }
+    if (positionals[0] === "-m") module = positionals[1];
+    else code = positionals[1];
+    positionals = positionals.slice(2);
   }
+  if (module !== undefined && code !== undefined) {
+    throw new UsageError("give -m MODULE or -c CODE, not both");
+  }
+  if (module !== undefined || code !== undefined) {
+    run = module !== undefined ? "module" : "code";
+    positionals = [(module ?? code)!, ...positionals];
+  }
+  const [program, ...args] = positionals;
+  if (program === undefined) {
+    throw new UsageError("name the program to debug: PROGRAM [ARGS...], -m MODULE or -c CODE");
+  }
+  if (run === "file" && program.startsWith("-")) {
+    throw new UsageError(
+      `"${program}" is not a program (python options other than -m and -c are not supported)`,
+    );
+  }
+  if (run === "file") checkProgramFile(program);
   const policy = str(values, "eval-policy") ?? "full";
   if (!/^(full|none|hook:[\w.]+:\w+)$/.test(policy)) {
     throw new UsageError(
@@ -84,6 +127,7 @@ export function launchOptions(invocation: Invocation): LaunchOptions {
   }
   return {
     program,
+    ...(run !== "file" ? { run } : {}),
     args,
     stopOnEntry: values["no-stop"] !== true,
     evalPolicy: policy,
@@ -93,6 +137,39 @@ export function launchOptions(invocation: Invocation): LaunchOptions {
     skip: list(values, "skip"),
     ...(interpreter ? { interpreter } : {}),
   };
+}
+
+/**
+ * Fails before anything starts when the program file is missing or is not a file, as pdb
+ * does ("Error: x.py does not exist").
+ */
+function checkProgramFile(program: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(program);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new ProgramError(`${program}: no such file`);
+    }
+    return; // Unreadable here: let python say why.
+  }
+  if (info.isDirectory) {
+    const name = program.replace(/\/+$/, "");
+    throw new ProgramError(
+      `${program} is a directory` +
+        (/^[A-Za-z_][\w.]*$/.test(name) ? ` (to run it as a package: -m ${name})` : ""),
+    );
+  }
+}
+
+/** The program cannot be debugged (missing file...): exit code 2, as python's own. */
+export class ProgramError extends Error {
+  /** The exit code to use. */
+  readonly code = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = "ProgramError";
+  }
 }
 
 /** The exit code a shell would show for a program's exit status. */

@@ -16,8 +16,13 @@ export type StdinMode = "inherit" | "piped" | "null";
 
 /** How to launch a program under an engine. */
 export interface LaunchOptions {
-  /** The program to run (a path), as the user typed it. */
+  /**
+   * The program to run, as the user typed it: a path, or with `run` a module name (`-m`) or
+   * code (`-c`).
+   */
   program: string;
+  /** How `program` runs: a file (default), a module (`python -m`), or code (`python -c`). */
+  run?: "file" | "module" | "code";
   /** Its arguments. */
   args?: string[];
   /** Working directory of the program. Default: the current one. */

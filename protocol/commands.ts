@@ -213,8 +213,14 @@ export const COMMANDS = {
     { e: "complete", p: "math.is" },
   ),
   input: spec(
-    "Write text to the program's standard input (when the tracer connected it to qdb).",
-    string({ maxLength: MAX_INPUT_LENGTH }),
+    'Write text to the program\'s standard input (when the tracer connected it to qdb); `{"eof": true}` closes it (end of file).',
+    union(
+      string({ maxLength: MAX_INPUT_LENGTH }),
+      refine(
+        object({ eof: boolean() }),
+        (v, path) => v.eof ? undefined : `${path}.eof must be true (or send text)`,
+      ),
+    ),
     { e: "input", p: "yes\n" },
   ),
   set_exception_break: spec(

@@ -23,6 +23,7 @@ import {
   type Infer,
   integer,
   literal,
+  none,
   nullable,
   object,
   optional,
@@ -123,7 +124,11 @@ const tracerFields = {
 };
 
 /** What a tracer tells about itself in `start`, as clients see it. */
-export const tracerInfoSchema = object(tracerFields, { runtime: string(), version: string() });
+export const tracerInfoSchema = object(tracerFields, {
+  runtime: string(),
+  version: string(),
+  capabilities: array(string({ maxLength: 64 }), { maxItems: 64 }),
+});
 
 /** A client as other clients see it (`readOnly` only when it is). */
 export const clientInfoSchema = object({ id: string(), name: string(), address: string() }, {
@@ -223,9 +228,14 @@ export const TRACER_EVENTS = {
     },
   ),
   running: spec(
-    "The program runs again after a stop (clients may show it as busy).",
+    "The program runs again after a stop (clients may show it as busy); also the answer to a `start` while the program runs.",
     optional(object({}, { thread: threadSchema })),
     { e: "running" },
+  ),
+  reading: spec(
+    "The program waits to read its standard input, and there is nothing to read yet (sent once per wait; clients may offer to type its input).",
+    none(),
+    { e: "reading" },
   ),
   completions: spec(
     "Completions for the text of a `complete` command.",
@@ -332,6 +342,7 @@ export const tracerStartPayload = object({
   version: string(),
   uuid: string({ maxLength: 128 }),
   resume: string({ maxLength: 128 }),
+  capabilities: array(string({ maxLength: 64 }), { maxItems: 64 }),
 });
 
 /**

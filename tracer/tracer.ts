@@ -77,12 +77,12 @@ function hostName(): string {
  */
 export async function startTracer(options: TracerOptions): Promise<RunningTracer> {
   const program = await options.engine.launch(options);
-  const { engine, program: file, argv, pid, cwd, runtime } = program.info;
+  const { engine, program: file, argv, pid, cwd, runtime, capabilities } = program.info;
   const linkOptions = {
     server: options.server ?? "tcp://127.0.0.1:8001",
     caCerts: options.caCerts,
     auth: options.token,
-    info: { engine, program: file, argv, pid, host: hostName(), cwd, runtime },
+    info: { engine, program: file, argv, pid, host: hostName(), cwd, runtime, capabilities },
   };
   let link: TracerLink;
   try {

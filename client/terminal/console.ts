@@ -42,6 +42,8 @@ export interface ConsoleOptions {
 
 /** The shared screen of debugger lines, program output and the input line. */
 export class TerminalConsole {
+  /** A person types here: Ctrl-D ends one thing, not all input. */
+  readonly interactive = true;
   readonly #out: TextSink;
   readonly #columns: () => number;
   readonly #editor: LineEditor;
@@ -200,6 +202,8 @@ export function columnize(words: string[], columns: number): string {
 
 /** A console for non-TTY input: plain lines, prompts written as text. */
 export class PlainConsole {
+  /** Lines come from a pipe or a file: its end is the end of all input. */
+  readonly interactive = false;
   readonly #out: TextSink;
   #handlers: ConsoleHandlers | undefined;
   #prompt: string | null = null;

@@ -61,6 +61,8 @@ export interface SessionConnection {
 
 /** The screen the terminal writes to (a TTY console or a plain one). */
 export interface Screen {
+  /** Whether a person types (a TTY): Ctrl-D there is not the end of all input. */
+  readonly interactive?: boolean;
   attach(handlers: ConsoleHandlers): void;
   setPrompt(prompt: string | null): void;
   say(text: string): void;
@@ -77,7 +79,10 @@ export interface TerminalOptions {
   tracer?: TracerInfo | null | undefined;
   /** Colour the output. */
   color?: boolean;
-  /** Lines typed while the program runs are sent to its standard input (`qdb run`). */
+  /**
+   * The program's standard input comes from qdb (`qdb run`, or `qdb trace --stdin clients`):
+   * lines typed while it runs are its input. Default: what the tracer's capabilities say.
+   */
   forwardInput?: boolean;
   /** Lists local files for `break` completion (absent: no file completion). */
   listFiles?: (dir: string) => string[];
@@ -86,6 +91,10 @@ export interface TerminalOptions {
 }
 
 const PROMPT = "(qdb) ";
+/** The id a client's `start` carries (`QdbClient.connect`): the state sent in answer has it. */
+const START_ID = 0;
+/** What the end of input queues: a quit that no program input can be mistaken for. */
+const QUIT_AT_EOF = "\u0000quit at end of input";
 /** Ends a wait for a reply that never comes (the program may be busy in a long eval). */
 const REPLY_EVENTS: Record<string, string[]> = {
   eval: ["print"],
@@ -125,14 +134,18 @@ export class TerminalClient {
   readonly #conn: SessionConnection;
   readonly #screen: Screen;
   readonly #palette: Palette;
-  readonly #forwardInput: boolean;
+  readonly #forwardInput: boolean | undefined;
+  /** Whether the program's standard input comes from qdb (lines typed while it runs go there). */
+  #inputFromQdb = false;
+  #runningHintShown = false;
   readonly #listFiles: ((dir: string) => string[]) | undefined;
   readonly #context: [number, number];
   #tracer: TracerInfo | null;
   #stack: StackPayload | undefined;
   #breakpoints: Breakpoint[] = [];
   #watches: Watch[] = [];
-  #running = true;
+  /** Whether the program runs; unknown (undefined) until the tracer says. */
+  #running: boolean | undefined = undefined;
   #ended = false;
   #exitCode: number | null = null;
   #endReason = "";
@@ -156,7 +169,9 @@ export class TerminalClient {
     this.#conn = options.connection;
     this.#screen = options.screen;
     this.#palette = options.color ? ANSI : PLAIN;
-    this.#forwardInput = options.forwardInput ?? false;
+    this.#forwardInput = options.forwardInput;
+    this.#inputFromQdb = options.forwardInput ??
+      options.tracer?.capabilities?.includes("input") ?? false;
     this.#listFiles = options.listFiles;
     this.#context = options.context ?? [1, 2];
     this.#tracer = options.tracer ?? null;
@@ -168,7 +183,7 @@ export class TerminalClient {
     this.#screen.attach({
       line: (line) => this.#enqueue(line),
       interrupt: () => this.#interrupt(),
-      eof: () => this.#enqueue("quit"),
+      eof: () => this.#endOfInput(),
       complete: (before) => this.#complete(before),
     });
     this.#pump();
@@ -197,6 +212,11 @@ export class TerminalClient {
         this.#own.delete(id!);
         own(msg);
         continue;
+      }
+      if (msg.e === "disabled" || msg.e === "disable") {
+        // The tracer answers nothing more: a stop being shown must not wait for its source.
+        for (const pending of this.#own.values()) pending({ e: "closed" });
+        this.#own.clear();
       }
       shown = shown.then(async () => {
         try {
@@ -236,16 +256,41 @@ export class TerminalClient {
     switch (msg.e) {
       case "attached":
         this.#tracer = (msg.p as { tracer: TracerInfo | null }).tracer;
+        this.#inputFromQdb = this.#forwardInput ??
+          this.#tracer?.capabilities?.includes("input") ?? false;
         break;
       case "link":
         this.#onLink(msg.p as LinkState);
         break;
       case "stack":
+        // The state sent in answer to attaching (`start`, id 0) may be older than what this
+        // terminal did since: a stop already shown, or one it has resumed from.
+        if (msg.id === START_ID && this.#stack !== undefined) {
+          if (this.#running || sameStop(this.#stack, p)) break;
+        }
         await this.#onStack(p);
+        break;
+      case "reading":
+        // The program waits for input: lines typed ahead of the last resume are its input
+        // after all (pdb's program would read them from the same stream).
+        if (this.#running && this.#holdUntilStop && this.#inputFromQdb) {
+          this.#holdUntilStop = false;
+          this.#stateKnown();
+        }
         break;
       case "running":
         this.#running = true;
         this.#stack = undefined;
+        this.#stateKnown();
+        if (!this.#runningHintShown) {
+          // Once: a newcomer must not think qdb hung while the program runs.
+          this.#runningHintShown = true;
+          this.#say(this.#palette.info(
+            this.#inputFromQdb
+              ? "(running: Ctrl-C pauses; a line starting with : is a qdb command (:pause, :q); other lines go to the program)"
+              : "(running: Ctrl-C or pause pauses it; q quits)",
+          ));
+        }
         this.#updatePrompt();
         break;
       case "watchlist":
@@ -317,16 +362,13 @@ export class TerminalClient {
 
   async #onStack(stack: StackPayload): Promise<void> {
     // The same stop again (a new client's `start` asks for the state) is not news.
-    const repeat = !this.#running && this.#stack !== undefined &&
-      JSON.stringify(this.#stack) === JSON.stringify(stack);
+    const repeat = this.#running === false && this.#stack !== undefined &&
+      sameStop(this.#stack, stack);
     this.#running = false;
     this.#stack = stack;
-    if (repeat) return this.#updatePrompt();
+    if (repeat) return this.#shown();
     const frame = stack.stack[stack.index];
-    if (!frame) {
-      this.#updatePrompt();
-      return;
-    }
+    if (!frame) return this.#shown();
     this.#listFrom = { file: frame.file, line: frame.line };
     const lines = [stopHeader(frame, this.#tracer?.cwd, this.#palette)];
     if (stack.thread && stack.thread.name !== "MainThread") {
@@ -345,6 +387,13 @@ export class TerminalClient {
     }
     if (stack.reason !== "select") lines.push(...formatWatches(this.#watches, this.#palette));
     this.#say(lines.join("\n"));
+    this.#shown();
+  }
+
+  /** A stop was shown: what was typed ahead runs now (as commands), then the prompt. */
+  #shown(): void {
+    this.#holdUntilStop = false;
+    this.#stateKnown();
     this.#updatePrompt();
   }
 
@@ -435,9 +484,12 @@ export class TerminalClient {
   }
 
   async #drain(): Promise<void> {
+    // Until the tracer says whether the program runs, a line could be a command or the
+    // program's input: it waits (the state comes with the session's first events).
+    if (this.#running === undefined || this.#holdUntilStop) return;
     this.#busy = true;
     this.#screen.setPrompt(null);
-    while (this.#lines.length > 0) {
+    while (this.#lines.length > 0 && !this.#holdUntilStop) {
       const line = this.#lines.shift()!;
       try {
         await this.#handleLine(line);
@@ -447,17 +499,27 @@ export class TerminalClient {
       }
     }
     this.#busy = false;
+    if (this.#eofPending && !this.#holdUntilStop) {
+      this.#eofPending = false;
+      this.#endOfInput();
+    }
     this.#updatePrompt();
+  }
+
+  /** The state is known (a stop, or `running`): what was typed meanwhile is handled now. */
+  #stateKnown(): void {
+    if (!this.#busy && (this.#lines.length > 0 || this.#eofPending)) void this.#drain();
   }
 
   #updatePrompt(): void {
     if (this.#busy || this.#ended || this.#quitting) return this.#screen.setPrompt(null);
+    if (!this.#running && this.#inputEnded) return this.#quitAtEnd();
     this.#screen.setPrompt(this.#running ? null : this.#palette.prompt(PROMPT));
   }
 
   #interrupt(): void {
     if (this.#ended) return;
-    if (this.#running) {
+    if (this.#running !== false) {
       this.#say(this.#palette.info("Pausing the program..."));
       this.#conn.send("pause");
     } else {
@@ -469,12 +531,46 @@ export class TerminalClient {
     }
   }
 
+  /**
+   * Ctrl-D, or the end of a piped input: while the program runs and reads qdb's input, its
+   * end of file; otherwise `quit`, as in pdb.
+   */
+  #endOfInput(): void {
+    if (this.#ended) return;
+    if (this.#running === undefined || this.#busy || this.#lines.length > 0) {
+      // After the lines before it, once it is known whether the program runs.
+      this.#eofPending = true;
+      return;
+    }
+    if (this.#running && this.#inputFromQdb && !this.#inputClosed) {
+      this.#inputClosed = true;
+      this.#conn.send("input", { eof: true });
+      // A piped input has ended for good: at the next prompt there is nothing left to read.
+      if (!this.#screen.interactive) this.#inputEnded = true;
+      return;
+    }
+    this.#quitAtEnd();
+  }
+  #inputClosed = false;
+  #eofPending = false;
+  #holdUntilStop = false;
+  /** The terminal's own input is over: quit at the next prompt (pdb does at end of file). */
+  #inputEnded = false;
+
+  #quitAtEnd(): void {
+    this.#inputEnded = false;
+    this.#lines.push(QUIT_AT_EOF);
+    if (!this.#busy) this.#drain();
+  }
+
   async #handleLine(raw: string): Promise<void> {
     if (this.#ended) return;
-    if (this.#running && this.#forwardInput) {
-      // The program runs: what is typed is its input, as under pdb.
-      this.#conn.send("input", `${raw}\n`);
-      return;
+    if (raw === QUIT_AT_EOF) return await this.#runCommand("quit", "");
+    if (this.#running) {
+      // `:cmd` is for qdb; `::text` sends `:text` to the program.
+      if (raw.startsWith("::") && this.#inputFromQdb) return this.#programInput(raw.slice(1));
+      if (raw.startsWith(":")) raw = raw.slice(1);
+      else if (this.#inputFromQdb) return this.#programInput(raw);
     }
     let line = raw;
     if (line.trim() === "") {
@@ -482,12 +578,24 @@ export class TerminalClient {
       line = this.#lastLine;
     } else this.#lastLine = line;
     const { word, rest } = splitCommand(line);
+    await this.#runCommand(word, rest, line);
+  }
+
+  async #runCommand(word: string, rest: string, line = `${word} ${rest}`): Promise<void> {
     const command = this.#commands.find((c) => c.names.includes(word));
     if (!command || (word !== "!" && looksLikePython(rest))) {
       await this.#evaluate(line.trim());
       return;
     }
     await command.run(rest);
+  }
+
+  #programInput(line: string): void {
+    if (this.#inputClosed) {
+      this.#say(this.#palette.error("*** The program's input is closed (end of file was sent)"));
+      return;
+    }
+    this.#conn.send("input", `${line}\n`);
   }
 
   async #evaluate(code: string): Promise<void> {
@@ -497,13 +605,20 @@ export class TerminalClient {
 
   #requireStop(): boolean {
     if (!this.#running) return true;
-    this.#say(this.#palette.error("*** The program is running: pause it first (pause or Ctrl-C)"));
+    this.#say(this.#palette.error(
+      `*** The program is running: pause it first (${
+        this.#inputFromQdb ? ":pause" : "pause"
+      } or Ctrl-C)`,
+    ));
     return false;
   }
 
   #resume(e: string, p?: unknown): void {
     if (!this.#requireStop()) return;
     this.#running = true;
+    // Lines typed ahead of this one are commands for the next stop, as in pdb (which reads a
+    // line only at its prompt); lines typed later, while the program runs, are its input.
+    this.#holdUntilStop = this.#lines.length > 0;
     this.#conn.send(e, p);
   }
 
@@ -977,4 +1092,10 @@ function safeToShow(msg: Message): Message {
     if (p?.input === "<stdout>" || p?.input === "<stderr>") return msg;
   }
   return sanitize(msg);
+}
+
+/** The same stop: frames, selection and thread (a `start` reply may lack the reason). */
+function sameStop(a: StackPayload, b: StackPayload): boolean {
+  return a.index === b.index && a.thread?.id === b.thread?.id &&
+    JSON.stringify(a.stack) === JSON.stringify(b.stack);
 }

@@ -131,6 +131,7 @@ Deno.test("a whole pdb-like session, as the person sees it", async () => {
     "(qdb) b is_prime, n == 97",
     "Breakpoint 1 at primes.py:4  (in is_prime, condition: n == 97)",
     "(qdb) c",
+    "(running: Ctrl-C or pause pauses it; q quits)",
     '[program] "2 3 5 7 "',
     "> primes.py(4)is_prime()",
     "      3 def is_prime(n):",
@@ -182,6 +183,7 @@ Deno.test("errors, other clients' commands, a running program and a lost server"
     "*** Oldest frame",
     "[bo] x",
     "*** NameError: name 'x' is not defined",
+    "(running: Ctrl-C or pause pauses it; q quits)",
     "*** The program is running: pause it first (pause or Ctrl-C)",
     "qdb: lost the server: the connection closed",
   ]);

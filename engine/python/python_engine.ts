@@ -145,6 +145,7 @@ async function launchPython(options: LaunchOptions): Promise<EngineSession> {
       channel: socketPath,
       token,
       stop_on_entry: options.stopOnEntry ?? true,
+      run: options.run ?? "file",
       eval_policy: options.evalPolicy ?? "full",
       eval_timeout: options.evalTimeout ?? 0,
       breakpoints: options.breakpoints ?? [],
@@ -231,7 +232,11 @@ class PythonSession implements EngineSession {
     this.#info = {
       engine: "python",
       program: options.program,
-      argv: [options.program, ...(options.args ?? [])],
+      argv: [
+        ...(options.run === "module" ? ["-m"] : options.run === "code" ? ["-c"] : []),
+        options.program,
+        ...(options.args ?? []),
+      ],
       pid: child.pid,
       runtime: "",
       cwd,
@@ -517,13 +522,20 @@ class PythonSession implements EngineSession {
       this.#reply(command, "input", "The program's standard input is not connected to qdb");
       return;
     }
-    if (typeof command.p !== "string") {
-      this.#reply(command, "payload", "input takes a string");
+    const eof = typeof command.p === "object" && command.p !== null &&
+      (command.p as { eof?: unknown }).eof === true;
+    if (typeof command.p !== "string" && !eof) {
+      this.#reply(
+        command,
+        "payload",
+        'input takes a string, or {"eof": true} for the end of input',
+      );
       return;
     }
     try {
       this.#stdinWriter ??= this.#child.stdin.getWriter();
-      await this.#stdinWriter.write(new TextEncoder().encode(command.p));
+      if (eof) await this.#stdinWriter.close();
+      else await this.#stdinWriter.write(new TextEncoder().encode(command.p as string));
     } catch {
       this.#reply(command, "input", "The program's standard input is closed");
     }

@@ -166,6 +166,47 @@ class _Stream(object):
         self.open = True
 
 
+class _StdinWatch(object):
+    """sys.stdin as the program sees it: the same stream (every attribute is its), and the
+    tracer is told when a read is about to wait for input that is not there yet."""
+
+    def __init__(self, stream, bridge):
+        object.__setattr__(self, "_qdb_stream", stream)
+        object.__setattr__(self, "_qdb_bridge", bridge)
+
+    def __getattr__(self, name):
+        return getattr(self._qdb_stream, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._qdb_stream, name, value)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return next(self._qdb_stream)
+
+    def __enter__(self):
+        self._qdb_stream.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._qdb_stream.__exit__(*exc)
+
+    def read(self, *args):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return self._qdb_stream.read(*args)
+
+    def readline(self, *args):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return self._qdb_stream.readline(*args)
+
+    def readlines(self, *args):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return self._qdb_stream.readlines(*args)
+
+
 class _Capture(io.StringIO):
     """Where an eval's prints go; bounded so a print loop cannot eat the memory."""
 
@@ -193,6 +234,7 @@ class Bridge(object):
         self._program_dir = os.path.dirname(program)
         self._boot_globals = boot_globals
         self._stop_on_entry = bool(config.get("stop_on_entry", True))
+        self._stopped_once = False  # until then, a stop at entry is still to come
         self._eval_policy = config.get("eval_policy") or "full"
         self._eval_timeout = float(config.get("eval_timeout") or 0)
         self._break_on = config.get("break_on") or "uncaught"
@@ -471,6 +513,21 @@ class Bridge(object):
             except OSError:
                 pass
         self._early = buf
+
+    def watch_stdin(self):
+        """Tells the tracer when the program waits for input (`reading`)."""
+        if sys.stdin is not None and not isinstance(sys.stdin, _StdinWatch):
+            sys.stdin = _StdinWatch(sys.stdin, self)
+
+    def before_stdin_read(self, stream):
+        if not self._channel_ok or self._detached:
+            return
+        try:
+            ready, _, _ = select.select([stream.fileno()], [], [], 0)
+        except Exception:
+            return
+        if not ready:
+            self._send("reading")
 
     def hook_exit(self):
         """os._exit skips atexit: forward what the program wrote before it goes."""
@@ -1515,7 +1572,11 @@ class Bridge(object):
                     stop.exception = self._exception_payload(exc_info[0], exc_info[1],
                                                              exc_info[2], False, ident)
                     self._last_exc_stop = (frame, exc_info[1])
-                return self._interact(stop, bp, cond_error, return_value)
+                try:
+                    return self._interact(stop, bp, cond_error, return_value)
+                finally:
+                    # From now on, a new client may be told the program runs.
+                    self._stopped_once = True
         finally:
             self._busy.discard(ident)
 
@@ -1715,6 +1776,10 @@ class Bridge(object):
         if e == "start":
             self._send("breakpoints", self._breakpoints_payload(), id_)
             self._send("watchlist", self._watchlist_payload(), id_)
+            # A new client learns the program runs (it would otherwise only see a later stop),
+            # unless it is about to stop at its first line.
+            if self._stopped_once or not self._stop_on_entry:
+                self._send("running", id_=id_)
         elif e == "stack":
             raise _CommandError("running", "The program is running: there is no stack to show "
                                 "(send pause first)")
@@ -2634,9 +2699,28 @@ def _main():
     # sys.argv is ['-c', PROGRAM, ARGS...]; the program sees [PROGRAM, ARGS...].
     argv = sys.argv[1:]
     program_arg = argv[0]
-    path = os.path.abspath(program_arg)
+    kind = config.get("run", "file")
+    module_spec = module_code = None
+    if kind == "module":
+        # As `python -m MODULE` does: the current directory first on the path, the module
+        # found (its parent packages imported) before it runs as __main__.
+        if not getattr(sys.flags, "safe_path", False):
+            sys.path.insert(0, os.getcwd())
+        import runpy
+        try:
+            _, module_spec, module_code = runpy._get_module_details(program_arg)
+        except Exception as exc:
+            sys.stderr.write("%s: %s\n" % (sys.executable, exc))
+            raise SystemExit(1)
+        path = module_spec.origin
+        argv[0] = path
+    elif kind == "code":
+        path = "<string>"
+        argv[0] = "-c"
+    else:
+        path = os.path.abspath(program_arg)
     config["program_arg"] = program_arg
-    bridge = Bridge(config, os.path.realpath(path), boot_globals)
+    bridge = Bridge(config, path if kind == "code" else os.path.realpath(path), boot_globals)
     _bridge = bridge
     this = sys.modules[__name__]
     sys.modules["qdb"] = this
@@ -2644,6 +2728,7 @@ def _main():
     bridge.connect()
     bridge.capture_output()
     bridge.hook_exit()
+    bridge.watch_stdin()
     import atexit
     atexit.register(bridge.at_exit)  # first registered, so it runs last
     os.register_at_fork(after_in_child=bridge.after_fork_in_child)
@@ -2664,34 +2749,57 @@ def _main():
     threading.excepthook = thread_excepthook
 
     sys.argv = argv
-    if not getattr(sys.flags, "safe_path", False):
+    if kind == "file" and not getattr(sys.flags, "safe_path", False):
         if sys.path and sys.path[0] in ("", "."):
             sys.path[0] = os.path.dirname(os.path.realpath(path))
         else:
             sys.path.insert(0, os.path.dirname(os.path.realpath(path)))
+    elif kind == "code" and not getattr(sys.flags, "safe_path", False):
+        if not sys.path or sys.path[0] not in ("", "."):
+            sys.path.insert(0, "")
 
     import importlib.machinery
     main_mod = types.ModuleType("__main__")
-    main_mod.__dict__.update({
-        "__file__": path, "__builtins__": builtins, "__cached__": None,
-        "__loader__": importlib.machinery.SourceFileLoader("__main__", path),
-        "__spec__": None, "__package__": None,
-    })
+    if kind == "module":
+        main_mod.__dict__.update({
+            "__file__": path, "__builtins__": builtins, "__cached__": module_spec.cached,
+            "__loader__": module_spec.loader, "__spec__": module_spec,
+            "__package__": module_spec.parent,
+        })
+    elif kind == "code":
+        main_mod.__dict__.update({
+            "__builtins__": builtins, "__loader__": importlib.machinery.BuiltinImporter,
+            "__spec__": None, "__package__": None,
+        })
+    else:
+        main_mod.__dict__.update({
+            "__file__": path, "__builtins__": builtins, "__cached__": None,
+            "__loader__": importlib.machinery.SourceFileLoader("__main__", path),
+            "__spec__": None, "__package__": None,
+        })
     bridge._main_globals = main_mod.__dict__
     if bridge._eval_policy.startswith("hook:"):
         bridge._load_hook()
 
-    try:
-        with open(path, "rb") as f:
-            source = f.read()
-    except OSError as exc:
-        _cant_open(path, exc)
-        raise SystemExit(2)
-    try:
-        code = compile(source, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        sys.excepthook(type(exc), exc, None)
-        raise SystemExit(1)
+    if kind == "module":
+        code = module_code
+    else:
+        if kind == "code":
+            source = program_arg
+        else:
+            try:
+                with open(path, "rb") as f:
+                    source = f.read()
+            except OSError as exc:
+                _cant_open(path, exc)
+                raise SystemExit(2)
+        try:
+            code = compile(source, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            # As python shows it: no frame of qdb's above the program's line.
+            exc.__traceback__ = None
+            sys.excepthook(type(exc), exc, None)
+            raise SystemExit(1)
 
     bridge.start(config.get("breakpoints") or [])
     sys.modules["__main__"] = main_mod

@@ -20,7 +20,13 @@ export class QdbProcess implements AsyncDisposable {
 
   constructor(
     args: string[],
-    options: { env?: Record<string, string>; cwd?: string; ulimit?: number } = {},
+    options: {
+      env?: Record<string, string>;
+      cwd?: string;
+      ulimit?: number;
+      /** Text given on standard input, then its end (default: no input at all). */
+      stdin?: string;
+    } = {},
   ) {
     const command = [Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...args];
     // With `ulimit`, through a shell that lowers the open-file limit first.
@@ -29,12 +35,18 @@ export class QdbProcess implements AsyncDisposable {
       : ["bash", "-c", `ulimit -n ${options.ulimit} && exec "$@"`, "qdb", ...command];
     this.child = new Deno.Command(program!, {
       args: rest,
-      stdin: "null",
+      stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
       env: { NO_COLOR: "1", ...options.env },
       ...(options.cwd ? { cwd: options.cwd } : {}),
     }).spawn();
+    if (options.stdin !== undefined) {
+      const writer = this.child.stdin.getWriter();
+      writer.write(new TextEncoder().encode(options.stdin)).then(() => writer.close()).catch(
+        () => {},
+      );
+    }
     this.#readers = [
       this.#collect(this.child.stdout, this.stdoutLines, "stdout"),
       this.#collect(this.child.stderr, this.stderrLines, "stderr"),

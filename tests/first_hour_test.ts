@@ -1,0 +1,116 @@
+// A newcomer's first hour (issue 9), through the real CLI: programs that cannot start say
+// why, standard input ends as it should, -m and -c work, and qdb never hangs waiting.
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { QdbProcess } from "./support/processes.ts";
+import { findPythons } from "./support/pythons.ts";
+
+const PYTHON = (await findPythons()).at(-1)?.path;
+const ignore = PYTHON === undefined;
+if (ignore) console.log("first_hour_test: skipped: no CPython 3.8+ found");
+
+/** A temporary directory with these files, removed after `fn`. */
+async function withFiles(
+  files: Record<string, string>,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "qdb-first-hour-" });
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** `qdb run` (or another command) to its end, with `input` on standard input. */
+async function qdb(args: string[], input: string, cwd?: string) {
+  const [command, ...rest] = args;
+  const process = new QdbProcess([command!, "--python", PYTHON!, ...rest], {
+    stdin: input,
+    ...(cwd ? { cwd } : {}),
+  });
+  const status = await process.exited();
+  return { code: status.code, out: process.text.stdout, err: process.text.stderr };
+}
+
+const READER = 'import sys\ndata = sys.stdin.read()\nprint("read", len(data))\n';
+
+Deno.test({
+  name: "item 2: a program with a syntax error shows python's own message, and no qdb frame",
+  ignore,
+  fn: () =>
+    withFiles({ "bad.py": "def f(:\n    pass\n", "notpy.py": "\x7fELF\x02\x01" }, async (dir) => {
+      const bad = await qdb(["run", `${dir}/bad.py`], "");
+      assertEquals(bad.code, 1);
+      assertMatch(bad.out + bad.err, /File ".*bad\.py", line 1\n\s+def f\(:\n\s+\^\nSyntaxError/);
+      assert(!/qdb\.py/.test(bad.out + bad.err), bad.out + bad.err);
+      const binary = await qdb(["run", `${dir}/notpy.py`], "");
+      assertEquals(binary.code, 1);
+      assertMatch(binary.out + binary.err, /SyntaxError/);
+    }),
+});
+
+Deno.test({
+  name: "item 10: a missing program is reported before anything starts, by run and trace",
+  ignore,
+  async fn() {
+    for (const command of ["run", "trace"]) {
+      const missing = await qdb([command, "nosuch_program.py"], "");
+      assertEquals(missing.code, 2);
+      assertEquals(missing.err, `qdb ${command}: nosuch_program.py: no such file\n`);
+      assertEquals(missing.out, "");
+    }
+  },
+});
+
+Deno.test({
+  name: "item 3: with standard input at its end, the program reads end of file, not 'quit'",
+  ignore,
+  fn: () =>
+    withFiles({ "reader.py": READER }, async (dir) => {
+      const run = await qdb(["run", "--no-stop", `${dir}/reader.py`], "");
+      assertEquals(run.code, 0);
+      assertMatch(run.out, /^read 0$/m);
+    }),
+});
+
+Deno.test({
+  name: "item 4: piped lines are commands at each stop, and the program's input when it reads",
+  ignore,
+  fn: () =>
+    withFiles({ "reader.py": READER }, async (dir) => {
+      // pdb's order: `c`, then the program reads the rest of the stream.
+      let run = await qdb(["run", `${dir}/reader.py`], "c\nhello\n");
+      assertEquals(run.code, 0);
+      assertMatch(run.out, /^read 6$/m);
+      // Typed ahead of the stops: each line is a command, until the program reads.
+      run = await qdb(["run", `${dir}/reader.py`], "n\nn\nc\n");
+      assertMatch(run.out, /reader\.py\(2\)<module>\(\)/);
+      assertMatch(run.out, /^read 2$/m);
+      // A line starting with ':' is for qdb even while the program runs; '::' sends one ':'.
+      run = await qdb(["run", "--no-stop", `${dir}/reader.py`], "::x\n");
+      assertMatch(run.out, /^read 3$/m);
+    }),
+});
+
+Deno.test({
+  name: "item 5: -m MODULE and -c CODE, as options or after -- (trace parses them alike)",
+  ignore,
+  fn: () =>
+    withFiles({ "data.json": '{"b": [1, 2]}' }, async (dir) => {
+      for (const args of [["-m", "json.tool"], ["--", "-m", "json.tool"]]) {
+        const run = await qdb(["run", ...args, "data.json"], "c\n", dir);
+        assertEquals(run.code, 0, run.err);
+        assertMatch(run.out, /json[/\\]tool\.py\(\d+\)<module>\(\)/);
+        assertMatch(run.out, /"b": \[\n\s+1,\n\s+2\n\s+\]/);
+      }
+      const code = await qdb(["run", "-c", "import sys; print(sys.argv, 6 * 7)", "x"], "c\n");
+      assertEquals(code.code, 0);
+      assertMatch(code.out, /\['-c', 'x'\] 42/);
+      const missing = await qdb(["run", "-m", "no_such_module_here"], "");
+      assertEquals(missing.code, 1);
+      assertMatch(missing.err, /No module named no_such_module_here/);
+    }),
+});
