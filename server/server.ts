@@ -47,7 +47,7 @@ import {
   tokenAuth,
 } from "./auth.ts";
 import { AddressBook, addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
-import { clientInfo, type ClientPeer, Session } from "./session.ts";
+import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, Session } from "./session.ts";
 
 /** How a timeout disables a session: let the program run on, or end it. */
 export type DisableMode = "soft" | "hard";
@@ -497,6 +497,19 @@ class Server implements QdbServer {
         (access === "read-only" ? " (read-only)" : ""),
     );
     this.#sendAttached(session, client);
+    // The first client sees what the program printed before anyone was there to see it.
+    const early = session.takeEarly();
+    if (early.dropped > 0) {
+      transport.send(errorEvent(
+        new ProtocolError(
+          "limit",
+          `${early.dropped} messages of the program's output from before anyone attached were dropped (the server keeps ${
+            MAX_EARLY_BYTES / 1024 / 1024
+          } MiB)`,
+        ),
+      ));
+    }
+    for (const msg of early.messages) transport.send(msg);
     // Deltas only: a crowd costs each member one line per change, not the whole list.
     session.sendClients({ e: "clients", p: { joined: clientInfo(client) } }, id);
     if (session.tracer) {

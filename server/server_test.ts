@@ -406,3 +406,61 @@ Deno.test("what a client types into the program is not shown to the other client
     assertEquals(b.seen.filter((m) => JSON.stringify(m).includes("hunter2")), []);
   });
 });
+
+Deno.test("issue 9 item 15: what the program printed before anyone attached goes to the first client", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "early");
+    await t.expect("started");
+    const out = (text: string, input = "<stdout>") => ({
+      e: "print",
+      p: { input, exc: false, output: text },
+    });
+    t.transport.send(out("2 3 5 "));
+    t.transport.send(out("warning\n", "<stderr>"));
+    t.transport.send({ e: "running" });
+    t.transport.send(out("7\n"));
+    await processed(t);
+    const first = client(server, "early", { e: "start" });
+    await first.expect("attached");
+    const replayed = [];
+    for (let i = 0; i < 3; i++) replayed.push((await first.expect("print")).p.output);
+    assertEquals(replayed, ["2 3 5 ", "warning\n", "7\n"]);
+    // Later output goes to everyone; the early output only ever to the first client.
+    const second = client(server, "early", { e: "start" });
+    await second.expect("attached");
+    t.transport.send(out("11\n"));
+    assertEquals((await second.expect("print")).p.output, "11\n");
+    assertEquals(second.seen.filter((m) => m.e === "print").length, 1);
+    await first.expect("print", (p) => p.output === "11\n");
+  });
+});
+
+Deno.test("the output kept for the first client is bounded, and it is told what was dropped", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "chatty");
+    await t.expect("started");
+    const line = "x".repeat(1000) + "\n";
+    for (let i = 0; i < 1500; i++) {
+      t.transport.send({
+        e: "print",
+        p: { input: "<stdout>", exc: false, output: `${i} ${line}` },
+      });
+    }
+    t.transport.send({ e: "print", p: { input: "<stdout>", exc: false, output: "last\n" } });
+    await processed(t);
+    const c = client(server, "chatty", { e: "start" });
+    await c.expect("attached");
+    const notice = await c.expect("error");
+    assertEquals(notice.p.type, "limit");
+    assertMatch(notice.p.data, /^\d+ messages of the program's output .* were dropped/);
+    await c.expect("print", (p) => p.output === "last\n");
+    const kept = c.seen.filter((m) => m.e === "print");
+    assert(kept.length < 1100 && kept.length > 900, String(kept.length));
+  });
+});
+
+/** Resolves once the server has handled everything the tracer sent so far (it answers in order). */
+async function processed(t: ReturnType<typeof tracer>): Promise<void> {
+  t.transport.send({ e: "not-an-event" });
+  await t.expect("error", (p) => String(p.data).includes("not-an-event"));
+}

@@ -51,6 +51,9 @@ export interface SessionOptions {
 }
 
 /** One session: at most one tracer, any number of clients. */
+/** Most bytes of output kept for a session's first client (past it, the oldest go). */
+export const MAX_EARLY_BYTES = 1024 * 1024;
+
 export class Session {
   /** The session id. */
   readonly id: string;
@@ -77,6 +80,10 @@ export class Session {
   readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   readonly #routes = new Map<number, Route>();
+  #attendedOnce = false;
+  readonly #early: { msg: Message; size: number }[] = [];
+  #earlyBytes = 0;
+  #earlyDropped = 0;
   #nextRoute = 1;
   readonly #maxQueued: number;
   readonly #onSlow: ((client: ClientPeer) => void) | undefined;
@@ -108,6 +115,7 @@ export class Session {
    * event's server id) gets it with its own id; the others without one.
    */
   broadcast(msg: Message): void {
+    if (!this.#attendedOnce && this.clients.size === 0) this.#keepEarly(msg);
     const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
     for (const client of [...this.clients.values()]) {
@@ -115,6 +123,37 @@ export class Session {
         this.#deliver(client, { ...bare, id: route.id });
       } else this.#deliver(client, bare);
     }
+  }
+
+  /**
+   * Keeps what the program printed (and its uncaught exception) while nobody has attached
+   * yet, bounded: the first client gets it (see {@linkcode takeEarly}).
+   */
+  #keepEarly(msg: Message): void {
+    const p = msg.p as { input?: unknown } | undefined;
+    const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
+    if (!output && msg.e !== "exception") return;
+    const size = JSON.stringify(msg).length;
+    this.#early.push({ msg: { e: msg.e, p: msg.p }, size });
+    this.#earlyBytes += size;
+    while (this.#earlyBytes > MAX_EARLY_BYTES && this.#early.length > 0) {
+      this.#earlyBytes -= this.#early.shift()!.size;
+      this.#earlyDropped++;
+    }
+  }
+
+  /**
+   * For the session's first client: what the program printed before anyone attached, and how
+   * many of those messages were dropped past the bound. Empty for later clients.
+   */
+  takeEarly(): { messages: Message[]; dropped: number } {
+    if (this.#attendedOnce) return { messages: [], dropped: 0 };
+    this.#attendedOnce = true;
+    const messages = this.#early.splice(0).map((item) => item.msg);
+    const dropped = this.#earlyDropped;
+    this.#earlyBytes = 0;
+    this.#earlyDropped = 0;
+    return { messages, dropped };
   }
 
   /** Sends a server event to every client except `except`. */

@@ -1,7 +1,9 @@
 // A newcomer's first hour (issue 9), through the real CLI: programs that cannot start say
 // why, standard input ends as it should, -m and -c work, and qdb never hangs waiting.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { QdbProcess } from "./support/processes.ts";
+import { Inbox } from "./support/inbox.ts";
+import { QdbProcess, startServe } from "./support/processes.ts";
+import { connectWebSocket } from "../transport/websocket.ts";
 import { findPythons } from "./support/pythons.ts";
 
 const PYTHON = (await findPythons()).at(-1)?.path;
@@ -112,5 +114,44 @@ Deno.test({
       const missing = await qdb(["run", "-m", "no_such_module_here"], "");
       assertEquals(missing.code, 1);
       assertMatch(missing.err, /No module named no_such_module_here/);
+    }),
+});
+
+Deno.test({
+  name: "item 15: output from before anyone attached reaches the first client (run and trace)",
+  ignore,
+  fn: () =>
+    withFiles({
+      "early.py": 'import sys\nprint("early bird", flush=True)\nsys.stdin.read()\nprint("late")\n',
+    }, async (dir) => {
+      const primes = new URL("../examples/primes.py", import.meta.url).pathname;
+      const run = await qdb(["run", "--no-stop", primes, "30"], "");
+      assertMatch(run.out, /2 3 5 7 11 13 17 19 23 29/);
+      await using serve = await startServe();
+      await using trace = new QdbProcess([
+        "trace",
+        "--python",
+        PYTHON!,
+        "--server",
+        serve.tracerUrl,
+        "--session",
+        "early",
+        "--no-stop",
+        "--stdin",
+        "clients",
+        `${dir}/early.py`,
+      ]);
+      // Once it prints, nobody is attached yet: the server keeps it.
+      await trace.line(/^early bird$/);
+      const link = await connectWebSocket(`${serve.clientUrl}/early`);
+      const c = new Inbox(link);
+      link.send({ e: "start", p: {} });
+      await c.expect("attached");
+      assertEquals((await c.expect("print")).p.output, "early bird\n");
+      link.send({ e: "input", p: { eof: true } });
+      assertEquals((await c.expect("print")).p.output, "late\n");
+      assertEquals((await trace.exited()).code, 0);
+      link.close();
+      await c.closed();
     }),
 });
