@@ -586,9 +586,9 @@ class Server implements QdbServer {
       client.transport.send(errorEvent(error));
       return;
     }
-    // Completions are noise to others, and what one types into the program (a password?)
-    // is theirs alone.
-    if (msg.e !== "start" && msg.e !== "complete" && msg.e !== "input") {
+    // Reads a client makes for itself (completions, source, the stack or breakpoints again)
+    // are noise to others, and what one types into the program (a password?) is theirs alone.
+    if (!UNECHOED_COMMANDS.has(msg.e)) {
       const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
       if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
       session.sendClients(echo, client.id);
@@ -992,6 +992,16 @@ function normalizeHost(host: string): string {
 function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || (name.includes(":") && /^[0-9a-f:.]+$/.test(name));
 }
+
+/** Commands other clients are not told about (see `command`). */
+const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
+  "start",
+  "complete",
+  "input",
+  "list",
+  "stack",
+  "breakpoints",
+]);
 
 /** A random key of 128 bits, as hex. */
 function randomKey(): string {

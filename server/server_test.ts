@@ -464,3 +464,23 @@ async function processed(t: ReturnType<typeof tracer>): Promise<void> {
   t.transport.send({ e: "not-an-event" });
   await t.expect("error", (p) => String(p.data).includes("not-an-event"));
 }
+
+Deno.test("issue 9 item 12: a client's own reads (source, stack, breakpoints) are not echoed to others", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "quiet");
+    await t.expect("started");
+    const a = client(server, "quiet", { e: "start", p: { name: "ana" } });
+    const b = client(server, "quiet", { e: "start", p: { name: "bo" } });
+    await a.expect("attached");
+    await b.expect("attached");
+    a.transport.send({ e: "list", p: { file: "app.py" }, id: 1 });
+    a.transport.send({ e: "stack", id: 2 });
+    a.transport.send({ e: "breakpoints", id: 3 });
+    a.transport.send({ e: "complete", p: "pri", id: 4 });
+    a.transport.send({ e: "eval", p: "x", id: 5 });
+    // Commands reach the tracer in order; b hears only of the eval.
+    await t.expect("eval");
+    assertEquals((await b.expect("command")).p.e, "eval");
+    assertEquals(b.seen.filter((m) => m.e === "command").length, 1);
+  });
+});

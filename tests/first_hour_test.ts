@@ -155,3 +155,29 @@ Deno.test({
       await c.closed();
     }),
 });
+
+Deno.test({
+  name: "item 13: a hard inactivity timeout is reported as what it is by the tracer",
+  ignore,
+  async fn() {
+    await using serve = await startServe([
+      "--inactivity-timeout",
+      "0.2",
+      "--timeout-disable-mode",
+      "hard",
+    ]);
+    const steps = new URL("../testdata/steps.py", import.meta.url).pathname;
+    await using trace = new QdbProcess([
+      "trace",
+      "--python",
+      PYTHON!,
+      "--server",
+      serve.tracerUrl,
+      steps,
+    ]);
+    const status = await trace.exited();
+    assertEquals(status.code, 137);
+    assertMatch(trace.text.stderr, /the server ended the session, and the program with it/);
+    assert(!/runs on/.test(trace.text.stderr), trace.text.stderr);
+  },
+});

@@ -73,6 +73,8 @@ export interface TracerLink extends AsyncDisposable {
   readonly resume: string | undefined;
   /** Whether the server sent `disable`: it ended the session on purpose. */
   readonly disabledByServer: boolean;
+  /** The mode of that `disable`: `soft` (the program runs on) or `hard` (it is ended). */
+  readonly disableMode: string | undefined;
   /** Sends a tracer event; false once the link is closed. */
   send(event: Message): boolean;
   /** Client commands and server messages (`disable`, `error`); ends when the link closes. */
@@ -160,6 +162,7 @@ class Link implements TracerLink {
   readonly session: string;
   readonly resume: string | undefined;
   disabledByServer = false;
+  disableMode: string | undefined;
 
   constructor(
     transport: MessageTransport,
@@ -175,7 +178,10 @@ class Link implements TracerLink {
         const next = await incoming.next();
         if (next.done) break;
         const item = next.value as { message?: Message };
-        if (item.message?.e === "disable") this.disabledByServer = true;
+        if (item.message?.e === "disable") {
+          this.disabledByServer = true;
+          this.disableMode = item.message.p === "hard" ? "hard" : "soft";
+        }
         if (item.message) this.#commands.push(item.message);
       }
       this.#commands.end();

@@ -158,9 +158,14 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
       // server ended the session), or lost.
       if (disabled || state === "detached" || stop.signal.aborted) return;
       if (link.disabledByServer) {
-        // The server's `disable` (soft or hard) went to the program already: nothing to add.
+        // The server's `disable` (soft or hard) went to the program already: say which.
         state = "detached";
         backlog.clear();
+        options.onStatus?.(
+          link.disableMode === "hard"
+            ? "the server ended the session, and the program with it (hard)"
+            : "the server ended the session: debugging is detached and the program runs on",
+        );
         return;
       }
       if (reconnectFor <= 0) return detach("lost the server");
