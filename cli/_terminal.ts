@@ -67,6 +67,8 @@ export interface RunTerminalOptions {
   forwardInput?: boolean;
   /** Whether the tracer runs on this machine (so local files can be completed). */
   local?: boolean;
+  /** The tracer is about to arrive: typed lines wait for it (`qdb run`). */
+  awaitTracer?: boolean;
   /**
    * Receives what is typed after the terminal client ended (the program runs on after a soft
    * quit, and may read its input). Without it, input after the end is ignored.
@@ -113,7 +115,8 @@ export async function runTerminal(
     connection: logFile ? logged(client, logFile) : client,
     tracer: options.tracer,
     color,
-    forwardInput: options.forwardInput ?? false,
+    ...(options.forwardInput !== undefined ? { forwardInput: options.forwardInput } : {}),
+    ...(options.awaitTracer ? { awaitTracer: true } : {}),
     ...(options.local ? { listFiles } : {}),
   };
   const reader = Deno.stdin.readable.getReader();

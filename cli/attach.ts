@@ -27,6 +27,11 @@ export const attachCommand: CommandSpec = {
     TOKEN_OPTION,
     CA_OPTION,
     {
+      name: "wait",
+      type: "boolean",
+      help: "Attach even when SESSION has no tracer yet, and wait for it",
+    },
+    {
       name: "reconnect",
       type: "string",
       placeholder: "SECONDS",
@@ -54,6 +59,21 @@ export const attachCommand: CommandSpec = {
       const picked = await pickSession(server, token, caCerts);
       if (picked === undefined) return 1;
       session = picked;
+    } else if (values.wait !== true) {
+      // A typo must not create a session and wait for ever: say what is there instead.
+      const found = await listSessions(server, { token, caCerts });
+      const live = found.sessions.filter((s) => s.tracer !== null);
+      if (!live.some((s) => s.id === session)) {
+        const ids = live.map((s) => s.id);
+        console.error(
+          `qdb attach: no live session "${sanitize(session)}" on ${server}` +
+            (ids.length
+              ? `; live sessions: ${sanitize(ids).join(", ")}`
+              : "; there are no live sessions") +
+            ". Use --wait to attach and wait for its tracer.",
+        );
+        return 1;
+      }
     }
     const client = await ReconnectingSession.connect(server, {
       session,

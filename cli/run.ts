@@ -104,6 +104,7 @@ export const runCommand: CommandSpec = {
     const code = await runTerminal(client, {
       tracer: client.attached.tracer ?? null,
       forwardInput: true,
+      awaitTracer: true,
       local: true,
       // After a soft quit the program runs on in the foreground, and reads what is typed.
       afterEnd: (text) => tracer.input(text),

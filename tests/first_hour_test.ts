@@ -3,6 +3,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { Inbox } from "./support/inbox.ts";
 import { QdbProcess, startServe } from "./support/processes.ts";
+import { connectTcp } from "../transport/tcp.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { findPythons } from "./support/pythons.ts";
 
@@ -180,4 +181,40 @@ Deno.test({
     assertMatch(trace.text.stderr, /the server ended the session, and the program with it/);
     assert(!/runs on/.test(trace.text.stderr), trace.text.stderr);
   },
+});
+
+Deno.test("item 11: qdb attach to a session that does not exist says so and lists the live ones", async () => {
+  await using serve = await startServe();
+  const link = await connectTcp(serve.tracerUrl);
+  const t = new Inbox(link);
+  link.send({
+    e: "start",
+    p: {
+      session: "backtest-42",
+      protocol: 1,
+      engine: "test",
+      program: "job.py",
+      argv: ["job.py"],
+      pid: 1,
+      host: "worker",
+      cwd: "/",
+    },
+  });
+  await t.expect("started");
+  const typo = new QdbProcess(["attach", "--server", serve.clientUrl, "backtest-24"]);
+  assertEquals((await typo.exited()).code, 1);
+  assertEquals(
+    typo.text.stderr,
+    `qdb attach: no live session "backtest-24" on ${serve.clientUrl}; live sessions: ` +
+      "backtest-42. Use --wait to attach and wait for its tracer.\n",
+  );
+  // With --wait it attaches and waits; q leaves at once (there is nothing to disable).
+  const waiting = new QdbProcess(["attach", "--server", serve.clientUrl, "--wait", "later"], {
+    stdin: "q\n",
+  });
+  assertEquals((await waiting.exited()).code, 0);
+  assertMatch(waiting.text.stdout, /waiting for its tracer/);
+  assertMatch(waiting.text.stdout, /left the session \(it has no tracer\)/);
+  link.close();
+  await t.closed();
 });

@@ -268,6 +268,7 @@ Deno.test({
     const ports = freePorts();
     const first = await serveOn(ports);
     await using tracer = trace(first.tracerUrl, "tty");
+    await tracer.line(/is session tty/, "stderr");
     await using t = await TmuxTerminal.start([
       Deno.execPath(),
       "run",

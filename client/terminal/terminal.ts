@@ -84,6 +84,11 @@ export interface TerminalOptions {
    * lines typed while it runs are its input. Default: what the tracer's capabilities say.
    */
   forwardInput?: boolean;
+  /**
+   * A tracer is about to arrive (`qdb run`): typed lines wait for it. Otherwise, with no
+   * tracer, lines are commands at once (`quit` leaves).
+   */
+  awaitTracer?: boolean;
   /** Lists local files for `break` completion (absent: no file completion). */
   listFiles?: (dir: string) => string[];
   /** Source lines shown around the current line at each stop: before and after. */
@@ -135,6 +140,7 @@ export class TerminalClient {
   readonly #screen: Screen;
   readonly #palette: Palette;
   readonly #forwardInput: boolean | undefined;
+  #awaitTracer: boolean;
   /** Whether the program's standard input comes from qdb (lines typed while it runs go there). */
   #inputFromQdb = false;
   #runningHintShown = false;
@@ -170,6 +176,7 @@ export class TerminalClient {
     this.#screen = options.screen;
     this.#palette = options.color ? ANSI : PLAIN;
     this.#forwardInput = options.forwardInput;
+    this.#awaitTracer = options.awaitTracer ?? false;
     this.#inputFromQdb = options.forwardInput ??
       options.tracer?.capabilities?.includes("input") ?? false;
     this.#listFiles = options.listFiles;
@@ -256,6 +263,7 @@ export class TerminalClient {
     switch (msg.e) {
       case "attached":
         this.#tracer = (msg.p as { tracer: TracerInfo | null }).tracer;
+        if (this.#tracer) this.#awaitTracer = false;
         this.#inputFromQdb = this.#forwardInput ??
           this.#tracer?.capabilities?.includes("input") ?? false;
         break;
@@ -486,7 +494,8 @@ export class TerminalClient {
   async #drain(): Promise<void> {
     // Until the tracer says whether the program runs, a line could be a command or the
     // program's input: it waits (the state comes with the session's first events).
-    if (this.#running === undefined || this.#holdUntilStop) return;
+    if (this.#holdUntilStop) return;
+    if (this.#running === undefined && (this.#awaitTracer || this.#tracer !== null)) return;
     this.#busy = true;
     this.#screen.setPrompt(null);
     while (this.#lines.length > 0 && !this.#holdUntilStop) {
@@ -537,7 +546,8 @@ export class TerminalClient {
    */
   #endOfInput(): void {
     if (this.#ended) return;
-    if (this.#running === undefined || this.#busy || this.#lines.length > 0) {
+    const unknown = this.#running === undefined && (this.#awaitTracer || this.#tracer !== null);
+    if (unknown || this.#busy || this.#lines.length > 0) {
       // After the lines before it, once it is known whether the program runs.
       this.#eofPending = true;
       return;
@@ -879,6 +889,13 @@ export class TerminalClient {
             throw new ArgumentError("Usage: quit [soft|hard]");
           }
           this.#quitting = true;
+          if (this.#tracer === null) {
+            // Nothing to disable: leave the session, which waits for its tracer.
+            this.#endReason = "left the session (it has no tracer)";
+            this.#ended = true;
+            this.#conn.close();
+            return;
+          }
           this.#conn.send("disable", mode);
         },
       },
