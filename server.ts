@@ -56,23 +56,33 @@ export function serve(options: ServeOptions = {}): RunningServer {
   const server = createServer({ listenHost: hostname, ...options });
   const tls = options.tls;
   const tracerPort = options.tracerPort ?? 8001;
-  const tracers = tls
-    ? Deno.listenTls({ hostname, port: tracerPort, cert: tls.cert, key: tls.key })
-    : Deno.listen({ hostname, port: tracerPort });
+  const tracers = inUse(
+    "tracer",
+    hostname,
+    tracerPort,
+    () =>
+      tls
+        ? Deno.listenTls({ hostname, port: tracerPort, cert: tls.cert, key: tls.key })
+        : Deno.listen({ hostname, port: tracerPort }),
+  );
   const abort = new AbortController();
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
-    http = Deno.serve({
-      hostname,
-      port: options.clientPort ?? 8002,
-      signal: abort.signal,
-      onListen() {},
-      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-    }, server.handler);
+    http = inUse("client", hostname, options.clientPort ?? 8002, () =>
+      Deno.serve({
+        hostname,
+        port: options.clientPort ?? 8002,
+        signal: abort.signal,
+        onListen() {},
+        ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+      }, server.handler));
   } catch (error) {
     tracers.close();
     throw error;
   }
+  const host = formatHost(displayHost(hostname));
+  const clientUrl = `${tls ? "wss" : "ws"}://${host}:${http.addr.port}`;
+  if (options.clientUrl === undefined) server.setClientUrl(clientUrl);
   const tracerLoop = server.serveTracers(tracers);
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -82,10 +92,9 @@ export function serve(options: ServeOptions = {}): RunningServer {
       await Promise.allSettled([http.finished, tracerLoop]);
     })();
   options.signal?.addEventListener("abort", close, { once: true });
-  const host = formatHost(displayHost(hostname));
   return {
     server,
-    clientUrl: `${tls ? "wss" : "ws"}://${host}:${http.addr.port}`,
+    clientUrl,
     tracerUrl: `${tls ? "tls" : "tcp"}://${host}:${(tracers.addr as Deno.NetAddr).port}`,
     close,
     get finished() {
@@ -102,5 +111,21 @@ function displayHost(hostname: string): string {
     return Deno.hostname();
   } catch {
     return hostname;
+  }
+}
+
+/** Runs `listen`; a port in use becomes an error that names it. */
+function inUse<T>(what: string, hostname: string, port: number, listen: () => T): T {
+  try {
+    return listen();
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `The ${what} port ${port} on ${hostname} is already in use (another qdb serve?): ` +
+          `choose another (--${what}-port; 0 picks a free one)`,
+        { cause: error },
+      );
+    }
+    throw error;
   }
 }

@@ -91,7 +91,17 @@ export function parseInvocation(spec: CommandSpec, args: string[]): Invocation {
       }])),
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify.*$/s, ""));
+    const message = (error as Error).message;
+    // `--port -1`: node's parser calls it ambiguous; say what the value was and how to give it.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      const flag = ambiguous[1]!;
+      const value = head[head.indexOf(flag) + 1] ?? "";
+      throw new UsageError(
+        `${flag} ${value}: a value starting with "-" must be written ${flag}=${value}`,
+      );
+    }
+    throw new UsageError(message.replace(/\. To specify.*$/s, ""));
   }
   const values = { ...parsed.values } as OptionValues;
   for (const option of options) {

@@ -39,7 +39,12 @@ function mainHelp(): string {
 /** Runs the CLI with `args`; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    // Nothing asked: usage on stderr, and a failure for scripts (as git and python -m pdb).
+    console.error(mainHelp());
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     const topic = name === "help" ? COMMAND_TABLE.find((c) => c.name === rest[0]) : undefined;
     console.log(topic ? commandHelp(topic) : mainHelp());
     return 0;

@@ -179,6 +179,18 @@ export function exitCode(status: ExitStatus): number {
   return 128 + (signals[status.signal ?? ""] ?? 1);
 }
 
+/** The command that attaches to this session, with the server and token flags it needs. */
+function attachHint(session: string, clientUrl: string | undefined, token: string | undefined) {
+  const parts = ["qdb attach"];
+  if (clientUrl && clientUrl !== "ws://127.0.0.1:8002") parts.push(`--server ${clientUrl}`);
+  // The token itself stays out of logs: the variable it came from, or a placeholder.
+  if (token !== undefined) {
+    parts.push(Deno.env.get("QDB_TOKEN") === token ? '--token "$QDB_TOKEN"' : "--token TOKEN");
+  }
+  parts.push(session);
+  return parts.join(" ");
+}
+
 /** The `trace` command. */
 export const traceCommand: CommandSpec = {
   name: "trace",
@@ -262,10 +274,13 @@ export const traceCommand: CommandSpec = {
         : (stream, text) => writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text),
       onStatus: (line) => console.error(`qdb trace: ${line}`),
     });
-    console.error(
-      `qdb trace: ${launch.program} (pid ${tracer.info.pid}) is session ${tracer.session} on ${server}; ` +
-        `attach with: qdb attach ${tracer.session}`,
-    );
+    // A program that is over already (it failed at once) has no session to attach to.
+    if (!tracer.ended) {
+      console.error(
+        `qdb trace: ${launch.program} (pid ${tracer.info.pid}) is session ${tracer.session} on ${server}; ` +
+          `attach with: ${attachHint(tracer.session, tracer.clientUrl, str(values, "token"))}`,
+      );
+    }
     // Ctrl-C, a hangup or a kill here go to the program, as they would without qdb.
     const stopForwarding = forwardSignals((signal) => tracer.kill(signal));
     try {

@@ -80,7 +80,7 @@ interface Pending {
 
 /** `ws://host:port` (or `http://...`) plus a session id: the WebSocket URL to attach. */
 export function sessionUrl(server: string, session: string): string {
-  const url = new URL(server.includes("://") ? server : `ws://${server}`);
+  const url = clientAddress(server);
   url.protocol = url.protocol.replace(/^http/, "ws");
   const base = url.pathname.endsWith("/") ? url.pathname : `${url.pathname}/`;
   url.pathname = `${base}${encodeURIComponent(session)}`;
@@ -127,7 +127,12 @@ export class QdbClient implements AsyncDisposable {
       const msg = next.value.message;
       if (msg.e === "error") {
         const p = msg.p as ErrorPayload;
-        refusal = new AttachError(p.type, String(p.data));
+        refusal = new AttachError(
+          p.type,
+          p.type === "auth"
+            ? `The server at ${server} refused: ${String(p.data)} (give the right --token)`
+            : String(p.data),
+        );
       } else if (msg.e === "disable") {
         transport.close();
         throw refusal ?? new AttachError("disable", "The server ended the session");
@@ -256,7 +261,7 @@ export async function listSessions(
   server: string,
   options: ListSessionsOptions = {},
 ): Promise<SessionList> {
-  const url = new URL(server.includes("://") ? server : `ws://${server}`);
+  const url = clientAddress(server);
   url.protocol = url.protocol.replace(/^ws/, "http");
   url.pathname = `${url.pathname.replace(/\/$/, "")}/sessions`;
   const headers: Record<string, string> = {};
@@ -286,7 +291,10 @@ export async function listSessions(
 async function readSessionList(server: string, url: URL, response: Response): Promise<SessionList> {
   if (response.status === 401) {
     await response.body?.cancel();
-    throw new AttachError("auth", `The server at ${server} refused: a valid --token is needed`);
+    throw new AttachError(
+      "auth",
+      `The server at ${server} refused: Authentication failed (give the right --token)`,
+    );
   }
   if (!response.ok) {
     await response.body?.cancel();
@@ -300,4 +308,25 @@ function failureText(error: unknown): string {
   const parts: string[] = [];
   for (let e = error; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
   return parts.join(": ") || String(error);
+}
+
+/**
+ * The server's client address as a URL (`ws://`, `wss://`, `http://`, `https://`, or a bare
+ * `host:port`).
+ *
+ * @throws {TypeError} for a tracer address (`tcp://`, `tls://`) or another scheme, saying
+ * which address a client needs.
+ */
+export function clientAddress(server: string): URL {
+  const url = new URL(server.includes("://") ? server : `ws://${server}`);
+  if (url.protocol === "tcp:" || url.protocol === "tls:") {
+    throw new TypeError(
+      `${server} is a tracer address; clients connect to the server's client port: ` +
+        `${url.protocol === "tls:" ? "wss" : "ws"}://${url.hostname || "HOST"}:8002 by default`,
+    );
+  }
+  if (!/^(wss?|https?):$/.test(url.protocol)) {
+    throw new TypeError(`Cannot use ${server} as a server address: it must be ws://HOST:PORT`);
+  }
+  return url;
 }

@@ -372,9 +372,10 @@ export const LINK_MESSAGES = {
     },
   ),
   started: spec(
-    "The server accepted the tracer: the session id, the server's protocol version, and the key with which this tracer may take its session back after losing the link (`resume`).",
+    "The server accepted the tracer: the session id, the server's protocol version, the key with which this tracer may take its session back after losing the link (`resume`), and where clients attach (`clients`, when the server knows).",
     object({ session: string(), protocol: integer({ min: 1 }), server: string() }, {
       resume: string(),
+      clients: string(),
     }),
     {
       e: "started",

@@ -89,6 +89,8 @@ export interface ServerOptions {
    * requests without an `Origin` (programs) and pages the server itself serves. `"*"`: any.
    */
   allowedOrigins?: string[];
+  /** Where clients attach (`ws://HOST:PORT`), told to tracers so that they can print it. */
+  clientUrl?: string;
   /** The address the server listens on, as given to `Deno.serve` (accepted as a Host). */
   listenHost?: string;
   /** Resource limits; each has a sensible default (see {@linkcode ServerLimits}). */
@@ -106,6 +108,8 @@ export interface QdbServer extends AsyncDisposable {
   acceptClient(transport: MessageTransport, session: string): Promise<void>;
   /** Serves one tracer over any transport; resolves when it leaves. */
   acceptTracer(transport: MessageTransport): Promise<void>;
+  /** Sets where clients attach, once known (told to tracers in `started`). */
+  setClientUrl(url: string): void;
   /** Accepts tracers on a listener until it closes (or the server does). */
   serveTracers(listener: Deno.Listener): Promise<void>;
   /** The live sessions. */
@@ -159,6 +163,7 @@ class Server implements QdbServer {
   readonly #tracerAuth: AuthFunction;
   readonly #authTimeout: number;
   readonly #tracerGrace: number;
+  #clientUrl: string | undefined;
   readonly #attachTimeout: number;
   readonly #inactivityTimeout: number;
   readonly #disableMode: DisableMode;
@@ -187,6 +192,7 @@ class Server implements QdbServer {
     this.#tracerAuth = options.tracerAuth ?? shared;
     this.#authTimeout = options.authTimeout ?? 10 * SECOND;
     this.#tracerGrace = options.tracerGrace ?? 30 * SECOND;
+    this.#clientUrl = options.clientUrl;
     this.#attachTimeout = options.attachTimeout ?? 0;
     this.#inactivityTimeout = options.inactivityTimeout ?? 600 * SECOND;
     this.#disableMode = options.timeoutDisableMode ?? "soft";
@@ -706,6 +712,7 @@ class Server implements QdbServer {
         protocol: PROTOCOL_VERSION,
         server: `qdb ${VERSION}`,
         resume: session.resumeKey,
+        ...(this.#clientUrl ? { clients: this.#clientUrl } : {}),
       },
     });
     for (const client of session.clients.values()) {
@@ -889,6 +896,10 @@ class Server implements QdbServer {
   #forget(session: Session): void {
     session.clearTimers();
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+  }
+
+  setClientUrl(url: string): void {
+    this.#clientUrl = url;
   }
 
   async serveTracers(listener: Deno.Listener): Promise<void> {

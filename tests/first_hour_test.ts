@@ -218,3 +218,84 @@ Deno.test("item 11: qdb attach to a session that does not exist says so and list
   link.close();
   await t.closed();
 });
+
+Deno.test("item 16: small messages say what is wrong and what to do", async () => {
+  const run = async (args: string[]) => {
+    const p = new QdbProcess(args);
+    const status = await p.exited();
+    return { code: status.code, out: p.text.stdout, err: p.text.stderr };
+  };
+  // `qdb` alone: usage, and a failure.
+  const bare = await run([]);
+  assertEquals(bare.code, 2);
+  assertMatch(bare.err, /Usage: qdb COMMAND/);
+  // A negative port is explained, not "ambiguous".
+  const negative = await run(["serve", "--tracer-port", "-1"]);
+  assertEquals(negative.code, 2);
+  assertMatch(
+    negative.err,
+    /--tracer-port -1: a value starting with "-" must be written --tracer-port=-1/,
+  );
+  // The tracer address given to a client.
+  const tcp = await run(["attach", "--server", "tcp://127.0.0.1:8001", "x"]);
+  assertEquals(tcp.code, 1);
+  assertMatch(
+    tcp.err,
+    /tcp:\/\/127\.0\.0\.1:8001 is a tracer address; clients connect .* ws:\/\/127\.0\.0\.1:8002/,
+  );
+  // A port in use is named.
+  await using serve = await startServe();
+  const port = new URL(serve.clientUrl.replace("ws:", "http:")).port;
+  const twice = await run(["serve", "--client-port", port, "--tracer-port", "0"]);
+  assertEquals(twice.code, 1);
+  assertMatch(twice.err, new RegExp(`client port ${port} on 127\\.0\\.0\\.1 is already in use`));
+  // A bad token: the same words from attach and sessions.
+  await using guarded = await startServe(["--token", "right"]);
+  const attach = await run([
+    "attach",
+    "--server",
+    guarded.clientUrl,
+    "--token",
+    "wrong",
+    "--wait",
+    "s",
+  ]);
+  const sessions = await run(["sessions", "--server", guarded.clientUrl, "--token", "wrong"]);
+  for (const r of [attach, sessions]) {
+    assertEquals(r.code, 1);
+    assertMatch(r.err, /refused: Authentication failed \(give the right --token\)/);
+  }
+  // Not a python: one line, no bootstrap script.
+  const ls = await run(["run", "--python", "/bin/ls", "--no-stop", "-c", "pass"]);
+  assertEquals(ls.code, 1);
+  assertEquals(
+    ls.err,
+    "qdb run: /bin/ls is not a Python interpreter (it exited with code 2); use --python PATH to a python3\n",
+  );
+  // sessions --json ends its output with a newline.
+  const json = await run(["sessions", "--server", serve.clientUrl, "--json"]);
+  assert(json.out.endsWith("}\n"), JSON.stringify(json.out));
+});
+
+Deno.test({
+  name: "item 16: the trace hint names the server's client address",
+  ignore,
+  fn: () =>
+    withFiles({ "wait.py": "import sys\nsys.stdin.read()\n" }, async (dir) => {
+      await using serve = await startServe();
+      await using trace = new QdbProcess([
+        "trace",
+        "--python",
+        PYTHON!,
+        "--server",
+        serve.tracerUrl,
+        "--session",
+        "hinted",
+        "--stdin",
+        "clients",
+        `${dir}/wait.py`,
+      ]);
+      const [hint] = await trace.line(/attach with: .*/, "stderr");
+      assertEquals(hint, `attach with: qdb attach --server ${serve.clientUrl} hinted`);
+    }),
+});

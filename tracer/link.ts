@@ -71,6 +71,8 @@ export interface TracerLink extends AsyncDisposable {
   readonly session: string;
   /** The key to show when connecting again after losing this link (if the server gave one). */
   readonly resume: string | undefined;
+  /** Where clients attach, if the server said. */
+  readonly clientUrl: string | undefined;
   /** Whether the server sent `disable`: it ended the session on purpose. */
   readonly disabledByServer: boolean;
   /** The mode of that `disable`: `soft` (the program runs on) or `hard` (it is ended). */
@@ -135,13 +137,9 @@ export async function connectTracerLink(options: TracerLinkOptions): Promise<Tra
       if ("error" in next.value) continue;
       const msg = next.value.message;
       if (msg.e === "started") {
-        const resume = (msg.p as { resume?: unknown } | undefined)?.resume;
-        return new Link(
-          transport,
-          incoming,
-          session,
-          typeof resume === "string" ? resume : undefined,
-        );
+        const p = msg.p as { resume?: unknown; clients?: unknown } | undefined;
+        const text = (v: unknown) => typeof v === "string" ? v : undefined;
+        return new Link(transport, incoming, session, text(p?.resume), text(p?.clients));
       }
       if (msg.e === "error") {
         const p = msg.p as { type?: string; data?: unknown };
@@ -161,6 +159,7 @@ class Link implements TracerLink {
   readonly #commands = new AsyncQueue<Message>();
   readonly session: string;
   readonly resume: string | undefined;
+  readonly clientUrl: string | undefined;
   disabledByServer = false;
   disableMode: string | undefined;
 
@@ -169,10 +168,12 @@ class Link implements TracerLink {
     incoming: AsyncIterator<unknown>,
     session: string,
     resume: string | undefined,
+    clientUrl: string | undefined,
   ) {
     this.#transport = transport;
     this.session = session;
     this.resume = resume;
+    this.clientUrl = clientUrl;
     (async () => {
       while (true) {
         const next = await incoming.next();

@@ -48,6 +48,10 @@ export interface TracerOptions extends LaunchOptions {
 export interface RunningTracer extends AsyncDisposable {
   /** The session id. */
   readonly session: string;
+  /** Where clients attach, if the server said. */
+  readonly clientUrl: string | undefined;
+  /** True once the program has ended. */
+  readonly ended: boolean;
   /** What runs. */
   readonly info: EngineInfo;
   /** Resolves with the program's exit status once it ended and everything was relayed. */
@@ -202,8 +206,14 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     await relayEvents;
     return status;
   })();
+  let ended = false;
+  program.exited.then(() => ended = true, () => ended = true);
   return {
     session,
+    clientUrl: link.clientUrl,
+    get ended() {
+      return ended;
+    },
     info: program.info,
     done,
     kill: (signal) => program.kill(signal),

@@ -334,6 +334,13 @@ class PythonSession implements EngineSession {
     }
     const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
     const said = this.#stderrHead.trim();
+    if (said.includes("sys.dont_write_bytecode")) {
+      // It was given the bootstrap as an argument and complained about it: not a python.
+      return new Error(
+        `${interpreter} is not a Python interpreter (it exited with ${how}); use --python PATH ` +
+          "to a python3",
+      );
+    }
     return new Error(
       `${interpreter} exited (${how}) before the qdb bridge connected${said ? `: ${said}` : ""}`,
     );
