@@ -2,7 +2,7 @@
 // deno-lint-ignore-file no-regex-spaces
 // The terminal client driven like a person would: in tmux, typing keys and reading the screen,
 // through `qdb run` and `qdb attach` on a real Python program.
-import { assertMatch } from "./support/assert.ts";
+import { assert, assertMatch } from "./support/assert.ts";
 import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
 import { findPythons } from "./support/pythons.ts";
 import { TMUX_MISSING, TmuxTerminal } from "./support/tmux.ts";
@@ -60,10 +60,14 @@ Deno.test({
     assertMatch(out, /> .*tty_demo\.py\(5\)square\(\)\n.*\nB->   5     y = x \* x/);
     out = await command(t, "p x");
     assertMatch(out, /^ p x\n0\n/);
+    // Issue 9 item 8: `l .` lists around the current line (it is not Python).
+    assertMatch(await command(t, "l ."), /B->   5     y = x \* x/);
     out = await command(t, "display x * 10");
     assertMatch(out, /display x \* 10: 0/);
     out = await command(t, "n");
     assertMatch(out, /-> +6 +return y/);
+    // Unchanged: not shown again (pdb shows a display only when its value changed).
+    assert(!out.includes("display"), out);
     out = await command(t, "u");
     assertMatch(out, /> .*tty_demo\.py\(18\)main\(\)/);
     out = await command(t, "p total, i");
@@ -73,11 +77,14 @@ Deno.test({
     await command(t, "cl 1");
     // Off the end of square (pdb's --Return--), back in main, then step into the next call.
     assertMatch(await command(t, "n"), /--Return-- 0\n> .*tty_demo\.py\(6\)square\(\)/);
-    assertMatch(await command(t, "n"), /> .*tty_demo\.py\(17\)main\(\)/);
+    // Issue 9 item 9: in main, the display of square's x is not evaluated into a NameError.
+    out = await command(t, "n");
+    assertMatch(out, /> .*tty_demo\.py\(17\)main\(\)/);
+    assert(!out.includes("display"), out);
     assertMatch(await command(t, "s"), /> .*tty_demo\.py\(18\)main\(\)/);
     out = await command(t, "s");
     assertMatch(out, /> .*tty_demo\.py\(5\)square\(\)/);
-    assertMatch(out, /display x \* 10: 10\n/);
+    assertMatch(out, /display x \* 10: 10  \[old: 0\]\n/);
     await t.line("c");
     // Past the loop, the program asks for input: typed lines go to the program.
     await t.waitFor(/your name\?$/);

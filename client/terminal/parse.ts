@@ -108,5 +108,6 @@ export function splitCommand(line: string): { word: string; rest: string } {
  * (pdb 3.13 treats such lines as statements too).
  */
 export function looksLikePython(rest: string): boolean {
-  return /^(=[^=]|[-+*/%&|^@]=|\.|\[|==)/.test(rest.trimStart());
+  // `l .` (a lone dot) is pdb's "around the current line", not an attribute access.
+  return /^(=[^=]|[-+*/%&|^@]=|\.(?!\s*$)|\[|==)/.test(rest.trimStart());
 }

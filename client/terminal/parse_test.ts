@@ -44,4 +44,8 @@ Deno.test("command words, and lines that are Python despite starting with one", 
   assertEquals(looksLikePython("12"), false);
   assertEquals(looksLikePython("x"), false);
   assertEquals(looksLikePython("== 3"), true);
+  // Issue 9 item 8: `l .` is pdb's listing around the current line.
+  assertEquals(looksLikePython("."), false);
+  assertEquals(looksLikePython(" . "), false);
+  assertEquals(looksLikePython(".x"), true);
 });

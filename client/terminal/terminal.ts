@@ -150,6 +150,8 @@ export class TerminalClient {
   #stack: StackPayload | undefined;
   #breakpoints: Breakpoint[] = [];
   #watches: Watch[] = [];
+  /** This terminal's displays: the frame each belongs to, and the value last shown. */
+  readonly #displays = new Map<string, { frame: string | undefined; last: string | undefined }>();
   /** Whether the program runs; unknown (undefined) until the tracer says. */
   #running: boolean | undefined = undefined;
   #ended = false;
@@ -393,9 +395,38 @@ export class TerminalClient {
         palette: this.#palette,
       }));
     }
-    if (stack.reason !== "select") lines.push(...formatWatches(this.#watches, this.#palette));
+    if (stack.reason !== "select") lines.push(...this.#changedDisplays());
     this.#say(lines.join("\n"));
     this.#shown();
+  }
+
+  /** The selected frame, as displays are tied to it: its file and function. */
+  #frameKey(): string | undefined {
+    const frame = this.#stack?.stack[this.#stack.index];
+    return frame ? `${frame.file}\0${frame.func}` : undefined;
+  }
+
+  /**
+   * Watches to show at a stop: this terminal's displays only in their own frame and when their
+   * value changed (`[old: ...]`, as pdb); watches set by others always.
+   */
+  #changedDisplays(): string[] {
+    const here = this.#frameKey();
+    const lines: string[] = [];
+    for (const watch of this.#watches) {
+      const display = this.#displays.get(watch.expr);
+      if (!display) {
+        lines.push(...formatWatches([watch], this.#palette));
+        continue;
+      }
+      if (display.frame !== here) continue;
+      const text = watchText(watch);
+      if (text === display.last) continue;
+      const old = display.last === undefined ? "" : `  [old: ${display.last}]`;
+      display.last = text;
+      lines.push(`${formatWatches([watch], this.#palette)[0]}${old}`);
+    }
+    return lines;
   }
 
   /** A stop was shown: what was typed ahead runs now (as commands), then the prompt. */
@@ -811,12 +842,18 @@ export class TerminalClient {
             (lines.length ? lines : ["No watches"]).forEach(say);
             return;
           }
-          const reply = await this.#request("set_watch", [arg.trim()], true);
+          const expr = arg.trim();
+          const reply = await this.#request("set_watch", [expr], true);
           if (reply.e === "error") this.#onError(reply.p as ErrorPayload);
           else if (reply.e === "watchlist") {
             this.#watches = reply.p as Watch[];
-            formatWatches(this.#watches.filter((w) => w.expr === arg.trim()), this.#palette)
-              .forEach(say);
+            const shown = this.#watches.filter((w) => w.expr === expr);
+            // As pdb's: tied to this frame, shown again only when its value changes.
+            this.#displays.set(expr, {
+              frame: this.#frameKey(),
+              last: shown[0] && watchText(shown[0]),
+            });
+            formatWatches(shown, this.#palette).forEach(say);
           }
         },
       },
@@ -826,6 +863,7 @@ export class TerminalClient {
         help: "Stop watching an expression; without one, all of them",
         run: async (arg) => {
           const exprs = arg.trim() ? [arg.trim()] : this.#watches.map((w) => w.expr);
+          for (const expr of exprs) this.#displays.delete(expr);
           if (exprs.length) await this.#request("clear_watch", exprs);
         },
       },
@@ -1115,4 +1153,9 @@ function safeToShow(msg: Message): Message {
 function sameStop(a: StackPayload, b: StackPayload): boolean {
   return a.index === b.index && a.thread?.id === b.thread?.id &&
     JSON.stringify(a.stack) === JSON.stringify(b.stack);
+}
+
+/** A watch's value as shown, for telling whether it changed. */
+function watchText(watch: Watch): string {
+  return watch.exc ? `** raised ${watch.value} **` : watch.value;
 }
