@@ -87,7 +87,8 @@ export const runCommand: CommandSpec = {
           if (held) held.push([stream, text]);
           else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
         },
-        onStatus: (line) => console.error(`qdb: ${line}`),
+        // The terminal client shows a --break that failed already.
+        onStatus: (line) => line.startsWith("--break:") || console.error(`qdb: ${line}`),
       });
     } catch (error) {
       client.close();

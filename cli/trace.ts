@@ -43,7 +43,8 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
     type: "string",
     multiple: true,
     placeholder: "LOCATION",
-    help: "Set a breakpoint before the program starts: FILE:LINE, LINE or FUNCTION",
+    help:
+      'Set a breakpoint before the program starts: FILE:LINE, LINE or FUNCTION, then ", CONDITION" if any',
   },
   {
     name: "break-on",

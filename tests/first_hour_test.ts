@@ -278,7 +278,7 @@ Deno.test("item 16: small messages say what is wrong and what to do", async () =
 });
 
 Deno.test({
-  name: "item 16: the trace hint names the server's client address",
+  name: "items 6 and 16: qdb trace reports a bad --break, and its hint names the client address",
   ignore,
   fn: () =>
     withFiles({ "wait.py": "import sys\nsys.stdin.read()\n" }, async (dir) => {
@@ -293,9 +293,69 @@ Deno.test({
         "hinted",
         "--stdin",
         "clients",
+        "-b",
+        "nosuchfunc",
         `${dir}/wait.py`,
       ]);
       const [hint] = await trace.line(/attach with: .*/, "stderr");
       assertEquals(hint, `attach with: qdb attach --server ${serve.clientUrl} hinted`);
+      // Item 6: a bad --break is said where the tracer runs, before anyone attaches.
+      await trace.line(/^qdb trace: --break: Cannot set breakpoint on "nosuchfunc"/, "stderr");
+    }),
+});
+
+Deno.test({
+  name: "item 7: b Class.method looks the name up in the selected frame's globals, as pdb",
+  ignore,
+  fn: () =>
+    withFiles({
+      "main.py": "import helper\nhelper.run()\n",
+      "helper.py":
+        "class K:\n    def m(self):\n        return 1\n\n\ndef run():\n    k = K()\n    return k.m()\n",
+    }, async (dir) => {
+      const run = await qdb(["run", `${dir}/main.py`], "b helper.run\nc\nb K.m\nc\nc\n", dir);
+      assertEquals(run.code, 0);
+      assertMatch(run.out, /Breakpoint 2 at helper\.py:3 {2}\(in K\.m\)/);
+      assertMatch(run.out, /> helper\.py\(3\)m\(\)/);
+    }),
+});
+
+Deno.test({
+  name: "item 6: every bad --break is reported before the program runs; --break takes a condition",
+  ignore,
+  fn: () =>
+    withFiles({ "aio.py": "for i in range(3):\n    x = i * 2\nprint('done')\n" }, async (dir) => {
+      const run = await qdb(
+        [
+          "run",
+          "-b",
+          "aio.py:2, i == 1",
+          "-b",
+          "nosuchfunc",
+          "-b",
+          "aio.py:999",
+          "-b",
+          "0",
+          "-b",
+          "foo.py:3",
+          "aio.py",
+        ],
+        "c\np i\nc\n",
+        dir,
+      );
+      assertEquals(run.code, 0);
+      for (
+        const said of [
+          /Cannot set breakpoint on "nosuchfunc": no function of that name/,
+          /Cannot set breakpoint at "aio\.py:999": the file has only 3 lines/,
+          /line must be an integer >= 1/,
+          /Cannot set breakpoint at "foo\.py:3": no such file/,
+        ]
+      ) assertMatch(run.out, said);
+      assertMatch(run.out, /Breakpoint 1 at aio\.py:2 {2}\(condition: i == 1\)/);
+      // The condition holds once: the first stop after entry is at i == 1.
+      assertMatch(run.out, /aio\.py\(2\)<module>\(\)[\s\S]*?\n1\n/);
+      // Reported before the entry stop is shown.
+      assert(run.out.indexOf("nosuchfunc") < run.out.indexOf("aio.py(1)<module>()"));
     }),
 });

@@ -124,6 +124,11 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
         if (p.input === "<stdout>") options.onOutput?.("stdout", p.output, relayed);
         else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output, relayed);
       }
+      if (event.e === "error" && event.id === undefined) {
+        // A --break the engine could not set: said here too, before anyone attaches.
+        const p = event.p as { command?: string; data?: unknown } | undefined;
+        if (p?.command === "set_break") options.onStatus?.(`--break: ${String(p.data)}`);
+      }
       if (state === "detached") continue;
       deliver(event);
       if (event.e === "disabled") {

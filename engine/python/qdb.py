@@ -2500,7 +2500,15 @@ class Bridge(object):
         reader.start()
 
     def _parse_bp_spec(self, spec):
-        spec = str(spec).strip()
+        """`--break` specs, as pdb's `b`: [FILE:]LINE or [FILE:]FUNCTION, then `, CONDITION`."""
+        spec, comma, cond = str(spec).partition(",")
+        spec = spec.strip()
+        out = self._parse_bp_place(spec)
+        if comma and cond.strip():
+            out["cond"] = cond.strip()
+        return out
+
+    def _parse_bp_place(self, spec):
         head, sep, tail = spec.rpartition(":")
         if sep and tail.strip().isdigit():
             return {"file": head or None, "line": int(tail)} if head else {"line": int(tail)}
