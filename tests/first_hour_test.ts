@@ -359,3 +359,39 @@ Deno.test({
       assert(run.out.indexOf("nosuchfunc") < run.out.indexOf("aio.py(1)<module>()"));
     }),
 });
+
+Deno.test({
+  name: "item 1: a program that dies before the tracer connects ends qdb run with why",
+  ignore,
+  fn: () =>
+    withFiles(
+      { "shim": '#!/usr/bin/env bash\nexec python3 "$@"\n', "ok.py": "print(1)\n" },
+      async (dir) => {
+        // An interpreter that dies at once.
+        const dead = await qdb(["run", "--python", "/bin/false", `${dir}/ok.py`], "");
+        assertEquals(dead.code, 1);
+        assertMatch(
+          dead.err,
+          /^qdb run: \/bin\/false exited \(code 1\) before the qdb bridge connected/,
+        );
+        // A shell script (a pyenv shim) given as the program: Python says what it thinks of it.
+        const shim = await qdb(["run", `${dir}/shim`], "");
+        assertEquals(shim.code, 1);
+        assertMatch(shim.out + shim.err, /SyntaxError/);
+      },
+    ),
+});
+
+Deno.test({
+  name: "item 3: qdb run stopped at a prompt ends on SIGTERM, with the program's status",
+  ignore,
+  async fn() {
+    const steps = new URL("../testdata/steps.py", import.meta.url).pathname;
+    await using run = new QdbProcess(["run", "--python", PYTHON!, steps], { holdStdin: true });
+    await run.line(/steps\.py\(1\)<module>\(\)/);
+    run.kill("SIGTERM");
+    const status = await run.exited();
+    assertEquals(status.code, 143);
+    assertMatch(run.text.stdout, /The program was ended by SIGTERM/);
+  },
+});

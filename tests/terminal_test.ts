@@ -247,3 +247,35 @@ Deno.test({
     await t.waitFor(/\[exit 1\]/);
   },
 });
+
+Deno.test({
+  name:
+    "issue 9 item 4: while the program reads, typed lines are its input and Ctrl-D its end of file",
+  ignore,
+  async fn() {
+    const reader = await Deno.makeTempFile({ suffix: ".py" });
+    await Deno.writeTextFile(
+      reader,
+      'import sys\ndata = sys.stdin.read()\nprint("read", len(data))\n',
+    );
+    try {
+      await using t = await qdb(["run", reader]);
+      await t.waitFor(PROMPT);
+      await t.line("c");
+      await t.waitFor(/other lines go to the program\)/);
+      await t.line("hello");
+      // A qdb command while it runs, without pausing it.
+      await t.line(":b 3");
+      await t.waitFor(/Breakpoint 1 at .*:3/);
+      await t.keys("C-d");
+      await t.waitFor(/B->   3 print\("read", len\(data\)\)/);
+      await t.line("p len(data)");
+      await t.waitFor(/^6$/m);
+      await t.line("c");
+      await t.waitFor(/read 6/);
+      await t.waitFor(/\[exit 0\]/);
+    } finally {
+      await Deno.remove(reader);
+    }
+  },
+});

@@ -26,6 +26,8 @@ export class QdbProcess implements AsyncDisposable {
       ulimit?: number;
       /** Text given on standard input, then its end (default: no input at all). */
       stdin?: string;
+      /** Standard input stays open, and empty, until the process ends (as an idle terminal). */
+      holdStdin?: boolean;
     } = {},
   ) {
     const command = [Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...args];
@@ -35,13 +37,13 @@ export class QdbProcess implements AsyncDisposable {
       : ["bash", "-c", `ulimit -n ${options.ulimit} && exec "$@"`, "qdb", ...command];
     this.child = new Deno.Command(program!, {
       args: rest,
-      stdin: options.stdin === undefined ? "null" : "piped",
+      stdin: options.stdin === undefined && !options.holdStdin ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
       env: { NO_COLOR: "1", ...options.env },
       ...(options.cwd ? { cwd: options.cwd } : {}),
     }).spawn();
-    if (options.stdin !== undefined) {
+    if (options.stdin !== undefined && !options.holdStdin) {
       const writer = this.child.stdin.getWriter();
       writer.write(new TextEncoder().encode(options.stdin)).then(() => writer.close()).catch(
         () => {},
