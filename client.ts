@@ -15,3 +15,4 @@
 
 export * from "./client/client.ts";
 export * from "./client/reconnect.ts";
+export type { TlsClientOptions } from "./transport/tls.ts";

@@ -16,6 +16,7 @@ import { formatHost } from "./transport/tcp.ts";
 import type { TlsServerOptions } from "./transport/tls.ts";
 
 export * from "./server/auth.ts";
+export type { TlsServerOptions } from "./transport/tls.ts";
 export * from "./server/limits.ts";
 export * from "./server/server.ts";
 

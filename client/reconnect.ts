@@ -100,6 +100,7 @@ export class ReconnectingSession implements AsyncDisposable {
     this.#client.close();
   }
 
+  /** Closes the connection and waits until it is closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.closed;
