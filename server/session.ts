@@ -50,10 +50,10 @@ export interface SessionOptions {
   onSlowClient?: (client: ClientPeer) => void;
 }
 
-/** One session: at most one tracer, any number of clients. */
 /** Most bytes of output kept for a session's first client (past it, the oldest go). */
 export const MAX_EARLY_BYTES = 1024 * 1024;
 
+/** One session: at most one tracer, any number of clients. */
 export class Session {
   /** The session id. */
   readonly id: string;

@@ -222,8 +222,9 @@ export class TerminalClient {
         own(msg);
         continue;
       }
-      if (msg.e === "disabled" || msg.e === "disable") {
-        // The tracer answers nothing more: a stop being shown must not wait for its source.
+      if (msg.e === "disabled" || msg.e === "disable" || msg.e === "link") {
+        // The tracer answers nothing more (or not on this connection): a stop being shown
+        // must not wait for its source.
         for (const pending of this.#own.values()) pending({ e: "closed" });
         this.#own.clear();
       }
