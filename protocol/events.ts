@@ -84,14 +84,14 @@ export const stackPayload = object({
 export const breakpointSchema = object({
   id: integer({ min: 1 }),
   file: string(),
-  line: integer({ min: 1 }),
+  line: integer({ min: 0 }),
   temp: boolean(),
   cond: nullable(string()),
   func: nullable(string()),
   enabled: boolean(),
   ignore: integer({ min: 0 }),
   hits: integer({ min: 0 }),
-});
+}, { pending: boolean() });
 
 /** One watched expression and its current value (or the exception it raised). */
 export const watchSchema = object({ expr: string(), exc: boolean(), value: string() });

@@ -599,6 +599,25 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     }
   },
 
+  async "a breakpoint on a module not importable yet is pending, then binds when it loads"(ctx) {
+    await using s = await open(ctx, "pending.py", {
+      stopOnEntry: false,
+      breakpoints: ["latemod.work", "json.no_such_function"],
+    });
+    const refused = await s.expect("error", (p) => p.command === "set_break");
+    assertMatch(refused.p.data, /json\.no_such_function/);
+    const pending = await s.expect("breakpoints", (p) => p.length === 1 && p[0].pending);
+    assertEquals(pending.p[0].func, "latemod.work");
+    const bound = await s.expect("breakpoints", (p) => p.length === 1 && !p[0].pending);
+    assertMatch(bound.p[0].file, /later[/\\]latemod\.py$/);
+    assertEquals(bound.p[0].line, 2);
+    const stop = await stopped(s, "breakpoint");
+    assertEquals(top(stop).func, "work");
+    s.send("continue");
+    assertEquals((await s.exited).code, 0);
+    assertEquals(s.stdout(), "6\n");
+  },
+
   async "stop on raised exceptions"(ctx) {
     await using s = await open(ctx, "raises.py");
     await stopped(s, "entry");
@@ -766,8 +785,17 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     s.send("set_break", { func: "pkgtrap.mod.f" });
     const set = await s.expect("breakpoints", (p) => p.length === 1);
     assertEquals(set.p[0].line, line("pkgtrap/mod.py", "pkgtrap_f"));
-    // An attribute behind a property: the getter does not run.
+    // An attribute behind a property: the getter does not run. (`trap` is not defined yet at
+    // the entry stop, and no module has that name: the breakpoint is pending.)
     let id = s.send("set_break", { func: "trap.method" });
+    const later = await s.expect("breakpoints", (p, m) => m.id === id && p.length === 2);
+    assertEquals(later.p[1].pending, true);
+    // Once `trap` exists, looking it up statically refuses the property, and runs nothing.
+    s.send("set_break", { line: line("policy_trap.py", "trap_main") });
+    await s.expect("breakpoints", (p) => p.length === 3);
+    s.send("continue");
+    await stopped(s, "breakpoint");
+    id = s.send("set_break", { func: "trap.method" });
     assertEquals((await s.expect("error", (_, m) => m.id === id)).p.type, "set_break");
     // Files outside the program's source: refused exactly as a missing file is.
     const answers: string[] = [];
@@ -782,7 +810,7 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     // Its own source still lists.
     id = s.send("list", { start: 1, end: 2 });
     assertMatch((await s.expect("list", (_, m) => m.id === id)).p, /^# Setting breakpoints/);
-    s.send("clear_break", { id: 1 });
+    for (const bp of [1, 2, 3]) s.send("clear_break", { id: bp });
     await s.expect("breakpoints", (p) => p.length === 0);
     s.send("continue");
     assertEquals((await s.exited).code, 0);

@@ -179,7 +179,8 @@ class Link implements TracerLink {
         const next = await incoming.next();
         if (next.done) break;
         const item = next.value as { message?: Message };
-        if (item.message?.e === "disable") {
+        // The server's own `disable` carries no id (a client's, routed, carries one).
+        if (item.message?.e === "disable" && item.message.id === undefined) {
           this.disabledByServer = true;
           this.disableMode = item.message.p === "hard" ? "hard" : "soft";
         }

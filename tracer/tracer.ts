@@ -163,9 +163,9 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
         }
         program.send(command as Message);
       }
-      // The link is closed. On purpose (the program ended, debugging was detached, the
-      // server ended the session), or lost.
-      if (disabled || state === "detached" || stop.signal.aborted) return;
+      // The link is closed. On purpose (the server ended the session, the program ended,
+      // debugging was detached), or lost. The server's word first: the program's `disabled`
+      // answer may have come before the link closed.
       if (link.disabledByServer) {
         // The server's `disable` (soft or hard) went to the program already: say which.
         state = "detached";
@@ -177,6 +177,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
         );
         return;
       }
+      if (disabled || state === "detached" || stop.signal.aborted) return;
       if (reconnectFor <= 0) return detach("lost the server");
       state = "away";
       options.onStatus?.(

@@ -181,6 +181,9 @@ export function formatWatches(watches: Watch[], palette = PLAIN): string[] {
 /** One breakpoint as set: `Breakpoint 1 at examples/primes.py:4  (condition: n == 97)`. */
 export function formatBreakpoint(bp: Breakpoint, cwd: string | undefined): string {
   const kind = bp.temp ? "Temporary breakpoint" : "Breakpoint";
+  if (bp.pending) {
+    return `${kind} ${bp.id} pending on ${bp.func} (it binds when its module is imported)`;
+  }
   const extras: string[] = [];
   if (bp.func) extras.push(`in ${bp.func}`);
   if (bp.cond) extras.push(`condition: ${bp.cond}`);
@@ -224,6 +227,7 @@ export function breakpointChanges(
   for (const bp of after) {
     const was = old.get(bp.id);
     if (!was) out.push(formatBreakpoint(bp, cwd));
+    else if (was.pending && !bp.pending) out.push(`${formatBreakpoint(bp, cwd)}  (bound)`);
     else if (was.enabled !== bp.enabled) {
       out.push(
         `${bp.enabled ? "Enabled" : "Disabled"} breakpoint ${bp.id} at ${

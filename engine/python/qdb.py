@@ -114,14 +114,17 @@ def _strip_one_newline(text):
 
 class _Breakpoint(object):
     __slots__ = ("id", "file", "line", "temp", "cond", "func", "enabled", "ignore", "hits",
-                 "compiled")
+                 "compiled", "pending")
 
     def payload(self):
-        return {
-            "id": self.id, "file": self.file, "line": self.line, "temp": self.temp,
+        out = {
+            "id": self.id, "file": self.file or "", "line": self.line or 0, "temp": self.temp,
             "cond": self.cond, "func": self.func, "enabled": self.enabled,
             "ignore": self.ignore, "hits": self.hits,
         }
+        if getattr(self, "pending", False):
+            out["pending"] = True
+        return out
 
 
 class _Stepper(object):
@@ -263,6 +266,11 @@ class Bridge(object):
         # Breakpoints.
         self._bps = {}
         self._bp_by_file = {}  # canonical file -> {line: [bp...]}
+        # Breakpoints on functions of modules not found yet: they bind when an import makes
+        # their name resolvable (see _bind_pending).
+        self._pending_bps = {}
+        self._real_import = None
+        self._modules_seen = 0
         self._next_bp_id = 1
         self._bp_lock = threading.RLock()
         self._lines_cache = {}  # path -> (mtime, size, set of lines, number of lines)
@@ -881,6 +889,8 @@ class Bridge(object):
         if cond is not None and not isinstance(cond, str):
             raise _CommandError("payload", "set_break: cond must be a string or null")
         self._check_cond_policy(cond)
+        if line is None and file_arg is None and self._may_pend(func, stop):
+            return self._add_pending(func, cond, p)
         if line is not None:
             path = self._resolve_file(file_arg)
             if path is not None and not self._may_read(path):
@@ -915,7 +925,103 @@ class Bridge(object):
         self._breakpoints_changed()
         return bp
 
+    def _may_pend(self, func, stop):
+        """A dotted name whose first part is nothing known (in the selected frame, or the main
+        script when running) and none of whose modules can be found yet: its code may load
+        later."""
+        if not isinstance(func, str) or "." not in func:
+            return False
+        if self._lookup_live(func, stop) is not None:
+            return False
+        parts = func.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return False
+        if stop is not None:
+            spaces = [self._frame_locals(stop, stop.frame), stop.frame.f_globals]
+        else:
+            spaces = [self._main_globals or {}]
+        try:
+            if any(parts[0] in space for space in spaces) or hasattr(builtins, parts[0]):
+                return False
+        except Exception:
+            return False
+        return not any(self._module_origin(".".join(parts[:i])) for i in range(1, len(parts)))
+
+    def _add_pending(self, func, cond, p):
+        bp = _Breakpoint()
+        with self._bp_lock:
+            bp.id = self._next_bp_id
+            self._next_bp_id += 1
+            bp.file = None
+            bp.line = None
+            bp.temp = bool(p.get("temp", False))
+            bp.cond = cond
+            bp.compiled = None
+            bp.func = func
+            bp.enabled = bool(p.get("enabled", True))
+            ign = p.get("ignore", 0)
+            bp.ignore = ign if isinstance(ign, int) and ign > 0 else 0
+            bp.hits = 0
+            bp.pending = True
+            self._pending_bps[bp.id] = bp
+        self._watch_imports()
+        return bp
+
+    def _watch_imports(self):
+        """While breakpoints are pending, every import statement tries to bind them."""
+        if self._real_import is not None or not self._pending_bps:
+            return
+        real = builtins.__import__
+        bridge = self
+
+        def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+            module = real(name, globals, locals, fromlist, level)
+            if bridge._pending_bps and len(sys.modules) != bridge._modules_seen:
+                bridge._bind_pending()
+            return module
+
+        __import__.__doc__ = real.__doc__
+        self._real_import = real
+        builtins.__import__ = __import__
+
+    def _unwatch_imports(self):
+        real = self._real_import
+        if real is not None and not self._pending_bps:
+            self._real_import = None
+            if getattr(builtins.__import__, "__name__", "") == "__import__" and \
+                    builtins.__import__ is not real:
+                builtins.__import__ = real
+
+    def _bind_pending(self):
+        """Binds the pending breakpoints whose function can be found now."""
+        self._modules_seen = len(sys.modules)
+        bound = False
+        for bp in list(self._pending_bps.values()):
+            try:
+                path, line = self._resolve_function(bp.func, None, None)
+            except Exception:
+                continue
+            with self._bp_lock:
+                if self._pending_bps.pop(bp.id, None) is None:
+                    continue
+                bp.file = path
+                bp.line = line
+                bp.pending = False
+                self._bps[bp.id] = bp
+                self._bp_by_file.setdefault(path, {}).setdefault(line, []).append(bp)
+            bound = True
+        if bound:
+            self._unwatch_imports()
+            self._breakpoints_changed()
+            self._send("breakpoints", self._breakpoints_payload())
+
+    def _bp_by_id(self, id_):
+        return self._bps.get(id_) or self._pending_bps.get(id_)
+
     def _delete_bp(self, bp):
+        if self._pending_bps.pop(bp.id, None) is not None:
+            self._unwatch_imports()
+            return
         with self._bp_lock:
             if self._bps.pop(bp.id, None) is None:
                 return
@@ -932,7 +1038,7 @@ class Bridge(object):
         if not isinstance(p, dict):
             raise _CommandError("payload", "clear_break needs an object {id} or {file?, line}")
         if p.get("id") is not None:
-            bp = self._bps.get(p["id"])
+            bp = self._bp_by_id(p["id"])
             if bp is None:
                 raise _CommandError("clear_break", "No breakpoint %s" % p["id"])
             self._delete_bp(bp)
@@ -950,7 +1056,7 @@ class Bridge(object):
     def update_break(self, p):
         if not isinstance(p, dict) or not isinstance(p.get("id"), int):
             raise _CommandError("payload", "update_break needs an object {id, ...}")
-        bp = self._bps.get(p["id"])
+        bp = self._bp_by_id(p["id"])
         if bp is None:
             raise _CommandError("update_break", "No breakpoint %s" % p["id"])
         if "cond" in p:
@@ -977,7 +1083,8 @@ class Bridge(object):
         self._breakpoints_changed()
 
     def _breakpoints_payload(self):
-        return [b.payload() for b in list(self._bps.values())]
+        bps = list(self._bps.values()) + list(self._pending_bps.values())
+        return [b.payload() for b in sorted(bps, key=lambda b: b.id)]
 
     def _breakpoints_changed(self):
         """Invalidates every per-code decision and re-arms the tracing backend."""
@@ -2493,7 +2600,7 @@ class Bridge(object):
                 self._error(err.type, err.data, "set_break")
             except Exception as exc:
                 self._internal_error(exc, "set_break", None)
-        if self._bps:
+        if self._bps or self._pending_bps:
             self._send("breakpoints", self._breakpoints_payload())
         self._update_tracing()
         reader = threading.Thread(target=self._reader_loop, name="qdb-reader", daemon=True)
