@@ -355,8 +355,9 @@ Deno.test({
       assertMatch(run.out, /Breakpoint 1 at aio\.py:2 {2}\(condition: i == 1\)/);
       // The condition holds once: the first stop after entry is at i == 1.
       assertMatch(run.out, /aio\.py\(2\)<module>\(\)[\s\S]*?\n1\n/);
-      // Reported before the entry stop is shown.
+      // Reported before the entry stop is shown, and so is the breakpoint that was set.
       assert(run.out.indexOf("nosuchfunc") < run.out.indexOf("aio.py(1)<module>()"));
+      assert(run.out.indexOf("Breakpoint 1 at") < run.out.indexOf("aio.py(1)<module>()"));
     }),
 });
 
@@ -367,6 +368,13 @@ Deno.test({
     withFiles(
       { "shim": '#!/usr/bin/env bash\nexec python3 "$@"\n', "ok.py": "print(1)\n" },
       async (dir) => {
+        // No such interpreter.
+        const none = await qdb(["run", "--python", "no-such-python3", `${dir}/ok.py`], "");
+        assertEquals(none.code, 1);
+        assertMatch(
+          none.err,
+          /"no-such-python3": not found \(install Python 3\.8 or newer, or name one with --python PATH\)/,
+        );
         // An interpreter that dies at once.
         const dead = await qdb(["run", "--python", "/bin/false", `${dir}/ok.py`], "");
         assertEquals(dead.code, 1);

@@ -166,7 +166,10 @@ async function launchPython(options: LaunchOptions): Promise<EngineSession> {
       }).spawn();
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
-        throw new Error(`qdb cannot run the Python interpreter "${interpreter}": not found`);
+        throw new Error(
+          `qdb cannot run the Python interpreter "${interpreter}": not found` +
+            " (install Python 3.8 or newer, or name one with --python PATH)",
+        );
       }
       throw new Error(
         `qdb cannot run the Python interpreter "${interpreter}": ${messageOf(error)}`,
