@@ -1,9 +1,9 @@
 // A newcomer's first hour (issue 9), through the real CLI: programs that cannot start say
 // why, standard input ends as it should, -m and -c work, and qdb never hangs waiting.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
 import { QdbProcess, startServe } from "./support/processes.ts";
-import { connectTcp } from "../transport/tcp.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { findPythons } from "./support/pythons.ts";
 
@@ -185,21 +185,7 @@ Deno.test({
 
 Deno.test("item 11: qdb attach to a session that does not exist says so and lists the live ones", async () => {
   await using serve = await startServe();
-  const link = await connectTcp(serve.tracerUrl);
-  const t = new Inbox(link);
-  link.send({
-    e: "start",
-    p: {
-      session: "backtest-42",
-      protocol: 1,
-      engine: "test",
-      program: "job.py",
-      argv: ["job.py"],
-      pid: 1,
-      host: "worker",
-      cwd: "/",
-    },
-  });
+  const t = await fakeTracer(serve.tracerUrl, "backtest-42");
   await t.expect("started");
   const typo = new QdbProcess(["attach", "--server", serve.clientUrl, "backtest-24"]);
   assertEquals((await typo.exited()).code, 1);
@@ -215,7 +201,7 @@ Deno.test("item 11: qdb attach to a session that does not exist says so and list
   assertEquals((await waiting.exited()).code, 0);
   assertMatch(waiting.text.stdout, /waiting for its tracer/);
   assertMatch(waiting.text.stdout, /left the session \(it has no tracer\)/);
-  link.close();
+  t.transport.close();
   await t.closed();
 });
 

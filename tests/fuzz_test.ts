@@ -2,25 +2,15 @@
 // client or a tracer sends, the server stays up, another session keeps answering, memory
 // stays bounded, and every bad message gets an error. The suite runs a short pass;
 // `deno task fuzz` runs 100,000 cases (QDB_FUZZ_RUNS).
+import { FAKE_TRACER, fakeTracer } from "./support/fake_tracer.ts";
 import fc from "fast-check";
 import { assert } from "./support/assert.ts";
 import { Inbox } from "./support/inbox.ts";
 import { serve } from "../server.ts";
-import { connectTcp } from "../transport/tcp.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { COMMANDS, encodeFrame, TRACER_EVENTS } from "../protocol/mod.ts";
 
 const RUNS = Number(Deno.env.get("QDB_FUZZ_RUNS") ?? "300");
-
-const TRACER = {
-  protocol: 1,
-  engine: "test",
-  program: "job.py",
-  argv: ["job.py"],
-  pid: 1,
-  host: "worker",
-  cwd: "/srv",
-};
 
 /** Messages a peer might send: known names with any payload, unknown names, junk. */
 function messages(names: string[]) {
@@ -49,9 +39,7 @@ Deno.test({
   async fn() {
     await using s = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
     // The control session: it must answer after every case.
-    const ct = await connectTcp(s.tracerUrl);
-    ct.send({ e: "start", p: { ...TRACER, session: "control" } });
-    const controlTracer = new Inbox(ct);
+    const controlTracer = await fakeTracer(s.tracerUrl, "control");
     await controlTracer.expect("started");
     const cc = await connectWebSocket(`${s.clientUrl}/control`);
     cc.send({ e: "start", p: "" });
@@ -80,7 +68,7 @@ Deno.test({
           round++;
           cc.send({ e: "eval", p: `${round}`, id: round });
           const routed = await controlTracer.expect("eval", (p) => p === `${round}`);
-          ct.send({
+          controlTracer.transport.send({
             e: "print",
             p: { input: `${round}`, exc: false, output: "ok" },
             id: routed.id!,
@@ -109,7 +97,7 @@ Deno.test({
 /** A tracer (raw TCP) and a client (WebSocket) of one session, sending what they are given. */
 async function openFuzzed(tracerUrl: string, clientUrl: string, session: string) {
   const conn = await Deno.connect({ port: Number(new URL(tracerUrl).port) });
-  await conn.write(encodeFrame({ e: "start", p: { ...TRACER, session } }));
+  await conn.write(encodeFrame({ e: "start", p: { ...FAKE_TRACER, session } }));
   // Replies (errors) are read and dropped, so that the server never waits on us.
   const drained = (async () => {
     for await (const _ of conn.readable) { /* drop */ }

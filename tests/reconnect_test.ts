@@ -3,12 +3,12 @@
 // breakpoints; clients (the terminal too) attach again by themselves and say so; a tracer that
 // cannot get back lets the program run on untraced.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
-import { QDB_ENTRY, QdbProcess, type ServeProcess, startServe } from "./support/processes.ts";
+import { QdbProcess, type ServeProcess, startServe } from "./support/processes.ts";
 import { findPythons } from "./support/pythons.ts";
-import { TMUX_MISSING, TmuxTerminal } from "./support/tmux.ts";
+import { qdbInTmux, TMUX_MISSING } from "./support/tmux.ts";
 import { serve } from "../server.ts";
-import { connectTcp } from "../transport/tcp.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 
 const STEPS = new URL("../testdata/steps.py", import.meta.url).pathname;
@@ -182,23 +182,9 @@ Deno.test({
   },
 });
 
-const TRACER = {
-  protocol: 1,
-  engine: "test",
-  program: "job.py",
-  argv: ["job.py"],
-  pid: 1,
-  host: "worker",
-  cwd: "/",
-};
-
 Deno.test("an orphaned session goes back only to a tracer with its resume key", async () => {
   await using server = serve({ clientPort: 0, tracerPort: 0, tracerGrace: 60_000 });
-  const open = async (extra: Record<string, unknown> = {}) => {
-    const inbox = new Inbox(await connectTcp(server.tracerUrl));
-    inbox.transport.send({ e: "start", p: { ...TRACER, session: "mine", ...extra } });
-    return inbox;
-  };
+  const open = (extra: Record<string, unknown> = {}) => fakeTracer(server.tracerUrl, "mine", extra);
   const first = await open();
   const resume = (await first.expect("started")).p.resume;
   assertMatch(resume, /^[0-9a-f]{32}$/);
@@ -269,16 +255,7 @@ Deno.test({
     const first = await serveOn(ports);
     await using tracer = trace(first.tracerUrl, "tty");
     await tracer.line(/is session tty/, "stderr");
-    await using t = await TmuxTerminal.start([
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      QDB_ENTRY,
-      "attach",
-      "--server",
-      first.clientUrl,
-      "tty",
-    ], { env: { NO_COLOR: "1", QDB_HISTORY: "" } });
+    await using t = await qdbInTmux(["attach", "--server", first.clientUrl, "tty"]);
     await t.waitFor(/\(qdb\) $|\(qdb\)$/);
     first.process.kill("SIGKILL");
     await first.process.exited();

@@ -1,27 +1,15 @@
 // Roles (issue 8, item 5): separate tracer and client tokens, a read-only client role, and an
 // auth function loaded from a module with `qdb serve --auth`, all through the real CLI.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
-import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
+import { QdbProcess, startServe } from "./support/processes.ts";
 import { findPythons } from "./support/pythons.ts";
-import { TMUX_MISSING, TmuxTerminal } from "./support/tmux.ts";
-import { connectTcp } from "../transport/tcp.ts";
+import { qdbInTmux, TMUX_MISSING } from "./support/tmux.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 
-const TRACER = {
-  protocol: 1,
-  engine: "test",
-  program: "job.py",
-  argv: ["job.py"],
-  pid: 7,
-  host: "worker",
-  cwd: "/srv",
-};
-
-async function tracer(url: string, session: string, auth?: string) {
-  const link = await connectTcp(url);
-  link.send({ e: "start", p: { ...TRACER, session, ...(auth ? { auth } : {}) } });
-  return new Inbox(link);
+function tracer(url: string, session: string, auth?: string) {
+  return fakeTracer(url, session, auth ? { auth } : {});
 }
 
 async function client(url: string, session: string, auth?: string, name?: string) {
@@ -172,18 +160,14 @@ Deno.test({
       program,
     ]);
     await tracer.line(/is session shown/, "stderr");
-    await using t = await TmuxTerminal.start([
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      QDB_ENTRY,
+    await using t = await qdbInTmux([
       "attach",
       "--server",
       serve.clientUrl,
       "--token",
       "watch",
       "shown",
-    ], { env: { NO_COLOR: "1", QDB_HISTORY: "" } });
+    ]);
     await t.waitFor(/Read-only: you see everything that happens in the session/);
     await t.waitFor(/steps\.py\(1\)<module>\(\)/);
     const before = (await t.screen()).length;

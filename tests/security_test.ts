@@ -1,6 +1,7 @@
 // The server attacked as a real attacker would (issue: security and reliability). Each test
 // names the finding it reproduces; each failed on the code before the fix.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { FAKE_TRACER, fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
 import { RawPeer } from "./support/raw_http.ts";
 import { QdbProcess, startServe } from "./support/processes.ts";
@@ -11,16 +12,6 @@ import { connectWebSocket } from "../transport/websocket.ts";
 import { encodeFrame } from "../protocol/mod.ts";
 
 const TICKER = new URL("../testdata/ticker.py", import.meta.url).pathname;
-
-const TRACER = {
-  protocol: 1,
-  engine: "test",
-  program: "job.py",
-  argv: ["job.py"],
-  pid: 1,
-  host: "worker",
-  cwd: "/srv",
-};
 
 async function withServe(
   options: ServeOptions,
@@ -42,9 +33,7 @@ async function withServe(
 }
 
 async function tracer(url: string, session: string) {
-  const link = await connectTcp(url);
-  link.send({ e: "start", p: { ...TRACER, session } });
-  const inbox = new Inbox(link);
+  const inbox = await fakeTracer(url, session);
   await inbox.expect("started");
   return inbox;
 }
@@ -173,7 +162,7 @@ Deno.test("finding 3: deeply nested messages are refused at once, on both links"
     // The tracer link: a 2 MB frame of nesting.
     const frame = encodeFrame(`{"e":"print","p":${nested.slice(0, 1_000_000)}`);
     const conn = await Deno.connect({ port: Number(new URL(s.tracerUrl).port) });
-    await conn.write(encodeFrame({ e: "start", p: { ...TRACER, session: "s2" } }));
+    await conn.write(encodeFrame({ e: "start", p: { ...FAKE_TRACER, session: "s2" } }));
     await conn.write(frame);
     // Everything else goes on.
     c.transport.send({ e: "eval", p: "2" });
@@ -206,7 +195,7 @@ Deno.test("finding 4: before start a message may be only a few KiB, on both link
     assertMatch(String((await ci.expect("error")).p.data), /exceeds the limit of 8192/);
     await ci.closed();
     const t = await connectTcp(s.tracerUrl);
-    t.send({ e: "start", p: { ...TRACER, session: "s1", cwd: "x".repeat(20_000) } });
+    t.send({ e: "start", p: { ...FAKE_TRACER, session: "s1", cwd: "x".repeat(20_000) } });
     const ti = new Inbox(t);
     assertMatch(String((await ti.expect("error")).p.data), /exceeds the limit of 8192/);
     await ti.closed();
@@ -327,7 +316,7 @@ Deno.test("finding 13: a malformed path is a 400, and the server goes on", async
 Deno.test("finding 13: a tracer may name its session uuid, as the original's did", async () => {
   await withServe({}, async (s) => {
     const link = await connectTcp(s.tracerUrl);
-    link.send({ e: "start", p: { ...TRACER, uuid: "legacy-1" } });
+    link.send({ e: "start", p: { ...FAKE_TRACER, uuid: "legacy-1" } });
     const t = new Inbox(link);
     assertEquals((await t.expect("started")).p.session, "legacy-1");
     await close(t);
@@ -360,7 +349,7 @@ Deno.test({
     let t: Inbox | undefined;
     while (!t) {
       const link = await connectTcp(tracerUrl);
-      link.send({ e: "start", p: { ...TRACER, session: "after" } });
+      link.send({ e: "start", p: { ...FAKE_TRACER, session: "after" } });
       const inbox = new Inbox(link);
       const first = await inbox.expect(["started", "error"]);
       if (first.e === "started") t = inbox;

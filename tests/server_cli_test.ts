@@ -2,25 +2,14 @@
 // over WebSocket, including a client nobody here wrote (the npm `ws` package).
 import WebSocketFromNpm from "ws";
 import { assertEquals, assertMatch } from "./support/assert.ts";
+import { fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
 import { QdbProcess, startServe } from "./support/processes.ts";
 import { connectTcp } from "../transport/tcp.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 
-const TRACER = {
-  protocol: 1,
-  engine: "test",
-  program: "job.py",
-  argv: ["job.py", "--fast"],
-  pid: 31337,
-  host: "worker",
-  cwd: "/srv",
-};
-
-async function tracer(url: string, session: string, extra: Record<string, unknown> = {}) {
-  const link = await connectTcp(url);
-  link.send({ e: "start", p: { ...TRACER, session, ...extra } });
-  return new Inbox(link);
+function tracer(url: string, session: string, extra: Record<string, unknown> = {}) {
+  return fakeTracer(url, session, { argv: ["job.py", "--fast"], pid: 31337, ...extra });
 }
 
 async function client(url: string, session: string, auth?: string) {

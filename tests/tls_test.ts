@@ -6,7 +6,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { makeTestPki, opensslMissing, type TestPki } from "./support/certs.ts";
 import { QdbProcess, startServe } from "./support/processes.ts";
 import { findPythons } from "./support/pythons.ts";
-import { serve } from "../server.ts";
+import { serve, type ServeOptions } from "../server.ts";
 import { listSessions, QdbClient } from "../client.ts";
 import { connectTracerLink } from "../tracer/link.ts";
 import { connectTcp } from "../transport/tcp.ts";
@@ -22,6 +22,11 @@ const INFO = {
   host: "worker",
   cwd: "/srv",
 };
+
+/** A server with TLS on both links, on free ports. */
+function serveTls(cert: string, key: string, options: ServeOptions = {}) {
+  return serve({ clientPort: 0, tracerPort: 0, tls: { cert, key }, ...options });
+}
 
 async function withPki(fn: (pki: TestPki) => Promise<void>): Promise<void> {
   const pki = await makeTestPki();
@@ -70,11 +75,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serve({
-        clientPort: 0,
-        tracerPort: 0,
-        tls: { cert: pki.cert, key: pki.key },
-      });
+      await using running = serveTls(pki.cert, pki.key);
       assertMatch(running.clientUrl, /^wss:\/\//);
       assertMatch(running.tracerUrl, /^tls:\/\//);
       await using link = await connectTracerLink({
@@ -107,11 +108,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serve({
-        clientPort: 0,
-        tracerPort: 0,
-        tls: { cert: pki.cert, key: pki.key },
-      });
+      await using running = serveTls(pki.cert, pki.key);
       const advice = /not signed by a CA this machine trusts; pass --ca FILE/;
       const tracerError = await rejects(connectTracerLink({
         server: running.tracerUrl,
@@ -136,11 +133,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serve({
-        clientPort: 0,
-        tracerPort: 0,
-        tls: { cert: pki.expiredCert, key: pki.key },
-      });
+      await using running = serveTls(pki.expiredCert, pki.key);
       const tracerError = await rejects(connectTracerLink({
         server: running.tracerUrl,
         info: INFO,
@@ -161,12 +154,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serve({
-        clientPort: 0,
-        tracerPort: 0,
-        authTimeout: 30_000,
-        tls: { cert: pki.cert, key: pki.key },
-      });
+      await using running = serveTls(pki.cert, pki.key, { authTimeout: 30_000 });
       const plain = running.tracerUrl.replace(/^tls:/, "tcp:");
       const error = await rejects(connectTracerLink({ server: plain, info: INFO, retries: 0 }));
       assertMatch(error.message, /connect to tls:\/\/HOST:PORT instead/);

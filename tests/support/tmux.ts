@@ -6,6 +6,7 @@
  */
 
 import { HANG_GUARD_MS } from "./inbox.ts";
+import { QDB_ENTRY } from "./processes.ts";
 
 /** Why tmux tests cannot run here, or undefined when they can. */
 export const TMUX_MISSING: string | undefined = (() => {
@@ -136,4 +137,17 @@ export class TmuxTerminal implements AsyncDisposable {
 
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `qdb` CLI (`qdb ARGS...`) in a tmux window, without colour and without a history file
+ * (`env` adds to or overrides both).
+ */
+export function qdbInTmux(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<TmuxTerminal> {
+  return TmuxTerminal.start([Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...args], {
+    env: { NO_COLOR: "1", QDB_HISTORY: "", ...env },
+  });
 }
