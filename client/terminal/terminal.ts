@@ -141,8 +141,6 @@ export class TerminalClient {
   readonly #palette: Palette;
   readonly #forwardInput: boolean | undefined;
   #awaitTracer: boolean;
-  /** Whether the program's standard input comes from qdb (lines typed while it runs go there). */
-  #inputFromQdb = false;
   #runningHintShown = false;
   readonly #listFiles: ((dir: string) => string[]) | undefined;
   readonly #context: [number, number];
@@ -179,12 +177,15 @@ export class TerminalClient {
     this.#palette = options.color ? ANSI : PLAIN;
     this.#forwardInput = options.forwardInput;
     this.#awaitTracer = options.awaitTracer ?? false;
-    this.#inputFromQdb = options.forwardInput ??
-      options.tracer?.capabilities?.includes("input") ?? false;
     this.#listFiles = options.listFiles;
     this.#context = options.context ?? [1, 2];
     this.#tracer = options.tracer ?? null;
     this.#commands = this.#commandTable();
+  }
+
+  /** Whether the program's standard input comes from qdb (lines typed while it runs go there). */
+  get #inputFromQdb(): boolean {
+    return this.#forwardInput ?? this.#tracer?.capabilities?.includes("input") ?? false;
   }
 
   /** Runs until the session ends or the user quits; resolves with the exit code to use. */
@@ -267,8 +268,6 @@ export class TerminalClient {
       case "attached":
         this.#tracer = (msg.p as { tracer: TracerInfo | null }).tracer;
         if (this.#tracer) this.#awaitTracer = false;
-        this.#inputFromQdb = this.#forwardInput ??
-          this.#tracer?.capabilities?.includes("input") ?? false;
         break;
       case "link":
         this.#onLink(msg.p as LinkState);

@@ -122,7 +122,7 @@ class _Breakpoint(object):
             "cond": self.cond, "func": self.func, "enabled": self.enabled,
             "ignore": self.ignore, "hits": self.hits,
         }
-        if getattr(self, "pending", False):
+        if self.pending:
             out["pending"] = True
         return out
 
@@ -906,20 +906,8 @@ class Bridge(object):
         if self._file_skipped(path):
             raise _CommandError("set_break", "Cannot set breakpoint at %s: the file is skipped"
                                 % self._bp_label(file_arg or path, line))
-        bp = _Breakpoint()
         with self._bp_lock:
-            bp.id = self._next_bp_id
-            self._next_bp_id += 1
-            bp.file = path
-            bp.line = line
-            bp.temp = bool(p.get("temp", False))
-            bp.cond = cond
-            bp.compiled = None
-            bp.func = func_name
-            bp.enabled = bool(p.get("enabled", True))
-            ign = p.get("ignore", 0)
-            bp.ignore = ign if isinstance(ign, int) and ign > 0 else 0
-            bp.hits = 0
+            bp = self._new_bp(p, cond, func_name, path, line)
             self._bps[bp.id] = bp
             self._bp_by_file.setdefault(path, {}).setdefault(line, []).append(bp)
         self._breakpoints_changed()
@@ -947,22 +935,27 @@ class Bridge(object):
             return False
         return not any(self._module_origin(".".join(parts[:i])) for i in range(1, len(parts)))
 
-    def _add_pending(self, func, cond, p):
+    def _new_bp(self, p, cond, func, path, line):
+        """A breakpoint from a set_break payload, with the next id. Call with the bp lock held."""
         bp = _Breakpoint()
+        bp.id = self._next_bp_id
+        self._next_bp_id += 1
+        bp.file = path
+        bp.line = line
+        bp.temp = bool(p.get("temp", False))
+        bp.cond = cond
+        bp.compiled = None
+        bp.func = func
+        bp.enabled = bool(p.get("enabled", True))
+        ign = p.get("ignore", 0)
+        bp.ignore = ign if isinstance(ign, int) and ign > 0 else 0
+        bp.hits = 0
+        bp.pending = path is None
+        return bp
+
+    def _add_pending(self, func, cond, p):
         with self._bp_lock:
-            bp.id = self._next_bp_id
-            self._next_bp_id += 1
-            bp.file = None
-            bp.line = None
-            bp.temp = bool(p.get("temp", False))
-            bp.cond = cond
-            bp.compiled = None
-            bp.func = func
-            bp.enabled = bool(p.get("enabled", True))
-            ign = p.get("ignore", 0)
-            bp.ignore = ign if isinstance(ign, int) and ign > 0 else 0
-            bp.hits = 0
-            bp.pending = True
+            bp = self._new_bp(p, cond, func, None, None)
             self._pending_bps[bp.id] = bp
         self._watch_imports()
         return bp
