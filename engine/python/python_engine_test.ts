@@ -8,6 +8,7 @@ import {
 } from "../../tests/support/assert.ts";
 import { findPythons } from "../../tests/support/pythons.ts";
 import type { Message } from "../../protocol/envelope.ts";
+import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
 import { PYTHON_BRIDGE_SOURCE, pythonEngine } from "./python_engine.ts";
 
 const TESTDATA = new URL("../../testdata/", import.meta.url).pathname;
@@ -152,5 +153,75 @@ Deno.test({
     controller.abort();
     assertEquals((await aborted.exited).signal, "SIGTERM");
     await aborted.dispose();
+  },
+});
+
+Deno.test({
+  name: "a command that comes with the capture answer, in one write, is answered at once",
+  ignore: !newest,
+  async fn() {
+    // The engine's own side of the bridge channel, played by the test so that the order is
+    // certain: a client's `start` (forwarded before the engine said `captured`) and `captured`
+    // reach the bridge together. The program then waits on its input, so nothing else comes.
+    const dir = await Deno.makeTempDir({ prefix: "qdb-channel-" });
+    await using _dir = { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+    await Deno.writeTextFile(`${dir}/qdb.py`, PYTHON_BRIDGE_SOURCE);
+    await Deno.writeTextFile(`${dir}/reader.py`, "import sys\nsys.stdin.read()\n");
+    using listener = Deno.listen({ transport: "unix", path: `${dir}/bridge.sock` });
+    const config = {
+      channel: `${dir}/bridge.sock`,
+      token: "t",
+      stop_on_entry: false,
+      run: "file",
+      eval_policy: "full",
+      eval_timeout: 0,
+      breakpoints: [],
+      break_on: "uncaught",
+      skip: [],
+    };
+    const child = new Deno.Command(newest!.path, {
+      args: [
+        "-c",
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); import qdb; qdb._main()",
+        dir,
+        `${dir}/reader.py`,
+      ],
+      env: { QDB_BRIDGE: JSON.stringify(config) },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const conn = await listener.accept();
+    const decoder = new FrameDecoder();
+    const seen: string[] = [];
+    let answered = false;
+    try {
+      for await (const chunk of conn.readable) {
+        for (const item of decoder.push(chunk)) {
+          if (!("message" in item)) continue;
+          const msg = item.message;
+          seen.push(msg.id === undefined ? msg.e : `${msg.e}#${msg.id}`);
+          if (msg.e === "capture") {
+            const start = encodeFrame({ e: "start", p: { client: "c1" }, id: 1 });
+            const captured = encodeFrame({ e: "captured" });
+            const both = new Uint8Array(start.length + captured.length);
+            both.set(start);
+            both.set(captured, start.length);
+            await conn.write(both);
+          }
+          if (msg.e === "running" && msg.id === 1) answered = true;
+          // The program waits for input: end it (and the channel) whatever was answered.
+          if (msg.e === "reading") await child.stdin.close();
+        }
+        if (answered) break;
+      }
+    } finally {
+      if (answered) child.kill();
+      await child.status;
+      try {
+        conn.close();
+      } catch { /* closed by the bridge */ }
+    }
+    assert(answered, `no answer to start; the bridge sent: ${seen.join(", ")}`);
   },
 });

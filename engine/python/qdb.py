@@ -385,17 +385,12 @@ class Bridge(object):
 
     def _reader_loop(self):
         self._internal_thread()
+        # Frames that came with the capture answer are handled first: nothing may follow them
+        # (a client's `start` waits for its reply, and the program for its input).
         buf, self._early = self._early, b""
         sock = self._sock
         try:
             while True:
-                try:
-                    chunk = sock.recv(262144)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                buf += chunk
                 while len(buf) >= 4:
                     (size,) = struct.unpack(">I", buf[:4])
                     if len(buf) < 4 + size:
@@ -404,6 +399,13 @@ class Bridge(object):
                     self._on_frame(body)
                 if self._detached:
                     break
+                try:
+                    chunk = sock.recv(262144)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
         finally:
             if not self._detached:
                 # The tracer went away: let the program run on, untraced. Its pipes may not be
