@@ -379,6 +379,17 @@ export class TerminalClient {
     if (repeat) return this.#shown();
     const frame = stack.stack[stack.index];
     if (!frame) return this.#shown();
+    // Typed-ahead lines wait until the stop is on the screen (its source may take a request).
+    this.#showingStop = true;
+    try {
+      this.#say(await this.#stopLines(stack, frame));
+    } finally {
+      this.#shown();
+    }
+  }
+
+  /** What a stop shows: where, the source around it, and the displays that changed. */
+  async #stopLines(stack: StackPayload, frame: StackPayload["stack"][number]): Promise<string> {
     this.#listFrom = { file: frame.file, line: frame.line };
     const lines = [stopHeader(frame, this.#tracer?.cwd, this.#palette)];
     if (stack.thread && stack.thread.name !== "MainThread") {
@@ -396,8 +407,7 @@ export class TerminalClient {
       }));
     }
     if (stack.reason !== "select") lines.push(...this.#changedDisplays());
-    this.#say(lines.join("\n"));
-    this.#shown();
+    return lines.join("\n");
   }
 
   /** The selected frame, as displays are tied to it: its file and function. */
@@ -431,6 +441,7 @@ export class TerminalClient {
 
   /** A stop was shown: what was typed ahead runs now (as commands), then the prompt. */
   #shown(): void {
+    this.#showingStop = false;
     this.#holdUntilStop = false;
     this.#stateKnown();
     this.#updatePrompt();
@@ -519,13 +530,21 @@ export class TerminalClient {
 
   #enqueue(line: string): void {
     this.#lines.push(line);
-    if (!this.#busy) this.#drain();
+    if (this.#drainScheduled) return;
+    // Lines that arrive together (one read of a pipe) are all queued before the first runs:
+    // a resume among them then knows the rest were typed ahead of it.
+    this.#drainScheduled = true;
+    queueMicrotask(() => {
+      this.#drainScheduled = false;
+      if (!this.#busy) this.#drain();
+    });
   }
+  #drainScheduled = false;
 
   async #drain(): Promise<void> {
     // Until the tracer says whether the program runs, a line could be a command or the
     // program's input: it waits (the state comes with the session's first events).
-    if (this.#holdUntilStop) return;
+    if (this.#holdUntilStop || this.#showingStop) return;
     if (this.#running === undefined && (this.#awaitTracer || this.#tracer !== null)) return;
     this.#busy = true;
     this.#screen.setPrompt(null);
@@ -595,6 +614,8 @@ export class TerminalClient {
   #inputClosed = false;
   #eofPending = false;
   #holdUntilStop = false;
+  /** A stop is being shown: lines wait for it. */
+  #showingStop = false;
   /** The terminal's own input is over: quit at the next prompt (pdb does at end of file). */
   #inputEnded = false;
 

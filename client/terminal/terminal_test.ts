@@ -220,3 +220,43 @@ Deno.test("finding 12: a peer's name, command and errors cannot send escapes to 
     shown,
   );
 });
+
+Deno.test("lines typed ahead while a stop's source is on its way are commands at that stop, not input", async () => {
+  // The order of a CI run that read "n\nc\n" as the program's input: the stop arrives, its
+  // source is requested, the piped lines come in meanwhile, then the same stop again (the
+  // answer to attaching), then the source.
+  let sendSource!: () => void;
+  const conn = new ScriptedConnection((msg, reply) => {
+    if (msg.e === "list") sendSource = () => reply("list", "import sys\ndata = sys.stdin.read()\n");
+  });
+  const screen = new RecordingScreen();
+  const terminal = new TerminalClient({
+    connection: conn,
+    screen,
+    tracer: null,
+    forwardInput: true,
+    awaitTracer: true,
+  });
+  const done = terminal.run();
+  const stop = (line: number) => ({ index: 0, stack: [frame(line, "<module>", "")] });
+  conn.emit("stack", stop(1));
+  while (!conn.sent.some((m) => m.e === "list")) await new Promise((r) => setTimeout(r, 0));
+  for (const line of ["n", "n", "c"]) screen.handlers.line(line);
+  await new Promise((r) => setTimeout(r, 0));
+  conn.events.push({ e: "stack", p: stop(1), id: 0 });
+  sendSource();
+  await new Promise((r) => setTimeout(r, 0));
+  conn.emit("running");
+  conn.emit("stack", stop(2));
+  await new Promise((r) => setTimeout(r, 0));
+  conn.emit("running");
+  conn.emit("reading");
+  await new Promise((r) => setTimeout(r, 0));
+  conn.close();
+  await done;
+  assertEquals(conn.sent.filter((m) => m.e !== "list").map((m) => [m.e, m.p]), [
+    ["next", undefined],
+    ["next", undefined],
+    ["input", "c\n"],
+  ]);
+});
