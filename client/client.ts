@@ -6,7 +6,7 @@
  * ```ts ignore
  * import { QdbClient } from "./client.ts";
  * await using client = await QdbClient.connect("ws://127.0.0.1:8002", { session: "demo" });
- * const reply = await client.request("eval", "2 + 2", "print");
+ * const reply = await client.requestEvent("eval", "2 + 2", "print");
  * console.log(reply.p); // { input: "2 + 2", exc: false, output: "4" }
  * ```
  * @module
@@ -17,10 +17,12 @@ import type {
   CommandPayloads,
   ErrorPayload,
   EventPayloads,
+  InspectCommand,
+  InspectResults,
   Message,
   SessionList,
 } from "../protocol/mod.ts";
-import { PROTOCOL_VERSION, sessionListSchema } from "../protocol/mod.ts";
+import { INSPECT_RESULTS, PROTOCOL_VERSION, sessionListSchema } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { explainTlsFailure } from "../transport/tls.ts";
 import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
@@ -215,11 +217,31 @@ export class QdbClient implements AsyncDisposable {
   }
 
   /**
-   * Sends a command and resolves with its first reply named in `replies`.
+   * Protocol 2: sends a command and resolves with its result, from the one `ok` reply that
+   * carries its id (checked against the protocol's schema).
+   *
+   * @example
+   * ```ts ignore
+   * const { threads } = await client.request("threads");
+   * const { frames } = await client.request("stack_trace", { thread: threads[0]!.id });
+   * ```
+   * @throws {CommandError} when the reply is an `error`.
+   */
+  async request<K extends InspectCommand>(
+    command: K,
+    ...params: CommandPayloads[K] extends undefined ? [] : [CommandPayloads[K]]
+  ): Promise<InspectResults[K]> {
+    const reply = await this.requestEvent(command, params[0], "ok");
+    return INSPECT_RESULTS[command].check(reply.p, "result") as InspectResults[K];
+  }
+
+  /**
+   * Sends a command and resolves with its first reply named in `replies` (for protocol 1's
+   * commands, which are answered by events).
    *
    * @throws {CommandError} when it causes an `error` first.
    */
-  request(e: string, p: unknown, replies: string | string[]): Promise<Message> {
+  requestEvent(e: string, p: unknown, replies: string | string[]): Promise<Message> {
     return new Promise((resolve, reject) => {
       const id = this.send(e, p);
       this.#pending.set(id, {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Message } from "../protocol/mod.ts";
+import type { InspectCommand, Message, MessageId } from "../protocol/mod.ts";
 
 /** Where the program's standard input comes from. */
 export type StdinMode = "inherit" | "piped" | "null";
@@ -75,6 +75,31 @@ export interface EngineInfo {
   capabilities: string[];
 }
 
+/**
+ * A primitive request to an engine (sent with {@linkcode EngineSession.send}): the engine
+ * answers it with exactly one {@linkcode EngineResponse} carrying the same id. Arguments are
+ * checked before they are sent; results are checked when they come back (the engine runs
+ * inside the debugged program, which the rest of qdb does not trust).
+ */
+export interface EngineRequest {
+  /** Always `request`. */
+  e: "request";
+  /** Chosen by the sender, unique among its pending requests. */
+  id: MessageId;
+  /** Which request, and its arguments. */
+  p: { command: InspectCommand; args: unknown };
+}
+
+/** The one answer to an {@linkcode EngineRequest}: its result, or why it failed. */
+export interface EngineResponse {
+  /** Always `response`. */
+  e: "response";
+  /** The request's id. */
+  id: MessageId;
+  /** The result, or an error with a protocol error type. */
+  p: { result: unknown } | { error: { type: string; data: unknown } };
+}
+
 /** One program running under an engine. */
 export interface EngineSession extends AsyncDisposable {
   /** What runs. */
@@ -85,8 +110,11 @@ export interface EngineSession extends AsyncDisposable {
    * then `disabled` are the last events, and the iteration ends.
    */
   readonly events: AsyncIterable<Message>;
-  /** Sends a client command (already validated), carrying the id to echo on its replies. */
-  send(command: Message): void;
+  /**
+   * Sends a client command (already validated), carrying the id to echo on its replies, or a
+   * primitive {@linkcode EngineRequest}, answered by a `response` event.
+   */
+  send(command: Message | EngineRequest): void;
   /** Resolves once the program has ended. */
   readonly exited: Promise<ExitStatus>;
   /** Sends a signal to the program (ignored once it has ended). */

@@ -27,6 +27,7 @@ import {
   string,
   union,
 } from "./schema.ts";
+import { evaluateArgs, scopesArgs, sourceArgs, stackTraceArgs, variablesArgs } from "./inspect.ts";
 
 /** Longest code string accepted by `eval`, `pprint`, watches and conditions. */
 export const MAX_CODE_LENGTH = 100_000;
@@ -227,6 +228,37 @@ export const COMMANDS = {
     "When to stop on exceptions: `uncaught` (the default: post-mortem before the program exits), `raised` (every raise), or `never`.",
     literal("raised", "uncaught", "never"),
     { e: "set_exception_break", p: "raised" },
+  ),
+  // Protocol 2: each is answered by exactly one `ok` (or `error`) with the command's id.
+  threads: spec(
+    "Protocol 2. Reply `ok` with every thread of the program: its id, name and state (`stopped` or `running`).",
+    none(),
+    { e: "threads", id: 1 },
+  ),
+  stack_trace: spec(
+    "Protocol 2. Reply `ok` with the frames of a stopped thread, newest first, each with an id valid until the program resumes, and `total` (page with `start` and `levels`).",
+    stackTraceArgs,
+    { e: "stack_trace", p: { thread: 140245, start: 0, levels: 20 }, id: 2 },
+  ),
+  scopes: spec(
+    "Protocol 2. Reply `ok` with a frame's scopes (locals, closure cells, globals), each with a variables reference.",
+    scopesArgs,
+    { e: "scopes", p: { frame: 1 }, id: 3 },
+  ),
+  variables: spec(
+    "Protocol 2. Reply `ok` with one page of the children of a reference (`count` from `start`; `filter` takes only `named` or `indexed` ones).",
+    variablesArgs,
+    { e: "variables", p: { ref: 4, start: 0, count: 100 }, id: 4 },
+  ),
+  evaluate: spec(
+    "Protocol 2. Evaluate an expression in a frame (default: the selected one) and reply `ok` with its value and a reference to its children. `repl` runs statements too, and its output comes as `print`.",
+    evaluateArgs,
+    { e: "evaluate", p: { expr: "primes[-3:]", frame: 1, context: "hover" }, id: 5 },
+  ),
+  source: spec(
+    "Protocol 2. Reply `ok` with the text of a source file the program has loaded as code, and its SHA-256 hash; any other path is refused.",
+    sourceArgs,
+    { e: "source", p: { path: "/src/app.py" }, id: 6 },
   ),
 } as const;
 

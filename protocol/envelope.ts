@@ -15,7 +15,7 @@ import { parseJson } from "./json.ts";
 import { isPlainObject, showValue } from "./schema.ts";
 
 /** The protocol version this code speaks; a peer with a higher one is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Longest accepted event name. */
 export const MAX_EVENT_LENGTH = 64;

@@ -45,6 +45,12 @@ export const ERROR_TYPES = {
   condition: "A breakpoint condition raised an exception (the program stops there)",
   input: "The program's standard input is not connected to qdb, or is closed",
   eval: "Code cannot be evaluated here (for example: no frame after the program ended)",
+  protocol:
+    "The command needs protocol 2, and the client or the tracer started with an older version",
+  thread: "No such thread, or it is not stopped (its frames can be read only at a stop)",
+  reference:
+    "No such frame id or variable reference: it was never handed out, or the program resumed since",
+  source: "The path is not a file the program has loaded as code, or it cannot be read",
   internal: "A bug in qdb: the command failed unexpectedly (the session lives on)",
 } as const;
 

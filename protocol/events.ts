@@ -257,6 +257,11 @@ export const TRACER_EVENTS = {
     errorPayload,
     { e: "error", p: { type: "up", data: "Oldest frame", command: "up" } },
   ),
+  ok: spec(
+    "Protocol 2: the reply to one command, sent to its client only, with the command's id; the payload is the command's result (see each command).",
+    any(),
+    { e: "ok", p: { threads: [{ id: 140245, name: "MainThread", state: "stopped" }] }, id: 1 },
+  ),
 } as const;
 
 /** Events the server itself sends to clients. */

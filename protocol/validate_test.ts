@@ -48,6 +48,12 @@ const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   complete: [3, "payload must be a string"],
   input: [null, "payload must be a string"],
   set_exception_break: ["sometimes", 'must be one of "raised", "uncaught", "never"'],
+  threads: [{}, "payload must be absent"],
+  stack_trace: [{ thread: 1, levels: 0 }, "payload.levels must be an integer from 1 to 1000"],
+  scopes: [{ frame: 0 }, "payload.frame must be an integer >= 1, got 0"],
+  variables: [{ ref: 4, count: 5000 }, "payload.count must be an integer from 1 to 1000"],
+  evaluate: [{ expr: "" }, "payload.expr must be a non-empty string"],
+  source: [{ path: "" }, "payload.path must be a non-empty string"],
 };
 
 Deno.test("every command refuses a wrong payload, naming the problem", () => {

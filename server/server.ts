@@ -22,6 +22,7 @@ import {
   type ClientMessage,
   DEFAULT_MAX_FRAME_SIZE,
   errorEvent,
+  isInspectCommand,
   isPlainObject,
   MAX_CLIENT_MESSAGE_LENGTH,
   type Message,
@@ -495,7 +496,15 @@ class Server implements QdbServer {
       );
     }
     const id = `c${this.#nextClient++}`;
-    const client: ClientPeer = { id, name: p.name || id, transport, startId: start.id, access };
+    const client: ClientPeer = {
+      id,
+      name: p.name || id,
+      transport,
+      startId: start.id,
+      access,
+      // Clients that do not say are the original qdb's: protocol 1.
+      protocol: Math.min(p.protocol ?? 1, PROTOCOL_VERSION),
+    };
     session.clients.set(id, client);
     session.lastActivity = Date.now();
     this.#log(
@@ -584,6 +593,18 @@ class Server implements QdbServer {
           { command: msg.e, id: msg.id },
         );
       }
+      if (isInspectCommand(msg.e)) {
+        const version = Math.min(client.protocol, tracer.info.protocol);
+        if (version < 2) {
+          const who = client.protocol < 2
+            ? `this client started with protocol ${client.protocol}`
+            : `the tracer speaks protocol ${tracer.info.protocol}`;
+          throw new ProtocolError("protocol", `"${msg.e}" needs protocol 2, and ${who}`, {
+            command: msg.e,
+            id: msg.id,
+          });
+        }
+      }
       // A repeated `start` asks for the state again; its auth stays on the server.
       const p = msg.e === "start" ? { client: client.id } : msg.p;
       tracer.transport.send(message(msg.e, p, session.route(client.id, msg.id)));
@@ -592,9 +613,11 @@ class Server implements QdbServer {
       client.transport.send(errorEvent(error));
       return;
     }
-    // Reads a client makes for itself (completions, source, the stack or breakpoints again)
-    // are noise to others, and what one types into the program (a password?) is theirs alone.
-    if (!UNECHOED_COMMANDS.has(msg.e)) {
+    // Reads a client makes for itself (completions, source, the stack or breakpoints again,
+    // protocol 2's inspection, an evaluation for a hover or a watch) are noise to others, and what one types into the program (a password?) is theirs alone.
+    const peek = msg.e === "evaluate" && (msg.p as { context?: string }).context !== undefined &&
+      (msg.p as { context?: string }).context !== "repl";
+    if (!UNECHOED_COMMANDS.has(msg.e) && !peek) {
       const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
       if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
       session.sendClients(echo, client.id);
@@ -606,7 +629,7 @@ class Server implements QdbServer {
       e: "attached",
       p: {
         session: session.id,
-        protocol: PROTOCOL_VERSION,
+        protocol: client.protocol,
         server: `qdb ${VERSION}`,
         tracer: session.tracer?.info ?? null,
         clients: session.clientInfos(),
@@ -1012,6 +1035,11 @@ const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
   "list",
   "stack",
   "breakpoints",
+  "threads",
+  "stack_trace",
+  "scopes",
+  "variables",
+  "source",
 ]);
 
 /** A random key of 128 bits, as hex. */

@@ -347,7 +347,7 @@ Deno.test("a client asking for a newer protocol is refused", async () => {
     const c = client(server, "v", { e: "start", p: { protocol: 99 } });
     const error = await c.expect("error");
     assertEquals(error.p.type, "version");
-    assertMatch(error.p.data, /speaks protocol 1; the client asked for 99/);
+    assertMatch(error.p.data, /speaks protocol 2; the client asked for 99/);
   });
 });
 

@@ -23,6 +23,8 @@ export interface ClientPeer {
   readonly startId?: MessageId | undefined;
   /** What it may do: `read-only` clients see events, and their commands are refused. */
   readonly access: Access;
+  /** The protocol version agreed at `start`: the client's, at most the server's. */
+  readonly protocol: number;
 }
 
 /** The connected tracer. */
@@ -118,6 +120,14 @@ export class Session {
     if (!this.#attendedOnce && this.clients.size === 0) this.#keepEarly(msg);
     const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
+    if (msg.e === "ok") {
+      // A reply is its command's client's alone.
+      const client = route ? this.clients.get(route.client) : undefined;
+      if (client) {
+        this.#deliver(client, route!.id === undefined ? bare : { ...bare, id: route!.id });
+      }
+      return;
+    }
     for (const client of [...this.clients.values()]) {
       if (route && route.client === client.id && route.id !== undefined) {
         this.#deliver(client, { ...bare, id: route.id });

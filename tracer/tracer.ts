@@ -10,6 +10,7 @@
  */
 
 import type { Engine, EngineInfo, ExitStatus, LaunchOptions } from "../engine/engine.ts";
+import { DebugCore } from "../core/core.ts";
 import type { Message, PrintPayload } from "../protocol/mod.ts";
 import { connectTracerLink, LinkRefusedError, type TracerLink } from "./link.ts";
 
@@ -81,6 +82,8 @@ function hostName(): string {
  */
 export async function startTracer(options: TracerOptions): Promise<RunningTracer> {
   const program = await options.engine.launch(options);
+  // Client commands go through the core (protocol 2's replies); events come out of it.
+  const core = new DebugCore(program);
   const { engine, program: file, argv, pid, cwd, runtime, capabilities } = program.info;
   const linkOptions = {
     server: options.server ?? "tcp://127.0.0.1:8001",
@@ -117,7 +120,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
   };
 
   const relayEvents = (async () => {
-    for await (const event of program.events) {
+    for await (const event of core.events) {
       if (event.e === "print") {
         const p = event.p as PrintPayload;
         const relayed = state !== "detached";
@@ -161,7 +164,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
           options.onStatus?.(`server: ${p?.data ?? "error"}`);
           continue;
         }
-        program.send(command as Message);
+        core.send(command as Message);
       }
       // The link is closed. On purpose (the server ended the session, the program ended,
       // debugging was detached), or lost. The server's word first: the program's `disabled`

@@ -26,13 +26,20 @@
  */
 
 import source from "./qdb.py" with { type: "text" };
+import inspectSource from "./qdb_inspect.py" with { type: "text" };
 import type { Engine, EngineInfo, EngineSession, ExitStatus, LaunchOptions } from "../engine.ts";
 import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
 import type { Message, MessageId } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 
-/** The bridge's Python source, as written next to the socket for each launch. */
+/** The bridge's main module, `qdb.py` (it imports the others). */
 export const PYTHON_BRIDGE_SOURCE: string = source;
+
+/** Every file of the bridge, by name, as written into the directory it is imported from. */
+export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
+  "qdb.py": source,
+  "qdb_inspect.py": inspectSource,
+};
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */
 const TOO_OLD_EXIT = 121;
@@ -102,20 +109,22 @@ async function installBridge(tmp: string): Promise<string> {
   const base = Deno.env.get("XDG_CACHE_HOME") ?? (home ? `${home}/.cache` : undefined);
   if (base) {
     try {
+      const all = Object.entries(PYTHON_BRIDGE_FILES).map(([name, text]) => `${name}\0${text}`);
       const digest = await crypto.subtle.digest(
         "SHA-256",
-        new TextEncoder().encode(PYTHON_BRIDGE_SOURCE),
+        new TextEncoder().encode(all.join("\0")),
       );
       const hash = Array.from(new Uint8Array(digest).slice(0, 8))
         .map((b) => b.toString(16).padStart(2, "0")).join("");
       const dir = `${base}/qdb/bridge-${hash}`;
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-      const file = `${dir}/qdb.py`;
-      const known = await Deno.readTextFile(file).catch(() => undefined);
-      if (known !== PYTHON_BRIDGE_SOURCE) {
+      for (const [name, text] of Object.entries(PYTHON_BRIDGE_FILES)) {
+        const file = `${dir}/${name}`;
+        const known = await Deno.readTextFile(file).catch(() => undefined);
+        if (known === text) continue;
         // Write then rename, so that a concurrent launch never imports half a file.
-        const part = `${dir}/qdb.py.${crypto.randomUUID()}`;
-        await Deno.writeTextFile(part, PYTHON_BRIDGE_SOURCE, { mode: 0o600 });
+        const part = `${file}.${crypto.randomUUID()}`;
+        await Deno.writeTextFile(part, text, { mode: 0o600 });
         await Deno.rename(part, file);
       }
       return dir;
@@ -123,7 +132,9 @@ async function installBridge(tmp: string): Promise<string> {
       // Read-only home or similar: fall back to the private directory.
     }
   }
-  await Deno.writeTextFile(`${tmp}/qdb.py`, PYTHON_BRIDGE_SOURCE, { mode: 0o600 });
+  for (const [name, text] of Object.entries(PYTHON_BRIDGE_FILES)) {
+    await Deno.writeTextFile(`${tmp}/${name}`, text, { mode: 0o600 });
+  }
   return tmp;
 }
 

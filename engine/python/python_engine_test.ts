@@ -9,7 +9,7 @@ import {
 import { findPythons } from "../../tests/support/pythons.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
-import { PYTHON_BRIDGE_SOURCE, pythonEngine } from "./python_engine.ts";
+import { PYTHON_BRIDGE_FILES, PYTHON_BRIDGE_SOURCE, pythonEngine } from "./python_engine.ts";
 
 const TESTDATA = new URL("../../testdata/", import.meta.url).pathname;
 const pythons = await findPythons();
@@ -165,7 +165,9 @@ Deno.test({
     // reach the bridge together. The program then waits on its input, so nothing else comes.
     const dir = await Deno.makeTempDir({ prefix: "qdb-channel-" });
     await using _dir = { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
-    await Deno.writeTextFile(`${dir}/qdb.py`, PYTHON_BRIDGE_SOURCE);
+    for (const [name, text] of Object.entries(PYTHON_BRIDGE_FILES)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
     await Deno.writeTextFile(`${dir}/reader.py`, "import sys\nsys.stdin.read()\n");
     using listener = Deno.listen({ transport: "unix", path: `${dir}/bridge.sock` });
     const config = {

@@ -42,6 +42,8 @@ import threading
 import time
 import types
 
+import qdb_inspect
+
 _PY312 = sys.version_info >= (3, 12)
 _PY313 = sys.version_info >= (3, 13)
 
@@ -53,7 +55,8 @@ PAUSE_SIGNAL = signal.SIGUSR2
 _GEN_FLAGS = 0x20 | 0x80 | 0x200
 
 _BRIDGE_FILE = os.path.abspath(__file__)
-_BRIDGE_FILES = {_BRIDGE_FILE, __file__}
+_BRIDGE_FILES = {_BRIDGE_FILE, __file__, os.path.abspath(qdb_inspect.__file__),
+                 qdb_inspect.__file__}
 
 _MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
 _PIPE_CHUNK = 65536
@@ -252,6 +255,7 @@ class Bridge(object):
         self._channel_ok = False
         self._early = b""  # bytes read before the reader loop started
         self._queue = queue.Queue()
+        self._inspector = qdb_inspect.Inspector(self, _BRIDGE_FILES)
         self._state_lock = threading.RLock()
         self._stopped_mode = False
         self._internal = set()  # idents of the bridge's own threads
@@ -1741,6 +1745,7 @@ class Bridge(object):
             with self._state_lock:
                 self._stopped_mode = False
             self._stop = None
+            self._inspector.reset()
             # Anything queued after the resume belongs to no stop: answer it as "running".
             while True:
                 try:
@@ -1821,6 +1826,8 @@ class Bridge(object):
 
     def _stopped_command(self, stop, e, p, id_):
         """Handles one command while stopped; returns a resume tuple to leave the loop."""
+        if e == "request":
+            return self._request(stop, p, id_)
         if e in _RESUME_COMMANDS:
             if e == "until":
                 line = p
@@ -1872,6 +1879,8 @@ class Bridge(object):
         return None
 
     def _running_command(self, e, p, id_):
+        if e == "request":
+            return self._request(None, p, id_)
         if e in _FRAME_COMMANDS:
             raise _CommandError("running", "%s needs a stopped program, and it is running "
                                 "(send pause first)" % e)
@@ -1927,6 +1936,86 @@ class Bridge(object):
             raise _CommandError("input", "The program's standard input is not connected to qdb")
         else:
             raise _CommandError("event", "Unknown command %r" % (e,))
+
+    # ------------------------------------------------------------------ protocol 2 requests
+
+    def _request(self, stop, p, id_):
+        """A primitive request of the engine interface (engine/engine.ts): exactly one
+        `response`, with the result or the error. Arguments were checked by the tracer's core."""
+        p = p if isinstance(p, dict) else {}
+        command, args = p.get("command"), p.get("args")
+        args = args if isinstance(args, dict) else {}
+        inspector = self._inspector
+        try:
+            if command == "threads":
+                result = inspector.threads(stop)
+            elif command == "source":
+                result = inspector.source(args)
+            elif command == "stack_trace":
+                result = inspector.stack_trace(stop, args)
+            elif stop is None and command in ("scopes", "variables", "evaluate"):
+                raise qdb_inspect.InspectError(
+                    "running", "%s needs a stopped program, and it is running (send pause "
+                    "first)" % command)
+            elif command == "scopes":
+                result = inspector.scopes(stop, args)
+            elif command == "variables":
+                result = inspector.variables(stop, args)
+            elif command == "evaluate":
+                result = self._evaluate(stop, args)
+            else:
+                raise qdb_inspect.InspectError("event", "Unknown request %r" % (command,))
+        except (qdb_inspect.InspectError, _CommandError) as err:
+            self._send("response", {"error": {"type": err.type, "data": err.data}}, id_)
+            return None
+        except Exception as exc:
+            import traceback
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self._send("response", {"error": {
+                "type": "internal",
+                "data": "qdb failed while handling %r: %s" % (command, detail)}}, id_)
+            return None
+        self._send("response", {"result": result}, id_)
+        return None
+
+    def _evaluate(self, stop, args):
+        """An expression (or, in the `repl` context, statements) in a frame given by id or the
+        selected one: its value with a reference to its children. What it prints is in
+        `output`."""
+        expr = args.get("expr")
+        context = args.get("context", "repl")
+        frame_id = args.get("frame")
+        frame = stop.frame if frame_id is None else self._inspector.frame(stop, frame_id)
+        try:
+            code_text = self._apply_policy(expr, "evaluate" if context == "repl" else context)
+        except _PolicyRefused as exc:
+            raise _CommandError("policy", str(exc))
+        try:
+            try:
+                code = compile(code_text, "<qdb>", "eval", dont_inherit=True)
+            except SyntaxError:
+                if context != "repl":
+                    raise
+                code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
+            raise _CommandError("eval", _exc_line(exc))
+        g, l = frame.f_globals, self._frame_locals(stop, frame)
+        capture = _Capture()
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = capture
+        try:
+            value = self._with_deadline(lambda: eval(code, g, l))
+        except _EvalFailed as exc:
+            raise _CommandError("eval", exc.text)
+        finally:
+            sys.stdout, sys.stderr = saved
+            self._locals_to_fast(frame, l)
+        result = self._inspector.value(value)
+        output = capture.getvalue()
+        if output:
+            result["output"] = output[:_MAX_OUTPUT]
+        return result
 
     def _cmd_select(self, stop, e, p, id_):
         n = len(stop.frames)

@@ -1,0 +1,374 @@
+"""Protocol 2's inspection requests, for the qdb bridge: threads, frames by id, scopes, values by
+reference, paged children, structured evaluation, and the source of loaded files.
+
+Frame ids and references are handed out at a stop and forgotten when the program resumes
+(``reset``); they are never reused, so a stale one is refused instead of naming something else.
+While the program is stopped the objects behind them are kept alive by the table, so the same
+object always gets the same reference (an object that contains itself expands forever, one level
+at a time, without growing the table).
+
+Runs on Python 3.8+, standard library only, like the rest of the bridge.
+"""
+
+import hashlib
+import itertools
+import os
+import stat
+import sys
+import threading
+import types
+
+# Most references handed out between two resumes: a client paging through millions of objects
+# gets an error instead of growing the program's memory without end.
+MAX_REFS = 1000000
+# Longest value (a bounded repr) in a reply.
+MAX_VALUE = 2000
+# Largest file `source` returns.
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
+# Most children in one page.
+MAX_PAGE = 1000
+
+# Values shown whole, without children.
+_LEAVES = (type(None), bool, int, float, complex, str, bytes, bytearray, range, type(Ellipsis),
+           types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.CodeType)
+
+
+class InspectError(Exception):
+    """A request that cannot be answered: `type` is the protocol's error type."""
+
+    def __init__(self, type_, data):
+        Exception.__init__(self, data)
+        self.type = type_
+        self.data = data
+
+
+class Inspector(object):
+    """The ids and references of one stop, and the requests that read through them."""
+
+    def __init__(self, bridge, own_files):
+        self._bridge = bridge
+        self._own_files = own_files  # the bridge's own source: never served
+        self._lock = threading.Lock()
+        self._next = 1
+        self._frames = {}  # frame id -> (stop, frame, lineno)
+        self._frame_ids = {}  # id(frame) -> frame id
+        self._refs = {}  # ref -> ("scope", frame, kind) or ("value", obj)
+        self._ref_ids = {}  # key -> ref
+        self._loaded = {}  # module name -> (module, canonical file)
+
+    def reset(self):
+        """The program resumes: every frame id and reference handed out is void."""
+        with self._lock:
+            self._frames.clear()
+            self._frame_ids.clear()
+            self._refs.clear()
+            self._ref_ids.clear()
+
+    def _new_id(self):
+        n = self._next
+        self._next += 1
+        return n
+
+    # ------------------------------------------------------------------ threads and frames
+
+    def threads(self, stop):
+        internal = self._bridge._internal
+        out = []
+        for t in threading.enumerate():
+            if t.ident is None or t.ident in internal:
+                continue
+            stopped = stop is not None and t.ident == stop.ident
+            out.append({"id": t.ident, "name": t.name,
+                        "state": "stopped" if stopped else "running"})
+        return {"threads": out}
+
+    def stack_trace(self, stop, args):
+        thread = args["thread"]
+        if stop is None or thread != stop.ident:
+            names = dict((t.ident, t.name) for t in threading.enumerate())
+            if thread not in names or thread in self._bridge._internal:
+                raise InspectError("thread", "No thread %s in the program" % thread)
+            raise InspectError("thread", "Thread %s (%s) is running: its frames can be read when "
+                               "it stops (qdb stops the thread that hit a breakpoint or was "
+                               "paused; the others run on)" % (thread, names[thread]))
+        frames = list(reversed(stop.frames))  # newest first
+        start = args.get("start", 0)
+        levels = args.get("levels", MAX_PAGE)
+        out = []
+        for frame, lineno in frames[start:start + levels]:
+            out.append({
+                "id": self._frame_id(stop, frame, lineno),
+                "func": frame.f_code.co_name,
+                "file": self._bridge._canon(frame.f_code.co_filename),
+                "line": lineno or 0,
+                "code": self._bridge._source_line(frame, lineno) if lineno else "",
+            })
+        return {"frames": out, "total": len(frames)}
+
+    def _frame_id(self, stop, frame, lineno):
+        with self._lock:
+            known = self._frame_ids.get(id(frame))
+            if known is not None:
+                return known
+            n = self._new_id()
+            self._frames[n] = (stop, frame, lineno)
+            self._frame_ids[id(frame)] = n
+            return n
+
+    def frame(self, stop, frame_id):
+        """The frame behind an id handed out at this stop."""
+        entry = self._frames.get(frame_id)
+        if entry is None or stop is None or entry[0] is not stop:
+            raise InspectError("reference", "No frame %s at this stop (frame ids last until the "
+                               "program resumes; ask stack_trace for new ones)" % frame_id)
+        return entry[1]
+
+    # ------------------------------------------------------------------ scopes and values
+
+    def scopes(self, stop, args):
+        frame = self.frame(stop, args["frame"])
+        code = frame.f_code
+        space = self._bridge._frame_locals(stop, frame)
+        out = []
+        if space is not frame.f_globals:
+            free = set(code.co_freevars)
+            local_names = [k for k in _keys(space) if k not in free]
+            out.append(self._scope("Locals", "locals", frame, len(local_names)))
+            if free:
+                out.append(self._scope("Closure", "closure", frame, len(free)))
+        names = [k for k in _keys(frame.f_globals) if k != "__builtins__"]
+        out.append(self._scope("Globals", "globals", frame, len(names)))
+        return {"scopes": out}
+
+    def _scope(self, name, kind, frame, count):
+        return {"name": name, "kind": kind, "ref": self._ref(("scope", id(frame), kind),
+                                                             ("scope", frame, kind)),
+                "named": count}
+
+    def _ref(self, key, entry):
+        with self._lock:
+            known = self._ref_ids.get(key)
+            if known is not None:
+                return known
+            if len(self._refs) >= MAX_REFS:
+                raise InspectError("limit", "qdb handed out %d references at this stop, the "
+                                   "most it keeps; resume to free them" % MAX_REFS)
+            n = self._new_id()
+            self._refs[n] = entry
+            self._ref_ids[key] = n
+            return n
+
+    def value(self, obj):
+        """A value as the protocol shows it: bounded repr, type, children and their counts."""
+        named, indexed = _counts(obj)
+        ref = 0
+        if named or indexed:
+            ref = self._ref(("value", id(obj)), ("value", obj))
+        return {"value": self._repr(obj), "type": _type_name(obj), "ref": ref,
+                "named": named, "indexed": indexed}
+
+    def _repr(self, obj):
+        text = self._bridge._short_repr(obj)
+        if len(text) > MAX_VALUE:
+            text = text[:MAX_VALUE - 3] + "..."
+        return text
+
+    def variables(self, stop, args):
+        ref = args["ref"]
+        entry = self._refs.get(ref)
+        if entry is None:
+            raise InspectError("reference", "No variables reference %s at this stop (references "
+                               "last until the program resumes)" % ref)
+        start = args.get("start", 0)
+        count = min(args.get("count", MAX_PAGE), MAX_PAGE)
+        which = args.get("filter")
+        if entry[0] == "scope":
+            pairs = itertools.islice(self._scope_children(stop, entry[1], entry[2]),
+                                     start, start + count)
+        else:
+            pairs = _page(entry[1], which, start, count)
+        out = []
+        for name, child in pairs:
+            item = self.value(child)
+            item["name"] = name
+            out.append(item)
+        return {"variables": out}
+
+    def _scope_children(self, stop, frame, kind):
+        if kind == "globals":
+            return ((str(k), v) for k, v in list(frame.f_globals.items())
+                    if k != "__builtins__")
+        space = self._bridge._frame_locals(stop, frame)
+        free = set(frame.f_code.co_freevars)
+        items = list(space.items())
+        if kind == "closure":
+            return ((str(k), v) for k, v in items if k in free)
+        return ((str(k), v) for k, v in items if k not in free)
+
+    # ------------------------------------------------------------------ source
+
+    def source(self, args):
+        """The text of a file the program loaded as code; any other path is refused alike,
+        whether it exists or not."""
+        path = args["path"]
+        parts = path.replace("\\", "/").split("/")
+        refused = InspectError("source", "Cannot read %s: not a file the program has loaded as "
+                               "code" % path)
+        if not os.path.isabs(path) or ".." in parts:
+            raise refused
+        real = os.path.realpath(path)
+        if real not in self._loaded_files():
+            raise refused
+        try:
+            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) |
+                         getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            raise InspectError("source", "Cannot read %s: %s" % (path, exc.strerror or exc))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise refused
+            data = f.read(MAX_SOURCE_BYTES + 1)
+        if len(data) > MAX_SOURCE_BYTES:
+            raise InspectError("source", "Cannot read %s: it is larger than %d bytes"
+                               % (path, MAX_SOURCE_BYTES))
+        return {"path": path, "text": data.decode("utf-8", "replace"),
+                "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
+
+    def _loaded_files(self):
+        """Canonical paths of the program's code: its main file, the files of loaded modules,
+        and the files of the frames of the current stop."""
+        canon = self._bridge._canon
+        files = set()
+        program = self._bridge._program
+        if program and not program.startswith("<"):
+            files.add(program)
+        for name, mod in list(sys.modules.items()):
+            known = self._loaded.get(name)
+            if known is not None and known[0] is mod:
+                if known[1]:
+                    files.add(known[1])
+                continue
+            f = getattr(mod, "__file__", None)
+            path = None
+            if isinstance(f, str) and f.endswith(".py"):
+                path = canon(f)
+            self._loaded[name] = (mod, path)
+            if path:
+                files.add(path)
+        stop = self._bridge._stop
+        if stop is not None:
+            for frame, _ in stop.frames:
+                name = frame.f_code.co_filename
+                if not name.startswith("<"):
+                    files.add(canon(name))
+        return files - set(canon(f) for f in self._own_files)
+
+
+def _keys(space):
+    try:
+        return list(space.keys())
+    except Exception:
+        return []
+
+
+def _type_name(obj):
+    t = type(obj)
+    module = getattr(t, "__module__", "builtins")
+    name = getattr(t, "__qualname__", t.__name__)
+    return name if module in ("builtins", None) else "%s.%s" % (module, name)
+
+
+def _attributes(obj):
+    """An object's own attributes: its __dict__ and __slots__ (no properties: reading one runs
+    code)."""
+    names = []
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except Exception:
+        d = None
+    if isinstance(d, (dict, types.MappingProxyType)):
+        names.extend(d.keys())
+    for klass in type(obj).__mro__:
+        slots = klass.__dict__.get("__slots__", ()) if isinstance(klass, type) else ()
+        if isinstance(slots, str):
+            slots = (slots,)
+        for s in slots:
+            if s not in ("__dict__", "__weakref__") and s not in names:
+                names.append(s)
+    return names
+
+
+def _counts(obj):
+    """How many named and indexed children a value has (0, 0 for a leaf)."""
+    if isinstance(obj, _LEAVES) and not _attributes_of_instance(obj):
+        return 0, 0
+    try:
+        if isinstance(obj, dict):
+            return len(obj), 0
+        if _is_sequence(obj):
+            return len(_attributes_of_instance(obj)), len(obj)
+    except Exception:
+        return 0, 0
+    return len(_attributes(obj)), 0
+
+
+def _attributes_of_instance(obj):
+    """Attributes of an instance of a builtin type's subclass (a plain list has none)."""
+    if type(obj).__module__ == "builtins":
+        return []
+    return _attributes(obj)
+
+
+def _is_sequence(obj):
+    return isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque"
+
+
+def _page(obj, which, start, count):
+    """`count` (name, value) children of a value from `start`: named ones first (keys or
+    attributes), then indexed ones (items). The cost is the page's, not the value's: a list is
+    sliced, a dict or set is skipped through in C."""
+    out = []
+    named_total = 0
+    if which != "indexed":
+        if isinstance(obj, dict):
+            named_total = len(obj)
+            out.extend(_dict_items(itertools.islice(obj.items(), start, start + count)))
+        else:
+            names = _attributes_of_instance(obj) if _is_sequence(obj) else _attributes(obj)
+            named_total = len(names)
+            out.extend(_attribute_items(obj, names[start:start + count]))
+    left = count - len(out)
+    if which == "named" or left <= 0 or isinstance(obj, dict) or not _is_sequence(obj):
+        return out
+    first = max(0, start - named_total)
+    if isinstance(obj, (list, tuple)):
+        items = obj[first:first + left]
+    else:
+        items = list(itertools.islice(iter(obj), first, first + left))
+    out.extend(("[%d]" % (first + i), v) for i, v in enumerate(items))
+    return out
+
+
+def _dict_items(pairs):
+    from reprlib import Repr
+    r = Repr()
+    r.maxstring = 200
+    r.maxother = 200
+    for k, v in pairs:
+        yield (k if isinstance(k, str) else r.repr(k)), v
+
+
+def _attribute_items(obj, names):
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except Exception:
+        d = None
+    for name in names:
+        try:
+            if isinstance(d, (dict, types.MappingProxyType)) and name in d:
+                yield str(name), d[name]
+            else:
+                yield str(name), object.__getattribute__(obj, name)
+        except Exception:
+            continue

@@ -1,0 +1,148 @@
+/**
+ * Protocol 2's inspection commands: threads, a thread's frames, a frame's scopes, variables by
+ * reference, structured evaluation and remote source. Each is answered by exactly one reply to
+ * the client that sent it: `ok` with the result below, or `error`, both with the command's id.
+ *
+ * Frame ids and variable references are numbers the tracer hands out at a stop; they stay valid
+ * until the program resumes, and are never reused, so a stale one is refused rather than
+ * pointing at something else.
+ *
+ * @example
+ * ```ts
+ * import { INSPECT_RESULTS } from "./inspect.ts";
+ * INSPECT_RESULTS.threads.check({ threads: [{ id: 1, name: "MainThread", state: "stopped" }] }, "p");
+ * ```
+ * @module
+ */
+
+import { array, type Infer, integer, literal, object, type Schema, string } from "./schema.ts";
+
+/** Most frames, variables or children in one reply. */
+export const MAX_PAGE = 1000;
+/** Longest `value` (a bounded repr) in a variable or an evaluation. */
+export const MAX_VALUE_LENGTH = 10_000;
+/** Largest source text `source` returns. */
+export const MAX_SOURCE_BYTES = 8 * 1024 * 1024;
+
+const count = integer({ min: 0 });
+const ref = integer({ min: 0 });
+const id = integer({ min: 1 });
+
+/** Payload of `stack_trace`: the frames of one thread, newest first, `levels` from `start`. */
+export const stackTraceArgs: Schema<{ thread: number; start?: number; levels?: number }> = object(
+  { thread: integer() },
+  { start: count, levels: integer({ min: 1, max: MAX_PAGE }) },
+);
+
+/** Payload of `scopes`. */
+export const scopesArgs: Schema<{ frame: number }> = object({ frame: id });
+
+/** Payload of `variables`: a page of the children of a reference. */
+export const variablesArgs: Schema<{
+  ref: number;
+  start?: number;
+  count?: number;
+  filter?: "named" | "indexed";
+}> = object({ ref: id }, {
+  start: count,
+  count: integer({ min: 1, max: MAX_PAGE }),
+  filter: literal("named", "indexed"),
+});
+
+/** Payload of `evaluate`: an expression in a frame (default: the selected one). */
+export const evaluateArgs: Schema<{
+  expr: string;
+  frame?: number;
+  context?: "repl" | "watch" | "hover";
+}> = object({ expr: string({ nonEmpty: true, maxLength: 100_000 }) }, {
+  frame: id,
+  context: literal("repl", "watch", "hover"),
+});
+
+/** Payload of `source`: a file the program has loaded as code. */
+export const sourceArgs: Schema<{ path: string }> = object({
+  path: string({ nonEmpty: true, maxLength: 4096 }),
+});
+
+/** A thread of the program. */
+export const threadInfoSchema = object({
+  id: integer(),
+  name: string(),
+  state: literal("stopped", "running"),
+});
+
+/** A frame of a stopped thread, with its id. */
+export const frameInfoSchema = object({
+  id,
+  func: string(),
+  file: string(),
+  line: integer({ min: 0 }),
+  code: string(),
+});
+
+/** A scope of a frame: its variables are the children of `ref`. */
+export const scopeSchema = object({
+  name: string(),
+  kind: literal("locals", "globals", "closure"),
+  ref: id,
+  named: count,
+});
+
+const valueFields = {
+  value: string({ maxLength: MAX_VALUE_LENGTH }),
+  type: string(),
+  ref,
+  named: count,
+  indexed: count,
+};
+
+/**
+ * A value: a bounded repr, its type, and a reference to its children (0 for a leaf), with how
+ * many are named (attributes, keys) and indexed (items).
+ */
+export const valueSchema = object(valueFields);
+
+/** What `evaluate` replies: the value, and what the code printed while it ran. */
+export const evaluateResultSchema = object(valueFields, { output: string() });
+
+/** A child of a value, or a variable of a scope. */
+export const variableSchema = object({
+  name: string(),
+  value: string({ maxLength: MAX_VALUE_LENGTH }),
+  type: string(),
+  ref,
+  named: count,
+  indexed: count,
+});
+
+/** What each inspection command replies in `ok`. */
+export const INSPECT_RESULTS = {
+  threads: object({ threads: array(threadInfoSchema) }),
+  stack_trace: object({ frames: array(frameInfoSchema, { maxItems: MAX_PAGE }), total: count }),
+  scopes: object({ scopes: array(scopeSchema) }),
+  variables: object({ variables: array(variableSchema, { maxItems: MAX_PAGE }) }),
+  evaluate: evaluateResultSchema,
+  source: object({ path: string(), text: string(), hash: string() }),
+} as const;
+
+/** An inspection command name. */
+export type InspectCommand = keyof typeof INSPECT_RESULTS;
+
+/** The result type of each inspection command. */
+export type InspectResults = { [K in InspectCommand]: Infer<(typeof INSPECT_RESULTS)[K]> };
+
+/** A thread of the program. */
+export type ThreadInfo = Infer<typeof threadInfoSchema>;
+/** A frame of a stopped thread. */
+export type FrameInfo = Infer<typeof frameInfoSchema>;
+/** A scope of a frame. */
+export type Scope = Infer<typeof scopeSchema>;
+/** A value with a reference to its children. */
+export type Value = Infer<typeof valueSchema>;
+/** A named child of a value. */
+export type Variable = Infer<typeof variableSchema>;
+
+/** True for a command that protocol 2 added (answered by `ok` or `error`). */
+export function isInspectCommand(name: string): name is InspectCommand {
+  return Object.hasOwn(INSPECT_RESULTS, name);
+}
