@@ -24,7 +24,7 @@ export class Inbox {
   readonly seen: Message[] = [];
   readonly errors: string[] = [];
   #cursor = 0;
-  #wake: (() => void) | undefined;
+  readonly #waiters = new Set<() => void>();
   #ended = false;
   readonly done: Promise<void>;
 
@@ -33,10 +33,10 @@ export class Inbox {
       for await (const item of transport.incoming) {
         if ("error" in item) this.errors.push(item.error.message);
         else this.seen.push(item.message);
-        this.#wake?.();
+        this.#wakeAll();
       }
       this.#ended = true;
-      this.#wake?.();
+      this.#wakeAll();
     })();
   }
 
@@ -66,14 +66,27 @@ export class Inbox {
       if (this.#ended) throw new Error(`Link ended before "${e}"; saw ${this.#describe()}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`No "${e}" within the hang guard; saw ${this.#describe()}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#next(left);
+    }
+  }
+
+  /**
+   * The first message named one of `e` that carries `id`, wherever it is (the cursor does not
+   * move: replies by id may come in any order). Rejects as `expect` does.
+   */
+  async expectId(id: MessageId, e: string[]): Promise<Received> {
+    const deadline = Date.now() + HANG_GUARD_MS;
+    while (true) {
+      const found = this.seen.find((msg) => msg.id === id && e.includes(msg.e));
+      if (found) return found;
+      if (this.#ended) {
+        throw new Error(`Link ended before a reply to ${id}; saw ${this.#describe()}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`No reply to ${id} within the hang guard; saw ${this.#describe()}`);
+      }
+      await this.#next(left);
     }
   }
 
@@ -85,6 +98,23 @@ export class Inbox {
   /** Waits until the link has closed. */
   async closed(): Promise<void> {
     await this.done;
+  }
+
+  /** Resolves at the next message, the end of the link, or after `ms`. */
+  #next(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#waiters.add(wake);
+    });
+  }
+
+  #wakeAll(): void {
+    for (const wake of [...this.#waiters]) wake();
   }
 
   #describe(): string {

@@ -1,0 +1,98 @@
+// The core alone, over a scripted engine in memory: no Python.
+import { assertEquals } from "../tests/support/assert.ts";
+import type { Message } from "../protocol/mod.ts";
+import { AsyncQueue } from "../transport/async_queue.ts";
+import { DebugCore } from "./core.ts";
+
+/** An engine whose events the test pushes, and which records what it was sent. */
+function fakeEngine() {
+  const events = new AsyncQueue<Message>();
+  const sent: Message[] = [];
+  return { events, sent, send: (msg: Message) => void sent.push(msg) };
+}
+
+async function take(iterator: AsyncIterator<Message>, n: number): Promise<Message[]> {
+  const out: Message[] = [];
+  while (out.length < n) {
+    const next = await iterator.next();
+    if (next.done) break;
+    out.push(next.value);
+  }
+  return out;
+}
+
+Deno.test("a protocol 2 command becomes an engine request, and its answer the one reply", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  core.send({ e: "threads", id: 12 });
+  core.send({ e: "source", p: { path: "/src/app.py" }, id: 13 });
+  assertEquals(engine.sent, [
+    { e: "request", id: "q1", p: { command: "threads", args: {} } },
+    { e: "request", id: "q2", p: { command: "source", args: { path: "/src/app.py" } } },
+  ]);
+  // Answers in another order than asked, with an unrelated event between them.
+  engine.events.push({ e: "response", id: "q2", p: { error: { type: "source", data: "no" } } });
+  engine.events.push({ e: "print", p: { input: "<stdout>", exc: false, output: "hi\n" } });
+  engine.events.push({
+    e: "response",
+    id: "q1",
+    p: { result: { threads: [{ id: 1, name: "MainThread", state: "stopped" }] } },
+  });
+  assertEquals(await take(out, 3), [
+    { e: "error", p: { type: "source", data: "no", command: "source" }, id: 13 },
+    { e: "print", p: { input: "<stdout>", exc: false, output: "hi\n" } },
+    { e: "ok", p: { threads: [{ id: 1, name: "MainThread", state: "stopped" }] }, id: 12 },
+  ]);
+  assertEquals(core.pending, 0);
+});
+
+Deno.test("protocol 1 commands pass through; a bad payload never reaches the engine", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  core.send({ e: "eval", p: "1 + 1", id: 3 });
+  core.send({ e: "variables", p: { ref: 0 }, id: 4 });
+  assertEquals(engine.sent, [{ e: "eval", p: "1 + 1", id: 3 }]);
+  const [error] = await take(out, 1);
+  assertEquals(error!.e, "error");
+  assertEquals(error!.id, 4);
+  assertEquals((error!.p as { type: string }).type, "payload");
+});
+
+Deno.test("an engine's malformed answer is an internal error, never relayed as ok", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  core.send({ e: "variables", p: { ref: 5 }, id: 1 });
+  core.send({ e: "scopes", p: { frame: 2 }, id: 2 });
+  core.send({ e: "threads", id: 3 });
+  engine.events.push({ e: "response", id: "q1", p: { result: { variables: "lots" } } });
+  engine.events.push({ e: "response", id: "q2", p: { error: { type: "rm -rf", data: 42 } } });
+  engine.events.push({ e: "response", id: "q99", p: { result: {} } }); // Nobody asked: dropped.
+  engine.events.push({ e: "error", id: "q3", p: { type: "tracer", data: "bridge gone" } });
+  const replies = await take(out, 3);
+  assertEquals(replies.map((m) => [m.e, m.id, (m.p as { type: string }).type]), [
+    ["error", 1, "internal"],
+    ["error", 2, "internal"],
+    ["error", 3, "tracer"],
+  ]);
+  assertEquals(
+    (replies[1]!.p as { data: string }).data,
+    'The engine failed to answer "scopes"',
+  );
+});
+
+Deno.test("requests still pending when the program ends are answered before `exited`", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  core.send({ e: "threads", id: 1 });
+  engine.events.push({ e: "exited", p: { code: 0 } });
+  engine.events.end();
+  const all: Message[] = [];
+  for await (const msg of core.events) all.push(msg);
+  assertEquals(all.map((m) => m.e), ["error", "exited"]);
+  assertEquals(all[0]!.id, 1);
+  core.send({ e: "threads", id: 2 }); // After the end: nothing more reaches the engine.
+  assertEquals(engine.sent.length, 1);
+});

@@ -1,0 +1,204 @@
+// Protocol 2 as a client written from protocol/README.md alone uses it: plain JSON over a
+// WebSocket to `qdb serve`, a program run by `qdb trace`, on every CPython 3.8+ found.
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { Inbox, type Received } from "./support/inbox.ts";
+import { QdbProcess, startServe } from "./support/processes.ts";
+import { findPythons, type PythonInstall } from "./support/pythons.ts";
+import { connectWebSocket } from "../transport/websocket.ts";
+
+const pythons = await findPythons();
+const PROGRAM = new URL("../testdata/inspected.py", import.meta.url).pathname;
+const BREAK_LINE = 19;
+
+/** A client speaking JSON messages, as the README describes them. */
+async function attach(url: string, protocol?: number) {
+  const link = await connectWebSocket(url);
+  const inbox = new Inbox(link);
+  link.send({ e: "start", p: protocol === undefined ? {} : { protocol }, id: "hello" });
+  const attached = await inbox.expect("attached");
+  let next = 1;
+  /** Sends a command and returns its one reply, `ok` or `error`, found by its id. */
+  const call = async (e: string, p?: unknown): Promise<Received> => {
+    const id = `r${next++}`;
+    link.send(p === undefined ? { e, id } : { e, p, id });
+    const reply = await inbox.expectId(id, ["ok", "error"]);
+    return reply;
+  };
+  const ok = async (e: string, p?: unknown) => {
+    const reply = await call(e, p);
+    assertEquals(reply.e, "ok", `${e}: ${JSON.stringify(reply.p)}`);
+    return reply.p;
+  };
+  return { link, inbox, attached, call, ok, [Symbol.asyncDispose]: () => close(link, inbox) };
+}
+
+async function close(link: { close(): void }, inbox: Inbox) {
+  link.close();
+  await inbox.done;
+}
+
+async function scenario(serve: { clientUrl: string; tracerUrl: string }, python: PythonInstall) {
+  const session = `v2-${python.version}`;
+  await using trace = new QdbProcess([
+    "trace",
+    "--python",
+    python.path,
+    "--server",
+    serve.tracerUrl,
+    "--session",
+    session,
+    "--no-stop",
+    "--break",
+    `${PROGRAM}:${BREAK_LINE}`,
+    PROGRAM,
+  ]);
+  await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
+  assertEquals(ana.attached.p.protocol, 2);
+  // A second client of the session, on protocol 1: it sees no reply to ana's commands.
+  await using old = await attach(`${serve.clientUrl}/${session}`);
+  assertEquals(old.attached.p.protocol, 1);
+  await ana.inbox.expect("stack", (p) => p.stack.at(-1).line === BREAK_LINE);
+
+  // Threads: the main one stopped, the worker running.
+  const { threads } = await ana.ok("threads");
+  const main = threads.find((t: { name: string }) => t.name === "MainThread");
+  const worker = threads.find((t: { name: string }) => t.name === "worker");
+  assertEquals(main.state, "stopped");
+  assertEquals(worker.state, "running");
+  const running = await ana.call("stack_trace", { thread: worker.id });
+  assertEquals([running.e, running.p.type], ["error", "thread"]);
+
+  // The stopped thread's frames, newest first, with ids.
+  const trace1 = await ana.ok("stack_trace", { thread: main.id });
+  assertEquals(trace1.frames.map((f: { func: string }) => f.func), ["inner", "main", "<module>"]);
+  assertEquals(trace1.total, 3);
+  const [inner, outer] = trace1.frames;
+  assertEquals([inner.file, inner.line], [PROGRAM, BREAK_LINE]);
+  assertMatch(inner.code, /return big\[i\] \+ offset/);
+  const page = await ana.ok("stack_trace", { thread: main.id, start: 1, levels: 1 });
+  assertEquals(page.frames.map((f: { id: number }) => f.id), [outer.id]);
+
+  // Scopes: a nested function has its closure apart from its locals.
+  const innerScopes = await ana.ok("scopes", { frame: inner.id });
+  assertEquals(innerScopes.scopes.map((s: { kind: string }) => s.kind), [
+    "locals",
+    "closure",
+    "globals",
+  ]);
+  const closure = await ana.ok("variables", { ref: innerScopes.scopes[1].ref });
+  assertEquals(closure.variables.map((v: { name: string }) => v.name).sort(), ["big", "offset"]);
+  const outerScopes = await ana.ok("scopes", { frame: outer.id });
+  const locals = await ana.ok("variables", { ref: outerScopes.scopes[0].ref });
+  const byName = Object.fromEntries(
+    locals.variables.map((v: { name: string }) => [v.name, v]),
+  );
+
+  // A list of ten million items, 100 at a time, anywhere in it.
+  const big = byName.big;
+  assertEquals([big.type, big.indexed, big.named], ["list", 10_000_000, 0]);
+  assert(big.value.length <= 10_000, `a bounded repr, not ${big.value.length} characters`);
+  for (const start of [0, 100, 5_000_000, 9_999_900]) {
+    const { variables } = await ana.ok("variables", { ref: big.ref, start, count: 100 });
+    assertEquals(variables.length, 100);
+    assertEquals(variables[0], {
+      name: `[${start}]`,
+      value: String(start),
+      type: "int",
+      ref: 0,
+      named: 0,
+      indexed: 0,
+    });
+    assertEquals(variables[99].name, `[${start + 99}]`);
+  }
+  const past = await ana.ok("variables", { ref: big.ref, start: 10_000_000, count: 100 });
+  assertEquals(past.variables, []);
+  const keys = await ana.ok("variables", { ref: byName.table.ref, start: 99_998, count: 10 });
+  assertEquals(keys.variables.map((v: { name: string; value: string }) => [v.name, v.value]), [
+    ["k99998", "99998"],
+    ["k99999", "99999"],
+  ]);
+
+  // An object that contains itself, three levels deep: the same reference each time.
+  let ref = byName.node.ref;
+  for (let level = 0; level < 3; level++) {
+    const { variables } = await ana.ok("variables", { ref });
+    const me = variables.find((v: { name: string }) => v.name === "me");
+    const name = variables.find((v: { name: string }) => v.name === "name");
+    assertEquals(name.value, "'root'");
+    assertEquals(me.type, "__main__.Node");
+    assertEquals(me.ref, byName.node.ref);
+    ref = me.ref;
+  }
+
+  // Evaluate in a frame that is not the selected one, as a hover would.
+  const value = await ana.ok("evaluate", { expr: "offset * 6", frame: outer.id, context: "hover" });
+  assertEquals([value.value, value.type, value.ref], ["42", "int", 0]);
+  const failed = await ana.call("evaluate", { expr: "nope", frame: inner.id });
+  assertEquals(failed.e, "error");
+  assertEquals(failed.p.type, "eval");
+  assertMatch(failed.p.data, /NameError/);
+
+  // The source of the program, which this client has no copy of (it reads it to compare).
+  const text = await Deno.readTextFile(PROGRAM);
+  const source = await ana.ok("source", { path: PROGRAM });
+  assertEquals(source.text, text);
+  assertEquals(source.hash, `sha256:${await sha256(text)}`);
+  for (const path of ["/etc/passwd", "testdata/inspected.py", `${PROGRAM}/../inspected.py`]) {
+    const refused = await ana.call("source", { path });
+    assertEquals([refused.e, refused.p.type], ["error", "source"], path);
+  }
+
+  // Replies are matched by id, whatever order they are sent in, numbers and strings alike.
+  const ids: [string | number, string, unknown][] = [
+    [41, "threads", undefined],
+    ["x", "scopes", { frame: outer.id }],
+    [42, "variables", { ref: big.ref, start: 3, count: 1 }],
+  ];
+  for (const [id, e, p] of ids) ana.link.send(p === undefined ? { e, id } : { e, p, id });
+  const replies = await Promise.all(ids.map(([id]) => ana.inbox.expectId(id, ["ok", "error"])));
+  assert("threads" in replies[0]!.p);
+  assert("scopes" in replies[1]!.p);
+  assertEquals(replies[2]!.p.variables[0].name, "[3]");
+
+  // A protocol 1 client may not use them, and saw none of ana's replies.
+  const refused = await old.call("threads");
+  assertEquals([refused.e, refused.p.type], ["error", "protocol"]);
+  assertEquals(old.inbox.seen.filter((m) => m.e === "ok"), []);
+
+  // References last until the program resumes: at the next stop the old ones are refused.
+  ana.link.send({ e: "continue" });
+  await ana.inbox.expect("stack", (p) => p.stack.at(-1).line === BREAK_LINE);
+  const stale = await ana.call("variables", { ref: big.ref });
+  assertEquals([stale.e, stale.p.type], ["error", "reference"]);
+  const staleFrame = await ana.call("scopes", { frame: inner.id });
+  assertEquals([staleFrame.e, staleFrame.p.type], ["error", "reference"]);
+
+  ana.link.send({ e: "continue" });
+  await ana.inbox.expect("exited");
+  assertEquals((await trace.exited()).code, 0);
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test({
+  name: "protocol 2: threads, frames, scopes, paged variables, source, replies by id",
+  ignore: pythons.length === 0,
+  async fn(t) {
+    await using serve = await startServe();
+    // Versions run side by side: each mostly waits on its own interpreter.
+    const results = await Promise.allSettled(pythons.map((python) =>
+      t.step({
+        name: `Python ${python.version}`,
+        fn: () => scenario(serve, python),
+        sanitizeOps: false,
+        sanitizeResources: false,
+        sanitizeExit: false,
+      })
+    ));
+    const failed = results.filter((r) => r.status === "rejected");
+    if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
+  },
+});
