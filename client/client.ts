@@ -17,12 +17,12 @@ import type {
   CommandPayloads,
   ErrorPayload,
   EventPayloads,
-  InspectCommand,
-  InspectResults,
   Message,
+  RequestCommand,
+  RequestResults,
   SessionList,
 } from "../protocol/mod.ts";
-import { INSPECT_RESULTS, PROTOCOL_VERSION, sessionListSchema } from "../protocol/mod.ts";
+import { PROTOCOL_VERSION, RESULTS, sessionListSchema } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { explainTlsFailure } from "../transport/tls.ts";
 import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
@@ -227,12 +227,12 @@ export class QdbClient implements AsyncDisposable {
    * ```
    * @throws {CommandError} when the reply is an `error`.
    */
-  async request<K extends InspectCommand>(
+  async request<K extends RequestCommand>(
     command: K,
     ...params: CommandPayloads[K] extends undefined ? [] : [CommandPayloads[K]]
-  ): Promise<InspectResults[K]> {
+  ): Promise<RequestResults[K]> {
     const reply = await this.requestEvent(command, params[0], "ok");
-    return INSPECT_RESULTS[command].check(reply.p, "result") as InspectResults[K];
+    return RESULTS[command].check(reply.p, "result") as RequestResults[K];
   }
 
   /**

@@ -25,12 +25,12 @@ import {
   ERROR_TYPES,
   errorEvent,
   type ErrorType,
-  INSPECT_RESULTS,
-  type InspectCommand,
-  isInspectCommand,
+  isRequestCommand,
   type Message,
   type MessageId,
   ProtocolError,
+  type RequestCommand,
+  RESULTS,
   SchemaError,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
@@ -38,7 +38,7 @@ import { AsyncQueue } from "../transport/async_queue.ts";
 /** A request sent to the engine and not answered yet. */
 interface Pending {
   /** The client command it serves. */
-  readonly command: InspectCommand;
+  readonly command: RequestCommand;
   /** The id to answer with (the server's id of the client's command). */
   readonly id: MessageId | undefined;
 }
@@ -67,7 +67,7 @@ export class DebugCore {
 
   /** Handles a client command (checked by the server) that the tracer received. */
   send(command: Message): void {
-    if (!isInspectCommand(command.e)) {
+    if (!isRequestCommand(command.e)) {
       this.#engine.send(command);
       return;
     }
@@ -116,7 +116,7 @@ export class DebugCore {
     const body = (typeof p === "object" && p !== null ? p : {}) as Record<string, unknown>;
     if ("error" in body) return this.#answerError(pending, body.error);
     try {
-      const result = INSPECT_RESULTS[pending.command].check(body.result, "result");
+      const result = RESULTS[pending.command].check(body.result, "result");
       const reply: Message = { e: "ok", p: result };
       if (pending.id !== undefined) reply.id = pending.id;
       this.#out.push(reply);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { InspectCommand, Message, MessageId } from "../protocol/mod.ts";
+import type { Message, MessageId, RequestCommand } from "../protocol/mod.ts";
 
 /** Where the program's standard input comes from. */
 export type StdinMode = "inherit" | "piped" | "null";
@@ -87,7 +87,7 @@ export interface EngineRequest {
   /** Chosen by the sender, unique among its pending requests. */
   id: MessageId;
   /** Which request, and its arguments. */
-  p: { command: InspectCommand; args: unknown };
+  p: { command: RequestCommand; args: unknown };
 }
 
 /** The one answer to an {@linkcode EngineRequest}: its result, or why it failed. */

@@ -27,7 +27,16 @@ import {
   string,
   union,
 } from "./schema.ts";
-import { evaluateArgs, scopesArgs, sourceArgs, stackTraceArgs, variablesArgs } from "./inspect.ts";
+import {
+  evaluateArgs,
+  hitCondition,
+  logMessage,
+  scopesArgs,
+  setBreakpointsArgs,
+  sourceArgs,
+  stackTraceArgs,
+  variablesArgs,
+} from "./requests.ts";
 
 /** Longest code string accepted by `eval`, `pprint`, watches and conditions. */
 export const MAX_CODE_LENGTH = 100_000;
@@ -51,6 +60,7 @@ function spec<P>(summary: string, payload: Schema<P>, example: Message): Command
 }
 
 const code = string({ nonEmpty: true, maxLength: MAX_CODE_LENGTH });
+
 const path = string({ nonEmpty: true, maxLength: 4096 });
 
 /** Payload schema of `start` from a client. */
@@ -73,6 +83,8 @@ export const setBreak = refine(
     temp: boolean(),
     ignore: integer({ min: 0 }),
     enabled: boolean(),
+    hit_condition: nullable(hitCondition),
+    log: nullable(logMessage),
   }),
   (bp, at) =>
     bp.line === undefined && bp.func === undefined ? `${at} needs a "line" or a "func"` : undefined,
@@ -99,6 +111,8 @@ export const updateBreak = object({ id: integer({ min: 1 }) }, {
   cond: nullable(code),
   ignore: integer({ min: 0 }),
   temp: boolean(),
+  hit_condition: nullable(hitCondition),
+  log: nullable(logMessage),
 });
 
 /** Payload schema of `list`: 1-based inclusive lines; no start and end lists the whole file. */
@@ -254,6 +268,15 @@ export const COMMANDS = {
     "Protocol 2. Evaluate an expression in a frame (default: the selected one) and reply `ok` with its value and a reference to its children. `repl` runs statements too, and its output comes as `print`.",
     evaluateArgs,
     { e: "evaluate", p: { expr: "primes[-3:]", frame: 1, context: "hover" }, id: 5 },
+  ),
+  set_breakpoints: spec(
+    "Protocol 2. Replace every line breakpoint of a file with these (an editor's whole list for the file); a line without code moves to the next line that has code. Reply `ok` with each one as set, in order: `verified` when bound to code, else a `message` why not. Every client also gets `breakpoints`.",
+    setBreakpointsArgs,
+    {
+      e: "set_breakpoints",
+      p: { file: "/src/app.py", breakpoints: [{ line: 4 }, { line: 9, log: "n is {n}" }] },
+      id: 7,
+    },
   ),
   source: spec(
     "Protocol 2. Reply `ok` with the text of a source file the program has loaded as code, and its SHA-256 hash; any other path is refused.",

@@ -82,7 +82,8 @@ export const stackPayload = object({
 
 /** One breakpoint. `func` is the function it was set on, if any. */
 export const breakpointSchema = object({
-  id: integer({ min: 1 }),
+  // 0 only in set_breakpoints' answer, for one that could not be set (it has a `message`).
+  id: integer({ min: 0 }),
   file: string(),
   line: integer({ min: 0 }),
   temp: boolean(),
@@ -91,7 +92,13 @@ export const breakpointSchema = object({
   enabled: boolean(),
   ignore: integer({ min: 0 }),
   hits: integer({ min: 0 }),
-}, { pending: boolean() });
+}, {
+  pending: boolean(),
+  hit_condition: nullable(string()),
+  log: nullable(string()),
+  verified: boolean(),
+  message: string(),
+});
 
 /** One watched expression and its current value (or the exception it raised). */
 export const watchSchema = object({ expr: string(), exc: boolean(), value: string() });

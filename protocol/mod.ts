@@ -22,7 +22,7 @@ export * from "./envelope.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./framing.ts";
-export * from "./inspect.ts";
+export * from "./requests.ts";
 export * from "./json.ts";
 export * from "./schema.ts";
 export * from "./validate.ts";

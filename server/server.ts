@@ -22,8 +22,8 @@ import {
   type ClientMessage,
   DEFAULT_MAX_FRAME_SIZE,
   errorEvent,
-  isInspectCommand,
   isPlainObject,
+  isRequestCommand,
   MAX_CLIENT_MESSAGE_LENGTH,
   type Message,
   message,
@@ -593,7 +593,7 @@ class Server implements QdbServer {
           { command: msg.e, id: msg.id },
         );
       }
-      if (isInspectCommand(msg.e)) {
+      if (isRequestCommand(msg.e)) {
         const version = Math.min(client.protocol, tracer.info.protocol);
         if (version < 2) {
           const who = client.protocol < 2

@@ -178,13 +178,92 @@ async function scenario(serve: { clientUrl: string; tracerUrl: string }, python:
   assertEquals((await trace.exited()).code, 0);
 }
 
+const COUNTER = new URL("../testdata/counter.py", import.meta.url).pathname;
+
+async function breakpointsScenario(
+  serve: { clientUrl: string; tracerUrl: string },
+  python: PythonInstall,
+) {
+  const session = `v2-bp-${python.version}`;
+  await using trace = new QdbProcess([
+    "trace",
+    "--python",
+    python.path,
+    "--server",
+    serve.tracerUrl,
+    "--session",
+    session,
+    COUNTER,
+  ]);
+  await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
+  await ana.inbox.expect("stack", (p) => p.reason === "entry");
+  // An editor's whole list for the file: a logpoint, a hit count, a line without code, and a
+  // line past the end.
+  const set = await ana.ok("set_breakpoints", {
+    file: COUNTER,
+    breakpoints: [
+      { line: 3, log: "i={i} total={total} {{braces}} {nope}" },
+      { line: 4, hit_condition: "% 3" },
+      { line: 5, hit_condition: "== 10" },
+      { line: 99 },
+    ],
+  });
+  const bps = set.breakpoints;
+  assertEquals(bps.map((b: { line: number; verified: boolean }) => [b.line, b.verified]), [
+    [3, true],
+    [4, true],
+    [6, true],
+    [99, false],
+  ]);
+  assertEquals(bps[3].id, 0);
+  assertMatch(bps[3].message, /the file has only 7 lines/);
+  await ana.inbox.expect("breakpoints", (p) => p.length === 3);
+  // The hit count stops at the 3rd hit of line 4 (i == 2), after three log lines, in order.
+  ana.link.send({ e: "continue" });
+  const stop = await ana.inbox.expect("stack", (p) => p.reason === "breakpoint");
+  assertEquals(stop.p.stack.at(-1).line, 4);
+  const logs = ana.inbox.seen.filter((m) =>
+    m.e === "print" && (m.p as { input: string }).input === "<log>"
+  )
+    .map((m) => (m.p as { output: string }).output);
+  assertEquals(logs, [
+    "i=0 total=0 {braces} <NameError: name 'nope' is not defined>\n",
+    "i=1 total=0 {braces} <NameError: name 'nope' is not defined>\n",
+    "i=2 total=1 {braces} <NameError: name 'nope' is not defined>\n",
+  ]);
+  const { threads } = await ana.ok("threads");
+  const { frames } = await ana.ok("stack_trace", { thread: threads[0].id });
+  assertEquals((await ana.ok("evaluate", { expr: "i", frame: frames[0].id })).value, "2");
+  // Line 4 again at i == 5, after three more log lines.
+  ana.link.send({ e: "continue" });
+  await ana.inbox.expect("stack", (p) => p.reason === "breakpoint" && p.stack.at(-1).line === 4);
+  assertEquals(
+    (await ana.ok("evaluate", { expr: "i", context: "watch" })).value,
+    "5",
+  );
+  // Clearing the file's breakpoints: the program runs to its end, logging nothing more.
+  const cleared = await ana.ok("set_breakpoints", { file: COUNTER, breakpoints: [] });
+  assertEquals(cleared.breakpoints, []);
+  ana.link.send({ e: "continue" });
+  await ana.inbox.expect("exited");
+  assertEquals((await trace.exited()).code, 0);
+  const allLogs = ana.inbox.seen.filter((m) =>
+    m.e === "print" && (m.p as { input: string }).input === "<log>"
+  );
+  assertEquals(allLogs.length, 6);
+  assertMatch(
+    trace.text.stdout + ana.inbox.seen.map((m) => JSON.stringify(m)).join(""),
+    /total 45/,
+  );
+}
+
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 Deno.test({
-  name: "protocol 2: threads, frames, scopes, paged variables, source, replies by id",
+  name: "protocol 2: threads, frames, scopes, paged variables, source, breakpoints, replies by id",
   ignore: pythons.length === 0,
   async fn(t) {
     await using serve = await startServe();
@@ -192,7 +271,10 @@ Deno.test({
     const results = await Promise.allSettled(pythons.map((python) =>
       t.step({
         name: `Python ${python.version}`,
-        fn: () => scenario(serve, python),
+        fn: async () => {
+          await scenario(serve, python);
+          await breakpointsScenario(serve, python);
+        },
         sanitizeOps: false,
         sanitizeResources: false,
         sanitizeExit: false,

@@ -117,6 +117,35 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     }
   },
 
+  async "a logpoint logs without stopping and a hit condition picks the hit (set_break)"(ctx) {
+    await using s = await open(ctx, "counter.py");
+    await stopped(s, "entry");
+    s.send("set_break", { file: "counter.py", line: 3, log: "i={i}" });
+    const log = (await s.expect("breakpoints")).p[0];
+    assertEquals([log.log, log.verified], ["i={i}", true]);
+    s.send("set_break", { file: "counter.py", line: 4, hit_condition: "== 4" });
+    const hit = (await s.expect("breakpoints")).p[1];
+    assertEquals(hit.hit_condition, "== 4");
+    s.send("continue");
+    assertEquals(top(await stopped(s, "breakpoint")).line, 4);
+    assertEquals((await evalIn(s, "i")).p.output, "3");
+    const logs = () =>
+      s.seen.filter((m) => m.e === "print" && (m.p as { input: string }).input === "<log>")
+        .map((m) => (m.p as { output: string }).output).join("");
+    assertEquals(logs(), "i=0\ni=1\ni=2\ni=3\n");
+    // The logpoint becomes silent (a hit condition it never meets); the other stops every hit.
+    s.send("update_break", { id: log.id, log: null, hit_condition: "% 100" });
+    await s.expect("breakpoints");
+    s.send("update_break", { id: hit.id, hit_condition: null });
+    await s.expect("breakpoints");
+    s.send("continue");
+    assertEquals(top(await stopped(s, "breakpoint")).line, 4);
+    assertEquals((await evalIn(s, "i")).p.output, "4");
+    assertEquals(logs(), "i=0\ni=1\ni=2\ni=3\n");
+    s.send("disable", "soft");
+    await s.expect("disabled");
+  },
+
   async "continue with no breakpoints runs to the end"(ctx) {
     await using s = await open(ctx, "steps.py");
     await stopped(s, "entry");

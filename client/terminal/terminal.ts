@@ -450,6 +450,8 @@ export class TerminalClient {
   #onPrint(p: PrintPayload): void {
     if (p.input === "<stdout>") return this.#screen.output(p.output);
     if (p.input === "<stderr>") return this.#screen.output(this.#palette.stderr(p.output));
+    // A logpoint's message comes as the program's own output would.
+    if (p.input === "<log>") return this.#screen.output(this.#palette.info(p.output));
     if (p.exc) this.#say(this.#palette.error(`*** ${p.output}`));
     else if (p.output !== "") this.#say(p.output);
   }

@@ -33,6 +33,7 @@ import io
 import json
 import os
 import queue
+import re
 import select
 import signal
 import socket
@@ -117,17 +118,70 @@ def _strip_one_newline(text):
 
 class _Breakpoint(object):
     __slots__ = ("id", "file", "line", "temp", "cond", "func", "enabled", "ignore", "hits",
-                 "compiled", "pending")
+                 "compiled", "pending", "hit_condition", "hit_test", "log", "cond_hits")
 
     def payload(self):
         out = {
             "id": self.id, "file": self.file or "", "line": self.line or 0, "temp": self.temp,
             "cond": self.cond, "func": self.func, "enabled": self.enabled,
-            "ignore": self.ignore, "hits": self.hits,
+            "ignore": self.ignore, "hits": self.hits, "verified": not self.pending,
         }
         if self.pending:
             out["pending"] = True
+        if self.hit_condition is not None:
+            out["hit_condition"] = self.hit_condition
+        if self.log is not None:
+            out["log"] = self.log
         return out
+
+
+_HIT_CONDITION = re.compile(r"^\s*(>=|>|==|=|<=|<|%)?\s*(\d+)\s*$")
+
+
+def _hit_test(text):
+    """The test of a hit condition (`>= 5`, `% 10`, a bare `5` as `>= 5`), or None for none."""
+    if text is None:
+        return None
+    m = _HIT_CONDITION.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise _CommandError("payload", 'hit_condition must be an operator (>=, >, ==, <, <=, %) '
+                            'and a count, such as ">= 5", got %r' % (text,))
+    op, n = m.group(1) or ">=", int(m.group(2))
+    return {
+        ">=": lambda h: h >= n, ">": lambda h: h > n, "==": lambda h: h == n,
+        "=": lambda h: h == n, "<=": lambda h: h <= n, "<": lambda h: h < n,
+        "%": lambda h: n > 0 and h % n == 0,
+    }[op]
+
+
+def _log_parts(text):
+    """A logpoint message as (literal, expression) pairs: `{expr}` parts, `{{` and `}}` for
+    braces; braces inside an expression nest (a dict display)."""
+    parts = []
+    literal = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "{}" and text.startswith(c * 2, i):
+            literal.append(c)
+            i += 2
+            continue
+        if c != "{":
+            literal.append(c)
+            i += 1
+            continue
+        depth, j = 1, i + 1
+        while j < n and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        if depth:
+            literal.append(text[i:])
+            break
+        parts.append(("".join(literal), text[i + 1:j - 1]))
+        literal = []
+        i = j
+    parts.append(("".join(literal), None))
+    return parts
 
 
 class _Stepper(object):
@@ -861,6 +915,16 @@ class Bridge(object):
             raise _CommandError("set_break", "Cannot set breakpoint at %s: line %d has no code; "
                                 "the nearest line with code is %d" % (label, line, nearest))
 
+    def _check_log(self, log):
+        """A logpoint's message: a string whose {expression} parts the eval policy allows."""
+        if log is None:
+            return
+        if not isinstance(log, str) or not log:
+            raise _CommandError("payload", "log must be a non-empty string or null")
+        for _, expr in _log_parts(log):
+            if expr is not None:
+                self._check_cond_policy(expr)
+
     def _check_cond_policy(self, cond):
         if cond is None:
             return
@@ -895,6 +959,8 @@ class Bridge(object):
         if cond is not None and not isinstance(cond, str):
             raise _CommandError("payload", "set_break: cond must be a string or null")
         self._check_cond_policy(cond)
+        self._check_log(p.get("log"))
+        _hit_test(p.get("hit_condition"))
         if line is None and file_arg is None and self._may_pend(func, stop):
             return self._add_pending(func, cond, p)
         if line is not None:
@@ -956,7 +1022,11 @@ class Bridge(object):
         ign = p.get("ignore", 0)
         bp.ignore = ign if isinstance(ign, int) and ign > 0 else 0
         bp.hits = 0
+        bp.cond_hits = 0
         bp.pending = path is None
+        bp.hit_condition = p.get("hit_condition")
+        bp.hit_test = _hit_test(bp.hit_condition)
+        bp.log = p.get("log")
         return bp
 
     def _add_pending(self, func, cond, p):
@@ -1079,6 +1149,13 @@ class Bridge(object):
             bp.ignore = ign
         if p.get("temp") is not None:
             bp.temp = bool(p["temp"])
+        if "hit_condition" in p:
+            bp.hit_test = _hit_test(p["hit_condition"])
+            bp.hit_condition = p["hit_condition"]
+            bp.cond_hits = 0
+        if "log" in p:
+            self._check_log(p["log"])
+            bp.log = p["log"]
         self._breakpoints_changed()
 
     def _breakpoints_payload(self):
@@ -1575,30 +1652,56 @@ class Bridge(object):
             if not b.enabled:
                 continue
             b.hits += 1
-            if not b.cond:
-                if b.ignore > 0:
-                    b.ignore -= 1
-                    continue
-                chosen = b
-                break
-            try:
-                value = self._eval_condition(b, frame)
-            except _CondError as err:
-                chosen = b
-                cond_error = err
-                break
-            if value:
-                if b.ignore > 0:
-                    b.ignore -= 1
-                else:
+            if b.cond:
+                try:
+                    value = self._eval_condition(b, frame)
+                except _CondError as err:
                     chosen = b
+                    cond_error = err
                     break
+                if not value:
+                    continue
+            if b.ignore > 0:
+                b.ignore -= 1
+                continue
+            # Hit conditions count the hits that passed the condition and the ignore count.
+            b.cond_hits += 1
+            if b.hit_test is not None and not b.hit_test(b.cond_hits):
+                continue
+            if b.log is not None:
+                self._log_point(b, frame)
+                continue
+            chosen = b
+            break
         if chosen is None:
             return
         if chosen.temp and cond_error is None:
             self._delete_bp(chosen)
             self._breakpoints_changed()
         self._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
+
+    def _log_point(self, bp, frame):
+        """A logpoint's message, as the program's own output would come (never a stop): each
+        {expression} is evaluated in the frame, under the eval policy and timeout."""
+        out = []
+        for literal, expr in _log_parts(bp.log):
+            out.append(literal)
+            if expr is None:
+                continue
+            try:
+                code_text = self._apply_policy(expr, "log")
+                code = compile(code_text, "<log>", "eval", dont_inherit=True)
+                value = self._with_deadline(lambda: eval(code, frame.f_globals, frame.f_locals))
+                text = value if isinstance(value, str) else self._short_repr(value)
+            except _PolicyRefused as exc:
+                text = "<%s>" % exc
+            except _EvalFailed as exc:
+                text = "<%s>" % exc.text
+            except Exception as exc:
+                text = "<%s>" % _exc_line(exc)
+            out.append(text[:1000])
+        self.drain_output()
+        self._send("print", {"input": "<log>", "exc": False, "output": "".join(out) + "\n"})
 
     def _maybe_pause(self, frame):
         while frame is not None and self._is_ignored(frame):
@@ -1953,6 +2056,8 @@ class Bridge(object):
                 result = inspector.source(args)
             elif command == "stack_trace":
                 result = inspector.stack_trace(stop, args)
+            elif command == "set_breakpoints":
+                result = self._set_file_breakpoints(args)
             elif stop is None and command in ("scopes", "variables", "evaluate"):
                 raise qdb_inspect.InspectError(
                     "running", "%s needs a stopped program, and it is running (send pause "
@@ -1977,6 +2082,66 @@ class Bridge(object):
             return None
         self._send("response", {"result": result}, id_)
         return None
+
+    def _set_file_breakpoints(self, args):
+        """An editor's whole list of line breakpoints for one file: the file's line breakpoints
+        are replaced (breakpoints on functions stay). A line without code moves to the next line
+        that has one. Each is answered as set, in order; one that cannot be set is answered with
+        id 0, `verified` false and a message, and is not kept."""
+        file_arg = args.get("file")
+        specs = args.get("breakpoints") or []
+        path = self._resolve_file(file_arg)
+        if path is not None and (not self._may_read(path) or self._file_skipped(path)):
+            path = None
+        lines = nlines = None
+        problem = None
+        if path is None:
+            problem = "no such file"
+        else:
+            try:
+                lines, nlines = self._executable_lines(path)
+            except SyntaxError as exc:
+                problem = "the file does not compile (%s)" % _exc_line(exc)
+            except (OSError, ValueError) as exc:
+                problem = str(exc)
+        if path is not None:
+            for b in [b for b in list(self._bps.values()) if b.file == path and b.func is None]:
+                self._delete_bp(b)
+        out = []
+        for spec in specs:
+            line = spec.get("line")
+            why = problem
+            at = line
+            if why is None:
+                later = sorted(n for n in lines if n >= line)
+                if line > nlines:
+                    why = "the file has only %d line%s" % (nlines, "" if nlines == 1 else "s")
+                elif not later:
+                    why = "no code on line %d or after it" % line
+                else:
+                    at = later[0]
+            if why is None:
+                try:
+                    self._check_cond_policy(spec.get("cond"))
+                    self._check_log(spec.get("log"))
+                    _hit_test(spec.get("hit_condition"))
+                except _CommandError as err:
+                    why = err.data
+            if why is not None:
+                out.append({"id": 0, "file": path or file_arg, "line": line, "temp": False,
+                            "cond": spec.get("cond"), "func": None, "enabled": True,
+                            "ignore": 0, "hits": 0, "verified": False,
+                            "message": "Cannot set breakpoint at %s: %s"
+                            % (self._bp_label(file_arg, line), why)})
+                continue
+            with self._bp_lock:
+                bp = self._new_bp(spec, spec.get("cond"), None, path, at)
+                self._bps[bp.id] = bp
+                self._bp_by_file.setdefault(path, {}).setdefault(at, []).append(bp)
+            out.append(bp.payload())
+        self._breakpoints_changed()
+        self._send("breakpoints", self._breakpoints_payload())
+        return {"breakpoints": out}
 
     def _evaluate(self, stop, args):
         """An expression (or, in the `repl` context, statements) in a frame given by id or the

@@ -9,13 +9,24 @@
  *
  * @example
  * ```ts
- * import { INSPECT_RESULTS } from "./inspect.ts";
- * INSPECT_RESULTS.threads.check({ threads: [{ id: 1, name: "MainThread", state: "stopped" }] }, "p");
+ * import { RESULTS } from "./requests.ts";
+ * RESULTS.threads.check({ threads: [{ id: 1, name: "MainThread", state: "stopped" }] }, "p");
  * ```
  * @module
  */
 
-import { array, type Infer, integer, literal, object, type Schema, string } from "./schema.ts";
+import { breakpointSchema } from "./events.ts";
+import {
+  array,
+  type Infer,
+  integer,
+  literal,
+  nullable,
+  object,
+  refine,
+  type Schema,
+  string,
+} from "./schema.ts";
 
 /** Most frames, variables or children in one reply. */
 export const MAX_PAGE = 1000;
@@ -62,6 +73,43 @@ export const evaluateArgs: Schema<{
 /** Payload of `source`: a file the program has loaded as code. */
 export const sourceArgs: Schema<{ path: string }> = object({
   path: string({ nonEmpty: true, maxLength: 4096 }),
+});
+
+/** Most breakpoints `set_breakpoints` takes for one file. */
+export const MAX_FILE_BREAKPOINTS = 1000;
+
+/**
+ * A hit condition: stop (or log) only on some hits of a breakpoint, counted when its condition
+ * holds: `>= 5` (from the fifth on; a bare `5` means the same), `> 5`, `== 3`, `< 3`, `<= 3`, or
+ * `% 10` (every tenth).
+ */
+export const hitCondition: Schema<string> = refine(
+  string({ nonEmpty: true, maxLength: 32 }),
+  (text, at) =>
+    /^\s*(>=|>|==|=|<=|<|%)?\s*\d+\s*$/.test(text)
+      ? undefined
+      : `${at} must be an operator (>=, >, ==, <, <=, %) and a count, such as ">= 5", got ${
+        JSON.stringify(text.slice(0, 40))
+      }`,
+);
+
+/** A logpoint's message: text with `{expression}` parts (`{{` and `}}` for braces). */
+export const logMessage: Schema<string> = string({ nonEmpty: true, maxLength: 100_000 });
+
+/** One breakpoint of `set_breakpoints`. */
+export const sourceBreakpointSchema = object({ line: integer({ min: 1 }) }, {
+  cond: nullable(string({ nonEmpty: true, maxLength: 100_000 })),
+  hit_condition: nullable(hitCondition),
+  log: nullable(logMessage),
+});
+
+/** Payload of `set_breakpoints`: every line breakpoint a file is to have. */
+export const setBreakpointsArgs: Schema<{
+  file: string;
+  breakpoints: Infer<typeof sourceBreakpointSchema>[];
+}> = object({
+  file: string({ nonEmpty: true, maxLength: 4096 }),
+  breakpoints: array(sourceBreakpointSchema, { maxItems: MAX_FILE_BREAKPOINTS }),
 });
 
 /** A thread of the program. */
@@ -116,20 +164,21 @@ export const variableSchema = object({
 });
 
 /** What each inspection command replies in `ok`. */
-export const INSPECT_RESULTS = {
+export const RESULTS = {
   threads: object({ threads: array(threadInfoSchema) }),
   stack_trace: object({ frames: array(frameInfoSchema, { maxItems: MAX_PAGE }), total: count }),
   scopes: object({ scopes: array(scopeSchema) }),
   variables: object({ variables: array(variableSchema, { maxItems: MAX_PAGE }) }),
   evaluate: evaluateResultSchema,
   source: object({ path: string(), text: string(), hash: string() }),
+  set_breakpoints: object({ breakpoints: array(breakpointSchema) }),
 } as const;
 
 /** An inspection command name. */
-export type InspectCommand = keyof typeof INSPECT_RESULTS;
+export type RequestCommand = keyof typeof RESULTS;
 
 /** The result type of each inspection command. */
-export type InspectResults = { [K in InspectCommand]: Infer<(typeof INSPECT_RESULTS)[K]> };
+export type RequestResults = { [K in RequestCommand]: Infer<(typeof RESULTS)[K]> };
 
 /** A thread of the program. */
 export type ThreadInfo = Infer<typeof threadInfoSchema>;
@@ -143,6 +192,6 @@ export type Value = Infer<typeof valueSchema>;
 export type Variable = Infer<typeof variableSchema>;
 
 /** True for a command that protocol 2 added (answered by `ok` or `error`). */
-export function isInspectCommand(name: string): name is InspectCommand {
-  return Object.hasOwn(INSPECT_RESULTS, name);
+export function isRequestCommand(name: string): name is RequestCommand {
+  return Object.hasOwn(RESULTS, name);
 }
