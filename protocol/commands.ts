@@ -29,6 +29,7 @@ import {
 } from "./schema.ts";
 import {
   evaluateArgs,
+  exceptionInfoArgs,
   hitCondition,
   logMessage,
   scopesArgs,
@@ -277,6 +278,11 @@ export const COMMANDS = {
       p: { file: "/src/app.py", breakpoints: [{ line: 4 }, { line: 9, log: "n is {n}" }] },
       id: 7,
     },
+  ),
+  exception_info: spec(
+    "Protocol 2. Reply `ok` with the exception a thread stopped on: its type, message, formatted traceback, whether it was uncaught, and a variables reference to the exception object.",
+    exceptionInfoArgs,
+    { e: "exception_info", p: { thread: 140245 }, id: 8 },
   ),
   source: spec(
     "Protocol 2. Reply `ok` with the text of a source file the program has loaded as code, and its SHA-256 hash; any other path is refused.",

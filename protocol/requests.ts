@@ -18,6 +18,7 @@
 import { breakpointSchema } from "./events.ts";
 import {
   array,
+  boolean,
   type Infer,
   integer,
   literal,
@@ -69,6 +70,9 @@ export const evaluateArgs: Schema<{
   frame: id,
   context: literal("repl", "watch", "hover"),
 });
+
+/** Payload of `exception_info`: a thread stopped on an exception. */
+export const exceptionInfoArgs: Schema<{ thread: number }> = object({ thread: integer() });
 
 /** Payload of `source`: a file the program has loaded as code. */
 export const sourceArgs: Schema<{ path: string }> = object({
@@ -172,6 +176,13 @@ export const RESULTS = {
   evaluate: evaluateResultSchema,
   source: object({ path: string(), text: string(), hash: string() }),
   set_breakpoints: object({ breakpoints: array(breakpointSchema) }),
+  exception_info: object({
+    type: string(),
+    message: string(),
+    traceback: string(),
+    uncaught: boolean(),
+    ref,
+  }),
 } as const;
 
 /** An inspection command name. */

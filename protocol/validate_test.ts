@@ -54,6 +54,7 @@ const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   variables: [{ ref: 4, count: 5000 }, "payload.count must be an integer from 1 to 1000"],
   evaluate: [{ expr: "" }, "payload.expr must be a non-empty string"],
   source: [{ path: "" }, "payload.path must be a non-empty string"],
+  exception_info: [{}, "payload.thread is required"],
   set_breakpoints: [
     { file: "a.py", breakpoints: [{ line: 3, hit_condition: "lots" }] },
     'payload.breakpoints[0].hit_condition must be an operator (>=, >, ==, <, <=, %) and a count, such as ">= 5", got "lots"',

@@ -257,13 +257,53 @@ async function breakpointsScenario(
   );
 }
 
+const POSTMORTEM = new URL("../testdata/postmortem.py", import.meta.url).pathname;
+
+async function exceptionScenario(
+  serve: { clientUrl: string; tracerUrl: string },
+  python: PythonInstall,
+) {
+  const session = `v2-exc-${python.version}`;
+  await using trace = new QdbProcess([
+    "trace",
+    "--python",
+    python.path,
+    "--server",
+    serve.tracerUrl,
+    "--session",
+    session,
+    POSTMORTEM,
+  ]);
+  await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
+  await ana.inbox.expect("stack", (p) => p.reason === "entry");
+  const { threads } = await ana.ok("threads");
+  const notYet = await ana.call("exception_info", { thread: threads[0].id });
+  assertEquals([notYet.e, notYet.p.type], ["error", "thread"]);
+  assertMatch(notYet.p.data, /did not stop on an exception \(it stopped: entry\)/);
+  ana.link.send({ e: "continue" });
+  await ana.inbox.expect("stack", (p) => p.post_mortem === true);
+  const info = await ana.ok("exception_info", { thread: threads[0].id });
+  assertEquals([info.type, info.message, info.uncaught], [
+    "ZeroDivisionError",
+    "division by zero",
+    true,
+  ]);
+  assertMatch(info.traceback, /ratio = 10 \/ d[\s\S]*ZeroDivisionError: division by zero\n$/);
+  const { variables } = await ana.ok("variables", { ref: info.ref });
+  const args = variables.find((v: { name: string }) => v.name === "args");
+  assertEquals(args.value, "('division by zero',)");
+  ana.link.send({ e: "disable", p: "hard" });
+  await trace.exited();
+}
+
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 Deno.test({
-  name: "protocol 2: threads, frames, scopes, paged variables, source, breakpoints, replies by id",
+  name:
+    "protocol 2: threads, frames, scopes, paged variables, source, breakpoints, exception info, replies by id",
   ignore: pythons.length === 0,
   async fn(t) {
     await using serve = await startServe();
@@ -274,6 +314,7 @@ Deno.test({
         fn: async () => {
           await scenario(serve, python);
           await breakpointsScenario(serve, python);
+          await exceptionScenario(serve, python);
         },
         sanitizeOps: false,
         sanitizeResources: false,

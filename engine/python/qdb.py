@@ -207,6 +207,7 @@ class _Stop(object):
         self.breakpoint = None
         self.post_mortem = post_mortem
         self.exception = None  # payload of the exception event, resent on start
+        self.exc_value = None  # the exception object itself, for exception_info
         self.locals_cache = {}
 
     @property
@@ -1756,7 +1757,8 @@ class Bridge(object):
         }
 
     def _stop_at(self, frame, reason, bp=None, cond_error=None, exc_info=None,
-                 return_value=_MISSING, frames=None, post_mortem=False, exception=None):
+                 return_value=_MISSING, frames=None, post_mortem=False, exception=None,
+                 exc_value=None):
         """Stops this thread at `frame` and runs the interaction loop until a resume command.
         Other threads that want to stop wait their turn on the interaction lock."""
         ident = threading.get_ident()
@@ -1775,6 +1777,7 @@ class Bridge(object):
                              post_mortem)
                 if bp is not None:
                     stop.breakpoint = bp.id
+                stop.exc_value = exc_value if exc_info is None else exc_info[1]
                 if exception is not None:
                     stop.exception = exception
                 elif exc_info is not None:
@@ -2058,6 +2061,8 @@ class Bridge(object):
                 result = inspector.stack_trace(stop, args)
             elif command == "set_breakpoints":
                 result = self._set_file_breakpoints(args)
+            elif command == "exception_info":
+                result = self._exception_info(stop, args)
             elif stop is None and command in ("scopes", "variables", "evaluate"):
                 raise qdb_inspect.InspectError(
                     "running", "%s needs a stopped program, and it is running (send pause "
@@ -2082,6 +2087,22 @@ class Bridge(object):
             return None
         self._send("response", {"result": result}, id_)
         return None
+
+    def _exception_info(self, stop, args):
+        """The exception a thread stopped on: type, message, traceback, and a reference to the
+        exception object itself."""
+        thread = args.get("thread")
+        if stop is None or stop.ident != thread:
+            raise qdb_inspect.InspectError("thread", "Thread %s is not stopped" % thread)
+        if stop.exception is None:
+            raise qdb_inspect.InspectError("thread", "Thread %s did not stop on an exception "
+                                           "(it stopped: %s)" % (thread, stop.reason))
+        info = stop.exception
+        out = {"type": info["type"], "message": info["value"], "traceback": info["traceback"],
+               "uncaught": bool(info.get("uncaught")), "ref": 0}
+        if stop.exc_value is not None:
+            out["ref"] = self._inspector.value(stop.exc_value)["ref"]
+        return out
 
     def _set_file_breakpoints(self, args):
         """An editor's whole list of line breakpoints for one file: the file's line breakpoints
@@ -2907,7 +2928,7 @@ class Bridge(object):
             ident = threading.get_ident()
         exception = self._exception_payload(type(exc), exc, tb, True, ident)
         self._stop_at(frames[-1][0], "exception", frames=frames, post_mortem=True,
-                      exception=exception)
+                      exception=exception, exc_value=exc)
 
     def detach(self, mode, id_, notify=True, restore=True):
         """Stops debugging. soft: the program runs on untraced with its own stdout/stderr

@@ -283,6 +283,12 @@ def _attributes(obj):
     """An object's own attributes: its __dict__ and __slots__ (no properties: reading one runs
     code)."""
     names = []
+    if isinstance(obj, BaseException):
+        # An exception's arguments and chain are descriptors, not in its __dict__.
+        names.append("args")
+        for link in ("__cause__", "__context__"):
+            if getattr(obj, link, None) is not None:
+                names.append(link)
     try:
         d = object.__getattribute__(obj, "__dict__")
     except Exception:
