@@ -325,3 +325,24 @@ Deno.test({
     if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
   },
 });
+
+Deno.test({
+  name: "terminal: threads, thread N, and p of a huge value says how much there is",
+  ignore: pythons.length === 0,
+  async fn() {
+    const python = pythons.at(-1)!;
+    const run = new QdbProcess(
+      ["run", "--python", python.path, "--break", `${PROGRAM}:${BREAK_LINE}`, PROGRAM],
+      { stdin: "c\nthreads\nthread 2\nthread 1\nthread 9\np big\nq\n" },
+    );
+    await run.exited();
+    const out = run.text.stdout;
+    assertMatch(out, /^\* 1 {2}MainThread {2}\(\d+\) {2}stopped$/m);
+    assertMatch(out, /^ {2}2 {2}worker {2}\(\d+\) {2}running$/m);
+    assertMatch(out, /\*\*\* Thread 2 \(worker\) is running: qdb stops the thread that hit/);
+    assertMatch(out, /^\[Current thread is 1 \(MainThread\)\]$/m);
+    assertMatch(out, /\*\*\* No thread 9/);
+    assertMatch(out, /^\[0, 1, 2, .*9998, 9999, \.\.\.\]$/m);
+    assertMatch(out, /^\[qdb: a list of 10,000,000 items; the first 10,000 are shown\]$/m);
+  },
+});

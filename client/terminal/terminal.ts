@@ -15,9 +15,11 @@ import type {
   Message,
   PrintPayload,
   StackPayload,
+  ThreadInfo,
   TracerInfo,
   Watch,
 } from "../../protocol/mod.ts";
+import { RESULTS } from "../../protocol/mod.ts";
 import type { ConsoleHandlers } from "./console.ts";
 import {
   ArgumentError,
@@ -667,6 +669,41 @@ export class TerminalClient {
     await this.#request("eval", code);
   }
 
+  /** The program's threads (protocol 2), or undefined after saying why not. */
+  async #listThreads(): Promise<ThreadInfo[] | undefined> {
+    const reply = await this.#request("threads", undefined, true);
+    if (reply.e === "ok") return RESULTS.threads.check(reply.p, "threads").threads;
+    if (reply.e === "error") this.#onError(reply.p as ErrorPayload);
+    return undefined;
+  }
+
+  async #threads(): Promise<void> {
+    const threads = await this.#listThreads();
+    if (!threads) return;
+    const current = this.#stack?.thread?.id;
+    const width = String(threads.length).length;
+    threads.forEach((t, i) => {
+      const mark = t.id === current ? "*" : " ";
+      this.#say(`${mark} ${String(i + 1).padStart(width)}  ${t.name}  (${t.id})  ${t.state}`);
+    });
+  }
+
+  async #thread(arg: string): Promise<void> {
+    const [n] = parseNumbers(arg.trim(), "thread number");
+    const threads = await this.#listThreads();
+    if (!threads) return;
+    const t = threads[n! - 1] ?? threads.find((t) => t.id === n);
+    if (!t) return this.#say(this.#palette.error(`*** No thread ${n} (see \`threads\`)`));
+    const label = `${threads.indexOf(t) + 1} (${t.name})`;
+    if (t.state === "running") {
+      return this.#say(this.#palette.error(
+        `*** Thread ${label} is running: qdb stops the thread that hit a breakpoint or was ` +
+          "paused, and the others run on",
+      ));
+    }
+    this.#say(`[Current thread is ${label}]`);
+  }
+
   #requireStop(): boolean {
     if (!this.#running) return true;
     this.#say(this.#palette.error(
@@ -840,6 +877,17 @@ export class TerminalClient {
           const [index] = parseNumbers(`${Number(arg) + 1}`, "frame index");
           if (this.#requireStop()) await this.#request("frame", index! - 1);
         },
+      },
+      {
+        names: ["threads"],
+        help: "List the program's threads (* marks the one stopped here)",
+        run: () => this.#threads(),
+      },
+      {
+        names: ["thread"],
+        args: "N",
+        help: "Switch to thread N of `threads` (only a stopped thread has frames to show)",
+        run: (arg) => this.#thread(arg),
       },
       {
         names: ["p"],

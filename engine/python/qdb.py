@@ -2467,11 +2467,31 @@ class Bridge(object):
             r = getattr(self, "_big_repr_obj", None)
             if r is None:
                 r = self._big_repr_obj = self._repr_obj(True)
-            text = r.repr(value)
+            text = r.repr(value) + self._size_note(value, r)
         if len(text) > _MAX_OUTPUT:
             text = text[:_MAX_OUTPUT] + "\n... [qdb: output truncated at %d characters]" % (
                 _MAX_OUTPUT)
         return text
+
+    def _size_note(self, value, r):
+        """For a value too big to show whole: how much of it the repr shows, and how much
+        there is (its items, keys or characters)."""
+        try:
+            n = len(value)
+        except Exception:
+            return ""
+        if isinstance(value, dict):
+            shown, unit = r.maxdict, "keys"
+        elif isinstance(value, (str, bytes, bytearray)):
+            shown, unit = r.maxstring, "characters" if isinstance(value, str) else "bytes"
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            shown, unit = r.maxlist, "items"
+        else:
+            return ""
+        if n <= shown:
+            return ""
+        return "\n[qdb: a %s of %s %s; the first %s are shown]" % (
+            type(value).__name__, format(n, ","), unit, format(shown, ","))
 
     def _namespace_payload(self, stop, kind):
         frame = stop.frame
