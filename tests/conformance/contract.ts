@@ -1,0 +1,181 @@
+/**
+ * The contract every debug engine keeps with the core, as one suite run against each engine:
+ * the Python engine on every CPython found, and a scripted fake engine in memory that tests the
+ * core alone. A new engine (JavaScript through the V8 inspector) passes it before it ships.
+ *
+ * The program under test (testdata/contract.py for Python) stops twice at its breakpoint in
+ * `visit(items, n)`, where `items` is a list of 250 integers, `n` is 0 then 1 and `label` is
+ * `"visit N"`, called from the module's top level; then it ends with code 0.
+ *
+ * @module
+ */
+
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import type { DebugCore } from "../../core/core.ts";
+import type { Message, MessageId } from "../../protocol/mod.ts";
+
+/** A running contract program, stopped at its first stop, seen through the core. */
+export interface ContractSession extends AsyncDisposable {
+  /** The core over the engine. */
+  readonly core: DebugCore;
+  /** The main file of the program, as the engine names it. */
+  readonly program: string;
+  /** Every event the core has given so far. */
+  readonly seen: Message[];
+  /** Resolves with the next event named `e` after those already taken. */
+  next(e: string): Promise<Message>;
+}
+
+/** An engine under test: starts the contract program, stopped at its first stop. */
+export interface ContractTarget {
+  readonly name: string;
+  start(): Promise<ContractSession>;
+}
+
+let nextId = 1;
+
+/** Sends a command through the core; resolves with its one reply (`ok` or `error`). */
+async function call(s: ContractSession, e: string, p?: unknown): Promise<Message> {
+  const id: MessageId = nextId++;
+  s.core.send(p === undefined ? { e, id } : { e, p, id });
+  while (true) {
+    const found = s.seen.filter((m) => m.id === id && (m.e === "ok" || m.e === "error"));
+    if (found.length > 0) {
+      // Exactly one reply, however long we wait: another would show up by the next event.
+      return found[0]!;
+    }
+    await s.next("*");
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+async function ok(s: ContractSession, e: string, p?: unknown): Promise<any> {
+  const reply = await call(s, e, p);
+  assertEquals(reply.e, "ok", `${e}: ${JSON.stringify(reply.p)}`);
+  return reply.p;
+}
+
+async function errorType(s: ContractSession, e: string, p?: unknown): Promise<string> {
+  const reply = await call(s, e, p);
+  assertEquals(reply.e, "error", `${e} should fail: ${JSON.stringify(reply.p)}`);
+  return (reply.p as { type: string }).type;
+}
+
+async function stoppedThread(s: ContractSession): Promise<number> {
+  const { threads } = await ok(s, "threads");
+  const stopped = threads.filter((t: { state: string }) => t.state === "stopped");
+  assertEquals(stopped.length, 1, JSON.stringify(threads));
+  return stopped[0].id;
+}
+
+/** The contract's cases, by name. */
+export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
+  async "threads: one stopped thread, named"(s) {
+    const { threads } = await ok(s, "threads");
+    assert(threads.length >= 1);
+    for (const t of threads) {
+      assertEquals(typeof t.name, "string");
+      assert(t.state === "stopped" || t.state === "running");
+    }
+    await stoppedThread(s);
+  },
+
+  async "stack_trace: newest first, distinct ids, paged"(s) {
+    const thread = await stoppedThread(s);
+    const { frames, total } = await ok(s, "stack_trace", { thread });
+    assertEquals(total, frames.length);
+    assertEquals(frames.map((f: { func: string }) => f.func).slice(0, 2), ["visit", "<module>"]);
+    assertEquals(frames[0].file, s.program);
+    assertMatch(frames[0].code, /return len\(items\) \+ n/);
+    assertEquals(new Set(frames.map((f: { id: number }) => f.id)).size, frames.length);
+    const page = await ok(s, "stack_trace", { thread, start: 1, levels: 1 });
+    assertEquals(page.frames.map((f: { id: number }) => f.id), [frames[1].id]);
+    assertEquals(page.total, total);
+    assertEquals(await errorType(s, "stack_trace", { thread: 424242 }), "thread");
+  },
+
+  async "scopes and variables: locals by name, a list paged by index"(s) {
+    const thread = await stoppedThread(s);
+    const { frames } = await ok(s, "stack_trace", { thread });
+    const { scopes } = await ok(s, "scopes", { frame: frames[0].id });
+    assertEquals(scopes[0].kind, "locals");
+    const { variables } = await ok(s, "variables", { ref: scopes[0].ref });
+    const byName = Object.fromEntries(variables.map((v: { name: string }) => [v.name, v]));
+    assertEquals(byName.n.value, "0");
+    assertEquals(byName.n.ref, 0);
+    assertEquals(byName.label.value, "'visit 0'");
+    assertEquals([byName.items.indexed, byName.items.named], [250, 0]);
+    const page = await ok(s, "variables", { ref: byName.items.ref, start: 240, count: 20 });
+    assertEquals(page.variables.map((v: { name: string }) => v.name), [
+      "[240]",
+      "[241]",
+      "[242]",
+      "[243]",
+      "[244]",
+      "[245]",
+      "[246]",
+      "[247]",
+      "[248]",
+      "[249]",
+    ]);
+    assertEquals(page.variables[9].value, "249");
+    const named = await ok(s, "variables", { ref: byName.items.ref, filter: "named" });
+    assertEquals(named.variables, []);
+  },
+
+  async "evaluate: a value with a type, in a chosen frame; failures are errors"(s) {
+    const thread = await stoppedThread(s);
+    const { frames } = await ok(s, "stack_trace", { thread });
+    const value = await ok(s, "evaluate", { expr: "n + 1", frame: frames[0].id });
+    assertEquals([value.value, value.type, value.ref], ["1", "int", 0]);
+    assertEquals(
+      await errorType(s, "evaluate", { expr: "no_such_name", frame: frames[0].id }),
+      "eval",
+    );
+  },
+
+  async "references and frame ids last until the program resumes"(s) {
+    const thread = await stoppedThread(s);
+    const { frames } = await ok(s, "stack_trace", { thread });
+    const { scopes } = await ok(s, "scopes", { frame: frames[0].id });
+    assertEquals(await errorType(s, "variables", { ref: 999_999 }), "reference");
+    s.core.send({ e: "continue" });
+    await s.next("running");
+    await s.next("stack");
+    assertEquals(await errorType(s, "variables", { ref: scopes[0].ref }), "reference");
+    assertEquals(await errorType(s, "scopes", { frame: frames[0].id }), "reference");
+    const again = await ok(s, "stack_trace", { thread: await stoppedThread(s) });
+    const fresh = await ok(s, "scopes", { frame: again.frames[0].id });
+    const { variables } = await ok(s, "variables", { ref: fresh.scopes[0].ref });
+    assertEquals(variables.find((v: { name: string }) => v.name === "n").value, "1");
+  },
+
+  async "source: the program's file with its hash; other paths refused"(s) {
+    const { text, hash } = await ok(s, "source", { path: s.program });
+    assertMatch(text, /def visit\(items, n\):/);
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+    assertEquals(hash, `sha256:${hex}`);
+    assertEquals(await errorType(s, "source", { path: "/etc/passwd" }), "source");
+  },
+
+  async "every request is answered once, and the program ends"(s) {
+    const ids: number[] = [];
+    for (const e of ["threads", "threads", "threads"]) {
+      const id = nextId++;
+      ids.push(id);
+      s.core.send({ e, id });
+    }
+    for (const id of ids) {
+      while (!s.seen.some((m) => m.id === id)) await s.next("*");
+    }
+    s.core.send({ e: "continue" });
+    await s.next("stack");
+    s.core.send({ e: "continue" });
+    const exited = await s.next("exited");
+    assertEquals((exited.p as { code: number }).code, 0);
+    for (const id of ids) {
+      assertEquals(s.seen.filter((m) => m.id === id).length, 1, `replies to ${id}`);
+    }
+  },
+};

@@ -1,0 +1,179 @@
+/**
+ * A scripted engine in memory that keeps the engine contract (tests/conformance/contract.ts)
+ * for the contract's program, with no Python: it lets the suite test the core alone, and shows
+ * in a page what a new engine must answer.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { EngineRequest } from "../../engine/engine.ts";
+import type { Message } from "../../protocol/mod.ts";
+import { AsyncQueue } from "../../transport/async_queue.ts";
+
+/** A value of the scripted program. */
+type Value = number | string | number[];
+
+const THREAD = { id: 1, name: "MainThread" };
+
+/** The contract program, stop by stop: `visit(items, n)` for n = 0, 1. */
+export class FakeEngine {
+  readonly events = new AsyncQueue<Message>();
+  readonly #program: string;
+  readonly #source: string;
+  #n = 0;
+  #running = false;
+  #nextId = 1;
+  /** Frame ids and references of this stop; forgotten at each resume. */
+  #frames = new Map<number, "visit" | "<module>">();
+  #refs = new Map<number, { scope: "locals" | "globals"; frame: string } | { list: number[] }>();
+
+  constructor(program: string, source: string) {
+    this.#program = program;
+    this.#source = source;
+    this.#stop();
+  }
+
+  send(msg: Message | EngineRequest): void {
+    if (msg.e === "request") return this.#request(msg as EngineRequest);
+    if (msg.e === "continue" && !this.#running) return this.#resume(msg);
+    this.events.push({
+      e: "error",
+      p: { type: "event", data: `The fake engine does not do "${msg.e}"`, command: msg.e },
+      ...(msg.id !== undefined ? { id: msg.id } : {}),
+    });
+  }
+
+  #stop(): void {
+    this.#running = false;
+    this.events.push({
+      e: "stack",
+      p: {
+        index: 1,
+        stack: [
+          { file: this.#program, line: 9, func: "<module>", code: "    total += visit(...)" },
+          { file: this.#program, line: 4, func: "visit", code: "    return len(items) + n" },
+        ],
+        thread: THREAD,
+        reason: "breakpoint",
+        breakpoint: 1,
+      },
+    });
+  }
+
+  #resume(msg: Message): void {
+    this.#running = true;
+    this.#frames.clear();
+    this.#refs.clear();
+    this.events.push({ e: "running", p: { thread: THREAD }, ...(msg.id ? { id: msg.id } : {}) });
+    this.#n++;
+    if (this.#n < 2) return this.#stop();
+    this.events.push({ e: "exited", p: { code: 0 } });
+    this.events.push({ e: "disabled", p: { reason: "The program exited with code 0" } });
+    this.events.end();
+  }
+
+  #locals(): Record<string, Value> {
+    return {
+      items: Array.from({ length: 250 }, (_, i) => i),
+      n: this.#n,
+      label: `visit ${this.#n}`,
+    };
+  }
+
+  #value(v: Value): { value: string; type: string; ref: number; named: number; indexed: number } {
+    if (Array.isArray(v)) {
+      const ref = this.#nextId++;
+      this.#refs.set(ref, { list: v });
+      return {
+        value: `[${v.slice(0, 5).join(", ")}, ...]`,
+        type: "list",
+        ref,
+        named: 0,
+        indexed: v.length,
+      };
+    }
+    return typeof v === "number"
+      ? { value: String(v), type: "int", ref: 0, named: 0, indexed: 0 }
+      : { value: `'${v}'`, type: "str", ref: 0, named: 0, indexed: 0 };
+  }
+
+  #request(msg: EngineRequest): void {
+    const answer = (result: unknown) =>
+      this.events.push({ e: "response", id: msg.id, p: { result } });
+    const fail = (type: string, data: string) =>
+      this.events.push({ e: "response", id: msg.id, p: { error: { type, data } } });
+    const args = (msg.p.args ?? {}) as Record<string, unknown>;
+    switch (msg.p.command) {
+      case "threads":
+        return answer({ threads: [{ ...THREAD, state: this.#running ? "running" : "stopped" }] });
+      case "source":
+        return args.path === this.#program
+          ? answer({
+            path: this.#program,
+            text: this.#source,
+            hash: `sha256:${sha256(this.#source)}`,
+          })
+          : fail("source", `Cannot read ${args.path}: not a file the program has loaded as code`);
+    }
+    if (this.#running) return fail("running", `${msg.p.command} needs a stopped program`);
+    switch (msg.p.command) {
+      case "stack_trace": {
+        if (args.thread !== THREAD.id) return fail("thread", `No thread ${args.thread}`);
+        if (this.#frames.size === 0) {
+          this.#frames.set(this.#nextId++, "visit");
+          this.#frames.set(this.#nextId++, "<module>");
+        }
+        const all = [...this.#frames].map(([id, func]) => ({
+          id,
+          func,
+          file: this.#program,
+          line: func === "visit" ? 4 : 9,
+          code: func === "visit"
+            ? "    return len(items) + n"
+            : "    total += visit(list(range(250)), n)",
+        }));
+        const start = (args.start as number | undefined) ?? 0;
+        const levels = (args.levels as number | undefined) ?? 1000;
+        return answer({ frames: all.slice(start, start + levels), total: all.length });
+      }
+      case "scopes": {
+        const frame = this.#frames.get(args.frame as number);
+        if (!frame) return fail("reference", `No frame ${args.frame} at this stop`);
+        const ref = this.#nextId++;
+        this.#refs.set(ref, { scope: "locals", frame });
+        return answer({ scopes: [{ name: "Locals", kind: "locals", ref, named: 3 }] });
+      }
+      case "variables": {
+        const entry = this.#refs.get(args.ref as number);
+        if (!entry) return fail("reference", `No variables reference ${args.ref} at this stop`);
+        const start = (args.start as number | undefined) ?? 0;
+        const count = (args.count as number | undefined) ?? 1000;
+        if ("list" in entry) {
+          if (args.filter === "named") return answer({ variables: [] });
+          const page = entry.list.slice(start, start + count);
+          return answer({
+            variables: page.map((v, i) => ({ name: `[${start + i}]`, ...this.#value(v) })),
+          });
+        }
+        const pairs = Object.entries(this.#locals()).slice(start, start + count);
+        return answer({ variables: pairs.map(([name, v]) => ({ name, ...this.#value(v) })) });
+      }
+      case "evaluate": {
+        const m = /^\s*([a-z_]+)\s*(?:\+\s*(\d+))?\s*$/.exec(String(args.expr));
+        const locals = this.#locals();
+        if (!m || !(m[1]! in locals)) {
+          return fail("eval", `NameError: name '${args.expr}' is not defined`);
+        }
+        const base = locals[m[1]!]!;
+        return answer(this.#value(m[2] ? (base as number) + Number(m[2]) : base));
+      }
+    }
+    return fail("event", `Unknown request ${msg.p.command}`);
+  }
+}
+
+/** SHA-256 of UTF-8 text, as hex (synchronous, for the fake's answers). */
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
