@@ -67,7 +67,7 @@ const fake: ContractTarget = {
   name: "fake engine",
   async start() {
     const engine = new FakeEngine(PROGRAM, await Deno.readTextFile(PROGRAM));
-    const s = session(new DebugCore(engine), PROGRAM, async () => engine.events.end());
+    const s = session(new DebugCore(engine), PROGRAM, () => Promise.resolve(engine.events.end()));
     await s.next("stack");
     return s;
   },
