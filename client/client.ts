@@ -13,6 +13,7 @@
  */
 
 import type {
+  ClientEvent,
   CommandName,
   CommandPayloads,
   ErrorPayload,
@@ -22,7 +23,13 @@ import type {
   RequestResults,
   SessionList,
 } from "../protocol/mod.ts";
-import { PROTOCOL_VERSION, RESULTS, sessionListSchema } from "../protocol/mod.ts";
+import {
+  checkClientEvent,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  RESULTS,
+  sessionListSchema,
+} from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { explainTlsFailure } from "../transport/tls.ts";
 import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
@@ -92,7 +99,7 @@ export function sessionUrl(server: string, session: string): string {
 /** A client attached to one session. */
 export class QdbClient implements AsyncDisposable {
   readonly #transport: WebSocketTransport;
-  readonly #events = new AsyncQueue<Message>();
+  readonly #events = new AsyncQueue<ClientEvent>();
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   /** The `attached` reply: session, tracer, clients, this client's id. */
@@ -126,20 +133,25 @@ export class QdbClient implements AsyncDisposable {
         throw refusal ?? new Error(`The server closed the connection to ${server}`);
       }
       if ("error" in next.value) continue;
-      const msg = next.value.message;
-      if (msg.e === "error") {
-        const p = msg.p as ErrorPayload;
+      let msg: ClientEvent | undefined;
+      try {
+        msg = checkClientEvent(next.value.message);
+      } catch {
+        continue; // A malformed event before `attached`: nothing to act on.
+      }
+      if (msg?.e === "error") {
+        const p = msg.p;
         refusal = new AttachError(
           p.type,
           p.type === "auth"
             ? `The server at ${server} refused: ${String(p.data)} (give the right --token)`
             : String(p.data),
         );
-      } else if (msg.e === "disable") {
+      } else if (msg?.e === "disable") {
         transport.close();
         throw refusal ?? new AttachError("disable", "The server ended the session");
-      } else if (msg.e === "attached") {
-        const client = new QdbClient(transport, msg.p as Attached);
+      } else if (msg?.e === "attached") {
+        const client = new QdbClient(transport, msg.p);
         if (options.firstId !== undefined) client.#nextId = options.firstId;
         client.#pump(incoming);
         return client;
@@ -152,13 +164,14 @@ export class QdbClient implements AsyncDisposable {
       const next = await incoming.next();
       if (next.done) break;
       if (!("message" in next.value)) continue;
-      const msg = next.value.message;
-      if (msg.e === "attached") this.attached = msg.p as Attached;
+      const msg = this.#check(next.value.message);
+      if (msg === undefined) continue;
+      if (msg.e === "attached" && msg.p) this.attached = msg.p;
       if (typeof msg.id === "number") {
         const pending = this.#pending.get(msg.id);
-        if (pending && msg.e === "error") {
+        if (pending && msg.e === "error" && msg.p) {
           this.#pending.delete(msg.id);
-          pending.reject(new CommandError(pending.command, msg.p as ErrorPayload));
+          pending.reject(new CommandError(pending.command, msg.p));
         } else if (pending && pending.replies.has(msg.e)) {
           this.#pending.delete(msg.id);
           pending.resolve(msg);
@@ -172,8 +185,27 @@ export class QdbClient implements AsyncDisposable {
     this.#events.end();
   }
 
-  /** Every event received after `attached`, in order; ends when the connection closes. */
-  get events(): AsyncIterable<Message> {
+  /**
+   * An event as the protocol describes it, or undefined for one this version does not know (a
+   * newer server's). One of the wrong shape becomes an `error` saying so, with its id: a client
+   * never acts on a payload it has not checked.
+   */
+  #check(msg: Message): ClientEvent | undefined {
+    try {
+      return checkClientEvent(msg);
+    } catch (error) {
+      const text = error instanceof ProtocolError ? error.message : String(error);
+      const refused: ClientEvent = {
+        e: "error",
+        p: { type: "message", data: `The server sent a malformed "${msg.e}": ${text}` },
+      };
+      if (msg.id !== undefined) refused.id = msg.id;
+      return refused;
+    }
+  }
+
+  /** Every event received after `attached`, checked and in order; ends when the connection closes. */
+  get events(): AsyncIterable<ClientEvent> {
     return this.#events;
   }
 

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Message } from "../protocol/mod.ts";
+import type { ClientEvent } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { type Attached, AttachError, type ClientOptions, QdbClient } from "./client.ts";
 
@@ -32,11 +32,24 @@ export type LinkState =
   | { state: "back"; session: string }
   | { state: "gone"; reason: string };
 
+/** The event a {@linkcode ReconnectingSession} adds: the link to the server changed. */
+export interface LinkEvent {
+  /** Always `link`. */
+  e: "link";
+  /** What happened to the link. */
+  p: LinkState;
+  /** Never set: nobody's command caused it. */
+  id?: undefined;
+}
+
+/** What a session connection gives: the server's checked events, and link changes. */
+export type SessionEvent = ClientEvent | LinkEvent;
+
 /** A session connection that attaches again after losing the server. */
 export class ReconnectingSession implements AsyncDisposable {
   readonly #server: string;
   readonly #options: ReconnectOptions;
-  readonly #events = new AsyncQueue<Message>();
+  readonly #events = new AsyncQueue<SessionEvent>();
   readonly #stop = new AbortController();
   #client: QdbClient;
   #away = false;
@@ -72,7 +85,7 @@ export class ReconnectingSession implements AsyncDisposable {
   }
 
   /** Every server event, plus `link` events; ends when the session is over for this client. */
-  get events(): AsyncIterable<Message> {
+  get events(): AsyncIterable<SessionEvent> {
     return this.#events;
   }
 

@@ -21,6 +21,7 @@
 
 import type { EngineRequest, EngineSession } from "../engine/engine.ts";
 import {
+  checkTracerMessage,
   COMMANDS,
   ERROR_TYPES,
   errorEvent,
@@ -32,6 +33,7 @@ import {
   type RequestCommand,
   RESULTS,
   SchemaError,
+  type TracerMessage,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 
@@ -45,10 +47,13 @@ interface Pending {
 
 /** The debugger core over one engine session. */
 export class DebugCore {
-  /** What goes to the server, in order: the engine's events and the replies made here. */
-  readonly events: AsyncIterable<Message>;
+  /**
+   * What goes to the server, in order: the engine's events (checked: the engine runs inside the
+   * debugged program) and the replies made here.
+   */
+  readonly events: AsyncIterable<TracerMessage>;
   readonly #engine: Pick<EngineSession, "send" | "events">;
-  readonly #out = new AsyncQueue<Message>();
+  readonly #out = new AsyncQueue<TracerMessage>();
   readonly #pending = new Map<string, Pending>();
   #nextRequest = 1;
   #ended = false;
@@ -98,12 +103,12 @@ export class DebugCore {
           if (event.e === "response") this.#answer(pending, event.p);
           // The engine refused the request itself (its program is gone, say).
           else if (event.e === "error") this.#answerError(pending, event.p);
-          else this.#out.push(event);
+          else this.#out.push(this.#checked(event));
           continue;
         }
         if (event.e === "response") continue; // Not ours (answered already): dropped.
         if (event.e === "exited") this.#endPending("The program ended before answering");
-        this.#out.push(event);
+        this.#out.push(this.#checked(event));
       }
     } finally {
       this.#endPending("The program ended before answering");
@@ -112,12 +117,26 @@ export class DebugCore {
     }
   }
 
+  /** An engine event as the protocol describes it, or an internal error saying what was wrong. */
+  #checked(event: Message): TracerMessage {
+    try {
+      return checkTracerMessage(event);
+    } catch (error) {
+      const text = error instanceof ProtocolError ? error.message : String(error);
+      return errorEvent(
+        new ProtocolError("internal", `The engine sent a malformed event: ${text}`, {
+          ...(event.id !== undefined ? { id: event.id } : {}),
+        }),
+      ) as TracerMessage;
+    }
+  }
+
   #answer(pending: Pending, p: unknown): void {
     const body = (typeof p === "object" && p !== null ? p : {}) as Record<string, unknown>;
     if ("error" in body) return this.#answerError(pending, body.error);
     try {
       const result = RESULTS[pending.command].check(body.result, "result");
-      const reply: Message = { e: "ok", p: result };
+      const reply: TracerMessage = { e: "ok", p: result };
       if (pending.id !== undefined) reply.id = pending.id;
       this.#out.push(reply);
     } catch (error) {
@@ -146,7 +165,7 @@ export class DebugCore {
   }
 
   #fail(command: string, id: MessageId | undefined, type: ErrorType, text: string): void {
-    this.#out.push(errorEvent(new ProtocolError(type, text, { command, id })));
+    this.#out.push(errorEvent(new ProtocolError(type, text, { command, id })) as TracerMessage);
   }
 
   #endPending(why: string): void {

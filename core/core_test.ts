@@ -96,3 +96,16 @@ Deno.test("requests still pending when the program ends are answered before `exi
   core.send({ e: "threads", id: 2 }); // After the end: nothing more reaches the engine.
   assertEquals(engine.sent.length, 1);
 });
+
+Deno.test("an engine event of the wrong shape, or one only the server may send, is refused", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  engine.events.push({ e: "stack", p: { bogus: 1 } });
+  engine.events.push({ e: "attached", p: { session: "forged" } });
+  engine.events.push({ e: "exited", p: { code: 3 } });
+  const [bad, forged, exited] = await take(out, 3);
+  assertEquals([bad!.e, (bad!.p as { type: string }).type], ["error", "internal"]);
+  assertEquals([forged!.e, (forged!.p as { type: string }).type], ["error", "internal"]);
+  assertEquals(exited, { e: "exited", p: { code: 3 } });
+});

@@ -14,7 +14,13 @@
 import { type CommandName, type CommandPayloads, COMMANDS, isCommandName } from "./commands.ts";
 import { checkEnvelope, type Message, type MessageId, parseEnvelope } from "./envelope.ts";
 import { ProtocolError } from "./errors.ts";
-import { TRACER_EVENTS, type TracerEventName } from "./events.ts";
+import {
+  type EventPayloads,
+  SERVER_EVENTS,
+  type ServerEventName,
+  TRACER_EVENTS,
+  type TracerEventName,
+} from "./events.ts";
 import { SchemaError } from "./schema.ts";
 
 /** Largest client message accepted, in UTF-16 code units of its JSON text. */
@@ -79,8 +85,57 @@ export function checkClientMessage(value: Message | unknown): ClientMessage {
   return out;
 }
 
+/** One event with its payload: required unless the event may come without one. */
+export type EventOf<K extends keyof EventPayloads> = undefined extends EventPayloads[K]
+  ? { e: K; p?: EventPayloads[K]; id?: MessageId }
+  : { e: K; p: EventPayloads[K]; id?: MessageId };
+
 /** A checked tracer event: a known name and a payload of the right shape. */
-export type TracerMessage = { e: TracerEventName; p?: unknown; id?: MessageId };
+export type TracerMessage = { [K in TracerEventName]: EventOf<K> }[TracerEventName];
+
+/** A checked event of the server itself. */
+export type ServerMessage = { [K in ServerEventName]: EventOf<K> }[ServerEventName];
+
+/**
+ * What a client receives: a tracer event (relayed by the server) or the server's own. Switching
+ * on `e` narrows `p` to that event's payload.
+ */
+export type ClientEvent = TracerMessage | ServerMessage;
+
+/**
+ * Checks a message a client received from the server. An event this version does not know is
+ * `undefined` (a newer server may send more), so that a client skips it; a known one with a
+ * payload of the wrong shape is refused.
+ *
+ * @example
+ * ```ts
+ * import { checkClientEvent } from "./validate.ts";
+ * const event = checkClientEvent({ e: "exited", p: { code: 0 } });
+ * if (event?.e === "exited") event.p?.code; // 0, typed
+ * ```
+ *
+ * @throws {ProtocolError} `message` (malformed envelope) or `payload` (wrong payload).
+ */
+export function checkClientEvent(value: Message | unknown): ClientEvent | undefined {
+  const msg = checkEnvelope(value);
+  const spec = Object.hasOwn(SERVER_EVENTS, msg.e)
+    ? SERVER_EVENTS[msg.e as ServerEventName]
+    : Object.hasOwn(TRACER_EVENTS, msg.e)
+    ? TRACER_EVENTS[msg.e as TracerEventName]
+    : undefined;
+  if (!spec) return undefined;
+  let payload: unknown;
+  try {
+    payload = spec.payload.check(msg.p, "payload");
+  } catch (error) {
+    if (!(error instanceof SchemaError)) throw error;
+    throw new ProtocolError("payload", `${msg.e}: ${error.message}`, { id: msg.id });
+  }
+  const out = { e: msg.e } as ClientEvent;
+  if (payload !== undefined) out.p = payload as never;
+  if (msg.id !== undefined) out.id = msg.id;
+  return out;
+}
 
 /** True for the name of an event a tracer may send (after its `start`). */
 export function isTracerEventName(name: string): name is TracerEventName {
@@ -119,8 +174,8 @@ export function checkTracerMessage(value: Message | unknown): TracerMessage {
     if (!(error instanceof SchemaError)) throw error;
     throw new ProtocolError("payload", `${msg.e}: ${error.message}`, { id: msg.id });
   }
-  const out: TracerMessage = { e: msg.e };
-  if (payload !== undefined) out.p = payload;
+  const out = { e: msg.e } as TracerMessage;
+  if (payload !== undefined) out.p = payload as never;
   if (msg.id !== undefined) out.id = msg.id;
   return out;
 }

@@ -6,7 +6,7 @@ import {
 } from "../tests/support/assert.ts";
 import { COMMANDS } from "./commands.ts";
 import { ProtocolError } from "./errors.ts";
-import { parseClientMessage } from "./validate.ts";
+import { checkClientEvent, parseClientMessage } from "./validate.ts";
 
 function refused(text: string): ProtocolError {
   return assertThrows(() => parseClientMessage(text), ProtocolError);
@@ -122,4 +122,16 @@ Deno.test("a message over the size limit is refused before parsing", () => {
     "exceeds the limit of 50",
   );
   assertEquals(error.type, "message");
+});
+
+Deno.test("a client checks what it receives: known events typed, unknown ones skipped", () => {
+  const exited = checkClientEvent({ e: "exited", p: { code: 0 } });
+  assertEquals(exited, { e: "exited", p: { code: 0 } });
+  assertEquals(checkClientEvent({ e: "from_a_newer_server", p: 1 }), undefined);
+  try {
+    checkClientEvent({ e: "attached", p: { session: 5 } });
+    throw new Error("accepted a malformed attached");
+  } catch (error) {
+    assertEquals((error as ProtocolError).type, "payload");
+  }
 });

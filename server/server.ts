@@ -31,6 +31,7 @@ import {
   ProtocolError,
   SchemaError,
   type SessionList,
+  type TracerMessage,
   type TracerStart,
   tracerStartPayload,
 } from "../protocol/mod.ts";
@@ -615,8 +616,8 @@ class Server implements QdbServer {
     }
     // Reads a client makes for itself (completions, source, the stack or breakpoints again,
     // protocol 2's inspection, an evaluation for a hover or a watch) are noise to others, and what one types into the program (a password?) is theirs alone.
-    const peek = msg.e === "evaluate" && (msg.p as { context?: string }).context !== undefined &&
-      (msg.p as { context?: string }).context !== "repl";
+    const peek = msg.e === "evaluate" && msg.p.context !== undefined &&
+      msg.p.context !== "repl";
     if (!UNECHOED_COMMANDS.has(msg.e) && !peek) {
       const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
       if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
@@ -756,7 +757,7 @@ class Server implements QdbServer {
       const next = await incoming.next();
       if (next.done) break;
       const item = next.value;
-      let msg: Message;
+      let msg: TracerMessage;
       try {
         // Clients trust what reaches them: only documented tracer events, of the right
         // shape, ever do (never a forged `command`, `attached` or `clients`).
@@ -768,7 +769,7 @@ class Server implements QdbServer {
         continue;
       }
       if (msg.e === "exited") {
-        const p = msg.p as { code: number | null; signal?: string };
+        const p = msg.p;
         session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
       }
       session.broadcast(msg);

@@ -11,7 +11,7 @@
 
 import type { Engine, EngineInfo, ExitStatus, LaunchOptions } from "../engine/engine.ts";
 import { DebugCore } from "../core/core.ts";
-import type { Message, PrintPayload } from "../protocol/mod.ts";
+import type { Message } from "../protocol/mod.ts";
 import { connectTracerLink, LinkRefusedError, type TracerLink } from "./link.ts";
 
 /** Options of {@linkcode startTracer}. */
@@ -122,15 +122,15 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
   const relayEvents = (async () => {
     for await (const event of core.events) {
       if (event.e === "print") {
-        const p = event.p as PrintPayload;
+        const p = event.p;
         const relayed = state !== "detached";
         if (p.input === "<stdout>") options.onOutput?.("stdout", p.output, relayed);
         else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output, relayed);
       }
       if (event.e === "error" && event.id === undefined) {
         // A --break the engine could not set: said here too, before anyone attaches.
-        const p = event.p as { command?: string; data?: unknown } | undefined;
-        if (p?.command === "set_break") options.onStatus?.(`--break: ${String(p.data)}`);
+        const p = event.p;
+        if (p.command === "set_break") options.onStatus?.(`--break: ${String(p.data)}`);
       }
       if (state === "detached") continue;
       deliver(event);
@@ -138,7 +138,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
         disabled = true;
         // Soft: the program runs on without qdb, and the session is over now. Hard: the
         // program is ending; its exit status follows before the events end.
-        if ((event.p as { mode?: string } | undefined)?.mode !== "hard") {
+        if (event.p?.mode !== "hard") {
           state = "detached";
           link.close();
         }

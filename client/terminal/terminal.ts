@@ -6,20 +6,18 @@
  * @module
  */
 
-import type { LinkState } from "../reconnect.ts";
+import type { LinkState, SessionEvent } from "../reconnect.ts";
 import { sanitize } from "./sanitize.ts";
 import type {
   Breakpoint,
   ErrorPayload,
-  ExceptionPayload,
-  Message,
   PrintPayload,
   StackPayload,
   ThreadInfo,
   TracerInfo,
   Watch,
 } from "../../protocol/mod.ts";
-import { RESULTS } from "../../protocol/mod.ts";
+import { checkClientMessage, type ClientMessage, RESULTS } from "../../protocol/mod.ts";
 import type { ConsoleHandlers } from "./console.ts";
 import {
   ArgumentError,
@@ -53,8 +51,8 @@ import {
 export interface SessionConnection {
   /** Sends a command; returns its id. */
   send(e: string, p?: unknown): number;
-  /** Every event, in order; ends when the connection closes. */
-  readonly events: AsyncIterable<Message>;
+  /** Every event, checked and in order; ends when the connection closes. */
+  readonly events: AsyncIterable<SessionEvent>;
   /** Closes the connection. */
   close(): void;
   /** Why the server closed the connection, if it said. */
@@ -124,6 +122,12 @@ const REPLY_EVENTS: Record<string, string[]> = {
   set_exception_break: [],
 };
 
+/**
+ * What a request of this terminal resolves with: its reply, or why there is none (the session
+ * closed, the person interrupted, or the command has no reply to wait for).
+ */
+type Reply = SessionEvent | { e: "closed" | "interrupted" | "sent"; p?: undefined; id?: undefined };
+
 /** One terminal command, pdb style. */
 interface TerminalCommand {
   /** Its names, long first: `["break", "b"]`. */
@@ -164,9 +168,9 @@ export class TerminalClient {
   #listFrom: { file: string; line: number } | undefined;
   readonly #sources = new Map<string, Promise<string[] | undefined>>();
   /** Requests awaited by id, with the events that end the wait (after they are shown). */
-  readonly #waiting = new Map<number, { events: string[]; done: (msg: Message) => void }>();
+  readonly #waiting = new Map<number, { events: string[]; done: (msg: Reply) => void }>();
   /** Quiet requests by id: their first reply goes to the caller, not to the screen. */
-  readonly #own = new Map<number, (msg: Message) => void>();
+  readonly #own = new Map<number, (msg: Reply) => void>();
   readonly #lines: string[] = [];
   #busy = false;
   readonly #commands: TerminalCommand[];
@@ -264,23 +268,22 @@ export class TerminalClient {
     this.#resolveDone(this.#exitCode ?? 0);
   }
 
-  async #onEvent(msg: Message): Promise<void> {
-    const p = msg.p as never;
+  async #onEvent(msg: SessionEvent): Promise<void> {
     switch (msg.e) {
       case "attached":
-        this.#tracer = (msg.p as { tracer: TracerInfo | null }).tracer;
+        this.#tracer = msg.p.tracer;
         if (this.#tracer) this.#awaitTracer = false;
         break;
       case "link":
-        this.#onLink(msg.p as LinkState);
+        this.#onLink(msg.p);
         break;
       case "stack":
         // The state sent in answer to attaching (`start`, id 0) may be older than what this
         // terminal did since: a stop already shown, or one it has resumed from.
         if (msg.id === START_ID && this.#stack !== undefined) {
-          if (this.#running || sameStop(this.#stack, p)) break;
+          if (this.#running || sameStop(this.#stack, msg.p)) break;
         }
-        await this.#onStack(p);
+        await this.#onStack(msg.p);
         break;
       case "reading":
         // The program waits for input: lines typed ahead of the last resume are its input
@@ -306,37 +309,37 @@ export class TerminalClient {
         this.#updatePrompt();
         break;
       case "watchlist":
-        this.#watches = p;
+        this.#watches = msg.p;
         break;
       case "breakpoints": {
-        const lines = breakpointChanges(this.#breakpoints, p, this.#tracer?.cwd);
-        this.#breakpoints = p;
+        const lines = breakpointChanges(this.#breakpoints, msg.p, this.#tracer?.cwd);
+        this.#breakpoints = msg.p;
         for (const line of lines) this.#say(line);
         break;
       }
       case "print":
-        this.#onPrint(p);
+        this.#onPrint(msg.p);
         break;
       case "return":
-        this.#say(this.#palette.info(`--Return-- ${p}`));
+        this.#say(this.#palette.info(`--Return-- ${msg.p}`));
         break;
       case "exception":
-        for (const line of formatException(p as ExceptionPayload, this.#palette)) this.#say(line);
+        for (const line of formatException(msg.p, this.#palette)) this.#say(line);
         break;
       case "error":
-        this.#onError(p);
+        this.#onError(msg.p);
         break;
       case "command":
-        this.#onPeerCommand(p);
+        this.#onPeerCommand(msg.p);
         break;
       case "clients": {
-        const { joined, left } = msg.p as { joined?: { name: string }; left?: { name: string } };
+        const { joined, left } = msg.p;
         if (joined) this.#say(this.#palette.peer(`[${joined.name} joined]`));
         if (left) this.#say(this.#palette.peer(`[${left.name} left]`));
         break;
       }
       case "exited": {
-        const { code, signal } = msg.p as { code: number | null; signal?: string };
+        const { code, signal } = msg.p;
         this.#exitCode = code ?? 1;
         this.#say(this.#palette.info(
           code === null
@@ -348,7 +351,7 @@ export class TerminalClient {
       case "disabled": {
         // Said at once: after a soft disable the program's output goes straight to its
         // terminal, and this line belongs before it.
-        const mode = (msg.p as { mode?: string } | undefined)?.mode;
+        const mode = msg.p?.mode;
         this.#ended = true;
         this.#updatePrompt();
         if (this.#exitCode !== null) break;
@@ -363,7 +366,7 @@ export class TerminalClient {
       }
       case "disable": {
         this.#ended = true;
-        const reason = (msg.p as { reason?: string } | undefined)?.reason;
+        const reason = msg.p?.reason;
         if (reason && this.#exitCode === null && !this.#endReason && !this.#announced) {
           this.#endReason = `session ended: ${reason}`;
         }
@@ -460,7 +463,7 @@ export class TerminalClient {
 
   #onError(p: ErrorPayload): void {
     if (p.type === "condition" && typeof p.data === "object" && p.data !== null) {
-      const d = p.data as { cond?: string; output?: string };
+      const d = p.data as { cond?: unknown; output?: unknown };
       this.#say(this.#palette.error(
         `*** Error in breakpoint condition "${d.cond}": ${d.output}; stopped here`,
       ));
@@ -516,7 +519,7 @@ export class TerminalClient {
    * Sends a command and resolves with its first reply (or error). With `quiet`, the reply is
    * handed to the caller instead of being printed by the event handler.
    */
-  #request(e: string, p: unknown, quiet = false): Promise<Message> {
+  #request(e: string, p: unknown, quiet = false): Promise<Reply> {
     const id = this.#conn.send(e, p);
     return new Promise((resolve) => {
       if (quiet) {
@@ -673,7 +676,7 @@ export class TerminalClient {
   async #listThreads(): Promise<ThreadInfo[] | undefined> {
     const reply = await this.#request("threads", undefined, true);
     if (reply.e === "ok") return RESULTS.threads.check(reply.p, "threads").threads;
-    if (reply.e === "error") this.#onError(reply.p as ErrorPayload);
+    if (reply.e === "error") this.#onError(reply.p);
     return undefined;
   }
 
@@ -915,9 +918,9 @@ export class TerminalClient {
           }
           const expr = arg.trim();
           const reply = await this.#request("set_watch", [expr], true);
-          if (reply.e === "error") this.#onError(reply.p as ErrorPayload);
+          if (reply.e === "error") this.#onError(reply.p);
           else if (reply.e === "watchlist") {
-            this.#watches = reply.p as Watch[];
+            this.#watches = reply.p;
             const shown = this.#watches.filter((w) => w.expr === expr);
             // As pdb's: tied to this frame, shown again only when its value changes.
             this.#displays.set(expr, {
@@ -1040,9 +1043,9 @@ export class TerminalClient {
   async #names(e: "args" | "locals" | "globals"): Promise<void> {
     if (!this.#requireStop()) return;
     const reply = await this.#request(e, undefined, true);
-    if (reply.e === "error") this.#onError(reply.p as ErrorPayload);
+    if (reply.e === "error") this.#onError(reply.p);
     else if (reply.e === e) {
-      formatNames(reply.p as Record<string, string>).forEach((l) => this.#say(l));
+      formatNames(reply.p).forEach((l) => this.#say(l));
     }
   }
 
@@ -1145,7 +1148,7 @@ export class TerminalClient {
 
   async #tracerCompletions(text: string): Promise<string[]> {
     const reply = await this.#request("complete", text, true);
-    return reply.e === "completions" ? (reply.p as { matches: string[] }).matches : [];
+    return reply.e === "completions" ? reply.p.matches : [];
   }
 
   #fileCandidates(token: string): string[] {
@@ -1183,28 +1186,34 @@ export function splitSource(text: string): string[] {
 
 /** A peer's command as a person would have typed it. */
 export function describeCommand(e: string, p: unknown): string {
-  switch (e) {
+  let command: ClientMessage;
+  try {
+    command = checkClientMessage(p === undefined ? { e } : { e, p });
+  } catch {
+    return p === undefined ? e : `${e} ${JSON.stringify(p)}`;
+  }
+  switch (command.e) {
     case "eval":
-      return String(p);
+      return command.p;
     case "pprint":
-      return `pp ${p}`;
+      return `pp ${command.p}`;
     case "set_break": {
-      const b = p as { file?: string; line?: number; func?: string; cond?: string; temp?: boolean };
+      const b = command.p;
       const where = b.func ?? `${b.file ? `${b.file}:` : ""}${b.line}`;
       return `${b.temp ? "tbreak" : "break"} ${where}${b.cond ? `, ${b.cond}` : ""}`;
     }
     case "clear_break": {
-      const b = p as { id?: number; file?: string; line?: number };
+      const b = command.p;
       return `clear ${b.id ?? `${b.file}:${b.line}`}`;
     }
     case "set_watch":
-      return `display ${(p as string[]).join(", ")}`;
+      return `display ${command.p.join(", ")}`;
     case "clear_watch":
-      return `undisplay ${(p as string[]).join(", ")}`;
+      return `undisplay ${command.p.join(", ")}`;
     case "disable":
-      return `quit ${p ?? "soft"}`;
+      return `quit ${command.p ?? "soft"}`;
     default:
-      return p === undefined ? e : `${e} ${JSON.stringify(p)}`;
+      return command.p === undefined ? e : `${e} ${JSON.stringify(command.p)}`;
   }
 }
 
@@ -1212,11 +1221,8 @@ export function describeCommand(e: string, p: unknown): string {
  * The message with every string a peer chose made safe for the terminal, except the
  * program's own output, which is passed through as the program wrote it (colours and all).
  */
-function safeToShow(msg: Message): Message {
-  if (msg.e === "print") {
-    const p = msg.p as PrintPayload;
-    if (p?.input === "<stdout>" || p?.input === "<stderr>") return msg;
-  }
+function safeToShow(msg: SessionEvent): SessionEvent {
+  if (msg.e === "print" && (msg.p.input === "<stdout>" || msg.p.input === "<stderr>")) return msg;
   return sanitize(msg);
 }
 

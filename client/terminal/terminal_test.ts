@@ -1,7 +1,8 @@
 // A golden transcript of the terminal client, driven by a scripted connection: what a person
 // types, what the "tracer" answers, and exactly what appears on the screen.
 import { assertEquals } from "../../tests/support/assert.ts";
-import type { Message } from "../../protocol/mod.ts";
+import { checkClientEvent, type Message } from "../../protocol/mod.ts";
+import type { SessionEvent } from "../reconnect.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 import type { ConsoleHandlers } from "./console.ts";
 import { type Screen, TerminalClient } from "./terminal.ts";
@@ -11,7 +12,7 @@ const SOURCE = "import math\n\ndef is_prime(n):\n    if n < 2:\n        return F
   "    return True\n\nfor n in range(100):\n    is_prime(n)\n";
 
 class ScriptedConnection {
-  readonly events = new AsyncQueue<Message>();
+  readonly events = new AsyncQueue<SessionEvent>();
   readonly sent: Message[] = [];
   #id = 1;
   constructor(readonly answer: (msg: Message, reply: (e: string, p?: unknown) => void) => void) {}
@@ -22,11 +23,14 @@ class ScriptedConnection {
     queueMicrotask(() => this.answer(msg, (re, rp) => this.emit(re, rp, id)));
     return id;
   }
+  /** Sends an event as the server would: it must be a valid one. */
   emit(e: string, p?: unknown, id?: number) {
     const msg: Message = { e };
     if (p !== undefined) msg.p = p;
     if (id !== undefined) msg.id = id;
-    this.events.push(msg);
+    const checked = checkClientEvent(msg);
+    if (!checked) throw new Error(`Not an event: ${e}`);
+    this.events.push(checked);
   }
   close() {
     this.events.end();
@@ -243,7 +247,7 @@ Deno.test("lines typed ahead while a stop's source is on its way are commands at
   while (!conn.sent.some((m) => m.e === "list")) await new Promise((r) => setTimeout(r, 0));
   for (const line of ["n", "n", "c"]) screen.handlers.line(line);
   await new Promise((r) => setTimeout(r, 0));
-  conn.events.push({ e: "stack", p: stop(1), id: 0 });
+  conn.emit("stack", stop(1), 0);
   sendSource();
   await new Promise((r) => setTimeout(r, 0));
   conn.emit("running");
