@@ -608,7 +608,7 @@ class Server implements QdbServer {
       }
       // A repeated `start` asks for the state again; its auth stays on the server.
       const p = msg.e === "start" ? { client: client.id } : msg.p;
-      tracer.transport.send(message(msg.e, p, session.route(client.id, msg.id)));
+      tracer.transport.send(message(msg.e, p, session.route(client.id, msg.id, msg.e)));
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       client.transport.send(errorEvent(error));

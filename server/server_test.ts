@@ -484,3 +484,33 @@ Deno.test("issue 9 item 12: a client's own reads (source, stack, breakpoints) ar
     assertEquals(b.seen.filter((m) => m.e === "command").length, 1);
   });
 });
+
+Deno.test("protocol 2: a reply goes to its client only, checked against its command's result", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "s1", { protocol: 2 });
+    await t.expect("started");
+    const ana = client(server, "s1", { e: "start", p: { protocol: 2 } });
+    assertEquals((await ana.expect("attached")).p.protocol, 2);
+    await t.expect("start");
+    const bo = client(server, "s1", { e: "start", p: { protocol: 1 } });
+    assertEquals((await bo.expect("attached")).p.protocol, 1);
+    await t.expect("start");
+
+    ana.transport.send({ e: "threads", id: "t1" });
+    const asked = await t.expect("threads");
+    t.transport.send({ e: "ok", p: { threads: "many" }, id: asked.id! });
+    const bad = await ana.expect("error");
+    assertEquals([bad.id, bad.p.type, bad.p.command], ["t1", "internal", "threads"]);
+    assertMatch(bad.p.data, /The tracer's answer to "threads" is not valid: result.threads/);
+
+    ana.transport.send({ e: "threads", id: "t2" });
+    const again = await t.expect("threads");
+    const threads = [{ id: 1, name: "MainThread", state: "stopped" }];
+    t.transport.send({ e: "ok", p: { threads }, id: again.id! });
+    assertEquals(await ana.expect("ok"), { e: "ok", p: { threads }, id: "t2" });
+    // The protocol 1 client saw neither reply, and may not ask.
+    bo.transport.send({ e: "threads", id: 9 });
+    assertEquals((await bo.expect("error")).p.type, "protocol");
+    assertEquals(bo.seen.filter((m) => m.e === "ok"), []);
+  });
+});

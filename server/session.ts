@@ -6,6 +6,13 @@
  */
 
 import type { ClientInfo, Message, MessageId, SessionInfo, TracerInfo } from "../protocol/mod.ts";
+import {
+  errorEvent,
+  isRequestCommand,
+  ProtocolError,
+  RESULTS,
+  SchemaError,
+} from "../protocol/mod.ts";
 import type { MessageTransport } from "../transport/transport.ts";
 import type { Access } from "./auth.ts";
 
@@ -42,6 +49,8 @@ const MAX_ROUTES = 4096;
 interface Route {
   client: string;
   id: MessageId | undefined;
+  /** The command routed: its reply is checked against the command's result schema. */
+  command?: string | undefined;
 }
 
 /** Options of {@linkcode Session}. */
@@ -103,9 +112,9 @@ export class Session {
   }
 
   /** Remembers who sent a command and returns the id to send the tracer instead. */
-  route(client: string, id: MessageId | undefined): number {
+  route(client: string, id: MessageId | undefined, command?: string): number {
     const serverId = this.#nextRoute++;
-    this.#routes.set(serverId, { client, id });
+    this.#routes.set(serverId, { client, id, command });
     if (this.#routes.size > MAX_ROUTES) {
       this.#routes.delete(this.#routes.keys().next().value!);
     }
@@ -121,11 +130,26 @@ export class Session {
     const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
     if (msg.e === "ok") {
-      // A reply is its command's client's alone.
+      // A reply is its command's client's alone, and of the shape its command promises.
       const client = route ? this.clients.get(route.client) : undefined;
-      if (client) {
-        this.#deliver(client, route!.id === undefined ? bare : { ...bare, id: route!.id });
+      if (!client) return;
+      let reply: Message = bare;
+      const command = route!.command;
+      if (command !== undefined && isRequestCommand(command)) {
+        try {
+          RESULTS[command].check(msg.p, "result");
+        } catch (error) {
+          const why = error instanceof SchemaError ? error.message : String(error);
+          reply = errorEvent(
+            new ProtocolError(
+              "internal",
+              `The tracer's answer to "${command}" is not valid: ${why}`,
+              { command },
+            ),
+          );
+        }
       }
+      this.#deliver(client, route!.id === undefined ? reply : { ...reply, id: route!.id });
       return;
     }
     for (const client of [...this.clients.values()]) {
