@@ -28,12 +28,14 @@ import {
   union,
 } from "./schema.ts";
 import {
+  completionsArgs,
   evaluateArgs,
   exceptionInfoArgs,
   hitCondition,
   logMessage,
   scopesArgs,
   setBreakpointsArgs,
+  setVariableArgs,
   sourceArgs,
   stackTraceArgs,
   variablesArgs,
@@ -278,6 +280,16 @@ export const COMMANDS = {
       p: { file: "/src/app.py", breakpoints: [{ line: 4 }, { line: 9, log: "n is {n}" }] },
       id: 7,
     },
+  ),
+  set_variable: spec(
+    "Protocol 2. Give a child of a reference (a variable of a scope, a key, an item of a list, an attribute) the value of an expression, evaluated in `frame` (default: the selected one) under the eval policy. Reply `ok` with the new value.",
+    setVariableArgs,
+    { e: "set_variable", p: { ref: 9, name: "n", value: "97" }, id: 9 },
+  ),
+  completions: spec(
+    "Protocol 2. Reply `ok` with completions of the text before the cursor: names in `frame` (default: the selected one) and attributes.",
+    completionsArgs,
+    { e: "completions", p: { text: "math.is", frame: 7 }, id: 10 },
   ),
   exception_info: spec(
     "Protocol 2. Reply `ok` with the exception a thread stopped on: its type, message, formatted traceback, whether it was uncaught, and a variables reference to the exception object.",

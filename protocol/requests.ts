@@ -71,6 +71,20 @@ export const evaluateArgs: Schema<{
   context: literal("repl", "watch", "hover"),
 });
 
+/** Payload of `set_variable`: a child of a reference gets the value of an expression. */
+export const setVariableArgs: Schema<{ ref: number; name: string; value: string; frame?: number }> =
+  object({
+    ref: id,
+    name: string({ nonEmpty: true, maxLength: 1000 }),
+    value: string({ nonEmpty: true, maxLength: 100_000 }),
+  }, { frame: id });
+
+/** Payload of `completions`: the text before the cursor, in a frame (default: the selected one). */
+export const completionsArgs: Schema<{ text: string; frame?: number }> = object(
+  { text: string({ maxLength: 1000 }) },
+  { frame: id },
+);
+
 /** Payload of `exception_info`: a thread stopped on an exception. */
 export const exceptionInfoArgs: Schema<{ thread: number }> = object({ thread: integer() });
 
@@ -176,6 +190,8 @@ export const RESULTS = {
   evaluate: evaluateResultSchema,
   source: object({ path: string(), text: string(), hash: string() }),
   set_breakpoints: object({ breakpoints: array(breakpointSchema) }),
+  set_variable: valueSchema,
+  completions: object({ matches: array(string(), { maxItems: 1000 }) }),
   exception_info: object({
     type: string(),
     message: string(),

@@ -55,6 +55,8 @@ const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   evaluate: [{ expr: "" }, "payload.expr must be a non-empty string"],
   source: [{ path: "" }, "payload.path must be a non-empty string"],
   exception_info: [{}, "payload.thread is required"],
+  set_variable: [{ ref: 1, name: "n" }, "payload.value is required"],
+  completions: [{ text: 5 }, "payload.text must be a string"],
   set_breakpoints: [
     { file: "a.py", breakpoints: [{ line: 3, hit_condition: "lots" }] },
     'payload.breakpoints[0].hit_condition must be an operator (>=, >, ==, <, <=, %) and a count, such as ">= 5", got "lots"',

@@ -138,6 +138,29 @@ async function scenario(serve: { clientUrl: string; tracerUrl: string }, python:
   assertEquals(failed.p.type, "eval");
   assertMatch(failed.p.data, /NameError/);
 
+  // Changing values: a local of a frame that is not selected, a list item, an attribute.
+  const set = await ana.ok("set_variable", {
+    ref: outerScopes.scopes[0].ref,
+    name: "offset",
+    value: "offset + 1",
+    frame: outer.id,
+  });
+  assertEquals(set.value, "8");
+  const offsetNow = await ana.ok("evaluate", { expr: "offset", frame: outer.id });
+  assertEquals(offsetNow.value, "8");
+  await ana.ok("set_variable", { ref: big.ref, name: "[2]", value: "-2" });
+  await ana.ok("set_variable", { ref: byName.node.ref, name: "name", value: "'leaf'" });
+  const changed = await ana.ok("evaluate", { expr: "(big[2], node.name)", frame: outer.id });
+  assertEquals(changed.value, "(-2, 'leaf')");
+  const noSuch = await ana.call("set_variable", {
+    ref: outerScopes.scopes[0].ref,
+    name: "nope",
+    value: "1",
+  });
+  assertEquals([noSuch.e, noSuch.p.type], ["error", "reference"]);
+  const { matches } = await ana.ok("completions", { text: "of", frame: inner.id });
+  assert(matches.includes("offset"), JSON.stringify(matches));
+
   // The source of the program, which this client has no copy of (it reads it to compare).
   const text = await Deno.readTextFile(PROGRAM);
   const source = await ana.ok("source", { path: PROGRAM });

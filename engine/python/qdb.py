@@ -2063,7 +2063,11 @@ class Bridge(object):
                 result = self._set_file_breakpoints(args)
             elif command == "exception_info":
                 result = self._exception_info(stop, args)
-            elif stop is None and command in ("scopes", "variables", "evaluate"):
+            elif command == "completions":
+                frame_id = args.get("frame")
+                frame = None if frame_id is None else inspector.frame(stop, frame_id)
+                result = {"matches": self._complete(stop, args.get("text", ""), frame)[:1000]}
+            elif stop is None and command in ("scopes", "variables", "evaluate", "set_variable"):
                 raise qdb_inspect.InspectError(
                     "running", "%s needs a stopped program, and it is running (send pause "
                     "first)" % command)
@@ -2073,6 +2077,8 @@ class Bridge(object):
                 result = inspector.variables(stop, args)
             elif command == "evaluate":
                 result = self._evaluate(stop, args)
+            elif command == "set_variable":
+                result = self._set_variable(stop, args)
             else:
                 raise qdb_inspect.InspectError("event", "Unknown request %r" % (command,))
         except (qdb_inspect.InspectError, _CommandError) as err:
@@ -2087,6 +2093,29 @@ class Bridge(object):
             return None
         self._send("response", {"result": result}, id_)
         return None
+
+    def _set_variable(self, stop, args):
+        """Assigns the value of an expression (in a frame given by id, or the selected one) to
+        a child of a reference: a variable of a scope, a key, an item or an attribute."""
+        frame_id = args.get("frame")
+        frame = stop.frame if frame_id is None else self._inspector.frame(stop, frame_id)
+        try:
+            code_text = self._apply_policy(args.get("value"), "set_variable")
+        except _PolicyRefused as exc:
+            raise _CommandError("policy", str(exc))
+        try:
+            code = compile(code_text, "<qdb>", "eval", dont_inherit=True)
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
+            raise _CommandError("eval", _exc_line(exc))
+        g, l = frame.f_globals, self._frame_locals(stop, frame)
+        try:
+            value = self._with_deadline(lambda: eval(code, g, l))
+        except _EvalFailed as exc:
+            raise _CommandError("eval", exc.text)
+        self._inspector.assign(stop, args.get("ref"), args.get("name"), value,
+                               self._locals_to_fast)
+        return self._inspector.value(value)
 
     def _exception_info(self, stop, args):
         """The exception a thread stopped on: type, message, traceback, and a reference to the
@@ -2763,10 +2792,10 @@ class Bridge(object):
             out, exc = err.text, True
         self._send("print", {"input": p, "exc": exc, "output": out}, id_)
 
-    def _complete(self, stop, text):
+    def _complete(self, stop, text, frame=None):
         import rlcompleter
         if stop is not None:
-            frame = stop.frame
+            frame = frame or stop.frame
             ns = dict(frame.f_globals)
             try:
                 ns.update(self._frame_locals(stop, frame))

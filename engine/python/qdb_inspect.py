@@ -205,6 +205,46 @@ class Inspector(object):
             return ((str(k), v) for k, v in items if k in free)
         return ((str(k), v) for k, v in items if k not in free)
 
+    def assign(self, stop, ref, name, value, write_back):
+        """Sets the child `name` of a reference (as `variables` named it) to `value`.
+        `write_back(frame, space)` makes a change to a frame's locals stick."""
+        entry = self._refs.get(ref)
+        if entry is None:
+            raise InspectError("reference", "No variables reference %s at this stop (references "
+                               "last until the program resumes)" % ref)
+        if entry[0] == "scope":
+            frame, kind = entry[1], entry[2]
+            if kind == "globals":
+                frame.f_globals[name] = value
+                return
+            space = self._bridge._frame_locals(stop, frame)
+            free = set(frame.f_code.co_freevars)
+            if (kind == "closure") != (name in free) or name not in space:
+                raise InspectError("reference", "No variable %r in %s" % (name, kind))
+            space[name] = value
+            write_back(frame, space)
+            return
+        obj = entry[1]
+        if isinstance(obj, dict):
+            for k in list(obj.keys()):
+                if next(_dict_items([(k, None)]))[0] == name:
+                    obj[k] = value
+                    return
+            raise InspectError("reference", "No key %s in this dict" % name)
+        if name.startswith("[") and name.endswith("]") and name[1:-1].isdigit():
+            if not isinstance(obj, list):
+                raise InspectError("eval", "Cannot set %s: a %s cannot be changed in place"
+                                   % (name, type(obj).__name__))
+            try:
+                obj[int(name[1:-1])] = value
+            except IndexError:
+                raise InspectError("reference", "No item %s" % name)
+            return
+        try:
+            setattr(obj, name, value)
+        except Exception as exc:
+            raise InspectError("eval", "Cannot set %s: %s: %s" % (name, type(exc).__name__, exc))
+
     # ------------------------------------------------------------------ source
 
     def source(self, args):
