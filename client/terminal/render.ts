@@ -170,7 +170,7 @@ export function formatStack(payload: StackPayload, cwd: string | undefined, pale
 }
 
 /** Watches like pdb's `display`: `display total: 42`. */
-export function formatWatches(watches: Watch[], palette = PLAIN): string[] {
+export function formatWatches(watches: readonly Watch[], palette = PLAIN): string[] {
   return watches.map((w) =>
     `${palette.info("display")} ${palette.name(w.expr)}: ${
       w.exc ? palette.error(`** raised ${w.value} **`) : w.value
@@ -194,7 +194,10 @@ export function formatBreakpoint(bp: Breakpoint, cwd: string | undefined): strin
 }
 
 /** The breakpoint table, like pdb's `break` without arguments. */
-export function formatBreakpointTable(bps: Breakpoint[], cwd: string | undefined): string[] {
+export function formatBreakpointTable(
+  bps: readonly Breakpoint[],
+  cwd: string | undefined,
+): string[] {
   if (bps.length === 0) return ["No breakpoints"];
   const out = ["Num Type         Disp Enb   Where"];
   for (const bp of bps) {
@@ -217,8 +220,8 @@ export function formatBreakpointTable(bps: Breakpoint[], cwd: string | undefined
 
 /** What changed between two breakpoint lists, as pdb would announce it. */
 export function breakpointChanges(
-  before: Breakpoint[],
-  after: Breakpoint[],
+  before: readonly Breakpoint[],
+  after: readonly Breakpoint[],
   cwd: string | undefined,
 ): string[] {
   const old = new Map(before.map((b) => [b.id, b]));

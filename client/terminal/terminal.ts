@@ -7,6 +7,7 @@
  */
 
 import type { LinkState, SessionEvent } from "../reconnect.ts";
+import { SessionModel } from "../session.ts";
 import { sanitize } from "./sanitize.ts";
 import type {
   Breakpoint,
@@ -150,16 +151,12 @@ export class TerminalClient {
   #runningHintShown = false;
   readonly #listFiles: ((dir: string) => string[]) | undefined;
   readonly #context: [number, number];
-  #tracer: TracerInfo | null;
-  #stack: StackPayload | undefined;
-  #breakpoints: Breakpoint[] = [];
-  #watches: Watch[] = [];
+  /** What this client knows of the session: the shared client model. */
+  readonly #model: SessionModel;
   /** This terminal's displays: the frame each belongs to, and the value last shown. */
   readonly #displays = new Map<string, { frame: string | undefined; last: string | undefined }>();
   /** Whether the program runs; unknown (undefined) until the tracer says. */
-  #running: boolean | undefined = undefined;
   #ended = false;
-  #exitCode: number | null = null;
   #endReason = "";
   /** Whether the end of debugging was already said. */
   #announced = false;
@@ -185,8 +182,35 @@ export class TerminalClient {
     this.#awaitTracer = options.awaitTracer ?? false;
     this.#listFiles = options.listFiles;
     this.#context = options.context ?? [1, 2];
-    this.#tracer = options.tracer ?? null;
+    this.#model = new SessionModel({ startId: START_ID, tracer: options.tracer });
     this.#commands = this.#commandTable();
+  }
+
+  get #tracer(): TracerInfo | null {
+    return this.#model.tracer;
+  }
+
+  get #stack(): StackPayload | undefined {
+    return this.#model.stop;
+  }
+
+  /** Whether the program runs; unknown (undefined) until the tracer says. */
+  get #running(): boolean | undefined {
+    return this.#model.running;
+  }
+
+  get #breakpoints(): readonly Breakpoint[] {
+    return this.#model.breakpoints;
+  }
+
+  get #watches(): readonly Watch[] {
+    return this.#model.watches;
+  }
+
+  /** The exit code the program reported, or null while it has not ended. */
+  get #exitCode(): number | null {
+    const exit = this.#model.exit;
+    return exit ? exit.code ?? 1 : null;
   }
 
   /** Whether the program's standard input comes from qdb (lines typed while it runs go there). */
@@ -269,9 +293,10 @@ export class TerminalClient {
   }
 
   async #onEvent(msg: SessionEvent): Promise<void> {
+    const before = this.#model.breakpoints;
+    const applied = this.#model.apply(msg);
     switch (msg.e) {
       case "attached":
-        this.#tracer = msg.p.tracer;
         if (this.#tracer) this.#awaitTracer = false;
         break;
       case "link":
@@ -279,11 +304,9 @@ export class TerminalClient {
         break;
       case "stack":
         // The state sent in answer to attaching (`start`, id 0) may be older than what this
-        // terminal did since: a stop already shown, or one it has resumed from.
-        if (msg.id === START_ID && this.#stack !== undefined) {
-          if (this.#running || sameStop(this.#stack, msg.p)) break;
-        }
-        await this.#onStack(msg.p);
+        // terminal did since: the model says so ("stale"), and a stop seen already ("same").
+        if (applied === "stale") break;
+        await this.#onStack(msg.p, applied === "same");
         break;
       case "reading":
         // The program waits for input: lines typed ahead of the last resume are its input
@@ -294,8 +317,6 @@ export class TerminalClient {
         }
         break;
       case "running":
-        this.#running = true;
-        this.#stack = undefined;
         this.#stateKnown();
         if (!this.#runningHintShown) {
           // Once: a newcomer must not think qdb hung while the program runs.
@@ -308,12 +329,8 @@ export class TerminalClient {
         }
         this.#updatePrompt();
         break;
-      case "watchlist":
-        this.#watches = msg.p;
-        break;
       case "breakpoints": {
-        const lines = breakpointChanges(this.#breakpoints, msg.p, this.#tracer?.cwd);
-        this.#breakpoints = msg.p;
+        const lines = breakpointChanges(before, msg.p, this.#tracer?.cwd);
         for (const line of lines) this.#say(line);
         break;
       }
@@ -340,7 +357,6 @@ export class TerminalClient {
       }
       case "exited": {
         const { code, signal } = msg.p;
-        this.#exitCode = code ?? 1;
         this.#say(this.#palette.info(
           code === null
             ? `The program was ended by ${signal ?? "a signal"}`
@@ -375,12 +391,8 @@ export class TerminalClient {
     }
   }
 
-  async #onStack(stack: StackPayload): Promise<void> {
-    // The same stop again (a new client's `start` asks for the state) is not news.
-    const repeat = this.#running === false && this.#stack !== undefined &&
-      sameStop(this.#stack, stack);
-    this.#running = false;
-    this.#stack = stack;
+  /** A stop: shown, unless it is the same stop again (a new client's `start` asks for it). */
+  async #onStack(stack: StackPayload, repeat: boolean): Promise<void> {
     if (repeat) return this.#shown();
     const frame = stack.stack[stack.index];
     if (!frame) return this.#shown();
@@ -719,7 +731,7 @@ export class TerminalClient {
 
   #resume(e: string, p?: unknown): void {
     if (!this.#requireStop()) return;
-    this.#running = true;
+    this.#model.resumed();
     // Lines typed ahead of this one are commands for the next stop, as in pdb (which reads a
     // line only at its prompt); lines typed later, while the program runs, are its input.
     this.#holdUntilStop = this.#lines.length > 0;
@@ -920,7 +932,7 @@ export class TerminalClient {
           const reply = await this.#request("set_watch", [expr], true);
           if (reply.e === "error") this.#onError(reply.p);
           else if (reply.e === "watchlist") {
-            this.#watches = reply.p;
+            this.#model.apply(reply);
             const shown = this.#watches.filter((w) => w.expr === expr);
             // As pdb's: tied to this frame, shown again only when its value changes.
             this.#displays.set(expr, {
@@ -1224,12 +1236,6 @@ export function describeCommand(e: string, p: unknown): string {
 function safeToShow(msg: SessionEvent): SessionEvent {
   if (msg.e === "print" && (msg.p.input === "<stdout>" || msg.p.input === "<stderr>")) return msg;
   return sanitize(msg);
-}
-
-/** The same stop: frames, selection and thread (a `start` reply may lack the reason). */
-function sameStop(a: StackPayload, b: StackPayload): boolean {
-  return a.index === b.index && a.thread?.id === b.thread?.id &&
-    JSON.stringify(a.stack) === JSON.stringify(b.stack);
 }
 
 /** A watch's value as shown, for telling whether it changed. */
