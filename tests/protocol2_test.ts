@@ -369,3 +369,32 @@ Deno.test({
     assertMatch(out, /^\[qdb: a list of 10,000,000 items; the first 10,000 are shown\]$/m);
   },
 });
+
+Deno.test({
+  name: "the tracer says what its engine can do, running threads included where it can",
+  ignore: pythons.length === 0,
+  async fn() {
+    await using serve = await startServe();
+    for (const python of pythons) {
+      const session = `caps-${python.version}`;
+      await using trace = new QdbProcess([
+        "trace",
+        "--python",
+        python.path,
+        "--server",
+        serve.tracerUrl,
+        "--session",
+        session,
+        PROGRAM,
+      ]);
+      await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
+      let tracer = ana.attached.p.tracer;
+      if (tracer === null) tracer = (await ana.inbox.expect("attached", (p) => p.tracer)).p.tracer;
+      const caps: string[] = tracer.capabilities;
+      assert(caps.includes("logpoints") && caps.includes("hit_conditions"), caps.join());
+      assertEquals(caps.includes("running_threads"), !python.version.startsWith("3.8."));
+      ana.link.send({ e: "disable", p: "hard" });
+      await trace.exited();
+    }
+  },
+});

@@ -664,6 +664,26 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     assertEquals(s.stdout(), "caught\nraises done\n");
   },
 
+  async "a breakpoint set while a worker thread runs reaches that thread"(ctx) {
+    if (ctx.python.version.startsWith("3.8.")) {
+      // 3.8 cannot give a running thread a trace function (README: Known limitations).
+      console.log(`skip on Python ${ctx.python.version}: a running thread cannot be traced`);
+      return;
+    }
+    await using s = await open(ctx, "busy_worker.py", { stopOnEntry: false });
+    await s.expect("print", (p) => p.output.includes("started"));
+    s.send("set_break", { file: "busy_worker.py", line: line("busy_worker.py", "busy_line") });
+    const stop = await stopped(s, "breakpoint");
+    assertEquals(stop.p.thread.name, "busy");
+    assertEquals(top(stop).line, line("busy_worker.py", "busy_line"));
+    await evalIn(s, "stop.set()");
+    s.send("clear_break", { file: "busy_worker.py", line: line("busy_worker.py", "busy_line") });
+    await s.expect("breakpoints");
+    s.send("continue");
+    assertEquals((await s.exited).code, 0);
+    assertStringIncludes(s.stdout(), "joined\n");
+  },
+
   async "a breakpoint in a worker thread reports that thread"(ctx) {
     await using s = await open(ctx, "threads.py", {
       stopOnEntry: false,

@@ -27,6 +27,7 @@
 
 import source from "./qdb.py" with { type: "text" };
 import inspectSource from "./qdb_inspect.py" with { type: "text" };
+import threadsSource from "./qdb_threads.py" with { type: "text" };
 import type { Engine, EngineInfo, EngineSession, ExitStatus, LaunchOptions } from "../engine.ts";
 import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
 import type { Message, MessageId } from "../../protocol/envelope.ts";
@@ -39,6 +40,7 @@ export const PYTHON_BRIDGE_SOURCE: string = source;
 export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb.py": source,
   "qdb_inspect.py": inspectSource,
+  "qdb_threads.py": threadsSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */

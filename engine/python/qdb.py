@@ -44,6 +44,7 @@ import time
 import types
 
 import qdb_inspect
+import qdb_threads
 
 _PY312 = sys.version_info >= (3, 12)
 _PY313 = sys.version_info >= (3, 13)
@@ -56,8 +57,9 @@ PAUSE_SIGNAL = signal.SIGUSR2
 _GEN_FLAGS = 0x20 | 0x80 | 0x200
 
 _BRIDGE_FILE = os.path.abspath(__file__)
-_BRIDGE_FILES = {_BRIDGE_FILE, __file__, os.path.abspath(qdb_inspect.__file__),
-                 qdb_inspect.__file__}
+_BRIDGE_FILES = {_BRIDGE_FILE, __file__}
+for _module in (qdb_inspect, qdb_threads):
+    _BRIDGE_FILES.update((_module.__file__, os.path.abspath(_module.__file__)))
 
 _MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
 _PIPE_CHUNK = 65536
@@ -311,6 +313,8 @@ class Bridge(object):
         self._early = b""  # bytes read before the reader loop started
         self._queue = queue.Queue()
         self._inspector = qdb_inspect.Inspector(self, _BRIDGE_FILES)
+        # 3.9-3.11: breakpoints reach threads that already run (see qdb_threads).
+        self._thread_tracer = None if _PY312 else qdb_threads.ThreadTracer()
         self._state_lock = threading.RLock()
         self._stopped_mode = False
         self._internal = set()  # idents of the bridge's own threads
@@ -404,8 +408,9 @@ class Bridge(object):
             "capabilities": [
                 "pause", "threads", "post_mortem", "exception_break", "function_breakpoints",
                 "conditional_breakpoints", "watches", "eval_timeout", "eval_policy",
-                "complete", "set_trace",
-            ],
+                "complete", "set_trace", "hit_conditions", "logpoints",
+            ] + (["running_threads"] if _PY312 or (
+                self._thread_tracer is not None and self._thread_tracer.available) else []),
         })
 
     def _send(self, e, p=_MISSING, id_=None):
@@ -1356,6 +1361,7 @@ class Bridge(object):
             return
         want = self._bp_global if self._needs_line_tracing() else None
         threading.settrace(want)
+        self._retrace_others(want)
         me = threading.get_ident()
         if me == self._main_ident or me in self._busy:
             if me not in self._stepping and me not in self._steppers:
@@ -1364,6 +1370,27 @@ class Bridge(object):
             # Only the main thread can be asked to trace itself: by signal.
             self._sig_retrace = True
             self._signal_main()
+
+    def _retrace_others(self, want):
+        """3.9-3.11: the threads that already run (not the main one, which is asked by
+        signal; not qdb's own; not one stepping or stopped, which manage their own tracing)
+        get the breakpoint tracer, and their frames the local tracer of their code."""
+        tracer = self._thread_tracer
+        if tracer is None or not tracer.available:
+            return
+        skip = {threading.get_ident(), self._main_ident}
+        skip.update(self._internal, self._stepping, self._steppers, self._busy)
+        others = set(t.ident for t in threading.enumerate() if t.ident not in skip)
+        if not others:
+            return
+        done = tracer.set_trace(others, want)
+        frames = sys._current_frames()
+        for ident in done:
+            frame = frames.get(ident)
+            while frame is not None:
+                if not self._is_ignored(frame):
+                    frame.f_trace = self._bp_local_for(frame.f_code) if want else None
+                frame = frame.f_back
 
     def _retrace_here(self, frame):
         """On 3.8-3.11: (re)install the breakpoint tracer in this thread and on its frames."""
