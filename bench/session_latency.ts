@@ -10,7 +10,8 @@
  * Each is the median of `--reps` (default 200) round trips, on every CPython found (`--all`) or
  * the newest one. A server speaking protocol 1 (an older checkout) reports only `step`.
  *
- * Usage: `deno run --allow-all bench/session_latency.ts [--reps N] [--all]`
+ * Usage: `deno run --allow-all bench/session_latency.ts [--reps N] [--all] [--watches N]`
+ * (`--watches N`: that many watched expressions, evaluated at every stop).
  *
  * @module
  */
@@ -38,7 +39,7 @@ async function next(events: AsyncIterator<Message>, e: string): Promise<Message>
   }
 }
 
-async function measure(python: string, reps: number) {
+async function measure(python: string, reps: number, watches: number) {
   const line = Deno.readTextFileSync(PROGRAM).split("\n")
     .findIndex((l) => l.includes("# @bench_step")) + 1;
   await using server = serve({ hostname: "127.0.0.1", clientPort: 0, tracerPort: 0 });
@@ -55,6 +56,10 @@ async function measure(python: string, reps: number) {
   await using client = await QdbClient.connect(server.clientUrl, { session });
   const events = client.events[Symbol.asyncIterator]();
   const stop = await next(events, "stack");
+  if (watches > 0) {
+    client.send("set_watch", Array.from({ length: watches }, (_, i) => `total + ${i}`));
+    await next(events, "watchlist");
+  }
   const steps: number[] = [];
   // Stepping over the breakpoint's line twice per loop turn: next, next.
   for (let i = 0; i < reps; i++) {
@@ -95,14 +100,19 @@ async function main() {
   const args = Deno.args;
   const repsAt = args.indexOf("--reps");
   const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 200;
+  const watchesAt = args.indexOf("--watches");
+  const watches = watchesAt >= 0 ? Number(args[watchesAt + 1]) : 0;
   const all = await findPythons();
   const pythons = args.includes("--all") ? all : all.slice(-1);
   if (pythons.length === 0) throw new Error("No CPython 3.8+ found");
-  console.log(`Median of ${reps} round trips, in ms (loopback, server + tracer + client).\n`);
+  console.log(
+    `Median of ${reps} round trips, in ms (loopback, server + tracer + client), ` +
+      `with ${watches} watches.\n`,
+  );
   console.log("| Python | step | threads + stack_trace + scopes | variables (100 of 10^7) |");
   console.log("|--------|------|-------------------------------|-------------------------|");
   for (const python of pythons) {
-    const r = await measure(python.path, reps);
+    const r = await measure(python.path, reps, watches);
     const f = (n: number | undefined) => n === undefined ? "-" : n.toFixed(2);
     console.log(`| ${python.version} | ${f(r.step)} | ${f(r.inspect)} | ${f(r.page)} |`);
   }

@@ -3,11 +3,17 @@
  * debug engine, and is the one place where protocol 2's commands become engine requests and
  * their answers become replies.
  *
- * Today it owns reply correlation for protocol 2's inspection commands: each gets exactly one
- * `ok` (with a result checked against the protocol's schema) or `error`, with the command's id,
- * even when the engine fails, sends something malformed, or the program ends first. Version 1
- * commands still go to the engine as they are (the Python bridge implements their rules); they
- * move here one by one.
+ * It owns, for every engine:
+ * - reply correlation for protocol 2's commands: each gets exactly one `ok` (with a result
+ *   checked against the protocol's schema) or `error`, with the command's id, even when the
+ *   engine fails, sends something malformed, or the program ends first;
+ * - the watchlist (`set_watch`, `clear_watch`): refreshed through the engine's `evaluate` at
+ *   every stop, at every change of the selected frame and after every `eval`, and sent before the
+ *   stop it belongs to;
+ * - checking every engine event against the protocol (the engine runs in the debugged program).
+ *
+ * Other protocol 1 commands still go to the engine as they are (the Python bridge implements
+ * their rules); they move here one by one.
  *
  * @example
  * ```ts ignore
@@ -21,21 +27,27 @@
 
 import type { EngineRequest, EngineSession } from "../engine/engine.ts";
 import {
+  array,
+  boolean,
   checkTracerMessage,
   COMMANDS,
   ERROR_TYPES,
   errorEvent,
   type ErrorType,
+  type Infer,
   isRequestCommand,
   type Message,
   type MessageId,
+  object,
   ProtocolError,
   type RequestCommand,
   RESULTS,
   SchemaError,
+  string,
   type TracerMessage,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
+import { Watches, WatchLimitError } from "./watches.ts";
 
 /** A request sent to the engine and not answered yet. */
 interface Pending {
@@ -44,6 +56,24 @@ interface Pending {
   /** The id to answer with (the server's id of the client's command). */
   readonly id: MessageId | undefined;
 }
+
+/** A piece of work for the processing stage, in the order it arrived. */
+type Work =
+  | { kind: "event"; event: Message }
+  | { kind: "local"; run: () => Promise<void> | void };
+
+const watchValue = object({ exc: boolean(), value: string({ maxLength: 100_000 }) });
+
+/** The engine's answer to `watch`: a value or an exception per expression, in order. */
+const WATCH_VALUES = object({ result: object({ values: array(watchValue) }) });
+
+/** The engine's `watch_values` event: the watches it evaluated at a stop, sent before it. */
+const STOP_WATCH_VALUES = object({ exprs: array(string()), values: array(watchValue) });
+
+/** Commands whose replies the core adds to (the id remembered until their reply). */
+const FOLLOWED = new Set(["start", "eval"]);
+/** Most commands followed at once; the oldest is forgotten past it. */
+const MAX_FOLLOWED = 1000;
 
 /** The debugger core over one engine session. */
 export class DebugCore {
@@ -54,15 +84,25 @@ export class DebugCore {
   readonly events: AsyncIterable<TracerMessage>;
   readonly #engine: Pick<EngineSession, "send" | "events">;
   readonly #out = new AsyncQueue<TracerMessage>();
+  readonly #work = new AsyncQueue<Work>();
   readonly #pending = new Map<string, Pending>();
+  /** The core's own engine requests (watch evaluations), answered straight from the reader. */
+  readonly #internal = new Map<string, (answer: Message | undefined) => void>();
+  readonly #followed = new Map<MessageId, string>();
+  readonly #watches = new Watches();
   #nextRequest = 1;
   #ended = false;
+  /** Whether the program is stopped, as the engine's events said. */
+  #stopped = false;
+  /** Watch values the engine sent for the stop that comes next. */
+  #stopValues: Infer<typeof STOP_WATCH_VALUES> | undefined;
 
   /** Takes the engine's events from now on. */
   constructor(engine: Pick<EngineSession, "send" | "events">) {
     this.#engine = engine;
     this.events = this.#out;
-    void this.#pump();
+    void this.#read();
+    void this.#process();
   }
 
   /** Requests sent to the engine and not answered yet. */
@@ -72,7 +112,17 @@ export class DebugCore {
 
   /** Handles a client command (checked by the server) that the tracer received. */
   send(command: Message): void {
+    if (command.e === "set_watch" || command.e === "clear_watch") {
+      this.#work.push({ kind: "local", run: () => this.#watchCommand(command) });
+      return;
+    }
     if (!isRequestCommand(command.e)) {
+      if (FOLLOWED.has(command.e) && command.id !== undefined) {
+        this.#followed.set(command.id, command.e);
+        if (this.#followed.size > MAX_FOLLOWED) {
+          this.#followed.delete(this.#followed.keys().next().value!);
+        }
+      }
       this.#engine.send(command);
       return;
     }
@@ -93,28 +143,151 @@ export class DebugCore {
     this.#engine.send(request);
   }
 
-  async #pump(): Promise<void> {
+  /** Reader stage: the core's own answers at once, everything else to the processing stage. */
+  async #read(): Promise<void> {
     try {
       for await (const event of this.#engine.events) {
         const key = typeof event.id === "string" ? event.id : undefined;
-        const pending = key === undefined ? undefined : this.#pending.get(key);
-        if (pending) {
-          this.#pending.delete(key!);
-          if (event.e === "response") this.#answer(pending, event.p);
-          // The engine refused the request itself (its program is gone, say).
-          else if (event.e === "error") this.#answerError(pending, event.p);
-          else this.#out.push(this.#checked(event));
+        const own = key === undefined ? undefined : this.#internal.get(key);
+        if (own && (event.e === "response" || event.e === "error")) {
+          this.#internal.delete(key!);
+          own(event);
           continue;
         }
-        if (event.e === "response") continue; // Not ours (answered already): dropped.
-        if (event.e === "exited") this.#endPending("The program ended before answering");
-        this.#out.push(this.#checked(event));
+        this.#work.push({ kind: "event", event });
+      }
+    } finally {
+      for (const own of this.#internal.values()) own(undefined);
+      this.#internal.clear();
+      this.#ended = true;
+      this.#work.end();
+    }
+  }
+
+  /** Processing stage: one piece of work after the other, so that what goes out stays in order. */
+  async #process(): Promise<void> {
+    try {
+      for await (const work of this.#work) {
+        try {
+          if (work.kind === "local") await work.run();
+          else await this.#handle(work.event);
+        } catch (error) {
+          this.#out.push(errorEvent(
+            new ProtocolError("internal", `qdb's core failed: ${String(error)}`),
+          ) as TracerMessage);
+        }
       }
     } finally {
       this.#endPending("The program ended before answering");
-      this.#ended = true;
       this.#out.end();
     }
+  }
+
+  async #handle(event: Message): Promise<void> {
+    const key = typeof event.id === "string" ? event.id : undefined;
+    const pending = key === undefined ? undefined : this.#pending.get(key);
+    if (pending) {
+      this.#pending.delete(key!);
+      if (event.e === "response") this.#answer(pending, event.p);
+      // The engine refused the request itself (its program is gone, say).
+      else if (event.e === "error") this.#answerError(pending, event.p);
+      else this.#out.push(this.#checked(event));
+      return;
+    }
+    if (event.e === "response") return; // Not ours (answered already): dropped.
+    if (event.e === "watch_values") {
+      try {
+        this.#stopValues = STOP_WATCH_VALUES.check(event.p, "watch_values");
+      } catch {
+        this.#stopValues = undefined; // Evaluated again when the stop comes.
+      }
+      return;
+    }
+    const checked = this.#checked(event);
+    const followed = checked.id === undefined ? undefined : this.#followed.get(checked.id);
+    switch (checked.e) {
+      case "exited":
+        this.#stopped = false;
+        this.#endPending("The program ended before answering");
+        break;
+      case "stack":
+        // A new stop, or another frame selected: the watches are evaluated there. The same
+        // stop sent again (to a new client, or for `where`) shows the values already known.
+        if (!this.#stopped || checked.p.reason === "select") {
+          this.#stopped = true;
+          const known = this.#stopValues;
+          this.#stopValues = undefined;
+          if (!known || !this.#watches.take(known.exprs, known.values)) await this.#refresh();
+          this.#out.push(this.#watchlist(checked.id));
+        } else if (followed === "start") this.#out.push(this.#watchlist(checked.id));
+        if (followed === "start") this.#followed.delete(checked.id!);
+        break;
+      case "running":
+        if (followed === "start") {
+          this.#followed.delete(checked.id!);
+          this.#out.push(this.#watchlist(checked.id));
+        }
+        this.#stopped = false;
+        break;
+      case "print":
+        if (followed === "eval") {
+          // Code that ran may have changed what the watches show.
+          this.#followed.delete(checked.id!);
+          this.#out.push(checked);
+          await this.#refresh();
+          this.#out.push(this.#watchlist(checked.id));
+          return;
+        }
+        break;
+    }
+    this.#out.push(checked);
+  }
+
+  /** `set_watch` and `clear_watch`: answered with the watchlist (evaluated when stopped). */
+  async #watchCommand(command: Message): Promise<void> {
+    const exprs = command.p as string[];
+    if (command.e === "set_watch") {
+      try {
+        this.#watches.add(exprs);
+      } catch (error) {
+        if (!(error instanceof WatchLimitError)) throw error;
+        return this.#fail(command.e, command.id, "limit", error.message);
+      }
+      if (this.#stopped) await this.#refresh();
+    } else this.#watches.remove(exprs);
+    // The engine evaluates them at the next stops itself, before sending each.
+    void this.#ask("set_stop_watches", { exprs: this.#watches.exprs() });
+    this.#out.push(this.#watchlist(command.id));
+  }
+
+  async #refresh(): Promise<void> {
+    await this.#watches.refresh(async (exprs) => {
+      const answer = await this.#ask("watch", { exprs });
+      const p = answer?.e === "response" ? answer.p : undefined;
+      try {
+        return WATCH_VALUES.check(p, "answer").result.values;
+      } catch {
+        const why = (p as { error?: { data?: unknown } } | undefined)?.error?.data ??
+          (answer?.p as { data?: unknown } | undefined)?.data ?? "the engine gave no answer";
+        return exprs.map(() => ({ exc: true, value: String(why) }));
+      }
+    });
+  }
+
+  /** An engine request of the core's own; undefined when the engine ended first. */
+  #ask(command: EngineRequest["p"]["command"], args: unknown): Promise<Message | undefined> {
+    if (this.#ended) return Promise.resolve(undefined);
+    const key = `w${this.#nextRequest++}`;
+    return new Promise((resolve) => {
+      this.#internal.set(key, resolve);
+      this.#engine.send({ e: "request", id: key, p: { command, args } });
+    });
+  }
+
+  #watchlist(id: MessageId | undefined): TracerMessage {
+    const msg: TracerMessage = { e: "watchlist", p: this.#watches.list() };
+    if (id !== undefined) msg.id = id;
+    return msg;
   }
 
   /** An engine event as the protocol describes it, or an internal error saying what was wrong. */

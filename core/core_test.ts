@@ -109,3 +109,108 @@ Deno.test("an engine event of the wrong shape, or one only the server may send, 
   assertEquals([forged!.e, (forged!.p as { type: string }).type], ["error", "internal"]);
   assertEquals(exited, { e: "exited", p: { code: 3 } });
 });
+
+Deno.test("watches: evaluated through the engine at each stop, sent before the stop", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  // While the program runs a new watch is not evaluated yet.
+  core.send({ e: "set_watch", p: ["n", "boom"], id: 1 });
+  assertEquals(await take(out, 1), [{
+    e: "watchlist",
+    p: [
+      { expr: "n", exc: false, value: "<not evaluated yet: the program runs>" },
+      { expr: "boom", exc: false, value: "<not evaluated yet: the program runs>" },
+    ],
+    id: 1,
+  }]);
+  // A stop: the core asks the engine, then sends the watchlist, then the stop.
+  const stop = { index: 0, stack: [{ file: "/a.py", line: 3, func: "f", code: "x" }] };
+  engine.events.push({ e: "stack", p: stop });
+  engine.events.push({ e: "print", p: { input: "<stdout>", exc: false, output: "later\n" } });
+  const watchRequests = () =>
+    engine.sent.filter((m) =>
+      m.e === "request" && (m.p as { command: string }).command === "watch"
+    );
+  while (watchRequests().length < 1) await new Promise((r) => setTimeout(r, 0));
+  // One request for all the watches of the stop (the engine sent no values of its own).
+  const [asked] = watchRequests();
+  assertEquals(asked!.p, { command: "watch", args: { exprs: ["n", "boom"] } });
+  engine.events.push({
+    e: "response",
+    id: asked!.id!,
+    p: {
+      result: {
+        values: [
+          { exc: false, value: "7" },
+          { exc: true, value: "NameError: name 'boom' is not defined" },
+        ],
+      },
+    },
+  });
+  assertEquals(await take(out, 3), [
+    {
+      e: "watchlist",
+      p: [
+        { expr: "n", exc: false, value: "7" },
+        { expr: "boom", exc: true, value: "NameError: name 'boom' is not defined" },
+      ],
+    },
+    { e: "stack", p: stop },
+    { e: "print", p: { input: "<stdout>", exc: false, output: "later\n" } },
+  ]);
+  // The same stop again for a new client's start: the values known, nothing evaluated.
+  core.send({ e: "start", p: { client: "c2" }, id: 2 });
+  engine.events.push({ e: "stack", p: stop, id: 2 });
+  const again = await take(out, 2);
+  assertEquals(again.map((m) => [m.e, m.id]), [["watchlist", 2], ["stack", 2]]);
+  assertEquals(watchRequests().length, 1);
+  // The engine is told the watches, to evaluate them itself at the next stops.
+  assertEquals(
+    engine.sent.filter((m) => (m.p as { command?: string })?.command === "set_stop_watches")
+      .map((m) => (m.p as { args: unknown }).args),
+    [{ exprs: ["n", "boom"] }],
+  );
+  // clear_watch answers at once.
+  core.send({ e: "clear_watch", p: ["boom"], id: 3 });
+  assertEquals((await take(out, 1))[0]!.p, [{ expr: "n", exc: false, value: "7" }]);
+});
+
+Deno.test("watches: at most 100", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  core.send({ e: "set_watch", p: Array.from({ length: 100 }, (_, i) => `x${i}`), id: 1 });
+  await take(out, 1);
+  core.send({ e: "set_watch", p: ["one_more"], id: 2 });
+  const [refused] = await take(out, 1);
+  assertEquals(refused, {
+    e: "error",
+    p: {
+      type: "limit",
+      data: "At most 100 watched expressions; 100 are set",
+      command: "set_watch",
+    },
+    id: 2,
+  });
+});
+
+Deno.test("watches: values the engine sent with a stop are used, with no round trip", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  core.send({ e: "set_watch", p: ["n"], id: 1 });
+  await take(out, 1);
+  const stop = { index: 0, stack: [{ file: "/a.py", line: 3, func: "f", code: "x" }] };
+  engine.events.push({
+    e: "watch_values",
+    p: { exprs: ["n"], values: [{ exc: false, value: "5" }] },
+  });
+  engine.events.push({ e: "stack", p: stop });
+  assertEquals(await take(out, 2), [
+    { e: "watchlist", p: [{ expr: "n", exc: false, value: "5" }] },
+    { e: "stack", p: stop },
+  ]);
+  const asked = engine.sent.filter((m) => (m.p as { command?: string })?.command === "watch");
+  assertEquals(asked, []);
+});

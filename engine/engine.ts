@@ -86,8 +86,13 @@ export interface EngineRequest {
   e: "request";
   /** Chosen by the sender, unique among its pending requests. */
   id: MessageId;
-  /** Which request, and its arguments. */
-  p: { command: RequestCommand; args: unknown };
+  /**
+   * Which request, and its arguments: a protocol 2 command; `watch` (`{exprs}`: every watched
+   * expression in the selected frame, answered `{values: [{exc, value}]}` in order); or
+   * `set_stop_watches` (`{exprs}`: evaluate these at every stop and change of frame, and send
+   * them as a `watch_values` event `{exprs, values}` just before the `stack`).
+   */
+  p: { command: RequestCommand | "watch" | "set_stop_watches"; args: unknown };
 }
 
 /** The one answer to an {@linkcode EngineRequest}: its result, or why it failed. */

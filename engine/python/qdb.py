@@ -63,7 +63,6 @@ for _module in (qdb_inspect, qdb_threads):
 
 _MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
 _PIPE_CHUNK = 65536
-_MAX_WATCHES = 100
 # The largest file `list` reads: a source file, not a log or a disk image.
 _MAX_LIST_BYTES = 4 * 1024 * 1024
 
@@ -313,6 +312,9 @@ class Bridge(object):
         self._early = b""  # bytes read before the reader loop started
         self._queue = queue.Queue()
         self._inspector = qdb_inspect.Inspector(self, _BRIDGE_FILES)
+        # What the core watches: evaluated here at every stop and frame change, and sent
+        # (`watch_values`) before the stop, so that a stop costs no extra round trip.
+        self._stop_watches = []
         # 3.9-3.11: breakpoints reach threads that already run (see qdb_threads).
         self._thread_tracer = None if _PY312 else qdb_threads.ThreadTracer()
         self._state_lock = threading.RLock()
@@ -360,8 +362,6 @@ class Bridge(object):
         self._pausing_events = False
 
         # Watches.
-        self._watches = []
-        self._watch_values = {}
 
         # Signals.
         self._signal_requests = 0
@@ -1846,8 +1846,7 @@ class Bridge(object):
             self._send("return", self._short_repr(return_value), sid)
         if stop.exception is not None:
             self._send("exception", stop.exception, sid)
-        self._refresh_watches(stop)
-        self._send("watchlist", self._watchlist_payload(), sid)
+        self._send_watch_values(stop)
         self._send("stack", self._stack_payload(stop), sid)
         resume = None
         try:
@@ -1999,14 +1998,9 @@ class Bridge(object):
             self._send("stack", self._stack_payload(stop), id_)
         elif e == "start":
             self._send("breakpoints", self._breakpoints_payload(), id_)
-            self._send("watchlist", self._watchlist_payload(), id_)
             if stop.exception is not None and stop.post_mortem:
                 self._send("exception", stop.exception, id_)
             self._send("stack", self._stack_payload(stop), id_)
-        elif e in ("set_watch", "clear_watch"):
-            self._cmd_watch(e, p)
-            self._refresh_watches(stop)
-            self._send("watchlist", self._watchlist_payload(), id_)
         else:
             self._common_command(e, p, id_, stop)
         return None
@@ -2019,7 +2013,6 @@ class Bridge(object):
                                 "(send pause first)" % e)
         if e == "start":
             self._send("breakpoints", self._breakpoints_payload(), id_)
-            self._send("watchlist", self._watchlist_payload(), id_)
             # A new client learns the program runs (it would otherwise only see a later stop),
             # unless it is about to stop at its first line.
             if self._stopped_once or not self._stop_on_entry:
@@ -2034,9 +2027,6 @@ class Bridge(object):
             if mode not in ("soft", "hard"):
                 raise _CommandError("disable", 'disable takes "soft" or "hard", got %r' % (mode,))
             self.detach(mode, id_)
-        elif e in ("set_watch", "clear_watch"):
-            self._cmd_watch(e, p)
-            self._send("watchlist", self._watchlist_payload(), id_)
         else:
             self._common_command(e, p, id_, None)
 
@@ -2094,7 +2084,8 @@ class Bridge(object):
                 frame_id = args.get("frame")
                 frame = None if frame_id is None else inspector.frame(stop, frame_id)
                 result = {"matches": self._complete(stop, args.get("text", ""), frame)[:1000]}
-            elif stop is None and command in ("scopes", "variables", "evaluate", "set_variable"):
+            elif stop is None and command in ("scopes", "variables", "evaluate", "set_variable",
+                                               "watch"):
                 raise qdb_inspect.InspectError(
                     "running", "%s needs a stopped program, and it is running (send pause "
                     "first)" % command)
@@ -2106,6 +2097,13 @@ class Bridge(object):
                 result = self._evaluate(stop, args)
             elif command == "set_variable":
                 result = self._set_variable(stop, args)
+            elif command == "set_stop_watches":
+                exprs = args.get("exprs") or []
+                self._stop_watches = [e for e in exprs if isinstance(e, str)][:1000]
+                result = {}
+            elif command == "watch":
+                result = {"values": [self._watch_value(stop, expr)
+                                     for expr in args.get("exprs") or []]}
             else:
                 raise qdb_inspect.InspectError("event", "Unknown request %r" % (command,))
         except (qdb_inspect.InspectError, _CommandError) as err:
@@ -2120,6 +2118,26 @@ class Bridge(object):
             return None
         self._send("response", {"result": result}, id_)
         return None
+
+    def _send_watch_values(self, stop):
+        """The core's watches, evaluated in the selected frame, sent before the stop."""
+        exprs = list(self._stop_watches)
+        if exprs:
+            self._send("watch_values", {"exprs": exprs,
+                                        "values": [self._watch_value(stop, e) for e in exprs]})
+
+    def _watch_value(self, stop, expr):
+        """A watched expression in the selected frame: its short repr, or the exception (the
+        core's `watch` request evaluates every watch of a stop at once)."""
+        try:
+            return {"exc": False, "value": self._short_repr(self._run_eval(stop, expr, "watch"))}
+        except _PolicyRefused as exc:
+            return {"exc": True, "value": str(exc)}
+        except _EvalFailed as exc:
+            return {"exc": True, "value": exc.text}
+        except Exception as exc:
+            # Whatever a client watches, the program must not die of it.
+            return {"exc": True, "value": _exc_line(exc)}
 
     def _set_variable(self, stop, args):
         """Assigns the value of an expression (in a frame given by id, or the selected one) to
@@ -2278,8 +2296,7 @@ class Bridge(object):
                 if stop.index == n - 1:
                     raise _CommandError("down", "Newest frame")
                 stop.index = min(n - 1, stop.index + count)
-        self._refresh_watches(stop)
-        self._send("watchlist", self._watchlist_payload(), id_)
+        self._send_watch_values(stop)
         p = self._stack_payload(stop)
         p["reason"] = "select"
         p.pop("breakpoint", None)
@@ -2366,46 +2383,6 @@ class Bridge(object):
             if path.startswith(root.rstrip(os.sep) + os.sep):
                 return True
         return False
-
-    # ------------------------------------------------------------------ watches
-
-    def _cmd_watch(self, e, p):
-        if not isinstance(p, list) or not all(isinstance(x, str) for x in p):
-            raise _CommandError("payload", "%s takes a list of expressions" % e)
-        if e == "set_watch":
-            new = [x for x in dict.fromkeys(p) if x not in self._watches]
-            if len(self._watches) + len(new) > _MAX_WATCHES:
-                raise _CommandError("limit", "At most %d watched expressions; %d are set"
-                                    % (_MAX_WATCHES, len(self._watches)))
-            for expr in new:
-                if expr not in self._watches:
-                    self._watches.append(expr)
-                    self._watch_values[expr] = (False, "<not evaluated yet: the program runs>")
-        else:
-            for expr in p:
-                if expr in self._watches:
-                    self._watches.remove(expr)
-                    self._watch_values.pop(expr, None)
-
-    def _refresh_watches(self, stop):
-        for expr in list(self._watches):
-            try:
-                value = self._run_eval(stop, expr, "watch")
-                self._watch_values[expr] = (False, self._short_repr(value))
-            except _PolicyRefused as exc:
-                self._watch_values[expr] = (True, str(exc))
-            except _EvalFailed as exc:
-                self._watch_values[expr] = (True, exc.text)
-            except Exception as exc:
-                # Whatever a client watches, the program must not die of it.
-                self._watch_values[expr] = (True, _exc_line(exc))
-
-    def _watchlist_payload(self):
-        out = []
-        for expr in list(self._watches):
-            exc, value = self._watch_values.get(expr, (False, ""))
-            out.append({"expr": expr, "exc": exc, "value": value})
-        return out
 
     # ------------------------------------------------------------------ reprs
 
@@ -2780,8 +2757,6 @@ class Bridge(object):
         except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
                 OverflowError) as exc:
             self._send("print", {"input": p, "exc": True, "output": _exc_line(exc)}, id_)
-            self._refresh_watches(stop)
-            self._send("watchlist", self._watchlist_payload(), id_)
             return
 
         def display(value):
@@ -2804,8 +2779,6 @@ class Bridge(object):
             output += "\n... [qdb: output truncated at %d characters]" % _MAX_OUTPUT
         self._send("print", {"input": p, "exc": exc_flag, "output": _strip_one_newline(output)},
                    id_)
-        self._refresh_watches(stop)
-        self._send("watchlist", self._watchlist_payload(), id_)
 
     def _cmd_pprint(self, stop, p, id_):
         if not isinstance(p, str) or not p:

@@ -150,6 +150,23 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     assertEquals(variables.find((v: { name: string }) => v.name === "n").value, "1");
   },
 
+  async "watches: the core evaluates them through the engine at every stop"(s) {
+    const id = nextId++;
+    s.core.send({ e: "set_watch", p: ["n", "label", "missing"], id });
+    const first = await s.next("watchlist");
+    assertEquals(first.id, id);
+    assertEquals((first.p as { value: string }[]).map((w) => w.value).slice(0, 2), [
+      "0",
+      "'visit 0'",
+    ]);
+    assertEquals((first.p as { exc: boolean }[])[2]!.exc, true);
+    s.core.send({ e: "continue" });
+    const next = await s.next("watchlist");
+    assertEquals((next.p as { value: string }[])[0]!.value, "1");
+    const stop = await s.next("stack");
+    assert(s.seen.indexOf(next) < s.seen.indexOf(stop), "the watchlist comes before its stop");
+  },
+
   async "source: the program's file with its hash; other paths refused"(s) {
     const { text, hash } = await ok(s, "source", { path: s.program });
     assertMatch(text, /def visit\(items, n\):/);

@@ -81,6 +81,15 @@ export class FakeEngine {
     };
   }
 
+  /** `NAME` or `NAME + INT` over the locals; a string is the exception it raises. */
+  #evaluate(expr: string): { v: Value } | string {
+    const m = /^\s*([a-z_]+)\s*(?:\+\s*(\d+))?\s*$/.exec(expr);
+    const locals = this.#locals();
+    if (!m || !(m[1]! in locals)) return `NameError: name '${expr}' is not defined`;
+    const base = locals[m[1]!]!;
+    return { v: m[2] ? (base as number) + Number(m[2]) : base };
+  }
+
   #value(v: Value): { value: string; type: string; ref: number; named: number; indexed: number } {
     if (Array.isArray(v)) {
       const ref = this.#nextId++;
@@ -159,14 +168,18 @@ export class FakeEngine {
         const pairs = Object.entries(this.#locals()).slice(start, start + count);
         return answer({ variables: pairs.map(([name, v]) => ({ name, ...this.#value(v) })) });
       }
+      case "watch":
+        return answer({
+          values: (args.exprs as string[]).map((expr) => {
+            const value = this.#evaluate(expr);
+            return typeof value === "string"
+              ? { exc: true, value }
+              : { exc: false, value: this.#value(value.v).value };
+          }),
+        });
       case "evaluate": {
-        const m = /^\s*([a-z_]+)\s*(?:\+\s*(\d+))?\s*$/.exec(String(args.expr));
-        const locals = this.#locals();
-        if (!m || !(m[1]! in locals)) {
-          return fail("eval", `NameError: name '${args.expr}' is not defined`);
-        }
-        const base = locals[m[1]!]!;
-        return answer(this.#value(m[2] ? (base as number) + Number(m[2]) : base));
+        const value = this.#evaluate(String(args.expr));
+        return typeof value === "string" ? fail("eval", value) : answer(this.#value(value.v));
       }
     }
     return fail("event", `Unknown request ${msg.p.command}`);

@@ -1,7 +1,7 @@
 /**
  * A backend-neutral driver for debugger scenarios: a test opens a program under a backend,
  * sends commands and waits for events. The same scenario suite runs through every backend:
- * `engineBackend` drives the Python engine directly; a backend going through the real
+ * `engineBackend` drives the Python engine through the core, in this process; a backend going through the real
  * `qdb serve` and `qdb trace` processes can implement the same two interfaces.
  *
  * Every event a session receives is checked against the protocol's schemas (strict: unknown
@@ -10,6 +10,7 @@
  * @module
  */
 
+import { DebugCore } from "../../core/core.ts";
 import type { ExitStatus, LaunchOptions } from "../../engine/engine.ts";
 import { pythonEngine } from "../../engine/python/python_engine.ts";
 import type { Message, MessageId } from "../../protocol/envelope.ts";
@@ -152,14 +153,15 @@ export class EventLog {
   }
 }
 
-/** Runs programs through the Python engine in this process. */
+/** Runs programs through the Python engine and the core in this process (no server). */
 export const engineBackend: ScenarioBackend = {
   name: "engine",
   async open(python, program, options = {}) {
     const session = await pythonEngine.launch({ ...options, program, interpreter: python });
+    const core = new DebugCore(session);
     const log = new EventLog();
     const pump = (async () => {
-      for await (const msg of session.events) log.receive(msg);
+      for await (const msg of core.events) log.receive(msg);
       log.end();
     })();
     let nextId = 1;
@@ -173,7 +175,7 @@ export const engineBackend: ScenarioBackend = {
         const id = nextId++;
         const msg: Message = { e, id };
         if (p !== undefined) msg.p = p;
-        session.send(msg);
+        core.send(msg);
         return id;
       },
       expect: (e, where) => log.expect(e, where),
