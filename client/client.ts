@@ -57,6 +57,7 @@ export interface ClientOptions {
 export class AttachError extends Error {
   /** The protocol error type the server sent. */
   readonly type: string;
+  /** An attach refused with this protocol error type and message. */
   constructor(type: string, message: string) {
     super(message);
     this.name = "AttachError";
@@ -70,6 +71,7 @@ export class CommandError extends Error {
   readonly error: ErrorPayload;
   /** The command that failed. */
   readonly command: string;
+  /** `command` failed with this `error` payload. */
   constructor(command: string, error: ErrorPayload) {
     super(
       `${command}: ${typeof error.data === "string" ? error.data : JSON.stringify(error.data)}`,
@@ -239,6 +241,7 @@ export class QdbClient implements AsyncDisposable {
     e: K,
     ...p: CommandPayloads[K] extends undefined ? [] : [CommandPayloads[K]]
   ): number;
+  /** Sends any command by name (unchecked payload); returns the id it carries. */
   send(e: string, p?: unknown): number;
   send(e: string, p?: unknown): number {
     const id = this.#nextId++;
@@ -290,6 +293,7 @@ export class QdbClient implements AsyncDisposable {
     this.#transport.close();
   }
 
+  /** Closes the connection and waits until it is closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.closed;

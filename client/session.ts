@@ -64,6 +64,7 @@ export class SessionModel {
   #exit: ExitInfo | undefined;
   #ended = false;
 
+  /** An empty model: nothing is known until events come. */
   constructor(options: SessionModelOptions = {}) {
     this.#startId = options.startId;
     this.#tracer = options.tracer ?? null;

@@ -27,6 +27,7 @@ const NO_ANSWER = { exc: true, value: "<qdb: the engine gave no value>" };
 
 /** Thrown by {@linkcode Watches.add} past {@linkcode MAX_WATCHES}. */
 export class WatchLimitError extends RangeError {
+  /** `count` watches are set already. */
   constructor(count: number) {
     super(`At most ${MAX_WATCHES} watched expressions; ${count} are set`);
     this.name = "WatchLimitError";

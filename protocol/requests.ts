@@ -115,7 +115,21 @@ export const hitCondition: Schema<string> = refine(
 export const logMessage: Schema<string> = string({ nonEmpty: true, maxLength: 100_000 });
 
 /** One breakpoint of `set_breakpoints`. */
-export const sourceBreakpointSchema = object({ line: integer({ min: 1 }) }, {
+export interface SourceBreakpoint {
+  /** The line (a line without code moves to the next that has code). */
+  line: number;
+  /** Stop only when this is true. */
+  cond?: string | null;
+  /** Stop only on some hits (`>= 5`, `% 10`...). */
+  hit_condition?: string | null;
+  /** A logpoint's message instead of a stop. */
+  log?: string | null;
+}
+
+/** One breakpoint of `set_breakpoints`. */
+export const sourceBreakpointSchema: Schema<SourceBreakpoint> = object({
+  line: integer({ min: 1 }),
+}, {
   cond: nullable(string({ nonEmpty: true, maxLength: 100_000 })),
   hit_condition: nullable(hitCondition),
   log: nullable(logMessage),
@@ -124,21 +138,45 @@ export const sourceBreakpointSchema = object({ line: integer({ min: 1 }) }, {
 /** Payload of `set_breakpoints`: every line breakpoint a file is to have. */
 export const setBreakpointsArgs: Schema<{
   file: string;
-  breakpoints: Infer<typeof sourceBreakpointSchema>[];
+  breakpoints: SourceBreakpoint[];
 }> = object({
   file: string({ nonEmpty: true, maxLength: 4096 }),
   breakpoints: array(sourceBreakpointSchema, { maxItems: MAX_FILE_BREAKPOINTS }),
 });
 
 /** A thread of the program. */
-export const threadInfoSchema = object({
+export interface ThreadInfo {
+  /** Its id (Python: threading.get_ident()). */
+  id: number;
+  /** Its name. */
+  name: string;
+  /** Whether it is stopped (its frames can be read) or running. */
+  state: "stopped" | "running";
+}
+
+/** A thread of the program. */
+export const threadInfoSchema: Schema<ThreadInfo> = object({
   id: integer(),
   name: string(),
   state: literal("stopped", "running"),
 });
 
 /** A frame of a stopped thread, with its id. */
-export const frameInfoSchema = object({
+export interface FrameInfo {
+  /** Valid until the program resumes. */
+  id: number;
+  /** The function's name. */
+  func: string;
+  /** Its file on the tracer's machine. */
+  file: string;
+  /** The line it is at (0 when unknown). */
+  line: number;
+  /** The text of that line. */
+  code: string;
+}
+
+/** A frame of a stopped thread, with its id. */
+export const frameInfoSchema: Schema<FrameInfo> = object({
   id,
   func: string(),
   file: string(),
@@ -147,7 +185,19 @@ export const frameInfoSchema = object({
 });
 
 /** A scope of a frame: its variables are the children of `ref`. */
-export const scopeSchema = object({
+export interface Scope {
+  /** As shown: `Locals`, `Closure`, `Globals`. */
+  name: string;
+  /** What it holds. */
+  kind: "locals" | "globals" | "closure";
+  /** Its variables, through `variables`. */
+  ref: number;
+  /** How many variables. */
+  named: number;
+}
+
+/** A scope of a frame: its variables are the children of `ref`. */
+export const scopeSchema: Schema<Scope> = object({
   name: string(),
   kind: literal("locals", "globals", "closure"),
   ref: id,
@@ -166,13 +216,41 @@ const valueFields = {
  * A value: a bounded repr, its type, and a reference to its children (0 for a leaf), with how
  * many are named (attributes, keys) and indexed (items).
  */
-export const valueSchema = object(valueFields);
+export interface Value {
+  /** A bounded repr. */
+  value: string;
+  /** Its type's name. */
+  type: string;
+  /** Its children, through `variables`; 0 for none. */
+  ref: number;
+  /** How many named children (keys, attributes). */
+  named: number;
+  /** How many indexed children (items). */
+  indexed: number;
+}
+
+/** A value with a reference to its children. */
+export const valueSchema: Schema<Value> = object(valueFields);
 
 /** What `evaluate` replies: the value, and what the code printed while it ran. */
-export const evaluateResultSchema = object(valueFields, { output: string() });
+export interface EvaluateResult extends Value {
+  /** What the code printed, if anything. */
+  output?: string;
+}
+
+/** What `evaluate` replies. */
+export const evaluateResultSchema: Schema<EvaluateResult> = object(valueFields, {
+  output: string(),
+});
 
 /** A child of a value, or a variable of a scope. */
-export const variableSchema = object({
+export interface Variable extends Value {
+  /** Its name: a variable's, a key's repr, an attribute's, or `[index]`. */
+  name: string;
+}
+
+/** A child of a value, or a variable of a scope. */
+export const variableSchema: Schema<Variable> = object({
   name: string(),
   value: string({ maxLength: MAX_VALUE_LENGTH }),
   type: string(),
@@ -206,17 +284,6 @@ export type RequestCommand = keyof typeof RESULTS;
 
 /** The result type of each inspection command. */
 export type RequestResults = { [K in RequestCommand]: Infer<(typeof RESULTS)[K]> };
-
-/** A thread of the program. */
-export type ThreadInfo = Infer<typeof threadInfoSchema>;
-/** A frame of a stopped thread. */
-export type FrameInfo = Infer<typeof frameInfoSchema>;
-/** A scope of a frame. */
-export type Scope = Infer<typeof scopeSchema>;
-/** A value with a reference to its children. */
-export type Value = Infer<typeof valueSchema>;
-/** A named child of a value. */
-export type Variable = Infer<typeof variableSchema>;
 
 /** True for a command that protocol 2 added (answered by `ok` or `error`). */
 export function isRequestCommand(name: string): name is RequestCommand {
