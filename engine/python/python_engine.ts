@@ -28,6 +28,8 @@
 import source from "./qdb.py" with { type: "text" };
 import inspectSource from "./qdb_inspect.py" with { type: "text" };
 import threadsSource from "./qdb_threads.py" with { type: "text" };
+import outputSource from "./qdb_output.py" with { type: "text" };
+import reprSource from "./qdb_repr.py" with { type: "text" };
 import type { Engine, EngineInfo, EngineSession, ExitStatus, LaunchOptions } from "../engine.ts";
 import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
 import type { Message, MessageId } from "../../protocol/envelope.ts";
@@ -41,6 +43,8 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb.py": source,
   "qdb_inspect.py": inspectSource,
   "qdb_threads.py": threadsSource,
+  "qdb_output.py": outputSource,
+  "qdb_repr.py": reprSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */

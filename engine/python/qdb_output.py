@@ -1,0 +1,330 @@
+"""Output and input of the debugged program, for the qdb bridge: fds 1 and 2 captured into pipes
+that a forwarder thread relays as ``print`` events (so output printed before a stop reaches the
+clients before that stop), the tracer told when the program waits on its standard input, and
+output not lost when the program leaves through os._exit or dies.
+
+A mixin of the Bridge (qdb.py): it uses the bridge's ``_send``, ``_send_lock``, ``_sock``,
+``_streams`` and friends. Standard library only, like the rest of the bridge.
+"""
+
+import codecs
+import io
+import os
+import select
+import struct
+import sys
+import threading
+import time
+
+MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
+_MISSING = object()  # the bridge's "not known yet" (shared with qdb.py)
+_PIPE_CHUNK = 65536
+
+
+def _reader_gone(fd):
+    """True when fd is a pipe or socket whose reading end is closed."""
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+class _Stream(object):
+    __slots__ = ("name", "fd", "saved", "read_fd", "decoder", "open")
+
+    def __init__(self, name, fd, saved, read_fd):
+        self.name = name
+        self.fd = fd
+        self.saved = saved
+        self.read_fd = read_fd
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.open = True
+
+
+class _StdinWatch(object):
+    """sys.stdin as the program sees it: the same stream (every attribute is its), and the
+    tracer is told when a read is about to wait for input that is not there yet."""
+
+    def __init__(self, stream, bridge):
+        object.__setattr__(self, "_qdb_stream", stream)
+        object.__setattr__(self, "_qdb_bridge", bridge)
+
+    def __getattr__(self, name):
+        return getattr(self._qdb_stream, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._qdb_stream, name, value)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return next(self._qdb_stream)
+
+    def __enter__(self):
+        self._qdb_stream.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._qdb_stream.__exit__(*exc)
+
+    def read(self, *args):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return self._qdb_stream.read(*args)
+
+    def readline(self, *args):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return self._qdb_stream.readline(*args)
+
+    def readlines(self, *args):
+        self._qdb_bridge.before_stdin_read(self._qdb_stream)
+        return self._qdb_stream.readlines(*args)
+
+
+class _Capture(io.StringIO):
+    """Where an eval's prints go; bounded so a print loop cannot eat the memory."""
+
+    def __init__(self):
+        io.StringIO.__init__(self)
+        self.size = 0
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        if self.size < MAX_OUTPUT + 1:
+            io.StringIO.write(self, s[: MAX_OUTPUT + 1 - self.size])
+        self.size += len(s)
+        return len(s)
+
+
+class OutputMixin(object):
+    """The bridge's capture of the program's output and watch of its input."""
+
+    # ------------------------------------------------------------------ output capture
+
+    def capture_output(self):
+        """Replaces fds 1 and 2 with pipes that a forwarder thread relays as ``print`` events.
+        Capturing at the fd level catches everything: print, os.write, C code, subprocesses."""
+        for fd, name in ((1, "<stdout>"), (2, "<stderr>")):
+            try:
+                saved = os.dup(fd)
+            except OSError:
+                continue  # closed fd: nothing to capture
+            r, w = os.pipe()
+            os.dup2(w, fd)
+            os.close(w)
+            os.set_blocking(r, False)
+            self._streams.append(_Stream(name, fd, saved, r))
+        # Python's own streams: write-through on an unbuffered raw file, as PYTHONUNBUFFERED
+        # does, so text reaches the pipe (and clients) as soon as it is written.
+        for attr, fd in (("stdout", 1), ("stderr", 2)):
+            old = getattr(sys, attr, None)
+            if old is None or not any(s.fd == fd for s in self._streams):
+                continue
+            try:
+                if old.fileno() != fd:
+                    continue
+                new = io.TextIOWrapper(
+                    io.FileIO(fd, "w", closefd=False), encoding=old.encoding,
+                    errors=old.errors, write_through=True,
+                )
+                old.flush()
+            except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+                continue
+            setattr(sys, attr, new)
+            setattr(sys, "__%s__" % attr, new)
+        if self._streams:
+            self._forwarder = threading.Thread(target=self._forward_loop, name="qdb-output",
+                                               daemon=True)
+            self._forwarder.start()
+            # The tracer holds the pipes' reading ends too (through /proc where there is one):
+            # what the program wrote just before it was killed or crashed is still there for
+            # the tracer to read once the process is gone.
+            if self._send("capture", {"pid": os.getpid(),
+                                      "fds": {s.name: s.read_fd for s in self._streams}}):
+                self._await_capture_ack()
+
+    def _await_capture_ack(self, timeout=2.0):
+        """Waits (a little) for the tracer to say it holds the pipes: a program that dies at
+        once must not beat it. Its first frame is the answer; anything else is kept for the
+        reader loop."""
+        sock = self._sock
+        buf = b""
+        deadline = time.monotonic() + timeout
+        try:
+            while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass
+        finally:
+            try:
+                sock.settimeout(None)
+            except OSError:
+                pass
+        self._early = buf
+
+    def watch_stdin(self):
+        """Tells the tracer when the program waits for input (`reading`)."""
+        if sys.stdin is not None and not isinstance(sys.stdin, _StdinWatch):
+            sys.stdin = _StdinWatch(sys.stdin, self)
+
+    def before_stdin_read(self, stream):
+        if not self._channel_ok or self._detached:
+            return
+        try:
+            ready, _, _ = select.select([stream.fileno()], [], [], 0)
+        except Exception:
+            return
+        if not ready:
+            self._send("reading")
+
+    def hook_exit(self):
+        """os._exit skips atexit: forward what the program wrote before it goes."""
+        real_exit = os._exit
+        bridge = self
+
+        def _exit(status):
+            if os.getpid() == bridge._pid and not bridge._detached:
+                try:
+                    bridge.drain_output()
+                except Exception:
+                    pass
+            real_exit(status)
+
+        _exit.__doc__ = real_exit.__doc__
+        _exit.__wrapped__ = real_exit
+        os._exit = _exit
+
+    def _forward_loop(self):
+        self._internal_thread()
+        poller = select.poll()
+        by_fd = {}
+        for s in self._streams:
+            poller.register(s.read_fd, select.POLLIN)
+            by_fd[s.read_fd] = s
+        while by_fd:
+            try:
+                ready = poller.poll()
+            except InterruptedError:
+                continue
+            # Unbuffered streams write print("a", "b") as four writes: wait a moment so that
+            # they travel as one event.
+            time.sleep(0.002)
+            for fd, _ in ready:
+                s = by_fd.get(fd)
+                if s is None:
+                    continue
+                with self._send_lock:
+                    if not self._pump(s, None):
+                        poller.unregister(fd)
+                        del by_fd[fd]
+
+    def _pump(self, s, limit):
+        """Reads what the pipe holds (at most `limit` bytes) and forwards it. Call with the send
+        lock held. False at end of file."""
+        total = 0
+        while limit is None or total < limit:
+            want = _PIPE_CHUNK if limit is None else min(_PIPE_CHUNK, limit - total)
+            try:
+                data = os.read(s.read_fd, want)
+            except BlockingIOError:
+                return True
+            except OSError:
+                data = b""
+            if not data:
+                s.open = False
+                tail = s.decoder.decode(b"", final=True)
+                if tail:
+                    self._emit_output(s, tail, b"")
+                return False
+            total += len(data)
+            self._emit_output(s, s.decoder.decode(data), data)
+        return True
+
+    def _emit_output(self, s, text, data):
+        if self._channel_ok and not self._detached:
+            if text:
+                self._send("print", {"input": s.name, "exc": False, "output": text})
+        elif data:
+            # Detached: the pipe may still get bytes from subprocesses; pass them to the real fd.
+            try:
+                os.write(s.saved, data)
+            except OSError:
+                pass
+
+    def _flush_streams(self):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except Exception:
+                pass
+        if self._libc_fflush is _MISSING:
+            self._libc_fflush = None
+            try:
+                import ctypes
+                self._libc_fflush = ctypes.CDLL(None).fflush
+            except Exception:
+                pass
+        if self._libc_fflush is not None:
+            try:
+                self._libc_fflush(None)
+            except Exception:
+                pass
+
+    def drain_output(self):
+        """Forwards everything written to fds 1 and 2 so far. Flushing happens before taking the
+        lock: a flush may block on a full pipe that only the forwarder (which needs the lock)
+        empties."""
+        if not self._streams:
+            return
+        self._flush_streams()
+        try:
+            import fcntl
+            import termios
+        except ImportError:
+            fcntl = termios = None
+        with self._send_lock:
+            for s in self._streams:
+                if not s.open:
+                    continue
+                # Read only what is there now: a thread that keeps printing must not keep us here.
+                limit = None
+                if fcntl is not None:
+                    try:
+                        raw = fcntl.ioctl(s.read_fd, termios.FIONREAD, b"\0\0\0\0")
+                        limit = struct.unpack("i", raw)[0]
+                    except OSError:
+                        limit = None
+                if limit == 0:
+                    continue
+                self._pump(s, limit if limit is not None else 16 * _PIPE_CHUNK)
+
+    def restore_output(self):
+        """Puts the original fds 1 and 2 back (after forwarding what the pipes hold). An
+        original whose reader is gone (a tracer killed with SIGKILL held the other end of the
+        pipe) is replaced by /dev/null: the program's next print must not die of EPIPE."""
+        self.drain_output()
+        for s in self._streams:
+            target = s.saved
+            if _reader_gone(s.saved):
+                try:
+                    target = os.open(os.devnull, os.O_WRONLY)
+                except OSError:
+                    target = s.saved
+            try:
+                os.dup2(target, s.fd)
+            except OSError:
+                pass
+            if target != s.saved:
+                os.close(target)

@@ -1,0 +1,166 @@
+"""Values as text, for the qdb bridge: bounded, never-failing reprs for locals, watches and
+values (``_short_repr``), and the REPL's repr or pprint of a value, bounded for huge ones
+(``_full_repr``), saying how much of a value too big to show whole was shown.
+
+A mixin of the Bridge (qdb.py). Standard library only, like the rest of the bridge.
+"""
+
+import builtins
+
+from qdb_output import MAX_OUTPUT
+
+
+def _exc_line(exc):
+    """'ValueError: test', as the last line of a traceback."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<exception str() failed>"
+    return "%s: %s" % (name, text) if text else name
+
+
+class ReprMixin(object):
+    """The bridge's reprs."""
+
+    # ------------------------------------------------------------------ reprs
+
+    def _repr_obj(self, big):
+        import reprlib
+
+        class SafeRepr(reprlib.Repr):
+            def repr_instance(self, x, level):
+                try:
+                    s = builtins.repr(x)
+                except Exception as exc:
+                    return "<repr failed: %s>" % _exc_line(exc)
+                if len(s) > self.maxother:
+                    i = max(0, (self.maxother - 3) // 2)
+                    j = max(0, self.maxother - 3 - i)
+                    s = s[:i] + "..." + s[len(s) - j:]
+                return s
+
+            def repr_dict(self, x, level):
+                # reprlib sorts keys; repr() does not: keep the insertion order.
+                n = len(x)
+                if n == 0:
+                    return "{}"
+                if level <= 0:
+                    return "{...}"
+                newlevel = level - 1
+                pieces = []
+                for i, (k, v) in enumerate(x.items()):
+                    if i >= self.maxdict:
+                        pieces.append("...")
+                        break
+                    pieces.append("%s: %s" % (self.repr1(k, newlevel), self.repr1(v, newlevel)))
+                return "{%s}" % ", ".join(pieces)
+
+            def repr1(self, x, level):
+                try:
+                    return reprlib.Repr.repr1(self, x, level)
+                except RecursionError:
+                    return "<repr failed: RecursionError>"
+                except Exception as exc:
+                    return "<repr failed: %s>" % _exc_line(exc)
+
+        r = SafeRepr()
+        if big:
+            r.maxlevel = 20
+            r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 10000
+            r.maxdict = 5000
+            r.maxstring = MAX_OUTPUT
+            r.maxlong = 100000
+            r.maxother = MAX_OUTPUT
+        else:
+            r.maxlevel = 6
+            r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 100
+            r.maxdict = 100
+            r.maxstring = 1000
+            r.maxlong = 1000
+            r.maxother = 1000
+        return r
+
+    def _short_repr(self, value):
+        """Bounded, never-failing repr for locals, watches and return values."""
+        r = getattr(self, "_short_repr_obj", None)
+        if r is None:
+            r = self._short_repr_obj = self._repr_obj(False)
+        try:
+            return r.repr(value)
+        except Exception as exc:
+            return "<repr failed: %s>" % _exc_line(exc)
+
+    def _small_enough(self, value, budget=200000):
+        """True when `value` holds at most `budget` items (counted shallowly through builtin
+        containers), so that a plain repr() is cheap."""
+        seen = 0
+        todo = [value]
+        visited = set()
+        while todo:
+            v = todo.pop()
+            t = type(v)
+            if t in (list, tuple, set, frozenset):
+                if id(v) in visited:
+                    continue
+                visited.add(id(v))
+                seen += len(v)
+                if seen > budget:
+                    return False
+                todo.extend(v)
+            elif t is dict:
+                if id(v) in visited:
+                    continue
+                visited.add(id(v))
+                seen += 2 * len(v)
+                if seen > budget:
+                    return False
+                todo.extend(v.keys())
+                todo.extend(v.values())
+            elif t in (str, bytes, bytearray):
+                seen += len(v) // 100
+                if seen > budget:
+                    return False
+        return True
+
+    def _full_repr(self, value, pretty=False):
+        """repr() (or pprint) as the REPL shows it, bounded to about 1 MB for huge values."""
+        text = None
+        if self._small_enough(value):
+            try:
+                if pretty:
+                    import pprint
+                    text = pprint.pformat(value)
+                else:
+                    text = builtins.repr(value)
+            except Exception as exc:
+                return "<repr failed: %s>" % _exc_line(exc)
+        else:
+            r = getattr(self, "_big_repr_obj", None)
+            if r is None:
+                r = self._big_repr_obj = self._repr_obj(True)
+            text = r.repr(value) + self._size_note(value, r)
+        if len(text) > MAX_OUTPUT:
+            text = text[:MAX_OUTPUT] + "\n... [qdb: output truncated at %d characters]" % (
+                MAX_OUTPUT)
+        return text
+
+    def _size_note(self, value, r):
+        """For a value too big to show whole: how much of it the repr shows, and how much
+        there is (its items, keys or characters)."""
+        try:
+            n = len(value)
+        except Exception:
+            return ""
+        if isinstance(value, dict):
+            shown, unit = r.maxdict, "keys"
+        elif isinstance(value, (str, bytes, bytearray)):
+            shown, unit = r.maxstring, "characters" if isinstance(value, str) else "bytes"
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            shown, unit = r.maxlist, "items"
+        else:
+            return ""
+        if n <= shown:
+            return ""
+        return "\n[qdb: a %s of %s %s; the first %s are shown]" % (
+            type(value).__name__, format(n, ","), unit, format(shown, ","))
