@@ -124,15 +124,20 @@ export function checkClientEvent(value: Message | unknown): ClientEvent | undefi
     ? TRACER_EVENTS[msg.e as TracerEventName]
     : undefined;
   if (!spec) return undefined;
+  return checkedEvent(msg, spec.payload) as ClientEvent;
+}
+
+/** The event with its payload checked by `schema` (null fields dropped), or a `payload` error. */
+function checkedEvent(msg: Message, schema: { check(v: unknown, path: string): unknown }) {
   let payload: unknown;
   try {
-    payload = spec.payload.check(msg.p, "payload");
+    payload = schema.check(msg.p, "payload");
   } catch (error) {
     if (!(error instanceof SchemaError)) throw error;
     throw new ProtocolError("payload", `${msg.e}: ${error.message}`, { id: msg.id });
   }
-  const out = { e: msg.e } as ClientEvent;
-  if (payload !== undefined) out.p = payload as never;
+  const out: Message = { e: msg.e };
+  if (payload !== undefined) out.p = payload;
   if (msg.id !== undefined) out.id = msg.id;
   return out;
 }
@@ -167,15 +172,5 @@ export function checkTracerMessage(value: Message | unknown): TracerMessage {
       { id: msg.id },
     );
   }
-  let payload: unknown;
-  try {
-    payload = TRACER_EVENTS[msg.e].payload.check(msg.p, "payload");
-  } catch (error) {
-    if (!(error instanceof SchemaError)) throw error;
-    throw new ProtocolError("payload", `${msg.e}: ${error.message}`, { id: msg.id });
-  }
-  const out = { e: msg.e } as TracerMessage;
-  if (payload !== undefined) out.p = payload as never;
-  if (msg.id !== undefined) out.id = msg.id;
-  return out;
+  return checkedEvent(msg, TRACER_EVENTS[msg.e].payload) as TracerMessage;
 }

@@ -37,9 +37,11 @@ async function close(link: { close(): void }, inbox: Inbox) {
   await inbox.done;
 }
 
-async function scenario(serve: { clientUrl: string; tracerUrl: string }, python: PythonInstall) {
-  const session = `v2-${python.version}`;
-  await using trace = new QdbProcess([
+type Serve = { clientUrl: string; tracerUrl: string };
+
+/** `qdb trace` of `program` (with `options` before it) as session `session` of `serve`. */
+function startTrace(serve: Serve, python: PythonInstall, session: string, ...rest: string[]) {
+  return new QdbProcess([
     "trace",
     "--python",
     python.path,
@@ -47,11 +49,21 @@ async function scenario(serve: { clientUrl: string; tracerUrl: string }, python:
     serve.tracerUrl,
     "--session",
     session,
+    ...rest,
+  ]);
+}
+
+async function scenario(serve: Serve, python: PythonInstall) {
+  const session = `v2-${python.version}`;
+  await using trace = startTrace(
+    serve,
+    python,
+    session,
     "--no-stop",
     "--break",
     `${PROGRAM}:${BREAK_LINE}`,
     PROGRAM,
-  ]);
+  );
   await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
   assertEquals(ana.attached.p.protocol, 2);
   // A second client of the session, on protocol 1: it sees no reply to ana's commands.
@@ -203,21 +215,9 @@ async function scenario(serve: { clientUrl: string; tracerUrl: string }, python:
 
 const COUNTER = new URL("../testdata/counter.py", import.meta.url).pathname;
 
-async function breakpointsScenario(
-  serve: { clientUrl: string; tracerUrl: string },
-  python: PythonInstall,
-) {
+async function breakpointsScenario(serve: Serve, python: PythonInstall) {
   const session = `v2-bp-${python.version}`;
-  await using trace = new QdbProcess([
-    "trace",
-    "--python",
-    python.path,
-    "--server",
-    serve.tracerUrl,
-    "--session",
-    session,
-    COUNTER,
-  ]);
+  await using trace = startTrace(serve, python, session, COUNTER);
   await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
   await ana.inbox.expect("stack", (p) => p.reason === "entry");
   // An editor's whole list for the file: a logpoint, a hit count, a line without code, and a
@@ -282,21 +282,9 @@ async function breakpointsScenario(
 
 const POSTMORTEM = new URL("../testdata/postmortem.py", import.meta.url).pathname;
 
-async function exceptionScenario(
-  serve: { clientUrl: string; tracerUrl: string },
-  python: PythonInstall,
-) {
+async function exceptionScenario(serve: Serve, python: PythonInstall) {
   const session = `v2-exc-${python.version}`;
-  await using trace = new QdbProcess([
-    "trace",
-    "--python",
-    python.path,
-    "--server",
-    serve.tracerUrl,
-    "--session",
-    session,
-    POSTMORTEM,
-  ]);
+  await using trace = startTrace(serve, python, session, POSTMORTEM);
   await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
   await ana.inbox.expect("stack", (p) => p.reason === "entry");
   const { threads } = await ana.ok("threads");
@@ -377,16 +365,7 @@ Deno.test({
     await using serve = await startServe();
     for (const python of pythons) {
       const session = `caps-${python.version}`;
-      await using trace = new QdbProcess([
-        "trace",
-        "--python",
-        python.path,
-        "--server",
-        serve.tracerUrl,
-        "--session",
-        session,
-        PROGRAM,
-      ]);
+      await using trace = startTrace(serve, python, session, PROGRAM);
       await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
       let tracer = ana.attached.p.tracer;
       if (tracer === null) tracer = (await ana.inbox.expect("attached", (p) => p.tracer)).p.tracer;
