@@ -684,6 +684,25 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     assertStringIncludes(s.stdout(), "joined\n");
   },
 
+  async "pause stops a worker thread that was running untraced"(ctx) {
+    if (ctx.python.version.startsWith("3.8.")) {
+      console.log(`skip on Python ${ctx.python.version}: a running thread cannot be traced`);
+      return;
+    }
+    await using s = await open(ctx, "spinner.py", { stopOnEntry: false });
+    await s.expect("print", (p) => p.output.includes("spinning"));
+    s.send("pause");
+    const stop = await stopped(s, "pause");
+    assertEquals(stop.p.thread.name, "spinner");
+    // Wherever it was: in spin, or in threading's is_set called from it.
+    assert(stop.p.stack.some((f: { func: string }) => f.func === "spin"), JSON.stringify(stop.p));
+    const set = await evalIn(s, "__import__('__main__').stop.set()");
+    assertEquals(set.p.exc, false, set.p.output);
+    s.send("continue");
+    assertEquals((await s.exited).code, 0);
+    assertStringIncludes(s.stdout(), "stopped spinning\n");
+  },
+
   async "a breakpoint in a worker thread reports that thread"(ctx) {
     await using s = await open(ctx, "threads.py", {
       stopOnEntry: false,

@@ -235,6 +235,7 @@ class Bridge(OutputMixin, ReprMixin):
         self._stop_watches = []
         # 3.9-3.11: breakpoints reach threads that already run (see qdb_threads).
         self._thread_tracer = None if _PY312 else qdb_threads.ThreadTracer()
+        self._pause_traced = False  # threads were given a trace function only to pause
         self._state_lock = threading.RLock()
         self._stopped_mode = False
         self._internal = set()  # idents of the bridge's own threads
@@ -1070,9 +1071,7 @@ class Bridge(OutputMixin, ReprMixin):
         tracer = self._thread_tracer
         if tracer is None or not tracer.available:
             return
-        skip = {threading.get_ident(), self._main_ident}
-        skip.update(self._internal, self._stepping, self._steppers, self._busy)
-        others = set(t.ident for t in threading.enumerate() if t.ident not in skip)
+        others = self._other_threads()
         if not others:
             return
         done = tracer.set_trace(others, want)
@@ -1083,6 +1082,13 @@ class Bridge(OutputMixin, ReprMixin):
                 if not self._is_ignored(frame):
                     frame.f_trace = self._bp_local_for(frame.f_code) if want else None
                 frame = frame.f_back
+
+    def _other_threads(self):
+        """The program's threads other than this one and the main one, not qdb's own and not
+        one that steps or is stopped (those manage their own tracing)."""
+        skip = {threading.get_ident(), self._main_ident}
+        skip.update(self._internal, self._stepping, self._steppers, self._busy)
+        return set(t.ident for t in threading.enumerate() if t.ident not in skip)
 
     def _retrace_here(self, frame):
         """On 3.8-3.11: (re)install the breakpoint tracer in this thread and on its frames."""
@@ -1442,6 +1448,10 @@ class Bridge(OutputMixin, ReprMixin):
                 self._update_monitoring()
             except Exception:
                 pass
+        if self._pause_traced:
+            # The threads traced only to pause go back to what the breakpoints need.
+            self._pause_traced = False
+            self._retrace_others(self._bp_global if self._needs_line_tracing() else None)
         return True
 
     def _on_raise_event(self, frame, arg):
@@ -2391,7 +2401,12 @@ class Bridge(OutputMixin, ReprMixin):
             self._pausing_events = True
             self._update_monitoring()
         else:
-            # Threads with a trace function see line events again on their current frames.
+            # Threads with a trace function see line events again on their current frames; on
+            # 3.9-3.11 the others get one now (see qdb_threads).
+            tracer = self._thread_tracer
+            if tracer is not None and tracer.available:
+                if tracer.set_trace(self._other_threads(), self._bp_global):
+                    self._pause_traced = True
             for ident, frame in sys._current_frames().items():
                 if ident in self._internal or ident == self._main_ident:
                     continue
