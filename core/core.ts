@@ -210,24 +210,27 @@ export class DebugCore {
         this.#stopped = false;
         this.#endPending("The program ended before answering");
         break;
-      case "stack":
+      case "stack": {
         // A new stop, or another frame selected: the watches are evaluated there. The same
         // stop sent again (to a new client, or for `where`) shows the values already known.
+        // Values the engine sent belong to the stack that follows them, and to no other.
+        const known = this.#stopValues;
+        this.#stopValues = undefined;
         if (!this.#stopped || checked.p.reason === "select") {
           this.#stopped = true;
-          const known = this.#stopValues;
-          this.#stopValues = undefined;
           if (!known || !this.#watches.take(known.exprs, known.values)) await this.#refresh();
           this.#out.push(this.#watchlist(checked.id));
         } else if (followed === "start") this.#out.push(this.#watchlist(checked.id));
         if (followed === "start") this.#followed.delete(checked.id!);
         break;
+      }
       case "running":
         if (followed === "start") {
           this.#followed.delete(checked.id!);
           this.#out.push(this.#watchlist(checked.id));
         }
         this.#stopped = false;
+        this.#stopValues = undefined;
         break;
       case "print":
         if (followed === "eval") {
