@@ -7,6 +7,9 @@
 /** The repository's `mod.ts`, the CLI entry. */
 export const QDB_ENTRY = new URL("../../mod.ts", import.meta.url).pathname;
 
+/** How long `exited` waits for a process before ending it and failing: a hang guard. */
+export const PROCESS_HANG_GUARD_MS = 120_000;
+
 /** A child `qdb` process whose output is collected. */
 export class QdbProcess implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
@@ -19,7 +22,7 @@ export class QdbProcess implements AsyncDisposable {
   #readers: Promise<void>[];
 
   constructor(
-    args: string[],
+    readonly args: string[],
     options: {
       env?: Record<string, string>;
       cwd?: string;
@@ -111,11 +114,28 @@ export class QdbProcess implements AsyncDisposable {
     }
   }
 
-  /** Waits for the process to end by itself, and for all of its output. */
+  /**
+   * Waits for the process to end by itself, and for all of its output. A process still running
+   * after the hang guard is ended and the test fails with what it printed (a hang guard, not a
+   * speed test: a hung test must fail, not stall the whole suite).
+   */
   async exited(): Promise<Deno.CommandStatus> {
-    const status = await this.status;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<"hung">((resolve) => {
+      timer = setTimeout(() => resolve("hung"), PROCESS_HANG_GUARD_MS);
+    });
+    const first = await Promise.race([this.status, hung]);
+    clearTimeout(timer);
+    if (first === "hung") {
+      await this.close();
+      throw new Error(
+        `qdb ${this.args.join(" ")} did not end within the hang guard; stdout: ${
+          this.text.stdout.slice(-2000)
+        }\nstderr: ${this.text.stderr.slice(-2000)}`,
+      );
+    }
     await Promise.all(this.#readers);
-    return status;
+    return first;
   }
 
   /** Ends the process and waits for it and its output. Idempotent. */

@@ -153,6 +153,23 @@ export class EventLog {
   }
 }
 
+/**
+ * `exited` with a hang guard: once a test waits on it, a program still running after
+ * {@linkcode HANG_GUARD_MS} is ended with `end`, so that the test fails on what it expected
+ * instead of stalling the suite (not a speed test).
+ */
+export function guardExit<T>(exited: Promise<T>, end: () => unknown): () => Promise<T> {
+  let armed = false;
+  return () => {
+    if (!armed) {
+      armed = true;
+      const timer = setTimeout(() => void end(), HANG_GUARD_MS);
+      exited.finally(() => clearTimeout(timer)).catch(() => {});
+    }
+    return exited;
+  };
+}
+
 /** Runs programs through the Python engine and the core in this process (no server). */
 export const engineBackend: ScenarioBackend = {
   name: "engine",
@@ -170,6 +187,7 @@ export const engineBackend: ScenarioBackend = {
       await pump;
       return status;
     })();
+    const waitExit = guardExit(exited, () => session.dispose());
     return {
       send(e, p) {
         const id = nextId++;
@@ -182,7 +200,9 @@ export const engineBackend: ScenarioBackend = {
       seen: log.seen,
       stdout: () => log.output("<stdout>"),
       stderr: () => log.output("<stderr>"),
-      exited,
+      get exited() {
+        return waitExit();
+      },
       async [Symbol.asyncDispose]() {
         await session.dispose();
         await pump;

@@ -15,7 +15,7 @@ import type { ExitStatus } from "../../engine/engine.ts";
 import type { Message } from "../../protocol/mod.ts";
 import { connectWebSocket } from "../../transport/websocket.ts";
 import { QdbProcess, startServe } from "./processes.ts";
-import { EventLog, type ScenarioBackend } from "./scenario.ts";
+import { EventLog, guardExit, type ScenarioBackend } from "./scenario.ts";
 
 /** Server events: checked by the server's own tests, not part of a program's scenario. */
 const SERVER_ONLY = new Set(["attached", "clients", "command", "disable"]);
@@ -114,6 +114,7 @@ export const processBackend: ScenarioBackend = {
       }
       return { code: status.code, signal: null };
     })();
+    const waitExit = guardExit(exited, () => tracer.close());
 
     let nextId = 1;
     return {
@@ -129,7 +130,9 @@ export const processBackend: ScenarioBackend = {
       seen: log.seen,
       stdout,
       stderr,
-      exited,
+      get exited() {
+        return waitExit();
+      },
       async [Symbol.asyncDispose]() {
         await tracer.close();
         link.close();
