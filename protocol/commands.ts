@@ -128,6 +128,9 @@ export const listSource = optional(refine(
 ));
 
 const stackCount = optional(integer({ min: 1 }));
+
+/** A resuming command's payload: absent (protocol 1), or the thread to resume (protocol 2). */
+const resume = optional(object({}, { thread: integer() }));
 const watches = array(code, { maxItems: 100 });
 
 /**
@@ -140,17 +143,32 @@ export const COMMANDS = {
     clientStart,
     { e: "start", p: { auth: "s3cret", protocol: 1, name: "ana" } },
   ),
-  step: spec("Run to the next line, entering calls.", none(), { e: "step" }),
-  next: spec("Run to the next line in this frame, stepping over calls.", none(), { e: "next" }),
-  return: spec("Run until the selected frame returns.", none(), { e: "return" }),
+  step: spec(
+    "Run to the next line, entering calls. Protocol 2 may name the `thread` (it must be the stopped one).",
+    resume,
+    { e: "step" },
+  ),
+  next: spec(
+    "Run to the next line in this frame, stepping over calls (optional `thread`, as `step`).",
+    resume,
+    { e: "next" },
+  ),
+  return: spec("Run until the selected frame returns (optional `thread`, as `step`).", resume, {
+    e: "return",
+  }),
   until: spec(
-    "Run until a line greater than the current one is reached in this frame (or the given line), or the frame returns.",
-    optional(integer({ min: 1 })),
+    "Run until a line greater than the current one is reached in this frame (or the given line), or the frame returns. The payload is the line, or `{thread, line}`.",
+    optional(union(
+      integer({ min: 1 }),
+      object({}, { thread: integer(), line: integer({ min: 1 }) }),
+    )),
     { e: "until", p: 12 },
   ),
-  continue: spec("Run until a breakpoint, an exception, a pause or the end.", none(), {
-    e: "continue",
-  }),
+  continue: spec(
+    "Run until a breakpoint, an exception, a pause or the end (optional `thread`, as `step`).",
+    resume,
+    { e: "continue" },
+  ),
   eval: spec(
     "Run code in the selected frame; an expression's value is echoed as in the Python REPL. Replies `print`, then `watchlist`.",
     code,

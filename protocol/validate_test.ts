@@ -22,11 +22,11 @@ Deno.test("every command's catalogue example is accepted", () => {
 // One wrong payload per command, with the words the error must contain.
 const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   start: [42, "payload must be a string of at most 4096 characters or an object"],
-  step: ["now", "payload must be absent"],
-  next: [1, "payload must be absent"],
-  return: [{}, "payload must be absent"],
-  until: [0, "payload must be an integer >= 1, or absent, got 0"],
-  continue: [[1], "payload must be absent"],
+  step: ["now", "payload must be an object {thread?}, or absent"],
+  next: [1, "payload must be an object {thread?}, or absent"],
+  return: [{ thread: "main" }, "payload.thread must be an integer"],
+  until: [0, "payload must be an integer >= 1 or an object {thread?, line?}, or absent, got 0"],
+  continue: [[1], "payload must be an object {thread?}, or absent"],
   eval: ["", "payload must be a non-empty string"],
   pprint: [{ code: "x" }, "payload must be a non-empty string"],
   set_watch: ["x", "payload must be an array"],

@@ -200,8 +200,11 @@ async function scenario(serve: Serve, python: PythonInstall) {
   assertEquals([refused.e, refused.p.type], ["error", "protocol"]);
   assertEquals(old.inbox.seen.filter((m) => m.e === "ok"), []);
 
+  // Resuming names the thread: only the stopped one can be.
+  const notStopped = await ana.call("continue", { thread: worker.id });
+  assertEquals([notStopped.e, notStopped.p.type], ["error", "thread"]);
   // References last until the program resumes: at the next stop the old ones are refused.
-  ana.link.send({ e: "continue" });
+  ana.link.send({ e: "continue", p: { thread: main.id } });
   await ana.inbox.expect("stack", (p) => p.stack.at(-1).line === BREAK_LINE);
   const stale = await ana.call("variables", { ref: big.ref });
   assertEquals([stale.e, stale.p.type], ["error", "reference"]);

@@ -419,8 +419,11 @@ class Bridge(OutputMixin, ReprMixin):
             with self._state_lock:
                 stopped = self._stopped_mode
                 if stopped and e in _RESUME_COMMANDS:
-                    # Commands after a resume are handled as "running" even before the stopped
-                    # thread has taken the resume from the queue.
+                    # A resume that cannot be done is refused here, and the program stays
+                    # stopped; otherwise commands after it are handled as "running" even before
+                    # the stopped thread has taken the resume from the queue.
+                    if self._stop is not None:
+                        self._resume_of(self._stop, e, p)
                     self._stopped_mode = False
                 if stopped:
                     self._queue.put((e, p, id_))
@@ -1658,24 +1661,36 @@ class Bridge(OutputMixin, ReprMixin):
             p["post_mortem"] = True
         return p
 
+    def _resume_of(self, stop, e, p):
+        """The resume a resuming command asks for, or _CommandError if it cannot be done (the
+        reader checks before it counts the program as running)."""
+        if isinstance(p, dict):
+            # Protocol 2's form: the thread to resume (and for until, the line).
+            thread = p.get("thread")
+            if thread is not None and thread != stop.ident:
+                raise _CommandError("thread", "Thread %s is not the one stopped here (%s, %s): "
+                                    "qdb stops one thread at a time"
+                                    % (thread, stop.ident, stop.thread_name))
+            p = p.get("line")
+        if e != "until":
+            return (e,)
+        line = p
+        current = stop.frames[stop.index][1] or 0
+        if line is None:
+            line = current + 1
+        elif not isinstance(line, int) or isinstance(line, bool):
+            raise _CommandError("payload", "until takes a line number")
+        elif line <= current:
+            raise _CommandError("payload", '"until" line %d is not after the current '
+                                "line %d" % (line, current))
+        return ("until", line)
+
     def _stopped_command(self, stop, e, p, id_):
         """Handles one command while stopped; returns a resume tuple to leave the loop."""
         if e == "request":
             return self._request(stop, p, id_)
         if e in _RESUME_COMMANDS:
-            if e == "until":
-                line = p
-                current = stop.frames[stop.index][1] or 0
-                if line is None:
-                    line = current + 1
-                elif not isinstance(line, int) or isinstance(line, bool):
-                    raise _CommandError("payload", "until takes a line number")
-                elif line <= current:
-                    raise _CommandError("payload", '"until" line %d is not after the current '
-                                        "line %d" % (line, current))
-                resume = ("until", line)
-            else:
-                resume = (e,)
+            resume = self._resume_of(stop, e, p)
             with self._state_lock:
                 self._pending_id = id_
             self._send("running", {"thread": {"id": stop.ident, "name": stop.thread_name}}, id_)
