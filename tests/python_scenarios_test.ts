@@ -84,6 +84,13 @@ async function runPlain(ctx: Ctx, name: string, args: string[] = []) {
 
 const INFINITE = "sum(1 for _ in iter(int, 1))";
 
+/** False, saying why, on 3.8: it cannot give a running thread a trace function (README). */
+function tracesRunningThreads(ctx: Ctx): boolean {
+  if (!ctx.python.version.startsWith("3.8.")) return true;
+  console.log(`skip on Python ${ctx.python.version}: a running thread cannot be traced`);
+  return false;
+}
+
 const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
   async "step runs exactly one line"(ctx) {
     await using s = await open(ctx, "steps.py");
@@ -665,11 +672,7 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
   },
 
   async "a breakpoint set while a worker thread runs reaches that thread"(ctx) {
-    if (ctx.python.version.startsWith("3.8.")) {
-      // 3.8 cannot give a running thread a trace function (README: Known limitations).
-      console.log(`skip on Python ${ctx.python.version}: a running thread cannot be traced`);
-      return;
-    }
+    if (!tracesRunningThreads(ctx)) return;
     await using s = await open(ctx, "busy_worker.py", { stopOnEntry: false });
     await s.expect("print", (p) => p.output.includes("started"));
     s.send("set_break", { file: "busy_worker.py", line: line("busy_worker.py", "busy_line") });
@@ -685,10 +688,7 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
   },
 
   async "pause stops a worker thread that was running untraced"(ctx) {
-    if (ctx.python.version.startsWith("3.8.")) {
-      console.log(`skip on Python ${ctx.python.version}: a running thread cannot be traced`);
-      return;
-    }
+    if (!tracesRunningThreads(ctx)) return;
     await using s = await open(ctx, "spinner.py", { stopOnEntry: false });
     await s.expect("print", (p) => p.output.includes("spinning"));
     s.send("pause");
