@@ -200,6 +200,20 @@ async function scenario(serve: Serve, python: PythonInstall) {
   assertEquals([refused.e, refused.p.type], ["error", "protocol"]);
   assertEquals(old.inbox.seen.filter((m) => m.e === "ok"), []);
 
+  // References are bounded per stop: paging through 100,001 lists runs out, with an error.
+  // (The same table on every version: checked on the newest only, to keep the suite fast.)
+  if (python === pythons.at(-1)) {
+    const expr = "[[i] for i in range(100001)]";
+    const lists = await ana.ok("evaluate", { expr, frame: outer.id });
+    let limited: Received | undefined;
+    for (let start = 0; start <= 100_000 && !limited; start += 1000) {
+      const page = await ana.call("variables", { ref: lists.ref, start, count: 1000 });
+      if (page.e === "error") limited = page;
+    }
+    assertEquals(limited?.p.type, "limit");
+    assertMatch(limited!.p.data, /100000 references at this stop/);
+  }
+
   // Resuming names the thread: only the stopped one can be.
   const notStopped = await ana.call("continue", { thread: worker.id });
   assertEquals([notStopped.e, notStopped.p.type], ["error", "thread"]);

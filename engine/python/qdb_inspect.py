@@ -18,9 +18,10 @@ import sys
 import threading
 import types
 
-# Most references handed out between two resumes: a client paging through millions of objects
-# gets an error instead of growing the program's memory without end.
-MAX_REFS = 1000000
+# Most references handed out between two resumes (each costs the program about 200 bytes): a
+# client paging through millions of objects gets an error instead of growing the program's memory
+# without end. Values without children (numbers, strings) take none.
+MAX_REFS = 100000
 # Longest value (a bounded repr) in a reply.
 MAX_VALUE = 2000
 # Largest file `source` returns.
