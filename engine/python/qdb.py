@@ -103,7 +103,8 @@ def _strip_one_newline(text):
 
 class _Breakpoint(object):
     __slots__ = ("id", "file", "line", "temp", "cond", "func", "enabled", "ignore", "hits",
-                 "compiled", "pending", "hit_condition", "hit_test", "log", "cond_hits")
+                 "compiled", "pending", "hit_condition", "hit_test", "log", "cond_hits",
+                 "log_parts", "log_code")
 
     def payload(self):
         out = {
@@ -729,6 +730,8 @@ class Bridge(OutputMixin, ReprMixin):
         bp.hit_condition = p.get("hit_condition")
         bp.hit_test = _hit_test(bp.hit_condition)
         bp.log = p.get("log")
+        bp.log_parts = _log_parts(bp.log) if bp.log is not None else None
+        bp.log_code = {}  # expression text (after the eval policy) -> its code
         return bp
 
     def _add_pending(self, func, cond, p):
@@ -858,6 +861,8 @@ class Bridge(OutputMixin, ReprMixin):
         if "log" in p:
             self._check_log(p["log"])
             bp.log = p["log"]
+            bp.log_parts = _log_parts(bp.log) if bp.log is not None else None
+            bp.log_code = {}
         self._breakpoints_changed()
 
     def _breakpoints_payload(self):
@@ -1413,13 +1418,17 @@ class Bridge(OutputMixin, ReprMixin):
         """A logpoint's message, as the program's own output would come (never a stop): each
         {expression} is evaluated in the frame, under the eval policy and timeout."""
         out = []
-        for literal, expr in _log_parts(bp.log):
+        for literal, expr in bp.log_parts:
             out.append(literal)
             if expr is None:
                 continue
             try:
+                # Parsed and compiled once, not at every hit (the policy still judges each).
                 code_text = self._apply_policy(expr, "log")
-                code = compile(code_text, "<log>", "eval", dont_inherit=True)
+                code = bp.log_code.get(code_text)
+                if code is None:
+                    code = bp.log_code[code_text] = compile(code_text, "<log>", "eval",
+                                                            dont_inherit=True)
                 value = self._with_deadline(lambda: eval(code, frame.f_globals, frame.f_locals))
                 text = value if isinstance(value, str) else self._short_repr(value)
             except _PolicyRefused as exc:
@@ -1644,15 +1653,17 @@ class Bridge(OutputMixin, ReprMixin):
             f.f_trace = self._step_local
             f.f_trace_lines = True
 
+    def _frame_payload(self, frame, lineno):
+        """A frame as the protocol shows it (both versions): file, line, function, code."""
+        return {
+            "file": self._canon(frame.f_code.co_filename),
+            "line": lineno if lineno is not None else 0,
+            "func": frame.f_code.co_name,
+            "code": self._source_line(frame, lineno) if lineno else "",
+        }
+
     def _stack_payload(self, stop):
-        stack = []
-        for frame, lineno in stop.frames:
-            stack.append({
-                "file": self._canon(frame.f_code.co_filename),
-                "line": lineno if lineno is not None else 0,
-                "func": frame.f_code.co_name,
-                "code": self._source_line(frame, lineno) if lineno else "",
-            })
+        stack = [self._frame_payload(frame, lineno) for frame, lineno in stop.frames]
         p = {"index": stop.index, "stack": stack,
              "thread": {"id": stop.ident, "name": stop.thread_name}, "reason": stop.reason}
         if stop.breakpoint is not None and stop.reason == "breakpoint":
@@ -1862,17 +1873,9 @@ class Bridge(OutputMixin, ReprMixin):
         frame_id = args.get("frame")
         frame = stop.frame if frame_id is None else self._inspector.frame(stop, frame_id)
         try:
-            code_text = self._apply_policy(args.get("value"), "set_variable")
+            value = self._run_eval(stop, args.get("value"), "set_variable", frame)
         except _PolicyRefused as exc:
             raise _CommandError("policy", str(exc))
-        try:
-            code = compile(code_text, "<qdb>", "eval", dont_inherit=True)
-        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
-                OverflowError) as exc:
-            raise _CommandError("eval", _exc_line(exc))
-        g, l = frame.f_globals, self._frame_locals(stop, frame)
-        try:
-            value = self._with_deadline(lambda: eval(code, g, l))
         except _EvalFailed as exc:
             raise _CommandError("eval", exc.text)
         self._inspector.assign(stop, args.get("ref"), args.get("name"), value,
@@ -2190,8 +2193,9 @@ class Bridge(OutputMixin, ReprMixin):
             raise _PolicyRefused('Eval policy "%s" refused to run code' % policy)
         raise _PolicyRefused('Unknown eval policy "%s": no code runs' % policy)
 
-    def _run_eval(self, stop, expr, where):
-        """Evaluates an expression in the selected frame (policy and timeout applied)."""
+    def _run_eval(self, stop, expr, where, frame=None):
+        """Evaluates an expression in `frame`, by default the selected one (policy and timeout
+        applied)."""
         code_text = self._apply_policy(expr, where)
         try:
             code = compile(code_text, "<%s>" % where, "eval", dont_inherit=True)
@@ -2199,7 +2203,8 @@ class Bridge(OutputMixin, ReprMixin):
                 OverflowError) as exc:
             # A lone surrogate, a NUL, or "-" * 99999 + "1" fail in the compiler itself.
             raise _EvalFailed(_exc_line(exc), type(exc).__name__)
-        frame = stop.frame if stop is not None else None
+        if frame is None and stop is not None:
+            frame = stop.frame
         if frame is not None:
             g, l = frame.f_globals, self._frame_locals(stop, frame)
         else:

@@ -97,22 +97,18 @@ class Inspector(object):
         levels = args.get("levels", MAX_PAGE)
         out = []
         for frame, lineno in frames[start:start + levels]:
-            out.append({
-                "id": self._frame_id(stop, frame, lineno),
-                "func": frame.f_code.co_name,
-                "file": self._bridge._canon(frame.f_code.co_filename),
-                "line": lineno or 0,
-                "code": self._bridge._source_line(frame, lineno) if lineno else "",
-            })
+            item = self._bridge._frame_payload(frame, lineno)
+            item["id"] = self._frame_id(stop, frame)
+            out.append(item)
         return {"frames": out, "total": len(frames)}
 
-    def _frame_id(self, stop, frame, lineno):
+    def _frame_id(self, stop, frame):
         with self._lock:
             known = self._frame_ids.get(id(frame))
             if known is not None:
                 return known
             n = self._new_id()
-            self._frames[n] = (stop, frame, lineno)
+            self._frames[n] = (stop, frame)
             self._frame_ids[id(frame)] = n
             return n
 
@@ -128,17 +124,16 @@ class Inspector(object):
 
     def scopes(self, stop, args):
         frame = self.frame(stop, args["frame"])
-        code = frame.f_code
-        space = self._bridge._frame_locals(stop, frame)
         out = []
-        if space is not frame.f_globals:
-            free = set(code.co_freevars)
-            local_names = [k for k in _keys(space) if k not in free]
-            out.append(self._scope("Locals", "locals", frame, len(local_names)))
-            if free:
-                out.append(self._scope("Closure", "closure", frame, len(free)))
-        names = [k for k in _keys(frame.f_globals) if k != "__builtins__"]
-        out.append(self._scope("Globals", "globals", frame, len(names)))
+        # The counts are those of what `variables` lists: one rule for both.
+        if self._bridge._frame_locals(stop, frame) is not frame.f_globals:
+            count = len(self._scope_children(stop, frame, "locals"))
+            out.append(self._scope("Locals", "locals", frame, count))
+            if frame.f_code.co_freevars:
+                count = len(self._scope_children(stop, frame, "closure"))
+                out.append(self._scope("Closure", "closure", frame, count))
+        count = len(self._scope_children(stop, frame, "globals"))
+        out.append(self._scope("Globals", "globals", frame, count))
         return {"scopes": out}
 
     def _scope(self, name, kind, frame, count):
@@ -196,15 +191,15 @@ class Inspector(object):
         return {"variables": out}
 
     def _scope_children(self, stop, frame, kind):
+        """(name, value) of a scope's variables: globals without __builtins__, a nested
+        function's free variables (closure), and its other locals."""
         if kind == "globals":
-            return ((str(k), v) for k, v in list(frame.f_globals.items())
-                    if k != "__builtins__")
-        space = self._bridge._frame_locals(stop, frame)
+            return [(str(k), v) for k, v in _items(frame.f_globals) if k != "__builtins__"]
         free = set(frame.f_code.co_freevars)
-        items = list(space.items())
+        items = _items(self._bridge._frame_locals(stop, frame))
         if kind == "closure":
-            return ((str(k), v) for k, v in items if k in free)
-        return ((str(k), v) for k, v in items if k not in free)
+            return [(str(k), v) for k, v in items if k in free]
+        return [(str(k), v) for k, v in items if k not in free]
 
     def assign(self, stop, ref, name, value, write_back):
         """Sets the child `name` of a reference (as `variables` named it) to `value`.
@@ -306,9 +301,9 @@ class Inspector(object):
         return files - set(canon(f) for f in self._own_files)
 
 
-def _keys(space):
+def _items(space):
     try:
-        return list(space.keys())
+        return list(space.items())
     except Exception:
         return []
 
