@@ -615,7 +615,8 @@ class Server implements QdbServer {
       return;
     }
     // Reads a client makes for itself (completions, source, the stack or breakpoints again,
-    // protocol 2's inspection, an evaluation for a hover or a watch) are noise to others, and what one types into the program (a password?) is theirs alone.
+    // protocol 2's inspection, an evaluation for a hover or a watch) are noise to others, and
+    // what one types into the program (a password?) is theirs alone.
     const peek = msg.e === "evaluate" && msg.p.context !== undefined &&
       msg.p.context !== "repl";
     if (!UNECHOED_COMMANDS.has(msg.e) && !peek) {
