@@ -1,6 +1,7 @@
 # Inspected through protocol 2 (tests/protocol2_test.ts): a huge list, a dict, an object that
-# contains itself, a closure, and a second thread that runs while the main one is stopped.
+# contains itself, a closure, a thread waiting in native code and one running Python code.
 import threading
+import time
 
 
 class Node:
@@ -16,7 +17,7 @@ def main(rounds):
     offset = 7
 
     def inner(i):
-        return big[i] + offset  # line 19: the breakpoint
+        return big[i] + offset  # line 20: the breakpoint
 
     total = 0
     for i in range(rounds):
@@ -24,8 +25,23 @@ def main(rounds):
     return total, table, node
 
 
+def spin():
+    # Only its own frame (a flag, not an Event): it is held here, wherever it is in the loop.
+    laps = 0
+    while not done:
+        laps += 1
+        time.sleep(0.001)
+    return laps
+
+
+done = False
+
+
 release = threading.Event()
 worker = threading.Thread(target=release.wait, name="worker", daemon=True)
 worker.start()
+spinner = threading.Thread(target=spin, name="spinner")
+spinner.start()
 print(main(2)[0])
 release.set()
+done = True

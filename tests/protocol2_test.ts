@@ -8,7 +8,7 @@ import { connectWebSocket } from "../transport/websocket.ts";
 
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/inspected.py", import.meta.url).pathname;
-const BREAK_LINE = 19;
+const BREAK_LINE = 20;
 
 /** A client speaking JSON messages, as the README describes them. */
 async function attach(url: string, protocol?: number) {
@@ -71,14 +71,27 @@ async function scenario(serve: Serve, python: PythonInstall) {
   assertEquals(old.attached.p.protocol, 1);
   await ana.inbox.expect("stack", (p) => p.stack.at(-1).line === BREAK_LINE);
 
-  // Threads: the main one stopped, the worker running.
-  const { threads } = await ana.ok("threads");
+  // Threads: all stop together. The main one stopped at the breakpoint; the spinner, running
+  // Python code, waits at its next line; the worker, waiting in native code, runs until it
+  // returns to Python.
+  const { threads, spinner } = await heldSpinner(ana);
   const main = threads.find((t: { name: string }) => t.name === "MainThread");
   const worker = threads.find((t: { name: string }) => t.name === "worker");
   assertEquals(main.state, "stopped");
   assertEquals(worker.state, "running");
   const running = await ana.call("stack_trace", { thread: worker.id });
   assertEquals([running.e, running.p.type], ["error", "thread"]);
+  assertMatch(running.p.data, /running outside Python/);
+  // A held thread's frames and values are read like the stopped one's.
+  const held = await ana.ok("stack_trace", { thread: spinner.id });
+  assertEquals(held.frames[0].func, "spin");
+  const heldScopes = await ana.ok("scopes", { frame: held.frames[0].id });
+  const heldLocals = await ana.ok("variables", { ref: heldScopes.scopes[0].ref });
+  const laps = heldLocals.variables.find((v: { name: string }) => v.name === "laps");
+  assertEquals(laps.type, "int");
+  // It stays where it is while the program is stopped.
+  const again = await ana.ok("evaluate", { expr: "laps", frame: held.frames[0].id });
+  assertEquals(again.value, laps.value);
 
   // The stopped thread's frames, newest first, with ids.
   const trace1 = await ana.ok("stack_trace", { thread: main.id });
@@ -225,9 +238,33 @@ async function scenario(serve: Serve, python: PythonInstall) {
   const staleFrame = await ana.call("scopes", { frame: inner.id });
   assertEquals([staleFrame.e, staleFrame.p.type], ["error", "reference"]);
 
+  // Resuming a held thread with a step: it steps, the others go on, and its step stops the
+  // program again (the main thread, ending, waits for it).
+  const last = await heldSpinner(ana);
+  ana.link.send({ e: "next", p: { thread: last.spinner.id }, id: "step-spinner" });
+  const goes = await ana.inbox.expectId("step-spinner", ["running"]);
+  assertEquals(goes.p.thread.name, "spinner");
+  const stepped = await ana.inbox.expect("stack", (p) => p.thread.name === "spinner");
+  assertEquals([stepped.p.reason, stepped.p.stack.at(-1).func], ["step", "spin"]);
+
   ana.link.send({ e: "continue" });
   await ana.inbox.expect("exited");
   assertEquals((await trace.exited()).code, 0);
+}
+
+/**
+ * The threads at a stop once the spinner is held: it waits at its next line of Python, which
+ * comes within a lap (a millisecond's sleep), so a few asks suffice; bounded, not timed.
+ */
+async function heldSpinner(ana: Awaited<ReturnType<typeof attach>>) {
+  for (let ask = 1;; ask++) {
+    const { threads } = await ana.ok("threads");
+    const spinner = threads.find((t: { name: string }) => t.name === "spinner");
+    if (spinner?.state === "stopped" || ask === 1000) {
+      assertEquals(spinner?.state, "stopped", JSON.stringify(threads));
+      return { threads, spinner };
+    }
+  }
 }
 
 const COUNTER = new URL("../testdata/counter.py", import.meta.url).pathname;
@@ -367,7 +404,7 @@ Deno.test({
     const out = run.text.stdout;
     assertMatch(out, /^\* 1 {2}MainThread {2}\(\d+\) {2}stopped$/m);
     assertMatch(out, /^ {2}2 {2}worker {2}\(\d+\) {2}running$/m);
-    assertMatch(out, /\*\*\* Thread 2 \(worker\) is running: qdb stops the thread that hit/);
+    assertMatch(out, /\*\*\* Thread 2 \(worker\) is running: it is in a call outside Python/);
     assertMatch(out, /^\[Current thread is 1 \(MainThread\)\]$/m);
     assertMatch(out, /\*\*\* No thread 9/);
     assertMatch(out, /^\[0, 1, 2, .*9998, 9999, \.\.\.\]$/m);

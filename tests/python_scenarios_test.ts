@@ -703,6 +703,23 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     assertStringIncludes(s.stdout(), "stopped spinning\n");
   },
 
+  async "a worker's stop holds the main thread too"(ctx) {
+    await using s = await open(ctx, "held_main.py", {
+      stopOnEntry: false,
+      breakpoints: [`held_main.py:${line("held_main.py", "work_stop")}`],
+    });
+    const stop = await stopped(s, "breakpoint");
+    assertEquals(stop.p.thread.name, "worker");
+    // The main thread counts in a loop of Python code: held, its count does not move.
+    const first = await evalIn(s, "laps");
+    const second = await evalIn(s, "laps");
+    assertEquals(second.p.output, first.p.output);
+    await evalIn(s, "globals().update(done=True)");
+    s.send("continue");
+    assertEquals((await s.exited).code, 0);
+    assertEquals(s.stdout(), "main went on: True\n");
+  },
+
   async "a breakpoint in a worker thread reports that thread"(ctx) {
     await using s = await open(ctx, "threads.py", {
       stopOnEntry: false,

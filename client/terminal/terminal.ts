@@ -712,8 +712,8 @@ export class TerminalClient {
     const label = `${threads.indexOf(t) + 1} (${t.name})`;
     if (t.state === "running") {
       return this.#say(this.#palette.error(
-        `*** Thread ${label} is running: qdb stops the thread that hit a breakpoint or was ` +
-          "paused, and the others run on",
+        `*** Thread ${label} is running: it is in a call outside Python (such as sleep, I/O ` +
+          "or a lock), and stops with the others when the call returns",
       ));
     }
     this.#say(`[Current thread is ${label}]`);

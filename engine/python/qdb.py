@@ -236,7 +236,7 @@ class Bridge(OutputMixin, ReprMixin):
         self._stop_watches = []
         # 3.9-3.11: breakpoints reach threads that already run (see qdb_threads).
         self._thread_tracer = None if _PY312 else qdb_threads.ThreadTracer()
-        self._pause_traced = False  # threads were given a trace function only to pause
+        self._pause_traced = False  # threads were given a trace function only to pause or hold
         self._state_lock = threading.RLock()
         self._stopped_mode = False
         self._internal = set()  # idents of the bridge's own threads
@@ -280,8 +280,13 @@ class Bridge(OutputMixin, ReprMixin):
         self._mon_codes = set()
         self._mon_lines = {}
         self._pausing_events = False
-
-        # Watches.
+        # All threads stop together: while one thread is stopped, the others wait at their next
+        # line on a gate that the stop opens when it ends (see _hold_others).
+        self._holding = None  # the _Stop that holds the other threads, or None
+        self._gate = None  # a lock held while `_holding` is set
+        self._held = {}  # ident -> _Stop (reason "held") of a thread waiting at the gate
+        self._held_resume = {}  # ident -> the resume a held thread applies when it goes on
+        self._entering_hold = set()  # idents between the decision to hold and the wait
 
         # Signals.
         self._signal_requests = 0
@@ -362,7 +367,8 @@ class Bridge(OutputMixin, ReprMixin):
         self._send("error", p, id_)
 
     def _internal_thread(self):
-        """First call of each bridge thread: it is never traced nor stopped in."""
+        """First call of each bridge thread (started by qdb_threads.start_internal): it is never traced
+        nor stopped in."""
         self._internal.add(threading.get_ident())
         sys.settrace(None)
         sys.setprofile(None)
@@ -1146,7 +1152,7 @@ class Bridge(OutputMixin, ReprMixin):
             self._on_raise_event(frame, arg)
             return frame.f_trace
         if event == "line":
-            if self._pause_flag:
+            if self._pause_flag or self._holding is not None:
                 self._maybe_pause(frame)
                 return frame.f_trace
             frame.f_trace_lines = False
@@ -1160,7 +1166,7 @@ class Bridge(OutputMixin, ReprMixin):
             if lines and frame.f_lineno in lines:
                 self._on_bp_line(frame)
                 return frame.f_trace
-            if self._pause_flag:
+            if self._pause_flag or self._holding is not None:
                 self._maybe_pause(frame)
                 return frame.f_trace
         elif event == "exception" and self._break_on == "raised":
@@ -1213,7 +1219,7 @@ class Bridge(OutputMixin, ReprMixin):
             if lines and frame.f_lineno in lines:
                 self._on_bp_line(frame)
                 return frame.f_trace
-            if self._pause_flag:
+            if self._pause_flag or self._holding is not None:
                 self._maybe_pause(frame)
                 return frame.f_trace
         elif event == "return":
@@ -1329,7 +1335,7 @@ class Bridge(OutputMixin, ReprMixin):
     def _mon_line(self, code, line):
         lines = self._mon_lines.get(code)
         if lines is None or line not in lines:
-            if self._pause_flag:
+            if self._pause_flag or self._holding is not None:
                 ident = threading.get_ident()
                 if ident in self._internal or code.co_filename in _BRIDGE_FILES:
                     return sys.monitoring.DISABLE
@@ -1442,9 +1448,15 @@ class Bridge(OutputMixin, ReprMixin):
         self._send("print", {"input": "<log>", "exc": False, "output": "".join(out) + "\n"})
 
     def _maybe_pause(self, frame):
+        """A line event while a pause is asked for or a stop holds the program."""
         while frame is not None and self._is_ignored(frame):
             frame = frame.f_back
         if frame is None:
+            return
+        if self._holding is not None:
+            self._hold_here(frame)
+            return
+        if qdb_threads.starting_internal(threading.get_ident(), frame):
             return
         if self._claim_pause():
             self._stop_at(frame, "pause")
@@ -1454,6 +1466,36 @@ class Bridge(OutputMixin, ReprMixin):
             if not self._pause_flag:
                 return False
             self._pause_flag = False
+        if self._holding is None:
+            self._disarm_line_events()
+        return True
+
+    def _arm_line_events(self, signal_main=True):
+        """Every thread of the program sees a line event soon, wherever it runs (to pause, or
+        to wait while another thread is stopped): on 3.12+ by monitoring every line; on 3.9-3.11
+        threads without a trace function get one (see qdb_threads); the main thread by signal.
+        On 3.8 only threads that already have a trace function do."""
+        if _PY312:
+            if not self._pausing_events:
+                self._pausing_events = True
+                self._update_monitoring()
+        else:
+            tracer = self._thread_tracer
+            if tracer is not None and tracer.available:
+                if tracer.set_trace(self._other_threads(), self._bp_global):
+                    self._pause_traced = True
+            for ident, frame in sys._current_frames().items():
+                if ident in self._internal or ident == self._main_ident:
+                    continue
+                while frame is not None:
+                    if not self._is_ignored(frame) and frame.f_trace is None:
+                        frame.f_trace = self._bp_local
+                    frame = frame.f_back
+        if signal_main:
+            self._signal_main()
+
+    def _disarm_line_events(self):
+        """Back to the events that breakpoints and the exception mode need."""
         if _PY312 and self._pausing_events:
             self._pausing_events = False
             try:
@@ -1461,9 +1503,79 @@ class Bridge(OutputMixin, ReprMixin):
             except Exception:
                 pass
         if self._pause_traced:
-            # The threads traced only to pause go back to what the breakpoints need.
             self._pause_traced = False
             self._retrace_others(self._bp_global if self._needs_line_tracing() else None)
+
+    # ------------------------------------------------------------------ all threads stop together
+
+    def _hold_others(self, stop):
+        """A stop stops the whole program: every other thread waits at its next line of Python
+        (one inside a call into native code, such as sleep, I/O or a lock, when it returns) until
+        the stop ends. A program with one thread pays nothing."""
+        if stop.post_mortem:
+            return False
+        me = stop.ident
+        if not any(t.ident != me and t.ident not in self._internal
+                   for t in threading.enumerate()):
+            return False
+        gate = threading.Lock()
+        gate.acquire()
+        with self._state_lock:
+            self._gate = gate
+            self._holding = stop
+        self._arm_line_events(signal_main=me != self._main_ident)
+        return True
+
+    def _release_others(self, stop):
+        """The stop ends: the threads it holds go on (idempotent)."""
+        with self._state_lock:
+            if self._holding is not stop or stop is None:
+                return
+            self._holding = None
+            gate, self._gate = self._gate, None
+        if not self._pause_flag:
+            self._disarm_line_events()
+        gate.release()
+
+    def _hold_here(self, frame):
+        """Waits at `frame` while another thread's stop holds the program; returns whether it
+        waited. The wait is on a plain lock (no Python code runs in a held thread), and a held
+        thread told to step starts stepping here when the stop ends."""
+        ident = threading.get_ident()
+        if ident in self._entering_hold:
+            return False  # qdb's own code below, run by this thread (in a signal handler)
+        with self._state_lock:
+            holding, gate = self._holding, self._gate
+            if (holding is None or gate is None or ident == holding.ident
+                    or ident in self._internal or ident in self._busy or ident in self._held):
+                return False
+            self._entering_hold.add(ident)
+        try:
+            if qdb_threads.starting_internal(ident, frame):
+                return False
+            held = _Stop(ident, self._thread_info(ident)["name"], self._frames_from(frame),
+                         "held")
+            with self._state_lock:
+                if self._gate is not gate:
+                    return False  # the stop ended meanwhile
+                self._held[ident] = held
+        finally:
+            self._entering_hold.discard(ident)
+        resume = None
+        try:
+            while True:
+                try:
+                    gate.acquire()
+                    gate.release()
+                    break
+                except KeyboardInterrupt:
+                    continue
+        finally:
+            with self._state_lock:
+                self._held.pop(ident, None)
+                resume = self._held_resume.pop(ident, None)
+        if resume is not None and self._active and held.frames:
+            self._apply_resume(held, resume)
         return True
 
     def _on_raise_event(self, frame, arg):
@@ -1505,6 +1617,9 @@ class Bridge(OutputMixin, ReprMixin):
         ident = threading.get_ident()
         if not self._active or ident in self._internal or ident in self._busy:
             return None
+        if self._holding is not None:
+            # Another thread is stopped: this one's stop comes when that one ends.
+            self._hold_here(frame)
         self._busy.add(ident)
         try:
             with self._interact_lock:
@@ -1541,13 +1656,11 @@ class Bridge(OutputMixin, ReprMixin):
     def _interact(self, stop, bp, cond_error, return_value):
         # A pause that is still pending would stop again right after this stop: drop it.
         self._pause_flag = False
-        if self._pausing_events:
-            self._pausing_events = False
-            if _PY312:
-                self._update_monitoring()
         self.drain_output()
         sid = self._take_pending_id()
         self._stop = stop
+        if not self._hold_others(stop):
+            self._disarm_line_events()
         # From now on commands go to this thread's queue: a client may answer the stack below
         # before this thread reaches the loop.
         with self._state_lock:
@@ -1590,8 +1703,13 @@ class Bridge(OutputMixin, ReprMixin):
         finally:
             with self._state_lock:
                 self._stopped_mode = False
+                if resume is not None and resume[0] == "thread":
+                    # A held thread steps; this one goes on with the others.
+                    self._held_resume[resume[1]] = resume[2]
+                    resume = ("continue",)
             self._stop = None
             self._inspector.reset()
+            self._release_others(stop)
             # Anything queued after the resume belongs to no stop: answer it as "running".
             while True:
                 try:
@@ -1674,15 +1792,21 @@ class Bridge(OutputMixin, ReprMixin):
 
     def _resume_of(self, stop, e, p):
         """The resume a resuming command asks for, or _CommandError if it cannot be done (the
-        reader checks before it counts the program as running)."""
+        reader checks before it counts the program as running). Protocol 2 names the thread: the
+        stopped one, or one held by its stop, which then steps while the others go on."""
         if isinstance(p, dict):
-            # Protocol 2's form: the thread to resume (and for until, the line).
             thread = p.get("thread")
-            if thread is not None and thread != stop.ident:
-                raise _CommandError("thread", "Thread %s is not the one stopped here (%s, %s): "
-                                    "qdb stops one thread at a time"
-                                    % (thread, stop.ident, stop.thread_name))
             p = p.get("line")
+            if thread is not None and thread != stop.ident:
+                held = self._held.get(thread)
+                if held is None:
+                    raise _CommandError("thread", "Thread %s is not stopped: only the thread "
+                                        "stopped here (%s, %s) and the threads held by its stop "
+                                        "(see threads) can be resumed"
+                                        % (thread, stop.ident, stop.thread_name))
+                if e == "continue":
+                    return ("continue",)
+                return ("thread", thread, self._resume_of(held, e, p))
         if e != "until":
             return (e,)
         line = p
@@ -1704,7 +1828,9 @@ class Bridge(OutputMixin, ReprMixin):
             resume = self._resume_of(stop, e, p)
             with self._state_lock:
                 self._pending_id = id_
-            self._send("running", {"thread": {"id": stop.ident, "name": stop.thread_name}}, id_)
+            target = self._held[resume[1]] if resume[0] == "thread" else stop
+            self._send("running", {"thread": {"id": target.ident, "name": target.thread_name}},
+                       id_)
             return resume
         if e == "disable":
             mode = p if p is not None else "soft"
@@ -2279,9 +2405,7 @@ class Bridge(OutputMixin, ReprMixin):
             except Exception:
                 self._set_async_exc = False
         if self._wd_thread is None:
-            self._wd_thread = threading.Thread(target=self._watchdog, name="qdb-timeout",
-                                               daemon=True)
-            self._wd_thread.start()
+            self._wd_thread = qdb_threads.start_internal(self._watchdog, "qdb-timeout")
         # [token, deadline, thread, fired, async exception sent, async exception consumed]
         job = [object(), time.monotonic() + timeout, threading.get_ident(), False, False, False]
         with self._wd_lock:
@@ -2417,24 +2541,7 @@ class Bridge(OutputMixin, ReprMixin):
         with self._state_lock:
             self._pending_id = id_
             self._pause_flag = True
-        if _PY312:
-            self._pausing_events = True
-            self._update_monitoring()
-        else:
-            # Threads with a trace function see line events again on their current frames; on
-            # 3.9-3.11 the others get one now (see qdb_threads).
-            tracer = self._thread_tracer
-            if tracer is not None and tracer.available:
-                if tracer.set_trace(self._other_threads(), self._bp_global):
-                    self._pause_traced = True
-            for ident, frame in sys._current_frames().items():
-                if ident in self._internal or ident == self._main_ident:
-                    continue
-                while frame is not None:
-                    if not self._is_ignored(frame) and frame.f_trace is None:
-                        frame.f_trace = self._bp_local
-                    frame = frame.f_back
-        self._signal_main()
+        self._arm_line_events()
 
     def _on_signal(self, signum, frame):
         ours = self._signal_requests > 0
@@ -2457,7 +2564,7 @@ class Bridge(OutputMixin, ReprMixin):
             self._sig_retrace = False
             if not _PY312:
                 self._retrace_here(frame)
-        if self._pause_flag and self._active:
+        if (self._pause_flag or self._holding is not None) and self._active:
             ident = threading.get_ident()
             if ident not in self._busy:
                 self._maybe_pause(frame)
@@ -2507,8 +2614,7 @@ class Bridge(OutputMixin, ReprMixin):
         if self._bps or self._pending_bps:
             self._send("breakpoints", self._breakpoints_payload())
         self._update_tracing()
-        reader = threading.Thread(target=self._reader_loop, name="qdb-reader", daemon=True)
-        reader.start()
+        qdb_threads.start_internal(self._reader_loop, "qdb-reader")
 
     def _parse_bp_spec(self, spec):
         """`--break` specs, as pdb's `b`: [FILE:]LINE or [FILE:]FUNCTION, then `, CONDITION`."""
@@ -2638,6 +2744,9 @@ class Bridge(OutputMixin, ReprMixin):
         self._detached = True
         self._channel_ok = False
         self._streams = []
+        self._holding = None
+        self._gate = None
+        self._held = {}
         sys.settrace(None)
         threading.settrace(None)
         if _PY312:

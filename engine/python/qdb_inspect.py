@@ -74,25 +74,31 @@ class Inspector(object):
 
     def threads(self, stop):
         internal = self._bridge._internal
+        held = self._bridge._held
         out = []
         for t in threading.enumerate():
             if t.ident is None or t.ident in internal:
                 continue
-            stopped = stop is not None and t.ident == stop.ident
+            stopped = stop is not None and (t.ident == stop.ident or t.ident in held)
             out.append({"id": t.ident, "name": t.name,
                         "state": "stopped" if stopped else "running"})
         return {"threads": out}
 
     def stack_trace(self, stop, args):
         thread = args["thread"]
-        if stop is None or thread != stop.ident:
-            names = dict((t.ident, t.name) for t in threading.enumerate())
-            if thread not in names or thread in self._bridge._internal:
-                raise InspectError("thread", "No thread %s in the program" % thread)
+        names = dict((t.ident, t.name) for t in threading.enumerate())
+        if thread not in names or thread in self._bridge._internal:
+            raise InspectError("thread", "No thread %s in the program" % thread)
+        if stop is None:
             raise InspectError("thread", "Thread %s (%s) is running: its frames can be read when "
-                               "it stops (qdb stops the thread that hit a breakpoint or was "
-                               "paused; the others run on)" % (thread, names[thread]))
-        frames = list(reversed(stop.frames))  # newest first
+                               "the program stops (send pause first)" % (thread, names[thread]))
+        # The thread stopped here, or one its stop holds (all threads stop together).
+        target = stop if thread == stop.ident else self._bridge._held.get(thread)
+        if target is None:
+            raise InspectError("thread", "Thread %s (%s) is running outside Python (in a call "
+                               "such as sleep, I/O or a lock): it stops with the others when the "
+                               "call returns" % (thread, names[thread]))
+        frames = list(reversed(target.frames))  # newest first
         start = args.get("start", 0)
         levels = args.get("levels", MAX_PAGE)
         out = []

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 
+import qdb_threads
+
 MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
 _MISSING = object()  # the bridge's "not known yet" (shared with qdb.py)
 _PIPE_CHUNK = 65536
@@ -137,9 +139,7 @@ class OutputMixin(object):
             setattr(sys, attr, new)
             setattr(sys, "__%s__" % attr, new)
         if self._streams:
-            self._forwarder = threading.Thread(target=self._forward_loop, name="qdb-output",
-                                               daemon=True)
-            self._forwarder.start()
+            self._forwarder = qdb_threads.start_internal(self._forward_loop, "qdb-output")
             # The tracer holds the pipes' reading ends too (through /proc where there is one):
             # what the program wrote just before it was killed or crashed is still there for
             # the tracer to read once the process is gone.

@@ -1,4 +1,4 @@
-"""Setting the trace function of another thread, for the qdb bridge on Python 3.9 to 3.11.
+"""The bridge's threads, and setting the trace function of another thread on Python 3.9 to 3.11.
 
 ``sys.settrace`` only sets the calling thread's trace function, so a breakpoint set while other
 threads run would never reach them there (3.12+ has sys.monitoring and
@@ -16,6 +16,31 @@ import sys
 import threading
 
 _WORDS = 96  # how far into a thread state to look, in pointer-sized words
+
+
+def start_internal(target, name):
+    """Starts one of the bridge's own threads, marked before it runs: until its target calls
+    the bridge's _internal_thread, it runs threading's start-up code, which qdb must never stop
+    or hold."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread._qdb_internal = True
+    thread.start()
+    return thread
+
+
+def starting_internal(ident, frame):
+    """Whether the thread running `frame` is one of the bridge's own that may not have
+    registered itself yet: known to threading as one, or (before threading records it) started
+    from a Thread object marked as one."""
+    thread = threading._active.get(ident)
+    if thread is None:
+        while frame.f_back is not None:
+            frame = frame.f_back
+        try:
+            thread = frame.f_locals.get("self")
+        except Exception:
+            return False
+    return getattr(thread, "_qdb_internal", False) is True
 
 
 class ThreadTracer(object):
