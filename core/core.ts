@@ -10,10 +10,13 @@
  * - the watchlist (`set_watch`, `clear_watch`): refreshed through the engine's `evaluate` at
  *   every stop, at every change of the selected frame and after every `eval`, and sent before the
  *   stop it belongs to;
+ * - protocol 1's selected frame, shared by the session's clients: `up`, `down` and `frame`
+ *   (which may also select another stopped thread) are answered here, and the commands that act
+ *   on the selected frame (`eval`, `locals`, `list`, `next`, `return`, `until`, ...) go to the
+ *   engine with its frame id; a stack sent again (`where`, a new client) shows the selection;
  * - checking every engine event against the protocol (the engine runs in the debugged program).
  *
- * Other protocol 1 commands still go to the engine as they are (the Python bridge implements
- * their rules); they move here one by one.
+ * The other rules of protocol 1's commands (breakpoints among them) are still the engine's.
  *
  * @example
  * ```ts ignore
@@ -34,6 +37,7 @@ import {
   ERROR_TYPES,
   errorEvent,
   type ErrorType,
+  type Frame,
   type Infer,
   isRequestCommand,
   type Message,
@@ -43,6 +47,7 @@ import {
   type RequestCommand,
   RESULTS,
   SchemaError,
+  type StackPayload,
   string,
   type TracerMessage,
 } from "../protocol/mod.ts";
@@ -70,6 +75,27 @@ const WATCH_VALUES = object({ result: object({ values: array(watchValue) }) });
 /** The engine's `watch_values` event: the watches it evaluated at a stop, sent before it. */
 const STOP_WATCH_VALUES = object({ exprs: array(string()), values: array(watchValue) });
 
+/**
+ * Protocol 1's selected frame: a thread's frames (oldest first, as `stack` lists them) and the
+ * index of the selected one. At a stop it is the stopped thread's newest frame.
+ */
+interface Selection {
+  /** The stop's own `stack` payload. */
+  readonly stop: StackPayload;
+  /** The selected thread's frames: the stop's own, or a held thread's. */
+  readonly frames: Frame[];
+  /** The selected thread. */
+  readonly thread: StackPayload["thread"];
+  /** The selected frame, an index into `frames`. */
+  index: number;
+}
+
+/** Most frames of a held thread that `frame {thread}` fetches (protocol 2's page limit). */
+const MAX_HELD_FRAMES = 1000;
+
+/** The answer to the core's own `stack_trace`: a stopped thread's frames, newest first. */
+const STACK_TRACE = object({ result: RESULTS.stack_trace });
+
 /** Commands whose replies the core adds to (the id remembered until their reply). */
 const FOLLOWED = new Set(["start", "eval"]);
 /** Most commands followed at once; the oldest is forgotten past it. */
@@ -96,6 +122,8 @@ export class DebugCore {
   #stopped = false;
   /** Watch values the engine sent for the stop that comes next. */
   #stopValues: Infer<typeof STOP_WATCH_VALUES> | undefined;
+  /** Protocol 1's selected frame while the program is stopped. */
+  #selection: Selection | undefined;
 
   /** Takes the engine's events from now on. */
   constructor(engine: Pick<EngineSession, "send" | "events">) {
@@ -117,13 +145,8 @@ export class DebugCore {
       return;
     }
     if (!isRequestCommand(command.e)) {
-      if (FOLLOWED.has(command.e) && command.id !== undefined) {
-        this.#followed.set(command.id, command.e);
-        if (this.#followed.size > MAX_FOLLOWED) {
-          this.#followed.delete(this.#followed.keys().next().value!);
-        }
-      }
-      this.#engine.send(command);
+      // In order with the selections before it.
+      this.#work.push({ kind: "local", run: () => this.#v1Command(command) });
       return;
     }
     const name = command.e;
@@ -208,19 +231,34 @@ export class DebugCore {
     switch (checked.e) {
       case "exited":
         this.#stopped = false;
+        this.#selection = undefined;
         this.#endPending("The program ended before answering");
         break;
       case "stack": {
-        // A new stop, or another frame selected: the watches are evaluated there. The same
-        // stop sent again (to a new client, or for `where`) shows the values already known.
-        // Values the engine sent belong to the stack that follows them, and to no other.
+        // A new stop: the selection is its newest frame, where the watches are evaluated. The
+        // same stop sent again (to a new client, or for `where`) shows the selection and the
+        // values already known. Values the engine sent belong to the stack that follows them.
         const known = this.#stopValues;
         this.#stopValues = undefined;
-        if (!this.#stopped || checked.p.reason === "select") {
+        if (!this.#stopped || !this.#selection) {
           this.#stopped = true;
+          this.#selection = {
+            stop: checked.p,
+            frames: checked.p.stack,
+            thread: checked.p.thread,
+            index: checked.p.index,
+          };
           if (!known || !this.#watches.take(known.exprs, known.values)) await this.#refresh();
           this.#out.push(this.#watchlist(checked.id));
-        } else if (followed === "start") this.#out.push(this.#watchlist(checked.id));
+        } else {
+          if (followed === "start") this.#out.push(this.#watchlist(checked.id));
+          const selection = this.#selection;
+          if (selection.thread?.id === checked.p.thread?.id) {
+            this.#out.push({ ...checked, p: { ...checked.p, index: selection.index } });
+            if (followed === "start") this.#followed.delete(checked.id!);
+            return;
+          }
+        }
         if (followed === "start") this.#followed.delete(checked.id!);
         break;
       }
@@ -230,6 +268,7 @@ export class DebugCore {
           this.#out.push(this.#watchlist(checked.id));
         }
         this.#stopped = false;
+        this.#selection = undefined;
         this.#stopValues = undefined;
         break;
       case "print":
@@ -244,6 +283,123 @@ export class DebugCore {
         break;
     }
     this.#out.push(checked);
+  }
+
+  /** A protocol 1 command: the selection's own are answered here, the others sent on. */
+  async #v1Command(command: Message): Promise<void> {
+    const selection = this.#selection;
+    if (command.e === "up" || command.e === "down" || command.e === "frame") {
+      return await this.#select(command);
+    }
+    if (command.e === "stack" && selection && selection.thread?.id !== selection.stop.thread?.id) {
+      // `where` in a held thread: its frames, as selected.
+      return this.#out.push(this.#selectionStack(selection, command.id));
+    }
+    if (FOLLOWED.has(command.e) && command.id !== undefined) {
+      this.#followed.set(command.id, command.e);
+      if (this.#followed.size > MAX_FOLLOWED) {
+        this.#followed.delete(this.#followed.keys().next().value!);
+      }
+    }
+    const frame = selection?.frames[selection.index]?.id;
+    this.#engine.send(frame === undefined ? command : { ...command, frame });
+  }
+
+  /** `up`, `down` and `frame`: a new selection, answered with the watchlist and the stack. */
+  async #select(command: Message): Promise<void> {
+    const current = this.#selection;
+    const name = command.e;
+    if (!current) {
+      return this.#fail(
+        name,
+        command.id,
+        "running",
+        `${name} needs a stopped program, and it is running (send pause first)`,
+      );
+    }
+    let frames = current.frames;
+    let thread = current.thread;
+    let index = current.index;
+    const p = command.p;
+    if (name === "frame" && typeof p === "object" && p !== null) {
+      const { thread: id, index: at } = p as { thread: number; index?: number };
+      if (id === current.stop.thread?.id) {
+        frames = current.stop.stack;
+        thread = current.stop.thread;
+      } else {
+        const answer = await this.#ask("stack_trace", { thread: id, levels: MAX_HELD_FRAMES });
+        const body = answer?.e === "response" ? answer.p as Record<string, unknown> : undefined;
+        if (!body || "error" in body) {
+          const error = (body?.error ?? answer?.p) as { type?: unknown; data?: unknown };
+          return this.#answerError({ command: "frame", id: command.id }, error);
+        }
+        const { frames: newest } = STACK_TRACE.check(body, "answer").result;
+        frames = newest.map(({ id, func, file, line, code }) => ({ id, func, file, line, code }))
+          .reverse();
+        const names = await this.#threadName(id);
+        thread = { id, name: names };
+      }
+      if (this.#selection !== current) return; // The program resumed meanwhile.
+      if (at !== undefined && at >= frames.length) {
+        return this.#fail(
+          name,
+          command.id,
+          "frame",
+          `No frame ${at}: the stack has frames 0 to ${frames.length - 1}`,
+        );
+      }
+      index = at ?? frames.length - 1;
+    } else if (name === "frame") {
+      const n = p as number;
+      if (n >= frames.length) {
+        return this.#fail(
+          name,
+          command.id,
+          "frame",
+          `No frame ${n}: the stack has frames 0 to ${frames.length - 1}`,
+        );
+      }
+      index = n;
+    } else {
+      const count = (p ?? 1) as number;
+      if (name === "up") {
+        if (index === 0) return this.#fail(name, command.id, "up", "Oldest frame");
+        index = Math.max(0, index - count);
+      } else {
+        if (index === frames.length - 1) {
+          return this.#fail(name, command.id, "down", "Newest frame");
+        }
+        index = Math.min(frames.length - 1, index + count);
+      }
+    }
+    const selection: Selection = { stop: current.stop, frames, thread, index };
+    this.#selection = selection;
+    await this.#refresh();
+    if (this.#selection !== selection) return;
+    this.#out.push(this.#watchlist(command.id));
+    this.#out.push(this.#selectionStack(selection, command.id));
+  }
+
+  /** A thread's name, from the engine's list (its id when the engine does not say). */
+  async #threadName(id: number): Promise<string> {
+    const answer = await this.#ask("threads", {});
+    try {
+      const body = object({ result: RESULTS.threads }).check(answer?.p, "answer");
+      return body.result.threads.find((t) => t.id === id)?.name ?? `Thread-${id}`;
+    } catch {
+      return `Thread-${id}`;
+    }
+  }
+
+  /** The selection as protocol 1's `stack` event with reason `select`. */
+  #selectionStack(selection: Selection, id: MessageId | undefined): TracerMessage {
+    const { stop, frames, thread, index } = selection;
+    const p: StackPayload = { index, stack: frames, reason: "select" };
+    if (thread) p.thread = thread;
+    if (stop.post_mortem) p.post_mortem = true;
+    const msg: TracerMessage = { e: "stack", p };
+    if (id !== undefined) msg.id = id;
+    return msg;
   }
 
   /** `set_watch` and `clear_watch`: answered with the watchlist (evaluated when stopped). */
@@ -264,8 +420,10 @@ export class DebugCore {
   }
 
   async #refresh(): Promise<void> {
+    const selection = this.#selection;
+    const frame = selection?.frames[selection.index]?.id;
     await this.#watches.refresh(async (exprs) => {
-      const answer = await this.#ask("watch", { exprs });
+      const answer = await this.#ask("watch", frame === undefined ? { exprs } : { exprs, frame });
       const p = answer?.e === "response" ? answer.p : undefined;
       try {
         return WATCH_VALUES.check(p, "answer").result.values;
@@ -326,7 +484,7 @@ export class DebugCore {
     }
   }
 
-  #answerError(pending: Pending, p: unknown): void {
+  #answerError(pending: { command: string; id: MessageId | undefined }, p: unknown): void {
     const error = (typeof p === "object" && p !== null ? p : {}) as {
       type?: unknown;
       data?: unknown;

@@ -8,7 +8,20 @@ import { DebugCore } from "./core.ts";
 function fakeEngine() {
   const events = new AsyncQueue<Message>();
   const sent: Message[] = [];
-  return { events, sent, send: (msg: Message) => void sent.push(msg) };
+  const waiting: (() => void)[] = [];
+  return {
+    events,
+    sent,
+    send(msg: Message) {
+      sent.push(msg);
+      for (const wake of waiting.splice(0)) wake();
+    },
+    /** Resolves once `n` messages have been sent to the engine. */
+    async sentCount(n: number): Promise<Message[]> {
+      while (sent.length < n) await new Promise<void>((wake) => waiting.push(wake));
+      return sent;
+    },
+  };
 }
 
 async function take(iterator: AsyncIterator<Message>, n: number): Promise<Message[]> {
@@ -53,7 +66,7 @@ Deno.test("protocol 1 commands pass through; a bad payload never reaches the eng
   const out = core.events[Symbol.asyncIterator]();
   core.send({ e: "eval", p: "1 + 1", id: 3 });
   core.send({ e: "variables", p: { ref: 0 }, id: 4 });
-  assertEquals(engine.sent, [{ e: "eval", p: "1 + 1", id: 3 }]);
+  assertEquals(await engine.sentCount(1), [{ e: "eval", p: "1 + 1", id: 3 }]);
   const [error] = await take(out, 1);
   assertEquals(error!.e, "error");
   assertEquals(error!.id, 4);
@@ -213,4 +226,114 @@ Deno.test("watches: values the engine sent with a stop are used, with no round t
   ]);
   const asked = engine.sent.filter((m) => (m.p as { command?: string })?.command === "watch");
   assertEquals(asked, []);
+});
+
+Deno.test("protocol 1's selected frame lives in the core: up, down, frame, and a held thread", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  const frame = (id: number, func: string) => ({ id, func, file: "/a.py", line: id, code: "" });
+  const main = { id: 1, name: "MainThread" };
+  engine.events.push({
+    e: "stack",
+    p: {
+      index: 2,
+      stack: [frame(11, "<module>"), frame(12, "f"), frame(13, "g")],
+      thread: main,
+      reason: "breakpoint",
+    },
+  });
+  const [, stop] = await take(out, 2);
+  assertEquals(stop!.e, "stack");
+
+  // up: answered here, with no engine round trip (no watches to evaluate).
+  core.send({ e: "up", id: "u" });
+  const [watchlist, selected] = await take(out, 2);
+  assertEquals([watchlist!.e, watchlist!.id], ["watchlist", "u"]);
+  assertEquals(selected, {
+    e: "stack",
+    id: "u",
+    p: {
+      index: 1,
+      stack: [frame(11, "<module>"), frame(12, "f"), frame(13, "g")],
+      thread: main,
+      reason: "select",
+    },
+  });
+  // The commands that act on the selected frame carry its id to the engine.
+  core.send({ e: "eval", p: "x", id: "e" });
+  assertEquals((await engine.sentCount(1)).at(-1), { e: "eval", p: "x", id: "e", frame: 12 });
+  // Errors as pdb words them.
+  core.send({ e: "up", p: 5, id: "u2" });
+  await take(out, 2);
+  core.send({ e: "up", id: "u3" });
+  const [oldest] = await take(out, 1);
+  assertEquals([oldest!.e, oldest!.id, (oldest!.p as { data: string }).data], [
+    "error",
+    "u3",
+    "Oldest frame",
+  ]);
+  core.send({ e: "frame", p: 7, id: "f" });
+  const [noFrame] = await take(out, 1);
+  assertEquals((noFrame!.p as { type: string }).type, "frame");
+  // The stop sent again (a new client, `where`) shows the selection.
+  core.send({ e: "stack", id: "w" });
+  engine.events.push({
+    e: "stack",
+    id: "w",
+    p: {
+      index: 2,
+      stack: [frame(11, "<module>"), frame(12, "f"), frame(13, "g")],
+      thread: main,
+      reason: "breakpoint",
+    },
+  });
+  const [where] = await take(out, 1);
+  assertEquals((where!.p as { index: number }).index, 0);
+
+  // Another stopped thread: its frames come from the engine, and `where` and `next` use them.
+  core.send({ e: "frame", p: { thread: 2 }, id: "t" });
+  const [, , ask] = await engine.sentCount(3);
+  assertEquals((ask as { p: unknown }).p, {
+    command: "stack_trace",
+    args: { thread: 2, levels: 1000 },
+  });
+  engine.events.push({
+    e: "response",
+    id: ask!.id!,
+    p: { result: { frames: [frame(22, "spin"), frame(21, "run")], total: 2 } },
+  });
+  const [, , , names] = await engine.sentCount(4);
+  engine.events.push({
+    e: "response",
+    id: names!.id!,
+    p: {
+      result: {
+        threads: [{ id: 1, name: "MainThread", state: "stopped" }, {
+          id: 2,
+          name: "spinner",
+          state: "stopped",
+        }],
+      },
+    },
+  });
+  const [, held] = await take(out, 2);
+  assertEquals(held!.p, {
+    index: 1,
+    stack: [frame(21, "run"), frame(22, "spin")],
+    thread: { id: 2, name: "spinner" },
+    reason: "select",
+  });
+  core.send({ e: "stack", id: "w2" });
+  const [heldWhere] = await take(out, 1);
+  assertEquals((heldWhere!.p as { thread: unknown }).thread, { id: 2, name: "spinner" });
+  core.send({ e: "next", id: "n" });
+  assertEquals((await engine.sentCount(5)).at(-1), { e: "next", id: "n", frame: 22 });
+
+  // Once the program runs there is nothing to select.
+  engine.events.push({ e: "running", id: "n", p: { thread: { id: 2, name: "spinner" } } });
+  await take(out, 1);
+  core.send({ e: "down", id: "d" });
+  const [running] = await take(out, 1);
+  assertEquals([running!.e, (running!.p as { type: string }).type], ["error", "running"]);
 });

@@ -105,6 +105,14 @@ export interface EngineResponse {
   p: { result: unknown } | { error: { type: string; data: unknown } };
 }
 
+/**
+ * A client command sent on to an engine. While the program is stopped, a protocol 1 command
+ * carries `frame`: the id of the frame that qdb's core has selected (`stack` events give every
+ * frame's id), which commands such as `eval`, `locals`, `list`, `next`, `return` and `until` act
+ * on. A frame of an earlier stop means the newest frame of this one.
+ */
+export type EngineCommand = Message & { frame?: number };
+
 /** One program running under an engine. */
 export interface EngineSession extends AsyncDisposable {
   /** What runs. */
@@ -119,7 +127,7 @@ export interface EngineSession extends AsyncDisposable {
    * Sends a client command (already validated), carrying the id to echo on its replies, or a
    * primitive {@linkcode EngineRequest}, answered by a `response` event.
    */
-  send(command: Message | EngineRequest): void;
+  send(command: EngineCommand | EngineRequest): void;
   /** Resolves once the program has ended. */
   readonly exited: Promise<ExitStatus>;
   /** Sends a signal to the program (ignored once it has ended). */

@@ -144,7 +144,7 @@ export const COMMANDS = {
     { e: "start", p: { auth: "s3cret", protocol: 1, name: "ana" } },
   ),
   step: spec(
-    "Run to the next line, entering calls. Protocol 2 may name the `thread` (it must be the stopped one).",
+    "Run to the next line, entering calls, in the selected thread. Protocol 2 may name the `thread` (a stopped one).",
     resume,
     { e: "step" },
   ),
@@ -220,8 +220,8 @@ export const COMMANDS = {
     { e: "down", p: 2 },
   ),
   frame: spec(
-    "Select the frame at this index of the `stack` list. Replies `watchlist` and `stack`.",
-    integer({ min: 0 }),
+    "Select the frame at this index of the `stack` list, or (`{thread, index?}`) a stopped thread and one of its frames (default its newest). Replies `watchlist` and `stack`.",
+    union(integer({ min: 0 }), object({ thread: integer() }, { index: integer({ min: 0 }) })),
     { e: "frame", p: 0 },
   ),
   locals: spec("Reply `locals`: the selected frame's local variables as reprs.", none(), {

@@ -55,6 +55,9 @@ export const frameSchema = object({
   line: integer({ min: 0 }),
   func: string(),
   code: string(),
+}, {
+  // Protocol 2's frame id (for `scopes`, `evaluate`, ...), valid until the program resumes.
+  id: integer({ min: 1 }),
 });
 
 /** Why the program stopped. */

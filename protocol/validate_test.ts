@@ -37,7 +37,7 @@ const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   list: [{ start: 5, end: 2 }, "payload.end must be >= payload.start (5), got 2"],
   up: [-1, "payload must be an integer >= 1, or absent"],
   down: ["x", "payload must be an integer >= 1, or absent"],
-  frame: [undefined, "payload must be an integer >= 0, got nothing"],
+  frame: [undefined, "payload must be an integer >= 0 or an object {thread, index?}, got nothing"],
   locals: ["x", "payload must be absent"],
   globals: [1, "payload must be absent"],
   args: [true, "payload must be absent"],

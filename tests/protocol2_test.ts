@@ -396,14 +396,37 @@ Deno.test({
   ignore: pythons.length === 0,
   async fn() {
     const python = pythons.at(-1)!;
-    const run = new QdbProcess(
+    await using run = new QdbProcess(
       ["run", "--python", python.path, "--break", `${PROGRAM}:${BREAK_LINE}`, PROGRAM],
-      { stdin: "c\nthreads\nthread 2\nthread 1\nthread 9\np big\nq\n" },
+      { holdStdin: true },
     );
+    const input = run.child.stdin.getWriter();
+    const type = (text: string) => input.write(new TextEncoder().encode(text));
+    await run.line(/^> .*inspected\.py\(\d+\)<module>\(\)$/);
+    await type("c\n");
+    await run.line(new RegExp(`^> .*inspected\\.py\\(${BREAK_LINE}\\)inner\\(\\)$`));
+    // `threads` until the spinner is held (at its next lap, within a millisecond's sleep): a
+    // bounded number of asks, each marked by a `p` after it.
+    let spinner = "";
+    for (let ask = 1; ask <= 200 && !/stopped$/.test(spinner); ask++) {
+      await type(`threads\np 'asked ${ask}'\n`);
+      await run.line(new RegExp(`'asked ${ask}'$`));
+      const mark = run.stdoutLines.findIndex((l) => l.endsWith(`'asked ${ask}'`));
+      spinner = run.stdoutLines[mark - 1] ?? "";
+    }
+    assertMatch(spinner, /^ {2}3 {2}spinner {2}\(\d+\) {2}stopped$/);
+    await type("thread 3\nwhere\np laps\np laps\nthread 2\nthread 1\nthread 9\np big\nq\n");
+    await input.close();
     await run.exited();
     const out = run.text.stdout;
-    assertMatch(out, /^\* 1 {2}MainThread {2}\(\d+\) {2}stopped$/m);
+    assertMatch(out, /\* 1 {2}MainThread {2}\(\d+\) {2}stopped$/m);
     assertMatch(out, /^ {2}2 {2}worker {2}\(\d+\) {2}running$/m);
+    // A held thread: selected, its frames shown, its values read.
+    const held = out.slice(out.indexOf("[Current thread is 3 (spinner)]"));
+    assertMatch(held, /^> .*inspected\.py\(\d+\)spin\(\)$/m);
+    assertMatch(held, /threading\.py\(\d+\)run\(\)\n.*\n> .*inspected\.py\(\d+\)spin\(\)$/m);
+    const laps = held.match(/^(\d+)\n(\d+)$/m);
+    assert(laps && laps[1] === laps[2], `laps read twice: ${held}`);
     assertMatch(out, /\*\*\* Thread 2 \(worker\) is running: it is in a call outside Python/);
     assertMatch(out, /^\[Current thread is 1 \(MainThread\)\]$/m);
     assertMatch(out, /\*\*\* No thread 9/);

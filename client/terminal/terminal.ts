@@ -717,6 +717,8 @@ export class TerminalClient {
       ));
     }
     this.#say(`[Current thread is ${label}]`);
+    // Its newest frame is selected (for everyone on the session, as `up` is): where, p, next...
+    await this.#request("frame", { thread: t.id });
   }
 
   #requireStop(): boolean {
@@ -895,13 +897,14 @@ export class TerminalClient {
       },
       {
         names: ["threads"],
-        help: "List the program's threads (* marks the one stopped here)",
+        help: "List the program's threads (* marks the selected one)",
         run: () => this.#threads(),
       },
       {
         names: ["thread"],
         args: "N",
-        help: "Switch to thread N of `threads` (only a stopped thread has frames to show)",
+        help:
+          "Switch to thread N of `threads`: where, up, p and the steps act on it (all threads stop together)",
         run: (arg) => this.#thread(arg),
       },
       {

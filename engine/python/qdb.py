@@ -33,6 +33,7 @@ source) and qdb_threads (trace functions of running threads on 3.9-3.11).
 """
 
 import builtins
+import copy
 import json
 import os
 import queue
@@ -420,6 +421,10 @@ class Bridge(OutputMixin, ReprMixin):
             id_ = None
         e = msg["e"]
         p = msg.get("p")
+        # The frame that qdb's core has selected for protocol 1's commands (a frame id).
+        fid = msg.get("frame")
+        if not isinstance(fid, int) or isinstance(fid, bool):
+            fid = None
         if e == "captured":
             return  # The tracer holds the output pipes (an answer that came late).
         try:
@@ -430,10 +435,10 @@ class Bridge(OutputMixin, ReprMixin):
                     # stopped; otherwise commands after it are handled as "running" even before
                     # the stopped thread has taken the resume from the queue.
                     if self._stop is not None:
-                        self._resume_of(self._stop, e, p)
+                        self._resume_of(self._stop, e, p, self._view(self._stop, fid))
                     self._stopped_mode = False
                 if stopped:
-                    self._queue.put((e, p, id_))
+                    self._queue.put((e, p, id_, fid))
                     return
             self._running_command(e, p, id_)
         except _CommandError as err:
@@ -1575,7 +1580,7 @@ class Bridge(OutputMixin, ReprMixin):
                 self._held.pop(ident, None)
                 resume = self._held_resume.pop(ident, None)
         if resume is not None and self._active and held.frames:
-            self._apply_resume(held, resume)
+            self._apply_resume(*resume)
         return True
 
     def _on_raise_event(self, frame, arg):
@@ -1685,9 +1690,9 @@ class Bridge(OutputMixin, ReprMixin):
                 if item is None:  # detached while stopped
                     resume = ("detach",)
                     break
-                e, p, id_ = item
+                e, p, id_, fid = item
                 try:
-                    resume = self._stopped_command(stop, e, p, id_)
+                    resume = self._stopped_command(stop, e, p, id_, fid)
                 except _CommandError as err:
                     self._error(err.type, err.data, e, id_)
                     if e in _RESUME_COMMANDS:
@@ -1701,12 +1706,16 @@ class Bridge(OutputMixin, ReprMixin):
                         with self._state_lock:
                             self._stopped_mode = True
         finally:
+            view = stop
             with self._state_lock:
                 self._stopped_mode = False
-                if resume is not None and resume[0] == "thread":
-                    # A held thread steps; this one goes on with the others.
-                    self._held_resume[resume[1]] = resume[2]
-                    resume = ("continue",)
+                if resume is not None and len(resume) == 3:
+                    kind, line, view = resume
+                    resume = (kind, line)
+                    if view.ident != stop.ident:
+                        # A held thread steps; this one goes on with the others.
+                        self._held_resume[view.ident] = (view, resume)
+                        view, resume = stop, ("continue", None)
             self._stop = None
             self._inspector.reset()
             self._release_others(stop)
@@ -1718,11 +1727,11 @@ class Bridge(OutputMixin, ReprMixin):
                     break
                 if item is not None:
                     self._on_late_command(item)
-        self._apply_resume(stop, resume)
+        self._apply_resume(view, resume)
         return resume
 
     def _on_late_command(self, item):
-        e, p, id_ = item
+        e, p, id_, _ = item
         try:
             self._running_command(e, p, id_)
         except _CommandError as err:
@@ -1781,7 +1790,14 @@ class Bridge(OutputMixin, ReprMixin):
         }
 
     def _stack_payload(self, stop):
-        stack = [self._frame_payload(frame, lineno) for frame, lineno in stop.frames]
+        """A stop as protocol 1 shows it, each frame with its id (for qdb's core, which selects
+        frames, and for protocol 2's commands)."""
+        frame_id = self._inspector.frame_id
+        stack = []
+        for frame, lineno in stop.frames:
+            item = self._frame_payload(frame, lineno)
+            item["id"] = frame_id(stop, frame)
+            stack.append(item)
         p = {"index": stop.index, "stack": stack,
              "thread": {"id": stop.ident, "name": stop.thread_name}, "reason": stop.reason}
         if stop.breakpoint is not None and stop.reason == "breakpoint":
@@ -1790,27 +1806,28 @@ class Bridge(OutputMixin, ReprMixin):
             p["post_mortem"] = True
         return p
 
-    def _resume_of(self, stop, e, p):
-        """The resume a resuming command asks for, or _CommandError if it cannot be done (the
-        reader checks before it counts the program as running). Protocol 2 names the thread: the
-        stopped one, or one held by its stop, which then steps while the others go on."""
+    def _resume_of(self, stop, e, p, view):
+        """The resume a resuming command asks for, as (kind, until line or None, the view of the
+        thread and frame it applies to), or _CommandError if it cannot be done (the reader
+        checks before it counts the program as running). It applies to the frame qdb's core
+        selected (`view`: `return` leaves it, `until` and `next` stay in it), in the stopped
+        thread or one held by its stop; protocol 2 may name the thread instead."""
         if isinstance(p, dict):
             thread = p.get("thread")
             p = p.get("line")
-            if thread is not None and thread != stop.ident:
-                held = self._held.get(thread)
-                if held is None:
+            if thread is not None and thread != view.ident:
+                view = stop if thread == stop.ident else self._held.get(thread)
+                if view is None:
                     raise _CommandError("thread", "Thread %s is not stopped: only the thread "
                                         "stopped here (%s, %s) and the threads held by its stop "
                                         "(see threads) can be resumed"
                                         % (thread, stop.ident, stop.thread_name))
-                if e == "continue":
-                    return ("continue",)
-                return ("thread", thread, self._resume_of(held, e, p))
+        if e == "continue":
+            return ("continue", None, stop)
         if e != "until":
-            return (e,)
+            return (e, None, view)
         line = p
-        current = stop.frames[stop.index][1] or 0
+        current = view.frames[view.index][1] or 0
         if line is None:
             line = current + 1
         elif not isinstance(line, int) or isinstance(line, bool):
@@ -1818,17 +1835,42 @@ class Bridge(OutputMixin, ReprMixin):
         elif line <= current:
             raise _CommandError("payload", '"until" line %d is not after the current '
                                 "line %d" % (line, current))
-        return ("until", line)
+        return ("until", line, view)
 
-    def _stopped_command(self, stop, e, p, id_):
-        """Handles one command while stopped; returns a resume tuple to leave the loop."""
+    def _view(self, stop, fid):
+        """The stop as seen from the frame qdb's core selected: the stopped thread's or a held
+        thread's, with that frame as its current one. A frame id from an earlier stop (the core
+        had not seen this one yet) means this stop's newest frame, as protocol 1 always did."""
+        if fid is None or stop is None:
+            return stop
+        try:
+            frame = self._inspector.frame(stop, fid)
+        except qdb_inspect.InspectError:
+            return stop
+        owners = [stop]
+        with self._state_lock:
+            owners.extend(self._held.values())
+        for owner in owners:
+            for i, (f, _) in enumerate(owner.frames):
+                if f is frame:
+                    if owner is stop and i == stop.index:
+                        return stop
+                    view = copy.copy(owner)
+                    view.index = i
+                    return view
+        return stop
+
+    def _stopped_command(self, stop, e, p, id_, fid=None):
+        """Handles one command while stopped; returns a resume tuple to leave the loop. `fid`
+        is the frame qdb's core selected, for protocol 1's commands that act on it."""
         if e == "request":
             return self._request(stop, p, id_)
+        view = self._view(stop, fid)
         if e in _RESUME_COMMANDS:
-            resume = self._resume_of(stop, e, p)
+            resume = self._resume_of(stop, e, p, view)
             with self._state_lock:
                 self._pending_id = id_
-            target = self._held[resume[1]] if resume[0] == "thread" else stop
+            target = resume[2] if e != "continue" else stop
             self._send("running", {"thread": {"id": target.ident, "name": target.thread_name}},
                        id_)
             return resume
@@ -1839,13 +1881,11 @@ class Bridge(OutputMixin, ReprMixin):
             self.detach(mode, id_)
             return ("detach",)
         if e == "eval":
-            self._cmd_eval(stop, p, id_)
+            self._cmd_eval(view, p, id_)
         elif e == "pprint":
-            self._cmd_pprint(stop, p, id_)
-        elif e in ("up", "down", "frame"):
-            self._cmd_select(stop, e, p, id_)
+            self._cmd_pprint(view, p, id_)
         elif e in ("locals", "globals", "args"):
-            self._send(e, self._namespace_payload(stop, e), id_)
+            self._send(e, self._namespace_payload(view, e), id_)
         elif e == "stack":
             self._send("stack", self._stack_payload(stop), id_)
         elif e == "pause":
@@ -1856,7 +1896,7 @@ class Bridge(OutputMixin, ReprMixin):
                 self._send("exception", stop.exception, id_)
             self._send("stack", self._stack_payload(stop), id_)
         else:
-            self._common_command(e, p, id_, stop)
+            self._common_command(e, p, id_, view)
         return None
 
     def _running_command(self, e, p, id_):
@@ -1956,7 +1996,8 @@ class Bridge(OutputMixin, ReprMixin):
                 self._stop_watches = [e for e in exprs if isinstance(e, str)][:1000]
                 result = {}
             elif command == "watch":
-                result = {"values": [self._watch_value(stop, expr)
+                view = self._view(stop, args.get("frame"))
+                result = {"values": [self._watch_value(view, expr)
                                      for expr in args.get("exprs") or []]}
             else:
                 raise qdb_inspect.InspectError("event", "Unknown request %r" % (command,))
@@ -2122,31 +2163,6 @@ class Bridge(OutputMixin, ReprMixin):
         if output:
             result["output"] = output[:_MAX_OUTPUT]
         return result
-
-    def _cmd_select(self, stop, e, p, id_):
-        n = len(stop.frames)
-        if e == "frame":
-            if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < n:
-                raise _CommandError("frame", "No frame %r: the stack has frames 0 to %d"
-                                    % (p, n - 1))
-            stop.index = p
-        else:
-            count = p if p is not None else 1
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise _CommandError("payload", "%s takes a count >= 1" % e)
-            if e == "up":
-                if stop.index == 0:
-                    raise _CommandError("up", "Oldest frame")
-                stop.index = max(0, stop.index - count)
-            else:
-                if stop.index == n - 1:
-                    raise _CommandError("down", "Newest frame")
-                stop.index = min(n - 1, stop.index + count)
-        self._send_watch_values(stop)
-        p = self._stack_payload(stop)
-        p["reason"] = "select"
-        p.pop("breakpoint", None)
-        self._send("stack", p, id_)
 
     def _cmd_list(self, stop, p):
         p = p if isinstance(p, dict) else {}

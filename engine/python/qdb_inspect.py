@@ -104,11 +104,12 @@ class Inspector(object):
         out = []
         for frame, lineno in frames[start:start + levels]:
             item = self._bridge._frame_payload(frame, lineno)
-            item["id"] = self._frame_id(stop, frame)
+            item["id"] = self.frame_id(stop, frame)
             out.append(item)
         return {"frames": out, "total": len(frames)}
 
-    def _frame_id(self, stop, frame):
+    def frame_id(self, stop, frame):
+        """The id of a frame of this stop (the same one each time it is asked)."""
         with self._lock:
             known = self._frame_ids.get(id(frame))
             if known is not None:
