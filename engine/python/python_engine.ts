@@ -30,6 +30,11 @@ import inspectSource from "./qdb_inspect.py" with { type: "text" };
 import threadsSource from "./qdb_threads.py" with { type: "text" };
 import outputSource from "./qdb_output.py" with { type: "text" };
 import reprSource from "./qdb_repr.py" with { type: "text" };
+import breakpointsSource from "./qdb_breakpoints.py" with { type: "text" };
+import commonSource from "./qdb_common.py" with { type: "text" };
+import evalSource from "./qdb_eval.py" with { type: "text" };
+import pauseSource from "./qdb_pause.py" with { type: "text" };
+import tracingSource from "./qdb_tracing.py" with { type: "text" };
 import type { Engine, EngineInfo, EngineSession, ExitStatus, LaunchOptions } from "../engine.ts";
 import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
 import type { Message, MessageId } from "../../protocol/envelope.ts";
@@ -45,6 +50,11 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_threads.py": threadsSource,
   "qdb_output.py": outputSource,
   "qdb_repr.py": reprSource,
+  "qdb_breakpoints.py": breakpointsSource,
+  "qdb_common.py": commonSource,
+  "qdb_eval.py": evalSource,
+  "qdb_pause.py": pauseSource,
+  "qdb_tracing.py": tracingSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */

@@ -1,0 +1,641 @@
+"""Breakpoints for the qdb bridge: where they go (a file's line, a function found live, in the
+source or once its module loads), their table, and the rules of a hit (conditions, hit conditions,
+ignore counts, temporary ones, logpoints).
+
+A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only, like
+the rest of the bridge.
+"""
+
+import builtins
+import os
+import re
+import sys
+import types
+
+from qdb_common import _CommandError
+from qdb_eval import _PolicyRefused
+from qdb_repr import _exc_line
+
+class _Breakpoint(object):
+    __slots__ = ("id", "file", "line", "temp", "cond", "func", "enabled", "ignore", "hits",
+                 "compiled", "pending", "hit_condition", "hit_test", "log", "cond_hits",
+                 "log_parts", "log_code")
+
+    def payload(self):
+        out = {
+            "id": self.id, "file": self.file or "", "line": self.line or 0, "temp": self.temp,
+            "cond": self.cond, "func": self.func, "enabled": self.enabled,
+            "ignore": self.ignore, "hits": self.hits, "verified": not self.pending,
+        }
+        if self.pending:
+            out["pending"] = True
+        if self.hit_condition is not None:
+            out["hit_condition"] = self.hit_condition
+        if self.log is not None:
+            out["log"] = self.log
+        return out
+
+
+_HIT_CONDITION = re.compile(r"^\s*(>=|>|==|=|<=|<|%)?\s*(\d+)\s*$")
+
+
+def _hit_test(text):
+    """The test of a hit condition (`>= 5`, `% 10`, a bare `5` as `>= 5`), or None for none."""
+    if text is None:
+        return None
+    m = _HIT_CONDITION.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise _CommandError("payload", 'hit_condition must be an operator (>=, >, ==, <, <=, %) '
+                            'and a count, such as ">= 5", got %r' % (text,))
+    op, n = m.group(1) or ">=", int(m.group(2))
+    return {
+        ">=": lambda h: h >= n, ">": lambda h: h > n, "==": lambda h: h == n,
+        "=": lambda h: h == n, "<=": lambda h: h <= n, "<": lambda h: h < n,
+        "%": lambda h: n > 0 and h % n == 0,
+    }[op]
+
+
+def _log_parts(text):
+    """A logpoint message as (literal, expression) pairs: `{expr}` parts, `{{` and `}}` for
+    braces; braces inside an expression nest (a dict display)."""
+    parts = []
+    literal = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "{}" and text.startswith(c * 2, i):
+            literal.append(c)
+            i += 2
+            continue
+        if c != "{":
+            literal.append(c)
+            i += 1
+            continue
+        depth, j = 1, i + 1
+        while j < n and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        if depth:
+            literal.append(text[i:])
+            break
+        parts.append(("".join(literal), text[i + 1:j - 1]))
+        literal = []
+        i = j
+    parts.append(("".join(literal), None))
+    return parts
+
+
+class BreakpointsMixin(object):
+    """The Bridge's breakpoints."""
+
+    # ------------------------------------------------------------------ breakpoints
+
+    def _executable_lines(self, path):
+        """Lines that hold code, from compiling the file (all nested code objects), cached by
+        path, mtime and size."""
+        st = os.stat(path)
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._lines_cache.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        with open(path, "rb") as f:
+            source = f.read()
+        nlines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
+        code = compile(source, path, "exec", dont_inherit=True)
+        lines = set()
+        todo = [code]
+        while todo:
+            c = todo.pop()
+            lines.update(self._own_lines(c))
+            todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        self._lines_cache[path] = (key, lines, nlines)
+        return lines, nlines
+
+    def _resolve_file(self, name):
+        if name is None:
+            return self._program
+        name = os.path.expanduser(name)
+        if os.path.isabs(name):
+            candidates = [name]
+        else:
+            candidates = [os.path.join(self._program_dir, name), os.path.join(os.getcwd(), name)]
+            for entry in sys.path:
+                if isinstance(entry, str):
+                    candidates.append(os.path.join(entry or os.getcwd(), name))
+        for c in candidates:
+            if os.path.isfile(c):
+                return self._canon(c)
+        return None
+
+    def _bp_label(self, file_arg, line):
+        return '"%s:%s"' % (file_arg if file_arg else self._program_arg, line)
+
+    def _check_line(self, path, file_arg, line):
+        label = self._bp_label(file_arg, line)
+        try:
+            lines, nlines = self._executable_lines(path)
+        except SyntaxError as exc:
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: the file does not "
+                                "compile (%s)" % (label, _exc_line(exc)))
+        except (OSError, ValueError) as exc:
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: %s" % (label, exc))
+        if line > nlines:
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: the file has only %d "
+                                "line%s" % (label, nlines, "" if nlines == 1 else "s"))
+        if line not in lines:
+            if not lines:
+                raise _CommandError("set_break", "Cannot set breakpoint at %s: the file has no "
+                                    "code" % label)
+            nearest = min(lines, key=lambda n: (abs(n - line), n < line))
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: line %d has no code; "
+                                "the nearest line with code is %d" % (label, line, nearest))
+
+    def _check_log(self, log):
+        """A logpoint's message: a string whose {expression} parts the eval policy allows."""
+        if log is None:
+            return
+        if not isinstance(log, str) or not log:
+            raise _CommandError("payload", "log must be a non-empty string or null")
+        for _, expr in _log_parts(log):
+            if expr is not None:
+                self._check_cond_policy(expr)
+
+    def _check_cond_policy(self, cond):
+        if cond is None:
+            return
+        if self._eval_policy == "none":
+            raise _CommandError("policy", 'Eval policy "none" refuses to run code '
+                                "(breakpoint conditions included)")
+        if self._eval_policy.startswith("hook:"):
+            try:
+                self._apply_policy(cond, "condition")
+            except _PolicyRefused as exc:
+                raise _CommandError("policy", str(exc))
+        try:
+            compile(cond, "<condition>", "eval", dont_inherit=True)
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
+            raise _CommandError("set_break", "Cannot use the condition %r: %s"
+                                % (cond, _exc_line(exc)))
+
+    def set_break(self, p, stop, from_config=False):
+        if not isinstance(p, dict):
+            raise _CommandError("payload", "set_break needs an object {file?, line?, func?, ...}")
+        file_arg = p.get("file")
+        line = p.get("line")
+        func = p.get("func")
+        cond = p.get("cond")
+        if file_arg is not None and not isinstance(file_arg, str):
+            raise _CommandError("payload", "set_break: file must be a string")
+        if line is not None and (not isinstance(line, int) or isinstance(line, bool) or line < 1):
+            raise _CommandError("payload", "set_break: line must be an integer >= 1")
+        if line is None and not func:
+            raise _CommandError("payload", 'set_break needs a "line" or a "func"')
+        if cond is not None and not isinstance(cond, str):
+            raise _CommandError("payload", "set_break: cond must be a string or null")
+        self._check_cond_policy(cond)
+        self._check_log(p.get("log"))
+        _hit_test(p.get("hit_condition"))
+        if line is None and file_arg is None and self._may_pend(func, stop):
+            return self._add_pending(func, cond, p)
+        if line is not None:
+            path = self._resolve_file(file_arg)
+            if path is not None and not self._may_read(path):
+                path = None
+            if path is None:
+                raise _CommandError("set_break", "Cannot set breakpoint at %s: no such file"
+                                    % self._bp_label(file_arg, line))
+            self._check_line(path, file_arg, line)
+            func_name = func if isinstance(func, str) else None
+        else:
+            path, line = self._resolve_function(func, file_arg, stop)
+            func_name = func
+        if self._file_skipped(path):
+            raise _CommandError("set_break", "Cannot set breakpoint at %s: the file is skipped"
+                                % self._bp_label(file_arg or path, line))
+        with self._bp_lock:
+            bp = self._new_bp(p, cond, func_name, path, line)
+            self._bps[bp.id] = bp
+            self._bp_by_file.setdefault(path, {}).setdefault(line, []).append(bp)
+        self._breakpoints_changed()
+        return bp
+
+    def _may_pend(self, func, stop):
+        """A dotted name whose first part is nothing known (in the selected frame, or the main
+        script when running) and none of whose modules can be found yet: its code may load
+        later."""
+        if not isinstance(func, str) or "." not in func:
+            return False
+        if self._lookup_live(func, stop) is not None:
+            return False
+        parts = func.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return False
+        if stop is not None:
+            spaces = [self._frame_locals(stop, stop.frame), stop.frame.f_globals]
+        else:
+            spaces = [self._main_globals or {}]
+        try:
+            if any(parts[0] in space for space in spaces) or hasattr(builtins, parts[0]):
+                return False
+        except Exception:
+            return False
+        return not any(self._module_origin(".".join(parts[:i])) for i in range(1, len(parts)))
+
+    def _new_bp(self, p, cond, func, path, line):
+        """A breakpoint from a set_break payload, with the next id. Call with the bp lock held."""
+        bp = _Breakpoint()
+        bp.id = self._next_bp_id
+        self._next_bp_id += 1
+        bp.file = path
+        bp.line = line
+        bp.temp = bool(p.get("temp", False))
+        bp.cond = cond
+        bp.compiled = None
+        bp.func = func
+        bp.enabled = bool(p.get("enabled", True))
+        ign = p.get("ignore", 0)
+        bp.ignore = ign if isinstance(ign, int) and ign > 0 else 0
+        bp.hits = 0
+        bp.cond_hits = 0
+        bp.pending = path is None
+        bp.hit_condition = p.get("hit_condition")
+        bp.hit_test = _hit_test(bp.hit_condition)
+        bp.log = p.get("log")
+        bp.log_parts = _log_parts(bp.log) if bp.log is not None else None
+        bp.log_code = {}  # expression text (after the eval policy) -> its code
+        return bp
+
+    def _add_pending(self, func, cond, p):
+        with self._bp_lock:
+            bp = self._new_bp(p, cond, func, None, None)
+            self._pending_bps[bp.id] = bp
+        self._watch_imports()
+        return bp
+
+    def _watch_imports(self):
+        """While breakpoints are pending, every import statement tries to bind them."""
+        if self._real_import is not None or not self._pending_bps:
+            return
+        real = builtins.__import__
+        bridge = self
+
+        def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+            module = real(name, globals, locals, fromlist, level)
+            if bridge._pending_bps and len(sys.modules) != bridge._modules_seen:
+                bridge._bind_pending()
+            return module
+
+        __import__.__doc__ = real.__doc__
+        self._real_import = real
+        builtins.__import__ = __import__
+
+    def _unwatch_imports(self):
+        real = self._real_import
+        if real is not None and not self._pending_bps:
+            self._real_import = None
+            if getattr(builtins.__import__, "__name__", "") == "__import__" and \
+                    builtins.__import__ is not real:
+                builtins.__import__ = real
+
+    def _bind_pending(self):
+        """Binds the pending breakpoints whose function can be found now."""
+        self._modules_seen = len(sys.modules)
+        bound = False
+        for bp in list(self._pending_bps.values()):
+            try:
+                path, line = self._resolve_function(bp.func, None, None)
+            except Exception:
+                continue
+            with self._bp_lock:
+                if self._pending_bps.pop(bp.id, None) is None:
+                    continue
+                bp.file = path
+                bp.line = line
+                bp.pending = False
+                self._bps[bp.id] = bp
+                self._bp_by_file.setdefault(path, {}).setdefault(line, []).append(bp)
+            bound = True
+        if bound:
+            self._unwatch_imports()
+            self._breakpoints_changed()
+            self._send("breakpoints", self._breakpoints_payload())
+
+    def _bp_by_id(self, id_):
+        return self._bps.get(id_) or self._pending_bps.get(id_)
+
+    def _delete_bp(self, bp):
+        if self._pending_bps.pop(bp.id, None) is not None:
+            self._unwatch_imports()
+            return
+        with self._bp_lock:
+            if self._bps.pop(bp.id, None) is None:
+                return
+            by_line = self._bp_by_file.get(bp.file, {})
+            lst = by_line.get(bp.line, [])
+            if bp in lst:
+                lst.remove(bp)
+            if not lst:
+                by_line.pop(bp.line, None)
+            if not by_line:
+                self._bp_by_file.pop(bp.file, None)
+
+    def clear_break(self, p):
+        if not isinstance(p, dict):
+            raise _CommandError("payload", "clear_break needs an object {id} or {file?, line}")
+        if p.get("id") is not None:
+            bp = self._bp_by_id(p["id"])
+            if bp is None:
+                raise _CommandError("clear_break", "No breakpoint %s" % p["id"])
+            self._delete_bp(bp)
+        else:
+            line = p.get("line")
+            path = self._resolve_file(p.get("file"))
+            found = [b for b in list(self._bps.values()) if b.file == path and b.line == line]
+            if not found:
+                raise _CommandError("clear_break", "No breakpoint at %s"
+                                    % self._bp_label(p.get("file"), line))
+            for b in found:
+                self._delete_bp(b)
+        self._breakpoints_changed()
+
+    def update_break(self, p):
+        if not isinstance(p, dict) or not isinstance(p.get("id"), int):
+            raise _CommandError("payload", "update_break needs an object {id, ...}")
+        bp = self._bp_by_id(p["id"])
+        if bp is None:
+            raise _CommandError("update_break", "No breakpoint %s" % p["id"])
+        if "cond" in p:
+            cond = p["cond"]
+            if cond is not None and not isinstance(cond, str):
+                raise _CommandError("payload", "update_break: cond must be a string or null")
+            try:
+                self._check_cond_policy(cond)
+            except _CommandError as err:
+                if err.type == "set_break":
+                    err.type = "update_break"
+                raise
+            bp.cond = cond
+            bp.compiled = None
+        if p.get("enabled") is not None:
+            bp.enabled = bool(p["enabled"])
+        if p.get("ignore") is not None:
+            ign = p["ignore"]
+            if not isinstance(ign, int) or ign < 0:
+                raise _CommandError("update_break", "ignore must be an integer >= 0")
+            bp.ignore = ign
+        if p.get("temp") is not None:
+            bp.temp = bool(p["temp"])
+        if "hit_condition" in p:
+            bp.hit_test = _hit_test(p["hit_condition"])
+            bp.hit_condition = p["hit_condition"]
+            bp.cond_hits = 0
+        if "log" in p:
+            self._check_log(p["log"])
+            bp.log = p["log"]
+            bp.log_parts = _log_parts(bp.log) if bp.log is not None else None
+            bp.log_code = {}
+        self._breakpoints_changed()
+
+    def _breakpoints_payload(self):
+        bps = list(self._bps.values()) + list(self._pending_bps.values())
+        return [b.payload() for b in sorted(bps, key=lambda b: b.id)]
+
+    def _breakpoints_changed(self):
+        """Invalidates every per-code decision and re-arms the tracing backend."""
+        self._code_bp_lines.clear()
+        self._trace_cache.clear()
+        self._update_tracing()
+
+    def _resolve_function(self, name, file_arg, stop):
+        if not isinstance(name, str) or not name:
+            raise _CommandError("payload", "set_break: func must be a non-empty string")
+        label = '"%s"' % name
+        # 1. The live object, when the program has a namespace to look it up in.
+        obj = self._lookup_live(name, stop)
+        if obj is not None:
+            code = self._code_of(obj)
+            if code is not None:
+                path = self._resolve_file(code.co_filename)
+                if path is not None:
+                    line = self._body_line_for_code(path, code)
+                    if line is not None:
+                        return path, line
+        # 2. Statically: in the given (or main) file, then in a module found without importing it.
+        if file_arg is not None:
+            path = self._resolve_file(file_arg)
+            if path is None:
+                raise _CommandError("set_break", "Cannot set breakpoint on %s: no such file %s"
+                                    % (label, file_arg))
+            places = [(path, name)]
+        else:
+            places = [(self._program, name)]
+            parts = name.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                mod = ".".join(parts[:i])
+                origin = self._module_origin(mod)
+                if origin:
+                    places.append((origin, ".".join(parts[i:])))
+        for path, qual in places:
+            line = self._static_function_line(path, qual)
+            if line is not None:
+                return self._canon(path), line
+        where = file_arg or os.path.basename(self._program)
+        raise _CommandError("set_break", "Cannot set breakpoint on %s: no function of that name "
+                            "in %s (nor a module of that name)" % (label, where))
+
+    def _lookup_live(self, name, stop):
+        parts = name.split(".")
+        spaces = []
+        if stop is not None:
+            frame = stop.frame
+            spaces = [self._frame_locals(stop, frame), frame.f_globals]
+        elif self._main_globals is not None:
+            spaces = [self._main_globals]
+        spaces.append(vars(builtins))
+        for space in spaces:
+            try:
+                if parts[0] in space:
+                    obj = space[parts[0]]
+                    break
+            except Exception:
+                continue
+        else:
+            obj = sys.modules.get(parts[0])
+            if obj is None:
+                return None
+        # Under a restrictive policy no code of the program runs to find a function: static
+        # lookups only (no property getters, no __getattr__).
+        if self._eval_policy == "full":
+            get = getattr
+        else:
+            import inspect
+            get = inspect.getattr_static
+        try:
+            for attr in parts[1:]:
+                obj = get(obj, attr)
+        except Exception:
+            return None
+        return obj
+
+    def _code_of(self, obj):
+        try:
+            import inspect
+            obj = inspect.unwrap(obj)
+        except Exception:
+            pass
+        for _ in range(3):
+            if isinstance(obj, (staticmethod, classmethod)) or hasattr(obj, "__func__"):
+                obj = getattr(obj, "__func__", obj)
+        code = getattr(obj, "__code__", None)
+        return code if isinstance(code, types.CodeType) else None
+
+    def _parse(self, path):
+        import ast
+        with open(path, "rb") as f:
+            return ast.parse(f.read(), path)
+
+    def _function_nodes(self, tree):
+        import ast
+        stack = [(tree, "")]
+        while stack:
+            node, prefix = stack.pop()
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    qual = prefix + child.name
+                    if not isinstance(child, ast.ClassDef):
+                        yield qual, child
+                    stack.append((child, qual + "."))
+                else:
+                    stack.append((child, prefix))
+
+    def _body_line(self, path, node):
+        import ast
+        body = node.body
+        first = body[0]
+        if (len(body) > 1 and isinstance(first, ast.Expr)
+                and isinstance(getattr(first, "value", None), ast.Constant)
+                and isinstance(first.value.value, str)):
+            first = body[1]
+        line = first.lineno
+        try:
+            lines, _ = self._executable_lines(path)
+            end = getattr(node, "end_lineno", None) or line + 1000
+            after = [n for n in lines if line <= n <= end]
+            if after:
+                return min(after)
+        except Exception:
+            pass
+        return line
+
+    def _first_body_line(self, path, matches):
+        """The first body line of the first function of `path` for which `matches(qual, node)`
+        is true, or None. Raises when the file cannot be read or parsed."""
+        for qual, node in self._function_nodes(self._parse(path)):
+            if matches(qual, node):
+                return self._body_line(path, node)
+        return None
+
+    def _static_function_line(self, path, qual):
+        try:
+            return self._first_body_line(path, lambda q, node: q == qual)
+        except Exception:
+            return None
+
+    def _body_line_for_code(self, path, code):
+        first = code.co_firstlineno
+
+        def matches(_, node):
+            starts = [node.lineno] + [d.lineno for d in node.decorator_list]
+            return first in starts and node.name == code.co_name
+
+        try:
+            line = self._first_body_line(path, matches)
+        except Exception:
+            return None
+        if line is not None:
+            return line
+        lines = sorted(n for n in self._own_lines(code) if n > first)
+        return lines[0] if lines else first
+
+    def _module_origin(self, name):
+        """The source file of module `name`, found without importing anything: a loaded
+        module's __file__, else a search of sys.path (find_spec would import the parent
+        packages of a dotted name, running their top-level code)."""
+        mod = sys.modules.get(name)
+        if mod is not None:
+            origin = getattr(mod, "__file__", None)
+            if isinstance(origin, str) and origin.endswith(".py") and os.path.isfile(origin):
+                return origin
+            return None
+        parts = name.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return None
+        for entry in [self._program_dir] + list(sys.path):
+            if not isinstance(entry, str):
+                continue
+            base = os.path.join(entry or os.getcwd(), *parts)
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if os.path.isfile(candidate):
+                    return candidate
+        return None
+
+    def _set_file_breakpoints(self, args):
+        """An editor's whole list of line breakpoints for one file: the file's line breakpoints
+        are replaced (breakpoints on functions stay). A line without code moves to the next line
+        that has one. Each is answered as set, in order; one that cannot be set is answered with
+        id 0, `verified` false and a message, and is not kept."""
+        file_arg = args.get("file")
+        specs = args.get("breakpoints") or []
+        path = self._resolve_file(file_arg)
+        if path is not None and (not self._may_read(path) or self._file_skipped(path)):
+            path = None
+        lines = nlines = None
+        problem = None
+        if path is None:
+            problem = "no such file"
+        else:
+            try:
+                lines, nlines = self._executable_lines(path)
+            except SyntaxError as exc:
+                problem = "the file does not compile (%s)" % _exc_line(exc)
+            except (OSError, ValueError) as exc:
+                problem = str(exc)
+        if path is not None:
+            for b in [b for b in list(self._bps.values()) if b.file == path and b.func is None]:
+                self._delete_bp(b)
+        out = []
+        for spec in specs:
+            line = spec.get("line")
+            why = problem
+            at = line
+            if why is None:
+                later = sorted(n for n in lines if n >= line)
+                if line > nlines:
+                    why = "the file has only %d line%s" % (nlines, "" if nlines == 1 else "s")
+                elif not later:
+                    why = "no code on line %d or after it" % line
+                else:
+                    at = later[0]
+            if why is None:
+                try:
+                    self._check_cond_policy(spec.get("cond"))
+                    self._check_log(spec.get("log"))
+                    _hit_test(spec.get("hit_condition"))
+                except _CommandError as err:
+                    why = err.data
+            if why is not None:
+                out.append({"id": 0, "file": path or file_arg, "line": line, "temp": False,
+                            "cond": spec.get("cond"), "func": None, "enabled": True,
+                            "ignore": 0, "hits": 0, "verified": False,
+                            "message": "Cannot set breakpoint at %s: %s"
+                            % (self._bp_label(file_arg, line), why)})
+                continue
+            with self._bp_lock:
+                bp = self._new_bp(spec, spec.get("cond"), None, path, at)
+                self._bps[bp.id] = bp
+                self._bp_by_file.setdefault(path, {}).setdefault(at, []).append(bp)
+            out.append(bp.payload())
+        self._breakpoints_changed()
+        self._send("breakpoints", self._breakpoints_payload())
+        return {"breakpoints": out}

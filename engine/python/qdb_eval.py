@@ -1,0 +1,315 @@
+"""Running code in the debugged program for the qdb bridge: eval and exec in a frame, breakpoint
+conditions, the eval policy (a hook may refuse code), the eval deadline (a watchdog thread
+interrupts code that runs too long), completions, and protocol 2's evaluate and set_variable.
+
+A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only.
+"""
+
+import sys
+import threading
+import time
+
+import qdb_threads
+from qdb_common import _PY313, _CommandError, _strip_one_newline
+from qdb_output import MAX_OUTPUT as _MAX_OUTPUT
+from qdb_output import _MISSING, _Capture
+from qdb_repr import _exc_line
+
+class _EvalTimeout(BaseException):
+    """Raised asynchronously in a thread whose eval ran out of time (BaseException so that a
+    bare ``except Exception`` in the evaluated code does not swallow it)."""
+
+
+class _PolicyRefused(Exception):
+    pass
+
+
+class _EvalFailed(Exception):
+    def __init__(self, text, type_name="Exception"):
+        Exception.__init__(self, text)
+        self.text = text
+        self.type_name = type_name
+
+
+class _CondError(Exception):
+    def __init__(self, bp, frame, exc_name, output):
+        Exception.__init__(self, output)
+        self.data = {"cond": bp.cond, "line": frame.f_lineno, "exc": exc_name,
+                     "output": output}
+
+
+class EvalMixin(object):
+    """The Bridge's evaluation of code in the program."""
+
+    # ------------------------------------------------------------------ eval
+
+    def _frame_locals(self, stop, frame):
+        # Read afresh each time: on 3.8-3.12 this syncs the dict from the frame, and every eval
+        # writes its changes back right after (_locals_to_fast), so nothing is lost; 3.11 and
+        # 3.12 only write back a dict that was just read. On 3.13 it is a write-through proxy.
+        return frame.f_locals
+
+    def _locals_to_fast(self, frame, space):
+        if _PY313 or space is frame.f_globals:
+            return
+        fn = getattr(self, "_l2f", _MISSING)
+        if fn is _MISSING:
+            fn = None
+            try:
+                import ctypes
+                fn = ctypes.pythonapi.PyFrame_LocalsToFast
+                fn.argtypes = [ctypes.py_object, ctypes.c_int]
+                fn.restype = None
+            except Exception:
+                pass
+            self._l2f = fn
+        if fn is not None:
+            try:
+                fn(frame, 0)
+            except Exception:
+                pass
+
+    def _load_hook(self):
+        if self._hook is not None or self._hook_error is not None:
+            return
+        spec = self._eval_policy[len("hook:"):]
+        module_name, _, func_name = spec.rpartition(":")
+        try:
+            import importlib
+            module = importlib.import_module(module_name)
+            self._hook = getattr(module, func_name)
+        except Exception as exc:
+            self._hook_error = 'Eval policy "%s": the hook cannot be loaded (%s)' % (
+                self._eval_policy, _exc_line(exc))
+
+    def _apply_policy(self, code, where):
+        """Returns the code to run, or raises _PolicyRefused."""
+        policy = self._eval_policy
+        if policy == "full":
+            return code
+        if policy == "none":
+            raise _PolicyRefused('Eval policy "none" refuses to run code')
+        if policy.startswith("hook:"):
+            self._load_hook()
+            if self._hook_error:
+                raise _PolicyRefused(self._hook_error)
+            try:
+                verdict = self._hook(code, where)
+            except Exception as exc:
+                raise _PolicyRefused('Eval policy "%s" refused to run code: %s'
+                                     % (policy, _exc_line(exc)))
+            if verdict is True:
+                return code
+            if isinstance(verdict, str):
+                return verdict
+            raise _PolicyRefused('Eval policy "%s" refused to run code' % policy)
+        raise _PolicyRefused('Unknown eval policy "%s": no code runs' % policy)
+
+    def _run_eval(self, stop, expr, where, frame=None):
+        """Evaluates an expression in `frame`, by default the selected one (policy and timeout
+        applied)."""
+        code_text = self._apply_policy(expr, where)
+        try:
+            code = compile(code_text, "<%s>" % where, "eval", dont_inherit=True)
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
+            # A lone surrogate, a NUL, or "-" * 99999 + "1" fail in the compiler itself.
+            raise _EvalFailed(_exc_line(exc), type(exc).__name__)
+        if frame is None and stop is not None:
+            frame = stop.frame
+        if frame is not None:
+            g, l = frame.f_globals, self._frame_locals(stop, frame)
+        else:
+            g = l = self._main_globals if self._main_globals is not None else {}
+        return self._with_deadline(lambda: eval(code, g, l))
+
+    def _eval_condition(self, bp, frame):
+        try:
+            code_text = self._apply_policy(bp.cond, "condition")
+            if bp.compiled is None or bp.compiled[0] != code_text:
+                bp.compiled = (code_text, compile(code_text, "<condition>", "eval",
+                                                  dont_inherit=True))
+            code = bp.compiled[1]
+            return self._with_deadline(lambda: eval(code, frame.f_globals, frame.f_locals))
+        except _PolicyRefused as exc:
+            raise _CondError(bp, frame, "PolicyError", str(exc))
+        except _EvalFailed as exc:
+            raise _CondError(bp, frame, exc.type_name, exc.text)
+        except Exception as exc:
+            raise _CondError(bp, frame, type(exc).__name__, _exc_line(exc))
+
+    def _with_deadline(self, fn):
+        """Runs fn() under the eval timeout; any exception becomes _EvalFailed.
+
+        A runaway main thread is interrupted by PAUSE_SIGNAL, whose handler raises
+        _EvalTimeout (that also ends a blocking sleep); another thread gets _EvalTimeout as an
+        asynchronous exception. A pending asynchronous exception is never taken back with
+        PyThreadState_SetAsyncExc(id, NULL): on 3.11 that leaves the eval breaker set and a
+        traced thread spins; if it lands late it is absorbed here instead."""
+        timeout = self._eval_timeout
+        job = self._arm_deadline(timeout) if timeout > 0 else None
+        outcome = None
+        try:
+            try:
+                outcome = (True, fn())
+            except BaseException as exc:
+                if job is not None and isinstance(exc, _EvalTimeout):
+                    job[5] = True
+                outcome = (False, exc)
+            if job is not None:
+                self._disarm_deadline(job)
+        except _EvalTimeout as exc:
+            # Landed just after the code finished: it still took that long.
+            job[5] = True
+            self._disarm_deadline(job)
+            outcome = (False, exc)
+        if job is not None and job[4] and not job[5]:
+            self._absorb(job)
+        ok, value = outcome
+        if ok:
+            return value
+        if isinstance(value, _EvalTimeout):
+            raise _EvalFailed("TimeoutError: eval took longer than %gs" % timeout,
+                              "TimeoutError")
+        raise _EvalFailed(_exc_line(value), type(value).__name__)
+
+    def _absorb(self, job):
+        try:
+            for _ in range(10_000_000):
+                pass
+        except _EvalTimeout:
+            job[5] = True
+
+    def _arm_deadline(self, timeout):
+        if self._set_async_exc is None:
+            try:
+                import ctypes
+                f = ctypes.pythonapi.PyThreadState_SetAsyncExc
+                f.argtypes = [ctypes.c_ulong, ctypes.py_object]
+                f.restype = ctypes.c_int
+                self._set_async_exc = f
+            except Exception:
+                self._set_async_exc = False
+        if self._wd_thread is None:
+            self._wd_thread = qdb_threads.start_internal(self._watchdog, "qdb-timeout")
+        # [token, deadline, thread, fired, async exception sent, async exception consumed]
+        job = [object(), time.monotonic() + timeout, threading.get_ident(), False, False, False]
+        with self._wd_lock:
+            self._wd_job = job
+        self._wd_wake.set()
+        return job
+
+    def _disarm_deadline(self, job):
+        with self._wd_lock:
+            if self._wd_job is job:
+                self._wd_job = None
+            self._sig_timeout = None
+
+    def _watchdog(self):
+        self._internal_thread()
+        left = None
+        while True:
+            self._wd_wake.wait(left)
+            self._wd_wake.clear()
+            with self._wd_lock:
+                job = self._wd_job
+                left = None
+                if job is None or job[3]:
+                    continue
+                left = job[1] - time.monotonic()
+                if left > 0:
+                    continue
+                left = None
+                job[3] = True
+                if job[2] == self._main_ident:
+                    self._sig_timeout = job[0]
+                    self._signal_main()
+                elif self._set_async_exc:
+                    job[4] = True
+                    self._set_async_exc(job[2], _EvalTimeout)
+
+    def _cmd_eval(self, stop, p, id_):
+        if not isinstance(p, str) or not p:
+            raise _CommandError("payload", "eval takes a non-empty string of code")
+        try:
+            code_text = self._apply_policy(p, "eval")
+        except _PolicyRefused as exc:
+            raise _CommandError("policy", str(exc))
+        frame = stop.frame
+        g, l = frame.f_globals, self._frame_locals(stop, frame)
+        exc_flag = False
+        capture = _Capture()
+        try:
+            try:
+                code = compile(code_text + "\n", "<qdb>", "single", dont_inherit=True)
+            except SyntaxError:
+                code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
+                OverflowError) as exc:
+            self._send("print", {"input": p, "exc": True, "output": _exc_line(exc)}, id_)
+            return
+
+        def display(value):
+            if value is not None:
+                capture.write(self._full_repr(value) + "\n")
+
+        saved = sys.stdout, sys.stderr, sys.displayhook
+        sys.stdout = sys.stderr = capture
+        sys.displayhook = display
+        try:
+            self._with_deadline(lambda: exec(code, g, l))
+        except _EvalFailed as exc:
+            exc_flag = True
+            capture.write(exc.text)
+        finally:
+            sys.stdout, sys.stderr, sys.displayhook = saved
+            self._locals_to_fast(frame, l)
+        output = capture.getvalue()
+        if capture.size > _MAX_OUTPUT:
+            output += "\n... [qdb: output truncated at %d characters]" % _MAX_OUTPUT
+        self._send("print", {"input": p, "exc": exc_flag, "output": _strip_one_newline(output)},
+                   id_)
+
+    def _cmd_pprint(self, stop, p, id_):
+        if not isinstance(p, str) or not p:
+            raise _CommandError("payload", "pprint takes a non-empty expression")
+        try:
+            value = self._run_eval(stop, p, "pprint")
+            out, exc = self._full_repr(value, pretty=True), False
+        except _PolicyRefused as err:
+            raise _CommandError("policy", str(err))
+        except _EvalFailed as err:
+            out, exc = err.text, True
+        self._send("print", {"input": p, "exc": exc, "output": out}, id_)
+
+    def _complete(self, stop, text, frame=None):
+        import rlcompleter
+        if stop is not None:
+            frame = frame or stop.frame
+            ns = dict(frame.f_globals)
+            try:
+                ns.update(self._frame_locals(stop, frame))
+            except Exception:
+                pass
+        else:
+            ns = dict(self._main_globals or {})
+        if "." not in text:
+            comp = rlcompleter.Completer(ns)
+            matches = comp.global_matches(text)
+        else:
+            expr, _, attr = text.rpartition(".")
+            try:
+                code = self._apply_policy(expr, "complete")
+                value = self._with_deadline(lambda: eval(code, ns))
+            except (_PolicyRefused, _EvalFailed):
+                return []
+            except SyntaxError:
+                return []
+            comp = rlcompleter.Completer({"__qdb_obj": value})
+            matches = [expr + m[len("__qdb_obj"):]
+                       for m in comp.attr_matches("__qdb_obj." + attr)]
+        out = []
+        for m in matches:
+            if m not in out:
+                out.append(m)
+        return out

@@ -1,0 +1,176 @@
+"""Stopping the whole program for the qdb bridge: a pause asked by a client (line events for every
+thread, SIGUSR2 for the main one), and, while one thread is stopped, holding every other thread at
+its next line (all threads stop together).
+
+A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only.
+"""
+
+import signal
+import sys
+import threading
+
+import qdb_threads
+from qdb_common import _PY312, PAUSE_SIGNAL, _Stop
+from qdb_eval import _EvalTimeout
+
+
+class PauseMixin(object):
+    """The Bridge's pause, signals, and holding of the other threads."""
+
+    # ------------------------------------------------------------------ all threads stop together
+
+    def _hold_others(self, stop):
+        """A stop stops the whole program: every other thread waits at its next line of Python
+        (one inside a call into native code, such as sleep, I/O or a lock, when it returns) until
+        the stop ends. A program with one thread pays nothing."""
+        if stop.post_mortem:
+            return False
+        me = stop.ident
+        if not any(t.ident != me and t.ident not in self._internal
+                   for t in threading.enumerate()):
+            return False
+        gate = threading.Lock()
+        gate.acquire()
+        with self._state_lock:
+            self._gate = gate
+            self._holding = stop
+        self._arm_line_events(signal_main=me != self._main_ident)
+        return True
+
+    def _release_others(self, stop):
+        """The stop ends: the threads it holds go on (idempotent)."""
+        with self._state_lock:
+            if self._holding is not stop or stop is None:
+                return
+            self._holding = None
+            gate, self._gate = self._gate, None
+        if not self._pause_flag:
+            self._disarm_line_events()
+        gate.release()
+
+    def _hold_here(self, frame):
+        """Waits at `frame` while another thread's stop holds the program; returns whether it
+        waited. The wait is on a plain lock (no Python code runs in a held thread), and a held
+        thread told to step starts stepping here when the stop ends."""
+        ident = threading.get_ident()
+        if ident in self._entering_hold:
+            return False  # qdb's own code below, run by this thread (in a signal handler)
+        with self._state_lock:
+            holding, gate = self._holding, self._gate
+            if (holding is None or gate is None or ident == holding.ident
+                    or ident in self._internal or ident in self._busy or ident in self._held):
+                return False
+            self._entering_hold.add(ident)
+        try:
+            if qdb_threads.starting_internal(ident, frame):
+                return False
+            held = _Stop(ident, self._thread_info(ident)["name"], self._frames_from(frame),
+                         "held")
+            with self._state_lock:
+                if self._gate is not gate:
+                    return False  # the stop ended meanwhile
+                self._held[ident] = held
+        finally:
+            self._entering_hold.discard(ident)
+        resume = None
+        try:
+            while True:
+                try:
+                    gate.acquire()
+                    gate.release()
+                    break
+                except KeyboardInterrupt:
+                    continue
+        finally:
+            with self._state_lock:
+                self._held.pop(ident, None)
+                resume = self._held_resume.pop(ident, None)
+        if resume is not None and self._active and held.frames:
+            self._apply_resume(*resume)
+        return True
+
+    def _on_raise_event(self, frame, arg):
+        exc_type, exc, tb = arg
+        # Only where it is raised, not in every frame it passes through.
+        if tb is not None and tb.tb_next is not None:
+            return
+        self._on_raise(frame, exc_type, exc, tb)
+
+    def _on_raise(self, frame, exc_type, exc, tb):
+        if exc_type in (StopIteration, StopAsyncIteration, GeneratorExit):
+            return
+        if frame.f_code.co_filename.startswith("<frozen ") or self._is_ignored(frame):
+            return
+        self._stop_at(frame, "exception", exc_info=(exc_type, exc, tb))
+
+    # ------------------------------------------------------------------ pause, signals
+
+    def _signal_main(self):
+        try:
+            self._signal_requests += 1
+            signal.pthread_kill(self._main_ident, PAUSE_SIGNAL)
+        except (OSError, ValueError, AttributeError):
+            self._signal_requests = max(0, self._signal_requests - 1)
+
+    def _request_pause(self, id_):
+        with self._state_lock:
+            self._pending_id = id_
+            self._pause_flag = True
+        self._arm_line_events()
+
+    def _on_signal(self, signum, frame):
+        ours = self._signal_requests > 0
+        if ours:
+            self._signal_requests -= 1
+        token = self._sig_timeout
+        if token is not None:
+            job = self._wd_job
+            self._sig_timeout = None
+            if job is not None and job[0] is token and job[2] == threading.get_ident():
+                raise _EvalTimeout()
+        if self._sig_detach:
+            self._sig_detach = False
+            sys.settrace(None)
+            f = frame
+            while f is not None:
+                f.f_trace = None
+                f = f.f_back
+        if self._sig_retrace and self._active:
+            self._sig_retrace = False
+            if not _PY312:
+                self._retrace_here(frame)
+        if (self._pause_flag or self._holding is not None) and self._active:
+            ident = threading.get_ident()
+            if ident not in self._busy:
+                self._maybe_pause(frame)
+        if not ours:
+            handler = self._chained_handler
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL and not self._active:
+                pass
+
+    def install_signal_hooks(self):
+        self._orig_signal(PAUSE_SIGNAL, self._on_signal)
+        bridge = self
+
+        def qdb_signal(signalnum, handler):
+            # The program installing its own handler for our signal: keep ours, chain theirs.
+            if signalnum == PAUSE_SIGNAL and bridge._active:
+                if not (callable(handler) or handler in (signal.SIG_DFL, signal.SIG_IGN)):
+                    raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, "
+                                    "or a callable object")
+                old = bridge._chained_handler
+                bridge._chained_handler = handler
+                return old
+            return bridge._orig_signal(signalnum, handler)
+
+        def qdb_getsignal(signalnum):
+            if signalnum == PAUSE_SIGNAL and bridge._active:
+                return bridge._chained_handler
+            return bridge._orig_getsignal(signalnum)
+
+        qdb_signal.__doc__ = signal.signal.__doc__
+        qdb_getsignal.__doc__ = signal.getsignal.__doc__
+        signal.signal = qdb_signal
+        signal.getsignal = qdb_getsignal

@@ -1,0 +1,480 @@
+"""Tracing for the qdb bridge: the backends that make breakpoints, steps and exception stops fire
+(a filtered sys.settrace on 3.8-3.11, sys.monitoring on 3.12+, a per-thread sys.settrace to step
+with bdb's rules), and the places that decide whether a line, a return or an exception stops.
+
+A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only.
+"""
+
+import sys
+import threading
+
+import qdb_threads
+from qdb_common import _BRIDGE_FILES, _GEN_FLAGS, _PY312
+from qdb_eval import _CondError, _EvalFailed, _PolicyRefused
+from qdb_repr import _exc_line
+
+class _Stepper(object):
+    """bdb's stepping state, for one thread."""
+    __slots__ = ("stopframe", "returnframe", "stoplineno", "entry")
+
+    def __init__(self, stopframe=None, returnframe=None, stoplineno=0, entry=False):
+        self.stopframe = stopframe
+        self.returnframe = returnframe
+        self.stoplineno = stoplineno
+        self.entry = entry
+
+
+class TracingMixin(object):
+    """The Bridge's tracing backends and stop decisions."""
+
+    # ------------------------------------------------------------------ tracing backends
+
+    def _needs_line_tracing(self):
+        return bool(self._bps) or self._break_on == "raised"
+
+    def _update_tracing(self):
+        """Arms the backend for the current breakpoints and exception mode."""
+        if not self._active:
+            return
+        if _PY312:
+            self._update_monitoring()
+            return
+        want = self._bp_global if self._needs_line_tracing() else None
+        threading.settrace(want)
+        self._retrace_others(want)
+        me = threading.get_ident()
+        if me == self._main_ident or me in self._busy:
+            if me not in self._stepping and me not in self._steppers:
+                sys.settrace(want)
+        if me != self._main_ident:
+            # Only the main thread can be asked to trace itself: by signal.
+            self._sig_retrace = True
+            self._signal_main()
+
+    def _retrace_others(self, want):
+        """3.9-3.11: the threads that already run (not the main one, which is asked by
+        signal; not qdb's own; not one stepping or stopped, which manage their own tracing)
+        get the breakpoint tracer, and their frames the local tracer of their code."""
+        tracer = self._thread_tracer
+        if tracer is None or not tracer.available:
+            return
+        others = self._other_threads()
+        if not others:
+            return
+        done = tracer.set_trace(others, want)
+        frames = sys._current_frames()
+        for ident in done:
+            frame = frames.get(ident)
+            while frame is not None:
+                if not self._is_ignored(frame):
+                    frame.f_trace = self._bp_local_for(frame.f_code) if want else None
+                frame = frame.f_back
+
+    def _other_threads(self):
+        """The program's threads other than this one and the main one, not qdb's own and not
+        one that steps or is stopped (those manage their own tracing)."""
+        skip = {threading.get_ident(), self._main_ident}
+        skip.update(self._internal, self._stepping, self._steppers, self._busy)
+        return set(t.ident for t in threading.enumerate() if t.ident not in skip)
+
+    def _retrace_here(self, frame):
+        """On 3.8-3.11: (re)install the breakpoint tracer in this thread and on its frames."""
+        if threading.get_ident() in self._steppers:
+            return
+        want = self._bp_global if (self._active and self._needs_line_tracing()) else None
+        sys.settrace(want)
+        while frame is not None:
+            if not self._is_ignored(frame):
+                frame.f_trace = self._bp_local_for(frame.f_code) if want else None
+            frame = frame.f_back
+
+    def _bp_local_for(self, code):
+        if self._break_on == "raised" or self._bp_lines_for(code):
+            return self._bp_local
+        return None
+
+    def _make_bp_global(self):
+        """The call-event tracer of 3.8-3.11: one dict lookup per call once a code object has
+        been seen; a local tracer only for code objects that hold a breakpoint."""
+        cache = self._trace_cache
+        decide = self._decide_trace
+
+        def qdb_global(frame, event, arg):
+            try:
+                return cache[frame.f_code]
+            except KeyError:
+                return decide(frame)
+
+        return qdb_global
+
+    def _decide_trace(self, frame):
+        code = frame.f_code
+        r = None
+        if self._active and not self._is_ignored(frame):
+            r = self._bp_local_for(code)
+            if r is not None and self._break_on == "raised" and not self._bp_lines_for(code):
+                r = self._exc_local
+        self._trace_cache[code] = r
+        if r is self._exc_local:
+            frame.f_trace_lines = False
+        return r
+
+    def _exc_local(self, frame, event, arg):
+        """Local tracer of frames without breakpoints when stopping on raised exceptions."""
+        if event == "exception" and self._active:
+            self._on_raise_event(frame, arg)
+            return frame.f_trace
+        if event == "line":
+            if self._pause_flag or self._holding is not None:
+                self._maybe_pause(frame)
+                return frame.f_trace
+            frame.f_trace_lines = False
+        return self._exc_local
+
+    def _bp_local(self, frame, event, arg):
+        if not self._active:
+            return None
+        if event == "line":
+            lines = self._bp_lines_for(frame.f_code)
+            if lines and frame.f_lineno in lines:
+                self._on_bp_line(frame)
+                return frame.f_trace
+            if self._pause_flag or self._holding is not None:
+                self._maybe_pause(frame)
+                return frame.f_trace
+        elif event == "exception" and self._break_on == "raised":
+            self._on_raise_event(frame, arg)
+            return frame.f_trace
+        return self._bp_local
+
+    # --- stepping (sys.settrace on the stepping thread, bdb's rules)
+
+    def _stop_here(self, st, frame):
+        if self._is_ignored(frame):
+            return False
+        if frame is st.stopframe:
+            if st.stoplineno == -1:
+                return False
+            return frame.f_lineno >= st.stoplineno
+        return not st.stopframe
+
+    def _step_global(self, frame, event, arg):
+        st = self._steppers.get(threading.get_ident())
+        if st is None or not self._active:
+            return None if _PY312 else self._bp_global(frame, event, arg)
+        if self._is_ignored(frame):
+            return None
+        if self._stop_here(st, frame) or self._bp_lines_for(frame.f_code):
+            return self._step_local
+        if self._break_on == "raised" and not _PY312:
+            frame.f_trace_lines = False
+            return self._exc_local
+        return None
+
+    def _after_stepping(self, frame):
+        """The f_trace a frame keeps once its thread no longer steps."""
+        if _PY312 or not self._active or not self._needs_line_tracing():
+            return None
+        return self._bp_local_for(frame.f_code)
+
+    def _step_local(self, frame, event, arg):
+        ident = threading.get_ident()
+        st = self._steppers.get(ident)
+        if st is None or not self._active:
+            return self._after_stepping(frame)
+        if ident in self._busy:
+            return self._step_local
+        if event == "line":
+            if self._stop_here(st, frame):
+                self._stop_at(frame, "entry" if st.entry else "step")
+                return frame.f_trace
+            lines = self._bp_lines_for(frame.f_code)
+            if lines and frame.f_lineno in lines:
+                self._on_bp_line(frame)
+                return frame.f_trace
+            if self._pause_flag or self._holding is not None:
+                self._maybe_pause(frame)
+                return frame.f_trace
+        elif event == "return":
+            if self._stop_here(st, frame) or frame is st.returnframe:
+                if st.stopframe and frame.f_code.co_flags & _GEN_FLAGS:
+                    return self._step_local
+                self._stop_at(frame, "return", return_value=arg)
+                st2 = self._steppers.get(ident)
+                if st2 is not None:
+                    if st2.stopframe is frame and st2.stoplineno != -1:
+                        st2.stopframe, st2.returnframe, st2.stoplineno = None, None, 0
+                    if st2.stoplineno != -1:
+                        self._set_caller_trace(frame)
+                return frame.f_trace
+        elif event == "exception":
+            if self._last_exc_stop == (frame, arg[1]):
+                return self._step_local
+            if self._stop_here(st, frame):
+                if not (frame.f_code.co_flags & _GEN_FLAGS and arg[0] is StopIteration
+                        and arg[2] is None):
+                    self._stop_at(frame, "exception", exc_info=arg)
+                    return frame.f_trace
+            elif (st.stopframe and frame is not st.stopframe
+                  and st.stopframe.f_code.co_flags & _GEN_FLAGS
+                  and arg[0] in (StopIteration, GeneratorExit)):
+                self._stop_at(frame, "exception", exc_info=arg)
+                return frame.f_trace
+            if self._break_on == "raised" and not _PY312:
+                self._on_raise_event(frame, arg)
+                return frame.f_trace
+        return self._step_local
+
+    def _set_caller_trace(self, frame):
+        caller = frame.f_back
+        while caller is not None and self._is_ignored(caller):
+            caller = caller.f_back
+        if caller is not None and not caller.f_trace:
+            caller.f_trace = self._step_local
+
+    # --- sys.monitoring (3.12+)
+
+    def _mon(self):
+        return sys.monitoring
+
+    def _ensure_tool(self):
+        if self._mon_tool is not None:
+            return self._mon_tool
+        mon = sys.monitoring
+        for tool in [mon.DEBUGGER_ID] + [i for i in range(6) if i != mon.DEBUGGER_ID]:
+            if mon.get_tool(tool) is None:
+                mon.use_tool_id(tool, "qdb")
+                self._mon_tool = tool
+                break
+        else:
+            return None
+        E = mon.events
+        mon.register_callback(self._mon_tool, E.PY_START, self._mon_start)
+        mon.register_callback(self._mon_tool, E.PY_RESUME, self._mon_start)
+        mon.register_callback(self._mon_tool, E.LINE, self._mon_line)
+        mon.register_callback(self._mon_tool, E.RAISE, self._mon_raise)
+        return self._mon_tool
+
+    def _update_monitoring(self):
+        mon = sys.monitoring
+        E = mon.events
+        tool = self._ensure_tool()
+        if tool is None:
+            return
+        events = 0
+        if self._bps:
+            events |= E.PY_START | E.PY_RESUME
+        if self._break_on == "raised":
+            events |= E.RAISE
+        if self._pausing_events:
+            events |= E.LINE
+        # Code objects armed before: re-arm or disarm for the current breakpoints.
+        self._mon_lines.clear()
+        for code in list(self._mon_codes):
+            lines = self._bp_lines_for(code)
+            if lines:
+                self._mon_lines[code] = lines
+                mon.set_local_events(tool, code, E.LINE)
+            else:
+                mon.set_local_events(tool, code, 0)
+                self._mon_codes.discard(code)
+        # Code already running (PY_START has passed for it): arm it now.
+        if self._bps:
+            for ident, frame in sys._current_frames().items():
+                if ident in self._internal:
+                    continue
+                while frame is not None:
+                    self._mon_arm(frame.f_code)
+                    frame = frame.f_back
+        mon.set_events(tool, events)
+        mon.restart_events()
+
+    def _mon_arm(self, code):
+        if code in self._mon_lines:
+            return True
+        lines = self._bp_lines_for(code)
+        if not lines:
+            return False
+        self._mon_lines[code] = lines
+        self._mon_codes.add(code)
+        sys.monitoring.set_local_events(self._mon_tool, code, sys.monitoring.events.LINE)
+        return True
+
+    def _mon_start(self, code, offset):
+        if self._active:
+            self._mon_arm(code)
+        return sys.monitoring.DISABLE
+
+    def _mon_line(self, code, line):
+        lines = self._mon_lines.get(code)
+        if lines is None or line not in lines:
+            if self._pause_flag or self._holding is not None:
+                ident = threading.get_ident()
+                if ident in self._internal or code.co_filename in _BRIDGE_FILES:
+                    return sys.monitoring.DISABLE
+                if ident not in self._busy and ident not in self._stepping:
+                    self._maybe_pause(sys._getframe(1))
+                return None
+            return sys.monitoring.DISABLE
+        ident = threading.get_ident()
+        if (ident in self._stepping or ident in self._busy or ident in self._internal
+                or not self._active):
+            return None
+        self._on_bp_line(sys._getframe(1))
+        return None
+
+    def _mon_raise(self, code, offset, exc):
+        ident = threading.get_ident()
+        if (not self._active or ident in self._internal or ident in self._busy
+                or self._break_on != "raised"):
+            return None
+        frame = sys._getframe(1)
+        self._on_raise(frame, type(exc), exc, exc.__traceback__)
+        return None
+
+    def _mon_release(self):
+        if self._mon_tool is None:
+            return
+        mon = sys.monitoring
+        tool = self._mon_tool
+        self._mon_tool = None
+        try:
+            mon.set_events(tool, 0)
+            for code in list(self._mon_codes):
+                mon.set_local_events(tool, code, 0)
+            for ev in (mon.events.PY_START, mon.events.PY_RESUME, mon.events.LINE,
+                       mon.events.RAISE):
+                mon.register_callback(tool, ev, None)
+            mon.free_tool_id(tool)
+        except Exception:
+            pass
+        self._mon_codes.clear()
+        self._mon_lines.clear()
+
+    # ------------------------------------------------------------------ stop sources
+
+    def _on_bp_line(self, frame):
+        """A line with a breakpoint runs: apply bdb's effective() rules, maybe stop."""
+        file = self._canon(frame.f_code.co_filename)
+        line = frame.f_lineno
+        by_line = self._bp_by_file.get(file)
+        bps = list(by_line.get(line, ())) if by_line else []
+        chosen = None
+        cond_error = None
+        for b in bps:
+            if not b.enabled:
+                continue
+            b.hits += 1
+            if b.cond:
+                try:
+                    value = self._eval_condition(b, frame)
+                except _CondError as err:
+                    chosen = b
+                    cond_error = err
+                    break
+                if not value:
+                    continue
+            if b.ignore > 0:
+                b.ignore -= 1
+                continue
+            # Hit conditions count the hits that passed the condition and the ignore count.
+            b.cond_hits += 1
+            if b.hit_test is not None and not b.hit_test(b.cond_hits):
+                continue
+            if b.log is not None:
+                self._log_point(b, frame)
+                continue
+            chosen = b
+            break
+        if chosen is None:
+            return
+        if chosen.temp and cond_error is None:
+            self._delete_bp(chosen)
+            self._breakpoints_changed()
+        self._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
+
+    def _log_point(self, bp, frame):
+        """A logpoint's message, as the program's own output would come (never a stop): each
+        {expression} is evaluated in the frame, under the eval policy and timeout."""
+        out = []
+        for literal, expr in bp.log_parts:
+            out.append(literal)
+            if expr is None:
+                continue
+            try:
+                # Parsed and compiled once, not at every hit (the policy still judges each).
+                code_text = self._apply_policy(expr, "log")
+                code = bp.log_code.get(code_text)
+                if code is None:
+                    code = bp.log_code[code_text] = compile(code_text, "<log>", "eval",
+                                                            dont_inherit=True)
+                value = self._with_deadline(lambda: eval(code, frame.f_globals, frame.f_locals))
+                text = value if isinstance(value, str) else self._short_repr(value)
+            except _PolicyRefused as exc:
+                text = "<%s>" % exc
+            except _EvalFailed as exc:
+                text = "<%s>" % exc.text
+            except Exception as exc:
+                text = "<%s>" % _exc_line(exc)
+            out.append(text[:1000])
+        self.drain_output()
+        self._send("print", {"input": "<log>", "exc": False, "output": "".join(out) + "\n"})
+
+    def _maybe_pause(self, frame):
+        """A line event while a pause is asked for or a stop holds the program."""
+        while frame is not None and self._is_ignored(frame):
+            frame = frame.f_back
+        if frame is None:
+            return
+        if self._holding is not None:
+            self._hold_here(frame)
+            return
+        if qdb_threads.starting_internal(threading.get_ident(), frame):
+            return
+        if self._claim_pause():
+            self._stop_at(frame, "pause")
+
+    def _claim_pause(self):
+        with self._state_lock:
+            if not self._pause_flag:
+                return False
+            self._pause_flag = False
+        if self._holding is None:
+            self._disarm_line_events()
+        return True
+
+    def _arm_line_events(self, signal_main=True):
+        """Every thread of the program sees a line event soon, wherever it runs (to pause, or
+        to wait while another thread is stopped): on 3.12+ by monitoring every line; on 3.9-3.11
+        threads without a trace function get one (see qdb_threads); the main thread by signal.
+        On 3.8 only threads that already have a trace function do."""
+        if _PY312:
+            if not self._pausing_events:
+                self._pausing_events = True
+                self._update_monitoring()
+        else:
+            tracer = self._thread_tracer
+            if tracer is not None and tracer.available:
+                if tracer.set_trace(self._other_threads(), self._bp_global):
+                    self._pause_traced = True
+            for ident, frame in sys._current_frames().items():
+                if ident in self._internal or ident == self._main_ident:
+                    continue
+                while frame is not None:
+                    if not self._is_ignored(frame) and frame.f_trace is None:
+                        frame.f_trace = self._bp_local
+                    frame = frame.f_back
+        if signal_main:
+            self._signal_main()
+
+    def _disarm_line_events(self):
+        """Back to the events that breakpoints and the exception mode need."""
+        if _PY312 and self._pausing_events:
+            self._pausing_events = False
+            try:
+                self._update_monitoring()
+            except Exception:
+                pass
+        if self._pause_traced:
+            self._pause_traced = False
+            self._retrace_others(self._bp_global if self._needs_line_tracing() else None)
