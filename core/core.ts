@@ -10,13 +10,18 @@
  * - the watchlist (`set_watch`, `clear_watch`): refreshed through the engine's `evaluate` at
  *   every stop, at every change of the selected frame and after every `eval`, and sent before the
  *   stop it belongs to;
+ * - the breakpoint table and its ids (./breakpoints.ts): protocol 1's breakpoint commands and
+ *   protocol 2's `set_breakpoints` become the engine's primitive requests, and the table's
+ *   `breakpoints` event is made here, with what the engine reports by itself (hit counts, a
+ *   pending breakpoint bound, a temporary one gone);
  * - protocol 1's selected frame, shared by the session's clients: `up`, `down` and `frame`
  *   (which may also select another stopped thread) are answered here, and the commands that act
  *   on the selected frame (`eval`, `locals`, `list`, `next`, `return`, `until`, ...) go to the
  *   engine with its frame id; a stack sent again (`where`, a new client) shows the selection;
  * - checking every engine event against the protocol (the engine runs in the debugged program).
  *
- * The other rules of protocol 1's commands (breakpoints among them) are still the engine's.
+ * The engine keeps what must be fast or needs the program: where a breakpoint goes, the rules
+ * of a hit, running code, stepping.
  *
  * @example
  * ```ts ignore
@@ -52,6 +57,7 @@ import {
   type TracerMessage,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
+import { BREAKPOINT_STATE, Breakpoints } from "./breakpoints.ts";
 import { Watches, WatchLimitError } from "./watches.ts";
 
 /** A request sent to the engine and not answered yet. */
@@ -124,6 +130,7 @@ export class DebugCore {
   #stopValues: Infer<typeof STOP_WATCH_VALUES> | undefined;
   /** Protocol 1's selected frame while the program is stopped. */
   #selection: Selection | undefined;
+  readonly #breakpoints = new Breakpoints((command, args) => this.#ask(command, args));
 
   /** Takes the engine's events from now on. */
   constructor(engine: Pick<EngineSession, "send" | "events">) {
@@ -159,6 +166,24 @@ export class DebugCore {
     }
     if (this.#ended) {
       return this.#fail(name, command.id, "tracer", "The program has ended");
+    }
+    if (name === "set_breakpoints") {
+      const p = args as Infer<typeof COMMANDS.set_breakpoints.payload>;
+      this.#work.push({
+        kind: "local",
+        run: () =>
+          this.#breakpointCommand(command, async () => {
+            const result = await this.#breakpoints.setForFile(p);
+            this.#out.push(this.#breakpointsEvent(undefined));
+            const reply: TracerMessage = {
+              e: "ok",
+              p: RESULTS.set_breakpoints.check(result, "result"),
+            };
+            if (command.id !== undefined) reply.id = command.id;
+            this.#out.push(reply);
+          }),
+      });
+      return;
     }
     const key = `q${this.#nextRequest++}`;
     this.#pending.set(key, { command: name, id: command.id });
@@ -218,6 +243,19 @@ export class DebugCore {
       return;
     }
     if (event.e === "response") return; // Not ours (answered already): dropped.
+    if (event.e === "breakpoint_state") {
+      // Hit counts at a stop, a pending breakpoint bound, a temporary one gone, or those set
+      // before the program ran: the table changes, and every client sees it.
+      try {
+        this.#breakpoints.apply(BREAKPOINT_STATE.check(event.p, "breakpoint_state"));
+      } catch (error) {
+        const text = error instanceof SchemaError ? error.message : String(error);
+        return this.#out.push(errorEvent(
+          new ProtocolError("internal", `The engine sent a malformed event: ${text}`),
+        ) as TracerMessage);
+      }
+      return this.#out.push(this.#breakpointsEvent(event.id));
+    }
     if (event.e === "watch_values") {
       try {
         this.#stopValues = STOP_WATCH_VALUES.check(event.p, "watch_values");
@@ -285,11 +323,43 @@ export class DebugCore {
     this.#out.push(checked);
   }
 
-  /** A protocol 1 command: the selection's own are answered here, the others sent on. */
+  /**
+   * A protocol 1 command: the selection's and the breakpoint table's are answered here, the
+   * others sent on.
+   */
   async #v1Command(command: Message): Promise<void> {
     const selection = this.#selection;
-    if (command.e === "up" || command.e === "down" || command.e === "frame") {
-      return await this.#select(command);
+    switch (command.e) {
+      case "up":
+      case "down":
+      case "frame":
+        return await this.#select(command);
+      case "breakpoints":
+        return this.#out.push(this.#breakpointsEvent(command.id));
+      case "set_break":
+      case "clear_break":
+      case "update_break": {
+        const name = command.e;
+        let p: unknown;
+        try {
+          p = COMMANDS[name].payload.check(command.p, "payload");
+        } catch (error) {
+          const text = error instanceof SchemaError ? error.message : String(error);
+          return this.#fail(name, command.id, "payload", text);
+        }
+        return await this.#breakpointCommand(command, async () => {
+          const table = this.#breakpoints;
+          if (name === "set_break") await table.set(p as Infer<typeof COMMANDS.set_break.payload>);
+          else if (name === "clear_break") {
+            await table.clear(p as Infer<typeof COMMANDS.clear_break.payload>);
+          } else await table.update(p as Infer<typeof COMMANDS.update_break.payload>);
+          this.#out.push(this.#breakpointsEvent(command.id));
+        });
+      }
+      case "start":
+        // A new client: the table first, then the engine says where the program is.
+        this.#out.push(this.#breakpointsEvent(command.id));
+        break;
     }
     if (command.e === "stack" && selection && selection.thread?.id !== selection.stop.thread?.id) {
       // `where` in a held thread: its frames, as selected.
@@ -303,6 +373,33 @@ export class DebugCore {
     }
     const frame = selection?.frames[selection.index]?.id;
     this.#engine.send(frame === undefined ? command : { ...command, frame });
+  }
+
+  /** Runs a breakpoint command; a failure becomes its error (nothing else changed). */
+  async #breakpointCommand(command: Message, run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        return this.#fail(command.e, command.id, error.type, error.message);
+      }
+      if (error instanceof SchemaError) {
+        return this.#fail(
+          command.e,
+          command.id,
+          "internal",
+          `The engine's answer: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Protocol 1's `breakpoints` event: the whole table. */
+  #breakpointsEvent(id: MessageId | undefined): TracerMessage {
+    const msg: TracerMessage = { e: "breakpoints", p: this.#breakpoints.list() };
+    if (id !== undefined) msg.id = id;
+    return msg;
   }
 
   /** `up`, `down` and `frame`: a new selection, answered with the watchlist and the stack. */

@@ -175,8 +175,8 @@ Deno.test("watches: evaluated through the engine at each stop, sent before the s
   // The same stop again for a new client's start: the values known, nothing evaluated.
   core.send({ e: "start", p: { client: "c2" }, id: 2 });
   engine.events.push({ e: "stack", p: stop, id: 2 });
-  const again = await take(out, 2);
-  assertEquals(again.map((m) => [m.e, m.id]), [["watchlist", 2], ["stack", 2]]);
+  const again = await take(out, 3);
+  assertEquals(again.map((m) => [m.e, m.id]), [["breakpoints", 2], ["watchlist", 2], ["stack", 2]]);
   assertEquals(watchRequests().length, 1);
   // The engine is told the watches, to evaluate them itself at the next stops.
   assertEquals(
@@ -336,4 +336,124 @@ Deno.test("protocol 1's selected frame lives in the core: up, down, frame, and a
   core.send({ e: "down", id: "d" });
   const [running] = await take(out, 1);
   assertEquals([running!.e, (running!.p as { type: string }).type], ["error", "running"]);
+});
+
+/** An engine that answers each request at once with `answer(command, args)`. */
+function answeringEngine(answer: (command: string, args: Record<string, unknown>) => unknown) {
+  const engine = fakeEngine();
+  const send = engine.send;
+  engine.send = (msg: Message) => {
+    send(msg);
+    if (msg.e !== "request") return;
+    const { command, args } = msg.p as { command: string; args: Record<string, unknown> };
+    let p: unknown;
+    try {
+      p = { result: answer(command, args) };
+    } catch (error) {
+      p = { error: { type: "set_break", data: (error as Error).message } };
+    }
+    engine.events.push({ e: "response", id: msg.id!, p });
+  };
+  return engine;
+}
+
+Deno.test("the breakpoint table lives in the core: ids, commands, and what the engine reports", async () => {
+  const placed = (bp: Record<string, unknown>) => ({
+    id: bp.id,
+    file: "/src/app.py",
+    line: bp.line,
+    temp: false,
+    cond: bp.cond ?? null,
+    func: null,
+    enabled: true,
+    ignore: 0,
+    hits: 0,
+    verified: true,
+  });
+  const engine = answeringEngine((command, args) => {
+    switch (command) {
+      case "set_breakpoint": {
+        const bp = args.breakpoint as { line: number };
+        if (bp.line > 100) throw new Error(`Cannot set breakpoint at "app.py:${bp.line}"`);
+        return { breakpoint: placed(bp) };
+      }
+      case "locate":
+        return { path: "/src/app.py", name: args.file ?? "app.py" };
+      case "remove_breakpoints":
+        return {};
+    }
+    throw new Error(`unexpected ${command}`);
+  });
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  const requests = () =>
+    engine.sent.filter((m) => m.e === "request").map((m) => m.p as { command: string });
+
+  // Two set from the configuration, as the engine reports them before any client.
+  engine.events.push({
+    e: "breakpoint_state",
+    p: {
+      added: [placed({ id: 1, line: 3 }), placed({ id: 2, line: 4 })],
+      changed: [],
+      removed: [],
+    },
+  });
+  assertEquals((await take(out, 1))[0]!.p, [
+    placed({ id: 1, line: 3 }),
+    placed({ id: 2, line: 4 }),
+  ]);
+  // A new one takes the next id; one refused by the engine takes none.
+  core.send({ e: "set_break", p: { line: 500 }, id: "bad" });
+  const [refused] = await take(out, 1);
+  assertEquals([refused!.e, refused!.id, (refused!.p as { type: string }).type], [
+    "error",
+    "bad",
+    "set_break",
+  ]);
+  core.send({ e: "set_break", p: { line: 7, cond: "x" }, id: "b" });
+  const [list] = await take(out, 1);
+  assertEquals(list!.id, "b");
+  assertEquals((list!.p as { id: number }[]).map((b) => b.id), [1, 2, 3]);
+  // An unknown id is refused without asking the engine.
+  const asked = requests().length;
+  core.send({ e: "clear_break", p: { id: 9 }, id: "c" });
+  const [noSuch] = await take(out, 1);
+  assertEquals((noSuch!.p as { data: string }).data, "No breakpoint 9");
+  assertEquals(requests().length, asked);
+  // Hit counts at a stop, and a temporary one gone.
+  engine.events.push({
+    e: "breakpoint_state",
+    id: "run",
+    p: { changed: [{ id: 1, hits: 4, ignore: 0 }, { id: 3, hits: 1, ignore: 0 }], removed: [2] },
+  });
+  const [afterHit] = await take(out, 1);
+  assertEquals(afterHit!.id, "run");
+  assertEquals((afterHit!.p as { id: number; hits: number }[]).map((b) => [b.id, b.hits]), [
+    [1, 4],
+    [3, 1],
+  ]);
+  // Cleared by file and line.
+  core.send({ e: "clear_break", p: { file: "app.py", line: 7 }, id: "fl" });
+  const [cleared] = await take(out, 1);
+  assertEquals((cleared!.p as { id: number }[]).map((b) => b.id), [1]);
+  // An editor's list for the file replaces its line breakpoints; a refused one has id 0.
+  core.send({
+    e: "set_breakpoints",
+    p: { file: "app.py", breakpoints: [{ line: 10 }, { line: 200 }] },
+    id: "ed",
+  });
+  const [broadcast, reply] = await take(out, 2);
+  assertEquals((broadcast!.p as { id: number }[]).map((b) => b.id), [4]);
+  assertEquals(reply!.e, "ok");
+  assertEquals(
+    (reply!.p as { breakpoints: { id: number; message?: string }[] }).breakpoints.map((
+      b,
+    ) => [b.id, b.message]),
+    [[4, undefined], [0, 'Cannot set breakpoint at "app.py:200"']],
+  );
+  assertEquals(
+    engine.sent.filter((m) => (m.p as { command?: string }).command === "remove_breakpoints")
+      .map((m) => (m.p as { args: unknown }).args),
+    [{ ids: [3] }, { ids: [1] }],
+  );
 });

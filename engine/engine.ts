@@ -92,8 +92,35 @@ export interface EngineRequest {
    * `set_stop_watches` (`{exprs}`: evaluate these at every stop and change of frame, and send
    * them as a `watch_values` event `{exprs, values}` just before the `stack`).
    */
-  p: { command: RequestCommand | "watch" | "set_stop_watches"; args: unknown };
+  p: {
+    command: RequestCommand | "watch" | "set_stop_watches" | BreakpointRequest;
+    args: unknown;
+  };
 }
+
+/**
+ * The requests through which the core keeps the breakpoint table (it owns the ids):
+ * - `set_breakpoint {breakpoint, adjust?}`: place a new breakpoint (`set_break`'s fields and the
+ *   core's `id`); answered `{breakpoint}` as placed (its file and line as the engine names them,
+ *   `verified`, or `pending` until its code loads). With `adjust`, a line without code moves to
+ *   the next line that has one.
+ * - `update_breakpoint {id, ...}`: `update_break`'s fields; answered `{breakpoint}`.
+ * - `remove_breakpoints {ids}`: answered `{}`.
+ * - `locate {file}`: answered `{path, name}`: the file as breakpoints name it (null when there is
+ *   no such file the program may have breakpoints in), and as the user named it (the program's
+ *   when no file was given).
+ *
+ * The engine reports what changes by itself in a `breakpoint_state` event
+ * `{changed: [{id, hits, ignore, file?, line?, verified?}], removed: [id], added?: [breakpoint]}`:
+ * at a stop on a breakpoint (every breakpoint's counts; a temporary one removed by its hit), when
+ * a pending breakpoint binds, and at start for those set from {@linkcode LaunchOptions} (`added`,
+ * with the ids it gave them, 1 and up).
+ */
+export type BreakpointRequest =
+  | "set_breakpoint"
+  | "update_breakpoint"
+  | "remove_breakpoints"
+  | "locate";
 
 /** The one answer to an {@linkcode EngineRequest}: its result, or why it failed. */
 export interface EngineResponse {

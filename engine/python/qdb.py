@@ -137,6 +137,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._real_import = None
         self._modules_seen = 0
         self._next_bp_id = 1
+        self._bp_removed = []  # ids of temporary breakpoints removed by a hit, not reported yet
         self._bp_lock = threading.RLock()
         self._lines_cache = {}  # path -> (mtime, size, set of lines, number of lines)
 
@@ -520,7 +521,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         with self._state_lock:
             self._stopped_mode = True
         if bp is not None:
-            self._send("breakpoints", self._breakpoints_payload(), sid)
+            # Hit counts (and a temporary breakpoint gone) for the core's table.
+            self._send("breakpoint_state", self._breakpoint_state(), sid)
         if cond_error is not None:
             self._error("condition", cond_error.data, None, sid)
         if return_value is not _MISSING:
@@ -740,7 +742,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         elif e == "pause":
             self._send("stack", self._stack_payload(stop), id_)
         elif e == "start":
-            self._send("breakpoints", self._breakpoints_payload(), id_)
             if stop.exception is not None and stop.post_mortem:
                 self._send("exception", stop.exception, id_)
             self._send("stack", self._stack_payload(stop), id_)
@@ -755,7 +756,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             raise _CommandError("running", "%s needs a stopped program, and it is running "
                                 "(send pause first)" % e)
         if e == "start":
-            self._send("breakpoints", self._breakpoints_payload(), id_)
             # A new client learns the program runs (it would otherwise only see a later stop),
             # unless it is about to stop at its first line.
             if self._stopped_once or not self._stop_on_entry:
@@ -774,18 +774,9 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             self._common_command(e, p, id_, None)
 
     def _common_command(self, e, p, id_, stop):
-        if e == "set_break":
-            self.set_break(p, stop)
-            self._send("breakpoints", self._breakpoints_payload(), id_)
-        elif e == "clear_break":
-            self.clear_break(p)
-            self._send("breakpoints", self._breakpoints_payload(), id_)
-        elif e == "update_break":
-            self.update_break(p)
-            self._send("breakpoints", self._breakpoints_payload(), id_)
-        elif e == "breakpoints":
-            self._send("breakpoints", self._breakpoints_payload(), id_)
-        elif e == "list":
+        # Breakpoint commands are the core's: it sends set_breakpoint and the others as
+        # requests.
+        if e == "list":
             self._send("list", self._cmd_list(stop, p), id_)
         elif e == "complete":
             if not isinstance(p, str):
@@ -819,8 +810,14 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 result = inspector.source(args)
             elif command == "stack_trace":
                 result = inspector.stack_trace(stop, args)
-            elif command == "set_breakpoints":
-                result = self._set_file_breakpoints(args)
+            elif command == "set_breakpoint":
+                result = self._place_breakpoint(stop, args)
+            elif command == "update_breakpoint":
+                result = self._change_breakpoint(args)
+            elif command == "remove_breakpoints":
+                result = self._remove_breakpoints(args)
+            elif command == "locate":
+                result = self._locate(args)
             elif command == "exception_info":
                 result = self._exception_info(stop, args)
             elif command == "completions":
@@ -1064,15 +1061,17 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
 
     def start(self, breakpoints):
         self._active = True
+        added = []
         for spec in breakpoints or []:
             try:
-                self.set_break(self._parse_bp_spec(spec), None, from_config=True)
+                added.append(self.set_break(self._parse_bp_spec(spec), None, from_config=True))
             except _CommandError as err:
                 self._error(err.type, err.data, "set_break")
             except Exception as exc:
                 self._internal_error(exc, "set_break", None)
-        if self._bps or self._pending_bps:
-            self._send("breakpoints", self._breakpoints_payload())
+        if added:
+            # The core learns them (and their ids) before any client asks.
+            self._send("breakpoint_state", self._breakpoint_state(added))
         self._update_tracing()
         qdb_threads.start_internal(self._reader_loop, "qdb-reader")
 

@@ -245,8 +245,12 @@ class BreakpointsMixin(object):
     def _new_bp(self, p, cond, func, path, line):
         """A breakpoint from a set_break payload, with the next id. Call with the bp lock held."""
         bp = _Breakpoint()
-        bp.id = self._next_bp_id
-        self._next_bp_id += 1
+        given = p.get("id")
+        if isinstance(given, int) and not isinstance(given, bool) and given > 0:
+            bp.id = given  # the core's
+        else:
+            bp.id = self._next_bp_id  # one from the configuration, before the core knows it
+        self._next_bp_id = max(self._next_bp_id, bp.id + 1)
         bp.file = path
         bp.line = line
         bp.temp = bool(p.get("temp", False))
@@ -319,7 +323,7 @@ class BreakpointsMixin(object):
         if bound:
             self._unwatch_imports()
             self._breakpoints_changed()
-            self._send("breakpoints", self._breakpoints_payload())
+            self._send("breakpoint_state", self._breakpoint_state())
 
     def _bp_by_id(self, id_):
         return self._bps.get(id_) or self._pending_bps.get(id_)
@@ -339,25 +343,6 @@ class BreakpointsMixin(object):
                 by_line.pop(bp.line, None)
             if not by_line:
                 self._bp_by_file.pop(bp.file, None)
-
-    def clear_break(self, p):
-        if not isinstance(p, dict):
-            raise _CommandError("payload", "clear_break needs an object {id} or {file?, line}")
-        if p.get("id") is not None:
-            bp = self._bp_by_id(p["id"])
-            if bp is None:
-                raise _CommandError("clear_break", "No breakpoint %s" % p["id"])
-            self._delete_bp(bp)
-        else:
-            line = p.get("line")
-            path = self._resolve_file(p.get("file"))
-            found = [b for b in list(self._bps.values()) if b.file == path and b.line == line]
-            if not found:
-                raise _CommandError("clear_break", "No breakpoint at %s"
-                                    % self._bp_label(p.get("file"), line))
-            for b in found:
-                self._delete_bp(b)
-        self._breakpoints_changed()
 
     def update_break(self, p):
         if not isinstance(p, dict) or not isinstance(p.get("id"), int):
@@ -396,10 +381,6 @@ class BreakpointsMixin(object):
             bp.log_parts = _log_parts(bp.log) if bp.log is not None else None
             bp.log_code = {}
         self._breakpoints_changed()
-
-    def _breakpoints_payload(self):
-        bps = list(self._bps.values()) + list(self._pending_bps.values())
-        return [b.payload() for b in sorted(bps, key=lambda b: b.id)]
 
     def _breakpoints_changed(self):
         """Invalidates every per-code decision and re-arms the tracing backend."""
@@ -580,62 +561,84 @@ class BreakpointsMixin(object):
                     return candidate
         return None
 
-    def _set_file_breakpoints(self, args):
-        """An editor's whole list of line breakpoints for one file: the file's line breakpoints
-        are replaced (breakpoints on functions stay). A line without code moves to the next line
-        that has one. Each is answered as set, in order; one that cannot be set is answered with
-        id 0, `verified` false and a message, and is not kept."""
-        file_arg = args.get("file")
-        specs = args.get("breakpoints") or []
+
+    # ------------------------------------------------------------------ the core's primitives
+    # qdb's core owns the breakpoint table and its ids (core/breakpoints.ts); the bridge places
+    # each breakpoint it is given, runs the rules of a hit, and reports what changes by itself.
+
+    def _place_breakpoint(self, stop, args):
+        """`set_breakpoint {breakpoint, adjust?}`: a new breakpoint with the core's id. With
+        `adjust` (an editor's line), a line without code moves to the next line that has one."""
+        p = dict(args.get("breakpoint") or {})
+        if args.get("adjust") and p.get("line") is not None:
+            p["line"] = self._line_with_code(p.get("file"), p["line"])
+        return {"breakpoint": self.set_break(p, stop).payload()}
+
+    def _line_with_code(self, file_arg, line):
+        """The first line at or after `line` with code in the file, or _CommandError saying why
+        there is none."""
         path = self._resolve_file(file_arg)
         if path is not None and (not self._may_read(path) or self._file_skipped(path)):
             path = None
-        lines = nlines = None
-        problem = None
+        why = None
         if path is None:
-            problem = "no such file"
+            why = "no such file"
         else:
             try:
                 lines, nlines = self._executable_lines(path)
             except SyntaxError as exc:
-                problem = "the file does not compile (%s)" % _exc_line(exc)
+                why = "the file does not compile (%s)" % _exc_line(exc)
             except (OSError, ValueError) as exc:
-                problem = str(exc)
-        if path is not None:
-            for b in [b for b in list(self._bps.values()) if b.file == path and b.func is None]:
-                self._delete_bp(b)
-        out = []
-        for spec in specs:
-            line = spec.get("line")
-            why = problem
-            at = line
-            if why is None:
-                later = sorted(n for n in lines if n >= line)
-                if line > nlines:
-                    why = "the file has only %d line%s" % (nlines, "" if nlines == 1 else "s")
-                elif not later:
-                    why = "no code on line %d or after it" % line
-                else:
-                    at = later[0]
-            if why is None:
-                try:
-                    self._check_cond_policy(spec.get("cond"))
-                    self._check_log(spec.get("log"))
-                    _hit_test(spec.get("hit_condition"))
-                except _CommandError as err:
-                    why = err.data
-            if why is not None:
-                out.append({"id": 0, "file": path or file_arg, "line": line, "temp": False,
-                            "cond": spec.get("cond"), "func": None, "enabled": True,
-                            "ignore": 0, "hits": 0, "verified": False,
-                            "message": "Cannot set breakpoint at %s: %s"
-                            % (self._bp_label(file_arg, line), why)})
-                continue
-            with self._bp_lock:
-                bp = self._new_bp(spec, spec.get("cond"), None, path, at)
-                self._bps[bp.id] = bp
-                self._bp_by_file.setdefault(path, {}).setdefault(at, []).append(bp)
-            out.append(bp.payload())
+                why = str(exc)
+        if why is None:
+            later = sorted(n for n in lines if n >= line)
+            if line > nlines:
+                why = "the file has only %d line%s" % (nlines, "" if nlines == 1 else "s")
+            elif not later:
+                why = "no code on line %d or after it" % line
+            else:
+                return later[0]
+        raise _CommandError("set_break", "Cannot set breakpoint at %s: %s"
+                            % (self._bp_label(file_arg, line), why))
+
+    def _change_breakpoint(self, args):
+        """`update_breakpoint {id, ...}`: the fields given change (as update_break)."""
+        self.update_break(args)
+        return {"breakpoint": self._bp_by_id(args["id"]).payload()}
+
+    def _remove_breakpoints(self, args):
+        """`remove_breakpoints {ids}`: those that exist are removed."""
+        for id_ in args.get("ids") or []:
+            bp = self._bp_by_id(id_)
+            if bp is not None:
+                self._delete_bp(bp)
         self._breakpoints_changed()
-        self._send("breakpoints", self._breakpoints_payload())
-        return {"breakpoints": out}
+        return {}
+
+    def _locate(self, args):
+        """`locate {file}`: the file's path as breakpoints name it (None when it is not a file
+        the program may have breakpoints in), and its name as the user gave it (the program's
+        when none was)."""
+        file_arg = args.get("file")
+        path = self._resolve_file(file_arg)
+        if path is not None and not self._may_read(path):
+            path = None
+        return {"path": path, "name": file_arg if file_arg else self._program_arg}
+
+    def _breakpoint_state(self, added=()):
+        """What changed by itself since the last report, for the core's table: every
+        breakpoint's counts, those bound since (pending no more), those removed (a temporary
+        one hit), and (`added`) those set from the configuration before the program ran."""
+        with self._bp_lock:
+            bps = list(self._bps.values()) + list(self._pending_bps.values())
+            removed, self._bp_removed = self._bp_removed, []
+        changed = []
+        for b in bps:
+            item = {"id": b.id, "hits": b.hits, "ignore": b.ignore}
+            if not b.pending:
+                item.update({"file": b.file, "line": b.line, "verified": True})
+            changed.append(item)
+        p = {"changed": changed, "removed": removed}
+        if added:
+            p["added"] = [b.payload() for b in added]
+        return p

@@ -390,6 +390,7 @@ class TracingMixin(object):
             return
         if chosen.temp and cond_error is None:
             self._delete_bp(chosen)
+            self._bp_removed.append(chosen.id)
             self._breakpoints_changed()
         self._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
 
