@@ -5,14 +5,15 @@
  *
  * The program under test (testdata/contract.py for Python) stops twice at its breakpoint in
  * `visit(items, n)`, where `items` is a list of 250 integers, `n` is 0 then 1 and `label` is
- * `"visit N"`, called from the module's top level; then it ends with code 0.
+ * `"visit N"`, called from the module's top level; then it ends with code 0. The program is
+ * launched with one breakpoint, on visit's return line (line 4, after two lines with code).
  *
  * @module
  */
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import type { DebugCore } from "../../core/core.ts";
-import type { Message, MessageId } from "../../protocol/mod.ts";
+import type { Breakpoint, Message, MessageId } from "../../protocol/mod.ts";
 
 /** A running contract program, stopped at its first stop, seen through the core. */
 export interface ContractSession extends AsyncDisposable {
@@ -59,6 +60,24 @@ async function errorType(s: ContractSession, e: string, p?: unknown): Promise<st
   const reply = await call(s, e, p);
   assertEquals(reply.e, "error", `${e} should fail: ${JSON.stringify(reply.p)}`);
   return (reply.p as { type: string }).type;
+}
+
+/** The line of the program's breakpoint (visit's return); the line before it has code too. */
+const STOP_LINE = 4;
+
+/** A protocol 1 command, and the payload of the event with its id named `e` (or an error's type). */
+// deno-lint-ignore no-explicit-any
+async function v1(s: ContractSession, e: string, p: unknown, reply: string): Promise<any> {
+  const id = nextId++;
+  s.core.send(p === undefined ? { e, id } : { e, p, id });
+  while (true) {
+    const found = s.seen.find((m) => m.id === id && (m.e === reply || m.e === "error"));
+    if (found) {
+      assertEquals(found.e, reply, `${e}: ${JSON.stringify(found.p)}`);
+      return found.e === "error" ? (found.p as { type: string }).type : found.p;
+    }
+    await s.next("*");
+  }
 }
 
 async function stoppedThread(s: ContractSession): Promise<number> {
@@ -174,6 +193,46 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
     assertEquals(hash, `sha256:${hex}`);
     assertEquals(await errorType(s, "source", { path: "/etc/passwd" }), "source");
+  },
+
+  async "breakpoints: the core's ids and table, the engine's places and hit counts"(s) {
+    // The one the program was launched with: id 1, on visit's return line, hit once so far.
+    const start = await v1(s, "breakpoints", undefined, "breakpoints");
+    assertEquals(start.map((b: Breakpoint) => [b.id, b.file, b.line, b.hits, b.verified]), [
+      [1, s.program, STOP_LINE, 1, true],
+    ]);
+    // A new one takes the next id; a line past the end is refused and takes none.
+    assertEquals(await v1(s, "set_break", { line: 999 }, "error"), "set_break");
+    const set = await v1(s, "set_break", { line: 3, cond: "n > 5" }, "breakpoints");
+    assertEquals(set.map((b: Breakpoint) => [b.id, b.line, b.cond]), [[1, STOP_LINE, null], [
+      2,
+      3,
+      "n > 5",
+    ]]);
+    assertEquals(await v1(s, "clear_break", { id: 7 }, "error"), "clear_break");
+    const disabled = await v1(s, "update_break", { id: 2, enabled: false }, "breakpoints");
+    assertEquals(disabled[1]!.enabled, false);
+    const cleared = await v1(s, "clear_break", { file: s.program, line: 3 }, "breakpoints");
+    assertEquals(cleared.map((b: Breakpoint) => b.id), [1]);
+    // Hit counts come from the engine at the next stop.
+    s.core.send({ e: "continue" });
+    let after: { id: number; hits: number }[] = [];
+    while (after[0]?.hits !== 2) after = (await s.next("breakpoints")).p as typeof after;
+    await s.next("stack");
+  },
+
+  async "the selected frame: the core passes its id, and the engine evaluates there"(s) {
+    const id = nextId++;
+    s.core.send({ e: "set_watch", p: ["label"], id });
+    const inVisit = await s.next("watchlist");
+    assertEquals((inVisit.p as { value: string }[])[0]!.value, "'visit 0'");
+    // In the caller's frame (the module), visit's local is not there.
+    s.core.send({ e: "up", id: nextId++ });
+    const inModule = await s.next("watchlist");
+    assertEquals((inModule.p as { exc: boolean }[])[0]!.exc, true);
+    const select = await s.next("stack");
+    assertEquals((select.p as { index: number; reason: string }).reason, "select");
+    assertEquals((select.p as { index: number }).index, 0);
   },
 
   async "every request is answered once, and the program ends"(s) {

@@ -16,6 +16,9 @@ type Value = number | string | number[];
 
 const THREAD = { id: 1, name: "MainThread" };
 
+/** The lines of the contract program that have code. */
+const CODE_LINES = new Set([2, 3, 4, 7, 8, 9]);
+
 /** The contract program, stop by stop: `visit(items, n)` for n = 0, 1. */
 export class FakeEngine {
   readonly events = new AsyncQueue<Message>();
@@ -26,12 +29,36 @@ export class FakeEngine {
   #nextId = 1;
   /** Frame ids and references of this stop; forgotten at each resume. */
   #frames = new Map<number, "visit" | "<module>">();
+  /** The breakpoints the core placed (and the one from the configuration, id 1). */
+  #bps = new Map<number, Record<string, unknown>>();
   #refs = new Map<number, { scope: "locals" | "globals"; frame: string } | { list: number[] }>();
 
   constructor(program: string, source: string) {
     this.#program = program;
     this.#source = source;
+    // As if launched with a breakpoint on visit's return line: it hits at every stop.
+    const configured = this.#placed({ id: 1, line: 4 });
+    this.#bps.set(1, configured);
+    this.events.push({
+      e: "breakpoint_state",
+      p: { added: [configured], changed: [], removed: [] },
+    });
     this.#stop();
+  }
+
+  #placed(bp: Record<string, unknown>): Record<string, unknown> {
+    return {
+      id: bp.id,
+      file: this.#program,
+      line: bp.line,
+      temp: bp.temp ?? false,
+      cond: bp.cond ?? null,
+      func: null,
+      enabled: bp.enabled ?? true,
+      ignore: bp.ignore ?? 0,
+      hits: 0,
+      verified: true,
+    };
   }
 
   send(msg: Message | EngineRequest): void {
@@ -46,13 +73,34 @@ export class FakeEngine {
 
   #stop(): void {
     this.#running = false;
+    // The stop gives every frame its id (the core selects frames by id).
+    const visit = this.#nextId++;
+    const module = this.#nextId++;
+    this.#frames.set(visit, "visit");
+    this.#frames.set(module, "<module>");
+    this.events.push({
+      e: "breakpoint_state",
+      p: { changed: [{ id: 1, hits: this.#n + 1, ignore: 0 }], removed: [] },
+    });
     this.events.push({
       e: "stack",
       p: {
         index: 1,
         stack: [
-          { file: this.#program, line: 9, func: "<module>", code: "    total += visit(...)" },
-          { file: this.#program, line: 4, func: "visit", code: "    return len(items) + n" },
+          {
+            file: this.#program,
+            line: 9,
+            func: "<module>",
+            code: "    total += visit(...)",
+            id: module,
+          },
+          {
+            file: this.#program,
+            line: 4,
+            func: "visit",
+            code: "    return len(items) + n",
+            id: visit,
+          },
         ],
         thread: THREAD,
         reason: "breakpoint",
@@ -73,7 +121,8 @@ export class FakeEngine {
     this.events.end();
   }
 
-  #locals(): Record<string, Value> {
+  #locals(frame: "visit" | "<module>" = "visit"): Record<string, Value> {
+    if (frame === "<module>") return { n: this.#n };
     return {
       items: Array.from({ length: 250 }, (_, i) => i),
       n: this.#n,
@@ -81,10 +130,10 @@ export class FakeEngine {
     };
   }
 
-  /** `NAME` or `NAME + INT` over the locals; a string is the exception it raises. */
-  #evaluate(expr: string): { v: Value } | string {
+  /** `NAME` or `NAME + INT` over a frame's names; a string is the exception it raises. */
+  #evaluate(expr: string, frame?: "visit" | "<module>"): { v: Value } | string {
     const m = /^\s*([a-z_]+)\s*(?:\+\s*(\d+))?\s*$/.exec(expr);
-    const locals = this.#locals();
+    const locals = this.#locals(frame);
     if (!m || !(m[1]! in locals)) return `NameError: name '${expr}' is not defined`;
     const base = locals[m[1]!]!;
     return { v: m[2] ? (base as number) + Number(m[2]) : base };
@@ -114,6 +163,32 @@ export class FakeEngine {
       this.events.push({ e: "response", id: msg.id, p: { error: { type, data } } });
     const args = (msg.p.args ?? {}) as Record<string, unknown>;
     switch (msg.p.command) {
+      case "locate":
+        return answer(
+          args.file === undefined || args.file === this.#program
+            ? { path: this.#program, name: args.file ?? this.#program }
+            : { path: null, name: args.file },
+        );
+      case "set_breakpoint": {
+        const bp = args.breakpoint as Record<string, unknown>;
+        let line = bp.line as number;
+        while (args.adjust && line < 10 && !CODE_LINES.has(line)) line++;
+        if ((bp.file !== undefined && bp.file !== this.#program) || !CODE_LINES.has(line)) {
+          return fail("set_break", `Cannot set breakpoint at "${bp.file}:${bp.line}"`);
+        }
+        const placed = this.#placed({ ...bp, line });
+        this.#bps.set(bp.id as number, placed);
+        return answer({ breakpoint: placed });
+      }
+      case "update_breakpoint": {
+        const bp = this.#bps.get(args.id as number);
+        if (!bp) return fail("update_break", `No breakpoint ${args.id}`);
+        Object.assign(bp, args);
+        return answer({ breakpoint: bp });
+      }
+      case "remove_breakpoints":
+        for (const id of args.ids as number[]) this.#bps.delete(id);
+        return answer({});
       case "threads":
         return answer({ threads: [{ ...THREAD, state: this.#running ? "running" : "stopped" }] });
       case "source":
@@ -129,10 +204,6 @@ export class FakeEngine {
     switch (msg.p.command) {
       case "stack_trace": {
         if (args.thread !== THREAD.id) return fail("thread", `No thread ${args.thread}`);
-        if (this.#frames.size === 0) {
-          this.#frames.set(this.#nextId++, "visit");
-          this.#frames.set(this.#nextId++, "<module>");
-        }
         const all = [...this.#frames].map(([id, func]) => ({
           id,
           func,
@@ -168,15 +239,17 @@ export class FakeEngine {
         const pairs = Object.entries(this.#locals()).slice(start, start + count);
         return answer({ variables: pairs.map(([name, v]) => ({ name, ...this.#value(v) })) });
       }
-      case "watch":
+      case "watch": {
+        const frame = args.frame === undefined ? undefined : this.#frames.get(args.frame as number);
         return answer({
           values: (args.exprs as string[]).map((expr) => {
-            const value = this.#evaluate(expr);
+            const value = this.#evaluate(expr, frame);
             return typeof value === "string"
               ? { exc: true, value }
               : { exc: false, value: this.#value(value.v).value };
           }),
         });
+      }
       case "evaluate": {
         const value = this.#evaluate(String(args.expr));
         return typeof value === "string" ? fail("eval", value) : answer(this.#value(value.v));
