@@ -10,8 +10,9 @@
  * Each is the median of `--reps` (default 200) round trips, on every CPython found (`--all`) or
  * the newest one. A server speaking protocol 1 (an older checkout) reports only `step`.
  *
- * Usage: `deno run --allow-all bench/session_latency.ts [--reps N] [--all] [--watches N]`
- * (`--watches N`: that many watched expressions, evaluated at every stop).
+ * Usage: `deno run --allow-all bench/session_latency.ts [--reps N] [--all] [--watches N]
+ * [--threads N]` (`--watches N`: that many watched expressions, evaluated at every stop;
+ * `--threads N`: that many idle threads in the program, held at every stop).
  *
  * @module
  */
@@ -39,7 +40,7 @@ async function next(events: AsyncIterator<Message>, e: string): Promise<Message>
   }
 }
 
-async function measure(python: string, reps: number, watches: number) {
+async function measure(python: string, reps: number, watches: number, threads: number) {
   const line = Deno.readTextFileSync(PROGRAM).split("\n")
     .findIndex((l) => l.includes("# @bench_step")) + 1;
   await using server = serve({ hostname: "127.0.0.1", clientPort: 0, tracerPort: 0 });
@@ -47,6 +48,7 @@ async function measure(python: string, reps: number, watches: number) {
   await using _tracer = await startTracer({
     engine: pythonEngine,
     program: PROGRAM,
+    args: [String(threads)],
     interpreter: python,
     server: server.tracerUrl,
     session,
@@ -102,17 +104,19 @@ async function main() {
   const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 200;
   const watchesAt = args.indexOf("--watches");
   const watches = watchesAt >= 0 ? Number(args[watchesAt + 1]) : 0;
+  const threadsAt = args.indexOf("--threads");
+  const threads = threadsAt >= 0 ? Number(args[threadsAt + 1]) : 0;
   const all = await findPythons();
   const pythons = args.includes("--all") ? all : all.slice(-1);
   if (pythons.length === 0) throw new Error("No CPython 3.8+ found");
   console.log(
     `Median of ${reps} round trips, in ms (loopback, server + tracer + client), ` +
-      `with ${watches} watches.\n`,
+      `with ${watches} watches and ${threads} idle threads.\n`,
   );
   console.log("| Python | step | threads + stack_trace + scopes | variables (100 of 10^7) |");
   console.log("|--------|------|-------------------------------|-------------------------|");
   for (const python of pythons) {
-    const r = await measure(python.path, reps, watches);
+    const r = await measure(python.path, reps, watches, threads);
     const f = (n: number | undefined) => n === undefined ? "-" : n.toFixed(2);
     console.log(`| ${python.version} | ${f(r.step)} | ${f(r.inspect)} | ${f(r.page)} |`);
   }

@@ -289,6 +289,22 @@ class TracingMixin(object):
         mon.set_events(tool, events)
         mon.restart_events()
 
+    def _mon_line_events(self, on):
+        """3.12+: every line of every thread is an event (on), or only the lines of code that
+        holds a breakpoint (off). Only the global LINE event changes: cheaper than
+        _update_monitoring at every stop of a program with threads."""
+        mon = sys.monitoring
+        tool = self._mon_tool
+        if tool is None:
+            return self._update_monitoring()
+        events = mon.get_events(tool)
+        if on:
+            mon.set_events(tool, events | mon.events.LINE)
+            # Lines that said DISABLE (no breakpoint, no pause) report again.
+            mon.restart_events()
+        else:
+            mon.set_events(tool, events & ~mon.events.LINE)
+
     def _mon_arm(self, code):
         if code in self._mon_lines:
             return True
@@ -452,7 +468,7 @@ class TracingMixin(object):
         if _PY312:
             if not self._pausing_events:
                 self._pausing_events = True
-                self._update_monitoring()
+                self._mon_line_events(True)
         else:
             tracer = self._thread_tracer
             if tracer is not None and tracer.available:
@@ -473,7 +489,7 @@ class TracingMixin(object):
         if _PY312 and self._pausing_events:
             self._pausing_events = False
             try:
-                self._update_monitoring()
+                self._mon_line_events(False)
             except Exception:
                 pass
         if self._pause_traced:
