@@ -28,14 +28,32 @@ import {
   object,
   ProtocolError,
   RESULTS,
+  type Schema,
   string,
 } from "../protocol/mod.ts";
 
 /** Sends one engine request; resolves with its answer, or undefined when the engine ended. */
 export type Ask = (command: BreakpointRequest, args: unknown) => Promise<Message | undefined>;
 
-/** The engine's `breakpoint_state` event: what changed by itself since its last one. */
-export const BREAKPOINT_STATE = object({
+/** What the engine reports by itself, in its `breakpoint_state` event. */
+export interface BreakpointState {
+  /** Counts of every breakpoint, with its place once bound (a pending one is not yet). */
+  changed: {
+    id: number;
+    hits: number;
+    ignore: number;
+    file?: string;
+    line?: number;
+    verified?: boolean;
+  }[];
+  /** Breakpoints gone by themselves (a temporary one, hit). */
+  removed: number[];
+  /** Breakpoints set before the program ran (from the launch options), with their ids. */
+  added?: Breakpoint[];
+}
+
+/** The check of the engine's `breakpoint_state` event. */
+export const BREAKPOINT_STATE: Schema<BreakpointState> = object({
   changed: array(
     object({ id: integer({ min: 1 }), hits: integer({ min: 0 }), ignore: integer({ min: 0 }) }, {
       file: string(),
@@ -46,17 +64,19 @@ export const BREAKPOINT_STATE = object({
   removed: array(integer({ min: 1 })),
 }, { added: array(breakpointSchema) });
 
-/** What the engine reports by itself. */
-export type BreakpointState = Infer<typeof BREAKPOINT_STATE>;
-
 const PLACED = object({ breakpoint: breakpointSchema });
 const LOCATED = object({ path: nullable(string()), name: string() });
 
-type SetBreak = Infer<typeof COMMANDS.set_break.payload>;
-type ClearBreak = Infer<typeof COMMANDS.clear_break.payload>;
-type UpdateBreak = Infer<typeof COMMANDS.update_break.payload>;
-type SetBreakpoints = Infer<typeof COMMANDS.set_breakpoints.payload>;
-type SetBreakpointsResult = Infer<typeof RESULTS.set_breakpoints>;
+/** `set_break`'s payload. */
+export type SetBreak = Infer<typeof COMMANDS.set_break.payload>;
+/** `clear_break`'s payload. */
+export type ClearBreak = Infer<typeof COMMANDS.clear_break.payload>;
+/** `update_break`'s payload. */
+export type UpdateBreak = Infer<typeof COMMANDS.update_break.payload>;
+/** `set_breakpoints`'s arguments. */
+export type SetBreakpoints = Infer<typeof COMMANDS.set_breakpoints.payload>;
+/** `set_breakpoints`'s result. */
+export type SetBreakpointsResult = Infer<typeof RESULTS.set_breakpoints>;
 
 /** The table, and the commands that change it through the engine. */
 export class Breakpoints {
