@@ -173,11 +173,51 @@ export class ProgramError extends Error {
   }
 }
 
-/** The exit code a shell would show for a program's exit status. */
-export function exitCode(status: ExitStatus): number {
+/** Signal numbers on Linux (the ones a program may die of). */
+const LINUX_SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGIO: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+};
+
+/** Where macOS numbers them differently. */
+const DARWIN_SIGNALS: Record<string, number> = {
+  SIGBUS: 10,
+  SIGUSR1: 30,
+  SIGUSR2: 31,
+  SIGSYS: 12,
+  SIGIO: 23,
+};
+
+/**
+ * The exit code a shell would show for a program's exit status: its code, or 128 plus the
+ * number of the signal that ended it (129 for a signal this table does not know).
+ */
+export function exitCode(status: ExitStatus, os: typeof Deno.build.os = Deno.build.os): number {
   if (status.code !== null) return status.code;
-  const signals: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11 };
-  return 128 + (signals[status.signal ?? ""] ?? 1);
+  const name = status.signal ?? "";
+  const number = (os === "darwin" ? DARWIN_SIGNALS[name] : undefined) ?? LINUX_SIGNALS[name];
+  return 128 + (number ?? 1);
 }
 
 /** The command that attaches to this session, with the server and token flags it needs. */

@@ -23,7 +23,15 @@ const START_ID = "scenario-start";
 
 const STDIN: Record<string, string> = { inherit: "terminal", piped: "clients", null: "none" };
 
-const SIGNALS: Record<number, string> = { 2: "SIGINT", 9: "SIGKILL", 15: "SIGTERM", 1: "SIGHUP" };
+/** Signals by number (Linux), to read `qdb trace`'s exit code (128 + the signal). */
+const SIGNALS: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  6: "SIGABRT",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  15: "SIGTERM",
+};
 
 /** Runs scenarios through `qdb serve` and `qdb trace` processes and a WebSocket client. */
 export const processBackend: ScenarioBackend = {
