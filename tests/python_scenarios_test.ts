@@ -625,11 +625,16 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
   },
 
   async "output written just before os._exit or a crash reaches the clients"(ctx) {
-    for (const how of ["_exit", "kill"]) {
+    const signals: Record<string, string> = {
+      kill: "SIGKILL",
+      abort: "SIGABRT",
+      raise: "SIGTERM",
+    };
+    for (const how of ["_exit", "kill", "abort", "raise"]) {
       await using s = await open(ctx, "dies.py", { stopOnEntry: false, args: [how] });
       const exited = await s.exited;
       if (how === "_exit") assertEquals(exited.code, 7);
-      else assertEquals(exited.signal, "SIGKILL");
+      else assertEquals(exited.signal, signals[how]);
       assertEquals(s.stdout(), `last words ${how}\n`);
       assertEquals(s.stderr(), "and on stderr\n");
     }

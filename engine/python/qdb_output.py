@@ -189,21 +189,39 @@ class OutputMixin(object):
             self._send("reading")
 
     def hook_exit(self):
-        """os._exit skips atexit: forward what the program wrote before it goes."""
-        real_exit = os._exit
+        """os._exit skips atexit, and a signal the program sends itself (os.kill of its own pid,
+        signal.raise_signal, os.abort) may end it at once: forward what the program wrote
+        before it goes. Draining takes the send lock, so a piece of output the forwarder thread
+        has read but not sent yet is sent first, instead of dying with the process."""
         bridge = self
 
-        def _exit(status):
+        def drain():
             if os.getpid() == bridge._pid and not bridge._detached:
                 try:
                     bridge.drain_output()
                 except Exception:
                     pass
-            real_exit(status)
 
-        _exit.__doc__ = real_exit.__doc__
-        _exit.__wrapped__ = real_exit
-        os._exit = _exit
+        def wrap(module, name, to_self):
+            real = getattr(module, name, None)
+            if real is None:
+                return
+
+            def hooked(*args, **kws):
+                if to_self(*args, **kws):
+                    drain()
+                return real(*args, **kws)
+
+            hooked.__name__ = name
+            hooked.__doc__ = real.__doc__
+            hooked.__wrapped__ = real
+            setattr(module, name, hooked)
+
+        import signal
+        wrap(os, "_exit", lambda *a, **k: True)
+        wrap(os, "abort", lambda *a, **k: True)
+        wrap(os, "kill", lambda pid=None, *a, **k: pid in (os.getpid(), 0))
+        wrap(signal, "raise_signal", lambda *a, **k: True)
 
     def _forward_loop(self):
         self._internal_thread()
