@@ -7,6 +7,7 @@
 import { VERSION } from "../version.ts";
 import { commandHelp, type CommandSpec, parseInvocation, UsageError } from "./args.ts";
 import { attachCommand } from "./attach.ts";
+import { dapCommand } from "./dap.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
 import { sessionsCommand } from "./sessions.ts";
@@ -19,6 +20,7 @@ export const COMMAND_TABLE: CommandSpec[] = [
   traceCommand,
   attachCommand,
   sessionsCommand,
+  dapCommand,
 ];
 
 function mainHelp(): string {

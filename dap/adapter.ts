@@ -1,0 +1,463 @@
+/**
+ * `qdb dap`: a Debug Adapter Protocol front end for editors. It is a client of a qdb server
+ * (protocol 2), like the terminal client: `attach` joins a session on any server, `launch`
+ * starts a server and a tracer in this process, as `qdb run` does, so that others can attach to
+ * the same session.
+ *
+ * This first part covers the requests an editor needs to step through a program and read it:
+ * see {@linkcode CAPABILITIES} for what it says it supports, and the README for what is not done
+ * yet (path mapping between machines, function breakpoints, setVariable, completions, source
+ * references, restart of a frame).
+ *
+ * @module
+ */
+
+import { CommandError, QdbClient } from "../client/client.ts";
+import { pythonEngine } from "../engine/python/python_engine.ts";
+import type { ClientEvent, StackPayload } from "../protocol/mod.ts";
+import { type RunningServer, serve } from "../server.ts";
+import { type RunningTracer, startTracer } from "../tracer.ts";
+import type { DapMessage } from "./wire.ts";
+
+/** What the adapter tells the editor it supports (`initialize`'s answer). */
+export const CAPABILITIES = {
+  supportsConfigurationDoneRequest: true,
+  supportsConditionalBreakpoints: true,
+  supportsHitConditionalBreakpoints: true,
+  supportsLogPoints: true,
+  supportsEvaluateForHovers: true,
+  supportsDelayedStackTraceLoading: true,
+  supportsExceptionInfoRequest: true,
+  supportsTerminateRequest: true,
+  exceptionBreakpointFilters: [
+    { filter: "raised", label: "Raised Exceptions", default: false },
+    { filter: "uncaught", label: "Uncaught Exceptions", default: true },
+  ],
+} as const;
+
+/** A DAP request as the editor sends it. */
+interface Request extends DapMessage {
+  command: string;
+  arguments?: Record<string, unknown>;
+}
+
+/** Why a request failed, as the editor shows it. */
+class RequestFailed extends Error {}
+
+/** qdb's stop reasons as DAP's. */
+const REASONS: Record<string, string> = {
+  entry: "entry",
+  step: "step",
+  return: "step",
+  breakpoint: "breakpoint",
+  set_trace: "breakpoint",
+  exception: "exception",
+  pause: "pause",
+};
+
+/** One editor's debug session. */
+export class DapAdapter implements AsyncDisposable {
+  readonly #send: (message: object) => void;
+  #seq = 1;
+  #client: QdbClient | undefined;
+  #server: RunningServer | undefined;
+  #tracer: RunningTracer | undefined;
+  #stopOnEntry = true;
+  #launched = false;
+  #configured = false;
+  /** Resolves at the session's first stop, or its end. */
+  #firstStop = Promise.withResolvers<void>();
+  /** A stepOut is under way: its stop at the return (pdb's) goes on into the caller. */
+  #steppingOut = false;
+  /** A launched program's first stop, shown once the editor is configured (if it asked). */
+  #entry: Record<string, unknown> | undefined;
+  #terminated = false;
+  /** Resolves when the editor or the program ended the session. */
+  readonly done: Promise<void>;
+  #finish!: () => void;
+
+  /** Sends DAP messages with `send`. */
+  constructor(send: (message: object) => void) {
+    this.#send = send;
+    this.done = new Promise((resolve) => this.#finish = resolve);
+  }
+
+  /** Handles one message from the editor; a request always gets its response. */
+  async handle(message: DapMessage): Promise<void> {
+    if (message.type !== "request") return;
+    const request = message as Request;
+    try {
+      const body = await this.#dispatch(request);
+      this.#respond(request, true, body);
+    } catch (error) {
+      const text = error instanceof CommandError
+        ? String(error.error.data)
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      this.#respond(request, false, undefined, text);
+    }
+    if (request.command === "disconnect" || request.command === "terminate") {
+      if (request.command === "disconnect") await this.close();
+    }
+  }
+
+  async #dispatch(request: Request): Promise<unknown> {
+    const args = request.arguments ?? {};
+    switch (request.command) {
+      case "initialize":
+        return CAPABILITIES;
+      case "launch":
+        await this.#launch(args);
+        this.#event("initialized");
+        return undefined;
+      case "attach":
+        await this.#attach(args);
+        this.#event("initialized");
+        return undefined;
+      case "configurationDone": {
+        // A launched program waits at its first line for the breakpoints; now it may run.
+        this.#configured = true;
+        const entry = this.#entry;
+        this.#entry = undefined;
+        if (entry && this.#stopOnEntry) queueMicrotask(() => this.#event("stopped", entry));
+        else if (entry) this.#session().send("continue");
+        return undefined;
+      }
+      case "setBreakpoints":
+        return await this.#setBreakpoints(args);
+      case "setExceptionBreakpoints": {
+        const filters = (args.filters as string[] | undefined) ?? [];
+        const mode = filters.includes("raised")
+          ? "raised"
+          : filters.includes("uncaught")
+          ? "uncaught"
+          : "never";
+        this.#session().send("set_exception_break", mode);
+        return undefined;
+      }
+      case "threads": {
+        const { threads } = await this.#session().request("threads");
+        return { threads: threads.map((t) => ({ id: t.id, name: t.name })) };
+      }
+      case "stackTrace": {
+        const start = Number(args.startFrame ?? 0);
+        const levels = Number(args.levels ?? 0) || 1000;
+        const { frames, total } = await this.#session().request("stack_trace", {
+          thread: Number(args.threadId),
+          start,
+          levels: Math.min(levels, 1000),
+        });
+        return {
+          stackFrames: frames.map((f) => ({
+            id: f.id,
+            name: f.func,
+            source: { path: f.file, name: f.file.split("/").at(-1) },
+            line: f.line,
+            column: 1,
+          })),
+          totalFrames: total,
+        };
+      }
+      case "scopes": {
+        const { scopes } = await this.#session().request("scopes", {
+          frame: Number(args.frameId),
+        });
+        return {
+          scopes: scopes.map((s) => ({
+            name: s.name,
+            presentationHint: s.kind === "locals" ? "locals" : undefined,
+            variablesReference: s.ref,
+            namedVariables: s.named,
+            expensive: s.kind === "globals",
+          })),
+        };
+      }
+      case "variables": {
+        const params: {
+          ref: number;
+          start?: number;
+          count?: number;
+          filter?: "named" | "indexed";
+        } = {
+          ref: Number(args.variablesReference),
+        };
+        if (args.start !== undefined) params.start = Number(args.start);
+        if (args.count !== undefined && Number(args.count) > 0) params.count = Number(args.count);
+        if (args.filter === "named" || args.filter === "indexed") params.filter = args.filter;
+        const { variables } = await this.#session().request("variables", params);
+        return {
+          variables: variables.map((v) => ({
+            name: v.name,
+            value: v.value,
+            type: v.type,
+            variablesReference: v.ref,
+            namedVariables: v.named,
+            indexedVariables: v.indexed,
+          })),
+        };
+      }
+      case "evaluate": {
+        const context = args.context === "hover" || args.context === "watch"
+          ? args.context
+          : "repl";
+        const params: { expr: string; frame?: number; context: "repl" | "watch" | "hover" } = {
+          expr: String(args.expression ?? ""),
+          context,
+        };
+        if (args.frameId !== undefined) params.frame = Number(args.frameId);
+        const value = await this.#session().request("evaluate", params);
+        return {
+          result: value.value,
+          type: value.type,
+          variablesReference: value.ref,
+          namedVariables: value.named,
+          indexedVariables: value.indexed,
+        };
+      }
+      case "exceptionInfo": {
+        const info = await this.#session().request("exception_info", {
+          thread: Number(args.threadId),
+        });
+        return {
+          exceptionId: info.type,
+          description: info.message,
+          breakMode: info.uncaught ? "unhandled" : "always",
+          details: { typeName: info.type, message: info.message, stackTrace: info.traceback },
+        };
+      }
+      case "continue":
+      case "next":
+      case "stepIn":
+      case "stepOut": {
+        const command = { continue: "continue", next: "next", stepIn: "step", stepOut: "return" }[
+          request.command
+        ];
+        this.#steppingOut = request.command === "stepOut";
+        this.#session().send(command, { thread: Number(args.threadId) });
+        return request.command === "continue" ? { allThreadsContinued: true } : undefined;
+      }
+      case "pause":
+        this.#session().send("pause");
+        return undefined;
+      case "terminate":
+        this.#session().send("disable", "hard");
+        return undefined;
+      case "disconnect": {
+        const client = this.#client;
+        if (client && !this.#terminated) {
+          const end = args.terminateDebuggee ?? this.#launched;
+          if (end) client.send("disable", "hard");
+          else if (this.#launched) client.send("disable", "soft");
+        }
+        return undefined;
+      }
+    }
+    throw new RequestFailed(`qdb dap does not support "${request.command}" yet`);
+  }
+
+  /** A program on this machine: a server and a tracer in this process, as `qdb run`. */
+  async #launch(args: Record<string, unknown>): Promise<void> {
+    if (typeof args.program !== "string") throw new RequestFailed('launch needs a "program"');
+    this.#stopOnEntry = args.stopOnEntry === true;
+    const token = crypto.randomUUID().replaceAll("-", "");
+    this.#server = serve({
+      hostname: "127.0.0.1",
+      clientPort: 0,
+      tracerPort: 0,
+      token,
+      inactivityTimeout: 0,
+    });
+    const session = crypto.randomUUID();
+    await this.#connect(this.#server.clientUrl, session, token);
+    // From now on its first stop waits for configurationDone.
+    this.#launched = true;
+    this.#tracer = await startTracer({
+      engine: pythonEngine,
+      program: args.program,
+      args: Array.isArray(args.args) ? args.args.map(String) : [],
+      ...(typeof args.cwd === "string" ? { cwd: args.cwd } : {}),
+      ...(typeof args.python === "string" ? { interpreter: args.python } : {}),
+      ...(typeof args.env === "object" && args.env !== null
+        ? { env: args.env as Record<string, string> }
+        : {}),
+      // It waits at its first line until the editor has set its breakpoints.
+      stopOnEntry: true,
+      stdin: "null",
+      server: this.#server.tracerUrl,
+      session,
+      token,
+      retries: 0,
+      reconnectFor: 0,
+    });
+    // The editor configures a program that waits at its first line.
+    await this.#firstStop.promise;
+    this.#event("output", {
+      category: "console",
+      output: `qdb: session ${session} at ${this.#server.clientUrl} (others can \`qdb attach ` +
+        `--server ${this.#server.clientUrl} --token ${token} ${session}\`)\n`,
+    });
+  }
+
+  /** A session that `qdb trace` started, on any server. */
+  async #attach(args: Record<string, unknown>): Promise<void> {
+    const server = typeof args.server === "string" ? args.server : "ws://127.0.0.1:8002";
+    if (typeof args.session !== "string") throw new RequestFailed('attach needs a "session"');
+    await this.#connect(
+      server,
+      args.session,
+      typeof args.token === "string" ? args.token : undefined,
+    );
+  }
+
+  async #connect(server: string, session: string, token: string | undefined): Promise<void> {
+    const client = await QdbClient.connect(server, { session, auth: token, name: "dap" });
+    if (client.attached.protocol < 2) {
+      client.close();
+      throw new RequestFailed("The server speaks protocol 1: qdb dap needs protocol 2");
+    }
+    this.#client = client;
+    void this.#pump(client);
+  }
+
+  /** The session's events, as DAP events. */
+  async #pump(client: QdbClient): Promise<void> {
+    let lastStop: StackPayload | undefined;
+    for await (const event of client.events) {
+      this.#onEvent(event, lastStop);
+      if (event.e === "stack" && event.p.reason !== "select") lastStop = event.p;
+      if (event.e === "running") lastStop = undefined;
+    }
+    this.#end();
+  }
+
+  #onEvent(event: ClientEvent, lastStop: StackPayload | undefined): void {
+    if (event.e === "stack" || event.e === "exited") this.#firstStop.resolve();
+    switch (event.e) {
+      case "stack": {
+        const p = event.p;
+        if (p.reason === "select" || lastStop !== undefined) return;
+        if (this.#steppingOut && p.reason === "return") {
+          // qdb stops as the frame returns, as pdb; an editor's step out lands in the caller.
+          this.#session().send("step", { thread: p.thread?.id ?? 0 });
+          return;
+        }
+        this.#steppingOut = false;
+        const body: Record<string, unknown> = {
+          reason: REASONS[p.reason ?? "pause"] ?? "pause",
+          threadId: p.thread?.id ?? 0,
+          allThreadsStopped: true,
+        };
+        if (p.breakpoint !== undefined) body.hitBreakpointIds = [p.breakpoint];
+        if (this.#launched && !this.#configured && p.reason === "entry") {
+          this.#entry = body;
+          return;
+        }
+        this.#event("stopped", body);
+        return;
+      }
+      case "running":
+        this.#event("continued", {
+          threadId: event.p?.thread?.id ?? 0,
+          allThreadsContinued: true,
+        });
+        return;
+      case "print": {
+        const p = event.p;
+        const category = p.input === "<stdout>"
+          ? "stdout"
+          : p.input === "<stderr>"
+          ? "stderr"
+          : p.input === "<log>"
+          ? "console"
+          : undefined;
+        if (category) this.#event("output", { category, output: p.output });
+        return;
+      }
+      case "exited":
+        this.#event("exited", { exitCode: event.p.code ?? 128 });
+        this.#end();
+        return;
+    }
+  }
+
+  async #setBreakpoints(args: Record<string, unknown>): Promise<unknown> {
+    const source = (args.source ?? {}) as { path?: string };
+    if (typeof source.path !== "string") throw new RequestFailed("setBreakpoints needs a path");
+    const wanted = (args.breakpoints as Record<string, unknown>[] | undefined) ?? [];
+    const specs = wanted.map((b) => {
+      const spec: { line: number; cond?: string; hit_condition?: string; log?: string } = {
+        line: Number(b.line),
+      };
+      if (typeof b.condition === "string" && b.condition) spec.cond = b.condition;
+      if (typeof b.hitCondition === "string" && b.hitCondition) {
+        spec.hit_condition = b.hitCondition;
+      }
+      if (typeof b.logMessage === "string") spec.log = b.logMessage;
+      return spec;
+    });
+    const { breakpoints } = await this.#session().request("set_breakpoints", {
+      file: source.path,
+      breakpoints: specs,
+    });
+    return {
+      breakpoints: breakpoints.map((b) => ({
+        ...(b.id ? { id: b.id } : {}),
+        verified: b.verified ?? b.id > 0,
+        line: b.line,
+        source: { path: b.file },
+        ...(b.message ? { message: b.message } : {}),
+      })),
+    };
+  }
+
+  #session(): QdbClient {
+    if (!this.#client) throw new RequestFailed("Not attached: send launch or attach first");
+    return this.#client;
+  }
+
+  #end(): void {
+    this.#firstStop.resolve();
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#event("terminated");
+    this.#finish();
+  }
+
+  #respond(request: Request, success: boolean, body?: unknown, message?: string): void {
+    const response: Record<string, unknown> = {
+      seq: this.#seq++,
+      type: "response",
+      request_seq: request.seq,
+      command: request.command,
+      success,
+    };
+    if (body !== undefined) response.body = body;
+    if (message !== undefined) response.message = message;
+    this.#send(response);
+  }
+
+  #event(event: string, body?: unknown): void {
+    const message: Record<string, unknown> = { seq: this.#seq++, type: "event", event };
+    if (body !== undefined) message.body = body;
+    this.#send(message);
+  }
+
+  /** Leaves the session, and ends what `launch` started. Idempotent. */
+  async close(): Promise<void> {
+    this.#client?.close();
+    this.#client = undefined;
+    const tracer = this.#tracer;
+    this.#tracer = undefined;
+    await tracer?.close();
+    const server = this.#server;
+    this.#server = undefined;
+    await server?.close();
+    this.#finish();
+  }
+
+  /** Same as {@linkcode DapAdapter.close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
