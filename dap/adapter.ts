@@ -14,7 +14,7 @@
 
 import { CommandError, QdbClient } from "../client/client.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
-import type { ClientEvent, StackPayload } from "../protocol/mod.ts";
+import type { Breakpoint, ClientEvent, StackPayload } from "../protocol/mod.ts";
 import { type RunningServer, serve } from "../server.ts";
 import { type RunningTracer, startTracer } from "../tracer.ts";
 import type { DapMessage } from "./wire.ts";
@@ -29,6 +29,9 @@ export const CAPABILITIES = {
   supportsDelayedStackTraceLoading: true,
   supportsExceptionInfoRequest: true,
   supportsTerminateRequest: true,
+  supportsSetVariable: true,
+  supportsCompletionsRequest: true,
+  supportsFunctionBreakpoints: true,
   exceptionBreakpointFilters: [
     { filter: "raised", label: "Raised Exceptions", default: false },
     { filter: "uncaught", label: "Uncaught Exceptions", default: true },
@@ -65,6 +68,13 @@ export class DapAdapter implements AsyncDisposable {
   #stopOnEntry = true;
   #launched = false;
   #configured = false;
+  /** The session's breakpoints as the editor knows them (id to what it was told). */
+  #known = new Map<number, string>();
+  /** The session's latest table, and whether the editor's own breakpoint request runs. */
+  #table: Breakpoint[] = [];
+  #changingBreakpoints = 0;
+  /** The ids of the editor's function breakpoints (replaced as a whole, as DAP does). */
+  #functionIds: number[] = [];
   /** Resolves at the session's first stop, or its end. */
   #firstStop = Promise.withResolvers<void>();
   /** A stepOut is under way: its stop at the return (pdb's) goes on into the caller. */
@@ -125,7 +135,42 @@ export class DapAdapter implements AsyncDisposable {
         return undefined;
       }
       case "setBreakpoints":
-        return await this.#setBreakpoints(args);
+        return await this.#ownBreakpoints(() => this.#setBreakpoints(args));
+      case "setFunctionBreakpoints":
+        return await this.#ownBreakpoints(() => this.#setFunctionBreakpoints(args));
+      case "setVariable": {
+        const params: { ref: number; name: string; value: string; frame?: number } = {
+          ref: Number(args.variablesReference),
+          name: String(args.name ?? ""),
+          value: String(args.value ?? ""),
+        };
+        if (args.frameId !== undefined) params.frame = Number(args.frameId);
+        const value = await this.#session().request("set_variable", params);
+        return {
+          value: value.value,
+          type: value.type,
+          variablesReference: value.ref,
+          namedVariables: value.named,
+          indexedVariables: value.indexed,
+        };
+      }
+      case "completions": {
+        // The word before the cursor (a dotted name) is what a match replaces.
+        const text = String(args.text ?? "");
+        const column = Number(args.column ?? text.length + 1);
+        const before = text.slice(0, Math.max(0, column - 1));
+        const word = /[\w.]*$/.exec(before)?.[0] ?? "";
+        const params: { text: string; frame?: number } = { text: word };
+        if (args.frameId !== undefined) params.frame = Number(args.frameId);
+        const { matches } = await this.#session().request("completions", params);
+        return {
+          targets: matches.map((label) => ({
+            label,
+            start: column - 1 - word.length,
+            length: word.length,
+          })),
+        };
+      }
       case "setExceptionBreakpoints": {
         const filters = (args.filters as string[] | undefined) ?? [];
         const mode = filters.includes("raised")
@@ -334,6 +379,10 @@ export class DapAdapter implements AsyncDisposable {
   #onEvent(event: ClientEvent, lastStop: StackPayload | undefined): void {
     if (event.e === "stack" || event.e === "exited") this.#firstStop.resolve();
     switch (event.e) {
+      case "breakpoints":
+        this.#table = event.p;
+        if (this.#changingBreakpoints === 0) this.#tellBreakpoints();
+        return;
       case "stack": {
         const p = event.p;
         if (p.reason === "select" || lastStop !== undefined) return;
@@ -381,7 +430,83 @@ export class DapAdapter implements AsyncDisposable {
     }
   }
 
-  async #setBreakpoints(args: Record<string, unknown>): Promise<unknown> {
+  /**
+   * Runs one of the editor's own breakpoint requests. Its answer says what became of them, so
+   * the table events it causes are not told again; breakpoints of other clients are.
+   */
+  async #ownBreakpoints(
+    run: () => Promise<{ breakpoints: Record<string, unknown>[] }>,
+  ): Promise<unknown> {
+    this.#changingBreakpoints++;
+    try {
+      const body = await run();
+      for (const bp of body.breakpoints) {
+        if (typeof bp.id === "number" && bp.id > 0) this.#known.set(bp.id, describe(bp));
+      }
+      return body;
+    } finally {
+      this.#changingBreakpoints--;
+    }
+  }
+
+  /** `breakpoint` events: what other clients of the session set, changed or removed. */
+  #tellBreakpoints(): void {
+    const now = new Map(this.#table.map((b) => [b.id, b]));
+    for (const [id, bp] of now) {
+      const told = this.#known.get(id);
+      const shown = toDap(bp);
+      const desc = describe(shown);
+      if (told === desc) continue;
+      this.#known.set(id, desc);
+      this.#event("breakpoint", {
+        reason: told === undefined ? "new" : "changed",
+        breakpoint: shown,
+      });
+    }
+    for (const id of [...this.#known.keys()]) {
+      if (now.has(id)) continue;
+      this.#known.delete(id);
+      this.#event("breakpoint", { reason: "removed", breakpoint: { id, verified: false } });
+    }
+  }
+
+  async #setFunctionBreakpoints(args: Record<string, unknown>) {
+    const client = this.#session();
+    for (const id of this.#functionIds) {
+      await client.requestEvent("clear_break", { id }, "breakpoints").catch(() => {});
+    }
+    this.#functionIds = [];
+    const wanted = (args.breakpoints as Record<string, unknown>[] | undefined) ?? [];
+    const out: Record<string, unknown>[] = [];
+    for (const b of wanted) {
+      const p: Record<string, unknown> = { func: String(b.name ?? "") };
+      if (typeof b.condition === "string" && b.condition) p.cond = b.condition;
+      if (typeof b.hitCondition === "string" && b.hitCondition) p.hit_condition = b.hitCondition;
+      try {
+        const before = new Set(this.#table.map((t) => t.id));
+        const reply = await client.requestEvent("set_break", p, "breakpoints");
+        const table = reply.p as Breakpoint[];
+        this.#table = table;
+        const added = table.find((t) => !before.has(t.id) && t.func === p.func) ??
+          table.filter((t) => t.func === p.func).at(-1);
+        if (!added) throw new RequestFailed(`No breakpoint on ${p.func}`);
+        this.#functionIds.push(added.id);
+        out.push(toDap(added));
+      } catch (error) {
+        const message = error instanceof CommandError
+          ? String(error.error.data)
+          : error instanceof Error
+          ? error.message
+          : String(error);
+        out.push({ verified: false, message });
+      }
+    }
+    return { breakpoints: out };
+  }
+
+  async #setBreakpoints(
+    args: Record<string, unknown>,
+  ): Promise<{ breakpoints: Record<string, unknown>[] }> {
     const source = (args.source ?? {}) as { path?: string };
     if (typeof source.path !== "string") throw new RequestFailed("setBreakpoints needs a path");
     const wanted = (args.breakpoints as Record<string, unknown>[] | undefined) ?? [];
@@ -460,4 +585,21 @@ export class DapAdapter implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** What the editor was shown of a breakpoint (DAP's shape), to tell a change from none. */
+function describe(bp: Record<string, unknown>): string {
+  return JSON.stringify([(bp.source as { path?: string } | undefined)?.path, bp.line, bp.verified]);
+}
+
+/** A qdb breakpoint as DAP's. */
+function toDap(bp: Breakpoint): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: bp.id,
+    verified: bp.verified ?? !bp.pending,
+    line: bp.line,
+  };
+  if (bp.file) out.source = { path: bp.file, name: bp.file.split("/").at(-1) };
+  if (bp.message) out.message = bp.message;
+  return out;
 }

@@ -1,7 +1,9 @@
 // `qdb dap` driven by Microsoft's own DAP test client (@vscode/debugadapter-testsupport), a
 // client nobody here wrote, over standard input and output, on every CPython 3.8+ found.
 import { DebugClient } from "npm:@vscode/debugadapter-testsupport@1.68.0";
+import { QdbClient } from "../client.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { QdbProcess, startServe } from "./support/processes.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
 
 const pythons = await findPythons();
@@ -211,6 +213,110 @@ Deno.test({
         sanitizeResources: false,
         sanitizeExit: false,
         fn: () => session(python),
+      })
+    ));
+  },
+});
+
+const TOKEN = "dap-test-token";
+
+async function attached(python: PythonInstall) {
+  await using serve = await startServe(["--token", TOKEN]);
+  const session = `dap-${python.version}`;
+  await using trace = new QdbProcess([
+    "trace",
+    "--python",
+    python.path,
+    "--server",
+    serve.tracerUrl,
+    "--session",
+    session,
+    "--token",
+    TOKEN,
+    PROGRAM,
+  ]);
+  await trace.line(/is session/, "stderr");
+  // Another client of the session, speaking qdb's own protocol.
+  await using other = await QdbClient.connect(serve.clientUrl, { session, auth: TOKEN });
+  const editors = Promise.withResolvers<void>();
+  void (async () => {
+    for await (const event of other.events) {
+      if (event.e !== "breakpoints") continue;
+      if (event.p.some((b) => b.line === 4 && b.file === PROGRAM)) editors.resolve();
+    }
+  })();
+  const { dc, dir } = await adapter();
+  try {
+    await dc.initializeRequest();
+    const breakpointEvents: { reason: string; breakpoint: { line?: number } }[] = [];
+    dc.on("breakpoint", (event) => breakpointEvents.push(event.body));
+    // The program already waits at its first line: the editor is told so once attached.
+    const [, , entry] = await Promise.all([
+      dc.waitForEvent("initialized").then(async () => {
+        await dc.setBreakpointsRequest({ source: { path: PROGRAM }, breakpoints: [{ line: 4 }] });
+        const fn = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: "visit" }] });
+        assertEquals(fn.body.breakpoints.map((b) => [b.verified, b.line]), [[true, 3]]);
+        await dc.configurationDoneRequest();
+      }),
+      dc.attachRequest({ server: serve.clientUrl, session, token: TOKEN } as never),
+      dc.waitForEvent("stopped"),
+    ]);
+    assertEquals(entry.body.reason, "entry");
+    assertEquals(breakpointEvents, []);
+
+    // The other client sees the editor's breakpoints, and the editor sees the other's.
+    await editors.promise;
+    const theirs = dc.waitForEvent("breakpoint");
+    other.send("set_break", { file: PROGRAM, line: 9 });
+    const told = await theirs;
+    assertEquals([told.body.reason, told.body.breakpoint.line], ["new", 9]);
+
+    // Continue: first to the other client's breakpoint, then to the function breakpoint.
+    await Promise.all([
+      dc.continueRequest({ threadId: entry.body.threadId }),
+      dc.assertStoppedLocation("breakpoint", { path: PROGRAM, line: 9 }),
+    ]);
+    const [, hit] = await Promise.all([
+      dc.continueRequest({ threadId: entry.body.threadId }),
+      dc.waitForEvent("stopped"),
+    ]);
+    assertEquals(hit.body.reason, "breakpoint");
+    const { body: { stackFrames } } = await dc.stackTraceRequest({ threadId: hit.body.threadId });
+    const frameId = stackFrames[0]!.id;
+    assertEquals([stackFrames[0]!.name, stackFrames[0]!.line], ["visit", 3]);
+    // Change a local, complete a name.
+    const { body: { scopes } } = await dc.scopesRequest({ frameId });
+    const set = await dc.setVariableRequest({
+      variablesReference: scopes[0]!.variablesReference,
+      name: "n",
+      value: "5",
+    });
+    assertEquals(set.body.value, "5");
+    assertEquals((await dc.evaluateRequest({ expression: "n", frameId })).body.result, "5");
+    const completed = await dc.completionsRequest({ text: "len(ite", column: 8, frameId });
+    const items = completed.body.targets.find((t) => t.label === "items");
+    assertEquals([items?.start, items?.length], [4, 3]);
+  } finally {
+    // Leaving does not end the session: the other client stays.
+    await dc.stop();
+    await Deno.remove(dir, { recursive: true });
+    other.send("disable", "hard");
+  }
+}
+
+Deno.test({
+  name: "qdb dap: attach to a session another client is in; breakpoints seen both ways",
+  ignore: pythons.length === 0,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await Promise.all(pythons.map((python) =>
+      t.step({
+        name: `Python ${python.version}`,
+        sanitizeOps: false,
+        sanitizeResources: false,
+        sanitizeExit: false,
+        fn: () => attached(python),
       })
     ));
   },
