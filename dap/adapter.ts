@@ -17,6 +17,7 @@ import { pythonEngine } from "../engine/python/python_engine.ts";
 import type { Breakpoint, ClientEvent, StackPayload } from "../protocol/mod.ts";
 import { type RunningServer, serve } from "../server.ts";
 import { type RunningTracer, startTracer } from "../tracer.ts";
+import { PathMapper, type PathMapping } from "./paths.ts";
 import type { DapMessage } from "./wire.ts";
 
 /** What the adapter tells the editor it supports (`initialize`'s answer). */
@@ -30,6 +31,7 @@ export const CAPABILITIES = {
   supportsExceptionInfoRequest: true,
   supportsTerminateRequest: true,
   supportsSetVariable: true,
+  supportsLoadedSourcesRequest: false,
   supportsCompletionsRequest: true,
   supportsFunctionBreakpoints: true,
   exceptionBreakpointFilters: [
@@ -68,6 +70,8 @@ export class DapAdapter implements AsyncDisposable {
   #stopOnEntry = true;
   #launched = false;
   #configured = false;
+  /** Paths between the tracer's machine and the editor's. */
+  #paths = new PathMapper(undefined, [], () => Promise.resolve(undefined));
   /** The session's breakpoints as the editor knows them (id to what it was told). */
   #known = new Map<number, string>();
   /** The session's latest table, and whether the editor's own breakpoint request runs. */
@@ -138,6 +142,16 @@ export class DapAdapter implements AsyncDisposable {
         return await this.#ownBreakpoints(() => this.#setBreakpoints(args));
       case "setFunctionBreakpoints":
         return await this.#ownBreakpoints(() => this.#setFunctionBreakpoints(args));
+      case "source": {
+        const ref = Number(
+          args.sourceReference ?? (args.source as { sourceReference?: number })
+            ?.sourceReference,
+        );
+        const remote = this.#paths.reference(ref);
+        if (!remote) throw new RequestFailed(`No source ${ref}`);
+        const { text } = await this.#session().request("source", { path: remote });
+        return { content: text, mimeType: "text/x-python" };
+      }
       case "setVariable": {
         const params: { ref: number; name: string; value: string; frame?: number } = {
           ref: Number(args.variablesReference),
@@ -193,11 +207,12 @@ export class DapAdapter implements AsyncDisposable {
           start,
           levels: Math.min(levels, 1000),
         });
+        const sources = await Promise.all(frames.map((f) => this.#paths.source(f.file)));
         return {
-          stackFrames: frames.map((f) => ({
+          stackFrames: frames.map((f, i) => ({
             id: f.id,
             name: f.func,
-            source: { path: f.file, name: f.file.split("/").at(-1) },
+            source: sources[i],
             line: f.line,
             column: 1,
           })),
@@ -304,6 +319,7 @@ export class DapAdapter implements AsyncDisposable {
   /** A program on this machine: a server and a tracer in this process, as `qdb run`. */
   async #launch(args: Record<string, unknown>): Promise<void> {
     if (typeof args.program !== "string") throw new RequestFailed('launch needs a "program"');
+    this.#mapPaths(args);
     this.#stopOnEntry = args.stopOnEntry === true;
     const token = crypto.randomUUID().replaceAll("-", "");
     this.#server = serve({
@@ -345,7 +361,27 @@ export class DapAdapter implements AsyncDisposable {
   }
 
   /** A session that `qdb trace` started, on any server. */
+  /** Paths as the launch or attach arguments say (the editor's folder, `pathMappings`). */
+  #mapPaths(args: Record<string, unknown>): void {
+    const workspace = [args.workspaceFolder, args.cwd].find((v) => typeof v === "string") as
+      | string
+      | undefined;
+    const mappings = Array.isArray(args.pathMappings)
+      ? (args.pathMappings as PathMapping[]).filter((m) =>
+        typeof m?.localRoot === "string" && typeof m?.remoteRoot === "string"
+      )
+      : [];
+    this.#paths = new PathMapper(workspace ?? Deno.cwd(), mappings, async (remote) => {
+      try {
+        return (await this.#session().request("source", { path: remote })).hash;
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
   async #attach(args: Record<string, unknown>): Promise<void> {
+    this.#mapPaths(args);
     const server = typeof args.server === "string" ? args.server : "ws://127.0.0.1:8002";
     if (typeof args.session !== "string") throw new RequestFailed('attach needs a "session"');
     await this.#connect(
@@ -454,7 +490,7 @@ export class DapAdapter implements AsyncDisposable {
     const now = new Map(this.#table.map((b) => [b.id, b]));
     for (const [id, bp] of now) {
       const told = this.#known.get(id);
-      const shown = toDap(bp);
+      const shown = toDap(bp, this.#paths);
       const desc = describe(shown);
       if (told === desc) continue;
       this.#known.set(id, desc);
@@ -491,7 +527,7 @@ export class DapAdapter implements AsyncDisposable {
           table.filter((t) => t.func === p.func).at(-1);
         if (!added) throw new RequestFailed(`No breakpoint on ${p.func}`);
         this.#functionIds.push(added.id);
-        out.push(toDap(added));
+        out.push(toDap(added, this.#paths));
       } catch (error) {
         const message = error instanceof CommandError
           ? String(error.error.data)
@@ -522,7 +558,7 @@ export class DapAdapter implements AsyncDisposable {
       return spec;
     });
     const { breakpoints } = await this.#session().request("set_breakpoints", {
-      file: source.path,
+      file: this.#paths.remote(source.path),
       breakpoints: specs,
     });
     return {
@@ -530,7 +566,8 @@ export class DapAdapter implements AsyncDisposable {
         ...(b.id ? { id: b.id } : {}),
         verified: b.verified ?? b.id > 0,
         line: b.line,
-        source: { path: b.file },
+        // The editor's own file, whatever the tracer calls it.
+        source: { path: source.path },
         ...(b.message ? { message: b.message } : {}),
       })),
     };
@@ -593,13 +630,13 @@ function describe(bp: Record<string, unknown>): string {
 }
 
 /** A qdb breakpoint as DAP's. */
-function toDap(bp: Breakpoint): Record<string, unknown> {
+function toDap(bp: Breakpoint, paths: PathMapper): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: bp.id,
     verified: bp.verified ?? !bp.pending,
     line: bp.line,
   };
-  if (bp.file) out.source = { path: bp.file, name: bp.file.split("/").at(-1) };
+  if (bp.file) out.source = paths.known(bp.file);
   if (bp.message) out.message = bp.message;
   return out;
 }

@@ -321,3 +321,138 @@ Deno.test({
     ));
   },
 });
+
+/** Whether this machine lets a test give a process its own mounts (root and unshare). */
+async function canUnshare(): Promise<boolean> {
+  if (Deno.uid() !== 0) return false;
+  try {
+    const { success } = await new Deno.Command("unshare", {
+      args: ["--mount", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+const LIB = "def work(n):\n    x = n * 2\n    return x\n";
+
+async function remotePaths(python: PythonInstall) {
+  // The tracer's machine: files that exist only in its own mount namespace, under `remote`.
+  const remote = await Deno.makeTempDir({ prefix: "qdb-remote-" });
+  const stage = await Deno.makeTempDir({ prefix: "qdb-stage-" });
+  await Deno.mkdir(`${stage}/pkg`);
+  await Deno.writeTextFile(`${stage}/pkg/__init__.py`, "");
+  await Deno.writeTextFile(`${stage}/pkg/lib.py`, LIB);
+  await Deno.writeTextFile(
+    `${stage}/main.py`,
+    `import sys\nsys.path.insert(0, ${JSON.stringify(remote)})\nfrom pkg import lib\nlib.work(3)\n`,
+  );
+  // The editor's workspace: a copy of lib.py under another root, no main.py.
+  const workspace = await Deno.makeTempDir({ prefix: "qdb-workspace-" });
+  await Deno.mkdir(`${workspace}/src/pkg`, { recursive: true });
+  const localLib = `${workspace}/src/pkg/lib.py`;
+  await Deno.writeTextFile(localLib, LIB);
+  await using serve = await startServe(["--token", TOKEN]);
+  const session = `dap-remote-${python.version}`;
+  const trace = [Deno.execPath(), "run", "--allow-all", QDB, "trace", "--python", python.path]
+    .concat(["--server", serve.tracerUrl, "--session", session, "--token", TOKEN])
+    // A breakpoint set there (by whoever started it) in lib.py's second line.
+    .concat(["--break", `${remote}/pkg/lib.py:2`])
+    .concat([`${remote}/main.py`]).map((a) => `'${a}'`).join(" ");
+  const tracer = new Deno.Command("unshare", {
+    args: [
+      "--mount",
+      "sh",
+      "-c",
+      `mount -t tmpfs none '${remote}' && cp -r '${stage}/.' '${remote}/' && exec ${trace}`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const { dc, dir } = await adapter();
+  try {
+    // The tracer says where its session is once it is there.
+    let said = "";
+    const reader = tracer.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!/is session/.test(said)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`qdb trace ended: ${said}`);
+      said += value;
+    }
+    reader.releaseLock();
+    await dc.initializeRequest();
+    const [, , entry] = await Promise.all([
+      dc.waitForEvent("initialized").then(() => dc.configurationDoneRequest()),
+      dc.attachRequest(
+        { server: serve.clientUrl, session, token: TOKEN, workspaceFolder: workspace } as never,
+      ),
+      dc.waitForEvent("stopped"),
+    ]);
+    assert(!(await Deno.stat(`${remote}/main.py`).then(() => true, () => false)));
+    // main.py exists only there: shown through a source reference, its text from the tracer.
+    const top = (await dc.stackTraceRequest({ threadId: entry.body.threadId })).body
+      .stackFrames[0]!;
+    assert((top.source?.sourceReference ?? 0) > 0, JSON.stringify(top.source));
+    const text = await dc.sourceRequest({ sourceReference: top.source!.sourceReference! });
+    assertMatch(text.body.content, /from pkg import lib/);
+    // lib.py: found in the workspace under another root, confirmed by its content.
+    const [, hit] = await Promise.all([
+      dc.continueRequest({ threadId: entry.body.threadId }),
+      dc.waitForEvent("stopped"),
+    ]);
+    const frame = (await dc.stackTraceRequest({ threadId: hit.body.threadId })).body
+      .stackFrames[0]!;
+    assertEquals([frame.source?.path, frame.line, frame.source?.sourceReference], [
+      localLib,
+      2,
+      undefined,
+    ]);
+    // Now a breakpoint in the editor's copy goes to the tracer's file, and is hit there.
+    const again = await dc.setBreakpointsRequest({
+      source: { path: localLib },
+      breakpoints: [{ line: 3 }],
+    });
+    assertEquals([again.body.breakpoints[0]!.verified, again.body.breakpoints[0]!.source?.path], [
+      true,
+      localLib,
+    ]);
+    await Promise.all([
+      dc.continueRequest({ threadId: hit.body.threadId }),
+      dc.assertStoppedLocation("breakpoint", { path: localLib, line: 3 }),
+    ]);
+  } finally {
+    await dc.stop();
+    try {
+      tracer.kill("SIGTERM");
+    } catch { /* ended */ }
+    await tracer.status;
+    await tracer.stderr.cancel().catch(() => {});
+    for (const path of [dir, stage, workspace, remote]) {
+      await Deno.remove(path, { recursive: true });
+    }
+  }
+}
+
+const unshare = await canUnshare();
+if (!unshare) console.log("skip: remote paths need root and unshare (a mount namespace)");
+
+Deno.test({
+  name: "qdb dap: a remote file shown by reference, another found in the workspace by content",
+  ignore: pythons.length === 0 || !unshare,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await Promise.all(pythons.map((python) =>
+      t.step({
+        name: `Python ${python.version}`,
+        sanitizeOps: false,
+        sanitizeResources: false,
+        sanitizeExit: false,
+        fn: () => remotePaths(python),
+      })
+    ));
+  },
+});
