@@ -12,7 +12,7 @@
  * @module
  */
 
-import { CommandError, QdbClient } from "../client/client.ts";
+import { CommandError, listSessions, QdbClient } from "../client/client.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
 import type { Breakpoint, ClientEvent, StackPayload } from "../protocol/mod.ts";
 import { type RunningServer, serve } from "../server.ts";
@@ -77,6 +77,8 @@ export class DapAdapter implements AsyncDisposable {
   /** The session's latest table, and whether the editor's own breakpoint request runs. */
   #table: Breakpoint[] = [];
   #changingBreakpoints = 0;
+  /** The program's threads the editor was told of (`thread` events). */
+  #threads = new Set<number>();
   /** The ids of the editor's function breakpoints (replaced as a whole, as DAP does). */
   #functionIds: number[] = [];
   /** Resolves at the session's first stop, or its end. */
@@ -333,9 +335,14 @@ export class DapAdapter implements AsyncDisposable {
     await this.#connect(this.#server.clientUrl, session, token);
     // From now on its first stop waits for configurationDone.
     this.#launched = true;
+    const skip = Array.isArray(args.skip) ? args.skip.map(String) : [];
+    // justMyCode, as debugpy: the standard library and installed packages are not stepped in.
+    if (args.justMyCode === true) skip.push(...await libraryPatterns(args.python));
     this.#tracer = await startTracer({
       engine: pythonEngine,
       program: args.program,
+      ...(skip.length > 0 ? { skip } : {}),
+      ...(typeof args.evalPolicy === "string" ? { evalPolicy: args.evalPolicy } : {}),
       args: Array.isArray(args.args) ? args.args.map(String) : [],
       ...(typeof args.cwd === "string" ? { cwd: args.cwd } : {}),
       ...(typeof args.python === "string" ? { interpreter: args.python } : {}),
@@ -383,12 +390,23 @@ export class DapAdapter implements AsyncDisposable {
   async #attach(args: Record<string, unknown>): Promise<void> {
     this.#mapPaths(args);
     const server = typeof args.server === "string" ? args.server : "ws://127.0.0.1:8002";
-    if (typeof args.session !== "string") throw new RequestFailed('attach needs a "session"');
-    await this.#connect(
-      server,
-      args.session,
-      typeof args.token === "string" ? args.token : undefined,
-    );
+    const token = typeof args.token === "string" ? args.token : undefined;
+    let session = typeof args.session === "string" && args.session ? args.session : undefined;
+    if (session === undefined) {
+      // None given: the one live session with a program, or say which there are.
+      const { sessions } = await listSessions(server, { token });
+      const live = sessions.filter((s) => s.tracer !== null);
+      if (live.length !== 1) {
+        const names = live.map((s) => `${s.id} (${s.tracer?.program})`).join(", ");
+        throw new RequestFailed(
+          live.length === 0
+            ? `No session with a program on ${server}: start one with qdb trace`
+            : `${live.length} sessions on ${server}: say which in "session": ${names}`,
+        );
+      }
+      session = live[0]!.id;
+    }
+    await this.#connect(server, session, token);
   }
 
   async #connect(server: string, session: string, token: string | undefined): Promise<void> {
@@ -439,6 +457,7 @@ export class DapAdapter implements AsyncDisposable {
           return;
         }
         this.#event("stopped", body);
+        void this.#tellThreads();
         return;
       }
       case "running":
@@ -483,6 +502,24 @@ export class DapAdapter implements AsyncDisposable {
     } finally {
       this.#changingBreakpoints--;
     }
+  }
+
+  /** `thread` events: the threads started and ended since the last stop. */
+  async #tellThreads(): Promise<void> {
+    let threads;
+    try {
+      ({ threads } = await this.#session().request("threads"));
+    } catch {
+      return; // Running again, or gone: the next stop tells.
+    }
+    const now = new Set(threads.map((t) => t.id));
+    for (const id of now) {
+      if (!this.#threads.has(id)) this.#event("thread", { reason: "started", threadId: id });
+    }
+    for (const id of this.#threads) {
+      if (!now.has(id)) this.#event("thread", { reason: "exited", threadId: id });
+    }
+    this.#threads = now;
   }
 
   /** `breakpoint` events: what other clients of the session set, changed or removed. */
@@ -639,4 +676,24 @@ function toDap(bp: Breakpoint, paths: PathMapper): Record<string, unknown> {
   if (bp.file) out.source = paths.known(bp.file);
   if (bp.message) out.message = bp.message;
   return out;
+}
+
+/**
+ * The file patterns of a Python's standard library and installed packages (for `justMyCode`),
+ * asked of that Python; none when it cannot say.
+ */
+async function libraryPatterns(python: unknown): Promise<string[]> {
+  const code = "import sysconfig, json; p = sysconfig.get_paths(); " +
+    "print(json.dumps(sorted({p['stdlib'], p['platstdlib'], p['purelib'], p['platlib']})))";
+  try {
+    const out = await new Deno.Command(typeof python === "string" ? python : "python3", {
+      args: ["-c", code],
+      stdin: "null",
+      stderr: "null",
+    }).output();
+    const dirs = JSON.parse(new TextDecoder().decode(out.stdout)) as string[];
+    return dirs.map((dir) => `${dir}/*`);
+  } catch {
+    return [];
+  }
 }

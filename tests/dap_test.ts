@@ -10,7 +10,16 @@ const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
 const POSTMORTEM = new URL("../testdata/postmortem.py", import.meta.url).pathname;
 const SPIN = new URL("../testdata/spin.py", import.meta.url).pathname;
+const MORE = new URL("../testdata/dap_more.py", import.meta.url).pathname;
 const QDB = new URL("../mod.ts", import.meta.url).pathname;
+
+/** The 1-based line of `path` that ends with `# @marker` (or contains `text`). */
+function lineOf(path: string, marker: string): number {
+  const lines = Deno.readTextFileSync(path).split("\n");
+  const i = lines.findIndex((l) => l.endsWith(`# @${marker}`) || l.includes(marker));
+  if (i < 0) throw new Error(`No ${marker} in ${path}`);
+  return i + 1;
+}
 
 /** An adapter started as an editor starts one: a command, DAP on its stdin and stdout. */
 async function adapter(): Promise<{ dc: DebugClient; dir: string }> {
@@ -258,7 +267,8 @@ async function attached(python: PythonInstall) {
         assertEquals(fn.body.breakpoints.map((b) => [b.verified, b.line]), [[true, 3]]);
         await dc.configurationDoneRequest();
       }),
-      dc.attachRequest({ server: serve.clientUrl, session, token: TOKEN } as never),
+      // No session named: the server's one live session.
+      dc.attachRequest({ server: serve.clientUrl, token: TOKEN } as never),
       dc.waitForEvent("stopped"),
     ]);
     assertEquals(entry.body.reason, "entry");
@@ -454,5 +464,127 @@ Deno.test({
         fn: () => remotePaths(python),
       })
     ));
+  },
+});
+
+async function deeper(python: PythonInstall) {
+  // The standard library's json, as this Python has it.
+  const out = await new Deno.Command(python.path, {
+    args: ["-c", "import json; print(json.__file__)"],
+  }).output();
+  const jsonFile = new TextDecoder().decode(out.stdout).trim();
+  const encodeLine = lineOf(jsonFile, "return _default_encoder.encode(obj)");
+  const { dc, dir } = await adapter();
+  try {
+    await dc.initializeRequest();
+    const outputs: string[] = [];
+    dc.on("output", (event) => event.body.category === "stdout" && outputs.push(event.body.output));
+    const [, , hit] = await Promise.all([
+      dc.waitForEvent("initialized").then(async () => {
+        await dc.setBreakpointsRequest({
+          source: { path: MORE },
+          breakpoints: [{ line: lineOf(MORE, "make_return"), hitCondition: "== 3" }, {
+            line: lineOf(MORE, "dumps"),
+          }],
+        });
+        const std = await dc.setBreakpointsRequest({
+          source: { path: jsonFile },
+          breakpoints: [{ line: encodeLine }],
+        });
+        assertEquals(std.body.breakpoints[0]!.verified, true);
+        await dc.configurationDoneRequest();
+      }),
+      dc.launch({ program: MORE, python: python.path }),
+      dc.waitForEvent("stopped"),
+    ]);
+    // The third hit: n is 2.
+    const threadId = hit.body.threadId;
+    const frames = (await dc.stackTraceRequest({ threadId })).body.stackFrames;
+    assertEquals([frames[0]!.name, frames[0]!.line], ["make", lineOf(MORE, "make_return")]);
+    const frameId = frames[0]!.id;
+    assertEquals((await dc.evaluateRequest({ expression: "n", frameId })).body.result, "2");
+    // A nested value, opened level by level: box.inner["deep"][1]["deeper"].
+    const scopes = (await dc.scopesRequest({ frameId })).body.scopes;
+    let children = (await dc.variablesRequest({
+      variablesReference: scopes[0]!.variablesReference,
+    })).body.variables;
+    for (const name of ["box", "inner", "deep", "[1]"]) {
+      const child = children.find((v) => v.name === name);
+      assert(child && child.variablesReference > 0, `${name} in ${JSON.stringify(children)}`);
+      children = (await dc.variablesRequest({ variablesReference: child.variablesReference }))
+        .body.variables;
+    }
+    assertEquals(children.find((v) => v.name === "deeper")?.value, "4");
+    // On to json.dumps, into it, and to the breakpoint inside the standard library.
+    await Promise.all([
+      dc.continueRequest({ threadId }),
+      dc.assertStoppedLocation("breakpoint", { path: MORE, line: lineOf(MORE, "dumps") }),
+    ]);
+    const [, stepped] = await Promise.all([
+      dc.stepInRequest({ threadId }),
+      dc.waitForEvent("stopped"),
+    ]);
+    assertEquals(stepped.body.reason, "step");
+    const inside = (await dc.stackTraceRequest({ threadId })).body.stackFrames[0]!;
+    assertEquals([inside.name, inside.source?.path], ["dumps", jsonFile]);
+    await Promise.all([
+      dc.continueRequest({ threadId }),
+      dc.assertStoppedLocation("breakpoint", { path: jsonFile, line: encodeLine }),
+    ]);
+    await Promise.all([dc.continueRequest({ threadId }), dc.waitForEvent("terminated")]);
+    assertEquals(outputs.join(""), '{"total": 10}\n');
+  } finally {
+    await dc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "qdb dap: a hit-count breakpoint, a nested value, a step into and a breakpoint in the stdlib",
+  ignore: pythons.length === 0,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await Promise.all(pythons.map((python) =>
+      t.step({
+        name: `Python ${python.version}`,
+        sanitizeOps: false,
+        sanitizeResources: false,
+        sanitizeExit: false,
+        fn: () => deeper(python),
+      })
+    ));
+  },
+});
+
+Deno.test({
+  name: "qdb dap --port: a debug session per TCP connection",
+  ignore: pythons.length === 0,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using dap = new QdbProcess(["dap", "--port", "0"]);
+    const [, port] = await dap.line(/^qdb dap: listening on 127\.0\.0\.1:(\d+)$/, "stderr");
+    const dc = new DebugClient("unused", "unused", "qdb");
+    const alive = setInterval(() => {}, 1000);
+    try {
+      await dc.start(Number(port));
+      await dc.initializeRequest();
+      const [, , entry] = await Promise.all([
+        dc.waitForEvent("initialized").then(() => dc.configurationDoneRequest()),
+        dc.launch({ program: PROGRAM, python: pythons.at(-1)!.path, stopOnEntry: true }),
+        dc.waitForEvent("stopped"),
+      ]);
+      assertEquals(entry.body.reason, "entry");
+      await Promise.all([
+        dc.continueRequest({ threadId: entry.body.threadId }),
+        dc.waitForEvent("terminated"),
+      ]);
+    } finally {
+      await dc.stop();
+      clearInterval(alive);
+      dap.kill();
+    }
   },
 });

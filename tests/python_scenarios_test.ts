@@ -715,17 +715,13 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     });
     const stop = await stopped(s, "breakpoint");
     assertEquals(stop.p.thread.name, "worker");
-    // The main thread counts in a loop of Python code. It stops at its next line, so its count
-    // may move once or twice right after the stop (a bounded number of reads, not a timed
-    // wait); from then on it does not move at all. Without the hold it moves by thousands
-    // between any two reads.
-    let laps = (await evalIn(s, "laps")).p.output;
-    for (let read = 0; read < 50; read++) {
-      const now = (await evalIn(s, "laps")).p.output;
-      if (now === laps) break;
-      laps = now;
-    }
-    for (let read = 0; read < 3; read++) assertEquals((await evalIn(s, "laps")).p.output, laps);
+    // The main thread counts in a loop of Python code. It stops at its next line (on 3.8-3.11,
+    // in the signal handler that runs at its loop's next turn), so its count may still move by
+    // one after the stop, and then no more. Running on, it would count thousands between two
+    // reads.
+    const reads: number[] = [];
+    for (let read = 0; read < 6; read++) reads.push(Number((await evalIn(s, "laps")).p.output));
+    assert(Math.max(...reads) - Math.min(...reads) <= 2, `laps read: ${reads.join(", ")}`);
     await evalIn(s, "globals().update(done=True)");
     s.send("continue");
     assertEquals((await s.exited).code, 0);
