@@ -392,16 +392,20 @@ export class DapAdapter implements AsyncDisposable {
     const server = typeof args.server === "string" ? args.server : "ws://127.0.0.1:8002";
     const token = typeof args.token === "string" ? args.token : undefined;
     let session = typeof args.session === "string" && args.session ? args.session : undefined;
+    // The live sessions with a program: an unknown one is an error naming them, not a wait.
+    const { sessions } = await listSessions(server, { token });
+    const live = sessions.filter((s) => s.tracer !== null);
+    const names = () => live.map((s) => `${s.id} (${s.tracer?.program})`).join(", ") || "none";
+    if (session !== undefined && !live.some((s) => s.id === session)) {
+      throw new RequestFailed(`No session ${session} on ${server}; live sessions: ${names()}`);
+    }
     if (session === undefined) {
       // None given: the one live session with a program, or say which there are.
-      const { sessions } = await listSessions(server, { token });
-      const live = sessions.filter((s) => s.tracer !== null);
       if (live.length !== 1) {
-        const names = live.map((s) => `${s.id} (${s.tracer?.program})`).join(", ");
         throw new RequestFailed(
           live.length === 0
             ? `No session with a program on ${server}: start one with qdb trace`
-            : `${live.length} sessions on ${server}: say which in "session": ${names}`,
+            : `${live.length} sessions on ${server}: say which in "session": ${names()}`,
         );
       }
       session = live[0]!.id;

@@ -588,3 +588,62 @@ Deno.test({
     }
   },
 });
+
+async function errors(python: PythonInstall) {
+  await using serve = await startServe(["--token", TOKEN]);
+  const { dc, dir } = await adapter();
+  try {
+    await dc.initializeRequest();
+    // A wrong token, and a session that is not there: readable errors, not a wait.
+    const refused = (args: Record<string, unknown>) =>
+      dc.attachRequest(args as never).then(() => "attached", (error: Error) => error.message);
+    assertMatch(await refused({ server: serve.clientUrl, token: "wrong" }), /token/i);
+    assertMatch(
+      await refused({ server: serve.clientUrl, token: TOKEN, session: "nope" }),
+      /No session nope .*live sessions: none/,
+    );
+    assertMatch(
+      await refused({ server: serve.clientUrl, token: TOKEN }),
+      /No session with a program/,
+    );
+  } finally {
+    await dc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+  // An evaluation the eval policy refuses says so.
+  const strict = await adapter();
+  try {
+    await strict.dc.initializeRequest();
+    const [, , entry] = await Promise.all([
+      strict.dc.waitForEvent("initialized").then(() => strict.dc.configurationDoneRequest()),
+      strict.dc.launch({
+        program: PROGRAM,
+        python: python.path,
+        stopOnEntry: true,
+        evalPolicy: "none",
+      }),
+      strict.dc.waitForEvent("stopped"),
+    ]);
+    const message = await strict.dc.evaluateRequest({ expression: "1 + 1", context: "repl" })
+      .then(() => "evaluated", (error: Error) => error.message);
+    assertMatch(message, /polic/i);
+    // Step over, then end.
+    await Promise.all([
+      strict.dc.nextRequest({ threadId: entry.body.threadId }),
+      strict.dc.assertStoppedLocation("step", { path: PROGRAM, line: 7 }),
+    ]);
+  } finally {
+    await strict.dc.stop();
+    await Deno.remove(strict.dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "qdb dap: a wrong token, an unknown session, a refused evaluation are readable errors",
+  ignore: pythons.length === 0,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await errors(pythons.at(-1)!);
+  },
+});
