@@ -161,14 +161,10 @@ export class DapAdapter implements AsyncDisposable {
           value: String(args.value ?? ""),
         };
         if (args.frameId !== undefined) params.frame = Number(args.frameId);
-        const value = await this.#session().request("set_variable", params);
-        return {
-          value: value.value,
-          type: value.type,
-          variablesReference: value.ref,
-          namedVariables: value.named,
-          indexedVariables: value.indexed,
-        };
+        const { value, ...rest } = toDapValue(
+          await this.#session().request("set_variable", params),
+        );
+        return { value, ...rest };
       }
       case "completions": {
         // The word before the cursor (a dotted name) is what a match replaces.
@@ -248,16 +244,7 @@ export class DapAdapter implements AsyncDisposable {
         if (args.count !== undefined && Number(args.count) > 0) params.count = Number(args.count);
         if (args.filter === "named" || args.filter === "indexed") params.filter = args.filter;
         const { variables } = await this.#session().request("variables", params);
-        return {
-          variables: variables.map((v) => ({
-            name: v.name,
-            value: v.value,
-            type: v.type,
-            variablesReference: v.ref,
-            namedVariables: v.named,
-            indexedVariables: v.indexed,
-          })),
-        };
+        return { variables: variables.map((v) => ({ name: v.name, ...toDapValue(v) })) };
       }
       case "evaluate": {
         const context = args.context === "hover" || args.context === "watch"
@@ -268,14 +255,8 @@ export class DapAdapter implements AsyncDisposable {
           context,
         };
         if (args.frameId !== undefined) params.frame = Number(args.frameId);
-        const value = await this.#session().request("evaluate", params);
-        return {
-          result: value.value,
-          type: value.type,
-          variablesReference: value.ref,
-          namedVariables: value.named,
-          indexedVariables: value.indexed,
-        };
+        const { value, ...rest } = toDapValue(await this.#session().request("evaluate", params));
+        return { result: value, ...rest };
       }
       case "exceptionInfo": {
         const info = await this.#session().request("exception_info", {
@@ -700,4 +681,17 @@ async function libraryPatterns(python: unknown): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** A protocol 2 value as DAP's fields. */
+function toDapValue(
+  v: { value: string; type: string; ref: number; named: number; indexed: number },
+) {
+  return {
+    value: v.value,
+    type: v.type,
+    variablesReference: v.ref,
+    namedVariables: v.named,
+    indexedVariables: v.indexed,
+  };
 }

@@ -33,6 +33,7 @@ export function encodeDap(message: object): Uint8Array {
 
 /** Why a stream could not be read as DAP messages. */
 export class DapWireError extends Error {
+  /** Says what was wrong with the stream. */
   constructor(message: string) {
     super(message);
     this.name = "DapWireError";

@@ -21,6 +21,32 @@ function lineOf(path: string, marker: string): number {
   return i + 1;
 }
 
+/** A test run side by side on every Python found (`skip`: not on this machine). */
+function onEveryPython(
+  name: string,
+  scenario: (python: PythonInstall) => Promise<void>,
+  skip = false,
+) {
+  Deno.test({
+    name,
+    ignore: pythons.length === 0 || skip,
+    // The DAP test client's own timers and child process outlive a failing step otherwise.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn(t) {
+      await Promise.all(pythons.map((python) =>
+        t.step({
+          name: `Python ${python.version}`,
+          sanitizeOps: false,
+          sanitizeResources: false,
+          sanitizeExit: false,
+          fn: () => scenario(python),
+        })
+      ));
+    },
+  });
+}
+
 /** An adapter started as an editor starts one: a command, DAP on its stdin and stdout. */
 async function adapter(): Promise<{ dc: DebugClient; dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "qdb-dap-" });
@@ -190,42 +216,15 @@ async function exceptionsPauseTerminate(python: PythonInstall) {
   }
 }
 
-Deno.test({
-  name: "qdb dap: an uncaught exception with exceptionInfo; pause a busy loop; terminate",
-  ignore: pythons.length === 0,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await Promise.all(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        fn: () => exceptionsPauseTerminate(python),
-      })
-    ));
-  },
-});
+onEveryPython(
+  "qdb dap: an uncaught exception with exceptionInfo; pause a busy loop; terminate",
+  exceptionsPauseTerminate,
+);
 
-Deno.test({
-  name: "qdb dap: launch, breakpoints and a logpoint, threads, stack, paged variables, steps",
-  ignore: pythons.length === 0,
-  // The DAP test client's own timers and child process outlive a failing step otherwise.
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await Promise.all(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        fn: () => session(python),
-      })
-    ));
-  },
-});
+onEveryPython(
+  "qdb dap: launch, breakpoints and a logpoint, threads, stack, paged variables, steps",
+  session,
+);
 
 const TOKEN = "dap-test-token";
 
@@ -314,23 +313,10 @@ async function attached(python: PythonInstall) {
   }
 }
 
-Deno.test({
-  name: "qdb dap: attach to a session another client is in; breakpoints seen both ways",
-  ignore: pythons.length === 0,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await Promise.all(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        fn: () => attached(python),
-      })
-    ));
-  },
-});
+onEveryPython(
+  "qdb dap: attach to a session another client is in; breakpoints seen both ways",
+  attached,
+);
 
 /** Whether this machine lets a test give a process its own mounts (root and unshare). */
 async function canUnshare(): Promise<boolean> {
@@ -449,23 +435,11 @@ async function remotePaths(python: PythonInstall) {
 const unshare = await canUnshare();
 if (!unshare) console.log("skip: remote paths need root and unshare (a mount namespace)");
 
-Deno.test({
-  name: "qdb dap: a remote file shown by reference, another found in the workspace by content",
-  ignore: pythons.length === 0 || !unshare,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await Promise.all(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        fn: () => remotePaths(python),
-      })
-    ));
-  },
-});
+onEveryPython(
+  "qdb dap: a remote file shown by reference, another found in the workspace by content",
+  remotePaths,
+  !unshare,
+);
 
 async function deeper(python: PythonInstall) {
   // The standard library's json, as this Python has it.
@@ -539,24 +513,10 @@ async function deeper(python: PythonInstall) {
   }
 }
 
-Deno.test({
-  name:
-    "qdb dap: a hit-count breakpoint, a nested value, a step into and a breakpoint in the stdlib",
-  ignore: pythons.length === 0,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await Promise.all(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        fn: () => deeper(python),
-      })
-    ));
-  },
-});
+onEveryPython(
+  "qdb dap: a hit-count breakpoint, a nested value, a step into and a breakpoint in the stdlib",
+  deeper,
+);
 
 Deno.test({
   name: "qdb dap --port: a debug session per TCP connection",
