@@ -74,8 +74,9 @@ export class DapAdapter implements AsyncDisposable {
   #paths = new PathMapper(undefined, [], () => Promise.resolve(undefined));
   /** The session's breakpoints as the editor knows them (id to what it was told). */
   #known = new Map<number, string>();
-  /** The session's latest table, and whether the editor's own breakpoint request runs. */
+  /** The session's latest breakpoint table. */
   #table: Breakpoint[] = [];
+  /** How many of the editor's own breakpoint requests run (their changes are not told). */
   #changingBreakpoints = 0;
   /** The program's threads the editor was told of (`thread` events). */
   #threads = new Set<number>();
@@ -113,9 +114,7 @@ export class DapAdapter implements AsyncDisposable {
         : String(error);
       this.#respond(request, false, undefined, text);
     }
-    if (request.command === "disconnect" || request.command === "terminate") {
-      if (request.command === "disconnect") await this.close();
-    }
+    if (request.command === "disconnect") await this.close();
   }
 
   async #dispatch(request: Request): Promise<unknown> {
