@@ -48,6 +48,27 @@ class PauseMixin(object):
             self._disarm_line_events()
         gate.release()
 
+    def _line_events_here(self, frame):
+        """This thread sees a line event at its next line of the program's code (on 3.12+
+        every line is one while pausing or holding)."""
+        if _PY312:
+            return
+        if sys.gettrace() is None:
+            sys.settrace(self._bp_global)
+        while frame is not None:
+            if not self._is_ignored(frame) and frame.f_trace is None:
+                frame.f_trace = self._bp_local
+                frame.f_trace_lines = True
+            frame = frame.f_back
+
+    def _owns_bridge_lock(self):
+        """Whether this thread holds one of the bridge's own locks."""
+        for lock in (self._send_lock, self._state_lock, self._bp_lock):
+            owned = getattr(lock, "_is_owned", None)
+            if owned is not None and owned():
+                return True
+        return False
+
     def _hold_here(self, frame):
         """Waits at `frame` while another thread's stop holds the program; returns whether it
         waited. The wait is on a plain lock (no Python code runs in a held thread), and a held
@@ -141,7 +162,14 @@ class PauseMixin(object):
                 self._retrace_here(frame)
         if (self._pause_flag or self._holding is not None) and self._active:
             ident = threading.get_ident()
-            if ident not in self._busy:
+            if ident in self._busy:
+                pass
+            elif self._owns_bridge_lock():
+                # The signal came in the middle of qdb's own code (a logpoint sending its
+                # line, say): stopping here would keep that lock from the stopped thread. This
+                # thread stops at its next line of the program's code instead.
+                self._line_events_here(frame)
+            else:
                 self._maybe_pause(frame)
         if not ours:
             handler = self._chained_handler
