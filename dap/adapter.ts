@@ -579,7 +579,10 @@ export class DapAdapter implements AsyncDisposable {
       return spec;
     });
     const { breakpoints } = await this.#session().request("set_breakpoints", {
-      file: this.#paths.remote(source.path),
+      file: await this.#paths.find(
+        source.path,
+        async (tail) => (await this.#session().request("find_source", { tail })).paths,
+      ),
       breakpoints: specs,
     });
     return {

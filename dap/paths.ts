@@ -86,6 +86,41 @@ export class PathMapper {
     return local;
   }
 
+  /**
+   * The remote path of a file the editor names, looked for on the tracer's machine when it is
+   * not known yet (a breakpoint set before the file loads): the file itself, then the same
+   * file under another root, by the trailing components of its path in the workspace (two at
+   * least, unless it sits at the workspace's top). One match is taken; none or several leave
+   * the path as it is.
+   */
+  async find(local: string, find: (tail: string) => Promise<string[]>): Promise<string> {
+    const known = this.remote(local);
+    if (known !== local) return known;
+    const found = async (tail: string) => {
+      try {
+        return await find(tail);
+      } catch {
+        return [];
+      }
+    };
+    if ((await found(local.replace(/^\/+/, ""))).includes(local)) return this.#learn(local, local);
+    const root = this.#workspace;
+    if (!root || !local.startsWith(`${trimSlash(root)}/`)) return local;
+    const parts = local.slice(trimSlash(root).length + 1).split("/");
+    for (let i = 0; i < parts.length; i++) {
+      if (parts.length - i < 2 && parts.length > 1) break;
+      const paths = await found(parts.slice(i).join("/"));
+      if (paths.length === 1) return this.#learn(local, paths[0]!);
+      if (paths.length > 1) break;
+    }
+    return local;
+  }
+
+  #learn(local: string, remote: string): string {
+    this.#toRemote.set(local, remote);
+    return remote;
+  }
+
   /** The remote path behind a source reference. */
   reference(ref: number): string | undefined {
     return this.#refs[ref - 1];

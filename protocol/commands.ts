@@ -31,6 +31,7 @@ import {
   completionsArgs,
   evaluateArgs,
   exceptionInfoArgs,
+  findSourceArgs,
   hitCondition,
   logMessage,
   scopesArgs,
@@ -318,6 +319,11 @@ export const COMMANDS = {
     "Protocol 2. Reply `ok` with the text of a source file the program has loaded as code, and its SHA-256 hash; any other path is refused.",
     sourceArgs,
     { e: "source", p: { path: "/src/app.py" }, id: 6 },
+  ),
+  find_source: spec(
+    "Protocol 2. Reply `ok` with the paths that end with `/TAIL` among the files the program has loaded as code and the Python files under its main file's directory (at most 100): how a client on another machine finds the program's copy of its own file.",
+    findSourceArgs,
+    { e: "find_source", p: { tail: "pkg/lib.py" }, id: 9 },
   ),
 } as const;
 

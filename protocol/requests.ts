@@ -93,6 +93,14 @@ export const sourceArgs: Schema<{ path: string }> = object({
   path: string({ nonEmpty: true, maxLength: 4096 }),
 });
 
+/** Most paths `find_source` answers with. */
+export const MAX_FOUND_SOURCES = 100;
+
+/** `find_source`'s arguments: the trailing part of a path, such as `pkg/lib.py`. */
+export const findSourceArgs: Schema<{ tail: string }> = object({
+  tail: string({ nonEmpty: true, maxLength: 4096 }),
+});
+
 /** Most breakpoints `set_breakpoints` takes for one file. */
 export const MAX_FILE_BREAKPOINTS = 1000;
 
@@ -267,6 +275,7 @@ export const RESULTS = {
   variables: object({ variables: array(variableSchema, { maxItems: MAX_PAGE }) }),
   evaluate: evaluateResultSchema,
   source: object({ path: string(), text: string(), hash: string() }),
+  find_source: object({ paths: array(string(), { maxItems: MAX_FOUND_SOURCES }) }),
   set_breakpoints: object({ breakpoints: array(breakpointSchema) }),
   set_variable: valueSchema,
   completions: object({ matches: array(string(), { maxItems: 1000 }) }),

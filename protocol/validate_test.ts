@@ -54,6 +54,7 @@ const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   variables: [{ ref: 4, count: 5000 }, "payload.count must be an integer from 1 to 1000"],
   evaluate: [{ expr: "" }, "payload.expr must be a non-empty string"],
   source: [{ path: "" }, "payload.path must be a non-empty string"],
+  find_source: [{ tail: 3 }, "payload.tail must be a non-empty string"],
   exception_info: [{}, "payload.thread is required"],
   set_variable: [{ ref: 1, name: "n" }, "payload.value is required"],
   completions: [{ text: 5 }, "payload.text must be a string"],

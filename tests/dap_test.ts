@@ -355,8 +355,6 @@ async function remotePaths(python: PythonInstall) {
   const session = `dap-remote-${python.version}`;
   const trace = [Deno.execPath(), "run", "--allow-all", QDB, "trace", "--python", python.path]
     .concat(["--server", serve.tracerUrl, "--session", session, "--token", TOKEN])
-    // A breakpoint set there (by whoever started it) in lib.py's second line.
-    .concat(["--break", `${remote}/pkg/lib.py:2`])
     .concat([`${remote}/main.py`]).map((a) => `'${a}'`).join(" ");
   const tracer = new Deno.Command("unshare", {
     args: [
@@ -381,7 +379,18 @@ async function remotePaths(python: PythonInstall) {
     reader.releaseLock();
     await dc.initializeRequest();
     const [, , entry] = await Promise.all([
-      dc.waitForEvent("initialized").then(() => dc.configurationDoneRequest()),
+      dc.waitForEvent("initialized").then(async () => {
+        // Before lib.py is loaded: the tracer's copy is found by its trailing path.
+        const set = await dc.setBreakpointsRequest({
+          source: { path: localLib },
+          breakpoints: [{ line: 2 }],
+        });
+        assertEquals([set.body.breakpoints[0]!.verified, set.body.breakpoints[0]!.source?.path], [
+          true,
+          localLib,
+        ]);
+        await dc.configurationDoneRequest();
+      }),
       dc.attachRequest(
         { server: serve.clientUrl, session, token: TOKEN, workspaceFolder: workspace } as never,
       ),

@@ -808,6 +808,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 result = inspector.threads(stop)
             elif command == "source":
                 result = inspector.source(args)
+            elif command == "find_source":
+                result = inspector.find_source(args)
             elif command == "stack_trace":
                 result = inspector.stack_trace(stop, args)
             elif command == "set_breakpoint":

@@ -26,6 +26,9 @@ MAX_REFS = 100000
 MAX_VALUE = 2000
 # Largest file `source` returns.
 MAX_SOURCE_BYTES = 8 * 1024 * 1024
+# find_source: most paths answered, most directory entries looked at.
+MAX_FOUND = 100
+MAX_WALK = 20000
 # Most children in one page.
 MAX_PAGE = 1000
 
@@ -277,6 +280,34 @@ class Inspector(object):
                                % (path, MAX_SOURCE_BYTES))
         return {"path": path, "text": data.decode("utf-8", "replace"),
                 "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
+
+    def find_source(self, args):
+        """Paths that end with /TAIL: loaded code, and .py files under the main file's
+        directory (a bounded walk; hidden directories and caches skipped)."""
+        tail = "/" + args["tail"].replace("\\", "/").lstrip("/")
+        found = sorted(p for p in self._loaded_files() if p.endswith(tail))
+        program = self._bridge._program
+        if program and not program.startswith("<") and tail.endswith(".py"):
+            seen = 0
+            stack = [os.path.dirname(program)]
+            while stack and seen < MAX_WALK and len(found) < MAX_FOUND:
+                top = stack.pop()
+                try:
+                    entries = list(os.scandir(top))
+                except OSError:
+                    continue
+                for entry in entries:
+                    seen += 1
+                    if entry.name.startswith(".") or entry.name in ("__pycache__", "node_modules"):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.path.endswith(tail) and entry.path not in found:
+                            found.append(entry.path)
+                    except OSError:
+                        continue
+        return {"paths": found[:MAX_FOUND]}
 
     def _loaded_files(self):
         """Canonical paths of the program's code: its main file, the files of loaded modules,
