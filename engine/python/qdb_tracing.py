@@ -8,10 +8,10 @@ A mixin of the Bridge (qdb.py), which holds the state it works on. Standard libr
 import sys
 import threading
 
-import qdb_threads
 from qdb_common import _BRIDGE_FILES, _GEN_FLAGS, _PY312
 from qdb_eval import _CondError, _EvalFailed, _PolicyRefused
 from qdb_repr import _exc_line
+
 
 class _Stepper(object):
     """bdb's stepping state, for one thread."""
@@ -369,6 +369,20 @@ class TracingMixin(object):
 
     # ------------------------------------------------------------------ stop sources
 
+    def _on_raise_event(self, frame, arg):
+        exc_type, exc, tb = arg
+        # Only where it is raised, not in every frame it passes through.
+        if tb is not None and tb.tb_next is not None:
+            return
+        self._on_raise(frame, exc_type, exc, tb)
+
+    def _on_raise(self, frame, exc_type, exc, tb):
+        if exc_type in (StopIteration, StopAsyncIteration, GeneratorExit):
+            return
+        if frame.f_code.co_filename.startswith("<frozen ") or self._is_ignored(frame):
+            return
+        self._stop_at(frame, "exception", exc_info=(exc_type, exc, tb))
+
     def _on_bp_line(self, frame):
         """A line with a breakpoint runs: apply bdb's effective() rules, maybe stop."""
         file = self._canon(frame.f_code.co_filename)
@@ -436,62 +450,3 @@ class TracingMixin(object):
             out.append(text[:1000])
         self.drain_output()
         self._send("print", {"input": "<log>", "exc": False, "output": "".join(out) + "\n"})
-
-    def _maybe_pause(self, frame):
-        """A line event while a pause is asked for or a stop holds the program."""
-        while frame is not None and self._is_ignored(frame):
-            frame = frame.f_back
-        if frame is None:
-            return
-        if self._holding is not None:
-            self._hold_here(frame)
-            return
-        if qdb_threads.starting_internal(threading.get_ident(), frame):
-            return
-        if self._claim_pause():
-            self._stop_at(frame, "pause")
-
-    def _claim_pause(self):
-        with self._state_lock:
-            if not self._pause_flag:
-                return False
-            self._pause_flag = False
-        if self._holding is None:
-            self._disarm_line_events()
-        return True
-
-    def _arm_line_events(self, signal_main=True):
-        """Every thread of the program sees a line event soon, wherever it runs (to pause, or
-        to wait while another thread is stopped): on 3.12+ by monitoring every line; on 3.9-3.11
-        threads without a trace function get one (see qdb_threads); the main thread by signal.
-        On 3.8 only threads that already have a trace function do."""
-        if _PY312:
-            if not self._pausing_events:
-                self._pausing_events = True
-                self._mon_line_events(True)
-        else:
-            tracer = self._thread_tracer
-            if tracer is not None and tracer.available:
-                if tracer.set_trace(self._other_threads(), self._bp_global):
-                    self._pause_traced = True
-            for ident, frame in sys._current_frames().items():
-                if ident in self._internal or ident == self._main_ident:
-                    continue
-                while frame is not None:
-                    if not self._is_ignored(frame) and frame.f_trace is None:
-                        frame.f_trace = self._bp_local
-                    frame = frame.f_back
-        if signal_main:
-            self._signal_main()
-
-    def _disarm_line_events(self):
-        """Back to the events that breakpoints and the exception mode need."""
-        if _PY312 and self._pausing_events:
-            self._pausing_events = False
-            try:
-                self._mon_line_events(False)
-            except Exception:
-                pass
-        if self._pause_traced:
-            self._pause_traced = False
-            self._retrace_others(self._bp_global if self._needs_line_tracing() else None)
