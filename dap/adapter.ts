@@ -107,12 +107,7 @@ export class DapAdapter implements AsyncDisposable {
       const body = await this.#dispatch(request);
       this.#respond(request, true, body);
     } catch (error) {
-      const text = error instanceof CommandError
-        ? String(error.error.data)
-        : error instanceof Error
-        ? error.message
-        : String(error);
-      this.#respond(request, false, undefined, text);
+      this.#respond(request, false, undefined, errorText(error));
     }
     if (request.command === "disconnect") await this.close();
   }
@@ -550,12 +545,7 @@ export class DapAdapter implements AsyncDisposable {
         this.#functionIds.push(added.id);
         out.push(toDap(added, this.#paths));
       } catch (error) {
-        const message = error instanceof CommandError
-          ? String(error.error.data)
-          : error instanceof Error
-          ? error.message
-          : String(error);
-        out.push({ verified: false, message });
+        out.push({ verified: false, message: errorText(error) });
       }
     }
     return { breakpoints: out };
@@ -696,4 +686,10 @@ function toDapValue(
     namedVariables: v.named,
     indexedVariables: v.indexed,
   };
+}
+
+/** What an editor is told of a failure: the session's own words for a refused command. */
+function errorText(error: unknown): string {
+  if (error instanceof CommandError) return String(error.error.data);
+  return error instanceof Error ? error.message : String(error);
 }

@@ -3,7 +3,7 @@
 import { DebugClient } from "npm:@vscode/debugadapter-testsupport@1.68.0";
 import { QdbClient } from "../client.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { QdbProcess, startServe } from "./support/processes.ts";
+import { QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
 
 const pythons = await findPythons();
@@ -231,18 +231,7 @@ const TOKEN = "dap-test-token";
 async function attached(python: PythonInstall) {
   await using serve = await startServe(["--token", TOKEN]);
   const session = `dap-${python.version}`;
-  await using trace = new QdbProcess([
-    "trace",
-    "--python",
-    python.path,
-    "--server",
-    serve.tracerUrl,
-    "--session",
-    session,
-    "--token",
-    TOKEN,
-    PROGRAM,
-  ]);
+  await using trace = startTrace(serve, python.path, session, "--token", TOKEN, PROGRAM);
   await trace.line(/is session/, "stderr");
   // Another client of the session, speaking qdb's own protocol.
   await using other = await QdbClient.connect(serve.clientUrl, { session, auth: TOKEN });
@@ -335,6 +324,12 @@ async function canUnshare(): Promise<boolean> {
 
 const LIB = "def work(n):\n    x = n * 2\n    return x\n";
 
+/** Sets a file's one breakpoint; says whether it is verified, and in which file the editor sees it. */
+async function breakpointAt(dc: DebugClient, path: string, line: number) {
+  const { body } = await dc.setBreakpointsRequest({ source: { path }, breakpoints: [{ line }] });
+  return [body.breakpoints[0]!.verified, body.breakpoints[0]!.source?.path];
+}
+
 async function remotePaths(python: PythonInstall) {
   // The tracer's machine: files that exist only in its own mount namespace, under `remote`.
   const remote = await Deno.makeTempDir({ prefix: "qdb-remote-" });
@@ -353,9 +348,9 @@ async function remotePaths(python: PythonInstall) {
   await Deno.writeTextFile(localLib, LIB);
   await using serve = await startServe(["--token", TOKEN]);
   const session = `dap-remote-${python.version}`;
-  const trace = [Deno.execPath(), "run", "--allow-all", QDB, "trace", "--python", python.path]
-    .concat(["--server", serve.tracerUrl, "--session", session, "--token", TOKEN])
-    .concat([`${remote}/main.py`]).map((a) => `'${a}'`).join(" ");
+  const trace = [Deno.execPath(), "run", "--allow-all", QDB]
+    .concat(traceArgs(serve, python.path, session, "--token", TOKEN, `${remote}/main.py`))
+    .map((a) => `'${a}'`).join(" ");
   const tracer = new Deno.Command("unshare", {
     args: [
       "--mount",
@@ -381,14 +376,7 @@ async function remotePaths(python: PythonInstall) {
     const [, , entry] = await Promise.all([
       dc.waitForEvent("initialized").then(async () => {
         // Before lib.py is loaded: the tracer's copy is found by its trailing path.
-        const set = await dc.setBreakpointsRequest({
-          source: { path: localLib },
-          breakpoints: [{ line: 2 }],
-        });
-        assertEquals([set.body.breakpoints[0]!.verified, set.body.breakpoints[0]!.source?.path], [
-          true,
-          localLib,
-        ]);
+        assertEquals(await breakpointAt(dc, localLib, 2), [true, localLib]);
         await dc.configurationDoneRequest();
       }),
       dc.attachRequest(
@@ -416,14 +404,7 @@ async function remotePaths(python: PythonInstall) {
       undefined,
     ]);
     // Now a breakpoint in the editor's copy goes to the tracer's file, and is hit there.
-    const again = await dc.setBreakpointsRequest({
-      source: { path: localLib },
-      breakpoints: [{ line: 3 }],
-    });
-    assertEquals([again.body.breakpoints[0]!.verified, again.body.breakpoints[0]!.source?.path], [
-      true,
-      localLib,
-    ]);
+    assertEquals(await breakpointAt(dc, localLib, 3), [true, localLib]);
     await Promise.all([
       dc.continueRequest({ threadId: hit.body.threadId }),
       dc.assertStoppedLocation("breakpoint", { path: localLib, line: 3 }),

@@ -2,7 +2,7 @@
 // WebSocket to `qdb serve`, a program run by `qdb trace`, on every CPython 3.8+ found.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { Inbox, type Received } from "./support/inbox.ts";
-import { QdbProcess, startServe } from "./support/processes.ts";
+import { QdbProcess, startServe, startTrace } from "./support/processes.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 
@@ -39,25 +39,11 @@ async function close(link: { close(): void }, inbox: Inbox) {
 
 type Serve = { clientUrl: string; tracerUrl: string };
 
-/** `qdb trace` of `program` (with `options` before it) as session `session` of `serve`. */
-function startTrace(serve: Serve, python: PythonInstall, session: string, ...rest: string[]) {
-  return new QdbProcess([
-    "trace",
-    "--python",
-    python.path,
-    "--server",
-    serve.tracerUrl,
-    "--session",
-    session,
-    ...rest,
-  ]);
-}
-
 async function scenario(serve: Serve, python: PythonInstall) {
   const session = `v2-${python.version}`;
   await using trace = startTrace(
     serve,
-    python,
+    python.path,
     session,
     "--no-stop",
     "--break",
@@ -275,7 +261,7 @@ const COUNTER = new URL("../testdata/counter.py", import.meta.url).pathname;
 
 async function breakpointsScenario(serve: Serve, python: PythonInstall) {
   const session = `v2-bp-${python.version}`;
-  await using trace = startTrace(serve, python, session, COUNTER);
+  await using trace = startTrace(serve, python.path, session, COUNTER);
   await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
   await ana.inbox.expect("stack", (p) => p.reason === "entry");
   // An editor's whole list for the file: a logpoint, a hit count, a line without code, and a
@@ -342,7 +328,7 @@ const POSTMORTEM = new URL("../testdata/postmortem.py", import.meta.url).pathnam
 
 async function exceptionScenario(serve: Serve, python: PythonInstall) {
   const session = `v2-exc-${python.version}`;
-  await using trace = startTrace(serve, python, session, POSTMORTEM);
+  await using trace = startTrace(serve, python.path, session, POSTMORTEM);
   await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
   await ana.inbox.expect("stack", (p) => p.reason === "entry");
   const { threads } = await ana.ok("threads");
@@ -446,7 +432,7 @@ Deno.test({
     await using serve = await startServe();
     for (const python of pythons) {
       const session = `caps-${python.version}`;
-      await using trace = startTrace(serve, python, session, PROGRAM);
+      await using trace = startTrace(serve, python.path, session, PROGRAM);
       await using ana = await attach(`${serve.clientUrl}/${session}`, 2);
       let tracer = ana.attached.p.tracer;
       if (tracer === null) tracer = (await ana.inbox.expect("attached", (p) => p.tracer)).p.tracer;

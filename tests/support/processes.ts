@@ -178,3 +178,26 @@ export async function startServe(args: string[] = []): Promise<ServeProcess> {
     throw error;
   }
 }
+
+/**
+ * The arguments of `qdb trace` running a program with `python` as session `session` of a
+ * server's `tracerUrl`; `rest` is more options, then the program and its arguments.
+ */
+export function traceArgs(
+  serve: { tracerUrl: string },
+  python: string,
+  session: string,
+  ...rest: string[]
+): string[] {
+  return ["trace", "--python", python, "--server", serve.tracerUrl, "--session", session, ...rest];
+}
+
+/** `qdb trace` as {@linkcode traceArgs} says, as a child process. */
+export function startTrace(
+  serve: { tracerUrl: string },
+  python: string,
+  session: string,
+  ...rest: string[]
+): QdbProcess {
+  return new QdbProcess(traceArgs(serve, python, session, ...rest));
+}
