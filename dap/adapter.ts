@@ -84,8 +84,12 @@ export class DapAdapter implements AsyncDisposable {
   #functionIds: number[] = [];
   /** Resolves at the session's first stop, or its end. */
   #firstStop = Promise.withResolvers<void>();
-  /** A stepOut is under way: its stop at the return (pdb's) goes on into the caller. */
-  #steppingOut = false;
+  /**
+   * The editor's thread ids (1, 2, ...) for the program's (as large as 2^64 in CPython): an
+   * editor may keep 14 digits of a number (Neovim's JSON) or an int32 (Java's DAP clients).
+   */
+  #dapThreads = new Map<number, number>();
+  #qdbThreads = new Map<number, number>();
   /** A launched program's first stop, shown once the editor is configured (if it asked). */
   #entry: Record<string, unknown> | undefined;
   #terminated = false;
@@ -189,13 +193,13 @@ export class DapAdapter implements AsyncDisposable {
       }
       case "threads": {
         const { threads } = await this.#session().request("threads");
-        return { threads: threads.map((t) => ({ id: t.id, name: t.name })) };
+        return { threads: threads.map((t) => ({ id: this.#dapThread(t.id), name: t.name })) };
       }
       case "stackTrace": {
         const start = Number(args.startFrame ?? 0);
         const levels = Number(args.levels ?? 0) || 1000;
         const { frames, total } = await this.#session().request("stack_trace", {
-          thread: Number(args.threadId),
+          thread: this.#qdbThread(args.threadId),
           start,
           levels: Math.min(levels, 1000),
         });
@@ -254,7 +258,7 @@ export class DapAdapter implements AsyncDisposable {
       }
       case "exceptionInfo": {
         const info = await this.#session().request("exception_info", {
-          thread: Number(args.threadId),
+          thread: this.#qdbThread(args.threadId),
         });
         return {
           exceptionId: info.type,
@@ -270,8 +274,10 @@ export class DapAdapter implements AsyncDisposable {
         const command = { continue: "continue", next: "next", stepIn: "step", stepOut: "return" }[
           request.command
         ];
-        this.#steppingOut = request.command === "stepOut";
-        this.#session().send(command, { thread: Number(args.threadId) });
+        const thread = this.#qdbThread(args.threadId);
+        // An editor's step out stops in the caller, at the call (pdb's return stops before).
+        const payload = request.command === "stepOut" ? { thread, caller: true } : { thread };
+        this.#session().send(command, payload);
         return request.command === "continue" ? { allThreadsContinued: true } : undefined;
       }
       case "pause":
@@ -419,15 +425,9 @@ export class DapAdapter implements AsyncDisposable {
       case "stack": {
         const p = event.p;
         if (p.reason === "select" || lastStop !== undefined) return;
-        if (this.#steppingOut && p.reason === "return") {
-          // qdb stops as the frame returns, as pdb; an editor's step out lands in the caller.
-          this.#session().send("step", { thread: p.thread?.id ?? 0 });
-          return;
-        }
-        this.#steppingOut = false;
         const body: Record<string, unknown> = {
           reason: REASONS[p.reason ?? "pause"] ?? "pause",
-          threadId: p.thread?.id ?? 0,
+          threadId: this.#dapThread(p.thread?.id ?? 0),
           allThreadsStopped: true,
         };
         if (p.breakpoint !== undefined) body.hitBreakpointIds = [p.breakpoint];
@@ -441,7 +441,7 @@ export class DapAdapter implements AsyncDisposable {
       }
       case "running":
         this.#event("continued", {
-          threadId: event.p?.thread?.id ?? 0,
+          threadId: this.#dapThread(event.p?.thread?.id ?? 0),
           allThreadsContinued: true,
         });
         return;
@@ -493,10 +493,12 @@ export class DapAdapter implements AsyncDisposable {
     }
     const now = new Set(threads.map((t) => t.id));
     for (const id of now) {
-      if (!this.#threads.has(id)) this.#event("thread", { reason: "started", threadId: id });
+      if (!this.#threads.has(id)) {
+        this.#event("thread", { reason: "started", threadId: this.#dapThread(id) });
+      }
     }
     for (const id of this.#threads) {
-      if (!now.has(id)) this.#event("thread", { reason: "exited", threadId: id });
+      if (!now.has(id)) this.#event("thread", { reason: "exited", threadId: this.#dapThread(id) });
     }
     this.#threads = now;
   }
@@ -585,6 +587,24 @@ export class DapAdapter implements AsyncDisposable {
         ...(b.message ? { message: b.message } : {}),
       })),
     };
+  }
+
+  /** The editor's id of a program's thread (given on first sight, kept for the session). */
+  #dapThread(thread: number): number {
+    let id = this.#dapThreads.get(thread);
+    if (id === undefined) {
+      id = this.#dapThreads.size + 1;
+      this.#dapThreads.set(thread, id);
+      this.#qdbThreads.set(id, thread);
+    }
+    return id;
+  }
+
+  /** The program's thread behind an editor's thread id. */
+  #qdbThread(threadId: unknown): number {
+    const thread = this.#qdbThreads.get(Number(threadId));
+    if (thread === undefined) throw new RequestFailed(`No thread ${threadId} in this session`);
+    return thread;
   }
 
   #session(): QdbClient {

@@ -154,9 +154,11 @@ export const COMMANDS = {
     resume,
     { e: "next" },
   ),
-  return: spec("Run until the selected frame returns (optional `thread`, as `step`).", resume, {
-    e: "return",
-  }),
+  return: spec(
+    "Run until the selected frame returns and stop there, as pdb (optional `thread`, as `step`). With `caller: true` (protocol 2), stop in the caller instead, right after the call, as an editor's step out.",
+    optional(object({}, { thread: integer(), caller: boolean() })),
+    { e: "return" },
+  ),
   until: spec(
     "Run until a line greater than the current one is reached in this frame (or the given line), or the frame returns. The payload is the line, or `{thread, line}`.",
     optional(union(

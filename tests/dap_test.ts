@@ -132,16 +132,17 @@ async function session(python: PythonInstall) {
       .then(() => undefined, (error: Error) => error.message);
     assertMatch(failed ?? "", /NameError/);
 
-    // Step out of visit, step over, then continue to the breakpoint's second hit.
-    // Out of visit: the caller's next line (CPython reports no new line when a call returns to
-    // the middle of one).
+    // Step out of visit (to the call), then continue to the breakpoint's second hit.
     const [, out] = await Promise.all([
       dc.stepOutRequest({ threadId: threads[0]!.id }),
       dc.waitForEvent("stopped"),
     ]);
     assertEquals(out.body.reason, "step");
     const outer = await dc.stackTraceRequest({ threadId: threads[0]!.id });
-    assertEquals(outer.body.stackFrames[0]!.name, "<module>");
+    assertEquals(
+      [outer.body.stackFrames[0]!.name, outer.body.stackFrames[0]!.line],
+      ["<module>", 9],
+    );
     await Promise.all([
       dc.continueRequest({ threadId: threads[0]!.id }),
       dc.assertStoppedLocation("breakpoint", { path: PROGRAM, line: 4 }),
@@ -597,3 +598,71 @@ Deno.test({
     await errors(pythons.at(-1)!);
   },
 });
+
+async function stepOut(python: PythonInstall) {
+  const { dc, dir } = await adapter();
+  try {
+    await dc.initializeRequest();
+    const [, , hit] = await Promise.all([
+      dc.waitForEvent("initialized").then(async () => {
+        await dc.setBreakpointsRequest({
+          source: { path: MORE },
+          breakpoints: [{ line: lineOf(MORE, "in_first") }],
+        });
+        await dc.configurationDoneRequest();
+      }),
+      dc.launch({ program: MORE, python: python.path }),
+      dc.waitForEvent("stopped"),
+    ]);
+    // Thread ids an editor keeps exactly: Neovim's JSON keeps 14 digits, Java clients an int32
+    // (CPython's own ids are addresses, 15 digits and more).
+    const threadId = hit.body.threadId;
+    assert(Number.isInteger(threadId) && threadId > 0 && threadId < 2 ** 31, `${threadId}`);
+    const { body: { threads } } = await dc.threadsRequest();
+    assertEquals(threads.map((t) => t.id), [threadId]);
+    const top = async () => {
+      const [f] = (await dc.stackTraceRequest({ threadId, levels: 1 })).body.stackFrames;
+      return [f!.name, f!.line];
+    };
+    const step = async (request: Promise<unknown>) => {
+      const [, stopped] = await Promise.all([request, dc.waitForEvent("stopped")]);
+      assertEquals(stopped.body.reason, "step");
+      return await top();
+    };
+    const both = lineOf(MORE, "both_calls");
+    assertEquals(await top(), ["first", lineOf(MORE, "in_first")]);
+    // Out of first: back in main at the call, mid-line; the line's next call is still ahead.
+    assertEquals(await step(dc.stepOutRequest({ threadId })), ["main", both]);
+    assertEquals(await step(dc.stepInRequest({ threadId })), ["second", lineOf(MORE, "in_second")]);
+    assertEquals(await step(dc.stepOutRequest({ threadId })), ["main", both]);
+    // Over the rest of the line (the breakpoint is cleared first: next would stop in first).
+    await dc.setBreakpointsRequest({ source: { path: MORE }, breakpoints: [] });
+    assertEquals(await step(dc.nextRequest({ threadId })), ["main", lineOf(MORE, "after_both")]);
+    // Out of a generator at a yield: to the caller, whose next call resumes the generator.
+    await dc.setBreakpointsRequest({
+      source: { path: MORE },
+      breakpoints: [{ line: lineOf(MORE, "in_gen") }],
+    });
+    await Promise.all([
+      dc.continueRequest({ threadId }),
+      dc.assertStoppedLocation("breakpoint", { path: MORE, line: lineOf(MORE, "in_gen") }),
+    ]);
+    assertEquals(await step(dc.stepOutRequest({ threadId })), ["main", lineOf(MORE, "gen_calls")]);
+    assertEquals(await step(dc.stepInRequest({ threadId })), [
+      "numbers",
+      lineOf(MORE, "gen_again"),
+    ]);
+    const unknown = await dc.stackTraceRequest({ threadId: threadId + 100 })
+      .then(() => "", (error: Error) => error.message);
+    assertMatch(unknown, /No thread \d+ in this session/);
+    await Promise.all([dc.continueRequest({ threadId }), dc.waitForEvent("terminated")]);
+  } finally {
+    await dc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+onEveryPython(
+  "qdb dap: step out stops at the call, small thread ids, and step in from there",
+  stepOut,
+);

@@ -602,6 +602,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 for f, _ in stop.frames:
                     f.f_trace = None
             return
+        for f, _ in stop.frames:
+            f.f_trace_opcodes = False  # A step out that stopped elsewhere first.
         frame = stop.frame
         if kind == "continue":
             self._steppers.pop(ident, None)
@@ -617,6 +619,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             st = _Stepper(None, None, 0)
         elif kind == "next":
             st = _Stepper(frame, None, 0)
+        elif kind == "out":
+            st = _Stepper(frame, frame, -1, out=True)
         elif kind == "return":
             if frame.f_code.co_flags & _GEN_FLAGS:
                 st = _Stepper(frame, None, -1)
@@ -664,6 +668,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         selected (`view`: `return` leaves it, `until` and `next` stay in it), in the stopped
         thread or one held by its stop; protocol 2 may name the thread instead."""
         if isinstance(p, dict):
+            if e == "return" and p.get("caller") is True:
+                e = "out"
             thread = p.get("thread")
             p = p.get("line")
             if thread is not None and thread != view.ident:

@@ -15,13 +15,16 @@ from qdb_repr import _exc_line
 
 class _Stepper(object):
     """bdb's stepping state, for one thread."""
-    __slots__ = ("stopframe", "returnframe", "stoplineno", "entry")
+    __slots__ = ("stopframe", "returnframe", "stoplineno", "entry", "out")
 
-    def __init__(self, stopframe=None, returnframe=None, stoplineno=0, entry=False):
+    def __init__(self, stopframe=None, returnframe=None, stoplineno=0, entry=False, out=None):
         self.stopframe = stopframe
         self.returnframe = returnframe
         self.stoplineno = stoplineno
         self.entry = entry
+        # A step out (`return` with `caller`): True until returnframe returns, then the caller,
+        # which stops at its first instruction (an "opcode" event), still on the call's line.
+        self.out = out
 
 
 class TracingMixin(object):
@@ -195,7 +198,16 @@ class TracingMixin(object):
             if self._pause_flag or self._holding is not None:
                 self._maybe_pause(frame)
                 return frame.f_trace
+        elif event == "opcode":
+            if frame is st.out:
+                frame.f_trace_opcodes = False
+                st.out = None
+                self._stop_at(frame, "step")
+                return frame.f_trace
         elif event == "return":
+            if st.out is True and frame is st.returnframe:
+                self._step_out_of(st, frame)
+                return self._step_local
             if self._stop_here(st, frame) or frame is st.returnframe:
                 if st.stopframe and frame.f_code.co_flags & _GEN_FLAGS:
                     return self._step_local
@@ -224,6 +236,22 @@ class TracingMixin(object):
                 self._on_raise_event(frame, arg)
                 return frame.f_trace
         return self._step_local
+
+    def _step_out_of(self, st, frame):
+        """A step out leaves `frame`: its caller stops at its next instruction, mid-line. When
+        the caller is not the user's (skipped, or qdb's), the next line that is stops, as
+        after pdb's return."""
+        caller = frame.f_back
+        if caller is None or self._is_ignored(caller):
+            st.stopframe, st.returnframe, st.stoplineno, st.out = None, None, 0, None
+            self._set_caller_trace(frame)
+            return
+        st.stopframe, st.returnframe, st.stoplineno, st.out = caller, None, 0, caller
+        caller.f_trace = self._step_local
+        caller.f_trace_opcodes = True
+        if _PY312:
+            # 3.12+ instruments a running frame for opcode events only when tracing is set.
+            sys.settrace(sys.gettrace())
 
     def _set_caller_trace(self, frame):
         caller = frame.f_back
