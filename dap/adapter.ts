@@ -13,6 +13,7 @@
  */
 
 import { CommandError, listSessions, QdbClient } from "../client/client.ts";
+import { SessionModel } from "../client/session.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
 import type { Breakpoint, ClientEvent, StackPayload } from "../protocol/mod.ts";
 import { type RunningServer, serve } from "../server.ts";
@@ -34,6 +35,8 @@ export const CAPABILITIES = {
   supportsLoadedSourcesRequest: false,
   supportsCompletionsRequest: true,
   supportsFunctionBreakpoints: true,
+  supportTerminateDebuggee: true,
+  supportSuspendDebuggee: true,
   exceptionBreakpointFilters: [
     { filter: "raised", label: "Raised Exceptions", default: false },
     { filter: "uncaught", label: "Uncaught Exceptions", default: true },
@@ -72,6 +75,10 @@ export class DapAdapter implements AsyncDisposable {
   #configured = false;
   /** Paths between the tracer's machine and the editor's. */
   #paths = new PathMapper(undefined, [], () => Promise.resolve(undefined));
+  /** The session as every client sees it (who else is attached, whether it is stopped). */
+  #model = new SessionModel();
+  /** The ids of the breakpoints the editor set, per file (replaced as a whole, as DAP does). */
+  #own = new Map<string, number[]>();
   /** The session's breakpoints as the editor knows them (id to what it was told). */
   #known = new Map<number, string>();
   /** The session's latest breakpoint table. */
@@ -292,11 +299,32 @@ export class DapAdapter implements AsyncDisposable {
           const end = args.terminateDebuggee ?? this.#launched;
           if (end) client.send("disable", "hard");
           else if (this.#launched) client.send("disable", "soft");
+          else if (args.suspendDebuggee !== true) await this.#leave(client);
         }
         return undefined;
       }
     }
     throw new RequestFailed(`qdb dap does not support "${request.command}" yet`);
+  }
+
+  /**
+   * The editor leaves a session it attached to. When nobody else is attached, the program goes
+   * on without the editor's breakpoints, as under debugpy (a program stopped with nobody to
+   * resume it looks hung); with others attached, the session stays as it is: theirs.
+   */
+  async #leave(client: QdbClient): Promise<void> {
+    const others = [...this.#model.clients.keys()].filter((id) => id !== this.#model.you);
+    if (others.length > 0) return;
+    const own = [...this.#own.values(), this.#functionIds].flat();
+    await this.#ownBreakpoints(async () => {
+      for (const id of own) {
+        await client.requestEvent("clear_break", { id }, "breakpoints").catch(() => {});
+      }
+      return { breakpoints: [] };
+    });
+    if (this.#model.running === false && this.#model.stop) {
+      await client.requestEvent("continue", undefined, "running").catch(() => {});
+    }
   }
 
   /** A program on this machine: a server and a tracer in this process, as `qdb run`. */
@@ -401,6 +429,8 @@ export class DapAdapter implements AsyncDisposable {
       throw new RequestFailed("The server speaks protocol 1: qdb dap needs protocol 2");
     }
     this.#client = client;
+    this.#model = new SessionModel({ tracer: client.attached.tracer });
+    this.#model.apply({ e: "attached", p: client.attached });
     void this.#pump(client);
   }
 
@@ -408,6 +438,7 @@ export class DapAdapter implements AsyncDisposable {
   async #pump(client: QdbClient): Promise<void> {
     let lastStop: StackPayload | undefined;
     for await (const event of client.events) {
+      this.#model.apply(event);
       this.#onEvent(event, lastStop);
       if (event.e === "stack" && event.p.reason !== "select") lastStop = event.p;
       if (event.e === "running") lastStop = undefined;
@@ -577,6 +608,7 @@ export class DapAdapter implements AsyncDisposable {
       ),
       breakpoints: specs,
     });
+    this.#own.set(source.path, breakpoints.map((b) => b.id).filter((id) => id > 0));
     return {
       breakpoints: breakpoints.map((b) => ({
         ...(b.id ? { id: b.id } : {}),
