@@ -70,12 +70,25 @@ async function session(
   write: (bytes: Uint8Array) => void,
 ): Promise<number> {
   const adapter = new DapAdapter((message) => write(encodeDap(message)));
+  // One request after the other: an editor's order (breakpoints, then configurationDone) is
+  // the order they take effect in. Those that end or interrupt the session go first, so that
+  // the stop button works while an evaluation runs.
+  let queue = Promise.resolve();
+  const pending = new Set<Promise<void>>();
   try {
-    // One request after the other: an editor's order (breakpoints, then configurationDone) is
-    // the order they take effect in.
     for await (const message of readDap(input)) {
-      await adapter.handle(message);
-      if (message.type === "request" && message.command === "disconnect") break;
+      const command = message.type === "request" ? String(message.command) : undefined;
+      if (command === "disconnect") {
+        await adapter.handle(message);
+        break;
+      }
+      if (command !== undefined && URGENT.has(command)) {
+        const done = adapter.handle(message);
+        pending.add(done);
+        void done.finally(() => pending.delete(done));
+        continue;
+      }
+      queue = queue.then(() => adapter.handle(message));
     }
   } catch (error) {
     if (!(error instanceof DapWireError)) throw error;
@@ -83,6 +96,11 @@ async function session(
     return 1;
   } finally {
     await adapter.close();
+    // What was under way ends with the session (its requests answered with an error).
+    await Promise.allSettled([queue, ...pending]);
   }
   return 0;
 }
+
+/** Requests that do not wait for those before them. */
+const URGENT = new Set(["terminate", "pause"]);

@@ -5,6 +5,7 @@ import { QdbClient } from "../client.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
+import { guardExit } from "./support/scenario.ts";
 
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
@@ -61,11 +62,14 @@ async function adapter(): Promise<{ dc: DebugClient; dir: string }> {
   // Deno's Node layer does not count the adapter's pipes as pending work: while the test waits
   // for an event, something must keep the event loop alive.
   const alive = setInterval(() => {}, 1000);
+  // Stopping sends the editor's disconnect, once: a second one would wait for a gone adapter.
   const stop = dc.stop.bind(dc);
-  dc.stop = async () => {
-    clearInterval(alive);
-    await stop();
-  };
+  let stopped: Promise<void> | undefined;
+  dc.stop = () =>
+    stopped ??= (async () => {
+      clearInterval(alive);
+      await stop();
+    })();
   return { dc, dir };
 }
 
@@ -206,11 +210,16 @@ async function exceptionsPauseTerminate(python: PythonInstall) {
     assertEquals(stop.body.reason, "pause");
     const x = await busy.dc.evaluateRequest({ expression: "x > 0", context: "repl" });
     assertEquals(x.body.result, "True");
+    // The editor's stop button works while an evaluation runs (it does not wait its end).
+    const long = busy.dc.evaluateRequest({ expression: "__import__('time').sleep(600)" })
+      .then(() => "", (error: Error) => error.message);
     await Promise.all([
       busy.dc.terminateRequest({}),
       busy.dc.waitForEvent("exited"),
       busy.dc.waitForEvent("terminated"),
     ]);
+    const failed = await long;
+    assert(failed !== "" && !/TimeoutError/.test(failed), failed);
   } finally {
     await busy.dc.stop();
     await Deno.remove(busy.dir, { recursive: true });
@@ -295,13 +304,57 @@ async function attached(python: PythonInstall) {
     const completed = await dc.completionsRequest({ text: "len(ite", column: 8, frameId });
     const items = completed.body.targets.find((t) => t.label === "items");
     assertEquals([items?.start, items?.length], [4, 3]);
+    // Leaving while another client is attached leaves the session as it is: stopped, with the
+    // editor's breakpoints.
+    await dc.stop();
+    const { threads } = await other.request("threads");
+    assertEquals(threads.map((t) => t.state), ["stopped"]);
+    const table = await other.requestEvent("breakpoints", undefined, "breakpoints");
+    assert((table.p as { line: number }[]).some((b) => b.line === 4), JSON.stringify(table.p));
   } finally {
-    // Leaving does not end the session: the other client stays.
     await dc.stop();
     await Deno.remove(dir, { recursive: true });
     other.send("disable", "hard");
   }
 }
+
+/** The editor is the session's only client: when it leaves, the program runs on to its end. */
+async function leftAlone(python: PythonInstall) {
+  await using serve = await startServe(["--token", TOKEN]);
+  const session = `alone-${python.version}`;
+  await using trace = startTrace(serve, python.path, session, "--token", TOKEN, PROGRAM);
+  await trace.line(/is session/, "stderr");
+  const { dc, dir } = await adapter();
+  try {
+    await dc.initializeRequest();
+    const [, , entry] = await Promise.all([
+      dc.waitForEvent("initialized").then(async () => {
+        await dc.setBreakpointsRequest({ source: { path: PROGRAM }, breakpoints: [{ line: 4 }] });
+        await dc.configurationDoneRequest();
+      }),
+      dc.attachRequest({ server: serve.clientUrl, token: TOKEN, session } as never),
+      dc.waitForEvent("stopped"),
+    ]);
+    await Promise.all([
+      dc.continueRequest({ threadId: entry.body.threadId }),
+      dc.assertStoppedLocation("breakpoint", { path: PROGRAM, line: 4 }),
+    ]);
+    // Stopped at a breakpoint that would hit again: leaving (the editor's disconnect) clears it
+    // and resumes.
+    await dc.stop();
+    // Killed (and failing) if it still waits at the breakpoint long after.
+    const exited = guardExit(trace.exited(), () => trace.kill("SIGKILL"));
+    assertEquals((await exited()).code, 0);
+  } finally {
+    await dc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+onEveryPython(
+  "qdb dap: an editor that leaves a session nobody else attends lets the program run on",
+  leftAlone,
+);
 
 onEveryPython(
   "qdb dap: attach to a session another client is in; breakpoints seen both ways",

@@ -307,6 +307,11 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             fid = None
         if e == "captured":
             return  # The tracer holds the output pipes (an answer that came late).
+        if e == "disable" and p == "hard":
+            # Ends the program at once, here: the stopped thread may be busy with an eval that
+            # would not take the command from the queue for a long time.
+            self.detach("hard", id_)
+            return
         try:
             with self._state_lock:
                 stopped = self._stopped_mode
