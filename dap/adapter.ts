@@ -4,10 +4,9 @@
  * starts a server and a tracer in this process, as `qdb run` does, so that others can attach to
  * the same session.
  *
- * This first part covers the requests an editor needs to step through a program and read it:
- * see {@linkcode CAPABILITIES} for what it says it supports, and the README for what is not done
- * yet (path mapping between machines, function breakpoints, setVariable, completions, source
- * references, restart of a frame).
+ * {@linkcode CAPABILITIES} says what it supports; the README lists every request, and those it
+ * does not support and why (restart of a frame, goto, loaded sources, cancel). Thread ids are
+ * the editor's own small numbers; paths are mapped between the machines by {@linkcode PathMapper}.
  *
  * @module
  */
@@ -20,6 +19,8 @@ import { type RunningServer, serve } from "../server.ts";
 import { type RunningTracer, startTracer } from "../tracer.ts";
 import { PathMapper, type PathMapping } from "./paths.ts";
 import type { DapMessage } from "./wire.ts";
+
+export type { DapMessage };
 
 /** What the adapter tells the editor it supports (`initialize`'s answer). */
 export const CAPABILITIES = {
