@@ -5,7 +5,7 @@ import { QdbClient } from "../client.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
-import { guardExit } from "./support/scenario.ts";
+import { guardExit, HANG_GUARD_MS } from "./support/scenario.ts";
 
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
@@ -58,6 +58,9 @@ async function adapter(): Promise<{ dc: DebugClient; dir: string }> {
     { mode: 0o755 },
   );
   const dc = new DebugClient("sh", script, "qdb", undefined, true);
+  // The client's waits fail after 5 s by default: a wall-clock limit a loaded machine misses.
+  // Here they are a hang guard only.
+  dc.defaultTimeout = HANG_GUARD_MS;
   await dc.start();
   // Deno's Node layer does not count the adapter's pipes as pending work: while the test waits
   // for an event, something must keep the event loop alive.
