@@ -2,10 +2,11 @@
 
 import { sanitize } from "../client/terminal/sanitize.ts";
 import { listSessions } from "../client.ts";
+import { runJsonPipe } from "../client/json_pipe.ts";
 import { ReconnectingSession } from "../client/reconnect.ts";
 import { readCaFiles } from "../transport/tls.ts";
 import { type CommandSpec, list, num, str } from "./args.ts";
-import { runTerminal } from "./_terminal.ts";
+import { runTerminal, writeAll } from "./_terminal.ts";
 import {
   CA_OPTION,
   DEFAULT_CLIENT_URL,
@@ -45,6 +46,12 @@ export const attachCommand: CommandSpec = {
       help: "Your name, as other clients of the session see it",
       env: "USER",
     },
+    {
+      name: "json",
+      type: "boolean",
+      help: "For programs (the Emacs mode): the session's messages as JSON lines on standard " +
+        "output, commands as JSON lines on standard input",
+    },
   ],
   examples: ["qdb attach", 'qdb attach --server ws://server:8002 --token "$QDB_TOKEN" backtest-42'],
   async run({ values, positionals }) {
@@ -54,6 +61,13 @@ export const attachCommand: CommandSpec = {
     let session = positionals[0];
     if (positionals.length > 1) {
       throw new Error(`attach takes one session id, got ${positionals.length} arguments`);
+    }
+    if (values.json === true) {
+      return await attachJson(server, token, caCerts, session, {
+        wait: values.wait === true,
+        name: str(values, "name"),
+        retryFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
+      });
     }
     if (session === undefined) {
       const picked = await pickSession(server, token, caCerts);
@@ -101,6 +115,55 @@ export const attachCommand: CommandSpec = {
     return await runTerminal(client, { tracer, local: false });
   },
 };
+
+/**
+ * `attach --json`: the session as JSON lines (client/json_pipe.ts). What keeps it from
+ * attaching is one `error` line too (type `attach`), so that its reader needs no other parser.
+ */
+async function attachJson(
+  server: string,
+  token: string | undefined,
+  caCerts: string[] | undefined,
+  session: string | undefined,
+  options: { wait: boolean; name: string | undefined; retryFor: number },
+): Promise<number> {
+  const fail = (data: string) => {
+    writeAll(Deno.stdout, JSON.stringify({ e: "error", p: { type: "attach", data } }) + "\n");
+    return 1;
+  };
+  let client: ReconnectingSession;
+  try {
+    if (session === undefined || !options.wait) {
+      const live = (await listSessions(server, { token, caCerts })).sessions
+        .filter((s) => s.tracer !== null).map((s) => s.id);
+      const names = live.join(", ") || "none";
+      if (session === undefined && live.length !== 1) {
+        return fail(
+          live.length === 0
+            ? `No live sessions on ${server}`
+            : `${live.length} live sessions on ${server}: name one (${names})`,
+        );
+      }
+      session ??= live[0]!;
+      if (!live.includes(session)) {
+        return fail(`No live session "${session}" on ${server}; live sessions: ${names}`);
+      }
+    }
+    client = await ReconnectingSession.connect(server, {
+      session,
+      auth: token,
+      caCerts,
+      name: options.name,
+      retryFor: options.retryFor,
+    });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+  return await runJsonPipe(client, {
+    input: Deno.stdin.readable,
+    write: (line) => writeAll(Deno.stdout, line + "\n"),
+  });
+}
 
 async function pickSession(
   server: string,

@@ -105,6 +105,24 @@ export class QdbProcess implements AsyncDisposable {
     }
   }
 
+  /** The output line at `index` (0-based), once printed; undefined if the process ends first. */
+  async lineAt(index: number, stream: "stdout" | "stderr" = "stdout"): Promise<string | undefined> {
+    const lines = stream === "stdout" ? this.stdoutLines : this.stderrLines;
+    let ended = false;
+    this.status.then(() => ended = true);
+    while (index >= lines.length) {
+      if (ended) {
+        await Promise.all(this.#readers);
+        return lines[index];
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        this.status.then(() => resolve());
+      });
+    }
+    return lines[index];
+  }
+
   /** Sends a signal (ignored if already exited). */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     try {

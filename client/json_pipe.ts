@@ -1,0 +1,132 @@
+/**
+ * `qdb attach --json`: a session as lines of JSON on standard input and output, for programs
+ * that drive qdb as a subprocess (the Emacs mode, scripts). Each line out is one message of
+ * the session, as the protocol describes it; each line in is one command. The qdb command
+ * keeps what a pipe's reader should not have to do: TLS, the token, attaching again after a
+ * network blip (`link` events say so).
+ *
+ * - Out: first the `attached` payload, then every event of the session in order, then nothing
+ *   (the process exits) once the session is over or standard input ends.
+ * - In: `{"e": command, "p": payload, "id": ID}`; `id` (a string or an integer) is optional and
+ *   comes back on the command's replies, as the protocol does on a WebSocket. A line that is not
+ *   such a command is answered by an `error` (type `json`) naming the line, and the pipe goes on.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runJsonPipe(session, { input: Deno.stdin.readable, write: console.log });
+ * ```
+ * @module
+ */
+
+import type { Attached } from "./client.ts";
+import type { SessionEvent } from "./reconnect.ts";
+
+/** A session as the pipe needs it (a {@linkcode ReconnectingSession} or a `QdbClient`). */
+export interface PipeSession {
+  /** The `attached` reply. */
+  readonly attached: Attached;
+  /** Sends a command; returns the id it carries on the wire. */
+  send(e: string, p?: unknown): number;
+  /** Every event, in order; ends when the session is over. */
+  readonly events: AsyncIterable<SessionEvent>;
+  /** Closes the connection. Idempotent. */
+  close(): void;
+}
+
+/** Options of {@linkcode runJsonPipe}. */
+export interface JsonPipeOptions {
+  /** The commands, one JSON object per line. */
+  input: ReadableStream<Uint8Array>;
+  /** Writes one line (without its newline). */
+  write: (line: string) => void;
+}
+
+/** How many command ids are remembered for their replies (older ones are forgotten). */
+const REMEMBERED_IDS = 4096;
+/** The longest command line taken (longer ones are refused, not buffered without bound). */
+const MAX_LINE = 1 << 20;
+
+/** Runs the pipe until the session is over or the input ends; resolves with an exit code. */
+export async function runJsonPipe(
+  session: PipeSession,
+  options: JsonPipeOptions,
+): Promise<number> {
+  const { write } = options;
+  const emit = (message: object) => write(JSON.stringify(message));
+  // The wire id of each command sent, to the id its sender chose.
+  const ids = new Map<number, string | number>();
+  emit({ e: "attached", p: session.attached });
+
+  const output = (async () => {
+    for await (const event of session.events) {
+      const out: Record<string, unknown> = { e: event.e };
+      if (event.p !== undefined) out.p = event.p;
+      if (typeof event.id === "number" && ids.has(event.id)) out.id = ids.get(event.id);
+      emit(out);
+    }
+  })();
+
+  const input = (async () => {
+    let n = 0;
+    for await (const line of lines(options.input)) {
+      n++;
+      if (line.trim() === "") continue;
+      const refuse = (why: string) =>
+        emit({ e: "error", p: { type: "json", data: `Line ${n}: ${why}` } });
+      if (line.length > MAX_LINE) {
+        refuse(`longer than ${MAX_LINE} characters`);
+        continue;
+      }
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch (error) {
+        refuse(`not JSON (${(error as Error).message})`);
+        continue;
+      }
+      if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+        refuse('a command is an object {"e": ..., "p": ..., "id": ...}');
+        continue;
+      }
+      const { e, p, id } = msg as Record<string, unknown>;
+      if (typeof e !== "string" || e === "") {
+        refuse('a command needs "e", its name');
+        continue;
+      }
+      if (id !== undefined && typeof id !== "string" && !Number.isInteger(id)) {
+        refuse('"id" must be a string or an integer');
+        continue;
+      }
+      const wire = session.send(e, p);
+      if (id !== undefined) {
+        ids.set(wire, id as string | number);
+        if (ids.size > REMEMBERED_IDS) ids.delete(ids.keys().next().value!);
+      }
+    }
+  })();
+
+  // Whichever ends first ends the pipe: the session (over) or the input (closed by its reader).
+  await Promise.race([output, input]);
+  session.close();
+  await output;
+  return 0;
+}
+
+/** The lines of a byte stream (UTF-8; `\n` or `\r\n`). */
+async function* lines(input: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffer = "";
+  for await (const chunk of input.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let end;
+    while ((end = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, end).replace(/\r$/, "");
+      buffer = buffer.slice(end + 1);
+    }
+    if (buffer.length > MAX_LINE) {
+      // A line without end: what came is refused, the rest of it too.
+      yield buffer;
+      buffer = "";
+    }
+  }
+  if (buffer !== "") yield buffer;
+}
