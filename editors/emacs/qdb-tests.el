@@ -1,0 +1,150 @@
+;;; qdb-tests.el --- ERT tests of qdb.el  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Run by tests/emacs_test.ts in batch Emacs against a real `qdb serve' and
+;; `qdb trace' on testdata/contract.py (copied), which the environment names:
+;; QDB_TEST_COMMAND (how to run qdb, words separated by spaces), QDB_TEST_SERVER,
+;; QDB_TEST_SESSION, QDB_TEST_PROGRAM and QDB_TOKEN.  The tests without a
+;; session run anywhere.
+
+;;; Code:
+
+(require 'ert)
+(require 'qdb)
+
+(defvar qdb-tests--guard 60
+  "Seconds a wait lasts before it fails the test: a hang guard, not a speed test.")
+
+(defun qdb-tests--wait (what predicate)
+  "Wait until PREDICATE is true; fail saying WHAT was awaited, and the session's text."
+  (let ((deadline (+ (float-time) qdb-tests--guard)))
+    (while (not (funcall predicate))
+      (when (> (float-time) deadline)
+        (error "No %s after %ss; the session said:\n%s" what qdb-tests--guard
+               (if (buffer-live-p qdb--buffer)
+                   (with-current-buffer qdb--buffer (buffer-string))
+                 "(no session)")))
+      (accept-process-output nil 0.05))
+    t))
+
+(defun qdb-tests--arrow ()
+  "The file and line of the overlay arrow, or nil."
+  (when (and (markerp overlay-arrow-position) (marker-buffer overlay-arrow-position))
+    (with-current-buffer (marker-buffer overlay-arrow-position)
+      (list (qdb--buffer-path) (line-number-at-pos overlay-arrow-position)))))
+
+(defun qdb-tests--marks (buffer)
+  "The lines of BUFFER that show a breakpoint."
+  (with-current-buffer buffer
+    (sort (mapcar (lambda (o) (line-number-at-pos (overlay-start o)))
+                  (seq-filter (lambda (o) (overlay-get o 'qdb-breakpoint))
+                              (overlays-in (point-min) (point-max))))
+          #'<)))
+
+(defun qdb-tests--said (regexp)
+  "Whether the interaction buffer shows REGEXP."
+  (with-current-buffer qdb--buffer
+    (save-excursion
+      (goto-char (point-min))
+      (re-search-forward regexp nil t))))
+
+(ert-deftest qdb-parse-break ()
+  "Breakpoint locations as pdb takes them."
+  (should (equal (qdb--parse-break "12") '(:line 12)))
+  (should (equal (qdb--parse-break "/src/app.py:7, n > 3")
+                 '(:file "/src/app.py" :line 7 :cond "n > 3")))
+  (should (equal (qdb--parse-break "pkg.mod.func") '(:func "pkg.mod.func")))
+  (should-error (qdb--parse-break "not a place!") :type 'user-error))
+
+(ert-deftest qdb-session ()
+  "Attach, breakpoints from a buffer, stops, steps, the stack, eval, a second client."
+  (skip-unless (getenv "QDB_TEST_SERVER"))
+  (let* ((qdb-command (split-string (getenv "QDB_TEST_COMMAND")))
+         (program (file-truename (getenv "QDB_TEST_PROGRAM")))
+         (source (find-file-noselect program))
+         (other nil))
+    (unwind-protect
+        (progn
+          (ert-info ("attach: the program waits at its first line")
+            (qdb-attach (getenv "QDB_TEST_SERVER") (getenv "QDB_TOKEN")
+                        (getenv "QDB_TEST_SESSION"))
+            (qdb-tests--wait "first stop"
+                             (lambda () (equal (qdb-tests--arrow) (list program 2)))))
+          (ert-info ("a breakpoint set in the source buffer, shown in its margin")
+            (with-current-buffer source
+              (goto-char (point-min))
+              (forward-line 2)
+              (qdb-break))
+            (qdb-tests--wait "breakpoint mark"
+                             (lambda () (equal (qdb-tests--marks source) '(3)))))
+          (ert-info ("continue to it; step over; up and down the stack")
+            (qdb-continue)
+            (qdb-tests--wait "stop at the breakpoint"
+                             (lambda () (equal (qdb-tests--arrow) (list program 3))))
+            (qdb-next)
+            (qdb-tests--wait "stop after next"
+                             (lambda () (equal (qdb-tests--arrow) (list program 4))))
+            (qdb-up)
+            (qdb-tests--wait "the caller's frame"
+                             (lambda () (equal (qdb-tests--arrow) (list program 9))))
+            (qdb-down)
+            (qdb-tests--wait "back in visit"
+                             (lambda () (equal (qdb-tests--arrow) (list program 4)))))
+          (ert-info ("eval of the name at point")
+            (with-current-buffer source
+              (goto-char (point-min))
+              (search-forward "label =")
+              (goto-char (match-beginning 0))
+              (qdb-print (qdb--expression-at-point)))
+            (qdb-tests--wait "label's value"
+                             (lambda () (qdb-tests--said "^'visit 0'$"))))
+          (ert-info ("a command typed in the interaction buffer, and completion there")
+            (with-current-buffer qdb--buffer
+              (goto-char (point-max))
+              (insert "p n + 40")
+              (comint-send-input))
+            (qdb-tests--wait "n + 40" (lambda () (qdb-tests--said "^40$")))
+            (with-current-buffer qdb--buffer
+              (goto-char (point-max))
+              (insert "lab")
+              (should (member "label" (nth 2 (qdb--completion-at-point))))
+              (comint-kill-input)))
+          (ert-info ("a breakpoint another client sets appears in the buffer")
+            (let ((process-environment (cons (concat "QDB_TOKEN=" (getenv "QDB_TOKEN"))
+                                             process-environment)))
+              (setq other (make-process
+                           :name "qdb-other"
+                           :command (append qdb-command
+                                            (list "attach" "--json" "--server"
+                                                  (getenv "QDB_TEST_SERVER")
+                                                  (getenv "QDB_TEST_SESSION")))
+                           :connection-type 'pipe
+                           :noquery t)))
+            (process-send-string
+             other (concat (json-serialize (list :e "set_break"
+                                                 :p (list :file program :line 9)))
+                           "\n"))
+            (qdb-tests--wait "the other client's breakpoint"
+                             (lambda () (equal (qdb-tests--marks source) '(3 9))))
+            (qdb-tests--wait "the other client shown" (lambda () (qdb-tests--said "joined"))))
+          (ert-info ("clear from the buffer; quit ends the program")
+            (with-current-buffer source
+              (goto-char (point-min))
+              (forward-line 2)
+              (qdb-toggle-break))
+            (qdb-tests--wait "the mark gone"
+                             (lambda () (equal (qdb-tests--marks source) '(9))))
+            (qdb-quit t)
+            (qdb-tests--wait "the end"
+                             (lambda () (not (process-live-p
+                                              (buffer-local-value 'qdb--process qdb--buffer)))))
+            (should-not (qdb-tests--marks source))
+            (should-not (qdb-tests--arrow))))
+      (when (process-live-p other) (delete-process other))
+      (when (buffer-live-p qdb--buffer)
+        (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
+          (when (process-live-p process) (delete-process process)))))))
+
+(provide 'qdb-tests)
+;;; qdb-tests.el ends here

@@ -1,0 +1,656 @@
+;;; qdb.el --- Debug remote programs with qdb  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The qdb authors
+
+;; Author: The qdb authors
+;; Version: 0.1.0
+;; Package-Requires: ((emacs "27.1"))
+;; Keywords: tools, processes
+;; URL: https://github.com/qdb/qdb
+
+;; This file is not part of GNU Emacs.
+
+;; This program is free software: you can redistribute it and/or
+;; modify it under the terms of the MIT license (see qdb's LICENSE).
+
+;;; Commentary:
+
+;; A client of a qdb session, the way gud is for pdb, but remote and
+;; shared: you, a colleague in a terminal and an editor drive the same
+;; program.
+;;
+;; M-x qdb-attach joins a session of a qdb server.  Emacs runs
+;; `qdb attach --json' as a subprocess and reads one JSON message per
+;; line: TLS, tokens and reconnecting are the qdb command's job.
+;;
+;; The interaction buffer takes the commands of `qdb attach' (pdb's:
+;; n, s, r, c, unt, b, cl, u, d, w, p, pp, l, pause, q; any other line
+;; runs as Python in the selected frame), with history (M-p, M-n) and
+;; completion from the live frame.  The program's output appears there
+;; as it comes.  At every stop the file opens at the current line with
+;; the overlay arrow; a file that is not on this machine opens
+;; read-only from the program's own text.  Breakpoints show in the
+;; left margin of their buffers, whoever set them.
+;;
+;; Keys, under `qdb-key-prefix' (C-x C-a, as gud) in every buffer
+;; while a session is live: C-b break at point, C-d clear at point,
+;; C-t toggle, C-o condition, C-s step, C-n next, C-f return,
+;; C-r continue, C-u until, < up, > down, C-z pause, C-p print the
+;; region or the expression at point.
+
+;;; Code:
+
+(require 'comint)
+(require 'seq)
+(require 'subr-x)
+
+(defgroup qdb nil
+  "Debug remote programs with qdb."
+  :group 'tools
+  :prefix "qdb-")
+
+(defcustom qdb-command '("qdb")
+  "How to run qdb: a program and its first arguments.
+For example (\"deno\" \"run\" \"-A\" \"/path/to/qdb/mod.ts\")."
+  :type '(repeat string))
+
+(defcustom qdb-default-server "ws://127.0.0.1:8002"
+  "The server `qdb-attach' offers first."
+  :type 'string)
+
+(defcustom qdb-key-prefix (kbd "C-x C-a")
+  "The prefix of qdb's keys in every buffer while a session is live."
+  :type 'key-sequence)
+
+(defface qdb-breakpoint-face
+  '((t :inherit error :weight bold))
+  "How a breakpoint's mark in the margin looks.")
+
+(defface qdb-peer-face
+  '((t :inherit font-lock-comment-face))
+  "How what qdb itself says in the interaction buffer looks.")
+
+(defvar qdb--buffer nil
+  "The interaction buffer of the live session, or nil.")
+
+(defvar-local qdb--process nil
+  "The `qdb attach --json' process of this interaction buffer.")
+(defvar-local qdb--partial ""
+  "What came from the process after its last newline.")
+(defvar-local qdb--next-id 0
+  "The last id given to a command of this session.")
+(defvar-local qdb--callbacks nil
+  "Replies awaited: a hash table from command id to function.")
+(defvar-local qdb--stop nil
+  "The current stop (the `stack' payload), or nil while the program runs.")
+(defvar-local qdb--breakpoints nil
+  "The session's breakpoints, as the last `breakpoints' event gave them.")
+(defvar-local qdb--session-name nil
+  "The session's id.")
+(defvar-local qdb--last-command ""
+  "The last command typed, repeated by an empty line (as pdb does).")
+(defvar-local qdb--sources nil
+  "Files not on this machine: a table from the program's path to a buffer.")
+
+(defvar qdb--source-path nil
+  "In a buffer made from the program's text: its path there.")
+(make-variable-buffer-local 'qdb--source-path)
+
+;;;; The process and its messages
+
+(defun qdb--live-buffer ()
+  "The interaction buffer of the live session; an error when there is none."
+  (if (and qdb--buffer (buffer-live-p qdb--buffer)
+           (process-live-p (buffer-local-value 'qdb--process qdb--buffer)))
+      qdb--buffer
+    (user-error "No qdb session: start one with M-x qdb-attach")))
+
+(defun qdb--send (event &optional payload callback)
+  "Send EVENT with PAYLOAD to the session; call CALLBACK with its reply.
+CALLBACK gets the reply message (an `ok' or an `error'), as a hash table."
+  (with-current-buffer (qdb--live-buffer)
+    (let* ((id (format "el%d" (setq qdb--next-id (1+ qdb--next-id))))
+           (message (list :e event :id id)))
+      (when payload (setq message (append message (list :p payload))))
+      (when callback (puthash id callback qdb--callbacks))
+      (process-send-string qdb--process
+                           (concat (json-serialize message) "\n"))
+      id)))
+
+(defun qdb--filter (process text)
+  "Take TEXT from PROCESS: one JSON message per line."
+  (let ((buffer (process-buffer process)))
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (let ((lines (split-string (concat qdb--partial text) "\n")))
+          (setq qdb--partial (car (last lines)))
+          (dolist (line (butlast lines))
+            (unless (string-empty-p line)
+              (let ((message (condition-case err
+                                 (json-parse-string line :null-object nil
+                                                    :false-object nil)
+                               (error (qdb--say (format "qdb: bad line from qdb: %s (%S)"
+                                                        line err))
+                                      nil))))
+                (when message
+                  (condition-case err
+                      (qdb--handle message)
+                    (error (qdb--say (format "qdb: %s" (error-message-string err))))))))))))))
+
+(defun qdb--sentinel (process _event)
+  "Say that PROCESS ended, and forget its session."
+  (let ((buffer (process-buffer process)))
+    (unless (process-live-p process)
+      (when (buffer-live-p buffer)
+        (with-current-buffer buffer
+          (qdb--say "qdb: detached from the session")
+          (setq qdb--stop nil)))
+      (qdb--clear-arrow)
+      (qdb--show-breakpoints nil)
+      (when (eq buffer qdb--buffer)
+        (qdb-minor-mode -1)))))
+
+(defun qdb--say (text)
+  "Show TEXT in the interaction buffer, before the prompt, as a line."
+  (when (buffer-live-p qdb--buffer)
+    (with-current-buffer qdb--buffer
+      (let ((line (if (string-suffix-p "\n" text) text (concat text "\n"))))
+        (if (process-live-p qdb--process)
+            (comint-output-filter qdb--process line)
+          ;; The session is over: no prompt to keep, no process mark to move.
+          (let ((inhibit-read-only t))
+            (save-excursion
+              (goto-char (point-max))
+              (insert line))))))))
+
+(defun qdb--prompt ()
+  "Show the prompt, when the program is stopped."
+  (when (and (buffer-live-p qdb--buffer)
+             (buffer-local-value 'qdb--stop qdb--buffer))
+    (with-current-buffer qdb--buffer
+      (when (process-live-p qdb--process)
+        (comint-output-filter qdb--process "(qdb) ")))))
+
+(defun qdb--get (table &rest keys)
+  "The value in TABLE (nested hash tables and vectors) at KEYS."
+  (let ((value table))
+    (dolist (key keys value)
+      (setq value (cond ((and (integerp key) (vectorp value))
+                         (and (< key (length value)) (aref value key)))
+                        ((hash-table-p value) (gethash key value))
+                        (t nil))))))
+
+(defun qdb--handle (message)
+  "Act on one MESSAGE of the session (a hash table)."
+  (let* ((event (gethash "e" message))
+         (payload (gethash "p" message))
+         (id (gethash "id" message))
+         (callback (and id (gethash id qdb--callbacks))))
+    (when (and callback (member event '("ok" "error")))
+      (remhash id qdb--callbacks)
+      (funcall callback message))
+    (pcase event
+      ("attached"
+       (setq qdb--session-name (gethash "session" payload))
+       (let ((tracer (gethash "tracer" payload)))
+         (qdb--say (if tracer
+                       (format "Attached to session %s: %s (%s, pid %s)" qdb--session-name
+                               (mapconcat #'identity (gethash "argv" tracer) " ")
+                               (gethash "host" tracer) (gethash "pid" tracer))
+                     (format "Attached to session %s; waiting for its program"
+                             qdb--session-name)))))
+      ("stack" (qdb--on-stack payload))
+      ("running" (setq qdb--stop nil))
+      ("print"
+       (let ((output (gethash "output" payload)))
+         (when (and output (not (string-empty-p output)))
+           (qdb--say output)))
+       (unless (member (gethash "input" payload) '("<stdout>" "<stderr>" "<log>"))
+         (qdb--prompt)))
+      ("list" (qdb--say payload) (qdb--prompt))
+      ("return" (qdb--say (format "--Return-- %s" payload)))
+      ("exception"
+       (qdb--say (format "*** %s" (or (gethash "message" payload)
+                                       (gethash "type" payload) payload))))
+      ("breakpoints"
+       (setq qdb--breakpoints payload)
+       (qdb--show-breakpoints payload))
+      ("error"
+       (unless callback
+         (qdb--say (format "*** %s" (gethash "data" payload)))
+         (qdb--prompt)))
+      ("exited"
+       (setq qdb--stop nil)
+       (qdb--clear-arrow)
+       (qdb--say (if (gethash "code" payload)
+                     (format "The program exited with code %s" (gethash "code" payload))
+                   (format "The program was ended by %s"
+                           (or (gethash "signal" payload) "a signal")))))
+      ("disabled" (qdb--say "qdb: debugging ended"))
+      ("link"
+       (pcase (gethash "state" payload)
+         ("lost" (qdb--say "qdb: lost the server; attaching again"))
+         ("back" (qdb--say "qdb: attached again"))
+         (_ (qdb--say (format "qdb: the server is gone: %s" (gethash "reason" payload))))))
+      ("clients"
+       (when-let ((joined (gethash "joined" payload)))
+         (qdb--say (format "[%s joined]" (gethash "name" joined))))
+       (when-let ((left (gethash "left" payload)))
+         (qdb--say (format "[%s left]" (gethash "name" left))))))))
+
+;;;; Stops and the source arrow
+
+(defun qdb--on-stack (stack)
+  "Show the stop STACK: where, and the source at the selected frame."
+  (setq qdb--stop stack)
+  (let* ((index (gethash "index" stack))
+         (frame (qdb--get stack "stack" index)))
+    (when frame
+      (let ((file (gethash "file" frame))
+            (line (gethash "line" frame)))
+        (qdb--say (format "> %s(%s)%s()\n-> %s" file line (gethash "func" frame)
+                          (string-trim (or (gethash "code" frame) ""))))
+        (qdb--show-source file line))))
+  (qdb--prompt))
+
+(defun qdb--clear-arrow ()
+  "Take the overlay arrow away."
+  (when (markerp overlay-arrow-position)
+    (set-marker overlay-arrow-position nil)))
+
+(defun qdb--show-source (file line)
+  "Show FILE at LINE with the overlay arrow.
+A FILE that is not on this machine comes from the program's text."
+  (if (file-readable-p file)
+      (qdb--point-arrow (find-file-noselect file) line)
+    (let ((known (gethash file qdb--sources)))
+      (if (buffer-live-p known)
+          (qdb--point-arrow known line)
+        (qdb--send "source" (list :path file)
+                   (lambda (reply)
+                     (if (equal (gethash "e" reply) "ok")
+                         (qdb--point-arrow
+                          (qdb--source-buffer file (qdb--get reply "p" "text")) line)
+                       (qdb--say (format "*** %s" (qdb--get reply "p" "data"))))))))))
+
+(defun qdb--source-buffer (path text)
+  "A read-only buffer of TEXT, the program's file PATH."
+  (let ((buffer (generate-new-buffer (format "*qdb: %s*" (file-name-nondirectory path)))))
+    (with-current-buffer buffer
+      (insert text)
+      (goto-char (point-min))
+      (when (and (string-suffix-p ".py" path) (fboundp 'python-mode))
+        (delay-mode-hooks (python-mode)))
+      (setq qdb--source-path path)
+      (setq buffer-read-only t)
+      (set-buffer-modified-p nil))
+    (with-current-buffer (qdb--live-buffer)
+      (puthash path buffer qdb--sources)
+      (qdb--show-breakpoints qdb--breakpoints))
+    buffer))
+
+(defun qdb--point-arrow (buffer line)
+  "Show BUFFER at LINE, with the overlay arrow there."
+  (with-current-buffer buffer
+    (save-restriction
+      (widen)
+      (goto-char (point-min))
+      (forward-line (1- line))
+      (unless (markerp overlay-arrow-position)
+        (setq overlay-arrow-position (make-marker)))
+      (set-marker overlay-arrow-position (point) buffer)))
+  (let ((window (display-buffer buffer '(nil (inhibit-same-window . t)))))
+    (when window
+      (set-window-point window (marker-position overlay-arrow-position)))))
+
+;;;; Breakpoints in buffers
+
+(defun qdb--buffer-path (&optional buffer)
+  "Return the program's path of BUFFER's file (its own, or the one it is)."
+  (with-current-buffer (or buffer (current-buffer))
+    (or qdb--source-path
+        (and buffer-file-name (file-truename buffer-file-name)))))
+
+(defun qdb--buffer-of (path)
+  "Return the buffer of the program's file PATH, if any."
+  (or (and (buffer-live-p qdb--buffer)
+           (let ((known (gethash path (buffer-local-value 'qdb--sources qdb--buffer))))
+             (and (buffer-live-p known) known)))
+      (find-buffer-visiting path)))
+
+(defun qdb--show-breakpoints (breakpoints)
+  "Mark BREAKPOINTS (a vector of tables, or nil) in their buffers' margin."
+  (dolist (buffer (buffer-list))
+    (with-current-buffer buffer
+      (remove-overlays (point-min) (point-max) 'qdb-breakpoint t)))
+  (seq-doseq (bp (or breakpoints []))
+    (let ((file (gethash "file" bp))
+          (line (gethash "line" bp)))
+      (when-let ((buffer (and file line (qdb--buffer-of file))))
+        (with-current-buffer buffer
+          (save-restriction
+            (widen)
+            (save-excursion
+              (goto-char (point-min))
+              (forward-line (1- line))
+              (let ((overlay (make-overlay (point) (point)))
+                    (mark (if (eq (gethash "enabled" bp) nil) "b" "B")))
+                (overlay-put overlay 'qdb-breakpoint t)
+                (overlay-put overlay 'qdb-id (gethash "id" bp))
+                (overlay-put overlay 'before-string
+                             (propertize " " 'display
+                                         `((margin left-margin)
+                                           ,(propertize mark 'face 'qdb-breakpoint-face))))
+                (when (< left-margin-width 1)
+                  (setq left-margin-width 1)
+                  (dolist (window (get-buffer-window-list buffer nil t))
+                    (set-window-buffer window buffer)))))))))))
+
+(defun qdb--breakpoints-at-point ()
+  "The ids of the session's breakpoints on the line at point."
+  (let ((path (qdb--buffer-path))
+        (line (line-number-at-pos))
+        ids)
+    (seq-doseq (bp (or (buffer-local-value 'qdb--breakpoints (qdb--live-buffer)) []))
+      (when (and (equal (gethash "file" bp) path) (equal (gethash "line" bp) line))
+        (push (gethash "id" bp) ids)))
+    ids))
+
+(defun qdb--refresh-breakpoints ()
+  "Mark the session's breakpoints in a buffer just opened."
+  (when (and (buffer-live-p qdb--buffer) buffer-file-name)
+    (qdb--show-breakpoints (buffer-local-value 'qdb--breakpoints qdb--buffer))))
+
+;;;; Commands of source buffers
+
+(defun qdb-break (&optional condition)
+  "Set a breakpoint on the line at point, with CONDITION if given.
+Interactively, a prefix argument asks for the condition."
+  (interactive (list (and current-prefix-arg (read-string "Condition: "))))
+  (let ((path (or (qdb--buffer-path) (user-error "This buffer has no file"))))
+    (qdb--send "set_break" (append (list :file path :line (line-number-at-pos))
+                                   (and condition (not (string-empty-p condition))
+                                        (list :cond condition))))))
+
+(defun qdb-remove ()
+  "Clear the breakpoints on the line at point."
+  (interactive)
+  (let ((ids (qdb--breakpoints-at-point)))
+    (unless ids (user-error "No breakpoint on this line"))
+    (dolist (id ids) (qdb--send "clear_break" (list :id id)))))
+
+(defun qdb-toggle-break ()
+  "Clear the breakpoints on the line at point, or set one there."
+  (interactive)
+  (if (qdb--breakpoints-at-point) (qdb-remove) (qdb-break)))
+
+(defun qdb-condition (condition)
+  "Make CONDITION the condition of the breakpoint at point (empty: none)."
+  (interactive "sCondition (empty: none): ")
+  (let ((ids (qdb--breakpoints-at-point)))
+    (unless ids (user-error "No breakpoint on this line"))
+    (dolist (id ids)
+      (qdb--send "update_break" (list :id id :cond (if (string-empty-p condition)
+                                                        :null
+                                                      condition))))))
+
+(defun qdb--expression-at-point ()
+  "The region's text, or the dotted name at point."
+  (if (use-region-p)
+      (buffer-substring-no-properties (region-beginning) (region-end))
+    (save-excursion
+      (let ((end (progn (skip-chars-forward "A-Za-z0-9_") (point)))
+            (start (progn (skip-chars-backward "A-Za-z0-9_.") (point))))
+        (when (= start end) (user-error "No expression at point"))
+        (buffer-substring-no-properties start end)))))
+
+(defun qdb-print (expression)
+  "Show the value of EXPRESSION in the selected frame.
+Interactively, the region, or the dotted name at point."
+  (interactive (list (qdb--expression-at-point)))
+  (with-current-buffer (qdb--live-buffer)
+    (qdb--say (concat "(qdb) p " expression)))
+  (qdb--send "eval" expression))
+
+(defmacro qdb--define-command (name event doc &optional payload)
+  "Define the command NAME that sends EVENT (with PAYLOAD), documented by DOC."
+  `(defun ,name ()
+     ,doc
+     (interactive)
+     (qdb--send ,event ,payload)))
+
+(qdb--define-command qdb-step "step" "Run to the next line, entering calls.")
+(qdb--define-command qdb-next "next" "Run to the next line of this frame.")
+(qdb--define-command qdb-return "return" "Run until the selected frame returns.")
+(qdb--define-command qdb-continue "continue" "Run until a breakpoint or the end.")
+(qdb--define-command qdb-up "up" "Select the frame that called this one.")
+(qdb--define-command qdb-down "down" "Select the frame this one called.")
+(qdb--define-command qdb-pause "pause" "Stop the running program where it is.")
+
+(defun qdb-until ()
+  "Run until a line after this one in this frame.
+In the stopped frame's file, until the line at point."
+  (interactive)
+  (let ((path (qdb--buffer-path)))
+    (if (and path (buffer-live-p qdb--buffer)
+             (let* ((stop (buffer-local-value 'qdb--stop qdb--buffer))
+                    (frame (and stop (qdb--get stop "stack" (gethash "index" stop)))))
+               (and frame (equal (gethash "file" frame) path))))
+        (qdb--send "until" (line-number-at-pos))
+      (qdb--send "until"))))
+
+(defvar qdb-command-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-b") #'qdb-break)
+    (define-key map (kbd "C-d") #'qdb-remove)
+    (define-key map (kbd "C-t") #'qdb-toggle-break)
+    (define-key map (kbd "C-o") #'qdb-condition)
+    (define-key map (kbd "C-s") #'qdb-step)
+    (define-key map (kbd "C-n") #'qdb-next)
+    (define-key map (kbd "C-f") #'qdb-return)
+    (define-key map (kbd "C-r") #'qdb-continue)
+    (define-key map (kbd "C-u") #'qdb-until)
+    (define-key map (kbd "<") #'qdb-up)
+    (define-key map (kbd ">") #'qdb-down)
+    (define-key map (kbd "C-z") #'qdb-pause)
+    (define-key map (kbd "C-p") #'qdb-print)
+    map)
+  "The keys of qdb's commands, under `qdb-key-prefix'.")
+
+(defvar qdb-minor-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map qdb-key-prefix qdb-command-map)
+    map)
+  "The keymap of `qdb-minor-mode'.")
+
+(define-minor-mode qdb-minor-mode
+  "Give every buffer qdb's keys while a session is live.
+The keys are `qdb-command-map', under `qdb-key-prefix'."
+  :global t
+  :lighter " qdb"
+  (if qdb-minor-mode
+      (add-hook 'find-file-hook #'qdb--refresh-breakpoints)
+    (remove-hook 'find-file-hook #'qdb--refresh-breakpoints)))
+
+;;;; The interaction buffer: pdb's commands
+
+(defun qdb--parse-break (args)
+  "The `set_break' payload of ARGS: [file:]line or a function [, condition]."
+  (let* ((comma (string-match "," args))
+         (where (string-trim (if comma (substring args 0 comma) args)))
+         (condition (and comma (string-trim (substring args (1+ comma)))))
+         (payload (cond
+                   ((string-match "\\`\\(.+\\):\\([0-9]+\\)\\'" where)
+                    (list :file (expand-file-name (match-string 1 where))
+                          :line (string-to-number (match-string 2 where))))
+                   ((string-match-p "\\`[0-9]+\\'" where)
+                    (list :line (string-to-number where)))
+                   ((string-match-p "\\`[A-Za-z_][A-Za-z0-9_.]*\\'" where)
+                    (list :func where))
+                   (t (user-error "Give [file:]line or a function name")))))
+    (if (and condition (not (string-empty-p condition)))
+        (append payload (list :cond condition))
+      payload)))
+
+(defun qdb--command (line)
+  "Send the command LINE, as `qdb attach' takes it (pdb's language)."
+  (let* ((line (string-trim line))
+         (space (string-match "[ \t]" line))
+         (word (if space (substring line 0 space) line))
+         (rest (if space (string-trim (substring line space)) "")))
+    (pcase word
+      ((or "s" "step") (qdb--send "step"))
+      ((or "n" "next") (qdb--send "next"))
+      ((or "r" "return") (qdb--send "return"))
+      ((or "c" "cont" "continue") (qdb--send "continue"))
+      ((or "unt" "until")
+       (if (string-empty-p rest) (qdb--send "until")
+         (qdb--send "until" (string-to-number rest))))
+      ((or "u" "up") (qdb--send "up"))
+      ((or "d" "down") (qdb--send "down"))
+      ((or "w" "where" "bt") (qdb--send "stack"))
+      ((or "b" "break")
+       (if (string-empty-p rest)
+           (qdb--list-breakpoints)
+         (qdb--send "set_break" (qdb--parse-break rest))))
+      ("tbreak" (qdb--send "set_break" (append (qdb--parse-break rest) (list :temp t))))
+      ((or "cl" "clear")
+       (dolist (id (split-string rest))
+         (qdb--send "clear_break" (list :id (string-to-number id)))))
+      ("p" (qdb--send "eval" rest))
+      ("pp" (qdb--send "pprint" rest))
+      ((or "l" "list") (qdb--send "list"))
+      ("ll" (qdb--send "list" (list :start 1)))
+      ("pause" (qdb--send "pause"))
+      ((or "q" "quit" "exit")
+       (qdb--send "disable" (if (string-empty-p rest) "soft" rest)))
+      ("detach" (qdb-detach))
+      (_ (qdb--send "eval" (if (string-prefix-p "!" line) (substring line 1) line))))))
+
+(defun qdb--list-breakpoints ()
+  "Say what breakpoints the session has."
+  (let ((bps (buffer-local-value 'qdb--breakpoints (qdb--live-buffer))))
+    (if (seq-empty-p bps)
+        (qdb--say "No breakpoints")
+      (seq-doseq (bp bps)
+        (qdb--say (format "%s  %s:%s%s" (gethash "id" bp) (gethash "file" bp)
+                          (gethash "line" bp)
+                          (if (gethash "cond" bp) (format "  if %s" (gethash "cond" bp))
+                            ""))))))
+  (qdb--prompt))
+
+(defun qdb--input-sender (_process input)
+  "Send INPUT, a line typed in the interaction buffer.
+An empty line repeats the last command, as pdb does."
+  (let ((line (if (string-empty-p (string-trim input)) qdb--last-command input)))
+    (unless (string-empty-p (string-trim line))
+      (setq qdb--last-command line)
+      (condition-case err
+          (qdb--command line)
+        (user-error (qdb--say (format "*** %s" (error-message-string err)))
+                    (qdb--prompt))))))
+
+(defun qdb--completion-at-point ()
+  "Complete a name from the live frame (protocol 2's `completions')."
+  (when (and qdb--stop (comint-after-pmark-p))
+    (let* ((end (point))
+           (start (save-excursion (skip-chars-backward "A-Za-z0-9_.") (point)))
+           (text (buffer-substring-no-properties start end))
+           (matches nil)
+           (done nil))
+      (qdb--send "completions" (list :text text)
+                 (lambda (reply)
+                   (setq matches (append (qdb--get reply "p" "matches") nil)
+                         done t)))
+      (with-timeout (2 nil)
+        (while (not done) (accept-process-output qdb--process 0.05)))
+      (when matches
+        (let ((prefix (substring text 0 (or (string-match "[^.]*\\'" text) 0))))
+          (list start end (mapcar (lambda (m) (concat prefix m)) matches)))))))
+
+(define-derived-mode qdb-mode comint-mode "qdb"
+  "The interaction buffer of a qdb session: pdb's commands, the output.
+\\{qdb-mode-map}"
+  (setq comint-prompt-regexp "^(qdb) ")
+  (setq comint-input-sender #'qdb--input-sender)
+  (setq comint-prompt-read-only t)
+  (setq-local comint-input-ignoredups t)
+  (add-hook 'completion-at-point-functions #'qdb--completion-at-point nil t)
+  (setq qdb--callbacks (make-hash-table :test #'equal))
+  (setq qdb--sources (make-hash-table :test #'equal)))
+
+;;;; Attaching
+
+(defun qdb--run-json (args &optional token)
+  "The lines of JSON that `qdb ARGS' prints, with TOKEN in its environment."
+  (let ((process-environment (if token (cons (concat "QDB_TOKEN=" token) process-environment)
+                               process-environment)))
+    (with-temp-buffer
+      (apply #'call-process (car qdb-command) nil (list t nil) nil
+             (append (cdr qdb-command) args))
+      (mapcar (lambda (line) (json-parse-string line :null-object nil :false-object nil))
+              (split-string (buffer-string) "\n" t)))))
+
+(defun qdb--live-sessions (server token)
+  "The ids of the live sessions on SERVER (with TOKEN)."
+  (condition-case nil
+      (let ((answer (car (qdb--run-json (list "sessions" "--json" "--server" server) token))))
+        (delq nil (mapcar (lambda (s) (and (gethash "tracer" s) (gethash "id" s)))
+                          (gethash "sessions" answer))))
+    (error nil)))
+
+;;;###autoload
+(defun qdb-attach (server token session)
+  "Attach to SESSION of the qdb server SERVER, with TOKEN (nil: none).
+Interactively, SESSION is chosen among the live ones."
+  (interactive
+   (let* ((server (read-string "qdb server: " qdb-default-server))
+          (token (let ((text (read-passwd "Token (empty: none): ")))
+                   (and (not (string-empty-p text)) text)))
+          (live (qdb--live-sessions server token))
+          (session (completing-read "Session: " live nil nil
+                                    (and (= (length live) 1) (car live)))))
+     (list server token (and (not (string-empty-p session)) session))))
+  (when (and qdb--buffer (buffer-live-p qdb--buffer)
+             (process-live-p (buffer-local-value 'qdb--process qdb--buffer)))
+    (user-error "Already in a qdb session: leave it first (M-x qdb-detach)"))
+  (let* ((buffer (get-buffer-create (format "*qdb %s*" (or session server))))
+         (process-environment (if token (cons (concat "QDB_TOKEN=" token) process-environment)
+                                process-environment))
+         (process (make-process
+                   :name "qdb"
+                   :buffer buffer
+                   :command (append qdb-command
+                                    (list "attach" "--json" "--server" server)
+                                    (and session (list session)))
+                   :connection-type 'pipe
+                   :noquery t
+                   :stderr (get-buffer-create " *qdb stderr*"))))
+    (with-current-buffer buffer
+      (qdb-mode)
+      (setq qdb--process process)
+      (setq qdb--partial "")
+      (set-marker (process-mark process) (point-max)))
+    (set-process-filter process #'qdb--filter)
+    (set-process-sentinel process #'qdb--sentinel)
+    (setq qdb--buffer buffer)
+    (qdb-minor-mode 1)
+    (pop-to-buffer buffer)
+    buffer))
+
+(defun qdb-detach ()
+  "Leave the session as it is, stopped or running, for a later attach."
+  (interactive)
+  (when (and qdb--buffer (buffer-live-p qdb--buffer))
+    (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
+      (when (process-live-p process)
+        (process-send-eof process)))))
+
+(defun qdb-quit (&optional hard)
+  "End debugging: let the program run on without qdb, or end it if HARD.
+Interactively, a prefix argument is HARD."
+  (interactive "P")
+  (qdb--send "disable" (if hard "hard" "soft")))
+
+(provide 'qdb)
+;;; qdb.el ends here
