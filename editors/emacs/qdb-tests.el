@@ -42,6 +42,14 @@
                               (overlays-in (point-min) (point-max))))
           #'<)))
 
+(defun qdb-tests--has (buffer regexp)
+  "Whether BUFFER shows REGEXP."
+  (and (buffer-live-p buffer)
+       (with-current-buffer buffer
+         (save-excursion
+           (goto-char (point-min))
+           (re-search-forward regexp nil t)))))
+
 (defun qdb-tests--said (regexp)
   "Whether the interaction buffer shows REGEXP."
   (with-current-buffer qdb--buffer
@@ -99,6 +107,34 @@
               (qdb-print (qdb--expression-at-point)))
             (qdb-tests--wait "label's value"
                              (lambda () (qdb-tests--said "^'visit 0'$"))))
+          (ert-info ("the locals tree: a list of 250 opened by pages; a watch; the threads")
+            (qdb-locals)
+            (let ((locals (get-buffer "*qdb locals*")))
+              (qdb-tests--wait "the locals"
+                               (lambda () (qdb-tests--has locals "^\\+ items: list = ")))
+              (with-current-buffer locals
+                (goto-char (point-min))
+                (re-search-forward "^\\+ items")
+                (qdb-locals-toggle))
+              (qdb-tests--wait "the first page"
+                               (lambda () (qdb-tests--has locals "^ *\\.\\.\\. 150 more")))
+              (should (qdb-tests--has locals "^    \\[99\\]: int = 99$"))
+              (should-not (qdb-tests--has locals "\\[100\\]"))
+              (with-current-buffer locals
+                (goto-char (point-min))
+                (re-search-forward "more")
+                (qdb-locals-toggle))
+              (qdb-tests--wait "the second page"
+                               (lambda () (qdb-tests--has locals "^ *\\.\\.\\. 50 more")))
+              (should (qdb-tests--has locals "^    \\[199\\]: int = 199$")))
+            (qdb-watch "n * 2 + 1")
+            (qdb-tests--wait "the watch"
+                             (lambda () (qdb-tests--has (get-buffer "*qdb watches*")
+                                                        "^n \\* 2 \\+ 1 = 1$")))
+            (qdb-threads)
+            (qdb-tests--wait "the threads"
+                             (lambda () (qdb-tests--has (get-buffer "*qdb threads*")
+                                                        "MainThread  stopped"))))
           (ert-info ("a command typed in the interaction buffer, and completion there")
             (with-current-buffer qdb--buffer
               (goto-char (point-max))
@@ -128,6 +164,18 @@
             (qdb-tests--wait "the other client's breakpoint"
                              (lambda () (equal (qdb-tests--marks source) '(3 9))))
             (qdb-tests--wait "the other client shown" (lambda () (qdb-tests--said "joined"))))
+          (ert-info ("detach, and attach again: the session was kept as it was")
+            (qdb-detach)
+            (qdb-tests--wait "detached"
+                             (lambda () (not (process-live-p
+                                              (buffer-local-value 'qdb--process qdb--buffer)))))
+            (should-not (qdb-tests--arrow))
+            (qdb-attach (getenv "QDB_TEST_SERVER") (getenv "QDB_TOKEN")
+                        (getenv "QDB_TEST_SESSION"))
+            (qdb-tests--wait "the same stop"
+                             (lambda () (equal (qdb-tests--arrow) (list program 4))))
+            (qdb-tests--wait "the marks again"
+                             (lambda () (equal (qdb-tests--marks source) '(3 9)))))
           (ert-info ("clear from the buffer; quit ends the program")
             (with-current-buffer source
               (goto-char (point-min))

@@ -36,10 +36,12 @@
 ;; while a session is live: C-b break at point, C-d clear at point,
 ;; C-t toggle, C-o condition, C-s step, C-n next, C-f return,
 ;; C-r continue, C-u until, < up, > down, C-z pause, C-p print the
-;; region or the expression at point.
+;; region or the expression at point, w watch it, l the locals tree
+;; (TAB opens a value, by pages), e the watches, t the threads.
 
 ;;; Code:
 
+(require 'cl-lib)
 (require 'comint)
 (require 'seq)
 (require 'subr-x)
@@ -87,6 +89,8 @@ For example (\"deno\" \"run\" \"-A\" \"/path/to/qdb/mod.ts\")."
   "The session's breakpoints, as the last `breakpoints' event gave them.")
 (defvar-local qdb--session-name nil
   "The session's id.")
+(defvar-local qdb--watches nil
+  "The watched expressions, as the last `watchlist' event gave them.")
 (defvar-local qdb--last-command ""
   "The last command typed, repeated by an empty line (as pdb does).")
 (defvar-local qdb--sources nil
@@ -200,6 +204,9 @@ CALLBACK gets the reply message (an `ok' or an `error'), as a hash table."
                      (format "Attached to session %s; waiting for its program"
                              qdb--session-name)))))
       ("stack" (qdb--on-stack payload))
+      ("watchlist"
+       (setq qdb--watches payload)
+       (qdb--render-watches payload))
       ("running" (setq qdb--stop nil))
       ("print"
        (let ((output (gethash "output" payload)))
@@ -251,6 +258,8 @@ CALLBACK gets the reply message (an `ok' or an `error'), as a hash table."
         (qdb--say (format "> %s(%s)%s()\n-> %s" file line (gethash "func" frame)
                           (string-trim (or (gethash "code" frame) ""))))
         (qdb--show-source file line))))
+  (qdb--refresh-locals stack)
+  (when (get-buffer "*qdb threads*") (qdb-threads))
   (qdb--prompt))
 
 (defun qdb--clear-arrow ()
@@ -454,6 +463,10 @@ In the stopped frame's file, until the line at point."
     (define-key map (kbd ">") #'qdb-down)
     (define-key map (kbd "C-z") #'qdb-pause)
     (define-key map (kbd "C-p") #'qdb-print)
+    (define-key map (kbd "w") #'qdb-watch)
+    (define-key map (kbd "l") #'qdb-locals)
+    (define-key map (kbd "e") #'qdb-watches)
+    (define-key map (kbd "t") #'qdb-threads)
     map)
   "The keys of qdb's commands, under `qdb-key-prefix'.")
 
@@ -578,6 +591,220 @@ An empty line repeats the last command, as pdb does."
   (add-hook 'completion-at-point-functions #'qdb--completion-at-point nil t)
   (setq qdb--callbacks (make-hash-table :test #'equal))
   (setq qdb--sources (make-hash-table :test #'equal)))
+
+;;;; The locals tree, the watches and the threads
+
+(defcustom qdb-page-size 100
+  "How many children of a value the locals tree shows at a time."
+  :type 'integer)
+
+(cl-defstruct (qdb--node (:constructor qdb--node-create))
+  "A value in the locals tree: what `variables' says of it, and what was opened."
+  name value type (ref 0) (named 0) (indexed 0) expanded children (loaded 0))
+
+(defvar-local qdb--roots nil
+  "In the locals buffer: the selected frame's variables (a list of nodes).")
+
+(defun qdb--node-of (variable)
+  "A tree node made of VARIABLE, a table from `variables'."
+  (qdb--node-create :name (gethash "name" variable) :value (gethash "value" variable)
+                    :type (gethash "type" variable) :ref (gethash "ref" variable)
+                    :named (gethash "named" variable)
+                    :indexed (gethash "indexed" variable)))
+
+(defun qdb--locals-buffer ()
+  "The locals buffer, made when missing."
+  (or (get-buffer "*qdb locals*")
+      (with-current-buffer (get-buffer-create "*qdb locals*")
+        (qdb-locals-mode)
+        (current-buffer))))
+
+(defun qdb--refresh-locals (stack)
+  "Show the locals of the selected frame of STACK in the locals buffer, when shown."
+  (when-let ((buffer (get-buffer "*qdb locals*")))
+    (let ((frame (qdb--get stack "stack" (gethash "index" stack))))
+      (when (and frame (gethash "id" frame))
+        (qdb--send
+         "scopes" (list :frame (gethash "id" frame))
+         (qdb--on-ok
+          (lambda (scopes)
+            (when-let ((scope (qdb--get scopes "scopes" 0)))
+              (qdb--send
+               "variables" (list :ref (gethash "ref" scope) :count qdb-page-size)
+               (qdb--on-ok
+                (lambda (result)
+                  (with-current-buffer buffer
+                    (setq qdb--roots (mapcar #'qdb--node-of
+                                             (gethash "variables" result)))
+                    (qdb--render-locals)))))))))))))
+
+(defun qdb--on-ok (function)
+  "A reply callback: FUNCTION of an `ok' reply's payload; an `error' is said."
+  (lambda (reply)
+    (if (equal (gethash "e" reply) "ok")
+        (funcall function (gethash "p" reply))
+      (qdb--say (format "*** %s" (qdb--get reply "p" "data"))))))
+
+(defun qdb--render-locals ()
+  "Draw the locals tree again, keeping point's line."
+  (let ((line (line-number-at-pos))
+        (inhibit-read-only t))
+    (erase-buffer)
+    (dolist (node qdb--roots) (qdb--render-node node 0))
+    (goto-char (point-min))
+    (forward-line (1- line))))
+
+(defun qdb--render-node (node depth)
+  "Insert NODE at DEPTH, and its children when it is open."
+  (let ((start (point))
+        (more (+ (qdb--node-named node) (qdb--node-indexed node))))
+    (insert (make-string (* 2 depth) ?\s)
+            (cond ((<= (qdb--node-ref node) 0) "  ")
+                  ((qdb--node-expanded node) "- ")
+                  (t "+ "))
+            (propertize (format "%s" (qdb--node-name node)) 'face 'font-lock-variable-name-face)
+            (format ": %s = %s\n" (qdb--node-type node) (qdb--node-value node)))
+    (put-text-property start (point) 'qdb-node node)
+    (when (qdb--node-expanded node)
+      (dolist (child (qdb--node-children node)) (qdb--render-node child (1+ depth)))
+      (when (< (qdb--node-loaded node) more)
+        (let ((start (point)))
+          (insert (make-string (* 2 (1+ depth)) ?\s)
+                  (format "... %d more (TAB)\n" (- more (qdb--node-loaded node))))
+          (put-text-property start (point) 'qdb-more node))))))
+
+(defun qdb--load-children (node)
+  "Fetch the next page of NODE's children, then draw the tree again."
+  (let ((buffer (current-buffer)))
+    (qdb--send "variables" (list :ref (qdb--node-ref node) :start (qdb--node-loaded node)
+                                 :count qdb-page-size)
+               (lambda (reply)
+                 (if (not (equal (gethash "e" reply) "ok"))
+                     (qdb--say (format "*** %s" (qdb--get reply "p" "data")))
+                   (let ((children (mapcar #'qdb--node-of (qdb--get reply "p" "variables"))))
+                     (setf (qdb--node-children node) (append (qdb--node-children node) children)
+                           (qdb--node-loaded node) (+ (qdb--node-loaded node)
+                                                      (length children))
+                           (qdb--node-expanded node) t)
+                     (with-current-buffer buffer (qdb--render-locals))))))))
+
+(defun qdb-locals-toggle ()
+  "Open or close the value on this line; on a \"more\" line, show the next page."
+  (interactive)
+  (let ((more (get-text-property (point) 'qdb-more))
+        (node (get-text-property (point) 'qdb-node)))
+    (cond (more (qdb--load-children more))
+          ((or (null node) (<= (qdb--node-ref node) 0)) (message "Nothing to open here"))
+          ((qdb--node-expanded node)
+           (setf (qdb--node-expanded node) nil)
+           (qdb--render-locals))
+          ((qdb--node-children node)
+           (setf (qdb--node-expanded node) t)
+           (qdb--render-locals))
+          (t (qdb--load-children node)))))
+
+(defvar qdb-locals-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "TAB") #'qdb-locals-toggle)
+    (define-key map (kbd "RET") #'qdb-locals-toggle)
+    map)
+  "Keys of the locals buffer.")
+
+(define-derived-mode qdb-locals-mode special-mode "qdb-locals"
+  "The selected frame's variables, as a tree: TAB opens a value (by pages).
+\\{qdb-locals-mode-map}"
+  (setq truncate-lines t))
+
+(defun qdb-locals ()
+  "Show the selected frame's variables as a tree."
+  (interactive)
+  (let ((buffer (qdb--locals-buffer)))
+    (with-current-buffer (qdb--live-buffer)
+      (when qdb--stop (qdb--refresh-locals qdb--stop)))
+    (display-buffer buffer)
+    buffer))
+
+(defun qdb--render-watches (watches)
+  "Show WATCHES (the `watchlist' payload) in the watch buffer, when shown."
+  (when-let ((buffer (get-buffer "*qdb watches*")))
+    (with-current-buffer buffer
+      (let ((inhibit-read-only t))
+        (erase-buffer)
+        (seq-doseq (watch watches)
+          (let ((start (point)))
+            (insert (format "%s = %s%s\n" (gethash "expr" watch) (gethash "value" watch)
+                            (if (gethash "exc" watch) "  (raised)" "")))
+            (put-text-property start (point) 'qdb-watch (gethash "expr" watch))))))))
+
+(defun qdb-watch (expression)
+  "Watch EXPRESSION: its value is shown at every stop in the watch buffer."
+  (interactive (list (read-string "Watch: " (ignore-errors (qdb--expression-at-point)))))
+  (qdb-watches)
+  (qdb--send "set_watch" (vector expression)))
+
+(defun qdb-unwatch (expression)
+  "Stop watching EXPRESSION (the one on this line in the watch buffer)."
+  (interactive (list (or (get-text-property (point) 'qdb-watch)
+                         (read-string "Stop watching: "))))
+  (qdb--send "clear_watch" (vector expression)))
+
+(defvar qdb-watches-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "a") #'qdb-watch)
+    (define-key map (kbd "d") #'qdb-unwatch)
+    map)
+  "Keys of the watch buffer.")
+
+(define-derived-mode qdb-watches-mode special-mode "qdb-watches"
+  "The watched expressions, evaluated again at every stop.
+\\{qdb-watches-mode-map}")
+
+(defun qdb-watches ()
+  "Show the watched expressions."
+  (interactive)
+  (let ((buffer (or (get-buffer "*qdb watches*")
+                    (with-current-buffer (get-buffer-create "*qdb watches*")
+                      (qdb-watches-mode)
+                      (current-buffer)))))
+    (qdb--render-watches (buffer-local-value 'qdb--watches (qdb--live-buffer)))
+    (display-buffer buffer)
+    buffer))
+
+(defun qdb-threads ()
+  "Show the program's threads; RET on a stopped one to select it."
+  (interactive)
+  (let ((buffer (or (get-buffer "*qdb threads*")
+                    (with-current-buffer (get-buffer-create "*qdb threads*")
+                      (qdb-threads-mode)
+                      (current-buffer)))))
+    (qdb--send "threads" nil
+               (lambda (reply)
+                 (with-current-buffer buffer
+                   (let ((inhibit-read-only t))
+                     (erase-buffer)
+                     (seq-doseq (thread (qdb--get reply "p" "threads"))
+                       (let ((start (point)))
+                         (insert (format "%s  %s  %s\n" (gethash "id" thread)
+                                         (gethash "name" thread) (gethash "state" thread)))
+                         (put-text-property start (point) 'qdb-thread (gethash "id" thread))))))))
+    (display-buffer buffer)
+    buffer))
+
+(defun qdb-threads-select ()
+  "Select the thread on this line, for the stack, the values and stepping."
+  (interactive)
+  (let ((thread (or (get-text-property (point) 'qdb-thread) (user-error "No thread here"))))
+    (qdb--send "frame" (list :thread thread))))
+
+(defvar qdb-threads-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "RET") #'qdb-threads-select)
+    map)
+  "Keys of the threads buffer.")
+
+(define-derived-mode qdb-threads-mode special-mode "qdb-threads"
+  "The program's threads.
+\\{qdb-threads-mode-map}")
 
 ;;;; Attaching
 
