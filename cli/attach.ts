@@ -159,10 +159,11 @@ async function attachJson(
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
   }
-  return await runJsonPipe(client, {
+  await runJsonPipe(client, {
     input: Deno.stdin.readable,
     write: (line) => writeAll(Deno.stdout, line + "\n"),
   });
+  return 0;
 }
 
 async function pickSession(

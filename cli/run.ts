@@ -10,6 +10,7 @@ import { serve } from "../server.ts";
 import { startTracer } from "../tracer.ts";
 import { type CommandSpec, num, str } from "./args.ts";
 import { forwardSignals } from "./_signals.ts";
+import { runJsonPipe } from "../client/json_pipe.ts";
 import { runTerminal, writeAll } from "./_terminal.ts";
 import { ENGINE_OPTIONS, exitCode, launchOptions } from "./trace.ts";
 
@@ -42,6 +43,12 @@ export const runCommand: CommandSpec = {
       help: "A token others must give to attach (default: a random one, printed)",
       env: "QDB_TOKEN",
     },
+    {
+      name: "json",
+      type: "boolean",
+      help: "For programs (the Emacs mode): the session as JSON lines on standard output, " +
+        "commands as JSON lines on standard input (as `attach --json`)",
+    },
     ...ENGINE_OPTIONS,
   ],
   stopAtPositional: true,
@@ -49,6 +56,15 @@ export const runCommand: CommandSpec = {
   async run(invocation) {
     const { values } = invocation;
     const launch = launchOptions(invocation);
+    const json = values.json === true;
+    // In JSON mode standard output carries JSON only: output that does not come through the
+    // session (after a soft quit) comes as the session's print events would.
+    const emitOutput = (stream: "stdout" | "stderr", text: string) =>
+      writeAll(
+        Deno.stdout,
+        JSON.stringify({ e: "print", p: { input: `<${stream}>`, exc: false, output: text } }) +
+          "\n",
+      );
     // Never open to other local users or to web pages: a random token unless one is given.
     const token = str(values, "token") ?? randomToken();
     await using server = serve({
@@ -85,6 +101,7 @@ export const runCommand: CommandSpec = {
         onOutput: (stream, text, relayed) => {
           if (relayed) return;
           if (held) held.push([stream, text]);
+          else if (json) emitOutput(stream, text);
           else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
         },
         // The terminal client shows a --break that failed already.
@@ -98,21 +115,33 @@ export const runCommand: CommandSpec = {
     // The terminal goes away (hangup) or we are told to stop: so does the program. Ctrl-C is
     // the terminal client's (it pauses the program).
     const stopForwarding = forwardSignals((signal) => tracer.kill(signal), ["SIGTERM", "SIGHUP"]);
-    console.log(
-      `qdb: session ${session} at ${server.clientUrl} ` +
-        `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)`,
-    );
-    const code = await runTerminal(client, {
-      tracer: client.attached.tracer ?? null,
-      forwardInput: true,
-      awaitTracer: true,
-      local: true,
-      // After a soft quit the program runs on in the foreground, and reads what is typed.
-      afterEnd: (text) => tracer.input(text),
-    });
+    const hint = `qdb: session ${session} at ${server.clientUrl} ` +
+      `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)`;
+    let code;
+    if (json) {
+      console.error(hint);
+      const ended = await runJsonPipe(client, {
+        input: Deno.stdin.readable,
+        write: (line) => writeAll(Deno.stdout, line + "\n"),
+      });
+      // The reader is gone (its input ended): so is the program, as after a terminal's hangup.
+      if (ended === "input") tracer.kill("SIGTERM");
+      code = 0;
+    } else {
+      console.log(hint);
+      code = await runTerminal(client, {
+        tracer: client.attached.tracer ?? null,
+        forwardInput: true,
+        awaitTracer: true,
+        local: true,
+        // After a soft quit the program runs on in the foreground, and reads what is typed.
+        afterEnd: (text) => tracer.input(text),
+      });
+    }
     client.close();
     for (const [stream, text] of held) {
-      writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+      if (json) emitOutput(stream, text);
+      else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
     }
     held = undefined;
     // After a soft quit the program runs on in the foreground: Ctrl-C is for it now.

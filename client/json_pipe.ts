@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts ignore
- * const code = await runJsonPipe(session, { input: Deno.stdin.readable, write: console.log });
+ * const ended = await runJsonPipe(session, { input: Deno.stdin.readable, write: console.log });
  * ```
  * @module
  */
@@ -46,27 +46,31 @@ const REMEMBERED_IDS = 4096;
 /** The longest command line taken (longer ones are refused, not buffered without bound). */
 const MAX_LINE = 1 << 20;
 
-/** Runs the pipe until the session is over or the input ends; resolves with an exit code. */
+/**
+ * Runs the pipe until the session is over or the input ends; resolves with which ended it
+ * (`session` or `input`).
+ */
 export async function runJsonPipe(
   session: PipeSession,
   options: JsonPipeOptions,
-): Promise<number> {
+): Promise<"session" | "input"> {
   const { write } = options;
   const emit = (message: object) => write(JSON.stringify(message));
   // The wire id of each command sent, to the id its sender chose.
   const ids = new Map<number, string | number>();
   emit({ e: "attached", p: session.attached });
 
-  const output = (async () => {
+  const output = (async (): Promise<"session"> => {
     for await (const event of session.events) {
       const out: Record<string, unknown> = { e: event.e };
       if (event.p !== undefined) out.p = event.p;
       if (typeof event.id === "number" && ids.has(event.id)) out.id = ids.get(event.id);
       emit(out);
     }
+    return "session";
   })();
 
-  const input = (async () => {
+  const input = (async (): Promise<"input"> => {
     let n = 0;
     for await (const line of lines(options.input)) {
       n++;
@@ -103,13 +107,14 @@ export async function runJsonPipe(
         if (ids.size > REMEMBERED_IDS) ids.delete(ids.keys().next().value!);
       }
     }
+    return "input";
   })();
 
   // Whichever ends first ends the pipe: the session (over) or the input (closed by its reader).
-  await Promise.race([output, input]);
+  const ended = await Promise.race([output, input]);
   session.close();
   await output;
-  return 0;
+  return ended;
 }
 
 /** The lines of a byte stream (UTF-8; `\n` or `\r\n`). */

@@ -116,3 +116,51 @@ Deno.test({
     assertEquals((await again.process.status).code, 0);
   },
 });
+
+Deno.test({
+  name: "run --json: a local program as JSON lines; the end of input ends it",
+  ignore: pythons.length === 0,
+  async fn() {
+    const primes = new URL("../examples/primes.py", import.meta.url).pathname;
+    const run = new QdbProcess(
+      ["run", "--json", "--python", pythons[0]!.path, primes, "20"],
+      { holdStdin: true },
+    );
+    await using _ = run;
+    const writer = run.child.stdin.getWriter();
+    const send = (text: string) => writer.write(new TextEncoder().encode(text + "\n"));
+    let read = 0;
+    const next = async (match: (m: Record<string, unknown>) => boolean) => {
+      while (true) {
+        const line = await run.lineAt(read++);
+        if (line === undefined) throw new Error(`exited: ${run.text.stdout}${run.text.stderr}`);
+        const message = JSON.parse(line);
+        if (match(message)) return message;
+      }
+    };
+    assertEquals((await next(() => true)).e, "attached");
+    await next((m) => m.e === "stack");
+    await send('{"e": "continue"}');
+    const printed = await next((m) => m.e === "print");
+    assertEquals((printed.p as { input: string }).input, "<stdout>");
+    const exited = await next((m) => m.e === "exited");
+    assertEquals((exited.p as { code: number }).code, 0);
+    assertEquals((await run.status).code, 0);
+    // Only JSON on standard output; the attach hint went to standard error.
+    for (const line of run.stdoutLines.filter((l) => l !== "")) JSON.parse(line);
+    assertMatch(run.text.stderr, /others can `qdb attach/);
+    await writer.close().catch(() => {});
+
+    // A program left waiting when its reader goes away ends with it.
+    const spin = new URL("../testdata/spin.py", import.meta.url).pathname;
+    const left = new QdbProcess(
+      ["run", "--json", "--python", pythons[0]!.path, spin, "loop"],
+      { holdStdin: true },
+    );
+    await using __ = left;
+    await left.line(/"e":"stack"/);
+    await left.child.stdin.close();
+    const status = await left.status;
+    assert(!status.success, JSON.stringify(status));
+  },
+});
