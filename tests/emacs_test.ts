@@ -60,13 +60,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "emacs: ERT drives a real session from Emacs (attach, breakpoints, steps, eval, peers)",
+  name:
+    "emacs: ERT drives real sessions from Emacs (attach, run, breakpoints, steps, values, peers)",
   ignore: !emacs || pythons.length === 0,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "qdb-emacs-" });
     try {
       const program = `${dir}/contract.py`;
       await Deno.copyFile(PROGRAM, program);
+      const primes = `${dir}/primes.py`;
+      await Deno.copyFile(new URL("../examples/primes.py", import.meta.url), primes);
       await using serve = await startServe(["--token", TOKEN]);
       await using trace = startTrace(serve, pythons[0]!.path, "emacs", "--token", TOKEN, program);
       await trace.line(/is session/, "stderr");
@@ -77,12 +80,14 @@ Deno.test({
           QDB_TEST_SERVER: serve.clientUrl,
           QDB_TEST_SESSION: "emacs",
           QDB_TEST_PROGRAM: program,
+          QDB_TEST_PRIMES: primes,
+          QDB_TEST_PYTHON: pythons[0]!.path,
           QDB_TOKEN: TOKEN,
           HOME: dir,
         },
       );
       assertEquals(code, 0, text);
-      assertEquals(/Ran 2 tests, 2 results as expected/.test(text), true, text);
+      assertEquals(/Ran 3 tests, 3 results as expected/.test(text), true, text);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

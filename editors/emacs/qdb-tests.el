@@ -194,5 +194,29 @@
         (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
           (when (process-live-p process) (delete-process process)))))))
 
+(ert-deftest qdb-run-local ()
+  "A program on this machine: its stop, its output, its end."
+  (skip-unless (getenv "QDB_TEST_PRIMES"))
+  (let ((qdb-command (split-string (getenv "QDB_TEST_COMMAND")))
+        (qdb-python (getenv "QDB_TEST_PYTHON"))
+        (program (file-truename (getenv "QDB_TEST_PRIMES"))))
+    (unwind-protect
+        (progn
+          (qdb-run program "20")
+          (qdb-tests--wait "the first line"
+                           (lambda () (equal (qdb-tests--arrow) (list program 1))))
+          (with-current-buffer qdb--buffer
+            (goto-char (point-max))
+            (insert "c")
+            (comint-send-input))
+          (qdb-tests--wait "the output" (lambda () (qdb-tests--said "^2 3 5 7 11 13 17 19")))
+          (qdb-tests--wait "the end"
+                           (lambda () (qdb-tests--said "The program exited with code 0")))
+          (qdb-tests--wait "the process gone"
+                           (lambda () (not (process-live-p
+                                            (buffer-local-value 'qdb--process qdb--buffer))))))
+      (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
+        (when (process-live-p process) (delete-process process))))))
+
 (provide 'qdb-tests)
 ;;; qdb-tests.el ends here

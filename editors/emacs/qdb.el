@@ -19,9 +19,11 @@
 ;; shared: you, a colleague in a terminal and an editor drive the same
 ;; program.
 ;;
-;; M-x qdb-attach joins a session of a qdb server.  Emacs runs
-;; `qdb attach --json' as a subprocess and reads one JSON message per
-;; line: TLS, tokens and reconnecting are the qdb command's job.
+;; M-x qdb-attach joins a session of a qdb server; M-x qdb-run debugs
+;; a program on this machine (others can attach to it too).  Emacs runs
+;; `qdb attach --json' (or `qdb run --json') as a subprocess and reads
+;; one JSON message per line: TLS, tokens and reconnecting are the qdb
+;; command's job.
 ;;
 ;; The interaction buffer takes the commands of `qdb attach' (pdb's:
 ;; n, s, r, c, unt, b, cl, u, d, w, p, pp, l, pause, q; any other line
@@ -838,18 +840,43 @@ Interactively, SESSION is chosen among the live ones."
           (session (completing-read "Session: " live nil nil
                                     (and (= (length live) 1) (car live)))))
      (list server token (and (not (string-empty-p session)) session))))
+  (qdb--start (format "*qdb %s*" (or session server))
+              (append (list "attach" "--json" "--server" server) (and session (list session)))
+              token))
+
+(defcustom qdb-python nil
+  "The Python that `qdb-run' runs programs with (nil: python3)."
+  :type '(choice (const :tag "python3" nil) string))
+
+;;;###autoload
+(defun qdb-run (program &rest args)
+  "Debug PROGRAM with ARGS on this machine, as `qdb run' does.
+Others can attach to the session: the buffer \" *qdb stderr*\" says how."
+  (interactive
+   (let* ((program (read-file-name "Program: " nil nil t
+                                   (and buffer-file-name
+                                        (file-name-nondirectory buffer-file-name))))
+          (args (split-string-and-unquote (read-string "Arguments: "))))
+     (cons (expand-file-name program) args)))
+  (qdb--start (format "*qdb %s*" (file-name-nondirectory program))
+              (append (list "run" "--json")
+                      (and qdb-python (list "--python" qdb-python))
+                      (list (expand-file-name program))
+                      args)
+              nil))
+
+(defun qdb--start (name args token)
+  "Start `qdb ARGS' (with TOKEN) as the session of the interaction buffer NAME."
   (when (and qdb--buffer (buffer-live-p qdb--buffer)
              (process-live-p (buffer-local-value 'qdb--process qdb--buffer)))
     (user-error "Already in a qdb session: leave it first (M-x qdb-detach)"))
-  (let* ((buffer (get-buffer-create (format "*qdb %s*" (or session server))))
+  (let* ((buffer (get-buffer-create name))
          (process-environment (if token (cons (concat "QDB_TOKEN=" token) process-environment)
                                 process-environment))
          (process (make-process
                    :name "qdb"
                    :buffer buffer
-                   :command (append qdb-command
-                                    (list "attach" "--json" "--server" server)
-                                    (and session (list session)))
+                   :command (append qdb-command args)
                    :connection-type 'pipe
                    :noquery t
                    :stderr (get-buffer-create " *qdb stderr*"))))
