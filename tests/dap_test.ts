@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
 import { guardExit, HANG_GUARD_MS } from "./support/scenario.ts";
+import { canUnshare, onlyHere } from "./support/unshare.ts";
 
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
@@ -364,21 +365,6 @@ onEveryPython(
   attached,
 );
 
-/** Whether this machine lets a test give a process its own mounts (root and unshare). */
-async function canUnshare(): Promise<boolean> {
-  if (Deno.uid() !== 0) return false;
-  try {
-    const { success } = await new Deno.Command("unshare", {
-      args: ["--mount", "true"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
 const LIB = "def work(n):\n    x = n * 2\n    return x\n";
 
 /** Sets a file's one breakpoint; says whether it is verified, and in which file the editor sees it. */
@@ -406,15 +392,9 @@ async function remotePaths(python: PythonInstall) {
   await using serve = await startServe(["--token", TOKEN]);
   const session = `dap-remote-${python.version}`;
   const trace = [Deno.execPath(), "run", "--allow-all", QDB]
-    .concat(traceArgs(serve, python.path, session, "--token", TOKEN, `${remote}/main.py`))
-    .map((a) => `'${a}'`).join(" ");
+    .concat(traceArgs(serve, python.path, session, "--token", TOKEN, `${remote}/main.py`));
   const tracer = new Deno.Command("unshare", {
-    args: [
-      "--mount",
-      "sh",
-      "-c",
-      `mount -t tmpfs none '${remote}' && cp -r '${stage}/.' '${remote}/' && exec ${trace}`,
-    ],
+    args: ["--mount", "sh", "-c", onlyHere(remote, stage, trace)],
     stdout: "null",
     stderr: "piped",
   }).spawn();

@@ -2,8 +2,9 @@
 // finds nothing, and its ERT tests pass in batch Emacs against a real `qdb serve` and
 // `qdb trace` on a Python program.
 import { assertEquals } from "./support/assert.ts";
-import { QDB_ENTRY, startServe, startTrace } from "./support/processes.ts";
+import { QDB_ENTRY, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons } from "./support/pythons.ts";
+import { canUnshare, onlyHere } from "./support/unshare.ts";
 
 const EMACS_DIR = new URL("../editors/emacs/", import.meta.url).pathname;
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
@@ -87,9 +88,77 @@ Deno.test({
         },
       );
       assertEquals(code, 0, text);
-      assertEquals(/Ran 3 tests, 3 results as expected/.test(text), true, text);
+      assertEquals(
+        /Ran 4 tests, 3 results as expected, 0 unexpected, 1 skipped/.test(text),
+        true,
+        text,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const unshare = await canUnshare();
+if (!unshare) console.log("skip: the Emacs remote-file test needs root and unshare");
+
+Deno.test({
+  name: "emacs: a file only the program's machine has opens read-only from its text",
+  ignore: !emacs || pythons.length === 0 || !unshare,
+  async fn() {
+    // The tracer's machine: a folder that exists only in its own mount namespace.
+    const remote = await Deno.makeTempDir({ prefix: "qdb-remote-" });
+    const stage = await Deno.makeTempDir({ prefix: "qdb-stage-" });
+    await Deno.writeTextFile(`${stage}/remote.py`, "def work(n):\n    return n * 2\n\nwork(3)\n");
+    try {
+      await using serve = await startServe(["--token", TOKEN]);
+      const trace = [Deno.execPath(), "run", "--allow-all", QDB_ENTRY]
+        .concat(traceArgs(serve, pythons[0]!.path, "far", "--token", TOKEN, `${remote}/remote.py`));
+      const tracer = new Deno.Command("unshare", {
+        args: ["--mount", "sh", "-c", onlyHere(remote, stage, trace)],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      try {
+        let said = "";
+        const reader = tracer.stderr.pipeThrough(new TextDecoderStream()).getReader();
+        while (!/is session/.test(said)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`qdb trace ended: ${said}`);
+          said += value;
+        }
+        void reader.read().then(function drain(r): unknown {
+          return r.done ? undefined : reader.read().then(drain);
+        });
+        const { code, text } = await batch(
+          [
+            "-L",
+            EMACS_DIR,
+            "-l",
+            "qdb-tests",
+            "--eval",
+            "(ert-run-tests-batch-and-exit 'qdb-remote-source)",
+          ],
+          {
+            QDB_TEST_COMMAND: `${Deno.execPath()} run --allow-all ${QDB_ENTRY}`,
+            QDB_TEST_SERVER: serve.clientUrl,
+            QDB_TEST_SESSION: "far",
+            QDB_TEST_REMOTE: `${remote}/remote.py`,
+            QDB_TOKEN: TOKEN,
+            HOME: stage,
+          },
+        );
+        assertEquals(code, 0, text);
+        assertEquals(/Ran 1 tests?, 1 results? as expected, 0 unexpected/.test(text), true, text);
+      } finally {
+        try {
+          tracer.kill("SIGKILL");
+        } catch { /* gone */ }
+        await tracer.status;
+      }
+    } finally {
+      await Deno.remove(remote, { recursive: true });
+      await Deno.remove(stage, { recursive: true });
     }
   },
 });

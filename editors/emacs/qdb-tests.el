@@ -74,6 +74,9 @@
          (other nil))
     (unwind-protect
         (progn
+          (ert-info ("the live sessions, as qdb-attach offers them")
+            (should (equal (qdb--live-sessions (getenv "QDB_TEST_SERVER") (getenv "QDB_TOKEN"))
+                           (list (getenv "QDB_TEST_SESSION")))))
           (ert-info ("attach: the program waits at its first line")
             (qdb-attach (getenv "QDB_TEST_SERVER") (getenv "QDB_TOKEN")
                         (getenv "QDB_TEST_SESSION"))
@@ -86,6 +89,15 @@
               (qdb-break))
             (qdb-tests--wait "breakpoint mark"
                              (lambda () (equal (qdb-tests--marks source) '(3)))))
+          (ert-info ("a condition given from the buffer")
+            (with-current-buffer source
+              (goto-char (point-min))
+              (forward-line 2)
+              (qdb-condition "n >= 0"))
+            (qdb-tests--wait "the condition"
+                             (lambda ()
+                               (seq-some (lambda (bp) (equal (gethash "cond" bp) "n >= 0"))
+                                         (buffer-local-value 'qdb--breakpoints qdb--buffer)))))
           (ert-info ("continue to it; step over; up and down the stack")
             (qdb-continue)
             (qdb-tests--wait "stop at the breakpoint"
@@ -213,6 +225,35 @@
           (qdb-tests--wait "the end"
                            (lambda () (qdb-tests--said "The program exited with code 0")))
           (qdb-tests--wait "the process gone"
+                           (lambda () (not (process-live-p
+                                            (buffer-local-value 'qdb--process qdb--buffer))))))
+      (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
+        (when (process-live-p process) (delete-process process))))))
+
+(ert-deftest qdb-remote-source ()
+  "A file that is only on the program's machine opens read-only from its text."
+  (skip-unless (getenv "QDB_TEST_REMOTE"))
+  (let ((qdb-command (split-string (getenv "QDB_TEST_COMMAND")))
+        (path (getenv "QDB_TEST_REMOTE")))
+    (should-not (file-exists-p path))
+    (unwind-protect
+        (progn
+          (qdb-attach (getenv "QDB_TEST_SERVER") (getenv "QDB_TOKEN")
+                      (getenv "QDB_TEST_SESSION"))
+          (qdb-tests--wait "the first line" (lambda () (equal (qdb-tests--arrow) (list path 1))))
+          (let ((buffer (marker-buffer overlay-arrow-position)))
+            (with-current-buffer buffer
+              (should buffer-read-only)
+              (should (string-prefix-p "def work(n):" (buffer-string)))
+              (goto-char (point-min))
+              (forward-line 1)
+              (qdb-break))
+            (qdb-tests--wait "the mark" (lambda () (equal (qdb-tests--marks buffer) '(2))))
+            (qdb-continue)
+            (qdb-tests--wait "the stop there"
+                             (lambda () (equal (qdb-tests--arrow) (list path 2)))))
+          (qdb-quit t)
+          (qdb-tests--wait "the end"
                            (lambda () (not (process-live-p
                                             (buffer-local-value 'qdb--process qdb--buffer))))))
       (let ((process (buffer-local-value 'qdb--process qdb--buffer)))

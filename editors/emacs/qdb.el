@@ -811,19 +811,18 @@ An empty line repeats the last command, as pdb does."
 ;;;; Attaching
 
 (defun qdb--run-json (args &optional token)
-  "The lines of JSON that `qdb ARGS' prints, with TOKEN in its environment."
+  "The JSON document that `qdb ARGS' prints, with TOKEN in its environment."
   (let ((process-environment (if token (cons (concat "QDB_TOKEN=" token) process-environment)
                                process-environment)))
     (with-temp-buffer
       (apply #'call-process (car qdb-command) nil (list t nil) nil
              (append (cdr qdb-command) args))
-      (mapcar (lambda (line) (json-parse-string line :null-object nil :false-object nil))
-              (split-string (buffer-string) "\n" t)))))
+      (json-parse-string (buffer-string) :null-object nil :false-object nil))))
 
 (defun qdb--live-sessions (server token)
-  "The ids of the live sessions on SERVER (with TOKEN)."
+  "The ids of the live sessions on SERVER (with TOKEN); nil when it cannot say."
   (condition-case nil
-      (let ((answer (car (qdb--run-json (list "sessions" "--json" "--server" server) token))))
+      (let ((answer (qdb--run-json (list "sessions" "--json" "--server" server) token)))
         (delq nil (mapcar (lambda (s) (and (gethash "tracer" s) (gethash "id" s)))
                           (gethash "sessions" answer))))
     (error nil)))
