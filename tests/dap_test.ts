@@ -6,7 +6,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
 import { guardExit, HANG_GUARD_MS } from "./support/scenario.ts";
-import { canUnshare, onlyHere } from "./support/unshare.ts";
+import { canUnshare } from "./support/unshare.ts";
 
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
@@ -391,24 +391,14 @@ async function remotePaths(python: PythonInstall) {
   await Deno.writeTextFile(localLib, LIB);
   await using serve = await startServe(["--token", TOKEN]);
   const session = `dap-remote-${python.version}`;
-  const trace = [Deno.execPath(), "run", "--allow-all", QDB]
-    .concat(traceArgs(serve, python.path, session, "--token", TOKEN, `${remote}/main.py`));
-  const tracer = new Deno.Command("unshare", {
-    args: ["--mount", "sh", "-c", onlyHere(remote, stage, trace)],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  await using tracer = new QdbProcess(
+    traceArgs(serve, python.path, session, "--token", TOKEN, `${remote}/main.py`),
+    { onlyHere: { dir: remote, stage } },
+  );
   const { dc, dir } = await adapter();
   try {
     // The tracer says where its session is once it is there.
-    let said = "";
-    const reader = tracer.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    while (!/is session/.test(said)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`qdb trace ended: ${said}`);
-      said += value;
-    }
-    reader.releaseLock();
+    await tracer.line(/is session/, "stderr");
     await dc.initializeRequest();
     const [, , entry] = await Promise.all([
       dc.waitForEvent("initialized").then(async () => {
@@ -448,11 +438,7 @@ async function remotePaths(python: PythonInstall) {
     ]);
   } finally {
     await dc.stop();
-    try {
-      tracer.kill("SIGTERM");
-    } catch { /* ended */ }
-    await tracer.status;
-    await tracer.stderr.cancel().catch(() => {});
+    await tracer.close();
     for (const path of [dir, stage, workspace, remote]) {
       await Deno.remove(path, { recursive: true });
     }

@@ -2,9 +2,9 @@
 // finds nothing, and its ERT tests pass in batch Emacs against a real `qdb serve` and
 // `qdb trace` on a Python program.
 import { assertEquals } from "./support/assert.ts";
-import { QDB_ENTRY, startServe, startTrace, traceArgs } from "./support/processes.ts";
+import { QDB_ENTRY, QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons } from "./support/pythons.ts";
-import { canUnshare, onlyHere } from "./support/unshare.ts";
+import { canUnshare } from "./support/unshare.ts";
 
 const EMACS_DIR = new URL("../editors/emacs/", import.meta.url).pathname;
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
@@ -112,24 +112,12 @@ Deno.test({
     await Deno.writeTextFile(`${stage}/remote.py`, "def work(n):\n    return n * 2\n\nwork(3)\n");
     try {
       await using serve = await startServe(["--token", TOKEN]);
-      const trace = [Deno.execPath(), "run", "--allow-all", QDB_ENTRY]
-        .concat(traceArgs(serve, pythons[0]!.path, "far", "--token", TOKEN, `${remote}/remote.py`));
-      const tracer = new Deno.Command("unshare", {
-        args: ["--mount", "sh", "-c", onlyHere(remote, stage, trace)],
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      try {
-        let said = "";
-        const reader = tracer.stderr.pipeThrough(new TextDecoderStream()).getReader();
-        while (!/is session/.test(said)) {
-          const { value, done } = await reader.read();
-          if (done) throw new Error(`qdb trace ended: ${said}`);
-          said += value;
-        }
-        void reader.read().then(function drain(r): unknown {
-          return r.done ? undefined : reader.read().then(drain);
-        });
+      await using tracer = new QdbProcess(
+        traceArgs(serve, pythons[0]!.path, "far", "--token", TOKEN, `${remote}/remote.py`),
+        { onlyHere: { dir: remote, stage } },
+      );
+      await tracer.line(/is session/, "stderr");
+      {
         const { code, text } = await batch(
           [
             "-L",
@@ -150,11 +138,6 @@ Deno.test({
         );
         assertEquals(code, 0, text);
         assertEquals(/Ran 1 tests?, 1 results? as expected, 0 unexpected/.test(text), true, text);
-      } finally {
-        try {
-          tracer.kill("SIGKILL");
-        } catch { /* gone */ }
-        await tracer.status;
       }
     } finally {
       await Deno.remove(remote, { recursive: true });

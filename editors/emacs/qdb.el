@@ -614,11 +614,11 @@ An empty line repeats the last command, as pdb does."
                     :named (gethash "named" variable)
                     :indexed (gethash "indexed" variable)))
 
-(defun qdb--locals-buffer ()
-  "The locals buffer, made when missing."
-  (or (get-buffer "*qdb locals*")
-      (with-current-buffer (get-buffer-create "*qdb locals*")
-        (qdb-locals-mode)
+(defun qdb--special-buffer (name mode)
+  "The buffer NAME, made in MODE when missing."
+  (or (get-buffer name)
+      (with-current-buffer (get-buffer-create name)
+        (funcall mode)
         (current-buffer))))
 
 (defun qdb--refresh-locals (stack)
@@ -720,7 +720,7 @@ An empty line repeats the last command, as pdb does."
 (defun qdb-locals ()
   "Show the selected frame's variables as a tree."
   (interactive)
-  (let ((buffer (qdb--locals-buffer)))
+  (let ((buffer (qdb--special-buffer "*qdb locals*" #'qdb-locals-mode)))
     (with-current-buffer (qdb--live-buffer)
       (when qdb--stop (qdb--refresh-locals qdb--stop)))
     (display-buffer buffer)
@@ -764,10 +764,7 @@ An empty line repeats the last command, as pdb does."
 (defun qdb-watches ()
   "Show the watched expressions."
   (interactive)
-  (let ((buffer (or (get-buffer "*qdb watches*")
-                    (with-current-buffer (get-buffer-create "*qdb watches*")
-                      (qdb-watches-mode)
-                      (current-buffer)))))
+  (let ((buffer (qdb--special-buffer "*qdb watches*" #'qdb-watches-mode)))
     (qdb--render-watches (buffer-local-value 'qdb--watches (qdb--live-buffer)))
     (display-buffer buffer)
     buffer))
@@ -775,10 +772,7 @@ An empty line repeats the last command, as pdb does."
 (defun qdb-threads ()
   "Show the program's threads; RET on a stopped one to select it."
   (interactive)
-  (let ((buffer (or (get-buffer "*qdb threads*")
-                    (with-current-buffer (get-buffer-create "*qdb threads*")
-                      (qdb-threads-mode)
-                      (current-buffer)))))
+  (let ((buffer (qdb--special-buffer "*qdb threads*" #'qdb-threads-mode)))
     (qdb--send "threads" nil
                (lambda (reply)
                  (with-current-buffer buffer

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { onlyHere } from "./unshare.ts";
+
 /** The repository's `mod.ts`, the CLI entry. */
 export const QDB_ENTRY = new URL("../../mod.ts", import.meta.url).pathname;
 
@@ -31,11 +33,22 @@ export class QdbProcess implements AsyncDisposable {
       stdin?: string;
       /** Standard input stays open, and empty, until the process ends (as an idle terminal). */
       holdStdin?: boolean;
+      /** A folder only this process sees, holding a copy of `stage` (see support/unshare.ts). */
+      onlyHere?: { dir: string; stage: string };
     } = {},
   ) {
     const command = [Deno.execPath(), "run", "--allow-all", QDB_ENTRY, ...args];
-    // With `ulimit`, through a shell that lowers the open-file limit first.
-    const [program, ...rest] = options.ulimit === undefined
+    // With `ulimit`, through a shell that lowers the open-file limit first; with `onlyHere`,
+    // in a mount namespace of its own.
+    const [program, ...rest] = options.onlyHere
+      ? [
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        onlyHere(options.onlyHere.dir, options.onlyHere.stage, command),
+      ]
+      : options.ulimit === undefined
       ? command
       : ["bash", "-c", `ulimit -n ${options.ulimit} && exec "$@"`, "qdb", ...command];
     this.child = new Deno.Command(program!, {
