@@ -18,17 +18,24 @@
  * @module
  */
 
-import type { Attached } from "./client.ts";
-import type { SessionEvent } from "./reconnect.ts";
+/** A message of the session, as the pipe passes it on. */
+export interface PipeEvent {
+  /** The event's name. */
+  e: string;
+  /** Its payload. */
+  p?: unknown;
+  /** The id of the command it answers, when it answers one. */
+  id?: unknown;
+}
 
-/** A session as the pipe needs it (a {@linkcode ReconnectingSession} or a `QdbClient`). */
+/** A session as the pipe needs it (a `ReconnectingSession` or a `QdbClient`). */
 export interface PipeSession {
-  /** The `attached` reply. */
-  readonly attached: Attached;
+  /** The `attached` reply's payload. */
+  readonly attached: object;
   /** Sends a command; returns the id it carries on the wire. */
   send(e: string, p?: unknown): number;
   /** Every event, in order; ends when the session is over. */
-  readonly events: AsyncIterable<SessionEvent>;
+  readonly events: AsyncIterable<PipeEvent>;
   /** Closes the connection. Idempotent. */
   close(): void;
 }
