@@ -52,6 +52,12 @@ export const attachCommand: CommandSpec = {
       help: "For programs (the Emacs mode): the session's messages as JSON lines on standard " +
         "output, commands as JSON lines on standard input",
     },
+    {
+      name: "terminal",
+      type: "boolean",
+      help: "With --json: the terminal client runs in the pipe too (\"line\" commands in pdb's " +
+        "language; \"say\", \"output\" and \"prompt\" out)",
+    },
   ],
   examples: ["qdb attach", 'qdb attach --server ws://server:8002 --token "$QDB_TOKEN" backtest-42'],
   async run({ values, positionals }) {
@@ -64,6 +70,7 @@ export const attachCommand: CommandSpec = {
     }
     if (values.json === true) {
       return await attachJson(server, token, caCerts, session, {
+        terminal: values.terminal === true,
         wait: values.wait === true,
         name: str(values, "name"),
         retryFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
@@ -125,7 +132,7 @@ async function attachJson(
   token: string | undefined,
   caCerts: string[] | undefined,
   session: string | undefined,
-  options: { wait: boolean; name: string | undefined; retryFor: number },
+  options: { terminal: boolean; wait: boolean; name: string | undefined; retryFor: number },
 ): Promise<number> {
   const fail = (data: string) => {
     writeAll(Deno.stdout, JSON.stringify({ e: "error", p: { type: "attach", data } }) + "\n");
@@ -162,6 +169,7 @@ async function attachJson(
   await runJsonPipe(client, {
     input: Deno.stdin.readable,
     write: (line) => writeAll(Deno.stdout, line + "\n"),
+    ...(options.terminal ? { terminal: {} } : {}),
   });
   return 0;
 }

@@ -49,6 +49,11 @@ export const runCommand: CommandSpec = {
       help: "For programs (the Emacs mode): the session as JSON lines on standard output, " +
         "commands as JSON lines on standard input (as `attach --json`)",
     },
+    {
+      name: "terminal",
+      type: "boolean",
+      help: "With --json: the terminal client runs in the pipe too (as `attach --terminal`)",
+    },
     ...ENGINE_OPTIONS,
   ],
   stopAtPositional: true,
@@ -123,6 +128,9 @@ export const runCommand: CommandSpec = {
       const ended = await runJsonPipe(client, {
         input: Deno.stdin.readable,
         write: (line) => writeAll(Deno.stdout, line + "\n"),
+        ...(values.terminal === true
+          ? { terminal: { forwardInput: true, awaitTracer: true } }
+          : {}),
       });
       // The reader is gone (its input ended): so is the program, as after a terminal's hangup.
       if (ended === "input") tracer.kill("SIGTERM");

@@ -10,6 +10,12 @@
  * - In: `{"e": command, "p": payload, "id": ID}`; `id` (a string or an integer) is optional and
  *   comes back on the command's replies, as the protocol does on a WebSocket. A line that is not
  *   such a command is answered by an `error` (type `json`) naming the line, and the pipe goes on.
+ * - With `terminal`, the terminal client runs inside the pipe too, so that its reader gets the
+ *   terminal's language without parsing it: `{"e": "line", "p": "b app.py:12"}` is a line typed
+ *   at `qdb attach`, and `{"e": "interrupt"}` its Ctrl-C; what the terminal shows comes out as
+ *   `{"e": "say", "p": text}` (its lines), `{"e": "output", "p": text}` (the program's output)
+ *   and `{"e": "prompt", "p": "(qdb) "}` (`null` while the program runs), plain text without
+ *   colours or control characters.
  *
  * @example
  * ```ts ignore
@@ -17,6 +23,12 @@
  * ```
  * @module
  */
+
+import type { TracerInfo } from "../protocol/mod.ts";
+import { AsyncQueue } from "../transport/async_queue.ts";
+import type { SessionEvent } from "./reconnect.ts";
+import type { ConsoleHandlers } from "./terminal/console.ts";
+import { type Screen, TerminalClient } from "./terminal/terminal.ts";
 
 /** A message of the session, as the pipe passes it on. */
 export interface PipeEvent {
@@ -46,6 +58,8 @@ export interface JsonPipeOptions {
   input: ReadableStream<Uint8Array>;
   /** Writes one line (without its newline). */
   write: (line: string) => void;
+  /** Run the terminal client in the pipe too (`line` commands, `say` and `prompt` out). */
+  terminal?: { forwardInput?: boolean; awaitTracer?: boolean };
 }
 
 /** How many command ids are remembered for their replies (older ones are forgotten). */
@@ -66,13 +80,19 @@ export async function runJsonPipe(
   // The wire id of each command sent, to the id its sender chose.
   const ids = new Map<number, string | number>();
   emit({ e: "attached", p: session.attached });
+  const terminal = options.terminal ? startTerminal(session, emit, options.terminal) : undefined;
 
   const output = (async (): Promise<"session"> => {
-    for await (const event of session.events) {
-      const out: Record<string, unknown> = { e: event.e };
-      if (event.p !== undefined) out.p = event.p;
-      if (typeof event.id === "number" && ids.has(event.id)) out.id = ids.get(event.id);
-      emit(out);
+    try {
+      for await (const event of session.events) {
+        const out: Record<string, unknown> = { e: event.e };
+        if (event.p !== undefined) out.p = event.p;
+        if (typeof event.id === "number" && ids.has(event.id)) out.id = ids.get(event.id);
+        emit(out);
+        terminal?.events.push(event);
+      }
+    } finally {
+      terminal?.events.end();
     }
     return "session";
   })();
@@ -108,6 +128,12 @@ export async function runJsonPipe(
         refuse('"id" must be a string or an integer');
         continue;
       }
+      if (terminal && (e === "line" || e === "interrupt")) {
+        if (e === "interrupt") terminal.handlers?.interrupt();
+        else if (typeof p === "string") terminal.handlers?.line(p);
+        else refuse('"line" takes the line typed, a string');
+        continue;
+      }
       const wire = session.send(e, p);
       if (id !== undefined) {
         ids.set(wire, id as string | number);
@@ -121,7 +147,53 @@ export async function runJsonPipe(
   const ended = await Promise.race([output, input]);
   session.close();
   await output;
+  await terminal?.done;
   return ended;
+}
+
+/**
+ * The terminal client, fed the session's events, its screen a stream of JSON lines. Lines
+ * typed reach it through `handlers`.
+ */
+function startTerminal(
+  session: PipeSession,
+  emit: (message: object) => void,
+  options: { forwardInput?: boolean; awaitTracer?: boolean },
+) {
+  const events = new AsyncQueue<PipeEvent>();
+  const state: {
+    events: AsyncQueue<PipeEvent>;
+    handlers: ConsoleHandlers | undefined;
+    done: Promise<number>;
+  } = { events, handlers: undefined, done: Promise.resolve(0) };
+  // The prompt is told when it changes, not each time it is set again.
+  let shown: string | null = null;
+  const screen: Screen = {
+    // A person types: the end of a line is not the end of all input.
+    interactive: true,
+    attach: (handlers) => state.handlers = handlers,
+    setPrompt: (prompt) => {
+      if (prompt === shown) return;
+      shown = prompt;
+      emit({ e: "prompt", p: prompt });
+    },
+    say: (text) => emit({ e: "say", p: text }),
+    output: (text) => emit({ e: "output", p: text }),
+  };
+  const attached = session.attached as { tracer?: TracerInfo | null };
+  const client = new TerminalClient({
+    connection: {
+      send: (e, p) => session.send(e, p),
+      events: events as AsyncIterable<SessionEvent>,
+      close: () => session.close(),
+    },
+    screen,
+    tracer: attached.tracer ?? null,
+    ...(options.forwardInput !== undefined ? { forwardInput: options.forwardInput } : {}),
+    ...(options.awaitTracer ? { awaitTracer: true } : {}),
+  });
+  state.done = client.run();
+  return state;
 }
 
 /** The lines of a byte stream (UTF-8; `\n` or `\r\n`). */

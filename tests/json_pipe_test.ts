@@ -7,6 +7,7 @@ import { findPythons } from "./support/pythons.ts";
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
 const TOKEN = "json-pipe-token";
+const spinner = () => new URL("../testdata/spin.py", import.meta.url).pathname;
 
 /** `qdb attach --json` with a writer for its input and a reader of its JSON lines. */
 function pipe(clientUrl: string, ...args: string[]) {
@@ -150,6 +151,27 @@ Deno.test({
     for (const line of run.stdoutLines.filter((l) => l !== "")) JSON.parse(line);
     assertMatch(run.text.stderr, /others can `qdb attach/);
     await writer.close().catch(() => {});
+
+    // With --terminal: lines in the terminal's language, its text out, Ctrl-C as interrupt.
+    const spinning = new QdbProcess(
+      ["run", "--json", "--terminal", "--no-stop", "--python", pythons[0]!.path, spinner(), "loop"],
+      { holdStdin: true },
+    );
+    await using ___ = spinning;
+    const typed = spinning.child.stdin.getWriter();
+    const type = (line: unknown) =>
+      typed.write(new TextEncoder().encode(JSON.stringify(line) + "\n"));
+    await spinning.line(/"e":"output","p":"spinning loop/);
+    await type({ e: "interrupt" });
+    await spinning.line(/"e":"stack".*"reason":"pause"/);
+    await spinning.line(/"e":"prompt","p":"\(qdb\) "/);
+    await type({ e: "line", p: "p x > 0" });
+    await spinning.line(/"e":"say","p":"True"/);
+    await type({ e: "line", p: "help ignore" });
+    await spinning.line(/"e":"say","p":"ignore number count"/);
+    await type({ e: "line", p: "q hard" });
+    assert(!(await spinning.status).success);
+    await typed.close().catch(() => {});
 
     // A program left waiting when its reader goes away ends with it.
     const spin = new URL("../testdata/spin.py", import.meta.url).pathname;

@@ -57,14 +57,6 @@
       (goto-char (point-min))
       (re-search-forward regexp nil t))))
 
-(ert-deftest qdb-parse-break ()
-  "Breakpoint locations as pdb takes them."
-  (should (equal (qdb--parse-break "12") '(:line 12)))
-  (should (equal (qdb--parse-break "/src/app.py:7, n > 3")
-                 '(:file "/src/app.py" :line 7 :cond "n > 3")))
-  (should (equal (qdb--parse-break "pkg.mod.func") '(:func "pkg.mod.func")))
-  (should-error (qdb--parse-break "not a place!") :type 'user-error))
-
 (ert-deftest qdb-session ()
   "Attach, breakpoints from a buffer, stops, steps, the stack, eval, a second client."
   (skip-unless (getenv "QDB_TEST_SERVER"))
@@ -153,6 +145,12 @@
               (insert "p n + 40")
               (comint-send-input))
             (qdb-tests--wait "n + 40" (lambda () (qdb-tests--said "^40$")))
+            ;; The terminal's own commands, beyond pdb's basic ones: its answer as it gives it.
+            (with-current-buffer qdb--buffer
+              (goto-char (point-max))
+              (insert "args")
+              (comint-send-input))
+            (qdb-tests--wait "args" (lambda () (qdb-tests--said "^n = 0$")))
             (with-current-buffer qdb--buffer
               (goto-char (point-max))
               (insert "lab")

@@ -21,13 +21,12 @@
 ;;
 ;; M-x qdb-attach joins a session of a qdb server; M-x qdb-run debugs
 ;; a program on this machine (others can attach to it too).  Emacs runs
-;; `qdb attach --json' (or `qdb run --json') as a subprocess and reads
-;; one JSON message per line: TLS, tokens and reconnecting are the qdb
-;; command's job.
+;; `qdb attach --json --terminal' (or `qdb run') as a subprocess and
+;; reads one JSON message per line: TLS, tokens, reconnecting and the
+;; terminal's command language are the qdb command's job.
 ;;
-;; The interaction buffer takes the commands of `qdb attach' (pdb's:
-;; n, s, r, c, unt, b, cl, u, d, w, p, pp, l, pause, q; any other line
-;; runs as Python in the selected frame), with history (M-p, M-n) and
+;; The interaction buffer is `qdb attach''s terminal client: the same
+;; commands (pdb's), the same answers, with history (M-p, M-n) and
 ;; completion from the live frame.  The program's output appears there
 ;; as it comes.  At every stop the file opens at the current line with
 ;; the overlay arrow; a file that is not on this machine opens
@@ -93,8 +92,8 @@ For example (\"deno\" \"run\" \"-A\" \"/path/to/qdb/mod.ts\")."
   "The session's id.")
 (defvar-local qdb--watches nil
   "The watched expressions, as the last `watchlist' event gave them.")
-(defvar-local qdb--last-command ""
-  "The last command typed, repeated by an empty line (as pdb does).")
+(defvar-local qdb--at-prompt nil
+  "Whether the last text shown is a prompt nobody has answered yet.")
 (defvar-local qdb--sources nil
   "Files not on this machine: a table from the program's path to a buffer.")
 
@@ -156,26 +155,25 @@ CALLBACK gets the reply message (an `ok' or an `error'), as a hash table."
       (when (eq buffer qdb--buffer)
         (qdb-minor-mode -1)))))
 
-(defun qdb--say (text)
-  "Show TEXT in the interaction buffer, before the prompt, as a line."
-  (when (buffer-live-p qdb--buffer)
+(defun qdb--insert (text)
+  "Insert TEXT in the interaction buffer, as the program or qdb wrote it."
+  (when (and (buffer-live-p qdb--buffer) (not (string-empty-p text)))
     (with-current-buffer qdb--buffer
-      (let ((line (if (string-suffix-p "\n" text) text (concat text "\n"))))
-        (if (process-live-p qdb--process)
-            (comint-output-filter qdb--process line)
-          ;; The session is over: no prompt to keep, no process mark to move.
-          (let ((inhibit-read-only t))
-            (save-excursion
-              (goto-char (point-max))
-              (insert line))))))))
+      ;; Text after a prompt nobody answered starts on a line of its own.
+      (when qdb--at-prompt
+        (setq qdb--at-prompt nil)
+        (setq text (concat "\n" text)))
+      (if (process-live-p qdb--process)
+          (comint-output-filter qdb--process text)
+        ;; The session is over: no prompt to keep, no process mark to move.
+        (let ((inhibit-read-only t))
+          (save-excursion
+            (goto-char (point-max))
+            (insert text)))))))
 
-(defun qdb--prompt ()
-  "Show the prompt, when the program is stopped."
-  (when (and (buffer-live-p qdb--buffer)
-             (buffer-local-value 'qdb--stop qdb--buffer))
-    (with-current-buffer qdb--buffer
-      (when (process-live-p qdb--process)
-        (comint-output-filter qdb--process "(qdb) ")))))
+(defun qdb--say (text)
+  "Show TEXT in the interaction buffer as a line."
+  (qdb--insert (if (string-suffix-p "\n" text) text (concat text "\n"))))
 
 (defun qdb--get (table &rest keys)
   "The value in TABLE (nested hash tables and vectors) at KEYS."
@@ -187,7 +185,9 @@ CALLBACK gets the reply message (an `ok' or an `error'), as a hash table."
                         (t nil))))))
 
 (defun qdb--handle (message)
-  "Act on one MESSAGE of the session (a hash table)."
+  "Act on one MESSAGE of the session (a hash table).
+What the terminal client says (`say', `output', `prompt') is shown as it is;
+the session's own events move the arrow, the marks and the side buffers."
   (let* ((event (gethash "e" message))
          (payload (gethash "p" message))
          (id (gethash "id" message))
@@ -196,73 +196,37 @@ CALLBACK gets the reply message (an `ok' or an `error'), as a hash table."
       (remhash id qdb--callbacks)
       (funcall callback message))
     (pcase event
-      ("attached"
-       (setq qdb--session-name (gethash "session" payload))
-       (let ((tracer (gethash "tracer" payload)))
-         (qdb--say (if tracer
-                       (format "Attached to session %s: %s (%s, pid %s)" qdb--session-name
-                               (mapconcat #'identity (gethash "argv" tracer) " ")
-                               (gethash "host" tracer) (gethash "pid" tracer))
-                     (format "Attached to session %s; waiting for its program"
-                             qdb--session-name)))))
+      ("say" (qdb--say payload))
+      ("output" (qdb--insert payload))
+      ("prompt" (when payload (qdb--insert payload) (setq qdb--at-prompt t)))
+      ("attached" (setq qdb--session-name (gethash "session" payload)))
       ("stack" (qdb--on-stack payload))
       ("watchlist"
        (setq qdb--watches payload)
        (qdb--render-watches payload))
       ("running" (setq qdb--stop nil))
-      ("print"
-       (let ((output (gethash "output" payload)))
-         (when (and output (not (string-empty-p output)))
-           (qdb--say output)))
-       (unless (member (gethash "input" payload) '("<stdout>" "<stderr>" "<log>"))
-         (qdb--prompt)))
-      ("list" (qdb--say payload) (qdb--prompt))
-      ("return" (qdb--say (format "--Return-- %s" payload)))
-      ("exception"
-       (qdb--say (format "*** %s" (or (gethash "message" payload)
-                                       (gethash "type" payload) payload))))
       ("breakpoints"
        (setq qdb--breakpoints payload)
        (qdb--show-breakpoints payload))
-      ("error"
-       (unless callback
-         (qdb--say (format "*** %s" (gethash "data" payload)))
-         (qdb--prompt)))
       ("exited"
        (setq qdb--stop nil)
-       (qdb--clear-arrow)
-       (qdb--say (if (gethash "code" payload)
-                     (format "The program exited with code %s" (gethash "code" payload))
-                   (format "The program was ended by %s"
-                           (or (gethash "signal" payload) "a signal")))))
-      ("disabled" (qdb--say "qdb: debugging ended"))
-      ("link"
-       (pcase (gethash "state" payload)
-         ("lost" (qdb--say "qdb: lost the server; attaching again"))
-         ("back" (qdb--say "qdb: attached again"))
-         (_ (qdb--say (format "qdb: the server is gone: %s" (gethash "reason" payload))))))
-      ("clients"
-       (when-let ((joined (gethash "joined" payload)))
-         (qdb--say (format "[%s joined]" (gethash "name" joined))))
-       (when-let ((left (gethash "left" payload)))
-         (qdb--say (format "[%s left]" (gethash "name" left))))))))
+       (qdb--clear-arrow))
+      ("error"
+       ;; What keeps the pipe from attaching, or a line it could not read.
+       (when (member (gethash "type" payload) '("attach" "json"))
+         (qdb--say (format "*** %s" (gethash "data" payload))))))))
 
 ;;;; Stops and the source arrow
 
 (defun qdb--on-stack (stack)
-  "Show the stop STACK: where, and the source at the selected frame."
+  "Show the source at the selected frame of the stop STACK, and its values."
   (setq qdb--stop stack)
   (let* ((index (gethash "index" stack))
          (frame (qdb--get stack "stack" index)))
     (when frame
-      (let ((file (gethash "file" frame))
-            (line (gethash "line" frame)))
-        (qdb--say (format "> %s(%s)%s()\n-> %s" file line (gethash "func" frame)
-                          (string-trim (or (gethash "code" frame) ""))))
-        (qdb--show-source file line))))
+      (qdb--show-source (gethash "file" frame) (gethash "line" frame))))
   (qdb--refresh-locals stack)
-  (when (get-buffer "*qdb threads*") (qdb-threads))
-  (qdb--prompt))
+  (when (get-buffer "*qdb threads*") (qdb-threads)))
 
 (defun qdb--clear-arrow ()
   "Take the overlay arrow away."
@@ -278,11 +242,10 @@ A FILE that is not on this machine comes from the program's text."
       (if (buffer-live-p known)
           (qdb--point-arrow known line)
         (qdb--send "source" (list :path file)
-                   (lambda (reply)
-                     (if (equal (gethash "e" reply) "ok")
-                         (qdb--point-arrow
-                          (qdb--source-buffer file (qdb--get reply "p" "text")) line)
-                       (qdb--say (format "*** %s" (qdb--get reply "p" "data"))))))))))
+                   (qdb--on-ok
+                    (lambda (result)
+                      (qdb--point-arrow (qdb--source-buffer file (gethash "text" result))
+                                        line))))))))
 
 (defun qdb--source-buffer (path text)
   "A read-only buffer of TEXT, the program's file PATH."
@@ -419,9 +382,12 @@ Interactively, a prefix argument asks for the condition."
   "Show the value of EXPRESSION in the selected frame.
 Interactively, the region, or the dotted name at point."
   (interactive (list (qdb--expression-at-point)))
-  (with-current-buffer (qdb--live-buffer)
-    (qdb--say (concat "(qdb) p " expression)))
-  (qdb--send "eval" expression))
+  (qdb--say (concat "p " expression))
+  (qdb--line (concat "p " expression)))
+
+(defun qdb--line (line)
+  "Send LINE to the terminal client of the session, as if typed at `qdb attach'."
+  (qdb--send "line" line))
 
 (defmacro qdb--define-command (name event doc &optional payload)
   "Define the command NAME that sends EVENT (with PAYLOAD), documented by DOC."
@@ -489,81 +455,23 @@ The keys are `qdb-command-map', under `qdb-key-prefix'."
 
 ;;;; The interaction buffer: pdb's commands
 
-(defun qdb--parse-break (args)
-  "The `set_break' payload of ARGS: [file:]line or a function [, condition]."
-  (let* ((comma (string-match "," args))
-         (where (string-trim (if comma (substring args 0 comma) args)))
-         (condition (and comma (string-trim (substring args (1+ comma)))))
-         (payload (cond
-                   ((string-match "\\`\\(.+\\):\\([0-9]+\\)\\'" where)
-                    (list :file (expand-file-name (match-string 1 where))
-                          :line (string-to-number (match-string 2 where))))
-                   ((string-match-p "\\`[0-9]+\\'" where)
-                    (list :line (string-to-number where)))
-                   ((string-match-p "\\`[A-Za-z_][A-Za-z0-9_.]*\\'" where)
-                    (list :func where))
-                   (t (user-error "Give [file:]line or a function name")))))
-    (if (and condition (not (string-empty-p condition)))
-        (append payload (list :cond condition))
-      payload)))
-
-(defun qdb--command (line)
-  "Send the command LINE, as `qdb attach' takes it (pdb's language)."
-  (let* ((line (string-trim line))
-         (space (string-match "[ \t]" line))
-         (word (if space (substring line 0 space) line))
-         (rest (if space (string-trim (substring line space)) "")))
-    (pcase word
-      ((or "s" "step") (qdb--send "step"))
-      ((or "n" "next") (qdb--send "next"))
-      ((or "r" "return") (qdb--send "return"))
-      ((or "c" "cont" "continue") (qdb--send "continue"))
-      ((or "unt" "until")
-       (if (string-empty-p rest) (qdb--send "until")
-         (qdb--send "until" (string-to-number rest))))
-      ((or "u" "up") (qdb--send "up"))
-      ((or "d" "down") (qdb--send "down"))
-      ((or "w" "where" "bt") (qdb--send "stack"))
-      ((or "b" "break")
-       (if (string-empty-p rest)
-           (qdb--list-breakpoints)
-         (qdb--send "set_break" (qdb--parse-break rest))))
-      ("tbreak" (qdb--send "set_break" (append (qdb--parse-break rest) (list :temp t))))
-      ((or "cl" "clear")
-       (dolist (id (split-string rest))
-         (qdb--send "clear_break" (list :id (string-to-number id)))))
-      ("p" (qdb--send "eval" rest))
-      ("pp" (qdb--send "pprint" rest))
-      ((or "l" "list") (qdb--send "list"))
-      ("ll" (qdb--send "list" (list :start 1)))
-      ("pause" (qdb--send "pause"))
-      ((or "q" "quit" "exit")
-       (qdb--send "disable" (if (string-empty-p rest) "soft" rest)))
-      ("detach" (qdb-detach))
-      (_ (qdb--send "eval" (if (string-prefix-p "!" line) (substring line 1) line))))))
-
-(defun qdb--list-breakpoints ()
-  "Say what breakpoints the session has."
-  (let ((bps (buffer-local-value 'qdb--breakpoints (qdb--live-buffer))))
-    (if (seq-empty-p bps)
-        (qdb--say "No breakpoints")
-      (seq-doseq (bp bps)
-        (qdb--say (format "%s  %s:%s%s" (gethash "id" bp) (gethash "file" bp)
-                          (gethash "line" bp)
-                          (if (gethash "cond" bp) (format "  if %s" (gethash "cond" bp))
-                            ""))))))
-  (qdb--prompt))
-
 (defun qdb--input-sender (_process input)
-  "Send INPUT, a line typed in the interaction buffer.
-An empty line repeats the last command, as pdb does."
-  (let ((line (if (string-empty-p (string-trim input)) qdb--last-command input)))
-    (unless (string-empty-p (string-trim line))
-      (setq qdb--last-command line)
-      (condition-case err
-          (qdb--command line)
-        (user-error (qdb--say (format "*** %s" (error-message-string err)))
-                    (qdb--prompt))))))
+  "Send INPUT, a line typed in the interaction buffer, to the terminal client.
+It takes `qdb attach''s commands (pdb's); an empty line repeats the last."
+  (with-current-buffer qdb--buffer (setq qdb--at-prompt nil))
+  (qdb--line input))
+
+(defun qdb-interrupt ()
+  "Pause the running program, as Ctrl-C does in `qdb attach'."
+  (interactive)
+  (qdb--send "interrupt"))
+
+(defvar qdb-mode-map
+  (let ((map (make-sparse-keymap)))
+    (set-keymap-parent map comint-mode-map)
+    (define-key map (kbd "C-c C-c") #'qdb-interrupt)
+    map)
+  "Keys of the interaction buffer: comint's, and `qdb-interrupt'.")
 
 (defun qdb--completion-at-point ()
   "Complete a name from the live frame (protocol 2's `completions')."
@@ -641,11 +549,11 @@ An empty line repeats the last command, as pdb does."
                     (qdb--render-locals)))))))))))))
 
 (defun qdb--on-ok (function)
-  "A reply callback: FUNCTION of an `ok' reply's payload; an `error' is said."
+  "A reply callback: FUNCTION of an `ok' reply's payload.
+An `error' reply is shown by the terminal client, as any error."
   (lambda (reply)
-    (if (equal (gethash "e" reply) "ok")
-        (funcall function (gethash "p" reply))
-      (qdb--say (format "*** %s" (qdb--get reply "p" "data"))))))
+    (when (equal (gethash "e" reply) "ok")
+      (funcall function (gethash "p" reply)))))
 
 (defun qdb--render-locals ()
   "Draw the locals tree again, keeping point's line."
@@ -680,10 +588,9 @@ An empty line repeats the last command, as pdb does."
   (let ((buffer (current-buffer)))
     (qdb--send "variables" (list :ref (qdb--node-ref node) :start (qdb--node-loaded node)
                                  :count qdb-page-size)
-               (lambda (reply)
-                 (if (not (equal (gethash "e" reply) "ok"))
-                     (qdb--say (format "*** %s" (qdb--get reply "p" "data")))
-                   (let ((children (mapcar #'qdb--node-of (qdb--get reply "p" "variables"))))
+               (qdb--on-ok
+                (lambda (result)
+                   (let ((children (mapcar #'qdb--node-of (gethash "variables" result))))
                      (setf (qdb--node-children node) (append (qdb--node-children node) children)
                            (qdb--node-loaded node) (+ (qdb--node-loaded node)
                                                       (length children))
@@ -834,7 +741,8 @@ Interactively, SESSION is chosen among the live ones."
                                     (and (= (length live) 1) (car live)))))
      (list server token (and (not (string-empty-p session)) session))))
   (qdb--start (format "*qdb %s*" (or session server))
-              (append (list "attach" "--json" "--server" server) (and session (list session)))
+              (append (list "attach" "--json" "--terminal" "--server" server)
+                      (and session (list session)))
               token))
 
 (defcustom qdb-python nil
@@ -852,7 +760,7 @@ Others can attach to the session: the buffer \" *qdb stderr*\" says how."
           (args (split-string-and-unquote (read-string "Arguments: "))))
      (cons (expand-file-name program) args)))
   (qdb--start (format "*qdb %s*" (file-name-nondirectory program))
-              (append (list "run" "--json")
+              (append (list "run" "--json" "--terminal")
                       (and qdb-python (list "--python" qdb-python))
                       (list (expand-file-name program))
                       args)
