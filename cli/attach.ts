@@ -55,8 +55,8 @@ export const attachCommand: CommandSpec = {
     {
       name: "terminal",
       type: "boolean",
-      help: "With --json: the terminal client runs in the pipe too (\"line\" commands in pdb's " +
-        "language; \"say\", \"output\" and \"prompt\" out)",
+      help: 'With --json: the terminal client runs in the pipe too ("line" commands in pdb\'s ' +
+        'language; "say", "output" and "prompt" out)',
     },
   ],
   examples: ["qdb attach", 'qdb attach --server ws://server:8002 --token "$QDB_TOKEN" backtest-42'],
