@@ -143,13 +143,15 @@ CALLBACK gets the reply message (an `ok' or an `error'), as a hash table."
                     (error (qdb--say (format "qdb: %s" (error-message-string err))))))))))))))
 
 (defun qdb--sentinel (process _event)
-  "Say that PROCESS ended, and forget its session."
+  "Say that PROCESS ended, and forget its session.
+A process of an earlier session of the same buffer changes nothing."
   (let ((buffer (process-buffer process)))
-    (unless (process-live-p process)
-      (when (buffer-live-p buffer)
-        (with-current-buffer buffer
-          (qdb--say "qdb: detached from the session")
-          (setq qdb--stop nil)))
+    (when (and (not (process-live-p process))
+               (buffer-live-p buffer)
+               (eq process (buffer-local-value 'qdb--process buffer)))
+      (with-current-buffer buffer
+        (qdb--say "qdb: detached from the session")
+        (setq qdb--stop nil))
       (qdb--clear-arrow)
       (qdb--show-breakpoints nil)
       (when (eq buffer qdb--buffer)
