@@ -1,0 +1,255 @@
+/**
+ * Start-up: from launching a program to its first stop, where a person can type, side by side
+ * in one run on every CPython found (issue #13's item 5):
+ *
+ * - `pdb`: `python -m pdb PROGRAM`, until its first `(Pdb) ` prompt.
+ * - `qdb run`: `qdb run --json PROGRAM`, until the first `stack` line (a whole qdb: server,
+ *   tracer and client in one process, as a newcomer starts it).
+ * - `qdb trace`: `qdb trace` of a server already running, until a client attached to the
+ *   session (by `qdb attach --json --wait`, started first) sees the first `stack`.
+ *
+ * Each is the median (and the spread) of `--reps` runs (default 5; `--quick`: 1, and only the
+ * newest Python). The table shows milliseconds and the ratio to pdb; `--json FILE` writes the
+ * same figures. debugpy is not measured here yet: it needs the DAP exchange of the overhead
+ * benchmark, which is still to come.
+ *
+ * Usage: `deno run --allow-all bench/startup.ts [--reps N] [--quick] [--json FILE]`
+ *
+ * @module
+ */
+
+import { findPythons, type PythonInstall } from "../tests/support/pythons.ts";
+
+const PROGRAM = new URL("./empty.py", import.meta.url).pathname;
+const QDB = new URL("../mod.ts", import.meta.url).pathname;
+const QDB_COMMAND = [Deno.execPath(), "run", "--allow-all", QDB];
+const TOKEN = "bench-startup";
+
+/** One measured launch, in milliseconds. */
+type Measure = (python: PythonInstall) => Promise<number>;
+
+/** Starts `argv` and resolves with the time until its output matches `ready`; then ends it. */
+async function timeUntil(
+  argv: string[],
+  ready: RegExp,
+  options: { stdin?: "piped" | "null"; stream?: "stdout" | "stderr" } = {},
+): Promise<number> {
+  const started = performance.now();
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stream = options.stream === "stderr" ? child.stderr : child.stdout;
+  const other = options.stream === "stderr" ? child.stdout : child.stderr;
+  void other.pipeTo(new WritableStream()).catch(() => {});
+  let seen = "";
+  try {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      seen += chunk;
+      if (ready.test(seen)) return performance.now() - started;
+    }
+    throw new Error(`${argv.join(" ")} ended before ${ready}: ${seen.slice(-300)}`);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+    await child.status;
+  }
+}
+
+const pdb: Measure = (python) =>
+  timeUntil([python.path, "-m", "pdb", PROGRAM], /\(Pdb\) /, { stdin: "piped" });
+
+const qdbRun: Measure = (python) =>
+  timeUntil(
+    [...QDB_COMMAND, "run", "--json", "--python", python.path, PROGRAM],
+    /"e":"stack"/,
+    { stdin: "piped" },
+  );
+
+/** `qdb trace` to a server that runs already, seen by a client waiting in the session. */
+async function qdbTrace(python: PythonInstall, server: { client: string; tracer: string }) {
+  const session = `startup-${crypto.randomUUID()}`;
+  const client = new Deno.Command(QDB_COMMAND[0]!, {
+    args: [
+      ...QDB_COMMAND.slice(1),
+      "attach",
+      "--json",
+      "--wait",
+      "--server",
+      server.client,
+      "--token",
+      TOKEN,
+      session,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = client.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const until = async (pattern: RegExp) => {
+    while (!pattern.test(seen)) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`qdb attach ended: ${seen.slice(-300)}`);
+      seen += value;
+    }
+  };
+  let tracer: Deno.ChildProcess | undefined;
+  try {
+    await until(/"e":"attached"/);
+    seen = "";
+    const started = performance.now();
+    tracer = new Deno.Command(QDB_COMMAND[0]!, {
+      args: [
+        ...QDB_COMMAND.slice(1),
+        "trace",
+        "--python",
+        python.path,
+        "--server",
+        server.tracer,
+        "--token",
+        TOKEN,
+        "--session",
+        session,
+        "--quiet",
+        PROGRAM,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await until(/"e":"stack"/);
+    return performance.now() - started;
+  } finally {
+    for (const child of [tracer, client]) {
+      try {
+        child?.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child?.status;
+    }
+    await lines.cancel().catch(() => {});
+  }
+}
+
+/** `qdb serve` on free ports, for the `qdb trace` column. */
+async function startServer() {
+  const child = new Deno.Command(QDB_COMMAND[0]!, {
+    args: [
+      ...QDB_COMMAND.slice(1),
+      "serve",
+      "--client-port",
+      "0",
+      "--tracer-port",
+      "0",
+      "--token",
+      TOKEN,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let m: RegExpExecArray | null = null;
+  while (!(m = /clients (\S+) {2}tracers (\S+)/.exec(seen))) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`qdb serve ended: ${seen}`);
+    seen += value;
+  }
+  void reader.read().then(function drain(r): unknown {
+    return r.done ? undefined : reader.read().then(drain);
+  });
+  return {
+    client: m[1]!,
+    tracer: m[2]!,
+    async close() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** The figures of one Python: median, min and max milliseconds of each way to start. */
+export interface StartupResult {
+  python: string;
+  ms: Record<"pdb" | "qdb run" | "qdb trace", { median: number; min: number; max: number }>;
+}
+
+/** Runs the benchmark; `reps` launches of each way to start, on each of `pythons`. */
+export async function benchStartup(
+  pythons: PythonInstall[],
+  reps: number,
+): Promise<StartupResult[]> {
+  const server = await startServer();
+  try {
+    const results: StartupResult[] = [];
+    for (const python of pythons) {
+      const times = {
+        "pdb": [] as number[],
+        "qdb run": [] as number[],
+        "qdb trace": [] as number[],
+      };
+      // Interleaved, so that a change in the machine's load falls on all of them alike.
+      for (let i = 0; i < reps; i++) {
+        times.pdb.push(await pdb(python));
+        times["qdb run"].push(await qdbRun(python));
+        times["qdb trace"].push(await qdbTrace(python, server));
+      }
+      const ms = Object.fromEntries(
+        Object.entries(times).map((
+          [k, v],
+        ) => [k, { median: median(v), min: Math.min(...v), max: Math.max(...v) }]),
+      ) as StartupResult["ms"];
+      results.push({ python: python.version, ms });
+    }
+    return results;
+  } finally {
+    await server.close();
+  }
+}
+
+/** The table of `results`, as printed. */
+export function startupTable(results: StartupResult[]): string {
+  const rows = [["python", "pdb ms", "qdb run ms", "x pdb", "qdb trace ms", "x pdb"]];
+  for (const r of results) {
+    const p = r.ms.pdb.median;
+    rows.push([
+      r.python,
+      p.toFixed(0),
+      r.ms["qdb run"].median.toFixed(0),
+      (r.ms["qdb run"].median / p).toFixed(2),
+      r.ms["qdb trace"].median.toFixed(0),
+      (r.ms["qdb trace"].median / p).toFixed(2),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => c.padStart(widths[i]!)).join("  ")).join("\n");
+}
+
+if (import.meta.main) {
+  const args = Deno.args;
+  const quick = args.includes("--quick");
+  const repsAt = args.indexOf("--reps");
+  const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : quick ? 1 : 5;
+  const jsonAt = args.indexOf("--json");
+  const found = await findPythons();
+  const pythons = quick ? found.slice(-1) : found;
+  if (pythons.length === 0) {
+    console.error("No CPython 3.8+ found");
+    Deno.exit(1);
+  }
+  const results = await benchStartup(pythons, reps);
+  console.log(`Start-up to the first stop (median of ${reps}), ${new Date().toISOString()}`);
+  console.log(startupTable(results));
+  if (jsonAt >= 0) {
+    await Deno.writeTextFile(args[jsonAt + 1]!, JSON.stringify({ startup: results }, null, 2));
+  }
+}
