@@ -8,16 +8,20 @@
  * - `qdb trace`: `qdb trace` of a server already running, until a client attached to the
  *   session (by `qdb attach --json --wait`, started first) sees the first `stack`.
  *
+ * - `debugpy`: `python -m debugpy --listen PORT --wait-for-client PROGRAM`, until a DAP client
+ *   (initialize, attach, a breakpoint on the first line, configurationDone) gets `stopped`; on
+ *   the Pythons that can import debugpy (Debian's `python3-debugpy` adds its `python3`).
+ *
  * Each is the median (and the spread) of `--reps` runs (default 5; `--quick`: 1, and only the
  * newest Python). The table shows milliseconds and the ratio to pdb; `--json FILE` writes the
- * same figures. debugpy is not measured here yet: it needs the DAP exchange of the overhead
- * benchmark, which is still to come.
+ * same figures.
  *
  * Usage: `deno run --allow-all bench/startup.ts [--reps N] [--quick] [--json FILE]`
  *
  * @module
  */
 
+import { encodeDap, readDap } from "../dap/wire.ts";
 import { findPythons, type PythonInstall } from "../tests/support/pythons.ts";
 
 const PROGRAM = new URL("./empty.py", import.meta.url).pathname;
@@ -134,6 +138,78 @@ async function qdbTrace(python: PythonInstall, server: { client: string; tracer:
   }
 }
 
+/** Whether `python` can import debugpy. */
+export async function hasDebugpy(python: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(python, {
+      args: ["-c", "import debugpy"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/** debugpy started as its README says, and a minimal DAP client until the first stop. */
+async function debugpy(python: PythonInstall): Promise<number> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const started = performance.now();
+  const child = new Deno.Command(python.path, {
+    args: ["-m", "debugpy", "--listen", `127.0.0.1:${port}`, "--wait-for-client", PROGRAM],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let conn: Deno.TcpConn | undefined;
+  // A hang guard: a debugpy that never stops is ended, and the benchmark says so.
+  const guard = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+  }, 60_000);
+  try {
+    while (!conn) {
+      if (await Promise.race([child.status.then(() => true), Promise.resolve(false)])) {
+        throw new Error("debugpy ended before it listened");
+      }
+      try {
+        conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    let seq = 1;
+    const send = (command: string, args: object) =>
+      conn!.write(encodeDap({ seq: seq++, type: "request", command, arguments: args }));
+    const messages = readDap(conn.readable);
+    await send("initialize", { adapterID: "bench", clientID: "bench", linesStartAt1: true });
+    await send("attach", { justMyCode: true });
+    for await (const message of messages) {
+      if (message.type === "event" && message.event === "initialized") {
+        await send("setBreakpoints", { source: { path: PROGRAM }, breakpoints: [{ line: 1 }] });
+        await send("configurationDone", {});
+      }
+      if (message.type === "event" && message.event === "stopped") {
+        return performance.now() - started;
+      }
+    }
+    throw new Error("debugpy ended before its first stop");
+  } finally {
+    clearTimeout(guard);
+    try {
+      conn?.close();
+    } catch { /* closed */ }
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+    await child.status;
+  }
+}
+
 /** `qdb serve` on free ports, for the `qdb trace` column. */
 async function startServer() {
   const child = new Deno.Command(QDB_COMMAND[0]!, {
@@ -180,8 +256,11 @@ function median(values: number[]): number {
 /** The figures of one Python: median, min and max milliseconds of each way to start. */
 export interface StartupResult {
   python: string;
-  ms: Record<"pdb" | "qdb run" | "qdb trace", { median: number; min: number; max: number }>;
+  ms: Record<Way, { median: number; min: number; max: number }>;
 }
+
+/** The ways to start that are measured; debugpy where the Python has it. */
+type Way = "pdb" | "qdb run" | "qdb trace" | "debugpy";
 
 /** Runs the benchmark; `reps` launches of each way to start, on each of `pythons`. */
 export async function benchStartup(
@@ -192,16 +271,14 @@ export async function benchStartup(
   try {
     const results: StartupResult[] = [];
     for (const python of pythons) {
-      const times = {
-        "pdb": [] as number[],
-        "qdb run": [] as number[],
-        "qdb trace": [] as number[],
-      };
+      const times: Partial<Record<Way, number[]>> = { "pdb": [], "qdb run": [], "qdb trace": [] };
+      if (await hasDebugpy(python.path)) times.debugpy = [];
       // Interleaved, so that a change in the machine's load falls on all of them alike.
       for (let i = 0; i < reps; i++) {
-        times.pdb.push(await pdb(python));
-        times["qdb run"].push(await qdbRun(python));
-        times["qdb trace"].push(await qdbTrace(python, server));
+        times.pdb!.push(await pdb(python));
+        times["qdb run"]!.push(await qdbRun(python));
+        times["qdb trace"]!.push(await qdbTrace(python, server));
+        times.debugpy?.push(await debugpy(python));
       }
       const ms = Object.fromEntries(
         Object.entries(times).map((
@@ -218,16 +295,26 @@ export async function benchStartup(
 
 /** The table of `results`, as printed. */
 export function startupTable(results: StartupResult[]): string {
-  const rows = [["python", "pdb ms", "qdb run ms", "x pdb", "qdb trace ms", "x pdb"]];
+  const rows = [[
+    "python",
+    "pdb ms",
+    "qdb run ms",
+    "x pdb",
+    "qdb trace ms",
+    "x pdb",
+    "debugpy ms",
+    "x pdb",
+  ]];
   for (const r of results) {
     const p = r.ms.pdb.median;
+    const cells = (way: Way) =>
+      r.ms[way] ? [r.ms[way].median.toFixed(0), (r.ms[way].median / p).toFixed(2)] : ["-", "-"];
     rows.push([
       r.python,
       p.toFixed(0),
-      r.ms["qdb run"].median.toFixed(0),
-      (r.ms["qdb run"].median / p).toFixed(2),
-      r.ms["qdb trace"].median.toFixed(0),
-      (r.ms["qdb trace"].median / p).toFixed(2),
+      ...cells("qdb run"),
+      ...cells("qdb trace"),
+      ...cells("debugpy"),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -241,7 +328,19 @@ if (import.meta.main) {
   const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : quick ? 1 : 5;
   const jsonAt = args.indexOf("--json");
   const found = await findPythons();
-  const pythons = quick ? found.slice(-1) : found;
+  const pythons = quick ? found.slice(-1) : [...found];
+  // The system's python3 when it has debugpy (Debian's python3-debugpy) and pyenv's do not.
+  const system = "/usr/bin/python3";
+  if (!quick && !found.some((p) => p.path === system) && await hasDebugpy(system)) {
+    const version = new TextDecoder().decode(
+      (await new Deno.Command(system, {
+        args: ["-c", "import platform; print(platform.python_version())"],
+      })
+        .output()).stdout,
+    ).trim();
+    const minor = version.split(".").slice(0, 2).join(".");
+    pythons.push({ path: system, version: `${version} (system)`, minor } as PythonInstall);
+  }
   if (pythons.length === 0) {
     console.error("No CPython 3.8+ found");
     Deno.exit(1);
