@@ -24,6 +24,8 @@
 import { encodeDap, readDap } from "../dap/wire.ts";
 import { findPythons, type PythonInstall } from "../tests/support/pythons.ts";
 
+export type { PythonInstall };
+
 const PROGRAM = new URL("./empty.py", import.meta.url).pathname;
 const QDB = new URL("../mod.ts", import.meta.url).pathname;
 const QDB_COMMAND = [Deno.execPath(), "run", "--allow-all", QDB];
@@ -255,12 +257,14 @@ function median(values: number[]): number {
 
 /** The figures of one Python: median, min and max milliseconds of each way to start. */
 export interface StartupResult {
+  /** The Python's version. */
   python: string;
+  /** Milliseconds to the first stop, for each way to start measured on it. */
   ms: Record<Way, { median: number; min: number; max: number }>;
 }
 
 /** The ways to start that are measured; debugpy where the Python has it. */
-type Way = "pdb" | "qdb run" | "qdb trace" | "debugpy";
+export type Way = "pdb" | "qdb run" | "qdb trace" | "debugpy";
 
 /** Runs the benchmark; `reps` launches of each way to start, on each of `pythons`. */
 export async function benchStartup(
