@@ -161,17 +161,14 @@ function startTerminal(
   options: { forwardInput?: boolean; awaitTracer?: boolean },
 ) {
   const events = new AsyncQueue<PipeEvent>();
-  const state: {
-    events: AsyncQueue<PipeEvent>;
-    handlers: ConsoleHandlers | undefined;
-    done: Promise<number>;
-  } = { events, handlers: undefined, done: Promise.resolve(0) };
+  // Set by the terminal client when it runs: who receives typed lines and Ctrl-C.
+  let handlers: ConsoleHandlers | undefined;
   // The prompt is told when it changes, not each time it is set again.
   let shown: string | null = null;
   const screen: Screen = {
     // A person types: the end of a line is not the end of all input.
     interactive: true,
-    attach: (handlers) => state.handlers = handlers,
+    attach: (attached) => handlers = attached,
     setPrompt: (prompt) => {
       if (prompt === shown) return;
       shown = prompt;
@@ -192,8 +189,13 @@ function startTerminal(
     ...(options.forwardInput !== undefined ? { forwardInput: options.forwardInput } : {}),
     ...(options.awaitTracer ? { awaitTracer: true } : {}),
   });
-  state.done = client.run();
-  return state;
+  return {
+    events,
+    done: client.run(),
+    get handlers(): ConsoleHandlers | undefined {
+      return handlers;
+    },
+  };
 }
 
 /** The lines of a byte stream (UTF-8; `\n` or `\r\n`). */
