@@ -34,29 +34,51 @@ const TOKEN = "bench-startup";
 /** One measured launch, in milliseconds. */
 type Measure = (python: PythonInstall) => Promise<number>;
 
+/** A process's output, read as far as needed: `until` reads on until a pattern shows. */
+function outputOf(stream: ReadableStream<Uint8Array>, what: string) {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  return {
+    /** Reads until `pattern` matches what came since the last `forget`; returns the match. */
+    async until(pattern: RegExp): Promise<RegExpExecArray> {
+      let m: RegExpExecArray | null;
+      while (!(m = pattern.exec(seen))) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`${what} ended before ${pattern}: ${seen.slice(-300)}`);
+        seen += value;
+      }
+      return m;
+    },
+    /** Forgets what came so far. */
+    forget() {
+      seen = "";
+    },
+    /** Reads the rest without keeping it (the process must not block on a full pipe). */
+    drain() {
+      void reader.read().then(function drain(r): unknown {
+        return r.done ? undefined : reader.read().then(drain);
+      });
+    },
+    cancel: () => reader.cancel().catch(() => {}),
+  };
+}
+
 /** Starts `argv` and resolves with the time until its output matches `ready`; then ends it. */
 async function timeUntil(
   argv: string[],
   ready: RegExp,
-  options: { stdin?: "piped" | "null"; stream?: "stdout" | "stderr" } = {},
+  options: { stdin?: "piped" | "null" } = {},
 ): Promise<number> {
   const started = performance.now();
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     stdin: options.stdin ?? "null",
     stdout: "piped",
-    stderr: "piped",
+    stderr: "null",
   }).spawn();
-  const stream = options.stream === "stderr" ? child.stderr : child.stdout;
-  const other = options.stream === "stderr" ? child.stdout : child.stderr;
-  void other.pipeTo(new WritableStream()).catch(() => {});
-  let seen = "";
   try {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      seen += chunk;
-      if (ready.test(seen)) return performance.now() - started;
-    }
-    throw new Error(`${argv.join(" ")} ended before ${ready}: ${seen.slice(-300)}`);
+    await outputOf(child.stdout, argv.join(" ")).until(ready);
+    return performance.now() - started;
   } finally {
     try {
       child.kill("SIGKILL");
@@ -94,19 +116,11 @@ async function qdbTrace(python: PythonInstall, server: { client: string; tracer:
     stdout: "piped",
     stderr: "null",
   }).spawn();
-  const lines = client.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  const until = async (pattern: RegExp) => {
-    while (!pattern.test(seen)) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`qdb attach ended: ${seen.slice(-300)}`);
-      seen += value;
-    }
-  };
+  const output = outputOf(client.stdout, "qdb attach");
   let tracer: Deno.ChildProcess | undefined;
   try {
-    await until(/"e":"attached"/);
-    seen = "";
+    await output.until(/"e":"attached"/);
+    output.forget();
     const started = performance.now();
     tracer = new Deno.Command(QDB_COMMAND[0]!, {
       args: [
@@ -127,7 +141,7 @@ async function qdbTrace(python: PythonInstall, server: { client: string; tracer:
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await until(/"e":"stack"/);
+    await output.until(/"e":"stack"/);
     return performance.now() - started;
   } finally {
     for (const child of [tracer, client]) {
@@ -136,7 +150,7 @@ async function qdbTrace(python: PythonInstall, server: { client: string; tracer:
       } catch { /* ended */ }
       await child?.status;
     }
-    await lines.cancel().catch(() => {});
+    await output.cancel();
   }
 }
 
@@ -229,17 +243,9 @@ async function startServer() {
     stdout: "piped",
     stderr: "null",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  let m: RegExpExecArray | null = null;
-  while (!(m = /clients (\S+) {2}tracers (\S+)/.exec(seen))) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`qdb serve ended: ${seen}`);
-    seen += value;
-  }
-  void reader.read().then(function drain(r): unknown {
-    return r.done ? undefined : reader.read().then(drain);
-  });
+  const output = outputOf(child.stdout, "qdb serve");
+  const m = await output.until(/clients (\S+) {2}tracers (\S+)/);
+  output.drain();
   return {
     client: m[1]!,
     tracer: m[2]!,
