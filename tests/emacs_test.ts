@@ -89,7 +89,7 @@ Deno.test({
       );
       assertEquals(code, 0, text);
       assertEquals(
-        /Ran 3 tests, 2 results as expected, 0 unexpected, 1 skipped/.test(text),
+        /Ran 4 tests, 3 results as expected, 0 unexpected, 1 skipped/.test(text),
         true,
         text,
       );

@@ -62,6 +62,30 @@
       (goto-char (point-min))
       (re-search-forward regexp nil t))))
 
+(ert-deftest qdb-old-sentinel ()
+  "The end of an earlier process of a session's buffer leaves the new session alone."
+  (let* ((buffer (get-buffer-create "*qdb sentinel test*"))
+         (old (make-process :name "qdb-old" :buffer buffer :command '("true") :noquery t))
+         (new (make-process :name "qdb-new" :buffer buffer :command '("sleep" "60")
+                            :noquery t)))
+    (unwind-protect
+        (progn
+          (with-current-buffer buffer
+            (qdb-mode)
+            (setq qdb--process new))
+          (setq qdb--buffer buffer)
+          (qdb-minor-mode 1)
+          (qdb-tests--wait "the old process's end" (lambda () (not (process-live-p old))))
+          (qdb--sentinel old "finished\n")
+          (should qdb-minor-mode)
+          (delete-process new)
+          (qdb--sentinel new "killed\n")
+          (should-not qdb-minor-mode))
+      (when (process-live-p new) (delete-process new))
+      (qdb-minor-mode -1)
+      (setq qdb--buffer nil)
+      (kill-buffer buffer))))
+
 (ert-deftest qdb-session ()
   "Attach, breakpoints from a buffer, stops, steps, the stack, eval, a second client."
   (skip-unless (getenv "QDB_TEST_SERVER"))
