@@ -325,6 +325,12 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 if stopped:
                     self._queue.put((e, p, id_, fid))
                     return
+                if e == "start":
+                    # Answered under the lock: a stop that begins meanwhile sends its stack
+                    # after this `running`, never before it (a late `running` would tell qdb's
+                    # core the program runs while it is stopped).
+                    self._running_command(e, p, id_)
+                    return
             self._running_command(e, p, id_)
         except _CommandError as err:
             self._error(err.type, err.data, e, id_)
