@@ -288,6 +288,26 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
     assertEquals((await evalIn(s, "n + 1")).p.output, "1");
   },
 
+  async "conditions that time out in two threads at once each time out"(ctx) {
+    // Each evaluation has its own deadline: one thread's does not replace the other's.
+    await using s = await open(ctx, "two_conditions.py", {
+      stopOnEntry: false,
+      evalTimeout: 1,
+      breakpoints: [`two_conditions.py:${line("two_conditions.py", "cond_line")}, ${INFINITE}`],
+    });
+    const threads = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const error = await s.expect("error", (p) => p.type === "condition");
+      assertEquals(error.p.data.output, "TimeoutError: eval took longer than 1s");
+      const stop = await stopped(s, "breakpoint");
+      threads.add(stop.p.thread.name);
+      s.send("continue");
+    }
+    assertEquals([...threads].sort(), ["w0", "w1"]);
+    assertEquals((await s.exited).code, 0);
+    assertEquals(s.stdout(), "both done\n");
+  },
+
   async "a temporary breakpoint is hit once"(ctx) {
     await using s = await open(ctx, "steps.py");
     await stopped(s, "entry");

@@ -178,12 +178,15 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._orig_signal = signal.signal
         self._orig_getsignal = signal.getsignal
 
-        # Eval deadline (one watchdog thread).
+        # Eval deadline (one watchdog thread, polling while evaluations run).
         # The eval thread only touches the raw C lock: an asynchronous exception can land at any
         # bytecode, and one inside threading.Condition's Python code would leak its lock.
         self._wd_lock = threading.Lock()
         self._wd_wake = threading.Event()
-        self._wd_job = None
+        self._wd_jobs = {}  # thread ident -> its running evaluation's job
+        self._wd_polling = False
+        self._wd_interval = 0.25
+        self._wd_idle = 0
         self._wd_thread = None
         self._set_async_exc = None
 
@@ -957,7 +960,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = capture
         try:
-            value = self._with_deadline(lambda: eval(code, g, l))
+            value = self._with_deadline(eval, code, g, l)
         except _EvalFailed as exc:
             raise _CommandError("eval", exc.text)
         finally:

@@ -121,16 +121,18 @@ class EvalMixin(object):
             g, l = frame.f_globals, self._frame_locals(stop, frame)
         else:
             g = l = self._main_globals if self._main_globals is not None else {}
-        return self._with_deadline(lambda: eval(code, g, l))
+        return self._with_deadline(eval, code, g, l)
 
     def _eval_condition(self, bp, frame):
         try:
-            code_text = self._apply_policy(bp.cond, "condition")
+            # The policy judges every evaluation; "full" lets everything run as it is.
+            code_text = bp.cond if self._eval_policy == "full" else self._apply_policy(
+                bp.cond, "condition")
             if bp.compiled is None or bp.compiled[0] != code_text:
                 bp.compiled = (code_text, compile(code_text, "<condition>", "eval",
                                                   dont_inherit=True))
             code = bp.compiled[1]
-            return self._with_deadline(lambda: eval(code, frame.f_globals, frame.f_locals))
+            return self._with_deadline(eval, code, frame.f_globals, frame.f_locals)
         except _PolicyRefused as exc:
             raise _CondError(bp, frame, "PolicyError", str(exc))
         except _EvalFailed as exc:
@@ -138,8 +140,8 @@ class EvalMixin(object):
         except Exception as exc:
             raise _CondError(bp, frame, type(exc).__name__, _exc_line(exc))
 
-    def _with_deadline(self, fn):
-        """Runs fn() under the eval timeout; any exception becomes _EvalFailed.
+    def _with_deadline(self, fn, *args):
+        """Runs fn(*args) under the eval timeout; any exception becomes _EvalFailed.
 
         A runaway main thread is interrupted by PAUSE_SIGNAL, whose handler raises
         _EvalTimeout (that also ends a blocking sleep); another thread gets _EvalTimeout as an
@@ -151,7 +153,7 @@ class EvalMixin(object):
         outcome = None
         try:
             try:
-                outcome = (True, fn())
+                outcome = (True, fn(*args))
             except BaseException as exc:
                 if job is not None and isinstance(exc, _EvalTimeout):
                     job[5] = True
@@ -181,6 +183,9 @@ class EvalMixin(object):
             job[5] = True
 
     def _arm_deadline(self, timeout):
+        """Starts watching this thread's evaluation. Cheap, as a condition on a hot line runs it
+        for every pass: no lock and no wake-up of the watchdog, which polls while evaluations
+        come (it is woken once when they start again after a pause)."""
         if self._set_async_exc is None:
             try:
                 import ctypes
@@ -192,41 +197,55 @@ class EvalMixin(object):
                 self._set_async_exc = False
         if self._wd_thread is None:
             self._wd_thread = qdb_threads.start_internal(self._watchdog, "qdb-timeout")
+        ident = threading.get_ident()
         # [token, deadline, thread, fired, async exception sent, async exception consumed]
-        job = [object(), time.monotonic() + timeout, threading.get_ident(), False, False, False]
-        with self._wd_lock:
-            self._wd_job = job
-        self._wd_wake.set()
+        job = [object(), time.monotonic() + timeout, ident, False, False, False]
+        # Registered first, then the watchdog's state read: see _watchdog's end.
+        self._wd_jobs[ident] = job
+        if not self._wd_polling:
+            self._wd_interval = max(0.005, min(0.25, timeout / 4.0))
+            self._wd_polling = True
+            self._wd_wake.set()
         return job
 
     def _disarm_deadline(self, job):
+        # Under the lock: once it is released, the watchdog can no longer fire this job.
         with self._wd_lock:
-            if self._wd_job is job:
-                self._wd_job = None
-            self._sig_timeout = None
+            if self._wd_jobs.get(job[2]) is job:
+                del self._wd_jobs[job[2]]
+            if self._sig_timeout is job[0]:
+                self._sig_timeout = None
 
     def _watchdog(self):
+        """Fires the evaluations past their deadline: a signal to the main thread, an
+        asynchronous exception to another. Polls every _wd_interval while evaluations come;
+        sleeps until woken after a few idle polls."""
         self._internal_thread()
-        left = None
         while True:
-            self._wd_wake.wait(left)
+            self._wd_wake.wait(self._wd_interval if self._wd_polling else None)
             self._wd_wake.clear()
             with self._wd_lock:
-                job = self._wd_job
-                left = None
-                if job is None or job[3]:
+                now = time.monotonic()
+                for job in list(self._wd_jobs.values()):
+                    if job[3] or job[1] > now:
+                        continue
+                    job[3] = True
+                    if job[2] == self._main_ident:
+                        self._sig_timeout = job[0]
+                        self._signal_main()
+                    elif self._set_async_exc:
+                        job[4] = True
+                        self._set_async_exc(job[2], _EvalTimeout)
+                if self._wd_jobs:
+                    self._wd_idle = 0
                     continue
-                left = job[1] - time.monotonic()
-                if left > 0:
-                    continue
-                left = None
-                job[3] = True
-                if job[2] == self._main_ident:
-                    self._sig_timeout = job[0]
-                    self._signal_main()
-                elif self._set_async_exc:
-                    job[4] = True
-                    self._set_async_exc(job[2], _EvalTimeout)
+                self._wd_idle += 1
+                if self._wd_idle >= 4:
+                    self._wd_polling = False
+                    # An evaluation registered just before that (it read _wd_polling still
+                    # true, so it did not wake this thread): keep polling for it.
+                    if self._wd_jobs:
+                        self._wd_polling = True
 
     def _cmd_eval(self, stop, p, id_):
         if not isinstance(p, str) or not p:
@@ -257,7 +276,7 @@ class EvalMixin(object):
         sys.stdout = sys.stderr = capture
         sys.displayhook = display
         try:
-            self._with_deadline(lambda: exec(code, g, l))
+            self._with_deadline(exec, code, g, l)
         except _EvalFailed as exc:
             exc_flag = True
             capture.write(exc.text)
@@ -300,7 +319,7 @@ class EvalMixin(object):
             expr, _, attr = text.rpartition(".")
             try:
                 code = self._apply_policy(expr, "complete")
-                value = self._with_deadline(lambda: eval(code, ns))
+                value = self._with_deadline(eval, code, ns)
             except (_PolicyRefused, _EvalFailed):
                 return []
             except SyntaxError:

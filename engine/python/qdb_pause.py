@@ -190,7 +190,7 @@ class PauseMixin(object):
             self._signal_requests -= 1
         token = self._sig_timeout
         if token is not None:
-            job = self._wd_job
+            job = self._wd_jobs.get(threading.get_ident())
             self._sig_timeout = None
             if job is not None and job[0] is token and job[2] == threading.get_ident():
                 raise _EvalTimeout()

@@ -467,7 +467,7 @@ class TracingMixin(object):
                 if code is None:
                     code = bp.log_code[code_text] = compile(code_text, "<log>", "eval",
                                                             dont_inherit=True)
-                value = self._with_deadline(lambda: eval(code, frame.f_globals, frame.f_locals))
+                value = self._with_deadline(eval, code, frame.f_globals, frame.f_locals)
                 text = value if isinstance(value, str) else self._short_repr(value)
             except _PolicyRefused as exc:
                 text = "<%s>" % exc
