@@ -47,6 +47,12 @@ export interface LaunchOptions {
   interpreter?: string;
   /** Aborting it disposes the session. */
   signal?: AbortSignal;
+  /**
+   * Flow control: awaited before each read of the program's output and of the engine's
+   * channel. A consumer that cannot keep up (a tracer whose server reads slowly) holds it, and
+   * the program then waits in its writes, as under a slow terminal. Default: never waits.
+   */
+  flow?: () => Promise<void>;
 }
 
 /** How the program ended. */

@@ -5,6 +5,7 @@ import { Inbox } from "../tests/support/inbox.ts";
 import type { Message } from "../protocol/mod.ts";
 import { memoryPair } from "../transport/memory.ts";
 import { createServer, type QdbServer, type ServerOptions } from "./server.ts";
+import { PACE_BYTES } from "./session.ts";
 
 const TRACER_START = {
   protocol: 1,
@@ -512,5 +513,38 @@ Deno.test("protocol 2: a reply goes to its client only, checked against its comm
     bo.transport.send({ e: "threads", id: 9 });
     assertEquals((await bo.expect("error")).p.type, "protocol");
     assertEquals(bo.seen.filter((m) => m.e === "ok"), []);
+  });
+});
+
+Deno.test("a tracer's events are taken at the pace of its clients: none queues without bound, none is lost", async () => {
+  await withServer({}, async (server) => {
+    const t = tracer(server, "paced");
+    await t.expect("started");
+    // A client that reads nothing for now (no Inbox draining it).
+    const [mine, theirs] = memoryPair(["client", "server"]);
+    server.acceptClient(theirs, "paced");
+    mine.send({ e: "start", p: {}, id: 0 });
+    await t.expect("start");
+    const lines = 3000;
+    const filler = "x".repeat(1000);
+    for (let i = 0; i < lines; i++) {
+      t.transport.send({
+        e: "print",
+        p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
+      });
+    }
+    // Let the server route all it will while the client reads nothing.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    const queued = theirs.queuedBytes ?? 0;
+    assert(queued < PACE_BYTES + 2 * filler.length, `${queued} bytes queued for the client`);
+    // Then it reads: every line arrives, in order.
+    let next = 0;
+    for await (const item of mine.incoming) {
+      if (!("message" in item) || item.message.e !== "print") continue;
+      const p = item.message.p as { output: string };
+      assertEquals(Number(p.output.slice(0, p.output.indexOf(" "))), next++);
+      if (next === lines) break;
+    }
+    mine.close();
   });
 });

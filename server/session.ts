@@ -64,6 +64,16 @@ export interface SessionOptions {
 /** Most bytes of output kept for a session's first client (past it, the oldest go). */
 export const MAX_EARLY_BYTES = 1024 * 1024;
 
+/**
+ * The pace of a session: while even its least-behind client has this many bytes unread, the
+ * server reads nothing more from the tracer (which then stops reading the program's output,
+ * which then waits, as a program writing to a slow terminal does). A client further behind
+ * than the others is dropped at `maxQueuedBytes` instead, so it never slows them.
+ */
+export const PACE_BYTES = 1024 * 1024;
+/** How often a paced session looks at its clients again, in ms (sockets have no drain event). */
+const PACE_POLL_MS = 5;
+
 /** One session: at most one tracer, any number of clients. */
 export class Session {
   /** The session id. */
@@ -109,6 +119,26 @@ export class Session {
   #deliver(client: ClientPeer, msg: Message): void {
     client.transport.send(msg);
     if ((client.transport.queuedBytes ?? 0) > this.#maxQueued) this.#onSlow?.(client);
+  }
+
+  /** Bytes unread by the client least behind, or 0 without clients that can tell. */
+  #leastQueued(): number {
+    let least = Infinity;
+    for (const client of this.clients.values()) {
+      least = Math.min(least, client.transport.queuedBytes ?? 0);
+    }
+    return least === Infinity ? 0 : least;
+  }
+
+  /**
+   * Resolves when the session may take the tracer's next event: at once unless every client
+   * has {@linkcode PACE_BYTES} or more unread, else once one has caught up (or left, or the
+   * session ended).
+   */
+  async paced(): Promise<void> {
+    while (!this.ended && this.#leastQueued() >= PACE_BYTES) {
+      await new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
+    }
   }
 
   /** Remembers who sent a command and returns the id to send the tracer instead. */

@@ -25,6 +25,12 @@ import { connectTcp } from "../transport/tcp.ts";
 import type { MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
 
+/**
+ * Bytes a tracer's link may hold unwritten before the program's output waits for the server
+ * (which reads at the pace of the session's clients).
+ */
+export const LINK_HIGH_WATER = 1024 * 1024;
+
 /** What a tracer tells the server about what it runs. */
 export type TracerDescription = Omit<TracerStart, "session" | "auth" | "protocol" | "version">;
 
@@ -79,6 +85,11 @@ export interface TracerLink extends AsyncDisposable {
   readonly disableMode: string | undefined;
   /** Sends a tracer event; false once the link is closed. */
   send(event: Message): boolean;
+  /**
+   * Resolves when the link can take more: once less than {@linkcode LINK_HIGH_WATER} bytes
+   * wait to be written (or the link has closed).
+   */
+  writable(): Promise<void>;
   /** Client commands and server messages (`disable`, `error`); ends when the link closes. */
   readonly commands: AsyncIterable<Message>;
   /** Closes the link (queued events are flushed first). Idempotent. */
@@ -200,6 +211,10 @@ class Link implements TracerLink {
 
   send(event: Message): boolean {
     return this.#transport.send(event);
+  }
+
+  writable(): Promise<void> {
+    return this.#transport.drained?.(LINK_HIGH_WATER) ?? Promise.resolve();
   }
 
   close(): void {

@@ -81,7 +81,10 @@ function hostName(): string {
  * is ended then).
  */
 export async function startTracer(options: TracerOptions): Promise<RunningTracer> {
-  const program = await options.engine.launch(options);
+  // Flow control: the program's output is read at the pace the server takes it (set once the
+  // link is up; while it is away, the backlog keeps what it can and drops the rest).
+  let flow: () => Promise<void> = () => Promise.resolve();
+  const program = await options.engine.launch({ ...options, flow: () => flow() });
   // Client commands go through the core (protocol 2's replies); events come out of it.
   const core = new DebugCore(program);
   const { engine, program: file, argv, pid, cwd, runtime, capabilities } = program.info;
@@ -113,6 +116,8 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
   /** Ends a reconnection attempt when the program ends or the tracer closes. */
   const stop = new AbortController();
   let disabled = false;
+
+  flow = () => state === "linked" ? link.writable() : Promise.resolve();
 
   const deliver = (event: Message) => {
     if (state === "linked" && link.send(event)) return;

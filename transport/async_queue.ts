@@ -13,11 +13,42 @@
  * @module
  */
 
+/** Options of an {@linkcode AsyncQueue}. */
+export interface AsyncQueueOptions<T> {
+  /**
+   * Items held before {@linkcode AsyncQueue.room} makes producers wait (they resume once the
+   * consumer has taken it down to half). Default: no limit.
+   */
+  highWater?: number;
+  /** Called with each item the consumer takes. */
+  onTake?: (item: T) => void;
+}
+
 /** A single-consumer async queue: push items, end it, iterate them in order. */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   #items: T[] = [];
   #ended = false;
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
+  readonly #highWater: number;
+  readonly #onTake: ((item: T) => void) | undefined;
+  #roomWaiters: (() => void)[] = [];
+
+  /** A queue; `options.highWater` bounds what producers that wait for {@linkcode room} add. */
+  constructor(options: AsyncQueueOptions<T> = {}) {
+    this.#highWater = options.highWater ?? Infinity;
+    this.#onTake = options.onTake;
+  }
+
+  /**
+   * Resolves when a producer may push more: at once below the high-water mark, else once the
+   * consumer has taken the queue down to half of it, or the queue has ended. Producers that
+   * await it before each push (reading a socket or a pipe) keep the queue bounded, and the
+   * waiting propagates to whoever writes to them.
+   */
+  room(): Promise<void> {
+    if (this.#items.length < this.#highWater || this.#ended) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
 
   /** Adds an item; ignored after {@linkcode end}. */
   push(item: T): void {
@@ -25,6 +56,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = undefined;
+      this.#onTake?.(item);
       waiter({ value: item, done: false });
     } else this.#items.push(item);
   }
@@ -33,6 +65,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#wakeProducers();
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.({ value: undefined, done: true });
@@ -51,11 +84,20 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   /** The next item, or done when ended and drained. */
   next(): Promise<IteratorResult<T>> {
     if (this.#items.length > 0) {
-      return Promise.resolve({ value: this.#items.shift()!, done: false });
+      const item = this.#items.shift()!;
+      this.#onTake?.(item);
+      if (this.#roomWaiters.length > 0 && this.#items.length <= this.#highWater / 2) {
+        this.#wakeProducers();
+      }
+      return Promise.resolve({ value: item, done: false });
     }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
     if (this.#waiter) throw new Error("AsyncQueue has a single consumer");
     return new Promise((resolve) => this.#waiter = resolve);
+  }
+
+  #wakeProducers(): void {
+    for (const resolve of this.#roomWaiters.splice(0)) resolve();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {

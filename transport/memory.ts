@@ -21,10 +21,18 @@ import { AsyncQueue } from "./async_queue.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
 class MemoryTransport implements MessageTransport {
-  readonly incoming = new AsyncQueue<Incoming>();
+  /** Each item's size, to count what the peer sent and this side has not taken yet. */
+  readonly #sizes = new WeakMap<Incoming, number>();
+  readonly incoming: AsyncQueue<Incoming> = new AsyncQueue<Incoming>({
+    onTake: (item) => {
+      if (this.peer) this.peer.#queued -= this.#sizes.get(item) ?? 0;
+    },
+  });
   readonly remote: string;
   peer: MemoryTransport | undefined;
   #closed = false;
+  /** Bytes (of JSON) sent and not yet taken by the peer's consumer. */
+  #queued = 0;
   #resolveClosed!: () => void;
   readonly closed = new Promise<void>((resolve) => this.#resolveClosed = resolve);
 
@@ -36,10 +44,19 @@ class MemoryTransport implements MessageTransport {
     return this.#closed;
   }
 
+  /** Bytes (of JSON) sent and not yet taken by the peer's consumer, as a socket's buffer. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
   send(msg: Message): boolean {
     if (this.#closed || !this.peer || this.peer.isClosed) return false;
     // A structured clone, as a real link would serialise it: the receiver cannot alias ours.
-    this.peer.incoming.push({ message: structuredClone(msg) });
+    const item = { message: structuredClone(msg) };
+    const size = JSON.stringify(msg).length;
+    this.peer.#sizes.set(item, size);
+    this.#queued += size;
+    this.peer.incoming.push(item);
     return true;
   }
 

@@ -29,6 +29,8 @@ export interface TcpTransportOptions {
 }
 
 const READ_SIZE = 64 * 1024;
+/** Messages read ahead of the consumer before the transport stops reading. */
+const INCOMING_HIGH_WATER = 256;
 /** How long `close()` lets queued frames drain before it closes anyway. */
 const CLOSE_DRAIN_MS = 2000;
 
@@ -37,8 +39,11 @@ export class TcpTransport implements MessageTransport {
   readonly #conn: Deno.Conn;
   readonly #maxFrameSize: number;
   readonly #decoder: FrameDecoder;
-  readonly #incoming = new AsyncQueue<Incoming>();
+  /** Messages read and not yet taken; past the mark, reading waits (the peer's writes too). */
+  readonly #incoming = new AsyncQueue<Incoming>({ highWater: INCOMING_HIGH_WATER });
   #queued = 0;
+  /** Who waits for the write queue to shrink (`drained`). */
+  #drainWaiters: { limit: number; resolve: () => void }[] = [];
   #writing: Promise<void> = Promise.resolve();
   #closing = false;
   #closed = false;
@@ -86,8 +91,28 @@ export class TcpTransport implements MessageTransport {
     const frame = encodeFrame(msg, this.#maxFrameSize);
     this.#queued += frame.length;
     this.#writing = this.#writing.then(() => this.#writeAll(frame)).catch(() => this.#finish())
-      .finally(() => this.#queued -= frame.length);
+      .finally(() => {
+        this.#queued -= frame.length;
+        if (this.#drainWaiters.length > 0) this.#wakeDrained();
+      });
     return true;
+  }
+
+  /**
+   * Resolves once at most `limit` bytes wait to be written (at once if so already), or the
+   * link has closed: a producer that awaits it keeps pace with the peer.
+   */
+  drained(limit: number): Promise<void> {
+    if (this.#queued <= limit || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ limit, resolve }));
+  }
+
+  #wakeDrained(): void {
+    this.#drainWaiters = this.#drainWaiters.filter((w) => {
+      if (this.#queued > w.limit && !this.#closed) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   /** Closes after queued frames are written (or after a short grace period). Idempotent. */
@@ -121,6 +146,7 @@ export class TcpTransport implements MessageTransport {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         for (const item of decoder.push(buffer.slice(0, n))) this.#incoming.push(item);
+        await this.#incoming.room();
       }
     } catch {
       // A reset or a local close ends the link like an orderly end of stream.
@@ -133,6 +159,7 @@ export class TcpTransport implements MessageTransport {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
+    this.#wakeDrained();
     try {
       this.#conn.close();
     } catch {

@@ -32,6 +32,11 @@ export interface MessageTransport extends AsyncDisposable {
    */
   readonly queuedBytes?: number;
   /**
+   * Resolves once at most `limit` bytes are queued (when the transport can tell), or the link
+   * has closed.
+   */
+  drained?(limit: number): Promise<void>;
+  /**
    * Changes the largest message accepted from now on (when the transport supports it): the
    * server keeps it small until the peer has authenticated.
    */

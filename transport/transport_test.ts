@@ -1,4 +1,5 @@
 // One suite, run against every transport implementation.
+import { AsyncQueue } from "./async_queue.ts";
 import { assert, assertEquals } from "../tests/support/assert.ts";
 import type { Message } from "../protocol/mod.ts";
 import { memoryPair } from "./memory.ts";
@@ -212,4 +213,57 @@ Deno.test("tcp: addresses parse with defaults", () => {
   assert(message.includes("that is the client (WebSocket) address"), message);
   assert(message.includes("tcp://HOST:PORT"), message);
   assert(failure("udp://server:1").includes("must be tcp://HOST:PORT or tls://HOST:PORT"));
+});
+
+Deno.test("AsyncQueue: room() holds a producer past the high-water mark until half is taken", async () => {
+  const queue = new AsyncQueue<number>({ highWater: 4 });
+  for (let i = 0; i < 3; i++) queue.push(i);
+  await queue.room(); // Below the mark: at once.
+  queue.push(3);
+  let resumed = false;
+  const room = queue.room().then(() => resumed = true);
+  await queue.next();
+  await Promise.resolve();
+  assertEquals(resumed, false); // 3 left: above half.
+  await queue.next();
+  await room;
+  assertEquals(resumed, true); // 2 left.
+  // An ended queue never holds a producer.
+  for (let i = 0; i < 4; i++) queue.push(i);
+  const held = queue.room();
+  queue.end();
+  await held;
+});
+
+Deno.test("TcpTransport: drained() waits until the peer has taken the writes down to the limit", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const transport = new TcpTransport(
+    await Deno.connect({ hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port }),
+  );
+  const peer = await accepted;
+  try {
+    // Far more than the sockets' buffers hold, while the peer reads nothing.
+    const body = "x".repeat(1024 * 1024);
+    for (let i = 0; i < 32; i++) transport.send({ e: "print", p: body });
+    let drained = false;
+    const waiting = transport.drained(1024 * 1024).then(() => drained = true);
+    assert(transport.queuedBytes > 1024 * 1024);
+    assertEquals(drained, false);
+    // The peer reads everything: the queue empties and the wait ends.
+    const buffer = new Uint8Array(1 << 20);
+    let read = 0;
+    while (!drained) {
+      const n = await Promise.race([peer.read(buffer), waiting.then(() => 0)]);
+      if (n === null) break;
+      read += n ?? 0;
+    }
+    await waiting;
+    assert(transport.queuedBytes <= 1024 * 1024, `${transport.queuedBytes} still queued`);
+    assert(read > 0);
+  } finally {
+    transport.close();
+    peer.close();
+    listener.close();
+  }
 });

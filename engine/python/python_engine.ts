@@ -380,8 +380,10 @@ class PythonSession implements EngineSession {
     reader: ReadableStreamDefaultReader<Uint8Array>,
     decoder: FrameDecoder,
   ): Promise<void> {
+    const flow = this.#options.flow;
     try {
       while (true) {
+        if (flow) await flow();
         const { value, done } = await reader.read();
         if (done) break;
         for (const item of decoder.push(value)) {
@@ -473,10 +475,12 @@ class PythonSession implements EngineSession {
   async #pipe(stream: ReadableStream<Uint8Array>, input: string): Promise<void> {
     const decoder = new TextDecoder();
     try {
+      const flow = this.#options.flow;
       for await (const chunk of stream) {
         const output = decoder.decode(chunk, { stream: true });
         if (input === "<stderr>" && this.#stderrHead.length < 65536) this.#stderrHead += output;
         if (output) this.#queue.push({ e: "print", p: { input, exc: false, output } });
+        if (flow) await flow();
       }
       const tail = decoder.decode();
       if (tail) this.#queue.push({ e: "print", p: { input, exc: false, output: tail } });
