@@ -53,6 +53,8 @@ export interface LaunchOptions {
    * the program then waits in its writes, as under a slow terminal. Default: never waits.
    */
   flow?: () => Promise<void>;
+  /** Says what the engine waits for when it takes long (a loaded machine starting up). */
+  onStatus?: ((line: string) => void) | undefined;
 }
 
 /** How the program ended. */

@@ -79,8 +79,12 @@ const BOOTSTRAP = [
   "qdb._main()",
 ].join("\n");
 
-/** How long the bridge may take to connect and say hello. */
-const CONNECT_TIMEOUT_MS = 30_000;
+/**
+ * How long the bridge may take to connect and say hello before the engine says it still waits.
+ * It waits on as long as the interpreter runs: a machine starting hundreds of them at once can
+ * take minutes (an AbortSignal, or the interpreter's exit, ends the wait).
+ */
+const CONNECT_NOTICE_MS = 30_000;
 /** After the program ended, how long to wait for its pipes and the channel to close. */
 const DRAIN_GRACE_MS = 2_000;
 /** Most bytes read from the held output pipes after the program died (a pipe holds 64 KiB). */
@@ -88,14 +92,29 @@ const MAX_LEFTOVER_BYTES = 1024 * 1024;
 /** Between SIGTERM and SIGKILL when disposing of a running program. */
 const KILL_GRACE_MS = 2_000;
 
+/** Options of a {@linkcode PythonEngine}. */
+export interface PythonEngineOptions {
+  /** While the bridge has not connected, how often `onStatus` hears so, in ms. Default 30 000. */
+  connectNoticeMs?: number;
+}
+
 /** Launches Python programs under the qdb bridge. */
 export class PythonEngine implements Engine {
   /** Engine name. */
   readonly name = "python";
+  readonly #noticeMs: number;
 
-  /** Starts `options.program` under the bridge; resolves once the bridge said hello. */
+  /** An engine; `options` tune how it waits for its bridge. */
+  constructor(options: PythonEngineOptions = {}) {
+    this.#noticeMs = options.connectNoticeMs ?? CONNECT_NOTICE_MS;
+  }
+
+  /**
+   * Starts `options.program` under the bridge; resolves once the bridge said hello. It waits
+   * as long as the interpreter runs (`options.onStatus` hears it still waits, now and then).
+   */
   launch(options: LaunchOptions): Promise<EngineSession> {
-    return launchPython(options);
+    return launchPython(options, this.#noticeMs);
   }
 }
 
@@ -154,7 +173,7 @@ async function installBridge(tmp: string): Promise<string> {
   return tmp;
 }
 
-async function launchPython(options: LaunchOptions): Promise<EngineSession> {
+async function launchPython(options: LaunchOptions, noticeMs: number): Promise<EngineSession> {
   const interpreter = options.interpreter ?? "python3";
   const cwd = options.cwd ?? Deno.cwd();
   const args = options.args ?? [];
@@ -204,7 +223,7 @@ async function launchPython(options: LaunchOptions): Promise<EngineSession> {
     }
     const session = new PythonSession(child, listener, tmp, options, cwd, stdin === "piped");
     try {
-      await session.connect(interpreter, token);
+      await session.connect(interpreter, token, noticeMs);
     } catch (error) {
       await session.dispose();
       throw error;
@@ -294,10 +313,20 @@ class PythonSession implements EngineSession {
     return this.#info;
   }
 
-  /** Waits for the bridge's connection and its hello. */
-  async connect(interpreter: string, token: string): Promise<void> {
+  /**
+   * Waits for the bridge's connection and its hello, as long as the interpreter runs; says so
+   * (`onStatus`) every `noticeMs` while it waits.
+   */
+  async connect(interpreter: string, token: string, noticeMs: number): Promise<void> {
     const listener = this.#listener!;
-    const timeout = delay(CONNECT_TIMEOUT_MS);
+    const started = performance.now();
+    const notice = setInterval(() => {
+      const waited = Math.round((performance.now() - started) / 1000);
+      this.#options.onStatus?.(
+        `still waiting for the Python bridge to connect (${interpreter}, pid ${this.#child.pid}, ` +
+          `${waited} s): the machine may be busy starting programs`,
+      );
+    }, noticeMs);
     const exitedEarly = this.#childStatus.then(async (status) => {
       await Promise.race([this.#pipesDone, delay(500).promise]);
       return status;
@@ -306,14 +335,8 @@ class PythonSession implements EngineSession {
       const first = await Promise.race([
         listener.accept().then((conn) => ({ conn })),
         exitedEarly.then((status) => ({ status })),
-        timeout.promise.then(() => ({ timeout: true as const })),
       ]);
       if ("status" in first) throw this.#earlyExitError(interpreter, first.status);
-      if ("timeout" in first) {
-        throw new Error(
-          `The qdb bridge did not connect within ${CONNECT_TIMEOUT_MS / 1000} s (${interpreter})`,
-        );
-      }
       const conn = first.conn;
       this.#conn = conn;
       listener.close();
@@ -325,11 +348,7 @@ class PythonSession implements EngineSession {
       while (hello === undefined) {
         // No race with the program's exit here: a quick program may be gone already, but what
         // the bridge sent is still in the socket, then end of file.
-        const read = await Promise.race([
-          reader.read(),
-          timeout.promise.then(() => ({ timeout: true as const })),
-        ]);
-        if ("timeout" in read) throw new Error("The qdb bridge did not say hello in time");
+        const read = await reader.read();
         if (read.done) throw new Error("The qdb bridge closed its connection before hello");
         for (const item of decoder.push(read.value)) {
           if (!("message" in item)) continue;
@@ -353,7 +372,7 @@ class PythonSession implements EngineSession {
       for (const msg of pending) this.#fromBridge(msg);
       void this.#readChannel(reader, decoder);
     } finally {
-      timeout.cancel();
+      clearInterval(notice);
     }
   }
 

@@ -10,7 +10,12 @@ import { HANG_GUARD_MS } from "../../tests/support/inbox.ts";
 import { findPythons } from "../../tests/support/pythons.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
-import { PYTHON_BRIDGE_FILES, PYTHON_BRIDGE_SOURCE, pythonEngine } from "./python_engine.ts";
+import {
+  PYTHON_BRIDGE_FILES,
+  PYTHON_BRIDGE_SOURCE,
+  PythonEngine,
+  pythonEngine,
+} from "./python_engine.ts";
 
 const TESTDATA = new URL("../../testdata/", import.meta.url).pathname;
 const pythons = await findPythons();
@@ -230,5 +235,33 @@ Deno.test({
       } catch { /* closed already */ }
     }
     assert(answered, `no answer to start; the bridge sent: ${seen.join(", ")}`);
+  },
+});
+
+Deno.test({
+  name: "a bridge slow to connect is waited for (with a notice), not given up on",
+  ignore: !newest,
+  async fn() {
+    // An interpreter that takes a while to start, as on a machine starting hundreds at once.
+    const dir = await Deno.makeTempDir();
+    const slow = `${dir}/slow-python`;
+    await Deno.writeTextFile(slow, `#!/bin/sh\nsleep 1\nexec "${newest!.path}" "$@"\n`);
+    await Deno.chmod(slow, 0o755);
+    const notices: string[] = [];
+    try {
+      const engine = new PythonEngine({ connectNoticeMs: 100 });
+      await using session = await engine.launch({
+        program: `${TESTDATA}exits.py`,
+        args: ["code"],
+        interpreter: slow,
+        stopOnEntry: false,
+        onStatus: (line) => notices.push(line),
+      });
+      assertEquals((await session.exited).code, 3);
+      assert(notices.length > 0, "no notice while waiting");
+      assertStringIncludes(notices[0]!, "still waiting for the Python bridge to connect");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
