@@ -1,10 +1,28 @@
-// Smoke tests of the benchmarks: each runs on tiny sizes and gives figures of the right shape.
-// No limits on the figures: these are not speed tests (bench/README.md holds the results).
+// Smoke tests of the benchmarks: each runs once on tiny sizes (`--quick`) and gives figures of
+// the right shape. No limits on the figures: these are not speed tests (bench/README.md holds
+// the results of full runs).
 import { assert, assertEquals, assertMatch } from "../tests/support/assert.ts";
 import { findPythons } from "../tests/support/pythons.ts";
+import { type BenchFlags, parseFlags, stats } from "./_common.ts";
+import { benchCapacity, capacityTables } from "./capacity.ts";
+import { benchInspect, inspectTable } from "./inspect.ts";
+import { benchOverhead, overheadTables } from "./overhead.ts";
 import { benchStartup, startupTable } from "./startup.ts";
+import { benchStep, stepTable } from "./step.ts";
 
 const pythons = await findPythons();
+const quick: BenchFlags = { quick: true, reps: undefined, json: undefined };
+const positive = (n: number | undefined, what: string) =>
+  assert(n !== undefined && n > 0 && Number.isFinite(n), `${what}: ${n}`);
+
+Deno.test("bench: flags and order statistics", () => {
+  assertEquals(parseFlags(["--quick", "--reps", "3", "--json", "x.json"]), {
+    quick: true,
+    reps: 3,
+    json: "x.json",
+  });
+  assertEquals(stats([5, 1, 4, 2, 3]), { n: 5, min: 1, p50: 3, p90: 5, p99: 5, max: 5 });
+});
 
 Deno.test({
   name: "bench: start-up runs once per way to start, and prints its table",
@@ -12,10 +30,65 @@ Deno.test({
   async fn() {
     const results = await benchStartup(pythons.slice(-1), 1);
     assertEquals(results.length, 1);
-    for (const way of ["pdb", "qdb run", "qdb trace"] as const) {
+    for (const way of ["python", "qdb --version", "pdb", "qdb run", "qdb trace"] as const) {
       const { median, min, max } = results[0]!.ms[way];
       assert(median > 0 && min <= median && median <= max, `${way}: ${median}`);
     }
-    assertMatch(startupTable(results), /^ *python +pdb ms/);
+    assertMatch(startupTable(results), /^\| python +\| plain ms/);
   },
+});
+
+Deno.test({
+  name: "bench: overhead runs each shape in each mode, and measures memory",
+  ignore: pythons.length === 0,
+  async fn() {
+    const report = await benchOverhead(quick);
+    assertEquals(report.results.map((r) => r.shape), ["calls", "loop", "workload"]);
+    for (const r of report.results) {
+      for (const mode of ["plain", "qdb", "qdb other", "qdb cond", "pdb", "pdb cond"] as const) {
+        positive(r.seconds[mode], `${r.shape} ${mode}`);
+        positive(r.peakKb[mode], `${r.shape} ${mode} memory`);
+      }
+      assertEquals(r.ratio.plain, 1);
+      positive(r.tracerPeakKb, "the tracer's memory");
+    }
+    positive(report.serverPeakKb, "the server's memory");
+    assertMatch(overheadTables(report), /qdb cond x/);
+  },
+});
+
+Deno.test({
+  name: "bench: step round trips through qdb, a bare relay, the engine alone and pdb",
+  ignore: pythons.length === 0,
+  async fn() {
+    const [result] = await benchStep({ ...quick, reps: 5 });
+    for (const path of ["qdb", "relay", "engine", "pdb"] as const) {
+      assertEquals(result!.ms[path].n, 5);
+      positive(result!.ms[path].p50, path);
+    }
+    assertMatch(stepTable([result!]), /qdb\/relay p50/);
+  },
+});
+
+Deno.test({
+  name: "bench: inspection of big values answers each request",
+  ignore: pythons.length === 0,
+  async fn() {
+    const [result] = await benchInspect({ ...quick, reps: 1 });
+    assertEquals(result!.figures.length, 7);
+    for (const f of result!.figures) {
+      positive(f.ms.p50, f.what);
+      positive(f.bytes, `${f.what} bytes`);
+    }
+    assertMatch(inspectTable([result!]), /100 items from the middle/);
+  },
+});
+
+Deno.test("bench: capacity ramps sessions, floods them and meets a slow client", async () => {
+  const result = await benchCapacity({ ...quick, reps: 4 });
+  assertEquals(result.ramp.map((r) => r.sessions), [0, 4]);
+  positive(result.flood.deliveredPerSecond, "delivered per second");
+  positive(result.slow.alone.n, "events to the fast client alone");
+  positive(result.slow.withSlow.n, "events to the fast client beside a slow one");
+  assertMatch(capacityTables(result), /Memory per idle session/);
 });

@@ -1,10 +1,10 @@
-"""Reports this process's peak memory for bench/python_overhead.ts."""
+"""Reports this process's peak memory, for the benchmarks."""
 
 import sys
 
 
-def report_peak_memory():
-    """Prints `qdb-bench-maxrss-kb N`: the peak resident set size of this process, in KiB.
+def peak_memory_kb():
+    """The peak resident set size of this process, in KiB.
 
     On Linux it is VmHWM from /proc: getrusage's ru_maxrss survives exec, so it would count
     the memory of whatever forked this interpreter (the benchmark's own Deno process).
@@ -13,11 +13,10 @@ def report_peak_memory():
         with open("/proc/self/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
-                    print("qdb-bench-maxrss-kb", int(line.split()[1]))
-                    return
+                    return int(line.split()[1])
     except OSError:
         pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print("qdb-bench-maxrss-kb", peak // 1024 if sys.platform == "darwin" else peak)
+    return peak // 1024 if sys.platform == "darwin" else peak

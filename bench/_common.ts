@@ -1,0 +1,404 @@
+/**
+ * What the benchmarks share: their flags, statistics, tables, the Pythons to measure, processes
+ * and their memory, a `qdb serve` to measure against, and a minimal DAP client of debugpy.
+ *
+ * @module
+ */
+
+import { encodeDap, readDap } from "../dap/wire.ts";
+import { encodeFrame, FrameDecoder } from "../protocol/framing.ts";
+import { PROTOCOL_VERSION } from "../protocol/mod.ts";
+import { VERSION } from "../version.ts";
+import { findPythons, type PythonInstall } from "../tests/support/pythons.ts";
+
+export type { PythonInstall };
+
+/** `deno run --allow-all mod.ts`: the `qdb` command, as a user runs it from a checkout. */
+export const QDB_COMMAND: string[] = [
+  Deno.execPath(),
+  "run",
+  "--allow-all",
+  new URL("../mod.ts", import.meta.url).pathname,
+];
+
+/** The token of the servers the benchmarks start. */
+export const TOKEN = "qdb-bench";
+
+/** A file of `bench/programs/`. */
+export function program(name: string): string {
+  return new URL(`./programs/${name}`, import.meta.url).pathname;
+}
+
+/** The 1-based line of `file` that holds `marker` (a `# @marker` comment). */
+export function markedLine(file: string, marker: string): number {
+  const index = Deno.readTextFileSync(file).split("\n").findIndex((l) => l.includes(marker));
+  if (index < 0) throw new Error(`No line of ${file} holds ${marker}`);
+  return index + 1;
+}
+
+/** The flags every benchmark takes. */
+export interface BenchFlags {
+  /** A smoke run: tiny sizes, one repetition, the newest Python only. */
+  quick: boolean;
+  /** Repetitions (of each measured run, interleaved), or undefined for the benchmark's own. */
+  reps: number | undefined;
+  /** Where to write the figures as JSON, if anywhere. */
+  json: string | undefined;
+}
+
+/** Reads `--quick`, `--reps N` and `--json FILE` from `args`. */
+export function parseFlags(args: string[]): BenchFlags {
+  const value = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const reps = value("--reps");
+  if (reps !== undefined && !(Number(reps) >= 1)) throw new Error(`--reps ${reps}: not a count`);
+  return {
+    quick: args.includes("--quick"),
+    reps: reps === undefined ? undefined : Number(reps),
+    json: value("--json"),
+  };
+}
+
+/** Order statistics of a sample. */
+export interface Stats {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** The order statistics of `values` (nearest rank). */
+export function stats(values: number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return {
+    n: sorted.length,
+    min: sorted[0] ?? NaN,
+    p50: at(0.5) ?? NaN,
+    p90: at(0.9) ?? NaN,
+    p99: at(0.99) ?? NaN,
+    max: sorted.at(-1) ?? NaN,
+  };
+}
+
+/** The median of `values`. */
+export function median(values: number[]): number {
+  return stats(values).p50;
+}
+
+/** `rows` (the first is the header) as a Markdown table, numbers right-aligned. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(3, ...rows.map((row) => (row[i] ?? "").length)));
+  const line = (row: string[]) =>
+    `| ${
+      row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")
+    } |`;
+  const rule = `|${
+    widths.map((w, i) => (i === 0 ? "-" : "") + "-".repeat(w + 1) + (i === 0 ? "" : ":")).join("|")
+  }|`;
+  return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join("\n");
+}
+
+/** A number with `digits` decimals, or "-" when there is none. */
+export function fixed(value: number | undefined, digits = 2): string {
+  return value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits);
+}
+
+/** Whether `python` can import debugpy. */
+export async function hasDebugpy(python: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(python, {
+      args: ["-c", "import debugpy"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Pythons to measure: every CPython 3.8+ found (the newest only when `quick`), and Debian's
+ * `/usr/bin/python3` when it has debugpy (`python3-debugpy`) and is not among them already.
+ */
+export async function benchPythons(quick: boolean): Promise<PythonInstall[]> {
+  const found = await findPythons();
+  const pythons = quick ? found.slice(-1) : [...found];
+  const system = "/usr/bin/python3";
+  if (!quick && !found.some((p) => p.path === system) && await hasDebugpy(system)) {
+    const out = await new Deno.Command(system, {
+      args: ["-c", "import platform; print(platform.python_version())"],
+    }).output();
+    const version = new TextDecoder().decode(out.stdout).trim();
+    const minor = version.split(".").slice(0, 2).join(".");
+    pythons.push({ path: system, version: `${version} (system)`, minor });
+  }
+  return pythons;
+}
+
+/** A process's output, read as far as needed. */
+export function outputOf(stream: ReadableStream<Uint8Array>, what: string): {
+  until(pattern: RegExp): Promise<RegExpExecArray>;
+  forget(): void;
+  drain(): void;
+  cancel(): Promise<void>;
+} {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  return {
+    /** Reads until `pattern` matches what came since the last `forget`; returns the match. */
+    async until(pattern: RegExp): Promise<RegExpExecArray> {
+      let m: RegExpExecArray | null;
+      while (!(m = pattern.exec(seen))) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`${what} ended before ${pattern}: ${seen.slice(-300)}`);
+        seen += value;
+      }
+      return m;
+    },
+    /** Forgets what came so far. */
+    forget() {
+      seen = "";
+    },
+    /** Reads the rest without keeping it (the process must not block on a full pipe). */
+    drain() {
+      void reader.read().then(function drain(r): unknown {
+        return r.done ? undefined : reader.read().then(drain).catch(() => {});
+      }).catch(() => {});
+    },
+    cancel: () => reader.cancel().catch(() => {}),
+  };
+}
+
+/** Ends a child process, if it still runs, and waits for it. */
+export async function kill(child: Deno.ChildProcess | undefined): Promise<void> {
+  if (!child) return;
+  try {
+    child.kill("SIGKILL");
+  } catch { /* ended */ }
+  await child.status;
+}
+
+/** A field of `/proc/PID/status` in KiB (`VmHWM`: peak resident set; `VmRSS`: current). */
+export function procKb(pid: number, field: "VmHWM" | "VmRSS"): number | undefined {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Follows the peak resident memory of a process until `stop()`: Linux keeps the peak (VmHWM)
+ * only while the process lives, so it is read every 20 ms and the last reading is kept.
+ */
+export function followPeak(pid: number): { stop(): number | undefined } {
+  let last = procKb(pid, "VmHWM");
+  const timer = setInterval(() => {
+    last = procKb(pid, "VmHWM") ?? last;
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      return last;
+    },
+  };
+}
+
+/** A free TCP port on loopback (for a program that must be told its port). */
+export function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return port;
+}
+
+/** A `qdb serve` process on free ports. */
+export interface ServerProcess extends AsyncDisposable {
+  /** Where clients attach (`ws://...`). */
+  client: string;
+  /** Where tracers connect (`tcp://...`). */
+  tracer: string;
+  /** The server's process id (to read its memory). */
+  pid: number;
+  /** Ends the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts `qdb serve` on free ports with the benchmarks' token and `args`. */
+export async function startServer(args: string[] = []): Promise<ServerProcess> {
+  const child = new Deno.Command(QDB_COMMAND[0]!, {
+    args: [
+      ...QDB_COMMAND.slice(1),
+      "serve",
+      "--client-port",
+      "0",
+      "--tracer-port",
+      "0",
+      "--token",
+      TOKEN,
+      "--quiet",
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const output = outputOf(child.stdout, "qdb serve");
+  const m = await output.until(/clients (\S+) {2}tracers (\S+)/);
+  output.drain();
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* ended */ }
+      await child.status;
+    })();
+  return { client: m[1]!, tracer: m[2]!, pid: child.pid, close, [Symbol.asyncDispose]: close };
+}
+
+/** A breakpoint of the DAP client: a file's line, with a condition if any. */
+export interface DapBreakpoint {
+  path: string;
+  line: number;
+  condition?: string;
+}
+
+/**
+ * debugpy started as its documentation says (`python -m debugpy --listen PORT
+ * --wait-for-client PROGRAM ARGS`), and a minimal DAP client: initialize, attach, the
+ * breakpoints, configurationDone. The same exchange `qdb dap` answers.
+ */
+export async function launchDebugpy(
+  python: string,
+  argv: string[],
+  breakpoints: DapBreakpoint[],
+): Promise<{
+  child: Deno.ChildProcess;
+  /**
+   * Resolves at the first `stopped` event, or undefined when the program ends first (its
+   * `exited` or `terminated` event, or the end of the connection).
+   */
+  stopped: Promise<number | undefined>;
+  close(): Promise<void>;
+}> {
+  const port = freePort();
+  const child = new Deno.Command(python, {
+    args: ["-m", "debugpy", "--listen", `127.0.0.1:${port}`, "--wait-for-client", ...argv],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let ended = false;
+  child.status.then(() => ended = true);
+  let conn: Deno.TcpConn | undefined;
+  while (!conn) {
+    if (ended) throw new Error("debugpy ended before it listened");
+    try {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+  const connection = conn;
+  let seq = 1;
+  const send = (command: string, args: object) =>
+    connection.write(encodeDap({ seq: seq++, type: "request", command, arguments: args }));
+  await send("initialize", { adapterID: "qdb-bench", clientID: "qdb-bench", linesStartAt1: true });
+  // debugpy refuses an attach without arguments.
+  await send("attach", { justMyCode: true });
+  const stopped = (async () => {
+    try {
+      for await (const message of readDap(connection.readable)) {
+        if (message.type === "event" && message.event === "initialized") {
+          const byFile = Map.groupBy(breakpoints, (b) => b.path);
+          for (const [path, list] of byFile) {
+            await send("setBreakpoints", {
+              source: { path },
+              breakpoints: list.map((b) => ({
+                line: b.line,
+                ...(b.condition ? { condition: b.condition } : {}),
+              })),
+            });
+          }
+          await send("configurationDone", {});
+        }
+        if (message.type === "event" && message.event === "stopped") return performance.now();
+        // The program ended without stopping (debugpy's adapter keeps the connection open).
+        if (message.type === "event" && ["exited", "terminated"].includes(String(message.event))) {
+          break;
+        }
+      }
+    } catch { /* the connection ended with the program */ }
+    return undefined;
+  })();
+  let closing: Promise<void> | undefined;
+  return {
+    child,
+    stopped,
+    close: () =>
+      closing ??= (async () => {
+        try {
+          connection.close();
+        } catch { /* closed */ }
+        await kill(child);
+      })(),
+  };
+}
+
+/**
+ * A simulated tracer: a TCP connection to `url` (`tcp://HOST:PORT`) that has sent `start` for
+ * `session` and been answered `started`. What the server sends it afterwards is read and
+ * dropped, so that the server's writes never wait.
+ */
+export async function connectRawTracer(
+  url: string,
+  session: string,
+  token: string,
+): Promise<Deno.TcpConn> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  await conn.write(encodeFrame({
+    e: "start",
+    p: {
+      session,
+      auth: token,
+      protocol: PROTOCOL_VERSION,
+      version: VERSION,
+      engine: "python",
+      program: "simulated.py",
+      argv: ["simulated.py"],
+      pid: Deno.pid,
+      host: "bench",
+      cwd: "/",
+    },
+  }));
+  const decoder = new FrameDecoder();
+  const reader = conn.readable.getReader();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`The server closed the tracer of ${session}`);
+    for (const item of decoder.push(value)) {
+      if (!("message" in item)) continue;
+      if (item.message.e === "started") {
+        void (async () => {
+          try {
+            while (!(await reader.read()).done) { /* dropped */ }
+          } catch { /* closed */ }
+        })();
+        return conn;
+      }
+      if (item.message.e === "error") {
+        throw new Error(`The server refused the tracer: ${JSON.stringify(item.message.p)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * Server capacity (issue #13, item 4): one `qdb serve` process, and simulated tracers and
+ * clients in other processes (`bench/capacity_peer.ts`), ramped to 1,000 sessions of 2 clients
+ * each (`--quick`: 10):
+ *
+ * - the server's resident memory at each step of the ramp, and per idle session;
+ * - routed messages per second at saturation: every tracer sends `print` events as fast as the
+ *   server takes them, every client counts what it receives;
+ * - a slow client: a session with a fast client and one that reads nothing, its tracer sending
+ *   8 MB/s: the fast client's event latency beside the same session without the slow client,
+ *   the server's memory meanwhile, and when the server drops the slow client.
+ *
+ * Usage: `deno run --allow-all bench/capacity.ts [--quick] [--reps SESSIONS] [--json FILE]`
+ * (`--reps` sets the number of sessions). The open-file limit (`ulimit -n`) must allow three
+ * connections per session in the server's process.
+ *
+ * @module
+ */
+
+import {
+  type BenchFlags,
+  connectRawTracer,
+  fixed,
+  outputOf,
+  parseFlags,
+  procKb,
+  startServer,
+  type Stats,
+  stats,
+  table,
+  TOKEN,
+} from "./_common.ts";
+import { encodeFrame } from "../protocol/framing.ts";
+import { PROTOCOL_VERSION } from "../protocol/mod.ts";
+
+const CLIENTS_PER_SESSION = 2;
+const PEERS = 2;
+
+/** What the benchmark measured. */
+export interface CapacityResult {
+  sessions: number;
+  clientsPerSession: number;
+  /** The server's resident memory (KiB) with no session, then at each step of the ramp. */
+  ramp: { sessions: number; rssKb: number }[];
+  /** Resident memory per idle session, KiB: the slope from no session to all of them. */
+  perSessionKb: number;
+  /** The flood: tracer events sent, and messages the clients received, per second. */
+  flood: { seconds: number; sentPerSecond: number; deliveredPerSecond: number; dropped: number };
+  /** The slow client's scenario. */
+  slow: SlowResult;
+}
+
+/** The slow client's scenario. */
+export interface SlowResult {
+  /** Bytes per second the tracer sent. */
+  bytesPerSecond: number;
+  /** The fast client's event latency (ms), alone with the tracer. */
+  alone: Stats;
+  /** The same with a client of the session that reads nothing. */
+  withSlow: Stats;
+  /** Seconds after the start when the server dropped the slow client (undefined: never). */
+  droppedAfter: number | undefined;
+  /** The server's resident memory at the start of the phase and its highest during it, KiB. */
+  rssKb: { start: number; max: number };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A peer process and its line protocol. */
+function startPeer(server: { client: string; tracer: string }, name: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      new URL("./capacity_peer.ts", import.meta.url).pathname,
+      "--tracer",
+      server.tracer,
+      "--client",
+      server.client,
+      "--token",
+      TOKEN,
+      "--clients",
+      String(CLIENTS_PER_SESSION),
+      "--name",
+      name,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const out = outputOf(child.stdout, `peer ${name}`);
+  return {
+    async ask<T>(command: object): Promise<T> {
+      out.forget();
+      await writer.write(new TextEncoder().encode(`${JSON.stringify(command)}\n`));
+      return JSON.parse((await out.until(/^.*\n/))[0]) as T;
+    },
+    async close() {
+      try {
+        await this.ask({ close: true });
+      } catch { /* gone */ }
+      await writer.close().catch(() => {});
+      await out.cancel();
+      await child.status;
+    },
+  };
+}
+
+/**
+ * A client that never reads: a WebSocket handshake and `start` written by hand on a TCP
+ * connection, then nothing read, so the server's writes to it pile up.
+ */
+async function slowClient(clientUrl: string, session: string): Promise<Deno.TcpConn> {
+  const { hostname, port } = new URL(clientUrl);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const enc = new TextEncoder();
+  await conn.write(enc.encode(
+    `GET /${session} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  const payload = enc.encode(JSON.stringify({
+    e: "start",
+    p: { protocol: PROTOCOL_VERSION, auth: TOKEN, name: "slow" },
+  }));
+  if (payload.length >= 126) throw new Error("The slow client's start does not fit a short frame");
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  const frame = new Uint8Array(6 + payload.length);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | payload.length;
+  frame.set(mask, 2);
+  payload.forEach((b, i) => frame[6 + i] = b ^ mask[i % 4]!);
+  await conn.write(frame);
+  return conn;
+}
+
+/** A phase of the slow-client scenario: the fast client's latencies, the server's memory. */
+async function latencyPhase(
+  server: { client: string; tracer: string; pid: number },
+  withSlow: boolean,
+  seconds: number,
+): Promise<{ latencies: number[]; droppedAfter: number | undefined; rss: number[] }> {
+  const session = `slow-${crypto.randomUUID()}`;
+  const tracer = await connectRawTracer(server.tracer, session, TOKEN);
+  const fast = new WebSocket(`${server.client}/${session}`);
+  const latencies: number[] = [];
+  let droppedAfter: number | undefined;
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    fast.onopen = () =>
+      fast.send(JSON.stringify({ e: "start", p: { protocol: PROTOCOL_VERSION, auth: TOKEN } }));
+    fast.onerror = () => reject(new Error("The fast client failed"));
+    fast.onmessage = (event) => {
+      const msg = JSON.parse(String(event.data)) as { e: string; p: Record<string, unknown> };
+      if (msg.e === "attached") resolve();
+      if (msg.e === "print") {
+        const sentAt = Number(String(msg.p.output).slice(0, String(msg.p.output).indexOf(" ")));
+        latencies.push(performance.now() - sentAt);
+      }
+      if (msg.e === "clients" && msg.p.left !== undefined && droppedAfter === undefined) {
+        droppedAfter = (performance.now() - started) / 1000;
+      }
+    };
+  });
+  const slow = withSlow ? await slowClient(server.client, session) : undefined;
+  const rss: number[] = [];
+  const filler = "x".repeat(4000);
+  const until = performance.now() + seconds * 1000;
+  // 20 events of 4 KB every 10 ms: 8 MB/s.
+  while (performance.now() < until) {
+    const tick = performance.now();
+    for (let i = 0; i < 20; i++) {
+      await tracer.write(encodeFrame({
+        e: "print",
+        p: { input: "<stdout>", exc: false, output: `${performance.now()} ${filler}\n` },
+      }));
+    }
+    rss.push(procKb(server.pid, "VmRSS") ?? 0);
+    await sleep(Math.max(0, 10 - (performance.now() - tick)));
+  }
+  await sleep(200);
+  fast.close();
+  slow?.close();
+  tracer.close();
+  return { latencies, droppedAfter, rss };
+}
+
+/** Runs the benchmark. */
+export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> {
+  const sessions = flags.reps ?? (flags.quick ? 10 : 1000);
+  const connections = sessions * (1 + CLIENTS_PER_SESSION) + 100;
+  await using server = await startServer([
+    "--max-sessions",
+    String(sessions + 10),
+    "--max-connections",
+    String(connections),
+    "--max-clients",
+    String(CLIENTS_PER_SESSION + 2),
+    "--inactivity-timeout",
+    "0",
+  ]);
+  await sleep(500);
+  const ramp = [{ sessions: 0, rssKb: procKb(server.pid, "VmRSS") ?? 0 }];
+  const peers = Array.from({ length: PEERS }, (_, i) => startPeer(server, `peer${i}`));
+  try {
+    const steps = flags.quick ? [sessions] : [0.25, 0.5, 0.75, 1].map((f) => f * sessions);
+    let open = 0;
+    for (const target of steps) {
+      const add = target - open;
+      await Promise.all(
+        peers.map((peer, i) =>
+          peer.ask({ open: Math.floor(add / PEERS) + (i < add % PEERS ? 1 : 0) })
+        ),
+      );
+      open = target;
+      await sleep(flags.quick ? 100 : 1000);
+      ramp.push({ sessions: open, rssKb: procKb(server.pid, "VmRSS") ?? 0 });
+      if (!flags.quick) console.error(`capacity: ${open} sessions open`);
+    }
+    const floodSeconds = flags.quick ? 0.5 : 10;
+    const replies = await Promise.all(
+      peers.map((peer) =>
+        peer.ask<{ sent: number; received: number; seconds: number; dropped: number }>({
+          flood: floodSeconds,
+        })
+      ),
+    );
+    const seconds = Math.max(...replies.map((r) => r.seconds));
+    const flood = {
+      seconds,
+      sentPerSecond: replies.reduce((n, r) => n + r.sent, 0) / seconds,
+      deliveredPerSecond: replies.reduce((n, r) => n + r.received, 0) / seconds,
+      dropped: replies.reduce((n, r) => n + r.dropped, 0),
+    };
+    for (const peer of peers) await peer.close();
+    const phase = flags.quick ? 1 : 8;
+    const alone = await latencyPhase(server, false, phase);
+    const rssStart = procKb(server.pid, "VmRSS") ?? 0;
+    const withSlow = await latencyPhase(server, true, phase);
+    const last = ramp.at(-1)!;
+    return {
+      sessions,
+      clientsPerSession: CLIENTS_PER_SESSION,
+      ramp,
+      perSessionKb: (last.rssKb - ramp[0]!.rssKb) / Math.max(1, last.sessions),
+      flood,
+      slow: {
+        bytesPerSecond: 8_000_000,
+        alone: stats(alone.latencies),
+        withSlow: stats(withSlow.latencies),
+        droppedAfter: withSlow.droppedAfter,
+        rssKb: { start: rssStart, max: Math.max(rssStart, ...withSlow.rss) },
+      },
+    };
+  } finally {
+    await Promise.all(peers.map((peer) => peer.close()));
+  }
+}
+
+/** The tables of the result. */
+export function capacityTables(r: CapacityResult): string {
+  const mb = (kb: number) => (kb / 1024).toFixed(1);
+  const ramp = [["sessions", "server RSS MB"]];
+  for (const step of r.ramp) ramp.push([String(step.sessions), mb(step.rssKb)]);
+  const slow = [["fast client's latency", "p50 ms", "p90 ms", "p99 ms", "max ms", "events"]];
+  for (
+    const [name, s] of [["alone", r.slow.alone], ["with a slow client", r.slow.withSlow]] as const
+  ) {
+    slow.push([name, fixed(s.p50), fixed(s.p90), fixed(s.p99), fixed(s.max), String(s.n)]);
+  }
+  return [
+    `Server capacity: ${r.sessions} sessions of ${r.clientsPerSession} clients`,
+    table(ramp),
+    "",
+    `Memory per idle session: ${fixed(r.perSessionKb, 1)} KiB`,
+    `Flood (${fixed(r.flood.seconds, 1)} s): ${fixed(r.flood.sentPerSecond, 0)} events/s in, ` +
+    `${fixed(r.flood.deliveredPerSecond, 0)} messages/s delivered; ` +
+    `${r.flood.dropped} clients dropped`,
+    "",
+    table(slow),
+    `The slow client was ${
+      r.slow.droppedAfter === undefined
+        ? "never dropped"
+        : `dropped after ${fixed(r.slow.droppedAfter, 1)} s`
+    }; server RSS ${mb(r.slow.rssKb.start)} MB at the start, at most ${mb(r.slow.rssKb.max)} MB.`,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const flags = parseFlags(Deno.args);
+  const result = await benchCapacity(flags);
+  console.log(capacityTables(result));
+  if (flags.json) await Deno.writeTextFile(flags.json, JSON.stringify(result, null, 2));
+}

@@ -1,0 +1,323 @@
+/**
+ * Debuggee overhead (issue #13, item 1): CPU-bound programs of three shapes
+ * (`programs/overhead.py`: call-heavy recursion, a tight loop, json and regex over generated
+ * records), side by side in one run on every CPython found, each run:
+ *
+ * - `plain`: `python overhead.py ...`;
+ * - `floor` (3.8-3.11): with `sys.settrace(getattr)`, the cheapest trace function there is (a C
+ *   builtin that traces nothing): the least any sys.settrace debugger costs;
+ * - `qdb`: `qdb trace --no-stop` to a running `qdb serve`, a breakpoint never hit in the hot
+ *   file; `qdb other`: the breakpoint in another file; `qdb cond`: a breakpoint on the hot line
+ *   whose condition is false;
+ * - `pdb`, `pdb cond`: `python -m pdb` with the same breakpoints (driven through its stdin);
+ * - `debugpy`, `debugpy cond`: `python -m debugpy --listen`, the same breakpoints set by a
+ *   minimal DAP client, where the Python can import debugpy.
+ *
+ * The program times its work itself (start-up is `bench/startup.ts`'s), so the ratios to plain
+ * are the cost of tracing. Memory: the debuggee's peak resident set (it reports its own), the
+ * `qdb trace` process's peak and the server's.
+ *
+ * Usage: `deno run --allow-all bench/overhead.ts [--quick] [--reps N] [--json FILE]`
+ *
+ * @module
+ */
+
+import {
+  type BenchFlags,
+  benchPythons,
+  fixed,
+  followPeak,
+  hasDebugpy,
+  launchDebugpy,
+  markedLine,
+  median,
+  parseFlags,
+  procKb,
+  program,
+  type PythonInstall,
+  QDB_COMMAND,
+  startServer,
+  table,
+  TOKEN,
+} from "./_common.ts";
+
+/** The shapes of program measured. */
+export type Shape = "calls" | "loop" | "workload";
+/** The ways to run a program. */
+export type Mode =
+  | "plain"
+  | "floor"
+  | "qdb"
+  | "qdb other"
+  | "qdb cond"
+  | "pdb"
+  | "pdb cond"
+  | "debugpy"
+  | "debugpy cond";
+
+const SHAPES: Shape[] = ["calls", "loop", "workload"];
+const PROGRAM = program("overhead.py");
+const OTHER = program("overhead_other.py");
+/** Sizes that take plain CPython about 0.1 s (full) or a few ms (quick). */
+const SIZES: Record<"full" | "quick", Record<Shape, number>> = {
+  full: { calls: 29, loop: 1_500_000, workload: 8_000 },
+  quick: { calls: 15, loop: 20_000, workload: 100 },
+};
+/** A condition on the hot line that is always false, in the terms of that line. */
+const FALSE_CONDITION: Record<Shape, string> = {
+  calls: "n == -1",
+  loop: "i == -1",
+  workload: "found == -1",
+};
+
+/** One run: the time of the work and the debuggee's peak memory; the tracer's for qdb. */
+interface Run {
+  workS: number;
+  peakKb: number;
+  tracerPeakKb?: number | undefined;
+}
+
+/** The figures of one Python and shape. */
+export interface OverheadResult {
+  python: string;
+  shape: Shape;
+  size: number;
+  /** Median seconds of the work, per mode measured. */
+  seconds: Partial<Record<Mode, number>>;
+  /** Ratio of each mode's median to plain's. */
+  ratio: Partial<Record<Mode, number>>;
+  /** Median peak resident memory of the debuggee, KiB, per mode. */
+  peakKb: Partial<Record<Mode, number>>;
+  /** Median peak resident memory of the `qdb trace` process, KiB. */
+  tracerPeakKb: number | undefined;
+}
+
+/** Everything the benchmark measured. */
+export interface OverheadReport {
+  results: OverheadResult[];
+  /** The server's peak resident memory at the end, KiB. */
+  serverPeakKb: number | undefined;
+}
+
+interface Context {
+  python: PythonInstall;
+  server: { tracer: string };
+  shape: Shape;
+  size: number;
+  out: string;
+}
+
+async function readRun(out: string): Promise<Run> {
+  const r = JSON.parse(await Deno.readTextFile(out)) as { work_s: number; peak_kb: number };
+  await Deno.remove(out);
+  return { workS: r.work_s, peakKb: r.peak_kb };
+}
+
+function argv(c: Context): string[] {
+  return [PROGRAM, c.shape, String(c.size), c.out];
+}
+
+function breakpointOf(c: Context, mode: Mode): { path: string; line: number; condition?: string } {
+  if (mode.endsWith("cond")) {
+    return {
+      path: PROGRAM,
+      line: markedLine(PROGRAM, `@hot ${c.shape}`),
+      condition: FALSE_CONDITION[c.shape],
+    };
+  }
+  const file = mode === "qdb other" ? OTHER : PROGRAM;
+  return { path: file, line: markedLine(file, "@never") };
+}
+
+/** Waits for a child whose stderr is piped; a failure says what it printed there. */
+async function check(what: string, child: Deno.ChildProcess) {
+  const out = await child.output();
+  if (!out.success) {
+    const said = new TextDecoder().decode(out.stderr).slice(-2000);
+    throw new Error(`${what} failed (exit ${out.code}): ${said}`);
+  }
+}
+
+async function runOnce(c: Context, mode: Mode): Promise<Run> {
+  const py = c.python.path;
+  if (mode === "plain" || mode === "floor") {
+    const child = new Deno.Command(py, {
+      args: [...argv(c), ...(mode === "floor" ? ["floor"] : [])],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await check(mode, child);
+    return await readRun(c.out);
+  }
+  const bp = breakpointOf(c, mode);
+  if (mode.startsWith("qdb")) {
+    const child = new Deno.Command(QDB_COMMAND[0]!, {
+      args: [
+        ...QDB_COMMAND.slice(1),
+        "trace",
+        "--no-stop",
+        "--quiet",
+        "--server",
+        c.server.tracer,
+        "--token",
+        TOKEN,
+        "--session",
+        `overhead-${crypto.randomUUID()}`,
+        "--python",
+        py,
+        "-b",
+        `${bp.path}:${bp.line}${bp.condition ? `, ${bp.condition}` : ""}`,
+        "--",
+        ...argv(c),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const peak = followPeak(child.pid);
+    await check(mode, child);
+    return { ...await readRun(c.out), tracerPeakKb: peak.stop() };
+  }
+  if (mode.startsWith("pdb")) {
+    const child = new Deno.Command(py, {
+      args: ["-m", "pdb", ...argv(c)],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    const where = `${bp.path}:${bp.line}${bp.condition ? `, ${bp.condition}` : ""}`;
+    await writer.write(new TextEncoder().encode(`b ${where}\nc\nq\n`));
+    await writer.close();
+    await check(mode, child);
+    return await readRun(c.out);
+  }
+  const debugpy = await launchDebugpy(py, argv(c), [bp]);
+  try {
+    const status = await debugpy.child.status;
+    if (!status.success) throw new Error(`${mode} failed (exit ${status.code})`);
+    // Whether it stopped (it must not), as far as it said before its adapter was closed.
+    const stopped = await Promise.race([debugpy.stopped, debugpy.close().then(() => undefined)]);
+    if (stopped !== undefined) throw new Error("debugpy stopped");
+  } finally {
+    await debugpy.close();
+  }
+  return await readRun(c.out);
+}
+
+/** The modes measured on `python`. */
+async function modesFor(python: PythonInstall): Promise<Mode[]> {
+  const modes: Mode[] = ["plain"];
+  // 3.12+ trace with sys.monitoring, which has no such floor.
+  if (Number(python.minor.split(".")[1]) < 12) modes.push("floor");
+  modes.push("qdb", "qdb other", "qdb cond", "pdb", "pdb cond");
+  if (await hasDebugpy(python.path)) modes.push("debugpy", "debugpy cond");
+  return modes;
+}
+
+/** Runs the benchmark. */
+export async function benchOverhead(flags: BenchFlags): Promise<OverheadReport> {
+  const pythons = await benchPythons(flags.quick);
+  const reps = flags.reps ?? (flags.quick ? 1 : 3);
+  const sizes = flags.quick ? SIZES.quick : SIZES.full;
+  const dir = await Deno.makeTempDir({ prefix: "qdb-bench-" });
+  await using server = await startServer();
+  const results: OverheadResult[] = [];
+  try {
+    for (const python of pythons) {
+      const modes = await modesFor(python);
+      for (const shape of SHAPES) {
+        const c: Context = { python, server, shape, size: sizes[shape], out: `${dir}/out.json` };
+        const runs = new Map<Mode, Run[]>(modes.map((m) => [m, []]));
+        // Interleaved, so that a change in the machine's load falls on every mode alike.
+        for (let i = 0; i < reps; i++) {
+          for (const mode of modes) runs.get(mode)!.push(await runOnce(c, mode));
+        }
+        const seconds: OverheadResult["seconds"] = {};
+        const peakKb: OverheadResult["peakKb"] = {};
+        for (const [mode, list] of runs) {
+          seconds[mode] = median(list.map((r) => r.workS));
+          peakKb[mode] = median(list.map((r) => r.peakKb));
+        }
+        const ratio = Object.fromEntries(
+          Object.entries(seconds).map(([m, s]) => [m, s / seconds.plain!]),
+        );
+        const tracer = runs.get("qdb")!.map((r) => r.tracerPeakKb).filter((k) => k !== undefined);
+        results.push({
+          python: python.version,
+          shape,
+          size: c.size,
+          seconds,
+          ratio,
+          peakKb,
+          tracerPeakKb: tracer.length ? median(tracer) : undefined,
+        });
+      }
+      if (!flags.quick) console.error(`overhead: Python ${python.version} done`);
+    }
+    return { results, serverPeakKb: procKb(server.pid, "VmHWM") };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The tables of a report: time ratios, then memory. */
+export function overheadTables(report: OverheadReport): string {
+  const modes: Mode[] = [
+    "floor",
+    "qdb",
+    "qdb other",
+    "qdb cond",
+    "pdb",
+    "pdb cond",
+    "debugpy",
+    "debugpy cond",
+  ];
+  const times = [["python", "shape", "plain ms", ...modes.map((m) => `${m} x`)]];
+  for (const r of report.results) {
+    times.push([
+      r.python,
+      r.shape,
+      fixed(r.seconds.plain! * 1000, 0),
+      ...modes.map((m) => fixed(r.ratio[m])),
+    ]);
+  }
+  const mb = (kb: number | undefined) => fixed(kb === undefined ? undefined : kb / 1024, 1);
+  const memory = [[
+    "python",
+    "shape",
+    "plain MB",
+    "qdb MB",
+    "pdb MB",
+    "debugpy MB",
+    "qdb trace MB",
+  ]];
+  for (const r of report.results) {
+    memory.push([
+      r.python,
+      r.shape,
+      mb(r.peakKb.plain),
+      mb(r.peakKb.qdb),
+      mb(r.peakKb.pdb),
+      mb(r.peakKb.debugpy),
+      mb(r.tracerPeakKb),
+    ]);
+  }
+  return [
+    "Time of the work, ratio to plain (median):",
+    table(times),
+    "",
+    "Peak resident memory of the debuggee (and of the qdb trace process):",
+    table(memory),
+    "",
+    `qdb serve's peak resident memory: ${mb(report.serverPeakKb)} MB`,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const flags = parseFlags(Deno.args);
+  const report = await benchOverhead(flags);
+  console.log(overheadTables(report));
+  if (flags.json) await Deno.writeTextFile(flags.json, JSON.stringify(report, null, 2));
+}

@@ -1,0 +1,295 @@
+/**
+ * Step round trip (issue #13, item 2): a client sends `next` and waits for the stop it causes
+ * (`stack`), many times in a row, on loopback, side by side in one run:
+ *
+ * - `qdb`: a `qdb serve` process and a `qdb trace` process; the client is a WebSocket in this
+ *   process, speaking the protocol as it is written (no client library in the way);
+ * - `relay`: the same tracer and client through a bare relay (`bench/relay.ts`, its own process)
+ *   instead of the server: the ratio qdb / relay is what the server adds;
+ * - `engine`: the Python engine in this process, no server and no link: what the bridge and
+ *   the engine cost;
+ * - `pdb`: `python -m pdb` driven over a pipe (`n`, then its prompt).
+ *
+ * p50, p90, p99 and max in milliseconds, after 50 steps of warm-up, on every CPython found
+ * (`--quick`: the newest, 50 steps).
+ *
+ * Usage: `deno run --allow-all bench/step.ts [--quick] [--reps STEPS] [--json FILE]`
+ *
+ * @module
+ */
+
+import { pythonEngine } from "../engine/python/python_engine.ts";
+import type { Message } from "../protocol/mod.ts";
+import {
+  type BenchFlags,
+  benchPythons,
+  fixed,
+  kill,
+  markedLine,
+  outputOf,
+  parseFlags,
+  program,
+  type PythonInstall,
+  QDB_COMMAND,
+  startServer,
+  type Stats,
+  stats,
+  table,
+  TOKEN,
+} from "./_common.ts";
+
+const PROGRAM = program("step.py");
+const WARM_UP = 50;
+
+/** The ways measured. */
+export type Path = "qdb" | "relay" | "engine" | "pdb";
+
+/** The figures of one Python. */
+export interface StepResult {
+  python: string;
+  steps: number;
+  /** Milliseconds per round trip, per path. */
+  ms: Record<Path, Stats>;
+}
+
+/** A WebSocket client that hands out messages one at a time. */
+async function wsClient(url: string): Promise<{
+  send(msg: Message): void;
+  next(e: string | string[]): Promise<Message>;
+  close(): void;
+}> {
+  const socket = new WebSocket(url);
+  const queue: Message[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  socket.onmessage = (event) => {
+    queue.push(JSON.parse(String(event.data)) as Message);
+    wake?.();
+  };
+  socket.onclose = () => {
+    closed = true;
+    wake?.();
+  };
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = () => reject(new Error(`Cannot open ${url}`));
+  });
+  return {
+    send: (msg) => socket.send(JSON.stringify(msg)),
+    async next(e) {
+      const wanted = typeof e === "string" ? [e] : e;
+      while (true) {
+        const msg = queue.shift();
+        if (msg && wanted.includes(msg.e)) return msg;
+        if (msg?.e === "error") throw new Error(`error: ${JSON.stringify(msg.p)}`);
+        if (msg) continue;
+        if (closed) throw new Error(`The connection closed before "${e}"`);
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    },
+    close: () => socket.close(),
+  };
+}
+
+/**
+ * Waits for the answer to the client's `start` (id 0): the stop, or `running` and then the
+ * stop at the breakpoint. A stop from before the client attached may come first (the server
+ * keeps what came before anyone attached): stepping before the answer would race with it.
+ */
+async function settled(client: { next(e: string[]): Promise<Message> }): Promise<void> {
+  while (true) {
+    const msg = await client.next(["stack", "running"]);
+    if (msg.id !== 0) continue;
+    if (msg.e === "running") await client.next(["stack"]);
+    return;
+  }
+}
+
+/** Steps `n` times after the warm-up; milliseconds of each round trip. */
+async function loop(n: number, step: () => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < WARM_UP + n; i++) {
+    const t0 = performance.now();
+    await step();
+    if (i >= WARM_UP) times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** `qdb trace` of the step program, stopped at its breakpoint, linked to `tracerUrl`. */
+function trace(python: PythonInstall, tracerUrl: string, session: string): Deno.ChildProcess {
+  return new Deno.Command(QDB_COMMAND[0]!, {
+    args: [
+      ...QDB_COMMAND.slice(1),
+      "trace",
+      "--no-stop",
+      "--quiet",
+      "--server",
+      tracerUrl,
+      "--token",
+      TOKEN,
+      "--session",
+      session,
+      "--python",
+      python.path,
+      "-b",
+      `${PROGRAM}:${markedLine(PROGRAM, "@step")}`,
+      PROGRAM,
+    ],
+    stdin: "null",
+    stdout: "null",
+    // Its status line ("... is session ..."): noise here.
+    stderr: "null",
+  }).spawn();
+}
+
+async function throughServer(python: PythonInstall, n: number): Promise<number[]> {
+  await using server = await startServer();
+  const session = `step-${crypto.randomUUID()}`;
+  const tracer = trace(python, server.tracer, session);
+  try {
+    const client = await wsClient(`${server.client}/${session}`);
+    try {
+      client.send({ e: "start", p: { protocol: 2, auth: TOKEN }, id: 0 });
+      await client.next("attached");
+      await settled(client);
+      return await loop(n, () => {
+        client.send({ e: "next" });
+        return client.next("stack");
+      });
+    } finally {
+      client.close();
+    }
+  } finally {
+    await kill(tracer);
+  }
+}
+
+async function throughRelay(python: PythonInstall, n: number): Promise<number[]> {
+  const relay = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", new URL("./relay.ts", import.meta.url).pathname],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let tracer: Deno.ChildProcess | undefined;
+  try {
+    const out = outputOf(relay.stdout, "relay");
+    const m = await out.until(/clients (\S+) {2}tracers (\S+)/);
+    out.drain();
+    tracer = trace(python, m[2]!, "relay");
+    const client = await wsClient(m[1]!);
+    try {
+      // What the server would send the tracer when a client attaches; it answers with its state.
+      client.send({ e: "start", p: { client: "bench" }, id: 0 });
+      await settled(client);
+      return await loop(n, () => {
+        client.send({ e: "next" });
+        return client.next("stack");
+      });
+    } finally {
+      client.close();
+    }
+  } finally {
+    await kill(tracer);
+    await kill(relay);
+  }
+}
+
+async function engineAlone(python: PythonInstall, n: number): Promise<number[]> {
+  await using session = await pythonEngine.launch({
+    program: PROGRAM,
+    interpreter: python.path,
+    stopOnEntry: false,
+    breakpoints: [`${PROGRAM}:${markedLine(PROGRAM, "@step")}`],
+    stdin: "null",
+  });
+  const events = session.events[Symbol.asyncIterator]();
+  const nextStack = async () => {
+    while (true) {
+      const item = await events.next();
+      if (item.done) throw new Error("The program ended");
+      if (item.value.e === "stack") return;
+    }
+  };
+  await nextStack();
+  return await loop(n, () => {
+    session.send({ e: "next" });
+    return nextStack();
+  });
+}
+
+async function pdb(python: PythonInstall, n: number): Promise<number[]> {
+  const child = new Deno.Command(python.path, {
+    args: ["-m", "pdb", PROGRAM],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const out = outputOf(child.stdout, "pdb");
+  const say = async (line: string) => {
+    out.forget();
+    await writer.write(new TextEncoder().encode(`${line}\n`));
+    await out.until(/\(Pdb\) $/);
+  };
+  try {
+    await out.until(/\(Pdb\) $/);
+    await say(`b ${markedLine(PROGRAM, "@step")}`);
+    await say("c");
+    return await loop(n, () => say("n"));
+  } finally {
+    await writer.close().catch(() => {});
+    await out.cancel();
+    await kill(child);
+  }
+}
+
+/** Runs the benchmark: `flags.reps` steps (default 10,000; 50 with `--quick`). */
+export async function benchStep(flags: BenchFlags): Promise<StepResult[]> {
+  const steps = flags.reps ?? (flags.quick ? 50 : 10_000);
+  const results: StepResult[] = [];
+  for (const python of await benchPythons(flags.quick)) {
+    results.push({
+      python: python.version,
+      steps,
+      ms: {
+        qdb: stats(await throughServer(python, steps)),
+        relay: stats(await throughRelay(python, steps)),
+        engine: stats(await engineAlone(python, steps)),
+        pdb: stats(await pdb(python, steps)),
+      },
+    });
+    if (!flags.quick) console.error(`step: Python ${python.version} done`);
+  }
+  return results;
+}
+
+/** The table of the results. */
+export function stepTable(results: StepResult[]): string {
+  const paths: Path[] = ["qdb", "relay", "engine", "pdb"];
+  const rows = [[
+    "python",
+    ...paths.flatMap((p) => [`${p} p50`, `${p} p99`]),
+    "qdb max",
+    "qdb/relay p50",
+    "qdb/relay p99",
+  ]];
+  for (const r of results) {
+    rows.push([
+      r.python,
+      ...paths.flatMap((p) => [fixed(r.ms[p].p50), fixed(r.ms[p].p99)]),
+      fixed(r.ms.qdb.max, 1),
+      fixed(r.ms.qdb.p50 / r.ms.relay.p50),
+      fixed(r.ms.qdb.p99 / r.ms.relay.p99),
+    ]);
+  }
+  return `Step round trip, ms (${results[0]?.steps ?? 0} steps):\n${table(rows)}`;
+}
+
+if (import.meta.main) {
+  const flags = parseFlags(Deno.args);
+  const results = await benchStep(flags);
+  console.log(stepTable(results));
+  if (flags.json) await Deno.writeTextFile(flags.json, JSON.stringify(results, null, 2));
+}
