@@ -63,11 +63,17 @@ export function parseFlags(args: string[]): BenchFlags {
 
 /** Order statistics of a sample. */
 export interface Stats {
+  /** How many values. */
   n: number;
+  /** The least. */
   min: number;
+  /** The median. */
   p50: number;
+  /** The 90th percentile. */
   p90: number;
+  /** The 99th percentile. */
   p99: number;
+  /** The greatest. */
   max: number;
 }
 
@@ -267,8 +273,11 @@ export async function startServer(args: string[] = []): Promise<ServerProcess> {
 
 /** A breakpoint of the DAP client: a file's line, with a condition if any. */
 export interface DapBreakpoint {
+  /** The file. */
   path: string;
+  /** Its line, from 1. */
   line: number;
+  /** An expression that must be true for the breakpoint to stop. */
   condition?: string;
 }
 

@@ -38,7 +38,9 @@ const PEERS = 2;
 
 /** What the benchmark measured. */
 export interface CapacityResult {
+  /** Sessions at the end of the ramp. */
   sessions: number;
+  /** Clients of each. */
   clientsPerSession: number;
   /** The server's resident memory (KiB) with no session, then at each step of the ramp. */
   ramp: { sessions: number; rssKb: number }[];

@@ -40,14 +40,29 @@ import {
 const PROGRAM = program("inspect.py");
 
 /** The sizes of the values inspected. */
-const SIZES = {
+export interface InspectSizes {
+  /** Items of the list. */
+  items: number;
+  /** Keys of the dict. */
+  keys: number;
+  /** Bytes of the string. */
+  bytes: number;
+  /** Nodes of the linked list. */
+  depth: number;
+  /** Idle threads besides the main one. */
+  threads: number;
+}
+
+const SIZES: Record<"full" | "quick", InspectSizes> = {
   full: { items: 10_000_000, keys: 1_000_000, bytes: 100 * 1024 * 1024, depth: 1000, threads: 50 },
   quick: { items: 10_000, keys: 1_000, bytes: 100_000, depth: 20, threads: 3 },
 };
 
 /** One measured request (or sequence). */
 export interface InspectFigure {
+  /** What was asked. */
   what: string;
+  /** Milliseconds per round. */
   ms: Stats;
   /** Bytes of the replies' payloads, as JSON. */
   bytes: number;
@@ -55,8 +70,11 @@ export interface InspectFigure {
 
 /** The figures of one Python. */
 export interface InspectResult {
+  /** The Python's version. */
   python: string;
-  sizes: typeof SIZES.full;
+  /** The sizes of the values. */
+  sizes: InspectSizes;
+  /** One per request measured. */
   figures: InspectFigure[];
 }
 

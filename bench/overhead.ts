@@ -79,8 +79,11 @@ interface Run {
 
 /** The figures of one Python and shape. */
 export interface OverheadResult {
+  /** The Python's version. */
   python: string;
+  /** The program's shape. */
   shape: Shape;
+  /** Its size argument (fib's n, the loop's turns, the records). */
   size: number;
   /** Median seconds of the work, per mode measured. */
   seconds: Partial<Record<Mode, number>>;
@@ -94,6 +97,7 @@ export interface OverheadResult {
 
 /** Everything the benchmark measured. */
 export interface OverheadReport {
+  /** One per Python and shape. */
   results: OverheadResult[];
   /** The server's peak resident memory at the end, KiB. */
   serverPeakKb: number | undefined;

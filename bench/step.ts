@@ -46,7 +46,9 @@ export type Path = "qdb" | "relay" | "engine" | "pdb";
 
 /** The figures of one Python. */
 export interface StepResult {
+  /** The Python's version. */
   python: string;
+  /** Round trips measured per path. */
   steps: number;
   /** Milliseconds per round trip, per path. */
   ms: Record<Path, Stats>;
