@@ -395,6 +395,16 @@ class PythonSession implements EngineSession {
     );
   }
 
+  /**
+   * Waits for the consumer (the `flow` option) while the program runs. Once it has ended, what
+   * is left in its pipes and channel (a pipe's buffer at most) is read at once, so that the
+   * end of the session is not held, nor its last output dropped, behind a slow reader.
+   */
+  async #flow(flow: () => Promise<void>): Promise<void> {
+    if (!this.#running) return;
+    await Promise.race([flow(), this.#childStatus]);
+  }
+
   async #readChannel(
     reader: ReadableStreamDefaultReader<Uint8Array>,
     decoder: FrameDecoder,
@@ -402,7 +412,7 @@ class PythonSession implements EngineSession {
     const flow = this.#options.flow;
     try {
       while (true) {
-        if (flow) await flow();
+        if (flow) await this.#flow(flow);
         const { value, done } = await reader.read();
         if (done) break;
         for (const item of decoder.push(value)) {
@@ -499,7 +509,7 @@ class PythonSession implements EngineSession {
         const output = decoder.decode(chunk, { stream: true });
         if (input === "<stderr>" && this.#stderrHead.length < 65536) this.#stderrHead += output;
         if (output) this.#queue.push({ e: "print", p: { input, exc: false, output } });
-        if (flow) await flow();
+        if (flow) await this.#flow(flow);
       }
       const tail = decoder.decode();
       if (tail) this.#queue.push({ e: "print", p: { input, exc: false, output: tail } });

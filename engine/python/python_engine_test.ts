@@ -265,3 +265,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "flow control holds the program's output, but not past its end",
+  ignore: !newest,
+  async fn() {
+    // A consumer that never catches up: the program's output waits for it while the program
+    // runs (its first chunk is read, then no more); once the program has ended, the rest is
+    // read at once and nothing is dropped.
+    await using session = await pythonEngine.launch({
+      program: "import sys, time\nprint('x' * 30000, flush=True)\ntime.sleep(0.3)\nprint('end')",
+      run: "code",
+      interpreter: newest!.path,
+      stopOnEntry: false,
+      flow: () => new Promise(() => {}),
+    });
+    const events = await collect(session.events);
+    assertEquals(output(events, "<stdout>"), `${"x".repeat(30000)}\nend\n`);
+    assertEquals((await session.exited).code, 0);
+  },
+});
