@@ -411,3 +411,79 @@ export async function connectRawTracer(
     }
   }
 }
+
+/**
+ * A WebSocket client written by hand on a TCP connection, that reads only when asked: the
+ * server's writes to it pile up while it does not (a browser tab in the background, a laptop
+ * asleep). It attaches to `session` with the benchmarks' token.
+ */
+export async function rawClient(clientUrl: string, session: string): Promise<{
+  /** The messages the server sent, parsed, as they are read (reading starts here). */
+  messages(): AsyncGenerator<{ e: string; p?: unknown }>;
+  close(): void;
+}> {
+  const { hostname, port } = new URL(clientUrl);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const enc = new TextEncoder();
+  await conn.write(enc.encode(
+    `GET /${session} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  const payload = enc.encode(JSON.stringify({
+    e: "start",
+    p: { protocol: PROTOCOL_VERSION, auth: TOKEN, name: "raw" },
+  }));
+  if (payload.length >= 126) throw new Error("start does not fit a short frame");
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  const frame = new Uint8Array(6 + payload.length);
+  frame[0] = 0x81; // A final text frame.
+  frame[1] = 0x80 | payload.length; // Masked, as from every client.
+  frame.set(mask, 2);
+  payload.forEach((b, i) => frame[6 + i] = b ^ mask[i % 4]!);
+  await conn.write(frame);
+  return {
+    async *messages() {
+      const dec = new TextDecoder();
+      let buf = new Uint8Array(0);
+      let headerDone = false;
+      for await (const chunk of conn.readable) {
+        const joined = new Uint8Array(buf.length + chunk.length);
+        joined.set(buf);
+        joined.set(chunk, buf.length);
+        buf = joined;
+        if (!headerDone) {
+          const end = dec.decode(buf.subarray(0, Math.min(buf.length, 4096))).indexOf("\r\n\r\n");
+          if (end < 0) continue;
+          buf = buf.slice(end + 4);
+          headerDone = true;
+        }
+        // Server frames: unmasked; lengths of 7 bits, or 16 or 64 bits after 126 or 127.
+        while (buf.length >= 2) {
+          const opcode = buf[0]! & 0x0f;
+          let length = buf[1]! & 0x7f;
+          let at = 2;
+          if (length === 126) {
+            if (buf.length < 4) break;
+            length = new DataView(buf.buffer, buf.byteOffset).getUint16(2);
+            at = 4;
+          } else if (length === 127) {
+            if (buf.length < 10) break;
+            length = Number(new DataView(buf.buffer, buf.byteOffset).getBigUint64(2));
+            at = 10;
+          }
+          if (buf.length < at + length) break;
+          const body = buf.subarray(at, at + length);
+          buf = buf.slice(at + length);
+          if (opcode === 0x8) return; // Close.
+          if (opcode === 0x1) yield JSON.parse(dec.decode(body));
+        }
+      }
+    },
+    close() {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    },
+  };
+}

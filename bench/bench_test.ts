@@ -90,5 +90,7 @@ Deno.test("bench: capacity ramps sessions, floods them and meets a slow client",
   positive(result.flood.deliveredPerSecond, "delivered per second");
   positive(result.slow.alone.n, "events to the fast client alone");
   positive(result.slow.withSlow.n, "events to the fast client beside a slow one");
+  assertEquals(result.stalled.received, result.stalled.lines);
+  assertEquals(result.stalled.inOrder, true);
   assertMatch(capacityTables(result), /Memory per idle session/);
 });

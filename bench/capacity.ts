@@ -8,7 +8,10 @@
  *   server takes them, every client counts what it receives;
  * - a slow client: a session with a fast client and one that reads nothing, its tracer sending
  *   8 MB/s: the fast client's event latency beside the same session without the slow client,
- *   the server's memory meanwhile, and when the server drops the slow client.
+ *   the server's memory meanwhile, and when the server drops the slow client;
+ * - a stalled reader: a real program under `qdb trace` printing 200 MB to its only client,
+ *   which reads nothing for 5 s, then everything: lines received in order, and the memory of
+ *   the tracer and the server meanwhile (flow control makes the program wait).
  *
  * Usage: `deno run --allow-all bench/capacity.ts [--quick] [--reps SESSIONS] [--json FILE]`
  * (`--reps` sets the number of sessions). The open-file limit (`ulimit -n`) must allow three
@@ -19,11 +22,17 @@
 
 import {
   type BenchFlags,
+  benchPythons,
   connectRawTracer,
   fixed,
+  followPeak,
+  kill,
   outputOf,
   parseFlags,
   procKb,
+  program,
+  QDB_COMMAND,
+  rawClient,
   startServer,
   type Stats,
   stats,
@@ -50,6 +59,24 @@ export interface CapacityResult {
   flood: { seconds: number; sentPerSecond: number; deliveredPerSecond: number; dropped: number };
   /** The slow client's scenario. */
   slow: SlowResult;
+  /** A real program flooding its only client, which stalls, then reads. */
+  stalled: StalledResult;
+}
+
+/** A real program (`qdb trace`) printing fast to its only client, which stalls a while. */
+export interface StalledResult {
+  /** Lines of 1 KB the program printed. */
+  lines: number;
+  /** How long the client read nothing, in seconds. */
+  stallSeconds: number;
+  /** Lines the client got. */
+  received: number;
+  /** Whether each came in order. */
+  inOrder: boolean;
+  /** Peak resident memory of the `qdb trace` process, KiB. */
+  tracerPeakKb: number | undefined;
+  /** The server's resident memory before and at most during, KiB. */
+  serverKb: { start: number; max: number };
 }
 
 /** The slow client's scenario. */
@@ -189,6 +216,78 @@ async function latencyPhase(
   return { latencies, droppedAfter, rss };
 }
 
+/**
+ * `qdb trace` of a program that prints `lines` numbered lines of 1 KB as fast as it can; its
+ * only client reads nothing for `stallMs`, then everything. With flow control the program
+ * waits meanwhile: nothing piles up in the tracer or the server, and nothing is lost.
+ */
+async function stalledReader(
+  server: { client: string; tracer: string; pid: number },
+  lines: number,
+  stallMs: number,
+): Promise<StalledResult> {
+  const python = (await benchPythons(true))[0];
+  if (!python) throw new Error("No CPython 3.8+ found");
+  const session = `stalled-${crypto.randomUUID()}`;
+  const client = await rawClient(server.client, session);
+  const start = procKb(server.pid, "VmRSS") ?? 0;
+  const tracer = new Deno.Command(QDB_COMMAND[0]!, {
+    args: [
+      ...QDB_COMMAND.slice(1),
+      "trace",
+      "--no-stop",
+      "--quiet",
+      "--server",
+      server.tracer,
+      "--token",
+      TOKEN,
+      "--session",
+      session,
+      "--python",
+      python.path,
+      program("flood.py"),
+      String(lines),
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const peak = followPeak(tracer.pid);
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(procKb(server.pid, "VmRSS") ?? 0), 50);
+  try {
+    await sleep(stallMs);
+    let next = 0;
+    let inOrder = true;
+    let partial = "";
+    for await (const msg of client.messages()) {
+      if (msg.e !== "print") continue;
+      const text = partial + (msg.p as { output: string }).output;
+      const parts = text.split("\n");
+      partial = parts.pop()!;
+      for (const line of parts) {
+        if (line === "done") break;
+        if (Number(line.slice(0, line.indexOf(" "))) !== next) inOrder = false;
+        next++;
+      }
+      if (parts.includes("done")) break;
+    }
+    return {
+      lines,
+      stallSeconds: stallMs / 1000,
+      received: next,
+      inOrder,
+      tracerPeakKb: peak.stop(),
+      serverKb: { start, max: Math.max(start, ...rss) },
+    };
+  } finally {
+    clearInterval(sampler);
+    peak.stop();
+    client.close();
+    await kill(tracer);
+  }
+}
+
 /** Runs the benchmark. */
 export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> {
   const sessions = flags.reps ?? (flags.quick ? 10 : 1000);
@@ -241,6 +340,11 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
     const alone = await latencyPhase(server, false, phase);
     const rssStart = procKb(server.pid, "VmRSS") ?? 0;
     const withSlow = await latencyPhase(server, true, phase);
+    const stalled = await stalledReader(
+      server,
+      flags.quick ? 2_000 : 200_000,
+      flags.quick ? 500 : 5_000,
+    );
     const last = ramp.at(-1)!;
     return {
       sessions,
@@ -255,6 +359,7 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
         droppedAfter: withSlow.droppedAfter,
         rssKb: { start: rssStart, max: Math.max(rssStart, ...withSlow.rss) },
       },
+      stalled,
     };
   } finally {
     await Promise.all(peers.map((peer) => peer.close()));
@@ -287,6 +392,12 @@ export function capacityTables(r: CapacityResult): string {
         ? "never dropped"
         : `dropped after ${fixed(r.slow.droppedAfter, 1)} s`
     }; server RSS ${mb(r.slow.rssKb.start)} MB at the start, at most ${mb(r.slow.rssKb.max)} MB.`,
+    "",
+    `A program printing ${r.stalled.lines} lines of 1 KB to its only client, which read nothing ` +
+    `for ${r.stalled.stallSeconds} s: ${r.stalled.received} lines received` +
+    `${r.stalled.inOrder ? ", in order" : ", OUT OF ORDER"}; qdb trace at most ` +
+    `${r.stalled.tracerPeakKb === undefined ? "-" : mb(r.stalled.tracerPeakKb)} MB, the server ` +
+    `${mb(r.stalled.serverKb.start)} MB before and at most ${mb(r.stalled.serverKb.max)} MB.`,
   ].join("\n");
 }
 
