@@ -20,9 +20,10 @@ def main(rounds):
         return big[i] + offset  # line 20: the breakpoint
 
     total = 0
+    keyed = {Key(i): i for i in range(20_000)}
     for i in range(rounds):
         total += inner(i)
-    return total, table, node
+    return total, table, node, keyed
 
 
 def spin():
@@ -35,6 +36,22 @@ def spin():
 
 
 done = False
+HASHES = 0
+
+
+class Key:
+    """A dict key whose hash is the program's code: inspecting must not run it."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __hash__(self):
+        global HASHES
+        HASHES += 1
+        return self.n
+
+    def __repr__(self):
+        return "Key(%d)" % self.n
 
 
 release = threading.Event()

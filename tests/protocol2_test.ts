@@ -128,6 +128,26 @@ async function scenario(serve: Serve, python: PythonInstall) {
     ["k99998", "99998"],
     ["k99999", "99999"],
   ]);
+  // Far pages of a big dict come from its keys, listed once per stop: a key replaced since
+  // (same size) is seen, not a stale listing.
+  await ana.ok("evaluate", {
+    expr: "(table.pop('k99999'), table.update(new=-1))",
+    frame: outer.id,
+  });
+  const relisted = await ana.ok("variables", { ref: byName.table.ref, start: 99_998, count: 10 });
+  assertEquals(relisted.variables.map((v: { name: string; value: string }) => [v.name, v.value]), [
+    ["k99998", "99998"],
+    ["new", "-1"],
+  ]);
+  // Keys whose __hash__ is the program's: paging far into their dict runs none of it.
+  const hashes = (await ana.ok("evaluate", { expr: "HASHES" })).value;
+  const keyed = await ana.ok("variables", { ref: byName.keyed.ref, start: 15_000, count: 3 });
+  assertEquals(keyed.variables.map((v: { name: string }) => v.name), [
+    "Key(15000)",
+    "Key(15001)",
+    "Key(15002)",
+  ]);
+  assertEquals((await ana.ok("evaluate", { expr: "HASHES" })).value, hashes);
 
   // An object that contains itself, three levels deep: the same reference each time.
   let ref = byName.node.ref;

@@ -58,6 +58,8 @@ class Inspector(object):
         self._frame_ids = {}  # id(frame) -> frame id
         self._refs = {}  # ref -> ("scope", frame, kind) or ("value", obj)
         self._ref_ids = {}  # key -> ref
+        # ref -> a dict's keys, taken at its first page far from the start (see _page)
+        self._key_lists = {}
         self._loaded = {}  # module name -> (module, canonical file)
 
     def reset(self):
@@ -67,6 +69,7 @@ class Inspector(object):
             self._frame_ids.clear()
             self._refs.clear()
             self._ref_ids.clear()
+            self._key_lists.clear()
 
     def _new_id(self):
         n = self._next
@@ -192,7 +195,7 @@ class Inspector(object):
             pairs = itertools.islice(self._scope_children(stop, entry[1], entry[2]),
                                      start, start + count)
         else:
-            pairs = _page(entry[1], which, start, count)
+            pairs = _page(entry[1], which, start, count, self._key_lists, ref)
         out = []
         for name, child in pairs:
             item = self.value(child)
@@ -404,16 +407,22 @@ def _is_sequence(obj):
     return isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque"
 
 
-def _page(obj, which, start, count):
+# A dict's page this far from its start comes from a list of its keys, taken once per stop:
+# skipping through a million entries costs tens of ms at every page, a list slice nothing.
+_KEY_LIST_FROM = 10000
+
+
+def _page(obj, which, start, count, key_lists=None, ref=None):
     """`count` (name, value) children of a value from `start`: named ones first (keys or
     attributes), then indexed ones (items). The cost is the page's, not the value's: a list is
-    sliced, a dict or set is skipped through in C."""
+    sliced, a set is skipped through in C, a big dict's keys are listed once per stop
+    (`key_lists`, by `ref`) and then sliced."""
     out = []
     named_total = 0
     if which != "indexed":
         if isinstance(obj, dict):
             named_total = len(obj)
-            out.extend(_dict_items(itertools.islice(obj.items(), start, start + count)))
+            out.extend(_dict_items(_dict_page(obj, start, count, key_lists, ref)))
         else:
             names = _attributes_of_instance(obj) if _is_sequence(obj) else _attributes(obj)
             named_total = len(names)
@@ -428,6 +437,38 @@ def _page(obj, which, start, count):
         items = list(itertools.islice(iter(obj), first, first + left))
     out.extend(("[%d]" % (first + i), v) for i, v in enumerate(items))
     return out
+
+
+# Keys whose hash and equality are the interpreter's own: looking them up runs no program code.
+_PLAIN_KEYS = (str, int, float, bytes, bool, type(None))
+
+
+def _dict_page(d, start, count, key_lists, ref, fresh=False):
+    """(key, value) pairs of `d` from `start`, in its order. Far from the start of a plain
+    dict, from its listed keys (looked up only when the page's keys are of builtin types, so
+    that no __hash__ or __eq__ of the program runs); else by skipping through it."""
+    skip = lambda: itertools.islice(d.items(), start, start + count)  # noqa: E731
+    if key_lists is None or start < _KEY_LIST_FROM or type(d) is not dict:
+        return skip()
+    keys = key_lists.get(ref)
+    if keys is None or len(keys) != len(d):
+        # First page this far in, or the dict changed size (an eval at this stop): list again.
+        keys = key_lists[ref] = list(d)
+        fresh = True
+    page = keys[start:start + count]
+    if not all(type(k) in _PLAIN_KEYS for k in page):
+        return skip()
+    pairs = []
+    for k in page:
+        try:
+            pairs.append((k, dict.__getitem__(d, k)))
+        except KeyError:
+            if fresh:
+                return skip()
+            # A key gone (replaced by an eval, same size): the listing is stale; list again.
+            del key_lists[ref]
+            return _dict_page(d, start, count, key_lists, ref)
+    return pairs
 
 
 def _dict_items(pairs):
