@@ -105,6 +105,26 @@ export interface TracerLink extends AsyncDisposable {
  * @throws {Error} when the server cannot be reached or does not answer.
  */
 export async function connectTracerLink(options: TracerLinkOptions): Promise<TracerLink> {
+  // Many tracers starting at once on one machine meet the server's limit of connections
+  // waiting to authenticate per address: a passing crowd, so they wait their turn (with
+  // backoff and jitter) rather than fail.
+  const retries = options.retries ?? 5;
+  let delay = options.retryDelay ?? 200;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await connectOnce(options);
+    } catch (error) {
+      const crowded = error instanceof LinkRefusedError && error.type === "limit" &&
+        error.message.includes("waiting to authenticate");
+      if (!crowded || attempt > retries || options.signal?.aborted) throw error;
+      options.onRetry?.(attempt, error);
+      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
+      delay *= 2;
+    }
+  }
+}
+
+async function connectOnce(options: TracerLinkOptions): Promise<TracerLink> {
   const session = options.session ?? crypto.randomUUID();
   const start: TracerStart = {
     ...options.info,
