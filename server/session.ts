@@ -70,7 +70,7 @@ export const MAX_EARLY_BYTES = 1024 * 1024;
  * which then waits, as a program writing to a slow terminal does). A client further behind
  * than the others is dropped at `maxQueuedBytes` instead, so it never slows them.
  */
-export const PACE_BYTES = 1024 * 1024;
+export const PACE_BYTES = 256 * 1024;
 /** How often a paced session looks at its clients again, in ms (sockets have no drain event). */
 const PACE_POLL_MS = 5;
 
