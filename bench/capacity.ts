@@ -43,7 +43,6 @@ import { encodeFrame } from "../protocol/framing.ts";
 import { PROTOCOL_VERSION } from "../protocol/mod.ts";
 
 const CLIENTS_PER_SESSION = 2;
-const PEERS = 2;
 
 /** What the benchmark measured. */
 export interface CapacityResult {
@@ -55,8 +54,17 @@ export interface CapacityResult {
   ramp: { sessions: number; rssKb: number }[];
   /** Resident memory per idle session, KiB: the slope from no session to all of them. */
   perSessionKb: number;
-  /** The flood: tracer events sent, and messages the clients received, per second. */
-  flood: { seconds: number; sentPerSecond: number; deliveredPerSecond: number; dropped: number };
+  /**
+   * The flood: tracer events sent, and messages the clients received, per second; clients
+   * dropped; the server's resident memory at its end (KiB).
+   */
+  flood: {
+    seconds: number;
+    sentPerSecond: number;
+    deliveredPerSecond: number;
+    dropped: number;
+    rssKb: number;
+  };
   /** The slow client's scenario. */
   slow: SlowResult;
   /** A real program flooding its only client, which stalls, then reads. */
@@ -95,14 +103,19 @@ export interface SlowResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A peer process and its line protocol. */
-function startPeer(server: { client: string; tracer: string }, name: string) {
+/** A peer process (simulated tracers, or clients) and its line protocol. */
+function startPeer(
+  server: { client: string; tracer: string },
+  role: "tracers" | "clients",
+) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       "--allow-read",
       new URL("./capacity_peer.ts", import.meta.url).pathname,
+      "--role",
+      role,
       "--tracer",
       server.tracer,
       "--client",
@@ -110,29 +123,32 @@ function startPeer(server: { client: string; tracer: string }, name: string) {
       "--token",
       TOKEN,
       "--clients",
-      String(CLIENTS_PER_SESSION),
+      "1",
       "--name",
-      name,
+      "capacity",
     ],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const writer = child.stdin.getWriter();
-  const out = outputOf(child.stdout, `peer ${name}`);
+  const out = outputOf(child.stdout, `${role} peer`);
+  let closing: Promise<void> | undefined;
   return {
     async ask<T>(command: object): Promise<T> {
       out.forget();
       await writer.write(new TextEncoder().encode(`${JSON.stringify(command)}\n`));
       return JSON.parse((await out.until(/^.*\n/))[0]) as T;
     },
-    async close() {
-      try {
-        await this.ask({ close: true });
-      } catch { /* gone */ }
-      await writer.close().catch(() => {});
-      await out.cancel();
-      await child.status;
+    close() {
+      return closing ??= (async () => {
+        try {
+          await this.ask({ close: true });
+        } catch { /* gone */ }
+        await writer.close().catch(() => {});
+        await out.cancel();
+        await child.status;
+      })();
     },
   };
 }
@@ -302,56 +318,62 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
     "--inactivity-timeout",
     "0",
   ]);
-  await sleep(500);
+  // The latency phases first, on a quiet server.
+  const phase = flags.quick ? 1 : 8;
+  const alone = await latencyPhase(server, false, phase);
+  const rssStart = procKb(server.pid, "VmRSS") ?? 0;
+  const withSlow = await latencyPhase(server, true, phase);
+  const stalled = await stalledReader(
+    server,
+    flags.quick ? 2_000 : 200_000,
+    flags.quick ? 500 : 5_000,
+  );
+  await sleep(flags.quick ? 100 : 1000);
   const ramp = [{ sessions: 0, rssKb: procKb(server.pid, "VmRSS") ?? 0 }];
-  const peers = Array.from({ length: PEERS }, (_, i) => startPeer(server, `peer${i}`));
+  // One process of tracers, two of clients (one client of each session in each).
+  const tracers = startPeer(server, "tracers");
+  const clientPeers = Array.from(
+    { length: CLIENTS_PER_SESSION },
+    () => startPeer(server, "clients"),
+  );
   try {
     const steps = flags.quick ? [sessions] : [0.25, 0.5, 0.75, 1].map((f) => f * sessions);
     let open = 0;
     for (const target of steps) {
-      const add = target - open;
-      await Promise.all(
-        peers.map((peer, i) =>
-          peer.ask({ open: Math.floor(add / PEERS) + (i < add % PEERS ? 1 : 0) })
-        ),
-      );
+      await tracers.ask({ open: target - open });
+      await Promise.all(clientPeers.map((peer) => peer.ask({ open: target - open })));
       open = target;
       await sleep(flags.quick ? 100 : 1000);
       ramp.push({ sessions: open, rssKb: procKb(server.pid, "VmRSS") ?? 0 });
       if (!flags.quick) console.error(`capacity: ${open} sessions open`);
     }
-    const floodSeconds = flags.quick ? 0.5 : 10;
-    const replies = await Promise.all(
-      peers.map((peer) =>
-        peer.ask<{ sent: number; received: number; seconds: number; dropped: number }>({
-          flood: floodSeconds,
-        })
-      ),
-    );
-    const seconds = Math.max(...replies.map((r) => r.seconds));
-    const flood = {
-      seconds,
-      sentPerSecond: replies.reduce((n, r) => n + r.sent, 0) / seconds,
-      deliveredPerSecond: replies.reduce((n, r) => n + r.received, 0) / seconds,
-      dropped: replies.reduce((n, r) => n + r.dropped, 0),
+    type Count = { received: number; dropped: number };
+    const count = async () => {
+      const counts = await Promise.all(clientPeers.map((peer) => peer.ask<Count>({ count: true })));
+      return {
+        received: counts.reduce((n, c) => n + c.received, 0),
+        dropped: counts.reduce((n, c) => n + c.dropped, 0),
+      };
     };
-    for (const peer of peers) await peer.close();
-    const phase = flags.quick ? 1 : 8;
-    const alone = await latencyPhase(server, false, phase);
-    const rssStart = procKb(server.pid, "VmRSS") ?? 0;
-    const withSlow = await latencyPhase(server, true, phase);
-    const stalled = await stalledReader(
-      server,
-      flags.quick ? 2_000 : 200_000,
-      flags.quick ? 500 : 5_000,
-    );
+    const before = await count();
+    const sent = await tracers.ask<{ sent: number; seconds: number }>({
+      flood: flags.quick ? 0.5 : 10,
+    });
+    const after = await count();
+    const floodRss = procKb(server.pid, "VmRSS") ?? 0;
     const last = ramp.at(-1)!;
     return {
       sessions,
       clientsPerSession: CLIENTS_PER_SESSION,
       ramp,
       perSessionKb: (last.rssKb - ramp[0]!.rssKb) / Math.max(1, last.sessions),
-      flood,
+      flood: {
+        seconds: sent.seconds,
+        sentPerSecond: sent.sent / sent.seconds,
+        deliveredPerSecond: (after.received - before.received) / sent.seconds,
+        dropped: after.dropped,
+        rssKb: floodRss,
+      },
       slow: {
         bytesPerSecond: 8_000_000,
         alone: stats(alone.latencies),
@@ -362,7 +384,8 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
       stalled,
     };
   } finally {
-    await Promise.all(peers.map((peer) => peer.close()));
+    await tracers.close();
+    await Promise.all(clientPeers.map((peer) => peer.close()));
   }
 }
 
@@ -384,7 +407,7 @@ export function capacityTables(r: CapacityResult): string {
     `Memory per idle session: ${fixed(r.perSessionKb, 1)} KiB`,
     `Flood (${fixed(r.flood.seconds, 1)} s): ${fixed(r.flood.sentPerSecond, 0)} events/s in, ` +
     `${fixed(r.flood.deliveredPerSecond, 0)} messages/s delivered; ` +
-    `${r.flood.dropped} clients dropped`,
+    `${r.flood.dropped} clients dropped; server RSS at its end ${mb(r.flood.rssKb)} MB`,
     "",
     table(slow),
     `The slow client was ${

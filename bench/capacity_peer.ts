@@ -1,18 +1,21 @@
 /**
- * Simulated tracers and clients for `bench/capacity.ts`, in a process of their own so that the
- * server's process holds only the server. Each session is one tracer (raw TCP frames, as
- * `qdb trace` speaks) and `--clients` WebSocket clients.
+ * Simulated tracers or clients for `bench/capacity.ts`, in processes of their own so that the
+ * server's process holds only the server, and the tracers' writing does not starve the
+ * clients' reading. A session `PREFIX-i` is a tracer (raw TCP frames, as `qdb trace` speaks)
+ * in the `tracers` peer and `--clients` WebSocket clients in each `clients` peer.
  *
  * It reads commands, one JSON object per line, from stdin and answers each on stdout:
- * - `{"open": N}`: opens N more sessions (a few connections at a time, as the server limits
- *   connections waiting to authenticate per address); answers `{"open": total}`;
- * - `{"flood": SECONDS}`: every tracer sends `print` events as fast as the server takes them;
- *   answers `{"sent": N, "received": M, "seconds": S, "dropped": D}` (events sent by the
- *   tracers, messages received by the clients, clients whose connection ended so far);
+ * - `{"open": N}`: opens the next N sessions' tracers, or their clients (a few connections at
+ *   a time, as the server limits connections waiting to authenticate per address); answers
+ *   `{"open": total}`;
+ * - `{"flood": SECONDS}` (tracers): every tracer sends `print` events as fast as the server
+ *   takes them; answers `{"sent": N, "seconds": S}`;
+ * - `{"count": true}` (clients): answers `{"received": N, "dropped": D}`: messages received so
+ *   far, and clients whose connection ended (the server drops one that reads too slowly);
  * - `{"close": true}`: closes everything and exits.
  *
- * Usage: `deno run --allow-net bench/capacity_peer.ts --tracer URL --client URL --token T
- * --clients N --name PREFIX`
+ * Usage: `deno run --allow-net --allow-read bench/capacity_peer.ts --role tracers|clients
+ * --tracer URL --client URL --token T --clients N --name PREFIX`
  *
  * @module
  */
@@ -27,20 +30,18 @@ function flag(name: string): string {
   return Deno.args[i + 1]!;
 }
 
+const role = flag("--role");
 const tracerUrl = flag("--tracer");
 const clientUrl = flag("--client");
 const token = flag("--token");
 const clientsPerSession = Number(flag("--clients"));
 const prefix = flag("--name");
 /** Connections opened at once: under the server's limit of 16 unauthenticated per address. */
-const AT_ONCE = 6;
+const AT_ONCE = 4;
 
-interface SimSession {
-  tracer: Deno.TcpConn;
-  clients: WebSocket[];
-}
-
-const sessions: SimSession[] = [];
+const tracers: Deno.TcpConn[] = [];
+const clients: WebSocket[] = [];
+let opened = 0;
 let received = 0;
 /** Clients whose connection ended (the server drops a client that reads too slowly). */
 let dropped = 0;
@@ -65,23 +66,18 @@ function openClient(session: string): Promise<WebSocket> {
 }
 
 async function openSessions(n: number): Promise<void> {
-  const first = sessions.length;
-  let next = first;
+  const last = opened + n;
   const worker = async () => {
-    while (next < first + n) {
-      const name = `${prefix}-${next++}`;
-      const tracer = await connectRawTracer(tracerUrl, name, token);
-      const clients: WebSocket[] = [];
-      for (let c = 0; c < clientsPerSession; c++) clients.push(await openClient(name));
-      sessions.push({ tracer, clients });
+    while (opened < last) {
+      const name = `${prefix}-${opened++}`;
+      if (role === "tracers") tracers.push(await connectRawTracer(tracerUrl, name, token));
+      else for (let c = 0; c < clientsPerSession; c++) clients.push(await openClient(name));
     }
   };
   await Promise.all(Array.from({ length: AT_ONCE }, worker));
 }
 
-async function flood(
-  seconds: number,
-): Promise<{ sent: number; received: number; seconds: number; dropped: number }> {
+async function flood(seconds: number): Promise<{ sent: number; seconds: number }> {
   const frame = encodeFrame({
     e: "print",
     p: { input: "<stdout>", exc: false, output: "a line of the program's output\n" },
@@ -89,18 +85,16 @@ async function flood(
   // Frames written together, as a busy program's lines come.
   const batch = new Uint8Array(frame.length * 16);
   for (let i = 0; i < 16; i++) batch.set(frame, i * frame.length);
-  const until = performance.now() + seconds * 1000;
-  const receivedBefore = received;
-  let sent = 0;
   const started = performance.now();
-  await Promise.all(sessions.map(async (s) => {
+  const until = started + seconds * 1000;
+  let sent = 0;
+  await Promise.all(tracers.map(async (conn) => {
     while (performance.now() < until) {
-      await s.tracer.write(batch);
+      await conn.write(batch);
       sent += 16;
     }
   }));
-  const elapsed = (performance.now() - started) / 1000;
-  return { sent, received: received - receivedBefore, seconds: elapsed, dropped };
+  return { sent, seconds: (performance.now() - started) / 1000 };
 }
 
 const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
@@ -114,14 +108,14 @@ for await (const chunk of lines) {
     pending = pending.slice(newline + 1);
     if (typeof command.open === "number") {
       await openSessions(command.open);
-      reply({ open: sessions.length });
+      reply({ open: opened });
     } else if (typeof command.flood === "number") {
       reply(await flood(command.flood));
+    } else if (command.count) {
+      reply({ received, dropped });
     } else if (command.close) {
-      for (const s of sessions) {
-        s.tracer.close();
-        for (const c of s.clients) c.close();
-      }
+      for (const conn of tracers) conn.close();
+      for (const socket of clients) socket.close();
       reply({ closed: true });
       Deno.exit(0);
     }
