@@ -148,6 +148,13 @@ export const serveCommand: CommandSpec = {
       default: String(DEFAULT_LIMITS.maxQueuedBytes / 1024 / 1024),
     },
     {
+      name: "max-queued-total",
+      type: "string",
+      placeholder: "MIB",
+      help: "Most MiB queued for all clients together; past it, those furthest behind are dropped",
+      default: String(DEFAULT_LIMITS.maxQueuedTotal / 1024 / 1024),
+    },
+    {
       name: "tls-cert",
       type: "string",
       placeholder: "FILE",
@@ -198,6 +205,7 @@ export const serveCommand: CommandSpec = {
           integer: true,
         }),
         maxQueuedBytes: num(values, "max-queued", 16, { min: 0.0625 }) * 1024 * 1024,
+        maxQueuedTotal: num(values, "max-queued-total", 256, { min: 1 }) * 1024 * 1024,
       },
       attachTimeout: seconds("attach-timeout", 0),
       inactivityTimeout: seconds("inactivity-timeout", 600),

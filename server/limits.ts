@@ -28,6 +28,12 @@ export interface ServerLimits {
    * others never wait). Default 16 MiB.
    */
   maxQueuedBytes?: number;
+  /**
+   * Most bytes queued for all clients together. Past it, the clients furthest behind (never
+   * the one a session is paced by) are dropped until it holds: a flood across many sessions,
+   * each with a slow client, stays bounded. Default 256 MiB.
+   */
+  maxQueuedTotal?: number;
   /** Failed authentications from one address before it must wait. Default 10. */
   maxAuthFailures?: number;
   /** How long an address that failed too often is refused, in ms. Default 60 000. */
@@ -43,6 +49,7 @@ export const DEFAULT_LIMITS: Required<ServerLimits> = {
   maxPendingPerAddress: 16,
   maxPreAuthMessage: 8 * 1024,
   maxQueuedBytes: 16 * 1024 * 1024,
+  maxQueuedTotal: 256 * 1024 * 1024,
   maxAuthFailures: 10,
   authFailureWindow: 60_000,
 };

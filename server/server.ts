@@ -133,6 +133,8 @@ const SECOND = 1000;
 const DISABLED_GRACE_MS = 5 * SECOND;
 /** How long `close()` waits for peers to finish their close handshakes. */
 const CLOSE_GRACE_MS = 2 * SECOND;
+/** How often the unread bytes of all clients are summed (`maxQueuedTotal`). */
+const SWEEP_MS = 100;
 /**
  * Seconds without a pong before the WebSocket layer drops a client: this also frees a peer
  * that never reads (it cannot answer the close handshake either).
@@ -173,6 +175,8 @@ class Server implements QdbServer {
   readonly #log: (line: string) => void;
   readonly #listeners = new Set<Deno.Listener>();
   readonly #pending = new Set<MessageTransport>();
+  /** The sweep of unread bytes (`maxQueuedTotal`), running while sessions exist. */
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   readonly #limits: Required<ServerLimits>;
   readonly #book: AddressBook;
   /** Links not yet authenticated, with the address whose pending slot each holds. */
@@ -864,22 +868,56 @@ class Server implements QdbServer {
       onSlowClient: (client) => this.#dropSlowClient(session, client),
     });
     this.#sessions.set(id, session);
+    this.#sweeper ??= setInterval(() => this.#sweepQueues(), SWEEP_MS);
     this.#log(`session ${id}: created`);
     if (this.#inactivityTimeout > 0) this.#watchInactivity(session, this.#inactivityTimeout);
     return session;
   }
 
   /** A client whose unread messages passed the limit is dropped; the others never wait. */
-  #dropSlowClient(session: Session, client: ClientPeer): void {
+  #dropSlowClient(session: Session, client: ClientPeer, limit = "per client"): void {
     if (session.clients.get(client.id) !== client) return;
     session.clients.delete(client.id);
     const queued = client.transport.queuedBytes ?? 0;
+    const bytes = limit === "per client"
+      ? this.#limits.maxQueuedBytes
+      : this.#limits.maxQueuedTotal;
     this.#log(
       `session ${session.id}: dropped client ${client.id}: ${queued} bytes unread ` +
-        `(limit ${this.#limits.maxQueuedBytes})`,
+        `(limit ${bytes}, ${limit})`,
     );
     client.transport.close();
     session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
+  }
+
+  /**
+   * Every {@linkcode SWEEP_MS} while sessions exist: if all clients together have more than
+   * `maxQueuedTotal` bytes unread, the furthest behind are dropped until they do not. A
+   * session's least-behind client is never dropped: pacing bounds what it holds.
+   */
+  #sweepQueues(): void {
+    if (this.#sessions.size === 0 || this.#closed) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+      return;
+    }
+    let total = 0;
+    const behind: { session: Session; client: ClientPeer; queued: number }[] = [];
+    for (const session of this.#sessions.values()) {
+      const paced = session.leastBehind();
+      for (const client of session.clients.values()) {
+        const queued = client.transport.queuedBytes ?? 0;
+        total += queued;
+        if (client !== paced && queued > 0) behind.push({ session, client, queued });
+      }
+    }
+    if (total <= this.#limits.maxQueuedTotal) return;
+    behind.sort((a, b) => b.queued - a.queued);
+    for (const { session, client, queued } of behind) {
+      if (total <= this.#limits.maxQueuedTotal) break;
+      this.#dropSlowClient(session, client, "all clients together");
+      total -= queued;
+    }
   }
 
   #watchInactivity(session: Session, ms: number): void {
@@ -972,6 +1010,8 @@ class Server implements QdbServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const listener of this.#listeners) {
       try {
         listener.close();

@@ -548,3 +548,31 @@ Deno.test("a tracer's events are taken at the pace of its clients: none queues w
     mine.close();
   });
 });
+
+Deno.test("past the budget of unread bytes for all clients, the clients furthest behind are dropped", async () => {
+  await withServer({ limits: { maxQueuedTotal: 100_000 } }, async (server) => {
+    const t = tracer(server, "budget");
+    await t.expect("started");
+    const reader = client(server, "budget", { e: "start", p: {}, id: 0 });
+    await reader.expect("attached");
+    // A second client that reads nothing: far behind the first.
+    const [mine, theirs] = memoryPair(["client", "server"]);
+    server.acceptClient(theirs, "budget");
+    mine.send({ e: "start", p: {}, id: 0 });
+    await reader.expect("clients", (p) => p.joined !== undefined);
+    const filler = "x".repeat(1000);
+    for (let i = 0; i < 500; i++) {
+      t.transport.send({
+        e: "print",
+        p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
+      });
+    }
+    // The reader gets every line; 500 KB wait for the other, over the budget of 100 KB: it goes.
+    for (let i = 0; i < 500; i++) {
+      await reader.expect("print", (p) => p.output.startsWith(`${i} `));
+    }
+    const left = await reader.expect("clients", (p) => p.left !== undefined);
+    assertEquals(left.p.left.id, "c2");
+    mine.close();
+  });
+});

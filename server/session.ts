@@ -121,6 +121,17 @@ export class Session {
     if ((client.transport.queuedBytes ?? 0) > this.#maxQueued) this.#onSlow?.(client);
   }
 
+  /** The client the session is paced by: the least behind (undefined without clients). */
+  leastBehind(): ClientPeer | undefined {
+    let least: ClientPeer | undefined;
+    for (const client of this.clients.values()) {
+      if (!least || (client.transport.queuedBytes ?? 0) < (least.transport.queuedBytes ?? 0)) {
+        least = client;
+      }
+    }
+    return least;
+  }
+
   /** Bytes unread by the client least behind, or 0 without clients that can tell. */
   #leastQueued(): number {
     let least = Infinity;
