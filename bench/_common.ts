@@ -226,6 +226,44 @@ export function freePort(): number {
   return port;
 }
 
+/** What `qdb trace` runs, for {@linkcode traceArgs}. */
+export interface TraceRun {
+  /** The server's tracer address. */
+  server: string;
+  /** The session id. */
+  session: string;
+  /** The interpreter. */
+  python: string;
+  /** The program and its arguments. */
+  argv: string[];
+  /** A `--break` (`FILE:LINE` or `FILE:LINE, CONDITION`), if any. */
+  breakpoint?: string;
+}
+
+/**
+ * The command line of `qdb trace` as the benchmarks run it: with the benchmarks' token, not
+ * stopping at the first line, the program's output not echoed.
+ */
+export function traceArgs(run: TraceRun): string[] {
+  return [
+    ...QDB_COMMAND,
+    "trace",
+    "--no-stop",
+    "--quiet",
+    "--server",
+    run.server,
+    "--token",
+    TOKEN,
+    "--session",
+    run.session,
+    "--python",
+    run.python,
+    ...(run.breakpoint ? ["-b", run.breakpoint] : []),
+    "--",
+    ...run.argv,
+  ];
+}
+
 /** A `qdb serve` process on free ports. */
 export interface ServerProcess extends AsyncDisposable {
   /** Where clients attach (`ws://...`). */

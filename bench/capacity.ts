@@ -31,13 +31,13 @@ import {
   parseFlags,
   procKb,
   program,
-  QDB_COMMAND,
   rawClient,
   startServer,
   type Stats,
   stats,
   table,
   TOKEN,
+  traceArgs,
 } from "./_common.ts";
 import { encodeFrame } from "../protocol/framing.ts";
 import { PROTOCOL_VERSION } from "../protocol/mod.ts";
@@ -153,34 +153,6 @@ function startPeer(
   };
 }
 
-/**
- * A client that never reads: a WebSocket handshake and `start` written by hand on a TCP
- * connection, then nothing read, so the server's writes to it pile up.
- */
-async function slowClient(clientUrl: string, session: string): Promise<Deno.TcpConn> {
-  const { hostname, port } = new URL(clientUrl);
-  const conn = await Deno.connect({ hostname, port: Number(port) });
-  const enc = new TextEncoder();
-  await conn.write(enc.encode(
-    `GET /${session} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
-      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-      "Sec-WebSocket-Version: 13\r\n\r\n",
-  ));
-  const payload = enc.encode(JSON.stringify({
-    e: "start",
-    p: { protocol: PROTOCOL_VERSION, auth: TOKEN, name: "slow" },
-  }));
-  if (payload.length >= 126) throw new Error("The slow client's start does not fit a short frame");
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  const frame = new Uint8Array(6 + payload.length);
-  frame[0] = 0x81;
-  frame[1] = 0x80 | payload.length;
-  frame.set(mask, 2);
-  payload.forEach((b, i) => frame[6 + i] = b ^ mask[i % 4]!);
-  await conn.write(frame);
-  return conn;
-}
-
 /** A phase of the slow-client scenario: the fast client's latencies, the server's memory. */
 async function latencyPhase(
   server: { client: string; tracer: string; pid: number },
@@ -209,7 +181,8 @@ async function latencyPhase(
       }
     };
   });
-  const slow = withSlow ? await slowClient(server.client, session) : undefined;
+  // A client that never reads: the server's writes to it pile up.
+  const slow = withSlow ? await rawClient(server.client, session) : undefined;
   const rss: number[] = [];
   const filler = "x".repeat(4000);
   const until = performance.now() + seconds * 1000;
@@ -247,23 +220,14 @@ async function stalledReader(
   const session = `stalled-${crypto.randomUUID()}`;
   const client = await rawClient(server.client, session);
   const start = procKb(server.pid, "VmRSS") ?? 0;
-  const tracer = new Deno.Command(QDB_COMMAND[0]!, {
-    args: [
-      ...QDB_COMMAND.slice(1),
-      "trace",
-      "--no-stop",
-      "--quiet",
-      "--server",
-      server.tracer,
-      "--token",
-      TOKEN,
-      "--session",
-      session,
-      "--python",
-      python.path,
-      program("flood.py"),
-      String(lines),
-    ],
+  const argv = traceArgs({
+    server: server.tracer,
+    session,
+    python: python.path,
+    argv: [program("flood.py"), String(lines)],
+  });
+  const tracer = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
     stdin: "null",
     stdout: "null",
     stderr: "null",

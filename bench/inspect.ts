@@ -29,12 +29,12 @@ import {
   markedLine,
   parseFlags,
   program,
-  QDB_COMMAND,
   startServer,
   type Stats,
   stats,
   table,
   TOKEN,
+  traceArgs,
 } from "./_common.ts";
 
 const PROGRAM = program("inspect.py");
@@ -92,25 +92,18 @@ export async function benchInspect(flags: BenchFlags): Promise<InspectResult[]> 
   const reps = flags.reps ?? (flags.quick ? 2 : 20);
   await using server = await startServer();
   const session = `inspect-${crypto.randomUUID()}`;
-  const tracer = new Deno.Command(QDB_COMMAND[0]!, {
-    args: [
-      ...QDB_COMMAND.slice(1),
-      "trace",
-      "--no-stop",
-      "--quiet",
-      "--server",
-      server.tracer,
-      "--token",
-      TOKEN,
-      "--session",
-      session,
-      "--python",
-      python.path,
-      "-b",
-      `${PROGRAM}:${markedLine(PROGRAM, "@inspect")}`,
+  const argv = traceArgs({
+    server: server.tracer,
+    session,
+    python: python.path,
+    breakpoint: `${PROGRAM}:${markedLine(PROGRAM, "@inspect")}`,
+    argv: [
       PROGRAM,
       ...[sizes.items, sizes.keys, sizes.bytes, sizes.depth, sizes.threads].map(String),
     ],
+  });
+  const tracer = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
     stdin: "null",
     stdout: "null",
     // Its status line ("... is session ..."): noise here.

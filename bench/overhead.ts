@@ -35,10 +35,9 @@ import {
   procKb,
   program,
   type PythonInstall,
-  QDB_COMMAND,
   startServer,
   table,
-  TOKEN,
+  traceArgs,
 } from "./_common.ts";
 
 /** The shapes of program measured. */
@@ -156,25 +155,15 @@ async function runOnce(c: Context, mode: Mode): Promise<Run> {
   }
   const bp = breakpointOf(c, mode);
   if (mode.startsWith("qdb")) {
-    const child = new Deno.Command(QDB_COMMAND[0]!, {
-      args: [
-        ...QDB_COMMAND.slice(1),
-        "trace",
-        "--no-stop",
-        "--quiet",
-        "--server",
-        c.server.tracer,
-        "--token",
-        TOKEN,
-        "--session",
-        `overhead-${crypto.randomUUID()}`,
-        "--python",
-        py,
-        "-b",
-        `${bp.path}:${bp.line}${bp.condition ? `, ${bp.condition}` : ""}`,
-        "--",
-        ...argv(c),
-      ],
+    const trace = traceArgs({
+      server: c.server.tracer,
+      session: `overhead-${crypto.randomUUID()}`,
+      python: py,
+      breakpoint: `${bp.path}:${bp.line}${bp.condition ? `, ${bp.condition}` : ""}`,
+      argv: argv(c),
+    });
+    const child = new Deno.Command(trace[0]!, {
+      args: trace.slice(1),
       stdin: "null",
       stdout: "null",
       stderr: "piped",

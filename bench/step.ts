@@ -30,12 +30,12 @@ import {
   parseFlags,
   program,
   type PythonInstall,
-  QDB_COMMAND,
   startServer,
   type Stats,
   stats,
   table,
   TOKEN,
+  traceArgs,
 } from "./_common.ts";
 
 const PROGRAM = program("step.py");
@@ -120,24 +120,15 @@ async function loop(n: number, step: () => Promise<unknown>): Promise<number[]> 
 
 /** `qdb trace` of the step program, stopped at its breakpoint, linked to `tracerUrl`. */
 function trace(python: PythonInstall, tracerUrl: string, session: string): Deno.ChildProcess {
-  return new Deno.Command(QDB_COMMAND[0]!, {
-    args: [
-      ...QDB_COMMAND.slice(1),
-      "trace",
-      "--no-stop",
-      "--quiet",
-      "--server",
-      tracerUrl,
-      "--token",
-      TOKEN,
-      "--session",
-      session,
-      "--python",
-      python.path,
-      "-b",
-      `${PROGRAM}:${markedLine(PROGRAM, "@step")}`,
-      PROGRAM,
-    ],
+  const argv = traceArgs({
+    server: tracerUrl,
+    session,
+    python: python.path,
+    breakpoint: `${PROGRAM}:${markedLine(PROGRAM, "@step")}`,
+    argv: [PROGRAM],
+  });
+  return new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
     stdin: "null",
     stdout: "null",
     // Its status line ("... is session ..."): noise here.
