@@ -369,7 +369,9 @@ export function capacityTables(r: CapacityResult): string {
     table(ramp),
     "",
     `Memory per idle session: ${fixed(r.perSessionKb, 1)} KiB`,
-    `Flood (${fixed(r.flood.seconds, 1)} s): ${fixed(r.flood.sentPerSecond, 0)} events/s in, ` +
+    `Flood (${fixed(r.flood.seconds, 1)} s): ${
+      fixed(r.flood.sentPerSecond, 0)
+    } events/s written by the tracers, ` +
     `${fixed(r.flood.deliveredPerSecond, 0)} messages/s delivered; ` +
     `${r.flood.dropped} clients dropped; server RSS at its end ${mb(r.flood.rssKb)} MB`,
     "",
