@@ -118,6 +118,17 @@ async function loop(n: number, step: () => Promise<unknown>): Promise<number[]> 
   return times;
 }
 
+/** `n` round trips of a client: `next`, then the `stack` it causes. */
+function nextUntilStack(
+  client: { send(msg: Message): void; next(e: string): Promise<Message> },
+  n: number,
+): Promise<number[]> {
+  return loop(n, () => {
+    client.send({ e: "next" });
+    return client.next("stack");
+  });
+}
+
 /** `qdb trace` of the step program, stopped at its breakpoint, linked to `tracerUrl`. */
 function trace(python: PythonInstall, tracerUrl: string, session: string): Deno.ChildProcess {
   const argv = traceArgs({
@@ -146,10 +157,7 @@ async function throughServer(python: PythonInstall, n: number): Promise<number[]
       client.send({ e: "start", p: { protocol: 2, auth: TOKEN }, id: 0 });
       await client.next("attached");
       await settled(client);
-      return await loop(n, () => {
-        client.send({ e: "next" });
-        return client.next("stack");
-      });
+      return await nextUntilStack(client, n);
     } finally {
       client.close();
     }
@@ -176,10 +184,7 @@ async function throughRelay(python: PythonInstall, n: number): Promise<number[]>
       // What the server would send the tracer when a client attaches; it answers with its state.
       client.send({ e: "start", p: { client: "bench" }, id: 0 });
       await settled(client);
-      return await loop(n, () => {
-        client.send({ e: "next" });
-        return client.next("stack");
-      });
+      return await nextUntilStack(client, n);
     } finally {
       client.close();
     }
