@@ -760,7 +760,8 @@ class Server implements QdbServer {
 
     while (true) {
       // Taken at the pace of the clients: the tracer's link fills and its program waits.
-      await session.paced();
+      const pace = session.paced();
+      if (pace) await pace;
       const next = await incoming.next();
       if (next.done) break;
       const item = next.value;

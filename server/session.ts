@@ -142,14 +142,17 @@ export class Session {
   }
 
   /**
-   * Resolves when the session may take the tracer's next event: at once unless every client
-   * has {@linkcode PACE_BYTES} or more unread, else once one has caught up (or left, or the
-   * session ended).
+   * Undefined when the session may take the tracer's next event now; else a promise that
+   * resolves once it may: when a client has caught up below {@linkcode PACE_BYTES}, or left, or
+   * the session ended. (No promise on the usual path: it runs for every event.)
    */
-  async paced(): Promise<void> {
-    while (!this.ended && this.#leastQueued() >= PACE_BYTES) {
-      await new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
-    }
+  paced(): Promise<void> | undefined {
+    if (this.ended || this.#leastQueued() < PACE_BYTES) return undefined;
+    return (async () => {
+      while (!this.ended && this.#leastQueued() >= PACE_BYTES) {
+        await new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
+      }
+    })();
   }
 
   /** Remembers who sent a command and returns the id to send the tracer instead. */
