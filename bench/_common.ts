@@ -181,13 +181,25 @@ export function outputOf(stream: ReadableStream<Uint8Array>, what: string): {
   };
 }
 
-/** Ends a child process, if it still runs, and waits for it. */
+/**
+ * Ends a child process, if it still runs, and waits for it: SIGTERM first, so that a
+ * `qdb trace` passes it on to its program (killed outright, it would leave the program running
+ * without it), then SIGKILL if it has not ended within 5 s.
+ */
 export async function kill(child: Deno.ChildProcess | undefined): Promise<void> {
   if (!child) return;
+  const signal = (name: Deno.Signal) => {
+    try {
+      child.kill(name);
+    } catch { /* ended */ }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 5_000);
   try {
-    child.kill("SIGKILL");
-  } catch { /* ended */ }
-  await child.status;
+    await child.status;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A field of `/proc/PID/status` in KiB (`VmHWM`: peak resident set; `VmRSS`: current). */

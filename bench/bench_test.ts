@@ -12,6 +12,19 @@ import { benchStep, stepTable } from "./step.ts";
 
 const pythons = await findPythons();
 const quick: BenchFlags = { quick: true, reps: undefined, json: undefined };
+/** The processes whose command line holds `text` (Linux), as their ids. */
+async function running(text: string): Promise<number[]> {
+  const found: number[] = [];
+  try {
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+      if (cmdline.includes(text)) found.push(Number(entry.name));
+    }
+  } catch { /* no /proc */ }
+  return found;
+}
+
 const positive = (n: number | undefined, what: string) =>
   assert(n !== undefined && n > 0 && Number.isFinite(n), `${what}: ${n}`);
 
@@ -67,6 +80,8 @@ Deno.test({
       positive(result!.ms[path].p50, path);
     }
     assertMatch(stepTable([result!]), /qdb\/relay p50/);
+    // Every program it debugged has ended with its tracer (none left running on its own).
+    assertEquals(await running("bench/programs/step.py"), []);
   },
 });
 
