@@ -134,6 +134,13 @@ export const serveCommand: CommandSpec = {
       default: String(DEFAULT_LIMITS.maxClientsPerSession),
     },
     {
+      name: "max-children",
+      type: "string",
+      placeholder: "N",
+      help: "Most live child sessions under one program's session (past it, children run untraced)",
+      default: String(DEFAULT_LIMITS.maxChildrenPerTree),
+    },
+    {
       name: "max-connections",
       type: "string",
       placeholder: "N",
@@ -198,6 +205,10 @@ export const serveCommand: CommandSpec = {
         }),
         maxClientsPerSession: num(values, "max-clients", DEFAULT_LIMITS.maxClientsPerSession, {
           min: 1,
+          integer: true,
+        }),
+        maxChildrenPerTree: num(values, "max-children", DEFAULT_LIMITS.maxChildrenPerTree, {
+          min: 0,
           integer: true,
         }),
         maxConnections: num(values, "max-connections", DEFAULT_LIMITS.maxConnections, {

@@ -74,6 +74,11 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
     placeholder: "PATTERN",
     help: "Never stop in modules or files matching this glob; hide them from stacks",
   },
+  {
+    name: "no-subprocess",
+    type: "boolean",
+    help: "Do not follow child processes (multiprocessing, subprocess, fork): they run untraced",
+  },
 ];
 
 /** The launch options from `trace`/`run` flags and positionals. */
@@ -136,6 +141,7 @@ export function launchOptions(invocation: Invocation): LaunchOptions {
     breakpoints: list(values, "break"),
     breakOn: choice(values, "break-on", ["raised", "uncaught", "never"], "uncaught"),
     skip: list(values, "skip"),
+    followChildren: values["no-subprocess"] !== true,
     ...(interpreter ? { interpreter } : {}),
   };
 }

@@ -55,6 +55,11 @@ export interface LaunchOptions {
   flow?: () => Promise<void>;
   /** Says what the engine waits for when it takes long (a loaded machine starting up). */
   onStatus?: ((line: string) => void) | undefined;
+  /**
+   * Follow the program's child processes (those of its own language): each becomes a
+   * {@linkcode ChildEngineSession} of {@linkcode EngineSession.children}. Default false.
+   */
+  followChildren?: boolean;
 }
 
 /** How the program ended. */
@@ -169,6 +174,25 @@ export interface EngineSession extends AsyncDisposable {
   kill(signal: Deno.Signal): void;
   /** Ends the session; kills the program if it still runs. Idempotent. */
   dispose(): Promise<void>;
+  /**
+   * With {@linkcode LaunchOptions.followChildren}: the program's child processes (and theirs),
+   * as each connects; ends once the program and every child have ended.
+   */
+  readonly children?: AsyncIterable<ChildEngineSession> | undefined;
+}
+
+/**
+ * A child process of a launched program, debugged as a session of its own. It inherits its
+ * parent's breakpoints and settings and runs until it hits one (no stop on entry). Its output
+ * goes where its parent sent it (through the parent's session when it was inherited). It ends
+ * with `exited` when it could tell its exit code, and `disabled`. Disposing of it detaches
+ * from it (the process runs on); it is ended with the program's process group.
+ */
+export interface ChildEngineSession extends EngineSession {
+  /** The process id of the session it is a child of (the program's, or another child's). */
+  readonly parentPid: number;
+  /** Flow control, as {@linkcode LaunchOptions.flow}: set it before reading `events`. */
+  flow: (() => Promise<void>) | undefined;
 }
 
 /** A debug engine: launches programs under its debugger. */

@@ -151,6 +151,27 @@ export const sessionInfoSchema = object({
   created: string(),
   clients: integer({ min: 0 }),
   tracer: nullable(tracerInfoSchema),
+}, {
+  parent: string(),
+});
+
+/** Where a child session's program stopped. */
+export const childWhereSchema = object({ file: string(), line: integer({ min: 0 }) }, {
+  func: string(),
+  reason: string(),
+  thread: string(),
+});
+
+/** A child session, as its ancestors' clients see it (`child`, `attached`). */
+export const childInfoSchema = object({
+  session: string(),
+  parent: string(),
+  pid: integer(),
+  argv: array(string()),
+  state: literal("running", "stopped", "ended"),
+}, {
+  where: childWhereSchema,
+  reason: string(),
 });
 
 /** Events the tracer sends; the server broadcasts each to every client of the session. */
@@ -285,6 +306,9 @@ export const SERVER_EVENTS = {
       tracer: nullable(tracerInfoSchema),
       clients: array(clientInfoSchema),
       you: string(),
+    }, {
+      parent: string(),
+      children: array(childInfoSchema),
     }),
     {
       e: "attached",
@@ -327,6 +351,21 @@ export const SERVER_EVENTS = {
       p: { client: { id: "c2", name: "bo", address: "10.0.0.9" }, e: "eval", p: "x" },
     },
   ),
+  child: spec(
+    "A child process of the program (or of one of its children) started, stopped, ran on or ended: its session, its parent's, and where it stopped. Sent to the clients of every session it descends from.",
+    childInfoSchema,
+    {
+      e: "child",
+      p: {
+        session: "backtest-42/8830",
+        parent: "backtest-42",
+        pid: 8830,
+        argv: ["backtest.py"],
+        state: "stopped",
+        where: { file: "/srv/jobs/backtest.py", line: 12, func: "work", reason: "breakpoint" },
+      },
+    },
+  ),
   disable: spec(
     "The session ended (the tracer left, a timeout, or a failed `start`); the server closes the connection next.",
     optional(object({}, { reason: string() })),
@@ -358,6 +397,7 @@ export const tracerStartPayload = object({
   uuid: string({ maxLength: 128 }),
   resume: string({ maxLength: 128 }),
   capabilities: array(string({ maxLength: 64 }), { maxItems: 64 }),
+  parent: string({ nonEmpty: true, maxLength: 128 }),
 });
 
 /**
@@ -437,6 +477,8 @@ export type TracerInfo = Infer<typeof tracerInfoSchema>;
 export type ClientInfo = Infer<typeof clientInfoSchema>;
 /** A live session. */
 export type SessionInfo = Infer<typeof sessionInfoSchema>;
+/** A child session, as its ancestors' clients see it. */
+export type ChildInfo = Infer<typeof childInfoSchema>;
 /** Payload of the tracer's `start`. */
 export type TracerStart = Infer<typeof tracerStartPayload>;
 /** Why the program stopped. */

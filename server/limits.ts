@@ -13,6 +13,11 @@ export interface ServerLimits {
   /** Most clients attached to one session. Default 32. */
   maxClientsPerSession?: number;
   /**
+   * Most live child sessions in one tree (a program's children, theirs...). Past it, a child
+   * is refused (`limit`) and runs untraced. Default 128.
+   */
+  maxChildrenPerTree?: number;
+  /**
    * Most connections at once, on both links, authenticated or not. Default 512: under the
    * usual limit of 1,024 open files, so the process never runs out of them.
    */
@@ -44,6 +49,7 @@ export interface ServerLimits {
 export const DEFAULT_LIMITS: Required<ServerLimits> = {
   maxSessions: 256,
   maxClientsPerSession: 32,
+  maxChildrenPerTree: 128,
   maxConnections: 512,
   maxPending: 64,
   maxPendingPerAddress: 16,

@@ -19,6 +19,7 @@
 import {
   checkClientMessage,
   checkTracerMessage,
+  type ChildInfo,
   type ClientMessage,
   DEFAULT_MAX_FRAME_SIZE,
   errorEvent,
@@ -120,8 +121,12 @@ export interface QdbServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Session ids: 1 to 128 characters that are safe in a URL path segment. */
-export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:@~-]{1,128}$/;
+/**
+ * Session ids: 1 to 128 characters that are safe in a URL path; a child's adds `/PID` to its
+ * parent's (segments of dots only, which URLs resolve away, are refused after a `/`).
+ */
+export const SESSION_ID_PATTERN =
+  /^(?=.{1,128}$)[A-Za-z0-9._:@~-]+(?:\/(?!\.+(?:\/|$))[A-Za-z0-9._:@~-]+)*$/;
 
 /** Creates a server. It listens on nothing by itself: mount {@linkcode QdbServer.handler}. */
 export function createServer(options: ServerOptions = {}): QdbServer {
@@ -374,7 +379,8 @@ class Server implements QdbServer {
       transport,
       new ProtocolError(
         "session",
-        `Session id ${JSON.stringify(id)} is not valid: use 1 to 128 letters, digits or ._:@~-`,
+        `Session id ${JSON.stringify(id)} is not valid: use 1 to 128 letters, digits or ._:@~- ` +
+          "(a child's id adds /PID to its parent's)",
       ),
     );
     return false;
@@ -631,6 +637,7 @@ class Server implements QdbServer {
   }
 
   #sendAttached(session: Session, client: ClientPeer): void {
+    const children = this.#childrenOf(session);
     client.transport.send({
       e: "attached",
       p: {
@@ -640,6 +647,8 @@ class Server implements QdbServer {
         tracer: session.tracer?.info ?? null,
         clients: session.clientInfos(),
         you: client.id,
+        ...(session.ancestors.length > 0 ? { parent: session.ancestors[0]! } : {}),
+        ...(children.length > 0 ? { children } : {}),
       },
     });
   }
@@ -721,10 +730,19 @@ class Server implements QdbServer {
       );
     }
 
+    const parentId = start.parent;
+    if (!existing && parentId !== undefined) {
+      const refusal = this.#childRefusal(parentId);
+      if (refusal) return this.#refuse(transport, refusal);
+    }
     const session = existing ?? this.#newSession(transport, start.session);
     if (!session) return;
-    const { auth: _auth, session: _id, uuid: _uuid, resume: _resume, ...info } = start;
+    const { auth: _auth, session: _id, uuid: _uuid, resume: _resume, parent: _p, ...info } = start;
     session.tracer = { transport, info };
+    if (parentId !== undefined && session.ancestors.length === 0 && parentId !== session.id) {
+      const parent = this.#sessions.get(parentId);
+      session.ancestors = [parentId, ...(parent?.ancestors ?? [])];
+    }
     session.lastActivity = Date.now();
     session.clearTimer(session.orphanTimer);
     session.orphanTimer = undefined;
@@ -754,8 +772,12 @@ class Server implements QdbServer {
         id: session.route(client.id, client.startId),
       });
     }
-    if (session.clients.size === 0 && this.#attachTimeout > 0) {
+    if (session.clients.size === 0 && this.#attachTimeout > 0 && session.ancestors.length === 0) {
+      // A child waits for no client of its own: its ancestors' clients are told of it.
       this.#waitForClient(session);
+    }
+    if (session.ancestors.length > 0 && !session.childState) {
+      this.#childChanged(session, { state: "running" });
     }
 
     while (true) {
@@ -781,6 +803,7 @@ class Server implements QdbServer {
         session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
       }
       session.broadcast(msg);
+      if (session.ancestors.length > 0) this.#watchChild(session, msg);
       if (msg.e === "disabled" && !session.ended) {
         // The tracer closes the link once it has said everything (after a hard disable, the
         // program's exit code comes next); it gets a little time, then the session ends.
@@ -921,10 +944,22 @@ class Server implements QdbServer {
     }
   }
 
+  /** The last client activity in the session's tree (its root, and every descendant). */
+  #treeActivity(session: Session): number {
+    let last = session.lastActivity;
+    const root = session.root;
+    for (const other of this.#sessions.values()) {
+      if (other.root === root) last = Math.max(last, other.lastActivity);
+    }
+    return last;
+  }
+
   #watchInactivity(session: Session, ms: number): void {
     session.setTimer(ms, () => {
       if (session.ended) return;
-      const idle = Date.now() - session.lastActivity;
+      // Clients of any session of the tree keep it all alive: a child nobody attached to is
+      // attended by its ancestors' clients.
+      const idle = Date.now() - this.#treeActivity(session);
       if (idle < this.#inactivityTimeout) {
         // Activity since the timer was set: wait for the rest of the period.
         return this.#watchInactivity(session, this.#inactivityTimeout - idle);
@@ -956,7 +991,76 @@ class Server implements QdbServer {
       client.transport.close();
     }
     this.#forget(session);
+    if (session.ancestors.length > 0) this.#childChanged(session, { state: "ended", reason });
     this.#log(`session ${session.id}: ended (${reason})`);
+  }
+
+  /** Why a child of `parentId` may not start (its tree has the most it takes), if it may not. */
+  #childRefusal(parentId: string): ProtocolError | undefined {
+    const parent = this.#sessions.get(parentId);
+    const root = parent?.root ?? parentId;
+    let live = 0;
+    for (const other of this.#sessions.values()) {
+      if (other.ancestors.length > 0 && other.root === root) live++;
+    }
+    if (live < this.#limits.maxChildrenPerTree) return undefined;
+    return new ProtocolError(
+      "limit",
+      `Session "${root}" has the most child sessions it takes (${this.#limits.maxChildrenPerTree})`,
+    );
+  }
+
+  /** A child's stops and resumes, as its ancestors' clients are told (`child`). */
+  #watchChild(session: Session, msg: TracerMessage): void {
+    if (msg.e === "stack") {
+      const p = msg.p;
+      if (p.reason === "select") return;
+      const frame = p.stack[p.index] ?? p.stack.at(-1);
+      const where = frame
+        ? {
+          file: frame.file,
+          line: frame.line,
+          func: frame.func,
+          ...(p.reason ? { reason: p.reason } : {}),
+          ...(p.thread ? { thread: p.thread.name } : {}),
+        }
+        : undefined;
+      const known = session.childState;
+      // The state sent again (a client attached, or the same stop's frames) is no news.
+      if (known?.state === "stopped" && (!p.reason || sameWhere(known.where, where))) return;
+      this.#childChanged(session, { state: "stopped", ...(where ? { where } : {}) });
+    } else if (msg.e === "running" && session.childState?.state === "stopped") {
+      this.#childChanged(session, { state: "running" });
+    }
+  }
+
+  /** Tells the clients of every live ancestor of a child session what became of it. */
+  #childChanged(
+    session: Session,
+    change: Partial<Pick<ChildInfo, "where" | "reason">> & Pick<ChildInfo, "state">,
+  ): void {
+    const tracer = session.tracer?.info;
+    const info: ChildInfo = {
+      session: session.id,
+      parent: session.ancestors[0]!,
+      pid: tracer?.pid ?? session.childState?.pid ?? 0,
+      argv: tracer?.argv ?? session.childState?.argv ?? [],
+      ...change,
+    };
+    session.childState = info;
+    for (const id of session.ancestors) {
+      const ancestor = this.#sessions.get(id);
+      if (ancestor && !ancestor.ended) ancestor.sendClients({ e: "child", p: info });
+    }
+  }
+
+  /** The live descendants of a session, as `attached` lists them. */
+  #childrenOf(session: Session): ChildInfo[] {
+    const out: ChildInfo[] = [];
+    for (const other of this.#sessions.values()) {
+      if (other.childState && other.ancestors.includes(session.id)) out.push(other.childState);
+    }
+    return out;
   }
 
   #forget(session: Session): void {
@@ -1043,6 +1147,11 @@ class Server implements QdbServer {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function sameWhere(a: ChildInfo["where"], b: ChildInfo["where"]): boolean {
+  return a?.file === b?.file && a?.line === b?.line && a?.reason === b?.reason &&
+    a?.thread === b?.thread;
 }
 
 function notFound(): Response {

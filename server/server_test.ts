@@ -356,8 +356,13 @@ Deno.test("invalid session ids are refused", async () => {
   await withServer({}, async (server) => {
     const c = client(server, "has space", { e: "start" });
     assertEquals((await c.expect("error")).p.type, "session");
-    const t = tracer(server, "a/b");
-    assertEquals((await t.expect("error")).p.type, "session");
+    for (const id of ["a//b", "a/..", "/a", "a/"]) {
+      const t = tracer(server, id);
+      assertEquals((await t.expect("error")).p.type, "session", id);
+    }
+    // A child's id adds /PID to its parent's.
+    const child = tracer(server, "a/1234");
+    await child.expect("started");
   });
 });
 

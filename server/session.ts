@@ -5,7 +5,14 @@
  * @module
  */
 
-import type { ClientInfo, Message, MessageId, SessionInfo, TracerInfo } from "../protocol/mod.ts";
+import type {
+  ChildInfo,
+  ClientInfo,
+  Message,
+  MessageId,
+  SessionInfo,
+  TracerInfo,
+} from "../protocol/mod.ts";
 import {
   errorEvent,
   isRequestCommand,
@@ -99,6 +106,13 @@ export class Session {
   orphanTimer: ReturnType<typeof setTimeout> | undefined;
   /** Timers owned by the session (attach and inactivity timeouts). */
   readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /**
+   * For a child session: the sessions it descends from, its parent first (ids: an ancestor
+   * may have ended). Empty for a session that is not a child.
+   */
+  ancestors: string[] = [];
+  /** For a child session: what its ancestors' clients were last told of it. */
+  childState: ChildInfo | undefined;
 
   readonly #routes = new Map<number, Route>();
   #attendedOnce = false;
@@ -253,7 +267,13 @@ export class Session {
       created: this.created.toISOString(),
       clients: this.clients.size,
       tracer: this.tracer?.info ?? null,
+      ...(this.ancestors.length > 0 ? { parent: this.ancestors[0]! } : {}),
     };
+  }
+
+  /** The root of the session's tree: its oldest ancestor, or itself. */
+  get root(): string {
+    return this.ancestors.at(-1) ?? this.id;
   }
 
   /** Starts a timer the session owns (cleared when it ends). */

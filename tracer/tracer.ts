@@ -9,7 +9,14 @@
  * @module
  */
 
-import type { Engine, EngineInfo, ExitStatus, LaunchOptions } from "../engine/engine.ts";
+import type {
+  ChildEngineSession,
+  Engine,
+  EngineInfo,
+  EngineSession,
+  ExitStatus,
+  LaunchOptions,
+} from "../engine/engine.ts";
 import { DebugCore } from "../core/core.ts";
 import type { Message } from "../protocol/mod.ts";
 import { connectTracerLink, LinkRefusedError, type TracerLink } from "./link.ts";
@@ -43,6 +50,18 @@ export interface TracerOptions extends LaunchOptions {
     | undefined;
   /** Receives status lines worth showing the person who started the tracer. */
   onStatus?: ((line: string) => void) | undefined;
+  /** Hears of each child process that became a session (with `followChildren`). */
+  onChild?: ((child: ChildSessionInfo) => void) | undefined;
+}
+
+/** A child process that became a session of its own. */
+export interface ChildSessionInfo {
+  /** Its session id. */
+  session: string;
+  /** Its parent's session id. */
+  parent: string;
+  /** What runs. */
+  info: EngineInfo;
 }
 
 /** A running tracer. */
@@ -75,7 +94,9 @@ function hostName(): string {
 }
 
 /**
- * Launches the program under `options.engine` and connects it to the server.
+ * Launches the program under `options.engine` and connects it to the server. With
+ * `followChildren`, each child process the engine follows becomes a session of its own (see
+ * {@linkcode childSessionId}), linked to its parent's.
  *
  * @throws {Error} when the program cannot start or the server cannot be reached (the program
  * is ended then).
@@ -85,39 +106,192 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
   // link is up; while it is away, the backlog keeps what it can and drops the rest).
   let flow: () => Promise<void> = () => Promise.resolve();
   const program = await options.engine.launch({ ...options, flow: () => flow() });
-  // Client commands go through the core (protocol 2's replies); events come out of it.
-  const core = new DebugCore(program);
-  const { engine, program: file, argv, pid, cwd, runtime, capabilities } = program.info;
   const linkOptions = {
     server: options.server ?? "tcp://127.0.0.1:8001",
     caCerts: options.caCerts,
     auth: options.token,
-    info: { engine, program: file, argv, pid, host: hostName(), cwd, runtime, capabilities },
   };
-  let link: TracerLink;
+  let root: Relay;
   try {
-    link = await connectTracerLink({
+    root = await relaySession(program, {
       ...linkOptions,
       session: options.session,
       retries: options.retries ?? 5,
-      onRetry: (n, error) =>
-        options.onStatus?.(`cannot reach the server (${error.message}); retry ${n}`),
-      ...(options.signal ? { signal: options.signal } : {}),
+      reconnectFor: options.reconnectFor ?? 60_000,
+      onStatus: options.onStatus,
+      onOutput: options.onOutput,
+      signal: options.signal,
     });
   } catch (error) {
     await program.dispose();
     throw error;
   }
+  flow = root.flow;
+  const children = followChildren(program, root, {
+    ...linkOptions,
+    reconnectFor: options.reconnectFor ?? 60_000,
+    onStatus: options.onStatus,
+    onChild: options.onChild,
+    signal: options.signal,
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await program.dispose();
+      await Promise.allSettled([root.close(), children.close()]);
+    })();
+  const done = (async () => {
+    const status = await program.exited;
+    await root.done;
+    // A child that outlives the program is still debugged: the tracer waits for it.
+    await children.done;
+    return status;
+  })();
+  let ended = false;
+  program.exited.then(() => ended = true, () => ended = true);
+  return {
+    session: root.session,
+    clientUrl: root.clientUrl,
+    get ended() {
+      return ended;
+    },
+    info: program.info,
+    done,
+    kill: (signal) => program.kill(signal),
+    input: (text) => program.send({ e: "input", p: text }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * The session id of a child: its parent's id, `/`, its process id (`backtest-42/1234`, and a
+ * grandchild `backtest-42/1234/1250`). Past 128 characters, the root's id stands for the
+ * parent's (`backtest-42/1250`), shortened as needed.
+ */
+export function childSessionId(parent: string, root: string, pid: number): string {
+  const tail = `/${pid}`;
+  if (parent.length + tail.length <= 128) return parent + tail;
+  return root.slice(0, 128 - tail.length) + tail;
+}
+
+/** The relays of the children of `program`, as they come. */
+function followChildren(
+  program: EngineSession,
+  root: Relay,
+  options: Omit<RelayOptions, "session" | "retries" | "parent"> & {
+    onChild?: TracerOptions["onChild"];
+  },
+): { done: Promise<void>; close(): Promise<void> } {
+  const relays = new Set<Relay>();
+  const sessionOf = new Map<number, string>([[program.info.pid, root.session]]);
+  const pending = new Set<Promise<unknown>>();
+  const adopt = async (child: ChildEngineSession) => {
+    const parent = sessionOf.get(child.parentPid) ?? root.session;
+    const id = childSessionId(parent, root.session, child.info.pid);
+    let relay: Relay;
+    try {
+      relay = await relaySession(child, { ...options, session: id, parent, retries: 2 });
+    } catch (error) {
+      // Refused (too many children, say): the child runs on untraced.
+      options.onStatus?.(
+        `child ${child.info.pid} runs untraced: ${error instanceof Error ? error.message : error}`,
+      );
+      child.send({ e: "disable", p: "soft" });
+      await child.dispose();
+      return;
+    }
+    child.flow = relay.flow;
+    sessionOf.set(child.info.pid, relay.session);
+    relays.add(relay);
+    options.onChild?.({ session: relay.session, parent, info: child.info });
+    await relay.done;
+    relays.delete(relay);
+  };
+  const done = (async () => {
+    for await (const child of program.children ?? []) {
+      const adopting = adopt(child);
+      pending.add(adopting);
+      adopting.finally(() => pending.delete(adopting));
+    }
+    while (pending.size > 0) await Promise.allSettled([...pending]);
+  })();
+  return {
+    done,
+    async close() {
+      await Promise.allSettled([...relays].map((relay) => relay.close()));
+    },
+  };
+}
+
+/** Options of {@linkcode relaySession}. */
+interface RelayOptions {
+  server: string;
+  caCerts?: string[] | undefined;
+  auth?: string | undefined;
+  session?: string | undefined;
+  /** The parent session, for a child's. */
+  parent?: string | undefined;
+  retries: number;
+  reconnectFor: number;
+  onStatus?: ((line: string) => void) | undefined;
+  onOutput?: TracerOptions["onOutput"];
+  signal?: AbortSignal | undefined;
+}
+
+/** One engine session relayed to its server session. */
+interface Relay {
+  readonly session: string;
+  readonly clientUrl: string | undefined;
+  /** Resolves when the link can take more of the program's output. */
+  readonly flow: () => Promise<void>;
+  /** Resolves once every event was relayed (the engine session ended). */
+  readonly done: Promise<void>;
+  /** Closes the link. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Relays between an engine session and its session on the server: client commands go through
+ * a core (protocol 2's replies) to the engine; the engine's events go to the server, or to a
+ * bounded backlog while the link is away.
+ */
+async function relaySession(program: EngineSession, options: RelayOptions): Promise<Relay> {
+  const core = new DebugCore(program);
+  const { engine, program: file, argv, pid, cwd, runtime, capabilities } = program.info;
+  const linkOptions = {
+    server: options.server,
+    caCerts: options.caCerts,
+    auth: options.auth,
+    info: {
+      engine,
+      program: file,
+      argv,
+      pid,
+      host: hostName(),
+      cwd,
+      runtime,
+      capabilities,
+      ...(options.parent !== undefined ? { parent: options.parent } : {}),
+    },
+  };
+  let link = await connectTracerLink({
+    ...linkOptions,
+    session: options.session,
+    retries: options.retries,
+    onRetry: (n, error) =>
+      options.onStatus?.(`cannot reach the server (${error.message}); retry ${n}`),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const session = link.session;
-  const reconnectFor = options.reconnectFor ?? 60_000;
+  const reconnectFor = options.reconnectFor;
   /** linked: events go to the server; away: they wait in the backlog; detached: no server. */
   let state = "linked" as "linked" | "away" | "detached";
   const backlog = new Backlog(MAX_BACKLOG_BYTES);
   /** Ends a reconnection attempt when the program ends or the tracer closes. */
   const stop = new AbortController();
   let disabled = false;
-
-  flow = () => state === "linked" ? link.writable() : Promise.resolve();
 
   const deliver = (event: Message) => {
     if (state === "linked" && link.send(event)) return;
@@ -132,7 +306,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
         if (p.input === "<stdout>") options.onOutput?.("stdout", p.output, relayed);
         else if (p.input === "<stderr>") options.onOutput?.("stderr", p.output, relayed);
       }
-      if (event.e === "error" && event.id === undefined) {
+      if (event.e === "error" && event.id === undefined && options.parent === undefined) {
         // A --break the engine could not set: said here too, before anyone attaches.
         const p = event.p;
         if (p.command === "set_break") options.onStatus?.(`--break: ${String(p.data)}`);
@@ -178,11 +352,13 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
         // The server's `disable` (soft or hard) went to the program already: say which.
         state = "detached";
         backlog.clear();
-        options.onStatus?.(
-          link.disableMode === "hard"
-            ? "the server ended the session, and the program with it (hard)"
-            : "the server ended the session: debugging is detached and the program runs on",
-        );
+        if (options.parent === undefined) {
+          options.onStatus?.(
+            link.disableMode === "hard"
+              ? "the server ended the session, and the program with it (hard)"
+              : "the server ended the session: debugging is detached and the program runs on",
+          );
+        }
         return;
       }
       if (disabled || state === "detached" || stop.signal.aborted) return;
@@ -208,32 +384,17 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
   })();
 
   let closing: Promise<void> | undefined;
-  const close = () =>
-    closing ??= (async () => {
-      stop.abort();
-      await program.dispose();
-      link.close();
-      await Promise.allSettled([relayEvents, relayCommands, link.closed]);
-    })();
-  const done = (async () => {
-    const status = await program.exited;
-    await relayEvents;
-    return status;
-  })();
-  let ended = false;
-  program.exited.then(() => ended = true, () => ended = true);
   return {
     session,
     clientUrl: link.clientUrl,
-    get ended() {
-      return ended;
-    },
-    info: program.info,
-    done,
-    kill: (signal) => program.kill(signal),
-    input: (text) => program.send({ e: "input", p: text }),
-    close,
-    [Symbol.asyncDispose]: close,
+    flow: () => state === "linked" ? link.writable() : Promise.resolve(),
+    done: relayEvents,
+    close: () =>
+      closing ??= (async () => {
+        stop.abort();
+        link.close();
+        await Promise.allSettled([relayEvents, relayCommands, link.closed]);
+      })(),
   };
 }
 

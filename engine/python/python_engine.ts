@@ -32,11 +32,20 @@ import outputSource from "./qdb_output.py" with { type: "text" };
 import reprSource from "./qdb_repr.py" with { type: "text" };
 import breakpointsSource from "./qdb_breakpoints.py" with { type: "text" };
 import commonSource from "./qdb_common.py" with { type: "text" };
+import childrenSource from "./qdb_children.py" with { type: "text" };
 import evalSource from "./qdb_eval.py" with { type: "text" };
 import pauseSource from "./qdb_pause.py" with { type: "text" };
 import tracingSource from "./qdb_tracing.py" with { type: "text" };
-import type { Engine, EngineInfo, EngineSession, ExitStatus, LaunchOptions } from "../engine.ts";
-import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
+import type {
+  ChildEngineSession,
+  Engine,
+  EngineInfo,
+  EngineSession,
+  ExitStatus,
+  LaunchOptions,
+} from "../engine.ts";
+import { BridgeChannel, type Hello, readHello } from "./bridge_channel.ts";
+import { PythonChildSession } from "./child_session.ts";
 import type { Message, MessageId } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 
@@ -52,6 +61,7 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_repr.py": reprSource,
   "qdb_breakpoints.py": breakpointsSource,
   "qdb_common.py": commonSource,
+  "qdb_children.py": childrenSource,
   "qdb_eval.py": evalSource,
   "qdb_pause.py": pauseSource,
   "qdb_tracing.py": tracingSource,
@@ -197,6 +207,7 @@ async function launchPython(options: LaunchOptions, noticeMs: number): Promise<E
       breakpoints: options.breakpoints ?? [],
       break_on: options.breakOn ?? "uncaught",
       skip: options.skip ?? [],
+      follow: options.followChildren ?? false,
     };
     const stdin = options.stdin ?? "inherit";
     try {
@@ -246,8 +257,12 @@ class PythonSession implements EngineSession {
   #queue = new AsyncQueue<Message>();
   #child: Deno.ChildProcess;
   #listener: Deno.UnixListener | undefined;
-  #conn: Deno.UnixConn | undefined;
-  #writes: Promise<void> = Promise.resolve();
+  #channel: BridgeChannel | undefined;
+  #runtime = "";
+  /** The followed children, as they connect (undefined when not following). */
+  #children: AsyncQueue<ChildEngineSession> | undefined;
+  /** Children whose channel is open: the listener stays while any is, or the program runs. */
+  #liveChildren = 0;
   #tmp: string;
   #stdinPiped: boolean;
   #stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -298,6 +313,7 @@ class PythonSession implements EngineSession {
       this.#pipe(child.stdout, "<stdout>"),
       this.#pipe(child.stderr, "<stderr>"),
     ]).then(() => {});
+    if (options.followChildren) this.#children = new AsyncQueue<ChildEngineSession>();
     this.exited = this.#finish();
     if (options.signal) {
       const onAbort = () => void this.dispose();
@@ -311,6 +327,58 @@ class PythonSession implements EngineSession {
 
   get info(): EngineInfo {
     return this.#info;
+  }
+
+  get children(): AsyncIterable<ChildEngineSession> | undefined {
+    return this.#children;
+  }
+
+  /**
+   * Accepts the bridges of followed children on the program's socket: each says `hello` with
+   * the launch's token and whose child it is. The socket stays open while the program runs or
+   * any child's channel is open.
+   */
+  async #acceptChildren(listener: Deno.UnixListener, token: string): Promise<void> {
+    while (true) {
+      let conn: Deno.UnixConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        break; // Closed: the program and every child have ended.
+      }
+      this.#liveChildren++;
+      void this.#adoptChild(conn, token).finally(() => {
+        this.#liveChildren--;
+        this.#closeListenerWhenDone();
+      });
+    }
+  }
+
+  async #adoptChild(conn: Deno.UnixConn, token: string): Promise<void> {
+    let hello: Hello;
+    try {
+      hello = await readHello(conn, token);
+    } catch {
+      conn.close(); // Not one of ours, or gone before it said who it is.
+      return;
+    }
+    const child = new PythonChildSession(conn, hello, {
+      cwd: this.#info.cwd,
+      runtime: this.#runtime,
+    });
+    this.#children?.push(child);
+    await child.exited;
+  }
+
+  /** Once the program has ended and no child's channel is open, the socket goes. */
+  #closeListenerWhenDone(): void {
+    if (this.#running || this.#liveChildren > 0 || !this.#queue.ended) return;
+    try {
+      this.#listener?.close();
+    } catch { /* already closed */ }
+    this.#listener = undefined;
+    this.#children?.end();
+    void Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
   }
 
   /**
@@ -338,28 +406,11 @@ class PythonSession implements EngineSession {
       ]);
       if ("status" in first) throw this.#earlyExitError(interpreter, first.status);
       const conn = first.conn;
-      this.#conn = conn;
-      listener.close();
-      this.#listener = undefined;
-      const reader = conn.readable.getReader();
-      const decoder = new FrameDecoder();
-      const pending: Message[] = [];
-      let hello: Message | undefined;
-      while (hello === undefined) {
-        // No race with the program's exit here: a quick program may be gone already, but what
-        // the bridge sent is still in the socket, then end of file.
-        const read = await reader.read();
-        if (read.done) throw new Error("The qdb bridge closed its connection before hello");
-        for (const item of decoder.push(read.value)) {
-          if (!("message" in item)) continue;
-          if (hello === undefined) hello = item.message;
-          else pending.push(item.message);
-        }
-      }
-      const p = (hello.p ?? {}) as Record<string, unknown>;
-      if (hello.e !== "hello" || p.token !== token) {
-        throw new Error("The qdb bridge's hello did not carry the expected token");
-      }
+      const hello = await readHello(conn, token).catch((error) => {
+        conn.close();
+        throw error;
+      });
+      const p = hello.p;
       this.#info = {
         ...this.#info,
         pid: typeof p.pid === "number" ? p.pid : this.#info.pid,
@@ -369,8 +420,19 @@ class PythonSession implements EngineSession {
           ...(this.#stdinPiped ? ["input"] : []),
         ],
       };
-      for (const msg of pending) this.#fromBridge(msg);
-      void this.#readChannel(reader, decoder);
+      this.#runtime = this.#info.runtime;
+      const flow = this.#options.flow;
+      this.#channel = new BridgeChannel(conn, hello, {
+        onMessage: (msg) => this.#fromBridge(msg),
+        ...(flow ? { flow: () => this.#running ? () => this.#flow(flow) : undefined } : {}),
+      });
+      this.#channel.closed.then(() => this.#resolveChannelDone());
+      for (const msg of hello.pending) this.#fromBridge(msg);
+      if (this.#children) void this.#acceptChildren(listener, token);
+      else {
+        listener.close();
+        this.#listener = undefined;
+      }
     } finally {
       clearInterval(notice);
     }
@@ -397,43 +459,12 @@ class PythonSession implements EngineSession {
 
   /**
    * Waits for the consumer (the `flow` option) while the program runs. Once it has ended, what
-   * is left in its pipes and channel (a pipe's buffer at most) is read at once, so that the
-   * end of the session is not held, nor its last output dropped, behind a slow reader.
+   * is left in its pipes (a pipe's buffer at most) is read at once, so that the end of the
+   * session is not held, nor its last output dropped, behind a slow reader.
    */
   async #flow(flow: () => Promise<void>): Promise<void> {
     if (!this.#running) return;
     await Promise.race([flow(), this.#childStatus]);
-  }
-
-  async #readChannel(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    decoder: FrameDecoder,
-  ): Promise<void> {
-    const flow = this.#options.flow;
-    try {
-      while (true) {
-        if (flow) await this.#flow(flow);
-        const { value, done } = await reader.read();
-        if (done) break;
-        for (const item of decoder.push(value)) {
-          if ("message" in item) this.#fromBridge(item.message);
-          else {
-            this.#queue.push({
-              e: "error",
-              p: { type: "internal", data: `Bad frame from the qdb bridge: ${item.error.message}` },
-            });
-          }
-        }
-      }
-    } catch {
-      // The connection broke: the program's exit (or a soft disable) tells the rest.
-    } finally {
-      try {
-        this.#conn?.close();
-      } catch { /* already closed */ }
-      this.#conn = undefined;
-      this.#resolveChannelDone();
-    }
   }
 
   #fromBridge(msg: Message): void {
@@ -543,13 +574,14 @@ class PythonSession implements EngineSession {
     }
     this.#queue.end();
     this.#abort?.();
-    try {
-      this.#conn?.close();
-    } catch { /* already closed */ }
-    try {
-      this.#listener?.close();
-    } catch { /* already closed */ }
-    await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
+    this.#channel?.close();
+    if (this.#children) this.#closeListenerWhenDone();
+    else {
+      try {
+        this.#listener?.close();
+      } catch { /* already closed */ }
+      await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
+    }
     return exit;
   }
 
@@ -559,26 +591,11 @@ class PythonSession implements EngineSession {
       void this.#input(command);
       return;
     }
-    const conn = this.#conn;
-    if (!conn || this.#bridgeDisabled) {
+    if (!this.#channel || this.#bridgeDisabled) {
       this.#reply(command, "tracer", "qdb is no longer attached to the program");
       return;
     }
-    let frame: Uint8Array;
-    try {
-      frame = encodeFrame(command);
-    } catch (error) {
-      this.#reply(command, "message", messageOf(error));
-      return;
-    }
-    this.#writes = this.#writes.then(async () => {
-      try {
-        let written = 0;
-        while (written < frame.length) written += await conn.write(frame.subarray(written));
-      } catch {
-        this.#reply(command, "tracer", "The qdb bridge's connection is closed");
-      }
-    });
+    this.#channel.send(command, (type, data) => this.#reply(command, type, data));
   }
 
   #reply(command: Message, type: string, data: string): void {

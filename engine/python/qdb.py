@@ -49,6 +49,7 @@ import threading
 import types
 
 import qdb_breakpoints
+import qdb_children
 import qdb_common
 import qdb_eval
 import qdb_inspect
@@ -58,6 +59,7 @@ import qdb_repr
 import qdb_threads
 import qdb_tracing
 from qdb_breakpoints import BreakpointsMixin
+from qdb_children import ChildrenMixin
 from qdb_common import _BRIDGE_FILES, _GEN_FLAGS, _PY312, _CommandError, _Stop
 from qdb_eval import EvalMixin, _EvalFailed, _PolicyRefused
 from qdb_output import MAX_OUTPUT as _MAX_OUTPUT
@@ -66,7 +68,7 @@ from qdb_pause import PauseMixin
 from qdb_repr import ReprMixin, _exc_line
 from qdb_tracing import TracingMixin, _Stepper
 
-for _module in (sys.modules[__name__], qdb_breakpoints, qdb_common, qdb_eval, qdb_inspect,
+for _module in (sys.modules[__name__], qdb_breakpoints, qdb_children, qdb_common, qdb_eval, qdb_inspect,
                 qdb_output, qdb_pause, qdb_repr, qdb_threads, qdb_tracing):
     _BRIDGE_FILES.update((_module.__file__, os.path.abspath(_module.__file__)))
 
@@ -84,7 +86,7 @@ _FRAME_COMMANDS = frozenset(
 
 
 class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
-             ReprMixin):
+             ReprMixin, ChildrenMixin):
     """The debugger. All state is per instance (bdb's warning about class state applies)."""
 
     def __init__(self, config, program, boot_globals):
@@ -126,6 +128,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._detached = False
         self._detaching = False
         self._exit_sigint = False
+        self._exit_code = 0  # what the program's SystemExit asks for (a child reports it)
         self._last_exc_stop = None
 
         # Breakpoints.
@@ -210,7 +213,13 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._channel_ok = True
         impl = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name,
                                                         sys.implementation.name)
-        self._send("hello", {
+        extra = {}
+        child = self._config.get("child")
+        if child:
+            # Whose child this is, and what it runs (the tracer did not start it).
+            extra = {"child": {"parent": child.get("parent")}, "program": self._program,
+                     "argv": [str(a) for a in sys.argv], "cwd": os.getcwd()}
+        self._send("hello", dict(extra, **{
             "token": self._token,
             "runtime": "%s %s" % (impl, sys.version.split()[0]),
             "pid": os.getpid(),
@@ -220,7 +229,19 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 "complete", "set_trace", "hit_conditions", "logpoints",
             ] + (["running_threads"] if _PY312 or (
                 self._thread_tracer is not None and self._thread_tracer.available) else []),
-        })
+        }))
+
+    def connect_child(self):
+        """Connects a child's channel; False (the child then runs untraced) when the tracer
+        cannot be reached."""
+        try:
+            self.connect()
+            return True
+        except OSError:
+            self._channel_ok = False
+            self._active = False
+            self._detached = True
+            return False
 
     def _send(self, e, p=_MISSING, id_=None):
         """Sends one event; False when the channel is gone (detaching is the reader's job)."""
@@ -1086,7 +1107,9 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         added = []
         for spec in breakpoints or []:
             try:
-                added.append(self.set_break(self._parse_bp_spec(spec), None, from_config=True))
+                # A child's are its parent's breakpoints, as set_break payloads with their ids.
+                p = dict(spec) if isinstance(spec, dict) else self._parse_bp_spec(spec)
+                added.append(self.set_break(p, None, from_config=True))
             except _CommandError as err:
                 self._error(err.type, err.data, "set_break")
             except Exception as exc:
@@ -1193,11 +1216,11 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             self._channel_ok = False
             try:
                 self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
+            except (OSError, AttributeError):
                 pass
             try:
                 self._sock.close()
-            except OSError:
+            except (OSError, AttributeError):
                 pass
         # Wake a thread stopped in the interaction loop.
         self._queue.put(None)
@@ -1206,6 +1229,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         """Last atexit handler: forwards the remaining output, gives fds 1 and 2 back."""
         if os.getpid() != self._pid:
             return
+        self.on_exit(self._exit_code)
         self._active = False
         if _PY312:
             self._mon_release()
@@ -1218,20 +1242,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         if self._exit_sigint:
             self._orig_signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
-
-    def after_fork_in_child(self):
-        """A forked child must not talk on the parent's channel nor trace."""
-        self._active = False
-        self._detached = True
-        self._channel_ok = False
-        self._streams = []
-        self._holding = None
-        self._gate = None
-        self._held = {}
-        sys.settrace(None)
-        threading.settrace(None)
-        if _PY312:
-            self._mon_release()
 
 
 # ---------------------------------------------------------------------- module API
@@ -1286,6 +1296,46 @@ def _cant_open(path, exc):
     sys.stderr.flush()
 
 
+def _install_hooks(bridge):
+    """What the bridge hooks in the interpreter: exits, input, forks, signals, breakpoint(),
+    uncaught exceptions in threads, and (when following) the start of child processes."""
+    if getattr(bridge, "_hooks_installed", False):
+        return
+    bridge._hooks_installed = True
+    bridge.hook_exit()
+    bridge.watch_stdin()
+    import atexit
+    atexit.register(bridge.at_exit)  # first registered, so it runs last
+    os.register_at_fork(after_in_child=bridge.after_fork_in_child)
+    bridge.install_signal_hooks()
+    bridge.install_follow()
+    bridge.hook_fork()
+    sys.breakpointhook = _breakpointhook
+
+    orig_thread_hook = threading.excepthook
+
+    def thread_excepthook(args):
+        if args.exc_type is not SystemExit and args.exc_value is not None:
+            try:
+                bridge.post_mortem(args.exc_value, args.exc_traceback,
+                                   args.thread.ident if args.thread else None)
+            except Exception:
+                pass
+        return orig_thread_hook(args)
+
+    threading.excepthook = thread_excepthook
+
+
+def _exit_code_of(exc):
+    """The exit status a SystemExit gives the process."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code & 0xFF
+    return 1
+
+
 def _main():
     """Runs the program as ``python PROGRAM ARGS`` would, under the bridge."""
     global _bridge
@@ -1320,28 +1370,22 @@ def _main():
     this = sys.modules[__name__]
     sys.modules["qdb"] = this
 
-    bridge.connect()
-    bridge.capture_output()
-    bridge.hook_exit()
-    bridge.watch_stdin()
-    import atexit
-    atexit.register(bridge.at_exit)  # first registered, so it runs last
-    os.register_at_fork(after_in_child=bridge.after_fork_in_child)
-    bridge.install_signal_hooks()
-    sys.breakpointhook = _breakpointhook
-
-    orig_thread_hook = threading.excepthook
-
-    def thread_excepthook(args):
-        if args.exc_type is not SystemExit and args.exc_value is not None:
-            try:
-                bridge.post_mortem(args.exc_value, args.exc_traceback,
-                                   args.thread.ident if args.thread else None)
-            except Exception:
-                pass
-        return orig_thread_hook(args)
-
-    threading.excepthook = thread_excepthook
+    # A child (see qdb_children) has its own channel and leaves its output where its parent
+    # sent it; a dormant one (multiprocessing's forkserver) has no session of its own.
+    child = bool(config.get("child"))
+    dormant = bool(config.get("dormant"))
+    sys.argv = argv
+    attached = False
+    if dormant:
+        pass
+    elif child:
+        attached = bridge.connect_child()
+    else:
+        bridge.connect()
+        bridge.capture_output()
+        attached = True
+    if attached or dormant:
+        _install_hooks(bridge)
 
     sys.argv = argv
     if kind == "file" and not getattr(sys.flags, "safe_path", False):
@@ -1396,16 +1440,20 @@ def _main():
             sys.excepthook(type(exc), exc, None)
             raise SystemExit(1)
 
-    bridge.start(config.get("breakpoints") or [])
+    if attached:
+        bridge.start(config.get("breakpoints") or [])
     sys.modules["__main__"] = main_mod
-    bridge.trace_main_before_run()
+    if attached:
+        bridge.trace_main_before_run()
     try:
         exec(code, main_mod.__dict__)
-    except SystemExit:
+    except SystemExit as exc:
         sys.settrace(None)
+        bridge._exit_code = _exit_code_of(exc)
         raise
     except BaseException as exc:
         sys.settrace(None)
+        bridge._exit_code = 1
         tb = _trim_tb(exc.__traceback__, bridge)
         try:
             bridge.post_mortem(exc, tb)

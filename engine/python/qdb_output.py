@@ -202,7 +202,7 @@ class OutputMixin(object):
                 except Exception:
                     pass
 
-        def wrap(module, name, to_self):
+        def wrap(module, name, to_self, then=None):
             real = getattr(module, name, None)
             if real is None:
                 return
@@ -210,6 +210,8 @@ class OutputMixin(object):
             def hooked(*args, **kws):
                 if to_self(*args, **kws):
                     drain()
+                    if then is not None:
+                        then(*args, **kws)
                 return real(*args, **kws)
 
             hooked.__name__ = name
@@ -218,7 +220,8 @@ class OutputMixin(object):
             setattr(module, name, hooked)
 
         import signal
-        wrap(os, "_exit", lambda *a, **k: True)
+        wrap(os, "_exit", lambda *a, **k: True,
+             lambda *a, **k: bridge.on_exit(a[0] if a else k.get("status")))
         wrap(os, "abort", lambda *a, **k: True)
         wrap(os, "kill", lambda pid=None, *a, **k: pid in (os.getpid(), 0))
         wrap(signal, "raise_signal", lambda *a, **k: True)

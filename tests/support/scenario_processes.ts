@@ -18,7 +18,7 @@ import { QdbProcess, startServe } from "./processes.ts";
 import { EventLog, guardExit, type ScenarioBackend } from "./scenario.ts";
 
 /** Server events: checked by the server's own tests, not part of a program's scenario. */
-const SERVER_ONLY = new Set(["attached", "clients", "command", "disable"]);
+const SERVER_ONLY = new Set(["attached", "clients", "command", "disable", "child"]);
 const START_ID = "scenario-start";
 
 const STDIN: Record<string, string> = { inherit: "terminal", piped: "clients", null: "none" };

@@ -1,0 +1,410 @@
+"""Following child processes: each Python child of the program becomes a session of its own.
+
+Two ways a child Python comes to be, two ways to follow it:
+
+- **fork** (``os.fork``, multiprocessing's ``fork`` start method, the workers a ``forkserver``
+  forks): the child is a copy of the parent, bridge included. An at-fork hook gives the copy a
+  fresh state (its locks may have been held by threads that do not exist in the child), its own
+  channel to the tracer, and the parent's breakpoints; the program goes on without noticing.
+- **exec** of a Python interpreter (``subprocess`` and ``os.posix_spawn``, multiprocessing's
+  ``spawn`` method and its forkserver process, ``os.exec*``): the command line is rewritten so that
+  the interpreter first imports the bridge (from the same directory), with the configuration in
+  ``QDB_BRIDGE`` as for the program itself, and the bridge then runs the script, module or code the
+  command named, as that interpreter would have. A command qdb cannot read (an option it does not
+  know, standard input as the program, ``-i``) runs untouched. Non-Python children run untouched.
+
+A child runs until it hits a breakpoint: it does not stop on entry. It says whose child it is
+(``child.parent``: the process id of the session that started it) in its ``hello``; the tracer
+names its session after the parent's. multiprocessing's own helpers (the resource tracker) are not
+followed; its forkserver is followed *dormant*: without a session of its own, so that what it
+forks is followed as children of the program that started it.
+
+What qdb adds to a child's environment (``QDB_BRIDGE``) is removed before the child's program
+runs. On a Python too old for the bridge, the child runs its original command line instead.
+"""
+
+import json
+import os
+import re
+import sys
+import threading
+
+from qdb_common import _PY312
+
+# python, python3, python3.12, python3.12d, pythonw...
+_PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)*)?[a-z]?(\.exe)?$")
+# Options of the interpreter that take no argument (combinable: -uB).
+_FLAGS = set("bBdEIOqsSuvxP")
+# Command lines of multiprocessing helpers that are not the program's code.
+_UNFOLLOWED_CODE = ("from multiprocessing.resource_tracker import",
+                    "from multiprocessing.semaphore_tracker import")
+_DORMANT_CODE = ("from multiprocessing.forkserver import",)
+
+# Runs on any Python (2.7 included): an interpreter too old for the bridge runs the command line
+# it was given before qdb rewrote it.
+CHILD_BOOTSTRAP = "\n".join([
+    "import sys",
+    "if sys.version_info < (3, 8):",
+    "    import json, os",
+    "    _c = json.loads(os.environ.pop('QDB_BRIDGE'))",
+    "    os.execv(sys.executable, [str(a) for a in _c['argv']])",
+    "sys.path.insert(0, sys.argv.pop(1))",
+    "_b = sys.dont_write_bytecode",
+    "sys.dont_write_bytecode = False",
+    "import qdb",
+    "sys.dont_write_bytecode = _b",
+    "del sys.path[0], _b",
+    "qdb._main()",
+])
+
+
+def is_python(path):
+    """Whether `path` names a Python interpreter (by its name, or being this one)."""
+    try:
+        name = os.path.basename(os.fsdecode(path))
+    except Exception:
+        return False
+    if _PYTHON_NAME.match(name):
+        return True
+    try:
+        return os.path.realpath(os.fsdecode(path)) == os.path.realpath(sys.executable)
+    except Exception:
+        return False
+
+
+def split_python_argv(argv):
+    """A Python command line as (options, kind, target, args): the interpreter's own options,
+    then what it runs (`file`, `module` or `code`) and that program's arguments. None when qdb
+    should not follow it: standard input or no program, help or version, an option qdb does not
+    know, or `-i`."""
+    options = []
+    i = 1
+    n = len(argv)
+    while i < n:
+        arg = argv[i]
+        if not isinstance(arg, str):
+            return None
+        if arg == "--":
+            i += 1
+            break
+        if arg.startswith("--"):
+            if arg == "--check-hash-based-pycs" and i + 1 < n:
+                options += argv[i:i + 2]
+                i += 2
+                continue
+            if arg.startswith("--check-hash-based-pycs="):
+                options.append(arg)
+                i += 1
+                continue
+            return None  # --help, --version, or one this Python may not know
+        if arg == "-" or not arg.startswith("-"):
+            break
+        j = 1
+        while j < len(arg):
+            c = arg[j]
+            if c in "cm":
+                if j + 1 < len(arg):
+                    value, rest = arg[j + 1:], argv[i + 1:]
+                elif i + 1 < n:
+                    value, rest = argv[i + 1], argv[i + 2:]
+                else:
+                    return None
+                if not isinstance(value, str):
+                    return None
+                if j > 1:
+                    options.append(arg[:j])
+                return options, ("code" if c == "c" else "module"), value, list(rest)
+            if c in "WX":
+                if j + 1 < len(arg):
+                    options.append(arg)
+                    i += 1
+                elif i + 1 < n:
+                    options += argv[i:i + 2]
+                    i += 2
+                else:
+                    return None
+                break
+            if c not in _FLAGS:
+                return None  # -h, -V, -i, or unknown
+            j += 1
+        else:
+            options.append(arg)
+            i += 1
+    if i >= n or argv[i] == "-" or not isinstance(argv[i], str):
+        return None
+    return options, "file", argv[i], list(argv[i + 1:])
+
+
+class ChildrenMixin(object):
+    """The Bridge's following of child processes."""
+
+    def _follows(self):
+        return bool(self._config.get("follow")) and bool(self._config.get("channel"))
+
+    def _parent_pid(self):
+        """The pid a child of this process names as its parent: this process, or (for a dormant
+        forkserver) the session that started it."""
+        if self._config.get("dormant"):
+            return (self._config.get("child") or {}).get("parent")
+        return os.getpid()
+
+    def _bp_specs(self):
+        """The breakpoints as set_break payloads (with their ids), for a child to start with."""
+        if not self._active:
+            return list(self._config.get("breakpoints") or [])
+        out = []
+        with self._bp_lock:
+            bps = list(self._bps.values()) + list(self._pending_bps.values())
+        for bp in sorted(bps, key=lambda b: b.id):
+            spec = {"id": bp.id, "temp": bp.temp, "enabled": bp.enabled, "ignore": bp.ignore}
+            if bp.pending:
+                spec["func"] = bp.func
+            else:
+                spec.update({"file": bp.file, "line": bp.line})
+                if bp.func:
+                    spec["func"] = bp.func
+            for key in ("cond", "hit_condition", "log"):
+                value = getattr(bp, key)
+                if value is not None:
+                    spec[key] = value
+            out.append(spec)
+        return out
+
+    def _child_config(self, kind, target, argv, dormant=False):
+        return {
+            "channel": self._config.get("channel"),
+            "token": self._token,
+            "child": {"parent": self._parent_pid()},
+            "run": kind,
+            "stop_on_entry": False,
+            "eval_policy": self._eval_policy,
+            "eval_timeout": self._eval_timeout,
+            "breakpoints": self._bp_specs(),
+            "break_on": self._break_on,
+            "skip": list(self._skip),
+            "follow": True,
+            "dormant": dormant,
+            "argv": list(argv),
+        }
+
+    def _rewrite_exec(self, path, argv):
+        """The command line (and the variable to add to its environment) that runs `argv` under
+        the bridge, or None to run it untouched."""
+        if not self._follows() or self._detached or not is_python(path):
+            return None
+        try:
+            text = [os.fsdecode(a) for a in argv]
+        except Exception:
+            return None
+        split = split_python_argv(text)
+        if split is None:
+            return None
+        options, kind, target, args = split
+        dormant = False
+        if kind == "code":
+            head = target.lstrip()
+            if head.startswith(_UNFOLLOWED_CODE):
+                return None
+            dormant = head.startswith(_DORMANT_CODE)
+        bridge_dir = os.path.dirname(os.path.abspath(sys.modules["qdb"].__file__))
+        config = self._child_config(kind, target, text, dormant)
+        new_argv = [text[0]] + options + ["-c", CHILD_BOOTSTRAP, bridge_dir, target] + args
+        return new_argv, json.dumps(config)
+
+    def install_follow(self):
+        """Rewrites the command lines of Python children (see the module's docstring)."""
+        if not self._follows() or getattr(self, "_follow_installed", False):
+            return
+        self._follow_installed = True
+        bridge = self
+
+        def env_list(env, value):
+            # _posixsubprocess takes the environment as a list of b"KEY=VALUE".
+            if env is None:
+                env = [k + b"=" + v for k, v in os.environb.items()]
+            env = [e for e in env if not os.fsencode(e).startswith(b"QDB_BRIDGE=")]
+            return env + [b"QDB_BRIDGE=" + value.encode("utf-8")]
+
+        def env_map(env, value):
+            env = dict(os.environ if env is None else env)
+            env.pop("QDB_BRIDGE", None)
+            env.pop(b"QDB_BRIDGE", None)
+            env["QDB_BRIDGE"] = value
+            return env
+
+        def rewrite(path, argv):
+            try:
+                return bridge._rewrite_exec(path, argv)
+            except Exception:
+                return None  # never break the program's own subprocess
+
+        try:
+            import _posixsubprocess
+        except ImportError:
+            _posixsubprocess = None
+        if _posixsubprocess is not None:
+            real_fork_exec = _posixsubprocess.fork_exec
+
+            def fork_exec(*args, **kws):
+                # (args, executable_list, close_fds, pass_fds, cwd, env, ...) on 3.8 to 3.13.
+                if len(args) > 5 and args[1]:
+                    new = rewrite(args[1][0], args[0])
+                    if new is not None:
+                        args = list(args)
+                        args[0] = new[0]
+                        args[5] = env_list(args[5], new[1])
+                return real_fork_exec(*args, **kws)
+
+            fork_exec.__wrapped__ = real_fork_exec
+            _posixsubprocess.fork_exec = fork_exec
+
+        real_execve = os.execve
+
+        def wrap_exec(name):
+            real = getattr(os, name, None)
+            if real is None:
+                return
+            replaces = name.startswith("exec")
+
+            def hooked(path, argv, *rest, **kws):
+                new = rewrite(path, argv)
+                if replaces:
+                    bridge.before_exec()
+                if new is None:
+                    return real(path, argv, *rest, **kws)
+                if name == "execv":
+                    # No environment given: the process's own, with the child's configuration.
+                    return real_execve(path, new[0], env_map(None, new[1]))
+                if rest:
+                    env, rest = rest[0], rest[1:]
+                else:
+                    env = kws.pop("env", None)
+                return real(path, new[0], env_map(env, new[1]), *rest, **kws)
+
+            hooked.__name__ = name
+            hooked.__doc__ = real.__doc__
+            hooked.__wrapped__ = real
+            setattr(os, name, hooked)
+
+        for name in ("execv", "execve", "posix_spawn", "posix_spawnp"):
+            wrap_exec(name)
+
+    def hook_fork(self):
+        """Python 3.12+ warns at os.fork() in a process with several threads: qdb's own threads
+        must not make a program that has one thread see that warning. When the program has
+        threads of its own, the warning is given as Python would, at the caller's line."""
+        if sys.version_info < (3, 12) or getattr(os.fork, "_qdb", False):
+            return
+        import warnings
+        real = os.fork
+
+        def fork():
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                pid = real()
+            if pid == 0:
+                return pid
+            mine = [t for t in threading.enumerate() if not getattr(t, "_qdb_internal", False)]
+            caller = sys._getframe(1)
+            for w in caught:
+                if (len(mine) <= 1 and issubclass(w.category, DeprecationWarning)
+                        and "multi-threaded" in str(w.message)):
+                    continue
+                warnings.warn_explicit(
+                    w.message, w.category, caller.f_code.co_filename, caller.f_lineno,
+                    module=caller.f_globals.get("__name__"),
+                    registry=caller.f_globals.setdefault("__warningregistry__", {}))
+            return pid
+
+        fork.__doc__ = real.__doc__
+        fork.__wrapped__ = real
+        fork._qdb = True
+        os.fork = fork
+
+    def before_exec(self):
+        """The process image is about to be replaced: what the program wrote goes out first,
+        and the session says how it ends."""
+        try:
+            self.drain_output()
+        except Exception:
+            pass
+        if self._config.get("child"):
+            self._send("exiting", {"exec": True})
+
+    def on_exit(self, code):
+        """The process is ending with `code`: a child's session says so (the tracer cannot wait
+        for a process it did not start)."""
+        if self._config.get("child") and os.getpid() == self._pid and self._channel_ok:
+            self._send("exiting", {"code": code})
+
+    def after_fork_in_child(self):
+        """A forked child: followed with a fresh state and its own channel, or (not following)
+        left untraced, never talking on the parent's channel."""
+        if self._follows() and (self._active or self._config.get("dormant")):
+            try:
+                self._become_fork_child()
+                return
+            except Exception:
+                pass  # a child qdb cannot follow runs on untraced
+        self._untrace_in_child()
+
+    def _untrace_in_child(self):
+        """A forked child that is not followed: no tracing, and never a word on the parent's
+        channel (its copy of the socket is closed; closing a copy does not end the parent's)."""
+        self._active = False
+        self._detached = True
+        self._channel_ok = False
+        self._close_inherited()
+        self._holding = None
+        self._gate = None
+        self._held = {}
+        sys.settrace(None)
+        threading.settrace(None)
+        if _PY312:
+            self._mon_release()
+
+    def _close_inherited(self):
+        """Closes this process's copies of the parent's channel and of the reading ends of its
+        output pipes: the parent's end of the channel must see its end of file when the parent
+        ends, and a pipe nobody else reads must not keep a writer waiting."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        for stream in self._streams:
+            try:
+                os.close(stream.read_fd)
+            except OSError:
+                pass
+        self._streams = []
+
+    def _become_fork_child(self):
+        """Starts over as a child session: the same object (every hook the program holds points
+        at it), a fresh state, its own channel, the parent's breakpoints."""
+        parent = self._parent_pid()
+        specs = self._bp_specs()
+        dormant = bool(self._config.get("dormant"))
+        self._untrace_in_child()
+        keep = dict((k, self.__dict__[k]) for k in _KEEP_IN_FORK_CHILD if k in self.__dict__)
+        config = dict(self._config)
+        config.update(child={"parent": parent}, dormant=False, stop_on_entry=False,
+                      breakpoints=specs)
+        self.__init__(config, self._program, self._boot_globals)
+        self.__dict__.update(keep)
+        if not self.connect_child():
+            return
+        if dormant:
+            import qdb
+            qdb._install_hooks(self)
+        self.start(specs)
+
+
+# What a forked child keeps of its parent's bridge: the program's main module, the policy hook,
+# and what the bridge's hooks saved of the program's (its signal handlers, its import).
+_KEEP_IN_FORK_CHILD = (
+    "_main_globals", "_hook", "_hook_error", "_orig_excepthook", "_chained_handler",
+    "_orig_signal", "_orig_getsignal", "_real_import", "_libc_fflush", "_thread_tracer",
+    "_follow_installed", "_hooks_installed",
+)

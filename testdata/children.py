@@ -1,0 +1,59 @@
+"""Child processes of every kind, for the child-session scenarios: `children.py MODE...` runs,
+for each mode, one child (or a pool of two) that calls work(); the program prints what the
+children returned and exits with code 7, so that a change to either shows."""
+import os
+import subprocess
+import sys
+
+
+def work(x):
+    doubled = x * 2  # @work
+    return doubled + 1
+
+
+def main(mode):
+    if mode in ("fork", "spawn", "forkserver"):
+        import multiprocessing
+        ctx = multiprocessing.get_context(mode)
+        with ctx.Pool(2) as pool:
+            print("results", pool.map(work, [10, 20]))
+    elif mode == "executor":
+        import concurrent.futures
+        import multiprocessing
+        with concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn")) as ex:
+            print("results", list(ex.map(work, [10, 20])))
+    elif mode == "subprocess":
+        done = subprocess.run([sys.executable, __file__, "child", "10"], capture_output=True,
+                              text=True)
+        print("child said", done.stdout.strip(), "and exited with", done.returncode)
+    elif mode == "osfork":
+        pid = os.fork()
+        if pid == 0:
+            os._exit(work(10))
+        _, status = os.waitpid(pid, 0)
+        print("child exited with", os.WEXITSTATUS(status))
+    elif mode == "shell":
+        done = subprocess.run("echo shell says $((6 * 7)); exit 5", shell=True,
+                              capture_output=True, text=True)
+        print("shell said", done.stdout.strip(), "and exited with", done.returncode)
+    elif mode == "child":
+        print("child result", work(int(sys.argv[2])))
+        sys.exit(3)
+    elif mode == "environ":
+        print("QDB variables:", sorted(k for k in os.environ if k.startswith("QDB")))
+        done = subprocess.run([sys.executable, "-c",
+                               "import os; print(sorted(k for k in os.environ if 'QDB' in k))"],
+                              capture_output=True, text=True)
+        print("child sees:", done.stdout.strip())
+        return 0
+    return 7
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "child":
+        sys.exit(main("child"))
+    code = 0
+    for each in sys.argv[1:]:
+        code = main(each)
+    sys.exit(code)
