@@ -7,8 +7,13 @@
 
 import { PlainConsole, TerminalConsole } from "../client/terminal/console.ts";
 import { wantColor } from "../client/terminal/render.ts";
-import { type SessionConnection, TerminalClient } from "../client/terminal/terminal.ts";
-import type { TracerInfo } from "../protocol/mod.ts";
+import { sanitize } from "../client/terminal/sanitize.ts";
+import {
+  type SessionConnection,
+  TerminalClient,
+  type TerminalOptions,
+} from "../client/terminal/terminal.ts";
+import type { EventPayloads, TracerInfo } from "../protocol/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -74,6 +79,18 @@ export interface RunTerminalOptions {
    * quit, and may read its input). Without it, input after the end is ignored.
    */
   afterEnd?: (text: string) => void;
+  /**
+   * Opens another session of the tree (a child, or a parent), for `attach PID`: without it,
+   * the terminal stays in its session. Resolves with the connection and the tracer, or null
+   * when the session has no tracer (it ended).
+   */
+  openSession?: (session: string) => Promise<
+    { connection: SessionConnection; attached: EventPayloads["attached"] }
+  >;
+  /** The `attached` reply `client` got (its children, its parent). */
+  attached?: EventPayloads["attached"];
+  /** The session id of `client` (the tree's root, for `attach ..` from a child). */
+  session?: string;
 }
 
 /**
@@ -118,6 +135,7 @@ export async function runTerminal(
     ...(options.forwardInput !== undefined ? { forwardInput: options.forwardInput } : {}),
     ...(options.awaitTracer ? { awaitTracer: true } : {}),
     ...(options.local ? { listFiles } : {}),
+    ...(options.attached ? { attached: options.attached } : {}),
   };
   const reader = Deno.stdin.readable.getReader();
   const decoder = new TextDecoder();
@@ -135,11 +153,10 @@ export async function runTerminal(
       history: loadHistory(file),
       onHistory: (line) => appendHistory(file, line),
     });
-    const terminal = new TerminalClient({ ...common, screen });
     Deno.stdin.setRaw(true);
     let ended = false;
     try {
-      const done = terminal.run();
+      const done = runTree({ ...common, screen }, options);
       (async () => {
         while (true) {
           const { value, done } = await reader.read();
@@ -158,9 +175,8 @@ export async function runTerminal(
     }
   }
   const screen = new PlainConsole(out);
-  const terminal = new TerminalClient({ ...common, screen });
   let ended = false;
-  const done = terminal.run().finally(() => ended = true);
+  const done = runTree({ ...common, screen }, options).finally(() => ended = true);
   (async () => {
     let partial = "";
     while (true) {
@@ -179,4 +195,95 @@ export async function runTerminal(
     if (!ended) screen.inputEnd();
   })().catch(() => {});
   return await done;
+}
+
+/**
+ * Runs the terminal of the program's session and, on `attach PID`, the terminal of a child
+ * session in the foreground while the program's goes on in the background (its output and
+ * news still show). When the child's session ends, or on `attach ..` back to the program, the
+ * program's terminal has the screen again. Resolves with the program's terminal's exit code,
+ * once the child in the foreground (if any) is done too.
+ */
+async function runTree(common: TerminalOptions, options: RunTerminalOptions): Promise<number> {
+  const open = options.openSession;
+  const rootSession = options.session;
+  if (!open || rootSession === undefined) return await new TerminalClient(common).run();
+  let focused: { session: string; terminal: TerminalClient; done: Promise<number> } | undefined;
+  let rootEnded = false;
+  const say = (text: string) => common.screen.say(text);
+
+  const back = async () => {
+    focused = undefined;
+    if (rootEnded) return;
+    say(`[back in session ${rootSession}]`);
+    await root.foreground();
+  };
+
+  const focus = async (target: string): Promise<void> => {
+    // A session of the tree: the program's, one of its descendants (by pid or id), or the
+    // parent of the one in the foreground.
+    const session = target === rootSession || target === focused?.terminal.parent
+      ? target
+      : root.findChild(target);
+    if (session === undefined) {
+      say(`*** No child session ${sanitize(target)} ("children" lists them)`);
+      return;
+    }
+    if (session === rootSession) {
+      const leaving = focused;
+      if (!leaving) return;
+      focused = undefined;
+      leaving.terminal.leave();
+      await leaving.done;
+      return await back();
+    }
+    let opened;
+    try {
+      opened = await open(session);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      say(`*** cannot attach to ${session}: ${sanitize(why)}`);
+      return;
+    }
+    const tracer = opened.attached.tracer;
+    if (!tracer) {
+      opened.connection.close();
+      say(`*** session ${session} has ended`);
+      return;
+    }
+    const leaving = focused;
+    root.background(session);
+    if (leaving) {
+      focused = undefined;
+      leaving.terminal.leave();
+      await leaving.done;
+    }
+    say(
+      `[session ${session}: ${sanitize(tracer.argv.join(" "))} (pid ${tracer.pid}); ` +
+        `"attach .." goes back]`,
+    );
+    const terminal = new TerminalClient({
+      ...common,
+      connection: opened.connection,
+      tracer,
+      attached: opened.attached,
+      onAttach: focus,
+      child: true,
+      // A child's standard input is not qdb's.
+      forwardInput: false,
+    });
+    const entry = { session, terminal, done: terminal.run() };
+    focused = entry;
+    entry.done.then(async () => {
+      opened.connection.close();
+      // Its session ended (not left for another): the program's terminal takes over.
+      if (focused === entry) await back();
+    });
+  };
+
+  const root = new TerminalClient({ ...common, onAttach: focus });
+  const code = await root.run();
+  rootEnded = true;
+  while (focused) await focused.done;
+  return code;
 }

@@ -96,13 +96,13 @@ export const attachCommand: CommandSpec = {
         return 1;
       }
     }
-    const client = await ReconnectingSession.connect(server, {
-      session,
+    const connectOptions = {
       auth: token,
       caCerts,
       name: str(values, "name"),
       retryFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
-    });
+    };
+    const client = await ReconnectingSession.connect(server, { ...connectOptions, session });
     const tracer = client.attached.tracer;
     const others = client.attached.clients.length - 1;
     const readOnly = client.attached.clients.find((c) => c.id === client.attached.you)?.readOnly;
@@ -119,7 +119,17 @@ export const attachCommand: CommandSpec = {
         "Read-only: you see everything that happens in the session; the server refuses commands.",
       );
     }
-    return await runTerminal(client, { tracer, local: false });
+    return await runTerminal(client, {
+      tracer,
+      attached: client.attached,
+      local: false,
+      session,
+      // `attach PID`: a child session of the program, in the same terminal.
+      openSession: async (id) => {
+        const other = await ReconnectingSession.connect(server, { ...connectOptions, session: id });
+        return { connection: other, attached: other.attached };
+      },
+    });
   },
 };
 

@@ -139,11 +139,22 @@ export const runCommand: CommandSpec = {
       console.log(hint);
       code = await runTerminal(client, {
         tracer: client.attached.tracer ?? null,
+        attached: client.attached,
         forwardInput: true,
         awaitTracer: true,
         local: true,
         // After a soft quit the program runs on in the foreground, and reads what is typed.
         afterEnd: (text) => tracer.input(text),
+        session,
+        // `attach PID`: a child session of the program, in the same terminal.
+        openSession: async (id) => {
+          const other = await QdbClient.connect(server.clientUrl, {
+            session: id,
+            auth: token,
+            name: Deno.env.get("USER") ?? "local",
+          });
+          return { connection: other, attached: other.attached };
+        },
       });
     }
     client.close();

@@ -19,6 +19,7 @@
 
 import type {
   Breakpoint,
+  ChildInfo,
   ClientInfo,
   EventPayloads,
   ExceptionPayload,
@@ -63,6 +64,8 @@ export class SessionModel {
   #watches: Watch[] = [];
   #exit: ExitInfo | undefined;
   #ended = false;
+  #parent: string | undefined;
+  readonly #children = new Map<string, ChildInfo>();
 
   /** An empty model: nothing is known until events come. */
   constructor(options: SessionModelOptions = {}) {
@@ -120,6 +123,19 @@ export class SessionModel {
     return this.#exit;
   }
 
+  /** For a child session: its parent's session id. */
+  get parent(): string | undefined {
+    return this.#parent;
+  }
+
+  /**
+   * The live child sessions that descend from this one (its children, theirs...), by session
+   * id, as last told (`attached`, `child`). One that ended is forgotten.
+   */
+  get children(): ReadonlyMap<string, ChildInfo> {
+    return this.#children;
+  }
+
   /** True once debugging is over (the tracer said `disabled`, or the server `disable`). */
   get ended(): boolean {
     return this.#ended;
@@ -145,6 +161,13 @@ export class SessionModel {
         this.#protocol = event.p.protocol;
         this.#clients.clear();
         for (const client of event.p.clients) this.#clients.set(client.id, client);
+        this.#parent = event.p.parent;
+        this.#children.clear();
+        for (const child of event.p.children ?? []) this.#children.set(child.session, child);
+        return "changed";
+      case "child":
+        if (event.p.state === "ended") this.#children.delete(event.p.session);
+        else this.#children.set(event.p.session, event.p);
         return "changed";
       case "clients":
         if (event.p.clients) {

@@ -11,6 +11,7 @@ import { serve } from "../server.ts";
 import { startTracer } from "../tracer.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
+import { QdbProcess } from "./support/processes.ts";
 
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/children.py", import.meta.url).pathname;
@@ -131,5 +132,40 @@ Deno.test({
     assertEquals(seen.filter((m) => m.e === "child").length, 0);
     assertStringIncludes(stdout, "child exited with 21");
     assertEquals(stdout, PLAIN_OUTPUT);
+  },
+});
+
+Deno.test({
+  name: "qdb run: a child's stop is announced, attach PID debugs it, and the program goes on",
+  ignore: pythons.length === 0,
+  async fn() {
+    const python = pythons.at(-1)!;
+    await using run = new QdbProcess([
+      "run",
+      "--python",
+      python.path,
+      "--no-stop",
+      "--break",
+      `${PROGRAM}:${WORK_LINE}`,
+      PROGRAM,
+      "subprocess",
+    ], { holdStdin: true });
+    const input = run.child.stdin.getWriter();
+    const type = (line: string) => input.write(new TextEncoder().encode(`${line}\n`));
+    const [, pid] = await run.line(
+      /\[child (\d+) stopped at \S*children\.py:\d+ in work; "attach \1" to debug it\]/,
+    );
+    // The program's terminal is not yanked away: the person chooses to go there.
+    await type(`:attach ${pid}`);
+    await run.line(new RegExp(`\\[session \\S+/${pid}: .*children\\.py child 10 \\(pid ${pid}\\)`));
+    await run.line(/> \S*children\.py\(\d+\)work\(\)/);
+    await type("p x");
+    await run.line(/^(\(qdb \d+\) )*10$/);
+    await type("c");
+    await run.line(/The program exited with code 3/);
+    await run.line(/\[back in session /);
+    await run.line(/child said child result 21 and exited with 3/);
+    assertEquals((await run.exited()).code, 7);
+    await input.close().catch(() => {});
   },
 });

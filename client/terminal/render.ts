@@ -9,6 +9,7 @@
 
 import type {
   Breakpoint,
+  ChildInfo,
   ExceptionPayload,
   Frame,
   StackPayload,
@@ -300,4 +301,89 @@ export function functionRange(source: string[], line: number, func: string): [nu
     end = n;
   }
   return [start, Math.max(end, line)];
+}
+
+/** What became of a child session, for {@linkcode formatChildNotices}. */
+export interface ChildNotice {
+  /** The child, as the server described it. */
+  child: ChildInfo;
+  /** Whether this is the first the terminal hears of it. */
+  started: boolean;
+}
+
+/** Most children named in one notice line; the rest are counted. */
+const MAX_NAMED_CHILDREN = 8;
+
+function childWhere(child: ChildInfo, cwd: string | undefined): string {
+  const where = child.where;
+  if (!where) return "";
+  return ` at ${displayPath(where.file, cwd)}:${where.line}${
+    where.func ? ` in ${where.func}` : ""
+  }`;
+}
+
+function namedChildren(items: string[]): string {
+  const more = items.length - MAX_NAMED_CHILDREN;
+  return items.slice(0, MAX_NAMED_CHILDREN).join(", ") +
+    (more > 0 ? `, and ${more} more ("children" lists them)` : "");
+}
+
+/**
+ * Notices of child sessions, summarised: a line for those that stopped (grouped when they
+ * stopped at the same place) and one for those that ended, naming at most eight children, so
+ * that a pool of 32 workers hitting a breakpoint costs the person a line or two, not 32. That a
+ * child started is no news (`children` lists them): that it stopped is.
+ */
+export function formatChildNotices(notices: ChildNotice[], cwd: string | undefined): string[] {
+  // The latest news of each child, in the order they first came.
+  const latest = new Map<string, ChildNotice>();
+  for (const notice of notices) {
+    const known = latest.get(notice.child.session);
+    latest.set(notice.child.session, {
+      child: notice.child,
+      started: notice.started || (known?.started ?? false),
+    });
+  }
+  const stopped: ChildInfo[] = [];
+  const ended: ChildInfo[] = [];
+  for (const { child, started } of latest.values()) {
+    if (child.state === "stopped") stopped.push(child);
+    // One that came and went at once was never news.
+    else if (child.state === "ended" && !started) ended.push(child);
+  }
+  const out: string[] = [];
+  const places = new Set(stopped.map((c) => childWhere(c, cwd)));
+  if (stopped.length === 1) {
+    const child = stopped[0]!;
+    out.push(
+      `[child ${child.pid} stopped${childWhere(child, cwd)}; "attach ${child.pid}" to debug it]`,
+    );
+  } else if (stopped.length > 1 && places.size === 1) {
+    const named = namedChildren(stopped.map((c) => `${c.pid}`));
+    out.push(
+      `[${stopped.length} children stopped${[...places][0]}: ${named}; "attach PID" to debug one]`,
+    );
+  } else if (stopped.length > 1) {
+    const named = namedChildren(stopped.map((c) => `${c.pid}${childWhere(c, cwd)}`));
+    out.push(`[${stopped.length} children stopped: ${named}; "attach PID" to debug one]`);
+  }
+  if (ended.length === 1) {
+    const child = ended[0]!;
+    out.push(`[child ${child.pid} ended${child.reason ? `: ${child.reason}` : ""}]`);
+  } else if (ended.length > 1) {
+    out.push(`[${ended.length} children ended: ${namedChildren(ended.map((c) => `${c.pid}`))}]`);
+  }
+  return out;
+}
+
+/** The `children` table: each live child session, its state, and where it stopped. */
+export function formatChildren(
+  children: Iterable<ChildInfo>,
+  cwd: string | undefined,
+): string[] {
+  const rows = [...children].map((child) =>
+    `  ${String(child.pid).padEnd(8)} ${child.state.padEnd(8)}${childWhere(child, cwd)}` +
+    `${child.where && child.state === "stopped" ? "  " : " "}(session ${child.session})`
+  );
+  return rows.length > 0 ? rows : ["No child sessions."];
 }

@@ -1,11 +1,13 @@
 // Golden text of what the terminal prints, with the plain palette.
 import { assertEquals } from "../../tests/support/assert.ts";
-import type { Breakpoint } from "../../protocol/mod.ts";
+import type { Breakpoint, ChildInfo } from "../../protocol/mod.ts";
 import {
   ANSI,
   breakpointChanges,
   displayPath,
   formatBreakpointTable,
+  formatChildNotices,
+  formatChildren,
   formatException,
   formatStack,
   formatWatches,
@@ -132,4 +134,68 @@ Deno.test("colour only on a TTY without NO_COLOR; highlighting marks keywords an
     '\x1b[34mif\x1b[0m x: \x1b[34mreturn\x1b[0m \x1b[33m"a"\x1b[0m  \x1b[2;3m# c\x1b[0m',
   );
   assertEquals(displayPath("/a/b.py", "/a/"), "b.py");
+});
+
+function child(pid: number, state: ChildInfo["state"], extra: Partial<ChildInfo> = {}): ChildInfo {
+  return { session: `job/${pid}`, parent: "job", pid, argv: ["w.py"], state, ...extra };
+}
+
+Deno.test("child notices: one line each, naming the child and how to debug it", () => {
+  const where = { file: "/src/w.py", line: 12, func: "work", reason: "breakpoint" };
+  // That a child started is no news; that it stopped, or ended, is.
+  assertEquals(formatChildNotices([{ child: child(7, "running"), started: true }], "/src"), []);
+  assertEquals(
+    formatChildNotices([{ child: child(7, "stopped", { where }), started: false }], "/src"),
+    ['[child 7 stopped at w.py:12 in work; "attach 7" to debug it]'],
+  );
+  assertEquals(
+    formatChildNotices([{ child: child(7, "ended", { reason: "exit 0" }), started: false }], "/"),
+    ["[child 7 ended: exit 0]"],
+  );
+  // One that came and went at once is no news either.
+  assertEquals(
+    formatChildNotices([
+      { child: child(7, "running"), started: true },
+      { child: child(7, "ended"), started: false },
+    ], "/src"),
+    [],
+  );
+});
+
+Deno.test("child notices: a pool of 32 stopping together is one line, not 32", () => {
+  const where = { file: "/src/w.py", line: 12, func: "work" };
+  const notices = [];
+  for (let pid = 100; pid < 132; pid++) {
+    notices.push({ child: child(pid, "running"), started: true });
+  }
+  for (let pid = 100; pid < 132; pid++) {
+    notices.push({ child: child(pid, "stopped", { where }), started: false });
+  }
+  assertEquals(formatChildNotices(notices, "/src"), [
+    "[32 children stopped at w.py:12 in work: 100, 101, 102, 103, 104, 105, 106, 107, and 24 " +
+    'more ("children" lists them); "attach PID" to debug one]',
+  ]);
+  // Stopped in different places, each says where; those that ended are one more line.
+  const elsewhere = { file: "/src/v.py", line: 3, func: "f" };
+  assertEquals(
+    formatChildNotices([
+      { child: child(1, "stopped", { where }), started: false },
+      { child: child(2, "stopped", { where: elsewhere }), started: false },
+      { child: child(99, "ended"), started: false },
+      { child: child(98, "ended"), started: false },
+    ], "/src"),
+    [
+      '[2 children stopped: 1 at w.py:12 in work, 2 at v.py:3 in f; "attach PID" to debug one]',
+      "[2 children ended: 99, 98]",
+    ],
+  );
+});
+
+Deno.test("the children table lists each child with its state", () => {
+  const where = { file: "/src/w.py", line: 12, func: "work" };
+  assertEquals(formatChildren([], "/src"), ["No child sessions."]);
+  assertEquals(formatChildren([child(7, "stopped", { where }), child(8, "running")], "/src"), [
+    "  7        stopped  at w.py:12 in work  (session job/7)",
+    "  8        running  (session job/8)",
+  ]);
 });

@@ -7,11 +7,13 @@
  */
 
 import type { LinkState, SessionEvent } from "../reconnect.ts";
-import { SessionModel } from "../session.ts";
+import { type Applied, SessionModel } from "../session.ts";
 import { sanitize } from "./sanitize.ts";
 import type {
   Breakpoint,
+  ChildInfo,
   ErrorPayload,
+  EventPayloads,
   PrintPayload,
   StackPayload,
   ThreadInfo,
@@ -32,8 +34,11 @@ import {
 import {
   ANSI,
   breakpointChanges,
+  type ChildNotice,
   displayPath,
   formatBreakpointTable,
+  formatChildNotices,
+  formatChildren,
   formatException,
   formatNames,
   formatStack,
@@ -94,9 +99,22 @@ export interface TerminalOptions {
   listFiles?: (dir: string) => string[];
   /** Source lines shown around the current line at each stop: before and after. */
   context?: [number, number];
+  /**
+   * Switches the terminal to another session of the tree (`attach PID`, `attach ..`): given,
+   * the `attach` command works. It resolves once the switch is done or refused.
+   */
+  onAttach?: ((session: string) => Promise<void>) | undefined;
+  /** A child session's terminal, focused from its program's: its prompt names the pid. */
+  child?: boolean;
+  /** The `attached` reply the connection got before the terminal existed. */
+  attached?: EventPayloads["attached"] | undefined;
 }
 
 const PROMPT = "(qdb) ";
+/** How long child notices wait for more news to show with them, in ms... */
+const CHILD_NOTICE_MS = 200;
+/** ...but no longer than this after the first. */
+const CHILD_NOTICE_MAX_MS = 1000;
 /** The id a client's `start` carries (`QdbClient.connect`): the state sent in answer has it. */
 const START_ID = 0;
 /** What the end of input queues: a quit that no program input can be mistaken for. */
@@ -173,6 +191,16 @@ export class TerminalClient {
   readonly #commands: TerminalCommand[];
   #resolveDone!: (code: number) => void;
   readonly #done = new Promise<number>((resolve) => this.#resolveDone = resolve);
+  readonly #onAttach: ((session: string) => Promise<void>) | undefined;
+  readonly #child: boolean;
+  /** Another session of the tree has the screen: only output and notices are shown. */
+  #background = false;
+  /** A session whose news is not worth a notice (the one in the foreground). */
+  #quietAbout: string | undefined;
+  /** Child notices waiting to be shown together. */
+  #childNotices: ChildNotice[] = [];
+  #childTimer: ReturnType<typeof setTimeout> | undefined;
+  #childFirst: number | undefined;
 
   constructor(options: TerminalOptions) {
     this.#conn = options.connection;
@@ -183,6 +211,9 @@ export class TerminalClient {
     this.#listFiles = options.listFiles;
     this.#context = options.context ?? [1, 2];
     this.#model = new SessionModel({ startId: START_ID, tracer: options.tracer });
+    if (options.attached) this.#model.apply({ e: "attached", p: options.attached });
+    this.#onAttach = options.onAttach;
+    this.#child = options.child ?? false;
     this.#commands = this.#commandTable();
   }
 
@@ -220,14 +251,52 @@ export class TerminalClient {
 
   /** Runs until the session ends or the user quits; resolves with the exit code to use. */
   run(): Promise<number> {
+    this.#attachScreen();
+    this.#pump();
+    return this.#done;
+  }
+
+  #attachScreen(): void {
     this.#screen.attach({
       line: (line) => this.#enqueue(line),
       interrupt: () => this.#interrupt(),
       eof: () => this.#endOfInput(),
       complete: (before) => this.#complete(before),
     });
-    this.#pump();
-    return this.#done;
+  }
+
+  /**
+   * Another session of the tree takes the screen (`attach PID`): this one goes on showing
+   * the program's output and the news of its children, and hears no news of `quiet` (the
+   * session in the foreground).
+   */
+  background(quiet: string): void {
+    this.#background = true;
+    this.#quietAbout = quiet;
+  }
+
+  /** The screen is this session's again: its state is shown, and typed lines are its. */
+  async foreground(): Promise<void> {
+    this.#background = false;
+    this.#quietAbout = undefined;
+    if (this.#ended) return;
+    this.#attachScreen();
+    const stop = this.#stack;
+    if (stop) await this.#onStack(stop, false);
+    else this.#updatePrompt();
+  }
+
+  /** Leaves the session quietly (the terminal goes to another session of the tree). */
+  leave(): void {
+    if (this.#ended) return;
+    this.#quitting = true;
+    this.#ended = true;
+    this.#conn.close();
+  }
+
+  /** The session's parent, for a child session. */
+  get parent(): string | undefined {
+    return this.#model.parent;
   }
 
   /** The exit code the program reported, if it ended. */
@@ -281,6 +350,13 @@ export class TerminalClient {
   }
 
   #finish(): void {
+    this.#flushChildNotices();
+    if (this.#background) {
+      // The foreground session owns the prompt: say only that this one ended.
+      if (this.#endReason) this.#say(this.#palette.info(`qdb: ${this.#endReason}`));
+      this.#resolveDone(this.#exitCode ?? (this.#ended || this.#quitting ? 0 : 1));
+      return;
+    }
     this.#screen.setPrompt(null);
     if (!this.#ended && !this.#quitting) {
       const why = this.#conn.closeInfo?.reason || "the connection closed";
@@ -294,7 +370,10 @@ export class TerminalClient {
 
   async #onEvent(msg: SessionEvent): Promise<void> {
     const before = this.#model.breakpoints;
+    const known = msg.e === "child" && this.#model.children.has(msg.p.session);
     const applied = this.#model.apply(msg);
+    if (msg.e === "child") return this.#onChild(msg.p, !known);
+    if (this.#background) return this.#onBackgroundEvent(msg, applied);
     switch (msg.e) {
       case "attached":
         if (this.#tracer) this.#awaitTracer = false;
@@ -389,6 +468,89 @@ export class TerminalClient {
         break;
       }
     }
+  }
+
+  /**
+   * News of a child session, shown a moment later together with any that follows at once
+   * (a pool's workers start and stop together: a few lines, not one per worker).
+   */
+  #onChild(child: ChildInfo, started: boolean): void {
+    if (child.session === this.#quietAbout) return;
+    this.#childNotices.push({ child, started });
+    // Shown once news stops coming for a moment, or a second after the first.
+    this.#childFirst ??= Date.now();
+    clearTimeout(this.#childTimer);
+    const wait = Math.min(CHILD_NOTICE_MS, this.#childFirst + CHILD_NOTICE_MAX_MS - Date.now());
+    this.#childTimer = setTimeout(() => this.#flushChildNotices(), Math.max(0, wait));
+  }
+
+  #flushChildNotices(): void {
+    clearTimeout(this.#childTimer);
+    this.#childTimer = undefined;
+    this.#childFirst = undefined;
+    const notices = this.#childNotices.splice(0);
+    for (const line of formatChildNotices(notices, this.#tracer?.cwd)) {
+      this.#say(this.#palette.info(line));
+    }
+  }
+
+  /** In the background: the program's output, how it ends, and a word when it stops. */
+  #onBackgroundEvent(msg: SessionEvent, applied: Applied): void {
+    switch (msg.e) {
+      case "print":
+        if (msg.p.input === "<stdout>" || msg.p.input === "<stderr>") this.#onPrint(msg.p);
+        break;
+      case "stack": {
+        if (applied !== "changed" || msg.p.reason === "select") break;
+        const frame = msg.p.stack[msg.p.index];
+        const where = frame
+          ? ` at ${displayPath(frame.file, this.#tracer?.cwd)}:${frame.line}`
+          : "";
+        this.#say(this.#palette.info(
+          `[the program stopped${where}; "attach .." to go back to it]`,
+        ));
+        break;
+      }
+      case "exited": {
+        const { code, signal } = msg.p;
+        this.#say(this.#palette.info(
+          code === null
+            ? `[the program was ended by ${signal ?? "a signal"}]`
+            : `[the program exited with code ${code}]`,
+        ));
+        break;
+      }
+      case "disabled":
+      case "disable":
+        this.#ended = true;
+        break;
+    }
+  }
+
+  /** `attach TARGET`: a child (pid or session id), or `..` for the parent. */
+  async #attachTo(arg: string): Promise<void> {
+    const target = arg.trim();
+    if (!this.#onAttach) {
+      throw new ArgumentError(
+        "This terminal cannot switch sessions: attach to a child with `qdb attach SESSION`",
+      );
+    }
+    if (target === "") throw new ArgumentError("Usage: attach PID | SESSION | ..");
+    if (target === "..") {
+      const parent = this.#model.parent;
+      if (!parent) throw new ArgumentError("This session is not a child: it has no parent");
+      return await this.#onAttach(parent);
+    }
+    // One of this session's children; else the host looks among the whole tree's (a sibling).
+    await this.#onAttach(this.findChild(target) ?? target);
+  }
+
+  /** The session id of a child of this session, named by its pid or session id. */
+  findChild(target: string): string | undefined {
+    for (const child of this.#model.children.values()) {
+      if (String(child.pid) === target || child.session === target) return child.session;
+    }
+    return undefined;
   }
 
   /** A stop: shown, unless it is the same stop again (a new client's `start` asks for it). */
@@ -592,7 +754,8 @@ export class TerminalClient {
   #updatePrompt(): void {
     if (this.#busy || this.#ended || this.#quitting) return this.#screen.setPrompt(null);
     if (!this.#running && this.#inputEnded) return this.#quitAtEnd();
-    this.#screen.setPrompt(this.#running ? null : this.#palette.prompt(PROMPT));
+    const prompt = this.#child && this.#tracer ? `(qdb ${this.#tracer.pid}) ` : PROMPT;
+    this.#screen.setPrompt(this.#running ? null : this.#palette.prompt(prompt));
   }
 
   #interrupt(): void {
@@ -664,7 +827,8 @@ export class TerminalClient {
 
   async #runCommand(word: string, rest: string, line = `${word} ${rest}`): Promise<void> {
     const command = this.#commands.find((c) => c.names.includes(word));
-    if (!command || (word !== "!" && looksLikePython(rest))) {
+    // `attach ..` is no Python, whatever it looks like.
+    if (!command || (word !== "!" && word !== "attach" && looksLikePython(rest))) {
       await this.#evaluate(line.trim());
       return;
     }
@@ -1025,6 +1189,19 @@ export class TerminalClient {
           }
           this.#conn.send("disable", mode);
         },
+      },
+      {
+        names: ["children"],
+        help: "List the child processes debugged as sessions of their own (multiprocessing, " +
+          "subprocess, fork)",
+        run: () => formatChildren(this.#model.children.values(), this.#tracer?.cwd).forEach(say),
+      },
+      {
+        names: ["attach"],
+        args: "PID | SESSION | ..",
+        help: "Debug a child session (a pid that `children` lists), or go back to the parent " +
+          "(..); the program's output and news go on showing",
+        run: (arg) => this.#attachTo(arg),
       },
       {
         names: ["detach"],

@@ -264,3 +264,65 @@ Deno.test("lines typed ahead while a stop's source is on its way are commands at
     ["input", "c\n"],
   ]);
 });
+
+Deno.test("child sessions: their stops are announced, listed, and attach switches", async () => {
+  const conn = new ScriptedConnection((msg, reply) => {
+    if (msg.e === "list") reply("list", SOURCE);
+  });
+  const screen = new RecordingScreen();
+  const said = (pattern: RegExp) =>
+    new Promise<void>((resolve) => {
+      const say = screen.say.bind(screen);
+      screen.say = (text: string) => {
+        say(text);
+        if (pattern.test(text)) resolve();
+      };
+    });
+  const attached: string[] = [];
+  const terminal = new TerminalClient({
+    connection: conn,
+    screen,
+    tracer: {
+      engine: "python",
+      program: "p.py",
+      argv: ["p.py"],
+      pid: 1,
+      host: "h",
+      cwd: "/src",
+      protocol: 2,
+    },
+    onAttach: (session) => {
+      attached.push(session);
+      return Promise.resolve();
+    },
+  });
+  const done = terminal.run();
+  conn.emit("stack", { index: 0, stack: [frame(1, "<module>", "import math")], reason: "entry" });
+  await screen.idle();
+  const child = { session: "job/7", parent: "job", pid: 7, argv: ["p.py"] };
+  const announced = said(/stopped/);
+  conn.emit("child", { ...child, state: "running" });
+  conn.emit("child", {
+    ...child,
+    state: "stopped",
+    where: { file: "/src/w.py", line: 12, func: "work", reason: "breakpoint" },
+  });
+  await announced;
+  await screen.type("children");
+  await screen.type("attach 7");
+  await screen.type("attach 8");
+  await screen.type("attach ..");
+  assertEquals(attached, ["job/7", "8"]);
+  conn.close();
+  await done;
+  assertEquals(screen.transcript.slice(4), [
+    '[child 7 stopped at w.py:12 in work; "attach 7" to debug it]',
+    "(qdb) children",
+    "  7        stopped  at w.py:12 in work  (session job/7)",
+    "(qdb) attach 7",
+    "(qdb) attach 8",
+    "(qdb) attach ..",
+    "*** This session is not a child: it has no parent",
+    "qdb: lost the server: the connection closed",
+  ]);
+});
