@@ -14,7 +14,7 @@
 import { CommandError, listSessions, QdbClient } from "../client/client.ts";
 import { SessionModel } from "../client/session.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
-import type { Breakpoint, ClientEvent, StackPayload } from "../protocol/mod.ts";
+import type { Breakpoint, ChildInfo, ClientEvent, StackPayload } from "../protocol/mod.ts";
 import { type RunningServer, serve } from "../server.ts";
 import { type RunningTracer, startTracer } from "../tracer.ts";
 import { PathMapper, type PathMapping } from "./paths.ts";
@@ -101,6 +101,16 @@ export class DapAdapter implements AsyncDisposable {
   /** A launched program's first stop, shown once the editor is configured (if it asked). */
   #entry: Record<string, unknown> | undefined;
   #terminated = false;
+  /** The editor starts a debug session when asked (`startDebugging`): for child processes. */
+  #startsDebugging = false;
+  /** How to attach to another session of this one's server (for a child's configuration). */
+  #attachArgs: Record<string, unknown> | undefined;
+  /** This session's id. */
+  #sessionId: string | undefined;
+  /** The launch or attach arguments that say how paths map. */
+  #pathArgs: Record<string, unknown> = {};
+  /** Children the editor was asked to debug. */
+  readonly #childrenStarted = new Set<string>();
   /** Resolves when the editor or the program ended the session. */
   readonly done: Promise<void>;
   #finish!: () => void;
@@ -128,6 +138,7 @@ export class DapAdapter implements AsyncDisposable {
     const args = request.arguments ?? {};
     switch (request.command) {
       case "initialize":
+        this.#startsDebugging = args.supportsStartDebuggingRequest === true;
         return CAPABILITIES;
       case "launch":
         await this.#launch(args);
@@ -136,6 +147,11 @@ export class DapAdapter implements AsyncDisposable {
       case "attach":
         await this.#attach(args);
         this.#event("initialized");
+        // Children that started before the editor came are its to debug too (asked once the
+        // editor has its answer to attach).
+        setTimeout(() => {
+          for (const child of this.#model.children.values()) this.#startChild(child);
+        }, 0);
         return undefined;
       case "configurationDone": {
         // A launched program waits at its first line for the breakpoints; now it may run.
@@ -359,6 +375,8 @@ export class DapAdapter implements AsyncDisposable {
       ...(typeof args.env === "object" && args.env !== null
         ? { env: args.env as Record<string, string> }
         : {}),
+      // Child processes are debugged too unless "subProcess": false (debugpy's name).
+      followChildren: args.subProcess !== false,
       // It waits at its first line until the editor has set its breakpoints.
       stopOnEntry: true,
       stdin: "null",
@@ -380,6 +398,11 @@ export class DapAdapter implements AsyncDisposable {
   /** A session that `qdb trace` started, on any server. */
   /** Paths as the launch or attach arguments say (the editor's folder, `pathMappings`). */
   #mapPaths(args: Record<string, unknown>): void {
+    // A child's debug session maps its paths as this one does.
+    this.#pathArgs = Object.fromEntries(
+      ["workspaceFolder", "cwd", "pathMappings"].filter((k) => args[k] !== undefined)
+        .map((k) => [k, args[k]]),
+    );
     const workspace = [args.workspaceFolder, args.cwd].find((v) => typeof v === "string") as
       | string
       | undefined;
@@ -425,6 +448,11 @@ export class DapAdapter implements AsyncDisposable {
 
   async #connect(server: string, session: string, token: string | undefined): Promise<void> {
     const client = await QdbClient.connect(server, { session, auth: token, name: "dap" });
+    this.#sessionId = session;
+    this.#attachArgs = {
+      server,
+      ...(token !== undefined ? { token } : {}),
+    };
     if (client.attached.protocol < 2) {
       client.close();
       throw new RequestFailed("The server speaks protocol 1: qdb dap needs protocol 2");
@@ -450,6 +478,12 @@ export class DapAdapter implements AsyncDisposable {
   #onEvent(event: ClientEvent, lastStop: StackPayload | undefined): void {
     if (event.e === "stack" || event.e === "exited") this.#firstStop.resolve();
     switch (event.e) {
+      case "attached":
+        for (const child of event.p.children ?? []) this.#startChild(child);
+        return;
+      case "child":
+        this.#startChild(event.p);
+        return;
       case "breakpoints":
         this.#table = event.p;
         if (this.#changingBreakpoints === 0) this.#tellBreakpoints();
@@ -494,6 +528,32 @@ export class DapAdapter implements AsyncDisposable {
         this.#end();
         return;
     }
+  }
+
+  /**
+   * A child process of this session's program: the editor is asked to debug it as a debug
+   * session of its own (`startDebugging`, as js-debug does for workers), attached to the
+   * child's session with this one's server, token and paths. Only this session's own children:
+   * a grandchild is its parent's to start.
+   */
+  #startChild(child: ChildInfo): void {
+    if (!this.#startsDebugging || child.parent !== this.#sessionId) return;
+    if (child.state === "ended" || this.#childrenStarted.has(child.session)) return;
+    this.#childrenStarted.add(child.session);
+    this.#send({
+      seq: this.#seq++,
+      type: "request",
+      command: "startDebugging",
+      arguments: {
+        request: "attach",
+        configuration: {
+          name: `${child.argv.join(" ")} (pid ${child.pid})`,
+          ...this.#attachArgs,
+          ...this.#pathArgs,
+          session: child.session,
+        },
+      },
+    });
   }
 
   /**

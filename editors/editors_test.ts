@@ -78,7 +78,17 @@ Deno.test("vscode: the manifest declares every attribute its configurations use"
   }
   // What the adapter reads (dap/adapter.ts, launch and attach).
   for (
-    const key of ["program", "args", "cwd", "env", "python", "stopOnEntry", "justMyCode", "skip"]
+    const key of [
+      "program",
+      "args",
+      "cwd",
+      "env",
+      "python",
+      "stopOnEntry",
+      "justMyCode",
+      "skip",
+      "subProcess",
+    ]
   ) {
     assert(key in attributes.launch!.properties, `launch: ${key}`);
   }

@@ -4,8 +4,9 @@
 // its locals are read through its own session, it goes on, and its result reaches the program,
 // whose output and exit code are those of a plain run. With following off, the children run
 // untraced. Tests wait on events; the inbox's hang guard is not a speed test.
-import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { Inbox, type Received } from "./support/inbox.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { DapAdapter } from "../dap/adapter.ts";
+import { HANG_GUARD_MS, Inbox, type Received } from "./support/inbox.ts";
 import { findPythons, type PythonInstall } from "./support/pythons.ts";
 import { serve } from "../server.ts";
 import { startTracer } from "../tracer.ts";
@@ -167,5 +168,101 @@ Deno.test({
     await run.line(/child said child result 21 and exited with 3/);
     assertEquals((await run.exited()).code, 7);
     await input.close().catch(() => {});
+  },
+});
+
+/** A DAP adapter in this process, as an editor drives it: requests in, messages out. */
+function dapEditor() {
+  const out: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  const adapter = new DapAdapter((message) => {
+    out.push(message as Record<string, unknown>);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  let seq = 1;
+  // Waits for a message; the hang guard fails a test that would wait forever.
+  const next = async (where: (m: Record<string, unknown>) => boolean) => {
+    const deadline = Date.now() + HANG_GUARD_MS;
+    let from = 0;
+    while (true) {
+      const found = out.slice(from).find(where);
+      if (found) return found;
+      from = out.length;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const woke = await new Promise<boolean>((resolve) => {
+        waiters.push(() => resolve(true));
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+      });
+      clearTimeout(timer);
+      if (!woke) throw new Error(`No such DAP message; got ${JSON.stringify(out).slice(-800)}`);
+    }
+  };
+  return {
+    adapter,
+    out,
+    next,
+    async request(command: string, args: Record<string, unknown> = {}) {
+      const s = seq++;
+      await adapter.handle({ type: "request", seq: s, command, arguments: args });
+      // deno-lint-ignore no-explicit-any
+      const response = await next((m) => m.type === "response" && m.request_seq === s) as any;
+      if (!response.success) throw new Error(`${command}: ${response.message}`);
+      return response.body;
+    },
+  };
+}
+
+Deno.test({
+  name: "DAP: a child process becomes a debug session of its own (startDebugging)",
+  ignore: pythons.length === 0,
+  async fn() {
+    const python = pythons.at(-1)!;
+    const parent = dapEditor();
+    await parent.request("initialize", { adapterID: "qdb", supportsStartDebuggingRequest: true });
+    await parent.request("launch", {
+      program: PROGRAM,
+      args: ["subprocess"],
+      python: python.path,
+      cwd: new URL("../testdata/", import.meta.url).pathname,
+    });
+    await parent.request("setBreakpoints", {
+      source: { path: PROGRAM },
+      breakpoints: [{ line: WORK_LINE }],
+    });
+    await parent.request("configurationDone");
+    // deno-lint-ignore no-explicit-any
+    const start = await parent.next((m) => m.command === "startDebugging") as any;
+    assertEquals(start.type, "request");
+    assertEquals(start.arguments.request, "attach");
+    const configuration = start.arguments.configuration;
+    assertMatch(configuration.session, /\/\d+$/);
+    assertMatch(configuration.name, /children\.py child 10 \(pid \d+\)/);
+    // The editor starts a second adapter with that configuration, as VS Code does.
+    const child = dapEditor();
+    await child.request("initialize", { adapterID: "qdb" });
+    await child.request("attach", configuration);
+    await child.request("configurationDone");
+    await child.next((m) => m.event === "stopped");
+    // deno-lint-ignore no-explicit-any
+    const { stackFrames } = await child.request("stackTrace", { threadId: 1 }) as any;
+    assertEquals([stackFrames[0].name, stackFrames[0].line], ["work", WORK_LINE]);
+    // deno-lint-ignore no-explicit-any
+    const value = await child.request("evaluate", {
+      expression: "x",
+      frameId: stackFrames[0].id,
+    }) as any;
+    assertEquals(value.result, "10");
+    await child.request("continue", { threadId: 1 });
+    // The child ends, its result reaches the program, and the program ends as it would.
+    await child.next((m) => m.event === "terminated");
+    // deno-lint-ignore no-explicit-any
+    const exited = await parent.next((m) => m.event === "exited") as any;
+    assertEquals(exited.body.exitCode, 7);
+    const output = parent.out.filter((m) => m.event === "output")
+      // deno-lint-ignore no-explicit-any
+      .map((m: any) => m.body.output).join("");
+    assertStringIncludes(output, "child said child result 21 and exited with 3");
+    await child.adapter.close();
+    await parent.adapter.close();
   },
 });
