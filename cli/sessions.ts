@@ -64,7 +64,12 @@ export const sessionsCommand: CommandSpec = {
     }
     const now = Date.parse(found.now);
     // Program names and hosts are what tracers chose: never let them drive the terminal.
-    const rows = sanitize(found.sessions).map((s) => describeSession(s, now));
+    // Child sessions under their parents, indented.
+    const rows = treeOrder(sanitize(found.sessions)).map(({ session, depth }) => {
+      const row = describeSession(session, now);
+      row[0] = `${"  ".repeat(depth)}${row[0]}`;
+      return row;
+    });
     const header = ["SESSION", "PROGRAM", "WHERE", "CLIENTS", "AGE"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const row of [header, ...rows]) {
@@ -84,6 +89,29 @@ export function describeSession(session: SessionInfo, now: number): string[] {
     String(session.clients),
     formatAge(now - Date.parse(session.created)),
   ];
+}
+
+/**
+ * Sessions in tree order: each session that is not a live one's child, then its descendants
+ * (depth-first, in the order listed), each with its depth.
+ */
+export function treeOrder(sessions: SessionInfo[]): { session: SessionInfo; depth: number }[] {
+  const ids = new Set(sessions.map((s) => s.id));
+  const children = new Map<string, SessionInfo[]>();
+  for (const s of sessions) {
+    if (s.parent !== undefined && ids.has(s.parent)) {
+      children.set(s.parent, [...children.get(s.parent) ?? [], s]);
+    }
+  }
+  const out: { session: SessionInfo; depth: number }[] = [];
+  const visit = (session: SessionInfo, depth: number) => {
+    out.push({ session, depth });
+    for (const child of children.get(session.id) ?? []) visit(child, depth + 1);
+  };
+  for (const s of sessions) {
+    if (s.parent === undefined || !ids.has(s.parent)) visit(s, 0);
+  }
+  return out;
 }
 
 /** `12 s`, `3 min`, `2 h 5 min`. */

@@ -89,6 +89,7 @@ export const setBreak = refine(
     enabled: boolean(),
     hit_condition: nullable(hitCondition),
     log: nullable(logMessage),
+    children: boolean(),
   }),
   (bp, at) =>
     bp.line === undefined && bp.func === undefined ? `${at} needs a "line" or a "func"` : undefined,
@@ -193,7 +194,7 @@ export const COMMANDS = {
     { e: "clear_watch", p: ["total"] },
   ),
   set_break: spec(
-    "Set a breakpoint on a line (`file` defaults to the program's main file) or on a function by name. A line without code is refused with the nearest line that has code. Replies `breakpoints`.",
+    "Set a breakpoint on a line (`file` defaults to the program's main file) or on a function by name. A line without code is refused with the nearest line that has code. Replies `breakpoints`. With `children: true`, it is set in the session's live child sessions too (children started later inherit it anyway).",
     setBreak,
     { e: "set_break", p: { file: "app.py", line: 4, cond: "n == 97", temp: false } },
   ),

@@ -581,3 +581,67 @@ Deno.test("past the budget of unread bytes for all clients, the clients furthest
     mine.close();
   });
 });
+
+Deno.test("a session tree: ancestors' clients hear of children, which outlive their parent", async () => {
+  await withServer({ limits: { maxChildrenPerTree: 2 } }, async (server) => {
+    const root = tracer(server, "job");
+    await root.expect("started");
+    const a = client(server, "job", { e: "start", p: {}, id: 0 });
+    await a.expect("attached");
+    const kid = tracer(server, "job/10", { parent: "job", pid: 10 });
+    await kid.expect("started");
+    assertEquals((await a.expect("child")).p, {
+      session: "job/10",
+      parent: "job",
+      pid: 10,
+      argv: ["demo.py"],
+      state: "running",
+    });
+    // A grandchild: the program's clients hear of it too.
+    const grandkid = tracer(server, "job/10/11", { parent: "job/10", pid: 11 });
+    await grandkid.expect("started");
+    assertEquals((await a.expect("child")).p.parent, "job/10");
+    // The tree holds two children: a third is refused, and runs untraced.
+    const third = tracer(server, "job/12", { parent: "job", pid: 12 });
+    const refused = await third.expect("error");
+    assertEquals(refused.p.type, "limit");
+    assertMatch(refused.p.data, /most child sessions it takes \(2\)/);
+    // A stop, then a resume: told once each, with where it stopped.
+    kid.transport.send({
+      e: "stack",
+      p: {
+        index: 0,
+        stack: [{ file: "/w.py", line: 3, func: "work", code: "" }],
+        reason: "breakpoint",
+      },
+    });
+    const stopped = await a.expect("child", (p) => p.state === "stopped");
+    assertEquals(stopped.p.where, { file: "/w.py", line: 3, func: "work", reason: "breakpoint" });
+    kid.transport.send({ e: "running" });
+    await a.expect("child", (p) => p.state === "running" && p.session === "job/10");
+    // A client attaching to the program's session learns of its live children.
+    const b = client(server, "job", { e: "start", p: {}, id: 0 });
+    const attached = await b.expect("attached");
+    assertEquals(attached.p.children.map((c: { session: string }) => c.session), [
+      "job/10",
+      "job/10/11",
+    ]);
+    const k = client(server, "job/10", { e: "start", p: {}, id: 0 });
+    assertEquals((await k.expect("attached")).p.parent, "job");
+    // The program ends; its children live on.
+    root.transport.send({ e: "exited", p: { code: 0 } });
+    root.transport.send({ e: "disabled" });
+    root.transport.close();
+    await a.expect("disable");
+    const listed = server.sessions().sessions.map((s) => [s.id, s.parent ?? null]);
+    assertEquals(listed, [["job/10", "job"], ["job/10/11", "job/10"]]);
+    grandkid.transport.send({ e: "exited", p: { code: 3 } });
+    grandkid.transport.send({ e: "disabled" });
+    grandkid.transport.close();
+    const ended = await k.expect("child", (p) => p.state === "ended");
+    assertEquals([ended.p.session, ended.p.reason], [
+      "job/10/11",
+      "The program exited with code 3",
+    ]);
+  });
+});

@@ -11,6 +11,11 @@ def work(x):
     return doubled + 1
 
 
+def late(x):
+    tripled = x * 3  # @late
+    return tripled
+
+
 def main(mode):
     if mode in ("fork", "spawn", "forkserver"):
         import multiprocessing
@@ -37,6 +42,16 @@ def main(mode):
         done = subprocess.run("echo shell says $((6 * 7)); exit 5", shell=True,
                               capture_output=True, text=True)
         print("shell said", done.stdout.strip(), "and exited with", done.returncode)
+    elif mode == "waiter":
+        # Waits for its flag file, so that a breakpoint can be set while it runs.
+        import time
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.01)
+        print("late", late(3))
+        sys.exit(0)
+    elif mode.startswith("live="):
+        done = subprocess.run([sys.executable, __file__, "waiter", mode[5:]])
+        print("waiter exited with", done.returncode)
     elif mode == "child":
         print("child result", work(int(sys.argv[2])))
         sys.exit(3)
@@ -51,8 +66,8 @@ def main(mode):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "child":
-        sys.exit(main("child"))
+    if sys.argv[1] in ("child", "waiter"):
+        sys.exit(main(sys.argv[1]))
     code = 0
     for each in sys.argv[1:]:
         code = main(each)

@@ -266,3 +266,53 @@ Deno.test({
     await parent.adapter.close();
   },
 });
+
+Deno.test({
+  name: "a breakpoint set for the children reaches a child that already runs",
+  ignore: pythons.length === 0,
+  async fn() {
+    const python = pythons.at(-1)!;
+    const flag = await Deno.makeTempFile({ prefix: "qdb-flag-" });
+    await Deno.remove(flag);
+    await using server = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
+    const root = await attach(server.clientUrl, "live");
+    let stdout = "";
+    await using tracer = await startTracer({
+      engine: pythonEngine,
+      interpreter: python.path,
+      program: PROGRAM,
+      args: [`live=${flag}`],
+      server: server.tracerUrl,
+      session: "live",
+      stopOnEntry: false,
+      followChildren: true,
+      stdin: "null",
+      onOutput: (stream, text) => {
+        if (stream === "stdout") stdout += text;
+      },
+    });
+    const started = await root.expect("child", (p) => p.state === "running");
+    const child = await attach(server.clientUrl, started.p.session);
+    const lateLine = Deno.readTextFileSync(PROGRAM).split("\n")
+      .findIndex((l) => l.endsWith("# @late")) + 1;
+    root.transport.send({
+      e: "set_break",
+      p: { file: PROGRAM, line: lateLine, children: true },
+      id: 5,
+    });
+    // The program's session has it, and so does the child's, with an id of its own.
+    await root.expect("breakpoints", (p) => p.some((b: { line: number }) => b.line === lateLine));
+    await child.expect("breakpoints", (p) => p.some((b: { line: number }) => b.line === lateLine));
+    await Deno.writeTextFile(flag, "go");
+    const stop = await root.expect("child", (p) => p.state === "stopped");
+    assertEquals(stop.p.where.line, lateLine);
+    child.transport.send({ e: "continue", id: 1 });
+    assertEquals((await root.expect("exited")).p.code, 7);
+    assertEquals(stdout, "late 9\nwaiter exited with 0\n");
+    assertEquals((await tracer.done).code, 7);
+    child.transport.close();
+    root.transport.close();
+    await Promise.all([child.done, root.done]);
+    await Deno.remove(flag).catch(() => {});
+  },
+});

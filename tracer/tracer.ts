@@ -111,9 +111,11 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     caCerts: options.caCerts,
     auth: options.token,
   };
+  const tree = new SessionTree();
   let root: Relay;
   try {
     root = await relaySession(program, {
+      onCommand: (session, command) => tree.command(session, command),
       ...linkOptions,
       session: options.session,
       retries: options.retries ?? 5,
@@ -127,7 +129,8 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     throw error;
   }
   flow = root.flow;
-  const children = followChildren(program, root, {
+  tree.add(root, undefined);
+  const children = followChildren(program, root, tree, {
     ...linkOptions,
     reconnectFor: options.reconnectFor ?? 60_000,
     onStatus: options.onStatus,
@@ -180,6 +183,7 @@ export function childSessionId(parent: string, root: string, pid: number): strin
 function followChildren(
   program: EngineSession,
   root: Relay,
+  tree: SessionTree,
   options: Omit<RelayOptions, "session" | "retries" | "parent"> & {
     onChild?: TracerOptions["onChild"];
   },
@@ -192,7 +196,13 @@ function followChildren(
     const id = childSessionId(parent, root.session, child.info.pid);
     let relay: Relay;
     try {
-      relay = await relaySession(child, { ...options, session: id, parent, retries: 2 });
+      relay = await relaySession(child, {
+        ...options,
+        session: id,
+        parent,
+        retries: 2,
+        onCommand: (session, command) => tree.command(session, command),
+      });
     } catch (error) {
       // Refused (too many children, say): the child runs on untraced.
       options.onStatus?.(
@@ -205,9 +215,11 @@ function followChildren(
     child.flow = relay.flow;
     sessionOf.set(child.info.pid, relay.session);
     relays.add(relay);
+    tree.add(relay, parent);
     options.onChild?.({ session: relay.session, parent, info: child.info });
     await relay.done;
     relays.delete(relay);
+    tree.remove(relay);
   };
   const done = (async () => {
     for await (const child of program.children ?? []) {
@@ -225,6 +237,50 @@ function followChildren(
   };
 }
 
+/**
+ * The sessions of one launch, by id, with their parents: a command a client sends one of them
+ * with `children: true` (`set_break`) reaches its live descendants too.
+ */
+class SessionTree {
+  readonly #relays = new Map<string, { relay: Relay; parent: string | undefined }>();
+
+  add(relay: Relay, parent: string | undefined): void {
+    this.#relays.set(relay.session, { relay, parent });
+  }
+
+  remove(relay: Relay): void {
+    if (this.#relays.get(relay.session)?.relay === relay) this.#relays.delete(relay.session);
+  }
+
+  /** The live sessions that descend from `session`. */
+  descendants(session: string): Relay[] {
+    const out: Relay[] = [];
+    for (const [id, { relay }] of this.#relays) {
+      let up = this.#relays.get(id)?.parent;
+      while (up !== undefined && up !== session) up = this.#relays.get(up)?.parent;
+      if (up === session) out.push(relay);
+    }
+    return out;
+  }
+
+  /**
+   * A client's command to `session`, before it goes to its core: a `set_break` for the
+   * children too goes to each live descendant as well (without the client's id: the child's
+   * answer is its own clients'). Returns the command for `session` itself.
+   */
+  command(session: string, command: Message): Message {
+    if (command.e !== "set_break" || typeof command.p !== "object" || command.p === null) {
+      return command;
+    }
+    const { children, ...p } = command.p as Record<string, unknown>;
+    if (children === undefined) return command;
+    if (children === true) {
+      for (const relay of this.descendants(session)) relay.send({ e: "set_break", p });
+    }
+    return { ...command, p };
+  }
+}
+
 /** Options of {@linkcode relaySession}. */
 interface RelayOptions {
   server: string;
@@ -238,6 +294,8 @@ interface RelayOptions {
   onStatus?: ((line: string) => void) | undefined;
   onOutput?: TracerOptions["onOutput"];
   signal?: AbortSignal | undefined;
+  /** Sees each client command first, and says what of it goes to this session's core. */
+  onCommand?: ((session: string, command: Message) => Message) | undefined;
 }
 
 /** One engine session relayed to its server session. */
@@ -248,6 +306,8 @@ interface Relay {
   readonly flow: () => Promise<void>;
   /** Resolves once every event was relayed (the engine session ended). */
   readonly done: Promise<void>;
+  /** Sends a command to the session's core, as a client would (without an id: no reply). */
+  send(command: Message): void;
   /** Closes the link. Idempotent. */
   close(): Promise<void>;
 }
@@ -343,7 +403,7 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
           options.onStatus?.(`server: ${p?.data ?? "error"}`);
           continue;
         }
-        core.send(command as Message);
+        core.send(options.onCommand?.(session, command as Message) ?? command as Message);
       }
       // The link is closed. On purpose (the server ended the session, the program ended,
       // debugging was detached), or lost. The server's word first: the program's `disabled`
@@ -389,6 +449,7 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
     clientUrl: link.clientUrl,
     flow: () => state === "linked" ? link.writable() : Promise.resolve(),
     done: relayEvents,
+    send: (command) => core.send(command),
     close: () =>
       closing ??= (async () => {
         stop.abort();

@@ -1192,9 +1192,20 @@ export class TerminalClient {
       },
       {
         names: ["children"],
+        args: "[break [file:]line | function [, condition]]",
         help: "List the child processes debugged as sessions of their own (multiprocessing, " +
-          "subprocess, fork)",
-        run: () => formatChildren(this.#model.children.values(), this.#tracer?.cwd).forEach(say),
+          "subprocess, fork); with break, set a breakpoint here and in every live child",
+        run: async (arg) => {
+          const { word, rest } = splitCommand(arg.trim());
+          if (word === "") {
+            formatChildren(this.#model.children.values(), this.#tracer?.cwd).forEach(say);
+          } else if (word === "break" || word === "b") {
+            // Children started later inherit it anyway; live ones are asked too.
+            await this.#request("set_break", { ...this.#breakPayload(rest), children: true });
+          } else {
+            throw new ArgumentError("Usage: children [break [file:]line | function [, condition]]");
+          }
+        },
       },
       {
         names: ["attach"],
