@@ -18,10 +18,22 @@ const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/children.py", import.meta.url).pathname;
 const WORK_LINE = Deno.readTextFileSync(PROGRAM).split("\n")
   .findIndex((l) => l.endsWith("# @work")) + 1;
-const MODES = ["fork", "spawn", "forkserver", "executor", "subprocess", "osfork", "shell"];
+// `environ` first: what qdb adds to a child's environment is gone before its program runs.
+const MODES = [
+  "environ",
+  "fork",
+  "spawn",
+  "forkserver",
+  "executor",
+  "subprocess",
+  "osfork",
+  "shell",
+];
 /** Stops at the breakpoint in work(): two tasks per pool, one per single child. */
 const EXPECTED_STOPS = 2 + 2 + 2 + 2 + 1 + 1;
 const PLAIN_OUTPUT = [
+  "QDB variables: []",
+  "child sees: []",
   "results [21, 41]",
   "results [21, 41]",
   "results [21, 41]",
@@ -314,5 +326,61 @@ Deno.test({
     root.transport.close();
     await Promise.all([child.done, root.done]);
     await Deno.remove(flag).catch(() => {});
+  },
+});
+
+/** Interpreters too old for the bridge (2.7, 3.6, 3.7) under pyenv, if any. */
+async function oldPythons(): Promise<string[]> {
+  const root = Deno.env.get("PYENV_ROOT") ?? `${Deno.env.get("HOME")}/.pyenv`;
+  const out: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${root}/versions`)) {
+      const m = /^(2\.7|3\.[0-7])\./.exec(entry.name);
+      if (m) out.push(`${root}/versions/${entry.name}/bin/python${m[1]}`);
+    }
+  } catch {
+    // No pyenv.
+  }
+  return out.sort();
+}
+
+Deno.test({
+  name: "a child on a Python too old for qdb runs untouched",
+  ignore: pythons.length === 0,
+  async fn() {
+    const old = await oldPythons();
+    if (old.length === 0) {
+      console.log("skip: no Python older than 3.8 under pyenv to start as a child");
+      return;
+    }
+    // Python 2's print is a statement: write the line.
+    const code = "import os, sys; sys.stdout.write('%d %s\\n' % (sys.version_info[0] * 10 + " +
+      "sys.version_info[1], sorted(k for k in os.environ if 'QDB' in k))); sys.exit(4)";
+    const program = await Deno.makeTempFile({ suffix: ".py" });
+    await Deno.writeTextFile(
+      program,
+      "import subprocess, sys\nfor exe in sys.argv[1:]:\n" +
+        `    r = subprocess.run([exe, "-c", ${
+          JSON.stringify(code)
+        }], capture_output=True, text=True)\n` +
+        "    print(r.returncode, r.stdout.strip())\n",
+    );
+    try {
+      await using run = new QdbProcess([
+        "run",
+        "--python",
+        pythons.at(-1)!.path,
+        "--no-stop",
+        program,
+        ...old,
+      ]);
+      assertEquals((await run.exited()).code, 0);
+      for (const exe of old) {
+        const [major, minor] = /python(\d)\.(\d)$/.exec(exe)!.slice(1).map(Number);
+        assertStringIncludes(run.text.stdout, `4 ${major! * 10 + minor!} []\n`);
+      }
+    } finally {
+      await Deno.remove(program);
+    }
   },
 });

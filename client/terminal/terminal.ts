@@ -409,6 +409,8 @@ export class TerminalClient {
         this.#updatePrompt();
         break;
       case "breakpoints": {
+        // A child's breakpoints, as it starts, are its parent's: no news.
+        if (this.#child && msg.id === START_ID) break;
         const lines = breakpointChanges(before, msg.p, this.#tracer?.cwd);
         for (const line of lines) this.#say(line);
         break;
