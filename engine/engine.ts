@@ -60,6 +60,11 @@ export interface LaunchOptions {
    * {@linkcode ChildEngineSession} of {@linkcode EngineSession.children}. Default false.
    */
   followChildren?: boolean;
+  /**
+   * With `followChildren`: what children write to the program's output after the program
+   * has ended (no session carries it any more), for the tracer's own terminal.
+   */
+  onLateOutput?: ((stream: "stdout" | "stderr", text: string) => void) | undefined;
 }
 
 /** How the program ended. */

@@ -52,6 +52,9 @@ def main(mode):
     elif mode.startswith("live="):
         done = subprocess.run([sys.executable, __file__, "waiter", mode[5:]])
         print("waiter exited with", done.returncode)
+    elif mode.startswith("orphan="):
+        # A child that outlives the program (in a session of its own, as a daemon would be).
+        subprocess.Popen([sys.executable, __file__, "waiter", mode[7:]], start_new_session=True)
     elif mode == "child":
         print("child result", work(int(sys.argv[2])))
         sys.exit(3)

@@ -15,6 +15,9 @@ import { connectWebSocket } from "../transport/websocket.ts";
 import { QdbProcess } from "./support/processes.ts";
 
 const pythons = await findPythons();
+// DAP messages, loosely typed for assertions.
+// deno-lint-ignore no-explicit-any
+type Any = any;
 const PROGRAM = new URL("../testdata/children.py", import.meta.url).pathname;
 const WORK_LINE = Deno.readTextFileSync(PROGRAM).split("\n")
   .findIndex((l) => l.endsWith("# @work")) + 1;
@@ -216,8 +219,7 @@ function dapEditor() {
     async request(command: string, args: Record<string, unknown> = {}) {
       const s = seq++;
       await adapter.handle({ type: "request", seq: s, command, arguments: args });
-      // deno-lint-ignore no-explicit-any
-      const response = await next((m) => m.type === "response" && m.request_seq === s) as any;
+      const response = await next((m) => m.type === "response" && m.request_seq === s) as Any;
       if (!response.success) throw new Error(`${command}: ${response.message}`);
       return response.body;
     },
@@ -242,8 +244,7 @@ Deno.test({
       breakpoints: [{ line: WORK_LINE }],
     });
     await parent.request("configurationDone");
-    // deno-lint-ignore no-explicit-any
-    const start = await parent.next((m) => m.command === "startDebugging") as any;
+    const start = await parent.next((m) => m.command === "startDebugging") as Any;
     assertEquals(start.type, "request");
     assertEquals(start.arguments.request, "attach");
     const configuration = start.arguments.configuration;
@@ -255,24 +256,20 @@ Deno.test({
     await child.request("attach", configuration);
     await child.request("configurationDone");
     await child.next((m) => m.event === "stopped");
-    // deno-lint-ignore no-explicit-any
-    const { stackFrames } = await child.request("stackTrace", { threadId: 1 }) as any;
+    const { stackFrames } = await child.request("stackTrace", { threadId: 1 }) as Any;
     assertEquals([stackFrames[0].name, stackFrames[0].line], ["work", WORK_LINE]);
-    // deno-lint-ignore no-explicit-any
     const value = await child.request("evaluate", {
       expression: "x",
       frameId: stackFrames[0].id,
-    }) as any;
+    }) as Any;
     assertEquals(value.result, "10");
     await child.request("continue", { threadId: 1 });
     // The child ends, its result reaches the program, and the program ends as it would.
     await child.next((m) => m.event === "terminated");
-    // deno-lint-ignore no-explicit-any
-    const exited = await parent.next((m) => m.event === "exited") as any;
+    const exited = await parent.next((m) => m.event === "exited") as Any;
     assertEquals(exited.body.exitCode, 7);
     const output = parent.out.filter((m) => m.event === "output")
-      // deno-lint-ignore no-explicit-any
-      .map((m: any) => m.body.output).join("");
+      .map((m: Any) => m.body.output).join("");
     assertStringIncludes(output, "child said child result 21 and exited with 3");
     await child.adapter.close();
     await parent.adapter.close();
@@ -382,5 +379,47 @@ Deno.test({
     } finally {
       await Deno.remove(program);
     }
+  },
+});
+
+Deno.test({
+  name: "a child outlives the program: its session lives on, and what it prints is not lost",
+  ignore: pythons.length === 0,
+  async fn() {
+    const python = pythons.at(-1)!;
+    const flag = await Deno.makeTempFile({ prefix: "qdb-flag-" });
+    await Deno.remove(flag);
+    await using server = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
+    const root = await attach(server.clientUrl, "orphan");
+    const late: string[] = [];
+    await using tracer = await startTracer({
+      engine: pythonEngine,
+      interpreter: python.path,
+      program: PROGRAM,
+      args: [`orphan=${flag}`],
+      server: server.tracerUrl,
+      session: "orphan",
+      stopOnEntry: false,
+      followChildren: true,
+      stdin: "null",
+      onOutput: (_stream, text, relayed) => {
+        if (!relayed) late.push(text);
+      },
+    });
+    const started = await root.expect("child", (p) => p.state === "running");
+    assertEquals((await root.expect("exited")).p.code, 7);
+    await root.done;
+    // The program's session is over; its child's is not.
+    const live = server.server.sessions().sessions.map((s) => [s.id, s.parent]);
+    assertEquals(live, [[started.p.session, "orphan"]]);
+    const child = await attach(server.clientUrl, started.p.session);
+    await Deno.writeTextFile(flag, "go");
+    // The tracer waits for the child, whose output reaches the tracer's terminal.
+    assertEquals((await tracer.done).code, 7);
+    assertEquals(late.join(""), "late 9\n");
+    assertEquals((await child.expect("exited")).p.code, 0);
+    await child.expect("disable");
+    await child.done;
+    await Deno.remove(flag).catch(() => {});
   },
 });

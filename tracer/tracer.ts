@@ -105,7 +105,12 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
   // Flow control: the program's output is read at the pace the server takes it (set once the
   // link is up; while it is away, the backlog keeps what it can and drops the rest).
   let flow: () => Promise<void> = () => Promise.resolve();
-  const program = await options.engine.launch({ ...options, flow: () => flow() });
+  const program = await options.engine.launch({
+    ...options,
+    flow: () => flow(),
+    // A child that outlives the program still prints: to the tracer's terminal, as it would.
+    onLateOutput: (stream, text) => options.onOutput?.(stream, text, false),
+  });
   const linkOptions = {
     server: options.server ?? "tcp://127.0.0.1:8001",
     caCerts: options.caCerts,
@@ -189,9 +194,14 @@ function followChildren(
   },
 ): { done: Promise<void>; close(): Promise<void> } {
   const relays = new Set<Relay>();
+  const engines = new Set<ChildEngineSession>();
   const sessionOf = new Map<number, string>([[program.info.pid, root.session]]);
   const pending = new Set<Promise<unknown>>();
+  let closed = false;
   const adopt = async (child: ChildEngineSession) => {
+    if (closed) return await child.dispose();
+    engines.add(child);
+    child.exited.finally(() => engines.delete(child));
     const parent = sessionOf.get(child.parentPid) ?? root.session;
     const id = childSessionId(parent, root.session, child.info.pid);
     let relay: Relay;
@@ -232,7 +242,12 @@ function followChildren(
   return {
     done,
     async close() {
-      await Promise.allSettled([...relays].map((relay) => relay.close()));
+      // The tracer is going: children that outlive the program run on untraced.
+      closed = true;
+      await Promise.allSettled([
+        ...[...relays].map((relay) => relay.close()),
+        ...[...engines].map((child) => child.dispose()),
+      ]);
     },
   };
 }

@@ -97,6 +97,8 @@ const BOOTSTRAP = [
 const CONNECT_NOTICE_MS = 30_000;
 /** After the program ended, how long to wait for its pipes and the channel to close. */
 const DRAIN_GRACE_MS = 2_000;
+/** After the program ended, how long a read of a pipe its live children share may wait. */
+const SHARED_PIPE_GRACE_MS = 50;
 /** Most bytes read from the held output pipes after the program died (a pipe holds 64 KiB). */
 const MAX_LEFTOVER_BYTES = 1024 * 1024;
 /** Between SIGTERM and SIGKILL when disposing of a running program. */
@@ -263,6 +265,8 @@ class PythonSession implements EngineSession {
   #children: AsyncQueue<ChildEngineSession> | undefined;
   /** Children whose channel is open: the listener stays while any is, or the program runs. */
   #liveChildren = 0;
+  /** Held output pipes read on after the program ended, for its children. */
+  readonly #late = new Set<Deno.FsFile>();
   #tmp: string;
   #stdinPiped: boolean;
   #stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -378,6 +382,11 @@ class PythonSession implements EngineSession {
     } catch { /* already closed */ }
     this.#listener = undefined;
     this.#children?.end();
+    for (const file of this.#late) {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    }
     void Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
   }
 
@@ -499,7 +508,12 @@ class PythonSession implements EngineSession {
     }
   }
 
-  /** What the held pipes still hold, as print events (each read bounded by the grace). */
+  /**
+   * What the held pipes still hold, as print events (each read bounded by the grace). While
+   * followed children that share them still run, the pipes stay open and are read on (see
+   * {@linkcode LaunchOptions.onLateOutput}): a child printing after the program ended must not
+   * die of a broken pipe.
+   */
   async #readHeldPipes(): Promise<void> {
     const held = this.#held ?? [];
     this.#held = undefined;
@@ -507,15 +521,22 @@ class PythonSession implements EngineSession {
       const decoder = new TextDecoder();
       const buffer = new Uint8Array(65536);
       let total = 0;
+      let pending: Promise<number | null> | undefined;
+      let open = true;
       try {
         while (total < MAX_LEFTOVER_BYTES) {
-          const grace = delay(DRAIN_GRACE_MS);
-          const n = await Promise.race([
-            file.read(buffer),
-            grace.promise.then(() => "late" as const),
-          ]);
+          // Children that share the pipe keep it open: what is in it comes at once, and the
+          // rest is theirs, read on below.
+          const grace = delay(this.#liveChildren > 0 ? SHARED_PIPE_GRACE_MS : DRAIN_GRACE_MS);
+          pending ??= file.read(buffer);
+          const n = await Promise.race([pending, grace.promise.then(() => "late" as const)]);
           grace.cancel();
-          if (n === "late" || n === null) break;
+          if (n === "late") break;
+          pending = undefined;
+          if (n === null) {
+            open = false;
+            break;
+          }
           total += n;
           const output = decoder.decode(buffer.subarray(0, n), { stream: true });
           if (output) this.#queue.push({ e: "print", p: { input, exc: false, output } });
@@ -523,12 +544,43 @@ class PythonSession implements EngineSession {
         const tail = decoder.decode();
         if (tail) this.#queue.push({ e: "print", p: { input, exc: false, output: tail } });
       } catch {
-        // Nothing more to read.
-      } finally {
-        try {
-          file.close();
-        } catch { /* already closed */ }
+        open = false; // Nothing more to read.
       }
+      if (open && this.#liveChildren > 0) {
+        void this.#readLate(input, file, buffer, pending);
+        continue;
+      }
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  /** Reads a held pipe on, after the program ended, while its children live. */
+  async #readLate(
+    input: string,
+    file: Deno.FsFile,
+    buffer: Uint8Array,
+    pending: Promise<number | null> | undefined,
+  ): Promise<void> {
+    const stream = input === "<stderr>" ? "stderr" : "stdout";
+    const decoder = new TextDecoder();
+    this.#late.add(file);
+    try {
+      while (true) {
+        const n = await (pending ?? file.read(buffer));
+        pending = undefined;
+        if (n === null) break;
+        const text = decoder.decode(buffer.subarray(0, n), { stream: true });
+        if (text) this.#options.onLateOutput?.(stream, text);
+      }
+    } catch {
+      // Closed once the last child ended.
+    } finally {
+      this.#late.delete(file);
+      try {
+        file.close();
+      } catch { /* already closed */ }
     }
   }
 
