@@ -255,15 +255,20 @@ Deno.test({
     await child.request("initialize", { adapterID: "qdb" });
     await child.request("attach", configuration);
     await child.request("configurationDone");
-    await child.next((m) => m.event === "stopped");
-    const { stackFrames } = await child.request("stackTrace", { threadId: 1 }) as Any;
+    const stopped = await child.next((m) => m.event === "stopped") as Any;
+    // As an editor does: the threads, then the stopped one's frames.
+    const { threads } = await child.request("threads") as Any;
+    assert(threads.some((t: { id: number }) => t.id === stopped.body.threadId));
+    const { stackFrames } = await child.request("stackTrace", {
+      threadId: stopped.body.threadId,
+    }) as Any;
     assertEquals([stackFrames[0].name, stackFrames[0].line], ["work", WORK_LINE]);
     const value = await child.request("evaluate", {
       expression: "x",
       frameId: stackFrames[0].id,
     }) as Any;
     assertEquals(value.result, "10");
-    await child.request("continue", { threadId: 1 });
+    await child.request("continue", { threadId: stopped.body.threadId });
     // The child ends, its result reaches the program, and the program ends as it would.
     await child.next((m) => m.event === "terminated");
     const exited = await parent.next((m) => m.event === "exited") as Any;
