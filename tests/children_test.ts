@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { DapAdapter } from "../dap/adapter.ts";
 import { HANG_GUARD_MS, Inbox, type Received } from "./support/inbox.ts";
-import { findPythons, type PythonInstall } from "./support/pythons.ts";
+import { findPythons, onEveryPython, type PythonInstall } from "./support/pythons.ts";
 import { serve } from "../server.ts";
 import { startTracer } from "../tracer.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
@@ -111,31 +111,17 @@ async function debugTree(python: PythonInstall, follow: boolean) {
   return { stops, values, stdout, seen: root.seen as Received[] };
 }
 
-Deno.test({
-  name: "children of every kind are debugged as child sessions",
-  ignore: pythons.length === 0,
-  async fn(t) {
-    await Promise.all(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        async fn() {
-          const { stops, values, stdout, seen } = await debugTree(python, true);
-          assertEquals(stops.length, EXPECTED_STOPS, JSON.stringify(stops.map((s) => s.p)));
-          assertEquals(values.sort(), ["10", "10", "10", "10", "10", "10", "20", "20", "20", "20"]);
-          assertEquals(stdout, PLAIN_OUTPUT);
-          // Every child session ended, and said so to the program's clients.
-          const ended = seen.filter((m) => m.e === "child" && m.p?.state === "ended");
-          const started = new Set(seen.filter((m) => m.e === "child").map((m) => m.p.session));
-          assertEquals(ended.length, started.size);
-          // A shell is not Python: it ran untouched, and no session was made for it.
-          assert(![...seen].some((m) => m.e === "child" && /sh$/.test(m.p.argv[0] ?? "")));
-        },
-      })
-    ));
-  },
+onEveryPython("children of every kind are debugged as child sessions", async (python) => {
+  const { stops, values, stdout, seen } = await debugTree(python, true);
+  assertEquals(stops.length, EXPECTED_STOPS, JSON.stringify(stops.map((s) => s.p)));
+  assertEquals(values.sort(), ["10", "10", "10", "10", "10", "10", "20", "20", "20", "20"]);
+  assertEquals(stdout, PLAIN_OUTPUT);
+  // Every child session ended, and said so to the program's clients.
+  const ended = seen.filter((m) => m.e === "child" && m.p?.state === "ended");
+  const started = new Set(seen.filter((m) => m.e === "child").map((m) => m.p.session));
+  assertEquals(ended.length, started.size);
+  // A shell is not Python: it ran untouched, and no session was made for it.
+  assert(![...seen].some((m) => m.e === "child" && /sh$/.test(m.p.argv[0] ?? "")));
 });
 
 Deno.test({
@@ -185,6 +171,26 @@ Deno.test({
     await input.close().catch(() => {});
   },
 });
+
+/**
+ * A server, a client attached to `session` before its program starts, and the path of a flag
+ * file (not there yet) that the program's `waiter` child waits for.
+ */
+async function withFlag(session: string) {
+  const flag = await Deno.makeTempFile({ prefix: "qdb-flag-" });
+  await Deno.remove(flag);
+  const server = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
+  const root = await attach(server.clientUrl, session);
+  return {
+    flag,
+    server,
+    root,
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      await Deno.remove(flag).catch(() => {});
+    },
+  };
+}
 
 /** A DAP adapter in this process, as an editor drives it: requests in, messages out. */
 function dapEditor() {
@@ -286,10 +292,8 @@ Deno.test({
   ignore: pythons.length === 0,
   async fn() {
     const python = pythons.at(-1)!;
-    const flag = await Deno.makeTempFile({ prefix: "qdb-flag-" });
-    await Deno.remove(flag);
-    await using server = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
-    const root = await attach(server.clientUrl, "live");
+    await using tree = await withFlag("live");
+    const { flag, server, root } = tree;
     let stdout = "";
     await using tracer = await startTracer({
       engine: pythonEngine,
@@ -327,7 +331,6 @@ Deno.test({
     child.transport.close();
     root.transport.close();
     await Promise.all([child.done, root.done]);
-    await Deno.remove(flag).catch(() => {});
   },
 });
 
@@ -392,10 +395,8 @@ Deno.test({
   ignore: pythons.length === 0,
   async fn() {
     const python = pythons.at(-1)!;
-    const flag = await Deno.makeTempFile({ prefix: "qdb-flag-" });
-    await Deno.remove(flag);
-    await using server = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
-    const root = await attach(server.clientUrl, "orphan");
+    await using tree = await withFlag("orphan");
+    const { flag, server, root } = tree;
     const late: string[] = [];
     await using tracer = await startTracer({
       engine: pythonEngine,
@@ -425,6 +426,5 @@ Deno.test({
     assertEquals((await child.expect("exited")).p.code, 0);
     await child.expect("disable");
     await child.done;
-    await Deno.remove(flag).catch(() => {});
   },
 });

@@ -4,7 +4,7 @@ import { DebugClient } from "npm:@vscode/debugadapter-testsupport@1.68.0";
 import { QdbClient } from "../client.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
-import { findPythons, type PythonInstall } from "./support/pythons.ts";
+import { findPythons, onEveryPython, type PythonInstall } from "./support/pythons.ts";
 import { guardExit, HANG_GUARD_MS } from "./support/scenario.ts";
 import { canUnshare } from "./support/unshare.ts";
 
@@ -21,32 +21,6 @@ function lineOf(path: string, marker: string): number {
   const i = lines.findIndex((l) => l.endsWith(`# @${marker}`) || l.includes(marker));
   if (i < 0) throw new Error(`No ${marker} in ${path}`);
   return i + 1;
-}
-
-/** A test run side by side on every Python found (`skip`: not on this machine). */
-function onEveryPython(
-  name: string,
-  scenario: (python: PythonInstall) => Promise<void>,
-  skip = false,
-) {
-  Deno.test({
-    name,
-    ignore: pythons.length === 0 || skip,
-    // The DAP test client's own timers and child process outlive a failing step otherwise.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn(t) {
-      await Promise.all(pythons.map((python) =>
-        t.step({
-          name: `Python ${python.version}`,
-          sanitizeOps: false,
-          sanitizeResources: false,
-          sanitizeExit: false,
-          fn: () => scenario(python),
-        })
-      ));
-    },
-  });
 }
 
 /** An adapter started as an editor starts one: a command, DAP on its stdin and stdout. */

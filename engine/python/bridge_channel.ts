@@ -7,7 +7,7 @@
  */
 
 import { encodeFrame, FrameDecoder } from "../../protocol/framing.ts";
-import type { Message } from "../../protocol/envelope.ts";
+import type { Message, MessageId } from "../../protocol/envelope.ts";
 
 /** What the bridge said first, and what came with it. */
 export interface Hello {
@@ -138,4 +138,11 @@ export class BridgeChannel {
     } catch { /* already closed */ }
     this.#conn = undefined;
   }
+}
+
+/** The `error` that answers `command` (with its id, if it had one). */
+export function errorReply(command: Message, type: string, data: string): Message {
+  const msg: Message = { e: "error", p: { type, data, command: command.e } };
+  if (command.id !== undefined) msg.id = command.id as MessageId;
+  return msg;
 }

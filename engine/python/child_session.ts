@@ -8,9 +8,9 @@
  */
 
 import type { ChildEngineSession, EngineInfo, ExitStatus } from "../engine.ts";
-import type { Message, MessageId } from "../../protocol/envelope.ts";
+import type { Message } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
-import { BridgeChannel, type Hello } from "./bridge_channel.ts";
+import { BridgeChannel, errorReply, type Hello } from "./bridge_channel.ts";
 
 /** What a child's session is told by the program's. */
 export interface ChildContext {
@@ -103,9 +103,7 @@ export class PythonChildSession implements ChildEngineSession {
   }
 
   #reply(command: Message, type: string, data: string): void {
-    const msg: Message = { e: "error", p: { type, data, command: command.e } };
-    if (command.id !== undefined) msg.id = command.id as MessageId;
-    this.#queue.push(msg);
+    this.#queue.push(errorReply(command, type, data));
   }
 
   /** Sends `signal` to the child process (ignored once it has ended). */

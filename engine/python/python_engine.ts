@@ -44,9 +44,9 @@ import type {
   ExitStatus,
   LaunchOptions,
 } from "../engine.ts";
-import { BridgeChannel, type Hello, readHello } from "./bridge_channel.ts";
+import { BridgeChannel, errorReply, type Hello, readHello } from "./bridge_channel.ts";
 import { PythonChildSession } from "./child_session.ts";
-import type { Message, MessageId } from "../../protocol/envelope.ts";
+import type { Message } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 
 /** The bridge's main module, `qdb.py` (it imports the others). */
@@ -72,11 +72,18 @@ const TOO_OLD_EXIT = 121;
 
 /**
  * Runs on any Python (2.7 included, hence the old syntax): checks the version, then imports the
- * bridge from the directory given as the first argument.
+ * bridge from the directory given as the first argument. The program's bridge gives it to the
+ * Python children it follows too (qdb_children.py): a child too old for the bridge runs the
+ * command line it was given (`argv` in its configuration) as if qdb were not there.
  */
 const BOOTSTRAP = [
   "import sys",
   "if sys.version_info < (3, 8):",
+  "    import json, os",
+  "    _c = json.loads(os.environ.get('QDB_BRIDGE') or '{}')",
+  "    if _c.get('argv'):",
+  "        del os.environ['QDB_BRIDGE']",
+  "        os.execv(sys.executable, [str(a) for a in _c['argv']])",
   "    sys.stderr.write('qdb-bridge: python too old: %d.%d.%d\\n' % tuple(sys.version_info[:3]))",
   `    sys.exit(${TOO_OLD_EXIT})`,
   "sys.path.insert(0, sys.argv.pop(1))",
@@ -210,6 +217,7 @@ async function launchPython(options: LaunchOptions, noticeMs: number): Promise<E
       break_on: options.breakOn ?? "uncaught",
       skip: options.skip ?? [],
       follow: options.followChildren ?? false,
+      bootstrap: BOOTSTRAP,
     };
     const stdin = options.stdin ?? "inherit";
     try {
@@ -651,9 +659,7 @@ class PythonSession implements EngineSession {
   }
 
   #reply(command: Message, type: string, data: string): void {
-    const msg: Message = { e: "error", p: { type, data, command: command.e } };
-    if (command.id !== undefined) msg.id = command.id as MessageId;
-    this.#queue.push(msg);
+    this.#queue.push(errorReply(command, type, data));
   }
 
   async #input(command: Message): Promise<void> {

@@ -40,24 +40,6 @@ _UNFOLLOWED_CODE = ("from multiprocessing.resource_tracker import",
                     "from multiprocessing.semaphore_tracker import")
 _DORMANT_CODE = ("from multiprocessing.forkserver import",)
 
-# Runs on any Python (2.7 included): an interpreter too old for the bridge runs the command line
-# it was given before qdb rewrote it.
-CHILD_BOOTSTRAP = "\n".join([
-    "import sys",
-    "if sys.version_info < (3, 8):",
-    "    import json, os",
-    "    _c = json.loads(os.environ.pop('QDB_BRIDGE'))",
-    "    os.execv(sys.executable, [str(a) for a in _c['argv']])",
-    "sys.path.insert(0, sys.argv.pop(1))",
-    "_b = sys.dont_write_bytecode",
-    "sys.dont_write_bytecode = False",
-    "import qdb",
-    "sys.dont_write_bytecode = _b",
-    "del sys.path[0], _b",
-    "qdb._main()",
-])
-
-
 def is_python(path):
     """Whether `path` names a Python interpreter (by its name, or being this one)."""
     try:
@@ -183,6 +165,7 @@ class ChildrenMixin(object):
             "break_on": self._break_on,
             "skip": list(self._skip),
             "follow": True,
+            "bootstrap": self._config.get("bootstrap"),
             "dormant": dormant,
             "argv": list(argv),
         }
@@ -206,9 +189,14 @@ class ChildrenMixin(object):
             if head.startswith(_UNFOLLOWED_CODE):
                 return None
             dormant = head.startswith(_DORMANT_CODE)
+        # The engine's bootstrap (python_engine.ts): it runs the original command line on a
+        # Python too old for the bridge.
+        bootstrap = self._config.get("bootstrap")
+        if not bootstrap:
+            return None
         bridge_dir = os.path.dirname(os.path.abspath(sys.modules["qdb"].__file__))
         config = self._child_config(kind, target, text, dormant)
-        new_argv = [text[0]] + options + ["-c", CHILD_BOOTSTRAP, bridge_dir, target] + args
+        new_argv = [text[0]] + options + ["-c", bootstrap, bridge_dir, target] + args
         return new_argv, json.dumps(config)
 
     def install_follow(self):

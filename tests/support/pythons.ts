@@ -108,3 +108,31 @@ function compareVersions(a: string, b: string): number {
   }
   return 0;
 }
+
+/** A test run side by side on every Python found (`skip`: not on this machine). */
+export function onEveryPython(
+  name: string,
+  scenario: (python: PythonInstall) => Promise<void>,
+  skip = false,
+): void {
+  Deno.test({
+    name,
+    ignore: skip,
+    // Test clients' own timers and child processes outlive a failing step otherwise.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn(t) {
+      const pythons = await findPythons();
+      if (pythons.length === 0) return console.log("skip: no Python 3.8+ found");
+      await Promise.all(pythons.map((python) =>
+        t.step({
+          name: `Python ${python.version}`,
+          sanitizeOps: false,
+          sanitizeResources: false,
+          sanitizeExit: false,
+          fn: () => scenario(python),
+        })
+      ));
+    },
+  });
+}
