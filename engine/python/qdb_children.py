@@ -194,7 +194,7 @@ class ChildrenMixin(object):
         bootstrap = self._config.get("bootstrap")
         if not bootstrap:
             return None
-        bridge_dir = os.path.dirname(os.path.abspath(sys.modules["qdb"].__file__))
+        bridge_dir = os.path.dirname(os.path.abspath(__file__))  # the bridge's modules
         config = self._child_config(kind, target, text, dormant)
         new_argv = [text[0]] + options + ["-c", bootstrap, bridge_dir, target] + args
         return new_argv, json.dumps(config)
@@ -373,7 +373,6 @@ class ChildrenMixin(object):
         at it), a fresh state, its own channel, the parent's breakpoints."""
         parent = self._parent_pid()
         specs = self._bp_specs()
-        dormant = bool(self._config.get("dormant"))
         self._untrace_in_child()
         keep = dict((k, self.__dict__[k]) for k in _KEEP_IN_FORK_CHILD if k in self.__dict__)
         config = dict(self._config)
@@ -381,11 +380,10 @@ class ChildrenMixin(object):
                       breakpoints=specs)
         self.__init__(config, self._program, self._boot_globals)
         self.__dict__.update(keep)
+        # A dormant parent installed the bridge's hooks already (qdb._main): only the
+        # channel and the breakpoints are new.
         if not self.connect_child():
             return
-        if dormant:
-            import qdb
-            qdb._install_hooks(self)
         self.start(specs)
 
 
