@@ -16,8 +16,8 @@
  * @module
  */
 
-import type { ClientEvent } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
+import type { LinkState, SessionEvent } from "./events.ts";
 import { type Attached, AttachError, type ClientOptions, QdbClient } from "./client.ts";
 
 /** Options of {@linkcode ReconnectingSession.connect}. */
@@ -26,24 +26,7 @@ export interface ReconnectOptions extends ClientOptions {
   retryFor?: number;
 }
 
-/** Payload of the `link` events a {@linkcode ReconnectingSession} adds to the stream. */
-export type LinkState =
-  | { state: "lost"; reason: string; retryFor: number }
-  | { state: "back"; session: string }
-  | { state: "gone"; reason: string };
-
-/** The event a {@linkcode ReconnectingSession} adds: the link to the server changed. */
-export interface LinkEvent {
-  /** Always `link`. */
-  e: "link";
-  /** What happened to the link. */
-  p: LinkState;
-  /** Never set: nobody's command caused it. */
-  id?: undefined;
-}
-
-/** What a session connection gives: the server's checked events, and link changes. */
-export type SessionEvent = ClientEvent | LinkEvent;
+export type { LinkEvent, LinkState, SessionEvent } from "./events.ts";
 
 /** A session connection that attaches again after losing the server. */
 export class ReconnectingSession implements AsyncDisposable {

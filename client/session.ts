@@ -28,7 +28,7 @@ import type {
   TracerInfo,
   Watch,
 } from "../protocol/mod.ts";
-import type { SessionEvent } from "./reconnect.ts";
+import type { SessionEvent } from "./events.ts";
 
 /** What an event did to the model. */
 export type Applied =
