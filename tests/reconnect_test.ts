@@ -4,6 +4,7 @@
 // cannot get back lets the program run on untraced.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { fakeTracer } from "./support/fake_tracer.ts";
+import { relay } from "./support/relay.ts";
 import { Inbox } from "./support/inbox.ts";
 import { QdbProcess, type ServeProcess, startServe } from "./support/processes.ts";
 import { findPythons } from "./support/pythons.ts";
@@ -103,55 +104,6 @@ Deno.test({
     await closeAll(a, b);
   },
 });
-
-/** A TCP relay between tracers and the server, whose connections a test can cut. */
-function relay(target: { hostname: string; port: number }) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const live = new Set<Deno.Conn>();
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
-    try {
-      await from.readable.pipeTo(to.writable);
-    } catch {
-      // Cut.
-    }
-    for (const conn of [from, to]) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-      live.delete(conn);
-    }
-  };
-  const loop = (async () => {
-    for await (const conn of listener) {
-      const upstream = await Deno.connect(target);
-      live.add(conn);
-      live.add(upstream);
-      pipe(conn, upstream);
-      pipe(upstream, conn);
-    }
-  })().catch(() => {});
-  return {
-    url: `tcp://127.0.0.1:${listener.addr.port}`,
-    /** Breaks every connection, as a network failure would. */
-    cut() {
-      for (const conn of live) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      live.clear();
-    },
-    async close() {
-      this.cut();
-      listener.close();
-      await loop;
-    },
-  };
-}
 
 Deno.test({
   name: "network loss: clients are told at once, and the tracer takes its session back",
