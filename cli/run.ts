@@ -44,6 +44,12 @@ export const runCommand: CommandSpec = {
       env: "QDB_TOKEN",
     },
     {
+      name: "web",
+      type: "boolean",
+      help: "Print the address of the session in the web client (with the token, for this " +
+        "browser tab only), to debug from a browser too",
+    },
+    {
       name: "json",
       type: "boolean",
       help: "For programs (the Emacs mode): the session as JSON lines on standard output, " +
@@ -121,7 +127,12 @@ export const runCommand: CommandSpec = {
     // the terminal client's (it pauses the program).
     const stopForwarding = forwardSignals((signal) => tracer.kill(signal), ["SIGTERM", "SIGHUP"]);
     const hint = `qdb: session ${session} at ${server.clientUrl} ` +
-      `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)`;
+      `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)` +
+      (values.web === true
+        ? `\nqdb: web client: ${server.clientUrl.replace(/^ws/, "http")}/s/${
+          encodeURIComponent(session)
+        }#token=${token}`
+        : "");
     let code;
     if (json) {
       console.error(hint);

@@ -134,6 +134,11 @@ export const serveCommand: CommandSpec = {
       default: String(DEFAULT_LIMITS.maxClientsPerSession),
     },
     {
+      name: "no-web",
+      type: "boolean",
+      help: "Do not serve the web client (the page at / and /s/SESSION)",
+    },
+    {
       name: "max-children",
       type: "string",
       placeholder: "N",
@@ -221,10 +226,14 @@ export const serveCommand: CommandSpec = {
       attachTimeout: seconds("attach-timeout", 0),
       inactivityTimeout: seconds("inactivity-timeout", 600),
       timeoutDisableMode: choice(values, "timeout-disable-mode", ["soft", "hard"], "soft"),
+      web: values["no-web"] !== true,
       log: quiet ? () => {} : (line) => console.error(`qdb serve: ${line}`),
     });
     // Scripts read this line: keep its format stable.
     console.log(`qdb serve: clients ${running.clientUrl}  tracers ${running.tracerUrl}`);
+    if (values["no-web"] !== true && !quiet) {
+      console.error(`qdb serve: web client at ${running.clientUrl.replace(/^ws/, "http")}/`);
+    }
     if (!isLoopback(hostname) && !auth) {
       console.error(
         `qdb serve: warning: listening on ${hostname} without --token: anyone who can reach ` +

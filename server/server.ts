@@ -40,6 +40,7 @@ import { WebSocketTransport } from "../transport/websocket.ts";
 import { formatHost, TcpTransport } from "../transport/tcp.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
+import { webResponse } from "./web.ts";
 import {
   type Access,
   accessOf,
@@ -61,6 +62,11 @@ export interface ServerOptions {
   token?: string | undefined;
   /** Auth for both links (overrides `token`); `clientAuth`/`tracerAuth` override it per link. */
   auth?: AuthFunction;
+  /**
+   * Serve the web client: `BASE` lists the sessions, `BASE/s/SESSION` debugs one. Default true;
+   * false leaves only the WebSocket and `GET BASE/sessions`.
+   */
+  web?: boolean;
   /** Auth for clients (and `GET /sessions`). */
   clientAuth?: AuthFunction;
   /** Auth for tracers. */
@@ -177,6 +183,7 @@ class Server implements QdbServer {
   readonly #inactivityTimeout: number;
   readonly #disableMode: DisableMode;
   readonly #basePath: string;
+  readonly #web: boolean;
   readonly #log: (line: string) => void;
   readonly #listeners = new Set<Deno.Listener>();
   readonly #pending = new Set<MessageTransport>();
@@ -209,6 +216,7 @@ class Server implements QdbServer {
     this.#disableMode = options.timeoutDisableMode ?? "soft";
     const base = options.basePath ?? "/";
     this.#basePath = base.endsWith("/") ? base : `${base}/`;
+    this.#web = options.web ?? true;
     this.#log = options.log ?? (() => {});
     this.#limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
     this.#book = new AddressBook(this.#limits);
@@ -291,6 +299,10 @@ class Server implements QdbServer {
         return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
       }
       if (rest === "sessions") return this.#listResponse(request, remote);
+      if (this.#web) {
+        const page = webResponse(this.#basePath, rest, (id) => SESSION_ID_PATTERN.test(id));
+        if (page) return page;
+      }
       if (rest === "") {
         return new Response(
           `qdb ${VERSION} server. Clients: open a WebSocket at ${this.#basePath}SESSION_ID; ` +

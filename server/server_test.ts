@@ -645,3 +645,33 @@ Deno.test("a session tree: ancestors' clients hear of children, which outlive th
     ]);
   });
 });
+
+Deno.test("the web client's pages: the sessions, a session, its assets; never a script of a peer's", async () => {
+  await withServer({}, async (server) => {
+    const get = (path: string) => server.handler(new Request(`http://127.0.0.1${path}`));
+    const list = await get("/");
+    assertEquals(list.status, 200);
+    assertMatch(list.headers.get("content-type")!, /^text\/html/);
+    assertMatch(list.headers.get("content-security-policy")!, /script-src 'self'/);
+    assertMatch(list.headers.get("content-security-policy")!, /frame-ancestors 'none'/);
+    assert(!(await list.text()).includes("data-session"));
+    const one = await get("/s/job%2F1234");
+    assertMatch(await one.text(), /<body data-base="\/" data-session="job\/1234">/);
+    // An id that is no session id is not put in a page.
+    const bad = await get("/s/%22%3E%3Cscript%3E");
+    assertEquals(bad.status, 404);
+    await bad.body?.cancel();
+    const app = await get("/assets/app.js");
+    assertMatch(app.headers.get("content-type")!, /javascript/);
+    assertEquals(app.headers.get("x-content-type-options"), "nosniff");
+    await app.body?.cancel();
+    const css = await get("/assets/style.css");
+    assertMatch(css.headers.get("content-type")!, /text\/css/);
+    await css.body?.cancel();
+  });
+  // Without the web client: the text that says where to connect.
+  await withServer({ web: false }, async (server) => {
+    const text = await (await server.handler(new Request("http://127.0.0.1/"))).text();
+    assertMatch(text, /open a WebSocket/);
+  });
+});

@@ -1,0 +1,384 @@
+/**
+ * The web client's state, without a page or a socket: what the session looks like (the shared
+ * {@linkcode SessionModel}), the selected thread and frame, sources, the variables tree, the
+ * console, the program's output and what the other clients do. The page (app.ts) feeds it every
+ * message and renders what it says changed; tests feed it messages directly.
+ *
+ * Protocol 2 throughout: each request gets exactly one reply (`ok` or `error`) with its id.
+ *
+ * @example
+ * ```ts
+ * import { WebState } from "./state.ts";
+ * const sent: unknown[] = [];
+ * const state = new WebState((msg) => sent.push(msg));
+ * state.receive({ e: "running" });
+ * state.model.running; // true
+ * ```
+ * @module
+ */
+
+import { SessionModel } from "../session.ts";
+import type { SessionEvent } from "../events.ts";
+import type {
+  Breakpoint,
+  FrameInfo,
+  Message,
+  MessageId,
+  Scope,
+  ThreadInfo,
+  Variable,
+} from "../../protocol/mod.ts";
+
+/** Lines of program output kept (the oldest go first). */
+export const MAX_OUTPUT_LINES = 5000;
+/** Entries kept in the console. */
+export const MAX_CONSOLE_ENTRIES = 500;
+/** Children of a value asked for at a time. */
+export const PAGE = 100;
+/** The id of the `start` message: the state sent in answer to it carries it. */
+export const START_ID = 0;
+
+/** What changed, for the page to render again. */
+export type Change =
+  | "session"
+  | "stop"
+  | "source"
+  | "variables"
+  | "breakpoints"
+  | "output"
+  | "console"
+  | "peers"
+  | "watches";
+
+/** One line of the console. */
+export interface ConsoleEntry {
+  /** What it is: what was typed, its result, or an error. */
+  kind: "input" | "result" | "error";
+  /** The text (never HTML). */
+  text: string;
+}
+
+/** The children of a value, as far as they were loaded. */
+export interface Children {
+  /** Loaded so far, in order. */
+  items: Variable[];
+  /** How many there are in all. */
+  total: number;
+}
+
+/** A request that failed: its protocol error type and sentence. */
+export class RequestError extends Error {
+  /** The protocol's error type (`running`, `eval`, `reference`...). */
+  readonly type: string;
+  /** An error of `type` saying `message`. */
+  constructor(type: string, message: string) {
+    super(message);
+    this.name = "RequestError";
+    this.type = type;
+  }
+}
+
+/** The web client's state of one session. */
+export class WebState {
+  /** The session as every client sees it. */
+  readonly model: SessionModel = new SessionModel({ startId: START_ID });
+  /** The program's output, line by line (the last may be partial). */
+  readonly output: { stream: "stdout" | "stderr" | "log"; text: string }[] = [];
+  /** The console's entries. */
+  readonly console: ConsoleEntry[] = [];
+  /** What was evaluated, oldest first. */
+  readonly history: string[] = [];
+  /** What other clients did, newest last. */
+  readonly peers: string[] = [];
+  /** The program's threads, at the last stop. */
+  threads: ThreadInfo[] = [];
+  /** The thread shown. */
+  thread: number | undefined;
+  /** Its frames, newest first. */
+  frames: FrameInfo[] = [];
+  /** The frame shown. */
+  frame: FrameInfo | undefined;
+  /** Its scopes. */
+  scopes: Scope[] = [];
+  /** Sources by path: lines, or why there are none. */
+  readonly sources: Map<string, { lines: string[] } | { error: string }> = new Map();
+  /** Children of values by reference (valid until the program resumes). */
+  readonly children: Map<number, Children> = new Map();
+  /** References expanded in the tree. */
+  readonly expanded: Set<number> = new Set();
+  readonly #send: (msg: Message) => void;
+  readonly #pending = new Map<
+    MessageId,
+    { resolve: (p: unknown) => void; reject: (e: Error) => void }
+  >();
+  #nextId = 1;
+  /** Called with what changed. */
+  onChange: (change: Change) => void = () => {};
+
+  /** State that sends its requests with `send`. */
+  constructor(send: (msg: Message) => void) {
+    this.#send = send;
+  }
+
+  /** The breakpoints of the session. */
+  get breakpoints(): readonly Breakpoint[] {
+    return this.model.breakpoints;
+  }
+
+  /** Sends a command; its reply resolves the promise (or rejects it with a RequestError). */
+  request<T = unknown>(e: string, p?: unknown): Promise<T> {
+    const id = this.#nextId++;
+    const msg: Message = { e, id };
+    if (p !== undefined) msg.p = p;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (p: unknown) => void, reject });
+      this.#send(msg);
+    });
+  }
+
+  /** Sends a command whose answer is an event for everyone (a resume, a breakpoint). */
+  command(e: string, p?: unknown): void {
+    const msg: Message = { e, id: this.#nextId++ };
+    if (p !== undefined) msg.p = p;
+    this.#send(msg);
+  }
+
+  /** The link closed: requests in flight will get no reply. */
+  disconnected(): void {
+    for (const { reject } of this.#pending.values()) {
+      reject(new RequestError("tracer", "The connection to the server closed"));
+    }
+    this.#pending.clear();
+  }
+
+  /** Takes one message from the server. */
+  receive(msg: SessionEvent): void {
+    if (msg.id !== undefined && msg.id !== START_ID && (msg.e === "ok" || msg.e === "error")) {
+      const waiting = this.#pending.get(msg.id);
+      if (waiting) {
+        this.#pending.delete(msg.id);
+        if (msg.e === "ok") waiting.resolve(msg.p);
+        else waiting.reject(new RequestError(msg.p.type, String(msg.p.data)));
+        return;
+      }
+    }
+    const before = this.model.running;
+    const applied = this.model.apply(msg);
+    switch (msg.e) {
+      case "attached":
+      case "clients":
+      case "exited":
+      case "disabled":
+      case "disable":
+        return this.onChange("session");
+      case "stack":
+        if (applied === "changed" && msg.p.reason !== "select") void this.refreshStop();
+        return;
+      case "running":
+        if (before !== true) {
+          this.children.clear();
+          this.expanded.clear();
+          this.threads = [];
+          this.frames = [];
+          this.frame = undefined;
+          this.scopes = [];
+        }
+        return this.onChange("stop");
+      case "breakpoints":
+        return this.onChange("breakpoints");
+      case "watchlist":
+        return this.onChange("watches");
+      case "print":
+        if (msg.p.input === "<stdout>" || msg.p.input === "<stderr>" || msg.p.input === "<log>") {
+          this.#addOutput(msg.p.input.slice(1, -1) as "stdout" | "stderr" | "log", msg.p.output);
+          return this.onChange("output");
+        }
+        return;
+      case "command": {
+        const p = msg.p;
+        this.peers.push(
+          `${p.client.name}: ${p.e}${p.p === undefined ? "" : ` ${JSON.stringify(p.p)}`}`,
+        );
+        if (this.peers.length > 50) this.peers.shift();
+        return this.onChange("peers");
+      }
+      case "error": {
+        // A command's refusal (its reply was not awaited), or news from the server: said.
+        const data = typeof msg.p.data === "string" ? msg.p.data : JSON.stringify(msg.p.data);
+        this.#log("error", `${msg.p.command ? `${msg.p.command}: ` : ""}${data}`);
+        return;
+      }
+    }
+  }
+
+  #addOutput(stream: "stdout" | "stderr" | "log", text: string): void {
+    const parts = text.split("\n");
+    const last = this.output.at(-1);
+    // A line the program had not finished goes on.
+    if (last && last.stream === stream && !last.text.endsWith("\n")) {
+      last.text += parts.shift()!;
+      if (parts.length > 0) last.text += "\n";
+    }
+    parts.forEach((part, i) => {
+      const line = i < parts.length - 1 ? `${part}\n` : part;
+      if (line) this.output.push({ stream, text: line });
+    });
+    while (this.output.length > MAX_OUTPUT_LINES) this.output.shift();
+  }
+
+  #log(kind: ConsoleEntry["kind"], text: string): void {
+    this.console.push({ kind, text });
+    while (this.console.length > MAX_CONSOLE_ENTRIES) this.console.shift();
+    this.onChange("console");
+  }
+
+  /** At a stop: the threads, the stopped thread's frames, and the newest frame's scopes. */
+  async refreshStop(): Promise<void> {
+    const stop = this.model.stop;
+    if (!stop) return;
+    try {
+      const { threads } = await this.request<{ threads: ThreadInfo[] }>("threads");
+      this.threads = threads;
+      const wanted = stop.thread?.id ?? threads.find((t) => t.state === "stopped")?.id;
+      await this.selectThread(wanted ?? threads[0]?.id);
+    } catch (error) {
+      this.#log("error", messageOf(error));
+    }
+  }
+
+  /** Shows a thread's frames (the newest selected). */
+  async selectThread(id: number | undefined): Promise<void> {
+    this.thread = id;
+    this.frames = [];
+    this.frame = undefined;
+    this.scopes = [];
+    if (id !== undefined && this.threads.find((t) => t.id === id)?.state === "stopped") {
+      const { frames } = await this.request<{ frames: FrameInfo[] }>("stack_trace", { thread: id });
+      this.frames = frames;
+    }
+    this.onChange("stop");
+    if (this.frames[0]) await this.selectFrame(this.frames[0].id);
+  }
+
+  /** Shows a frame: its source and its scopes. */
+  async selectFrame(id: number): Promise<void> {
+    const frame = this.frames.find((f) => f.id === id);
+    if (!frame) return;
+    this.frame = frame;
+    this.onChange("stop");
+    const [scopes] = await Promise.all([
+      this.request<{ scopes: Scope[] }>("scopes", { frame: id }),
+      this.loadSource(frame.file),
+    ]);
+    if (this.frame !== frame) return;
+    this.scopes = scopes.scopes;
+    this.onChange("variables");
+  }
+
+  /** Fetches a file's source from the tracer (once per path). */
+  async loadSource(path: string): Promise<void> {
+    if (this.sources.has(path) || !path.startsWith("/")) return;
+    try {
+      const { text } = await this.request<{ text: string }>("source", { path });
+      this.sources.set(path, { lines: text.replace(/\n$/, "").split("\n") });
+    } catch (error) {
+      this.sources.set(path, { error: messageOf(error) });
+    }
+    this.onChange("source");
+  }
+
+  /** Expands a value, or loads its next page of children. */
+  async expand(ref: number, total: number): Promise<void> {
+    this.expanded.add(ref);
+    const known = this.children.get(ref) ?? { items: [], total };
+    this.children.set(ref, known);
+    if (known.items.length < Math.min(total, PAGE) || known.items.length === 0) {
+      await this.more(ref);
+    } else this.onChange("variables");
+  }
+
+  /** Loads the next page of a value's children. */
+  async more(ref: number): Promise<void> {
+    const known = this.children.get(ref);
+    if (!known) return;
+    try {
+      const { variables } = await this.request<{ variables: Variable[] }>("variables", {
+        ref,
+        start: known.items.length,
+        count: PAGE,
+      });
+      known.items.push(...variables);
+      if (variables.length < PAGE) known.total = known.items.length;
+    } catch (error) {
+      this.#log("error", messageOf(error));
+    }
+    this.onChange("variables");
+  }
+
+  /** Folds a value. */
+  collapse(ref: number): void {
+    this.expanded.delete(ref);
+    this.onChange("variables");
+  }
+
+  /** Evaluates in the selected frame, for the console. */
+  async evaluate(expr: string): Promise<void> {
+    if (expr.trim() === "") return;
+    if (this.history.at(-1) !== expr) this.history.push(expr);
+    this.#log("input", expr);
+    try {
+      const result = await this.request<{ value: string; output?: string }>("evaluate", {
+        expr,
+        context: "repl",
+        ...(this.frame ? { frame: this.frame.id } : {}),
+      });
+      if (result.output) this.#log("result", result.output.replace(/\n$/, ""));
+      this.#log("result", result.value);
+    } catch (error) {
+      this.#log("error", messageOf(error));
+    }
+  }
+
+  /** Completions of what is typed, in the selected frame. */
+  async complete(text: string): Promise<string[]> {
+    try {
+      const { matches } = await this.request<{ matches: string[] }>("completions", {
+        text,
+        ...(this.frame ? { frame: this.frame.id } : {}),
+      });
+      return matches;
+    } catch {
+      return [];
+    }
+  }
+
+  /** The breakpoints on a line of a file. */
+  breakpointsAt(file: string, line: number): Breakpoint[] {
+    return this.breakpoints.filter((b) => b.file === file && b.line === line);
+  }
+
+  /** A click in the gutter: a breakpoint there goes, or one comes. */
+  toggleBreakpoint(file: string, line: number): void {
+    const here = this.breakpointsAt(file, line);
+    if (here.length > 0) { for (const b of here) this.command("clear_break", { id: b.id }); }
+    else this.command("set_break", { file, line });
+  }
+
+  /** Sets a breakpoint's condition, hit condition or log message (null removes them). */
+  editBreakpoint(
+    file: string,
+    line: number,
+    edit: { cond: string | null; hit_condition: string | null; log: string | null },
+  ): void {
+    for (const b of this.breakpointsAt(file, line)) this.command("clear_break", { id: b.id });
+    const p: Record<string, unknown> = { file, line };
+    if (edit.cond) p.cond = edit.cond;
+    if (edit.hit_condition) p.hit_condition = edit.hit_condition;
+    if (edit.log) p.log = edit.log;
+    this.command("set_break", p);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

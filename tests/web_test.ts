@@ -1,0 +1,263 @@
+// The web client in a real Chromium (Debian's, driven by playwright-core), against a real server
+// and tracer in this process on a Python fixture. Waits are on what the page shows; playwright's
+// own timeouts are the hang guard, not a speed test. A screenshot of the stopped session is
+// kept in tests/artifacts/.
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { findPythons } from "./support/pythons.ts";
+import { serve } from "../server.ts";
+import { startTracer } from "../tracer.ts";
+import { pythonEngine } from "../engine/python/python_engine.ts";
+import { QdbClient } from "../client.ts";
+import { relay } from "./support/relay.ts";
+
+const PROGRAM = new URL("../testdata/web.py", import.meta.url).pathname;
+const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
+const lines = Deno.readTextFileSync(PROGRAM).split("\n");
+const line = (marker: string) => lines.findIndex((l) => l.endsWith(`# @${marker}`)) + 1;
+const TOKEN = "web-test-token";
+
+/** Debian's Chromium binary (its /usr/bin/chromium is a shell wrapper), if installed. */
+function chromiumPath(): string | undefined {
+  for (
+    const path of [
+      Deno.env.get("QDB_CHROMIUM"),
+      "/usr/lib/chromium/chromium",
+      "/usr/bin/chromium",
+      "/usr/bin/chromium-browser",
+    ]
+  ) {
+    if (!path) continue;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not there.
+    }
+  }
+  return undefined;
+}
+
+const pythons = await findPythons();
+const chromiumBinary = chromiumPath();
+if (!chromiumBinary) console.log("skip: no Chromium (apt-get install chromium, or QDB_CHROMIUM)");
+
+/** Chromium, closed by the test's end. */
+async function launchBrowser() {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: chromiumBinary!,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+  return Object.assign(browser, { [Symbol.asyncDispose]: () => browser.close() });
+}
+
+Deno.test({
+  name: "web client: debug a session from Chromium, beside a terminal client",
+  ignore: pythons.length === 0 || chromiumBinary === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
+    await using tracer = await startTracer({
+      engine: pythonEngine,
+      interpreter: pythons.at(-1)!.path,
+      program: PROGRAM,
+      server: server.tracerUrl,
+      session: "web",
+      token: TOKEN,
+      stdin: "null",
+    });
+    const browser = await launchBrowser();
+    const page = await browser.newPage();
+    try {
+      page.setDefaultTimeout(30_000);
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(String(error)));
+      const http = server.clientUrl.replace(/^ws/, "http");
+
+      // The session list asks for the token, then lists the session.
+      await page.goto(`${http}/`);
+      await page.getByRole("textbox", { name: "Token" }).fill(TOKEN);
+      await page.getByRole("button", { name: "Connect" }).click();
+      await page.getByRole("link", { name: "web" }).click();
+
+      // The program stopped at its first line: the source shows it.
+      await page.locator('.line.current[data-line="1"]').waitFor();
+      assertMatch(await page.locator("header .status").innerText(), /stopped/);
+
+      // A click in the gutter sets a breakpoint; Continue runs to it.
+      await page.getByRole("button", { name: `Breakpoint at line ${line("total")}` }).click();
+      await page.locator(`.line.bp[data-line="${line("total")}"]`).waitFor();
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator(`.line.current[data-line="${line("total")}"]`).waitFor();
+      assertMatch(await page.locator("header .status").innerText(), /stopped \(breakpoint\)/);
+
+      // The output so far, in the output panel.
+      await page.locator(".output", { hasText: "starting web.py" }).waitFor();
+
+      // The variables tree: a list of 250, paged by 100.
+      await page.getByRole("button", { name: "values (list)" }).click();
+      await page.getByRole("button", { name: "Show more (100 of 250)" }).click();
+      await page.getByRole("button", { name: "Show more (200 of 250)" }).waitFor();
+      assertEquals(await page.locator(".tree .leaf", { hasText: /^\[\d+\] = \d+$/ }).count(), 200);
+
+      // The console evaluates in the selected frame.
+      const input = page.getByLabel("Evaluate in the selected frame");
+      await input.fill("len(values) * 2");
+      await input.press("Enter");
+      await page.locator(".console .result", { hasText: /^500$/ }).waitFor();
+      // History: the last expression comes back with the up arrow.
+      await input.press("ArrowUp");
+      assertEquals(await input.inputValue(), "len(values) * 2");
+      await input.fill("");
+
+      // Step over, with the key.
+      await page.locator("body").press("F10");
+      await page.locator(`.line.current[data-line="${line("result")}"]`).waitFor();
+
+      // A terminal client's breakpoint appears in the page.
+      const terminal = await QdbClient.connect(server.clientUrl, {
+        session: "web",
+        auth: TOKEN,
+        name: "ana",
+      });
+      terminal.send("set_break", { file: PROGRAM, line: line("printed") });
+      await page.locator(`.line.bp[data-line="${line("printed")}"]`).waitFor();
+      await page.locator(".clients", { hasText: "ana" }).waitFor();
+      await page.locator(".peers", { hasText: "ana: set_break" }).waitFor();
+
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}web-stopped.png`, fullPage: true });
+      // Dark, as the system asks.
+      await page.emulateMedia({ colorScheme: "dark" });
+      assertEquals(
+        // Code for the page, as text: this file is not checked with the browser's types.
+        await page.evaluate("getComputedStyle(document.body).backgroundColor"),
+        "rgb(13, 17, 23)",
+      );
+      await page.screenshot({ path: `${ARTIFACTS}web-stopped-dark.png`, fullPage: true });
+      await page.emulateMedia({ colorScheme: "light" });
+      // At 200% zoom (half the CSS pixels) nothing needs sideways scrolling.
+      const size = page.viewportSize()!;
+      await page.setViewportSize({ width: size.width / 2, height: size.height / 2 });
+      assert(
+        await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"),
+        "the page scrolls sideways at 200% zoom",
+      );
+      await page.setViewportSize(size);
+
+      // On to the terminal's breakpoint, then to the end.
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator(`.line.current[data-line="${line("printed")}"]`).waitFor();
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator("header .status", { hasText: "ended (exit code 0)" }).waitFor();
+      assert((await page.locator(".output").innerText()).includes("the total is 62250"));
+      assertEquals(errors, []);
+      terminal.close();
+    } catch (error) {
+      // What the page showed when it failed, for whoever reads the failure.
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}web-failure.png`, fullPage: true }).catch(
+        () => {},
+      );
+      console.log(
+        `page text at the failure:\n${await page.locator("body").innerText().catch(() => "")}`,
+      );
+      throw error;
+    } finally {
+      await browser.close();
+    }
+    assertEquals((await tracer.done).code, 0);
+  },
+});
+
+Deno.test("the web client's bundle is built from its sources (deno task build:web)", async () => {
+  const out = await Deno.makeTempFile({ suffix: ".js" });
+  try {
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--platform", "browser", "--minify", "client/web/page/app.ts", "-o", out],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(built.success, new TextDecoder().decode(built.stderr));
+    const committed = await Deno.readTextFile(
+      new URL("../client/web/dist/app.js", import.meta.url),
+    );
+    assert(
+      (await Deno.readTextFile(out)) === committed,
+      "client/web/dist/app.js is older than its sources: run deno task build:web",
+    );
+  } finally {
+    await Deno.remove(out);
+  }
+});
+
+Deno.test({
+  name: "web client: it connects again after a network blip; the breakpoint editor; completion",
+  ignore: pythons.length === 0 || chromiumBinary === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
+    await using tracer = await startTracer({
+      engine: pythonEngine,
+      interpreter: pythons.at(-1)!.path,
+      program: PROGRAM,
+      server: server.tracerUrl,
+      session: "blip",
+      token: TOKEN,
+      stdin: "null",
+    });
+    // The browser reaches the server through a relay whose connections the test cuts.
+    const port = Number(new URL(server.clientUrl.replace(/^ws/, "http")).port);
+    const net = relay({ hostname: "127.0.0.1", port });
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    page.setDefaultTimeout(30_000);
+    try {
+      // The token comes in the link (as qdb run --web prints it), and leaves the address bar.
+      await page.goto(`http://127.0.0.1:${net.port}/s/blip#token=${TOKEN}`);
+      await page.locator('.line.current[data-line="1"]').waitFor();
+      assertEquals(new URL(page.url()).hash, "");
+
+      net.cut();
+      await page.locator("header .status", { hasText: "reconnecting" }).waitFor();
+      await page.locator("header .status", { hasText: "stopped" }).waitFor();
+      await page.locator('.line.current[data-line="1"]').waitFor();
+
+      // A conditional breakpoint, from the editor (right-click on the line number).
+      await page.getByRole("button", { name: `Breakpoint at line ${line("result")}` })
+        .click({ button: "right" });
+      await page.getByLabel("Condition").fill("doubled > 100");
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.locator(`.line.conditional[data-line="${line("result")}"]`).waitFor();
+      await page.locator(".breakpoints", { hasText: "if doubled > 100" }).waitFor();
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator(`.line.current[data-line="${line("result")}"]`).waitFor();
+
+      // Tab completes a name of the frame.
+      const input = page.getByLabel("Evaluate in the selected frame");
+      await input.fill("doub");
+      await input.press("Tab");
+      await page.waitForFunction("document.activeElement.value === 'doubled'");
+      await input.press("Enter");
+      await page.locator(".console .result", { hasText: /^62250$/ }).waitFor();
+
+      // A watch, for everyone.
+      await page.getByLabel("Add a watch").fill("doubled // 2");
+      await page.getByLabel("Add a watch").press("Enter");
+      await page.locator(".watches", { hasText: "doubled // 2 = 31125" }).waitFor();
+
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator("header .status", { hasText: "ended (exit code 0)" }).waitFor();
+    } catch (error) {
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}web-blip-failure.png`, fullPage: true })
+        .catch(() => {});
+      throw error;
+    } finally {
+      await net.close();
+    }
+    assertEquals((await tracer.done).code, 0);
+  },
+});
