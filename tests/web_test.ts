@@ -239,7 +239,9 @@ Deno.test({
       const input = page.getByLabel("Evaluate in the selected frame");
       await input.fill("doub");
       await input.press("Tab");
-      await page.waitForFunction("document.activeElement.value === 'doubled'");
+      // The matches are listed; the input has their common part (set in the same step).
+      await page.locator(".completions li", { hasText: "doubled" }).waitFor();
+      assertEquals(await input.inputValue(), "doubled");
       await input.press("Enter");
       await page.locator(".console .result", { hasText: /^62250$/ }).waitFor();
 

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { pythonTokens } from "../highlight.ts";
 import type {
   Breakpoint,
   ChildInfo,
@@ -94,24 +95,11 @@ export function stopHeader(frame: Frame, cwd: string | undefined, palette = PLAI
   return palette.header(`> ${displayPath(frame.file, cwd)}(${frame.line})${frame.func}()`);
 }
 
-const PY_KEYWORDS = new Set(
-  ("False None True and as assert async await break class continue def del elif else except " +
-    "finally for from global if import in is lambda nonlocal not or pass raise return try " +
-    "while with yield match case").split(" "),
-);
-
 /** Colours Python source: keywords, strings, comments and numbers. Good enough for one line. */
 export function highlightPython(line: string, palette: Palette): string {
   if (palette === PLAIN) return line;
-  const token =
-    /(#.*$)|([rbfuRBFU]{0,2}(?:"""|'''|"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?))|(\b\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?j?\b)|([A-Za-z_]\w*)/g;
-  return line.replace(token, (match, comment, str, num, word) => {
-    if (comment) return palette.comment(match);
-    if (str) return palette.string(match);
-    if (num) return palette.number(match);
-    if (word && PY_KEYWORDS.has(word)) return palette.keyword(match);
-    return match;
-  });
+  return pythonTokens(line).map((t) => t.kind === "text" ? t.text : palette[t.kind](t.text))
+    .join("");
 }
 
 /** Options of {@linkcode sourceLines}. */

@@ -12,6 +12,7 @@
 import { checkClientEvent } from "../../../protocol/validate.ts";
 import type { Breakpoint, Message, SessionList, Variable } from "../../../protocol/mod.ts";
 import { type Change, PAGE, START_ID, WebState } from "../state.ts";
+import { pythonTokens } from "../../highlight.ts";
 
 const TOKEN_KEY = "qdb-token";
 const body = document.body;
@@ -353,6 +354,7 @@ function sessionPage(id: string): void {
       return;
     }
     const current = frame?.file === file && !state.model.running ? frame.line : undefined;
+    const python = state.model.tracer?.engine === "python";
     const rows = text.lines.map((code, i) => {
       const line = i + 1;
       const row = el("div", "line");
@@ -377,7 +379,16 @@ function sessionPage(id: string): void {
         row.classList.add("current");
         row.setAttribute("aria-current", "true");
       }
-      row.append(gutter, el("code", "", code));
+      const text = el("code");
+      // Python's keywords, strings, comments and numbers, as spans (never HTML).
+      if (python) {
+        for (const t of pythonTokens(code)) {
+          text.append(
+            t.kind === "text" ? document.createTextNode(t.text) : el("span", t.kind, t.text),
+          );
+        }
+      } else text.textContent = code;
+      row.append(gutter, text);
       return row;
     });
     sourceLines.replaceChildren(...rows);
