@@ -30,7 +30,7 @@ const PY_KEYWORDS = new Set(
 );
 
 const TOKEN =
-  /(#.*$)|([rbfuRBFU]{0,2}(?:"""|'''|"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?))|(\b\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?j?\b)|([A-Za-z_]\w*)/g;
+  /(#.*$)|([rbfuRBFU]{0,2}(?:"""(?:.*?"""|.*$)|'''(?:.*?'''|.*$)|"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?))|(\b\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?j?\b)|([A-Za-z_]\w*)/g;
 
 /** One line of Python as tokens; their texts joined are the line. */
 export function pythonTokens(line: string): Token[] {

@@ -14,4 +14,11 @@ Deno.test("Python lines split into keywords, strings, comments, numbers and the 
   // Names that contain keywords are names.
   assertEquals(pythonTokens("format = iffy"), [{ kind: "text", text: "format = iffy" }]);
   assertEquals(pythonTokens(""), []);
+  // A docstring on one line is one string, quotes inside it included.
+  assertEquals(pythonTokens('"""It\'s "here"."""  # done').map((t) => t.kind), [
+    "string",
+    "text",
+    "comment",
+  ]);
+  assertEquals(pythonTokens("'''opens here").map((t) => t.kind), ["string"]);
 });
