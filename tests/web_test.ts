@@ -263,3 +263,44 @@ Deno.test({
     assertEquals((await tracer.done).code, 0);
   },
 });
+
+Deno.test({
+  name: "web client: a child process's stop is listed, and its link debugs it",
+  ignore: pythons.length === 0 || chromiumBinary === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const program = new URL("../testdata/children.py", import.meta.url).pathname;
+    const work = Deno.readTextFileSync(program).split("\n").findIndex((l) =>
+      l.endsWith("# @work")
+    ) +
+      1;
+    await using server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
+    await using tracer = await startTracer({
+      engine: pythonEngine,
+      interpreter: pythons.at(-1)!.path,
+      program,
+      args: ["subprocess"],
+      server: server.tracerUrl,
+      session: "kids",
+      token: TOKEN,
+      stdin: "null",
+      stopOnEntry: false,
+      followChildren: true,
+      breakpoints: [`${program}:${work}`],
+    });
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    page.setDefaultTimeout(30_000);
+    const http = server.clientUrl.replace(/^ws/, "http");
+    await page.goto(`${http}/s/kids#token=${TOKEN}`);
+    const child = page.locator(".children li", { hasText: `stopped at children.py:${work}` });
+    await child.waitFor();
+    await child.getByRole("link").click();
+    await page.locator(`.line.current[data-line="${work}"]`).waitFor();
+    assertMatch(await page.locator("header h1").innerText(), /^kids\/\d+: /);
+    await page.getByRole("button", { name: "Continue (F5)" }).click();
+    await page.locator("header .status", { hasText: "ended (exit code 3)" }).waitFor();
+    assertEquals((await tracer.done).code, 7);
+  },
+});

@@ -166,6 +166,7 @@ export class WebState {
     const applied = this.model.apply(msg);
     switch (msg.e) {
       case "attached":
+      case "child":
       case "clients":
       case "exited":
       case "disabled":

@@ -173,7 +173,10 @@ function sessionPage(id: string): void {
   const peerBox = panel("Others");
   const peerList = el("ul", "peers");
   peerBox.body.append(peerList);
-  side.append(stackBox.box, varsBox.box, watchBox.box, bpBox.box, peerBox.box);
+  const childBox = panel("Child processes");
+  const childSessions = el("ul", "children");
+  childBox.body.append(childSessions);
+  side.append(stackBox.box, varsBox.box, watchBox.box, bpBox.box, peerBox.box, childBox.box);
 
   const bottom = el("section", "bottom");
   const outputBox = panel("Output");
@@ -312,6 +315,16 @@ function sessionPage(id: string): void {
       c.id === model.you ? `${c.name} (you)` : c.readOnly ? `${c.name} (read-only)` : c.name
     );
     clients.textContent = names.length ? `Attached: ${names.join(", ")}` : "";
+    // The program's child processes, each a session of its own (a link opens it).
+    childBox.box.hidden = model.children.size === 0;
+    childSessions.replaceChildren(...[...model.children.values()].map((child) => {
+      const item = el("li");
+      const link = el("a", "", `${child.pid}: ${child.argv.join(" ")}`);
+      link.href = `${base}s/${encodeURIComponent(child.session)}`;
+      const where = child.where ? ` at ${basename(child.where.file)}:${child.where.line}` : "";
+      item.append(link, el("span", "", ` ${child.state}${where}`));
+      return item;
+    }));
   }
 
   function renderStack(): void {
