@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { findPythons } from "./support/pythons.ts";
 import { serve } from "../server.ts";
-import { startTracer } from "../tracer.ts";
+import { startTracer, type TracerOptions } from "../tracer.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
 import { QdbClient } from "../client.ts";
 import { relay } from "./support/relay.ts";
@@ -50,124 +50,146 @@ async function launchBrowser() {
   return Object.assign(browser, { [Symbol.asyncDispose]: () => browser.close() });
 }
 
-Deno.test({
-  name: "web client: debug a session from Chromium, beside a terminal client",
-  ignore: pythons.length === 0 || chromiumBinary === undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await using server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
-    await using tracer = await startTracer({
-      engine: pythonEngine,
-      interpreter: pythons.at(-1)!.path,
-      program: PROGRAM,
-      server: server.tracerUrl,
+/** A browser test: skipped, saying why, without a Python or a Chromium. */
+function webTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: pythons.length === 0 || chromiumBinary === undefined,
+    // playwright's own timers and browser process outlive a failing test otherwise.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}
+
+/** A server with the token, and a tracer running `program` (default the fixture) in `session`. */
+async function traced(session: string, options: Partial<TracerOptions> = {}) {
+  const server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
+  const tracer = await startTracer({
+    engine: pythonEngine,
+    interpreter: pythons.at(-1)!.path,
+    program: PROGRAM,
+    server: server.tracerUrl,
+    session,
+    token: TOKEN,
+    stdin: "null",
+    ...options,
+  });
+  return {
+    server,
+    tracer,
+    http: server.clientUrl.replace(/^ws/, "http"),
+    async [Symbol.asyncDispose]() {
+      await tracer.close();
+      await server.close();
+    },
+  };
+}
+
+webTest("web client: debug a session from Chromium, beside a terminal client", async () => {
+  await using session = await traced("web");
+  const { server, tracer } = session;
+  const browser = await launchBrowser();
+  const page = await browser.newPage();
+  try {
+    page.setDefaultTimeout(30_000);
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    const http = session.http;
+
+    // The session list asks for the token, then lists the session.
+    await page.goto(`${http}/`);
+    await page.getByRole("textbox", { name: "Token" }).fill(TOKEN);
+    await page.getByRole("button", { name: "Connect" }).click();
+    await page.getByRole("link", { name: "web" }).click();
+
+    // The program stopped at its first line: the source shows it.
+    await page.locator('.line.current[data-line="1"]').waitFor();
+    assertMatch(await page.locator("header .status").innerText(), /stopped/);
+
+    // A click in the gutter sets a breakpoint; Continue runs to it.
+    await page.getByRole("button", { name: `Breakpoint at line ${line("total")}` }).click();
+    await page.locator(`.line.bp[data-line="${line("total")}"]`).waitFor();
+    await page.getByRole("button", { name: "Continue (F5)" }).click();
+    await page.locator(`.line.current[data-line="${line("total")}"]`).waitFor();
+    assertMatch(await page.locator("header .status").innerText(), /stopped \(breakpoint\)/);
+
+    // The output so far, in the output panel.
+    await page.locator(".output", { hasText: "starting web.py" }).waitFor();
+
+    // The variables tree: a list of 250, paged by 100.
+    await page.getByRole("button", { name: "values (list)" }).click();
+    await page.getByRole("button", { name: "Show more (100 of 250)" }).click();
+    await page.getByRole("button", { name: "Show more (200 of 250)" }).waitFor();
+    assertEquals(await page.locator(".tree .leaf", { hasText: /^\[\d+\] = \d+$/ }).count(), 200);
+
+    // The console evaluates in the selected frame.
+    const input = page.getByLabel("Evaluate in the selected frame");
+    await input.fill("len(values) * 2");
+    await input.press("Enter");
+    await page.locator(".console .result", { hasText: /^500$/ }).waitFor();
+    // History: the last expression comes back with the up arrow.
+    await input.press("ArrowUp");
+    assertEquals(await input.inputValue(), "len(values) * 2");
+    await input.fill("");
+
+    // Step over, with the key.
+    await page.locator("body").press("F10");
+    await page.locator(`.line.current[data-line="${line("result")}"]`).waitFor();
+
+    // A terminal client's breakpoint appears in the page.
+    const terminal = await QdbClient.connect(server.clientUrl, {
       session: "web",
-      token: TOKEN,
-      stdin: "null",
+      auth: TOKEN,
+      name: "ana",
     });
-    const browser = await launchBrowser();
-    const page = await browser.newPage();
-    try {
-      page.setDefaultTimeout(30_000);
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(String(error)));
-      const http = server.clientUrl.replace(/^ws/, "http");
+    terminal.send("set_break", { file: PROGRAM, line: line("printed") });
+    await page.locator(`.line.bp[data-line="${line("printed")}"]`).waitFor();
+    await page.locator(".clients", { hasText: "ana" }).waitFor();
+    await page.locator(".peers", { hasText: "ana: set_break" }).waitFor();
 
-      // The session list asks for the token, then lists the session.
-      await page.goto(`${http}/`);
-      await page.getByRole("textbox", { name: "Token" }).fill(TOKEN);
-      await page.getByRole("button", { name: "Connect" }).click();
-      await page.getByRole("link", { name: "web" }).click();
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}web-stopped.png`, fullPage: true });
+    // Dark, as the system asks.
+    await page.emulateMedia({ colorScheme: "dark" });
+    assertEquals(
+      // Code for the page, as text: this file is not checked with the browser's types.
+      await page.evaluate("getComputedStyle(document.body).backgroundColor"),
+      "rgb(13, 17, 23)",
+    );
+    await page.screenshot({ path: `${ARTIFACTS}web-stopped-dark.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
+    // At 200% zoom (half the CSS pixels) nothing needs sideways scrolling.
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: size.width / 2, height: size.height / 2 });
+    assert(
+      await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"),
+      "the page scrolls sideways at 200% zoom",
+    );
+    await page.setViewportSize(size);
 
-      // The program stopped at its first line: the source shows it.
-      await page.locator('.line.current[data-line="1"]').waitFor();
-      assertMatch(await page.locator("header .status").innerText(), /stopped/);
-
-      // A click in the gutter sets a breakpoint; Continue runs to it.
-      await page.getByRole("button", { name: `Breakpoint at line ${line("total")}` }).click();
-      await page.locator(`.line.bp[data-line="${line("total")}"]`).waitFor();
-      await page.getByRole("button", { name: "Continue (F5)" }).click();
-      await page.locator(`.line.current[data-line="${line("total")}"]`).waitFor();
-      assertMatch(await page.locator("header .status").innerText(), /stopped \(breakpoint\)/);
-
-      // The output so far, in the output panel.
-      await page.locator(".output", { hasText: "starting web.py" }).waitFor();
-
-      // The variables tree: a list of 250, paged by 100.
-      await page.getByRole("button", { name: "values (list)" }).click();
-      await page.getByRole("button", { name: "Show more (100 of 250)" }).click();
-      await page.getByRole("button", { name: "Show more (200 of 250)" }).waitFor();
-      assertEquals(await page.locator(".tree .leaf", { hasText: /^\[\d+\] = \d+$/ }).count(), 200);
-
-      // The console evaluates in the selected frame.
-      const input = page.getByLabel("Evaluate in the selected frame");
-      await input.fill("len(values) * 2");
-      await input.press("Enter");
-      await page.locator(".console .result", { hasText: /^500$/ }).waitFor();
-      // History: the last expression comes back with the up arrow.
-      await input.press("ArrowUp");
-      assertEquals(await input.inputValue(), "len(values) * 2");
-      await input.fill("");
-
-      // Step over, with the key.
-      await page.locator("body").press("F10");
-      await page.locator(`.line.current[data-line="${line("result")}"]`).waitFor();
-
-      // A terminal client's breakpoint appears in the page.
-      const terminal = await QdbClient.connect(server.clientUrl, {
-        session: "web",
-        auth: TOKEN,
-        name: "ana",
-      });
-      terminal.send("set_break", { file: PROGRAM, line: line("printed") });
-      await page.locator(`.line.bp[data-line="${line("printed")}"]`).waitFor();
-      await page.locator(".clients", { hasText: "ana" }).waitFor();
-      await page.locator(".peers", { hasText: "ana: set_break" }).waitFor();
-
-      await Deno.mkdir(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: `${ARTIFACTS}web-stopped.png`, fullPage: true });
-      // Dark, as the system asks.
-      await page.emulateMedia({ colorScheme: "dark" });
-      assertEquals(
-        // Code for the page, as text: this file is not checked with the browser's types.
-        await page.evaluate("getComputedStyle(document.body).backgroundColor"),
-        "rgb(13, 17, 23)",
-      );
-      await page.screenshot({ path: `${ARTIFACTS}web-stopped-dark.png`, fullPage: true });
-      await page.emulateMedia({ colorScheme: "light" });
-      // At 200% zoom (half the CSS pixels) nothing needs sideways scrolling.
-      const size = page.viewportSize()!;
-      await page.setViewportSize({ width: size.width / 2, height: size.height / 2 });
-      assert(
-        await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"),
-        "the page scrolls sideways at 200% zoom",
-      );
-      await page.setViewportSize(size);
-
-      // On to the terminal's breakpoint, then to the end.
-      await page.getByRole("button", { name: "Continue (F5)" }).click();
-      await page.locator(`.line.current[data-line="${line("printed")}"]`).waitFor();
-      await page.getByRole("button", { name: "Continue (F5)" }).click();
-      await page.locator("header .status", { hasText: "ended (exit code 0)" }).waitFor();
-      assert((await page.locator(".output").innerText()).includes("the total is 62250"));
-      assertEquals(errors, []);
-      terminal.close();
-    } catch (error) {
-      // What the page showed when it failed, for whoever reads the failure.
-      await Deno.mkdir(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: `${ARTIFACTS}web-failure.png`, fullPage: true }).catch(
-        () => {},
-      );
-      console.log(
-        `page text at the failure:\n${await page.locator("body").innerText().catch(() => "")}`,
-      );
-      throw error;
-    } finally {
-      await browser.close();
-    }
-    assertEquals((await tracer.done).code, 0);
-  },
+    // On to the terminal's breakpoint, then to the end.
+    await page.getByRole("button", { name: "Continue (F5)" }).click();
+    await page.locator(`.line.current[data-line="${line("printed")}"]`).waitFor();
+    await page.getByRole("button", { name: "Continue (F5)" }).click();
+    await page.locator("header .status", { hasText: "ended (exit code 0)" }).waitFor();
+    assert((await page.locator(".output").innerText()).includes("the total is 62250"));
+    assertEquals(errors, []);
+    terminal.close();
+  } catch (error) {
+    // What the page showed when it failed, for whoever reads the failure.
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}web-failure.png`, fullPage: true }).catch(
+      () => {},
+    );
+    console.log(
+      `page text at the failure:\n${await page.locator("body").innerText().catch(() => "")}`,
+    );
+    throw error;
+  } finally {
+    await browser.close();
+  }
+  assertEquals((await tracer.done).code, 0);
 });
 
 Deno.test("the web client's bundle is built from its sources (deno task build:web)", async () => {
@@ -192,22 +214,11 @@ Deno.test("the web client's bundle is built from its sources (deno task build:we
   }
 });
 
-Deno.test({
-  name: "web client: it connects again after a network blip; the breakpoint editor; completion",
-  ignore: pythons.length === 0 || chromiumBinary === undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await using server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
-    await using tracer = await startTracer({
-      engine: pythonEngine,
-      interpreter: pythons.at(-1)!.path,
-      program: PROGRAM,
-      server: server.tracerUrl,
-      session: "blip",
-      token: TOKEN,
-      stdin: "null",
-    });
+webTest(
+  "web client: it connects again after a network blip; the breakpoint editor; completion",
+  async () => {
+    await using session = await traced("blip");
+    const { server, tracer } = session;
     // The browser reaches the server through a relay whose connections the test cuts.
     const port = Number(new URL(server.clientUrl.replace(/^ws/, "http")).port);
     const net = relay({ hostname: "127.0.0.1", port });
@@ -262,45 +273,31 @@ Deno.test({
     }
     assertEquals((await tracer.done).code, 0);
   },
-});
+);
 
-Deno.test({
-  name: "web client: a child process's stop is listed, and its link debugs it",
-  ignore: pythons.length === 0 || chromiumBinary === undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const program = new URL("../testdata/children.py", import.meta.url).pathname;
-    const work = Deno.readTextFileSync(program).split("\n").findIndex((l) =>
-      l.endsWith("# @work")
-    ) +
-      1;
-    await using server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
-    await using tracer = await startTracer({
-      engine: pythonEngine,
-      interpreter: pythons.at(-1)!.path,
-      program,
-      args: ["subprocess"],
-      server: server.tracerUrl,
-      session: "kids",
-      token: TOKEN,
-      stdin: "null",
-      stopOnEntry: false,
-      followChildren: true,
-      breakpoints: [`${program}:${work}`],
-    });
-    await using browser = await launchBrowser();
-    const page = await browser.newPage();
-    page.setDefaultTimeout(30_000);
-    const http = server.clientUrl.replace(/^ws/, "http");
-    await page.goto(`${http}/s/kids#token=${TOKEN}`);
-    const child = page.locator(".children li", { hasText: `stopped at children.py:${work}` });
-    await child.waitFor();
-    await child.getByRole("link").click();
-    await page.locator(`.line.current[data-line="${work}"]`).waitFor();
-    assertMatch(await page.locator("header h1").innerText(), /^kids\/\d+: /);
-    await page.getByRole("button", { name: "Continue (F5)" }).click();
-    await page.locator("header .status", { hasText: "ended (exit code 3)" }).waitFor();
-    assertEquals((await tracer.done).code, 7);
-  },
+webTest("web client: a child process's stop is listed, and its link debugs it", async () => {
+  const program = new URL("../testdata/children.py", import.meta.url).pathname;
+  const work = Deno.readTextFileSync(program).split("\n").findIndex((l) => l.endsWith("# @work")) +
+    1;
+  await using session = await traced("kids", {
+    program,
+    args: ["subprocess"],
+    stopOnEntry: false,
+    followChildren: true,
+    breakpoints: [`${program}:${work}`],
+  });
+  const { tracer } = session;
+  await using browser = await launchBrowser();
+  const page = await browser.newPage();
+  page.setDefaultTimeout(30_000);
+  const http = session.http;
+  await page.goto(`${http}/s/kids#token=${TOKEN}`);
+  const child = page.locator(".children li", { hasText: `stopped at children.py:${work}` });
+  await child.waitFor();
+  await child.getByRole("link").click();
+  await page.locator(`.line.current[data-line="${work}"]`).waitFor();
+  assertMatch(await page.locator("header h1").innerText(), /^kids\/\d+: /);
+  await page.getByRole("button", { name: "Continue (F5)" }).click();
+  await page.locator("header .status", { hasText: "ended (exit code 3)" }).waitFor();
+  assertEquals((await tracer.done).code, 7);
 });
