@@ -744,7 +744,7 @@ class Server implements QdbServer {
 
     const parentId = start.parent;
     if (!existing && parentId !== undefined) {
-      const refusal = this.#childRefusal(parentId);
+      const refusal = this.#childRefusal(parentId, start.session);
       if (refusal) return this.#refuse(transport, refusal);
     }
     const session = existing ?? this.#newSession(transport, start.session);
@@ -1007,10 +1007,22 @@ class Server implements QdbServer {
     this.#log(`session ${session.id}: ended (${reason})`);
   }
 
-  /** Why a child of `parentId` may not start (its tree has the most it takes), if it may not. */
-  #childRefusal(parentId: string): ProtocolError | undefined {
+  /**
+   * Why a child `id` of `parentId` may not start, if it may not: its id must extend its
+   * parent's or its tree's (so that whoever may attach to a tree by its ids sees only its own
+   * children), and the tree may hold no more.
+   */
+  #childRefusal(parentId: string, id: string): ProtocolError | undefined {
     const parent = this.#sessions.get(parentId);
     const root = parent?.root ?? parentId;
+    if (!id.startsWith(`${parentId}/`) && !id.startsWith(`${root}/`)) {
+      return new ProtocolError(
+        "session",
+        `A child session's id must begin with its parent's id and "/" (${
+          JSON.stringify(`${parentId}/`)
+        }), got ${JSON.stringify(id)}`,
+      );
+    }
     let live = 0;
     for (const other of this.#sessions.values()) {
       if (other.ancestors.length > 0 && other.root === root) live++;

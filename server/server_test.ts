@@ -601,6 +601,9 @@ Deno.test("a session tree: ancestors' clients hear of children, which outlive th
     const grandkid = tracer(server, "job/10/11", { parent: "job/10", pid: 11 });
     await grandkid.expect("started");
     assertEquals((await a.expect("child")).p.parent, "job/10");
+    // A child names itself after its parent: a session elsewhere cannot claim to be one.
+    const stranger = tracer(server, "other/13", { parent: "job", pid: 13 });
+    assertEquals((await stranger.expect("error")).p.type, "session");
     // The tree holds two children: a third is refused, and runs untraced.
     const third = tracer(server, "job/12", { parent: "job", pid: 12 });
     const refused = await third.expect("error");
