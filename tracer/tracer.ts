@@ -20,6 +20,7 @@ import type {
 import { DebugCore } from "../core/core.ts";
 import type { Message } from "../protocol/mod.ts";
 import { connectTracerLink, LinkRefusedError, type TracerLink } from "./link.ts";
+import { SessionTree } from "./tree.ts";
 
 /** Options of {@linkcode startTracer}. */
 export interface TracerOptions extends LaunchOptions {
@@ -250,50 +251,6 @@ function followChildren(
       ]);
     },
   };
-}
-
-/**
- * The sessions of one launch, by id, with their parents: a command a client sends one of them
- * with `children: true` (`set_break`) reaches its live descendants too.
- */
-class SessionTree {
-  readonly #relays = new Map<string, { relay: Relay; parent: string | undefined }>();
-
-  add(relay: Relay, parent: string | undefined): void {
-    this.#relays.set(relay.session, { relay, parent });
-  }
-
-  remove(relay: Relay): void {
-    if (this.#relays.get(relay.session)?.relay === relay) this.#relays.delete(relay.session);
-  }
-
-  /** The live sessions that descend from `session`. */
-  descendants(session: string): Relay[] {
-    const out: Relay[] = [];
-    for (const [id, { relay }] of this.#relays) {
-      let up = this.#relays.get(id)?.parent;
-      while (up !== undefined && up !== session) up = this.#relays.get(up)?.parent;
-      if (up === session) out.push(relay);
-    }
-    return out;
-  }
-
-  /**
-   * A client's command to `session`, before it goes to its core: a `set_break` for the
-   * children too goes to each live descendant as well (without the client's id: the child's
-   * answer is its own clients'). Returns the command for `session` itself.
-   */
-  command(session: string, command: Message): Message {
-    if (command.e !== "set_break" || typeof command.p !== "object" || command.p === null) {
-      return command;
-    }
-    const { children, ...p } = command.p as Record<string, unknown>;
-    if (children === undefined) return command;
-    if (children === true) {
-      for (const relay of this.descendants(session)) relay.send({ e: "set_break", p });
-    }
-    return { ...command, p };
-  }
 }
 
 /** Options of {@linkcode relaySession}. */

@@ -1,0 +1,61 @@
+/**
+ * The sessions of one launch (the program's and its children's), as the tracer relays them.
+ *
+ * @module
+ */
+
+import type { Message } from "../protocol/mod.ts";
+
+/** A relayed session, as the tree knows it. */
+export interface TreeMember {
+  /** Its session id. */
+  readonly session: string;
+  /** Sends a command to its core, as a client would (without an id: no reply). */
+  send(command: Message): void;
+}
+
+/**
+ * The sessions of one launch, by id, with their parents: a command a client sends one of them
+ * with `children: true` (`set_break`) reaches its live descendants too.
+ */
+export class SessionTree {
+  readonly #relays = new Map<string, { relay: TreeMember; parent: string | undefined }>();
+
+  /** A session joins, with its parent's id (none for the program's). */
+  add(relay: TreeMember, parent: string | undefined): void {
+    this.#relays.set(relay.session, { relay, parent });
+  }
+
+  /** A session ended. */
+  remove(relay: TreeMember): void {
+    if (this.#relays.get(relay.session)?.relay === relay) this.#relays.delete(relay.session);
+  }
+
+  /** The live sessions that descend from `session`. */
+  descendants(session: string): TreeMember[] {
+    const out: TreeMember[] = [];
+    for (const [id, { relay }] of this.#relays) {
+      let up = this.#relays.get(id)?.parent;
+      while (up !== undefined && up !== session) up = this.#relays.get(up)?.parent;
+      if (up === session) out.push(relay);
+    }
+    return out;
+  }
+
+  /**
+   * A client's command to `session`, before it goes to its core: a `set_break` for the
+   * children too goes to each live descendant as well (without the client's id: the child's
+   * answer is its own clients'). Returns the command for `session` itself.
+   */
+  command(session: string, command: Message): Message {
+    if (command.e !== "set_break" || typeof command.p !== "object" || command.p === null) {
+      return command;
+    }
+    const { children, ...p } = command.p as Record<string, unknown>;
+    if (children === undefined) return command;
+    if (children === true) {
+      for (const relay of this.descendants(session)) relay.send({ e: "set_break", p });
+    }
+    return { ...command, p };
+  }
+}
