@@ -117,7 +117,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     caCerts: options.caCerts,
     auth: options.token,
   };
-  const tree = new SessionTree();
+  const tree = new SessionTree<Relay>();
   let root: Relay;
   try {
     root = await relaySession(program, {
@@ -189,12 +189,11 @@ export function childSessionId(parent: string, root: string, pid: number): strin
 function followChildren(
   program: EngineSession,
   root: Relay,
-  tree: SessionTree,
+  tree: SessionTree<Relay>,
   options: Omit<RelayOptions, "session" | "retries" | "parent"> & {
     onChild?: TracerOptions["onChild"];
   },
 ): { done: Promise<void>; close(): Promise<void> } {
-  const relays = new Set<Relay>();
   const engines = new Set<ChildEngineSession>();
   const sessionOf = new Map<number, string>([[program.info.pid, root.session]]);
   const pending = new Set<Promise<unknown>>();
@@ -225,11 +224,9 @@ function followChildren(
     }
     child.flow = relay.flow;
     sessionOf.set(child.info.pid, relay.session);
-    relays.add(relay);
     tree.add(relay, parent);
     options.onChild?.({ session: relay.session, parent, info: child.info });
     await relay.done;
-    relays.delete(relay);
     tree.remove(relay);
   };
   const done = (async () => {
@@ -246,7 +243,7 @@ function followChildren(
       // The tracer is going: children that outlive the program run on untraced.
       closed = true;
       await Promise.allSettled([
-        ...[...relays].map((relay) => relay.close()),
+        ...tree.descendants(root.session).map((relay) => relay.close()),
         ...[...engines].map((child) => child.dispose()),
       ]);
     },

@@ -18,28 +18,28 @@ export interface TreeMember {
  * The sessions of one launch, by id, with their parents: a command a client sends one of them
  * with `children: true` (`set_break`) reaches its live descendants too.
  */
-export class SessionTree {
-  readonly #relays = new Map<string, { relay: TreeMember; parent: string | undefined }>();
+export class SessionTree<T extends TreeMember = TreeMember> {
+  /** Each live session, with the ids it descends from (its parent first), kept when it joined. */
+  readonly #relays = new Map<string, { relay: T; ancestors: string[] }>();
 
   /** A session joins, with its parent's id (none for the program's). */
-  add(relay: TreeMember, parent: string | undefined): void {
-    this.#relays.set(relay.session, { relay, parent });
+  add(relay: T, parent: string | undefined): void {
+    const ancestors = parent === undefined
+      ? []
+      : [parent, ...(this.#relays.get(parent)?.ancestors ?? [])];
+    this.#relays.set(relay.session, { relay, ancestors });
   }
 
-  /** A session ended. */
-  remove(relay: TreeMember): void {
+  /** A session ended (its descendants stay descendants of its ancestors). */
+  remove(relay: T): void {
     if (this.#relays.get(relay.session)?.relay === relay) this.#relays.delete(relay.session);
   }
 
   /** The live sessions that descend from `session`. */
-  descendants(session: string): TreeMember[] {
-    const out: TreeMember[] = [];
-    for (const [id, { relay }] of this.#relays) {
-      let up = this.#relays.get(id)?.parent;
-      while (up !== undefined && up !== session) up = this.#relays.get(up)?.parent;
-      if (up === session) out.push(relay);
-    }
-    return out;
+  descendants(session: string): T[] {
+    return [...this.#relays.values()]
+      .filter(({ ancestors }) => ancestors.includes(session))
+      .map(({ relay }) => relay);
   }
 
   /**
