@@ -293,9 +293,9 @@ export class WebState {
     this.expanded.add(ref);
     const known = this.children.get(ref) ?? { items: [], total };
     this.children.set(ref, known);
-    if (known.items.length < Math.min(total, PAGE) || known.items.length === 0) {
-      await this.more(ref);
-    } else this.onChange("variables");
+    // Opened before: what was loaded stays (until the program resumes).
+    if (known.items.length === 0) await this.more(ref);
+    else this.onChange("variables");
   }
 
   /** Loads the next page of a value's children. */
