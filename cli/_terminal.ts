@@ -208,9 +208,17 @@ async function runTree(common: TerminalOptions, options: RunTerminalOptions): Pr
   const open = options.openSession;
   const rootSession = options.session;
   if (!open || rootSession === undefined) return await new TerminalClient(common).run();
-  let focused: { session: string; terminal: TerminalClient; done: Promise<number> } | undefined;
+  let focused: { terminal: TerminalClient; done: Promise<number> } | undefined;
   let rootEnded = false;
   const say = (text: string) => common.screen.say(text);
+
+  /** The child in the foreground leaves its session (quietly), if there is one. */
+  const leaveFocused = async () => {
+    const leaving = focused;
+    focused = undefined;
+    leaving?.terminal.leave();
+    await leaving?.done;
+  };
 
   const back = async () => {
     focused = undefined;
@@ -230,11 +238,8 @@ async function runTree(common: TerminalOptions, options: RunTerminalOptions): Pr
       return;
     }
     if (session === rootSession) {
-      const leaving = focused;
-      if (!leaving) return;
-      focused = undefined;
-      leaving.terminal.leave();
-      await leaving.done;
+      if (!focused) return;
+      await leaveFocused();
       return await back();
     }
     let opened;
@@ -251,13 +256,8 @@ async function runTree(common: TerminalOptions, options: RunTerminalOptions): Pr
       say(`*** session ${session} has ended`);
       return;
     }
-    const leaving = focused;
     root.background(session);
-    if (leaving) {
-      focused = undefined;
-      leaving.terminal.leave();
-      await leaving.done;
-    }
+    await leaveFocused();
     say(
       `[session ${session}: ${sanitize(tracer.argv.join(" "))} (pid ${tracer.pid}); ` +
         `"attach .." goes back]`,
@@ -272,7 +272,7 @@ async function runTree(common: TerminalOptions, options: RunTerminalOptions): Pr
       // A child's standard input is not qdb's.
       forwardInput: false,
     });
-    const entry = { session, terminal, done: terminal.run() };
+    const entry = { terminal, done: terminal.run() };
     focused = entry;
     entry.done.then(async () => {
       opened.connection.close();
