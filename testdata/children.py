@@ -45,6 +45,8 @@ def main(mode):
     elif mode == "waiter":
         # Waits for its flag file, so that a breakpoint can be set while it runs.
         import time
+        # Says it runs (under qdb, its session exists by then), then waits.
+        open(sys.argv[2] + ".ready", "w").close()
         while not os.path.exists(sys.argv[2]):
             time.sleep(0.01)
         print("late", late(3))
@@ -54,7 +56,10 @@ def main(mode):
         print("waiter exited with", done.returncode)
     elif mode.startswith("orphan="):
         # A child that outlives the program (in a session of its own, as a daemon would be).
+        import time
         subprocess.Popen([sys.executable, __file__, "waiter", mode[7:]], start_new_session=True)
+        while not os.path.exists(mode[7:] + ".ready"):
+            time.sleep(0.01)
     elif mode == "child":
         print("child result", work(int(sys.argv[2])))
         sys.exit(3)

@@ -174,7 +174,8 @@ Deno.test({
 
 /**
  * A server, a client attached to `session` before its program starts, and the path of a flag
- * file (not there yet) that the program's `waiter` child waits for.
+ * file (not there yet) that the program's `waiter` child waits for (it makes `FLAG.ready` as
+ * it starts to wait).
  */
 async function withFlag(session: string) {
   const flag = await Deno.makeTempFile({ prefix: "qdb-flag-" });
@@ -188,6 +189,7 @@ async function withFlag(session: string) {
     async [Symbol.asyncDispose]() {
       await server.close();
       await Deno.remove(flag).catch(() => {});
+      await Deno.remove(`${flag}.ready`).catch(() => {});
     },
   };
 }

@@ -104,7 +104,7 @@ const BOOTSTRAP = [
 const CONNECT_NOTICE_MS = 30_000;
 /** After the program ended, how long to wait for its pipes and the channel to close. */
 const DRAIN_GRACE_MS = 2_000;
-/** After the program ended, how long a read of a pipe its live children share may wait. */
+/** After the program ended, how long a read of a pipe its children may share may wait. */
 const SHARED_PIPE_GRACE_MS = 50;
 /** Most bytes read from the held output pipes after the program died (a pipe holds 64 KiB). */
 const MAX_LEFTOVER_BYTES = 1024 * 1024;
@@ -274,7 +274,7 @@ class PythonSession implements EngineSession {
   /** Children whose channel is open: the listener stays while any is, or the program runs. */
   #liveChildren = 0;
   /** Held output pipes read on after the program ended, for its children. */
-  readonly #late = new Set<Deno.FsFile>();
+  readonly #late = new Map<Deno.FsFile, Promise<void>>();
   #tmp: string;
   #stdinPiped: boolean;
   #stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -361,7 +361,7 @@ class PythonSession implements EngineSession {
       this.#liveChildren++;
       void this.#adoptChild(conn, token).finally(() => {
         this.#liveChildren--;
-        this.#closeListenerWhenDone();
+        void this.#closeListenerWhenDone();
       });
     }
   }
@@ -382,19 +382,21 @@ class PythonSession implements EngineSession {
     await child.exited;
   }
 
-  /** Once the program has ended and no child's channel is open, the socket goes. */
-  #closeListenerWhenDone(): void {
-    if (this.#running || this.#liveChildren > 0 || !this.#queue.ended) return;
+  /**
+   * Once the program has ended and no child's channel is open, the socket goes; the children
+   * end once what they printed last is read (their pipes' ends, with a grace for a process
+   * that is no child of ours and keeps one open).
+   */
+  async #closeListenerWhenDone(): Promise<void> {
+    if (this.#running || this.#liveChildren > 0 || !this.#queue.ended || !this.#listener) return;
     try {
-      this.#listener?.close();
+      this.#listener.close();
     } catch { /* already closed */ }
     this.#listener = undefined;
+    const grace = delay(DRAIN_GRACE_MS);
+    await Promise.race([Promise.all(this.#late.values()), grace.promise]);
+    grace.cancel();
     this.#children?.end();
-    for (const file of this.#late) {
-      try {
-        file.close();
-      } catch { /* already closed */ }
-    }
     void Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
   }
 
@@ -517,10 +519,10 @@ class PythonSession implements EngineSession {
   }
 
   /**
-   * What the held pipes still hold, as print events (each read bounded by the grace). While
-   * followed children that share them still run, the pipes stay open and are read on (see
-   * {@linkcode LaunchOptions.onLateOutput}): a child printing after the program ended must not
-   * die of a broken pipe.
+   * What the held pipes still hold, as print events (each read bounded by the grace). When
+   * following children, a pipe that is still open after that is read on to its end (see
+   * {@linkcode LaunchOptions.onLateOutput}): a child that shares it, even one that has not
+   * connected yet, printing after the program ended must not die of a broken pipe.
    */
   async #readHeldPipes(): Promise<void> {
     const held = this.#held ?? [];
@@ -535,7 +537,7 @@ class PythonSession implements EngineSession {
         while (total < MAX_LEFTOVER_BYTES) {
           // Children that share the pipe keep it open: what is in it comes at once, and the
           // rest is theirs, read on below.
-          const grace = delay(this.#liveChildren > 0 ? SHARED_PIPE_GRACE_MS : DRAIN_GRACE_MS);
+          const grace = delay(this.#children ? SHARED_PIPE_GRACE_MS : DRAIN_GRACE_MS);
           pending ??= file.read(buffer);
           const n = await Promise.race([pending, grace.promise.then(() => "late" as const)]);
           grace.cancel();
@@ -554,8 +556,8 @@ class PythonSession implements EngineSession {
       } catch {
         open = false; // Nothing more to read.
       }
-      if (open && this.#liveChildren > 0) {
-        void this.#readLate(input, file, buffer, pending);
+      if (open && this.#children) {
+        this.#late.set(file, this.#readLate(input, file, buffer, pending));
         continue;
       }
       try {
@@ -564,7 +566,7 @@ class PythonSession implements EngineSession {
     }
   }
 
-  /** Reads a held pipe on, after the program ended, while its children live. */
+  /** Reads a held pipe on after the program ended, to its end (or until the session is disposed). */
   async #readLate(
     input: string,
     file: Deno.FsFile,
@@ -573,7 +575,6 @@ class PythonSession implements EngineSession {
   ): Promise<void> {
     const stream = input === "<stderr>" ? "stderr" : "stdout";
     const decoder = new TextDecoder();
-    this.#late.add(file);
     try {
       while (true) {
         const n = await (pending ?? file.read(buffer));
@@ -583,7 +584,7 @@ class PythonSession implements EngineSession {
         if (text) this.#options.onLateOutput?.(stream, text);
       }
     } catch {
-      // Closed once the last child ended.
+      // Closed at dispose.
     } finally {
       this.#late.delete(file);
       try {
@@ -635,7 +636,7 @@ class PythonSession implements EngineSession {
     this.#queue.end();
     this.#abort?.();
     this.#channel?.close();
-    if (this.#children) this.#closeListenerWhenDone();
+    if (this.#children) void this.#closeListenerWhenDone();
     else {
       try {
         this.#listener?.close();
@@ -706,6 +707,12 @@ class PythonSession implements EngineSession {
       await this.#stdinWriter?.close();
     } catch { /* closed */ }
     await this.exited.catch(() => {});
+    // Pipes read on for children: nobody reads them after this.
+    for (const file of this.#late.keys()) {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    }
   }
 
   /**
