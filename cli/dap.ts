@@ -5,17 +5,20 @@
  */
 
 import { DapAdapter } from "../dap/adapter.ts";
-import { DapWireError, encodeDap, readDap } from "../dap/wire.ts";
+import { DapGate } from "../dap/gate.ts";
+import { type DapMessage, DapWireError, encodeDap, readDap } from "../dap/wire.ts";
 import { type CommandSpec, num, str } from "./args.ts";
 
 /** The `dap` command. */
 export const dapCommand: CommandSpec = {
   name: "dap",
-  usage: "[--port PORT [--host HOST]]",
+  usage: "[--port PORT [--host HOST] [--token TOKEN]]",
   summary: "A debug adapter for editors (Debug Adapter Protocol on standard input and output).",
   description: "Editors start it themselves: VS Code, Neovim (nvim-dap) and Emacs (dape) speak\n" +
     "DAP to it. `launch` debugs a program on this machine (a server and a tracer in this\n" +
-    "process, which others can attach to); `attach` joins a session on a qdb server.",
+    "process, which others can attach to); `attach` joins a session on a qdb server.\n" +
+    "On a port, any local user or web page can connect: each connection must show the\n" +
+    'token ("adapterToken" in its launch or attach configuration) before anything runs.',
   options: [
     {
       name: "port",
@@ -31,6 +34,14 @@ export const dapCommand: CommandSpec = {
       help: "The address --port listens on (keep loopback unless you mean to share)",
       default: "127.0.0.1",
     },
+    {
+      name: "token",
+      type: "string",
+      placeholder: "TOKEN",
+      help: "The secret each --port connection must give in launch or attach " +
+        '("adapterToken"); without it, a random one is printed',
+      env: "QDB_TOKEN",
+    },
   ],
   async run({ values }) {
     if (values.port === undefined) {
@@ -45,31 +56,39 @@ export const dapCommand: CommandSpec = {
       port: num(values, "port", 0, { min: 0, max: 65535, integer: true }),
     });
     const { hostname, port } = listener.addr as Deno.NetAddr;
+    const token = str(values, "token") || randomToken();
     console.error(`qdb dap: listening on ${hostname}:${port}`);
+    if (str(values, "token") === undefined) {
+      console.error(`qdb dap: token ${token} (give it as "adapterToken" in launch or attach)`);
+    }
     for await (const conn of listener) {
       // Writes in order, one after the other.
       let writes = Promise.resolve();
-      void session(conn.readable, (bytes) => {
+      void session(conn.readable, (bytes) =>
         writes = writes.then(async () => {
           let written = 0;
           while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-        }).catch(() => {});
-      }).finally(() => {
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      });
+        }).catch(() => {}), token).finally(() => {
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        });
     }
     return 0;
   },
 };
 
-/** One debug session over a byte stream; resolves with the exit code. */
+/**
+ * One debug session over a byte stream; resolves with the exit code. With a `token` (a TCP
+ * connection), nothing runs until `launch` or `attach` shows it.
+ */
 async function session(
   input: ReadableStream<Uint8Array>,
-  write: (bytes: Uint8Array) => void,
+  write: (bytes: Uint8Array) => void | Promise<void>,
+  token?: string,
 ): Promise<number> {
   const adapter = new DapAdapter((message) => write(encodeDap(message)));
+  const gate = new DapGate({ token });
   // One request after the other: an editor's order (breakpoints, then configurationDone) is
   // the order they take effect in. Those that end or interrupt the session go first, so that
   // the stop button works while an evaluation runs.
@@ -77,6 +96,13 @@ async function session(
   const pending = new Set<Promise<void>>();
   try {
     for await (const message of readDap(input)) {
+      const refusal = await gate.check(message);
+      if (refusal !== undefined) {
+        // Said before the stream is let go of: that closes the connection.
+        await write(encodeDap(refusalOf(message, refusal)));
+        console.error(`qdb dap: refused a connection: ${refusal}`);
+        return 1;
+      }
       const command = message.type === "request" ? String(message.command) : undefined;
       if (command === "disconnect") {
         await adapter.handle(message);
@@ -100,6 +126,24 @@ async function session(
     await Promise.allSettled([queue, ...pending]);
   }
   return 0;
+}
+
+/** The error response that tells an editor why its connection is closed. */
+function refusalOf(message: DapMessage, why: string): object {
+  return {
+    seq: 0,
+    type: "response",
+    request_seq: typeof message.seq === "number" ? message.seq : 0,
+    command: String(message.command ?? ""),
+    success: false,
+    message: why,
+  };
+}
+
+/** A random token of 128 bits, as hex. */
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Requests that do not wait for those before them. */

@@ -40,10 +40,57 @@ export class DapWireError extends Error {
   }
 }
 
+/** The only header a DAP message may begin with, lower-cased. */
+const CONTENT_LENGTH = "content-length:";
+/** Header fields of the base protocol: `Content-Length`, and `Content-Type` (allowed, unused). */
+const DAP_HEADER = /^(content-length|content-type):[ \t]*(.*?)[ \t]*$/i;
+
 /**
- * The messages on a byte stream, in order. A header without a valid `Content-Length`, a message
- * over `maxBytes` or a body that is not a JSON object throws a {@linkcode DapWireError} (the
- * stream cannot be followed after it).
+ * Checks the start of a header block as its bytes arrive: it must begin with `Content-Length:`,
+ * so anything else (an HTTP request line a browser sends, `POST / HTTP/1.1`) is refused by its
+ * first bytes, before the rest of it is read.
+ */
+function checkHeaderStart(buf: Uint8Array): void {
+  const n = Math.min(buf.length, CONTENT_LENGTH.length);
+  let head = "";
+  for (let i = 0; i < n; i++) head += String.fromCharCode(buf[i]!);
+  if (CONTENT_LENGTH.startsWith(head.toLowerCase())) return;
+  const http = /^[A-Z]{3,7}( |$)/.test(head)
+    ? " (it looks like HTTP: this port speaks only DAP)"
+    : "";
+  throw new DapWireError(
+    `A DAP header must begin with "Content-Length:", got ${JSON.stringify(head)}${http}`,
+  );
+}
+
+/**
+ * The length a header block gives, or a {@linkcode DapWireError}: its first field must be
+ * `Content-Length: N`, and it may hold no field but DAP's own.
+ */
+function contentLength(header: string): number {
+  let length: number | undefined;
+  for (const [i, line] of header.split("\r\n").entries()) {
+    const m = DAP_HEADER.exec(line);
+    if (!m || (i === 0) !== (m[1]!.toLowerCase() === "content-length")) {
+      throw new DapWireError(
+        `A DAP header field that is not DAP's: ${JSON.stringify(line.slice(0, 80))}`,
+      );
+    }
+    if (i === 0) {
+      if (!/^\d{1,10}$/.test(m[2]!)) {
+        throw new DapWireError(`A DAP header without a valid Content-Length: ${line.slice(0, 80)}`);
+      }
+      length = Number(m[2]);
+    }
+  }
+  return length!;
+}
+
+/**
+ * The messages on a byte stream, in order. A header block that does not begin with
+ * `Content-Length:` (refused by its first bytes), holds another field than DAP's
+ * (`Content-Length`, `Content-Type`), announces a message over `maxBytes`, or a body that is not
+ * a JSON object throws a {@linkcode DapWireError}: the stream cannot be followed after it.
  */
 export async function* readDap(
   stream: ReadableStream<Uint8Array>,
@@ -56,16 +103,14 @@ export async function* readDap(
     joined.set(buf);
     joined.set(chunk, buf.length);
     buf = joined;
-    while (true) {
+    while (buf.length > 0) {
+      checkHeaderStart(buf);
       const end = indexOf(buf, HEADER_END);
       if (end < 0) {
         if (buf.length > 4096) throw new DapWireError("A DAP header longer than 4096 bytes");
         break;
       }
-      const header = decoder.decode(buf.subarray(0, end));
-      const m = /^content-length:\s*(\d+)\s*$/im.exec(header);
-      if (!m) throw new DapWireError(`A DAP header without Content-Length: ${header.slice(0, 80)}`);
-      const length = Number(m[1]);
+      const length = contentLength(decoder.decode(buf.subarray(0, end)));
       if (length > maxBytes) {
         throw new DapWireError(`A DAP message of ${length} bytes (at most ${maxBytes})`);
       }

@@ -505,37 +505,6 @@ onEveryPython(
   deeper,
 );
 
-Deno.test({
-  name: "qdb dap --port: a debug session per TCP connection",
-  ignore: pythons.length === 0,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await using dap = new QdbProcess(["dap", "--port", "0"]);
-    const [, port] = await dap.line(/^qdb dap: listening on 127\.0\.0\.1:(\d+)$/, "stderr");
-    const dc = new DebugClient("unused", "unused", "qdb");
-    const alive = setInterval(() => {}, 1000);
-    try {
-      await dc.start(Number(port));
-      await dc.initializeRequest();
-      const [, , entry] = await Promise.all([
-        dc.waitForEvent("initialized").then(() => dc.configurationDoneRequest()),
-        dc.launch({ program: PROGRAM, python: pythons.at(-1)!.path, stopOnEntry: true }),
-        dc.waitForEvent("stopped"),
-      ]);
-      assertEquals(entry.body.reason, "entry");
-      await Promise.all([
-        dc.continueRequest({ threadId: entry.body.threadId }),
-        dc.waitForEvent("terminated"),
-      ]);
-    } finally {
-      await dc.stop();
-      clearInterval(alive);
-      dap.kill();
-    }
-  },
-});
-
 async function errors(python: PythonInstall) {
   await using serve = await startServe(["--token", TOKEN]);
   const { dc, dir } = await adapter();
