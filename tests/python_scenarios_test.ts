@@ -957,6 +957,20 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
       assertMatch(tooBig.p.data, /list a range of lines/);
       id = s.send("list", { file: big, start: 2, end: 3 });
       assertEquals((await s.expect("list", (_, m) => m.id === id)).p, "x = 1\nx = 1\n");
+      // Round 2 finding 9: a regular file of size 0 that never ends (its first "line" is
+      // hundreds of GB of zeros) is refused unread, by every command that reads source.
+      for (const file of ["/proc/self/pagemap", "/dev/zero"]) {
+        id = s.send("list", { file, start: 1, end: 2 });
+        assertMatch(
+          (await s.expect("error", (_, m) => m.id === id)).p.data,
+          file === "/dev/zero" ? /no such file|not a/ : /not a source file \(under \/proc\)/,
+        );
+        id = s.send("set_break", { file, line: 1 });
+        assertMatch(
+          (await s.expect("error", (_, m) => m.id === id)).p.data,
+          /not a source file|no such file|not a regular file/,
+        );
+      }
       // Watches are bounded.
       id = s.send("set_watch", Array.from({ length: 100 }, (_, i) => `n${i}`));
       assertEquals((await s.expect("error", (_, m) => m.id === id)).p.type, "limit");

@@ -1022,31 +1022,20 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         return "".join(lines[start - 1:end])
 
     def _read_source_lines(self, path, label, end):
-        """The lines of a regular file of bounded size (up to `end` when given). A FIFO or a
-        device (/proc/kmsg, /dev/zero) would block or never end: it is refused unread."""
-        import stat
+        """The lines of a regular file, read as bytes and bounded (up to `end` when given). A
+        FIFO, a device or a file under /proc, /sys or /dev (a size of 0 that never ends, such
+        as /proc/self/pagemap) is refused unread."""
         try:
-            st = os.stat(path)
+            data = qdb_common.read_source_bytes(path, _MAX_LIST_BYTES)
+        except qdb_common.SourceTooLarge as exc:
+            if end is None:
+                raise _CommandError("list", "Cannot list %s: it has more than %d bytes; list a "
+                                    "range of lines instead" % (label, _MAX_LIST_BYTES))
+            data = exc.data
         except OSError as exc:
             raise _CommandError("list", "Cannot list %s: %s" % (label, exc.strerror or exc))
-        if not stat.S_ISREG(st.st_mode):
-            raise _CommandError("list", "Cannot list %s: not a regular file" % label)
-        if st.st_size > _MAX_LIST_BYTES and end is None:
-            raise _CommandError("list", "Cannot list %s: it has %d bytes; list a range of "
-                                "lines instead" % (label, st.st_size))
-        lines = []
-        total = 0
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-            with open(fd, "r", encoding="utf-8", errors="replace", newline="") as f:
-                for text in f:
-                    lines.append(text)
-                    total += len(text)
-                    if (end is not None and len(lines) >= end) or total > _MAX_LIST_BYTES:
-                        break
-        except OSError as exc:
-            raise _CommandError("list", "Cannot list %s: %s" % (label, exc.strerror or exc))
-        return lines
+        lines = data.decode("utf-8", "replace").splitlines(True)
+        return lines if end is None else lines[:end]
 
     def _may_read(self, path):
         """Whether `list` and `set_break` may read this file. With eval policy "full" a client

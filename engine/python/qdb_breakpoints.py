@@ -12,7 +12,7 @@ import re
 import sys
 import types
 
-from qdb_common import _CommandError
+from qdb_common import _CommandError, read_source_bytes
 from qdb_eval import _PolicyRefused
 from qdb_repr import _exc_line
 
@@ -98,8 +98,7 @@ class BreakpointsMixin(object):
         cached = self._lines_cache.get(path)
         if cached is not None and cached[0] == key:
             return cached[1], cached[2]
-        with open(path, "rb") as f:
-            source = f.read()
+        source = read_source_bytes(path)
         nlines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
         code = compile(source, path, "exec", dont_inherit=True)
         lines = set()
@@ -473,8 +472,7 @@ class BreakpointsMixin(object):
 
     def _parse(self, path):
         import ast
-        with open(path, "rb") as f:
-            return ast.parse(f.read(), path)
+        return ast.parse(read_source_bytes(path), path)
 
     def _function_nodes(self, tree):
         import ast

@@ -29,6 +29,54 @@ class _CommandError(Exception):
         self.data = data
 
 
+# Where no source lives: files there are made by the kernel (a size of 0 that reads for ever,
+# /proc/self/pagemap, /dev/zero) or are devices. Never read for a client, whatever the policy.
+_UNREADABLE_ROOTS = ("/proc", "/sys", "/dev")
+
+# Most bytes of one source file read for a client (`list`, `source`, `set_break`).
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
+
+
+class SourceTooLarge(OSError):
+    """A source file has more than the bytes asked for: its first part is in ``data``. An
+    OSError, so that code that reports a file it cannot read reports this one too."""
+
+    def __init__(self, data):
+        import errno
+        OSError.__init__(self, errno.EFBIG, "larger than %d bytes" % len(data))
+        self.data = data
+
+
+def read_source_bytes(path, limit=MAX_SOURCE_BYTES):
+    """The bytes of a regular file outside /proc, /sys and /dev, read as bytes and bounded: at
+    most ``limit`` (more raises SourceTooLarge holding the first ``limit``). Anything else
+    raises OSError with a reason a client may read; nothing is read from it."""
+    import errno
+    import stat
+    real = os.path.realpath(path)
+    for root in _UNREADABLE_ROOTS:
+        if real == root or real.startswith(root + os.sep):
+            raise OSError(errno.EACCES, "not a source file (under %s)" % root)
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, min(1024 * 1024, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise SourceTooLarge(data[:limit])
+    return data
+
+
 def _strip_one_newline(text):
     return text[:-1] if text.endswith("\n") else text
 

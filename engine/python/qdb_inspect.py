@@ -13,10 +13,11 @@ Runs on Python 3.8+, standard library only, like the rest of the bridge.
 import hashlib
 import itertools
 import os
-import stat
 import sys
 import threading
 import types
+
+from qdb_common import MAX_SOURCE_BYTES, SourceTooLarge, read_source_bytes
 
 # Most references handed out between two resumes (each costs the program about 200 bytes): a
 # client paging through millions of objects gets an error instead of growing the program's memory
@@ -24,8 +25,6 @@ import types
 MAX_REFS = 100000
 # Longest value (a bounded repr) in a reply.
 MAX_VALUE = 2000
-# Largest file `source` returns.
-MAX_SOURCE_BYTES = 8 * 1024 * 1024
 # find_source: most paths answered, most directory entries looked at.
 MAX_FOUND = 100
 MAX_WALK = 20000
@@ -269,18 +268,12 @@ class Inspector(object):
         if real not in self._loaded_files():
             raise refused
         try:
-            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) |
-                         getattr(os, "O_NONBLOCK", 0))
-        except OSError as exc:
-            raise InspectError("source", "Cannot read %s: %s" % (path, exc.strerror or exc))
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise refused
-            data = f.read(MAX_SOURCE_BYTES + 1)
-        if len(data) > MAX_SOURCE_BYTES:
+            data = read_source_bytes(real, MAX_SOURCE_BYTES)
+        except SourceTooLarge:
             raise InspectError("source", "Cannot read %s: it is larger than %d bytes"
                                % (path, MAX_SOURCE_BYTES))
+        except OSError as exc:
+            raise InspectError("source", "Cannot read %s: %s" % (path, exc.strerror or exc))
         return {"path": path, "text": data.decode("utf-8", "replace"),
                 "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
 
