@@ -5,7 +5,7 @@
  * @example
  * ```ts ignore
  * import { QdbClient, serve } from "./mod.ts";
- * await using running = serve({ clientPort: 0, tracerPort: 0 });
+ * await using running = await serve({ clientPort: 0, tracerPort: 0 });
  * console.log(running.clientUrl);
  * ```
  * @module

@@ -5,7 +5,7 @@
  * @example
  * ```ts ignore
  * import { serve } from "./server.ts";
- * await using running = serve({ clientPort: 0, tracerPort: 0 });
+ * await using running = await serve({ clientPort: 0, tracerPort: 0 });
  * console.log(running.clientUrl, running.tracerUrl);
  * ```
  * @module
@@ -14,6 +14,7 @@
 import { createServer, type QdbServer, type ServerOptions } from "./server/server.ts";
 import { formatHost } from "./transport/tcp.ts";
 import type { TlsServerOptions } from "./transport/tls.ts";
+import { type ClientListener, listenClients } from "./server/listener.ts";
 
 export * from "./server/auth.ts";
 export type { TlsServerOptions } from "./transport/tls.ts";
@@ -51,8 +52,14 @@ export interface RunningServer extends AsyncDisposable {
   readonly finished: Promise<void>;
 }
 
-/** Starts a server listening for clients and tracers. */
-export function serve(options: ServeOptions = {}): RunningServer {
+/**
+ * Starts a server listening for clients and tracers. The client port is `qdb serve`'s hardened
+ * listener (see `server/listener.ts`): connection limits, deadlines and the pre-authentication
+ * frame limit apply before any work is done for a socket.
+ *
+ * @throws {Error} naming the port when one is already in use.
+ */
+export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const hostname = options.hostname ?? "127.0.0.1";
   const server = createServer({ listenHost: hostname, ...options });
   const tls = options.tls;
@@ -66,31 +73,31 @@ export function serve(options: ServeOptions = {}): RunningServer {
         ? Deno.listenTls({ hostname, port: tracerPort, cert: tls.cert, key: tls.key })
         : Deno.listen({ hostname, port: tracerPort }),
   );
-  const abort = new AbortController();
-  let http: Deno.HttpServer<Deno.NetAddr>;
+  const clientPort = options.clientPort ?? 8002;
+  let clients: ClientListener;
   try {
-    http = inUse("client", hostname, options.clientPort ?? 8002, () =>
-      Deno.serve({
+    clients = await inUse("client", hostname, clientPort, () =>
+      listenClients(server, {
         hostname,
-        port: options.clientPort ?? 8002,
-        signal: abort.signal,
-        onListen() {},
-        ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-      }, server.handler));
+        port: clientPort,
+        tls,
+        ...(options.limits ? { limits: options.limits } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      }));
   } catch (error) {
     tracers.close();
     throw error;
   }
   const host = formatHost(displayHost(hostname));
-  const clientUrl = `${tls ? "wss" : "ws"}://${host}:${http.addr.port}`;
+  const clientUrl = `${tls ? "wss" : "ws"}://${host}:${clients.addr.port}`;
   if (options.clientUrl === undefined) server.setClientUrl(clientUrl);
   const tracerLoop = server.serveTracers(tracers);
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
       await server.close();
-      abort.abort();
-      await Promise.allSettled([http.finished, tracerLoop]);
+      await clients.close();
+      await Promise.allSettled([tracerLoop]);
     })();
   options.signal?.addEventListener("abort", close, { once: true });
   return {
@@ -99,7 +106,7 @@ export function serve(options: ServeOptions = {}): RunningServer {
     tracerUrl: `${tls ? "tls" : "tcp"}://${host}:${(tracers.addr as Deno.NetAddr).port}`,
     close,
     get finished() {
-      return http.finished;
+      return clients.finished;
     },
     [Symbol.asyncDispose]: close,
   };
@@ -117,9 +124,7 @@ function displayHost(hostname: string): string {
 
 /** Runs `listen`; a port in use becomes an error that names it. */
 function inUse<T>(what: string, hostname: string, port: number, listen: () => T): T {
-  try {
-    return listen();
-  } catch (error) {
+  const named = (error: unknown): never => {
     if (error instanceof Deno.errors.AddrInUse) {
       throw new Error(
         `The ${what} port ${port} on ${hostname} is already in use (another qdb serve?): ` +
@@ -128,5 +133,11 @@ function inUse<T>(what: string, hostname: string, port: number, listen: () => T)
       );
     }
     throw error;
+  };
+  try {
+    const result = listen();
+    return (result instanceof Promise ? result.catch(named) : result) as T;
+  } catch (error) {
+    return named(error);
   }
 }

@@ -78,7 +78,7 @@ export const runCommand: CommandSpec = {
       );
     // Never open to other local users or to web pages: a random token unless one is given.
     const token = str(values, "token") ?? randomToken();
-    await using server = serve({
+    await using server = await serve({
       hostname: str(values, "host") ?? "127.0.0.1",
       clientPort: num(values, "port", 0, { min: 0, max: 65535, integer: true }),
       tracerPort: 0,

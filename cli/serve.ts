@@ -153,6 +153,27 @@ export const serveCommand: CommandSpec = {
       default: String(DEFAULT_LIMITS.maxConnections),
     },
     {
+      name: "max-pending",
+      type: "string",
+      placeholder: "N",
+      help: "Most connections waiting to authenticate, from all addresses",
+      default: String(DEFAULT_LIMITS.maxPending),
+    },
+    {
+      name: "max-pending-per-address",
+      type: "string",
+      placeholder: "N",
+      help: "Most connections waiting to authenticate from one address",
+      default: String(DEFAULT_LIMITS.maxPendingPerAddress),
+    },
+    {
+      name: "client-stall",
+      type: "string",
+      placeholder: "SECONDS",
+      help: "Drop a client that read nothing for this long, so the program goes on (0: never)",
+      default: "10",
+    },
+    {
       name: "max-queued",
       type: "string",
       placeholder: "MIB",
@@ -193,7 +214,7 @@ export const serveCommand: CommandSpec = {
     const auth = await authFromFlags(values);
     const quiet = values.quiet === true;
     const tls = await readTlsFiles(str(values, "tls-cert"), str(values, "tls-key"));
-    const running = serve({
+    const running = await serve({
       tls,
       hostname,
       clientPort: num(values, "client-port", 8002, { min: 0, max: 65535, integer: true }),
@@ -220,10 +241,21 @@ export const serveCommand: CommandSpec = {
           min: 2,
           integer: true,
         }),
+        maxPending: num(values, "max-pending", DEFAULT_LIMITS.maxPending, {
+          min: 1,
+          integer: true,
+        }),
+        maxPendingPerAddress: num(
+          values,
+          "max-pending-per-address",
+          DEFAULT_LIMITS.maxPendingPerAddress,
+          { min: 1, integer: true },
+        ),
         maxQueuedBytes: num(values, "max-queued", 16, { min: 0.0625 }) * 1024 * 1024,
         maxQueuedTotal: num(values, "max-queued-total", 256, { min: 1 }) * 1024 * 1024,
       },
       attachTimeout: seconds("attach-timeout", 0),
+      clientStall: seconds("client-stall", 10),
       inactivityTimeout: seconds("inactivity-timeout", 600),
       timeoutDisableMode: choice(values, "timeout-disable-mode", ["soft", "hard"], "soft"),
       web: values["no-web"] !== true,

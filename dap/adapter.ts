@@ -350,7 +350,7 @@ export class DapAdapter implements AsyncDisposable {
     this.#mapPaths(args);
     this.#stopOnEntry = args.stopOnEntry === true;
     const token = crypto.randomUUID().replaceAll("-", "");
-    this.#server = serve({
+    this.#server = await serve({
       hostname: "127.0.0.1",
       clientPort: 0,
       tracerPort: 0,

@@ -398,6 +398,7 @@ export const tracerStartPayload = object({
   resume: string({ maxLength: 128 }),
   capabilities: array(string({ maxLength: 64 }), { maxItems: 64 }),
   parent: string({ nonEmpty: true, maxLength: 128 }),
+  tree: string({ maxLength: 128 }),
 });
 
 /**
@@ -427,9 +428,10 @@ export const LINK_MESSAGES = {
     },
   ),
   started: spec(
-    "The server accepted the tracer: the session id, the server's protocol version, the key with which this tracer may take its session back after losing the link (`resume`), and where clients attach (`clients`, when the server knows).",
+    "The server accepted the tracer: the session id, the server's protocol version, the key with which this tracer may take its session back after losing the link (`resume`), the key of its session tree that the `start` of each of its program's children must carry (`tree`), and where clients attach (`clients`, when the server knows).",
     object({ session: string(), protocol: integer({ min: 1 }), server: string() }, {
       resume: string(),
+      tree: string(),
       clients: string(),
     }),
     {
@@ -439,6 +441,7 @@ export const LINK_MESSAGES = {
         protocol: 1,
         server: "qdb 0.1.0",
         resume: "9b2f6c1e8d3a4f5b",
+        tree: "41d07a9e2c5b8f36",
       },
     },
   ),

@@ -56,6 +56,9 @@ export interface FrameDecoderOptions {
   maxFrameSize?: number;
 }
 
+/** Frames at least this large are put together in a buffer of their own size as they arrive. */
+const DIRECT_BODY_BYTES = 256 * 1024;
+
 /** Incremental decoder: push bytes as they arrive, get whole frames back. */
 export class FrameDecoder {
   #max: number;
@@ -64,6 +67,9 @@ export class FrameDecoder {
   #buffered = 0;
   /** Bytes of an oversized frame still to discard. */
   #skipping = 0;
+  /** A large frame being received: its body, filled as bytes arrive (never a second copy). */
+  #body: Uint8Array | undefined;
+  #filled = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.#max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -79,10 +85,13 @@ export class FrameDecoder {
 
   /** Bytes received but not yet part of a whole frame. */
   get buffered(): number {
-    return this.#buffered;
+    return this.#buffered + this.#filled;
   }
 
-  /** Adds received bytes; returns every frame they complete, in order. */
+  /**
+   * Adds received bytes; returns every frame they complete, in order. What it keeps of `chunk`
+   * is copied: the caller may reuse its buffer.
+   */
   push(chunk: Uint8Array): DecodedFrame[] {
     const out: DecodedFrame[] = [];
     if (this.#skipping > 0) {
@@ -90,8 +99,20 @@ export class FrameDecoder {
       this.#skipping -= dropped;
       chunk = chunk.subarray(dropped);
     }
+    const body = this.#body;
+    if (body) {
+      const n = Math.min(chunk.length, body.length - this.#filled);
+      body.set(chunk.subarray(0, n), this.#filled);
+      this.#filled += n;
+      chunk = chunk.subarray(n);
+      if (this.#filled < body.length) return out;
+      this.#body = undefined;
+      this.#filled = 0;
+      out.push(this.#decode(body));
+    }
     if (chunk.length > 0) {
-      this.#chunks.push(chunk);
+      // Kept for later: a copy, so that the caller may read into the same buffer again.
+      this.#chunks.push(chunk.slice());
       this.#buffered += chunk.length;
     }
     while (this.#skipping === 0 && this.#buffered >= FRAME_HEADER_SIZE) {
@@ -110,7 +131,17 @@ export class FrameDecoder {
         this.#skipping = size - dropped;
         continue;
       }
-      if (this.#buffered < FRAME_HEADER_SIZE + size) break;
+      if (this.#buffered < FRAME_HEADER_SIZE + size) {
+        if (size >= DIRECT_BODY_BYTES) {
+          // A large frame: its body is put together in one buffer of its size as it arrives,
+          // rather than kept as chunks and copied once whole.
+          this.#take(FRAME_HEADER_SIZE);
+          this.#body = new Uint8Array(size);
+          this.#filled = this.#buffered;
+          this.#body.set(this.#take(this.#buffered));
+        }
+        break;
+      }
       this.#take(FRAME_HEADER_SIZE);
       out.push(this.#decode(this.#take(size)));
     }

@@ -95,3 +95,20 @@ Deno.test("bad UTF-8, bad JSON and bad envelopes are errors, not crashes", () =>
 Deno.test("encoding past the limit throws a RangeError", () => {
   assertThrows(() => encodeFrame({ e: "x", p: "y".repeat(200) }, 100), RangeError, "limit is 100");
 });
+
+Deno.test("a large frame arriving in small pieces is put together whole, then the next one", () => {
+  const big = { e: "print", p: { output: "x".repeat(600 * 1024) } };
+  const bytes = new Uint8Array([...encodeFrame(big), ...encodeFrame({ e: "step" })]);
+  const decoder = new FrameDecoder();
+  const out = [];
+  for (let at = 0; at < bytes.length; at += 7000) {
+    out.push(...decoder.push(bytes.slice(at, at + 7000)));
+  }
+  assertEquals(out.length, 2);
+  assertEquals(
+    (out[0] as { message: { p: { output: string } } }).message.p.output.length,
+    600 * 1024,
+  );
+  assertEquals((out[1] as { message: { e: string } }).message.e, "step");
+  assertEquals(decoder.buffered, 0);
+});

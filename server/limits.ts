@@ -39,9 +39,13 @@ export interface ServerLimits {
    * each with a slow client, stays bounded. Default 256 MiB.
    */
   maxQueuedTotal?: number;
-  /** Failed authentications from one address before it must wait. Default 10. */
+  /**
+   * Failed authentications from one address in a window before its next failures are answered
+   * late (a growing delay, up to 5 s): the guesser slows down, and a right token from the same
+   * address is still accepted at once. Default 10.
+   */
   maxAuthFailures?: number;
-  /** How long an address that failed too often is refused, in ms. Default 60 000. */
+  /** The window failed authentications are counted in, in ms. Default 60 000. */
   authFailureWindow?: number;
 }
 
@@ -67,6 +71,9 @@ export function addressHost(remote: string): string {
   const colon = remote.lastIndexOf(":");
   return colon > 0 && remote.indexOf(":") === colon ? remote.slice(0, colon) : remote;
 }
+
+/** The longest a failed authentication is answered late, in ms. */
+export const MAX_AUTH_DELAY_MS = 5000;
 
 interface Failures {
   count: number;
@@ -97,13 +104,7 @@ export class AddressBook {
    * Takes a pending slot for a new connection from `host`; returns why not when a limit is
    * reached. Give it back with {@linkcode AddressBook.release}.
    */
-  admit(host: string, now = Date.now()): string | undefined {
-    const blocked = this.blockedFor(host, now);
-    if (blocked > 0) {
-      return `Too many failed authentications from ${host}; try again in ${
-        Math.ceil(blocked / 1000)
-      } s`;
-    }
+  admit(host: string): string | undefined {
     if (this.#pendingTotal >= this.#limits.maxPending) {
       return `Too many connections waiting to authenticate (${this.#limits.maxPending})`;
     }
@@ -124,23 +125,13 @@ export class AddressBook {
     this.#pendingTotal = Math.max(0, this.#pendingTotal - 1);
   }
 
-  /** Milliseconds `host` must still wait after too many failures (0: none). */
-  blockedFor(host: string, now = Date.now()): number {
-    const f = this.#failures.get(host);
-    if (!f) return 0;
-    const left = f.since + this.#limits.authFailureWindow - now;
-    if (left <= 0) {
-      this.#failures.delete(host);
-      return 0;
-    }
-    return f.count >= this.#limits.maxAuthFailures ? left : 0;
-  }
-
   /**
-   * Records a failed authentication from `host`. Returns whether it should be logged: the
-   * first few of a window are, then one line in a hundred (saying how many were left out).
+   * Records a failed authentication from `host`. Returns whether it should be logged (the
+   * first few of a window are, then one line in a hundred, saying how many were left out), and
+   * how long to wait before answering it: nothing for the first `maxAuthFailures` of a window,
+   * then 250 ms more for each, up to {@linkcode MAX_AUTH_DELAY_MS}.
    */
-  fail(host: string, now = Date.now()): { log: boolean; suppressed: number } {
+  fail(host: string, now = Date.now()): { log: boolean; suppressed: number; delay: number } {
     let f = this.#failures.get(host);
     if (!f || now - f.since > this.#limits.authFailureWindow) {
       f = { count: 0, since: now, suppressed: 0 };
@@ -151,12 +142,14 @@ export class AddressBook {
       }
     }
     f.count++;
+    const excess = f.count - this.#limits.maxAuthFailures;
+    const delay = excess > 0 ? Math.min(excess * 250, MAX_AUTH_DELAY_MS) : 0;
     if (f.count <= 3 || f.suppressed >= 99) {
       const suppressed = f.suppressed;
       f.suppressed = 0;
-      return { log: true, suppressed };
+      return { log: true, suppressed, delay };
     }
     f.suppressed++;
-    return { log: false, suppressed: f.suppressed };
+    return { log: false, suppressed: f.suppressed, delay };
   }
 }

@@ -40,6 +40,7 @@ import { WebSocketTransport } from "../transport/websocket.ts";
 import { formatHost, TcpTransport } from "../transport/tcp.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
+import { sanitizeLine } from "../protocol/sanitize.ts";
 import { webResponse } from "./web.ts";
 import {
   type Access,
@@ -52,6 +53,7 @@ import {
 } from "./auth.ts";
 import { AddressBook, addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, Session } from "./session.ts";
+import { Reclaimer } from "./memory.ts";
 
 /** How a timeout disables a session: let the program run on, or end it. */
 export type DisableMode = "soft" | "hard";
@@ -104,6 +106,13 @@ export interface ServerOptions {
   listenHost?: string;
   /** Resource limits; each has a sensible default (see {@linkcode ServerLimits}). */
   limits?: ServerLimits;
+  /**
+   * A client whose unread bytes have not gone down for this long is dropped (`error` type
+   * `limit`, and a log line), so that a dead or sleeping client never holds the program; its
+   * output waits in the session's replay buffer for whoever attaches next. 0: never. Default
+   * 10 000.
+   */
+  clientStall?: number;
 }
 
 /** A qdb server: see {@linkcode createServer}. */
@@ -113,6 +122,16 @@ export interface QdbServer extends AsyncDisposable {
    * `GET BASE/sessions` lists sessions as JSON.
    */
   handler(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
+  /**
+   * Checks a WebSocket upgrade request as {@linkcode QdbServer.handler} does (Host, Origin, the
+   * path, shutdown, the connection limit): a response that refuses it, or the session it
+   * attaches to and the peer's address. For a listener that upgrades by other means (`qdb
+   * serve`'s own, on `node:http`), which then calls {@linkcode QdbServer.acceptClient}.
+   */
+  checkUpgrade(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Response | { session: string; remote: string };
   /** Serves one client over any transport; resolves when it leaves. */
   acceptClient(transport: MessageTransport, session: string): Promise<void>;
   /** Serves one tracer over any transport; resolves when it leaves. */
@@ -185,6 +204,7 @@ class Server implements QdbServer {
   readonly #basePath: string;
   readonly #web: boolean;
   readonly #log: (line: string) => void;
+  readonly #clientStall: number;
   readonly #listeners = new Set<Deno.Listener>();
   readonly #pending = new Set<MessageTransport>();
   /** The sweep of unread bytes (`maxQueuedTotal`), running while sessions exist. */
@@ -203,6 +223,8 @@ class Server implements QdbServer {
   readonly #tracerWaits = new WeakMap<Session, ReturnType<typeof setTimeout>>();
   #nextClient = 1;
   #closed = false;
+  /** Asks for a collection after bursts of big messages (see `memory.ts`). */
+  readonly #reclaimer = new Reclaimer();
 
   constructor(options: ServerOptions) {
     const shared = options.auth ?? (options.token ? tokenAuth(options.token) : allowAll);
@@ -217,7 +239,10 @@ class Server implements QdbServer {
     const base = options.basePath ?? "/";
     this.#basePath = base.endsWith("/") ? base : `${base}/`;
     this.#web = options.web ?? true;
-    this.#log = options.log ?? (() => {});
+    const log = options.log ?? (() => {});
+    // Peers choose much of what is logged (argv, names, session ids): one line, no controls.
+    this.#log = (line) => log(sanitizeLine(line));
+    this.#clientStall = options.clientStall ?? 10 * SECOND;
     this.#limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
     this.#book = new AddressBook(this.#limits);
     this.#allowedHosts = new Set((options.allowedHosts ?? []).map(normalizeHost));
@@ -264,6 +289,65 @@ class Server implements QdbServer {
   }
 
   handler(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> {
+    const checked = this.#check(request, info);
+    if (checked instanceof Response) return checked;
+    const { rest, remote } = checked;
+    const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+    if (!upgrade) {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
+      }
+      if (rest === "sessions") return this.#listResponse(request, remote);
+      if (this.#web) {
+        const page = webResponse(this.#basePath, rest, (id) => SESSION_ID_PATTERN.test(id));
+        if (page) return page;
+      }
+      if (rest === "") {
+        return new Response(
+          `qdb ${VERSION} server. Clients: open a WebSocket at ${this.#basePath}SESSION_ID; ` +
+            `GET ${this.#basePath}sessions lists sessions.\n`,
+          { headers: { "content-type": "text/plain; charset=utf-8" } },
+        );
+      }
+      return new Response(`Connect a WebSocket client here to attach to session "${rest}"\n`, {
+        status: 426,
+        headers: { upgrade: "websocket" },
+      });
+    }
+    const admitted = this.checkUpgrade(request, info);
+    if (admitted instanceof Response) return admitted;
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: WEBSOCKET_IDLE_SECONDS,
+    });
+    const transport = new WebSocketTransport(socket, { remote });
+    this.acceptClient(transport, admitted.session);
+    return response;
+  }
+
+  checkUpgrade(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Response | { session: string; remote: string } {
+    const checked = this.#check(request, info);
+    if (checked instanceof Response) return checked;
+    if (this.#closed) return new Response("Server is shutting down\n", { status: 503 });
+    if (this.#pending.size >= this.#limits.maxConnections) {
+      return new Response(
+        `Too many connections (${this.#limits.maxConnections}); try again later\n`,
+        { status: 503, headers: { connection: "close", "retry-after": "5" } },
+      );
+    }
+    return { session: checked.rest, remote: checked.remote };
+  }
+
+  /**
+   * The checks every request passes: under the base path, a Host that names this server, an
+   * Origin allowed, a path that decodes. A refusal, or the path after the base and the peer.
+   */
+  #check(
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Response | { rest: string; remote: string } {
     const url = new URL(request.url);
     if (!url.pathname.startsWith(this.#basePath)) return notFound();
     const host = request.headers.get("host") ?? url.host;
@@ -293,41 +377,7 @@ class Server implements QdbServer {
     const remote = info && "hostname" in info.remoteAddr
       ? `${formatHost(info.remoteAddr.hostname)}:${info.remoteAddr.port}`
       : "unknown";
-    const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
-    if (!upgrade) {
-      if (request.method !== "GET" && request.method !== "HEAD") {
-        return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
-      }
-      if (rest === "sessions") return this.#listResponse(request, remote);
-      if (this.#web) {
-        const page = webResponse(this.#basePath, rest, (id) => SESSION_ID_PATTERN.test(id));
-        if (page) return page;
-      }
-      if (rest === "") {
-        return new Response(
-          `qdb ${VERSION} server. Clients: open a WebSocket at ${this.#basePath}SESSION_ID; ` +
-            `GET ${this.#basePath}sessions lists sessions.\n`,
-          { headers: { "content-type": "text/plain; charset=utf-8" } },
-        );
-      }
-      return new Response(`Connect a WebSocket client here to attach to session "${rest}"\n`, {
-        status: 426,
-        headers: { upgrade: "websocket" },
-      });
-    }
-    if (this.#closed) return new Response("Server is shutting down\n", { status: 503 });
-    if (this.#pending.size >= this.#limits.maxConnections) {
-      return new Response(
-        `Too many connections (${this.#limits.maxConnections}); try again later\n`,
-        { status: 503, headers: { connection: "close", "retry-after": "5" } },
-      );
-    }
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: WEBSOCKET_IDLE_SECONDS,
-    });
-    const transport = new WebSocketTransport(socket, { remote });
-    this.acceptClient(transport, rest);
-    return response;
+    return { rest, remote };
   }
 
   async #listResponse(request: Request, remote: string): Promise<Response> {
@@ -336,10 +386,10 @@ class Server implements QdbServer {
     if (!allowed) {
       return Response.json({ error: "Authentication failed: send Authorization: Bearer TOKEN" }, {
         status: 401,
-        headers: { "www-authenticate": "Bearer" },
+        headers: { "www-authenticate": "Bearer", ...JSON_HEADERS },
       });
     }
-    return Response.json(this.sessions());
+    return Response.json(this.sessions(), { headers: JSON_HEADERS });
   }
 
   sessions(): SessionList {
@@ -410,12 +460,24 @@ class Server implements QdbServer {
     );
   }
 
-  /** Records a failed authentication (the log says so, but not a thousand times a second). */
-  #authFailed(transport: MessageTransport, what: string): void {
-    const { log, suppressed } = this.#book.fail(addressHost(transport.remote));
-    if (!log) return;
-    const more = suppressed > 0 ? ` (and ${suppressed} more from that address)` : "";
-    this.#log(`${what} ${transport.remote} failed to authenticate${more}`);
+  /**
+   * Refuses a link that failed to authenticate. The log says so, but not a thousand times a
+   * second; past the address's allowance the answer comes late, which slows a guesser (and
+   * only a guesser: a right token is never waited on).
+   */
+  async #authFailed(transport: MessageTransport, what: string): Promise<void> {
+    const { log, suppressed, delay } = this.#book.fail(addressHost(transport.remote));
+    if (log) {
+      const more = suppressed > 0 ? ` (and ${suppressed} more from that address)` : "";
+      this.#log(`${what} ${transport.remote} failed to authenticate${more}`);
+    }
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    const why = delay > 0
+      ? `Authentication failed (answered ${
+        seconds(delay)
+      } late: too many failures from this address)`
+      : "Authentication failed";
+    this.#refuse(transport, new ProtocolError("auth", why));
   }
 
   /** Refuses a connection: `error`, then `disable`, then close. */
@@ -491,10 +553,7 @@ class Server implements QdbServer {
       remote: transport.remote,
       start: start.p,
     });
-    if (!access) {
-      this.#authFailed(transport, `session ${sessionId}: client`);
-      return this.#refuse(transport, new ProtocolError("auth", "Authentication failed"));
-    }
+    if (!access) return await this.#authFailed(transport, `session ${sessionId}: client`);
     this.#authenticated(transport, "client");
     if (p.protocol !== undefined && p.protocol > PROTOCOL_VERSION) {
       return this.#refuse(
@@ -529,19 +588,20 @@ class Server implements QdbServer {
       protocol: Math.min(p.protocol ?? 1, PROTOCOL_VERSION),
     };
     session.clients.set(id, client);
-    session.lastActivity = Date.now();
+    if (access !== "read-only") session.lastActivity = Date.now();
     this.#log(
       `session ${session.id}: client ${id} (${client.name}) attached from ${transport.remote}` +
         (access === "read-only" ? " (read-only)" : ""),
     );
     this.#sendAttached(session, client);
-    // The first client sees what the program printed before anyone was there to see it.
+    // The client that comes sees what the program printed while nobody was there to see it
+    // (before the first client, or after the last one left or was dropped).
     const early = session.takeEarly();
     if (early.dropped > 0) {
       transport.send(errorEvent(
         new ProtocolError(
           "limit",
-          `${early.dropped} messages of the program's output from before anyone attached were dropped (the server keeps ${
+          `${early.dropped} messages of the program's output from while nobody was attached were dropped (the server keeps ${
             MAX_EARLY_BYTES / 1024 / 1024
           } MiB)`,
         ),
@@ -573,7 +633,8 @@ class Server implements QdbServer {
     while (true) {
       const next = await incoming.next();
       if (next.done) break;
-      session.lastActivity = Date.now();
+      // A read-only client cannot keep a session alive: it attends nothing.
+      if (access !== "read-only") session.lastActivity = Date.now();
       this.#handleClientMessage(session, client, next.value);
     }
 
@@ -695,10 +756,7 @@ class Server implements QdbServer {
       remote: transport.remote,
       start,
     });
-    if (!ok) {
-      this.#authFailed(transport, `session ${start.session}: tracer`);
-      return this.#refuse(transport, new ProtocolError("auth", "Authentication failed"));
-    }
+    if (!ok) return await this.#authFailed(transport, `session ${start.session}: tracer`);
     this.#authenticated(transport, "tracer");
     if (start.protocol > PROTOCOL_VERSION) {
       return this.#refuse(
@@ -743,18 +801,35 @@ class Server implements QdbServer {
     }
 
     const parentId = start.parent;
-    if (!existing && parentId !== undefined) {
-      const refusal = this.#childRefusal(parentId, start.session);
-      if (refusal) return this.#refuse(transport, refusal);
+    // A child proves it belongs to its tree (a session's own tracer, back with its resume key,
+    // proved it when it first came).
+    let tree: Session | undefined;
+    if (parentId !== undefined && !returning) {
+      const checked = await this.#childCheck(parentId, start.session, start.tree, existing);
+      if (checked instanceof ProtocolError) {
+        this.#log(`session ${start.session}: refused a child tracer: ${checked.message}`);
+        return this.#refuse(transport, checked);
+      }
+      tree = checked;
     }
     const session = existing ?? this.#newSession(transport, start.session);
     if (!session) return;
-    const { auth: _auth, session: _id, uuid: _uuid, resume: _resume, parent: _p, ...info } = start;
+    const {
+      auth: _auth,
+      session: _id,
+      uuid: _uuid,
+      resume: _resume,
+      parent: _p,
+      tree: _tree,
+      ...info
+    } = start;
     session.tracer = { transport, info };
-    if (parentId !== undefined && session.ancestors.length === 0 && parentId !== session.id) {
+    if (parentId !== undefined && tree && session.ancestors.length === 0) {
       const parent = this.#sessions.get(parentId);
-      session.ancestors = [parentId, ...(parent?.ancestors ?? [])];
+      session.ancestors = [parentId, ...(parent?.ancestors ?? tree.ancestorsBelow(parentId))];
+      session.treeKey = tree.treeKey;
     }
+    session.treeKey ??= randomKey();
     session.lastActivity = Date.now();
     session.clearTimer(session.orphanTimer);
     session.orphanTimer = undefined;
@@ -771,6 +846,7 @@ class Server implements QdbServer {
         protocol: PROTOCOL_VERSION,
         server: `qdb ${VERSION}`,
         resume: session.resumeKey,
+        tree: session.treeKey,
         ...(this.#clientUrl ? { clients: this.#clientUrl } : {}),
       },
     });
@@ -810,6 +886,7 @@ class Server implements QdbServer {
         transport.send(errorEvent(error));
         continue;
       }
+      if (msg.e === "print") this.#reclaimer.note(msg.p.output.length);
       if (msg.e === "exited") {
         const p = msg.p;
         session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
@@ -939,10 +1016,15 @@ class Server implements QdbServer {
     }
     let total = 0;
     const behind: { session: Session; client: ClientPeer; queued: number }[] = [];
+    const now = Date.now();
     for (const session of this.#sessions.values()) {
       const paced = session.leastBehind();
-      for (const client of session.clients.values()) {
+      for (const client of [...session.clients.values()]) {
         const queued = client.transport.queuedBytes ?? 0;
+        if (this.#stalled(client, queued, now)) {
+          this.#dropStalledClient(session, client, queued);
+          continue;
+        }
         total += queued;
         if (client !== paced && queued > 0) behind.push({ session, client, queued });
       }
@@ -954,6 +1036,40 @@ class Server implements QdbServer {
       this.#dropSlowClient(session, client, "all clients together");
       total -= queued;
     }
+  }
+
+  /**
+   * Whether a client's unread bytes have not gone down for `clientStall`: a peer that went to
+   * sleep, lost its link without a reset, or never reads.
+   */
+  #stalled(client: ClientPeer, queued: number, now: number): boolean {
+    const progress = client.progress;
+    if (queued === 0 || !progress || queued < progress.queued) {
+      client.progress = { queued, since: now };
+      return false;
+    }
+    progress.queued = queued;
+    return this.#clientStall > 0 && now - progress.since >= this.#clientStall;
+  }
+
+  /** Drops a stalled client; the program goes on, its output kept for the next to attach. */
+  #dropStalledClient(session: Session, client: ClientPeer, queued: number): void {
+    if (session.clients.get(client.id) !== client) return;
+    session.clients.delete(client.id);
+    this.#log(
+      `session ${session.id}: dropped client ${client.id}: it read nothing for ` +
+        `${seconds(this.#clientStall)} (${queued} bytes unread)`,
+    );
+    client.transport.send(errorEvent(
+      new ProtocolError(
+        "limit",
+        `This client read nothing for ${seconds(this.#clientStall)}: it was dropped so that ` +
+          "the program goes on",
+      ),
+    ));
+    client.transport.close();
+    session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
+    this.#reclaimer.soon();
   }
 
   /** The last client activity in the session's tree (its root, and every descendant). */
@@ -1005,19 +1121,41 @@ class Server implements QdbServer {
     this.#forget(session);
     if (session.ancestors.length > 0) this.#childChanged(session, { state: "ended", reason });
     this.#log(`session ${session.id}: ended (${reason})`);
+    this.#reclaimer.soon();
   }
 
   /**
-   * Why a child `id` of `parentId` may not start, if it may not: its id must extend its
-   * parent's or its tree's (so that whoever may attach to a tree by its ids sees only its own
-   * children), and the tree may hold no more.
+   * Whether a tracer may start `id` as a child of `parentId`: the parent must be a live session
+   * of a tree (or an ancestor of one that is), `key` must be that tree's key (which only its
+   * tracers were given), the id must extend the parent's or the tree's (so that whoever may
+   * attach to a tree by its ids sees only its own children), a session that exists already may
+   * not change tree, and the tree may hold no more. A session of the tree (to take the key and
+   * the ancestors from), or why not.
    */
-  #childRefusal(parentId: string, id: string): ProtocolError | undefined {
-    const parent = this.#sessions.get(parentId);
-    const root = parent?.root ?? parentId;
+  async #childCheck(
+    parentId: string,
+    id: string,
+    key: string | undefined,
+    existing: Session | undefined,
+  ): Promise<Session | ProtocolError> {
+    const refused = (why: string) => new ProtocolError("session", why);
+    const member = this.#sessions.get(parentId) ??
+      [...this.#sessions.values()].find((s) => s.ancestors.includes(parentId));
+    if (!member?.treeKey || parentId === id) {
+      return refused(`Session ${JSON.stringify(parentId)} is not a live session a child can join`);
+    }
+    if (key === undefined || !(await constantTimeEqual(key, member.treeKey))) {
+      return refused(
+        `A child of ${JSON.stringify(parentId)} must carry its tree's key ("tree", which the ` +
+          "tree's tracer got in started)",
+      );
+    }
+    if (existing && (existing.ancestors.length > 0 || existing.treeKey !== undefined)) {
+      return refused(`Session ${JSON.stringify(id)} exists already in a tree of its own`);
+    }
+    const root = member.root;
     if (!id.startsWith(`${parentId}/`) && !id.startsWith(`${root}/`)) {
-      return new ProtocolError(
-        "session",
+      return refused(
         `A child session's id must begin with its parent's id and "/" (${
           JSON.stringify(`${parentId}/`)
         }), got ${JSON.stringify(id)}`,
@@ -1027,7 +1165,7 @@ class Server implements QdbServer {
     for (const other of this.#sessions.values()) {
       if (other.ancestors.length > 0 && other.root === root) live++;
     }
-    if (live < this.#limits.maxChildrenPerTree) return undefined;
+    if (live < this.#limits.maxChildrenPerTree) return member;
     return new ProtocolError(
       "limit",
       `Session "${root}" has the most child sessions it takes (${this.#limits.maxChildrenPerTree})`,
@@ -1139,6 +1277,7 @@ class Server implements QdbServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reclaimer.close();
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     for (const listener of this.#listeners) {
@@ -1204,6 +1343,9 @@ function normalizeHost(host: string): string {
 function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || (name.includes(":") && /^[0-9a-f:.]+$/.test(name));
 }
+
+/** Headers of every JSON answer: never sniffed as another type, never cached. */
+const JSON_HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no-store" };
 
 /** Commands other clients are not told about (see `command`). */
 const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([

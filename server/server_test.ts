@@ -31,10 +31,14 @@ function client(server: QdbServer, session: string, start?: Message) {
   return new Inbox(mine);
 }
 
-async function withServer(options: ServerOptions, fn: (s: QdbServer) => Promise<void>) {
-  const server = createServer({ inactivityTimeout: 0, ...options });
+async function withServer(
+  options: ServerOptions,
+  fn: (s: QdbServer, logs: string[]) => Promise<void>,
+) {
+  const logs: string[] = [];
+  const server = createServer({ inactivityTimeout: 0, log: (line) => logs.push(line), ...options });
   try {
-    await fn(server);
+    await fn(server, logs);
   } finally {
     await server.close();
   }
@@ -585,10 +589,10 @@ Deno.test("past the budget of unread bytes for all clients, the clients furthest
 Deno.test("a session tree: ancestors' clients hear of children, which outlive their parent", async () => {
   await withServer({ limits: { maxChildrenPerTree: 2 } }, async (server) => {
     const root = tracer(server, "job");
-    await root.expect("started");
+    const tree = (await root.expect("started")).p.tree;
     const a = client(server, "job", { e: "start", p: {}, id: 0 });
     await a.expect("attached");
-    const kid = tracer(server, "job/10", { parent: "job", pid: 10 });
+    const kid = tracer(server, "job/10", { parent: "job", pid: 10, tree });
     await kid.expect("started");
     assertEquals((await a.expect("child")).p, {
       session: "job/10",
@@ -598,14 +602,14 @@ Deno.test("a session tree: ancestors' clients hear of children, which outlive th
       state: "running",
     });
     // A grandchild: the program's clients hear of it too.
-    const grandkid = tracer(server, "job/10/11", { parent: "job/10", pid: 11 });
+    const grandkid = tracer(server, "job/10/11", { parent: "job/10", pid: 11, tree });
     await grandkid.expect("started");
     assertEquals((await a.expect("child")).p.parent, "job/10");
     // A child names itself after its parent: a session elsewhere cannot claim to be one.
-    const stranger = tracer(server, "other/13", { parent: "job", pid: 13 });
+    const stranger = tracer(server, "other/13", { parent: "job", pid: 13, tree });
     assertEquals((await stranger.expect("error")).p.type, "session");
     // The tree holds two children: a third is refused, and runs untraced.
-    const third = tracer(server, "job/12", { parent: "job", pid: 12 });
+    const third = tracer(server, "job/12", { parent: "job", pid: 12, tree });
     const refused = await third.expect("error");
     assertEquals(refused.p.type, "limit");
     assertMatch(refused.p.data, /most child sessions it takes \(2\)/);
@@ -649,6 +653,44 @@ Deno.test("a session tree: ancestors' clients hear of children, which outlive th
   });
 });
 
+Deno.test("round 2 findings 7 and 8: a child proves its tree; the tracer token alone adds none", async () => {
+  await withServer({ limits: { maxChildrenPerTree: 2 } }, async (server, logs) => {
+    const victim = tracer(server, "victim");
+    const tree = (await victim.expect("started")).p.tree;
+    const watcher = client(server, "victim", { e: "start", p: {}, id: 0 });
+    await watcher.expect("attached");
+    // Without the tree's key, or with another tree's, no child joins (finding 7: an attacker's
+    // fake children used up the quota, and the real ones ran untraced).
+    const other = tracer(server, "attacker");
+    const otherTree = (await other.expect("started")).p.tree;
+    for (const key of [undefined, "guess", otherTree]) {
+      const fake = tracer(server, `victim/${Math.floor(Math.random() * 1e6)}`, {
+        parent: "victim",
+        argv: ["evil"],
+        ...(key === undefined ? {} : { tree: key }),
+      });
+      const refused = await fake.expect("error");
+      assertEquals(refused.p.type, "session");
+      assertMatch(refused.p.data, /tree's key/);
+    }
+    // Finding 8: a session a client opened first cannot be joined as someone's child.
+    const early = client(server, "evil-y", { e: "start", p: {}, id: 0 });
+    await early.expect("attached");
+    const joiner = tracer(server, "evil-y", { parent: "victim" });
+    assertEquals((await joiner.expect("error")).p.type, "session");
+    // The real children still fit in the quota.
+    for (const pid of [10, 11]) {
+      const kid = tracer(server, `victim/${pid}`, { parent: "victim", pid, tree });
+      await kid.expect("started");
+    }
+    await watcher.expect("child", (p) => p.session === "victim/11");
+    assertEquals(watcher.seen.filter((m) => m.e === "child").length, 2);
+    const listed = server.sessions().sessions.filter((s) => s.parent !== undefined);
+    assertEquals(listed.map((s) => s.id), ["victim/10", "victim/11"]);
+    assert(logs.some((l) => /refused a child tracer/.test(l)));
+  });
+});
+
 Deno.test("the web client's pages: the sessions, a session, its assets; never a script of a peer's", async () => {
   await withServer({}, async (server) => {
     const get = (path: string) => server.handler(new Request(`http://127.0.0.1${path}`));
@@ -676,5 +718,51 @@ Deno.test("the web client's pages: the sessions, a session, its assets; never a 
   await withServer({ web: false }, async (server) => {
     const text = await (await server.handler(new Request("http://127.0.0.1/"))).text();
     assertMatch(text, /open a WebSocket/);
+  });
+});
+
+Deno.test("round 2 finding 5: a read-only client never paces the program, and attends nothing", async () => {
+  const clientAuth = (r: { auth: string }) => r.auth === "watch" ? { access: "read-only" as const } : true;
+  await withServer({ clientAuth, clientStall: 0, inactivityTimeout: 2000 }, async (server) => {
+    const t = tracer(server, "s1");
+    await t.expect("started");
+    // A read-only client that never takes what it is sent.
+    const [watcher, theirs] = memoryPair(["watcher", "server"]);
+    server.acceptClient(theirs, "s1");
+    watcher.send({ e: "start", p: { auth: "watch" } });
+    // 2 MiB of output, eight times what a client may leave unread before the session waits:
+    // the server goes on reading the tracer all the same.
+    const output = "z".repeat(64 * 1024);
+    for (let i = 0; i < 32; i++) {
+      t.transport.send({ e: "print", p: { input: "<stdout>", exc: false, output } });
+    }
+    await processed(t);
+    assert((watcher as { queuedBytes?: number }).queuedBytes !== undefined);
+    // Its `start`, sent again and again, does not keep the session from its inactivity timeout.
+    const again = setInterval(() => watcher.send({ e: "start", p: { auth: "watch" } }), 100);
+    try {
+      await t.expect("disable");
+    } finally {
+      clearInterval(again);
+    }
+  });
+});
+
+Deno.test("round 2 finding 10: what peers chose is logged without control characters; JSON is not sniffed nor cached", async () => {
+  await withServer({}, async (server, logs) => {
+    const t = tracer(server, "s1", { argv: ["\x1b]0;owned\x07", "line\nqdb serve: forged"] });
+    await t.expect("started");
+    const line = logs.find((l) => l.includes("tracer attached"))!;
+    // deno-lint-ignore no-control-regex
+    assert(!/[\x00-\x1f]/.test(line), line);
+    assertMatch(line, /\\x1b\]0;owned\\x07 line\\x0aqdb serve: forged/);
+    const list = await server.handler(new Request("http://127.0.0.1/sessions"));
+    assertEquals(list.headers.get("x-content-type-options"), "nosniff");
+    assertEquals(list.headers.get("cache-control"), "no-store");
+    const denied = await createServer({ token: "t" }).handler(
+      new Request("http://127.0.0.1/sessions"),
+    );
+    assertEquals(denied.status, 401);
+    assertEquals(denied.headers.get("x-content-type-options"), "nosniff");
   });
 });

@@ -39,6 +39,8 @@ export interface ClientPeer {
   readonly access: Access;
   /** The protocol version agreed at `start`: the client's, at most the server's. */
   readonly protocol: number;
+  /** Its unread bytes when they last went down, and since when: a stall is no progress. */
+  progress?: { queued: number; since: number } | undefined;
 }
 
 /** The connected tracer. */
@@ -68,7 +70,10 @@ export interface SessionOptions {
   onSlowClient?: (client: ClientPeer) => void;
 }
 
-/** Most bytes of output kept for a session's first client (past it, the oldest go). */
+/**
+ * Most bytes of output kept while nobody is attached, for the next client (past it, the oldest
+ * go): the session's replay buffer.
+ */
 export const MAX_EARLY_BYTES = 1024 * 1024;
 
 /**
@@ -113,9 +118,13 @@ export class Session {
   ancestors: string[] = [];
   /** For a child session: what its ancestors' clients were last told of it. */
   childState: ChildInfo | undefined;
+  /**
+   * The secret of the session's tree, given to its tracers in `started`: a child's `start`
+   * must carry it. Set when a tracer first starts the session (unknown to clients).
+   */
+  treeKey: string | undefined;
 
   readonly #routes = new Map<number, Route>();
-  #attendedOnce = false;
   readonly #early: { msg: Message; size: number }[] = [];
   #earlyBytes = 0;
   #earlyDropped = 0;
@@ -135,10 +144,15 @@ export class Session {
     if ((client.transport.queuedBytes ?? 0) > this.#maxQueued) this.#onSlow?.(client);
   }
 
-  /** The client the session is paced by: the least behind (undefined without clients). */
+  /**
+   * The client the session is paced by: the least behind of those with full access (undefined
+   * without one). Read-only clients never pace the program: they may be dropped, never waited
+   * for.
+   */
   leastBehind(): ClientPeer | undefined {
     let least: ClientPeer | undefined;
     for (const client of this.clients.values()) {
+      if (client.access === "read-only") continue;
       if (!least || (client.transport.queuedBytes ?? 0) < (least.transport.queuedBytes ?? 0)) {
         least = client;
       }
@@ -146,10 +160,11 @@ export class Session {
     return least;
   }
 
-  /** Bytes unread by the client least behind, or 0 without clients that can tell. */
+  /** Bytes unread by the full-access client least behind, or 0 without one that can tell. */
   #leastQueued(): number {
     let least = Infinity;
     for (const client of this.clients.values()) {
+      if (client.access === "read-only") continue;
       least = Math.min(least, client.transport.queuedBytes ?? 0);
     }
     return least === Infinity ? 0 : least;
@@ -184,7 +199,7 @@ export class Session {
    * event's server id) gets it with its own id; the others without one.
    */
   broadcast(msg: Message): void {
-    if (!this.#attendedOnce && this.clients.size === 0) this.#keepEarly(msg);
+    if (this.clients.size === 0) this.#keepEarly(msg);
     const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
     if (msg.e === "ok") {
@@ -219,13 +234,17 @@ export class Session {
 
   /**
    * Keeps what the program printed (and its uncaught exception) while nobody has attached
-   * yet, bounded: the first client gets it (see {@linkcode takeEarly}).
+   * (yet, or any more), bounded: the next client gets it (see {@linkcode takeEarly}).
    */
   #keepEarly(msg: Message): void {
     const p = msg.p as { input?: unknown } | undefined;
     const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
     if (!output && msg.e !== "exception") return;
-    const size = JSON.stringify(msg).length;
+    // Its size without serialising it (a print may be megabytes): its text, and a bound for
+    // the rest of the envelope.
+    const size = output
+      ? ((p as { output?: string }).output?.length ?? 0) + 64
+      : JSON.stringify(msg).length;
     this.#early.push({ msg: { e: msg.e, p: msg.p }, size });
     this.#earlyBytes += size;
     while (this.#earlyBytes > MAX_EARLY_BYTES && this.#early.length > 0) {
@@ -235,12 +254,10 @@ export class Session {
   }
 
   /**
-   * For the session's first client: what the program printed before anyone attached, and how
-   * many of those messages were dropped past the bound. Empty for later clients.
+   * For a client that attaches: what the program printed while nobody was attached, and how
+   * many of those messages were dropped past the bound (empty when somebody was).
    */
   takeEarly(): { messages: Message[]; dropped: number } {
-    if (this.#attendedOnce) return { messages: [], dropped: 0 };
-    this.#attendedOnce = true;
     const messages = this.#early.splice(0).map((item) => item.msg);
     const dropped = this.#earlyDropped;
     this.#earlyBytes = 0;
@@ -269,6 +286,12 @@ export class Session {
       tracer: this.tracer?.info ?? null,
       ...(this.ancestors.length > 0 ? { parent: this.ancestors[0]! } : {}),
     };
+  }
+
+  /** The ancestors of `id`, one of this session's ancestors (its parent first). */
+  ancestorsBelow(id: string): string[] {
+    const at = this.ancestors.indexOf(id);
+    return at < 0 ? [] : this.ancestors.slice(at + 1);
   }
 
   /** The root of the session's tree: its oldest ancestor, or itself. */

@@ -55,7 +55,7 @@ async function attach(url: string, session: string): Promise<Inbox> {
 }
 
 async function debugTree(python: PythonInstall, follow: boolean) {
-  await using server = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
+  await using server = await serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
   const root = await attach(server.clientUrl, "kids");
   let stdout = "";
   let stderr = "";
@@ -180,7 +180,7 @@ Deno.test({
 async function withFlag(session: string) {
   const flag = await Deno.makeTempFile({ prefix: "qdb-flag-" });
   await Deno.remove(flag);
-  const server = serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
+  const server = await serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
   const root = await attach(server.clientUrl, session);
   return {
     flag,

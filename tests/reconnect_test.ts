@@ -109,7 +109,7 @@ Deno.test({
   name: "network loss: clients are told at once, and the tracer takes its session back",
   ignore: noPython,
   async fn() {
-    await using server = serve({ clientPort: 0, tracerPort: 0, tracerGrace: 60_000 });
+    await using server = await serve({ clientPort: 0, tracerPort: 0, tracerGrace: 60_000 });
     const port = Number(new URL(server.tracerUrl.replace("tcp:", "http:")).port);
     const net = relay({ hostname: "127.0.0.1", port });
     try {
@@ -135,7 +135,7 @@ Deno.test({
 });
 
 Deno.test("an orphaned session goes back only to a tracer with its resume key", async () => {
-  await using server = serve({ clientPort: 0, tracerPort: 0, tracerGrace: 60_000 });
+  await using server = await serve({ clientPort: 0, tracerPort: 0, tracerGrace: 60_000 });
   const open = (extra: Record<string, unknown> = {}) => fakeTracer(server.tracerUrl, "mine", extra);
   const first = await open();
   const resume = (await first.expect("started")).p.resume;

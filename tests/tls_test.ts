@@ -24,8 +24,8 @@ const INFO = {
 };
 
 /** A server with TLS on both links, on free ports. */
-function serveTls(cert: string, key: string, options: ServeOptions = {}) {
-  return serve({ clientPort: 0, tracerPort: 0, tls: { cert, key }, ...options });
+async function serveTls(cert: string, key: string, options: ServeOptions = {}) {
+  return await serve({ clientPort: 0, tracerPort: 0, tls: { cert, key }, ...options });
 }
 
 async function withPki(fn: (pki: TestPki) => Promise<void>): Promise<void> {
@@ -75,7 +75,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serveTls(pki.cert, pki.key);
+      await using running = await serveTls(pki.cert, pki.key);
       assertMatch(running.clientUrl, /^wss:\/\//);
       assertMatch(running.tracerUrl, /^tls:\/\//);
       await using link = await connectTracerLink({
@@ -108,7 +108,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serveTls(pki.cert, pki.key);
+      await using running = await serveTls(pki.cert, pki.key);
       const advice = /not signed by a CA this machine trusts; pass --ca FILE/;
       const tracerError = await rejects(connectTracerLink({
         server: running.tracerUrl,
@@ -133,7 +133,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serveTls(pki.expiredCert, pki.key);
+      await using running = await serveTls(pki.expiredCert, pki.key);
       const tracerError = await rejects(connectTracerLink({
         server: running.tracerUrl,
         info: INFO,
@@ -154,7 +154,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () =>
     withPki(async (pki) => {
-      await using running = serveTls(pki.cert, pki.key, { authTimeout: 30_000 });
+      await using running = await serveTls(pki.cert, pki.key, { authTimeout: 30_000 });
       const plain = running.tracerUrl.replace(/^tls:/, "tcp:");
       const error = await rejects(connectTracerLink({ server: plain, info: INFO, retries: 0 }));
       assertMatch(error.message, /connect to tls:\/\/HOST:PORT instead/);

@@ -64,7 +64,7 @@ function webTest(name: string, fn: () => Promise<void>): void {
 
 /** A server with the token, and a tracer running `program` (default the fixture) in `session`. */
 async function traced(session: string, options: Partial<TracerOptions> = {}) {
-  const server = serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
+  const server = await serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
   const tracer = await startTracer({
     engine: pythonEngine,
     interpreter: pythons.at(-1)!.path,

@@ -46,6 +46,8 @@ export interface TracerLinkOptions {
   auth?: string | undefined;
   /** The key `started` gave on an earlier link, to take the session back after losing it. */
   resume?: string | undefined;
+  /** For a child's session: the key of its tree, which its root's `started` gave. */
+  tree?: string | undefined;
   /** What runs. */
   info: TracerDescription;
   /** Connection attempts after a failure. Default 5. */
@@ -77,6 +79,8 @@ export interface TracerLink extends AsyncDisposable {
   readonly session: string;
   /** The key to show when connecting again after losing this link (if the server gave one). */
   readonly resume: string | undefined;
+  /** The key of the session's tree (`started`'s `tree`), which its children's `start` carries. */
+  readonly tree: string | undefined;
   /** Where clients attach, if the server said. */
   readonly clientUrl: string | undefined;
   /** Whether the server sent `disable`: it ended the session on purpose. */
@@ -133,6 +137,7 @@ async function connectOnce(options: TracerLinkOptions): Promise<TracerLink> {
     version: VERSION,
     ...(options.auth !== undefined ? { auth: options.auth } : {}),
     ...(options.resume !== undefined ? { resume: options.resume } : {}),
+    ...(options.tree !== undefined ? { tree: options.tree } : {}),
   };
   tracerStartPayload.check(start, "start"); // A bad description is our bug: fail loudly here.
   const transport = await connectTcp(options.server, {
@@ -168,9 +173,16 @@ async function connectOnce(options: TracerLinkOptions): Promise<TracerLink> {
       if ("error" in next.value) continue;
       const msg = next.value.message;
       if (msg.e === "started") {
-        const p = msg.p as { resume?: unknown; clients?: unknown } | undefined;
+        const p = msg.p as { resume?: unknown; tree?: unknown; clients?: unknown } | undefined;
         const text = (v: unknown) => typeof v === "string" ? v : undefined;
-        return new Link(transport, incoming, session, text(p?.resume), text(p?.clients));
+        return new Link(
+          transport,
+          incoming,
+          session,
+          text(p?.resume),
+          text(p?.clients),
+          text(p?.tree),
+        );
       }
       if (msg.e === "error") {
         const p = msg.p as { type?: string; data?: unknown };
@@ -191,6 +203,7 @@ class Link implements TracerLink {
   readonly session: string;
   readonly resume: string | undefined;
   readonly clientUrl: string | undefined;
+  readonly tree: string | undefined;
   disabledByServer = false;
   disableMode: string | undefined;
 
@@ -200,11 +213,13 @@ class Link implements TracerLink {
     session: string,
     resume: string | undefined,
     clientUrl: string | undefined,
+    tree: string | undefined,
   ) {
     this.#transport = transport;
     this.session = session;
     this.resume = resume;
     this.clientUrl = clientUrl;
+    this.tree = tree;
     (async () => {
       while (true) {
         const next = await incoming.next();

@@ -13,7 +13,7 @@ const INFO = {
 };
 
 Deno.test("a tracer that meets the server's limit of connections waiting to authenticate waits its turn", async () => {
-  await using server = serve({
+  await using server = await serve({
     hostname: "127.0.0.1",
     clientPort: 0,
     tracerPort: 0,

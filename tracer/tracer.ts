@@ -190,7 +190,7 @@ function followChildren(
   program: EngineSession,
   root: Relay,
   tree: SessionTree<Relay>,
-  options: Omit<RelayOptions, "session" | "retries" | "parent"> & {
+  options: Omit<RelayOptions, "session" | "retries" | "parent" | "tree"> & {
     onChild?: TracerOptions["onChild"];
   },
 ): { done: Promise<void>; close(): Promise<void> } {
@@ -210,6 +210,7 @@ function followChildren(
         ...options,
         session: id,
         parent,
+        tree: root.tree,
         retries: 2,
         onCommand: (session, command) => tree.command(session, command),
       });
@@ -258,6 +259,8 @@ interface RelayOptions {
   session?: string | undefined;
   /** The parent session, for a child's. */
   parent?: string | undefined;
+  /** For a child's session: its tree's key, from the root's `started`. */
+  tree?: string | undefined;
   retries: number;
   reconnectFor: number;
   onStatus?: ((line: string) => void) | undefined;
@@ -271,6 +274,8 @@ interface RelayOptions {
 interface Relay {
   readonly session: string;
   readonly clientUrl: string | undefined;
+  /** The key of the session's tree, for its children's `start`. */
+  readonly tree: string | undefined;
   /** Resolves when the link can take more of the program's output. */
   readonly flow: () => Promise<void>;
   /** Resolves once every event was relayed (the engine session ended). */
@@ -293,6 +298,7 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
     server: options.server,
     caCerts: options.caCerts,
     auth: options.auth,
+    tree: options.tree,
     info: {
       engine,
       program: file,
@@ -416,6 +422,9 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
   return {
     session,
     clientUrl: link.clientUrl,
+    get tree() {
+      return options.tree ?? link.tree;
+    },
     flow: () => state === "linked" ? link.writable() : Promise.resolve(),
     done: relayEvents,
     send: (command) => core.send(command),

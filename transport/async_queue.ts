@@ -16,8 +16,9 @@
 /** Options of an {@linkcode AsyncQueue}. */
 export interface AsyncQueueOptions<T> {
   /**
-   * Items held before {@linkcode AsyncQueue.room} makes producers wait (they resume once the
-   * consumer has taken it down to half). Default: no limit.
+   * The weight of items held (each counts 1 unless pushed with a weight, such as its bytes)
+   * before {@linkcode AsyncQueue.room} makes producers wait (they resume once the consumer has
+   * taken it down to half). Default: no limit.
    */
   highWater?: number;
   /** Called with each item the consumer takes. */
@@ -27,6 +28,9 @@ export interface AsyncQueueOptions<T> {
 /** A single-consumer async queue: push items, end it, iterate them in order. */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   #items: T[] = [];
+  /** The weight of each item in `#items`, in the same order. */
+  #weights: number[] = [];
+  #weight = 0;
   #ended = false;
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
   readonly #highWater: number;
@@ -46,19 +50,31 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
    * waiting propagates to whoever writes to them.
    */
   room(): Promise<void> {
-    if (this.#items.length < this.#highWater || this.#ended) return Promise.resolve();
+    if (this.#weight < this.#highWater || this.#ended) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
-  /** Adds an item; ignored after {@linkcode end}. */
-  push(item: T): void {
+  /**
+   * Adds an item of a `weight` (default 1; bytes, for a queue bounded in bytes); ignored after
+   * {@linkcode end}.
+   */
+  push(item: T, weight = 1): void {
     if (this.#ended) return;
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = undefined;
       this.#onTake?.(item);
       waiter({ value: item, done: false });
-    } else this.#items.push(item);
+    } else {
+      this.#items.push(item);
+      this.#weights.push(weight);
+      this.#weight += weight;
+    }
+  }
+
+  /** The weight of the items pushed and not yet taken. */
+  get weight(): number {
+    return this.#weight;
   }
 
   /** Ends the queue: items already pushed are still delivered. Idempotent. */
@@ -85,8 +101,9 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   next(): Promise<IteratorResult<T>> {
     if (this.#items.length > 0) {
       const item = this.#items.shift()!;
+      this.#weight -= this.#weights.shift()!;
       this.#onTake?.(item);
-      if (this.#roomWaiters.length > 0 && this.#items.length <= this.#highWater / 2) {
+      if (this.#roomWaiters.length > 0 && this.#weight <= this.#highWater / 2) {
         this.#wakeProducers();
       }
       return Promise.resolve({ value: item, done: false });

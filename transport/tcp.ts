@@ -29,8 +29,11 @@ export interface TcpTransportOptions {
 }
 
 const READ_SIZE = 64 * 1024;
-/** Messages read ahead of the consumer before the transport stops reading. */
-const INCOMING_HIGH_WATER = 256;
+/**
+ * Bytes of frames read ahead of the consumer before the transport stops reading (then the
+ * peer's writes wait): bounded in bytes, not messages, since one frame may be 16 MiB.
+ */
+export const INCOMING_HIGH_WATER_BYTES = 1024 * 1024;
 /** How long `close()` lets queued frames drain before it closes anyway. */
 const CLOSE_DRAIN_MS = 2000;
 
@@ -39,8 +42,8 @@ export class TcpTransport implements MessageTransport {
   readonly #conn: Deno.Conn;
   readonly #maxFrameSize: number;
   readonly #decoder: FrameDecoder;
-  /** Messages read and not yet taken; past the mark, reading waits (the peer's writes too). */
-  readonly #incoming = new AsyncQueue<Incoming>({ highWater: INCOMING_HIGH_WATER });
+  /** Frames read and not yet taken, weighed in bytes; past the mark, reading waits. */
+  readonly #incoming = new AsyncQueue<Incoming>({ highWater: INCOMING_HIGH_WATER_BYTES });
   #queued = 0;
   /** Who waits for the write queue to shrink (`drained`). */
   #drainWaiters: { limit: number; resolve: () => void }[] = [];
@@ -141,11 +144,18 @@ export class TcpTransport implements MessageTransport {
   async #readLoop(): Promise<void> {
     const decoder = this.#decoder;
     const buffer = new Uint8Array(READ_SIZE);
+    let unweighed = 0;
     try {
       while (true) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        for (const item of decoder.push(buffer.slice(0, n))) this.#incoming.push(item);
+        // Bytes read are weighed on the frame they complete: the queue's weight is the bytes
+        // of the frames it holds.
+        unweighed += n;
+        for (const item of decoder.push(buffer.subarray(0, n))) {
+          this.#incoming.push(item, unweighed);
+          unweighed = 0;
+        }
         await this.#incoming.room();
       }
     } catch {

@@ -43,12 +43,15 @@ export class RawPeer implements AsyncDisposable {
     await this.write(encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
   }
 
-  /** Reads until the end of the response head; returns the status code and the head. */
+  /**
+   * Reads until the end of the response head; returns the status code and the head. Status 0:
+   * the server closed the connection without answering.
+   */
   async responseHead(): Promise<{ status: number; head: string }> {
     let text = "";
     const buffer = new Uint8Array(4096);
     while (!text.includes("\r\n\r\n")) {
-      const n = await this.conn.read(buffer);
+      const n = await this.conn.read(buffer).catch(() => null);
       if (n === null) break;
       text += new TextDecoder().decode(buffer.subarray(0, n));
     }

@@ -1,0 +1,143 @@
+/**
+ * A `Deno.Conn` as a `node:stream` Duplex with the few socket methods `node:http` and the `ws`
+ * package call, so that a connection accepted by Deno's own listener (whose accept errors the
+ * caller sees and survives) can be served by them. Reading follows the consumer: while it does
+ * not read (`ws` pauses a client whose messages wait), nothing more is read from the network.
+ *
+ * @module
+ */
+
+import { Duplex } from "node:stream";
+import { Buffer } from "node:buffer";
+
+const READ_SIZE = 64 * 1024;
+/** Most bytes read and let go after a refusal, while the close frame is on its way. */
+const MAX_DISCARD = 1024 * 1024;
+
+/** A Duplex over a `Deno.Conn`. */
+export class ConnStream extends Duplex {
+  /** The peer's address, as `net.Socket` has it. */
+  readonly remoteAddress: string;
+  /** The peer's port. */
+  readonly remotePort: number;
+  readonly #conn: Deno.Conn;
+  #wantRead: (() => void) | undefined;
+  #dropped = false;
+  #discarded = 0;
+
+  /** Wraps an accepted connection; it is read from at once. */
+  constructor(conn: Deno.Conn) {
+    super({ allowHalfOpen: false });
+    this.#conn = conn;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.remoteAddress = addr.hostname ?? "unknown";
+    this.remotePort = addr.port ?? 0;
+    this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    const buffer = new Uint8Array(READ_SIZE);
+    try {
+      while (!this.destroyed) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        if (this.#dropped) {
+          // Refused: what still comes is read into the same buffer and let go, so that the
+          // close frame is not lost to a reset, up to a bound.
+          this.#discarded += n;
+          if (this.#discarded > MAX_DISCARD) break;
+          continue;
+        }
+        if (!this.push(Buffer.from(buffer.subarray(0, n)))) {
+          await new Promise<void>((resolve) => this.#wantRead = resolve);
+        }
+      }
+    } catch {
+      // Reset by the peer, or closed here.
+    }
+    if (this.#dropped) this.destroy();
+    else this.push(null);
+  }
+
+  override _read(): void {
+    const resume = this.#wantRead;
+    this.#wantRead = undefined;
+    resume?.();
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: string,
+    callback: (error?: Error | null) => void,
+  ): void {
+    (async () => {
+      let written = 0;
+      while (written < chunk.length) written += await this.#conn.write(chunk.subarray(written));
+    })().then(() => callback(), (error) => callback(error));
+  }
+
+  override _final(callback: () => void): void {
+    // A TLS connection's closeWrite is asynchronous, and fails when the handshake did (a peer
+    // that refused the certificate): neither may escape, or the process would end.
+    try {
+      Promise.resolve((this.#conn as Deno.TcpConn).closeWrite()).catch(() => {});
+    } catch {
+      // Already closed.
+    }
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    this._read();
+    callback(error);
+  }
+
+  /**
+   * Keeps nothing more that the peer sends, writes what is queued (a close frame that says why),
+   * then closes: for a peer refused mid-message, whose rest is not worth keeping. At most 1 MiB
+   * more is read (and let go at once) so that the close is not lost to a reset; a peer that
+   * sends more, or does not close, is dropped then, or after `graceMs`. Idempotent.
+   */
+  refuse(graceMs = 2000): void {
+    if (this.#dropped || this.destroyed) return;
+    this.#dropped = true;
+    const timer = setTimeout(() => this.destroy(), graceMs);
+    this.once("close", () => clearTimeout(timer));
+    // What is queued is written, then the write side closes; the rest of the peer's data is
+    // let go until it closes too (or past the bound, or the grace).
+    this.end();
+    this._read();
+  }
+
+  /** `net.Socket`'s timeout: deadlines are the listener's own, so nothing to do. */
+  setTimeout(): this {
+    return this;
+  }
+
+  /** Turns Nagle's algorithm off (a TLS connection has no such switch of its own). */
+  setNoDelay(noDelay = true): this {
+    const tcp = this.#conn as Partial<Deno.TcpConn>;
+    try {
+      tcp.setNoDelay?.(noDelay);
+    } catch {
+      // Closed.
+    }
+    return this;
+  }
+
+  /** TCP keep-alive, as `net.Socket` has it. */
+  setKeepAlive(keepAlive = false): this {
+    const tcp = this.#conn as Partial<Deno.TcpConn>;
+    try {
+      tcp.setKeepAlive?.(keepAlive);
+    } catch {
+      // Closed.
+    }
+    return this;
+  }
+}
