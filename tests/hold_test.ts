@@ -25,9 +25,15 @@ Deno.test({
     for (const python of chosen) {
       await t.step(`Python ${python.version}`, async () => {
         for (let round = 0; round < 3; round++) {
-          await using s = await engineBackend.open(python.path, PROGRAM, { stopOnEntry: false });
+          // Both breakpoints are set at the first line, before the program's timer can fire:
+          // set while it ran, the worker's could come too late on a loaded machine (the worker
+          // had gone, and nothing ever stopped).
+          await using s = await engineBackend.open(python.path, PROGRAM, { stopOnEntry: true });
+          await s.expect("stack", (p: Received["p"]) => p.reason === "entry");
           s.send("set_break", { file: PROGRAM, line: line("log_line"), log: "lap {laps}" });
           s.send("set_break", { file: PROGRAM, line: line("worker_stop") });
+          await s.expect("breakpoints", (p: unknown[]) => p.length === 2);
+          s.send("continue");
           const stop = await s.expect(
             "stack",
             (p: Received["p"]) => p.reason === "breakpoint",
