@@ -18,6 +18,8 @@ import { type ClientListener, listenClients } from "./server/listener.ts";
 
 export * from "./server/auth.ts";
 export type { TlsServerOptions } from "./transport/tls.ts";
+export type { Incoming, MessageTransport } from "./transport/transport.ts";
+export type { Message, MessageId } from "./protocol/mod.ts";
 export * from "./server/limits.ts";
 export * from "./server/server.ts";
 

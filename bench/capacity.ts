@@ -56,7 +56,8 @@ export interface CapacityResult {
   perSessionKb: number;
   /**
    * The flood: tracer events sent, and messages the clients received, per second; clients
-   * dropped; the server's resident memory at its end (KiB).
+   * dropped; the server's resident memory (KiB) at its end, at most during it, and once every
+   * connection had closed (waited for up to 60 s to come within 100 MB of the start).
    */
   flood: {
     seconds: number;
@@ -64,6 +65,9 @@ export interface CapacityResult {
     deliveredPerSecond: number;
     dropped: number;
     rssKb: number;
+    peakRssKb: number;
+    afterCloseKb: number;
+    afterCloseSeconds: number;
   };
   /** The slow client's scenario. */
   slow: SlowResult;
@@ -279,6 +283,10 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
     String(connections),
     "--max-clients",
     String(CLIENTS_PER_SESSION + 2),
+    "--max-pending",
+    String(connections),
+    "--max-pending-per-address",
+    String(connections),
     "--inactivity-timeout",
     "0",
   ]);
@@ -320,12 +328,26 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
       };
     };
     const before = await count();
+    let floodPeak = 0;
+    const sampler = setInterval(() => {
+      floodPeak = Math.max(floodPeak, procKb(server.pid, "VmRSS") ?? 0);
+    }, 20);
     const sent = await tracers.ask<{ sent: number; seconds: number }>({
       flood: flags.quick ? 0.5 : 10,
     });
+    clearInterval(sampler);
     const after = await count();
     const floodRss = procKb(server.pid, "VmRSS") ?? 0;
     const last = ramp.at(-1)!;
+    // Every connection closes; the server should give back what the flood took.
+    await tracers.close();
+    await Promise.all(clientPeers.map((peer) => peer.close()));
+    const closedAt = performance.now();
+    let afterClose = procKb(server.pid, "VmRSS") ?? 0;
+    while (afterClose > ramp[0]!.rssKb + 100 * 1024 && performance.now() - closedAt < 60_000) {
+      await sleep(250);
+      afterClose = procKb(server.pid, "VmRSS") ?? 0;
+    }
     return {
       sessions,
       clientsPerSession: CLIENTS_PER_SESSION,
@@ -337,6 +359,9 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
         deliveredPerSecond: (after.received - before.received) / sent.seconds,
         dropped: after.dropped,
         rssKb: floodRss,
+        peakRssKb: Math.max(floodPeak, floodRss),
+        afterCloseKb: afterClose,
+        afterCloseSeconds: (performance.now() - closedAt) / 1000,
       },
       slow: {
         bytesPerSecond: 8_000_000,
@@ -373,7 +398,10 @@ export function capacityTables(r: CapacityResult): string {
       fixed(r.flood.sentPerSecond, 0)
     } events/s written by the tracers, ` +
     `${fixed(r.flood.deliveredPerSecond, 0)} messages/s delivered; ` +
-    `${r.flood.dropped} clients dropped; server RSS at its end ${mb(r.flood.rssKb)} MB`,
+    `${r.flood.dropped} clients dropped; server RSS at most ${mb(r.flood.peakRssKb)} MB during ` +
+    `it, ${mb(r.flood.rssKb)} MB at its end, ${mb(r.flood.afterCloseKb)} MB ` +
+    `${fixed(r.flood.afterCloseSeconds, 1)} s after every connection closed ` +
+    `(${mb(r.ramp[0]!.rssKb)} MB before the ramp)`,
     "",
     table(slow),
     `The slow client was ${

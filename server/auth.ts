@@ -47,7 +47,7 @@ export type AuthResult = boolean | AuthGrant;
 export type AuthFunction = (request: AuthRequest) => AuthResult | Promise<AuthResult>;
 
 /** Accepts everything: the default when no token or auth function is configured. */
-export const allowAll: AuthFunction = () => true;
+export const allowAll: AuthFunction = (): boolean => true;
 
 /** Accepts a `start` whose auth string equals `token`, compared in constant time. */
 export function tokenAuth(token: string): AuthFunction {

@@ -176,6 +176,7 @@ export function listenClients(
       ws.on("pong", () => alive.add(ws));
       const transport = new NodeWebSocketTransport(ws, {
         remote: admitted.remote,
+        ...(h ? { stream: h.stream } : {}),
         preAuthLimit: limits.maxPreAuthMessage,
         onAuthenticated: () => h && release(h),
         // What follows a refused frame is not read: it would cost the server for nothing.

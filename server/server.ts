@@ -225,6 +225,8 @@ class Server implements QdbServer {
   #closed = false;
   /** Asks for a collection after bursts of big messages (see `memory.ts`). */
   readonly #reclaimer = new Reclaimer();
+  /** What all sessions' replay buffers hold together. */
+  readonly #replay = { used: 0, max: REPLAY_BUDGET_BYTES };
 
   constructor(options: ServerOptions) {
     const shared = options.auth ?? (options.token ? tokenAuth(options.token) : allowAll);
@@ -886,7 +888,8 @@ class Server implements QdbServer {
         transport.send(errorEvent(error));
         continue;
       }
-      if (msg.e === "print") this.#reclaimer.note(msg.p.output.length);
+      // What each message leaves behind once delivered: its text, and its parsed form.
+      this.#reclaimer.note(MESSAGE_COST + (msg.e === "print" ? msg.p.output.length : 0));
       if (msg.e === "exited") {
         const p = msg.p;
         session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
@@ -977,6 +980,7 @@ class Server implements QdbServer {
       return undefined;
     }
     const session = new Session(id, {
+      replayBudget: this.#replay,
       maxQueuedBytes: this.#limits.maxQueuedBytes,
       onSlowClient: (client) => this.#dropSlowClient(session, client),
     });
@@ -989,18 +993,25 @@ class Server implements QdbServer {
 
   /** A client whose unread messages passed the limit is dropped; the others never wait. */
   #dropSlowClient(session: Session, client: ClientPeer, limit = "per client"): void {
-    if (session.clients.get(client.id) !== client) return;
-    session.clients.delete(client.id);
     const queued = client.transport.queuedBytes ?? 0;
     const bytes = limit === "per client"
       ? this.#limits.maxQueuedBytes
       : this.#limits.maxQueuedTotal;
-    this.#log(
-      `session ${session.id}: dropped client ${client.id}: ${queued} bytes unread ` +
-        `(limit ${bytes}, ${limit})`,
-    );
+    this.#dropClient(session, client, `${queued} bytes unread (limit ${bytes}, ${limit})`);
+  }
+
+  /**
+   * Takes a client out of its session and closes its link, saying why in the log (and to the
+   * client, when `tell` is given and it can still hear it); the others are told it left.
+   */
+  #dropClient(session: Session, client: ClientPeer, why: string, tell?: string): void {
+    if (session.clients.get(client.id) !== client) return;
+    session.clients.delete(client.id);
+    this.#log(`session ${session.id}: dropped client ${client.id}: ${why}`);
+    if (tell !== undefined) client.transport.send(errorEvent(new ProtocolError("limit", tell)));
     client.transport.close();
     session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
+    this.#reclaimer.soon();
   }
 
   /**
@@ -1039,13 +1050,19 @@ class Server implements QdbServer {
   }
 
   /**
-   * Whether a client's unread bytes have not gone down for `clientStall`: a peer that went to
-   * sleep, lost its link without a reset, or never reads.
+   * Whether a client has made no progress for `clientStall`: something waits for it, and
+   * nothing more has been written to it (where its transport can tell; else its unread bytes
+   * have not gone down). A peer that went to sleep, lost its link without a reset, or never
+   * reads; never one that reads while the server queues faster than it writes.
    */
   #stalled(client: ClientPeer, queued: number, now: number): boolean {
+    const written = client.transport.writtenBytes;
     const progress = client.progress;
-    if (queued === 0 || !progress || queued < progress.queued) {
-      client.progress = { queued, since: now };
+    const moved = written !== undefined
+      ? written !== progress?.written
+      : queued < (progress?.queued ?? Infinity);
+    if (queued === 0 || !progress || moved) {
+      client.progress = { queued, written, since: now };
       return false;
     }
     progress.queued = queued;
@@ -1054,22 +1071,13 @@ class Server implements QdbServer {
 
   /** Drops a stalled client; the program goes on, its output kept for the next to attach. */
   #dropStalledClient(session: Session, client: ClientPeer, queued: number): void {
-    if (session.clients.get(client.id) !== client) return;
-    session.clients.delete(client.id);
-    this.#log(
-      `session ${session.id}: dropped client ${client.id}: it read nothing for ` +
-        `${seconds(this.#clientStall)} (${queued} bytes unread)`,
+    const stall = seconds(this.#clientStall);
+    this.#dropClient(
+      session,
+      client,
+      `it read nothing for ${stall} (${queued} bytes unread)`,
+      `This client read nothing for ${stall}: it was dropped so that the program goes on`,
     );
-    client.transport.send(errorEvent(
-      new ProtocolError(
-        "limit",
-        `This client read nothing for ${seconds(this.#clientStall)}: it was dropped so that ` +
-          "the program goes on",
-      ),
-    ));
-    client.transport.close();
-    session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
-    this.#reclaimer.soon();
   }
 
   /** The last client activity in the session's tree (its root, and every descendant). */
@@ -1227,6 +1235,7 @@ class Server implements QdbServer {
 
   #forget(session: Session): void {
     session.clearTimers();
+    session.dropReplay();
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
   }
 
@@ -1343,6 +1352,15 @@ function normalizeHost(host: string): string {
 function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || (name.includes(":") && /^[0-9a-f:.]+$/.test(name));
 }
+
+/**
+ * The most all sessions' replay buffers (output kept while nobody is attached) hold together: a
+ * thousand sessions whose clients all left do not keep a gigabyte.
+ */
+const REPLAY_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/** Roughly what a routed message costs the heap beyond its text (its objects, its JSON). */
+const MESSAGE_COST = 512;
 
 /** Headers of every JSON answer: never sniffed as another type, never cached. */
 const JSON_HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no-store" };

@@ -5,7 +5,7 @@ import { Inbox } from "../tests/support/inbox.ts";
 import type { Message } from "../protocol/mod.ts";
 import { memoryPair } from "../transport/memory.ts";
 import { createServer, type QdbServer, type ServerOptions } from "./server.ts";
-import { PACE_BYTES } from "./session.ts";
+import { PACE_BYTES, Session } from "./session.ts";
 
 const TRACER_START = {
   protocol: 1,
@@ -722,7 +722,8 @@ Deno.test("the web client's pages: the sessions, a session, its assets; never a 
 });
 
 Deno.test("round 2 finding 5: a read-only client never paces the program, and attends nothing", async () => {
-  const clientAuth = (r: { auth: string }) => r.auth === "watch" ? { access: "read-only" as const } : true;
+  const clientAuth = (r: { auth: string }) =>
+    r.auth === "watch" ? { access: "read-only" as const } : true;
   await withServer({ clientAuth, clientStall: 0, inactivityTimeout: 2000 }, async (server) => {
     const t = tracer(server, "s1");
     await t.expect("started");
@@ -765,4 +766,20 @@ Deno.test("round 2 finding 10: what peers chose is logged without control charac
     assertEquals(denied.status, 401);
     assertEquals(denied.headers.get("x-content-type-options"), "nosniff");
   });
+});
+
+Deno.test("round 2 finding 4: all sessions' replay buffers together stay within the server's budget", () => {
+  const budget = { used: 0, max: 10_000 };
+  const a = new Session("a", { replayBudget: budget });
+  const b = new Session("b", { replayBudget: budget });
+  const print = { e: "print", p: { input: "<stdout>", exc: false, output: "x".repeat(500) } };
+  for (let i = 0; i < 100; i++) {
+    a.broadcast(print);
+    b.broadcast(print);
+    assert(budget.used <= budget.max, String(budget.used));
+  }
+  const taken = a.takeEarly();
+  assert(taken.dropped > 0 && taken.messages.length > 0);
+  b.dropReplay();
+  assertEquals(budget.used, 0);
 });

@@ -39,8 +39,11 @@ export interface ClientPeer {
   readonly access: Access;
   /** The protocol version agreed at `start`: the client's, at most the server's. */
   readonly protocol: number;
-  /** Its unread bytes when they last went down, and since when: a stall is no progress. */
-  progress?: { queued: number; since: number } | undefined;
+  /**
+   * What it had unread and had been written to it when it last made progress, and since when:
+   * a stall is no progress.
+   */
+  progress?: { queued: number; written: number | undefined; since: number } | undefined;
 }
 
 /** The connected tracer. */
@@ -68,6 +71,19 @@ export interface SessionOptions {
   maxQueuedBytes?: number;
   /** Called (once per send that finds it so) for a client past `maxQueuedBytes`. */
   onSlowClient?: (client: ClientPeer) => void;
+  /**
+   * What all sessions' replay buffers hold together, and the most they may: a session past it
+   * drops its oldest kept output. Default: this session's own bound only.
+   */
+  replayBudget?: ReplayBudget;
+}
+
+/** The bytes kept in all sessions' replay buffers together, shared by the sessions of a server. */
+export interface ReplayBudget {
+  /** Bytes kept now. */
+  used: number;
+  /** The most kept at once. */
+  readonly max: number;
 }
 
 /**
@@ -83,8 +99,10 @@ export const MAX_EARLY_BYTES = 1024 * 1024;
  * than the others is dropped at `maxQueuedBytes` instead, so it never slows them.
  */
 export const PACE_BYTES = 256 * 1024;
-/** How often a paced session looks at its clients again, in ms (sockets have no drain event). */
+/** How often a paced session looks at clients whose transports have no drain event, in ms. */
 const PACE_POLL_MS = 5;
+/** How often a paced session looks again when its clients' transports say when they drain. */
+const PACE_LOOK_MS = 100;
 
 /** One session: at most one tracer, any number of clients. */
 export class Session {
@@ -130,11 +148,13 @@ export class Session {
   #earlyDropped = 0;
   #nextRoute = 1;
   readonly #maxQueued: number;
+  readonly #budget: ReplayBudget;
   readonly #onSlow: ((client: ClientPeer) => void) | undefined;
 
   constructor(id: string, options: SessionOptions = {}) {
     this.id = id;
     this.#maxQueued = options.maxQueuedBytes ?? Infinity;
+    this.#budget = options.replayBudget ?? { used: 0, max: Infinity };
     this.#onSlow = options.onSlowClient;
   }
 
@@ -179,7 +199,22 @@ export class Session {
     if (this.ended || this.#leastQueued() < PACE_BYTES) return undefined;
     return (async () => {
       while (!this.ended && this.#leastQueued() >= PACE_BYTES) {
-        await new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
+        // Woken when a full-access client's queue drains (or its link closes), for transports
+        // that can say; a new client, or one that cannot say, is seen at the next look.
+        const waits: Promise<void>[] = [];
+        let polled = false;
+        for (const client of this.clients.values()) {
+          if (client.access === "read-only") continue;
+          const drained = client.transport.drained?.(PACE_BYTES - 1);
+          if (drained) waits.push(drained);
+          else polled = true;
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const look = new Promise<void>((resolve) =>
+          timer = setTimeout(resolve, polled ? PACE_POLL_MS : PACE_LOOK_MS)
+        );
+        await Promise.race([...waits, look]);
+        clearTimeout(timer);
       }
     })();
   }
@@ -247,8 +282,14 @@ export class Session {
       : JSON.stringify(msg).length;
     this.#early.push({ msg: { e: msg.e, p: msg.p }, size });
     this.#earlyBytes += size;
-    while (this.#earlyBytes > MAX_EARLY_BYTES && this.#early.length > 0) {
-      this.#earlyBytes -= this.#early.shift()!.size;
+    this.#budget.used += size;
+    while (
+      (this.#earlyBytes > MAX_EARLY_BYTES || this.#budget.used > this.#budget.max) &&
+      this.#early.length > 0
+    ) {
+      const dropped = this.#early.shift()!.size;
+      this.#earlyBytes -= dropped;
+      this.#budget.used -= dropped;
       this.#earlyDropped++;
     }
   }
@@ -259,6 +300,7 @@ export class Session {
    */
   takeEarly(): { messages: Message[]; dropped: number } {
     const messages = this.#early.splice(0).map((item) => item.msg);
+    this.#budget.used -= this.#earlyBytes;
     const dropped = this.#earlyDropped;
     this.#earlyBytes = 0;
     this.#earlyDropped = 0;
@@ -314,6 +356,13 @@ export class Session {
     if (timer === undefined) return;
     clearTimeout(timer);
     this.timers.delete(timer);
+  }
+
+  /** Lets go of the output kept for a next client (the session ended). Idempotent. */
+  dropReplay(): void {
+    this.#early.length = 0;
+    this.#budget.used -= this.#earlyBytes;
+    this.#earlyBytes = 0;
   }
 
   /** Clears every timer. */

@@ -24,6 +24,8 @@ export class ConnStream extends Duplex {
   #wantRead: (() => void) | undefined;
   #dropped = false;
   #discarded = 0;
+  /** Bytes written to the connection so far. */
+  written = 0;
 
   /** Wraps an accepted connection; it is read from at once. */
   constructor(conn: Deno.Conn) {
@@ -59,12 +61,14 @@ export class ConnStream extends Duplex {
     else this.push(null);
   }
 
+  /** The consumer wants more: reading goes on. */
   override _read(): void {
     const resume = this.#wantRead;
     this.#wantRead = undefined;
     resume?.();
   }
 
+  /** Writes a chunk, all of it, then calls back. */
   override _write(
     chunk: Buffer,
     _encoding: string,
@@ -72,10 +76,29 @@ export class ConnStream extends Duplex {
   ): void {
     (async () => {
       let written = 0;
-      while (written < chunk.length) written += await this.#conn.write(chunk.subarray(written));
+      while (written < chunk.length) {
+        const n = await this.#conn.write(chunk.subarray(written));
+        written += n;
+        this.written += n;
+      }
     })().then(() => callback(), (error) => callback(error));
   }
 
+  /**
+   * Writes every chunk queued while the last write was under way as one: a busy link costs one
+   * write per round, not one per message.
+   */
+  override _writev(
+    chunks: { chunk: Buffer; encoding: string }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    const joined = chunks.length === 1
+      ? chunks[0]!.chunk
+      : Buffer.concat(chunks.map((c) => c.chunk));
+    this._write(joined, "buffer", callback);
+  }
+
+  /** Closes the write side once everything queued is written. */
   override _final(callback: () => void): void {
     // A TLS connection's closeWrite is asynchronous, and fails when the handshake did (a peer
     // that refused the certificate): neither may escape, or the process would end.
@@ -87,6 +110,7 @@ export class ConnStream extends Duplex {
     callback();
   }
 
+  /** Closes the connection. */
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     try {
       this.#conn.close();

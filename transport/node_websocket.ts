@@ -20,6 +20,15 @@ export interface NodeWebSocketTransportOptions {
   remote: string;
   /** Bytes of messages read ahead of the consumer before reading pauses. Default 1 MiB. */
   readAheadBytes?: number;
+  /**
+   * The stream the socket writes to, whose `drain` says when what was queued has been written
+   * (for {@linkcode NodeWebSocketTransport.drained}). Without it, `drained` looks every 5 ms.
+   */
+  stream?: {
+    on(event: "drain" | "close", listener: () => void): unknown;
+    /** Bytes written to the network so far. */
+    readonly written?: number;
+  };
   /** Called once when the server raises the message limit (the link authenticated). */
   onAuthenticated?: () => void;
   /** The pre-authentication limit `maxPayload` was set to: a larger limit means authenticated. */
@@ -41,6 +50,9 @@ export class NodeWebSocketTransport implements MessageTransport {
   readonly #readAhead: number;
   readonly #onAuthenticated: (() => void) | undefined;
   readonly #preAuthLimit: number;
+  readonly #stream: NodeWebSocketTransportOptions["stream"];
+  /** Who waits for the write queue to shrink (`drained`). */
+  #drainWaiters: { limit: number; resolve: () => void }[] = [];
   #paused = false;
   #closed = false;
   #resolveClosed!: () => void;
@@ -59,7 +71,9 @@ export class NodeWebSocketTransport implements MessageTransport {
     this.#incoming = new AsyncQueue<Incoming>({ highWater: this.#readAhead });
     this.#onAuthenticated = options.onAuthenticated;
     this.#preAuthLimit = options.preAuthLimit ?? Infinity;
+    this.#stream = options.stream;
     socket.on("message", (data, isBinary) => this.#received(data, isBinary));
+    options.stream?.on("drain", () => this.#wakeDrained());
     socket.on("close", (code, reason) => {
       this.closeInfo ??= { code, reason: String(reason) };
       this.#finish();
@@ -117,6 +131,31 @@ export class NodeWebSocketTransport implements MessageTransport {
     return this.#socket.bufferedAmount;
   }
 
+  /** Bytes written to the network so far (undefined without the stream to tell). */
+  get writtenBytes(): number | undefined {
+    return this.#stream?.written;
+  }
+
+  /**
+   * Resolves once at most `limit` bytes wait to be written (at once if so already), or the link
+   * has closed: a producer that awaits it keeps pace with the peer, woken by the stream's
+   * `drain` rather than by polling.
+   */
+  drained(limit: number): Promise<void> {
+    if (this.queuedBytes <= limit || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ limit, resolve }));
+  }
+
+  #wakeDrained(): void {
+    if (this.#drainWaiters.length === 0) return;
+    const queued = this.queuedBytes;
+    this.#drainWaiters = this.#drainWaiters.filter((w) => {
+      if (queued > w.limit && !this.#closed) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
   /**
    * Changes the longest message accepted from now on. The `ws` package has no public setter:
    * its receiver reads `_maxPayload` at each frame header (pinned `ws` version; a test checks a
@@ -162,6 +201,7 @@ export class NodeWebSocketTransport implements MessageTransport {
     this.#socket.terminate();
   }
 
+  /** Closes, and waits until closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.closed;
@@ -170,6 +210,7 @@ export class NodeWebSocketTransport implements MessageTransport {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#wakeDrained();
     this.#incoming.end();
     this.#resolveClosed();
   }

@@ -30,10 +30,14 @@ export interface TcpTransportOptions {
 
 const READ_SIZE = 64 * 1024;
 /**
- * Bytes of frames read ahead of the consumer before the transport stops reading (then the
- * peer's writes wait): bounded in bytes, not messages, since one frame may be 16 MiB.
+ * What frames read ahead of the consumer may weigh before the transport stops reading (then the
+ * peer's writes wait): in bytes, not messages, since one frame may be 16 MiB; each frame also
+ * weighs {@linkcode ITEM_WEIGHT} more, as a parsed message costs more than its bytes (so at most
+ * 256 small ones wait). The kernel's socket buffers hold the rest.
  */
-export const INCOMING_HIGH_WATER_BYTES = 1024 * 1024;
+export const INCOMING_HIGH_WATER_BYTES = 256 * 1024;
+/** What a parsed message costs beyond its bytes, for the read-ahead's weight. */
+const ITEM_WEIGHT = 1024;
 /** How long `close()` lets queued frames drain before it closes anyway. */
 const CLOSE_DRAIN_MS = 2000;
 
@@ -45,6 +49,7 @@ export class TcpTransport implements MessageTransport {
   /** Frames read and not yet taken, weighed in bytes; past the mark, reading waits. */
   readonly #incoming = new AsyncQueue<Incoming>({ highWater: INCOMING_HIGH_WATER_BYTES });
   #queued = 0;
+  #written = 0;
   /** Who waits for the write queue to shrink (`drained`). */
   #drainWaiters: { limit: number; resolve: () => void }[] = [];
   #writing: Promise<void> = Promise.resolve();
@@ -138,7 +143,16 @@ export class TcpTransport implements MessageTransport {
 
   async #writeAll(frame: Uint8Array): Promise<void> {
     let written = 0;
-    while (written < frame.length) written += await this.#conn.write(frame.subarray(written));
+    while (written < frame.length) {
+      const n = await this.#conn.write(frame.subarray(written));
+      written += n;
+      this.#written += n;
+    }
+  }
+
+  /** Bytes written to the network so far. */
+  get writtenBytes(): number {
+    return this.#written;
   }
 
   async #readLoop(): Promise<void> {
@@ -153,7 +167,7 @@ export class TcpTransport implements MessageTransport {
         // of the frames it holds.
         unweighed += n;
         for (const item of decoder.push(buffer.subarray(0, n))) {
-          this.#incoming.push(item, unweighed);
+          this.#incoming.push(item, unweighed + ITEM_WEIGHT);
           unweighed = 0;
         }
         await this.#incoming.room();

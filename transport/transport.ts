@@ -32,6 +32,12 @@ export interface MessageTransport extends AsyncDisposable {
    */
   readonly queuedBytes?: number;
   /**
+   * Bytes written to the network so far (when the transport can tell): it grows while the peer
+   * reads, even when more is queued meanwhile, so a peer that reads nothing is told apart from a
+   * busy one.
+   */
+  readonly writtenBytes?: number | undefined;
+  /**
    * Resolves once at most `limit` bytes are queued (when the transport can tell), or the link
    * has closed.
    */
