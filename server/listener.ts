@@ -189,6 +189,12 @@ export function listenClients(
 
   const pinger = setInterval(() => {
     for (const ws of wss.clients) {
+      // A ping would wait behind what is queued: such a socket is judged by the server's stall
+      // rule (is anything being written to it?) instead.
+      if (ws.bufferedAmount > 0) {
+        alive.add(ws);
+        continue;
+      }
       if (!alive.has(ws)) {
         ws.terminate();
         continue;

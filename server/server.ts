@@ -52,7 +52,7 @@ import {
   tokenAuth,
 } from "./auth.ts";
 import { AddressBook, addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
-import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, Session } from "./session.ts";
+import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, PACE_BYTES, Session } from "./session.ts";
 import { Reclaimer } from "./memory.ts";
 
 /** How a timeout disables a session: let the program run on, or end it. */
@@ -225,6 +225,8 @@ class Server implements QdbServer {
   #closed = false;
   /** Asks for a collection after bursts of big messages (see `memory.ts`). */
   readonly #reclaimer = new Reclaimer();
+  /** When the sweep last ran (ms), to tell how late the next one is. */
+  #lastSweep = 0;
   /** What all sessions' replay buffers hold together. */
   readonly #replay = { used: 0, max: REPLAY_BUDGET_BYTES };
 
@@ -888,8 +890,11 @@ class Server implements QdbServer {
         transport.send(errorEvent(error));
         continue;
       }
-      // What each message leaves behind once delivered: its text, and its parsed form.
-      this.#reclaimer.note(MESSAGE_COST + (msg.e === "print" ? msg.p.output.length : 0));
+      // Large texts are what V8 leaves lying about (small ones its young generation frees at
+      // once; counting those would force full collections all through a flood).
+      if (msg.e === "print" && msg.p.output.length >= LARGE_MESSAGE) {
+        this.#reclaimer.note(msg.p.output.length);
+      }
       if (msg.e === "exited") {
         const p = msg.p;
         session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
@@ -1023,15 +1028,21 @@ class Server implements QdbServer {
     if (this.#sessions.size === 0 || this.#closed) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;
+      this.#lastSweep = 0;
       return;
     }
     let total = 0;
     const behind: { session: Session; client: ClientPeer; queued: number }[] = [];
     const now = Date.now();
+    // Time the server itself could not run (a flood, a long collection) is nobody's stall: the
+    // stall clocks move on by it.
+    const lag = this.#lastSweep === 0 ? 0 : Math.max(0, now - this.#lastSweep - 2 * SWEEP_MS);
+    this.#lastSweep = now;
     for (const session of this.#sessions.values()) {
       const paced = session.leastBehind();
       for (const client of [...session.clients.values()]) {
         const queued = client.transport.queuedBytes ?? 0;
+        if (lag > 0 && client.progress) client.progress.since += lag;
         if (this.#stalled(client, queued, now)) {
           this.#dropStalledClient(session, client, queued);
           continue;
@@ -1050,8 +1061,8 @@ class Server implements QdbServer {
   }
 
   /**
-   * Whether a client has made no progress for `clientStall`: something waits for it, and
-   * nothing more has been written to it (where its transport can tell; else its unread bytes
+   * Whether a client has made no progress for `clientStall`: it has enough unread to hold its
+   * session back ({@linkcode PACE_BYTES}), and nothing more has been written to it (where its transport can tell; else its unread bytes
    * have not gone down). A peer that went to sleep, lost its link without a reset, or never
    * reads; never one that reads while the server queues faster than it writes.
    */
@@ -1061,7 +1072,9 @@ class Server implements QdbServer {
     const moved = written !== undefined
       ? written !== progress?.written
       : queued < (progress?.queued ?? Infinity);
-    if (queued === 0 || !progress || moved) {
+    // Only a client that holds the program back is judged: one with less unread than a
+    // session waits for costs nobody anything (the heartbeat and TCP see to a dead one).
+    if (queued < PACE_BYTES || !progress || moved) {
       client.progress = { queued, written, since: now };
       return false;
     }
@@ -1359,8 +1372,8 @@ function isIpAddress(name: string): boolean {
  */
 const REPLAY_BUDGET_BYTES = 64 * 1024 * 1024;
 
-/** Roughly what a routed message costs the heap beyond its text (its objects, its JSON). */
-const MESSAGE_COST = 512;
+/** A print at least this long is a large message for the reclaimer (see `memory.ts`). */
+const LARGE_MESSAGE = 64 * 1024;
 
 /** Headers of every JSON answer: never sniffed as another type, never cached. */
 const JSON_HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no-store" };
