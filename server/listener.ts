@@ -148,7 +148,11 @@ export function listenClients(
 
   web.on("request", async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const h = bySocket.get(req.socket);
-    if (h) clearTimeout(h.timer);
+    if (h) {
+      clearTimeout(h.timer);
+      // An idle keep-alive connection gets the request deadline again once this answer is out.
+      res.on("finish", () => deadline(h));
+    }
     try {
       const response = await server.handler(toRequest(req, options.tls), infoOf(req));
       const body = req.method === "HEAD" ? undefined : Buffer.from(await response.arrayBuffer());
@@ -159,7 +163,6 @@ export function listenClients(
       if (!res.headersSent) res.writeHead(500);
       res.end();
     }
-    if (h) res.on("finish", () => deadline(h));
   });
 
   web.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {

@@ -41,12 +41,7 @@ Deno.test({
   async fn() {
     await using s = await serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
     // The control session: it must answer after every case.
-    const controlTracer = await fakeTracer(s.tracerUrl, "control");
-    await controlTracer.expect("started");
-    const cc = await connectWebSocket(`${s.clientUrl}/control`);
-    cc.send({ e: "start", p: "" });
-    const control = new Inbox(cc);
-    await control.expect("attached");
+    const { controlTracer, cc, control } = await controlSession(s);
 
     // The fuzzed session: a tracer and a client, both sending raw text. Fuzzing may end it
     // for real (a valid `disable` or `disabled`): then a new one is opened.
@@ -95,6 +90,17 @@ Deno.test({
     }
   },
 });
+
+/** A session whose tracer and client must keep answering whatever the fuzzed peers do. */
+async function controlSession(s: { tracerUrl: string; clientUrl: string }) {
+  const controlTracer = await fakeTracer(s.tracerUrl, "control");
+  await controlTracer.expect("started");
+  const cc = await connectWebSocket(`${s.clientUrl}/control`);
+  cc.send({ e: "start", p: "" });
+  const control = new Inbox(cc);
+  await control.expect("attached");
+  return { controlTracer, cc, control };
+}
 
 /** A tracer (raw TCP) and a client (WebSocket) of one session, sending what they are given. */
 async function openFuzzed(tracerUrl: string, clientUrl: string, session: string) {
@@ -209,12 +215,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await using s = await serve({ clientPort: 0, tracerPort: 0, inactivityTimeout: 0 });
-    const controlTracer = await fakeTracer(s.tracerUrl, "control");
-    await controlTracer.expect("started");
-    const cc = await connectWebSocket(`${s.clientUrl}/control`);
-    cc.send({ e: "start", p: "" });
-    const control = new Inbox(cc);
-    await control.expect("attached");
+    const { controlTracer, cc, control } = await controlSession(s);
     const ports = {
       client: Number(new URL(s.clientUrl).port),
       tracer: Number(new URL(s.tracerUrl).port),
