@@ -87,7 +87,7 @@ Deno.test({
     // No session on the server: one error line, exit 1.
     const none = pipe(serve.clientUrl);
     await none.writer.close();
-    assertEquals((await none.process.status).code, 1);
+    assertEquals((await none.process.exited()).code, 1);
     const error = JSON.parse(none.process.stdoutLines[0]!);
     assertEquals([error.e, error.p.type], ["error", "attach"]);
     assertMatch(error.p.data, /No live sessions/);
@@ -96,25 +96,25 @@ Deno.test({
     // A session that is not there: its name and the live ones.
     const wrong = pipe(serve.clientUrl, "js3");
     await wrong.writer.close();
-    assertEquals((await wrong.process.status).code, 1);
+    assertEquals((await wrong.process.exited()).code, 1);
     assertMatch(JSON.parse(wrong.process.stdoutLines[0]!).p.data, /No live session "js3".*js2/);
     // A wrong token.
     const denied = new QdbProcess(
       ["attach", "--json", "--server", serve.clientUrl, "--token", "wrong", "js2"],
     );
-    assertEquals((await denied.status).code, 1);
+    assertEquals((await denied.exited()).code, 1);
     assertEquals(JSON.parse(denied.stdoutLines[0]!).p.type, "attach");
     // The one live session, and the end of input: the pipe leaves, the program stays stopped.
     const one = pipe(serve.clientUrl);
     await one.next((m) => m.e === "stack");
     await one.writer.close();
-    assertEquals((await one.process.status).code, 0);
+    assertEquals((await one.process.exited()).code, 0);
     const again = pipe(serve.clientUrl, "js2");
     await using _ = again.process;
     const stack = await again.next((m) => m.e === "stack");
     assert((stack.p as { stack: unknown[] }).stack.length > 0);
     await again.send('{"e": "disable", "p": "hard"}');
-    assertEquals((await again.process.status).code, 0);
+    assertEquals((await again.process.exited()).code, 0);
   },
 });
 
@@ -146,7 +146,7 @@ Deno.test({
     assertEquals((printed.p as { input: string }).input, "<stdout>");
     const exited = await next((m) => m.e === "exited");
     assertEquals((exited.p as { code: number }).code, 0);
-    assertEquals((await run.status).code, 0);
+    assertEquals((await run.exited()).code, 0);
     // Only JSON on standard output; the attach hint went to standard error.
     for (const line of run.stdoutLines.filter((l) => l !== "")) JSON.parse(line);
     assertMatch(run.text.stderr, /others can `qdb attach/);
