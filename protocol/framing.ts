@@ -71,6 +71,7 @@ export class FrameDecoder {
   #body: Uint8Array | undefined;
   #filled = 0;
 
+  /** A decoder of frames of at most `options.maxFrameSize` bytes (default 16 MiB). */
   constructor(options: FrameDecoderOptions = {}) {
     this.#max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   }

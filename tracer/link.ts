@@ -66,6 +66,7 @@ export interface TracerLinkOptions {
 export class LinkRefusedError extends Error {
   /** The protocol error type the server sent (`auth`, `session`, `version`...). */
   readonly type: string;
+  /** The refusal of `type` (the server's error type), saying why. */
   constructor(type: string, message: string) {
     super(message);
     this.name = "LinkRefusedError";
