@@ -146,8 +146,22 @@ async function session(python: PythonInstall) {
 }
 
 /** Launches `program` through a new adapter, configured with `filters`, running. */
-async function launched(python: PythonInstall, program: string, args: string[], filters: string[]) {
+async function launched(
+  python: PythonInstall,
+  program: string,
+  args: string[],
+  filters: string[],
+  options: { firstOutput?: string } = {},
+) {
   const { dc, dir } = await adapter();
+  // Listened for before the launch: the program may print, or stop, before launch returns (on a
+  // loaded machine it did, and the test waited for an event that had gone by).
+  const stopped = dc.waitForEvent("stopped", HANG_GUARD_MS);
+  stopped.catch(() => {});
+  const output = options.firstOutput === undefined
+    ? undefined
+    : dc.assertOutput("stdout", options.firstOutput, HANG_GUARD_MS);
+  output?.catch(() => {});
   await dc.initializeRequest();
   await Promise.all([
     dc.waitForEvent("initialized").then(async () => {
@@ -156,14 +170,14 @@ async function launched(python: PythonInstall, program: string, args: string[], 
     }),
     dc.launch({ program, args, python: python.path }),
   ]);
-  return { dc, dir };
+  return { dc, dir, stopped, output };
 }
 
 async function exceptionsPauseTerminate(python: PythonInstall) {
   // An uncaught exception stops where it was raised, and says what it was.
   const crash = await launched(python, POSTMORTEM, [], ["uncaught"]);
   try {
-    const stop = await crash.dc.waitForEvent("stopped");
+    const stop = await crash.stopped;
     assertEquals(stop.body.reason, "exception");
     const info = await crash.dc.exceptionInfoRequest({ threadId: stop.body.threadId });
     assertEquals([info.body.exceptionId, info.body.breakMode], ["ZeroDivisionError", "unhandled"]);
@@ -178,9 +192,9 @@ async function exceptionsPauseTerminate(python: PythonInstall) {
     await Deno.remove(crash.dir, { recursive: true });
   }
   // A busy loop paused, read, then ended from the editor.
-  const busy = await launched(python, SPIN, ["loop"], []);
+  const busy = await launched(python, SPIN, ["loop"], [], { firstOutput: "spinning loop\n" });
   try {
-    await busy.dc.assertOutput("stdout", "spinning loop\n");
+    await busy.output;
     const [, stop] = await Promise.all([
       busy.dc.pauseRequest({ threadId: 0 }),
       busy.dc.waitForEvent("stopped"),
