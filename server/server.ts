@@ -107,10 +107,10 @@ export interface ServerOptions {
   /** Resource limits; each has a sensible default (see {@linkcode ServerLimits}). */
   limits?: ServerLimits;
   /**
-   * A client whose unread bytes have not gone down for this long is dropped (`error` type
-   * `limit`, and a log line), so that a dead or sleeping client never holds the program; its
-   * output waits in the session's replay buffer for whoever attaches next. 0: never. Default
-   * 10 000.
+   * A client with enough unread to hold its session back, to which nothing has been written for
+   * this long, is dropped (`error` type `limit`, and a log line), so that a dead or sleeping
+   * client never holds the program; its output waits in the session's replay buffer for
+   * whoever attaches next. 0: never. Default 10 000.
    */
   clientStall?: number;
 }
