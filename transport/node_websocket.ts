@@ -12,6 +12,7 @@
 import type { WebSocket as NodeWebSocket } from "ws";
 import { type Message, parseEnvelope, ProtocolError } from "../protocol/mod.ts";
 import { AsyncQueue } from "./async_queue.ts";
+import { DrainWaiters } from "./drain.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
 /** Options of {@linkcode NodeWebSocketTransport}. */
@@ -52,7 +53,7 @@ export class NodeWebSocketTransport implements MessageTransport {
   readonly #preAuthLimit: number;
   readonly #stream: NodeWebSocketTransportOptions["stream"];
   /** Who waits for the write queue to shrink (`drained`). */
-  #drainWaiters: { limit: number; resolve: () => void }[] = [];
+  readonly #drainWaiters = new DrainWaiters(() => this.queuedBytes);
   #paused = false;
   #closed = false;
   #resolveClosed!: () => void;
@@ -73,7 +74,7 @@ export class NodeWebSocketTransport implements MessageTransport {
     this.#preAuthLimit = options.preAuthLimit ?? Infinity;
     this.#stream = options.stream;
     socket.on("message", (data, isBinary) => this.#received(data, isBinary));
-    options.stream?.on("drain", () => this.#wakeDrained());
+    options.stream?.on("drain", () => this.#drainWaiters.wake());
     socket.on("close", (code, reason) => {
       this.closeInfo ??= { code, reason: String(reason) };
       this.#finish();
@@ -142,18 +143,7 @@ export class NodeWebSocketTransport implements MessageTransport {
    * `drain` rather than by polling.
    */
   drained(limit: number): Promise<void> {
-    if (this.queuedBytes <= limit || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push({ limit, resolve }));
-  }
-
-  #wakeDrained(): void {
-    if (this.#drainWaiters.length === 0) return;
-    const queued = this.queuedBytes;
-    this.#drainWaiters = this.#drainWaiters.filter((w) => {
-      if (queued > w.limit && !this.#closed) return true;
-      w.resolve();
-      return false;
-    });
+    return this.#drainWaiters.wait(limit);
   }
 
   /**
@@ -210,7 +200,7 @@ export class NodeWebSocketTransport implements MessageTransport {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wakeDrained();
+    this.#drainWaiters.close();
     this.#incoming.end();
     this.#resolveClosed();
   }

@@ -20,6 +20,7 @@ import {
 } from "../protocol/mod.ts";
 import { explainTlsFailure, type TlsClientOptions } from "./tls.ts";
 import { AsyncQueue } from "./async_queue.ts";
+import { DrainWaiters } from "./drain.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
 /** Options of {@linkcode TcpTransport}. */
@@ -51,7 +52,7 @@ export class TcpTransport implements MessageTransport {
   #queued = 0;
   #written = 0;
   /** Who waits for the write queue to shrink (`drained`). */
-  #drainWaiters: { limit: number; resolve: () => void }[] = [];
+  readonly #drainWaiters = new DrainWaiters(() => this.#queued);
   #writing: Promise<void> = Promise.resolve();
   #closing = false;
   #closed = false;
@@ -101,7 +102,7 @@ export class TcpTransport implements MessageTransport {
     this.#writing = this.#writing.then(() => this.#writeAll(frame)).catch(() => this.#finish())
       .finally(() => {
         this.#queued -= frame.length;
-        if (this.#drainWaiters.length > 0) this.#wakeDrained();
+        this.#drainWaiters.wake();
       });
     return true;
   }
@@ -111,16 +112,7 @@ export class TcpTransport implements MessageTransport {
    * link has closed: a producer that awaits it keeps pace with the peer.
    */
   drained(limit: number): Promise<void> {
-    if (this.#queued <= limit || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push({ limit, resolve }));
-  }
-
-  #wakeDrained(): void {
-    this.#drainWaiters = this.#drainWaiters.filter((w) => {
-      if (this.#queued > w.limit && !this.#closed) return true;
-      w.resolve();
-      return false;
-    });
+    return this.#drainWaiters.wait(limit);
   }
 
   /** Closes after queued frames are written (or after a short grace period). Idempotent. */
@@ -183,7 +175,7 @@ export class TcpTransport implements MessageTransport {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
-    this.#wakeDrained();
+    this.#drainWaiters.close();
     try {
       this.#conn.close();
     } catch {
