@@ -186,11 +186,6 @@ export class NodeWebSocketTransport implements MessageTransport {
     this.closed.then(() => clearTimeout(timer));
   }
 
-  /** Drops the connection at once, without a close handshake. */
-  terminate(): void {
-    this.#socket.terminate();
-  }
-
   /** Closes, and waits until closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
