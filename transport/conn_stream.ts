@@ -9,8 +9,9 @@
 
 import { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
+import { ReadBuffer } from "./read_buffer.ts";
+import { kernelSendQueues } from "./kernel_queue.ts";
 
-const READ_SIZE = 64 * 1024;
 /** Most bytes read and let go after a refusal, while the close frame is on its way. */
 const MAX_DISCARD = 1024 * 1024;
 
@@ -20,11 +21,22 @@ export class ConnStream extends Duplex {
   readonly remoteAddress: string;
   /** The peer's port. */
   readonly remotePort: number;
+  /** The local port of the connection. */
+  readonly localPort: number;
   readonly #conn: Deno.Conn;
   #wantRead: (() => void) | undefined;
   #dropped = false;
   #discarded = 0;
-  /** Bytes written to the connection so far. */
+  /**
+   * Bytes the kernel holds for the peer, sent and not yet acknowledged (Linux; undefined where
+   * unknown): it goes down as a slow peer reads, while writes wait for a third of the kernel's
+   * buffer to be free.
+   */
+  get kernelQueued(): number | undefined {
+    return kernelSendQueues.get(this.localPort, this.remotePort);
+  }
+
+  /** Bytes written to the connection so far (a `written` event follows each write). */
   written = 0;
 
   /** Wraps an accepted connection; it is read from at once. */
@@ -34,23 +46,25 @@ export class ConnStream extends Duplex {
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = addr.hostname ?? "unknown";
     this.remotePort = addr.port ?? 0;
+    this.localPort = (conn.localAddr as Deno.NetAddr).port ?? 0;
     this.#pump();
   }
 
   async #pump(): Promise<void> {
-    const buffer = new Uint8Array(READ_SIZE);
+    const buffer = new ReadBuffer();
     try {
       while (!this.destroyed) {
-        const n = await this.#conn.read(buffer);
+        const n = await this.#conn.read(buffer.bytes);
         if (n === null) break;
+        const read = buffer.filled(n);
         if (this.#dropped) {
-          // Refused: what still comes is read into the same buffer and let go, so that the
-          // close frame is not lost to a reset, up to a bound.
+          // Refused: what still comes is let go, so that the close frame is not lost to a
+          // reset, up to a bound.
           this.#discarded += n;
           if (this.#discarded > MAX_DISCARD) break;
           continue;
         }
-        if (!this.push(Buffer.from(buffer.subarray(0, n)))) {
+        if (!this.push(Buffer.from(read))) {
           await new Promise<void>((resolve) => this.#wantRead = resolve);
         }
       }
@@ -81,7 +95,12 @@ export class ConnStream extends Duplex {
         written += n;
         this.written += n;
       }
-    })().then(() => callback(), (error) => callback(error));
+    })().then(() => {
+      callback();
+      // After each write, not only when the buffer ran dry past its high-water mark (`drain`):
+      // whoever waits for the queue to go below some size hears of every step.
+      this.emit("written");
+    }, (error) => callback(error));
   }
 
   /**

@@ -5,6 +5,12 @@
  * (nothing of it is buffered), stops reading while what it read waits unconsumed, and knows how
  * many bytes wait to be written to a peer that does not read.
  *
+ * What waits for a slow peer waits as compact JSON strings in the transport's own outbox, not as
+ * `ws` frames: a frame queued in a Node stream costs two buffers and a write request, four to
+ * six times the bytes of a small event, and a flood across a thousand sessions is made of small
+ * events. Frames are handed to `ws` only while less than {@linkcode WRITE_AHEAD_BYTES} wait in
+ * the stream, in batches written together (one `writev`).
+ *
  * @module
  */
 
@@ -22,13 +28,19 @@ export interface NodeWebSocketTransportOptions {
   /** Bytes of messages read ahead of the consumer before reading pauses. Default 1 MiB. */
   readAheadBytes?: number;
   /**
-   * The stream the socket writes to, whose `drain` says when what was queued has been written
+   * The stream the socket writes to, whose `written` event says when a write reached the network
    * (for {@linkcode NodeWebSocketTransport.drained}). Without it, `drained` looks every 5 ms.
    */
   stream?: {
-    on(event: "drain" | "close", listener: () => void): unknown;
+    on(event: "written" | "close", listener: () => void): unknown;
     /** Bytes written to the network so far. */
     readonly written?: number;
+    /** Bytes the kernel holds for the peer, unacknowledged (undefined where unknown). */
+    readonly kernelQueued?: number | undefined;
+    /** Holds writes back until `uncork`, to write them together. */
+    cork?(): void;
+    /** Writes what was held since `cork`. */
+    uncork?(): void;
   };
   /** Called once when the server raises the message limit (the link authenticated). */
   onAuthenticated?: () => void;
@@ -43,6 +55,14 @@ export interface NodeWebSocketTransportOptions {
 
 /** How long `close()` waits for the peer's close frame before it drops the connection. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** Bytes of frames handed to the stream ahead of the network; the rest waits in the outbox. */
+export const WRITE_AHEAD_BYTES = 64 * 1024;
+/**
+ * What one message waiting in the outbox costs besides its characters (a string's header and
+ * its slot in the array), counted in {@linkcode NodeWebSocketTransport.queuedBytes} so that the
+ * server's limits bound memory, not only characters.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 32;
 
 /** A {@linkcode MessageTransport} over a socket of the `ws` package. */
 export class NodeWebSocketTransport implements MessageTransport {
@@ -54,7 +74,14 @@ export class NodeWebSocketTransport implements MessageTransport {
   readonly #stream: NodeWebSocketTransportOptions["stream"];
   /** Who waits for the write queue to shrink (`drained`). */
   readonly #drainWaiters = new DrainWaiters(() => this.queuedBytes);
+  /** Messages (JSON text) waiting for the stream to take them, from `#outboxHead` on. */
+  #outbox: string[] = [];
+  #outboxHead = 0;
+  /** Their cost: characters plus {@linkcode MESSAGE_OVERHEAD_BYTES} each. */
+  #outboxBytes = 0;
   #paused = false;
+  /** Set by `close()`: the close frame to send once the outbox is empty. */
+  #closing: { code: number; reason: string } | undefined;
   #closed = false;
   #resolveClosed!: () => void;
   /** Resolves once the socket is closed. */
@@ -74,7 +101,10 @@ export class NodeWebSocketTransport implements MessageTransport {
     this.#preAuthLimit = options.preAuthLimit ?? Infinity;
     this.#stream = options.stream;
     socket.on("message", (data, isBinary) => this.#received(data, isBinary));
-    options.stream?.on("drain", () => this.#drainWaiters.wake());
+    options.stream?.on("written", () => {
+      this.#flush();
+      this.#drainWaiters.wake();
+    });
     socket.on("close", (code, reason) => {
       this.closeInfo ??= { code, reason: String(reason) };
       this.#finish();
@@ -127,9 +157,17 @@ export class NodeWebSocketTransport implements MessageTransport {
     return this.#incoming;
   }
 
-  /** Bytes sent but not yet written to the network. */
+  /**
+   * Bytes sent but not yet written to the network: what the stream holds, and what waits in the
+   * outbox (its characters, and {@linkcode MESSAGE_OVERHEAD_BYTES} a message).
+   */
   get queuedBytes(): number {
-    return this.#socket.bufferedAmount;
+    return this.#outboxBytes + this.#socket.bufferedAmount;
+  }
+
+  /** Bytes the kernel holds for the peer, unacknowledged (undefined where unknown). */
+  get kernelQueuedBytes(): number | undefined {
+    return this.#stream?.kernelQueued;
   }
 
   /** Bytes written to the network so far (undefined without the stream to tell). */
@@ -140,7 +178,7 @@ export class NodeWebSocketTransport implements MessageTransport {
   /**
    * Resolves once at most `limit` bytes wait to be written (at once if so already), or the link
    * has closed: a producer that awaits it keeps pace with the peer, woken by the stream's
-   * `drain` rather than by polling.
+   * `written` events rather than by polling.
    */
   drained(limit: number): Promise<void> {
     return this.#drainWaiters.wait(limit);
@@ -160,30 +198,88 @@ export class NodeWebSocketTransport implements MessageTransport {
 
   /** True once closing or closed. */
   get isClosed(): boolean {
-    return this.#closed || this.#socket.readyState >= this.#socket.CLOSING;
+    return this.#closed || this.#closing !== undefined ||
+      this.#socket.readyState >= this.#socket.CLOSING;
   }
 
   /** Sends a message. False once closing. */
   send(msg: Message): boolean {
+    return this.sendText(JSON.stringify(msg));
+  }
+
+  /**
+   * Sends a message already serialised (`JSON.stringify` of a message): an event for many
+   * clients is serialised once, and each outbox holds the same string. False once closing.
+   */
+  sendText(json: string): boolean {
     if (this.isClosed) return false;
-    this.#socket.send(JSON.stringify(msg));
+    // Without a stream to say when it drained, nothing could move the outbox: all goes to `ws`
+    // (the listener always gives a stream).
+    if (
+      !this.#stream ||
+      (this.#outboxBytes === 0 && this.#socket.bufferedAmount < WRITE_AHEAD_BYTES)
+    ) {
+      this.#socket.send(json);
+    } else {
+      this.#outbox.push(json);
+      this.#outboxBytes += json.length + MESSAGE_OVERHEAD_BYTES;
+    }
     return true;
   }
 
   /**
-   * Closes (queued frames first); a peer that does not answer the close within 2 s, or does not
-   * read, is dropped. Idempotent.
+   * Hands waiting messages to `ws` until the stream holds {@linkcode WRITE_AHEAD_BYTES}, corked:
+   * they reach the network in one write. Once closing, the last one sends the close frame.
+   */
+  #flush(): void {
+    if (this.#outboxBytes === 0 || this.#socket.readyState !== this.#socket.OPEN) return;
+    const raw = this.#stream;
+    raw?.cork?.();
+    try {
+      while (
+        this.#outboxHead < this.#outbox.length &&
+        this.#socket.bufferedAmount < WRITE_AHEAD_BYTES
+      ) {
+        const json = this.#outbox[this.#outboxHead]!;
+        this.#outbox[this.#outboxHead++] = "";
+        this.#outboxBytes -= json.length + MESSAGE_OVERHEAD_BYTES;
+        this.#socket.send(json);
+      }
+    } finally {
+      raw?.uncork?.();
+    }
+    if (this.#outboxHead === this.#outbox.length) {
+      this.#outbox = [];
+      this.#outboxHead = 0;
+      this.#outboxBytes = 0;
+      if (this.#closing) this.#sendClose();
+    } else if (this.#outboxHead > 1024 && this.#outboxHead * 2 > this.#outbox.length) {
+      this.#outbox = this.#outbox.slice(this.#outboxHead);
+      this.#outboxHead = 0;
+    }
+  }
+
+  /**
+   * Closes: what waits in the outbox goes first, at the peer's pace, then the close frame; a
+   * peer that has not taken it all and answered the close within 2 s is dropped. Idempotent.
    */
   close(code = 1000, reason = ""): void {
     if (this.isClosed) return;
     this.closeInfo ??= { code, reason };
+    this.#closing = { code, reason };
+    const timer = setTimeout(() => this.#socket.terminate(), CLOSE_TIMEOUT_MS);
+    this.closed.then(() => clearTimeout(timer));
+    if (this.#outboxBytes === 0) this.#sendClose();
+    // Else the outbox's last flush sends it.
+  }
+
+  #sendClose(): void {
+    const { code, reason } = this.#closing!;
     try {
       this.#socket.close(code, reason);
     } catch {
       this.#socket.terminate();
     }
-    const timer = setTimeout(() => this.#socket.terminate(), CLOSE_TIMEOUT_MS);
-    this.closed.then(() => clearTimeout(timer));
   }
 
   /** Closes, and waits until closed. */
@@ -195,6 +291,9 @@ export class NodeWebSocketTransport implements MessageTransport {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#outbox = [];
+    this.#outboxHead = 0;
+    this.#outboxBytes = 0;
     this.#drainWaiters.close();
     this.#incoming.end();
     this.#resolveClosed();

@@ -22,6 +22,7 @@ import { explainTlsFailure, type TlsClientOptions } from "./tls.ts";
 import { AsyncQueue } from "./async_queue.ts";
 import { DrainWaiters } from "./drain.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
+import { ReadBuffer } from "./read_buffer.ts";
 
 /** Options of {@linkcode TcpTransport}. */
 export interface TcpTransportOptions {
@@ -29,7 +30,6 @@ export interface TcpTransportOptions {
   maxFrameSize?: number;
 }
 
-const READ_SIZE = 64 * 1024;
 /**
  * What frames read ahead of the consumer may weigh before the transport stops reading (then the
  * peer's writes wait): in bytes, not messages, since one frame may be 16 MiB; each frame also
@@ -149,16 +149,16 @@ export class TcpTransport implements MessageTransport {
 
   async #readLoop(): Promise<void> {
     const decoder = this.#decoder;
-    const buffer = new Uint8Array(READ_SIZE);
+    const buffer = new ReadBuffer();
     let unweighed = 0;
     try {
       while (true) {
-        const n = await this.#conn.read(buffer);
+        const n = await this.#conn.read(buffer.bytes);
         if (n === null) break;
         // Bytes read are weighed on the frame they complete: the queue's weight is the bytes
         // of the frames it holds.
         unweighed += n;
-        for (const item of decoder.push(buffer.subarray(0, n))) {
+        for (const item of decoder.push(buffer.filled(n))) {
           this.#incoming.push(item, unweighed + ITEM_WEIGHT);
           unweighed = 0;
         }

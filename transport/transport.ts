@@ -16,6 +16,12 @@ export type Incoming = { message: Message } | { error: ProtocolError };
 export interface MessageTransport extends AsyncDisposable {
   /** Queues a message for sending. Returns false (and sends nothing) once the link is closed. */
   send(msg: Message): boolean;
+  /**
+   * Queues a message already serialised, `JSON.stringify(msg)` of a valid message (when the
+   * transport can): one event for many peers is serialised once and held once. Returns false
+   * once the link is closed.
+   */
+  sendText?(json: string): boolean;
   /** Received messages in order; ends when the link closes. Iterate it once. */
   readonly incoming: AsyncIterable<Incoming>;
   /** Closes the link; idempotent. Queued messages are flushed first when possible. */
@@ -37,6 +43,12 @@ export interface MessageTransport extends AsyncDisposable {
    * busy one.
    */
   readonly writtenBytes?: number | undefined;
+  /**
+   * Bytes the operating system holds for the peer, sent but not yet acknowledged (when the
+   * transport can tell; Linux): it goes down while a slow peer reads, even when the transport's
+   * own writes wait for the kernel's buffer to empty by a third.
+   */
+  readonly kernelQueuedBytes?: number | undefined;
   /**
    * Resolves once at most `limit` bytes are queued (when the transport can tell), or the link
    * has closed.

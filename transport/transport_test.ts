@@ -6,6 +6,15 @@ import { memoryPair } from "./memory.ts";
 import { connectTcp, parseTcpAddress, TcpTransport } from "./tcp.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 import { connectWebSocket, WebSocketTransport } from "./websocket.ts";
+import http from "node:http";
+// @ts-types="npm:@types/ws@8.18.1"
+import { WebSocketServer } from "ws";
+import { ConnStream } from "./conn_stream.ts";
+import {
+  MESSAGE_OVERHEAD_BYTES,
+  NodeWebSocketTransport,
+  WRITE_AHEAD_BYTES,
+} from "./node_websocket.ts";
 
 interface Pair {
   a: MessageTransport;
@@ -68,6 +77,57 @@ async function webSocketPair(): Promise<Pair> {
   };
 }
 
+/**
+ * The client port's stack, as `server/listener.ts` builds it: `Deno.listen`, a `ConnStream`,
+ * `node:http`, `ws`; its first connection becomes a transport.
+ */
+function nodeWebSocketServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const web = http.createServer();
+  const wss = new WebSocketServer({ noServer: true });
+  const { promise: accepted, resolve } = Promise.withResolvers<NodeWebSocketTransport>();
+  web.on("upgrade", (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      resolve(new NodeWebSocketTransport(ws, { remote: "peer", stream: socket as ConnStream }));
+    });
+  });
+  const streams: ConnStream[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const stream = new ConnStream(conn);
+      streams.push(stream);
+      web.emit("connection", stream);
+    }
+  })().catch(() => {});
+  return {
+    url: `ws://127.0.0.1:${listener.addr.port}/x`,
+    accepted,
+    async close() {
+      listener.close();
+      await accepting;
+      for (const stream of streams) stream.destroy();
+      wss.close();
+      web.close();
+    },
+  };
+}
+
+async function nodeWebSocketPair(): Promise<Pair> {
+  const server = nodeWebSocketServer();
+  const a = await connectWebSocket(server.url);
+  const b = await server.accepted;
+  return {
+    a,
+    b,
+    async cleanup() {
+      a.close();
+      b.close();
+      await Promise.all([a.closed, b.closed]);
+      await server.close();
+    },
+  };
+}
+
 function memory(): Promise<Pair> {
   const [a, b] = memoryPair();
   return Promise.resolve({
@@ -84,6 +144,7 @@ const IMPLEMENTATIONS: [string, () => Promise<Pair>][] = [
   ["memory", memory],
   ["tcp", tcpPair],
   ["websocket", webSocketPair],
+  ["node-websocket", nodeWebSocketPair],
 ];
 
 async function take(t: MessageTransport, n: number): Promise<Incoming[]> {
@@ -266,4 +327,157 @@ Deno.test("TcpTransport: drained() waits until the peer has taken the writes dow
     peer.close();
     listener.close();
   }
+});
+
+Deno.test("NodeWebSocketTransport: what a peer has not read waits in the outbox, counted with its overhead, and arrives in order", async () => {
+  const server = nodeWebSocketServer();
+  const { WebSocket: WsClient } = await import("ws");
+  const peer = new WsClient(server.url);
+  const n = 100_000;
+  const received: string[] = [];
+  const all = Promise.withResolvers<void>();
+  peer.on("message", (data) => {
+    if (received.push(String(data)) === n) all.resolve();
+  });
+  await new Promise((resolve) => peer.once("open", resolve));
+  const raw = (peer as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  const b = await server.accepted;
+  try {
+    // The peer stops reading; 100,000 messages of 100 characters are sent to it.
+    raw.pause();
+    const pad = "x".repeat(100 - JSON.stringify({ e: "print", p: "00000000" }).length);
+    for (let i = 0; i < n; i++) {
+      assert(b.sendText(JSON.stringify({ e: "print", p: `${String(i).padStart(8, "0")}${pad}` })));
+    }
+    const written = b.writtenBytes ?? 0;
+    const queued = b.queuedBytes;
+    // Every byte is written or counted as queued, and what waits costs more than its text.
+    assert(queued + written >= n * 102, `${queued} queued, ${written} written`);
+    const notWritten = n - Math.floor(written / 102);
+    const inStream = Math.ceil(WRITE_AHEAD_BYTES / 102) + 1;
+    assert(
+      queued >= (notWritten - inStream) * (100 + MESSAGE_OVERHEAD_BYTES),
+      `${queued} queued for ${notWritten} messages not written`,
+    );
+    // It reads again: every message arrives, in order, and the queue empties.
+    raw.resume();
+    await b.drained!(0);
+    await all.promise;
+    for (let i = 0; i < n; i++) {
+      if (!received[i]!.includes(`"${String(i).padStart(8, "0")}`)) {
+        throw new Error(`message ${i} out of order: ${received[i]}`);
+      }
+    }
+    assertEquals(b.queuedBytes, 0);
+  } finally {
+    peer.terminate();
+    b.close();
+    await server.close();
+  }
+});
+
+Deno.test("NodeWebSocketTransport: close() sends what waits first, at the peer's pace, then the close frame", async () => {
+  const server = nodeWebSocketServer();
+  const { WebSocket: WsClient } = await import("ws");
+  const peer = new WsClient(server.url);
+  const n = 20_000;
+  let count = 0;
+  let inOrder = true;
+  peer.on("message", (data) => {
+    if (!String(data).includes(`"${count++}"`)) inOrder = false;
+  });
+  const closed = new Promise<number>((resolve) => peer.once("close", resolve));
+  await new Promise((resolve) => peer.once("open", resolve));
+  const raw = (peer as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  const b = await server.accepted;
+  try {
+    raw.pause();
+    for (let i = 0; i < n; i++) b.send({ e: "print", p: String(i) });
+    b.close(1000, "done");
+    assert(b.isClosed);
+    assertEquals(b.send({ e: "print", p: "late" }), false);
+    raw.resume();
+    assertEquals(await closed, 1000);
+    assertEquals(count, n);
+    assert(inOrder);
+    await b.closed;
+  } finally {
+    peer.terminate();
+    await server.close();
+  }
+});
+
+Deno.test("ReadBuffer: starts small, doubles while reads fill it, up to 64 KiB; views stay valid", async () => {
+  const { ReadBuffer, FIRST_READ_SIZE, MAX_READ_SIZE } = await import("./read_buffer.ts");
+  const buffer = new ReadBuffer();
+  assertEquals(buffer.bytes.length, FIRST_READ_SIZE);
+  // A read that does not fill it: the same buffer next time.
+  buffer.bytes.fill(1);
+  assertEquals(buffer.filled(10).length, 10);
+  assertEquals(buffer.bytes.length, FIRST_READ_SIZE);
+  // Full reads: it doubles, and what was read stays readable.
+  let size = FIRST_READ_SIZE;
+  while (size < MAX_READ_SIZE) {
+    buffer.bytes.fill(7);
+    const view = buffer.filled(size);
+    size *= 2;
+    assertEquals(buffer.bytes.length, size);
+    buffer.bytes.fill(0);
+    assert(view.every((b) => b === 7));
+  }
+  buffer.filled(MAX_READ_SIZE);
+  assertEquals(buffer.bytes.length, MAX_READ_SIZE);
+});
+
+Deno.test("parseProcNetTcp: established connections' send queues by ports; a pair seen twice is unknown", async () => {
+  const { parseProcNetTcp } = await import("./kernel_queue.ts");
+  const text = [
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+    "   0: 0100007F:1F42 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1",
+    "   1: 0100007F:1F42 0100007F:C350 01 0004A000:00000000 01:00000014 00000000     0        0 2 1",
+    "   2: 0100007F:1F42 0200007F:C351 01 00000010:00000000 00:00000000 00000000     0        0 3 1",
+    "   3: 0100007F:1F42 0300007F:C351 01 00000020:00000000 00:00000000 00000000     0        0 4 1",
+    "   4: 0100007F:1F42 0100007F:C352 06 00000030:00000000 00:00000000 00000000     0        0 5 1",
+  ].join("\n");
+  const table = parseProcNetTcp(text);
+  // 8002 -> 50000 holds 0x4A000 bytes; 8002 -> 50001 is two connections; listening and
+  // TIME_WAIT sockets are not established.
+  assertEquals(table.get("8002:50000"), 0x4A000);
+  assert(Number.isNaN(table.get("8002:50001")));
+  assertEquals(table.has("8002:0"), false);
+  assertEquals(table.has("8002:50002"), false);
+});
+
+Deno.test({
+  name: "KernelSendQueues: what a peer that reads nothing has not acknowledged is seen (Linux)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const { KernelSendQueues } = await import("./kernel_queue.ts");
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const server = await listener.accept();
+    try {
+      // Written until the kernel takes no more at once: the peer reads nothing.
+      const chunk = new Uint8Array(1 << 20);
+      for (let i = 0; i < 64; i++) {
+        const write = server.write(chunk);
+        write.catch(() => {}); // Ended by the close below.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const n = await Promise.race([
+          write,
+          new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 200)),
+        ]);
+        clearTimeout(timer);
+        if (n === null) break;
+      }
+      const queues = new KernelSendQueues();
+      await queues.refresh();
+      const held = queues.get(listener.addr.port, (client.localAddr as Deno.NetAddr).port);
+      assert(held !== undefined && held > 0, `the kernel holds ${held} bytes`);
+    } finally {
+      client.close();
+      server.close();
+      listener.close();
+    }
+  },
 });

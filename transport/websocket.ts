@@ -115,8 +115,12 @@ export class WebSocketTransport implements MessageTransport {
 
   /** Sends a message (queued until the socket opens). False once closing. */
   send(msg: Message): boolean {
+    return this.sendText(JSON.stringify(msg));
+  }
+
+  /** Sends a message already serialised (`JSON.stringify` of a message). False once closing. */
+  sendText(text: string): boolean {
     if (this.isClosed || this.#closeWhenOpen) return false;
-    const text = JSON.stringify(msg);
     if (this.#socket.readyState === WebSocket.CONNECTING) {
       this.#pending.push(text);
       this.#pendingBytes += text.length;
