@@ -34,9 +34,12 @@ export interface ServerLimits {
    */
   maxQueuedBytes?: number;
   /**
-   * Most bytes queued for all clients together. Past it, the clients furthest behind (never
-   * the one a session is paced by) are dropped until it holds: a flood across many sessions,
-   * each with a slow client, stays bounded. Default 256 MiB.
+   * Most bytes queued for all clients together (a waiting message costs its characters and a
+   * little more). Past it, sessions stop taking their tracers' events until their full-access
+   * clients catch up (the programs wait, as for a slow terminal), and read-only clients furthest
+   * behind are dropped: a flood across many sessions stays bounded, and no client that reads is
+   * lost. Past twice it, the full-access clients furthest behind (never the one a session is
+   * paced by) are dropped too. Default 256 MiB.
    */
   maxQueuedTotal?: number;
   /**

@@ -52,7 +52,14 @@ import {
   tokenAuth,
 } from "./auth.ts";
 import { AddressBook, addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
-import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, PACE_BYTES, Session } from "./session.ts";
+import {
+  clientInfo,
+  type ClientPeer,
+  MAX_EARLY_BYTES,
+  PACE_BYTES,
+  type QueuePressure,
+  Session,
+} from "./session.ts";
 import { Reclaimer } from "./memory.ts";
 
 /** How a timeout disables a session: let the program run on, or end it. */
@@ -229,6 +236,10 @@ class Server implements QdbServer {
   #lastSweep = 0;
   /** What all sessions' replay buffers hold together. */
   readonly #replay = { used: 0, max: REPLAY_BUDGET_BYTES };
+  /** Set by the sweep while all clients together hold more than `maxQueuedTotal`. */
+  readonly #pressure: QueuePressure = { over: false };
+  /** When the pressure's last change was logged (at most one a second). */
+  #pressureLogged = 0;
 
   constructor(options: ServerOptions) {
     const shared = options.auth ?? (options.token ? tokenAuth(options.token) : allowAll);
@@ -986,6 +997,7 @@ class Server implements QdbServer {
     }
     const session = new Session(id, {
       replayBudget: this.#replay,
+      pressure: this.#pressure,
       maxQueuedBytes: this.#limits.maxQueuedBytes,
       onSlowClient: (client) => this.#dropSlowClient(session, client),
     });
@@ -1020,15 +1032,20 @@ class Server implements QdbServer {
   }
 
   /**
-   * Every {@linkcode SWEEP_MS} while sessions exist: if all clients together have more than
-   * `maxQueuedTotal` bytes unread, the furthest behind are dropped until they do not. A
-   * session's least-behind client is never dropped: pacing bounds what it holds.
+   * Every {@linkcode SWEEP_MS} while sessions exist: drops stalled clients, and holds all clients
+   * together to `maxQueuedTotal`. Past it, sessions wait for their full-access clients (the
+   * shared pressure flag, see `Session.paced`), so what is queued only shrinks and no client that
+   * reads is lost; read-only clients, which never hold a session back, are dropped furthest
+   * behind first. Only past twice the bound (large messages taken just before the pressure was
+   * seen) are full-access clients dropped, furthest behind first, never a session's least
+   * behind.
    */
   #sweepQueues(): void {
     if (this.#sessions.size === 0 || this.#closed) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;
       this.#lastSweep = 0;
+      this.#pressure.over = false;
       return;
     }
     let total = 0;
@@ -1051,10 +1068,23 @@ class Server implements QdbServer {
         if (client !== paced && queued > 0) behind.push({ session, client, queued });
       }
     }
-    if (total <= this.#limits.maxQueuedTotal) return;
+    const max = this.#limits.maxQueuedTotal;
+    // Some room below the bound before sessions go on, so they do not flap at its edge.
+    const over = total > (this.#pressure.over ? max * 0.9 : max);
+    if (over !== this.#pressure.over && now - this.#pressureLogged >= SECOND) {
+      this.#pressureLogged = now;
+      this.#log(
+        over
+          ? `clients have ${total} bytes unread together (limit ${max}): sessions wait for them`
+          : `clients have ${total} bytes unread together: sessions go on`,
+      );
+    }
+    this.#pressure.over = over;
+    if (total <= max) return;
     behind.sort((a, b) => b.queued - a.queued);
     for (const { session, client, queued } of behind) {
-      if (total <= this.#limits.maxQueuedTotal) break;
+      if (total <= max) break;
+      if (client.access !== "read-only" && total <= 2 * max) continue;
       this.#dropSlowClient(session, client, "all clients together");
       total -= queued;
     }
@@ -1069,15 +1099,25 @@ class Server implements QdbServer {
   #stalled(client: ClientPeer, queued: number, now: number): boolean {
     const written = client.transport.writtenBytes;
     const progress = client.progress;
-    const moved = written !== undefined
-      ? written !== progress?.written
-      : queued < (progress?.queued ?? Infinity);
     // Only a client that holds the program back is judged: one with less unread than a
     // session waits for costs nobody anything (the heartbeat and TCP see to a dead one).
-    if (queued < PACE_BYTES || !progress || moved) {
-      client.progress = { queued, written, since: now };
+    if (queued < PACE_BYTES || !progress) {
+      client.progress = { queued, written, kernel: undefined, since: now };
       return false;
     }
+    // Read only when the rest says nothing moved (the kernel's table is read at most twice a
+    // second, and only while some client looks stalled).
+    const moved = written !== undefined ? written !== progress.written : queued < progress.queued;
+    const kernel = moved ? undefined : client.transport.kernelQueuedBytes;
+    if (
+      moved ||
+      (kernel !== undefined && progress.kernel !== undefined && kernel < progress.kernel)
+    ) {
+      // A slow reader: the kernel's queue for it goes down while the server's writes wait.
+      client.progress = { queued, written, kernel, since: now };
+      return false;
+    }
+    progress.kernel ??= kernel;
     progress.queued = queued;
     return this.#clientStall > 0 && now - progress.since >= this.#clientStall;
   }

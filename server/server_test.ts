@@ -558,31 +558,93 @@ Deno.test("a tracer's events are taken at the pace of its clients: none queues w
   });
 });
 
-Deno.test("past the budget of unread bytes for all clients, the clients furthest behind are dropped", async () => {
-  await withServer({ limits: { maxQueuedTotal: 100_000 } }, async (server) => {
+Deno.test("past the budget of unread bytes for all clients, sessions wait for their clients; none that reads is dropped", async () => {
+  let pressed!: () => void;
+  const pressure = new Promise<void>((resolve) => pressed = resolve);
+  const log = (line: string) => {
+    if (/sessions wait for them/.test(line)) pressed();
+  };
+  await withServer({ limits: { maxQueuedTotal: 100_000 }, log }, async (server) => {
     const t = tracer(server, "budget");
     await t.expect("started");
     const reader = client(server, "budget", { e: "start", p: {}, id: 0 });
     await reader.expect("attached");
-    // A second client that reads nothing: far behind the first.
-    const [mine, theirs] = memoryPair(["client", "server"]);
+    // A second client that reads nothing for now: far behind the first.
+    const [slow, theirs] = memoryPair(["client", "server"]);
     server.acceptClient(theirs, "budget");
-    mine.send({ e: "start", p: {}, id: 0 });
+    slow.send({ e: "start", p: {}, id: 0 });
     await reader.expect("clients", (p) => p.joined !== undefined);
     const filler = "x".repeat(1000);
-    for (let i = 0; i < 500; i++) {
+    const send = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        t.transport.send({
+          e: "print",
+          p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
+        });
+      }
+    };
+    // 150 KB: the reader takes them; they wait for the other, over the budget of 100 KB.
+    send(0, 150);
+    for (let i = 0; i < 150; i++) {
+      await reader.expect("print", (p) => p.output.startsWith(`${i} `));
+    }
+    await pressure;
+    // From now on the session takes nothing more from its tracer until the slow client catches
+    // up (but the one it was already waiting for).
+    send(150, 300);
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    assert(
+      !reader.seen.some((m) =>
+        m.e === "print" && /^151 /.test(String((m.p as { output: string }).output))
+      ),
+    );
+    assert(
+      (t.transport.queuedBytes ?? 0) > 100_000,
+      `${t.transport.queuedBytes} bytes unread by the server`,
+    );
+    // It reads: every line reaches both clients, in order, and nobody was dropped.
+    let next = 0;
+    for await (const item of slow.incoming) {
+      if (!("message" in item) || item.message.e !== "print") continue;
+      const p = item.message.p as { output: string };
+      assertEquals(Number(p.output.slice(0, p.output.indexOf(" "))), next++);
+      if (next === 300) break;
+    }
+    for (let i = 150; i < 300; i++) {
+      await reader.expect("print", (p) => p.output.startsWith(`${i} `));
+    }
+    assert(!reader.seen.some((m) => m.e === "clients" && (m.p as { left?: unknown }).left));
+    slow.close();
+  });
+});
+
+Deno.test("past the budget of unread bytes for all clients, read-only clients furthest behind are dropped", async () => {
+  const clientAuth = (r: { auth: string }) =>
+    r.auth === "watch" ? { access: "read-only" as const } : true;
+  await withServer({ clientAuth, limits: { maxQueuedTotal: 100_000 } }, async (server) => {
+    const t = tracer(server, "budget");
+    await t.expect("started");
+    const reader = client(server, "budget", { e: "start", p: {}, id: 0 });
+    await reader.expect("attached");
+    // A read-only client that reads nothing: it never holds the session back.
+    const [watcher, theirs] = memoryPair(["watcher", "server"]);
+    server.acceptClient(theirs, "budget");
+    watcher.send({ e: "start", p: { auth: "watch" } });
+    await reader.expect("clients", (p) => p.joined !== undefined);
+    const filler = "x".repeat(1000);
+    for (let i = 0; i < 150; i++) {
       t.transport.send({
         e: "print",
         p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
       });
     }
-    // The reader gets every line; 500 KB wait for the other, over the budget of 100 KB: it goes.
-    for (let i = 0; i < 500; i++) {
+    // The reader gets every line; 150 KB wait for the watcher, over the budget of 100 KB: it goes.
+    for (let i = 0; i < 150; i++) {
       await reader.expect("print", (p) => p.output.startsWith(`${i} `));
     }
     const left = await reader.expect("clients", (p) => p.left !== undefined);
     assertEquals(left.p.left.id, "c2");
-    mine.close();
+    watcher.close();
   });
 });
 

@@ -40,10 +40,12 @@ export interface ClientPeer {
   /** The protocol version agreed at `start`: the client's, at most the server's. */
   readonly protocol: number;
   /**
-   * What it had unread and had been written to it when it last made progress, and since when:
-   * a stall is no progress.
+   * What it had unread, had been written to it, and the kernel held for it (where known) when
+   * it last made progress, and since when: a stall is no progress.
    */
-  progress?: { queued: number; written: number | undefined; since: number } | undefined;
+  progress?:
+    | { queued: number; written: number | undefined; kernel: number | undefined; since: number }
+    | undefined;
 }
 
 /** The connected tracer. */
@@ -76,6 +78,18 @@ export interface SessionOptions {
    * drops its oldest kept output. Default: this session's own bound only.
    */
   replayBudget?: ReplayBudget;
+  /**
+   * Set while all clients of the server together have more unread than they may: the session
+   * then waits while any of its full-access clients has {@linkcode PRESSURE_PACE_BYTES} unread.
+   * Default: never.
+   */
+  pressure?: QueuePressure;
+}
+
+/** Whether the clients of a server together hold more unread than they may (shared by sessions). */
+export interface QueuePressure {
+  /** True while over the bound. */
+  over: boolean;
 }
 
 /** The bytes kept in all sessions' replay buffers together, shared by the sessions of a server. */
@@ -99,6 +113,12 @@ export const MAX_EARLY_BYTES = 1024 * 1024;
  * than the others is dropped at `maxQueuedBytes` instead, so it never slows them.
  */
 export const PACE_BYTES = 256 * 1024;
+/**
+ * The pace of a session while all clients together are over the server's bound
+ * (`maxQueuedTotal`): it waits while any full-access client has this many bytes unread, so what
+ * is queued only shrinks, and no client that reads is dropped to bring it down.
+ */
+export const PRESSURE_PACE_BYTES = 16 * 1024;
 /** How often a paced session looks at clients whose transports have no drain event, in ms. */
 const PACE_POLL_MS = 5;
 /** How often a paced session looks again when its clients' transports say when they drain. */
@@ -150,18 +170,25 @@ export class Session {
   readonly #maxQueued: number;
   readonly #budget: ReplayBudget;
   readonly #onSlow: ((client: ClientPeer) => void) | undefined;
+  readonly #pressure: QueuePressure;
 
   constructor(id: string, options: SessionOptions = {}) {
     this.id = id;
+    this.#pressure = options.pressure ?? { over: false };
     this.#maxQueued = options.maxQueuedBytes ?? Infinity;
     this.#budget = options.replayBudget ?? { used: 0, max: Infinity };
     this.#onSlow = options.onSlowClient;
   }
 
-  /** Sends to one client; one that leaves too much unread is handed to `onSlowClient`. */
-  #deliver(client: ClientPeer, msg: Message): void {
-    client.transport.send(msg);
-    if ((client.transport.queuedBytes ?? 0) > this.#maxQueued) this.#onSlow?.(client);
+  /**
+   * Sends to one client (as `json`, `msg` serialised, when given and its transport takes text);
+   * one that leaves too much unread is handed to `onSlowClient`.
+   */
+  #deliver(client: ClientPeer, msg: Message, json?: string): void {
+    const transport = client.transport;
+    if (json !== undefined && transport.sendText) transport.sendText(json);
+    else transport.send(msg);
+    if ((transport.queuedBytes ?? 0) > this.#maxQueued) this.#onSlow?.(client);
   }
 
   /**
@@ -180,32 +207,46 @@ export class Session {
     return least;
   }
 
-  /** Bytes unread by the full-access client least behind, or 0 without one that can tell. */
-  #leastQueued(): number {
+  /**
+   * Whether the session must wait before it takes the tracer's next event: its full-access
+   * client least behind has {@linkcode PACE_BYTES} unread, or, while the server is over
+   * its bound, any full-access client has {@linkcode PRESSURE_PACE_BYTES}.
+   */
+  #mustWait(): boolean {
+    if (this.ended) return false;
     let least = Infinity;
+    let most = 0;
     for (const client of this.clients.values()) {
       if (client.access === "read-only") continue;
-      least = Math.min(least, client.transport.queuedBytes ?? 0);
+      const queued = client.transport.queuedBytes ?? 0;
+      if (queued < least) least = queued;
+      if (queued > most) most = queued;
     }
-    return least === Infinity ? 0 : least;
+    if (least === Infinity) return false;
+    return least >= PACE_BYTES || (this.#pressure.over && most >= PRESSURE_PACE_BYTES);
   }
 
   /**
    * Undefined when the session may take the tracer's next event now; else a promise that
-   * resolves once it may: when a client has caught up below {@linkcode PACE_BYTES}, or left, or
-   * the session ended. (No promise on the usual path: it runs for every event.)
+   * resolves once it may: when its clients have caught up (see `#mustWait`), or left, or the
+   * session ended. (No promise on the usual path: it runs for every event.)
    */
   paced(): Promise<void> | undefined {
-    if (this.ended || this.#leastQueued() < PACE_BYTES) return undefined;
+    if (!this.#mustWait()) return undefined;
     return (async () => {
-      while (!this.ended && this.#leastQueued() >= PACE_BYTES) {
+      while (this.#mustWait()) {
         // Woken when a full-access client's queue drains (or its link closes), for transports
-        // that can say; a new client, or one that cannot say, is seen at the next look.
+        // that can say; a new client, the end of the server's pressure, or a transport that
+        // cannot say, is seen at the next look.
+        const limit = (this.#pressure.over ? PRESSURE_PACE_BYTES : PACE_BYTES) - 1;
         const waits: Promise<void>[] = [];
         let polled = false;
         for (const client of this.clients.values()) {
-          if (client.access === "read-only") continue;
-          const drained = client.transport.drained?.(PACE_BYTES - 1);
+          // Only one that holds the session back: a drained one's promise would resolve at once.
+          if (client.access === "read-only" || (client.transport.queuedBytes ?? 0) <= limit) {
+            continue;
+          }
+          const drained = client.transport.drained?.(limit);
           if (drained) waits.push(drained);
           else polled = true;
         }
@@ -260,10 +301,12 @@ export class Session {
       this.#deliver(client, route!.id === undefined ? reply : { ...reply, id: route!.id });
       return;
     }
+    // Serialised once for every client that gets it as it is (and held once by their queues).
+    const json = this.clients.size > 1 ? JSON.stringify(bare) : undefined;
     for (const client of [...this.clients.values()]) {
       if (route && route.client === client.id && route.id !== undefined) {
         this.#deliver(client, { ...bare, id: route.id });
-      } else this.#deliver(client, bare);
+      } else this.#deliver(client, bare, json);
     }
   }
 
@@ -309,8 +352,9 @@ export class Session {
 
   /** Sends a server event to every client except `except`. */
   sendClients(msg: Message, except?: string): void {
+    const json = this.clients.size > 1 ? JSON.stringify(msg) : undefined;
     for (const client of [...this.clients.values()]) {
-      if (client.id !== except) this.#deliver(client, msg);
+      if (client.id !== except) this.#deliver(client, msg, json);
     }
   }
 
