@@ -622,7 +622,10 @@ class Server implements QdbServer {
         ),
       ));
     }
-    for (const msg of early.messages) transport.send(msg);
+    for (const json of early.texts) {
+      if (transport.sendText) transport.sendText(json);
+      else transport.send(JSON.parse(json));
+    }
     // Deltas only: a crowd costs each member one line per change, not the whole list.
     session.sendClients({ e: "clients", p: { joined: clientInfo(client) } }, id);
     if (session.tracer) {

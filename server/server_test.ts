@@ -841,7 +841,7 @@ Deno.test("round 2 finding 4: all sessions' replay buffers together stay within 
     assert(budget.used <= budget.max, String(budget.used));
   }
   const taken = a.takeEarly();
-  assert(taken.dropped > 0 && taken.messages.length > 0);
+  assert(taken.dropped > 0 && taken.texts.length > 0);
   b.dropReplay();
   assertEquals(budget.used, 0);
 });

@@ -105,6 +105,8 @@ export interface ReplayBudget {
  * go): the session's replay buffer.
  */
 export const MAX_EARLY_BYTES = 1024 * 1024;
+/** What one kept message costs besides its JSON text (a string's header, its slot). */
+const REPLAY_OVERHEAD_BYTES = 48;
 
 /**
  * The pace of a session: while even its least-behind client has this many bytes unread, the
@@ -163,7 +165,9 @@ export class Session {
   treeKey: string | undefined;
 
   readonly #routes = new Map<number, Route>();
-  readonly #early: { msg: Message; size: number }[] = [];
+  /** The replay buffer: messages as JSON text, from `#earlyHead` on (a queue without `shift`). */
+  #early: { json: string; size: number }[] = [];
+  #earlyHead = 0;
   #earlyBytes = 0;
   #earlyDropped = 0;
   #nextRoute = 1;
@@ -239,6 +243,9 @@ export class Session {
         // that can say; a new client, the end of the server's pressure, or a transport that
         // cannot say, is seen at the next look.
         const limit = (this.#pressure.over ? PRESSURE_PACE_BYTES : PACE_BYTES) - 1;
+        // Aborted after each look: a wait that lost the race must not stay behind, or a session
+        // paced for minutes piles up one per look.
+        const look = new AbortController();
         const waits: Promise<void>[] = [];
         let polled = false;
         for (const client of this.clients.values()) {
@@ -246,16 +253,17 @@ export class Session {
           if (client.access === "read-only" || (client.transport.queuedBytes ?? 0) <= limit) {
             continue;
           }
-          const drained = client.transport.drained?.(limit);
+          const drained = client.transport.drained?.(limit, look.signal);
           if (drained) waits.push(drained);
           else polled = true;
         }
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const look = new Promise<void>((resolve) =>
+        const later = new Promise<void>((resolve) =>
           timer = setTimeout(resolve, polled ? PACE_POLL_MS : PACE_LOOK_MS)
         );
-        await Promise.race([...waits, look]);
+        await Promise.race([...waits, later]);
         clearTimeout(timer);
+        look.abort();
       }
     })();
   }
@@ -315,39 +323,48 @@ export class Session {
    * (yet, or any more), bounded: the next client gets it (see {@linkcode takeEarly}).
    */
   #keepEarly(msg: Message): void {
-    const p = msg.p as { input?: unknown } | undefined;
+    const p = msg.p as { input?: unknown; output?: unknown } | undefined;
     const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
     if (!output && msg.e !== "exception") return;
-    // Its size without serialising it (a print may be megabytes): its text, and a bound for
-    // the rest of the envelope.
-    const size = output
-      ? ((p as { output?: string }).output?.length ?? 0) + 64
-      : JSON.stringify(msg).length;
-    this.#early.push({ msg: { e: msg.e, p: msg.p }, size });
+    // A print larger than the whole buffer is not even serialised.
+    if (output && typeof p?.output === "string" && p.output.length > MAX_EARLY_BYTES) {
+      this.#earlyDropped++;
+      return;
+    }
+    // Kept as text: a parsed event costs several objects and strings, three to four times its
+    // JSON for a short line, and the budget counts what is held.
+    const json = JSON.stringify({ e: msg.e, p: msg.p });
+    const size = json.length + REPLAY_OVERHEAD_BYTES;
+    this.#early.push({ json, size });
     this.#earlyBytes += size;
     this.#budget.used += size;
     while (
       (this.#earlyBytes > MAX_EARLY_BYTES || this.#budget.used > this.#budget.max) &&
-      this.#early.length > 0
+      this.#earlyHead < this.#early.length
     ) {
-      const dropped = this.#early.shift()!.size;
+      const dropped = this.#early[this.#earlyHead]!.size;
+      this.#early[this.#earlyHead++] = { json: "", size: 0 };
       this.#earlyBytes -= dropped;
       this.#budget.used -= dropped;
       this.#earlyDropped++;
     }
+    if (this.#earlyHead > 1024 && this.#earlyHead * 2 > this.#early.length) {
+      this.#early = this.#early.slice(this.#earlyHead);
+      this.#earlyHead = 0;
+    }
   }
 
   /**
-   * For a client that attaches: what the program printed while nobody was attached, and how
-   * many of those messages were dropped past the bound (empty when somebody was).
+   * For a client that attaches: what the program printed while nobody was attached (each a
+   * message's JSON text), and how many of those messages were dropped past the bound (empty
+   * when somebody was).
    */
-  takeEarly(): { messages: Message[]; dropped: number } {
-    const messages = this.#early.splice(0).map((item) => item.msg);
-    this.#budget.used -= this.#earlyBytes;
+  takeEarly(): { texts: string[]; dropped: number } {
+    const texts = this.#early.slice(this.#earlyHead).map((item) => item.json);
+    this.dropReplay();
     const dropped = this.#earlyDropped;
-    this.#earlyBytes = 0;
     this.#earlyDropped = 0;
-    return { messages, dropped };
+    return { texts, dropped };
   }
 
   /** Sends a server event to every client except `except`. */
@@ -404,7 +421,8 @@ export class Session {
 
   /** Lets go of the output kept for a next client (the session ended). Idempotent. */
   dropReplay(): void {
-    this.#early.length = 0;
+    this.#early = [];
+    this.#earlyHead = 0;
     this.#budget.used -= this.#earlyBytes;
     this.#earlyBytes = 0;
   }

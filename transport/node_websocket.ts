@@ -180,8 +180,8 @@ export class NodeWebSocketTransport implements MessageTransport {
    * has closed: a producer that awaits it keeps pace with the peer, woken by the stream's
    * `written` events rather than by polling.
    */
-  drained(limit: number): Promise<void> {
-    return this.#drainWaiters.wait(limit);
+  drained(limit: number, signal?: AbortSignal): Promise<void> {
+    return this.#drainWaiters.wait(limit, signal);
   }
 
   /**

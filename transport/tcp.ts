@@ -111,8 +111,8 @@ export class TcpTransport implements MessageTransport {
    * Resolves once at most `limit` bytes wait to be written (at once if so already), or the
    * link has closed: a producer that awaits it keeps pace with the peer.
    */
-  drained(limit: number): Promise<void> {
-    return this.#drainWaiters.wait(limit);
+  drained(limit: number, signal?: AbortSignal): Promise<void> {
+    return this.#drainWaiters.wait(limit, signal);
   }
 
   /** Closes after queued frames are written (or after a short grace period). Idempotent. */

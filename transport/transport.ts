@@ -51,9 +51,10 @@ export interface MessageTransport extends AsyncDisposable {
   readonly kernelQueuedBytes?: number | undefined;
   /**
    * Resolves once at most `limit` bytes are queued (when the transport can tell), or the link
-   * has closed.
+   * has closed, or `signal` aborted (a producer that gives up waiting aborts, so that nothing of
+   * its wait stays behind).
    */
-  drained?(limit: number): Promise<void>;
+  drained?(limit: number, signal?: AbortSignal): Promise<void>;
   /**
    * Changes the largest message accepted from now on (when the transport supports it): the
    * server keeps it small until the peer has authenticated.

@@ -481,3 +481,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test("DrainWaiters: waiting again adds nothing (same limit, or an aborted look); all resolve when met", async () => {
+  const { DrainWaiters } = await import("./drain.ts");
+  let queued = 1000;
+  const waiters = new DrainWaiters(() => queued);
+  // A paced session looks again and again while its client is behind.
+  const waits = Array.from({ length: 10_000 }, () => waiters.wait(100));
+  waits.push(waiters.wait(10));
+  assertEquals(waiters.size, 2);
+  queued = 50;
+  waiters.wake();
+  await Promise.all(waits.slice(0, -1));
+  assertEquals(waiters.size, 1);
+  // Waits with a signal are let go when it aborts: nothing stays behind.
+  queued = 1000;
+  for (let i = 0; i < 1000; i++) {
+    const look = new AbortController();
+    const wait = waiters.wait(100, look.signal);
+    look.abort();
+    await wait;
+  }
+  assertEquals(waiters.size, 1);
+  waiters.close();
+  await waits.at(-1);
+  assertEquals(waiters.size, 0);
+  await waiters.wait(0);
+});
