@@ -61,8 +61,10 @@ function webSocketServer(options: { maxMessageLength?: number } = {}) {
   };
 }
 
-async function webSocketPair(): Promise<Pair> {
-  const server = webSocketServer();
+/** A pair of a client WebSocket and the transport a test server made of its connection. */
+async function pairWith(
+  server: { url: string; accepted: Promise<MessageTransport>; close(): Promise<void> },
+): Promise<Pair> {
   const a = await connectWebSocket(server.url);
   const b = await server.accepted;
   return {
@@ -75,6 +77,10 @@ async function webSocketPair(): Promise<Pair> {
       await server.close();
     },
   };
+}
+
+function webSocketPair(): Promise<Pair> {
+  return pairWith(webSocketServer());
 }
 
 /**
@@ -112,20 +118,8 @@ function nodeWebSocketServer() {
   };
 }
 
-async function nodeWebSocketPair(): Promise<Pair> {
-  const server = nodeWebSocketServer();
-  const a = await connectWebSocket(server.url);
-  const b = await server.accepted;
-  return {
-    a,
-    b,
-    async cleanup() {
-      a.close();
-      b.close();
-      await Promise.all([a.closed, b.closed]);
-      await server.close();
-    },
-  };
+function nodeWebSocketPair(): Promise<Pair> {
+  return pairWith(nodeWebSocketServer());
 }
 
 function memory(): Promise<Pair> {
