@@ -1,5 +1,5 @@
-import { assertEquals } from "../tests/support/assert.ts";
-import { Reclaimer } from "./memory.ts";
+import { assert, assertEquals } from "../tests/support/assert.ts";
+import { RECLAIM_AFTER_BYTES, Reclaimer } from "./memory.ts";
 
 Deno.test("Reclaimer: a slow collection makes the next wait twenty times as long", async () => {
   let clock = 0;
@@ -43,4 +43,33 @@ Deno.test("Reclaimer: without gc, nothing is asked for", () => {
   assertEquals(reclaimer.soon(0), undefined);
   reclaimer.note(1 << 30);
   reclaimer.close();
+});
+
+Deno.test("Reclaimer: the reader of large messages waits for the collection they asked for", async () => {
+  let clock = 0;
+  const collections: number[] = [];
+  const reclaimer = new Reclaimer(() => collections.push(clock), () => clock);
+  const alive = setInterval(() => {}, 1000);
+  try {
+    // Under the threshold: nothing to wait for.
+    assertEquals(reclaimer.note(RECLAIM_AFTER_BYTES / 2), undefined);
+    // At it: a collection is asked for, and the reader waits for it.
+    const debt = reclaimer.note(RECLAIM_AFTER_BYTES / 2);
+    assert(debt !== undefined, "no wait at the threshold");
+    // Two readers past it share one wait.
+    assert(reclaimer.note(1) === debt, "a second wait");
+    await debt;
+    assertEquals(collections.length, 1);
+    // The count starts again after a collection.
+    assertEquals(reclaimer.note(RECLAIM_AFTER_BYTES / 2), undefined);
+    // Closing lets waiting readers go on, with no collection.
+    clock = 10_000;
+    const pending = reclaimer.note(RECLAIM_AFTER_BYTES);
+    assert(pending !== undefined, "no wait at the threshold");
+    reclaimer.close();
+    await pending;
+  } finally {
+    reclaimer.close();
+    clearInterval(alive);
+  }
 });

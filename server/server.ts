@@ -906,8 +906,11 @@ class Server implements QdbServer {
       }
       // Large texts are what V8 leaves lying about (small ones its young generation frees at
       // once; counting those would force full collections all through a flood).
+      // Past a bound of them, the tracer waits for the collection (its link fills, as when
+      // clients are slow): a burst of big prints costs a bounded heap, not one V8 lets grow.
       if (msg.e === "print" && msg.p.output.length >= LARGE_MESSAGE) {
-        this.#reclaimer.note(msg.p.output.length);
+        const debt = this.#reclaimer.note(msg.p.output.length);
+        if (debt) await debt;
       }
       if (msg.e === "exited") {
         const p = msg.p;
