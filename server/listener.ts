@@ -30,6 +30,7 @@ import { ConnStream } from "../transport/conn_stream.ts";
 import { NodeWebSocketTransport } from "../transport/node_websocket.ts";
 import type { TlsServerOptions } from "../transport/tls.ts";
 import { addressHost, DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
+import { acceptEach } from "./accept.ts";
 import type { QdbServer } from "./server.ts";
 
 /** Options of {@linkcode listenClients}. Durations are in milliseconds. */
@@ -82,43 +83,105 @@ export function listenClients(
   server: QdbServer,
   options: ClientListenerOptions,
 ): ClientListener {
-  const limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
-  const requestTimeout = options.requestTimeout ?? 5000;
-  const heartbeat = options.heartbeat ?? 20_000;
-  const log = rateLimited(options.log ?? (() => {}));
-  const held = new Set<Held>();
-  /** The stream `node:http` sees to what is held of it. */
-  const bySocket = new WeakMap<object, Held>();
-  const pendingPerHost = new Map<string, number>();
-  let pendingTotal = 0;
+  return new ClientPort(server, options);
+}
 
-  const release = (h: Held) => {
+/** The client port: accepted sockets, their limits, `node:http` and `ws` behind them. */
+class ClientPort implements ClientListener {
+  readonly addr: { hostname: string; port: number };
+  readonly finished: Promise<void>;
+  readonly #server: QdbServer;
+  readonly #options: ClientListenerOptions;
+  readonly #limits: Required<ServerLimits>;
+  readonly #requestTimeout: number;
+  readonly #log: (line: string) => void;
+  readonly #held = new Set<Held>();
+  /** The stream `node:http` sees to what is held of it. */
+  readonly #bySocket = new WeakMap<object, Held>();
+  readonly #pendingPerHost = new Map<string, number>();
+  #pendingTotal = 0;
+  readonly #web = http.createServer();
+  readonly #wss: WebSocketServer;
+  readonly #alive = new WeakSet<NodeWebSocket>();
+  readonly #pinger: ReturnType<typeof setInterval>;
+  readonly #listener: Deno.Listener;
+  readonly #accepting: Promise<void>;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #finish!: () => void;
+
+  constructor(server: QdbServer, options: ClientListenerOptions) {
+    this.#server = server;
+    this.#options = options;
+    this.#limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
+    this.#requestTimeout = options.requestTimeout ?? 5000;
+    this.#log = rateLimited(options.log ?? (() => {}));
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.maxPreAuthMessage });
+    this.#web.on("request", (req, res) => void this.#request(req, res));
+    this.#web.on("upgrade", (req, socket, head) => this.#upgrade(req, socket as net.Socket, head));
+    this.#web.on("clientError", (_error: Error, socket: net.Socket) => socket.destroy());
+    this.#pinger = setInterval(() => this.#ping(), options.heartbeat ?? 20_000);
+    this.#listener = options.tls
+      ? Deno.listenTls({
+        hostname: options.hostname,
+        port: options.port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+      })
+      : Deno.listen({ hostname: options.hostname, port: options.port });
+    const address = this.#listener.addr as Deno.NetAddr;
+    this.addr = { hostname: address.hostname, port: address.port };
+    this.finished = new Promise<void>((resolve) => this.#finish = resolve);
+    this.#accepting = acceptEach(
+      this.#listener,
+      (conn) => this.#admit(conn),
+      (error) => this.#log(`accepting a client failed (${error}); retrying`),
+      () => this.#closed,
+    );
+  }
+
+  get connections(): number {
+    return this.#held.size;
+  }
+
+  /** A socket no longer counts against the pending limits (its client authenticated). */
+  #release(h: Held): void {
     if (!h.pending) return;
     h.pending = false;
-    pendingTotal--;
-    const n = (pendingPerHost.get(h.host) ?? 1) - 1;
-    if (n <= 0) pendingPerHost.delete(h.host);
-    else pendingPerHost.set(h.host, n);
-  };
-  const deadline = (h: Held) => {
-    clearTimeout(h.timer);
-    h.timer = setTimeout(() => h.stream.destroy(), requestTimeout);
-  };
+    this.#pendingTotal--;
+    const n = (this.#pendingPerHost.get(h.host) ?? 1) - 1;
+    if (n <= 0) this.#pendingPerHost.delete(h.host);
+    else this.#pendingPerHost.set(h.host, n);
+  }
 
-  /** A connection, once past the limits, handed to `node:http`; or closed at once. */
-  const admit = (conn: Deno.Conn): void => {
-    const host = addressHost((conn.remoteAddr as Deno.NetAddr).hostname ?? "unknown");
-    let refusal: string | undefined;
-    if (held.size >= limits.maxConnections) {
-      refusal = `the most connections it takes (${limits.maxConnections})`;
-    } else if (pendingTotal >= limits.maxPending) {
-      refusal = `the most connections waiting to authenticate (${limits.maxPending})`;
-    } else if ((pendingPerHost.get(host) ?? 0) >= limits.maxPendingPerAddress) {
-      refusal = `the most connections from ${host} waiting to authenticate ` +
+  /** The socket must finish a request within the request timeout. */
+  #deadline(h: Held): void {
+    clearTimeout(h.timer);
+    h.timer = setTimeout(() => h.stream.destroy(), this.#requestTimeout);
+  }
+
+  /** Why a socket from `host` is refused as it is accepted, or undefined. */
+  #refusal(host: string): string | undefined {
+    const limits = this.#limits;
+    if (this.#held.size >= limits.maxConnections) {
+      return `the most connections it takes (${limits.maxConnections})`;
+    }
+    if (this.#pendingTotal >= limits.maxPending) {
+      return `the most connections waiting to authenticate (${limits.maxPending})`;
+    }
+    if ((this.#pendingPerHost.get(host) ?? 0) >= limits.maxPendingPerAddress) {
+      return `the most connections from ${host} waiting to authenticate ` +
         `(${limits.maxPendingPerAddress})`;
     }
+    return undefined;
+  }
+
+  /** A connection, once past the limits, handed to `node:http`; or closed at once. */
+  #admit(conn: Deno.Conn): void {
+    const host = addressHost((conn.remoteAddr as Deno.NetAddr).hostname ?? "unknown");
+    const refusal = this.#refusal(host);
     if (refusal !== undefined) {
-      log(`refused a connection from ${host}: the server has ${refusal}`);
+      this.#log(`refused a connection from ${host}: the server has ${refusal}`);
       try {
         conn.close();
       } catch {
@@ -129,139 +192,98 @@ export function listenClients(
     const stream = new ConnStream(conn);
     stream.on("error", () => {});
     const h: Held = { host, pending: true, timer: undefined, stream };
-    pendingTotal++;
-    pendingPerHost.set(host, (pendingPerHost.get(host) ?? 0) + 1);
-    held.add(h);
-    bySocket.set(stream, h);
-    deadline(h);
+    this.#pendingTotal++;
+    this.#pendingPerHost.set(host, (this.#pendingPerHost.get(host) ?? 0) + 1);
+    this.#held.add(h);
+    this.#bySocket.set(stream, h);
+    this.#deadline(h);
     stream.on("close", () => {
       clearTimeout(h.timer);
-      release(h);
-      held.delete(h);
+      this.#release(h);
+      this.#held.delete(h);
     });
-    web.emit("connection", stream);
-  };
+    this.#web.emit("connection", stream);
+  }
 
-  const web = http.createServer();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPreAuthMessage });
-  const alive = new WeakSet<NodeWebSocket>();
-
-  web.on("request", async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const h = bySocket.get(req.socket);
+  /** A plain HTTP request, answered by the server's handler. */
+  async #request(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const h = this.#bySocket.get(req.socket);
     if (h) {
       clearTimeout(h.timer);
       // An idle keep-alive connection gets the request deadline again once this answer is out.
-      res.on("finish", () => deadline(h));
+      res.on("finish", () => this.#deadline(h));
     }
     try {
-      const response = await server.handler(toRequest(req, options.tls), infoOf(req));
+      const request = toRequest(req, this.#options.tls);
+      const response = await this.#server.handler(request, infoOf(req));
       const body = req.method === "HEAD" ? undefined : Buffer.from(await response.arrayBuffer());
       res.writeHead(response.status, Object.fromEntries(response.headers));
       res.end(body);
     } catch (error) {
-      log(`a request failed: ${error}`);
+      this.#log(`a request failed: ${error}`);
       if (!res.headersSent) res.writeHead(500);
       res.end();
     }
-  });
+  }
 
-  web.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    const h = bySocket.get(socket);
+  /** A WebSocket upgrade: checked by the server, then served as one of its clients. */
+  #upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    const h = this.#bySocket.get(socket);
     if (h) clearTimeout(h.timer);
-    const request = toRequest(req, options.tls);
-    const admitted = server.checkUpgrade(request, infoOf(req));
+    const request = toRequest(req, this.#options.tls);
+    const admitted = this.#server.checkUpgrade(request, infoOf(req));
     if (admitted instanceof Response) {
       refuseUpgrade(socket, admitted);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      alive.add(ws);
-      ws.on("pong", () => alive.add(ws));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#alive.add(ws);
+      ws.on("pong", () => this.#alive.add(ws));
       const transport = new NodeWebSocketTransport(ws, {
         remote: admitted.remote,
         ...(h ? { stream: h.stream } : {}),
-        preAuthLimit: limits.maxPreAuthMessage,
-        onAuthenticated: () => h && release(h),
+        preAuthLimit: this.#limits.maxPreAuthMessage,
+        onAuthenticated: () => h && this.#release(h),
         // What follows a refused frame is not read: it would cost the server for nothing.
         onRefusedFrame: () => h?.stream.refuse(),
       });
-      server.acceptClient(transport, admitted.session);
+      this.#server.acceptClient(transport, admitted.session);
     });
-  });
-  web.on("clientError", (_error: Error, socket: net.Socket) => socket.destroy());
+  }
 
-  const pinger = setInterval(() => {
-    for (const ws of wss.clients) {
+  /** The heartbeat: a WebSocket that missed the last pong is dropped. */
+  #ping(): void {
+    for (const ws of this.#wss.clients) {
       // A ping would wait behind what is queued: such a socket is judged by the server's stall
       // rule (is anything being written to it?) instead.
       if (ws.bufferedAmount > 0) {
-        alive.add(ws);
+        this.#alive.add(ws);
         continue;
       }
-      if (!alive.has(ws)) {
+      if (!this.#alive.has(ws)) {
         ws.terminate();
         continue;
       }
-      alive.delete(ws);
+      this.#alive.delete(ws);
       ws.ping();
     }
-  }, heartbeat);
+  }
 
-  const listener = options.tls
-    ? Deno.listenTls({
-      hostname: options.hostname,
-      port: options.port,
-      cert: options.tls.cert,
-      key: options.tls.key,
-    })
-    : Deno.listen({ hostname: options.hostname, port: options.port });
-  let closed = false;
-  const accepting = (async () => {
-    let backoff = 10;
-    while (!closed) {
-      let conn: Deno.Conn;
+  close(): Promise<void> {
+    return this.#closing ??= (async () => {
+      this.#closed = true;
+      clearInterval(this.#pinger);
       try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (closed || error instanceof Deno.errors.BadResource) break;
-        // Out of file descriptors, or a connection reset before it was accepted: the server
-        // lives on, and tries again a little later (the kernel keeps the others waiting).
-        log(`accepting a client failed (${error}); retrying`);
-        await new Promise((resolve) => setTimeout(resolve, backoff));
-        backoff = Math.min(backoff * 2, 1000);
-        continue;
+        this.#listener.close();
+      } catch {
+        // Closed already.
       }
-      backoff = 10;
-      admit(conn);
-    }
-  })();
-  const address = listener.addr as Deno.NetAddr;
-
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
-  let closing: Promise<void> | undefined;
-  return {
-    addr: { hostname: address.hostname, port: address.port },
-    get connections() {
-      return held.size;
-    },
-    finished,
-    close() {
-      return closing ??= (async () => {
-        closed = true;
-        clearInterval(pinger);
-        try {
-          listener.close();
-        } catch {
-          // Closed already.
-        }
-        await accepting;
-        for (const h of held) h.stream.destroy();
-        web.close();
-        resolveFinished();
-      })();
-    },
-  };
+      await this.#accepting;
+      for (const h of this.#held) h.stream.destroy();
+      this.#web.close();
+      this.#finish();
+    })();
+  }
 }
 
 /** The `Request` a `node:http` request stands for (its body is not read: GET and upgrades). */

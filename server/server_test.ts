@@ -4,7 +4,7 @@ import { assert, assertEquals, assertMatch } from "../tests/support/assert.ts";
 import { Inbox } from "../tests/support/inbox.ts";
 import type { Message } from "../protocol/mod.ts";
 import { memoryPair } from "../transport/memory.ts";
-import { createServer, type QdbServer, type ServerOptions } from "./server.ts";
+import { createServer, MemoryRegistry, type QdbServer, type ServerOptions } from "./server.ts";
 import { PACE_BYTES, Session } from "./session.ts";
 
 const TRACER_START = {
@@ -128,7 +128,7 @@ Deno.test("auth: a token is required on both links, constant-time compared", asy
     await bad.closed();
     const good = client(server, "s3", { e: "start", p: { auth: "s3cret" } });
     await good.expect("attached");
-    assertEquals(server.sessions().sessions[0]!.clients, 1);
+    assertEquals((await server.sessions()).sessions[0]!.clients, 1);
   });
 });
 
@@ -205,7 +205,7 @@ Deno.test("with no tracer grace, when the tracer drops, clients get disable and 
       assertEquals((await c.expect("disable")).p.reason, "The tracer disconnected");
       await c.closed();
     }
-    assertEquals(server.sessions().sessions, []);
+    assertEquals((await server.sessions()).sessions, []);
   });
 });
 
@@ -216,14 +216,14 @@ Deno.test("when the tracer drops, clients are told at once, and the session ends
     await c.expect("attached");
     t.transport.close();
     assertMatch((await c.expect("error")).p.data, /link was lost; waiting 0\.1 s/);
-    assertEquals(server.sessions().sessions.length, 1);
+    assertEquals((await server.sessions()).sessions.length, 1);
     assertEquals((await c.expect("error")).p.data, "The tracer did not reconnect in time");
     assertEquals(
       (await c.expect("disable")).p.reason,
       "The tracer disconnected and did not come back",
     );
     await c.closed();
-    assertEquals(server.sessions().sessions, []);
+    assertEquals((await server.sessions()).sessions, []);
   });
 });
 
@@ -273,7 +273,7 @@ Deno.test("a client that drops may attach again and the tracer is asked for its 
     const start = await t.expect("start");
     t.transport.send({ e: "breakpoints", p: [], id: start.id! });
     assertEquals((await again.expect("breakpoints")).id, "re");
-    assertEquals(server.sessions().sessions[0]!.clients, 1);
+    assertEquals((await server.sessions()).sessions[0]!.clients, 1);
   });
 });
 
@@ -316,7 +316,7 @@ Deno.test("attach timeout: a tracer waiting for a client is disabled", async () 
     assertEquals((await t.expect("error")).p.type, "client");
     assertEquals((await t.expect("disable")).p, "hard");
     await t.closed();
-    assertEquals(server.sessions().sessions, []);
+    assertEquals((await server.sessions()).sessions, []);
   });
 });
 
@@ -326,7 +326,7 @@ Deno.test("orphans: with no attach timeout a tracer waits for its client", async
     await t.expect("started");
     // Let every pending timer of the event loop run once; the session must still be there.
     await new Promise((r) => setTimeout(r, 20));
-    assertEquals(server.sessions().sessions.map((s) => s.id), ["orphan"]);
+    assertEquals((await server.sessions()).sessions.map((s) => s.id), ["orphan"]);
     const c = client(server, "orphan", { e: "start" });
     await c.expect("attached");
     await t.expect("start");
@@ -702,7 +702,7 @@ Deno.test("a session tree: ancestors' clients hear of children, which outlive th
     root.transport.send({ e: "disabled" });
     root.transport.close();
     await a.expect("disable");
-    const listed = server.sessions().sessions.map((s) => [s.id, s.parent ?? null]);
+    const listed = (await server.sessions()).sessions.map((s) => [s.id, s.parent ?? null]);
     assertEquals(listed, [["job/10", "job"], ["job/10/11", "job/10"]]);
     grandkid.transport.send({ e: "exited", p: { code: 3 } });
     grandkid.transport.send({ e: "disabled" });
@@ -747,7 +747,7 @@ Deno.test("round 2 findings 7 and 8: a child proves its tree; the tracer token a
     }
     await watcher.expect("child", (p) => p.session === "victim/11");
     assertEquals(watcher.seen.filter((m) => m.e === "child").length, 2);
-    const listed = server.sessions().sessions.filter((s) => s.parent !== undefined);
+    const listed = (await server.sessions()).sessions.filter((s) => s.parent !== undefined);
     assertEquals(listed.map((s) => s.id), ["victim/10", "victim/11"]);
     assert(logs.some((l) => /refused a child tracer/.test(l)));
   });
@@ -844,4 +844,44 @@ Deno.test("round 2 finding 4: all sessions' replay buffers together stay within 
   assert(taken.dropped > 0 && taken.texts.length > 0);
   b.dropReplay();
   assertEquals(budget.used, 0);
+});
+
+Deno.test("two servers on one registry: each lists the other's sessions, client ids never repeat, and a session id has one tracer", async () => {
+  const registry = new MemoryRegistry();
+  const logs: string[] = [];
+  const a = createServer({ inactivityTimeout: 0, registry, log: (l) => logs.push(`a: ${l}`) });
+  const b = createServer({
+    inactivityTimeout: 0,
+    registry: registry.join(),
+    log: (l) => logs.push(`b: ${l}`),
+  });
+  try {
+    const t = tracer(a, "shared");
+    await t.expect("started");
+    const onA = client(a, "shared", { e: "start", p: { name: "ana" } });
+    assertEquals((await onA.expect("attached")).p.you, "c1");
+    // A client of server b waits there for a tracer (cross-server attach is not built yet).
+    const onB = client(b, "elsewhere", { e: "start", p: { name: "bo" } });
+    assertEquals((await onB.expect("attached")).p.you, "c2");
+    for (const server of [a, b]) {
+      const listed = (await server.sessions()).sessions.map((
+        s,
+      ) => [s.id, s.clients, s.tracer?.pid]);
+      assertEquals(listed.sort(), [["elsewhere", 1, undefined], ["shared", 1, 4242]]);
+    }
+    // A second tracer of the session, on the other server, is refused.
+    const second = tracer(b, "shared");
+    const refused = await second.expect("error");
+    assertMatch(refused.p.data, /live on another server/);
+    await second.closed();
+    assertMatch(logs.join("\n"), /b: session shared: refused a tracer: server s1 owns the session/);
+    // Server a's view is untouched.
+    assertEquals((await b.sessions()).sessions.find((s) => s.id === "shared")?.tracer?.pid, 4242);
+  } finally {
+    await a.close();
+    await b.close();
+    await registry.close();
+  }
+  // Both gone: the registry holds nothing of theirs.
+  assertEquals(await registry.list(), []);
 });

@@ -22,10 +22,13 @@ import {
 } from "../protocol/mod.ts";
 import type { MessageTransport } from "../transport/transport.ts";
 import type { Access } from "./auth.ts";
+import { type ReplayBudget, ReplayBuffer } from "./replay.ts";
+
+export { MAX_EARLY_BYTES, type ReplayBudget } from "./replay.ts";
 
 /** A connected client. */
 export interface ClientPeer {
-  /** Server-assigned id, unique on this server (`c1`, `c2`...). */
+  /** Server-assigned id, unique among the servers of a registry (`c1`, `c2`...). */
   readonly id: string;
   /** Display name the client chose, or its id. */
   readonly name: string;
@@ -55,6 +58,12 @@ export interface TracerPeer {
   /** What it told about itself. */
   readonly info: TracerInfo;
 }
+
+/**
+ * The session's named timers: waiting for its tracer to come back (`orphan`), for a first client
+ * (`attach`), for a tracer that said `disabled` to close (`disabled`), and the inactivity watch.
+ */
+export type SessionTimer = "orphan" | "attach" | "disabled" | "inactivity";
 
 /** Most routes remembered per session; the oldest are forgotten past it. */
 const MAX_ROUTES = 4096;
@@ -92,22 +101,6 @@ export interface QueuePressure {
   over: boolean;
 }
 
-/** The bytes kept in all sessions' replay buffers together, shared by the sessions of a server. */
-export interface ReplayBudget {
-  /** Bytes kept now. */
-  used: number;
-  /** The most kept at once. */
-  readonly max: number;
-}
-
-/**
- * Most bytes of output kept while nobody is attached, for the next client (past it, the oldest
- * go): the session's replay buffer.
- */
-export const MAX_EARLY_BYTES = 1024 * 1024;
-/** What one kept message costs besides its JSON text (a string's header, its slot). */
-const REPLAY_OVERHEAD_BYTES = 48;
-
 /**
  * The pace of a session: while even its least-behind client has this many bytes unread, the
  * server reads nothing more from the tracer (which then stops reading the program's output,
@@ -126,31 +119,24 @@ const PACE_POLL_MS = 5;
 /** How often a paced session looks again when its clients' transports say when they drain. */
 const PACE_LOOK_MS = 100;
 
-/** One session: at most one tracer, any number of clients. */
+/**
+ * One session: at most one tracer, any number of clients, and the state and timers that are
+ * its own. The server's parts change it through its methods.
+ */
 export class Session {
   /** The session id. */
   readonly id: string;
   /** When it was created. */
   readonly created = new Date();
-  /** The tracer, once attached. */
-  tracer: TracerPeer | undefined;
-  /** Attached clients by id. */
-  readonly clients = new Map<string, ClientPeer>();
   /** Time of the last client message (or of creation), in ms since the epoch. */
   lastActivity = Date.now();
-  /** Set once the session has ended. */
-  ended = false;
   /** The program's exit, once the tracer reported it. */
   exit: { code: number | null; signal?: string } | undefined;
   /**
    * The key a tracer that lost its link shows to take the session back (set when a tracer
-   * starts it; unknown to clients).
+   * first starts it; unknown to clients).
    */
   resumeKey: string | undefined;
-  /** While the tracer's link is lost: the timer that ends the session if it does not return. */
-  orphanTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Timers owned by the session (attach and inactivity timeouts). */
-  readonly timers = new Set<ReturnType<typeof setTimeout>>();
   /**
    * For a child session: the sessions it descends from, its parent first (ids: an ancestor
    * may have ended). Empty for a session that is not a child.
@@ -163,16 +149,20 @@ export class Session {
    * must carry it. Set when a tracer first starts the session (unknown to clients).
    */
   treeKey: string | undefined;
+  /** Set once the tracer said `disabled`: the session ends when it closes its link. */
+  disabled = false;
 
+  #tracer: TracerPeer | undefined;
+  readonly #clients = new Map<string, ClientPeer>();
+  #ended = false;
+  /** Timers owned by the session (attach and inactivity timeouts, graces). */
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** The session's named timers (one of each at most), among `#timers`. */
+  readonly #named = new Map<SessionTimer, ReturnType<typeof setTimeout>>();
   readonly #routes = new Map<number, Route>();
-  /** The replay buffer: messages as JSON text, from `#earlyHead` on (a queue without `shift`). */
-  #early: { json: string; size: number }[] = [];
-  #earlyHead = 0;
-  #earlyBytes = 0;
-  #earlyDropped = 0;
+  readonly #replay: ReplayBuffer;
   #nextRoute = 1;
   readonly #maxQueued: number;
-  readonly #budget: ReplayBudget;
   readonly #onSlow: ((client: ClientPeer) => void) | undefined;
   readonly #pressure: QueuePressure;
 
@@ -180,8 +170,54 @@ export class Session {
     this.id = id;
     this.#pressure = options.pressure ?? { over: false };
     this.#maxQueued = options.maxQueuedBytes ?? Infinity;
-    this.#budget = options.replayBudget ?? { used: 0, max: Infinity };
+    this.#replay = new ReplayBuffer(options.replayBudget);
     this.#onSlow = options.onSlowClient;
+  }
+
+  /** The tracer, while one is attached. */
+  get tracer(): TracerPeer | undefined {
+    return this.#tracer;
+  }
+
+  /** Attaches a tracer (or, with undefined, forgets the one that was). */
+  setTracer(tracer: TracerPeer | undefined): void {
+    this.#tracer = tracer;
+  }
+
+  /** Attached clients by id. */
+  get clients(): ReadonlyMap<string, ClientPeer> {
+    return this.#clients;
+  }
+
+  /** Adds a client. */
+  addClient(client: ClientPeer): void {
+    this.#clients.set(client.id, client);
+  }
+
+  /** Takes a client out (and clears its attach wait); false when it was not in (any more). */
+  removeClient(client: ClientPeer): boolean {
+    if (this.#clients.get(client.id) !== client) return false;
+    this.#clients.delete(client.id);
+    this.clearTimer(client.waitTimer);
+    client.waitTimer = undefined;
+    return true;
+  }
+
+  /** Set once the session has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Marks the session ended: its timers stop and its replay buffer goes. False when it had
+   * ended already.
+   */
+  end(): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    this.clearTimers();
+    this.#replay.drop();
+    return true;
   }
 
   /**
@@ -283,7 +319,7 @@ export class Session {
    * event's server id) gets it with its own id; the others without one.
    */
   broadcast(msg: Message): void {
-    if (this.clients.size === 0) this.#keepEarly(msg);
+    if (this.#clients.size === 0) this.#replay.keep(msg);
     const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
     if (msg.e === "ok") {
@@ -319,52 +355,12 @@ export class Session {
   }
 
   /**
-   * Keeps what the program printed (and its uncaught exception) while nobody has attached
-   * (yet, or any more), bounded: the next client gets it (see {@linkcode takeEarly}).
-   */
-  #keepEarly(msg: Message): void {
-    const p = msg.p as { input?: unknown; output?: unknown } | undefined;
-    const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
-    if (!output && msg.e !== "exception") return;
-    // A print larger than the whole buffer is not even serialised.
-    if (output && typeof p?.output === "string" && p.output.length > MAX_EARLY_BYTES) {
-      this.#earlyDropped++;
-      return;
-    }
-    // Kept as text: a parsed event costs several objects and strings, three to four times its
-    // JSON for a short line, and the budget counts what is held.
-    const json = JSON.stringify({ e: msg.e, p: msg.p });
-    const size = json.length + REPLAY_OVERHEAD_BYTES;
-    this.#early.push({ json, size });
-    this.#earlyBytes += size;
-    this.#budget.used += size;
-    while (
-      (this.#earlyBytes > MAX_EARLY_BYTES || this.#budget.used > this.#budget.max) &&
-      this.#earlyHead < this.#early.length
-    ) {
-      const dropped = this.#early[this.#earlyHead]!.size;
-      this.#early[this.#earlyHead++] = { json: "", size: 0 };
-      this.#earlyBytes -= dropped;
-      this.#budget.used -= dropped;
-      this.#earlyDropped++;
-    }
-    if (this.#earlyHead > 1024 && this.#earlyHead * 2 > this.#early.length) {
-      this.#early = this.#early.slice(this.#earlyHead);
-      this.#earlyHead = 0;
-    }
-  }
-
-  /**
    * For a client that attaches: what the program printed while nobody was attached (each a
    * message's JSON text), and how many of those messages were dropped past the bound (empty
    * when somebody was).
    */
   takeEarly(): { texts: string[]; dropped: number } {
-    const texts = this.#early.slice(this.#earlyHead).map((item) => item.json);
-    this.dropReplay();
-    const dropped = this.#earlyDropped;
-    this.#earlyDropped = 0;
-    return { texts, dropped };
+    return this.#replay.take();
   }
 
   /** Sends a server event to every client except `except`. */
@@ -405,10 +401,10 @@ export class Session {
   /** Starts a timer the session owns (cleared when it ends). */
   setTimer(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.#timers.delete(timer);
       fn();
     }, ms);
-    this.timers.add(timer);
+    this.#timers.add(timer);
     return timer;
   }
 
@@ -416,22 +412,36 @@ export class Session {
   clearTimer(timer: ReturnType<typeof setTimeout> | undefined): void {
     if (timer === undefined) return;
     clearTimeout(timer);
-    this.timers.delete(timer);
+    this.#timers.delete(timer);
   }
 
-  /** Lets go of the output kept for a next client (the session ended). Idempotent. */
+  /** Starts the session's timer of this name, in place of the one it had. */
+  startTimer(name: SessionTimer, ms: number, fn: () => void): void {
+    this.stopTimer(name);
+    const timer = this.setTimer(ms, () => {
+      this.#named.delete(name);
+      fn();
+    });
+    this.#named.set(name, timer);
+  }
+
+  /** Stops the session's timer of this name, if it runs. */
+  stopTimer(name: SessionTimer): void {
+    this.clearTimer(this.#named.get(name));
+    this.#named.delete(name);
+  }
+
+  /** Lets go of the output kept for a next client. Idempotent. */
   dropReplay(): void {
-    this.#early = [];
-    this.#earlyHead = 0;
-    this.#budget.used -= this.#earlyBytes;
-    this.#earlyBytes = 0;
+    this.#replay.drop();
   }
 
   /** Clears every timer. */
   clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    for (const client of this.clients.values()) client.waitTimer = undefined;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#named.clear();
+    for (const client of this.#clients.values()) client.waitTimer = undefined;
   }
 }
 

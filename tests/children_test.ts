@@ -418,7 +418,7 @@ Deno.test({
     assertEquals((await root.expect("exited")).p.code, 7);
     await root.done;
     // The program's session is over; its child's is not.
-    const live = server.server.sessions().sessions.map((s) => [s.id, s.parent]);
+    const live = (await server.server.sessions()).sessions.map((s) => [s.id, s.parent]);
     assertEquals(live, [[started.p.session, "orphan"]]);
     const child = await attach(server.clientUrl, started.p.session);
     await Deno.writeTextFile(flag, "go");

@@ -83,7 +83,7 @@ Deno.test({
         `${reopened} fuzzed sessions ended by what was sent`,
     );
     assert(peakRss < 1.5e9, `peak RSS ${peakRss}`);
-    assert(s.server.sessions().sessions.some((x) => x.id === "control"));
+    assert((await s.server.sessions()).sessions.some((x) => x.id === "control"));
     for (const i of [controlTracer, control]) {
       i.transport.close();
       await i.closed();

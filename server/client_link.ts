@@ -1,0 +1,278 @@
+/**
+ * A client's link: its `start` and authentication, its place in the session (`attached`, what
+ * the program printed while nobody was there, the others told it joined), the commands it sends
+ * (checked, then routed to the tracer and echoed to the others), and its leaving.
+ *
+ * @module
+ */
+
+import {
+  checkClientMessage,
+  type ClientMessage,
+  errorEvent,
+  isRequestCommand,
+  type Message,
+  message,
+  PROTOCOL_VERSION,
+  ProtocolError,
+} from "../protocol/mod.ts";
+import type { Incoming, MessageTransport } from "../transport/transport.ts";
+import type { Admission } from "./admission.ts";
+import type { Access } from "./auth.ts";
+import { refuse, type ServerContext } from "./context.ts";
+import { seconds } from "./options.ts";
+import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, type Session } from "./session.ts";
+
+/** Commands other clients are not told about (see `command`). */
+const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
+  "start",
+  "complete",
+  "input",
+  "list",
+  "stack",
+  "breakpoints",
+  "threads",
+  "stack_trace",
+  "scopes",
+  "variables",
+  "source",
+]);
+
+/** What a client's valid, authenticated `start` gave. */
+interface ClientStart {
+  start: Extract<ClientMessage, { e: "start" }>;
+  name: string | undefined;
+  protocol: number | undefined;
+  access: Access;
+}
+
+/** Serves one client of session `sessionId` until it leaves. */
+export async function serveClient(
+  ctx: ServerContext,
+  admission: Admission,
+  transport: MessageTransport,
+  sessionId: string,
+): Promise<void> {
+  const incoming = transport.incoming[Symbol.asyncIterator]();
+  const begun = await readStart(ctx, admission, transport, incoming, sessionId);
+  if (!begun) return;
+  const id = await ctx.registry.newClientId();
+  if (ctx.closed || transport.isClosed) return transport.close();
+  const session = ctx.sessions.get(sessionId) ?? ctx.newSession(transport, sessionId);
+  if (!session) return;
+  const max = ctx.settings.limits.maxClientsPerSession;
+  if (session.clients.size >= max) {
+    return refuse(
+      transport,
+      new ProtocolError("limit", `Session "${session.id}" has the most clients it takes (${max})`),
+    );
+  }
+  const client: ClientPeer = {
+    id,
+    name: begun.name || id,
+    transport,
+    startId: begun.start.id,
+    access: begun.access,
+    // Clients that do not say are the original qdb's: protocol 1.
+    protocol: Math.min(begun.protocol ?? 1, PROTOCOL_VERSION),
+  };
+  join(ctx, session, client);
+  while (true) {
+    const next = await incoming.next();
+    if (next.done) break;
+    // A read-only client cannot keep a session alive: it attends nothing.
+    if (client.access !== "read-only") session.lastActivity = Date.now();
+    handleMessage(ctx, session, client, next.value);
+  }
+  // A client dropped as too slow has left already.
+  if (!session.removeClient(client)) return;
+  ctx.log(`session ${session.id}: client ${client.id} left`);
+  if (session.ended) return;
+  session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
+  ctx.present(session);
+  if (!session.tracer && session.clients.size === 0) ctx.forget(session);
+}
+
+/** The client's `start`, checked and authenticated; undefined when the link was refused. */
+async function readStart(
+  ctx: ServerContext,
+  admission: Admission,
+  transport: MessageTransport,
+  incoming: AsyncIterator<Incoming>,
+  sessionId: string,
+): Promise<ClientStart | undefined> {
+  const first = await admission.first(transport, incoming);
+  if (!first) return undefined;
+  let start: ClientMessage;
+  try {
+    if ("error" in first) throw first.error;
+    start = checkClientMessage(first.message);
+    if (start.e !== "start") {
+      throw new ProtocolError("auth", `First message must be "start", got "${start.e}"`);
+    }
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    refuse(
+      transport,
+      new ProtocolError("auth", `First message must be a valid "start": ${error.message}`),
+    );
+    return undefined;
+  }
+  if (!admission.validSessionId(transport, sessionId)) return undefined;
+  const p = typeof start.p === "object" ? start.p : { auth: start.p ?? "" };
+  const access = await admission.authorize({
+    role: "client",
+    auth: p.auth ?? "",
+    session: sessionId,
+    remote: transport.remote,
+    start: start.p,
+  });
+  if (!access) {
+    await admission.failed(transport, `session ${sessionId}: client`);
+    return undefined;
+  }
+  admission.authenticated(transport, "client");
+  if (p.protocol !== undefined && p.protocol > PROTOCOL_VERSION) {
+    const asked = `the client asked for ${p.protocol}`;
+    refuse(
+      transport,
+      new ProtocolError("version", `This server speaks protocol ${PROTOCOL_VERSION}; ${asked}`),
+    );
+    return undefined;
+  }
+  if (ctx.closed || transport.isClosed) {
+    transport.close();
+    return undefined;
+  }
+  return { start, name: p.name, protocol: p.protocol, access };
+}
+
+/**
+ * Puts a client in its session: `attached`, then what the program printed while nobody was
+ * there, the others told, and the tracer asked for the state (or the attach timeout started).
+ */
+function join(ctx: ServerContext, session: Session, client: ClientPeer): void {
+  const transport = client.transport;
+  session.addClient(client);
+  if (client.access !== "read-only") session.lastActivity = Date.now();
+  ctx.log(
+    `session ${session.id}: client ${client.id} (${client.name}) attached from ${transport.remote}` +
+      (client.access === "read-only" ? " (read-only)" : ""),
+  );
+  ctx.sendAttached(session, client);
+  ctx.present(session);
+  // The client that comes sees what the program printed while nobody was there to see it
+  // (before the first client, or after the last one left or was dropped).
+  const early = session.takeEarly();
+  if (early.dropped > 0) {
+    const kept = `the server keeps ${MAX_EARLY_BYTES / 1024 / 1024} MiB`;
+    transport.send(errorEvent(
+      new ProtocolError(
+        "limit",
+        `${early.dropped} messages of the program's output from while nobody was attached were dropped (${kept})`,
+      ),
+    ));
+  }
+  for (const json of early.texts) {
+    if (transport.sendText) transport.sendText(json);
+    else transport.send(JSON.parse(json));
+  }
+  // Deltas only: a crowd costs each member one line per change, not the whole list.
+  session.sendClients({ e: "clients", p: { joined: clientInfo(client) } }, client.id);
+  const wait = ctx.settings.attachTimeout;
+  if (session.tracer) {
+    session.stopTimer("attach");
+    ctx.askState(session, client.id, client.startId);
+  } else if (wait > 0) {
+    client.waitTimer = session.setTimer(wait, () => {
+      if (session.tracer || transport.isClosed) return;
+      refuse(
+        transport,
+        new ProtocolError(
+          "tracer",
+          `No tracer attached to session "${session.id}" within ${seconds(wait)}`,
+        ),
+      );
+    });
+  }
+}
+
+/** One message of a client: checked, routed to the tracer, and echoed to the other clients. */
+function handleMessage(
+  ctx: ServerContext,
+  session: Session,
+  client: ClientPeer,
+  item: Incoming,
+): void {
+  let msg: ClientMessage;
+  try {
+    msg = routable(ctx, session, client, item);
+    const tracer = session.tracer!;
+    // A repeated `start` asks for the state again; its auth stays on the server.
+    const p = msg.e === "start" ? { client: client.id } : msg.p;
+    tracer.transport.send(message(msg.e, p, session.route(client.id, msg.id, msg.e)));
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    client.transport.send(errorEvent(error));
+    return;
+  }
+  // Reads a client makes for itself (completions, source, the stack or breakpoints again,
+  // protocol 2's inspection, an evaluation for a hover or a watch) are noise to others, and
+  // what one types into the program (a password?) is theirs alone.
+  const peek = msg.e === "evaluate" && msg.p.context !== undefined && msg.p.context !== "repl";
+  if (!UNECHOED_COMMANDS.has(msg.e) && !peek) {
+    const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
+    if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
+    session.sendClients(echo, client.id);
+  }
+}
+
+/**
+ * A client's message, once it is known it may go to the tracer: valid, allowed to the client,
+ * a tracer there to take it with room for it, and a protocol both speak. Throws a
+ * {@linkcode ProtocolError} naming what was wrong.
+ */
+function routable(
+  ctx: ServerContext,
+  session: Session,
+  client: ClientPeer,
+  item: Incoming,
+): ClientMessage {
+  if ("error" in item) throw item.error;
+  // A read-only client may ask for the state again (`start`), and nothing else.
+  if (client.access === "read-only" && item.message.e !== "start") {
+    const e = item.message.e.slice(0, 64);
+    throw new ProtocolError(
+      "permission",
+      `This client is read-only: it sees the session but may not send "${e}"`,
+      { command: e, id: item.message.id },
+    );
+  }
+  const msg = checkClientMessage(item.message);
+  const about = { command: msg.e, id: msg.id };
+  const tracer = session.tracer;
+  if (!tracer) {
+    throw new ProtocolError(
+      "tracer",
+      `Session "${session.id}" has no tracer yet; "${msg.e}" was not sent`,
+      about,
+    );
+  }
+  if ((tracer.transport.queuedBytes ?? 0) > ctx.settings.limits.maxQueuedBytes) {
+    throw new ProtocolError(
+      "limit",
+      `The tracer has not read the commands sent before; "${msg.e}" was not sent`,
+      about,
+    );
+  }
+  if (isRequestCommand(msg.e)) {
+    const version = Math.min(client.protocol, tracer.info.protocol);
+    if (version < 2) {
+      const who = client.protocol < 2
+        ? `this client started with protocol ${client.protocol}`
+        : `the tracer speaks protocol ${tracer.info.protocol}`;
+      throw new ProtocolError("protocol", `"${msg.e}" needs protocol 2, and ${who}`, about);
+    }
+  }
+  return msg;
+}

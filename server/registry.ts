@@ -1,0 +1,254 @@
+/**
+ * The registry: where the servers that share a set of sessions find them, and the seam between
+ * one server and several. It holds what the cluster knows of each session (no live links: those
+ * stay on the server that accepted them): who owns it (the server holding its tracer), what its
+ * tracer told, who is attached on each server, and its place in a tree of child sessions. It also
+ * carries the traffic between servers, by topic.
+ *
+ * {@linkcode MemoryRegistry} is the default: one server, or several in one process sharing it
+ * (which is how the server's cluster behaviour is tested without a broker). A Redis registry
+ * implements the same interface for servers on several machines; both pass
+ * `registry_test.ts`.
+ *
+ * @module
+ */
+
+import type { ClientInfo, SessionInfo, TracerInfo } from "../protocol/mod.ts";
+
+/** What the owner of a session tells the others about it. */
+export interface SessionFacts {
+  /** When it was created (ISO 8601). */
+  created: string;
+  /** What its tracer told about itself; null while it has none. */
+  tracer: TracerInfo | null;
+  /** For a child session: its parent's id. */
+  parent?: string | undefined;
+}
+
+/** What the registry knows of a session. */
+export interface SessionRecord extends SessionFacts {
+  /** The session id. */
+  id: string;
+  /** The server that owns it (holds its tracer), or null while none does. */
+  owner: string | null;
+  /** Its clients on every server. */
+  clients: ClientInfo[];
+}
+
+/** Why {@linkcode Registry.claim} refused: another server owns the session. */
+export interface ClaimRefused {
+  /** The server that owns it. */
+  owner: string;
+}
+
+/** A change of a session, as {@linkcode Registry.watch} reports it. */
+export interface RegistryChange {
+  /** The session that changed. */
+  id: string;
+  /** Its record now, or null when it is gone. */
+  record: SessionRecord | null;
+}
+
+/**
+ * The shared directory of sessions and the bus between servers. Every method may be called by
+ * any server of the registry; `server` names the caller.
+ */
+export interface Registry {
+  /** This server's name in the registry, unique among its servers. */
+  readonly server: string;
+  /** A new client id, unique among the servers of the registry (`c1`, `c2`...). */
+  newClientId(): Promise<string>;
+  /**
+   * Makes this server the session's owner (creating its record when there is none), with these
+   * facts: true, or who owns it instead.
+   */
+  claim(id: string, facts: SessionFacts): Promise<true | ClaimRefused>;
+  /** The owner tells new facts (its tracer came or went, ...). Ignored from anyone else. */
+  update(id: string, facts: Partial<SessionFacts>): Promise<void>;
+  /** Says who is attached to the session on this server (the record is made if need be). */
+  present(id: string, clients: ClientInfo[]): Promise<void>;
+  /**
+   * This server lets go of the session: its clients there are forgotten, and when it is the
+   * owner, the record goes (the session ended).
+   */
+  release(id: string): Promise<void>;
+  /** The record of one session. */
+  find(id: string): Promise<SessionRecord | undefined>;
+  /** Every session's record. */
+  list(): Promise<SessionRecord[]>;
+  /** Calls `listener` with every change of any session until `signal` aborts. */
+  watch(listener: (change: RegistryChange) => void, signal: AbortSignal): void;
+  /** Sends `text` to every subscriber of `topic` (on any server), in order. */
+  publish(topic: string, text: string): Promise<void>;
+  /** Calls `listener` with what is published to `topic` until `signal` aborts. */
+  subscribe(topic: string, listener: (text: string) => void, signal: AbortSignal): void;
+  /** Leaves the registry: what this server owned and attended is released. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A session as `GET /sessions` lists it, from its record. */
+export function sessionInfo(record: SessionRecord): SessionInfo {
+  return {
+    id: record.id,
+    created: record.created,
+    clients: record.clients.length,
+    tracer: record.tracer,
+    ...(record.parent !== undefined ? { parent: record.parent } : {}),
+  };
+}
+
+/** What a {@linkcode MemoryRegistry} holds of one session. */
+interface Entry {
+  facts: SessionFacts;
+  owner: string | null;
+  /** Clients by the server they are attached to. */
+  presence: Map<string, ClientInfo[]>;
+}
+
+/** What the servers of one {@linkcode MemoryRegistry} share. */
+class MemoryStore {
+  readonly sessions = new Map<string, Entry>();
+  readonly watchers = new Set<(change: RegistryChange) => void>();
+  readonly topics = new Map<string, Set<(text: string) => void>>();
+  nextClient = 1;
+  nextServer = 1;
+
+  record(id: string): SessionRecord | undefined {
+    const entry = this.sessions.get(id);
+    if (!entry) return undefined;
+    return {
+      id,
+      ...structuredClone(entry.facts),
+      owner: entry.owner,
+      clients: [...entry.presence.values()].flat().map((c) => ({ ...c })),
+    };
+  }
+
+  changed(id: string): void {
+    const change = { id, record: this.record(id) ?? null };
+    for (const watcher of [...this.watchers]) watcher(change);
+  }
+}
+
+/**
+ * The registry in memory: one server's, or shared by several servers of one process (pass
+ * {@linkcode MemoryRegistry.join} of the first to the others). Changes are seen at once.
+ */
+export class MemoryRegistry implements Registry {
+  readonly server: string;
+  readonly #store: MemoryStore;
+  #closed = false;
+
+  /** A registry of its own (one server). */
+  constructor(store: MemoryStore = new MemoryStore()) {
+    this.#store = store;
+    this.server = `s${store.nextServer++}`;
+  }
+
+  /** Another server's view of this registry: the two share every session. */
+  join(): MemoryRegistry {
+    return new MemoryRegistry(this.#store);
+  }
+
+  newClientId(): Promise<string> {
+    return Promise.resolve(`c${this.#store.nextClient++}`);
+  }
+
+  claim(id: string, facts: SessionFacts): Promise<true | ClaimRefused> {
+    const entry = this.#store.sessions.get(id);
+    if (entry && entry.owner !== null && entry.owner !== this.server) {
+      return Promise.resolve({ owner: entry.owner });
+    }
+    if (entry) {
+      entry.owner = this.server;
+      entry.facts = structuredClone(facts);
+    } else {
+      this.#store.sessions.set(id, {
+        facts: structuredClone(facts),
+        owner: this.server,
+        presence: new Map(),
+      });
+    }
+    this.#store.changed(id);
+    return Promise.resolve(true);
+  }
+
+  update(id: string, facts: Partial<SessionFacts>): Promise<void> {
+    const entry = this.#store.sessions.get(id);
+    if (entry?.owner === this.server) {
+      entry.facts = { ...entry.facts, ...structuredClone(facts) };
+      this.#store.changed(id);
+    }
+    return Promise.resolve();
+  }
+
+  present(id: string, clients: ClientInfo[]): Promise<void> {
+    let entry = this.#store.sessions.get(id);
+    if (!entry) {
+      if (clients.length === 0) return Promise.resolve();
+      entry = {
+        facts: { created: new Date().toISOString(), tracer: null },
+        owner: null,
+        presence: new Map(),
+      };
+      this.#store.sessions.set(id, entry);
+    }
+    if (clients.length > 0) entry.presence.set(this.server, clients.map((c) => ({ ...c })));
+    else entry.presence.delete(this.server);
+    if (entry.owner === null && entry.presence.size === 0) this.#store.sessions.delete(id);
+    this.#store.changed(id);
+    return Promise.resolve();
+  }
+
+  release(id: string): Promise<void> {
+    const entry = this.#store.sessions.get(id);
+    if (!entry) return Promise.resolve();
+    entry.presence.delete(this.server);
+    if (entry.owner === this.server || (entry.owner === null && entry.presence.size === 0)) {
+      this.#store.sessions.delete(id);
+    }
+    this.#store.changed(id);
+    return Promise.resolve();
+  }
+
+  find(id: string): Promise<SessionRecord | undefined> {
+    return Promise.resolve(this.#store.record(id));
+  }
+
+  list(): Promise<SessionRecord[]> {
+    const ids = [...this.#store.sessions.keys()];
+    return Promise.resolve(ids.map((id) => this.#store.record(id)!));
+  }
+
+  watch(listener: (change: RegistryChange) => void, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    this.#store.watchers.add(listener);
+    signal.addEventListener("abort", () => this.#store.watchers.delete(listener), { once: true });
+  }
+
+  publish(topic: string, text: string): Promise<void> {
+    for (const listener of [...this.#store.topics.get(topic) ?? []]) listener(text);
+    return Promise.resolve();
+  }
+
+  subscribe(topic: string, listener: (text: string) => void, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    const topics = this.#store.topics;
+    let set = topics.get(topic);
+    if (!set) topics.set(topic, set = new Set());
+    set.add(listener);
+    signal.addEventListener("abort", () => {
+      set.delete(listener);
+      if (set.size === 0 && topics.get(topic) === set) topics.delete(topic);
+    }, { once: true });
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const [id, entry] of [...this.#store.sessions]) {
+      if (entry.owner === this.server || entry.presence.has(this.server)) void this.release(id);
+    }
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * A session's replay buffer: what the program printed (and its uncaught exception) while nobody
+ * was attached, kept as JSON text for the next client, bounded per session and, through a
+ * shared {@linkcode ReplayBudget}, across all sessions of a server.
+ *
+ * @module
+ */
+
+import type { Message } from "../protocol/mod.ts";
+
+/** The bytes kept in all sessions' replay buffers together, shared by the sessions of a server. */
+export interface ReplayBudget {
+  /** Bytes kept now. */
+  used: number;
+  /** The most kept at once. */
+  readonly max: number;
+}
+
+/**
+ * Most bytes of output kept while nobody is attached, for the next client (past it, the oldest
+ * go): one session's replay buffer.
+ */
+export const MAX_EARLY_BYTES = 1024 * 1024;
+/** What one kept message costs besides its JSON text (a string's header, its slot). */
+const REPLAY_OVERHEAD_BYTES = 48;
+
+/** One session's replay buffer. */
+export class ReplayBuffer {
+  /** Messages as JSON text, from `#head` on (a queue without `shift`). */
+  #items: { json: string; size: number }[] = [];
+  #head = 0;
+  #bytes = 0;
+  #dropped = 0;
+  readonly #budget: ReplayBudget;
+
+  /** A buffer that counts what it keeps against `budget` (default: its own bound only). */
+  constructor(budget: ReplayBudget = { used: 0, max: Infinity }) {
+    this.#budget = budget;
+  }
+
+  /**
+   * Keeps `msg` when it is output (a `print` of stdout or stderr) or an `exception`; the oldest
+   * kept go past the bounds.
+   */
+  keep(msg: Message): void {
+    const p = msg.p as { input?: unknown; output?: unknown } | undefined;
+    const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
+    if (!output && msg.e !== "exception") return;
+    // A print larger than the whole buffer is not even serialised.
+    if (output && typeof p?.output === "string" && p.output.length > MAX_EARLY_BYTES) {
+      this.#dropped++;
+      return;
+    }
+    // Kept as text: a parsed event costs several objects and strings, three to four times its
+    // JSON for a short line, and the budget counts what is held.
+    const json = JSON.stringify({ e: msg.e, p: msg.p });
+    const size = json.length + REPLAY_OVERHEAD_BYTES;
+    this.#items.push({ json, size });
+    this.#bytes += size;
+    this.#budget.used += size;
+    while (
+      (this.#bytes > MAX_EARLY_BYTES || this.#budget.used > this.#budget.max) &&
+      this.#head < this.#items.length
+    ) {
+      const dropped = this.#items[this.#head]!.size;
+      this.#items[this.#head++] = { json: "", size: 0 };
+      this.#bytes -= dropped;
+      this.#budget.used -= dropped;
+      this.#dropped++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /**
+   * Everything kept (each a message's JSON text), and how many messages were dropped past the
+   * bounds; the buffer is empty after.
+   */
+  take(): { texts: string[]; dropped: number } {
+    const texts = this.#items.slice(this.#head).map((item) => item.json);
+    this.drop();
+    const dropped = this.#dropped;
+    this.#dropped = 0;
+    return { texts, dropped };
+  }
+
+  /** Lets go of everything kept. Idempotent. */
+  drop(): void {
+    this.#items = [];
+    this.#head = 0;
+    this.#budget.used -= this.#bytes;
+    this.#bytes = 0;
+  }
+}

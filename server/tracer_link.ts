@@ -1,0 +1,335 @@
+/**
+ * A tracer's link: its `start` and authentication, taking its session (new, its own coming
+ * back with the resume key, or a child proved by its tree's key), `started`, and then every
+ * event it sends, checked and broadcast to the session's clients at their pace, until it leaves.
+ *
+ * @module
+ */
+
+import {
+  checkTracerMessage,
+  errorEvent,
+  isPlainObject,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  SchemaError,
+  type TracerMessage,
+  type TracerStart,
+  tracerStartPayload,
+} from "../protocol/mod.ts";
+import type { Incoming, MessageTransport } from "../transport/transport.ts";
+import { VERSION } from "../version.ts";
+import type { Admission } from "./admission.ts";
+import { constantTimeEqual } from "./auth.ts";
+import { refuse, type ServerContext } from "./context.ts";
+import type { Session } from "./session.ts";
+
+/** How long a tracer that said `disabled` may keep its link open before the session ends. */
+const DISABLED_GRACE_MS = 5000;
+/** A print at least this long is a large message for the reclaimer (see `memory.ts`). */
+const LARGE_MESSAGE = 64 * 1024;
+
+/** Serves one tracer until it leaves. */
+export async function serveTracer(
+  ctx: ServerContext,
+  admission: Admission,
+  transport: MessageTransport,
+): Promise<void> {
+  const incoming = transport.incoming[Symbol.asyncIterator]();
+  const start = await readStart(ctx, admission, transport, incoming);
+  if (!start) return;
+  const session = await takeSession(ctx, transport, start);
+  if (!session) return;
+  announce(ctx, session, transport);
+  await pump(ctx, session, transport, incoming);
+  if (session.ended || session.tracer?.transport !== transport) return;
+  if (session.disabled) {
+    ctx.end(session, ctx.exitReason(session) ?? "The tracer stopped debugging");
+  } else if (session.exit || ctx.settings.tracerGrace <= 0 || ctx.closed) {
+    session.sendClients(errorEvent(new ProtocolError("tracer", "The tracer disconnected")));
+    ctx.end(session, ctx.exitReason(session) ?? "The tracer disconnected");
+  } else {
+    ctx.orphan(session);
+  }
+}
+
+/** The tracer's `start`, checked and authenticated; undefined when the link was refused. */
+async function readStart(
+  ctx: ServerContext,
+  admission: Admission,
+  transport: MessageTransport,
+  incoming: AsyncIterator<Incoming>,
+): Promise<TracerStart | undefined> {
+  const first = await admission.first(transport, incoming);
+  if (!first) return undefined;
+  let start: TracerStart;
+  try {
+    if ("error" in first) throw first.error;
+    if (first.message.e !== "start") {
+      throw new ProtocolError("auth", `got "${first.message.e.slice(0, 64)}"`);
+    }
+    start = tracerStartPayload.check(withSessionFromUuid(first.message.p), "payload");
+  } catch (error) {
+    if (!(error instanceof ProtocolError || error instanceof SchemaError)) throw error;
+    refuse(
+      transport,
+      new ProtocolError("auth", `First message must be a valid "start": ${error.message}`),
+    );
+    return undefined;
+  }
+  if (!admission.validSessionId(transport, start.session)) return undefined;
+  const ok = await admission.authorize({
+    role: "tracer",
+    auth: start.auth ?? "",
+    session: start.session,
+    remote: transport.remote,
+    start,
+  });
+  if (!ok) {
+    await admission.failed(transport, `session ${start.session}: tracer`);
+    return undefined;
+  }
+  admission.authenticated(transport, "tracer");
+  if (start.protocol > PROTOCOL_VERSION) {
+    const speaks = `the tracer speaks ${start.protocol}`;
+    refuse(
+      transport,
+      new ProtocolError("version", `This server speaks protocol ${PROTOCOL_VERSION}; ${speaks}`),
+    );
+    return undefined;
+  }
+  if (ctx.closed || transport.isClosed) {
+    transport.close();
+    return undefined;
+  }
+  return start;
+}
+
+/**
+ * The session a tracer takes: a new one, its own when it comes back with the resume key (the
+ * old link may not look dead yet on this side), or one it joins as a proved child. Undefined
+ * when the link was refused.
+ */
+async function takeSession(
+  ctx: ServerContext,
+  transport: MessageTransport,
+  start: TracerStart,
+): Promise<Session | undefined> {
+  const id = start.session;
+  const existing = ctx.sessions.get(id);
+  const returning = existing?.resumeKey !== undefined && start.resume !== undefined &&
+    await constantTimeEqual(start.resume, existing.resumeKey);
+  const refused = (why: string) => {
+    ctx.log(`session ${id}: ${why}`);
+    return undefined;
+  };
+  if (existing && !returning && existing.resumeKey !== undefined && !existing.tracer) {
+    refuse(
+      transport,
+      new ProtocolError(
+        "session",
+        `Session "${id}" is waiting for its own tracer to reconnect; choose another session id`,
+      ),
+    );
+    return refused("refused a tracer without its resume key");
+  }
+  if (existing?.tracer && returning) {
+    const old = existing.tracer.transport;
+    existing.setTracer(undefined);
+    old.close();
+  }
+  if (existing?.tracer) {
+    const other = existing.tracer.info;
+    refuse(
+      transport,
+      new ProtocolError(
+        "session",
+        `Session "${id}" already has a live tracer (pid ${other.pid} on ${other.host}); choose another session id`,
+      ),
+    );
+    return refused(`refused a second tracer from ${transport.remote}`);
+  }
+  // A child proves it belongs to its tree (a session's own tracer, back with its resume key,
+  // proved it when it first came).
+  const parentId = start.parent;
+  let member: Session | undefined;
+  if (parentId !== undefined && !returning) {
+    const checked = await ctx.tree.check(parentId, id, start.tree, existing);
+    if (checked instanceof ProtocolError) {
+      refuse(transport, checked);
+      return refused(`refused a child tracer: ${checked.message}`);
+    }
+    member = checked;
+  }
+  const claimed = await claim(ctx, transport, start);
+  if (!claimed) return undefined;
+  const session = ctx.sessions.get(id) ?? ctx.newSession(transport, id);
+  if (!session) {
+    if (!ctx.sessions.has(id)) void ctx.registry.release(id).catch(() => {});
+    return undefined;
+  }
+  if (session.tracer) {
+    refuse(transport, new ProtocolError("session", `Session "${id}" took another tracer`));
+    return refused(`refused a tracer from ${transport.remote}: another came first`);
+  }
+  const info = tracerInfo(start);
+  session.setTracer({ transport, info });
+  if (parentId !== undefined && member) ctx.tree.adopt(session, parentId, member);
+  session.treeKey ??= randomKey();
+  session.resumeKey ??= randomKey();
+  session.lastActivity = Date.now();
+  session.stopTimer("orphan");
+  const how = returning ? "came back" : "attached";
+  ctx.log(
+    `session ${id}: tracer ${how} from ${transport.remote} (${
+      info.argv.join(" ")
+    }, pid ${info.pid} on ${info.host})`,
+  );
+  return session;
+}
+
+/**
+ * Makes this server the session's owner in the registry. Another server owning it (two tracers
+ * of one id on two servers) refuses this tracer: false.
+ */
+async function claim(
+  ctx: ServerContext,
+  transport: MessageTransport,
+  start: TracerStart,
+): Promise<boolean> {
+  const id = start.session;
+  const local = ctx.sessions.get(id);
+  const facts = {
+    created: (local?.created ?? new Date()).toISOString(),
+    tracer: tracerInfo(start),
+    ...(start.parent !== undefined ? { parent: start.parent } : {}),
+  };
+  let claimed;
+  try {
+    claimed = await ctx.registry.claim(id, facts);
+  } catch (error) {
+    // The registry is away: the session works on this server alone.
+    ctx.log(`registry: claim of ${id} failed: ${error}`);
+    return true;
+  }
+  if (claimed === true) return true;
+  ctx.log(`session ${id}: refused a tracer: server ${claimed.owner} owns the session`);
+  refuse(transport, new ProtocolError("session", `Session "${id}" is live on another server`));
+  return false;
+}
+
+/** What a tracer's `start` tells about it, as clients see it. */
+function tracerInfo(start: TracerStart) {
+  const {
+    auth: _auth,
+    session: _id,
+    uuid: _uuid,
+    resume: _resume,
+    parent: _p,
+    tree: _tree,
+    ...info
+  } = start;
+  return info;
+}
+
+/** `started` to the tracer, then a `start` for each client already there. */
+function announce(
+  ctx: ServerContext,
+  session: Session,
+  transport: MessageTransport,
+): void {
+  transport.send({
+    e: "started",
+    p: {
+      session: session.id,
+      protocol: PROTOCOL_VERSION,
+      server: `qdb ${VERSION}`,
+      resume: session.resumeKey,
+      tree: session.treeKey,
+      ...(ctx.clientUrl ? { clients: ctx.clientUrl } : {}),
+    },
+  });
+  for (const client of session.clients.values()) {
+    session.clearTimer(client.waitTimer);
+    client.waitTimer = undefined;
+    ctx.sendAttached(session, client);
+    ctx.askState(session, client.id, client.startId);
+  }
+  if (
+    session.clients.size === 0 && ctx.settings.attachTimeout > 0 && session.ancestors.length === 0
+  ) {
+    // A child waits for no client of its own: its ancestors' clients are told of it.
+    ctx.waitForClient(session);
+  }
+  if (session.ancestors.length > 0 && !session.childState) {
+    ctx.tree.changed(session, { state: "running" });
+  }
+}
+
+/** Takes the tracer's events, at the pace of the clients, until its link closes. */
+async function pump(
+  ctx: ServerContext,
+  session: Session,
+  transport: MessageTransport,
+  incoming: AsyncIterator<Incoming>,
+): Promise<void> {
+  while (true) {
+    // Taken at the pace of the clients: the tracer's link fills and its program waits.
+    const pace = session.paced();
+    if (pace) await pace;
+    const next = await incoming.next();
+    if (next.done) return;
+    const item = next.value;
+    let msg: TracerMessage;
+    try {
+      // Clients trust what reaches them: only documented tracer events, of the right shape,
+      // ever do (never a forged `command`, `attached` or `clients`).
+      if ("error" in item) throw item.error;
+      msg = checkTracerMessage(item.message);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      transport.send(errorEvent(error));
+      continue;
+    }
+    // Large texts are what V8 leaves lying about (small ones its young generation frees at
+    // once; counting those would force full collections all through a flood). Past a bound of
+    // them, the tracer waits for the collection (its link fills, as when clients are slow): a
+    // burst of big prints costs a bounded heap, not one V8 lets grow.
+    if (msg.e === "print" && msg.p.output.length >= LARGE_MESSAGE) {
+      const debt = ctx.reclaimer.note(msg.p.output.length);
+      if (debt) await debt;
+    }
+    deliver(ctx, session, msg);
+  }
+}
+
+/** One checked tracer event: to the clients, and what it means for the session. */
+function deliver(ctx: ServerContext, session: Session, msg: TracerMessage): void {
+  if (msg.e === "exited") {
+    const p = msg.p;
+    session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
+  }
+  session.broadcast(msg);
+  if (session.ancestors.length > 0) ctx.tree.watch(session, msg);
+  if (msg.e === "disabled" && !session.ended) {
+    // The tracer closes the link once it has said everything (after a hard disable, the
+    // program's exit code comes next); it gets a little time, then the session ends.
+    session.startTimer("disabled", DISABLED_GRACE_MS, () => {
+      ctx.end(session, ctx.exitReason(session) ?? "The tracer stopped debugging");
+    });
+    session.disabled = true;
+  }
+}
+
+/** The original qdb's tracers name their session `uuid`: accept it as `session`. */
+function withSessionFromUuid(p: unknown): unknown {
+  if (!isPlainObject(p) || p.session !== undefined || typeof p.uuid !== "string") return p;
+  const { uuid, ...rest } = p;
+  return { ...rest, session: uuid };
+}
+
+/** A random key of 128 bits, as hex. */
+function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
