@@ -4,6 +4,7 @@ import { type AuthFunction, bothAuth, DEFAULT_LIMITS, serve, tokensAuth } from "
 import type { TlsServerOptions } from "../transport/tls.ts";
 import { choice, type CommandSpec, num, type OptionValues, str, UsageError } from "./args.ts";
 import { untilInterrupted } from "./_signals.ts";
+import { RedisRegistry } from "../server/redis_registry.ts";
 
 /** The `serve` command. */
 export const serveCommand: CommandSpec = {
@@ -199,6 +200,20 @@ export const serveCommand: CommandSpec = {
       placeholder: "FILE",
       help: "The private key of --tls-cert (PEM)",
     },
+    {
+      name: "redis",
+      type: "string",
+      placeholder: "URL",
+      help:
+        "Share sessions with every qdb serve of this Redis (redis://[:PASSWORD@]HOST:PORT, rediss:// for TLS)",
+      env: "QDB_REDIS",
+    },
+    {
+      name: "redis-password-file",
+      type: "string",
+      placeholder: "FILE",
+      help: "Read the Redis password from this file (instead of the URL)",
+    },
     { name: "quiet", short: "q", type: "boolean", help: "Do not log session events" },
   ],
   examples: [
@@ -206,6 +221,7 @@ export const serveCommand: CommandSpec = {
     'qdb serve --host 0.0.0.0 --token "$QDB_TOKEN" --inactivity-timeout 1800 --timeout-disable-mode hard',
     'qdb serve --host 0.0.0.0 --tracer-token "$T" --client-token "$C" --read-only-token "$R" --tls-cert s.pem --tls-key s.key',
     "qdb serve --auth ./team_auth.ts",
+    'qdb serve --host 0.0.0.0 --token "$QDB_TOKEN" --redis redis://redis.internal:6379',
   ],
   async run({ values }) {
     const seconds = (name: string, fallback: number) =>
@@ -214,7 +230,10 @@ export const serveCommand: CommandSpec = {
     const auth = await authFromFlags(values);
     const quiet = values.quiet === true;
     const tls = await readTlsFiles(str(values, "tls-cert"), str(values, "tls-key"));
+    const log = quiet ? () => {} : (line: string) => console.error(`qdb serve: ${line}`);
+    const registry = await connectRedis(values, log);
     const running = await serve({
+      ...(registry ? { registry } : {}),
       tls,
       hostname,
       clientPort: num(values, "client-port", 8002, { min: 0, max: 65535, integer: true }),
@@ -259,7 +278,10 @@ export const serveCommand: CommandSpec = {
       inactivityTimeout: seconds("inactivity-timeout", 600),
       timeoutDisableMode: choice(values, "timeout-disable-mode", ["soft", "hard"], "soft"),
       web: values["no-web"] !== true,
-      log: quiet ? () => {} : (line) => console.error(`qdb serve: ${line}`),
+      log,
+    }).catch(async (error) => {
+      await registry?.close();
+      throw error;
     });
     // Scripts read this line: keep its format stable.
     console.log(`qdb serve: clients ${running.clientUrl}  tracers ${running.tracerUrl}`);
@@ -274,9 +296,42 @@ export const serveCommand: CommandSpec = {
     }
     await untilInterrupted(running.finished);
     await running.close();
+    await registry?.close();
     return 0;
   },
 };
+
+/** The Redis registry `--redis` names, connected; undefined without one. */
+async function connectRedis(
+  values: OptionValues,
+  log: (line: string) => void,
+): Promise<RedisRegistry | undefined> {
+  const url = str(values, "redis");
+  const passwordFile = str(values, "redis-password-file");
+  if (url === undefined) {
+    if (passwordFile !== undefined) throw new UsageError("--redis-password-file needs --redis");
+    return undefined;
+  }
+  let shown: string;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new Error();
+    parsed.password = parsed.password ? "***" : "";
+    shown = parsed.href;
+  } catch {
+    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
+  }
+  const password = passwordFile === undefined
+    ? undefined
+    : (await Deno.readTextFile(passwordFile)).replace(/\r?\n$/, "");
+  try {
+    const registry = await RedisRegistry.connect({ url, password, log });
+    log(`server ${registry.server} of the sessions shared through ${shown}`);
+    return registry;
+  } catch (error) {
+    throw new Error(`Could not reach Redis at ${shown}: ${error}`, { cause: error });
+  }
+}
 
 /** The auth function the token flags and `--auth` describe; undefined when open to all. */
 async function authFromFlags(values: OptionValues): Promise<AuthFunction | undefined> {

@@ -22,6 +22,7 @@ import type { Access } from "./auth.ts";
 import { refuse, type ServerContext } from "./context.ts";
 import { seconds } from "./options.ts";
 import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, type Session } from "./session.ts";
+import { parseUp, Relay, RemoteClientTransport, type RemoteJoin, type Up, upTopic } from "./bus.ts";
 
 /** Commands other clients are not told about (see `command`). */
 const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
@@ -46,7 +47,10 @@ interface ClientStart {
   access: Access;
 }
 
-/** Serves one client of session `sessionId` until it leaves. */
+/**
+ * Serves one client of session `sessionId` until it leaves: here, or relayed to the server that
+ * owns the session.
+ */
 export async function serveClient(
   ctx: ServerContext,
   admission: Admission,
@@ -57,16 +61,8 @@ export async function serveClient(
   const begun = await readStart(ctx, admission, transport, incoming, sessionId);
   if (!begun) return;
   const id = await ctx.registry.newClientId();
+  const owner = ctx.sessions.has(sessionId) ? undefined : await ownerElsewhere(ctx, sessionId);
   if (ctx.closed || transport.isClosed) return transport.close();
-  const session = ctx.sessions.get(sessionId) ?? ctx.newSession(transport, sessionId);
-  if (!session) return;
-  const max = ctx.settings.limits.maxClientsPerSession;
-  if (session.clients.size >= max) {
-    return refuse(
-      transport,
-      new ProtocolError("limit", `Session "${session.id}" has the most clients it takes (${max})`),
-    );
-  }
   const client: ClientPeer = {
     id,
     name: begun.name || id,
@@ -76,13 +72,59 @@ export async function serveClient(
     // Clients that do not say are the original qdb's: protocol 1.
     protocol: Math.min(begun.protocol ?? 1, PROTOCOL_VERSION),
   };
+  if (owner !== undefined && !ctx.sessions.has(sessionId)) {
+    return await relay(ctx, sessionId, client, incoming, owner);
+  }
+  const session = ctx.sessions.get(sessionId) ?? ctx.newSession(transport, sessionId);
+  if (!session) return;
+  await attend(ctx, session, client, incoming);
+}
+
+/** The server that owns session `id`, when it is not this one. */
+async function ownerElsewhere(ctx: ServerContext, id: string): Promise<string | undefined> {
+  try {
+    const owner = (await ctx.registry.find(id))?.owner;
+    return owner && owner !== ctx.registry.server ? owner : undefined;
+  } catch (error) {
+    // The registry is away: the client waits here, as on a server of its own.
+    ctx.log(`registry: finding session ${id} failed: ${error}`);
+    return undefined;
+  }
+}
+
+/**
+ * A client in its session on this server, until it leaves (or, when the session moves to the
+ * server its tracer came to, is relayed there).
+ */
+async function attend(
+  ctx: ServerContext,
+  session: Session,
+  client: ClientPeer,
+  incoming: AsyncIterator<Incoming>,
+): Promise<void> {
+  const max = ctx.settings.limits.maxClientsPerSession;
+  if (session.clients.size >= max) {
+    return refuse(
+      client.transport,
+      new ProtocolError("limit", `Session "${session.id}" has the most clients it takes (${max})`),
+    );
+  }
   join(ctx, session, client);
   while (true) {
     const next = await incoming.next();
     if (next.done) break;
+    if (client.relay) {
+      client.relay.send(next.value);
+      continue;
+    }
     // A read-only client cannot keep a session alive: it attends nothing.
     if (client.access !== "read-only") session.lastActivity = Date.now();
     handleMessage(ctx, session, client, next.value);
+  }
+  if (client.relay) {
+    client.relay.leave();
+    ctx.log(`session ${session.id}: client ${client.id} left`);
+    return;
   }
   // A client dropped as too slow has left already.
   if (!session.removeClient(client)) return;
@@ -91,6 +133,123 @@ export async function serveClient(
   session.sendClients({ e: "clients", p: { left: clientInfo(client) } });
   ctx.present(session);
   if (!session.tracer && session.clients.size === 0) ctx.forget(session);
+}
+
+/** A client relayed to the server that owns its session, until it leaves. */
+async function relay(
+  ctx: ServerContext,
+  sessionId: string,
+  client: ClientPeer,
+  incoming: AsyncIterator<Incoming>,
+  owner: string,
+): Promise<void> {
+  const where = `session ${sessionId}: client ${client.id} (${client.name})`;
+  ctx.log(`${where} attached from ${client.transport.remote}, relayed to server ${owner}`);
+  let relayed: Relay;
+  try {
+    relayed = await Relay.open(ctx.registry, sessionId, joinOf(client), client.transport, ctx.log);
+  } catch (error) {
+    ctx.log(`${where}: the registry failed (${error}); closed`);
+    return refuse(
+      client.transport,
+      new ProtocolError("session", `Session "${sessionId}" could not be reached: ${error}`),
+    );
+  }
+  while (true) {
+    const next = await incoming.next();
+    if (next.done) break;
+    relayed.send(next.value);
+  }
+  relayed.leave();
+  ctx.log(`session ${sessionId}: client ${client.id} left`);
+}
+
+/** What a client's relay tells the owner of it. */
+function joinOf(client: ClientPeer): RemoteJoin {
+  return {
+    c: client.id,
+    name: client.name,
+    address: client.transport.remote,
+    access: client.access,
+    protocol: client.protocol,
+    startId: client.startId,
+  };
+}
+
+/**
+ * The session's tracer came to another server while clients waited for it here: they are
+ * relayed there (the owner sends each `attached` again, as when a tracer comes), and the session
+ * is forgotten here.
+ */
+export async function moveClients(
+  ctx: ServerContext,
+  session: Session,
+  owner: string,
+): Promise<void> {
+  ctx.log(`session ${session.id}: its tracer is on server ${owner}; its clients here move there`);
+  const { registry, log } = ctx;
+  // Each client's relay stands in at once: nothing a client sends meanwhile is taken here, and
+  // what it sends is passed on in order once its relay is open.
+  const opening = [...session.clients.values()].map((client) => {
+    const relay = Relay.open(registry, session.id, joinOf(client), client.transport, log);
+    client.relay = {
+      send: (item) => void relay.then((r) => r.send(item), () => {}),
+      leave: () => void relay.then((r) => r.leave(), () => {}),
+    };
+    return { client, relay };
+  });
+  ctx.forget(session);
+  for (const { client, relay } of opening) {
+    try {
+      client.relay = await relay;
+    } catch (error) {
+      log(`session ${session.id}: client ${client.id} could not move (${error}); closed`);
+      client.transport.close();
+    }
+  }
+}
+
+/**
+ * Takes the clients of `session` that attach through other servers, while this server owns it
+ * (until the session is forgotten here).
+ */
+export async function hostRemoteClients(ctx: ServerContext, session: Session): Promise<void> {
+  const stop = ctx.hostRemote(session.id);
+  if (!stop) return;
+  const remotes = new Map<string, RemoteClientTransport>();
+  await ctx.registry.subscribe(upTopic(session.id), (text) => {
+    let up: Up;
+    try {
+      up = parseUp(text);
+    } catch (error) {
+      ctx.log(`registry: a bad text for session ${session.id} was dropped: ${error}`);
+      return;
+    }
+    if (up.k !== "join") return remotes.get(up.c)?.receive(up);
+    if (remotes.has(up.c)) return;
+    const transport = new RemoteClientTransport(
+      ctx.registry,
+      session.id,
+      up.c,
+      up.address,
+      ctx.log,
+    );
+    remotes.set(up.c, transport);
+    transport.closed.then(() => remotes.delete(up.c));
+    if (session.ended) return transport.close();
+    const client: ClientPeer = {
+      id: up.c,
+      name: up.name,
+      transport,
+      startId: up.startId,
+      access: up.access,
+      protocol: Math.min(up.protocol, PROTOCOL_VERSION),
+    };
+    attend(ctx, session, client, transport.incoming[Symbol.asyncIterator]()).catch((error) => {
+      ctx.log(`session ${session.id}: remote client ${client.id}: internal error: ${error}`);
+      transport.close();
+    });
+  }, stop);
 }
 
 /** The client's `start`, checked and authenticated; undefined when the link was refused. */

@@ -55,6 +55,8 @@ export class ServerContext {
   clientUrl: string | undefined;
   /** Set once the server is closing. */
   closed = false;
+  /** Sessions this server owns whose clients on other servers it takes, and how to stop. */
+  readonly #hosting = new Map<string, AbortController>();
   /** Called when the first session is made (the sweep starts). */
   onFirstSession: () => void = () => {};
 
@@ -241,12 +243,25 @@ export class ServerContext {
     this.reclaimer.soon();
   }
 
+  /**
+   * A signal for taking remote clients of session `id`, aborted when the session is forgotten
+   * here; undefined when this server takes them already.
+   */
+  hostRemote(id: string): AbortSignal | undefined {
+    if (this.#hosting.has(id)) return undefined;
+    const stop = new AbortController();
+    this.#hosting.set(id, stop);
+    return stop.signal;
+  }
+
   /** Takes the session off this server (and, as far as this server is concerned, the registry). */
   forget(session: Session): void {
     session.clearTimers();
     session.dropReplay();
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
+    this.#hosting.get(session.id)?.abort();
+    this.#hosting.delete(session.id);
     this.#registry("release", this.registry.release(session.id));
   }
 }

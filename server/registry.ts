@@ -80,8 +80,11 @@ export interface Registry {
   watch(listener: (change: RegistryChange) => void, signal: AbortSignal): void;
   /** Sends `text` to every subscriber of `topic` (on any server), in order. */
   publish(topic: string, text: string): Promise<void>;
-  /** Calls `listener` with what is published to `topic` until `signal` aborts. */
-  subscribe(topic: string, listener: (text: string) => void, signal: AbortSignal): void;
+  /**
+   * Calls `listener` with what is published to `topic` until `signal` aborts. Resolves once the
+   * subscription holds: what is published after that reaches it.
+   */
+  subscribe(topic: string, listener: (text: string) => void, signal: AbortSignal): Promise<void>;
   /** Leaves the registry: what this server owned and attended is released. Idempotent. */
   close(): Promise<void>;
 }
@@ -124,9 +127,17 @@ class MemoryStore {
     };
   }
 
+  /**
+   * Tells every watcher, each a little later (as a broker would: never inside the caller's own
+   * call, always in order).
+   */
   changed(id: string): void {
     const change = { id, record: this.record(id) ?? null };
-    for (const watcher of [...this.watchers]) watcher(change);
+    for (const watcher of [...this.watchers]) {
+      queueMicrotask(() => {
+        if (this.watchers.has(watcher)) watcher(structuredClone(change));
+      });
+    }
   }
 }
 
@@ -227,12 +238,17 @@ export class MemoryRegistry implements Registry {
   }
 
   publish(topic: string, text: string): Promise<void> {
-    for (const listener of [...this.#store.topics.get(topic) ?? []]) listener(text);
+    const listeners = this.#store.topics.get(topic);
+    for (const listener of [...listeners ?? []]) {
+      queueMicrotask(() => {
+        if (listeners!.has(listener)) listener(text);
+      });
+    }
     return Promise.resolve();
   }
 
-  subscribe(topic: string, listener: (text: string) => void, signal: AbortSignal): void {
-    if (signal.aborted) return;
+  subscribe(topic: string, listener: (text: string) => void, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
     const topics = this.#store.topics;
     let set = topics.get(topic);
     if (!set) topics.set(topic, set = new Set());
@@ -241,6 +257,7 @@ export class MemoryRegistry implements Registry {
       set.delete(listener);
       if (set.size === 0 && topics.get(topic) === set) topics.delete(topic);
     }, { once: true });
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -4,7 +4,9 @@
  */
 
 import { assert, assertEquals } from "../tests/support/assert.ts";
+import { HAVE_REDIS, startRedis } from "../tests/support/redis.ts";
 import { MemoryRegistry, type Registry, type RegistryChange } from "./registry.ts";
+import { RedisRegistry } from "./redis_registry.ts";
 
 /** Two servers' views of one fresh registry, and how to clean up after them. */
 interface Pair {
@@ -13,7 +15,7 @@ interface Pair {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const IMPLEMENTATIONS: { name: string; pair: () => Promise<Pair> }[] = [
+const IMPLEMENTATIONS: { name: string; pair: () => Promise<Pair>; ignore?: boolean }[] = [
   {
     name: "memory",
     pair: () => {
@@ -29,6 +31,24 @@ const IMPLEMENTATIONS: { name: string; pair: () => Promise<Pair> }[] = [
       });
     },
   },
+  {
+    name: "redis",
+    ignore: !HAVE_REDIS,
+    pair: async () => {
+      const redis = await startRedis();
+      const a = await RedisRegistry.connect({ url: redis.url });
+      const b = await RedisRegistry.connect({ url: redis.url });
+      return {
+        a,
+        b,
+        async [Symbol.asyncDispose]() {
+          await a.close();
+          await b.close();
+          await redis.stop();
+        },
+      };
+    },
+  },
 ];
 
 const TRACER = {
@@ -42,8 +62,11 @@ const TRACER = {
 };
 const CREATED = "2026-12-06T00:00:00.000Z";
 
-for (const { name, pair } of IMPLEMENTATIONS) {
-  Deno.test(`registry (${name}): servers have names of their own, and client ids never repeat`, async () => {
+for (const { name, pair, ignore } of IMPLEMENTATIONS) {
+  const test = (title: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `registry (${name}): ${title}`, ignore: ignore ?? false, fn });
+
+  test("servers have names of their own, and client ids never repeat", async () => {
     await using p = await pair();
     assert(p.a.server !== p.b.server, "two servers with one name");
     const ids = new Set<string>();
@@ -55,7 +78,7 @@ for (const { name, pair } of IMPLEMENTATIONS) {
     for (const id of ids) assert(/^c\d+$/.test(id), id);
   });
 
-  Deno.test(`registry (${name}): one server owns a session; the other sees it and cannot take it`, async () => {
+  test("one server owns a session; the other sees it and cannot take it", async () => {
     await using p = await pair();
     assertEquals(await p.a.claim("s1", { created: CREATED, tracer: TRACER }), true);
     // Claiming again is the owner's own business (its tracer came back).
@@ -82,7 +105,7 @@ for (const { name, pair } of IMPLEMENTATIONS) {
     assertEquals(await p.b.claim("s1", { created: CREATED, tracer: TRACER }), true);
   });
 
-  Deno.test(`registry (${name}): clients on every server are one presence`, async () => {
+  test("clients on every server are one presence", async () => {
     await using p = await pair();
     const ana = { id: "c1", name: "ana", address: "10.0.0.1:1" };
     const bo = { id: "c2", name: "bo", address: "10.0.0.2:1", readOnly: true };
@@ -108,7 +131,7 @@ for (const { name, pair } of IMPLEMENTATIONS) {
     assertEquals(await p.a.find("s2"), undefined);
   });
 
-  Deno.test(`registry (${name}): what is read is a copy, not the registry's own`, async () => {
+  test("what is read is a copy, not the registry's own", async () => {
     await using p = await pair();
     await p.a.claim("s1", { created: CREATED, tracer: TRACER });
     const record = (await p.b.find("s1"))!;
@@ -117,7 +140,7 @@ for (const { name, pair } of IMPLEMENTATIONS) {
     assertEquals(await p.a.find("s1"), { ...record, tracer: TRACER, clients: [] });
   });
 
-  Deno.test(`registry (${name}): changes are watched, and topics carry text in order`, async () => {
+  test("changes are watched, and topics carry text in order", async () => {
     await using p = await pair();
     const stop = new AbortController();
     const changes: RegistryChange[] = [];
@@ -140,7 +163,7 @@ for (const { name, pair } of IMPLEMENTATIONS) {
     assertEquals({ texts: texts.length, changes: changes.length }, before);
   });
 
-  Deno.test(`registry (${name}): a server that leaves releases what it owned and attended`, async () => {
+  test("a server that leaves releases what it owned and attended", async () => {
     await using p = await pair();
     await p.a.claim("s1", { created: CREATED, tracer: TRACER });
     await p.a.present("s2", [{ id: "c1", name: "ana", address: "a" }]);

@@ -22,11 +22,11 @@ import type { MessageTransport } from "../transport/transport.ts";
 import { sanitizeLine } from "../protocol/sanitize.ts";
 import { acceptEach } from "./accept.ts";
 import { Admission } from "./admission.ts";
-import { serveClient } from "./client_link.ts";
+import { moveClients, serveClient } from "./client_link.ts";
 import { ServerContext } from "./context.ts";
 import { HttpFront } from "./http.ts";
 import { type ServerOptions, settingsOf } from "./options.ts";
-import { MemoryRegistry, sessionInfo } from "./registry.ts";
+import { MemoryRegistry, type RegistryChange, sessionInfo } from "./registry.ts";
 import { QueueSweeper } from "./sweep.ts";
 import { serveTracer } from "./tracer_link.ts";
 
@@ -88,6 +88,8 @@ class Server implements QdbServer {
   /** Whether the registry is the server's own (closed with it). */
   readonly #ownRegistry: boolean;
   readonly #listeners = new Set<Deno.Listener>();
+  /** Stops watching the registry (on close). */
+  readonly #unwatch = new AbortController();
 
   constructor(options: ServerOptions) {
     const log = options.log ?? (() => {});
@@ -103,7 +105,20 @@ class Server implements QdbServer {
       sessions: () => this.sessions(),
       acceptClient: (transport, session) => void this.acceptClient(transport, session),
     }, options);
+    registry.watch((change) => this.#watched(change), this.#unwatch.signal);
     this.handler = this.handler.bind(this);
+  }
+
+  /**
+   * A session changed in the registry: when its tracer came to another server while clients
+   * wait for it here, they move there.
+   */
+  #watched(change: RegistryChange): void {
+    const ctx = this.#ctx;
+    const owner = change.record?.owner;
+    if (!owner || owner === ctx.registry.server || ctx.closed) return;
+    const session = ctx.sessions.get(change.id);
+    if (session && !session.tracer && !session.ended) void moveClients(ctx, session, owner);
   }
 
   handler(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> {
@@ -174,6 +189,7 @@ class Server implements QdbServer {
     const ctx = this.#ctx;
     if (ctx.closed) return;
     ctx.closed = true;
+    this.#unwatch.abort();
     ctx.reclaimer.close();
     this.#sweeper.stop();
     for (const listener of this.#listeners) {

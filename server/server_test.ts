@@ -885,3 +885,136 @@ Deno.test("two servers on one registry: each lists the other's sessions, client 
   // Both gone: the registry holds nothing of theirs.
   assertEquals(await registry.list(), []);
 });
+
+/** Two servers sharing one in-memory registry, closed after `fn`. */
+async function withTwoServers(
+  fn: (a: QdbServer, b: QdbServer, logs: string[]) => Promise<void>,
+  options: ServerOptions = {},
+): Promise<void> {
+  const registry = new MemoryRegistry();
+  const logs: string[] = [];
+  const make = (name: string, reg: MemoryRegistry) =>
+    createServer({
+      inactivityTimeout: 0,
+      registry: reg,
+      log: (line) => logs.push(`${name}: ${line}`),
+      ...options,
+    });
+  const a = make("a", registry);
+  const b = make("b", registry.join());
+  try {
+    await fn(a, b, logs);
+  } finally {
+    await a.close();
+    await b.close();
+    await registry.close();
+  }
+}
+
+Deno.test("cluster: a client on another server attaches to a session, commands reach its tracer and events come back in order", async () => {
+  await withTwoServers(async (a, b) => {
+    const t = tracer(a, "s1");
+    await t.expect("started");
+    const ana = client(a, "s1", { e: "start", p: { name: "ana" } });
+    await ana.expect("attached");
+    await t.expect("start");
+    // bo attaches through server b: the owner (a) sends attached, and asks the tracer for bo.
+    const bo = client(b, "s1", { e: "start", p: { name: "bo" }, id: "b0" });
+    const attached = await bo.expect("attached");
+    assertEquals([attached.p.session, attached.p.tracer.pid, attached.p.you], ["s1", 4242, "c2"]);
+    assertEquals(attached.p.clients.map((c: { name: string }) => c.name), ["ana", "bo"]);
+    assertEquals((await ana.expect("clients")).p.joined.name, "bo");
+    const start = await t.expect("start");
+    assertEquals(start.p, { client: "c2" });
+    t.transport.send({ e: "stack", p: { index: 0, stack: [] }, id: start.id! });
+    assertEquals((await bo.expect("stack")).id, "b0");
+    // bo's command goes to the tracer; its answer comes back to bo with bo's id.
+    bo.transport.send({ e: "eval", p: "x", id: 7 });
+    const routed = await t.expect("eval");
+    assertEquals(routed.p, "x");
+    assertEquals((await ana.expect("command")).p.client.name, "bo");
+    t.transport.send({ e: "print", p: { input: "x", exc: false, output: "1" }, id: routed.id! });
+    assertEquals((await bo.expect("print")).id, 7);
+    // A flood of output reaches both, in order, none lost.
+    for (let i = 0; i < 500; i++) {
+      t.transport.send({ e: "print", p: { input: "<stdout>", exc: false, output: `${i}` } });
+    }
+    for (const inbox of [ana, bo]) {
+      for (let i = 0; i < 500; i++) {
+        assertEquals((await inbox.expect("print", (p) => p.input === "<stdout>")).p.output, `${i}`);
+      }
+    }
+    // Every server lists bo among the session's clients.
+    for (const server of [a, b]) {
+      assertEquals((await server.sessions()).sessions.map((s) => [s.id, s.clients]), [["s1", 2]]);
+    }
+    // bo leaves: ana is told.
+    bo.transport.close();
+    assertEquals((await ana.expect("clients")).p.left.name, "bo");
+  });
+});
+
+Deno.test("cluster: clients waiting on one server move to the server their tracer came to", async () => {
+  await withTwoServers(async (a, b, logs) => {
+    const bo = client(b, "later", { e: "start", p: { name: "bo" } });
+    assertEquals((await bo.expect("attached")).p.tracer, null);
+    const t = tracer(a, "later");
+    await t.expect("started");
+    const attached = await bo.expect("attached");
+    assertEquals(attached.p.tracer.pid, 4242);
+    assertEquals((await t.expect("start")).p, { client: attached.p.you });
+    bo.transport.send({ e: "step" });
+    await t.expect("step");
+    assertMatch(logs.join("\n"), /b: session later: its tracer is on server s1/);
+    assertEquals((await b.sessions()).sessions.map((s) => [s.id, s.clients]), [["later", 1]]);
+  });
+});
+
+Deno.test("cluster: read-only holds across the hop, and the session's end reaches every server's clients", async () => {
+  await withTwoServers(async (a, b) => {
+    const t = tracer(a, "s1");
+    await t.expect("started");
+    const viewer = client(b, "s1", { e: "start", p: { name: "viewer", auth: "ro" } });
+    await viewer.expect("attached");
+    await t.expect("start");
+    viewer.transport.send({ e: "eval", p: "1", id: 1 });
+    assertEquals((await viewer.expect("error")).p.type, "permission");
+    t.transport.send({ e: "exited", p: { code: 3 } });
+    t.transport.close();
+    assertMatch((await viewer.expect("disable")).p.reason, /exited with code 3/);
+    await viewer.closed();
+  }, {
+    clientAuth: ({ auth }) => auth === "ro" ? { access: "read-only" as const } : true,
+  });
+});
+
+Deno.test("cluster: a client on another server that reads nothing paces the tracer, and then gets every line", async () => {
+  await withTwoServers(async (a, b) => {
+    const t = tracer(a, "paced");
+    await t.expect("started");
+    const [mine, theirs] = memoryPair(["client", "server"]);
+    b.acceptClient(theirs, "paced");
+    mine.send({ e: "start", p: {}, id: 0 });
+    await t.expect("start");
+    const lines = 3000;
+    const filler = "x".repeat(1000);
+    for (let i = 0; i < lines; i++) {
+      t.transport.send({
+        e: "print",
+        p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
+      });
+    }
+    // Let both servers route all they will while the client reads nothing.
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    const queued = theirs.queuedBytes ?? 0;
+    assert(queued < 2 * PACE_BYTES, `${queued} bytes queued for the client`);
+    let next = 0;
+    for await (const item of mine.incoming) {
+      if (!("message" in item) || item.message.e !== "print") continue;
+      const p = item.message.p as { output: string };
+      assertEquals(Number(p.output.slice(0, p.output.indexOf(" "))), next++);
+      if (next === lines) break;
+    }
+    mine.close();
+  });
+});

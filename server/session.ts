@@ -22,6 +22,7 @@ import {
 } from "../protocol/mod.ts";
 import type { MessageTransport } from "../transport/transport.ts";
 import type { Access } from "./auth.ts";
+import type { Relay } from "./bus.ts";
 import { type ReplayBudget, ReplayBuffer } from "./replay.ts";
 
 export { MAX_EARLY_BYTES, type ReplayBudget } from "./replay.ts";
@@ -34,6 +35,11 @@ export interface ClientPeer {
   readonly name: string;
   /** Its link. */
   readonly transport: MessageTransport;
+  /**
+   * Set when the session moved to the server its tracer came to: what the client sends goes
+   * there now.
+   */
+  relay?: Pick<Relay, "send" | "leave"> | undefined;
   /** When it waits for a tracer: the attach timeout. */
   waitTimer?: ReturnType<typeof setTimeout> | undefined;
   /** The id of its `start`, echoed on the state the tracer sends in reply. */

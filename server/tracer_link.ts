@@ -21,6 +21,7 @@ import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
 import type { Admission } from "./admission.ts";
 import { constantTimeEqual } from "./auth.ts";
+import { hostRemoteClients } from "./client_link.ts";
 import { refuse, type ServerContext } from "./context.ts";
 import type { Session } from "./session.ts";
 
@@ -161,14 +162,17 @@ async function takeSession(
     }
     member = checked;
   }
-  const claimed = await claim(ctx, transport, start);
-  if (!claimed) return undefined;
-  const session = ctx.sessions.get(id) ?? ctx.newSession(transport, id);
-  if (!session) {
-    if (!ctx.sessions.has(id)) void ctx.registry.release(id).catch(() => {});
+  const known = ctx.sessions.get(id);
+  const session = known ?? ctx.newSession(transport, id);
+  if (!session) return undefined;
+  // Clients on other servers are taken before the registry names this server the owner: what
+  // they send once they see it is never missed.
+  await hostRemoteClients(ctx, session);
+  if (!(await claim(ctx, transport, start))) {
+    if (!known && !session.tracer && session.clients.size === 0) ctx.forget(session);
     return undefined;
   }
-  if (session.tracer) {
+  if (session.tracer || session.ended) {
     refuse(transport, new ProtocolError("session", `Session "${id}" took another tracer`));
     return refused(`refused a tracer from ${transport.remote}: another came first`);
   }

@@ -1,0 +1,414 @@
+/**
+ * The registry in Redis: servers on several machines share one set of sessions through one
+ * Redis server (6.2 or later; not Redis Cluster), with the `@redis/client` package (no RESP of
+ * qdb's own).
+ *
+ * Keys, under a prefix (default `qdb`):
+ * - `P:servers` and `P:clients`: counters that name servers (`s7`) and clients (`c42`);
+ * - `P:server:NAME`: a server's heartbeat, renewed every third of `leaseMs`: a server whose
+ *   heartbeat expired is gone, and its clients are no longer listed;
+ * - `P:lease:ID`: the name of the server that owns session ID (holds its tracer), renewed with
+ *   the heartbeat: when it expires (the server died), the session has no owner;
+ * - `P:session:ID`: a hash: `facts` (JSON: created, tracer, parent) and `p:NAME` (JSON: the
+ *   clients attached through server NAME), expiring three leases after the last server that
+ *   owns or attends it stopped renewing it;
+ * - `P:sessions`: the set of session ids.
+ *
+ * Every change is announced on the channel `P:changes` (the session id); topics are the channels
+ * `P:t:TOPIC`. Pub/sub, not streams: what one server publishes to a channel reaches every
+ * subscriber in order while both are connected, and every topic's traffic is paced by its
+ * session (see `bus.ts`), so nothing accumulates in Redis; what a server misses while it is cut
+ * off from Redis is lost, and the sessions it serves go on locally meanwhile.
+ *
+ * What is read from Redis is checked like any peer's input: a record that does not parse is
+ * left out, with a log line.
+ *
+ * @module
+ */
+
+import { createClient, type RedisClientType } from "@redis/client";
+import {
+  type ClientInfo,
+  clientInfoSchema,
+  isPlainObject,
+  tracerInfoSchema,
+} from "../protocol/mod.ts";
+import type {
+  ClaimRefused,
+  Registry,
+  RegistryChange,
+  SessionFacts,
+  SessionRecord,
+} from "./registry.ts";
+
+/** Options of {@linkcode RedisRegistry.connect}. */
+export interface RedisRegistryOptions {
+  /** `redis://[:PASSWORD@]HOST:PORT[/DB]` or `rediss://` (TLS). */
+  url: string;
+  /** The password, when it is not in the URL. */
+  password?: string | undefined;
+  /** The prefix of every key and channel. Default `qdb`. */
+  prefix?: string;
+  /** How long a server's heartbeat and leases last without renewal, in ms. Default 10 000. */
+  leaseMs?: number;
+  /** Receives a line when Redis goes away or comes back, and when a record is bad. */
+  log?: (line: string) => void;
+}
+
+/** Makes this server a session's owner, unless another live server is. */
+const CLAIM = `
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return owner end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[2], 'facts', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[2] * 3)
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[4])
+return ''`;
+
+/** The owner's new facts (anyone else's are ignored). */
+const UPDATE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], 'facts', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`;
+
+/**
+ * Who is attached through this server (none: the field goes); a session nobody owns or attends
+ * any more goes.
+ */
+const PRESENT = `
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  if redis.call('HEXISTS', KEYS[2], 'facts') == 0 then redis.call('HSET', KEYS[2], 'facts', ARGV[5]) end
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  redis.call('SADD', KEYS[3], ARGV[3])
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local attended = false
+  for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+    if string.sub(field, 1, 2) == 'p:' then attended = true end
+  end
+  if not attended then
+    redis.call('DEL', KEYS[2])
+    redis.call('SREM', KEYS[3], ARGV[3])
+  end
+end
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 1`;
+
+/** This server lets go: the session goes when it owned it, else only its clients there. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[3])
+else
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    local attended = false
+    for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+      if string.sub(field, 1, 2) == 'p:' then attended = true end
+    end
+    if not attended then
+      redis.call('DEL', KEYS[2])
+      redis.call('SREM', KEYS[3], ARGV[3])
+    end
+  end
+end
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 1`;
+
+/** Renews this server's lease of a session, and the record's life; 0 when it lost the lease. */
+const RENEW = `
+redis.call('PEXPIRE', KEYS[2], ARGV[2] * 3)
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
+type Client = RedisClientType;
+
+/** The registry in Redis; see the module's doc. */
+export class RedisRegistry implements Registry {
+  readonly server: string;
+  readonly #client: Client;
+  readonly #subscriber: Client;
+  readonly #prefix: string;
+  readonly #leaseMs: number;
+  readonly #log: (line: string) => void;
+  /** Facts of the sessions this server owns (an update sends them whole). */
+  readonly #owned = new Map<string, SessionFacts>();
+  /** Sessions this server attends (has clients of). */
+  readonly #attended = new Set<string>();
+  readonly #watchers = new Set<(change: RegistryChange) => void>();
+  readonly #renewer: ReturnType<typeof setInterval>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    client: Client,
+    subscriber: Client,
+    server: string,
+    options: RedisRegistryOptions,
+  ) {
+    this.#client = client;
+    this.#subscriber = subscriber;
+    this.server = server;
+    this.#prefix = options.prefix ?? "qdb";
+    this.#leaseMs = options.leaseMs ?? 10_000;
+    this.#log = options.log ?? (() => {});
+    this.#renewer = setInterval(() => void this.#renew(), Math.ceil(this.#leaseMs / 3));
+  }
+
+  /** Connects to Redis and joins its registry under a new server name. */
+  static async connect(options: RedisRegistryOptions): Promise<RedisRegistry> {
+    const log = options.log ?? (() => {});
+    const prefix = options.prefix ?? "qdb";
+    const make = () => {
+      // The first connection fails at once (a wrong address is said, not retried for ever);
+      // once connected, a lost connection is retried until Redis is back.
+      let connected = false;
+      const client = createClient({
+        url: options.url,
+        ...(options.password !== undefined ? { password: options.password } : {}),
+        // A call while Redis is away fails at once: the server goes on locally.
+        disableOfflineQueue: true,
+        socket: {
+          reconnectStrategy: (retries: number, cause: Error) =>
+            connected ? Math.min(100 * 2 ** retries, 2000) : cause,
+        },
+      }) as Client;
+      let down = false;
+      client.on("error", (error: Error) => {
+        if (!down && connected) log(`redis: ${error.message}; reconnecting`);
+        down = true;
+      });
+      client.on("ready", () => {
+        if (down && connected) log("redis: connected again");
+        down = false;
+        connected = true;
+      });
+      return client;
+    };
+    const client = make();
+    const subscriber = make();
+    try {
+      await client.connect();
+      await subscriber.connect();
+      const n = await client.incr(`${prefix}:servers`);
+      const server = `s${n}`;
+      const registry = new RedisRegistry(client, subscriber, server, options);
+      await registry.#heartbeat();
+      await subscriber.subscribe(`${prefix}:changes`, (id) => void registry.#changed(id));
+      return registry;
+    } catch (error) {
+      client.destroy();
+      subscriber.destroy();
+      throw error;
+    }
+  }
+
+  #key(kind: string, id?: string): string {
+    return id === undefined ? `${this.#prefix}:${kind}` : `${this.#prefix}:${kind}:${id}`;
+  }
+
+  #eval(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return this.#client.sendCommand([
+      "EVAL",
+      script,
+      String(keys.length),
+      ...keys,
+      ...args.map(String),
+    ]);
+  }
+
+  #heartbeat(): Promise<unknown> {
+    return this.#client.set(this.#key("server", this.server), "1", { PX: this.#leaseMs });
+  }
+
+  /** Renews the heartbeat, the leases of owned sessions and the life of attended records. */
+  async #renew(): Promise<void> {
+    try {
+      await this.#heartbeat();
+      for (const id of new Set([...this.#owned.keys(), ...this.#attended])) {
+        const held = await this.#eval(
+          RENEW,
+          [this.#key("lease", id), this.#key("session", id)],
+          [this.server, this.#leaseMs],
+        );
+        if (held === 0 && this.#owned.delete(id)) {
+          this.#log(`redis: this server lost its lease of session ${id}`);
+        }
+      }
+    } catch {
+      // Redis is away: the client's error handler said so; renewed when it is back.
+    }
+  }
+
+  async newClientId(): Promise<string> {
+    return `c${await this.#client.incr(this.#key("clients"))}`;
+  }
+
+  async claim(id: string, facts: SessionFacts): Promise<true | ClaimRefused> {
+    const owner = await this.#eval(
+      CLAIM,
+      [this.#key("lease", id), this.#key("session", id), this.#key("sessions")],
+      [this.server, this.#leaseMs, JSON.stringify(facts), id, this.#key("changes")],
+    );
+    if (owner !== "" && typeof owner === "string") return { owner };
+    this.#owned.set(id, structuredClone(facts));
+    return true;
+  }
+
+  async update(id: string, facts: Partial<SessionFacts>): Promise<void> {
+    const known = this.#owned.get(id);
+    if (!known) return;
+    const merged = { ...known, ...structuredClone(facts) };
+    this.#owned.set(id, merged);
+    await this.#eval(
+      UPDATE,
+      [this.#key("lease", id), this.#key("session", id)],
+      [this.server, JSON.stringify(merged), this.#key("changes"), id],
+    );
+  }
+
+  async present(id: string, clients: ClientInfo[]): Promise<void> {
+    if (clients.length > 0) this.#attended.add(id);
+    else this.#attended.delete(id);
+    const created = JSON.stringify({ created: new Date().toISOString(), tracer: null });
+    await this.#eval(
+      PRESENT,
+      [this.#key("lease", id), this.#key("session", id), this.#key("sessions")],
+      [
+        `p:${this.server}`,
+        clients.length > 0 ? JSON.stringify(clients) : "",
+        id,
+        this.#key("changes"),
+        created,
+        this.#leaseMs * 3,
+      ],
+    );
+  }
+
+  async release(id: string): Promise<void> {
+    this.#owned.delete(id);
+    this.#attended.delete(id);
+    await this.#eval(
+      RELEASE,
+      [this.#key("lease", id), this.#key("session", id), this.#key("sessions")],
+      [this.server, `p:${this.server}`, id, this.#key("changes")],
+    );
+  }
+
+  async find(id: string): Promise<SessionRecord | undefined> {
+    const [fields, owner] = await Promise.all([
+      this.#client.hGetAll(this.#key("session", id)),
+      this.#client.get(this.#key("lease", id)),
+    ]);
+    if (!fields || fields.facts === undefined) return undefined;
+    const presence = Object.entries(fields).filter(([name]) => name.startsWith("p:"));
+    // Clients of servers whose heartbeat stopped are gone.
+    const servers = presence.map(([name]) => name.slice(2));
+    const alive = servers.length === 0
+      ? []
+      : await this.#client.mGet(servers.map((s) => this.#key("server", s)));
+    try {
+      const facts = checkFacts(JSON.parse(fields.facts));
+      const clients = presence.flatMap(([, json], i) =>
+        alive[i] === null ? [] : checkClients(JSON.parse(json))
+      );
+      return {
+        id,
+        ...facts,
+        ...(owner === null ? { tracer: null } : {}),
+        owner: typeof owner === "string" ? owner : null,
+        clients,
+      };
+    } catch (error) {
+      this.#log(`redis: the record of session ${JSON.stringify(id)} is not valid: ${error}`);
+      return undefined;
+    }
+  }
+
+  async list(): Promise<SessionRecord[]> {
+    const ids = await this.#client.sMembers(this.#key("sessions"));
+    const records = await Promise.all(ids.map((id) => this.find(id)));
+    const gone = ids.filter((_, i) => records[i] === undefined);
+    // Records that expired (their servers died) leave the set too.
+    if (gone.length > 0) await this.#client.sRem(this.#key("sessions"), gone);
+    return records.filter((r): r is SessionRecord => r !== undefined)
+      .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  }
+
+  async #changed(id: string): Promise<void> {
+    if (this.#watchers.size === 0) return;
+    let record: SessionRecord | null;
+    try {
+      record = (await this.find(id)) ?? null;
+    } catch {
+      return;
+    }
+    for (const watcher of [...this.#watchers]) watcher(structuredClone({ id, record }));
+  }
+
+  watch(listener: (change: RegistryChange) => void, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    this.#watchers.add(listener);
+    signal.addEventListener("abort", () => this.#watchers.delete(listener), { once: true });
+  }
+
+  async publish(topic: string, text: string): Promise<void> {
+    await this.#client.publish(this.#key("t", topic), text);
+  }
+
+  async subscribe(
+    topic: string,
+    listener: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (signal.aborted) return;
+    const channel = this.#key("t", topic);
+    const each = (text: string) => {
+      if (!signal.aborted) listener(text);
+    };
+    signal.addEventListener("abort", () => {
+      this.#subscriber.unsubscribe(channel, each).catch(() => {});
+    }, { once: true });
+    await this.#subscriber.subscribe(channel, each);
+  }
+
+  close(): Promise<void> {
+    return this.#closing ??= (async () => {
+      clearInterval(this.#renewer);
+      this.#watchers.clear();
+      try {
+        for (const id of new Set([...this.#owned.keys(), ...this.#attended])) {
+          await this.release(id);
+        }
+        await this.#client.del(this.#key("server", this.server));
+      } catch {
+        // Redis is away: leases and heartbeat expire by themselves.
+      }
+      this.#client.destroy();
+      this.#subscriber.destroy();
+    })();
+  }
+}
+
+/** Facts read from Redis, checked. */
+function checkFacts(value: unknown): SessionFacts {
+  if (!isPlainObject(value) || typeof value.created !== "string") throw new Error("no facts");
+  const tracer = value.tracer === null ? null : tracerInfoSchema.check(value.tracer, "tracer");
+  if (value.parent !== undefined && typeof value.parent !== "string") throw new Error("a parent");
+  return {
+    created: value.created,
+    tracer,
+    ...(value.parent !== undefined ? { parent: value.parent } : {}),
+  };
+}
+
+/** A server's clients read from Redis, checked. */
+function checkClients(value: unknown): ClientInfo[] {
+  if (!Array.isArray(value) || value.length > 10_000) throw new Error("no client list");
+  return value.map((c, i) => clientInfoSchema.check(c, `clients[${i}]`));
+}
