@@ -60,7 +60,7 @@ export async function serveClient(
   const incoming = transport.incoming[Symbol.asyncIterator]();
   const begun = await readStart(ctx, admission, transport, incoming, sessionId);
   if (!begun) return;
-  const id = await ctx.registry.newClientId();
+  const id = await ctx.newClientId();
   const owner = ctx.sessions.has(sessionId) ? undefined : await ownerElsewhere(ctx, sessionId);
   if (ctx.closed || transport.isClosed) return transport.close();
   const client: ClientPeer = {
@@ -87,7 +87,7 @@ async function ownerElsewhere(ctx: ServerContext, id: string): Promise<string | 
     return owner && owner !== ctx.registry.server ? owner : undefined;
   } catch (error) {
     // The registry is away: the client waits here, as on a server of its own.
-    ctx.log(`registry: finding session ${id} failed: ${error}`);
+    ctx.registryFailed(`finding session ${id}`, error);
     return undefined;
   }
 }

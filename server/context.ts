@@ -55,6 +55,8 @@ export class ServerContext {
   clientUrl: string | undefined;
   /** Set once the server is closing. */
   closed = false;
+  #registryDown = false;
+  #nextLocalClient = 1;
   /** Sessions this server owns whose clients on other servers it takes, and how to stop. */
   readonly #hosting = new Map<string, AbortController>();
   /** Called when the first session is made (the sweep starts). */
@@ -104,9 +106,29 @@ export class ServerContext {
     this.#registry("present", this.registry.present(session.id, session.clientInfos()));
   }
 
-  /** The registry's answer to a call this server does not wait for: a failure is logged. */
+  /**
+   * The registry's answer to a call this server does not wait for: a failure is logged, once
+   * until a call succeeds again (while the registry is away, sessions go on here).
+   */
   #registry(what: string, call: Promise<unknown>): void {
-    call.catch((error) => this.log(`registry: ${what} failed: ${error}`));
+    call.then(() => this.#registryDown = false, (error) => this.registryFailed(what, error));
+  }
+
+  /** Logs a failed registry call, once until one succeeds again. */
+  registryFailed(what: string, error: unknown): void {
+    if (this.#registryDown) return;
+    this.#registryDown = true;
+    this.log(`registry: ${what} failed (${error}); sessions here go on without it`);
+  }
+
+  /** A new client id: the registry's, or while it is away one of this server's own. */
+  async newClientId(): Promise<string> {
+    try {
+      return await this.registry.newClientId();
+    } catch (error) {
+      this.registryFailed("a client id", error);
+      return `c${this.#nextLocalClient++}-${this.registry.server}`;
+    }
   }
 
   /** Sends `attached` to a client: the session as it is now. */

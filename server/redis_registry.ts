@@ -120,6 +120,12 @@ end
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1`;
 
+/** Raises a counter to at least ARGV[1]. */
+const RAISE = `
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
 /** Renews this server's lease of a session, and the record's life; 0 when it lost the lease. */
 const RENEW = `
 redis.call('PEXPIRE', KEYS[2], ARGV[2] * 3)
@@ -139,9 +145,15 @@ export class RedisRegistry implements Registry {
   readonly #log: (line: string) => void;
   /** Facts of the sessions this server owns (an update sends them whole). */
   readonly #owned = new Map<string, SessionFacts>();
-  /** Sessions this server attends (has clients of). */
-  readonly #attended = new Set<string>();
+  /** Sessions this server attends, with its clients there. */
+  readonly #attended = new Map<string, ClientInfo[]>();
+  /** The highest client number this server was given (raised again after Redis restarts). */
+  #lastClient = 0;
   readonly #watchers = new Set<(change: RegistryChange) => void>();
+  /** Subscriptions asked for while Redis was away. */
+  readonly #pending = new Set<
+    { channel: string; each: (text: string) => void; signal: AbortSignal }
+  >();
   readonly #renewer: ReturnType<typeof setInterval>;
   #closing: Promise<void> | undefined;
 
@@ -164,6 +176,7 @@ export class RedisRegistry implements Registry {
   static async connect(options: RedisRegistryOptions): Promise<RedisRegistry> {
     const log = options.log ?? (() => {});
     const prefix = options.prefix ?? "qdb";
+    let registry: RedisRegistry | undefined;
     const make = () => {
       // The first connection fails at once (a wrong address is said, not retried for ever);
       // once connected, a lost connection is retried until Redis is back.
@@ -184,23 +197,27 @@ export class RedisRegistry implements Registry {
         down = true;
       });
       client.on("ready", () => {
-        if (down && connected) log("redis: connected again");
+        if (down && connected && registry) {
+          if (client === command) void registry.#rejoin();
+          else void registry.#subscribePending();
+        }
         down = false;
         connected = true;
       });
       return client;
     };
-    const client = make();
+    let command: Client | undefined;
+    const client = command = make();
     const subscriber = make();
     try {
       await client.connect();
       await subscriber.connect();
       const n = await client.incr(`${prefix}:servers`);
       const server = `s${n}`;
-      const registry = new RedisRegistry(client, subscriber, server, options);
-      await registry.#heartbeat();
-      await subscriber.subscribe(`${prefix}:changes`, (id) => void registry.#changed(id));
-      return registry;
+      const joined = registry = new RedisRegistry(client, subscriber, server, options);
+      await joined.#heartbeat();
+      await subscriber.subscribe(`${prefix}:changes`, (id) => void joined.#changed(id));
+      return joined;
     } catch (error) {
       client.destroy();
       subscriber.destroy();
@@ -230,7 +247,7 @@ export class RedisRegistry implements Registry {
   async #renew(): Promise<void> {
     try {
       await this.#heartbeat();
-      for (const id of new Set([...this.#owned.keys(), ...this.#attended])) {
+      for (const id of new Set([...this.#owned.keys(), ...this.#attended.keys()])) {
         const held = await this.#eval(
           RENEW,
           [this.#key("lease", id), this.#key("session", id)],
@@ -246,17 +263,49 @@ export class RedisRegistry implements Registry {
   }
 
   async newClientId(): Promise<string> {
-    return `c${await this.#client.incr(this.#key("clients"))}`;
+    const n = await this.#client.incr(this.#key("clients"));
+    this.#lastClient = Math.max(this.#lastClient, n);
+    return `c${n}`;
+  }
+
+  /**
+   * Redis is back (perhaps empty, after a restart): the counters are raised past what this
+   * server was given, and what it owns and attends is registered again.
+   */
+  async #rejoin(): Promise<void> {
+    try {
+      const server = Number(this.server.slice(1));
+      await this.#eval(RAISE, [this.#key("servers")], [server]);
+      await this.#eval(RAISE, [this.#key("clients")], [this.#lastClient]);
+      await this.#heartbeat();
+      for (const [id, facts] of [...this.#owned]) {
+        const claimed = await this.claim(id, facts);
+        if (claimed !== true) {
+          this.#owned.delete(id);
+          this.#log(`redis: session ${id} is owned by server ${claimed.owner} now`);
+        }
+      }
+      for (const [id, clients] of [...this.#attended]) await this.present(id, clients);
+      const sessions = new Set([...this.#owned.keys(), ...this.#attended.keys()]).size;
+      this.#log(`redis: connected again; ${sessions} sessions registered again`);
+    } catch (error) {
+      this.#log(`redis: registering again failed (${error}); trying when it is back`);
+    }
   }
 
   async claim(id: string, facts: SessionFacts): Promise<true | ClaimRefused> {
+    // Known before Redis answers: when it is away, the claim is made again once it is back.
+    const mine = !this.#owned.has(id);
+    this.#owned.set(id, structuredClone(facts));
     const owner = await this.#eval(
       CLAIM,
       [this.#key("lease", id), this.#key("session", id), this.#key("sessions")],
       [this.server, this.#leaseMs, JSON.stringify(facts), id, this.#key("changes")],
     );
-    if (owner !== "" && typeof owner === "string") return { owner };
-    this.#owned.set(id, structuredClone(facts));
+    if (owner !== "" && typeof owner === "string") {
+      if (mine) this.#owned.delete(id);
+      return { owner };
+    }
     return true;
   }
 
@@ -273,7 +322,7 @@ export class RedisRegistry implements Registry {
   }
 
   async present(id: string, clients: ClientInfo[]): Promise<void> {
-    if (clients.length > 0) this.#attended.add(id);
+    if (clients.length > 0) this.#attended.set(id, structuredClone(clients));
     else this.#attended.delete(id);
     const created = JSON.stringify({ created: new Date().toISOString(), tracer: null });
     await this.#eval(
@@ -361,6 +410,10 @@ export class RedisRegistry implements Registry {
     await this.#client.publish(this.#key("t", topic), text);
   }
 
+  /**
+   * See {@linkcode Registry.subscribe}. While Redis is away, the subscription is made once it
+   * is back (and resolves at once).
+   */
   async subscribe(
     topic: string,
     listener: (text: string) => void,
@@ -371,10 +424,28 @@ export class RedisRegistry implements Registry {
     const each = (text: string) => {
       if (!signal.aborted) listener(text);
     };
+    const pending = { channel, each, signal };
     signal.addEventListener("abort", () => {
+      this.#pending.delete(pending);
       this.#subscriber.unsubscribe(channel, each).catch(() => {});
     }, { once: true });
-    await this.#subscriber.subscribe(channel, each);
+    try {
+      await this.#subscriber.subscribe(channel, each);
+    } catch {
+      if (!signal.aborted) this.#pending.add(pending);
+    }
+  }
+
+  /** Makes the subscriptions asked for while Redis was away. */
+  async #subscribePending(): Promise<void> {
+    for (const pending of [...this.#pending]) {
+      try {
+        await this.#subscriber.subscribe(pending.channel, pending.each);
+        this.#pending.delete(pending);
+      } catch {
+        return;
+      }
+    }
   }
 
   close(): Promise<void> {
@@ -382,7 +453,7 @@ export class RedisRegistry implements Registry {
       clearInterval(this.#renewer);
       this.#watchers.clear();
       try {
-        for (const id of new Set([...this.#owned.keys(), ...this.#attended])) {
+        for (const id of new Set([...this.#owned.keys(), ...this.#attended.keys()])) {
           await this.release(id);
         }
         await this.#client.del(this.#key("server", this.server));

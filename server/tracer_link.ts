@@ -213,7 +213,7 @@ async function claim(
     claimed = await ctx.registry.claim(id, facts);
   } catch (error) {
     // The registry is away: the session works on this server alone.
-    ctx.log(`registry: claim of ${id} failed: ${error}`);
+    ctx.registryFailed(`the claim of ${id}`, error);
     return true;
   }
   if (claimed === true) return true;

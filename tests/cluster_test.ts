@@ -1,0 +1,153 @@
+// Several `qdb serve` on one Redis, through the real CLI: clients on one server debug tracers on
+// another, in order, and the servers ride out Redis going away. Each test starts its own Redis on
+// a free port (tests/support/redis.ts), and waits on events, never on time.
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { fakeTracer } from "./support/fake_tracer.ts";
+import { Inbox } from "./support/inbox.ts";
+import { QdbProcess } from "./support/processes.ts";
+import { HAVE_REDIS, startRedis, type TestRedis } from "./support/redis.ts";
+import { connectWebSocket } from "../transport/websocket.ts";
+
+/** One `qdb serve --redis`: its process and addresses. */
+interface Node {
+  serve: QdbProcess;
+  clientUrl: string;
+  tracerUrl: string;
+  name: string;
+}
+
+async function node(redis: TestRedis): Promise<Node> {
+  const serve = new QdbProcess([
+    "serve",
+    "--client-port",
+    "0",
+    "--tracer-port",
+    "0",
+    "--no-web",
+    "--redis",
+    redis.url,
+  ]);
+  const m = await serve.line(/^qdb serve: clients (ws:\/\/\S+) {2}tracers (tcp:\/\/\S+)$/);
+  const name = (await serve.line(/server (s\d+) of the sessions shared through/, "stderr"))[1]!;
+  return { serve, clientUrl: m[1]!, tracerUrl: m[2]!, name };
+}
+
+/** A client of session `session` on `at`, started with `start`'s payload. */
+async function attach(at: Node, session: string, p: Record<string, unknown> = {}) {
+  const link = await connectWebSocket(`${at.clientUrl}/${session}`);
+  link.send({ e: "start", p });
+  return new Inbox(link);
+}
+
+async function sessionsOn(at: Node): Promise<{ id: string; clients: number }[]> {
+  const response = await fetch(`${at.clientUrl.replace(/^ws/, "http")}/sessions`);
+  return (await response.json()).sessions;
+}
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, ignore: !HAVE_REDIS, sanitizeResources: false, sanitizeOps: false, fn });
+
+test("two servers on one Redis: a client on one debugs a tracer on the other, in order, and both list it", async () => {
+  await using redis = await startRedis();
+  const nodeA = await node(redis);
+  await using _a = nodeA.serve;
+  const nodeB = await node(redis);
+  await using _b = nodeB.serve;
+  const tracer = await fakeTracer(nodeA.tracerUrl, "job");
+  await tracer.expect("started");
+  const onA = await attach(nodeA, "job", { name: "ana" });
+  await onA.expect("attached");
+  await tracer.expect("start");
+  const onB = await attach(nodeB, "job", { name: "bo" });
+  const attached = await onB.expect("attached");
+  assertEquals(attached.p.tracer.program, "job.py");
+  assertEquals(attached.p.clients.map((c: { name: string }) => c.name).sort(), ["ana", "bo"]);
+  const start = await tracer.expect("start");
+  assertEquals(start.p.client, attached.p.you);
+  // bo's command reaches the tracer on server a; the answer comes back to bo with bo's id.
+  onB.transport.send({ e: "eval", p: "x", id: "mine" });
+  const routed = await tracer.expect("eval");
+  tracer.transport.send({ e: "print", p: { input: "x", exc: false, output: "1" }, id: routed.id! });
+  assertEquals((await onB.expect("print", (p) => p.input === "x")).id, "mine");
+  // A flood of output reaches both servers' clients in order.
+  const lines = 2000;
+  for (let i = 0; i < lines; i++) {
+    tracer.transport.send({ e: "print", p: { input: "<stdout>", exc: false, output: `${i}` } });
+  }
+  for (const inbox of [onA, onB]) {
+    for (let i = 0; i < lines; i++) {
+      const p = (await inbox.expect("print", (p) => p.input === "<stdout>")).p;
+      assertEquals(p.output, `${i}`);
+    }
+  }
+  // Both servers list the session with its two clients.
+  for (const at of [nodeA, nodeB]) {
+    assertEquals((await sessionsOn(at)).map((s) => [s.id, s.clients]), [["job", 2]]);
+  }
+  for (const inbox of [onA, onB, tracer]) inbox.transport.close();
+});
+
+test("three servers: a client on each; what one sends, the others see, and the tracer gets it", async () => {
+  await using redis = await startRedis();
+  const nodes: Node[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await node(redis));
+  try {
+    assertEquals(new Set(nodes.map((n) => n.name)).size, 3);
+    const tracer = await fakeTracer(nodes[0]!.tracerUrl, "tri");
+    await tracer.expect("started");
+    const inboxes = [];
+    const ids = new Set<string>();
+    for (const [i, at] of nodes.entries()) {
+      const inbox = await attach(at, "tri", { name: `n${i}` });
+      ids.add((await inbox.expect("attached")).p.you);
+      await tracer.expect("start");
+      inboxes.push(inbox);
+    }
+    assertEquals(ids.size, 3);
+    inboxes[2]!.transport.send({ e: "step" });
+    await tracer.expect("step");
+    for (const inbox of inboxes.slice(0, 2)) {
+      assertEquals((await inbox.expect("command")).p.client.name, "n2");
+    }
+    assertEquals((await sessionsOn(nodes[1]!)).map((s) => [s.id, s.clients]), [["tri", 3]]);
+    for (const inbox of [...inboxes, tracer]) inbox.transport.close();
+  } finally {
+    for (const at of nodes) await at.serve[Symbol.asyncDispose]();
+  }
+});
+
+test("Redis goes away and comes back: the session goes on locally, and the servers join again", async () => {
+  await using redis = await startRedis();
+  const a = await node(redis);
+  const b = await node(redis);
+  try {
+    const tracer = await fakeTracer(a.tracerUrl, "steady");
+    await tracer.expect("started");
+    const onA = await attach(a, "steady", { name: "ana" });
+    await onA.expect("attached");
+    await tracer.expect("start");
+    await redis.stop();
+    // The session goes on for the client on its own server.
+    tracer.transport.send({ e: "print", p: { input: "<stdout>", exc: false, output: "alone" } });
+    assertEquals((await onA.expect("print")).p.output, "alone");
+    onA.transport.send({ e: "step" });
+    await tracer.expect("step");
+    // A client that comes meanwhile is served where its session is.
+    const late = await attach(a, "steady", { name: "late" });
+    assertMatch((await late.expect("attached")).p.you, /^c/);
+    await tracer.expect("start");
+    await a.serve.line(/redis: .*; reconnecting/, "stderr");
+    await redis.restart();
+    await a.serve.line(/redis: connected again; 1 sessions registered again/, "stderr");
+    await b.serve.line(/redis: connected again/, "stderr");
+    // The other server sees the session again, and its clients attach across.
+    assertEquals((await sessionsOn(b)).map((s) => [s.id, s.clients]), [["steady", 2]]);
+    const onB = await attach(b, "steady", { name: "bo" });
+    assert((await onB.expect("attached")).p.tracer !== null, "no tracer across the hop");
+    await tracer.expect("start");
+    for (const inbox of [onA, late, onB, tracer]) inbox.transport.close();
+  } finally {
+    await a.serve[Symbol.asyncDispose]();
+    await b.serve[Symbol.asyncDispose]();
+  }
+});
