@@ -15,7 +15,8 @@ export const SERVER_OPTION: OptionSpec = {
   short: "s",
   type: "string",
   placeholder: "URL",
-  help: "The server's client address",
+  help:
+    "The server's client address; several servers of one cluster, comma-separated, are tried in turn",
   default: DEFAULT_CLIENT_URL,
   env: "QDB_SERVER",
 };

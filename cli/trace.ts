@@ -252,7 +252,8 @@ export const traceCommand: CommandSpec = {
       short: "s",
       type: "string",
       placeholder: "URL",
-      help: "The server's tracer address (tls://HOST:PORT for a server with TLS)",
+      help:
+        "The server's tracer address (tls://HOST:PORT for a server with TLS); several servers of one cluster, comma-separated: the tracer moves to the next when its server goes away",
       default: "tcp://127.0.0.1:8001",
       env: "QDB_TRACER_SERVER",
     },

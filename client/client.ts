@@ -32,6 +32,7 @@ import {
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { explainTlsFailure } from "../transport/tls.ts";
+import { serverList } from "../transport/transport.ts";
 import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
 
 /** Payload of `attached`. */
@@ -319,6 +320,19 @@ export async function listSessions(
   server: string,
   options: ListSessionsOptions = {},
 ): Promise<SessionList> {
+  const servers = serverList(server);
+  if (servers.length > 1) {
+    // Servers of one cluster list the same sessions: the first that answers.
+    let failure: unknown;
+    for (const one of servers) {
+      try {
+        return await listSessions(one, options);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure;
+  }
   const url = clientAddress(server);
   url.protocol = url.protocol.replace(/^ws/, "http");
   url.pathname = `${url.pathname.replace(/\/$/, "")}/sessions`;

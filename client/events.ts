@@ -10,7 +10,7 @@ import type { ClientEvent } from "../protocol/mod.ts";
 /** Payload of the `link` events a `ReconnectingSession` adds to the stream. */
 export type LinkState =
   | { state: "lost"; reason: string; retryFor: number }
-  | { state: "back"; session: string }
+  | { state: "back"; session: string; server?: string }
   | { state: "gone"; reason: string };
 
 /** The event a `ReconnectingSession` adds: the link to the server changed. */

@@ -19,6 +19,7 @@
 import { AsyncQueue } from "../transport/async_queue.ts";
 import type { LinkState, SessionEvent } from "./events.ts";
 import { type Attached, AttachError, type ClientOptions, QdbClient } from "./client.ts";
+import { serverList } from "../transport/transport.ts";
 
 /** Options of {@linkcode ReconnectingSession.connect}. */
 export interface ReconnectOptions extends ClientOptions {
@@ -35,6 +36,8 @@ export class ReconnectingSession implements AsyncDisposable {
   readonly #events = new AsyncQueue<SessionEvent>();
   readonly #stop = new AbortController();
   #client: QdbClient;
+  /** The index, in the list of servers, of the one attached to. */
+  #at = 0;
   #away = false;
   #closeInfo: { code: number; reason: string } | undefined;
   #resolveClosed!: () => void;
@@ -54,7 +57,24 @@ export class ReconnectingSession implements AsyncDisposable {
    * @throws {AttachError} when the server refuses.
    */
   static async connect(server: string, options: ReconnectOptions): Promise<ReconnectingSession> {
-    return new ReconnectingSession(server, options, await QdbClient.connect(server, options));
+    const servers = serverList(server);
+    let failure: unknown;
+    for (const [i, one] of servers.entries()) {
+      try {
+        const session = new ReconnectingSession(
+          server,
+          options,
+          await QdbClient.connect(one, options),
+        );
+        session.#at = i;
+        return session;
+      } catch (error) {
+        // A refusal is the cluster's answer; an unreachable server is not.
+        if (error instanceof AttachError) throw error;
+        failure = error;
+      }
+    }
+    throw failure;
   }
 
   /** The latest `attached` reply. */
@@ -118,7 +138,12 @@ export class ReconnectingSession implements AsyncDisposable {
       if (!next) break;
       this.#client = next;
       this.#away = false;
-      this.#link({ state: "back", session: this.#options.session });
+      const servers = serverList(this.#server);
+      this.#link({
+        state: "back",
+        session: this.#options.session,
+        ...(servers.length > 1 ? { server: servers[this.#at]! } : {}),
+      });
       this.#events.push({ e: "attached", p: next.attached });
     }
     this.#events.end();
@@ -133,18 +158,26 @@ export class ReconnectingSession implements AsyncDisposable {
   async #reattach(retryFor: number): Promise<QdbClient | undefined> {
     const deadline = Date.now() + retryFor;
     let delay = 250;
+    // Round the servers of a list, from the one after the server lost (any server of a cluster
+    // serves every session).
+    const servers = serverList(this.#server);
     while (!this.#stop.signal.aborted) {
-      try {
-        return await QdbClient.connect(this.#server, {
-          ...this.#options,
-          firstId: this.#client.nextId,
-          signal: this.#stop.signal,
-        });
-      } catch (error) {
-        if (error instanceof AttachError) {
-          this.#closeInfo = { code: 1000, reason: error.message };
-          this.#link({ state: "gone", reason: error.message });
-          return undefined;
+      for (let i = 1; i <= servers.length && !this.#stop.signal.aborted; i++) {
+        const at = (this.#at + i) % servers.length;
+        try {
+          const client = await QdbClient.connect(servers[at]!, {
+            ...this.#options,
+            firstId: this.#client.nextId,
+            signal: this.#stop.signal,
+          });
+          this.#at = at;
+          return client;
+        } catch (error) {
+          if (error instanceof AttachError) {
+            this.#closeInfo = { code: 1000, reason: error.message };
+            this.#link({ state: "gone", reason: error.message });
+            return undefined;
+          }
         }
       }
       const left = deadline - Date.now();

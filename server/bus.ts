@@ -226,6 +226,9 @@ export class Relay {
   readonly #transport: MessageTransport;
   readonly #log: (line: string) => void;
   readonly #stop = new AbortController();
+  #join!: RemoteJoin;
+  /** The server that owns the session, as this relay knows it. */
+  owner = "";
   #received = 0;
   #reported = { r: 0, b: 0 };
   #watching = false;
@@ -254,8 +257,11 @@ export class Relay {
     join: RemoteJoin,
     transport: MessageTransport,
     log: (line: string) => void,
+    owner: string,
   ): Promise<Relay> {
     const relay = new Relay(registry, session, join.c, transport, log);
+    relay.#join = join;
+    relay.owner = owner;
     await registry.subscribe(
       downTopic(session, join.c),
       (text) => relay.#down(text),
@@ -269,6 +275,22 @@ export class Relay {
   send(item: Incoming): void {
     if ("error" in item) this.#transport.send(errorEvent(item.error));
     else this.#up({ k: "msg", c: this.#client, m: item.message });
+  }
+
+  /**
+   * The session has a new owner (its tracer moved there, after its server died or handed it
+   * over): the client joins it there, and is sent `attached` again.
+   */
+  rejoin(owner: string): void {
+    if (owner === this.owner || this.#stop.signal.aborted) return;
+    this.owner = owner;
+    this.#reported = { r: this.#received, b: 0 };
+    this.#up({ k: "join", ...this.#join });
+  }
+
+  /** Whether the client has left. */
+  get left(): boolean {
+    return this.#stop.signal.aborted;
   }
 
   /** The client left: the owner is told, and nothing more comes down. Idempotent. */

@@ -147,7 +147,7 @@ async function relay(
   ctx.log(`${where} attached from ${client.transport.remote}, relayed to server ${owner}`);
   let relayed: Relay;
   try {
-    relayed = await Relay.open(ctx.registry, sessionId, joinOf(client), client.transport, ctx.log);
+    relayed = await openRelay(ctx, sessionId, client, owner);
   } catch (error) {
     ctx.log(`${where}: the registry failed (${error}); closed`);
     return refuse(
@@ -162,6 +162,32 @@ async function relay(
   }
   relayed.leave();
   ctx.log(`session ${sessionId}: client ${client.id} left`);
+}
+
+/** Opens a client's relay to `owner`, known to the server (see `ServerContext.relays`). */
+async function openRelay(
+  ctx: ServerContext,
+  sessionId: string,
+  client: ClientPeer,
+  owner: string,
+): Promise<Relay> {
+  const { registry, log } = ctx;
+  const relay = await Relay.open(
+    registry,
+    sessionId,
+    joinOf(client),
+    client.transport,
+    log,
+    owner,
+  );
+  let relays = ctx.relays.get(sessionId);
+  if (!relays) ctx.relays.set(sessionId, relays = new Set());
+  relays.add(relay);
+  client.transport.closed.then(() => {
+    relays.delete(relay);
+    if (relays.size === 0 && ctx.relays.get(sessionId) === relays) ctx.relays.delete(sessionId);
+  });
+  return relay;
 }
 
 /** What a client's relay tells the owner of it. */
@@ -187,11 +213,10 @@ export async function moveClients(
   owner: string,
 ): Promise<void> {
   ctx.log(`session ${session.id}: its tracer is on server ${owner}; its clients here move there`);
-  const { registry, log } = ctx;
   // Each client's relay stands in at once: nothing a client sends meanwhile is taken here, and
   // what it sends is passed on in order once its relay is open.
   const opening = [...session.clients.values()].map((client) => {
-    const relay = Relay.open(registry, session.id, joinOf(client), client.transport, log);
+    const relay = openRelay(ctx, session.id, client, owner);
     client.relay = {
       send: (item) => void relay.then((r) => r.send(item), () => {}),
       leave: () => void relay.then((r) => r.leave(), () => {}),
@@ -203,7 +228,7 @@ export async function moveClients(
     try {
       client.relay = await relay;
     } catch (error) {
-      log(`session ${session.id}: client ${client.id} could not move (${error}); closed`);
+      ctx.log(`session ${session.id}: client ${client.id} could not move (${error}); closed`);
       client.transport.close();
     }
   }

@@ -12,6 +12,7 @@ import { VERSION } from "../version.ts";
 import { AddressBook } from "./limits.ts";
 import { Reclaimer } from "./memory.ts";
 import { type DisableMode, seconds, type Settings } from "./options.ts";
+import type { Relay } from "./bus.ts";
 import type { Registry } from "./registry.ts";
 import { clientInfo, type ClientPeer, type QueuePressure, Session } from "./session.ts";
 import { SessionTree } from "./tree.ts";
@@ -55,6 +56,8 @@ export class ServerContext {
   clientUrl: string | undefined;
   /** Set once the server is closing. */
   closed = false;
+  /** Clients of this server relayed to sessions other servers own, by session. */
+  readonly relays = new Map<string, Set<Relay>>();
   #registryDown = false;
   #nextLocalClient = 1;
   /** Sessions this server owns whose clients on other servers it takes, and how to stop. */

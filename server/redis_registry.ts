@@ -34,6 +34,7 @@ import {
   tracerInfoSchema,
 } from "../protocol/mod.ts";
 import type {
+  ClaimOptions,
   ClaimRefused,
   Registry,
   RegistryChange,
@@ -55,12 +56,19 @@ export interface RedisRegistryOptions {
   log?: (line: string) => void;
 }
 
-/** Makes this server a session's owner, unless another live server is. */
+/**
+ * Makes this server a session's owner, unless another live server is (and the session's tracer
+ * did not come back here with the key whose hash the record holds).
+ */
 const CLAIM = `
 local owner = redis.call('GET', KEYS[1])
-if owner and owner ~= ARGV[1] then return owner end
+if owner and owner ~= ARGV[1] then
+  local proved = ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'resume') == ARGV[6]
+  if not proved then return owner end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], 'facts', ARGV[3])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'resume', ARGV[7]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[2] * 3)
 redis.call('SADD', KEYS[3], ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[4])
@@ -293,14 +301,26 @@ export class RedisRegistry implements Registry {
     }
   }
 
-  async claim(id: string, facts: SessionFacts): Promise<true | ClaimRefused> {
+  async claim(
+    id: string,
+    facts: SessionFacts,
+    options: ClaimOptions = {},
+  ): Promise<true | ClaimRefused> {
     // Known before Redis answers: when it is away, the claim is made again once it is back.
     const mine = !this.#owned.has(id);
     this.#owned.set(id, structuredClone(facts));
     const owner = await this.#eval(
       CLAIM,
       [this.#key("lease", id), this.#key("session", id), this.#key("sessions")],
-      [this.server, this.#leaseMs, JSON.stringify(facts), id, this.#key("changes")],
+      [
+        this.server,
+        this.#leaseMs,
+        JSON.stringify(facts),
+        id,
+        this.#key("changes"),
+        options.takeover ? facts.keys?.resume ?? "" : "",
+        facts.keys?.resume ?? "",
+      ],
     );
     if (owner !== "" && typeof owner === "string") {
       if (mine) this.#owned.delete(id);
@@ -470,11 +490,24 @@ export class RedisRegistry implements Registry {
 function checkFacts(value: unknown): SessionFacts {
   if (!isPlainObject(value) || typeof value.created !== "string") throw new Error("no facts");
   const tracer = value.tracer === null ? null : tracerInfoSchema.check(value.tracer, "tracer");
-  if (value.parent !== undefined && typeof value.parent !== "string") throw new Error("a parent");
+  const { parent, ancestors, keys } = value;
+  if (parent !== undefined && typeof parent !== "string") throw new Error("a parent");
+  const strings = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.length <= 64 && v.every((s) => typeof s === "string");
+  if (ancestors !== undefined && !strings(ancestors)) throw new Error("ancestors");
+  let checkedKeys: SessionFacts["keys"];
+  if (keys !== undefined) {
+    if (!isPlainObject(keys)) throw new Error("keys");
+    const { resume, tree } = keys;
+    if (typeof resume !== "string" || typeof tree !== "string") throw new Error("keys");
+    checkedKeys = { resume, tree };
+  }
   return {
     created: value.created,
     tracer,
-    ...(value.parent !== undefined ? { parent: value.parent } : {}),
+    ...(parent !== undefined ? { parent } : {}),
+    ...(ancestors !== undefined ? { ancestors } : {}),
+    ...(checkedKeys ? { keys: checkedKeys } : {}),
   };
 }
 

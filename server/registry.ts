@@ -23,6 +23,23 @@ export interface SessionFacts {
   tracer: TracerInfo | null;
   /** For a child session: its parent's id. */
   parent?: string | undefined;
+  /** For a child session: its ancestors, its parent first. */
+  ancestors?: string[] | undefined;
+  /**
+   * The session's secrets as the servers need them to let its tracers in: the SHA-256 of its
+   * resume key (a tracer that shows the key takes the session over, from any server) and its
+   * tree's key (children must show it). Never listed to clients.
+   */
+  keys?: { resume: string; tree: string } | undefined;
+}
+
+/** Options of {@linkcode Registry.claim}. */
+export interface ClaimOptions {
+  /**
+   * The session's own tracer came back (it showed the resume key whose hash is in the facts):
+   * it is taken over from the server that owns it, if that one's record has the same hash.
+   */
+  takeover?: boolean;
 }
 
 /** What the registry knows of a session. */
@@ -62,7 +79,7 @@ export interface Registry {
    * Makes this server the session's owner (creating its record when there is none), with these
    * facts: true, or who owns it instead.
    */
-  claim(id: string, facts: SessionFacts): Promise<true | ClaimRefused>;
+  claim(id: string, facts: SessionFacts, options?: ClaimOptions): Promise<true | ClaimRefused>;
   /** The owner tells new facts (its tracer came or went, ...). Ignored from anyone else. */
   update(id: string, facts: Partial<SessionFacts>): Promise<void>;
   /** Says who is attached to the session on this server (the record is made if need be). */
@@ -165,9 +182,15 @@ export class MemoryRegistry implements Registry {
     return Promise.resolve(`c${this.#store.nextClient++}`);
   }
 
-  claim(id: string, facts: SessionFacts): Promise<true | ClaimRefused> {
+  claim(
+    id: string,
+    facts: SessionFacts,
+    options: ClaimOptions = {},
+  ): Promise<true | ClaimRefused> {
     const entry = this.#store.sessions.get(id);
-    if (entry && entry.owner !== null && entry.owner !== this.server) {
+    const proved = options.takeover === true && facts.keys !== undefined &&
+      entry?.facts.keys?.resume === facts.keys.resume;
+    if (entry && entry.owner !== null && entry.owner !== this.server && !proved) {
       return Promise.resolve({ owner: entry.owner });
     }
     if (entry) {

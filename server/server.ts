@@ -110,15 +110,26 @@ class Server implements QdbServer {
   }
 
   /**
-   * A session changed in the registry: when its tracer came to another server while clients
-   * wait for it here, they move there.
+   * A session changed in the registry. When it has a new owner, this server's relayed clients
+   * join it there. When its tracer came to (or moved to) another server, the clients here move
+   * there: those that waited for it, and those of a session this server held until its tracer
+   * went to another with its key (its link here is stale, and is let go).
    */
   #watched(change: RegistryChange): void {
     const ctx = this.#ctx;
     const owner = change.record?.owner;
-    if (!owner || owner === ctx.registry.server || ctx.closed) return;
+    if (!owner || ctx.closed) return;
+    for (const relay of ctx.relays.get(change.id) ?? []) relay.rejoin(owner);
+    if (owner === ctx.registry.server) return;
     const session = ctx.sessions.get(change.id);
-    if (session && !session.tracer && !session.ended) void moveClients(ctx, session, owner);
+    if (!session || session.ended) return;
+    const stale = session.tracer;
+    if (stale) {
+      ctx.log(`session ${session.id}: its tracer went to server ${owner}`);
+      session.setTracer(undefined);
+      stale.transport.close();
+    }
+    void moveClients(ctx, session, owner);
   }
 
   handler(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> {

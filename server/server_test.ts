@@ -94,6 +94,8 @@ Deno.test("commands route to the tracer and events reach every client, ids echoe
 Deno.test("bad client messages get an error naming the problem and the session lives on", async () => {
   await withServer({}, async (server) => {
     const t = tracer(server, "s2");
+    // The tracer first: a client that comes before it would be told "no tracer yet".
+    await t.expect("started");
     const c = client(server, "s2", { e: "start" });
     await c.expect("attached");
     c.transport.send({ e: "jump", id: 1 });
@@ -246,6 +248,8 @@ Deno.test("when the program exits, clients see exited, disabled, then disable wi
 Deno.test("after a hard disable, clients still get the exit status the tracer sends next", async () => {
   await withServer({}, async (server) => {
     const t = tracer(server, "hard");
+    // The tracer first: a client that comes before it would be told "no tracer yet".
+    await t.expect("started");
     const c = client(server, "hard", { e: "start" });
     await c.expect("attached");
     c.transport.send({ e: "disable", p: "hard", id: 1 });
@@ -404,6 +408,8 @@ Deno.test("the handler honours its base path", async () => {
 Deno.test("what a client types into the program is not shown to the other clients", async () => {
   await withServer({}, async (server) => {
     const t = tracer(server, "typing");
+    // The tracer first: a client that comes before it would be told "no tracer yet".
+    await t.expect("started");
     const a = client(server, "typing", { e: "start" });
     const b = client(server, "typing", { e: "start" });
     await a.expect("attached");

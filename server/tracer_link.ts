@@ -13,6 +13,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   SchemaError,
+  type TracerInfo,
   type TracerMessage,
   type TracerStart,
   tracerStartPayload,
@@ -23,6 +24,7 @@ import type { Admission } from "./admission.ts";
 import { constantTimeEqual } from "./auth.ts";
 import { hostRemoteClients } from "./client_link.ts";
 import { refuse, type ServerContext } from "./context.ts";
+import type { SessionFacts, SessionRecord } from "./registry.ts";
 import type { Session } from "./session.ts";
 
 /** How long a tracer that said `disabled` may keep its link open before the session ends. */
@@ -108,8 +110,8 @@ async function readStart(
 
 /**
  * The session a tracer takes: a new one, its own when it comes back with the resume key (the
- * old link may not look dead yet on this side), or one it joins as a proved child. Undefined
- * when the link was refused.
+ * old link may not look dead yet on this side; or the session lived on another server, which
+ * died or lost it), or one it joins as a proved child. Undefined when the link was refused.
  */
 async function takeSession(
   ctx: ServerContext,
@@ -118,12 +120,73 @@ async function takeSession(
 ): Promise<Session | undefined> {
   const id = start.session;
   const existing = ctx.sessions.get(id);
-  const returning = existing?.resumeKey !== undefined && start.resume !== undefined &&
-    await constantTimeEqual(start.resume, existing.resumeKey);
-  const refused = (why: string) => {
-    ctx.log(`session ${id}: ${why}`);
+  const moved = existing ? undefined : await movedHere(ctx, id, start.resume);
+  const returning = moved !== undefined || (existing?.resumeKey !== undefined &&
+    start.resume !== undefined && await constantTimeEqual(start.resume, existing.resumeKey));
+  if (!admitOver(ctx, transport, id, existing, returning)) return undefined;
+  // A child proves it belongs to its tree (a session's own tracer, back with its resume key,
+  // proved it when it first came).
+  let member: Session | undefined;
+  if (start.parent !== undefined && !returning) {
+    const checked = await ctx.tree.check(start.parent, id, start.tree, existing);
+    if (checked instanceof ProtocolError) {
+      refuse(transport, checked);
+      ctx.log(`session ${id}: refused a child tracer: ${checked.message}`);
+      return undefined;
+    }
+    member = checked;
+  }
+  const known = ctx.sessions.get(id);
+  const session = known ?? ctx.newSession(transport, id);
+  if (!session) return undefined;
+  if (moved) {
+    session.resumeKey = start.resume;
+    session.treeKey = moved.keys?.tree;
+    session.ancestors = moved.ancestors ?? [];
+  } else if (start.parent !== undefined && member) ctx.tree.adopt(session, start.parent, member);
+  session.treeKey ??= randomKey();
+  session.resumeKey ??= randomKey();
+  // Clients on other servers are taken before the registry names this server the owner: what
+  // they send once they see it is never missed.
+  await hostRemoteClients(ctx, session);
+  if (!(await claim(ctx, transport, session, tracerInfo(start), returning))) {
+    if (!known && !session.tracer && session.clients.size === 0) ctx.forget(session);
     return undefined;
-  };
+  }
+  if (session.tracer || session.ended) {
+    refuse(transport, new ProtocolError("session", `Session "${id}" took another tracer`));
+    ctx.log(`session ${id}: refused a tracer from ${transport.remote}: another came first`);
+    return undefined;
+  }
+  const info = tracerInfo(start);
+  session.setTracer({ transport, info });
+  session.lastActivity = Date.now();
+  session.stopTimer("orphan");
+  const how = moved
+    ? `came back (from server ${moved.owner ?? "gone"})`
+    : returning
+    ? "came back"
+    : "attached";
+  ctx.log(
+    `session ${id}: tracer ${how} from ${transport.remote} (${
+      info.argv.join(" ")
+    }, pid ${info.pid} on ${info.host})`,
+  );
+  return session;
+}
+
+/**
+ * Whether a tracer may take session `id` over what this server has of it: never one waiting for
+ * its own tracer (without its key), never one with a live tracer (unless this is that tracer,
+ * back: the old link is let go). Refuses the link when not.
+ */
+function admitOver(
+  ctx: ServerContext,
+  transport: MessageTransport,
+  id: string,
+  existing: Session | undefined,
+  returning: boolean,
+): boolean {
   if (existing && !returning && existing.resumeKey !== undefined && !existing.tracer) {
     refuse(
       transport,
@@ -132,7 +195,8 @@ async function takeSession(
         `Session "${id}" is waiting for its own tracer to reconnect; choose another session id`,
       ),
     );
-    return refused("refused a tracer without its resume key");
+    ctx.log(`session ${id}: refused a tracer without its resume key`);
+    return false;
   }
   if (existing?.tracer && returning) {
     const old = existing.tracer.transport;
@@ -148,69 +212,59 @@ async function takeSession(
         `Session "${id}" already has a live tracer (pid ${other.pid} on ${other.host}); choose another session id`,
       ),
     );
-    return refused(`refused a second tracer from ${transport.remote}`);
+    ctx.log(`session ${id}: refused a second tracer from ${transport.remote}`);
+    return false;
   }
-  // A child proves it belongs to its tree (a session's own tracer, back with its resume key,
-  // proved it when it first came).
-  const parentId = start.parent;
-  let member: Session | undefined;
-  if (parentId !== undefined && !returning) {
-    const checked = await ctx.tree.check(parentId, id, start.tree, existing);
-    if (checked instanceof ProtocolError) {
-      refuse(transport, checked);
-      return refused(`refused a child tracer: ${checked.message}`);
-    }
-    member = checked;
-  }
-  const known = ctx.sessions.get(id);
-  const session = known ?? ctx.newSession(transport, id);
-  if (!session) return undefined;
-  // Clients on other servers are taken before the registry names this server the owner: what
-  // they send once they see it is never missed.
-  await hostRemoteClients(ctx, session);
-  if (!(await claim(ctx, transport, start))) {
-    if (!known && !session.tracer && session.clients.size === 0) ctx.forget(session);
-    return undefined;
-  }
-  if (session.tracer || session.ended) {
-    refuse(transport, new ProtocolError("session", `Session "${id}" took another tracer`));
-    return refused(`refused a tracer from ${transport.remote}: another came first`);
-  }
-  const info = tracerInfo(start);
-  session.setTracer({ transport, info });
-  if (parentId !== undefined && member) ctx.tree.adopt(session, parentId, member);
-  session.treeKey ??= randomKey();
-  session.resumeKey ??= randomKey();
-  session.lastActivity = Date.now();
-  session.stopTimer("orphan");
-  const how = returning ? "came back" : "attached";
-  ctx.log(
-    `session ${id}: tracer ${how} from ${transport.remote} (${
-      info.argv.join(" ")
-    }, pid ${info.pid} on ${info.host})`,
-  );
-  return session;
+  return true;
 }
 
 /**
- * Makes this server the session's owner in the registry. Another server owning it (two tracers
- * of one id on two servers) refuses this tracer: false.
+ * The registry's record of session `id` when a tracer shows its resume key and the session
+ * lives on another server (or lived on one that died): the tracer moved here.
+ */
+async function movedHere(
+  ctx: ServerContext,
+  id: string,
+  resume: string | undefined,
+): Promise<SessionRecord | undefined> {
+  if (resume === undefined) return undefined;
+  let record: SessionRecord | undefined;
+  try {
+    record = await ctx.registry.find(id);
+  } catch (error) {
+    ctx.registryFailed(`finding session ${id}`, error);
+    return undefined;
+  }
+  const known = record?.keys?.resume;
+  if (known === undefined || !(await constantTimeEqual(await keyHash(resume), known))) {
+    return undefined;
+  }
+  return record;
+}
+
+/**
+ * Makes this server the session's owner in the registry (taking it over from another server
+ * when the tracer came back with its key). Another server owning it refuses this tracer: false.
  */
 async function claim(
   ctx: ServerContext,
   transport: MessageTransport,
-  start: TracerStart,
+  session: Session,
+  tracer: TracerInfo,
+  takeover: boolean,
 ): Promise<boolean> {
-  const id = start.session;
-  const local = ctx.sessions.get(id);
-  const facts = {
-    created: (local?.created ?? new Date()).toISOString(),
-    tracer: tracerInfo(start),
-    ...(start.parent !== undefined ? { parent: start.parent } : {}),
+  const id = session.id;
+  const facts: SessionFacts = {
+    created: session.created.toISOString(),
+    tracer,
+    ...(session.ancestors.length > 0
+      ? { parent: session.ancestors[0]!, ancestors: session.ancestors }
+      : {}),
+    keys: { resume: await keyHash(session.resumeKey!), tree: session.treeKey! },
   };
   let claimed;
   try {
-    claimed = await ctx.registry.claim(id, facts);
+    claimed = await ctx.registry.claim(id, facts, { takeover });
   } catch (error) {
     // The registry is away: the session works on this server alone.
     ctx.registryFailed(`the claim of ${id}`, error);
@@ -222,8 +276,14 @@ async function claim(
   return false;
 }
 
+/** What the registry keeps of a resume key: its SHA-256, in hex. */
+async function keyHash(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** What a tracer's `start` tells about it, as clients see it. */
-function tracerInfo(start: TracerStart) {
+function tracerInfo(start: TracerStart): TracerInfo {
   const {
     auth: _auth,
     session: _id,

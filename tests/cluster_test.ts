@@ -7,6 +7,15 @@ import { Inbox } from "./support/inbox.ts";
 import { QdbProcess } from "./support/processes.ts";
 import { HAVE_REDIS, startRedis, type TestRedis } from "./support/redis.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
+import { findPythons } from "./support/pythons.ts";
+
+const STEPS = new URL("../testdata/steps.py", import.meta.url).pathname;
+const PYTHON = (await findPythons()).at(-1)?.path;
+if (PYTHON === undefined) {
+  console.log("cluster_test: failover tests skipped: no CPython 3.8+ found");
+}
+const HELPER_BODY = (await Deno.readTextFile(STEPS)).split("\n")
+  .findIndex((l) => l.includes("# @helper_body")) + 1;
 
 /** One `qdb serve --redis`: its process and addresses. */
 interface Node {
@@ -150,4 +159,58 @@ test("Redis goes away and comes back: the session goes on locally, and the serve
     await a.serve[Symbol.asyncDispose]();
     await b.serve[Symbol.asyncDispose]();
   }
+});
+
+Deno.test({
+  name:
+    "kill -9 of the server holding a tracer: the session is debuggable again through another server, breakpoints kept",
+  ignore: !HAVE_REDIS || PYTHON === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using redis = await startRedis();
+    const a = await node(redis);
+    const b = await node(redis);
+    try {
+      await using tracer = new QdbProcess([
+        "trace",
+        "--server",
+        `${a.tracerUrl},${b.tracerUrl}`,
+        "--session",
+        "job-9",
+        "--python",
+        PYTHON!,
+        STEPS,
+      ]);
+      await a.serve.line(/session job-9: tracer attached/, "stderr");
+      // A client on b, relayed to a.
+      const onB = await attach(b, "job-9", { name: "bo" });
+      await onB.expect("attached", (p) => p.tracer !== null);
+      assertEquals((await onB.expect("stack")).p.stack.at(-1).line, 1);
+      onB.transport.send({ e: "set_break", p: { line: HELPER_BODY }, id: 1 });
+      await onB.expect("breakpoints", (p) => p.length === 1);
+      // Server a dies without a word.
+      a.serve.child.kill("SIGKILL");
+      await a.serve.status;
+      await tracer.line(/reconnected to tcp:\/\/\S+ as session job-9/, "stderr");
+      assertMatch(tracer.text.stderr, new RegExp(`reconnected to ${b.tracerUrl} `));
+      await b.serve.line(/session job-9: tracer came back \(from server s\d+\)/, "stderr");
+      // bo, still attached to b, sees the session again: the program where it was, its breakpoint.
+      await onB.expect("attached", (p) => p.tracer !== null);
+      const bps = await onB.expect("breakpoints");
+      assertEquals(bps.p.map((bp: { line: number }) => bp.line), [HELPER_BODY]);
+      assertEquals((await onB.expect("stack")).p.stack.at(-1).line, 1);
+      onB.transport.send({ e: "continue", id: 2 });
+      assertEquals((await onB.expect("stack")).p.stack.at(-1).line, HELPER_BODY);
+      onB.transport.send({ e: "clear_break", p: { id: bps.p[0].id }, id: 3 });
+      await onB.expect("breakpoints");
+      onB.transport.send({ e: "continue", id: 4 });
+      assertEquals((await onB.expect("exited")).p.code, 0);
+      assertEquals((await tracer.exited()).code, 0);
+      onB.transport.close();
+    } finally {
+      await a.serve[Symbol.asyncDispose]();
+      await b.serve[Symbol.asyncDispose]();
+    }
+  },
 });

@@ -22,7 +22,7 @@ import {
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { connectTcp } from "../transport/tcp.ts";
-import type { MessageTransport } from "../transport/transport.ts";
+import { type MessageTransport, serverList } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
 
 /**
@@ -76,6 +76,8 @@ export class LinkRefusedError extends Error {
 
 /** An established tracer link. */
 export interface TracerLink extends AsyncDisposable {
+  /** The server it is linked to (one of a list's). */
+  readonly server: string;
   /** The session id the server accepted. */
   readonly session: string;
   /** The key to show when connecting again after losing this link (if the server gave one). */
@@ -110,6 +112,21 @@ export interface TracerLink extends AsyncDisposable {
  * @throws {Error} when the server cannot be reached or does not answer.
  */
 export async function connectTracerLink(options: TracerLinkOptions): Promise<TracerLink> {
+  // A list of servers (of one cluster): the first that answers.
+  const servers = serverList(options.server);
+  if (servers.length > 1) {
+    let failure: unknown;
+    for (const server of servers) {
+      try {
+        return await connectTracerLink({ ...options, server });
+      } catch (error) {
+        // A refusal is the cluster's answer; an unreachable server is not.
+        if (error instanceof LinkRefusedError || options.signal?.aborted) throw error;
+        failure = error;
+      }
+    }
+    throw failure;
+  }
   // Many tracers starting at once on one machine meet the server's limit of connections
   // waiting to authenticate per address: a passing crowd, so they wait their turn (with
   // backoff and jitter) rather than fail.
@@ -177,6 +194,7 @@ async function connectOnce(options: TracerLinkOptions): Promise<TracerLink> {
         const p = msg.p as { resume?: unknown; tree?: unknown; clients?: unknown } | undefined;
         const text = (v: unknown) => typeof v === "string" ? v : undefined;
         return new Link(
+          options.server,
           transport,
           incoming,
           session,
@@ -201,6 +219,7 @@ async function connectOnce(options: TracerLinkOptions): Promise<TracerLink> {
 class Link implements TracerLink {
   readonly #transport: MessageTransport;
   readonly #commands = new AsyncQueue<Message>();
+  readonly server: string;
   readonly session: string;
   readonly resume: string | undefined;
   readonly clientUrl: string | undefined;
@@ -209,6 +228,7 @@ class Link implements TracerLink {
   disableMode: string | undefined;
 
   constructor(
+    server: string,
     transport: MessageTransport,
     incoming: AsyncIterator<unknown>,
     session: string,
@@ -217,6 +237,7 @@ class Link implements TracerLink {
     tree: string | undefined,
   ) {
     this.#transport = transport;
+    this.server = server;
     this.session = session;
     this.resume = resume;
     this.clientUrl = clientUrl;

@@ -20,6 +20,7 @@ import type {
 import { DebugCore } from "../core/core.ts";
 import type { Message } from "../protocol/mod.ts";
 import { connectTracerLink, LinkRefusedError, type TracerLink } from "./link.ts";
+import { serverList } from "../transport/transport.ts";
 import { SessionTree } from "./tree.ts";
 
 /** Options of {@linkcode startTracer}. */
@@ -403,7 +404,7 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
         `lost the server; reconnecting for up to ${reconnectFor / 1000} s ` +
           "(the program keeps its state meanwhile)",
       );
-      const back = await reconnect(linkOptions, session, link.resume, reconnectFor, stop.signal)
+      const back = await reconnect(linkOptions, session, link, reconnectFor, stop.signal)
         .catch((error: Error) => error);
       if (stop.signal.aborted) return;
       if (back instanceof Error) return detach(back.message);
@@ -412,7 +413,7 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
       const dropped = backlog.dropped;
       for (const event of backlog.drain()) link.send(event);
       options.onStatus?.(
-        `reconnected to ${linkOptions.server} as session ${session}` +
+        `reconnected to ${link.server} as session ${session}` +
           (dropped ? ` (${dropped} events from while it was away were dropped)` : ""),
       );
     }
@@ -472,28 +473,46 @@ class Backlog {
 }
 
 /**
- * Connects again with growing delays until `ms` have passed, showing the session's resume key.
+ * Connects again with growing delays until `ms` have passed, showing the session's resume key
+ * (to the servers of a list in turn, from the one after the server lost).
  *
  * @throws {Error} saying why when it gives up (time is up, or the server refused).
  */
 async function reconnect(
   options: Omit<Parameters<typeof connectTracerLink>[0], "session">,
   session: string,
-  resume: string | undefined,
+  lost: TracerLink,
   ms: number,
   signal: AbortSignal,
 ): Promise<TracerLink> {
+  const resume = lost.resume;
   const deadline = Date.now() + ms;
   let delay = 250;
+  // Each try goes round the list from the server after the one lost (another server of the
+  // cluster takes the session over with its resume key).
+  const servers = serverList(options.server);
+  let next = (servers.indexOf(lost.server) + 1) % servers.length;
   while (true) {
-    try {
-      return await connectTracerLink({ ...options, session, resume, retries: 0, signal });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      if (error instanceof LinkRefusedError) {
-        throw new Error(`the server refused to give the session back (${error.message})`);
+    for (let i = 0; i < servers.length; i++) {
+      const server = servers[(next + i) % servers.length]!;
+      try {
+        const link = await connectTracerLink({
+          ...options,
+          server,
+          session,
+          resume,
+          retries: 0,
+          signal,
+        });
+        return link;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (error instanceof LinkRefusedError) {
+          throw new Error(`the server refused to give the session back (${error.message})`);
+        }
       }
     }
+    next = 0;
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`the server did not come back in ${ms / 1000} s`);
     await sleep(Math.min(delay, left), signal);

@@ -61,3 +61,11 @@ export interface MessageTransport extends AsyncDisposable {
    */
   setMaxMessageSize?(size: number): void;
 }
+
+/**
+ * The servers of `server`: one address, or a comma-separated list of the servers of one cluster
+ * (`tcp://a:8001,tcp://b:8001`, `ws://a:8002,ws://b:8002`), to try in turn.
+ */
+export function serverList(server: string): string[] {
+  return server.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}

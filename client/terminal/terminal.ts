@@ -662,7 +662,8 @@ export class TerminalClient {
       for (const own of this.#own.values()) own({ e: "closed" });
       this.#own.clear();
     } else if (p.state === "back") {
-      this.#say(this.#palette.info(`qdb: reconnected to session ${p.session}`));
+      const where = p.server ? ` on ${sanitize(p.server)}` : "";
+      this.#say(this.#palette.info(`qdb: reconnected to session ${p.session}${where}`));
     } else {
       this.#say(this.#palette.error(`qdb: gave up reconnecting: ${p.reason}`));
     }
