@@ -295,6 +295,8 @@ export const serveCommand: CommandSpec = {
       );
     }
     await untilInterrupted(running.finished);
+    // In a cluster, the sessions go on on the other servers; alone, they end here.
+    if (registry) await running.server.handOver();
     await running.close();
     await registry?.close();
     return 0;

@@ -189,6 +189,14 @@ export class RemoteClientTransport implements MessageTransport {
     this.#end();
   }
 
+  /**
+   * Lets the client go without closing its link (this server handed the session over: the
+   * client's relay joins the next owner).
+   */
+  detach(): void {
+    this.#end();
+  }
+
   /** Closed, by either side. */
   #end(): void {
     if (this.#closed) return;
@@ -227,6 +235,11 @@ export class Relay {
   readonly #log: (line: string) => void;
   readonly #stop = new AbortController();
   #join!: RemoteJoin;
+
+  /** The client's link. */
+  get transport(): MessageTransport {
+    return this.#transport;
+  }
   /** The server that owns the session, as this relay knows it. */
   owner = "";
   #received = 0;

@@ -281,12 +281,20 @@ export class ServerContext {
 
   /** Takes the session off this server (and, as far as this server is concerned, the registry). */
   forget(session: Session): void {
+    if (this.let(session)) this.#registry("release", this.registry.release(session.id));
+  }
+
+  /**
+   * Takes the session off this server, leaving the registry as it is (it was handed over):
+   * false when it was not here.
+   */
+  let(session: Session): boolean {
     session.clearTimers();
     session.dropReplay();
-    if (this.sessions.get(session.id) !== session) return;
+    if (this.sessions.get(session.id) !== session) return false;
     this.sessions.delete(session.id);
     this.#hosting.get(session.id)?.abort();
     this.#hosting.delete(session.id);
-    this.#registry("release", this.registry.release(session.id));
+    return true;
   }
 }

@@ -57,14 +57,18 @@ export interface RedisRegistryOptions {
 }
 
 /**
- * Makes this server a session's owner, unless another live server is (and the session's tracer
- * did not come back here with the key whose hash the record holds).
+ * Makes this server a session's owner, unless another server owns it or a tracer of it is
+ * awaited (the record keeps the hash of its resume key): then only that tracer, showing the key
+ * whose hash the record holds, takes it over. Refused: the owner, or '' when none.
  */
 const CLAIM = `
 local owner = redis.call('GET', KEYS[1])
-if owner and owner ~= ARGV[1] then
-  local proved = ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'resume') == ARGV[6]
-  if not proved then return owner end
+if owner ~= ARGV[1] then
+  local stored = redis.call('HGET', KEYS[2], 'resume')
+  if owner or stored then
+    local proved = ARGV[6] ~= '' and stored == ARGV[6]
+    if not proved then return owner or '' end
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], 'facts', ARGV[3])
@@ -72,7 +76,17 @@ if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'resume', ARGV[7]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[2] * 3)
 redis.call('SADD', KEYS[3], ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[4])
-return ''`;
+return 1`;
+
+/**
+ * This server hands a session it owns over: its lease goes (the record stays, with the hash of
+ * the resume key, for the tracer to take it to another server), and so do its clients there.
+ */
+const HAND_OVER = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 1`;
 
 /** The owner's new facts (anyone else's are ignored). */
 const UPDATE = `
@@ -83,7 +97,7 @@ return 1`;
 
 /**
  * Who is attached through this server (none: the field goes); a session nobody owns or attends
- * any more goes.
+ * any more, and whose tracer is not awaited, goes.
  */
 const PRESENT = `
 if ARGV[2] == '' then
@@ -97,7 +111,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local attended = false
   for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
-    if string.sub(field, 1, 2) == 'p:' then attended = true end
+    if string.sub(field, 1, 2) == 'p:' or field == 'resume' then attended = true end
   end
   if not attended then
     redis.call('DEL', KEYS[2])
@@ -117,7 +131,7 @@ else
   if redis.call('EXISTS', KEYS[1]) == 0 then
     local attended = false
     for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
-      if string.sub(field, 1, 2) == 'p:' then attended = true end
+      if string.sub(field, 1, 2) == 'p:' or field == 'resume' then attended = true end
     end
     if not attended then
       redis.call('DEL', KEYS[2])
@@ -322,11 +336,19 @@ export class RedisRegistry implements Registry {
         facts.keys?.resume ?? "",
       ],
     );
-    if (owner !== "" && typeof owner === "string") {
-      if (mine) this.#owned.delete(id);
-      return { owner };
-    }
-    return true;
+    if (owner === 1) return true;
+    if (mine) this.#owned.delete(id);
+    return { owner: typeof owner === "string" && owner !== "" ? owner : null };
+  }
+
+  async handOver(id: string): Promise<void> {
+    this.#owned.delete(id);
+    this.#attended.delete(id);
+    await this.#eval(
+      HAND_OVER,
+      [this.#key("lease", id), this.#key("session", id)],
+      [this.server, `p:${this.server}`, id, this.#key("changes")],
+    );
   }
 
   async update(id: string, facts: Partial<SessionFacts>): Promise<void> {

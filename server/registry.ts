@@ -52,10 +52,13 @@ export interface SessionRecord extends SessionFacts {
   clients: ClientInfo[];
 }
 
-/** Why {@linkcode Registry.claim} refused: another server owns the session. */
+/**
+ * Why {@linkcode Registry.claim} refused: another server owns the session, or none does and its
+ * own tracer is awaited (it lost its server, or its server handed it over).
+ */
 export interface ClaimRefused {
-  /** The server that owns it. */
-  owner: string;
+  /** The server that owns it; null when its tracer is awaited. */
+  owner: string | null;
 }
 
 /** A change of a session, as {@linkcode Registry.watch} reports it. */
@@ -77,9 +80,17 @@ export interface Registry {
   newClientId(): Promise<string>;
   /**
    * Makes this server the session's owner (creating its record when there is none), with these
-   * facts: true, or who owns it instead.
+   * facts: true, or who owns it instead. A session another server owns, or whose tracer is
+   * awaited (its record keeps its key), goes only to a claim with `takeover` whose facts carry
+   * the same key.
    */
   claim(id: string, facts: SessionFacts, options?: ClaimOptions): Promise<true | ClaimRefused>;
+  /**
+   * This server hands a session it owns over (it is shutting down): it no longer owns it, its
+   * clients there are forgotten, and the record stays for the session's tracer to take it to
+   * another server with its key.
+   */
+  handOver(id: string): Promise<void>;
   /** The owner tells new facts (its tracer came or went, ...). Ignored from anyone else. */
   update(id: string, facts: Partial<SessionFacts>): Promise<void>;
   /** Says who is attached to the session on this server (the record is made if need be). */
@@ -190,9 +201,9 @@ export class MemoryRegistry implements Registry {
     const entry = this.#store.sessions.get(id);
     const proved = options.takeover === true && facts.keys !== undefined &&
       entry?.facts.keys?.resume === facts.keys.resume;
-    if (entry && entry.owner !== null && entry.owner !== this.server && !proved) {
-      return Promise.resolve({ owner: entry.owner });
-    }
+    const held = entry !== undefined && entry.owner !== this.server &&
+      (entry.owner !== null || entry.facts.keys !== undefined);
+    if (held && !proved) return Promise.resolve({ owner: entry.owner });
     if (entry) {
       entry.owner = this.server;
       entry.facts = structuredClone(facts);
@@ -205,6 +216,15 @@ export class MemoryRegistry implements Registry {
     }
     this.#store.changed(id);
     return Promise.resolve(true);
+  }
+
+  handOver(id: string): Promise<void> {
+    const entry = this.#store.sessions.get(id);
+    if (!entry) return Promise.resolve();
+    if (entry.owner === this.server) entry.owner = null;
+    entry.presence.delete(this.server);
+    this.#store.changed(id);
+    return Promise.resolve();
   }
 
   update(id: string, facts: Partial<SessionFacts>): Promise<void> {
@@ -229,7 +249,9 @@ export class MemoryRegistry implements Registry {
     }
     if (clients.length > 0) entry.presence.set(this.server, clients.map((c) => ({ ...c })));
     else entry.presence.delete(this.server);
-    if (entry.owner === null && entry.presence.size === 0) this.#store.sessions.delete(id);
+    if (entry.owner === null && entry.presence.size === 0 && entry.facts.keys === undefined) {
+      this.#store.sessions.delete(id);
+    }
     this.#store.changed(id);
     return Promise.resolve();
   }
@@ -238,9 +260,9 @@ export class MemoryRegistry implements Registry {
     const entry = this.#store.sessions.get(id);
     if (!entry) return Promise.resolve();
     entry.presence.delete(this.server);
-    if (entry.owner === this.server || (entry.owner === null && entry.presence.size === 0)) {
-      this.#store.sessions.delete(id);
-    }
+    const unattended = entry.owner === null && entry.presence.size === 0 &&
+      entry.facts.keys === undefined;
+    if (entry.owner === this.server || unattended) this.#store.sessions.delete(id);
     this.#store.changed(id);
     return Promise.resolve();
   }

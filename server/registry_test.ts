@@ -163,6 +163,34 @@ for (const { name, pair, ignore } of IMPLEMENTATIONS) {
     assertEquals({ texts: texts.length, changes: changes.length }, before);
   });
 
+  test("a session's own tracer takes it over with its key; without it, nobody does", async () => {
+    await using p = await pair();
+    const keys = { resume: "hash-of-the-key", tree: "tree-key" };
+    await p.a.claim("s1", { created: CREATED, tracer: TRACER, keys });
+    // Another server, without the key: refused, even asking for a takeover.
+    const forged = { created: CREATED, tracer: TRACER, keys: { resume: "guess", tree: "x" } };
+    assertEquals(await p.b.claim("s1", forged, { takeover: true }), { owner: p.a.server });
+    // With it (the tracer came back there): taken over.
+    assertEquals(
+      await p.b.claim("s1", { created: CREATED, tracer: TRACER, keys }, { takeover: true }),
+      true,
+    );
+    assertEquals((await p.a.find("s1"))?.owner, p.b.server);
+    assertEquals((await p.a.find("s1"))?.keys, keys);
+    // Handed over: nobody owns it, the key stays, and only its tracer takes it.
+    await p.b.handOver("s1");
+    const awaited = await p.a.find("s1");
+    assertEquals([awaited?.owner, awaited?.keys?.resume], [null, keys.resume]);
+    assertEquals(await p.a.claim("s1", { created: CREATED, tracer: TRACER }), { owner: null });
+    assertEquals(
+      await p.a.claim("s1", { created: CREATED, tracer: TRACER, keys }, { takeover: true }),
+      true,
+    );
+    // An ended session (its owner released it) frees its id.
+    await p.a.release("s1");
+    assertEquals(await p.b.claim("s1", { created: CREATED, tracer: TRACER }), true);
+  });
+
   test("a server that leaves releases what it owned and attended", async () => {
     await using p = await pair();
     await p.a.claim("s1", { created: CREATED, tracer: TRACER });

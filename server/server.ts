@@ -22,6 +22,7 @@ import type { MessageTransport } from "../transport/transport.ts";
 import { sanitizeLine } from "../protocol/sanitize.ts";
 import { acceptEach } from "./accept.ts";
 import { Admission } from "./admission.ts";
+import { RemoteClientTransport } from "./bus.ts";
 import { moveClients, serveClient } from "./client_link.ts";
 import { ServerContext } from "./context.ts";
 import { HttpFront } from "./http.ts";
@@ -69,6 +70,13 @@ export interface QdbServer extends AsyncDisposable {
   sessions(): Promise<SessionList>;
   /** Ends every session and stops accepting connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Hands every session this server holds to the other servers of its registry, then closes (a
+   * server of a cluster that restarts). Tracers and clients are let go without `disable`, so
+   * they connect again to another server of their list; the registry keeps each session for its
+   * tracer, which takes it over there with its key. Idempotent (and nothing after `close`).
+   */
+  handOver(): Promise<void>;
 }
 
 /** Creates a server. It listens on nothing by itself: mount {@linkcode QdbServer.handler}. */
@@ -196,10 +204,47 @@ class Server implements QdbServer {
     }
   }
 
+  async handOver(): Promise<void> {
+    const ctx = this.#ctx;
+    if (ctx.closed) return;
+    ctx.closed = true;
+    for (const session of [...ctx.sessions.values()]) {
+      const tracer = session.tracer;
+      if (tracer) {
+        try {
+          await ctx.registry.handOver(session.id);
+        } catch (error) {
+          ctx.registryFailed(`handing session ${session.id} over`, error);
+        }
+      }
+      // Ended here without a word to anyone: no `disable`, so the tracer and the clients
+      // connect again, to another server of their list (and the session's clients on other
+      // servers join it wherever it goes).
+      session.end();
+      ctx.let(session);
+      tracer?.transport.close();
+      for (const client of session.clients.values()) {
+        if (client.transport instanceof RemoteClientTransport) client.transport.detach();
+        else client.transport.close();
+      }
+      ctx.log(`session ${session.id}: handed over`);
+    }
+    for (const relays of ctx.relays.values()) {
+      for (const relay of relays) relay.transport.close();
+    }
+    await this.#shutDown();
+  }
+
   async close(): Promise<void> {
     const ctx = this.#ctx;
     if (ctx.closed) return;
     ctx.closed = true;
+    await this.#shutDown();
+  }
+
+  /** Stops listening, ends what sessions are left, and waits a little for the links to close. */
+  async #shutDown(): Promise<void> {
+    const ctx = this.#ctx;
     this.#unwatch.abort();
     ctx.reclaimer.close();
     this.#sweeper.stop();

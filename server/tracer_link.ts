@@ -271,8 +271,19 @@ async function claim(
     return true;
   }
   if (claimed === true) return true;
-  ctx.log(`session ${id}: refused a tracer: server ${claimed.owner} owns the session`);
-  refuse(transport, new ProtocolError("session", `Session "${id}" is live on another server`));
+  if (claimed.owner === null) {
+    ctx.log(`session ${id}: refused a tracer without its resume key`);
+    refuse(
+      transport,
+      new ProtocolError(
+        "session",
+        `Session "${id}" is waiting for its own tracer to reconnect; choose another session id`,
+      ),
+    );
+  } else {
+    ctx.log(`session ${id}: refused a tracer: server ${claimed.owner} owns the session`);
+    refuse(transport, new ProtocolError("session", `Session "${id}" is live on another server`));
+  }
   return false;
 }
 

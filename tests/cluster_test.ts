@@ -8,6 +8,7 @@ import { QdbProcess } from "./support/processes.ts";
 import { HAVE_REDIS, startRedis, type TestRedis } from "./support/redis.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { findPythons } from "./support/pythons.ts";
+import { ReconnectingSession } from "../client/reconnect.ts";
 
 const STEPS = new URL("../testdata/steps.py", import.meta.url).pathname;
 const PYTHON = (await findPythons()).at(-1)?.path;
@@ -214,3 +215,103 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "rolling restart: SIGTERM to each server in turn hands the session on; no client and no breakpoint is lost",
+  ignore: !HAVE_REDIS || PYTHON === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using redis = await startRedis();
+    const nodes: Node[] = [];
+    for (let i = 0; i < 3; i++) nodes.push(await node(redis));
+    const [a, b, c] = nodes as [Node, Node, Node];
+    try {
+      await using tracer = new QdbProcess([
+        "trace",
+        "--server",
+        nodes.map((n) => n.tracerUrl).join(","),
+        "--session",
+        "roll",
+        "--python",
+        PYTHON!,
+        STEPS,
+      ]);
+      await a.serve.line(/session roll: tracer attached/, "stderr");
+      // One client on c (relayed), one as qdb attach makes them, on a with the list of all.
+      const onC = await attach(c, "roll", { name: "cy" });
+      await onC.expect("attached", (p) => p.tracer !== null);
+      await onC.expect("stack");
+      await using ana = await ReconnectingSession.connect(nodes.map((n) => n.clientUrl).join(","), {
+        session: "roll",
+        name: "ana",
+      });
+      const seen = eventsOf(ana);
+      onC.transport.send({ e: "set_break", p: { line: HELPER_BODY }, id: 1 });
+      await onC.expect("breakpoints", (p) => p.length === 1);
+      // a stops: the tracer moves to b, both clients follow.
+      a.serve.child.kill("SIGTERM");
+      assertEquals((await a.serve.status).code, 0);
+      assertMatch(a.serve.text.stderr, /session roll: handed over/);
+      await b.serve.line(/session roll: tracer came back/, "stderr");
+      await onC.expect("attached", (p) => p.tracer !== null);
+      assertEquals((await onC.expect("breakpoints")).p.length, 1);
+      await seen.expect("link", (p) => p.state === "back");
+      // b stops: the tracer moves to c, where cy is.
+      b.serve.child.kill("SIGTERM");
+      assertEquals((await b.serve.status).code, 0);
+      await c.serve.line(/session roll: tracer came back/, "stderr");
+      await onC.expect("attached", (p) => p.tracer !== null);
+      const bps = await onC.expect("breakpoints");
+      assertEquals(bps.p.map((bp: { line: number }) => bp.line), [HELPER_BODY]);
+      assertEquals((await onC.expect("stack")).p.stack.at(-1).line, 1);
+      await seen.expect("link", (p) => p.state === "back");
+      // The program runs on to the breakpoint, and to its end.
+      onC.transport.send({ e: "continue", id: 2 });
+      assertEquals((await onC.expect("stack")).p.stack.at(-1).line, HELPER_BODY);
+      onC.transport.send({ e: "clear_break", p: { id: bps.p[0].id }, id: 3 });
+      await onC.expect("breakpoints");
+      onC.transport.send({ e: "continue", id: 4 });
+      assertEquals((await onC.expect("exited")).p.code, 0);
+      await seen.expect("exited");
+      assertEquals((await tracer.exited()).code, 0);
+      onC.transport.close();
+    } finally {
+      for (const n of nodes) await n.serve[Symbol.asyncDispose]();
+    }
+  },
+});
+
+/** The events of a reconnecting session, as an inbox a test waits on. */
+function eventsOf(session: ReconnectingSession) {
+  const seen: { e: string; p?: unknown }[] = [];
+  const waiters = new Set<() => void>();
+  (async () => {
+    for await (const event of session.events) {
+      seen.push(event as { e: string; p?: unknown });
+      for (const wake of [...waiters]) wake();
+    }
+  })();
+  let cursor = 0;
+  return {
+    // deno-lint-ignore no-explicit-any
+    async expect(e: string, where: (p: any) => boolean = () => true) {
+      while (true) {
+        for (let i = cursor; i < seen.length; i++) {
+          if (seen[i]!.e === e && where(seen[i]!.p)) {
+            cursor = i + 1;
+            return seen[i]!;
+          }
+        }
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            waiters.delete(wake);
+            resolve();
+          };
+          waiters.add(wake);
+        });
+      }
+    },
+  };
+}
