@@ -284,10 +284,27 @@ export class Relay {
     return relay;
   }
 
-  /** One item the client sent: up to the owner (a bad frame is answered here). */
+  /**
+   * One item the client sent: up to the owner (a bad frame is answered here). When no server
+   * takes it (the owner died, and the session's tracer has not come to another yet), the client
+   * is told it was not sent: never a silent drop.
+   */
   send(item: Incoming): void {
-    if ("error" in item) this.#transport.send(errorEvent(item.error));
-    else this.#up({ k: "msg", c: this.#client, m: item.message });
+    if ("error" in item) {
+      this.#transport.send(errorEvent(item.error));
+      return;
+    }
+    const msg = item.message;
+    this.#up({ k: "msg", c: this.#client, m: msg }, () => {
+      const e = String(msg.e).slice(0, 64);
+      this.#transport.send(errorEvent(
+        new ProtocolError(
+          "tracer",
+          `The server of session "${this.#session}" is away (its tracer is moving to another); "${e}" was not sent`,
+          { command: e, id: msg.id },
+        ),
+      ));
+    });
   }
 
   /**
@@ -369,9 +386,16 @@ export class Relay {
     }
   }
 
-  #up(up: Up): void {
-    this.#registry.publish(upTopic(this.#session), JSON.stringify(up)).catch((error) =>
-      this.#log(`registry: publish to ${upTopic(this.#session)} failed: ${error}`)
+  /** Publishes to the owner; `lost` is called when nobody took it (or the registry failed). */
+  #up(up: Up, lost?: () => void): void {
+    this.#registry.publish(upTopic(this.#session), JSON.stringify(up)).then(
+      (receivers) => {
+        if (receivers === 0) lost?.();
+      },
+      (error) => {
+        this.#log(`registry: publish to ${upTopic(this.#session)} failed: ${error}`);
+        lost?.();
+      },
     );
   }
 }

@@ -22,7 +22,15 @@ import type { Access } from "./auth.ts";
 import { refuse, type ServerContext } from "./context.ts";
 import { seconds } from "./options.ts";
 import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, type Session } from "./session.ts";
-import { parseUp, Relay, RemoteClientTransport, type RemoteJoin, type Up, upTopic } from "./bus.ts";
+import {
+  downTopic,
+  parseUp,
+  Relay,
+  RemoteClientTransport,
+  type RemoteJoin,
+  type Up,
+  upTopic,
+} from "./bus.ts";
 
 /** Commands other clients are not told about (see `command`). */
 const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
@@ -250,7 +258,12 @@ export async function hostRemoteClients(ctx: ServerContext, session: Session): P
       ctx.log(`registry: a bad text for session ${session.id} was dropped: ${error}`);
       return;
     }
-    if (up.k !== "join") return remotes.get(up.c)?.receive(up);
+    if (up.k !== "join") {
+      const remote = remotes.get(up.c);
+      if (remote) return remote.receive(up);
+      if (up.k === "msg") unknownClient(ctx, session, up.c, up.m);
+      return;
+    }
     if (remotes.has(up.c)) return;
     const transport = new RemoteClientTransport(
       ctx.registry,
@@ -275,6 +288,23 @@ export async function hostRemoteClients(ctx: ServerContext, session: Session): P
       transport.close();
     });
   }, stop);
+}
+
+/**
+ * A command from a client this server does not know as the session's (it took the session over
+ * and the client's join has not come yet): the client is told it was not sent.
+ */
+function unknownClient(ctx: ServerContext, session: Session, client: string, msg: Message): void {
+  const e = String(msg.e).slice(0, 64);
+  const error = errorEvent(
+    new ProtocolError(
+      "session",
+      `"${e}" was not sent: the server of session "${session.id}" does not know this client yet`,
+      { command: e, id: msg.id },
+    ),
+  );
+  ctx.registry.publish(downTopic(session.id, client), `m${JSON.stringify(error)}`)
+    .catch((error) => ctx.registryFailed("an answer to a remote client", error));
 }
 
 /** The client's `start`, checked and authenticated; undefined when the link was refused. */

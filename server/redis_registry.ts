@@ -448,8 +448,8 @@ export class RedisRegistry implements Registry {
     signal.addEventListener("abort", () => this.#watchers.delete(listener), { once: true });
   }
 
-  async publish(topic: string, text: string): Promise<void> {
-    await this.#client.publish(this.#key("t", topic), text);
+  publish(topic: string, text: string): Promise<number> {
+    return this.#client.publish(this.#key("t", topic), text);
   }
 
   /**

@@ -106,8 +106,11 @@ export interface Registry {
   list(): Promise<SessionRecord[]>;
   /** Calls `listener` with every change of any session until `signal` aborts. */
   watch(listener: (change: RegistryChange) => void, signal: AbortSignal): void;
-  /** Sends `text` to every subscriber of `topic` (on any server), in order. */
-  publish(topic: string, text: string): Promise<void>;
+  /**
+   * Sends `text` to every subscriber of `topic` (on any server), in order. Resolves with how
+   * many servers' subscriptions got it (0: nobody listens, and the text is gone).
+   */
+  publish(topic: string, text: string): Promise<number>;
   /**
    * Calls `listener` with what is published to `topic` until `signal` aborts. Resolves once the
    * subscription holds: what is published after that reaches it.
@@ -282,14 +285,14 @@ export class MemoryRegistry implements Registry {
     signal.addEventListener("abort", () => this.#store.watchers.delete(listener), { once: true });
   }
 
-  publish(topic: string, text: string): Promise<void> {
+  publish(topic: string, text: string): Promise<number> {
     const listeners = this.#store.topics.get(topic);
     for (const listener of [...listeners ?? []]) {
       queueMicrotask(() => {
         if (listeners!.has(listener)) listener(text);
       });
     }
-    return Promise.resolve();
+    return Promise.resolve(listeners?.size ?? 0);
   }
 
   subscribe(topic: string, listener: (text: string) => void, signal: AbortSignal): Promise<void> {

@@ -162,6 +162,30 @@ test("Redis goes away and comes back: the session goes on locally, and the serve
   }
 });
 
+test("a client's command while its session's server is gone gets an error naming it, never a silent drop", async () => {
+  await using redis = await startRedis();
+  const a = await node(redis);
+  const b = await node(redis);
+  try {
+    // A tracer that will not move (a scripted one), on a; a client on b.
+    const tracer = await fakeTracer(a.tracerUrl, "stuck");
+    await tracer.expect("started");
+    const onB = await attach(b, "stuck", { name: "bo" });
+    await onB.expect("attached", (p) => p.tracer !== null);
+    await tracer.expect("start");
+    a.serve.child.kill("SIGKILL");
+    await a.serve.status;
+    onB.transport.send({ e: "step", id: "s1" });
+    const error = await onB.expect("error", (p) => p.command === "step");
+    assertEquals([error.id, error.p.type], ["s1", "tracer"]);
+    assertMatch(error.p.data, /The server of session "stuck" is away.*"step" was not sent/);
+    onB.transport.close();
+  } finally {
+    await a.serve[Symbol.asyncDispose]();
+    await b.serve[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test({
   name:
     "kill -9 of the server holding a tracer: the session is debuggable again through another server, breakpoints kept",
