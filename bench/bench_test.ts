@@ -5,6 +5,8 @@ import { assert, assertEquals, assertMatch } from "../tests/support/assert.ts";
 import { findPythons } from "../tests/support/pythons.ts";
 import { type BenchFlags, parseFlags, program, stats } from "./_common.ts";
 import { benchCapacity, capacityTables } from "./capacity.ts";
+import { benchCluster, clusterTable } from "./cluster.ts";
+import { HAVE_REDIS } from "../tests/support/redis.ts";
 import { benchInspect, inspectTable } from "./inspect.ts";
 import { benchOverhead, overheadTables } from "./overhead.ts";
 import { benchStartup, startupTable } from "./startup.ts";
@@ -109,4 +111,21 @@ Deno.test("bench: capacity ramps sessions, floods them and meets a slow client",
   assertEquals(result.stalled.received, result.stalled.lines);
   assertEquals(result.stalled.inOrder, true);
   assertMatch(capacityTables(result), /Memory per idle session/);
+});
+
+Deno.test({
+  name: "bench: several servers: steps across, routed messages, idle memory and a failover",
+  ignore: !HAVE_REDIS,
+  async fn() {
+    const result = await benchCluster({ ...quick, reps: 5 });
+    positive(result.routedPerSecond.one, "routed on one server");
+    positive(result.routedPerSecond.two, "routed across two");
+    positive(result.idleKb.alone, "idle memory alone");
+    if (result.stepMs) {
+      assertEquals(result.stepMs.two.n, 5);
+      positive(result.stepMs.two.p50, "a step across two servers");
+      positive(result.failoverMs!.p50, "a failover");
+    }
+    assertMatch(clusterTable(result), /two \/ one/);
+  },
 });

@@ -55,7 +55,7 @@ export interface StepResult {
 }
 
 /** A WebSocket client that hands out messages one at a time. */
-async function wsClient(url: string): Promise<{
+export async function wsClient(url: string): Promise<{
   send(msg: Message): void;
   next(e: string | string[]): Promise<Message>;
   close(): void;
@@ -98,7 +98,7 @@ async function wsClient(url: string): Promise<{
  * stop at the breakpoint. A stop from before the client attached may come first (the server
  * keeps what came before anyone attached): stepping before the answer would race with it.
  */
-async function settled(client: { next(e: string[]): Promise<Message> }): Promise<void> {
+export async function settled(client: { next(e: string[]): Promise<Message> }): Promise<void> {
   while (true) {
     const msg = await client.next(["stack", "running"]);
     if (msg.id !== 0) continue;
@@ -119,7 +119,7 @@ async function loop(n: number, step: () => Promise<unknown>): Promise<number[]> 
 }
 
 /** `n` round trips of a client: `next`, then the `stack` it causes. */
-function nextUntilStack(
+export function nextUntilStack(
   client: { send(msg: Message): void; next(e: string): Promise<Message> },
   n: number,
 ): Promise<number[]> {
@@ -130,7 +130,11 @@ function nextUntilStack(
 }
 
 /** `qdb trace` of the step program, stopped at its breakpoint, linked to `tracerUrl`. */
-function trace(python: PythonInstall, tracerUrl: string, session: string): Deno.ChildProcess {
+export function trace(
+  python: PythonInstall,
+  tracerUrl: string,
+  session: string,
+): Deno.ChildProcess {
   const argv = traceArgs({
     server: tracerUrl,
     session,
