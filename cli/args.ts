@@ -25,6 +25,11 @@ export interface OptionSpec {
   default?: string;
   /** Environment variable read when the option is absent. */
   env?: string;
+  /**
+   * With `stopAtPositional`: what follows this option's value belongs to the program, as after
+   * python's own `-m MODULE` and `-c CODE`.
+   */
+  endsOptions?: boolean;
 }
 
 /** Parsed options: strings, booleans, or arrays for `multiple`. */
@@ -113,19 +118,35 @@ export function parseInvocation(spec: CommandSpec, args: string[]): Invocation {
   return { values, positionals: [...parsed.positionals, ...tail] };
 }
 
-/** Splits `args` at the first positional (or `--`): options before, program and its args after. */
-function splitAtProgram(options: OptionSpec[], args: string[]): { head: string[]; tail: string[] } {
+/**
+ * Splits `args` at the first positional (or `--`, or the value of an option that
+ * {@linkcode OptionSpec.endsOptions}): options before, program and its args after.
+ */
+export function splitAtProgram(
+  options: OptionSpec[],
+  args: string[],
+): { head: string[]; tail: string[] } {
   const takesValue = new Set<string>();
+  const ends = new Set<string>();
   for (const o of options) {
-    if (o.type === "string") {
-      takesValue.add(`--${o.name}`);
-      if (o.short) takesValue.add(`-${o.short}`);
+    if (o.type !== "string") continue;
+    const flags = [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])];
+    for (const flag of flags) {
+      takesValue.add(flag);
+      if (o.endsOptions) ends.add(flag);
     }
   }
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--") return { head: args.slice(0, i), tail: args.slice(i + 1) };
     if (!arg.startsWith("-") || arg === "-") return { head: args.slice(0, i), tail: args.slice(i) };
+    // `-m MODULE`, `--module=MODULE`, `-mMODULE`: the program's own arguments follow.
+    const flag = arg.startsWith("--") ? arg.split("=")[0]! : arg.slice(0, 2);
+    if (ends.has(flag)) {
+      const joined = arg.length > flag.length;
+      const end = joined ? i + 1 : i + 2;
+      return { head: args.slice(0, end), tail: args.slice(end) };
+    }
     if (takesValue.has(arg)) i++;
   }
   return { head: args, tail: [] };

@@ -16,14 +16,16 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
     short: "m",
     type: "string",
     placeholder: "MODULE",
-    help: "Debug a module as python -m runs it (its arguments follow)",
+    help: "Debug a module as python -m runs it (everything after it is the module's)",
+    endsOptions: true,
   },
   {
     name: "code",
     short: "c",
     type: "string",
     placeholder: "CODE",
-    help: "Debug a piece of code as python -c runs it",
+    help: "Debug a piece of code as python -c runs it (everything after it is the code's)",
+    endsOptions: true,
   },
   {
     name: "python",

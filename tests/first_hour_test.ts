@@ -119,6 +119,20 @@ Deno.test({
 });
 
 Deno.test({
+  name: "first hour 2, item 1: options after -m MODULE and -c CODE reach the program",
+  ignore,
+  fn: () =>
+    withFiles({ "keys.json": '{"b": 2, "a": 1}' }, async (dir) => {
+      const sorted = await qdb(["run", "-m", "json.tool", "--sort-keys", "keys.json"], "c\n", dir);
+      assertEquals(sorted.code, 0, sorted.err);
+      assertMatch(sorted.out, /"a": 1,\n\s+"b": 2/);
+      const code = await qdb(["run", "-c", "import sys; print(sys.argv)", "-x", "1"], "c\n");
+      assertEquals(code.code, 0, code.err);
+      assertMatch(code.out, /\['-c', '-x', '1'\]/);
+    }),
+});
+
+Deno.test({
   name: "item 15: output from before anyone attached reaches the first client (run and trace)",
   ignore,
   fn: () =>
