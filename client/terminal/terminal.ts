@@ -438,10 +438,18 @@ export class TerminalClient {
       }
       case "exited": {
         const { code, signal } = msg.p;
+        // A child's end is not the program's: say whose it is, and that its parent goes on.
+        const parent = this.#model.parent;
+        const who = parent === undefined
+          ? "The program"
+          : `This child process (pid ${this.#tracer?.pid ?? "?"})`;
+        const after = parent === undefined
+          ? ""
+          : `; its parent runs on ("attach .." to go back to session ${parent})`;
         this.#say(this.#palette.info(
           code === null
-            ? `The program was ended by ${signal ?? "a signal"}`
-            : `The program exited with code ${code}`,
+            ? `${who} was ended by ${signal ?? "a signal"}${after}`
+            : `${who} exited with code ${code}${after}`,
         ));
         break;
       }

@@ -1,6 +1,6 @@
 // A golden transcript of the terminal client, driven by a scripted connection: what a person
 // types, what the "tracer" answers, and exactly what appears on the screen.
-import { assertEquals } from "../../tests/support/assert.ts";
+import { assert, assertEquals } from "../../tests/support/assert.ts";
 import { checkClientEvent, type Message } from "../../protocol/mod.ts";
 import type { SessionEvent } from "../reconnect.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
@@ -325,4 +325,39 @@ Deno.test("child sessions: their stops are announced, listed, and attach switche
     "*** This session is not a child: it has no parent",
     "qdb: lost the server: the connection closed",
   ]);
+});
+
+Deno.test("first hour 2, item 6: a child's end is said as the child's, not the program's", async () => {
+  const conn = new ScriptedConnection(() => {});
+  const screen = new RecordingScreen();
+  const tracer = {
+    engine: "python",
+    program: "w.py",
+    argv: ["w.py"],
+    pid: 7,
+    host: "box",
+    cwd: "/src",
+    protocol: 2,
+  };
+  const terminal = new TerminalClient({ connection: conn, screen, tracer });
+  const done = terminal.run();
+  conn.emit("attached", {
+    session: "job/7",
+    protocol: 2,
+    server: "qdb",
+    tracer,
+    clients: [],
+    you: "c1",
+    parent: "job",
+  });
+  conn.emit("exited", { code: 0 });
+  await new Promise((r) => setTimeout(r, 0));
+  conn.close();
+  await done;
+  assert(
+    screen.transcript.includes(
+      'This child process (pid 7) exited with code 0; its parent runs on ("attach .." to go back to session job)',
+    ),
+    screen.transcript.join("\n"),
+  );
 });
