@@ -2,13 +2,15 @@
 // another, in order, and the servers ride out Redis going away. Each test starts its own Redis on
 // a free port (tests/support/redis.ts), and waits on events, never on time.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { fakeTracer } from "./support/fake_tracer.ts";
+import { FAKE_TRACER, fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
 import { QdbProcess } from "./support/processes.ts";
 import { HAVE_REDIS, startRedis, type TestRedis } from "./support/redis.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { findPythons } from "./support/pythons.ts";
 import { ReconnectingSession } from "../client/reconnect.ts";
+import { rawClient } from "../bench/_common.ts";
+import { connectTcp } from "../transport/tcp.ts";
 
 const STEPS = new URL("../testdata/steps.py", import.meta.url).pathname;
 const PYTHON = (await findPythons()).at(-1)?.path;
@@ -156,6 +158,66 @@ test("Redis goes away and comes back: the session goes on locally, and the serve
     assert((await onB.expect("attached")).p.tracer !== null, "no tracer across the hop");
     await tracer.expect("start");
     for (const inbox of [onA, late, onB, tracer]) inbox.transport.close();
+  } finally {
+    await a.serve[Symbol.asyncDispose]();
+    await b.serve[Symbol.asyncDispose]();
+  }
+});
+
+test("a client across the hop that does not read paces the program: no server, and not Redis, holds its backlog", async () => {
+  await using redis = await startRedis();
+  const a = await node(redis);
+  const b = await node(redis);
+  try {
+    const link = await connectTcp(a.tracerUrl);
+    link.send({ e: "start", p: { ...FAKE_TRACER, session: "slow" } });
+    const tracer = new Inbox(link);
+    await tracer.expect("started");
+    // A client on b that reads nothing until the program is held.
+    const slow = await rawClient(b.clientUrl, "slow");
+    await b.serve.line(/client c\d+ \(raw\) attached from .*relayed to server/, "stderr");
+    await tracer.expect("start");
+    // 100 MB of output: without pacing across the hop, b (or Redis) would hold most of it.
+    const lines = 2000;
+    const filler = "x".repeat(50_000);
+    for (let i = 0; i < lines; i++) {
+      link.send({ e: "print", p: { input: "<stdout>", exc: false, output: `${i} ${filler}` } });
+    }
+    // The program's link stops being read once the client is a pace behind (the kernel's
+    // buffers on the way hold a few MB more): watched until nothing moves for a second.
+    const mb = 1024 * 1024;
+    let written = -1;
+    for (let still = 0; still < 10 && link.writtenBytes < 100 * mb;) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      still = link.writtenBytes === written ? still + 1 : 0;
+      written = link.writtenBytes;
+    }
+    console.log(`the program wrote ${Math.round(written / mb)} MB before it was held`);
+    assert(written < 50 * mb, `the program wrote ${Math.round(written / mb)} MB`);
+    // Then it reads: every line, in order.
+    let next = 0;
+    for await (const msg of slow.messages()) {
+      if (msg.e !== "print") continue;
+      const output = (msg.p as { output: string }).output;
+      assertEquals(Number(output.slice(0, output.indexOf(" "))), next++);
+      if (next === lines) break;
+    }
+    slow.close();
+    const peak = (at: Node) => peakRss(at.serve.child.pid);
+    const mib = (n: number) => Math.round(n / 1024 / 1024);
+    const [peakA, peakB] = [await peak(a), await peak(b)];
+    const redisPeak = await redisPeakMemory(redis);
+    console.log(
+      `100 MB across the hop: peaks a ${mib(peakA)} MiB, b ${mib(peakB)} MiB, redis ${
+        mib(redisPeak)
+      } MiB`,
+    );
+    assert(
+      peakA < 300 * 1024 * 1024 && peakB < 300 * 1024 * 1024,
+      `${mib(peakA)} / ${mib(peakB)} MiB`,
+    );
+    assert(redisPeak < 64 * 1024 * 1024, `redis peaked at ${mib(redisPeak)} MiB`);
+    link.close();
   } finally {
     await a.serve[Symbol.asyncDispose]();
     await b.serve[Symbol.asyncDispose]();
@@ -338,4 +400,28 @@ function eventsOf(session: ReconnectingSession) {
       }
     },
   };
+}
+
+/** The peak resident memory of a process so far, in bytes. */
+async function peakRss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)![1]) * 1024;
+}
+
+/** Redis's own peak memory (`INFO memory`), in bytes. */
+async function redisPeakMemory(redis: TestRedis): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+  try {
+    await conn.write(new TextEncoder().encode("INFO memory\r\n"));
+    let text = "";
+    const buf = new Uint8Array(65536);
+    while (!/used_memory_peak:\d+/.test(text)) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return Number(/used_memory_peak:(\d+)/.exec(text)?.[1] ?? NaN);
+  } finally {
+    conn.close();
+  }
 }
