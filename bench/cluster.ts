@@ -37,7 +37,7 @@ import {
   table,
   TOKEN,
 } from "./_common.ts";
-import { nextUntilStack, settled, trace, wsClient } from "./step.ts";
+import { settled, stepsThrough, trace, wsClient } from "./step.ts";
 
 /** The figures of one run. */
 export interface ClusterResult {
@@ -62,30 +62,6 @@ async function cluster(url: string, count: number): Promise<ServerProcess[]> {
 
 async function closeAll(servers: ServerProcess[]): Promise<void> {
   await Promise.all(servers.map((s) => s.close()));
-}
-
-/** Step round trips with the tracer on `tracerOn` and the client on `clientOn`. */
-async function steps(
-  python: Awaited<ReturnType<typeof benchPythons>>[number],
-  tracerOn: ServerProcess,
-  clientOn: ServerProcess,
-  n: number,
-): Promise<number[]> {
-  const session = `step-${crypto.randomUUID()}`;
-  const tracer = trace(python, tracerOn.tracer, session);
-  try {
-    const client = await wsClient(`${clientOn.client}/${session}`);
-    try {
-      client.send({ e: "start", p: { protocol: 2, auth: TOKEN }, id: 0 });
-      await client.next("attached");
-      await settled(client);
-      return await nextUntilStack(client, n);
-    } finally {
-      client.close();
-    }
-  } finally {
-    await kill(tracer);
-  }
 }
 
 /** Prints `lines` as fast as the link takes them; messages/s the client on `clientOn` got. */
@@ -188,8 +164,8 @@ export async function benchCluster(flags: BenchFlags): Promise<ClusterResult> {
   try {
     if (python) {
       stepMs = {
-        one: stats(await steps(python, a, a, n)),
-        two: stats(await steps(python, a, b, n)),
+        one: stats(await stepsThrough(python, a.tracer, a.client, n)),
+        two: stats(await stepsThrough(python, a.tracer, b.client, n)),
       };
     }
     routedPerSecond = {

@@ -153,10 +153,23 @@ export function trace(
 
 async function throughServer(python: PythonInstall, n: number): Promise<number[]> {
   await using server = await startServer();
+  return await stepsThrough(python, server.tracer, server.client, n);
+}
+
+/**
+ * `n` step round trips of the step program traced to `tracerUrl`, by a client of `clientUrl`
+ * (the same server, or another of its cluster).
+ */
+export async function stepsThrough(
+  python: PythonInstall,
+  tracerUrl: string,
+  clientUrl: string,
+  n: number,
+): Promise<number[]> {
   const session = `step-${crypto.randomUUID()}`;
-  const tracer = trace(python, server.tracer, session);
+  const tracer = trace(python, tracerUrl, session);
   try {
-    const client = await wsClient(`${server.client}/${session}`);
+    const client = await wsClient(`${clientUrl}/${session}`);
     try {
       client.send({ e: "start", p: { protocol: 2, auth: TOKEN }, id: 0 });
       await client.next("attached");

@@ -96,6 +96,22 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`;
 
 /**
+ * Lua: a session (KEYS[2], id ARGV[3] in the set KEYS[3]) that nobody owns (no lease, KEYS[1]),
+ * nobody attends (no `p:` field) and whose tracer is not awaited (no `resume`) goes.
+ */
+const FORGET_UNATTENDED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local attended = false
+  for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+    if string.sub(field, 1, 2) == 'p:' or field == 'resume' then attended = true end
+  end
+  if not attended then
+    redis.call('DEL', KEYS[2])
+    redis.call('SREM', KEYS[3], ARGV[3])
+  end
+end`;
+
+/**
  * Who is attached through this server (none: the field goes); a session nobody owns or attends
  * any more, and whose tracer is not awaited, goes.
  */
@@ -108,16 +124,7 @@ else
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
   redis.call('SADD', KEYS[3], ARGV[3])
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  local attended = false
-  for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
-    if string.sub(field, 1, 2) == 'p:' or field == 'resume' then attended = true end
-  end
-  if not attended then
-    redis.call('DEL', KEYS[2])
-    redis.call('SREM', KEYS[3], ARGV[3])
-  end
-end
+${FORGET_UNATTENDED}
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1`;
 
@@ -128,16 +135,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SREM', KEYS[3], ARGV[3])
 else
   redis.call('HDEL', KEYS[2], ARGV[2])
-  if redis.call('EXISTS', KEYS[1]) == 0 then
-    local attended = false
-    for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
-      if string.sub(field, 1, 2) == 'p:' or field == 'resume' then attended = true end
-    end
-    if not attended then
-      redis.call('DEL', KEYS[2])
-      redis.call('SREM', KEYS[3], ARGV[3])
-    end
-  end
+  ${FORGET_UNATTENDED}
 end
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1`;
