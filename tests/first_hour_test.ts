@@ -133,6 +133,25 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "first hour 2, item 5: p shows at most 10,000 items of any container, and says so every time",
+  ignore,
+  fn: async () => {
+    const code = "a = list(range(100000)); b = [list(range(20000))]; c = list(range(10000))";
+    const run = await qdb(["run", "-c", code], "n\np a\np b\np c\nc\n");
+    assertEquals(run.code, 0, run.err);
+    assertMatch(
+      run.out,
+      /9998, 9999, \.\.\.\]\n\[qdb: a list of 100,000 items; the first 10,000 are shown\]/,
+    );
+    assertMatch(run.out, /9999, \.\.\.\]\]\n\[qdb: containers in it hold more than 10,000 items/);
+    // 10,000 items: whole, with no note.
+    assertMatch(run.out, /9998, 9999\]\n/);
+    assertEquals(run.out.match(/\[qdb: /g)?.length, 2);
+  },
+});
+
+Deno.test({
   name: "item 15: output from before anyone attached reaches the first client (run and trace)",
   ignore,
   fn: () =>

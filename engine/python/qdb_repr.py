@@ -9,6 +9,12 @@ import builtins
 
 from qdb_output import MAX_OUTPUT
 
+# The most items of one list, tuple, set or deque (and keys of one dict) that `p`, `pp` and the
+# REPL show: past it, the first ones, and a note saying how many there are. One bound for every
+# size (a value of 10,001 items is cut as one of ten million is).
+MAX_ITEMS = 10000
+MAX_KEYS = 5000
+
 
 def _exc_line(exc):
     """'ValueError: test', as the last line of a traceback."""
@@ -57,6 +63,13 @@ class ReprMixin(object):
                 return "{%s}" % ", ".join(pieces)
 
             def repr1(self, x, level):
+                # Whether anything was left out (for the note under a big value's repr).
+                try:
+                    n = len(x) if isinstance(x, (list, tuple, set, frozenset, dict)) else 0
+                except Exception:
+                    n = 0
+                if n and (level <= 0 or n > (self.maxdict if isinstance(x, dict) else self.maxlist)):
+                    self.cut = True
                 try:
                     return reprlib.Repr.repr1(self, x, level)
                 except RecursionError:
@@ -65,10 +78,11 @@ class ReprMixin(object):
                     return "<repr failed: %s>" % _exc_line(exc)
 
         r = SafeRepr()
+        r.cut = False
         if big:
             r.maxlevel = 20
-            r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 10000
-            r.maxdict = 5000
+            r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = MAX_ITEMS
+            r.maxdict = MAX_KEYS
             r.maxstring = MAX_OUTPUT
             r.maxlong = 100000
             r.maxother = MAX_OUTPUT
@@ -93,7 +107,8 @@ class ReprMixin(object):
 
     def _small_enough(self, value, budget=200000):
         """True when `value` holds at most `budget` items (counted shallowly through builtin
-        containers), so that a plain repr() is cheap."""
+        containers) and no container in it holds more than the REPL shows of one
+        (``MAX_ITEMS``, ``MAX_KEYS``), so that a plain repr() shows it whole and cheaply."""
         seen = 0
         todo = [value]
         visited = set()
@@ -105,7 +120,7 @@ class ReprMixin(object):
                     continue
                 visited.add(id(v))
                 seen += len(v)
-                if seen > budget:
+                if seen > budget or len(v) > MAX_ITEMS:
                     return False
                 todo.extend(v)
             elif t is dict:
@@ -113,7 +128,7 @@ class ReprMixin(object):
                     continue
                 visited.add(id(v))
                 seen += 2 * len(v)
-                if seen > budget:
+                if seen > budget or len(v) > MAX_KEYS:
                     return False
                 todo.extend(v.keys())
                 todo.extend(v.values())
@@ -139,6 +154,7 @@ class ReprMixin(object):
             r = getattr(self, "_big_repr_obj", None)
             if r is None:
                 r = self._big_repr_obj = self._repr_obj(True)
+            r.cut = False
             text = r.repr(value) + self._size_note(value, r)
         if len(text) > MAX_OUTPUT:
             text = text[:MAX_OUTPUT] + "\n... [qdb: output truncated at %d characters]" % (
@@ -161,6 +177,10 @@ class ReprMixin(object):
         else:
             return ""
         if n <= shown:
-            return ""
+            if not r.cut:
+                return ""
+            # Cut inside, not at the top.
+            return "\n[qdb: containers in it hold more than %s items (%s keys); the first of each are shown]" % (
+                format(MAX_ITEMS, ","), format(MAX_KEYS, ","))
         return "\n[qdb: a %s of %s %s; the first %s are shown]" % (
             type(value).__name__, format(n, ","), unit, format(shown, ","))
