@@ -43,7 +43,8 @@ export const attachCommand: CommandSpec = {
       name: "name",
       type: "string",
       placeholder: "NAME",
-      help: "Your name, as other clients of the session see it",
+      help:
+        "Your name, as other clients of the session see it (default: $USER, else $LOGNAME, else user@host)",
       env: "USER",
     },
     {
@@ -72,7 +73,7 @@ export const attachCommand: CommandSpec = {
       return await attachJson(server, token, caCerts, session, {
         terminal: values.terminal === true,
         wait: values.wait === true,
-        name: str(values, "name"),
+        name: str(values, "name") ?? defaultClientName(),
         retryFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
       });
     }
@@ -99,7 +100,7 @@ export const attachCommand: CommandSpec = {
     const connectOptions = {
       auth: token,
       caCerts,
-      name: str(values, "name"),
+      name: str(values, "name") ?? defaultClientName(),
       retryFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
     };
     const client = await ReconnectingSession.connect(server, { ...connectOptions, session });
@@ -221,4 +222,31 @@ async function pickSession(
     return undefined;
   }
   return chosen.id;
+}
+
+/**
+ * The name other clients see when `--name` and `$USER` are not set: `$LOGNAME`, or the user's
+ * name from the system and the host (`ana@box`), rather than a bare client id.
+ */
+export function defaultClientName(env = Deno.env, host = () => Deno.hostname()): string {
+  const login = env.get("LOGNAME") ?? env.get("USERNAME");
+  if (login) return login;
+  let machine = "";
+  try {
+    machine = host();
+  } catch {
+    // No permission or no name: the user alone.
+  }
+  let user = "user";
+  try {
+    const uid = Deno.uid();
+    if (uid !== null) {
+      const line = Deno.readTextFileSync("/etc/passwd").split("\n")
+        .find((l) => l.split(":")[2] === String(uid));
+      if (line) user = line.split(":")[0]!;
+    }
+  } catch {
+    // No /etc/passwd (not Unix, or no permission).
+  }
+  return machine ? `${user}@${machine}` : user;
 }

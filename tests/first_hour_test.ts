@@ -3,7 +3,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
-import { QdbProcess, startServe } from "./support/processes.ts";
+import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { findPythons } from "./support/pythons.ts";
 
@@ -149,6 +149,40 @@ Deno.test({
     assertMatch(run.out, /9998, 9999\]\n/);
     assertEquals(run.out.match(/\[qdb: /g)?.length, 2);
   },
+});
+
+Deno.test("first hour 2, item 7: with $USER unset, a client is named by its login, not its id", async () => {
+  await using serve = await startServe();
+  const tracer = await fakeTracer(serve.tracerUrl, "named");
+  await tracer.expect("started");
+  // qdb attach --json with an environment that has no USER (nor LOGNAME).
+  const env = { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "/" };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      QDB_ENTRY,
+      "attach",
+      "--json",
+      "--server",
+      serve.clientUrl,
+      "named",
+    ],
+    env,
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const joined = await serve.process.line(/client (c\d+) \((.*)\) attached/, "stderr");
+    assert(joined[2] !== joined[1], `named by its id: ${joined[0]}`);
+    assertMatch(joined[2]!, /^[\w.-]+@[\w.-]+$/);
+  } finally {
+    await child.stdin.close();
+    await child.output();
+    tracer.transport.close();
+  }
 });
 
 Deno.test({
