@@ -186,6 +186,18 @@ Deno.test("first hour 2, item 7: with $USER unset, a client is named by its logi
 });
 
 Deno.test({
+  name:
+    "first hour 2, item 9: piped commands are shown after their prompt, as pdb prints its prompt",
+  ignore,
+  fn: async () => {
+    const run = await qdb(["run", "-c", "x = 6 * 7\nprint('end')"], "n\np x\nc\n");
+    assertEquals(run.code, 0, run.err);
+    assertMatch(run.out, /^\(qdb\) n\n/m);
+    assertMatch(run.out, /^\(qdb\) p x\n42\n\(qdb\) c\nend\n/m);
+  },
+});
+
+Deno.test({
   name: "item 15: output from before anyone attached reaches the first client (run and trace)",
   ignore,
   fn: () =>

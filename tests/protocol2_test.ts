@@ -422,7 +422,9 @@ Deno.test({
       await type(`threads\np 'asked ${ask}'\n`);
       await run.line(new RegExp(`'asked ${ask}'$`));
       const mark = run.stdoutLines.findIndex((l) => l.endsWith(`'asked ${ask}'`));
-      spinner = run.stdoutLines[mark - 1] ?? "";
+      // The line above it that is not a piped command shown after its prompt.
+      const above = run.stdoutLines.slice(0, mark).filter((l) => !l.startsWith("(qdb) "));
+      spinner = above.at(-1) ?? "";
     }
     assertMatch(spinner, /^ {2}3 {2}spinner {2}\(\d+\) {2}stopped$/);
     await type("thread 3\nwhere\np laps\np laps\nthread 2\nthread 1\nthread 9\np big\nq\n");
@@ -435,7 +437,7 @@ Deno.test({
     const held = out.slice(out.indexOf("[Current thread is 3 (spinner)]"));
     assertMatch(held, /^> .*inspected\.py\(\d+\)spin\(\)$/m);
     assertMatch(held, /threading\.py\(\d+\)run\(\)\n.*\n> .*inspected\.py\(\d+\)spin\(\)$/m);
-    const laps = held.match(/^(\d+)\n(\d+)$/m);
+    const laps = held.match(/^(\d+)\n\(qdb\) p laps\n(\d+)$/m);
     assert(laps && laps[1] === laps[2], `laps read twice: ${held}`);
     assertMatch(out, /\*\*\* Thread 2 \(worker\) is running: it is in a call outside Python/);
     assertMatch(out, /^\[Current thread is 1 \(MainThread\)\]$/m);

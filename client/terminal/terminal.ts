@@ -742,6 +742,11 @@ export class TerminalClient {
     this.#screen.setPrompt(null);
     while (this.#lines.length > 0 && !this.#holdUntilStop) {
       const line = this.#lines.shift()!;
+      // Piped commands are shown after the prompt they answer (pdb prints its prompt too): the
+      // output reads as the session it was.
+      if (this.#screen.interactive === false && this.#running === false && line !== QUIT_AT_EOF) {
+        this.#say(this.#palette.prompt(this.#promptText()) + line);
+      }
       try {
         await this.#handleLine(line);
       } catch (error) {
@@ -765,8 +770,12 @@ export class TerminalClient {
   #updatePrompt(): void {
     if (this.#busy || this.#ended || this.#quitting) return this.#screen.setPrompt(null);
     if (!this.#running && this.#inputEnded) return this.#quitAtEnd();
-    const prompt = this.#child && this.#tracer ? `(qdb ${this.#tracer.pid}) ` : PROMPT;
-    this.#screen.setPrompt(this.#running ? null : this.#palette.prompt(prompt));
+    this.#screen.setPrompt(this.#running ? null : this.#palette.prompt(this.#promptText()));
+  }
+
+  /** The prompt: `(qdb) `, or with the pid in a child's terminal. */
+  #promptText(): string {
+    return this.#child && this.#tracer ? `(qdb ${this.#tracer.pid}) ` : PROMPT;
   }
 
   #interrupt(): void {
