@@ -194,6 +194,10 @@ Deno.test({
     assertEquals(run.code, 0, run.err);
     assertMatch(run.out, /^\(qdb\) n\n/m);
     assertMatch(run.out, /^\(qdb\) p x\n42\n\(qdb\) c\nend\n/m);
+    // `q hard`, then the end of the input: no stray "no longer attached" after it.
+    const hard = await qdb(["run", "-c", "import time\ntime.sleep(60)"], "q hard\n");
+    assertMatch(hard.out, /debugging ended; the program was ended/);
+    assert(!/no longer attached/.test(hard.out + hard.err), hard.out + hard.err);
   },
 });
 

@@ -797,7 +797,9 @@ export class TerminalClient {
    * end of file; otherwise `quit`, as in pdb.
    */
   #endOfInput(): void {
-    if (this.#ended) return;
+    // After `q`, the end of a piped input has nothing left to quit (a second `disable` would
+    // only be answered "no longer attached").
+    if (this.#ended || this.#quitting) return;
     const unknown = this.#running === undefined && (this.#awaitTracer || this.#tracer !== null);
     if (unknown || this.#busy || this.#lines.length > 0) {
       // After the lines before it, once it is known whether the program runs.

@@ -361,3 +361,40 @@ Deno.test("first hour 2, item 6: a child's end is said as the child's, not the p
     screen.transcript.join("\n"),
   );
 });
+
+Deno.test("first hour 2, item 9: q hard, then the end of the input, sends one disable", async () => {
+  // The server takes a while to answer `disable`: the end of the input comes first.
+  let answer!: () => void;
+  const conn = new ScriptedConnection((msg, reply) => {
+    if (msg.e === "list") {
+      return reply("error", { type: "list", data: "No source", command: "list" });
+    }
+    if (msg.e === "disable") {
+      answer = () => {
+        conn.emit("disabled", { mode: "hard" });
+        conn.emit("disable", { reason: "The tracer stopped debugging" });
+        conn.close();
+      };
+    }
+  });
+  const screen = new RecordingScreen();
+  const tracer = {
+    engine: "python",
+    program: "primes.py",
+    argv: ["primes.py"],
+    pid: 9,
+    host: "box",
+    cwd: "/src",
+    protocol: 2,
+  };
+  const terminal = new TerminalClient({ connection: conn, screen, tracer });
+  const done = terminal.run();
+  conn.emit("stack", { index: 0, stack: [frame(1, "<module>", "import math")], reason: "entry" });
+  await screen.type("q hard");
+  screen.handlers.eof();
+  await new Promise((r) => setTimeout(r, 0));
+  const sent = conn.sent.filter((m) => m.e === "disable").map((m) => m.p);
+  answer();
+  await done;
+  assertEquals(sent, ["hard"]);
+});
