@@ -837,6 +837,10 @@ export class TerminalClient {
       if (raw.startsWith("::") && this.#inputFromQdb) return this.#programInput(raw.slice(1));
       if (raw.startsWith(":")) raw = raw.slice(1);
       else if (this.#inputFromQdb) return this.#programInput(raw);
+    } else if (raw.startsWith(":") && !raw.startsWith("::")) {
+      // One rule everywhere: `:cmd` is a qdb command at a stop too (typed a moment too late,
+      // after the program stopped, it still means the command).
+      raw = raw.slice(1);
     }
     let line = raw;
     if (line.trim() === "") {

@@ -398,3 +398,25 @@ Deno.test("first hour 2, item 9: q hard, then the end of the input, sends one di
   await done;
   assertEquals(sent, ["hard"]);
 });
+
+Deno.test("first hour 2, item 4: `:cmd` is a qdb command at a stop too", async () => {
+  const conn = new ScriptedConnection((msg, reply) => {
+    if (msg.e === "list") {
+      return reply("error", { type: "list", data: "No source", command: "list" });
+    }
+    if (msg.e === "breakpoints") return reply("breakpoints", []);
+  });
+  const screen = new RecordingScreen();
+  const terminal = new TerminalClient({ connection: conn, screen, tracer: null });
+  const done = terminal.run();
+  conn.emit("stack", { index: 0, stack: [frame(1, "<module>", "import math")] });
+  await screen.type(":where");
+  conn.close();
+  await done;
+  // `where`, not Python's `:where` (a SyntaxError from the program).
+  assertEquals(conn.sent.filter((m) => m.e === "eval"), []);
+  assert(
+    screen.transcript.some((l) => l.includes("primes.py(1)<module>()")),
+    screen.transcript.join("\n"),
+  );
+});
