@@ -33,6 +33,13 @@ export interface TlsServerOptions {
  * what went wrong and what to do. Returns `undefined` when the message is not about TLS.
  */
 export function explainTlsFailure(message: string): string | undefined {
+  if (/CaUsedAsEndEntity/i.test(message)) {
+    return "the server's certificate is a CA's (self-signed with CA:TRUE, as " +
+      "`openssl req -x509` makes by default), and rustls, which Deno uses, refuses a CA " +
+      "certificate as a server's own. Make a CA and a server certificate signed by it " +
+      "(see the README's TLS section), or add `-addext basicConstraints=critical,CA:FALSE` to " +
+      "that openssl command; then pass the certificate the server uses to --ca";
+  }
   if (/UnknownIssuer|UnknownCA|unknown ca/i.test(message)) {
     return "the server's certificate is not signed by a CA this machine trusts; " +
       "pass --ca FILE with the certificate of the CA that signed it";
