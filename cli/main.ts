@@ -53,6 +53,8 @@ export async function main(args: string[]): Promise<number> {
   }
   if (name === "--version" || name === "-V" || name === "version") {
     console.log(`qdb ${VERSION}`);
+    // Where it runs from: an installed `qdb` runs the copy it was installed from.
+    console.log(`${whereFrom()}, Deno ${Deno.version.deno}`);
     return 0;
   }
   const command = COMMAND_TABLE.find((c) => c.name === name);
@@ -78,5 +80,18 @@ export async function main(args: string[]): Promise<number> {
     }
     console.error(`qdb ${name}: ${error instanceof Error ? error.message : error}`);
     return 1;
+  }
+}
+
+/** Where this qdb runs from: its entry file, or the binary `deno compile` made. */
+export function whereFrom(main: string = Deno.mainModule, exec: string = Deno.execPath()): string {
+  // A compiled qdb is its own binary (its main module is a path inside it).
+  if (!/(^|[\\/])deno(\.exe)?$/.test(exec)) return `running from ${exec} (a compiled qdb)`;
+  try {
+    const url = new URL(main);
+    if (url.protocol === "file:") return `running from ${decodeURIComponent(url.pathname)}`;
+    return `running from ${main}`;
+  } catch {
+    return `running from ${main}`;
   }
 }

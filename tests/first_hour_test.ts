@@ -5,6 +5,7 @@ import { fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
 import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
+import { VERSION } from "../version.ts";
 import { findPythons } from "./support/pythons.ts";
 
 const PYTHON = (await findPythons()).at(-1)?.path;
@@ -199,6 +200,13 @@ Deno.test({
     assertMatch(hard.out, /debugging ended; the program was ended/);
     assert(!/no longer attached/.test(hard.out + hard.err), hard.out + hard.err);
   },
+});
+
+Deno.test("first hour 2, item 12: qdb --version says where it runs from", async () => {
+  await using version = new QdbProcess(["--version"]);
+  await version.exited();
+  assertEquals(version.stdoutLines[0], "qdb 0.1.0".replace("0.1.0", VERSION));
+  assertEquals(version.stdoutLines[1], `running from ${QDB_ENTRY}, Deno ${Deno.version.deno}`);
 });
 
 Deno.test({
