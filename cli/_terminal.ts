@@ -79,6 +79,8 @@ export interface RunTerminalOptions {
    * quit, and may read its input). Without it, input after the end is ignored.
    */
   afterEnd?: (text: string) => void;
+  /** The input ended after the terminal client ended: the program's input ends too. */
+  afterEndEof?: () => void;
   /**
    * Opens another session of the tree (a child, or a parent), for `attach PID`: without it,
    * the terminal stays in its session. Resolves with the connection and the tracer, or null
@@ -136,6 +138,15 @@ export async function runTerminal(
     ...(options.awaitTracer ? { awaitTracer: true } : {}),
     ...(options.local ? { listFiles } : {}),
     ...(options.attached ? { attached: options.attached } : {}),
+    // After `q`, input is the program's (when it reads qdb's): what was typed ahead, and later.
+    ...(options.afterEnd
+      ? {
+        afterQuit: {
+          line: (text: string) => options.afterEnd?.(text),
+          eof: () => options.afterEndEof?.(),
+        },
+      }
+      : {}),
   };
   const reader = Deno.stdin.readable.getReader();
   const decoder = new TextDecoder();
@@ -165,6 +176,7 @@ export async function runTerminal(
           if (!ended) await screen.input(text);
           else options.afterEnd?.(text);
         }
+        if (ended) options.afterEndEof?.();
       })().catch(() => {});
       return await done;
     } finally {
@@ -193,6 +205,10 @@ export async function runTerminal(
     }
     if (partial && !ended) screen.inputLine(partial);
     if (!ended) screen.inputEnd();
+    else {
+      if (partial) options.afterEnd?.(partial);
+      options.afterEndEof?.();
+    }
   })().catch(() => {});
   return await done;
 }

@@ -156,6 +156,8 @@ export const runCommand: CommandSpec = {
         local: true,
         // After a soft quit the program runs on in the foreground, and reads what is typed.
         afterEnd: (text) => tracer.input(text),
+        // ... and its end of file (Ctrl-D, or the end of a piped input).
+        afterEndEof: () => tracer.inputEnd(),
         session,
         // `attach PID`: a child session of the program, in the same terminal.
         openSession: async (id) => {

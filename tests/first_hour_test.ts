@@ -210,6 +210,18 @@ Deno.test("first hour 2, item 12: qdb --version says where it runs from", async 
 });
 
 Deno.test({
+  name:
+    "first hour 2, item 2: after a soft quit, the program reads the rest of the input, then its end",
+  ignore,
+  fn: () =>
+    withFiles({ "reader.py": READER }, async (dir) => {
+      const run = await qdb(["run", "reader.py"], "q\nhello\n", dir);
+      assertEquals(run.code, 0, run.err);
+      assertMatch(run.out, /^read 6$/m);
+    }),
+});
+
+Deno.test({
   name: "item 15: output from before anyone attached reaches the first client (run and trace)",
   ignore,
   fn: () =>

@@ -80,6 +80,8 @@ export interface RunningTracer extends AsyncDisposable {
   readonly done: Promise<ExitStatus>;
   /** Writes to the program's standard input (when it was launched with `stdin: "piped"`). */
   input(text: string): void;
+  /** Ends the program's standard input (it reads end of file once what was written is read). */
+  inputEnd(): void;
   /** Sends a signal to the program (as Ctrl-C in the tracer's terminal would). */
   kill(signal: Deno.Signal): void;
   /** Ends the program (if still running) and the link. Idempotent. */
@@ -170,6 +172,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     done,
     kill: (signal) => program.kill(signal),
     input: (text) => program.send({ e: "input", p: text }),
+    inputEnd: () => program.send({ e: "input", p: { eof: true } }),
     close,
     [Symbol.asyncDispose]: close,
   };

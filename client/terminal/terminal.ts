@@ -79,6 +79,12 @@ export interface Screen {
 export interface TerminalOptions {
   /** The session connection. */
   connection: SessionConnection;
+  /**
+   * Where input goes once the person quit (`q`): the lines typed or piped after it, and the
+   * end of the input (`qdb run`: the program, which runs on after a soft quit, reads them).
+   * Without it, they are dropped.
+   */
+  afterQuit?: { line(text: string): void; eof(): void } | undefined;
   /** The screen. */
   screen: Screen;
   /** The tracer, as `attached` described it (for paths relative to its directory). */
@@ -192,6 +198,7 @@ export class TerminalClient {
   #resolveDone!: (code: number) => void;
   readonly #done = new Promise<number>((resolve) => this.#resolveDone = resolve);
   readonly #onAttach: ((session: string) => Promise<void>) | undefined;
+  readonly #afterQuit: TerminalOptions["afterQuit"];
   readonly #child: boolean;
   /** Another session of the tree has the screen: only output and notices are shown. */
   #background = false;
@@ -213,6 +220,7 @@ export class TerminalClient {
     this.#model = new SessionModel({ startId: START_ID, tracer: options.tracer });
     if (options.attached) this.#model.apply({ e: "attached", p: options.attached });
     this.#onAttach = options.onAttach;
+    this.#afterQuit = options.afterQuit;
     this.#child = options.child ?? false;
     this.#commands = this.#commandTable();
   }
@@ -721,6 +729,8 @@ export class TerminalClient {
   // ---------------------------------------------------------------- input
 
   #enqueue(line: string): void {
+    // After `q`, what is typed is no longer for qdb.
+    if (this.#quitting) return this.#afterQuit?.line(`${line}\n`);
     this.#lines.push(line);
     if (this.#drainScheduled) return;
     // Lines that arrive together (one read of a pipe) are all queued before the first runs:
@@ -752,6 +762,16 @@ export class TerminalClient {
       } catch (error) {
         const message = error instanceof ArgumentError ? error.message : `qdb: ${error}`;
         this.#say(this.#palette.error(`*** ${message}`));
+      }
+      if (this.#quitting) {
+        // Lines typed (or piped) after `q` were not for qdb.
+        for (const rest of this.#lines.splice(0)) {
+          if (rest !== QUIT_AT_EOF) this.#afterQuit?.line(`${rest}\n`);
+        }
+        if (this.#eofPending) {
+          this.#eofPending = false;
+          this.#afterQuit?.eof();
+        }
       }
     }
     this.#busy = false;
@@ -797,9 +817,10 @@ export class TerminalClient {
    * end of file; otherwise `quit`, as in pdb.
    */
   #endOfInput(): void {
-    // After `q`, the end of a piped input has nothing left to quit (a second `disable` would
-    // only be answered "no longer attached").
-    if (this.#ended || this.#quitting) return;
+    // After `q`, the end of the input is the program's (a second `disable` would only be
+    // answered "no longer attached").
+    if (this.#quitting) return this.#afterQuit?.eof();
+    if (this.#ended) return;
     const unknown = this.#running === undefined && (this.#awaitTracer || this.#tracer !== null);
     if (unknown || this.#busy || this.#lines.length > 0) {
       // After the lines before it, once it is known whether the program runs.
