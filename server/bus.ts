@@ -318,11 +318,6 @@ export class Relay {
     this.#up({ k: "join", ...this.#join });
   }
 
-  /** Whether the client has left. */
-  get left(): boolean {
-    return this.#stop.signal.aborted;
-  }
-
   /** The client left: the owner is told, and nothing more comes down. Idempotent. */
   leave(): void {
     if (this.#stop.signal.aborted) return;
