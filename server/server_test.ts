@@ -1024,3 +1024,21 @@ Deno.test("cluster: a client on another server that reads nothing paces the trac
     mine.close();
   });
 });
+
+Deno.test("cluster: a tracer handed over finds its session on another server even when a client waits there first", async () => {
+  await withTwoServers(async (a, b, logs) => {
+    const t = tracer(a, "moving");
+    const started = await t.expect("started");
+    await a.handOver();
+    await t.closed();
+    // A client comes to b before the tracer does: it waits for it there.
+    const bo = client(b, "moving", { e: "start", p: { name: "bo" } });
+    assertEquals((await bo.expect("attached")).p.tracer, null);
+    // The tracer comes to b with its key: the session is its own again, not refused.
+    const back = tracer(b, "moving", { resume: started.p.resume });
+    await back.expect("started");
+    assertEquals((await bo.expect("attached")).p.tracer.pid, 4242);
+    await back.expect("start");
+    assertMatch(logs.join("\n"), /b: session moving: tracer came back/);
+  });
+});

@@ -120,7 +120,11 @@ async function takeSession(
 ): Promise<Session | undefined> {
   const id = start.session;
   const existing = ctx.sessions.get(id);
-  const moved = existing ? undefined : await movedHere(ctx, id, start.resume);
+  // Not held here (or only by clients waiting for it): the registry may know it from the
+  // server it lived on.
+  const moved = existing?.resumeKey !== undefined
+    ? undefined
+    : await movedHere(ctx, id, start.resume);
   const returning = moved !== undefined || (existing?.resumeKey !== undefined &&
     start.resume !== undefined && await constantTimeEqual(start.resume, existing.resumeKey));
   if (!admitOver(ctx, transport, id, existing, returning)) return undefined;

@@ -164,7 +164,10 @@ Deno.test({
     await type("p x");
     await run.line(/^(\(qdb \d+\) )*10$/);
     await type("c");
-    await run.line(/The program exited with code 3/);
+    // The child's end is said as the child's (first hour 2, item 6).
+    await run.line(
+      new RegExp(`This child process \\(pid ${pid}\\) exited with code 3; its parent runs on`),
+    );
     await run.line(/\[back in session /);
     await run.line(/child said child result 21 and exited with 3/);
     assertEquals((await run.exited()).code, 7);

@@ -214,6 +214,8 @@ Deno.test({
     await t.waitFor(/qdb: lost the server \(.*\); reconnecting for up to 60 s/);
     await using _second = await serveOn(ports);
     await t.waitFor(/qdb: reconnected to session tty/);
+    // The tracer comes back too (the client may be first: a command before then is refused).
+    await tracer.line(/reconnected to tcp:\/\/\S+ as session tty/, "stderr");
     // Still stopped where it was, and driven as before.
     const before = (await t.screen()).length;
     await t.line("c");
