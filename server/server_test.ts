@@ -531,37 +531,52 @@ Deno.test("protocol 2: a reply goes to its client only, checked against its comm
   });
 });
 
+/**
+ * A client of `clientOn` that reads nothing while a tracer of `tracerOn` prints 3,000 lines of
+ * 1 KB: at most `bound` bytes are queued for it after `turns` turns of the event loop (the
+ * servers route all they will); then it reads, and every line arrives, in order.
+ */
+async function floodUnreadClient(
+  tracerOn: QdbServer,
+  clientOn: QdbServer,
+  turns: number,
+  bound: (filler: number) => number,
+): Promise<void> {
+  const t = tracer(tracerOn, "paced");
+  await t.expect("started");
+  // A client that reads nothing for now (no Inbox draining it).
+  const [mine, theirs] = memoryPair(["client", "server"]);
+  clientOn.acceptClient(theirs, "paced");
+  mine.send({ e: "start", p: {}, id: 0 });
+  await t.expect("start");
+  const lines = 3000;
+  const filler = "x".repeat(1000);
+  for (let i = 0; i < lines; i++) {
+    t.transport.send({
+      e: "print",
+      p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
+    });
+  }
+  // Let the servers route all they will while the client reads nothing.
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+  const queued = theirs.queuedBytes ?? 0;
+  assert(queued < bound(filler.length), `${queued} bytes queued for the client`);
+  // Then it reads: every line arrives, in order.
+  let next = 0;
+  for await (const item of mine.incoming) {
+    if (!("message" in item) || item.message.e !== "print") continue;
+    const p = item.message.p as { output: string };
+    assertEquals(Number(p.output.slice(0, p.output.indexOf(" "))), next++);
+    if (next === lines) break;
+  }
+  mine.close();
+}
+
 Deno.test("a tracer's events are taken at the pace of its clients: none queues without bound, none is lost", async () => {
-  await withServer({}, async (server) => {
-    const t = tracer(server, "paced");
-    await t.expect("started");
-    // A client that reads nothing for now (no Inbox draining it).
-    const [mine, theirs] = memoryPair(["client", "server"]);
-    server.acceptClient(theirs, "paced");
-    mine.send({ e: "start", p: {}, id: 0 });
-    await t.expect("start");
-    const lines = 3000;
-    const filler = "x".repeat(1000);
-    for (let i = 0; i < lines; i++) {
-      t.transport.send({
-        e: "print",
-        p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
-      });
-    }
-    // Let the server route all it will while the client reads nothing.
-    for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-    const queued = theirs.queuedBytes ?? 0;
-    assert(queued < PACE_BYTES + 2 * filler.length, `${queued} bytes queued for the client`);
-    // Then it reads: every line arrives, in order.
-    let next = 0;
-    for await (const item of mine.incoming) {
-      if (!("message" in item) || item.message.e !== "print") continue;
-      const p = item.message.p as { output: string };
-      assertEquals(Number(p.output.slice(0, p.output.indexOf(" "))), next++);
-      if (next === lines) break;
-    }
-    mine.close();
-  });
+  await withServer(
+    {},
+    (server) => floodUnreadClient(server, server, 20, (filler) => PACE_BYTES + 2 * filler),
+  );
 });
 
 Deno.test("past the budget of unread bytes for all clients, sessions wait for their clients; none that reads is dropped", async () => {
@@ -995,34 +1010,7 @@ Deno.test("cluster: read-only holds across the hop, and the session's end reache
 });
 
 Deno.test("cluster: a client on another server that reads nothing paces the tracer, and then gets every line", async () => {
-  await withTwoServers(async (a, b) => {
-    const t = tracer(a, "paced");
-    await t.expect("started");
-    const [mine, theirs] = memoryPair(["client", "server"]);
-    b.acceptClient(theirs, "paced");
-    mine.send({ e: "start", p: {}, id: 0 });
-    await t.expect("start");
-    const lines = 3000;
-    const filler = "x".repeat(1000);
-    for (let i = 0; i < lines; i++) {
-      t.transport.send({
-        e: "print",
-        p: { input: "<stdout>", exc: false, output: `${i} ${filler}` },
-      });
-    }
-    // Let both servers route all they will while the client reads nothing.
-    for (let i = 0; i < 50; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-    const queued = theirs.queuedBytes ?? 0;
-    assert(queued < 2 * PACE_BYTES, `${queued} bytes queued for the client`);
-    let next = 0;
-    for await (const item of mine.incoming) {
-      if (!("message" in item) || item.message.e !== "print") continue;
-      const p = item.message.p as { output: string };
-      assertEquals(Number(p.output.slice(0, p.output.indexOf(" "))), next++);
-      if (next === lines) break;
-    }
-    mine.close();
-  });
+  await withTwoServers((a, b) => floodUnreadClient(a, b, 50, () => 2 * PACE_BYTES));
 });
 
 Deno.test("cluster: a tracer handed over finds its session on another server even when a client waits there first", async () => {

@@ -71,6 +71,17 @@ class RecordingScreen implements Screen {
 
 const frame = (line: number, func = "<module>", code = "") => ({ file: FILE, line, func, code });
 
+/** What a tracer of `program` (pid `pid`) says of itself. */
+const tracerOf = (program: string, pid: number) => ({
+  engine: "python",
+  program,
+  argv: [program],
+  pid,
+  host: "box",
+  cwd: "/src",
+  protocol: 2,
+});
+
 Deno.test("a whole pdb-like session, as the person sees it", async () => {
   const conn = new ScriptedConnection((msg, reply) => {
     switch (msg.e) {
@@ -330,15 +341,7 @@ Deno.test("child sessions: their stops are announced, listed, and attach switche
 Deno.test("first hour 2, item 6: a child's end is said as the child's, not the program's", async () => {
   const conn = new ScriptedConnection(() => {});
   const screen = new RecordingScreen();
-  const tracer = {
-    engine: "python",
-    program: "w.py",
-    argv: ["w.py"],
-    pid: 7,
-    host: "box",
-    cwd: "/src",
-    protocol: 2,
-  };
+  const tracer = tracerOf("w.py", 7);
   const terminal = new TerminalClient({ connection: conn, screen, tracer });
   const done = terminal.run();
   conn.emit("attached", {
@@ -378,15 +381,7 @@ Deno.test("first hour 2, item 9: q hard, then the end of the input, sends one di
     }
   });
   const screen = new RecordingScreen();
-  const tracer = {
-    engine: "python",
-    program: "primes.py",
-    argv: ["primes.py"],
-    pid: 9,
-    host: "box",
-    cwd: "/src",
-    protocol: 2,
-  };
+  const tracer = tracerOf("primes.py", 9);
   const terminal = new TerminalClient({ connection: conn, screen, tracer });
   const done = terminal.run();
   conn.emit("stack", { index: 0, stack: [frame(1, "<module>", "import math")], reason: "entry" });
