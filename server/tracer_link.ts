@@ -46,6 +46,10 @@ export async function serveTracer(
   announce(ctx, session, transport);
   await pump(ctx, session, transport, incoming);
   if (session.ended || session.tracer?.transport !== transport) return;
+  // A program's children may end a moment after it (their links close later): its clients
+  // hear of each before its session ends, within a short grace.
+  if (session.exit && !ctx.closed) await childrenEnded(ctx, session);
+  if (session.ended || session.tracer?.transport !== transport) return;
   if (session.disabled) {
     ctx.end(session, ctx.exitReason(session) ?? "The tracer stopped debugging");
   } else if (session.exit || ctx.settings.tracerGrace <= 0 || ctx.closed) {
@@ -53,6 +57,19 @@ export async function serveTracer(
     ctx.end(session, ctx.exitReason(session) ?? "The tracer disconnected");
   } else {
     ctx.orphan(session);
+  }
+}
+
+/** How long an ended program's session waits for its live child sessions to end. */
+const CHILDREN_GRACE_MS = 2000;
+const CHILDREN_LOOK_MS = 20;
+
+/** Resolves once no child session of `session` lives here, or after the grace. */
+async function childrenEnded(ctx: ServerContext, session: Session): Promise<void> {
+  const live = () =>
+    [...ctx.sessions.values()].some((s) => !s.ended && s.ancestors.includes(session.id));
+  for (let waited = 0; live() && waited < CHILDREN_GRACE_MS; waited += CHILDREN_LOOK_MS) {
+    await new Promise((resolve) => setTimeout(resolve, CHILDREN_LOOK_MS));
   }
 }
 
