@@ -99,8 +99,20 @@ export class Breakpoints {
     const id = this.#next;
     const answer = await this.#request("set_breakpoint", { breakpoint: { ...p, id } });
     const { breakpoint } = PLACED.check(answer, "answer");
-    this.#keep({ ...breakpoint, id });
-    return breakpoint;
+    // A group's rule set again (the member came back, or the rule was sent twice) replaces
+    // the breakpoint it set before.
+    const before = p.rule === undefined ? [] : this.#byRule(p.rule);
+    if (before.length > 0) {
+      await this.#request("remove_breakpoints", { ids: before });
+      for (const old of before) this.#table.delete(old);
+    }
+    const kept = { ...breakpoint, id, ...(p.rule !== undefined ? { rule: p.rule } : {}) };
+    this.#keep(kept);
+    return kept;
+  }
+
+  #byRule(rule: string): number[] {
+    return [...this.#table.values()].filter((bp) => bp.rule === rule).map((bp) => bp.id);
   }
 
   /** `clear_break`: by id, or every breakpoint at a file's line. */
@@ -109,6 +121,11 @@ export class Breakpoints {
     if (p.id !== undefined && p.id !== null) {
       if (!this.#table.has(p.id)) throw new ProtocolError("clear_break", `No breakpoint ${p.id}`);
       ids.push(p.id);
+    } else if (p.rule !== undefined) {
+      ids.push(...this.#byRule(p.rule));
+      if (ids.length === 0) {
+        throw new ProtocolError("clear_break", `No breakpoint of rule ${p.rule}`);
+      }
     } else {
       const { path, name } = await this.#locate(p.file ?? undefined);
       for (const bp of this.#table.values()) {

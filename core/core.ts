@@ -309,6 +309,12 @@ export class DebugCore {
         this.#selection = undefined;
         this.#stopValues = undefined;
         break;
+      case "snapshot": {
+        // Which group rule set it, for the clients of a fleet.
+        const rule = this.#breakpoints.list().find((bp) => bp.id === checked.p.breakpoint)?.rule;
+        if (rule !== undefined) return this.#out.push({ ...checked, p: { ...checked.p, rule } });
+        break;
+      }
       case "print":
         if (followed === "eval") {
           // Code that ran may have changed what the watches show.

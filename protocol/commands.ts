@@ -49,6 +49,12 @@ export const MAX_INPUT_LENGTH = 1_000_000;
 /** Longest auth string accepted in `start`. */
 export const MAX_AUTH_LENGTH = 4096;
 
+/** Most snapshots one breakpoint takes (`set_break`'s `max`). */
+export const MAX_SNAPSHOTS_PER_BREAKPOINT = 1000;
+
+/** What a group name may be: 1 to 64 of letters, digits and `._:@~-`. */
+export const GROUP_NAME_PATTERN = /^[A-Za-z0-9._:@~-]{1,64}$/;
+
 /** How a command is documented and checked. */
 export interface CommandSpec<P> {
   /** One sentence: what the command does and what it replies. */
@@ -66,6 +72,14 @@ function spec<P>(summary: string, payload: Schema<P>, example: Message): Command
 const code = string({ nonEmpty: true, maxLength: MAX_CODE_LENGTH });
 
 const path = string({ nonEmpty: true, maxLength: 4096 });
+
+/** The id of a group's rule (a breakpoint set on a whole group): `GROUP#N`. */
+const groupRule = string({ nonEmpty: true, maxLength: 128 });
+
+/** A snapshot's id in its session. */
+const snapshotArgs = object({ id: integer({ min: 1 }) }, {
+  session: string({ nonEmpty: true, maxLength: 128 }),
+});
 
 /** Payload schema of `start` from a client. */
 export const clientStart = optional(union(
@@ -90,9 +104,16 @@ export const setBreak = refine(
     hit_condition: nullable(hitCondition),
     log: nullable(logMessage),
     children: boolean(),
+    snapshot: boolean(),
+    max: integer({ min: 1, max: MAX_SNAPSHOTS_PER_BREAKPOINT }),
+    rule: groupRule,
   }),
   (bp, at) =>
-    bp.line === undefined && bp.func === undefined ? `${at} needs a "line" or a "func"` : undefined,
+    bp.line === undefined && bp.func === undefined
+      ? `${at} needs a "line" or a "func"`
+      : bp.snapshot && typeof bp.log === "string"
+      ? `${at} is a snapshot or a logpoint, not both`
+      : undefined,
 );
 
 /** Payload schema of `clear_break`: a breakpoint id, or a file and line (the original shape). */
@@ -105,9 +126,12 @@ export const clearBreak = refine(
     func: nullable(string()),
     cond: nullable(string()),
     temp: boolean(),
+    rule: groupRule,
   }),
   (bp, at) =>
-    bp.id === undefined && bp.line === undefined ? `${at} needs an "id" or a "line"` : undefined,
+    bp.id === undefined && bp.line === undefined && bp.rule === undefined
+      ? `${at} needs an "id", a "line" or a "rule"`
+      : undefined,
 );
 
 /** Payload schema of `update_break`. */
@@ -199,9 +223,19 @@ export const COMMANDS = {
     { e: "set_break", p: { file: "app.py", line: 4, cond: "n == 97", temp: false } },
   ),
   clear_break: spec(
-    "Remove a breakpoint by `id`, or every breakpoint on `file`:`line`. Replies `breakpoints`.",
+    "Remove a breakpoint by `id`, every breakpoint on `file`:`line`, or the one a group's `rule` set. Replies `breakpoints`.",
     clearBreak,
     { e: "clear_break", p: { id: 1 } },
+  ),
+  snapshots: spec(
+    "The snapshots the session keeps (the newest last), without their values: the server replies `snapshots`. Read-only clients may send it.",
+    optional(object({})),
+    { e: "snapshots" },
+  ),
+  snapshot: spec(
+    "One kept snapshot, whole, by `id`: the server replies `snapshot`. Read-only clients may send it.",
+    snapshotArgs,
+    { e: "snapshot", p: { id: 3 } },
   ),
   update_break: spec(
     "Enable or disable a breakpoint, change its condition (null removes it), its ignore count or whether it is temporary. Replies `breakpoints`.",

@@ -101,13 +101,19 @@ export const breakpointSchema = object({
   log: nullable(string()),
   verified: boolean(),
   message: string(),
+  snapshot: boolean(),
+  max: integer({ min: 1 }),
+  rule: string(),
 });
 
 /** One watched expression and its current value (or the exception it raised). */
 export const watchSchema = object({ expr: string(), exc: boolean(), value: string() });
 
 /** Payload of `print`: a command's input and output, or program output (`<stdout>`). */
-export const printPayload = object({ input: string(), exc: boolean(), output: string() });
+export const printPayload = object({ input: string(), exc: boolean(), output: string() }, {
+  // On a group link: the member that printed.
+  session: string(),
+});
 
 /** Payload of `exception`. */
 export const exceptionPayload = object({
@@ -121,6 +127,37 @@ export const errorPayload = object({
   type: literal(...(Object.keys(ERROR_TYPES) as (keyof typeof ERROR_TYPES)[])),
   data: any(),
 }, { command: string() });
+
+/** Most groups one tracer names. */
+export const MAX_GROUPS = 16;
+
+/** One frame of a snapshot: where, and its locals (name to a bounded repr) if they were taken. */
+export const snapshotFrameSchema = object({
+  file: string(),
+  line: integer({ min: 0 }),
+  func: string(),
+}, { locals: record(string()) });
+
+/** Payload of `snapshot`: the stack and values captured at a hit, while the program ran on. */
+export const snapshotPayload = object({
+  breakpoint: integer({ min: 1 }),
+  time: string(),
+  stack: array(snapshotFrameSchema, { maxItems: 1000 }),
+}, {
+  id: integer({ min: 1 }),
+  session: string(),
+  rule: string(),
+  thread: threadSchema,
+  truncated: boolean(),
+});
+
+/** One snapshot as `snapshots` lists it: without its values. */
+export const snapshotSummarySchema = object({
+  id: integer({ min: 1 }),
+  breakpoint: integer({ min: 1 }),
+  time: string(),
+  where: snapshotFrameSchema,
+}, { session: string(), rule: string() });
 
 /** What a tracer tells about what it runs (in `start`; clients see it in `attached`). */
 const tracerFields = {
@@ -138,6 +175,7 @@ export const tracerInfoSchema = object(tracerFields, {
   runtime: string(),
   version: string(),
   capabilities: array(string({ maxLength: 64 }), { maxItems: 64 }),
+  groups: array(string({ nonEmpty: true, maxLength: 64 }), { maxItems: MAX_GROUPS }),
 });
 
 /** A client as other clients see it (`readOnly` only when it is). */
@@ -288,6 +326,24 @@ export const TRACER_EVENTS = {
     errorPayload,
     { e: "error", p: { type: "up", data: "Oldest frame", command: "up" } },
   ),
+  snapshot: spec(
+    "A snapshot breakpoint was hit and the program ran on: the stack (oldest frame first) and the locals of the newest frames, as bounded reprs taken at the hit. The server numbers it (`id`) and keeps it; also the reply to `snapshot`.",
+    snapshotPayload,
+    {
+      e: "snapshot",
+      p: {
+        id: 1,
+        session: "jobs-7",
+        breakpoint: 2,
+        time: "2026-12-06T10:00:12.345Z",
+        thread: { id: 140245, name: "MainThread" },
+        stack: [
+          { file: "/srv/jobs/job.py", line: 30, func: "<module>" },
+          { file: "/srv/jobs/job.py", line: 12, func: "work", locals: { n: "97", acc: "[2, 3]" } },
+        ],
+      },
+    },
+  ),
   ok: spec(
     "Protocol 2: the reply to one command, sent to its client only, with the command's id; the payload is the command's result (see each command).",
     any(),
@@ -366,6 +422,19 @@ export const SERVER_EVENTS = {
       },
     },
   ),
+  snapshots: spec(
+    "Reply to `snapshots`: the snapshots the session keeps, oldest first, each without its values (`snapshot` fetches one).",
+    array(snapshotSummarySchema),
+    {
+      e: "snapshots",
+      p: [{
+        id: 1,
+        breakpoint: 2,
+        time: "2026-12-06T10:00:12.345Z",
+        where: { file: "/srv/jobs/job.py", line: 12, func: "work" },
+      }],
+    },
+  ),
   disable: spec(
     "The session ended (the tracer left, a timeout, or a failed `start`); the server closes the connection next.",
     optional(object({}, { reason: string() })),
@@ -386,6 +455,79 @@ export const SERVER_EVENTS = {
   ),
 } as const;
 
+/** A member of a group, as a group link describes it. */
+export const memberSchema = object({
+  session: string(),
+  state: literal("running", "stopped", "ended", "refused"),
+}, {
+  tracer: nullable(tracerInfoSchema),
+  where: childWhereSchema,
+  reason: string(),
+  readOnly: boolean(),
+});
+
+/** A rule of a group: a breakpoint (a stop, a logpoint or a snapshot) set on all its members. */
+export const groupRuleSchema = object({ rule: string(), set: record(any()) });
+
+/**
+ * What the server sends on a group link (a client attached to a group rather than a session):
+ * besides these, `print` (logpoint output), `snapshot` and `snapshots` (with `session`), and
+ * `error`.
+ */
+export const GROUP_EVENTS = {
+  group: spec(
+    "Reply to a group link's `start`: the group, its members (sessions whose tracer named the group) and its rules.",
+    object({
+      group: string(),
+      members: array(memberSchema),
+      rules: array(groupRuleSchema),
+      you: string(),
+    }),
+    {
+      e: "group",
+      p: {
+        group: "jobs",
+        you: "c7",
+        members: [
+          { session: "jobs-1", state: "running" },
+          {
+            session: "jobs-2",
+            state: "stopped",
+            where: { file: "/srv/jobs/job.py", line: 88, func: "work", reason: "breakpoint" },
+          },
+        ],
+        rules: [{ rule: "jobs#1", set: { file: "job.py", line: 88, snapshot: true } }],
+      },
+    },
+  ),
+  member: spec(
+    "A member joined the group, stopped, ran on or ended (or the auth function refused it to this client).",
+    memberSchema,
+    { e: "member", p: { session: "jobs-3", state: "running" } },
+  ),
+  rules: spec(
+    "The group's rules changed (a group `set_break` or `clear_break`).",
+    array(groupRuleSchema),
+    { e: "rules", p: [{ rule: "jobs#1", set: { file: "job.py", line: 88, snapshot: true } }] },
+  ),
+  applied: spec(
+    "Reply to a command sent to a whole group: on how many members it was applied (`sessions` of `of`), the rule it made or cleared, and each member's refusal.",
+    object({
+      command: string(),
+      sessions: integer({ min: 0 }),
+      of: integer({ min: 0 }),
+    }, {
+      rule: string(),
+      errors: array(object({ session: string(), data: string() })),
+    }),
+    {
+      e: "applied",
+      p: { command: "set_break", rule: "jobs#1", sessions: 20, of: 20 },
+      id: 4,
+    },
+  ),
+} as const;
+
 /** Payload schema of the tracer's `start` on the tracer link. */
 export const tracerStartPayload = object({
   session: string({ nonEmpty: true, maxLength: 128 }),
@@ -397,6 +539,7 @@ export const tracerStartPayload = object({
   uuid: string({ maxLength: 128 }),
   resume: string({ maxLength: 128 }),
   capabilities: array(string({ maxLength: 64 }), { maxItems: 64 }),
+  groups: array(string({ nonEmpty: true, maxLength: 64 }), { maxItems: MAX_GROUPS }),
   parent: string({ nonEmpty: true, maxLength: 128 }),
   tree: string({ maxLength: 128 }),
 });
@@ -461,6 +604,17 @@ export type ServerEventName = keyof typeof SERVER_EVENTS;
 export type EventPayloads =
   & { [K in TracerEventName]: Infer<(typeof TRACER_EVENTS)[K]["payload"]> }
   & { [K in ServerEventName]: Infer<(typeof SERVER_EVENTS)[K]["payload"]> };
+
+/** A group event name. */
+export type GroupEventName = keyof typeof GROUP_EVENTS;
+/** A member of a group. */
+export type Member = Infer<typeof memberSchema>;
+/** A group's rule. */
+export type GroupRule = Infer<typeof groupRuleSchema>;
+/** Payload of `snapshot`. */
+export type Snapshot = Infer<typeof snapshotPayload>;
+/** One snapshot as `snapshots` lists it. */
+export type SnapshotSummary = Infer<typeof snapshotSummarySchema>;
 
 /** A frame of a stack. */
 export type Frame = Infer<typeof frameSchema>;

@@ -2,14 +2,14 @@
 // must be valid for its event.
 import { assert, assertEquals } from "../tests/support/assert.ts";
 import { COMMANDS } from "./commands.ts";
-import { LINK_MESSAGES, SERVER_EVENTS, TRACER_EVENTS } from "./events.ts";
+import { GROUP_EVENTS, LINK_MESSAGES, SERVER_EVENTS, TRACER_EVENTS } from "./events.ts";
 import type { EventSpec } from "./events.ts";
 import { checkEnvelope } from "./envelope.ts";
 import { sessionListSchema } from "./events.ts";
 
 const spec = await Deno.readTextFile(new URL("./README.md", import.meta.url));
 
-type Part = "Client commands" | "Tracer events" | "Server events" | "Tracer link";
+type Part = "Client commands" | "Tracer events" | "Server events" | "Tracer link" | "Group link";
 
 /** "Part/name" -> the first JSON block under that `### name` heading of that `## Part`. */
 function sections(): Map<string, string> {
@@ -64,6 +64,12 @@ Deno.test("every tracer link message is documented with a valid example", () => 
   }
 });
 
+Deno.test("every group link event is documented with a valid example", () => {
+  for (const [name, event] of Object.entries(GROUP_EVENTS)) {
+    checkDocumented("Group link", name, event);
+  }
+});
+
 Deno.test("the documented session list is valid", () => {
   const block = /`GET \/sessions`[\s\S]*?```json\n([\s\S]*?)```/.exec(spec);
   assert(block, "README.md documents GET /sessions with an example");
@@ -76,6 +82,7 @@ Deno.test("every documented section is in the catalogue", () => {
     ...Object.keys(TRACER_EVENTS).map((k) => `Tracer events/${k}`),
     ...Object.keys(SERVER_EVENTS).map((k) => `Server events/${k}`),
     ...Object.keys(LINK_MESSAGES).map((k) => `Tracer link/${k}`),
+    ...Object.keys(GROUP_EVENTS).map((k) => `Group link/${k}`),
   ]);
   for (const heading of documented.keys()) {
     assert(known.has(heading), `README.md documents "${heading}", which is not in the catalogue`);

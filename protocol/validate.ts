@@ -16,6 +16,8 @@ import { checkEnvelope, type Message, type MessageId, parseEnvelope } from "./en
 import { ProtocolError } from "./errors.ts";
 import {
   type EventPayloads,
+  GROUP_EVENTS,
+  type GroupEventName,
   SERVER_EVENTS,
   type ServerEventName,
   TRACER_EVENTS,
@@ -125,6 +127,24 @@ export function checkClientEvent(value: Message | unknown): ClientEvent | undefi
     : undefined;
   if (!spec) return undefined;
   return checkedEvent(msg, spec.payload) as ClientEvent;
+}
+
+/** Events a group link's client may get besides the group events. */
+const GROUP_LINK_ALSO = ["print", "snapshot", "snapshots", "error", "disable"] as const;
+
+/**
+ * Checks an event a group link's client received (see `GROUP_EVENTS`): the event, or
+ * undefined for one this version does not know.
+ *
+ * @throws {ProtocolError} `message` (malformed envelope) or `payload` (wrong payload).
+ */
+export function checkGroupEvent(value: Message | unknown): Message | undefined {
+  const msg = checkEnvelope(value);
+  if (Object.hasOwn(GROUP_EVENTS, msg.e)) {
+    return checkedEvent(msg, GROUP_EVENTS[msg.e as GroupEventName].payload);
+  }
+  if (!(GROUP_LINK_ALSO as readonly string[]).includes(msg.e)) return undefined;
+  return checkClientEvent(msg);
 }
 
 /** The event with its payload checked by `schema` (null fields dropped), or a `payload` error. */

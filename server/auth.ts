@@ -25,6 +25,11 @@ export interface AuthRequest {
   remote: string;
   /** The whole `start` payload, for auth functions that want more than the string. */
   start?: unknown;
+  /**
+   * For a group link (a client attached to a group): the group. Its `list` request is judged
+   * first (who may see the members), then a `client` request for each member's session.
+   */
+  group?: string;
 }
 
 /**

@@ -47,6 +47,9 @@ const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
   "source",
 ]);
 
+/** Commands the server answers itself, for read-only clients too: the snapshots it keeps. */
+const SERVER_ANSWERED: ReadonlySet<string> = new Set(["snapshots", "snapshot"]);
+
 /** What a client's valid, authenticated `start` gave. */
 interface ClientStart {
   start: Extract<ClientMessage, { e: "start" }>;
@@ -69,8 +72,6 @@ export async function serveClient(
   const begun = await readStart(ctx, admission, transport, incoming, sessionId);
   if (!begun) return;
   const id = await ctx.newClientId();
-  const owner = ctx.sessions.has(sessionId) ? undefined : await ownerElsewhere(ctx, sessionId);
-  if (ctx.closed || transport.isClosed) return transport.close();
   const client: ClientPeer = {
     id,
     name: begun.name || id,
@@ -80,11 +81,30 @@ export async function serveClient(
     // Clients that do not say are the original qdb's: protocol 1.
     protocol: Math.min(begun.protocol ?? 1, PROTOCOL_VERSION),
   };
+  await enter(ctx, sessionId, client, incoming, true);
+}
+
+/**
+ * An authenticated client in session `sessionId` until it leaves: here, or relayed to the
+ * server that owns the session. With `create` false, a session nobody knows is not made (the
+ * client's link is closed).
+ */
+export async function enter(
+  ctx: ServerContext,
+  sessionId: string,
+  client: ClientPeer,
+  incoming: AsyncIterator<Incoming>,
+  create: boolean,
+): Promise<void> {
+  const transport = client.transport;
+  const owner = ctx.sessions.has(sessionId) ? undefined : await ownerElsewhere(ctx, sessionId);
+  if (ctx.closed || transport.isClosed) return transport.close();
   if (owner !== undefined && !ctx.sessions.has(sessionId)) {
     return await relay(ctx, sessionId, client, incoming, owner);
   }
-  const session = ctx.sessions.get(sessionId) ?? ctx.newSession(transport, sessionId);
-  if (!session) return;
+  const session = ctx.sessions.get(sessionId) ??
+    (create ? ctx.newSession(transport, sessionId) : undefined);
+  if (!session) return transport.close();
   await attend(ctx, session, client, incoming);
 }
 
@@ -418,6 +438,9 @@ function handleMessage(
   client: ClientPeer,
   item: Incoming,
 ): void {
+  if ("message" in item && SERVER_ANSWERED.has(item.message.e)) {
+    return answerHere(session, client, item.message);
+  }
   let msg: ClientMessage;
   try {
     msg = routable(ctx, session, client, item);
@@ -438,6 +461,33 @@ function handleMessage(
     const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
     if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
     session.sendClients(echo, client.id);
+  }
+}
+
+/** A command the server answers from what it keeps (`SERVER_ANSWERED`). */
+function answerHere(session: Session, client: ClientPeer, raw: Message): void {
+  const reply = (msg: Message) => {
+    if (raw.id !== undefined) msg.id = raw.id;
+    client.transport.send(msg);
+  };
+  let msg: ClientMessage;
+  try {
+    msg = checkClientMessage(raw);
+    if (msg.e === "snapshots") return reply({ e: "snapshots", p: session.snapshots.list() });
+    if (msg.e !== "snapshot") return;
+    const snapshot = session.snapshots.get(msg.p.id);
+    if (!snapshot) {
+      const kept = session.snapshots.size.count;
+      throw new ProtocolError(
+        "snapshot",
+        `Session "${session.id}" keeps no snapshot ${msg.p.id} (it keeps ${kept})`,
+        { command: "snapshot", id: msg.id },
+      );
+    }
+    reply({ e: "snapshot", p: snapshot });
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    client.transport.send(errorEvent(error));
   }
 }
 

@@ -16,6 +16,7 @@ import type { Relay } from "./bus.ts";
 import type { Registry } from "./registry.ts";
 import { clientInfo, type ClientPeer, type QueuePressure, Session } from "./session.ts";
 import { SessionTree } from "./tree.ts";
+import { SNAPSHOT_BUDGET_BYTES, type SnapshotBudget } from "./snapshots.ts";
 
 /**
  * The most all sessions' replay buffers (output kept while nobody is attached) hold together: a
@@ -50,6 +51,8 @@ export class ServerContext {
   readonly reclaimer = new Reclaimer();
   /** What all sessions' replay buffers hold together. */
   readonly replay = { used: 0, max: REPLAY_BUDGET_BYTES };
+  /** What all sessions' snapshots hold together. */
+  readonly snapshotBudget: SnapshotBudget = { used: 0, max: SNAPSHOT_BUDGET_BYTES };
   /** Set by the sweep while all clients together hold more than `maxQueuedTotal`. */
   readonly pressure: QueuePressure = { over: false };
   /** Where clients attach, told to tracers. */
@@ -92,6 +95,7 @@ export class ServerContext {
     }
     const session: Session = new Session(id, {
       replayBudget: this.replay,
+      snapshotBudget: this.snapshotBudget,
       pressure: this.pressure,
       maxQueuedBytes: this.settings.limits.maxQueuedBytes,
       onSlowClient: (client) => this.dropSlowClient(session, client),

@@ -27,10 +27,20 @@ const JSON_HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no
 
 /** Where the HTTP face hands on what passed its checks. */
 export interface HttpRoutes {
-  /** Every session, as `GET BASE/sessions` lists them. */
-  sessions(): Promise<SessionList>;
-  /** Serves a client that upgraded to a WebSocket. */
-  acceptClient(transport: WebSocketTransport, session: string): void;
+  /** Every session (or every member of `group`), as `GET BASE/sessions` lists them. */
+  sessions(group?: string): Promise<SessionList>;
+  /** Serves a client that upgraded to a WebSocket (of a session, or of a group). */
+  acceptClient(transport: WebSocketTransport, session: string, group?: string): void;
+}
+
+/** A WebSocket upgrade that passed the checks: what it attaches to, and the peer. */
+export interface Upgrade {
+  /** The session (the path after the base); empty for a group. */
+  session: string;
+  /** The peer's address. */
+  remote: string;
+  /** The group, for `BASE?group=NAME`. */
+  group?: string;
 }
 
 /** Options of {@linkcode HttpFront}. */
@@ -76,7 +86,11 @@ export class HttpFront {
     const { socket, response } = Deno.upgradeWebSocket(request, {
       idleTimeout: WEBSOCKET_IDLE_SECONDS,
     });
-    this.#routes.acceptClient(new WebSocketTransport(socket, { remote }), admitted.session);
+    this.#routes.acceptClient(
+      new WebSocketTransport(socket, { remote }),
+      admitted.session,
+      admitted.group,
+    );
     return response;
   }
 
@@ -86,7 +100,10 @@ export class HttpFront {
       return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
     }
     const base = this.#ctx.settings.basePath;
-    if (rest === "sessions") return this.#listResponse(request, remote);
+    if (rest === "sessions") {
+      const group = new URL(request.url).searchParams.get("group") ?? undefined;
+      return this.#listResponse(request, remote, group);
+    }
     if (this.#ctx.settings.web) {
       const page = webResponse(base, rest, (id) => SESSION_ID_PATTERN.test(id));
       if (page) return page;
@@ -108,7 +125,7 @@ export class HttpFront {
   checkUpgrade(
     request: Request,
     info?: Deno.ServeHandlerInfo,
-  ): Response | { session: string; remote: string } {
+  ): Response | Upgrade {
     const checked = this.#check(request, info);
     if (checked instanceof Response) return checked;
     if (this.#ctx.closed) return new Response("Server is shutting down\n", { status: 503 });
@@ -118,6 +135,10 @@ export class HttpFront {
         `Too many connections (${max}); try again later\n`,
         { status: 503, headers: { connection: "close", "retry-after": "5" } },
       );
+    }
+    const group = new URL(request.url).searchParams.get("group");
+    if (group !== null && checked.rest === "") {
+      return { session: "", remote: checked.remote, group };
     }
     return { session: checked.rest, remote: checked.remote };
   }
@@ -200,7 +221,7 @@ export class HttpFront {
     }
   }
 
-  async #listResponse(request: Request, remote: string): Promise<Response> {
+  async #listResponse(request: Request, remote: string, group?: string): Promise<Response> {
     const bearer = /^Bearer (.*)$/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
     const allowed = await this.#admission.authorize({
       role: "list",
@@ -214,7 +235,7 @@ export class HttpFront {
         headers: { "www-authenticate": "Bearer", ...JSON_HEADERS },
       });
     }
-    return Response.json(await this.#routes.sessions(), { headers: JSON_HEADERS });
+    return Response.json(await this.#routes.sessions(group), { headers: JSON_HEADERS });
   }
 }
 

@@ -247,7 +247,7 @@ class ClientPort implements ClientListener {
         // What follows a refused frame is not read: it would cost the server for nothing.
         onRefusedFrame: () => h?.stream.refuse(),
       });
-      this.#server.acceptClient(transport, admitted.session);
+      this.#server.acceptClient(transport, admitted.session, admitted.group);
     });
   }
 

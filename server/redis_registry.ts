@@ -30,16 +30,19 @@ import { createClient, type RedisClientType } from "@redis/client";
 import {
   type ClientInfo,
   clientInfoSchema,
+  type GroupRule,
+  groupRuleSchema,
   isPlainObject,
   tracerInfoSchema,
 } from "../protocol/mod.ts";
-import type {
-  ClaimOptions,
-  ClaimRefused,
-  Registry,
-  RegistryChange,
-  SessionFacts,
-  SessionRecord,
+import {
+  type ClaimOptions,
+  type ClaimRefused,
+  MAX_GROUP_RULES,
+  type Registry,
+  type RegistryChange,
+  type SessionFacts,
+  type SessionRecord,
 } from "./registry.ts";
 
 /** Options of {@linkcode RedisRegistry.connect}. */
@@ -139,6 +142,16 @@ else
 end
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1`;
+
+/**
+ * Adds a group's rule under the group's next number, unless the group holds ARGV[1] rules:
+ * the number, or 0.
+ */
+const ADD_RULE = `
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+local n = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[2] .. '#' .. n, ARGV[3])
+return n`;
 
 /** Raises a counter to at least ARGV[1]. */
 const RAISE = `
@@ -427,6 +440,39 @@ export class RedisRegistry implements Registry {
     if (gone.length > 0) await this.#client.sRem(this.#key("sessions"), gone);
     return records.filter((r): r is SessionRecord => r !== undefined)
       .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  }
+
+  async groupRules(group: string): Promise<GroupRule[]> {
+    const all = await this.#client.hGetAll(this.#key("rules", group));
+    const rules: GroupRule[] = [];
+    for (const [rule, text] of Object.entries(all)) {
+      try {
+        // Read back like peer input: a rule another process wrote there wrong is skipped.
+        rules.push(groupRuleSchema.check({ rule, set: JSON.parse(text) }, "rule"));
+      } catch {
+        this.#log(`registry: a malformed rule ${JSON.stringify(rule.slice(0, 80))} was skipped`);
+      }
+    }
+    const n = (r: GroupRule) => Number(r.rule.slice(r.rule.lastIndexOf("#") + 1));
+    return rules.sort((a, b) => n(a) - n(b));
+  }
+
+  async addGroupRule(
+    group: string,
+    set: Record<string, unknown>,
+  ): Promise<GroupRule | undefined> {
+    const key = this.#key("rules", group);
+    const n = await this.#eval(
+      ADD_RULE,
+      [key, this.#key("rule-ids", group)],
+      [String(MAX_GROUP_RULES), group, JSON.stringify(set)],
+    );
+    if (typeof n !== "number" || n < 1) return undefined;
+    return { rule: `${group}#${n}`, set: structuredClone(set) };
+  }
+
+  async removeGroupRule(group: string, rule: string): Promise<boolean> {
+    return await this.#client.hDel(this.#key("rules", group), rule) > 0;
   }
 
   async #changed(id: string): Promise<void> {

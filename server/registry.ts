@@ -13,7 +13,10 @@
  * @module
  */
 
-import type { ClientInfo, SessionInfo, TracerInfo } from "../protocol/mod.ts";
+import type { ClientInfo, GroupRule, SessionInfo, TracerInfo } from "../protocol/mod.ts";
+
+/** Most rules one group holds. */
+export const MAX_GROUP_RULES = 64;
 
 /** What the owner of a session tells the others about it. */
 export interface SessionFacts {
@@ -104,6 +107,15 @@ export interface Registry {
   find(id: string): Promise<SessionRecord | undefined>;
   /** Every session's record. */
   list(): Promise<SessionRecord[]>;
+  /** The rules of group `group` (breakpoints set on all its members), oldest first. */
+  groupRules(group: string): Promise<GroupRule[]>;
+  /**
+   * Adds a rule to a group, with a new id (`GROUP#N`): the rule, or undefined when the group
+   * holds {@linkcode MAX_GROUP_RULES} already.
+   */
+  addGroupRule(group: string, set: Record<string, unknown>): Promise<GroupRule | undefined>;
+  /** Removes a group's rule: false when it had none of that id. */
+  removeGroupRule(group: string, rule: string): Promise<boolean>;
   /** Calls `listener` with every change of any session until `signal` aborts. */
   watch(listener: (change: RegistryChange) => void, signal: AbortSignal): void;
   /**
@@ -144,6 +156,7 @@ class MemoryStore {
   readonly sessions = new Map<string, Entry>();
   readonly watchers = new Set<(change: RegistryChange) => void>();
   readonly topics = new Map<string, Set<(text: string) => void>>();
+  readonly groups = new Map<string, { next: number; rules: Map<string, GroupRule> }>();
   nextClient = 1;
   nextServer = 1;
 
@@ -277,6 +290,25 @@ export class MemoryRegistry implements Registry {
   list(): Promise<SessionRecord[]> {
     const ids = [...this.#store.sessions.keys()];
     return Promise.resolve(ids.map((id) => this.#store.record(id)!));
+  }
+
+  groupRules(group: string): Promise<GroupRule[]> {
+    return Promise.resolve(
+      structuredClone([...this.#store.groups.get(group)?.rules.values() ?? []]),
+    );
+  }
+
+  addGroupRule(group: string, set: Record<string, unknown>): Promise<GroupRule | undefined> {
+    let entry = this.#store.groups.get(group);
+    if (!entry) this.#store.groups.set(group, entry = { next: 1, rules: new Map() });
+    if (entry.rules.size >= MAX_GROUP_RULES) return Promise.resolve(undefined);
+    const rule = { rule: `${group}#${entry.next++}`, set: structuredClone(set) };
+    entry.rules.set(rule.rule, rule);
+    return Promise.resolve(structuredClone(rule));
+  }
+
+  removeGroupRule(group: string, rule: string): Promise<boolean> {
+    return Promise.resolve(this.#store.groups.get(group)?.rules.delete(rule) ?? false);
   }
 
   watch(listener: (change: RegistryChange) => void, signal: AbortSignal): void {

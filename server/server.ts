@@ -24,6 +24,8 @@ import { acceptEach } from "./accept.ts";
 import { Admission } from "./admission.ts";
 import { RemoteClientTransport } from "./bus.ts";
 import { moveClients, serveClient } from "./client_link.ts";
+import { serveGroup } from "./group_link.ts";
+import type { Upgrade } from "./http.ts";
 import { ServerContext } from "./context.ts";
 import { HttpFront } from "./http.ts";
 import { type ServerOptions, settingsOf } from "./options.ts";
@@ -57,17 +59,20 @@ export interface QdbServer extends AsyncDisposable {
   checkUpgrade(
     request: Request,
     info?: Deno.ServeHandlerInfo,
-  ): Response | { session: string; remote: string };
-  /** Serves one client over any transport; resolves when it leaves. */
-  acceptClient(transport: MessageTransport, session: string): Promise<void>;
+  ): Response | Upgrade;
+  /**
+   * Serves one client over any transport; resolves when it leaves. With `group`, the client
+   * attaches to every member of that group (`BASE?group=NAME`), and `session` is ignored.
+   */
+  acceptClient(transport: MessageTransport, session: string, group?: string): Promise<void>;
   /** Serves one tracer over any transport; resolves when it leaves. */
   acceptTracer(transport: MessageTransport): Promise<void>;
   /** Sets where clients attach, once known (told to tracers in `started`). */
   setClientUrl(url: string): void;
   /** Accepts tracers on a listener until it closes (or the server does). */
   serveTracers(listener: Deno.Listener): Promise<void>;
-  /** Every session of the registry (of every server sharing it). */
-  sessions(): Promise<SessionList>;
+  /** Every session of the registry (of every server sharing it), or of one group. */
+  sessions(group?: string): Promise<SessionList>;
   /** Ends every session and stops accepting connections. Idempotent. */
   close(): Promise<void>;
   /**
@@ -111,7 +116,8 @@ class Server implements QdbServer {
     this.#ctx.onFirstSession = () => this.#sweeper.start();
     this.#http = new HttpFront(this.#ctx, this.#admission, {
       sessions: () => this.sessions(),
-      acceptClient: (transport, session) => void this.acceptClient(transport, session),
+      acceptClient: (transport, session, group) =>
+        void this.acceptClient(transport, session, group),
     }, options);
     registry.watch((change) => this.#watched(change), this.#unwatch.signal);
     this.handler = this.handler.bind(this);
@@ -147,15 +153,18 @@ class Server implements QdbServer {
   checkUpgrade(
     request: Request,
     info?: Deno.ServeHandlerInfo,
-  ): Response | { session: string; remote: string } {
+  ): Response | Upgrade {
     return this.#http.checkUpgrade(request, info);
   }
 
-  acceptClient(transport: MessageTransport, session: string): Promise<void> {
+  acceptClient(transport: MessageTransport, session: string, group?: string): Promise<void> {
     return this.#admission.serve(
       "client",
       transport,
-      () => serveClient(this.#ctx, this.#admission, transport, session),
+      () =>
+        group !== undefined
+          ? serveGroup(this.#ctx, this.#admission, transport, group)
+          : serveClient(this.#ctx, this.#admission, transport, session),
     );
   }
 
@@ -167,8 +176,11 @@ class Server implements QdbServer {
     );
   }
 
-  async sessions(): Promise<SessionList> {
-    const records = await this.#ctx.registry.list();
+  async sessions(group?: string): Promise<SessionList> {
+    let records = await this.#ctx.registry.list();
+    if (group !== undefined) {
+      records = records.filter((r) => (r.tracer?.groups ?? []).includes(group));
+    }
     return { now: new Date().toISOString(), sessions: records.map(sessionInfo) };
   }
 

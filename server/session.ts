@@ -24,6 +24,7 @@ import type { MessageTransport } from "../transport/transport.ts";
 import type { Access } from "./auth.ts";
 import type { Relay } from "./bus.ts";
 import { type ReplayBudget, ReplayBuffer } from "./replay.ts";
+import { type SnapshotBudget, SnapshotStore } from "./snapshots.ts";
 
 export { MAX_EARLY_BYTES, type ReplayBudget } from "./replay.ts";
 
@@ -99,6 +100,8 @@ export interface SessionOptions {
    * Default: never.
    */
   pressure?: QueuePressure;
+  /** What all sessions' snapshots hold together, and the most they may. */
+  snapshotBudget?: SnapshotBudget;
 }
 
 /** Whether the clients of a server together hold more unread than they may (shared by sessions). */
@@ -157,6 +160,8 @@ export class Session {
   treeKey: string | undefined;
   /** Set once the tracer said `disabled`: the session ends when it closes its link. */
   disabled = false;
+  /** What its snapshot breakpoints captured, kept for clients that come later. */
+  readonly snapshots: SnapshotStore;
 
   #tracer: TracerPeer | undefined;
   readonly #clients = new Map<string, ClientPeer>();
@@ -177,6 +182,7 @@ export class Session {
     this.#pressure = options.pressure ?? { over: false };
     this.#maxQueued = options.maxQueuedBytes ?? Infinity;
     this.#replay = new ReplayBuffer(options.replayBudget);
+    this.snapshots = new SnapshotStore(id, options.snapshotBudget);
     this.#onSlow = options.onSlowClient;
   }
 
@@ -440,6 +446,7 @@ export class Session {
   /** Lets go of the output kept for a next client. Idempotent. */
   dropReplay(): void {
     this.#replay.drop();
+    this.snapshots.clear();
   }
 
   /** Clears every timer. */

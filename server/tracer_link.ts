@@ -9,6 +9,7 @@
 import {
   checkTracerMessage,
   errorEvent,
+  GROUP_NAME_PATTERN,
   isPlainObject,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -44,6 +45,7 @@ export async function serveTracer(
   const session = await takeSession(ctx, transport, start);
   if (!session) return;
   announce(ctx, session, transport);
+  applyGroupRules(ctx, session, transport);
   await pump(ctx, session, transport, incoming);
   if (session.ended || session.tracer?.transport !== transport) return;
   // A program's children may end a moment after it (their links close later): its clients
@@ -98,6 +100,18 @@ async function readStart(
     return undefined;
   }
   if (!admission.validSessionId(transport, start.session)) return undefined;
+  const badGroup = start.groups?.find((group) => !GROUP_NAME_PATTERN.test(group));
+  if (badGroup !== undefined) {
+    refuse(
+      transport,
+      new ProtocolError(
+        "group",
+        `Group ${JSON.stringify(badGroup.slice(0, 64))} is not valid: ` +
+          "1 to 64 letters, digits and ._:@~-",
+      ),
+    );
+    return undefined;
+  }
   const ok = await admission.authorize({
     role: "tracer",
     auth: start.auth ?? "",
@@ -362,6 +376,23 @@ function announce(
   }
 }
 
+/**
+ * The rules of the tracer's groups (breakpoints, logpoints and snapshots set on a whole group)
+ * go to it as soon as it is in: a member that joins late gets them as children get their
+ * parent's breakpoints. Each carries its rule, so that setting it again replaces it.
+ */
+function applyGroupRules(ctx: ServerContext, session: Session, transport: MessageTransport): void {
+  const groups = session.tracer?.info.groups ?? [];
+  for (const group of groups) {
+    ctx.registry.groupRules(group).then((rules) => {
+      if (session.tracer?.transport !== transport) return;
+      for (const { rule, set } of rules) {
+        transport.send({ e: "set_break", p: { ...set, rule } });
+      }
+    }, (error) => ctx.registryFailed(`the rules of group ${group}`, error));
+  }
+}
+
 /** Takes the tracer's events, at the pace of the clients, until its link closes. */
 async function pump(
   ctx: ServerContext,
@@ -404,6 +435,10 @@ function deliver(ctx: ServerContext, session: Session, msg: TracerMessage): void
   if (msg.e === "exited") {
     const p = msg.p;
     session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
+  }
+  if (msg.e === "snapshot" && msg.id === undefined) {
+    // Numbered and kept here: a client that attaches later lists and fetches it.
+    msg = { e: "snapshot", p: session.snapshots.add(msg.p) };
   }
   session.broadcast(msg);
   if (session.ancestors.length > 0) ctx.tree.watch(session, msg);

@@ -35,6 +35,11 @@ export interface TracerOptions extends LaunchOptions {
   session?: string | undefined;
   /** The server's token. */
   token?: string | undefined;
+  /**
+   * The groups the session is a member of (its children's are members too): clients may set
+   * breakpoints, logpoints and snapshots on a whole group. Labels: they grant nothing.
+   */
+  groups?: string[] | undefined;
   /** Connection attempts after a failure, when first connecting. Default 5. */
   retries?: number;
   /**
@@ -119,6 +124,7 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     server: options.server ?? "tcp://127.0.0.1:8001",
     caCerts: options.caCerts,
     auth: options.token,
+    groups: options.groups,
   };
   const tree = new SessionTree<Relay>();
   let root: Relay;
@@ -261,6 +267,8 @@ interface RelayOptions {
   caCerts?: string[] | undefined;
   auth?: string | undefined;
   session?: string | undefined;
+  /** The session's groups. */
+  groups?: string[] | undefined;
   /** The parent session, for a child's. */
   parent?: string | undefined;
   /** For a child's session: its tree's key, from the root's `started`. */
@@ -312,6 +320,7 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
       cwd,
       runtime,
       capabilities,
+      ...(options.groups?.length ? { groups: options.groups } : {}),
       ...(options.parent !== undefined ? { parent: options.parent } : {}),
     },
   };

@@ -19,7 +19,8 @@ from qdb_repr import _exc_line
 class _Breakpoint(object):
     __slots__ = ("id", "file", "line", "temp", "cond", "func", "enabled", "ignore", "hits",
                  "compiled", "pending", "hit_condition", "hit_test", "log", "cond_hits",
-                 "log_parts", "log_code")
+                 "log_parts", "log_code", "snapshot", "max", "snaps", "snap_window",
+                 "snap_in_window")
 
     def payload(self):
         out = {
@@ -33,6 +34,9 @@ class _Breakpoint(object):
             out["hit_condition"] = self.hit_condition
         if self.log is not None:
             out["log"] = self.log
+        if self.snapshot:
+            out["snapshot"] = True
+            out["max"] = self.max
         return out
 
 
@@ -267,6 +271,12 @@ class BreakpointsMixin(object):
         bp.log = p.get("log")
         bp.log_parts = _log_parts(bp.log) if bp.log is not None else None
         bp.log_code = {}  # expression text (after the eval policy) -> its code
+        bp.snapshot = bool(p.get("snapshot", False))
+        most = p.get("max", 1)
+        bp.max = most if isinstance(most, int) and not isinstance(most, bool) and most > 0 else 1
+        bp.snaps = 0
+        bp.snap_window = 0.0
+        bp.snap_in_window = 0
         return bp
 
     def _add_pending(self, func, cond, p):
