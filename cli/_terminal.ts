@@ -126,11 +126,20 @@ export async function runTerminal(
   client: SessionConnection,
   options: RunTerminalOptions,
 ): Promise<number> {
-  const out = { write: (text: string) => writeAll(Deno.stdout, text) };
+  return await withScreen(
+    options,
+    (screen) => runTree({ ...terminalOptions(client, options), screen }, options),
+  );
+}
+
+/** What every terminal of one `runTerminal` shares, but its screen. */
+export function terminalOptions(
+  client: SessionConnection,
+  options: RunTerminalOptions,
+): Omit<TerminalOptions, "screen"> {
   const logFile = Deno.env.get("QDB_LOG_MESSAGES");
   const color = wantColor(Deno.stdout.isTerminal(), Deno.env);
-  const tty = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
-  const common = {
+  return {
     connection: logFile ? logged(client, logFile) : client,
     tracer: options.tracer,
     color,
@@ -148,6 +157,26 @@ export async function runTerminal(
       }
       : {}),
   };
+}
+
+/** What reads the terminal's input after its owner ended. */
+export interface ScreenOptions {
+  /** Receives what is typed after `run` ended. */
+  afterEnd?: ((text: string) => void) | undefined;
+  /** The input ended after `run` ended. */
+  afterEndEof?: (() => void) | undefined;
+}
+
+/**
+ * The terminal as a screen (a TTY's line editor, or plain lines from a pipe) fed from standard
+ * input, for `run` and whoever it gives the screen to; resolves with `run`'s exit code.
+ */
+export async function withScreen(
+  options: ScreenOptions,
+  run: (screen: TerminalConsole | PlainConsole) => Promise<number>,
+): Promise<number> {
+  const out = { write: (text: string) => writeAll(Deno.stdout, text) };
+  const tty = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
   const reader = Deno.stdin.readable.getReader();
   const decoder = new TextDecoder();
   if (tty) {
@@ -167,7 +196,7 @@ export async function runTerminal(
     Deno.stdin.setRaw(true);
     let ended = false;
     try {
-      const done = runTree({ ...common, screen }, options);
+      const done = run(screen);
       (async () => {
         while (true) {
           const { value, done } = await reader.read();
@@ -188,7 +217,7 @@ export async function runTerminal(
   }
   const screen = new PlainConsole(out);
   let ended = false;
-  const done = runTree({ ...common, screen }, options).finally(() => ended = true);
+  const done = run(screen).finally(() => ended = true);
   (async () => {
     let partial = "";
     while (true) {

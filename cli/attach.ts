@@ -7,6 +7,8 @@ import { ReconnectingSession } from "../client/reconnect.ts";
 import { readCaFiles } from "../transport/tls.ts";
 import { type CommandSpec, list, num, str } from "./args.ts";
 import { runTerminal, writeAll } from "./_terminal.ts";
+import { type FleetOptions, runFleet } from "./fleet.ts";
+import { GroupClient } from "../client/group.ts";
 import {
   CA_OPTION,
   DEFAULT_CLIENT_URL,
@@ -54,6 +56,14 @@ export const attachCommand: CommandSpec = {
         "output, commands as JSON lines on standard input",
     },
     {
+      name: "group",
+      short: "g",
+      type: "string",
+      placeholder: "NAME",
+      help:
+        "Attach to every member of a group (the fleet view): breakpoints, logpoints and snapshots on all of them; `attach ID` drives one",
+    },
+    {
       name: "terminal",
       type: "boolean",
       help: 'With --json: the terminal client runs in the pipe too ("line" commands in pdb\'s ' +
@@ -68,6 +78,19 @@ export const attachCommand: CommandSpec = {
     let session = positionals[0];
     if (positionals.length > 1) {
       throw new Error(`attach takes one session id, got ${positionals.length} arguments`);
+    }
+    const group = str(values, "group");
+    if (group !== undefined) {
+      if (session !== undefined) throw new Error("give a SESSION or --group NAME, not both");
+      const fleet = {
+        server,
+        group,
+        token,
+        caCerts,
+        name: str(values, "name") ?? defaultClientName(),
+        retryFor: num(values, "reconnect", 60, { min: 0 }) * 1000,
+      };
+      return values.json === true ? await groupJson(fleet) : await runFleet(fleet);
     }
     if (values.json === true) {
       return await attachJson(server, token, caCerts, session, {
@@ -181,6 +204,28 @@ async function attachJson(
     input: Deno.stdin.readable,
     write: (line) => writeAll(Deno.stdout, line + "\n"),
     ...(options.terminal ? { terminal: {} } : {}),
+  });
+  return 0;
+}
+
+/** `attach --json --group`: the group link as JSON lines (the group's events, its replies). */
+async function groupJson(options: FleetOptions): Promise<number> {
+  let group: GroupClient;
+  try {
+    group = await GroupClient.connect(options.server, {
+      group: options.group,
+      auth: options.token,
+      name: options.name,
+      caCerts: options.caCerts,
+    });
+  } catch (error) {
+    const data = error instanceof Error ? error.message : String(error);
+    writeAll(Deno.stdout, JSON.stringify({ e: "error", p: { type: "attach", data } }) + "\n");
+    return 1;
+  }
+  await runJsonPipe(group, {
+    input: Deno.stdin.readable,
+    write: (line) => writeAll(Deno.stdout, line + "\n"),
   });
   return 0;
 }

@@ -50,17 +50,29 @@ export const sessionsCommand: CommandSpec = {
     TOKEN_OPTION,
     CA_OPTION,
     { name: "json", type: "boolean", help: "Print the server's JSON as is" },
+    {
+      name: "group",
+      short: "g",
+      type: "string",
+      placeholder: "NAME",
+      help: "Only this group's members",
+    },
   ],
   async run({ values }) {
     const server = str(values, "server") ?? DEFAULT_CLIENT_URL;
     const caCerts = await readCaFiles(list(values, "ca"));
-    const found = await listSessions(server, { token: str(values, "token"), caCerts });
+    const group = str(values, "group");
+    const found = await listSessions(server, { token: str(values, "token"), caCerts, group });
     if (values.json) {
       console.log(JSON.stringify(found, null, 2));
       return 0;
     }
     if (found.sessions.length === 0) {
-      console.log(`No live sessions on ${server}`);
+      console.log(
+        group === undefined
+          ? `No live sessions on ${server}`
+          : `No live members of group ${sanitize(group)} on ${server}`,
+      );
       return 0;
     }
     const now = Date.parse(found.now);

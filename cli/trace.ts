@@ -8,6 +8,7 @@ import { forwardSignals } from "./_signals.ts";
 import { CA_OPTION, TOKEN_OPTION } from "./sessions.ts";
 import { readCaFiles } from "../transport/tls.ts";
 import { writeAll } from "./_terminal.ts";
+import { GROUP_NAME_PATTERN, MAX_GROUPS } from "../protocol/mod.ts";
 
 /** Options shared by `trace` and `run`: how the program is debugged. */
 export const ENGINE_OPTIONS: CommandSpec["options"] = [
@@ -240,6 +241,23 @@ function attachHint(session: string, clientUrl: string | undefined, token: strin
   return parts.join(" ");
 }
 
+/** The groups of `--group` (or, without it, `QDB_GROUP`), checked. */
+export function groupsOf(values: Invocation["values"]): string[] {
+  const given = list(values, "group");
+  const names = given.length > 0
+    ? given
+    : (Deno.env.get("QDB_GROUP") ?? "").split(",").map((g) => g.trim()).filter((g) => g !== "");
+  for (const name of names) {
+    if (!GROUP_NAME_PATTERN.test(name)) {
+      throw new UsageError(
+        `group "${name}" is not valid: 1 to 64 letters, digits and ._:@~- (no spaces)`,
+      );
+    }
+  }
+  if (names.length > MAX_GROUPS) throw new UsageError(`at most ${MAX_GROUPS} groups`);
+  return [...new Set(names)];
+}
+
 /** The `trace` command. */
 export const traceCommand: CommandSpec = {
   name: "trace",
@@ -267,6 +285,15 @@ export const traceCommand: CommandSpec = {
     },
     TOKEN_OPTION,
     CA_OPTION,
+    {
+      name: "group",
+      short: "g",
+      type: "string",
+      multiple: true,
+      placeholder: "NAME",
+      help:
+        "Make the session a member of this group (repeatable; QDB_GROUP=a,b): clients set breakpoints, logpoints and snapshots on a whole group (`qdb attach --group NAME`). Members do not stop at their first line (as with --no-stop)",
+    },
     {
       name: "quiet",
       short: "q",
@@ -309,8 +336,11 @@ export const traceCommand: CommandSpec = {
     const quiet = values.quiet === true;
     const server = str(values, "server") ?? "tcp://127.0.0.1:8001";
     const stdin = choice(values, "stdin", ["terminal", "clients", "none"], "terminal");
+    const groups = groupsOf(values);
+    if (groups.length > 0) launch.stopOnEntry = false;
     const tracer = await startTracer({
       ...launch,
+      groups,
       stdin: stdin === "terminal" ? "inherit" : stdin === "clients" ? "piped" : "null",
       engine: pythonEngine,
       server,

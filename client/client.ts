@@ -309,6 +309,8 @@ export interface ListSessionsOptions {
   signal?: AbortSignal;
   /** PEM certificates of the CAs that may sign a `wss://` server's certificate. */
   caCerts?: string[] | undefined;
+  /** Only the members of this group. */
+  group?: string | undefined;
 }
 
 /**
@@ -336,6 +338,7 @@ export async function listSessions(
   const url = clientAddress(server);
   url.protocol = url.protocol.replace(/^ws/, "http");
   url.pathname = `${url.pathname.replace(/\/$/, "")}/sessions`;
+  if (options.group !== undefined) url.search = `?group=${encodeURIComponent(options.group)}`;
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const client = options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined;

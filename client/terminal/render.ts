@@ -169,7 +169,13 @@ export function formatWatches(watches: readonly Watch[], palette = PLAIN): strin
 
 /** One breakpoint as set: `Breakpoint 1 at examples/primes.py:4  (condition: n == 97)`. */
 export function formatBreakpoint(bp: Breakpoint, cwd: string | undefined): string {
-  const kind = bp.temp ? "Temporary breakpoint" : "Breakpoint";
+  const kind = bp.snapshot
+    ? "Snapshot breakpoint"
+    : typeof bp.log === "string"
+    ? "Logpoint"
+    : bp.temp
+    ? "Temporary breakpoint"
+    : "Breakpoint";
   if (bp.pending) {
     return `${kind} ${bp.id} pending on ${bp.func} (it binds when its module is imported)`;
   }
@@ -178,6 +184,8 @@ export function formatBreakpoint(bp: Breakpoint, cwd: string | undefined): strin
   if (bp.cond) extras.push(`condition: ${bp.cond}`);
   if (!bp.enabled) extras.push("disabled");
   if (bp.ignore > 0) extras.push(`ignore next ${bp.ignore} hit${bp.ignore === 1 ? "" : "s"}`);
+  if (bp.snapshot) extras.push(`at most ${bp.max ?? 1} snapshot${bp.max === 1 ? "" : "s"}`);
+  if (bp.rule) extras.push(`group rule ${bp.rule}`);
   const tail = extras.length ? `  (${extras.join(", ")})` : "";
   return `${kind} ${bp.id} at ${displayPath(bp.file, cwd)}:${bp.line}${tail}`;
 }
@@ -192,12 +200,18 @@ export function formatBreakpointTable(
   for (const bp of bps) {
     const disp = bp.temp ? "del " : "keep";
     const enb = bp.enabled ? "yes" : "no ";
+    const type = bp.snapshot
+      ? "snapshot  "
+      : typeof bp.log === "string"
+      ? "logpoint  "
+      : "breakpoint";
     out.push(
-      `${String(bp.id).padEnd(3)} breakpoint   ${disp} ${enb}   at ${
+      `${String(bp.id).padEnd(3)} ${type}   ${disp} ${enb}   at ${
         displayPath(bp.file, cwd)
       }:${bp.line}`,
     );
     if (bp.func) out.push(`\tin function ${bp.func}`);
+    if (bp.rule) out.push(`\tset on group ${bp.rule.replace(/#\d+$/, "")} (rule ${bp.rule})`);
     if (bp.cond) out.push(`\tstop only if ${bp.cond}`);
     if (bp.ignore > 0) out.push(`\twill ignore next ${bp.ignore} hits`);
     if (bp.hits > 0) {

@@ -112,6 +112,11 @@ export interface TerminalOptions {
   onAttach?: ((session: string) => Promise<void>) | undefined;
   /** A child session's terminal, focused from its program's: its prompt names the pid. */
   child?: boolean;
+  /**
+   * What `attach ..` goes back to from a session that is not a child (a group's fleet view,
+   * `group jobs`): then `onAttach("..")` is called.
+   */
+  up?: string | undefined;
   /** The `attached` reply the connection got before the terminal existed. */
   attached?: EventPayloads["attached"] | undefined;
 }
@@ -200,6 +205,7 @@ export class TerminalClient {
   readonly #onAttach: ((session: string) => Promise<void>) | undefined;
   readonly #afterQuit: TerminalOptions["afterQuit"];
   readonly #child: boolean;
+  readonly #up: string | undefined;
   /** Another session of the tree has the screen: only output and notices are shown. */
   #background = false;
   /** A session whose news is not worth a notice (the one in the foreground). */
@@ -222,6 +228,7 @@ export class TerminalClient {
     this.#onAttach = options.onAttach;
     this.#afterQuit = options.afterQuit;
     this.#child = options.child ?? false;
+    this.#up = options.up;
     this.#commands = this.#commandTable();
   }
 
@@ -556,6 +563,7 @@ export class TerminalClient {
     if (target === "") throw new ArgumentError("Usage: attach PID | SESSION | ..");
     if (target === "..") {
       const parent = this.#model.parent;
+      if (!parent && this.#up !== undefined) return await this.#onAttach("..");
       if (!parent) throw new ArgumentError("This session is not a child: it has no parent");
       return await this.#onAttach(parent);
     }

@@ -1,0 +1,209 @@
+/**
+ * A client attached to a group: every session whose tracer named the group, through one
+ * WebSocket (`ws://HOST:PORT/?group=NAME`). Commands go to every member and are answered once
+ * (`applied`); events say which member they come from.
+ *
+ * @example
+ * ```ts ignore
+ * import { GroupClient } from "./group.ts";
+ * const group = await GroupClient.connect("ws://127.0.0.1:8002", { group: "jobs" });
+ * const applied = await group.request("set_break", { file: "job.py", line: 12, snapshot: true });
+ * ```
+ * @module
+ */
+
+import {
+  checkGroupEvent,
+  type GroupRule,
+  type Member,
+  type Message,
+  PROTOCOL_VERSION,
+  ProtocolError,
+} from "../protocol/mod.ts";
+import { AsyncQueue } from "../transport/async_queue.ts";
+import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
+import { AttachError, CommandError } from "./client.ts";
+
+/** Options of {@linkcode GroupClient.connect}. */
+export interface GroupClientOptions {
+  /** The group. */
+  group: string;
+  /** The server's token. */
+  auth?: string | undefined;
+  /** The name other clients of each member see (with "(group NAME)" after it). */
+  name?: string | undefined;
+  /** PEM certificates of the CAs that may sign a `wss://` server's certificate. */
+  caCerts?: string[] | undefined;
+  /** Aborting stops connecting. */
+  signal?: AbortSignal | undefined;
+}
+
+/** The group as the server described it on attaching. */
+export interface GroupState {
+  /** The group. */
+  group: string;
+  /** This client's id. */
+  you: string;
+  /** Its members then. */
+  members: Member[];
+  /** Its rules then. */
+  rules: GroupRule[];
+}
+
+/** `ws://host:port` plus a group: the WebSocket URL of a group link. */
+export function groupUrl(server: string, group: string): string {
+  const url = new URL(server.includes("://") ? server : `ws://${server}`);
+  url.protocol = url.protocol.replace(/^http/, "ws");
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  url.search = `?group=${encodeURIComponent(group)}`;
+  return url.href;
+}
+
+interface Pending {
+  command: string;
+  replies: ReadonlySet<string>;
+  resolve: (msg: Message) => void;
+  reject: (error: Error) => void;
+}
+
+/** A client attached to a group. */
+export class GroupClient {
+  readonly #transport: WebSocketTransport;
+  readonly #events = new AsyncQueue<Message>();
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  /** The group as it was when attaching. */
+  readonly state: GroupState;
+
+  private constructor(transport: WebSocketTransport, state: GroupState) {
+    this.#transport = transport;
+    this.state = state;
+  }
+
+  /**
+   * Opens the group link, sends `start` and waits for the `group` reply.
+   *
+   * @throws {AttachError} when the server refuses.
+   */
+  static async connect(server: string, options: GroupClientOptions): Promise<GroupClient> {
+    const transport = await connectWebSocket(groupUrl(server, options.group), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+    });
+    const start: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
+    if (options.auth !== undefined) start.auth = options.auth;
+    if (options.name !== undefined) start.name = options.name;
+    transport.send({ e: "start", p: start, id: 0 });
+    const incoming = transport.incoming[Symbol.asyncIterator]();
+    let refusal: AttachError | undefined;
+    while (true) {
+      const next = await incoming.next();
+      if (next.done) throw refusal ?? new Error(`The server closed the connection to ${server}`);
+      if ("error" in next.value) continue;
+      let msg: Message | undefined;
+      try {
+        msg = checkGroupEvent(next.value.message);
+      } catch {
+        continue;
+      }
+      if (msg?.e === "error") {
+        const p = msg.p as { type: string; data: unknown };
+        refusal = new AttachError(p.type, String(p.data));
+      } else if (msg?.e === "disable") {
+        transport.close();
+        throw refusal ?? new AttachError("disable", "The server closed the group link");
+      } else if (msg?.e === "group") {
+        const client = new GroupClient(transport, msg.p as GroupState);
+        client.#pump(incoming);
+        return client;
+      }
+    }
+  }
+
+  async #pump(incoming: AsyncIterator<{ message: Message } | { error: unknown }>): Promise<void> {
+    while (true) {
+      const next = await incoming.next();
+      if (next.done) break;
+      if (!("message" in next.value)) continue;
+      let msg: Message | undefined;
+      try {
+        msg = checkGroupEvent(next.value.message);
+      } catch (error) {
+        const text = error instanceof ProtocolError ? error.message : String(error);
+        msg = {
+          e: "error",
+          p: { type: "message", data: `The server sent a malformed event: ${text}` },
+        };
+      }
+      if (msg === undefined) continue;
+      if (typeof msg.id === "number") {
+        const pending = this.#pending.get(msg.id);
+        if (pending && msg.e === "error") {
+          this.#pending.delete(msg.id);
+          pending.reject(new CommandError(pending.command, msg.p as never));
+          continue;
+        } else if (pending && pending.replies.has(msg.e)) {
+          this.#pending.delete(msg.id);
+          pending.resolve(msg);
+          continue;
+        }
+      }
+      this.#events.push(msg);
+    }
+    const closed = new Error("The connection to the server closed");
+    for (const pending of this.#pending.values()) pending.reject(closed);
+    this.#pending.clear();
+    this.#events.end();
+  }
+
+  /** Events not answering a request, checked and in order; ends when the link closes. */
+  get events(): AsyncIterable<Message> {
+    return this.#events;
+  }
+
+  /** Resolves once the link is closed. */
+  get closed(): Promise<void> {
+    return this.#transport.closed;
+  }
+
+  /**
+   * Sends a command to the group and resolves with its answer: `applied` for one sent to every
+   * member, `snapshots` and `snapshot` for those, `group` for `start`.
+   *
+   * @throws {CommandError} when the server refused it.
+   */
+  request(e: string, p?: unknown): Promise<Message> {
+    const id = this.#nextId++;
+    const replies = new Set(
+      e === "snapshots" || e === "snapshot" ? [e] : e === "start" ? ["group"] : ["applied"],
+    );
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { command: e, replies, resolve, reject });
+      const msg: Message = { e, id };
+      if (p !== undefined) msg.p = p;
+      if (!this.#transport.send(msg)) {
+        this.#pending.delete(id);
+        reject(new Error("The connection to the server is closed"));
+      }
+    });
+  }
+
+  /** Sends a command as is (its replies come among `events`); returns the id it carries. */
+  send(e: string, p?: unknown): number {
+    const id = this.#nextId++;
+    const msg: Message = { e, id };
+    if (p !== undefined) msg.p = p;
+    this.#transport.send(msg);
+    return id;
+  }
+
+  /** The group as it was when attaching (for a JSON pipe's first line). */
+  get attached(): GroupState {
+    return this.state;
+  }
+
+  /** Closes the link. Idempotent. */
+  close(): void {
+    this.#transport.close();
+  }
+}
