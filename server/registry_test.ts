@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "../tests/support/assert.ts";
 import { HAVE_REDIS, startRedis } from "../tests/support/redis.ts";
-import { MemoryRegistry, type Registry, type RegistryChange } from "./registry.ts";
+import { MAX_GROUP_RULES, MemoryRegistry, type Registry, type RegistryChange } from "./registry.ts";
 import { RedisRegistry } from "./redis_registry.ts";
 
 /** Two servers' views of one fresh registry, and how to clean up after them. */
@@ -189,6 +189,29 @@ for (const { name, pair, ignore } of IMPLEMENTATIONS) {
     // An ended session (its owner released it) frees its id.
     await p.a.release("s1");
     assertEquals(await p.b.claim("s1", { created: CREATED, tracer: TRACER }), true);
+  });
+
+  test("a group's rules: numbered in order on every server, bounded, removed by id", async () => {
+    await using p = await pair();
+    assertEquals(await p.a.groupRules("jobs"), []);
+    const first = await p.a.addGroupRule("jobs", { file: "job.py", line: 12, snapshot: true });
+    const second = await p.b.addGroupRule("jobs", { line: 30, log: "n={n}" });
+    assertEquals(first, { rule: "jobs#1", set: { file: "job.py", line: 12, snapshot: true } });
+    assertEquals(second?.rule, "jobs#2");
+    // Another group's rules are its own, numbered from 1.
+    assertEquals((await p.b.addGroupRule("web", { line: 3 }))?.rule, "web#1");
+    assertEquals((await p.b.groupRules("jobs")).map((r) => r.rule), ["jobs#1", "jobs#2"]);
+    assertEquals(await p.b.removeGroupRule("jobs", "jobs#1"), true);
+    assertEquals(await p.a.removeGroupRule("jobs", "jobs#1"), false);
+    assertEquals(await p.a.groupRules("jobs"), [{
+      rule: "jobs#2",
+      set: { line: 30, log: "n={n}" },
+    }]);
+    for (let i = (await p.a.groupRules("jobs")).length; i < MAX_GROUP_RULES; i++) {
+      assert(await p.a.addGroupRule("jobs", { line: i + 1 }));
+    }
+    assertEquals(await p.b.addGroupRule("jobs", { line: 999 }), undefined);
+    assertEquals((await p.a.groupRules("jobs")).length, MAX_GROUP_RULES);
   });
 
   test("a server that leaves releases what it owned and attended", async () => {

@@ -1,0 +1,236 @@
+// Fleet debugging through the real CLI: a group of `qdb trace --group` programs observed with
+// a snapshot and a logpoint while they run on, one member stopped and driven alone from the
+// fleet view (`qdb attach --group`), a late member getting the group's rules; and, on every
+// Python, the bounds of snapshots (a hot loop, a value of 10^7 items) and who may read them.
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { HANG_GUARD_MS, Inbox } from "./support/inbox.ts";
+import { QdbProcess, startServe, startTrace } from "./support/processes.ts";
+import { findPythons, onEveryPython } from "./support/pythons.ts";
+import { connectWebSocket } from "../transport/websocket.ts";
+
+const WORKER = new URL("../testdata/fleet_worker.py", import.meta.url).pathname;
+const HOT = new URL("../testdata/snapshot_hot.py", import.meta.url).pathname;
+const lineOf = async (file: string, tag: string) =>
+  (await Deno.readTextFile(file)).split("\n").findIndex((l) => l.includes(tag)) + 1;
+const MILESTONE = await lineOf(WORKER, "# @milestone");
+const STEP = await lineOf(WORKER, "# @step");
+const HOT_LINE = await lineOf(HOT, "# @hot");
+const HOT_END = await lineOf(HOT, "# @end");
+const MEMBERS = Number(Deno.env.get("QDB_FLEET_MEMBERS") ?? 20);
+
+/** Reads a process's standard output from a cursor on: each wait finds a line after the last. */
+class Reader {
+  #next = 0;
+  constructor(readonly process: QdbProcess) {}
+  /** The next line matching `pattern` (a hang guard fails the test with what was printed). */
+  async line(pattern: RegExp): Promise<RegExpMatchArray> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const guard = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const seen = this.process.stdoutLines.join("\n");
+        reject(new Error(`no line ${pattern} in ${HANG_GUARD_MS} ms; printed:\n${seen}`));
+      }, HANG_GUARD_MS);
+    });
+    try {
+      return await Promise.race([this.#line(pattern), guard]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #line(pattern: RegExp): Promise<RegExpMatchArray> {
+    while (true) {
+      const line = await this.process.lineAt(this.#next);
+      if (line === undefined) {
+        throw new Error(`ended before ${pattern}: ${this.process.stdoutLines.join("\n")}`);
+      }
+      this.#next++;
+      const m = line.match(pattern);
+      if (m) return m;
+    }
+  }
+  /** The next `n` lines matching `pattern`. */
+  async lines(pattern: RegExp, n: number): Promise<RegExpMatchArray[]> {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(await this.line(pattern));
+    return out;
+  }
+}
+
+/** Types a line into a process that holds its standard input open. */
+async function type(process: QdbProcess, line: string): Promise<void> {
+  const writer = process.child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(line + "\n"));
+  writer.releaseLock();
+}
+
+/** The plain run of a worker (its files already there): what a traced run must print. */
+async function plainWorker(python: string, n: number, dir: string) {
+  const out = await new Deno.Command(python, { args: [WORKER, String(n), dir] }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+const newest = (await findPythons()).at(-1);
+
+Deno.test({
+  name: "fleet: 20 workers observed with a snapshot and a logpoint, never stopped; one stopped " +
+    "and driven alone; a late member gets the rules",
+  ignore: newest === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const python = newest!.path;
+    await using serve = await startServe(["--no-web"]);
+    const dir = await Deno.makeTempDir({ prefix: "qdb-fleet-" });
+    const traces: QdbProcess[] = [];
+    try {
+      const member = (n: number) =>
+        startTrace(serve, python, `fleet-${n}`, "--group", "fleet", WORKER, String(n), dir);
+      for (let n = 0; n < MEMBERS; n++) traces.push(member(n));
+      await Promise.all(traces.map((t) => t.line(/is session fleet-\d+/, "stderr")));
+
+      const view = new QdbProcess(
+        ["attach", "--server", serve.clientUrl, "--group", "fleet", "--name", "ana"],
+        { holdStdin: true },
+      );
+      traces.push(view);
+      const out = new Reader(view);
+      await out.line(new RegExp(`Attached to group fleet: ${MEMBERS} members`));
+
+      await type(view, `snap ${WORKER}:${MILESTONE}`);
+      await out.line(new RegExp(`Rule fleet#1 set on ${MEMBERS} of ${MEMBERS} members`));
+      await type(view, `log ${WORKER}:${MILESTONE} w={worker} step={step}`);
+      await out.line(new RegExp(`Rule fleet#2 set on ${MEMBERS} of ${MEMBERS} members`));
+
+      // A member that joins now gets both rules when its tracer comes.
+      traces.push(member(MEMBERS));
+      await out.line(new RegExp(`\\[\\+1 joined: fleet-${MEMBERS}\\]`));
+      const all = MEMBERS + 1;
+
+      await Deno.writeTextFile(`${dir}/go`, "");
+      const logs = await out.lines(/\[fleet-(\d+)\] w=(\d+) step=\d+/, all);
+      assertEquals(new Set(logs.map((m) => m[1])).size, all);
+      for (const m of logs) assertEquals(m[1], m[2]);
+      await type(view, "snapshots");
+      await out.line(/#\s+session\s+time\s+where\s+values/);
+      const rows = await out.lines(/^\s*\d+\s+fleet-(\d+)\s+.*worker=(\d+)/, all);
+      assertEquals(new Set(rows.map((m) => m[1])).size, all);
+      for (const m of rows) assertEquals(m[1], m[2]);
+
+      // One member stops; the others run on.
+      await type(view, `b ${WORKER}:${STEP}, worker == 7`);
+      await out.line(new RegExp(`Rule fleet#3 set on ${all} of ${all} members`));
+      await out.line(new RegExp(`\\[1 of ${all} stopped at \\S+:\\d+ in <module>: fleet-7 `));
+      await type(view, "attach fleet-7");
+      await out.line(/\[session fleet-7: .*"attach \.\." goes back to group fleet\]/);
+      await type(view, "p worker * 100, went");
+      await out.line(/\(700, True\)/);
+      await type(view, "attach ..");
+      await out.line(
+        new RegExp(`\\[back in group fleet: ${all} members, ${all - 1} running, 1 stopped\\]`),
+      );
+      await type(view, "clear 3");
+      await out.line(new RegExp(`Rule fleet#3 cleared on ${all} of ${all} members`));
+      await type(view, "continue");
+      await out.line(/continue sent to 1 of 1 members/);
+
+      await Deno.writeTextFile(`${dir}/stop`, "");
+      await out.line(new RegExp(`\\[${all} ended: `));
+      await type(view, "q");
+      assertEquals((await view.exited()).code, 0);
+      // No member but fleet-7 ever stopped.
+      const stops = view.stdoutLines.filter((l) => l.includes("stopped at"));
+      assert(stops.every((l) => /: fleet-7 /.test(l)), stops.join("\n"));
+
+      // Every member ran as it would have without qdb: its output and its exit code.
+      for (let n = 0; n <= MEMBERS; n++) {
+        const trace = traces[n === MEMBERS ? traces.length - 1 : n]!;
+        const plain = await plainWorker(python, n, dir);
+        assertEquals((await trace.exited()).code, plain.code, `fleet-${n}'s exit code`);
+        assertEquals(trace.text.stdout, plain.stdout, `fleet-${n}'s output`);
+      }
+    } finally {
+      await Deno.writeTextFile(`${dir}/stop`, "").catch(() => {});
+      await Promise.all(traces.map((t) => t.close()));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+onEveryPython(
+  "snapshots: a hot loop takes max and no more, a huge value costs little, the program runs on; " +
+    "read-only clients read them and may not set them",
+  async (python) => {
+    await using serve = await startServe([
+      "--no-web",
+      "--token",
+      "full",
+      "--read-only-token",
+      "ro",
+    ]);
+    await using trace = startTrace(
+      serve,
+      python.path,
+      "hot",
+      "--token",
+      "full",
+      HOT,
+    );
+    await trace.line(/is session hot/, "stderr");
+    const link = await connectWebSocket(`${serve.clientUrl}/hot`);
+    link.send({ e: "start", p: { auth: "full" } });
+    const ana = new Inbox(link);
+    await ana.expect("stack");
+    link.send({ e: "set_break", p: { file: HOT, line: HOT_LINE, snapshot: true, max: 3 }, id: 1 });
+    const set = await ana.expectId(1, ["breakpoints"]);
+    assertEquals(set.p[0].snapshot, true);
+    assertEquals(set.p[0].max, 3);
+    link.send({ e: "set_break", p: { file: HOT, line: HOT_END }, id: 2 });
+    await ana.expectId(2, ["breakpoints"]);
+    link.send({ e: "continue" });
+    const snaps = [];
+    for (let i = 0; i < 3; i++) snaps.push(await ana.expect("snapshot"));
+    const end = await ana.expect("stack");
+    assertEquals(end.p.stack.at(-1).line, HOT_END);
+    // No stop, and no fourth snapshot, came between.
+    const after = ana.seen.slice(ana.seen.findIndex((m) => m.e === "running"));
+    assertEquals(after.filter((m) => m.e === "snapshot").length, 3);
+    assertEquals(after.filter((m) => m.e === "stack").length, 1);
+    for (const [i, snap] of snaps.entries()) {
+      assertEquals(snap.p.id, i + 1);
+      assertEquals(snap.p.session, "hot");
+      const top = snap.p.stack.at(-1);
+      assertEquals([top.line, top.func], [HOT_LINE, "<module>"]);
+      assertEquals(top.locals.i, String(i));
+      assertMatch(top.locals.huge, /^\[0, 1, 2, .*\.\.\.\]$/);
+      const bytes = JSON.stringify(snap.p).length;
+      assert(bytes < 4096, `a snapshot of ${bytes} bytes`);
+    }
+
+    // A read-only client, attaching later, reads what the session keeps, and may not set one.
+    const roLink = await connectWebSocket(`${serve.clientUrl}/hot`);
+    roLink.send({ e: "start", p: { auth: "ro" } });
+    const bo = new Inbox(roLink);
+    await bo.expect("attached");
+    roLink.send({ e: "snapshots", id: 5 });
+    const kept = (await bo.expectId(5, ["snapshots"])).p;
+    assertEquals(kept.map((s: { id: number }) => s.id), [1, 2, 3]);
+    roLink.send({ e: "snapshot", p: { id: 2 }, id: 6 });
+    assertEquals((await bo.expectId(6, ["snapshot"])).p.stack.at(-1).locals.i, "1");
+    roLink.send({ e: "snapshot", p: { id: 9 }, id: 7 });
+    assertEquals((await bo.expectId(7, ["error"])).p.type, "snapshot");
+    roLink.send({ e: "set_break", p: { line: HOT_LINE, snapshot: true }, id: 8 });
+    assertEquals((await bo.expectId(8, ["error"])).p.type, "permission");
+
+    link.send({ e: "continue" });
+    assertEquals((await ana.expect("exited")).p.code, 3);
+    const printed = ana.seen.filter((m) => m.e === "print").map((m) =>
+      (m.p as { output: string }).output
+    );
+    assertEquals(printed.join(""), "total 19999900000 10000000\n");
+    assertEquals((await trace.exited()).code, 3);
+    link.close();
+    roLink.close();
+  },
+  newest === undefined,
+);
