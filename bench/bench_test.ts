@@ -6,6 +6,7 @@ import { findPythons } from "../tests/support/pythons.ts";
 import { type BenchFlags, parseFlags, program, stats } from "./_common.ts";
 import { benchCapacity, capacityTables } from "./capacity.ts";
 import { benchCluster, clusterTable } from "./cluster.ts";
+import { benchFleet, fleetTables } from "./fleet.ts";
 import { HAVE_REDIS } from "../tests/support/redis.ts";
 import { benchInspect, inspectTable } from "./inspect.ts";
 import { benchOverhead, overheadTables } from "./overhead.ts";
@@ -127,5 +128,22 @@ Deno.test({
       positive(result.failoverMs!.p50, "a failover");
     }
     assertMatch(clusterTable(result), /two \/ one/);
+  },
+});
+
+Deno.test({
+  name:
+    "bench: fleet: a snapshot's cost, a false condition on a hot line, a group command, stored snapshots",
+  ignore: pythons.length === 0,
+  async fn() {
+    const result = await benchFleet(quick);
+    assertEquals(result.cost.length, 1);
+    const cost = result.cost[0]!;
+    positive(cost.callUs.snapshot.median, "a call taking a snapshot");
+    positive(cost.hotSeconds.falseCondition, "a hot loop with a false condition");
+    assertEquals(result.groupMs.members, 10);
+    positive(result.groupMs.p50, "a group command");
+    assertEquals(result.stored.snapshots, 100);
+    assertMatch(fleetTables(result), /group set_break applied on 10 members/);
   },
 });

@@ -7,7 +7,7 @@
  * Usage: `deno task bench [--quick] [--only NAME,...] [--reps N] [--json FILE]`
  *
  * - `--quick`: a smoke run (tiny sizes, one repetition, the newest Python), in seconds;
- * - `--only startup,overhead,step,inspect,capacity,cluster`: some of them;
+ * - `--only startup,overhead,step,inspect,capacity,cluster,fleet`: some of them;
  * - `--reps N`: passed to each (repetitions; steps for `step`; sessions for `capacity`);
  * - `--json FILE`: where the figures go (default `bench/results.json`, none with `--quick`).
  *
@@ -19,6 +19,7 @@
 import { type BenchFlags, benchPythons, parseFlags } from "./_common.ts";
 import { benchCapacity, capacityTables } from "./capacity.ts";
 import { benchCluster, clusterTable } from "./cluster.ts";
+import { benchFleet, fleetTables } from "./fleet.ts";
 import { benchInspect, inspectTable } from "./inspect.ts";
 import { benchOverhead, overheadTables } from "./overhead.ts";
 import { benchStartup, startupTable } from "./startup.ts";
@@ -55,6 +56,10 @@ export const BENCHMARKS: Record<
   cluster: async (flags) => {
     const figures = await benchCluster(flags);
     return { figures, table: `Several servers on one Redis:\n${clusterTable(figures)}` };
+  },
+  fleet: async (flags) => {
+    const figures = await benchFleet(flags);
+    return { figures, table: fleetTables(figures) };
   },
 };
 
