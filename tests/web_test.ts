@@ -87,7 +87,7 @@ async function traced(session: string, options: Partial<TracerOptions> = {}) {
 }
 
 webTest("web client: debug a session from Chromium, beside a terminal client", async () => {
-  await using session = await traced("web");
+  await using session = await traced("web", { groups: ["backtest"] });
   const { server, tracer } = session;
   const browser = await launchBrowser();
   const page = await browser.newPage();
@@ -101,6 +101,8 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
     await page.goto(`${http}/`);
     await page.getByRole("textbox", { name: "Token" }).fill(TOKEN);
     await page.getByRole("button", { name: "Connect" }).click();
+    // The groups of the sessions, with their sizes.
+    await page.locator(".groups", { hasText: "Groups: backtest (1 member)" }).waitFor();
     await page.getByRole("link", { name: "web" }).click();
 
     // The program stopped at its first line: the source shows it.

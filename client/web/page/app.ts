@@ -89,8 +89,9 @@ async function listPage(): Promise<void> {
   document.title = "qdb: sessions";
   const main = el("main");
   main.append(el("h1", "", "qdb sessions"));
+  const groups = el("p", "groups");
   const table = el("table", "sessions");
-  main.append(table);
+  main.append(groups, table);
   body.append(main);
   const load = async () => {
     const headers: HeadersInit = token() ? { authorization: `Bearer ${token()}` } : {};
@@ -100,8 +101,26 @@ async function listPage(): Promise<void> {
     }
     const list = await response.json() as SessionList;
     table.replaceChildren();
+    // The groups the sessions are members of, and their sizes (`qdb trace --group`).
+    const sizes = new Map<string, number>();
+    for (const s of list.sessions) {
+      for (const g of s.tracer?.groups ?? []) sizes.set(g, (sizes.get(g) ?? 0) + 1);
+    }
+    groups.replaceChildren();
+    if (sizes.size > 0) {
+      groups.append(el("span", "", "Groups: "));
+      groups.append(
+        el(
+          "span",
+          "",
+          [...sizes].map(([g, n]) => `${g} (${n} member${n === 1 ? "" : "s"})`).join(", "),
+        ),
+      );
+    }
     const head = el("tr");
-    for (const h of ["Session", "Program", "Where", "Clients"]) head.append(el("th", "", h));
+    for (const h of ["Session", "Program", "Where", "Groups", "Clients"]) {
+      head.append(el("th", "", h));
+    }
     table.append(head);
     for (const s of list.sessions) {
       const row = el("tr");
@@ -115,6 +134,7 @@ async function listPage(): Promise<void> {
         cell,
         el("td", "", s.tracer ? s.tracer.argv.join(" ") : "(no tracer yet)"),
         el("td", "", s.tracer ? `${s.tracer.host}, pid ${s.tracer.pid}` : ""),
+        el("td", "", (s.tracer?.groups ?? []).join(", ")),
         el("td", "", String(s.clients)),
       );
       table.append(row);
