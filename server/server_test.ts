@@ -1030,3 +1030,38 @@ Deno.test("cluster: a tracer handed over finds its session on another server eve
     assertMatch(logs.join("\n"), /b: session moving: tracer came back/);
   });
 });
+
+Deno.test("cluster: a group spans servers: its client on one server sets rules on members of both, and hears from each", async () => {
+  await withTwoServers(async (a, b) => {
+    const onA = tracer(a, "m-a", { protocol: 2, groups: ["jobs"] });
+    const onB = tracer(b, "m-b", { protocol: 2, groups: ["jobs"] });
+    await Promise.all([onA.expect("started"), onB.expect("started")]);
+    const [mine, theirs] = memoryPair(["client", "server"]);
+    b.acceptClient(theirs, "", "jobs");
+    mine.send({ e: "start", id: 0 });
+    const g = new Inbox(mine);
+    const state = await g.expect("group");
+    assertEquals(state.p.members.map((m: { session: string }) => m.session).sort(), ["m-a", "m-b"]);
+    mine.send({ e: "set_break", p: { line: 3, snapshot: true }, id: 1 });
+    for (const t of [onA, onB]) {
+      const set = await t.expect("set_break");
+      assertEquals(set.p.rule, "jobs#1");
+      t.transport.send({ e: "breakpoints", p: [], id: set.id! });
+    }
+    assertEquals((await g.expectId(1, ["applied"])).p.sessions, 2);
+    // The member on the other server's snapshot comes through its owner, numbered there.
+    onA.transport.send({
+      e: "snapshot",
+      p: { breakpoint: 1, time: "2026-12-06T10:00:00.000Z", stack: [] },
+    });
+    const snap = await g.expect("snapshot");
+    assertEquals([snap.p.session, snap.p.id], ["m-a", 1]);
+    mine.send({ e: "snapshots", id: 2 });
+    assertEquals(
+      (await g.expectId(2, ["snapshots"])).p.map((s: { session: string }) => s.session),
+      [
+        "m-a",
+      ],
+    );
+  });
+});
