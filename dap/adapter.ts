@@ -18,6 +18,7 @@ import type { Breakpoint, ChildInfo, ClientEvent, StackPayload } from "../protoc
 import { type RunningServer, serve } from "../server.ts";
 import { type RunningTracer, startTracer } from "../tracer.ts";
 import { PathMapper, type PathMapping } from "./paths.ts";
+import { DapGroup } from "./group.ts";
 import type { DapMessage } from "./wire.ts";
 
 export type { DapMessage };
@@ -109,6 +110,8 @@ export class DapAdapter implements AsyncDisposable {
   #sessionId: string | undefined;
   /** The launch or attach arguments that say how paths map. */
   #pathArgs: Record<string, unknown> = {};
+  /** With `"group"` in the attach configuration: the group's debug session. */
+  #group: DapGroup | undefined;
   /** Children the editor was asked to debug. */
   readonly #childrenStarted = new Set<string>();
   /** Resolves when the editor or the program ended the session. */
@@ -136,6 +139,11 @@ export class DapAdapter implements AsyncDisposable {
 
   async #dispatch(request: Request): Promise<unknown> {
     const args = request.arguments ?? {};
+    if (this.#group) {
+      const body = await this.#group.dispatch(request.command, args);
+      if (request.command === "disconnect" || request.command === "terminate") this.#end();
+      return body;
+    }
     switch (request.command) {
       case "initialize":
         this.#startsDebugging = args.supportsStartDebuggingRequest === true;
@@ -145,6 +153,11 @@ export class DapAdapter implements AsyncDisposable {
         this.#event("initialized");
         return undefined;
       case "attach":
+        if (typeof args.group === "string" && args.group !== "") {
+          await this.#attachGroup(args);
+          this.#event("initialized");
+          return undefined;
+        }
         await this.#attach(args);
         this.#event("initialized");
         // Children that started before the editor came are its to debug too (asked once the
@@ -444,6 +457,44 @@ export class DapAdapter implements AsyncDisposable {
       session = live[0]!.id;
     }
     await this.#connect(server, session, token);
+  }
+
+  /** `"group": NAME`: the editor's breakpoints go to every member (see `group.ts`). */
+  async #attachGroup(args: Record<string, unknown>): Promise<void> {
+    this.#mapPaths(args);
+    const server = typeof args.server === "string" ? args.server : "ws://127.0.0.1:8002";
+    const token = typeof args.token === "string" ? args.token : undefined;
+    this.#attachArgs = { server, ...(token !== undefined ? { token } : {}) };
+    this.#group = await DapGroup.attach(args, {
+      event: (event, body) => this.#event(event, body),
+      startMember: (session, name) => this.#startSession(session, name),
+      paths: this.#paths,
+      ended: () => this.#end(),
+    });
+  }
+
+  /**
+   * Asks the editor to debug `session` (a member of the group that stopped) as a debug session
+   * of its own; an editor that cannot is told how to attach to it.
+   */
+  #startSession(session: string, name: string): void {
+    if (!this.#startsDebugging) {
+      this.#event("output", {
+        category: "console",
+        output:
+          `qdb: ${session} stopped; debug it with an attach configuration "session": "${session}"\n`,
+      });
+      return;
+    }
+    this.#send({
+      seq: this.#seq++,
+      type: "request",
+      command: "startDebugging",
+      arguments: {
+        request: "attach",
+        configuration: { name, ...this.#attachArgs, ...this.#pathArgs, session },
+      },
+    });
   }
 
   async #connect(server: string, session: string, token: string | undefined): Promise<void> {

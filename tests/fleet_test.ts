@@ -4,7 +4,8 @@
 // Python, the bounds of snapshots (a hot loop, a value of 10^7 items) and who may read them.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { HANG_GUARD_MS, Inbox } from "./support/inbox.ts";
-import { QdbProcess, startServe, startTrace } from "./support/processes.ts";
+import { QDB_ENTRY, QdbProcess, startServe, startTrace } from "./support/processes.ts";
+import { DebugClient } from "npm:@vscode/debugadapter-testsupport@1.68.0";
 import { findPythons, onEveryPython } from "./support/pythons.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 
@@ -234,3 +235,92 @@ onEveryPython(
   },
   newest === undefined,
 );
+
+Deno.test({
+  name: "fleet: qdb dap on a group: the editor's breakpoints take snapshots on every member, " +
+    "logpoints print named by member, a snapshot's values expand",
+  ignore: newest === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const python = newest!.path;
+    await using serve = await startServe(["--no-web"]);
+    const dir = await Deno.makeTempDir({ prefix: "qdb-fleet-dap-" });
+    const traces: QdbProcess[] = [];
+    const script = `${dir}/qdb-dap`;
+    await Deno.writeTextFile(
+      script,
+      `#!/bin/sh\nexec "${Deno.execPath()}" run --allow-all "${QDB_ENTRY}" dap\n`,
+      { mode: 0o755 },
+    );
+    const dc = new DebugClient("sh", script, "qdb", undefined, true);
+    dc.defaultTimeout = HANG_GUARD_MS;
+    const alive = setInterval(() => {}, 1000);
+    // The editor's disconnect goes once: a second would wait for a gone adapter.
+    const stopOnce = dc.stop.bind(dc);
+    let stopped: Promise<void> | undefined;
+    let started = false;
+    dc.stop = () => stopped ??= started ? stopOnce() : Promise.resolve();
+    try {
+      for (let n = 1; n <= 3; n++) {
+        traces.push(
+          startTrace(serve, python, `dap-${n}`, "--group", "dapfleet", WORKER, String(n), dir),
+        );
+      }
+      await Promise.all(traces.map((t) => t.line(/is session dap-\d+/, "stderr")));
+      await dc.start();
+      started = true;
+      await dc.initializeRequest();
+      const outputs: { output: string; variablesReference?: number }[] = [];
+      const got = (pattern: RegExp, n: number) =>
+        new Promise<void>((resolve, reject) => {
+          const deadline = Date.now() + HANG_GUARD_MS;
+          const look = () => {
+            if (outputs.filter((o) => pattern.test(o.output)).length >= n) resolve();
+            else if (Date.now() > deadline) {
+              reject(new Error(`no ${n} ${pattern}: ${JSON.stringify(outputs.slice(0, 20))}`));
+            } else setTimeout(look, 20);
+          };
+          look();
+        });
+      dc.on("output", (event) => outputs.push(event.body));
+      await Promise.all([
+        dc.waitForEvent("initialized").then(async () => {
+          const set = await dc.setBreakpointsRequest({
+            source: { path: WORKER },
+            breakpoints: [{ line: MILESTONE }, { line: STEP, logMessage: "w={worker} went" }],
+          });
+          assertEquals(set.body.breakpoints.map((b) => b.verified), [true, true]);
+          assertMatch(set.body.breakpoints[0]!.message!, /dapfleet#1: on 3 of 3 members/);
+          await dc.configurationDoneRequest();
+        }),
+        dc.attachRequest({ server: serve.clientUrl, group: "dapfleet" } as never),
+      ]);
+      await Deno.writeTextFile(`${dir}/go`, "");
+      await got(/^snapshot \d+ of dap-\d at .*:\d+ in <module>\n$/, 3);
+      const snap = outputs.find((o) => /^snapshot \d+ of dap-2 /.test(o.output))!;
+      const frames = await dc.variablesRequest({ variablesReference: snap.variablesReference! });
+      const top = frames.body.variables[0]!;
+      assertMatch(top.name, /^<module> \(.*fleet_worker\.py:\d+\)$/);
+      const locals = await dc.variablesRequest({ variablesReference: top.variablesReference });
+      const worker = locals.body.variables.find((v) => v.name === "worker");
+      assertEquals(worker?.value, "2");
+      // The logpoint prints from every member, named.
+      await got(/^\[dap-\d\] w=\d went\n$/, 3);
+      // Cleared from the editor, cleared on the group.
+      const cleared = await dc.setBreakpointsRequest({ source: { path: WORKER }, breakpoints: [] });
+      assertEquals(cleared.body.breakpoints, []);
+      await dc.stop();
+      await Deno.writeTextFile(`${dir}/stop`, "");
+      for (const [i, trace] of traces.entries()) {
+        assertEquals((await trace.exited()).code, (i + 1) % 3);
+      }
+    } finally {
+      clearInterval(alive);
+      await dc.stop().catch(() => {});
+      await Deno.writeTextFile(`${dir}/stop`, "").catch(() => {});
+      await Promise.all(traces.map((t) => t.close()));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
