@@ -11,7 +11,7 @@ import { GroupClient } from "../client/group.ts";
 import { ReconnectingSession } from "../client/reconnect.ts";
 import type { PlainConsole, TerminalConsole } from "../client/terminal/console.ts";
 import { ArgumentError, parseBreak, splitCommand } from "../client/terminal/parse.ts";
-import { displayPath } from "../client/terminal/render.ts";
+import { displayPath, formatSnapshot, parseSnap } from "../client/terminal/render.ts";
 import { sanitize } from "../client/terminal/sanitize.ts";
 import { TerminalClient } from "../client/terminal/terminal.ts";
 import type { GroupRule, Member, Message, Snapshot, SnapshotSummary } from "../protocol/mod.ts";
@@ -275,7 +275,7 @@ class FleetView {
       case "log":
         return await this.#set(parseLog(rest));
       case "snap":
-        return await this.#set(parseSnap(rest));
+        return await this.#set(snapRule(rest));
       case "clear":
       case "cl":
         return await this.#clear(rest);
@@ -433,25 +433,9 @@ class FleetView {
       const reply = await this.#group.request("snapshot", { session: known.session, id: known.id });
       known.snapshot = reply.p as Snapshot;
     }
-    const s = known.snapshot;
-    const lines = [
-      `Snapshot ${n} of ${sanitize(known.session)}, taken ${s.time}` +
-      (s.thread ? ` in thread ${sanitize(s.thread.name)}` : "") +
-      (s.rule ? ` (rule ${sanitize(s.rule)})` : ` (breakpoint ${s.breakpoint})`) +
-      (s.truncated ? "; some values were left out (bounds)" : ""),
-    ];
-    s.stack.forEach((frame, i) => {
-      const mark = i === s.stack.length - 1 ? ">" : " ";
-      lines.push(`${mark} ${this.#where(known.session, frame)}`);
-    });
-    for (const frame of [...s.stack].reverse()) {
-      if (!frame.locals) continue;
-      lines.push(`Locals of ${sanitize(frame.func)}:`);
-      const names = Object.entries(frame.locals);
-      if (names.length === 0) lines.push("  (none)");
-      for (const [name, value] of names) lines.push(`  ${sanitize(name)} = ${sanitize(value)}`);
-    }
-    this.#say(lines.join("\n"));
+    const cwd = this.#members.get(known.session)?.tracer?.cwd;
+    const lines = formatSnapshot(known.snapshot, `Snapshot ${n} of ${known.session}`, cwd);
+    this.#say(lines.map((l) => sanitize(l)).join("\n"));
   }
 
   /** `attach ID`: one member's terminal has the screen until `attach ..` (or it ends). */
@@ -520,14 +504,8 @@ function parseLog(arg: string): Record<string, unknown> {
 }
 
 /** `snap [-n N] LOCATION [, CONDITION]`: a snapshot breakpoint (at most N per member). */
-function parseSnap(arg: string): Record<string, unknown> {
-  let text = arg.trim();
-  let max = 1;
-  const count = /^-n\s+(\d+)\s+/.exec(text);
-  if (count) {
-    max = Number(count[1]);
-    text = text.slice(count[0].length);
-  }
+function snapRule(arg: string): Record<string, unknown> {
+  const { text, max } = parseSnap(arg);
   if (text === "") {
     throw new ArgumentError("Usage: snap [-n N] [file:]line | function [, condition]");
   }

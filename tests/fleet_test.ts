@@ -117,6 +117,9 @@ Deno.test({
       const rows = await out.lines(/^\s*\d+\s+fleet-(\d+)\s+.*worker=(\d+)/, all);
       assertEquals(new Set(rows.map((m) => m[1])).size, all);
       for (const m of rows) assertEquals(m[1], m[2]);
+      await type(view, "snapshot 1");
+      const shown = await out.line(/Snapshot 1 of fleet-(\d+), taken \S+ in thread MainThread/);
+      await out.line(new RegExp(`^ {2}worker = ${shown[1]}$`));
 
       // One member stops; the others run on.
       await type(view, `b ${WORKER}:${STEP}, worker == 7`);
@@ -136,7 +139,8 @@ Deno.test({
       await out.line(/continue sent to 1 of 1 members/);
 
       await Deno.writeTextFile(`${dir}/stop`, "");
-      await out.line(new RegExp(`\\[${all} ended: `));
+      // Their ends come as notices, together when they come together.
+      for (let ended = 0; ended < all;) ended += Number((await out.line(/\[(\d+) ended: /))[1]);
       await type(view, "q");
       assertEquals((await view.exited()).code, 0);
       // No member but fleet-7 ever stopped.
@@ -322,5 +326,45 @@ Deno.test({
       await Promise.all(traces.map((t) => t.close()));
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name:
+    "snapshots in one session's terminal: snap, the notices as they come, snapshots, snapshot N",
+  ignore: newest === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using run = new QdbProcess(
+      ["run", "--python", newest!.path, HOT],
+      {
+        stdin: [
+          `snap -n 2 ${HOT_LINE}, i % 1000 == 999`,
+          `b ${HOT_END}`,
+          "c",
+          "snapshots",
+          "snapshot 2",
+          "c",
+        ].join("\n") + "\n",
+      },
+    );
+    assertEquals((await run.exited()).code, 3);
+    const out = run.text.stdout;
+    assertMatch(
+      out,
+      /Snapshot breakpoint 1 at \S*snapshot_hot\.py:\d+ {2}\(condition: i % 1000 == 999, at most 2 snapshots\)/,
+    );
+    assertMatch(
+      out,
+      /\[snapshot 1 at \S*snapshot_hot\.py:\d+; the program ran on \("snapshot 1" shows it\)\]/,
+    );
+    assertMatch(out, /\[snapshot 2 at /);
+    assert(!/\[snapshot 3 /.test(out), out);
+    assertMatch(out, /^ {2}1 {2}\d\d:\d\d:\d\d\.\d{3} {2}\S*snapshot_hot\.py:\d+ in <module>$/m);
+    assertMatch(out, /Snapshot 2, taken \S+ in thread MainThread \(breakpoint 1\)/);
+    assertMatch(out, /^ {2}i = 1999$/m);
+    assertMatch(out, /^ {2}huge = \[0, 1, 2, .*\.\.\.\]$/m);
+    assertMatch(out, /total 19999900000 10000000/);
   },
 });

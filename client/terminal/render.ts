@@ -13,6 +13,8 @@ import type {
   ChildInfo,
   ExceptionPayload,
   Frame,
+  Snapshot,
+  SnapshotSummary,
   StackPayload,
   Watch,
 } from "../../protocol/mod.ts";
@@ -388,4 +390,58 @@ export function formatChildren(
     `${child.where && child.state === "stopped" ? "  " : " "}(session ${child.session})`
   );
   return rows.length > 0 ? rows : ["No child sessions."];
+}
+
+/** A snapshot as `where` and `locals` would have shown it when it was taken (newest frame last). */
+export function formatSnapshot(
+  snapshot: Snapshot,
+  label: string,
+  cwd: string | undefined,
+): string[] {
+  const at = (f: { file: string; line: number; func: string }) =>
+    `${displayPath(f.file, cwd)}:${f.line} in ${f.func}`;
+  const lines = [
+    `${label}, taken ${snapshot.time}` +
+    (snapshot.thread ? ` in thread ${snapshot.thread.name}` : "") +
+    (snapshot.rule ? ` (rule ${snapshot.rule})` : ` (breakpoint ${snapshot.breakpoint})`) +
+    (snapshot.truncated ? "; some values were left out (bounds)" : ""),
+  ];
+  snapshot.stack.forEach((frame, i) => {
+    lines.push(`${i === snapshot.stack.length - 1 ? ">" : " "} ${at(frame)}`);
+  });
+  for (const frame of [...snapshot.stack].reverse()) {
+    if (!frame.locals) continue;
+    lines.push(`Locals of ${frame.func}:`);
+    const names = Object.entries(frame.locals);
+    if (names.length === 0) lines.push("  (none)");
+    for (const [name, value] of names) lines.push(`  ${name} = ${value}`);
+  }
+  return lines;
+}
+
+/** Snapshots as `snapshots` lists them: number, time, where. */
+export function formatSnapshotList(list: SnapshotSummary[], cwd: string | undefined): string[] {
+  if (list.length === 0) {
+    return ['No snapshots kept ("snap [file:]line" sets a snapshot breakpoint)'];
+  }
+  return list.map((s) =>
+    `${String(s.id).padStart(3)}  ${s.time.slice(11, 23)}  ${
+      displayPath(s.where.file, cwd)
+    }:${s.where.line} in ${s.where.func}` + (s.rule ? `  (rule ${s.rule})` : "")
+  );
+}
+
+/**
+ * Parses `snap [-n N] LOCATION [, CONDITION]`: a snapshot breakpoint taking at most N
+ * (default 1).
+ */
+export function parseSnap(arg: string): { text: string; max: number } {
+  let text = arg.trim();
+  let max = 1;
+  const count = /^-n\s+(\d+)\s+/.exec(text);
+  if (count) {
+    max = Number(count[1]);
+    text = text.slice(count[0].length);
+  }
+  return { text, max };
 }

@@ -41,10 +41,13 @@ import {
   formatChildren,
   formatException,
   formatNames,
+  formatSnapshot,
+  formatSnapshotList,
   formatStack,
   formatWatches,
   functionRange,
   type Palette,
+  parseSnap,
   PLAIN,
   sourceLines,
   stopHeader,
@@ -433,6 +436,15 @@ export class TerminalClient {
       case "print":
         this.#onPrint(msg.p);
         break;
+      case "snapshot": {
+        if (msg.id !== undefined) break;
+        const top = msg.p.stack[msg.p.stack.length - 1];
+        const where = top ? ` at ${displayPath(top.file, this.#tracer?.cwd)}:${top.line}` : "";
+        this.#say(this.#palette.info(
+          `[snapshot ${msg.p.id}${where}; the program ran on ("snapshot ${msg.p.id}" shows it)]`,
+        ));
+        break;
+      }
       case "return":
         this.#say(this.#palette.info(`--Return-- ${msg.p}`));
         break;
@@ -1008,6 +1020,47 @@ export class TerminalClient {
         help: "Set a temporary breakpoint, removed when first hit",
         run: async (arg) => {
           await this.#request("set_break", { ...this.#breakPayload(arg), temp: true });
+        },
+      },
+      {
+        names: ["snap"],
+        args: "[-n N] [file:]line | function [, condition]",
+        help: "Set a snapshot breakpoint: when hit, the stack and values are taken and the " +
+          "program runs on (at most N snapshots, default 1)",
+        run: async (arg) => {
+          const { text, max } = parseSnap(arg);
+          if (text === "") {
+            throw new ArgumentError("Usage: snap [-n N] [file:]line | function [, condition]");
+          }
+          if (max < 1 || max > 1000) throw new ArgumentError("snap -n takes 1 to 1000 snapshots");
+          await this.#request("set_break", { ...this.#breakPayload(text), snapshot: true, max });
+        },
+      },
+      {
+        names: ["snapshots"],
+        help: "List the snapshots the session keeps (the server keeps the newest 100)",
+        run: async () => {
+          const reply = await this.#request("snapshots", undefined, true);
+          if (reply.e === "error") this.#onError(reply.p);
+          else if (reply.e === "snapshots") {
+            formatSnapshotList(reply.p, this.#tracer?.cwd).forEach(say);
+          }
+        },
+      },
+      {
+        names: ["snapshot"],
+        args: "N",
+        help: "Show snapshot N as it was taken: its stack and values",
+        run: async (arg) => {
+          const id = Number(arg.trim());
+          if (!Number.isInteger(id) || id < 1) {
+            throw new ArgumentError('Usage: snapshot N ("snapshots" lists them)');
+          }
+          const reply = await this.#request("snapshot", { id }, true);
+          if (reply.e === "error") this.#onError(reply.p);
+          else if (reply.e === "snapshot") {
+            formatSnapshot(reply.p, `Snapshot ${id}`, this.#tracer?.cwd).forEach(say);
+          }
         },
       },
       {
