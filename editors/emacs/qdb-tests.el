@@ -119,8 +119,30 @@
                              (lambda ()
                                (seq-some (lambda (bp) (equal (gethash "cond" bp) "n >= 0"))
                                          (buffer-local-value 'qdb--breakpoints qdb--buffer)))))
+          (ert-info ("a snapshot breakpoint: taken as the line runs, shown in its buffer")
+            (with-current-buffer source
+              (goto-char (point-min))
+              (forward-line 8)
+              (qdb-snap))
+            (qdb-tests--wait "the snapshot breakpoint"
+                             (lambda ()
+                               (seq-some (lambda (bp) (and (gethash "snapshot" bp)
+                                                           (equal (gethash "line" bp) 9)))
+                                         (buffer-local-value 'qdb--breakpoints qdb--buffer)))))
           (ert-info ("continue to it; step over; up and down the stack")
             (qdb-continue)
+            (let ((snapshots (get-buffer "*qdb snapshots*")))
+              (qdb-tests--wait "the snapshot taken on the way"
+                               (lambda () (qdb-tests--has snapshots "^  total = 0$")))
+              (should (qdb-tests--has snapshots "^Snapshot 1 of "))
+              ;; Fetched again from the server, as after attaching.
+              (qdb-snapshots)
+              (qdb-tests--wait "the snapshots fetched again"
+                               (lambda () (qdb-tests--has snapshots "^  total = 0$"))))
+            (with-current-buffer source
+              (goto-char (point-min))
+              (forward-line 8)
+              (qdb-remove))
             (qdb-tests--wait "stop at the breakpoint"
                              (lambda () (equal (qdb-tests--arrow) (list program 3))))
             (qdb-next)

@@ -194,7 +194,7 @@ the session's own events move the arrow, the marks and the side buffers."
          (payload (gethash "p" message))
          (id (gethash "id" message))
          (callback (and id (gethash id qdb--callbacks))))
-    (when (and callback (member event '("ok" "error")))
+    (when (and callback (member event '("ok" "error" "snapshots" "snapshot")))
       (remhash id qdb--callbacks)
       (funcall callback message))
     (pcase event
@@ -207,6 +207,8 @@ the session's own events move the arrow, the marks and the side buffers."
        (setq qdb--watches payload)
        (qdb--render-watches payload))
       ("running" (setq qdb--stop nil))
+      ;; A snapshot as it is taken (a reply to `snapshot' has an id, and its callback).
+      ("snapshot" (unless id (qdb--render-snapshot payload)))
       ("breakpoints"
        (setq qdb--breakpoints payload)
        (qdb--show-breakpoints payload))
@@ -348,6 +350,61 @@ Interactively, a prefix argument asks for the condition."
                                    (and condition (not (string-empty-p condition))
                                         (list :cond condition))))))
 
+(defun qdb-snap (&optional condition)
+  "Set a snapshot breakpoint on the line at point, with CONDITION if given.
+When the line runs, the stack and values are taken and the program runs on;
+they show in the buffer `*qdb snapshots*'.  Interactively, a prefix argument
+asks for the condition."
+  (interactive (list (and current-prefix-arg (read-string "Condition: "))))
+  (let ((path (or (qdb--buffer-path) (user-error "This buffer has no file"))))
+    (qdb--special-buffer "*qdb snapshots*" #'special-mode)
+    (qdb--send "set_break" (append (list :file path :line (line-number-at-pos)
+                                         :snapshot t)
+                                   (and condition (not (string-empty-p condition))
+                                        (list :cond condition))))))
+
+(defun qdb-snapshots-buffer ()
+  "The snapshots buffer, shown."
+  (let ((buffer (qdb--special-buffer "*qdb snapshots*" #'special-mode)))
+    (display-buffer buffer)
+    buffer))
+
+(defun qdb--render-snapshot (snapshot)
+  "Add SNAPSHOT (a `snapshot' payload) to the snapshots buffer.
+It shows the stack, then the locals of its frames, newest first."
+  (with-current-buffer (qdb--special-buffer "*qdb snapshots*" #'special-mode)
+    (let ((inhibit-read-only t)
+          (stack (gethash "stack" snapshot)))
+      (save-excursion
+        (goto-char (point-max))
+        (insert (format "Snapshot %s of %s, taken %s%s\n"
+                        (gethash "id" snapshot) (gethash "session" snapshot)
+                        (gethash "time" snapshot)
+                        (if (gethash "truncated" snapshot) " (some values left out)" "")))
+        (seq-doseq (frame stack)
+          (insert (format "  %s:%s in %s\n" (gethash "file" frame) (gethash "line" frame)
+                          (gethash "func" frame))))
+        (seq-doseq (frame (reverse stack))
+          (when-let ((locals (gethash "locals" frame)))
+            (insert (format "Locals of %s:\n" (gethash "func" frame)))
+            (maphash (lambda (name value) (insert (format "  %s = %s\n" name value))) locals)))
+        (insert "\n")))))
+
+(defun qdb-snapshots ()
+  "Show the snapshots of the session, fetched again from the server."
+  (interactive)
+  (let ((buffer (qdb-snapshots-buffer)))
+    (with-current-buffer buffer
+      (let ((inhibit-read-only t)) (erase-buffer)))
+    (qdb--send "snapshots" nil
+               (lambda (reply)
+                 (when (equal (gethash "e" reply) "snapshots")
+                   (seq-doseq (summary (gethash "p" reply))
+                     (qdb--send "snapshot" (list :id (gethash "id" summary))
+                                (lambda (one)
+                                  (when (equal (gethash "e" one) "snapshot")
+                                    (qdb--render-snapshot (gethash "p" one)))))))))))
+
 (defun qdb-remove ()
   "Clear the breakpoints on the line at point."
   (interactive)
@@ -437,6 +494,8 @@ In the stopped frame's file, until the line at point."
     (define-key map (kbd "l") #'qdb-locals)
     (define-key map (kbd "e") #'qdb-watches)
     (define-key map (kbd "t") #'qdb-threads)
+    (define-key map (kbd "C-v") #'qdb-snap)
+    (define-key map (kbd "v") #'qdb-snapshots)
     map)
   "The keys of qdb's commands, under `qdb-key-prefix'.")
 
