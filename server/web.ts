@@ -1,6 +1,6 @@
 /**
  * The web client's files, as the server serves them: `BASE` (the sessions), `BASE/s/SESSION`
- * (one session) and `BASE/assets/...`. They are embedded in this module (a compiled qdb carries
+ * (one session), `BASE/g/GROUP` (a group) and `BASE/assets/...`. They are embedded in this module (a compiled qdb carries
  * them), built by `deno task build:web` from `client/web/`.
  *
  * The page is same-origin with the server's WebSocket, so the server's Origin check lets it in
@@ -11,6 +11,7 @@
 
 import app from "../client/web/dist/app.js" with { type: "text" };
 import style from "../client/web/style.css" with { type: "text" };
+import { GROUP_NAME_PATTERN } from "../protocol/mod.ts";
 
 /** What a page or an asset is allowed to do in the browser. */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -31,9 +32,13 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** The page: the session list (`session` undefined) or one session. */
-function page(base: string, session: string | undefined): string {
-  const data = session === undefined ? "" : ` data-session="${escapeHtml(session)}"`;
+/** The page: the session list (`session` and `group` undefined), one session, or a group. */
+function page(base: string, session: string | undefined, group?: string): string {
+  const data = session !== undefined
+    ? ` data-session="${escapeHtml(session)}"`
+    : group !== undefined
+    ? ` data-group="${escapeHtml(group)}"`
+    : "";
   return [
     "<!doctype html>",
     '<html lang="en">',
@@ -68,15 +73,21 @@ export function webResponse(
     });
   }
   let session: string | undefined;
+  let group: string | undefined;
   if (rest.startsWith("s/")) {
     session = rest.slice(2);
     if (!validSession(session)) {
       return new Response("Not a valid session id\n", { status: 404 });
     }
+  } else if (rest.startsWith("g/")) {
+    group = rest.slice(2);
+    if (!GROUP_NAME_PATTERN.test(group)) {
+      return new Response("Not a valid group name\n", { status: 404 });
+    }
   } else if (rest !== "") {
     return undefined;
   }
-  return new Response(page(base, session), {
+  return new Response(page(base, session, group), {
     headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8" },
   });
 }

@@ -303,3 +303,63 @@ webTest("web client: a child process's stop is listed, and its link debugs it", 
   await page.locator("header .status", { hasText: "ended (exit code 3)" }).waitFor();
   assertEquals((await tracer.done).code, 7);
 });
+
+webTest(
+  "web client: a group's page: its members, a snapshot rule set on all of them from a form, their values as one table",
+  async () => {
+    const worker = new URL("../testdata/fleet_worker.py", import.meta.url).pathname;
+    const milestone = Deno.readTextFileSync(worker).split("\n")
+      .findIndex((l) => l.includes("# @milestone")) + 1;
+    const dir = await Deno.makeTempDir({ prefix: "qdb-web-group-" });
+    const server = await serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
+    const tracers = await Promise.all([1, 2].map((n) =>
+      startTracer({
+        engine: pythonEngine,
+        interpreter: pythons.at(-1)!.path,
+        program: worker,
+        args: [String(n), dir],
+        server: server.tracerUrl,
+        session: `w-${n}`,
+        token: TOKEN,
+        groups: ["pool"],
+        stopOnEntry: false,
+        stdin: "null",
+      })
+    ));
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(30_000);
+      const http = server.clientUrl.replace(/^ws/, "http");
+      // From the session list, the group's link.
+      await page.goto(`${http}/#token=${TOKEN}`);
+      await page.getByRole("link", { name: "pool" }).click();
+      for (const id of ["w-1", "w-2"]) {
+        await page.locator("table.members tr", { hasText: id }).waitFor();
+      }
+      await page.getByLabel("Location (file:line or function)").fill(`${worker}:${milestone}`);
+      await page.getByRole("button", { name: "Add to every member" }).click();
+      await page.locator(".said", { hasText: "pool#1 set on 2 of 2 members" }).waitFor();
+      await page.locator("ul.rules li", { hasText: "pool#1: snapshot at" }).waitFor();
+      await Deno.writeTextFile(`${dir}/go`, "");
+      await page.locator("table.snapshots td.values", { hasText: "worker=2" }).waitFor();
+      await page.getByRole("button", { name: /^Snapshot \d+ of w-1$/ }).click();
+      await page.locator("pre.snapshot", { hasText: "worker = 1" }).waitFor();
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      await page.setViewportSize({ width: 1200, height: 700 });
+      await page.screenshot({ path: `${ARTIFACTS}web-group.png` });
+      // Cleared from the page, cleared on every member.
+      await page.getByRole("button", { name: "Clear pool#1" }).click();
+      await page.locator(".said", { hasText: "pool#1 cleared on 2 of 2 members" }).waitFor();
+      await Deno.writeTextFile(`${dir}/stop`, "");
+      const codes = await Promise.all(tracers.map((t) => t.done));
+      assertEquals(codes.map((s) => s.code), [1, 2]);
+    } finally {
+      await browser.close();
+      await Deno.writeTextFile(`${dir}/stop`, "").catch(() => {});
+      await Promise.all(tracers.map((t) => t.close()));
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -13,42 +13,11 @@ import { checkClientEvent } from "../../../protocol/validate.ts";
 import type { Breakpoint, Message, SessionList, Variable } from "../../../protocol/mod.ts";
 import { type Change, PAGE, START_ID, WebState } from "../state.ts";
 import { pythonTokens } from "../../highlight.ts";
+import { askToken, base, body, button, el, panel, token, TOKEN_KEY } from "./dom.ts";
+import { groupPage } from "./group.ts";
 
-const TOKEN_KEY = "qdb-token";
-const body = document.body;
-const base = body.dataset.base ?? "/";
 const sessionId = body.dataset.session;
-
-/** Makes an element with a class and text (never HTML). */
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = "",
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** A button showing `label`; `name` is what assistive technology says, when it differs. */
-function button(
-  label: string,
-  title: string,
-  onClick: () => void,
-  name?: string,
-): HTMLButtonElement {
-  const b = el("button", "", label);
-  b.type = "button";
-  b.title = title;
-  if (name !== undefined) b.setAttribute("aria-label", name);
-  b.addEventListener("click", onClick);
-  return b;
-}
-
-function token(): string {
-  return sessionStorage.getItem(TOKEN_KEY) ?? "";
-}
+const groupName = body.dataset.group;
 
 // A link with `#token=...` (as `qdb run --web` prints) gives the token once: kept for this tab,
 // and gone from the address bar (the fragment never reaches the server).
@@ -56,31 +25,6 @@ const fromLink = /^#token=(.*)$/.exec(location.hash);
 if (fromLink) {
   sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(fromLink[1]!));
   history.replaceState(null, "", location.pathname + location.search);
-}
-
-/** Asks for the server's token (kept for this tab only), then calls `then`. */
-function askToken(why: string, then: () => void): void {
-  const form = el("form", "token");
-  form.setAttribute("aria-label", "Server token");
-  form.append(el("p", "", why));
-  const label = el("label", "", "Token ");
-  const input = el("input");
-  input.type = "password";
-  input.autocomplete = "off";
-  input.id = "token";
-  label.htmlFor = "token";
-  label.append(input);
-  const ok = el("button", "", "Connect");
-  ok.type = "submit";
-  form.append(label, ok);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, input.value);
-    form.remove();
-    then();
-  });
-  body.prepend(form);
-  input.focus();
 }
 
 // ---------------------------------------------------------------------------- session list
@@ -109,13 +53,12 @@ async function listPage(): Promise<void> {
     groups.replaceChildren();
     if (sizes.size > 0) {
       groups.append(el("span", "", "Groups: "));
-      groups.append(
-        el(
-          "span",
-          "",
-          [...sizes].map(([g, n]) => `${g} (${n} member${n === 1 ? "" : "s"})`).join(", "),
-        ),
-      );
+      [...sizes].forEach(([g, n], i) => {
+        if (i > 0) groups.append(", ");
+        const link = el("a", "", g);
+        link.href = `${base}g/${encodeURIComponent(g)}`;
+        groups.append(link, ` (${n} member${n === 1 ? "" : "s"})`);
+      });
     }
     const head = el("tr");
     for (const h of ["Session", "Program", "Where", "Groups", "Clients"]) {
@@ -614,14 +557,6 @@ function sessionPage(id: string): void {
   connect();
 }
 
-function panel(name: string): { box: HTMLElement; body: HTMLElement } {
-  const box = el("section", "panel");
-  box.setAttribute("aria-label", name);
-  const b = el("div", "panel-body");
-  box.append(el("h2", "", name), b);
-  return { box, body: b };
-}
-
 function basename(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
@@ -642,4 +577,5 @@ function replaceWord(text: string, word: string): string {
 }
 
 if (sessionId) sessionPage(sessionId);
+else if (groupName) groupPage(groupName);
 else void listPage();
