@@ -326,6 +326,11 @@ export const TRACER_EVENTS = {
     errorPayload,
     { e: "error", p: { type: "up", data: "Oldest frame", command: "up" } },
   ),
+  groups: spec(
+    "The session joins these groups (`qdb.set_trace(group=...)` in the program): the server adds them to the tracer's description and sets their rules. Clients are not sent it.",
+    array(string({ nonEmpty: true, maxLength: 64 }), { maxItems: MAX_GROUPS }),
+    { e: "groups", p: ["backtest"] },
+  ),
   snapshot: spec(
     "A snapshot breakpoint was hit and the program ran on: the stack (oldest frame first) and the locals of the newest frames, as bounded reprs taken at the hit. The server numbers it (`id`) and keeps it; also the reply to `snapshot`.",
     snapshotPayload,

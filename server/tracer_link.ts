@@ -10,6 +10,7 @@ import {
   checkTracerMessage,
   errorEvent,
   GROUP_NAME_PATTERN,
+  MAX_GROUPS,
   isPlainObject,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -381,8 +382,12 @@ function announce(
  * go to it as soon as it is in: a member that joins late gets them as children get their
  * parent's breakpoints. Each carries its rule, so that setting it again replaces it.
  */
-function applyGroupRules(ctx: ServerContext, session: Session, transport: MessageTransport): void {
-  const groups = session.tracer?.info.groups ?? [];
+function applyGroupRules(
+  ctx: ServerContext,
+  session: Session,
+  transport: MessageTransport,
+  groups: string[] = session.tracer?.info.groups ?? [],
+): void {
   for (const group of groups) {
     ctx.registry.groupRules(group).then((rules) => {
       if (session.tracer?.transport !== transport) return;
@@ -436,6 +441,7 @@ function deliver(ctx: ServerContext, session: Session, msg: TracerMessage): void
     const p = msg.p;
     session.exit = { code: p.code, ...(p.signal ? { signal: p.signal } : {}) };
   }
+  if (msg.e === "groups") return joinGroups(ctx, session, msg.p);
   if (msg.e === "snapshot" && msg.id === undefined) {
     // Numbered and kept here: a client that attaches later lists and fetches it.
     msg = { e: "snapshot", p: session.snapshots.add(msg.p) };
@@ -450,6 +456,36 @@ function deliver(ctx: ServerContext, session: Session, msg: TracerMessage): void
     });
     session.disabled = true;
   }
+}
+
+/**
+ * The program joined groups while it ran: they are added to its tracer's description (for the
+ * registry, so that the groups' links find it) and their rules are set on it.
+ */
+function joinGroups(ctx: ServerContext, session: Session, groups: string[]): void {
+  const tracer = session.tracer;
+  if (!tracer) return;
+  const had = tracer.info.groups ?? [];
+  const bad = groups.find((g) => !GROUP_NAME_PATTERN.test(g));
+  const added = groups.filter((g) => !had.includes(g));
+  if (bad !== undefined || had.length + added.length > MAX_GROUPS) {
+    tracer.transport.send(errorEvent(
+      new ProtocolError(
+        "group",
+        bad !== undefined
+          ? `Group ${JSON.stringify(bad.slice(0, 64))} is not valid: 1 to 64 letters, digits and ._:@~-`
+          : `A session is a member of at most ${MAX_GROUPS} groups`,
+      ),
+    ));
+    return;
+  }
+  if (added.length === 0) return;
+  const info = { ...tracer.info, groups: [...had, ...added] };
+  session.setTracer({ ...tracer, info });
+  ctx.log(`session ${session.id}: joined group${added.length > 1 ? "s" : ""} ${added.join(", ")}`);
+  ctx.registry.update(session.id, { tracer: info })
+    .catch((error) => ctx.registryFailed("an update", error));
+  applyGroupRules(ctx, session, tracer.transport, added);
 }
 
 /** The original qdb's tracers name their session `uuid`: accept it as `session`. */

@@ -368,3 +368,44 @@ Deno.test({
     assertMatch(out, /total 19999900000 10000000/);
   },
 });
+
+Deno.test({
+  name:
+    "fleet: a program joins a group while it runs (qdb.set_trace(group=...)) and gets its rules",
+  ignore: newest === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const program = new URL("../testdata/join_group.py", import.meta.url).pathname;
+    const value = await lineOf(program, "# @value");
+    await using serve = await startServe(["--no-web"]);
+    const dir = await Deno.makeTempDir({ prefix: "qdb-join-" });
+    await using trace = startTrace(serve, newest!.path, "joiner", "--no-stop", program, dir);
+    await using view = new QdbProcess(
+      ["attach", "--server", serve.clientUrl, "--group", "late"],
+      { holdStdin: true },
+    );
+    try {
+      await trace.line(/is session joiner/, "stderr");
+      const out = new Reader(view);
+      await out.line(/Attached to group late: 0 members/);
+      await type(view, `snap ${program}:${value}`);
+      await out.line(/Rule late#1 set on 0 of 0 members \(and members that join later\)/);
+      await Deno.writeTextFile(`${dir}/go`, "");
+      // Both notices, in whichever order they come (news of members waits a moment for more).
+      await view.line(/\[\+1 joined: joiner\]/);
+      await view.line(/\[snapshot 1: joiner at \S*join_group\.py:\d+ in <module>/);
+      const listed = await new QdbProcess(
+        ["sessions", "--server", serve.clientUrl, "--group", "late"],
+      ).exited();
+      assertEquals(listed.code, 0);
+      await Deno.writeTextFile(`${dir}/stop`, "");
+      assertEquals((await trace.exited()).code, 0);
+      assertMatch(trace.text.stdout, /joined and done/);
+      await type(view, "q");
+    } finally {
+      await Deno.writeTextFile(`${dir}/stop`, "").catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -124,7 +124,8 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
     server: options.server ?? "tcp://127.0.0.1:8001",
     caCerts: options.caCerts,
     auth: options.token,
-    groups: options.groups,
+    // One list for the program and its children: groups it joins while it runs are theirs too.
+    groups: [...(options.groups ?? [])],
   };
   const tree = new SessionTree<Relay>();
   let root: Relay;
@@ -348,6 +349,11 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
 
   const relayEvents = (async () => {
     for await (const event of core.events) {
+      if (event.e === "groups" && options.groups) {
+        // Kept for a new link (after losing the server) and for children started later.
+        for (const group of event.p) if (!options.groups.includes(group)) options.groups.push(group);
+        linkOptions.info.groups = [...options.groups];
+      }
       if (event.e === "print") {
         const p = event.p;
         const relayed = state !== "detached";

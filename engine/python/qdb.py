@@ -1138,6 +1138,11 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         elif not _PY312 and self._needs_line_tracing():
             sys.settrace(self._bp_global)
 
+    def join_groups(self, names):
+        """The session joins groups: the server adds them and sets their rules."""
+        if self._active:
+            self._send("groups", list(names))
+
     def set_trace(self, frame, stop=True):
         if not self._active:
             return
@@ -1238,9 +1243,27 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
 _bridge = None
 
 
-def set_trace(stop=True, frame=None):
+_GROUP_NAME = None
+
+
+def set_trace(stop=True, frame=None, group=None):
     """Stops in qdb at the caller's line (reason ``set_trace``). ``stop=False`` only makes sure
-    tracing is on. A no-op when qdb is not attached (for example after ``disable soft``)."""
+    tracing is on. ``group`` (a name, or a list of names) makes the session a member of those
+    groups first (as ``qdb trace --group`` does); ``qdb.set_trace(group="jobs", stop=False)``
+    joins without stopping. A no-op when qdb is not attached (for example after
+    ``disable soft``)."""
+    global _GROUP_NAME
+    if group is not None:
+        import re
+        names = [group] if isinstance(group, str) else list(group)
+        if _GROUP_NAME is None:
+            _GROUP_NAME = re.compile(r"^[A-Za-z0-9._:@~-]{1,64}$")
+        for name in names:
+            if not isinstance(name, str) or not _GROUP_NAME.match(name):
+                raise ValueError("qdb: a group is 1 to 64 letters, digits and ._:@~-, got %r"
+                                 % (name,))
+        if _bridge is not None and names:
+            _bridge.join_groups(names)
     if _bridge is None:
         return
     if frame is None:
