@@ -224,6 +224,7 @@ async function groupJson(options: FleetOptions): Promise<number> {
     return 1;
   }
   await runJsonPipe(group, {
+    first: "group",
     input: Deno.stdin.readable,
     write: (line) => writeAll(Deno.stdout, line + "\n"),
   });

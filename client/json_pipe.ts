@@ -60,6 +60,8 @@ export interface JsonPipeOptions {
   write: (line: string) => void;
   /** Run the terminal client in the pipe too (`line` commands, `say` and `prompt` out). */
   terminal?: { forwardInput?: boolean; awaitTracer?: boolean };
+  /** The name of the first line's event, whose payload is `session.attached`. Default `attached`. */
+  first?: string;
 }
 
 /** How many command ids are remembered for their replies (older ones are forgotten). */
@@ -79,7 +81,7 @@ export async function runJsonPipe(
   const emit = (message: object) => write(JSON.stringify(message));
   // The wire id of each command sent, to the id its sender chose.
   const ids = new Map<number, string | number>();
-  emit({ e: "attached", p: session.attached });
+  emit({ e: options.first ?? "attached", p: session.attached });
   const terminal = options.terminal ? startTerminal(session, emit, options.terminal) : undefined;
 
   const output = (async (): Promise<"session"> => {

@@ -395,10 +395,24 @@ Deno.test({
       // Both notices, in whichever order they come (news of members waits a moment for more).
       await view.line(/\[\+1 joined: joiner\]/);
       await view.line(/\[snapshot 1: joiner at \S*join_group\.py:\d+ in <module>/);
-      const listed = await new QdbProcess(
+      await using listed = new QdbProcess(
         ["sessions", "--server", serve.clientUrl, "--group", "late"],
-      ).exited();
-      assertEquals(listed.code, 0);
+      );
+      await listed.line(/^joiner\s/);
+      // For scripts: the group link as JSON lines.
+      await using pipe = new QdbProcess(
+        ["attach", "--json", "--server", serve.clientUrl, "--group", "late"],
+        { holdStdin: true },
+      );
+      const first = JSON.parse((await pipe.lineAt(0))!);
+      assertEquals([first.e, first.p.group, first.p.members[0].session], [
+        "group",
+        "late",
+        "joiner",
+      ]);
+      await type(pipe, JSON.stringify({ e: "snapshots", id: "s" }));
+      const reply = JSON.parse((await pipe.line(/"id":"s"/)).input!);
+      assertEquals([reply.e, reply.p[0].session], ["snapshots", "joiner"]);
       await Deno.writeTextFile(`${dir}/stop`, "");
       assertEquals((await trace.exited()).code, 0);
       assertMatch(trace.text.stdout, /joined and done/);
