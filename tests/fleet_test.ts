@@ -423,3 +423,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "fleet: a member's child processes are members of its groups",
+  ignore: newest === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const program = new URL("../testdata/group_pool.py", import.meta.url).pathname;
+    await using serve = await startServe(["--no-web"]);
+    const dir = await Deno.makeTempDir({ prefix: "qdb-group-pool-" });
+    await using trace = startTrace(serve, newest!.path, "pool", "--group", "pg", program, dir);
+    try {
+      await trace.line(/is session pool/, "stderr");
+      await using pipe = new QdbProcess(
+        ["attach", "--json", "--server", serve.clientUrl, "--group", "pg"],
+        { holdStdin: true },
+      );
+      const members = new Set<string>();
+      for (let i = 0; members.size < 3; i++) {
+        const msg = JSON.parse((await pipe.lineAt(i))!);
+        if (msg.e === "group") { for (const m of msg.p.members) members.add(m.session); }
+        if (msg.e === "member" && msg.p.state !== "ended") members.add(msg.p.session);
+      }
+      const children = [...members].filter((id) => id !== "pool");
+      assertEquals(children.length, 2);
+      for (const id of children) assertMatch(id, /^pool\/\d+$/);
+      await Deno.writeTextFile(`${dir}/stop`, "");
+      assertEquals((await trace.exited()).code, 0);
+      assertMatch(trace.text.stdout, /\[4, 9\]/);
+    } finally {
+      await Deno.writeTextFile(`${dir}/stop`, "").catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
