@@ -91,6 +91,10 @@ export interface RunTerminalOptions {
   >;
   /** The `attached` reply `client` got (its children, its parent). */
   attached?: EventPayloads["attached"];
+  /** What `q` does without a word (see `TerminalOptions.quitMode`). */
+  quitMode?: "soft" | "hard";
+  /** Told when the person quits, and how. */
+  onQuit?: (mode: "soft" | "hard") => void;
   /** The session id of `client` (the tree's root, for `attach ..` from a child). */
   session?: string;
 }
@@ -147,6 +151,8 @@ export function terminalOptions(
     ...(options.awaitTracer ? { awaitTracer: true } : {}),
     ...(options.local ? { listFiles } : {}),
     ...(options.attached ? { attached: options.attached } : {}),
+    ...(options.quitMode ? { quitMode: options.quitMode } : {}),
+    ...(options.onQuit ? { onQuit: options.onQuit } : {}),
     // After `q`, input is the program's (when it reads qdb's): what was typed ahead, and later.
     ...(options.afterEnd
       ? {

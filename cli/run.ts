@@ -20,7 +20,8 @@ export const runCommand: CommandSpec = {
   usage: "[options] PROGRAM [ARGS...]",
   summary: "Debug a program on this machine: server, tracer and terminal client in one command.",
   description: "Like `python -m pdb PROGRAM`, through qdb's protocol: it prints the session's\n" +
-    "address so others can `qdb attach` to it too. The exit code is the program's.",
+    "address so others can `qdb attach` to it too. `q` ends the program, as in pdb; `detach`\n" +
+    "(or `q soft`) lets it run on here. The exit code is the program's.",
   options: [
     {
       name: "host",
@@ -134,6 +135,7 @@ export const runCommand: CommandSpec = {
         }#token=${token}`
         : "");
     let code;
+    let quitHard = false;
     if (json) {
       console.error(hint);
       const ended = await runJsonPipe(client, {
@@ -154,6 +156,10 @@ export const runCommand: CommandSpec = {
         forwardInput: true,
         awaitTracer: true,
         local: true,
+        // As `python -m pdb`: `q` (and the end of input at the prompt) ends the program;
+        // `detach` (or `q soft`) leaves it running in the foreground.
+        quitMode: "hard",
+        onQuit: (mode) => quitHard = mode === "hard",
         // After a soft quit the program runs on in the foreground, and reads what is typed.
         afterEnd: (text) => tracer.input(text),
         // ... and its end of file (Ctrl-D, or the end of a piped input).
@@ -181,6 +187,8 @@ export const runCommand: CommandSpec = {
     const status = await tracer.done;
     stopInterrupts();
     stopForwarding();
+    // Ended by the person's `q` (as pdb's): the exit code is the terminal's, not the kill's.
+    if (quitHard && status.code === null) return code;
     return status.code === null && status.signal === null ? code : exitCode(status);
   },
 };

@@ -92,7 +92,10 @@ Deno.test({
       // Typed ahead of the stops: each line is a command, until the program reads.
       run = await qdb(["run", `${dir}/reader.py`], "n\nn\nc\n");
       assertMatch(run.out, /reader\.py\(2\)<module>\(\)/);
-      assertMatch(run.out, /^read 2$/m);
+      // The program read "c\n", stopped at line 3; the end of input there ends it, as in pdb.
+      assertMatch(run.out, /reader\.py\(3\)<module>\(\)/);
+      assert(!/^read/m.test(run.out), run.out);
+      assertEquals(run.code, 0);
       // A line starting with ':' is for qdb even while the program runs; '::' sends one ':'.
       run = await qdb(["run", "--no-stop", `${dir}/reader.py`], "::x\n");
       assertMatch(run.out, /^read 3$/m);
@@ -211,13 +214,29 @@ Deno.test("first hour 2, item 12: qdb --version says where it runs from", async 
 
 Deno.test({
   name:
-    "first hour 2, item 2: after a soft quit, the program reads the rest of the input, then its end",
+    "first hour 2, item 2: after detach (q soft), the program reads the rest of the input, then its end",
   ignore,
   fn: () =>
     withFiles({ "reader.py": READER }, async (dir) => {
-      const run = await qdb(["run", "reader.py"], "q\nhello\n", dir);
+      for (const word of ["detach", "q soft"]) {
+        const run = await qdb(["run", "reader.py"], `${word}\nhello\n`, dir);
+        assertEquals(run.code, 0, run.err);
+        assertMatch(run.out, /^read 6$/m);
+      }
+    }),
+});
+
+Deno.test({
+  name: "first hour 2, item 3: q in qdb run ends the program, as in pdb (a loop does not run on)",
+  ignore,
+  fn: () =>
+    withFiles({
+      "loop.py": 'import time\nwhile True:\n    print("tick", flush=True)\n    time.sleep(0.01)\n',
+    }, async (dir) => {
+      const run = await qdb(["run", "loop.py"], "q\n", dir);
       assertEquals(run.code, 0, run.err);
-      assertMatch(run.out, /^read 6$/m);
+      assertMatch(run.out, /debugging ended; the program was ended/);
+      assert(!/^tick$/m.test(run.out), run.out);
     }),
 });
 

@@ -97,7 +97,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "qdb run: Ctrl-C pauses a busy loop; pp and locals; quit hard ends the program",
+  name: "qdb run: Ctrl-C pauses a busy loop; pp and locals; q ends the program, as pdb's",
   ignore,
   async fn() {
     await using t = await qdb(["run", DEMO, "--spin"]);
@@ -113,8 +113,9 @@ Deno.test({
     assertMatch(out, /\{'items': \[0,\n +1,/);
     out = await command(t, "locals");
     assertMatch(out, /total = 14/);
-    await t.line("q hard");
-    await t.waitFor(/\[exit (137|1)\]/);
+    // First hour 2, item 3: as in pdb, `q` ends the program (and the exit code is qdb's 0).
+    await t.line("q");
+    await t.waitFor(/debugging ended; the program was ended\n\[exit 0\]/);
   },
 });
 
@@ -202,8 +203,8 @@ Deno.test({
       await t.waitFor(/\(qdb\) b testdata\/stdin_echo\.py:$/);
       await t.keys("C-u");
       await command(t, "p x + 100");
-      // Ctrl-D quits soft: the program runs on in the foreground and reads what is typed.
-      await t.keys("C-d");
+      // `detach` (q soft) lets the program run on in the foreground, reading what is typed.
+      await t.line("detach");
       await t.waitFor(
         /debugging ended; the program runs on without qdb\ntotal is 14\nyour name\?$/,
       );
@@ -215,10 +216,13 @@ Deno.test({
     await using t = await qdb(["run", DEMO], { QDB_HISTORY: history });
     await t.waitFor(PROMPT);
     await t.keys("Up");
+    await t.waitFor(/\(qdb\) detach$/);
+    await t.keys("Up");
     await t.waitFor(/\(qdb\) p x \+ 100$/);
     await t.keys("C-u");
-    await t.line("q hard");
-    await t.waitFor(/\[exit/);
+    // Ctrl-D at the prompt ends the program, as in pdb.
+    await t.keys("C-d");
+    await t.waitFor(/debugging ended; the program was ended\n\[exit 0\]/);
   },
 });
 

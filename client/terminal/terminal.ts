@@ -116,6 +116,14 @@ export interface TerminalOptions {
   /** A child session's terminal, focused from its program's: its prompt names the pid. */
   child?: boolean;
   /**
+   * What `quit` (and the end of input at the prompt) does without a word: `soft` (default: the
+   * program runs on) or `hard` (it ends, as under pdb: `qdb run`). `detach` always leaves it
+   * running.
+   */
+  quitMode?: "soft" | "hard";
+  /** Told when the person quits (`q`, the end of input, `detach` under `qdb run`), and how. */
+  onQuit?: ((mode: "soft" | "hard") => void) | undefined;
+  /**
    * What `attach ..` goes back to from a session that is not a child (a group's fleet view,
    * `group jobs`): then `onAttach("..")` is called.
    */
@@ -209,6 +217,10 @@ export class TerminalClient {
   readonly #afterQuit: TerminalOptions["afterQuit"];
   readonly #child: boolean;
   readonly #up: string | undefined;
+  readonly #quitMode: "soft" | "hard";
+  readonly #onQuit: ((mode: "soft" | "hard") => void) | undefined;
+  /** Set when the person ended the program (`q hard`): its end by a signal is theirs. */
+  #quitHard = false;
   /** Another session of the tree has the screen: only output and notices are shown. */
   #background = false;
   /** A session whose news is not worth a notice (the one in the foreground). */
@@ -232,6 +244,8 @@ export class TerminalClient {
     this.#afterQuit = options.afterQuit;
     this.#child = options.child ?? false;
     this.#up = options.up;
+    this.#quitMode = options.quitMode ?? "soft";
+    this.#onQuit = options.onQuit;
     this.#commands = this.#commandTable();
   }
 
@@ -383,7 +397,7 @@ export class TerminalClient {
       return;
     }
     if (this.#endReason) this.#say(this.#palette.info(`qdb: ${this.#endReason}`));
-    this.#resolveDone(this.#exitCode ?? 0);
+    this.#resolveDone(this.#quitHard ? 0 : this.#exitCode ?? 0);
   }
 
   async #onEvent(msg: SessionEvent): Promise<void> {
@@ -465,6 +479,8 @@ export class TerminalClient {
       }
       case "exited": {
         const { code, signal } = msg.p;
+        // Ended because the person quit (as pdb's `q`): "debugging ended" said it already.
+        if (this.#quitHard && code === null) break;
         // A child's end is not the program's: say whose it is, and that its parent goes on.
         const parent = this.#model.parent;
         const who = parent === undefined
@@ -550,6 +566,8 @@ export class TerminalClient {
       }
       case "exited": {
         const { code, signal } = msg.p;
+        // Ended because the person quit (as pdb's `q`): "debugging ended" said it already.
+        if (this.#quitHard && code === null) break;
         this.#say(this.#palette.info(
           code === null
             ? `[the program was ended by ${signal ?? "a signal"}]`
@@ -1281,22 +1299,10 @@ export class TerminalClient {
       {
         names: ["quit", "q", "exit"],
         args: "[soft | hard]",
-        help: "Stop debugging: soft (default) lets the program run on, hard ends it",
-        run: (arg) => {
-          const mode = arg.trim() || "soft";
-          if (mode !== "soft" && mode !== "hard") {
-            throw new ArgumentError("Usage: quit [soft|hard]");
-          }
-          this.#quitting = true;
-          if (this.#tracer === null) {
-            // Nothing to disable: leave the session, which waits for its tracer.
-            this.#endReason = "left the session (it has no tracer)";
-            this.#ended = true;
-            this.#conn.close();
-            return;
-          }
-          this.#conn.send("disable", mode);
-        },
+        help: this.#quitMode === "hard"
+          ? "Stop debugging and end the program, as pdb does (soft, or detach, lets it run on)"
+          : "Stop debugging: soft (default) lets the program run on, hard ends it",
+        run: (arg) => this.#quit(arg.trim() || this.#quitMode),
       },
       {
         names: ["children"],
@@ -1324,8 +1330,12 @@ export class TerminalClient {
       },
       {
         names: ["detach"],
-        help: "Leave the session; the program stays as it is for others (or for a later attach)",
+        help: this.#quitMode === "hard"
+          ? "Stop debugging and let the program run on here (as q soft)"
+          : "Leave the session; the program stays as it is for others (or for a later attach)",
         run: () => {
+          // Under `qdb run` nobody else holds the program: leaving it means letting it run.
+          if (this.#quitMode === "hard") return this.#quit("soft");
           this.#quitting = true;
           this.#endReason = "detached; the session goes on without this client";
           this.#ended = true;
@@ -1339,6 +1349,24 @@ export class TerminalClient {
         run: (arg) => this.#help(arg.trim()).forEach(say),
       },
     ];
+  }
+
+  /** `quit [soft|hard]`: debugging stops; `soft` lets the program run on, `hard` ends it. */
+  #quit(mode: string): void {
+    if (mode !== "soft" && mode !== "hard") {
+      throw new ArgumentError("Usage: quit [soft|hard]");
+    }
+    this.#quitting = true;
+    if (this.#tracer === null) {
+      // Nothing to disable: leave the session, which waits for its tracer.
+      this.#endReason = "left the session (it has no tracer)";
+      this.#ended = true;
+      this.#conn.close();
+      return;
+    }
+    this.#quitHard = mode === "hard";
+    this.#onQuit?.(mode);
+    this.#conn.send("disable", mode);
   }
 
   #breakPayload(arg: string): Record<string, unknown> {
