@@ -156,7 +156,8 @@ Deno.test({
     await a.waitFor(/\[bo joined\]/);
     await b.line("p 6 * 7");
     await b.waitFor(/42/);
-    await a.waitFor(/\[bo\] 6 \* 7\n42/);
+    // First hour 2, item 7: the value of another's `p` is said as theirs too.
+    await a.waitFor(/\[bo\] 6 \* 7\n\[bo\] 42/);
     await a.line("n");
     await b.waitFor(/\[ana\] next/);
     await b.waitFor(/> .*tty_demo\.py\(4\)<module>\(\)/);

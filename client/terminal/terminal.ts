@@ -447,9 +447,18 @@ export class TerminalClient {
         for (const line of lines) this.#say(line);
         break;
       }
-      case "print":
+      case "print": {
+        const who = msg.id === undefined ? this.#peerEvals.get(msg.p.input) : undefined;
+        if (who !== undefined) {
+          // Another client's `p`: its value, said as theirs.
+          this.#peerEvals.delete(msg.p.input);
+          const text = msg.p.exc ? `*** ${msg.p.output}` : msg.p.output;
+          this.#say(`${this.#palette.peer(`[${who}]`)} ${text.replace(/\n$/, "")}`);
+          break;
+        }
         this.#onPrint(msg.p);
         break;
+      }
       case "snapshot": {
         if (msg.id !== undefined) break;
         const top = msg.p.stack[msg.p.stack.length - 1];
@@ -726,7 +735,14 @@ export class TerminalClient {
   #onPeerCommand(p: { client: { name: string }; e: string; p?: unknown }): void {
     const text = describeCommand(p.e, p.p);
     this.#say(this.#palette.peer(`[${p.client.name}] ${text}`));
+    // Its answer comes to everyone (without this client's id): shown as that client's.
+    if ((p.e === "eval" || p.e === "pprint") && typeof p.p === "string") {
+      this.#peerEvals.set(p.p, p.client.name);
+      if (this.#peerEvals.size > 16) this.#peerEvals.delete(this.#peerEvals.keys().next().value!);
+    }
   }
+  /** The code of others' `p` and `pp` not answered yet, and who sent it. */
+  readonly #peerEvals = new Map<string, string>();
 
   #breakpointsIn(file: string): Breakpoint[] {
     return this.#breakpoints.filter((b) => b.file === file);
