@@ -511,3 +511,52 @@ Deno.test({
     assertMatch(run.text.stdout, /The program was ended by SIGTERM/);
   },
 });
+
+const CALLS =
+  'def f(x):\n    y = x * 2\n    return y\n\n\nfor i in range(3):\n    f(i)\nprint("done")\n';
+
+Deno.test({
+  name: "first hour 2, item 10: commands (silent), alias and unalias, whatis, source, retval",
+  ignore,
+  fn: () =>
+    withFiles({ "calls.py": CALLS }, async (dir) => {
+      // A breakpoint's commands run at each of its stops; `silent` hides where.
+      let run = await qdb(
+        ["run", "calls.py"],
+        'b 2\ncommands 1\nsilent\np "x is", x\nc\nend\nc\n',
+        dir,
+      );
+      assertEquals(run.code, 0, run.err);
+      for (const n of [0, 1, 2]) assertMatch(run.out, new RegExp(`^\\('x is', ${n}\\)$`, "m"));
+      assert(!/calls\.py\(2\)f\(\)/.test(run.out), run.out);
+      assertMatch(run.out, /^done$/m);
+      run = await qdb(
+        ["run", "calls.py"],
+        [
+          "b f",
+          "c",
+          "whatis x",
+          "source f",
+          "retval",
+          "r",
+          "retval",
+          'alias px p "px:", %1',
+          "alias",
+          "px y",
+          "unalias px",
+          "px y",
+          "q",
+        ].join("\n") + "\n",
+        dir,
+      );
+      assertEquals(run.code, 0, run.err);
+      assertMatch(run.out, /^<class 'int'>$/m);
+      assertMatch(run.out, /^def f\(x\):\n {4}y = x \* 2\n {4}return y$/m);
+      assertMatch(run.out, /^\*\*\* Not yet returned!$/m);
+      assertMatch(run.out, /--Return-- 0\n[\s\S]*\(qdb\) retval\n0$/m);
+      assertMatch(run.out, /^px = p "px:", %1$/m);
+      assertMatch(run.out, /^\('px:', 0\)$/m);
+      // Unaliased, `px y` is Python again (as in pdb).
+      assertMatch(run.out, /\(qdb\) px y\n\*\*\* SyntaxError/);
+    }),
+});

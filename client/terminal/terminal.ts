@@ -139,6 +139,24 @@ const CHILD_NOTICE_MS = 200;
 const CHILD_NOTICE_MAX_MS = 1000;
 /** The id a client's `start` carries (`QdbClient.connect`): the state sent in answer has it. */
 const START_ID = 0;
+/** Commands that let the program run (they end a breakpoint's `commands`). */
+const RESUMING: ReadonlySet<string> = new Set([
+  "step",
+  "s",
+  "next",
+  "n",
+  "return",
+  "r",
+  "until",
+  "unt",
+  "continue",
+  "cont",
+  "c",
+  "quit",
+  "q",
+  "exit",
+  "detach",
+]);
 /** What the end of input queues: a quit that no program input can be mistaken for. */
 const QUIT_AT_EOF = "\u0000quit at end of input";
 /** Ends a wait for a reply that never comes (the program may be busy in a long eval). */
@@ -428,6 +446,7 @@ export class TerminalClient {
         }
         break;
       case "running":
+        this.#returnValue = undefined;
         this.#stateKnown();
         if (!this.#runningHintShown) {
           // Once: a newcomer must not think qdb hung while the program runs.
@@ -469,6 +488,7 @@ export class TerminalClient {
         break;
       }
       case "return":
+        this.#returnValue = msg.p;
         this.#say(this.#palette.info(`--Return-- ${msg.p}`));
         break;
       case "exception":
@@ -626,7 +646,21 @@ export class TerminalClient {
     // Typed-ahead lines wait until the stop is on the screen (its source may take a request).
     this.#showingStop = true;
     try {
-      this.#say(await this.#stopLines(stack, frame));
+      const commands = stack.reason === "breakpoint" && stack.breakpoint !== undefined
+        ? this.#bpCommands.get(stack.breakpoint)
+        : undefined;
+      const silent = commands?.[0] === "silent";
+      const text = await this.#stopLines(stack, frame);
+      if (!silent) this.#say(text);
+      // The breakpoint's `commands`, before what was typed ahead: up to the first that resumes.
+      if (commands) {
+        const run: string[] = [];
+        for (const line of commands.slice(silent ? 1 : 0)) {
+          run.push(line);
+          if (RESUMING.has(splitCommand(line).word)) break;
+        }
+        this.#lines.unshift(...run);
+      }
     } finally {
       this.#shown();
     }
@@ -917,14 +951,55 @@ export class TerminalClient {
       // after the program stopped, it still means the command).
       raw = raw.slice(1);
     }
+    // `commands N`: the lines up to `end` are the breakpoint's, to run at its stops.
+    if (this.#defining) {
+      const text = raw.trim();
+      if (text === "end") {
+        const { id, lines } = this.#defining;
+        this.#defining = undefined;
+        if (lines.length === 0) this.#bpCommands.delete(id);
+        else this.#bpCommands.set(id, lines);
+        return;
+      }
+      if (text !== "") this.#defining.lines.push(text);
+      return;
+    }
     let line = raw;
     if (line.trim() === "") {
       if (!this.#lastLine) return;
       line = this.#lastLine;
     } else this.#lastLine = line;
+    line = this.#expandAlias(line);
     const { word, rest } = splitCommand(line);
     await this.#runCommand(word, rest, line);
   }
+
+  /** `line` with an alias of its first word replaced, `%1`... and `%*` by its arguments. */
+  #expandAlias(line: string): string {
+    for (let depth = 0; depth < 10; depth++) {
+      const { word, rest } = splitCommand(line);
+      const body = this.#aliases.get(word);
+      if (body === undefined) return line;
+      const args = rest.trim() === "" ? [] : rest.trim().split(/\s+/);
+      let used = false;
+      let expanded = body.replace(/%(\d+|\*)/g, (_, n: string) => {
+        used = true;
+        return n === "*" ? args.join(" ") : args[Number(n) - 1] ?? "";
+      });
+      if (!used && rest.trim() !== "") expanded += ` ${rest.trim()}`;
+      if (expanded === line) return line;
+      line = expanded;
+    }
+    return line;
+  }
+  /** `alias`: names standing for command lines. */
+  readonly #aliases = new Map<string, string>();
+  /** `commands N`: the command lines each breakpoint runs when it stops the program. */
+  readonly #bpCommands = new Map<number, string[]>();
+  /** Set while `commands N` reads its lines (until `end`). */
+  #defining: { id: number; lines: string[] } | undefined;
+  /** The value the selected frame returns, at a return stop (`retval`). */
+  #returnValue: string | undefined;
 
   async #runCommand(word: string, rest: string, line = `${word} ${rest}`): Promise<void> {
     const command = this.#commands.find((c) => c.names.includes(word));
@@ -1282,6 +1357,74 @@ export class TerminalClient {
         args: "statement",
         help: "Run a Python statement in the selected frame",
         run: (arg) => this.#evaluate(arg.trim()),
+      },
+      {
+        names: ["whatis"],
+        args: "expression",
+        help: "Print the type of an expression",
+        run: (arg) => this.#evaluate(`type(${arg.trim()})`),
+      },
+      {
+        names: ["source"],
+        args: "expression",
+        help: "Print the source code of a function, class, method or module",
+        run: (arg) =>
+          this.#evaluate(`print(__import__("inspect").getsource(${arg.trim()}), end="")`),
+      },
+      {
+        names: ["retval", "rv"],
+        help: "Print the value the current function is returning (at a return stop)",
+        run: () => {
+          if (!this.#requireStop()) return;
+          say(this.#returnValue ?? "*** Not yet returned!");
+        },
+      },
+      {
+        names: ["alias"],
+        args: "[name [command]]",
+        help: "Make name stand for command (%1, %2... its arguments, %* all of them); " +
+          "without a command show it, without a name show every alias",
+        run: (arg) => {
+          const { word, rest } = splitCommand(arg.trim());
+          if (word === "") {
+            if (this.#aliases.size === 0) return say("No aliases");
+            for (const [name, body] of this.#aliases) say(`${name} = ${body}`);
+            return;
+          }
+          if (rest.trim() === "") {
+            const body = this.#aliases.get(word);
+            return say(body === undefined ? `*** No alias "${word}"` : `${word} = ${body}`);
+          }
+          this.#aliases.set(word, rest.trim());
+        },
+      },
+      {
+        names: ["unalias"],
+        args: "name",
+        help: "Forget an alias",
+        run: (arg) => {
+          if (!this.#aliases.delete(arg.trim())) say(`*** No alias "${arg.trim()}"`);
+        },
+      },
+      {
+        names: ["commands"],
+        args: "[breakpoint number]",
+        help: "Give the commands to run when the breakpoint (default: the last set) stops the " +
+          "program, one per line, then `end`; `silent` first hides where it stopped, and a " +
+          "resuming command (c, n, s...) ends the list",
+        run: (arg) => {
+          const given = arg.trim();
+          const id = given === "" ? this.#breakpoints.at(-1)?.id : parseNumbers(given)[0];
+          if (id === undefined || !this.#breakpoints.some((b) => b.id === id)) {
+            throw new ArgumentError(
+              given === "" ? "No breakpoint to give commands to" : `No breakpoint ${given}`,
+            );
+          }
+          this.#defining = { id, lines: [] };
+          if (this.#screen.interactive !== false) {
+            say(`(com) the commands of breakpoint ${id}, one per line; "end" ends them`);
+          }
+        },
       },
       {
         names: ["pause"],
