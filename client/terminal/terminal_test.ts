@@ -197,7 +197,8 @@ Deno.test("errors, other clients' commands, a running program and a lost server"
     "(qdb) u",
     "*** Oldest frame",
     "[bo] x",
-    "*** NameError: name 'x' is not defined",
+    // Another's `p`: its answer is said as theirs (first hour 2, item 7).
+    "[bo] *** NameError: name 'x' is not defined",
     "(running: Ctrl-C or pause pauses it; q quits)",
     "*** The program is running: pause it first (pause or Ctrl-C)",
     "qdb: lost the server: the connection closed",
