@@ -7,6 +7,7 @@
 import { VERSION } from "../version.ts";
 import { commandHelp, type CommandSpec, parseInvocation, UsageError } from "./args.ts";
 import { attachCommand } from "./attach.ts";
+import { certsCommand } from "./certs.ts";
 import { dapCommand } from "./dap.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
@@ -21,6 +22,7 @@ export const COMMAND_TABLE: CommandSpec[] = [
   attachCommand,
   sessionsCommand,
   dapCommand,
+  certsCommand,
 ];
 
 function mainHelp(): string {

@@ -283,3 +283,58 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "first hour 2, item 11: qdb certs makes a CA and a server certificate that qdb serve, " +
+    "qdb trace --ca and qdb sessions --ca take as they are",
+  ignore: missing !== undefined || pythons.length === 0,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "qdb-certs-" });
+    try {
+      const made = new QdbProcess(["certs", "--name", "localhost", "--name", "127.0.0.1", dir]);
+      assertEquals((await made.exited()).code, 0, made.text.stderr);
+      assertMatch(
+        made.text.stdout,
+        new RegExp(`qdb trace --server tls://localhost:8001 --ca ${dir}/ca\\.pem`),
+      );
+      // Made once: a second run refuses to overwrite them.
+      const again = new QdbProcess(["certs", dir]);
+      assertEquals((await again.exited()).code, 2);
+      assertMatch(again.text.stderr, /exists: remove it, or pass --force/);
+      assertEquals((await Deno.stat(`${dir}/ca.key`)).mode! & 0o777, 0o600);
+      await using server = await startServe([
+        "--tls-cert",
+        `${dir}/server.pem`,
+        "--tls-key",
+        `${dir}/server.key`,
+      ]);
+      await using trace = new QdbProcess([
+        "trace",
+        "--server",
+        server.tracerUrl,
+        "--ca",
+        `${dir}/ca.pem`,
+        "--session",
+        "certs",
+        "--python",
+        pythons[0]!.path,
+        "--no-stop",
+        "-c",
+        "import time; time.sleep(30)",
+      ]);
+      await trace.line(/is session certs/, "stderr");
+      const sessions = new QdbProcess([
+        "sessions",
+        "--server",
+        server.clientUrl,
+        "--ca",
+        `${dir}/ca.pem`,
+      ]);
+      assertEquals((await sessions.exited()).code, 0, sessions.text.stderr);
+      assert(sessions.text.stdout.includes("certs"), sessions.text.stdout);
+      trace.kill("SIGTERM");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

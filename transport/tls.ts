@@ -36,8 +36,8 @@ export function explainTlsFailure(message: string): string | undefined {
   if (/CaUsedAsEndEntity/i.test(message)) {
     return "the server's certificate is a CA's (self-signed with CA:TRUE, as " +
       "`openssl req -x509` makes by default), and rustls, which Deno uses, refuses a CA " +
-      "certificate as a server's own. Make a CA and a server certificate signed by it " +
-      "(see the README's TLS section), or add `-addext basicConstraints=critical,CA:FALSE` to " +
+      "certificate as a server's own. `qdb certs DIR --name HOST` makes a CA and a server " +
+      "certificate signed by it (pass DIR/ca.pem to --ca), or add `-addext basicConstraints=critical,CA:FALSE` to " +
       "that openssl command; then pass the certificate the server uses to --ca";
   }
   if (/UnknownIssuer|UnknownCA|unknown ca/i.test(message)) {
