@@ -269,15 +269,20 @@ Deno.test({
       await t.line("c");
       await t.waitFor(/other lines go to the program\)/);
       await t.line("hello");
+      // First hour 2, item 4: a line that reads as a qdb command went to the program: said so.
+      await t.line("children");
+      await t.waitFor(
+        /\("children" went to the program's input, as it runs; ":children" is qdb's\)/,
+      );
       // A qdb command while it runs, without pausing it.
       await t.line(":b 3");
       await t.waitFor(/Breakpoint 1 at .*:3/);
       await t.keys("C-d");
       await t.waitFor(/B->   3 print\("read", len\(data\)\)/);
       await t.line("p len(data)");
-      await t.waitFor(/^6$/m);
+      await t.waitFor(/^15$/m);
       await t.line("c");
-      await t.waitFor(/read 6/);
+      await t.waitFor(/read 15/);
       await t.waitFor(/\[exit 0\]/);
     } finally {
       await Deno.remove(reader);

@@ -1017,6 +1017,13 @@ export class TerminalClient {
       return;
     }
     this.#conn.send("input", `${line}\n`);
+    // A line that reads as a qdb command went to the program: said, with how to mean qdb.
+    const { word } = splitCommand(line);
+    if (word !== "" && this.#commands.some((c) => c.names.includes(word)) && !/[=(]/.test(line)) {
+      this.#say(this.#palette.info(
+        `("${line.trim()}" went to the program's input, as it runs; ":${line.trim()}" is qdb's)`,
+      ));
+    }
   }
 
   async #evaluate(code: string): Promise<void> {
