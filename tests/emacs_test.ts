@@ -89,7 +89,7 @@ Deno.test({
       );
       assertEquals(code, 0, text);
       assertEquals(
-        /Ran 4 tests, 3 results as expected, 0 unexpected, 1 skipped/.test(text),
+        /Ran 5 tests, 4 results as expected, 0 unexpected, 1 skipped/.test(text),
         true,
         text,
       );

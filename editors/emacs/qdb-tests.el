@@ -154,6 +154,39 @@
             (qdb-down)
             (qdb-tests--wait "back in visit"
                              (lambda () (equal (qdb-tests--arrow) (list program 4)))))
+          (ert-info ("first hour 2, item 13: TAB completes; a stop never takes the interaction window")
+            (with-current-buffer qdb--buffer
+              (should (eq (key-binding (kbd "TAB")) #'completion-at-point)))
+            (qdb-locals)
+            (delete-other-windows)
+            (switch-to-buffer qdb--buffer)
+            (let ((locals-window (split-window nil nil 'right)))
+              (set-window-buffer locals-window (get-buffer "*qdb locals*"))
+              (select-window locals-window)
+              (should (get-buffer-window qdb--buffer))
+              (qdb-up)
+              (qdb-tests--wait "the caller's frame again"
+                               (lambda () (equal (qdb-tests--arrow) (list program 9))))
+              (should (get-buffer-window qdb--buffer))
+              (should (get-buffer-window "*qdb locals*"))
+              (should (get-buffer-window source))
+              (qdb-down)
+              (qdb-tests--wait "back in visit again"
+                               (lambda () (equal (qdb-tests--arrow) (list program 4))))
+              (should (get-buffer-window qdb--buffer))))
+          (ert-info ("gud's many windows: interaction, locals, source, stack, breakpoints, watches")
+            (qdb-many-windows)
+            (dolist (name (list (buffer-name qdb--buffer) "*qdb locals*" "*qdb stack*"
+                                "*qdb breakpoints*" "*qdb watches*"))
+              (should (get-buffer-window name)))
+            (should (get-buffer-window source))
+            (should (qdb-tests--has (get-buffer "*qdb stack*") "^> .*contract\\.py:4 in visit$"))
+            (should (qdb-tests--has (get-buffer "*qdb breakpoints*") "contract\\.py:3  if n >= 0"))
+            (delete-other-windows)
+            (switch-to-buffer qdb--buffer)
+            ;; The steps below make these buffers again, and wait for their first contents.
+            (dolist (name '("*qdb locals*" "*qdb stack*" "*qdb breakpoints*" "*qdb watches*"))
+              (kill-buffer name)))
           (ert-info ("eval of the name at point")
             (with-current-buffer source
               (goto-char (point-min))
@@ -273,6 +306,24 @@
                            (lambda () (qdb-tests--said "The program exited with code 0")))
           (qdb-tests--wait "the process gone"
                            #'qdb-tests--ended))
+      (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
+        (when (process-live-p process) (delete-process process))))))
+
+(ert-deftest qdb-run-quit ()
+  "After a soft quit, the rest of the program's output still shows."
+  (skip-unless (getenv "QDB_TEST_PRIMES"))
+  (let ((qdb-command (split-string (getenv "QDB_TEST_COMMAND")))
+        (qdb-python (getenv "QDB_TEST_PYTHON"))
+        (program (file-truename (getenv "QDB_TEST_PRIMES"))))
+    (unwind-protect
+        (progn
+          (qdb-run program "20")
+          (qdb-tests--wait "the first line"
+                           (lambda () (equal (qdb-tests--arrow) (list program 1))))
+          (qdb-quit)
+          (qdb-tests--wait "the output after the quit"
+                           (lambda () (qdb-tests--said "^2 3 5 7 11 13 17 19")))
+          (qdb-tests--wait "the process gone" #'qdb-tests--ended))
       (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
         (when (process-live-p process) (delete-process process))))))
 

@@ -76,6 +76,10 @@ For example (\"deno\" \"run\" \"-A\" \"/path/to/qdb/mod.ts\")."
 (defvar qdb--buffer nil
   "The interaction buffer of the live session, or nil.")
 
+(defvar-local qdb--debugging-ended nil
+  "Set once the session's tracer stopped debugging.
+The program's output is then shown as it comes.")
+
 (defvar-local qdb--process nil
   "The `qdb attach --json' process of this interaction buffer.")
 (defvar-local qdb--partial ""
@@ -206,15 +210,23 @@ the session's own events move the arrow, the marks and the side buffers."
       ("watchlist"
        (setq qdb--watches payload)
        (qdb--render-watches payload))
-      ("running" (setq qdb--stop nil))
+      ("running" (setq qdb--stop nil) (qdb--render-stack nil))
       ;; A snapshot as it is taken (a reply to `snapshot' has an id, and its callback).
       ("snapshot" (unless id (qdb--render-snapshot payload)))
       ("breakpoints"
        (setq qdb--breakpoints payload)
-       (qdb--show-breakpoints payload))
+       (qdb--show-breakpoints payload)
+       (qdb--render-breakpoints payload))
       ("exited"
        (setq qdb--stop nil)
        (qdb--clear-arrow))
+      ;; Debugging ended, and the program may run on (`qdb run' after a soft quit): its
+      ;; output comes as the session's own `print' events, no terminal turns them into text.
+      ("disabled" (setq qdb--debugging-ended t))
+      ("print"
+       (when (and qdb--debugging-ended
+                  (member (gethash "input" payload) '("<stdout>" "<stderr>")))
+         (qdb--insert (gethash "output" payload))))
       ("error"
        ;; What keeps the pipe from attaching, or a line it could not read.
        (when (member (gethash "type" payload) '("attach" "json"))
@@ -230,6 +242,7 @@ the session's own events move the arrow, the marks and the side buffers."
     (when frame
       (qdb--show-source (gethash "file" frame) (gethash "line" frame))))
   (qdb--refresh-locals stack)
+  (qdb--render-stack stack)
   (when (get-buffer "*qdb threads*") (qdb-threads)))
 
 (defun qdb--clear-arrow ()
@@ -277,9 +290,34 @@ A FILE that is not on this machine comes from the program's text."
       (unless (markerp overlay-arrow-position)
         (setq overlay-arrow-position (make-marker)))
       (set-marker overlay-arrow-position (point) buffer)))
-  (let ((window (display-buffer buffer '(nil (inhibit-same-window . t)))))
+  (let ((window (qdb--source-window buffer)))
     (when window
       (set-window-point window (marker-position overlay-arrow-position)))))
+
+(defun qdb--side-buffer-p (buffer)
+  "Whether BUFFER is one the source must not take the window of.
+They are the interaction buffer and the locals, watches, threads, stack,
+breakpoints and snapshots buffers."
+  (or (eq buffer qdb--buffer)
+      (string-match-p "\\`\\*qdb \\(locals\\|watches\\|threads\\|stack\\|breakpoints\\|snapshots\\)\\*\\'"
+                      (buffer-name buffer))))
+
+(defun qdb--source-window (buffer)
+  "Show source BUFFER as gud does, and return its window.
+It goes in the window showing source, never in the interaction buffer's or a
+side buffer's."
+  (or (get-buffer-window buffer)
+      (let ((other (seq-find (lambda (w) (not (qdb--side-buffer-p (window-buffer w))))
+                             (window-list nil 'no-minibuf))))
+        (when other
+          (set-window-buffer other buffer)
+          other))
+      ;; Every window shows the session: the largest one makes room for the source.
+      (condition-case nil
+          (let ((window (split-window (get-largest-window nil t) nil 'below)))
+            (set-window-buffer window buffer)
+            window)
+        (error (display-buffer buffer '(nil (inhibit-same-window . t)))))))
 
 ;;;; Breakpoints in buffers
 
@@ -495,6 +533,7 @@ In the stopped frame's file, until the line at point."
     (define-key map (kbd "e") #'qdb-watches)
     (define-key map (kbd "t") #'qdb-threads)
     (define-key map (kbd "C-v") #'qdb-snap)
+    (define-key map (kbd "m") #'qdb-many-windows)
     (define-key map (kbd "v") #'qdb-snapshots)
     map)
   "The keys of qdb's commands, under `qdb-key-prefix'.")
@@ -531,6 +570,8 @@ It takes `qdb attach''s commands (pdb's); an empty line repeats the last."
   (let ((map (make-sparse-keymap)))
     (set-keymap-parent map comint-mode-map)
     (define-key map (kbd "C-c C-c") #'qdb-interrupt)
+    ;; Emacs 28's comint leaves TAB to `indent-for-tab-command': here it completes.
+    (define-key map (kbd "TAB") #'completion-at-point)
     map)
   "Keys of the interaction buffer: comint's, and `qdb-interrupt'.")
 
@@ -861,6 +902,67 @@ Others can attach to the session: the buffer \" *qdb stderr*\" says how."
     (let ((process (buffer-local-value 'qdb--process qdb--buffer)))
       (when (process-live-p process)
         (process-send-eof process)))))
+
+(defun qdb--render-stack (stack)
+  "Show STACK (a `stack' payload) in the stack buffer, when there is one."
+  (when-let ((buffer (get-buffer "*qdb stack*")))
+    (with-current-buffer buffer
+      (let ((inhibit-read-only t)
+            (index (and stack (gethash "index" stack))))
+        (erase-buffer)
+        (if (not stack)
+            (insert "(running)\n")
+          (seq-doseq (frame (reverse (gethash "stack" stack)))
+            (let ((i (seq-position (gethash "stack" stack) frame)))
+              (insert (format "%s %s:%s in %s\n" (if (eql i index) ">" " ")
+                              (gethash "file" frame) (gethash "line" frame)
+                              (gethash "func" frame))))))))))
+
+(defun qdb--render-breakpoints (breakpoints)
+  "Show BREAKPOINTS in the breakpoints buffer, when there is one."
+  (when-let ((buffer (get-buffer "*qdb breakpoints*")))
+    (with-current-buffer buffer
+      (let ((inhibit-read-only t))
+        (erase-buffer)
+        (if (seq-empty-p (or breakpoints []))
+            (insert "No breakpoints\n")
+          (seq-doseq (bp breakpoints)
+            (insert (format "%s %s:%s%s%s\n" (gethash "id" bp) (gethash "file" bp)
+                            (gethash "line" bp)
+                            (if (gethash "cond" bp) (format "  if %s" (gethash "cond" bp)) "")
+                            (if (eq (gethash "enabled" bp) :false) "  (disabled)" "")))))))))
+
+(defun qdb-many-windows ()
+  "Lay the frame out as gud's many windows do.
+The interaction buffer and the locals are above; the source and the stack in
+the middle; the breakpoints and the watches below."
+  (interactive)
+  (let* ((interaction (qdb--live-buffer))
+         (stop (buffer-local-value 'qdb--stop interaction))
+         (frame (and stop (qdb--get stop "stack" (gethash "index" stop))))
+         (stack (qdb--special-buffer "*qdb stack*" #'special-mode))
+         (breakpoints (qdb--special-buffer "*qdb breakpoints*" #'special-mode))
+         (locals (qdb--special-buffer "*qdb locals*" #'qdb-locals-mode))
+         (watches (qdb--special-buffer "*qdb watches*" #'qdb-watches-mode)))
+    (delete-other-windows)
+    (let* ((top (selected-window))
+           (middle (split-window top nil 'below))
+           (bottom (split-window middle nil 'below)))
+      (set-window-buffer top interaction)
+      (set-window-buffer (split-window top nil 'right) locals)
+      (set-window-buffer (split-window middle nil 'right) stack)
+      (set-window-buffer (split-window bottom nil 'right) watches)
+      (set-window-buffer bottom breakpoints)
+      (set-window-buffer middle (if frame
+                                    (or (qdb--buffer-of (gethash "file" frame))
+                                        (window-buffer middle))
+                                  (window-buffer middle)))
+      (select-window top))
+    (with-current-buffer interaction
+      (qdb--render-stack stop)
+      (qdb--render-breakpoints qdb--breakpoints)
+      (qdb--render-watches qdb--watches)
+      (when stop (qdb--refresh-locals stop)))))
 
 (defun qdb-quit (&optional hard)
   "End debugging: let the program run on without qdb, or end it if HARD.
