@@ -149,6 +149,20 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
     await page.locator(`.line.bp[data-line="${line("printed")}"]`).waitFor();
     await page.locator(".clients", { hasText: "ana" }).waitFor();
     await page.locator(".peers", { hasText: "ana: set_break" }).waitFor();
+    // First hour 2, item 14: who is attached, in the Others panel too; "1 hit"; the program's
+    // name in the tab's title; one line per variable, the whole value on hover.
+    await page.locator(".peers .attached", { hasText: /Attached: .*ana/ }).waitFor();
+    await page.locator(".breakpoints", { hasText: "(1 hit)" }).waitFor();
+    assertMatch(await page.title(), /^web\.py · web · qdb$/);
+    const values = page.getByRole("button", { name: "values (list)" });
+    assertMatch((await values.getAttribute("title"))!, /^values = \[0, 1, 2, .*\] \(list\)$/);
+    const row = await page.evaluate(
+      "(() => { const b = document.querySelector('.tree .toggle'); const s = getComputedStyle(b); " +
+        "return [s.whiteSpace, s.textOverflow, b.getBoundingClientRect().height, " +
+        "parseFloat(s.lineHeight) || 24]; })()",
+    ) as [string, string, number, number];
+    assertEquals(row.slice(0, 2), ["pre", "ellipsis"]);
+    assert(row[2] < row[3] * 2, `the list's row is one line: ${row}`);
 
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}web-stopped.png`, fullPage: true });
@@ -160,13 +174,25 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
       "rgb(13, 17, 23)",
     );
     await page.screenshot({ path: `${ARTIFACTS}web-stopped-dark.png`, fullPage: true });
+    // The sizes the docs show, in both themes.
+    const before = page.viewportSize()!;
+    for (const [width, height] of [[1280, 800], [1920, 1080]]) {
+      await page.setViewportSize({ width: width!, height: height! });
+      for (const scheme of ["light", "dark"] as const) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.screenshot({ path: `${ARTIFACTS}web-${width}x${height}-${scheme}.png` });
+      }
+    }
+    await page.setViewportSize(before);
     await page.emulateMedia({ colorScheme: "light" });
     // At 200% zoom (half the CSS pixels) nothing needs sideways scrolling.
     const size = page.viewportSize()!;
     await page.setViewportSize({ width: size.width / 2, height: size.height / 2 });
     assert(
       await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"),
-      "the page scrolls sideways at 200% zoom",
+      "the page scrolls sideways at 200% zoom: " + await page.evaluate(
+        "[...document.querySelectorAll('*')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')",
+      ),
     );
     await page.setViewportSize(size);
 

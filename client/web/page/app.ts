@@ -264,6 +264,8 @@ function sessionPage(id: string): void {
     const model = state.model;
     const tracer = model.tracer;
     title.textContent = tracer ? `${id}: ${tracer.argv.join(" ")}` : id;
+    // The program's name first: tabs of several sessions are told apart by it, not by a UUID.
+    document.title = tracer ? `${basename(tracer.program)} · ${id} · qdb` : `${id} · qdb`;
     status.textContent = ended
       ? model.exit ? `ended (exit code ${model.exit.code ?? model.exit.signal})` : "ended"
       : !tracer
@@ -278,6 +280,7 @@ function sessionPage(id: string): void {
       c.id === model.you ? `${c.name} (you)` : c.readOnly ? `${c.name} (read-only)` : c.name
     );
     clients.textContent = names.length ? `Attached: ${names.join(", ")}` : "";
+    renderPeers();
     // The program's child processes, each a session of its own (a link opens it).
     childBox.box.hidden = model.children.size === 0;
     childSessions.replaceChildren(...[...model.children.values()].map((child) => {
@@ -421,10 +424,14 @@ function sessionPage(id: string): void {
         else void state.expand(v.ref, v.named + v.indexed);
       }, `${v.name} (${v.type})`);
       toggle.className = "toggle";
+      toggle.title = `${label} (${v.type})`;
       item.append(toggle, el("span", "type", v.type));
       if (open) item.append(childList(v.ref, depth + 1));
     } else {
-      item.append(el("span", "leaf", label), el("span", "type", v.type));
+      const leaf = el("span", "leaf", label);
+      // One line each, cut with an ellipsis: the whole value on hover.
+      leaf.title = `${label} (${v.type})`;
+      item.append(leaf, el("span", "type", v.type));
     }
     return item;
   }
@@ -470,7 +477,7 @@ function sessionPage(id: string): void {
       const what = `${basename(b.file)}:${b.line}${b.cond ? ` if ${b.cond}` : ""}` +
         `${b.hit_condition ? ` hits ${b.hit_condition}` : ""}${b.log ? ` log ${b.log}` : ""}`;
       item.append(
-        el("span", "", `${b.id}. ${what} (${b.hits} hits)`),
+        el("span", "", `${b.id}. ${what} (${b.hits} hit${b.hits === 1 ? "" : "s"})`),
         button("Edit", `Edit breakpoint ${b.id}`, () => editBreakpoint(b.file, b.line, b)),
         button(
           "Remove",
@@ -505,7 +512,14 @@ function sessionPage(id: string): void {
   }
 
   function renderPeers(): void {
-    peerList.replaceChildren(...state.peers.slice(-20).map((p) => el("li", "", p)));
+    const model = state.model;
+    const attached = [...model.clients.values()].map((c) =>
+      c.id === model.you ? `${c.name} (you)` : c.readOnly ? `${c.name} (read-only)` : c.name
+    );
+    peerList.replaceChildren(
+      el("li", "attached", `Attached: ${attached.join(", ") || "nobody"}`),
+      ...state.peers.slice(-20).map((p) => el("li", "", p)),
+    );
   }
 
   // The link, and coming back after a network blip.
