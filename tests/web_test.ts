@@ -163,6 +163,27 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
     ) as [string, string, number, number];
     assertEquals(row.slice(0, 2), ["pre", "ellipsis"]);
     assert(row[2] < row[3] * 2, `the list's row is one line: ${row}`);
+    // Hovering a name of the source at the stop shows its value.
+    const doubled = page.locator(`.line[data-line="${line("total")}"] .name`, {
+      hasText: /^doubled$/,
+    });
+    await doubled.hover();
+    await page.waitForFunction(
+      `document.querySelector('.line[data-line="${line("total")}"] .name').title === '62250'`,
+    );
+    // The exception breakpoints are toggles; the other clients see the change.
+    const told = (async () => {
+      for await (const event of terminal.events) {
+        if (event.e === "command" && event.p.e === "set_exception_break") return event.p.p;
+      }
+    })();
+    await page.getByLabel("Raised exceptions").check();
+    assertEquals(await told, "raised");
+    // A value is changed by a double-click on its line.
+    page.once("dialog", (dialog) => void dialog.accept("21"));
+    await page.locator(".tree .leaf", { hasText: /^doubled = / }).dblclick();
+    await page.locator(".tree .leaf", { hasText: /^doubled = 21$/ }).waitFor();
+    await page.getByLabel("Raised exceptions").uncheck();
 
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}web-stopped.png`, fullPage: true });
@@ -201,7 +222,8 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
     await page.locator(`.line.current[data-line="${line("printed")}"]`).waitFor();
     await page.getByRole("button", { name: "Continue (F5)" }).click();
     await page.locator("header .status", { hasText: "ended (exit code 0)" }).waitFor();
-    assert((await page.locator(".output").innerText()).includes("the total is 62250"));
+    // doubled was changed to 21 on the way.
+    assert((await page.locator(".output").innerText()).includes("the total is 21"));
     assertEquals(errors, []);
     terminal.close();
   } catch (error) {

@@ -340,6 +340,42 @@ export class WebState {
     }
   }
 
+  /** A name's value under the pointer in the source (`evaluate`, context hover), or why not. */
+  async hover(expr: string): Promise<string> {
+    if (!this.frame || this.model.running) return "";
+    try {
+      const { value } = await this.request<{ value: string }>("evaluate", {
+        expr,
+        context: "hover",
+        frame: this.frame.id,
+      });
+      return value;
+    } catch (error) {
+      return messageOf(error);
+    }
+  }
+
+  /** Changes a variable of `ref` (a scope or a value) to what `value` evaluates to. */
+  async setVariable(ref: number, name: string, value: string): Promise<void> {
+    try {
+      await this.request("set_variable", {
+        ref,
+        name,
+        value,
+        ...(this.frame ? { frame: this.frame.id } : {}),
+      });
+    } catch (error) {
+      this.#log("error", messageOf(error));
+      return;
+    }
+    // What is shown of the frame's values is stale now: read it again.
+    if (this.frame) await this.selectFrame(this.frame.id);
+    for (const open of this.expanded) {
+      this.children.delete(open);
+      await this.expand(open, 0);
+    }
+  }
+
   /** Completions of what is typed, in the selected frame. */
   async complete(text: string): Promise<string[]> {
     try {

@@ -111,6 +111,14 @@ function sessionPage(id: string): void {
   const sourceTitle = el("h2", "", "Source");
   const sourceLines = el("div", "lines");
   source.append(sourceTitle, sourceLines);
+  // Hover over a name in the source at a stop: its value, in the name's title.
+  sourceLines.addEventListener("mouseover", async (event) => {
+    const target = event.target as HTMLElement;
+    if (!target.classList?.contains("name") || target.dataset.asked === "1") return;
+    if (state.model.running || state.frame?.file !== shownFile) return;
+    target.dataset.asked = "1";
+    target.title = await state.hover(target.textContent ?? "");
+  });
 
   const side = el("aside");
   const stackBox = panel("Call stack");
@@ -132,7 +140,20 @@ function sessionPage(id: string): void {
   watchBox.body.append(watchList, watchForm);
   const bpBox = panel("Breakpoints");
   const bpList = el("ul", "breakpoints");
-  bpBox.body.append(bpList);
+  // Exception breakpoints, as DevTools' and VS Code's toggles.
+  const exceptions = el("div", "exceptions");
+  const raised = checkbox("Raised exceptions");
+  const uncaught = checkbox("Uncaught exceptions");
+  uncaught.input.checked = true;
+  const sendExceptions = () =>
+    state.command(
+      "set_exception_break",
+      raised.input.checked ? "raised" : uncaught.input.checked ? "uncaught" : "never",
+    );
+  raised.input.addEventListener("change", sendExceptions);
+  uncaught.input.addEventListener("change", sendExceptions);
+  exceptions.append(raised.label, uncaught.label);
+  bpBox.body.append(bpList, exceptions);
   const peerBox = panel("Others");
   const peerList = el("ul", "peers");
   peerBox.body.append(peerList);
@@ -362,9 +383,20 @@ function sessionPage(id: string): void {
       // Python's keywords, strings, comments and numbers, as spans (never HTML).
       if (python) {
         for (const t of pythonTokens(code)) {
-          text.append(
-            t.kind === "text" ? document.createTextNode(t.text) : el("span", t.kind, t.text),
-          );
+          if (t.kind !== "text") {
+            text.append(el("span", t.kind, t.text));
+            continue;
+          }
+          // Names (and dotted names) are spans: hovering one at a stop shows its value.
+          let at = 0;
+          for (const m of t.text.matchAll(/[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*/g)) {
+            text.append(
+              document.createTextNode(t.text.slice(at, m.index)),
+              el("span", "name", m[0]),
+            );
+            at = m.index! + m[0].length;
+          }
+          text.append(document.createTextNode(t.text.slice(at)));
         }
       } else text.textContent = code;
       row.append(gutter, text);
@@ -411,7 +443,7 @@ function sessionPage(id: string): void {
     cond.focus();
   }
 
-  function variableRow(v: Variable, depth: number): HTMLLIElement {
+  function variableRow(v: Variable, depth: number, parent: number): HTMLLIElement {
     const item = el("li");
     item.setAttribute("role", "treeitem");
     item.style.paddingLeft = `${depth}em`;
@@ -430,7 +462,11 @@ function sessionPage(id: string): void {
     } else {
       const leaf = el("span", "leaf", label);
       // One line each, cut with an ellipsis: the whole value on hover.
-      leaf.title = `${label} (${v.type})`;
+      leaf.title = `${label} (${v.type}); double-click to change it`;
+      leaf.addEventListener("dblclick", () => {
+        const value = prompt(`New value of ${v.name} (a Python expression)`, v.value);
+        if (value !== null && value.trim() !== "") void state.setVariable(parent, v.name, value);
+      });
       item.append(leaf, el("span", "type", v.type));
     }
     return item;
@@ -440,7 +476,7 @@ function sessionPage(id: string): void {
     const list = el("ul");
     list.setAttribute("role", "group");
     const known = state.children.get(ref);
-    for (const child of known?.items ?? []) list.append(variableRow(child, depth));
+    for (const child of known?.items ?? []) list.append(variableRow(child, depth, ref));
     if (known && known.items.length < known.total) {
       const more = el("li");
       more.append(
@@ -569,6 +605,15 @@ function sessionPage(id: string): void {
   }
   renderSession();
   connect();
+}
+
+/** A labelled checkbox. */
+function checkbox(text: string): { label: HTMLLabelElement; input: HTMLInputElement } {
+  const label = el("label");
+  const input = el("input");
+  input.type = "checkbox";
+  label.append(input, ` ${text}`);
+  return { label, input };
 }
 
 function basename(path: string): string {
