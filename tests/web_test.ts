@@ -184,6 +184,12 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
     await page.locator(".tree .leaf", { hasText: /^doubled = / }).dblclick();
     await page.locator(".tree .leaf", { hasText: /^doubled = 21$/ }).waitFor();
     await page.getByLabel("Raised exceptions").uncheck();
+    // Any file the program loaded opens by the end of its path (the standard library's os.py,
+    // here), to set a breakpoint in it.
+    await page.getByLabel("Open a file").fill("os.py");
+    await page.getByLabel("Open a file").press("Enter");
+    await page.locator(".source h2", { hasText: /\/os\.py$/ }).waitFor();
+    await page.locator(".line code", { hasText: "import abc" }).first().waitFor();
 
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}web-stopped.png`, fullPage: true });

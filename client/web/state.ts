@@ -340,6 +340,17 @@ export class WebState {
     }
   }
 
+  /** The files of the program whose path ends with `/tail` (`find_source`). */
+  async findSource(tail: string): Promise<string[]> {
+    try {
+      const { paths } = await this.request<{ paths: string[] }>("find_source", { tail });
+      return paths;
+    } catch (error) {
+      this.#log("error", messageOf(error));
+      return [];
+    }
+  }
+
   /** A name's value under the pointer in the source (`evaluate`, context hover), or why not. */
   async hover(expr: string): Promise<string> {
     if (!this.frame || this.model.running) return "";

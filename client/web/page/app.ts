@@ -110,7 +110,33 @@ function sessionPage(id: string): void {
   source.setAttribute("aria-label", "Source");
   const sourceTitle = el("h2", "", "Source");
   const sourceLines = el("div", "lines");
-  source.append(sourceTitle, sourceLines);
+  // Any file the program loaded (or near its main file): its path, or the end of it.
+  const openForm = el("form", "open-file");
+  const openInput = el("input");
+  openInput.setAttribute("aria-label", "Open a file");
+  openInput.placeholder = "Open a file: its path or the end of it (pkg/mod.py)";
+  const openFound = el("ul", "found");
+  openForm.append(openInput, openFound);
+  openForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const wanted = openInput.value.trim();
+    if (wanted === "") return;
+    const paths = wanted.startsWith("/") ? [wanted] : await state.findSource(wanted);
+    openFound.replaceChildren();
+    if (paths.length === 1) return void openFile(paths[0]!);
+    if (paths.length === 0) {
+      return void openFound.append(el("li", "error", `No file of the program ends with ${wanted}`));
+    }
+    openFound.append(...paths.map((path) => {
+      const item = el("li");
+      item.append(button(path, `Open ${path}`, () => {
+        openFound.replaceChildren();
+        void openFile(path);
+      }));
+      return item;
+    }));
+  });
+  source.append(sourceTitle, openForm, sourceLines);
   // Hover over a name in the source at a stop: its value, in the name's title.
   sourceLines.addEventListener("mouseover", async (event) => {
     const target = event.target as HTMLElement;
@@ -263,6 +289,8 @@ function sessionPage(id: string): void {
   const render: Record<Change, () => void> = {
     session: renderSession,
     stop: () => {
+      // A stop, or another frame: its source again.
+      viewing = undefined;
       renderSession();
       renderStack();
       renderSource();
@@ -335,9 +363,17 @@ function sessionPage(id: string): void {
   }
 
   let shownFile: string | undefined;
+  /** A file opened by hand, shown until the next stop. */
+  let viewing: string | undefined;
+
+  async function openFile(path: string): Promise<void> {
+    viewing = path;
+    await state.loadSource(path);
+    renderSource();
+  }
   function renderSource(): void {
     const frame = state.frame;
-    const file = frame?.file ?? shownFile;
+    const file = viewing ?? frame?.file ?? shownFile;
     if (!file) {
       sourceTitle.textContent = "Source";
       sourceLines.replaceChildren(el("p", "", state.model.running ? "Running…" : ""));
