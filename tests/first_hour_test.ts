@@ -516,7 +516,8 @@ const CALLS =
   'def f(x):\n    y = x * 2\n    return y\n\n\nfor i in range(3):\n    f(i)\nprint("done")\n';
 
 Deno.test({
-  name: "first hour 2, item 10: commands (silent), alias and unalias, whatis, source, retval",
+  name:
+    "first hour 2, item 10: commands (silent), alias and unalias, whatis, source, retval, interact",
   ignore,
   fn: () =>
     withFiles({ "calls.py": CALLS }, async (dir) => {
@@ -545,6 +546,11 @@ Deno.test({
           "px y",
           "unalias px",
           "px y",
+          "interact",
+          "z = y + 40",
+          "print(z)",
+          "exit()",
+          "p z",
           "q",
         ].join("\n") + "\n",
         dir,
@@ -558,5 +564,11 @@ Deno.test({
       assertMatch(run.out, /^\('px:', 0\)$/m);
       // Unaliased, `px y` is Python again (as in pdb).
       assertMatch(run.out, /\(qdb\) px y\n\*\*\* SyntaxError/);
+      // interact: Python lines in the frame at a >>> prompt, until exit().
+      assertMatch(
+        run.out,
+        />>> print\(z\)\n40\n>>> exit\(\)\n\*exit from the interactive console\*/,
+      );
+      assertMatch(run.out, /\(qdb\) p z\n40\n/);
     }),
 });

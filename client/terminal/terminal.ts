@@ -883,7 +883,16 @@ export class TerminalClient {
 
   /** The prompt: `(qdb) `, or with the pid in a child's terminal. */
   #promptText(): string {
+    if (this.#interacting) return ">>> ";
     return this.#child && this.#tracer ? `(qdb ${this.#tracer.pid}) ` : PROMPT;
+  }
+  /** Set by `interact`: lines are Python run in the selected frame, until Ctrl-D or exit(). */
+  #interacting = false;
+
+  #leaveInteract(): void {
+    this.#interacting = false;
+    this.#say("*exit from the interactive console*");
+    this.#updatePrompt();
   }
 
   #interrupt(): void {
@@ -909,6 +918,8 @@ export class TerminalClient {
     // answered "no longer attached").
     if (this.#quitting) return this.#afterQuit?.eof();
     if (this.#ended) return;
+    // Ctrl-D in `interact` leaves it, as in pdb (at a terminal; a pipe's end ends all).
+    if (this.#interacting && this.#screen.interactive !== false) return this.#leaveInteract();
     const unknown = this.#running === undefined && (this.#awaitTracer || this.#tracer !== null);
     if (unknown || this.#busy || this.#lines.length > 0) {
       // After the lines before it, once it is known whether the program runs.
@@ -950,6 +961,12 @@ export class TerminalClient {
       // One rule everywhere: `:cmd` is a qdb command at a stop too (typed a moment too late,
       // after the program stopped, it still means the command).
       raw = raw.slice(1);
+    }
+    if (this.#interacting) {
+      const code = raw.trim();
+      if (code === "exit()" || code === "quit()") return this.#leaveInteract();
+      if (code === "") return;
+      return await this.#evaluate(raw);
     }
     // `commands N`: the lines up to `end` are the breakpoint's, to run at its stops.
     if (this.#defining) {
@@ -1364,6 +1381,15 @@ export class TerminalClient {
         args: "statement",
         help: "Run a Python statement in the selected frame",
         run: (arg) => this.#evaluate(arg.trim()),
+      },
+      {
+        names: ["interact"],
+        help: "Run Python lines in the selected frame (>>> prompt) until Ctrl-D or exit()",
+        run: () => {
+          if (!this.#requireStop()) return;
+          this.#interacting = true;
+          say("*interactive* (the selected frame's names; Ctrl-D or exit() leaves)");
+        },
       },
       {
         names: ["whatis"],
