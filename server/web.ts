@@ -46,6 +46,8 @@ function page(base: string, session: string | undefined, group?: string): string
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>qdb</title>`,
+    // No favicon request (the server has none: it would be a failed request in the console).
+    '<link rel="icon" href="data:,">',
     `<link rel="stylesheet" href="${escapeHtml(base)}assets/style.css">`,
     `<script type="module" src="${escapeHtml(base)}assets/app.js"></script>`,
     "</head>",

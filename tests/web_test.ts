@@ -384,6 +384,11 @@ webTest(
     try {
       const page = await browser.newPage();
       page.setDefaultTimeout(30_000);
+      // First hour 2, item 14: a normal load (with the token) has no failed request, no error.
+      const failures: string[] = [];
+      page.on("response", (r) => r.status() >= 400 && failures.push(`${r.status()} ${r.url()}`));
+      page.on("console", (m) => m.type() === "error" && failures.push(m.text()));
+      page.on("pageerror", (error) => failures.push(String(error)));
       const http = server.clientUrl.replace(/^ws/, "http");
       // From the session list, the group's link.
       await page.goto(`${http}/#token=${TOKEN}`);
@@ -402,6 +407,7 @@ webTest(
       await Deno.mkdir(ARTIFACTS, { recursive: true });
       await page.setViewportSize({ width: 1200, height: 700 });
       await page.screenshot({ path: `${ARTIFACTS}web-group.png` });
+      assertEquals(failures, []);
       // Cleared from the page, cleared on every member.
       await page.getByRole("button", { name: "Clear pool#1" }).click();
       await page.locator(".said", { hasText: "pool#1 cleared on 2 of 2 members" }).waitFor();
