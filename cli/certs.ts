@@ -187,7 +187,9 @@ export const certsCommand: CommandSpec = {
         `Made a CA (${files.ca}, its key ${files.caKey}: keep it private) and a certificate`,
         `for ${names.join(", ")} (${files.cert}, ${files.key}). Use them as:`,
         "",
-        `  qdb serve ${loopback ? "" : "--host 0.0.0.0 "}--tls-cert ${files.cert} --tls-key ${files.key}`,
+        `  qdb serve ${
+          loopback ? "" : "--host 0.0.0.0 "
+        }--tls-cert ${files.cert} --tls-key ${files.key}`,
         `  qdb trace --server tls://${host}:8001 --ca ${files.ca} -- python3 app.py`,
         `  qdb attach --server wss://${host}:8002 --ca ${files.ca}`,
         "",

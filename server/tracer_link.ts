@@ -10,8 +10,8 @@ import {
   checkTracerMessage,
   errorEvent,
   GROUP_NAME_PATTERN,
-  MAX_GROUPS,
   isPlainObject,
+  MAX_GROUPS,
   PROTOCOL_VERSION,
   ProtocolError,
   SchemaError,
@@ -473,7 +473,9 @@ function joinGroups(ctx: ServerContext, session: Session, groups: string[]): voi
       new ProtocolError(
         "group",
         bad !== undefined
-          ? `Group ${JSON.stringify(bad.slice(0, 64))} is not valid: 1 to 64 letters, digits and ._:@~-`
+          ? `Group ${
+            JSON.stringify(bad.slice(0, 64))
+          } is not valid: 1 to 64 letters, digits and ._:@~-`
           : `A session is a member of at most ${MAX_GROUPS} groups`,
       ),
     ));

@@ -351,7 +351,9 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
     for await (const event of core.events) {
       if (event.e === "groups" && options.groups) {
         // Kept for a new link (after losing the server) and for children started later.
-        for (const group of event.p) if (!options.groups.includes(group)) options.groups.push(group);
+        for (const group of event.p) {
+          if (!options.groups.includes(group)) options.groups.push(group);
+        }
         linkOptions.info.groups = [...options.groups];
       }
       if (event.e === "print") {
