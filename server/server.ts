@@ -34,6 +34,7 @@ import { QueueSweeper } from "./sweep.ts";
 import { serveTracer } from "./tracer_link.ts";
 
 export { type DisableMode, type ServerOptions, SESSION_ID_PATTERN } from "./options.ts";
+export type { Upgrade } from "./http.ts";
 export {
   type ClaimRefused,
   MemoryRegistry,
