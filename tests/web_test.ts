@@ -168,9 +168,8 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
       hasText: /^doubled$/,
     });
     await doubled.hover();
-    await page.waitForFunction(
-      `document.querySelector('.line[data-line="${line("total")}"] .name').title === '62250'`,
-    );
+    // (An attribute selector: the page's CSP forbids the string evaluation a poll would use.)
+    await page.locator(`.line[data-line="${line("total")}"] .name[title="62250"]`).waitFor();
     // The exception breakpoints are toggles; the other clients see the change.
     const told = (async () => {
       for await (const event of terminal.events) {
