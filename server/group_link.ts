@@ -35,6 +35,9 @@ import { refuse, type ServerContext } from "./context.ts";
 import type { RegistryChange, SessionRecord } from "./registry.ts";
 import type { ClientPeer } from "./session.ts";
 
+/** Most ended members a group link remembers (the oldest are forgotten past it). */
+export const MAX_ENDED_MEMBERS = 1000;
+
 /** How long a group command waits for its members' answers before it answers without them. */
 export const GROUP_ANSWER_MS = 10_000;
 
@@ -343,9 +346,21 @@ class GroupLink {
     if (next.state !== "stopped") delete next.where;
     if (JSON.stringify(next) === JSON.stringify(member.info)) return;
     member.info = next;
+    if (next.state === "ended") this.#forgetEnded();
     // The tracer was told when the member joined: a change says only what changed.
     const { tracer: _tracer, ...changed } = next;
     if (this.#ready) this.#send({ e: "member", p: changed });
+  }
+
+  /**
+   * A fleet that churns (jobs that come and go for days) must not grow the link without bound:
+   * past {@linkcode MAX_ENDED_MEMBERS} ended members, the oldest are forgotten.
+   */
+  #forgetEnded(): void {
+    const ended = [...this.#members].filter(([, m]) => m.info.state === "ended");
+    for (const [id] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_MEMBERS))) {
+      this.#members.delete(id);
+    }
   }
 
   /** An event a member's session sent its group client. */

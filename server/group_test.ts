@@ -5,6 +5,7 @@ import { Inbox } from "../tests/support/inbox.ts";
 import type { Message } from "../protocol/mod.ts";
 import { memoryPair } from "../transport/memory.ts";
 import { createServer, type QdbServer, type ServerOptions } from "./server.ts";
+import { MAX_ENDED_MEMBERS } from "./group_link.ts";
 import {
   MAX_SNAPSHOT_BYTES_PER_SESSION,
   MAX_SNAPSHOTS_PER_SESSION,
@@ -240,4 +241,23 @@ Deno.test("snapshots: the server keeps them per session, for clients that come l
   store.clear();
   roomy.clear();
   assertEquals(budget.used, 0);
+});
+
+Deno.test("group: a link remembers a bounded number of ended members, however many come and go", async () => {
+  await withServer({ tracerGrace: 0 }, async (server) => {
+    const g = groupClient(server, "churn");
+    await g.expect("group");
+    const total = MAX_ENDED_MEMBERS + 20;
+    for (let i = 0; i < total; i++) {
+      const t = tracer(server, `job-${i}`, ["churn"]);
+      await t.expect("started");
+      await g.expect("member", (p) => p.session === `job-${i}` && p.state === "running");
+      t.transport.close();
+      await g.expect("member", (p) => p.session === `job-${i}` && p.state === "ended");
+    }
+    g.transport.send({ e: "start", id: 1 });
+    const state = await g.expectId(1, ["group"]);
+    assert(state.p.members.length <= MAX_ENDED_MEMBERS, `${state.p.members.length} members kept`);
+    assertEquals(state.p.members.at(-1).session, `job-${total - 1}`);
+  });
 });
