@@ -135,6 +135,18 @@ webTest("web client: debug a session from Chromium, beside a terminal client", a
     assertEquals(await input.inputValue(), "len(values) * 2");
     await input.fill("");
 
+    // A watch is evaluated in the frame selected in the page: the caller has no `values`.
+    await page.getByLabel("Add a watch").fill("len(values)");
+    await page.getByLabel("Add a watch").press("Enter");
+    await page.locator(".watches li", { hasText: "len(values) = 250" }).waitFor();
+    await page.getByRole("button", { name: /<module>\s+web\.py:12/ }).click();
+    await page.locator(".watches li .error", { hasText: /len\(values\) = .*NameError/ }).waitFor();
+    await page.getByRole("button", { name: /total\s+web\.py:6/ }).click();
+    await page.locator(".watches li", { hasText: "len(values) = 250" }).waitFor();
+    await page.locator(".watches li", { hasText: "len(values)" }).getByRole("button", {
+      name: "Remove",
+    }).click();
+    await page.locator(".watches li", { hasText: "len(values)" }).waitFor({ state: "detached" });
     // Step over, with the key.
     await page.locator("body").press("F10");
     await page.locator(`.line.current[data-line="${line("result")}"]`).waitFor();

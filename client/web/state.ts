@@ -27,6 +27,7 @@ import type {
   Scope,
   ThreadInfo,
   Variable,
+  Watch,
 } from "../../protocol/mod.ts";
 
 /** Lines of program output kept (the oldest go first). */
@@ -88,6 +89,8 @@ export class WebState {
   readonly console: ConsoleEntry[] = [];
   /** What was evaluated, oldest first. */
   readonly history: string[] = [];
+  /** The watches' values in a frame this page selected (other than the newest), if any. */
+  frameWatches: Watch[] | undefined;
   /** What other clients did, newest last. */
   readonly peers: string[] = [];
   /** The program's threads, at the last stop. */
@@ -188,6 +191,8 @@ export class WebState {
       case "breakpoints":
         return this.onChange("breakpoints");
       case "watchlist":
+        // The session's values, at its selection: those of a frame selected here are gone.
+        this.frameWatches = undefined;
         return this.onChange("watches");
       case "print":
         if (msg.p.input === "<stdout>" || msg.p.input === "<stderr>" || msg.p.input === "<log>") {
@@ -274,6 +279,37 @@ export class WebState {
     if (this.frame !== frame) return;
     this.scopes = scopes.scopes;
     this.onChange("variables");
+    await this.#watchIn(frame);
+  }
+
+  /**
+   * The watches' values in the frame this page selected (the session's own are taken at its
+   * shared selection, the newest frame at a stop): evaluated here for the other frames.
+   */
+  async #watchIn(frame: FrameInfo): Promise<void> {
+    const newest = this.frames[0];
+    if (!newest || frame.id === newest.id || this.model.watches.length === 0) {
+      if (this.frameWatches) {
+        this.frameWatches = undefined;
+        this.onChange("watches");
+      }
+      return;
+    }
+    const values = await Promise.all(this.model.watches.map(async (w) => {
+      try {
+        const { value } = await this.request<{ value: string }>("evaluate", {
+          expr: w.expr,
+          context: "watch",
+          frame: frame.id,
+        });
+        return { expr: w.expr, exc: false, value };
+      } catch (error) {
+        return { expr: w.expr, exc: true, value: messageOf(error) };
+      }
+    }));
+    if (this.frame !== frame) return;
+    this.frameWatches = values;
+    this.onChange("watches");
   }
 
   /** Fetches a file's source from the tracer (once per path). */

@@ -562,7 +562,7 @@ function sessionPage(id: string): void {
   }
 
   function renderWatches(): void {
-    watchList.replaceChildren(...state.model.watches.map((w) => {
+    watchList.replaceChildren(...(state.frameWatches ?? state.model.watches).map((w) => {
       const item = el("li");
       item.append(
         el("span", w.exc ? "error" : "", `${w.expr} = ${w.value}`),
