@@ -18,7 +18,7 @@ import {
 } from "../protocol/mod.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import type { Admission } from "./admission.ts";
-import type { Access } from "./auth.ts";
+import type { Access, AuthRequest } from "./auth.ts";
 import { refuse, type ServerContext } from "./context.ts";
 import { seconds } from "./options.ts";
 import { clientInfo, type ClientPeer, MAX_EARLY_BYTES, type Session } from "./session.ts";
@@ -51,10 +51,16 @@ const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
 const SERVER_ANSWERED: ReadonlySet<string> = new Set(["snapshots", "snapshot"]);
 
 /** What a client's valid, authenticated `start` gave. */
-interface ClientStart {
+export interface ClientStart {
+  /** The `start` message. */
   start: Extract<ClientMessage, { e: "start" }>;
+  /** The name the client gave. */
   name: string | undefined;
+  /** The protocol version it asked for. */
   protocol: number | undefined;
+  /** Its auth string (judged again for each member of a group). */
+  auth: string;
+  /** What the auth function granted. */
   access: Access;
 }
 
@@ -69,7 +75,11 @@ export async function serveClient(
   sessionId: string,
 ): Promise<void> {
   const incoming = transport.incoming[Symbol.asyncIterator]();
-  const begun = await readStart(ctx, admission, transport, incoming, sessionId);
+  const begun = await readStart(ctx, admission, transport, incoming, {
+    valid: (t) => admission.validSessionId(t, sessionId),
+    request: { role: "client", session: sessionId },
+    what: `session ${sessionId}: client`,
+  });
   if (!begun) return;
   const id = await ctx.newClientId();
   const client: ClientPeer = {
@@ -327,13 +337,26 @@ function unknownClient(ctx: ServerContext, session: Session, client: string, msg
     .catch((error) => ctx.registryFailed("an answer to a remote client", error));
 }
 
-/** The client's `start`, checked and authenticated; undefined when the link was refused. */
-async function readStart(
+/** What a client's `start` asks to reach: how it is checked, and how its auth is judged. */
+export interface StartTarget {
+  /** Refuses the link (saying why) and returns false when the target is not valid. */
+  valid(transport: MessageTransport): boolean;
+  /** The auth function's request, but for what the `start` and the link tell. */
+  request: Pick<AuthRequest, "role" | "session" | "group">;
+  /** Names the link in the log when its auth fails. */
+  what: string;
+}
+
+/**
+ * A client's `start`, checked and authenticated for `target` (a session, or a group);
+ * undefined when the link was refused.
+ */
+export async function readStart(
   ctx: ServerContext,
   admission: Admission,
   transport: MessageTransport,
   incoming: AsyncIterator<Incoming>,
-  sessionId: string,
+  target: StartTarget,
 ): Promise<ClientStart | undefined> {
   const first = await admission.first(transport, incoming);
   if (!first) return undefined;
@@ -352,17 +375,16 @@ async function readStart(
     );
     return undefined;
   }
-  if (!admission.validSessionId(transport, sessionId)) return undefined;
+  if (!target.valid(transport)) return undefined;
   const p = typeof start.p === "object" ? start.p : { auth: start.p ?? "" };
   const access = await admission.authorize({
-    role: "client",
+    ...target.request,
     auth: p.auth ?? "",
-    session: sessionId,
     remote: transport.remote,
     start: start.p,
   });
   if (!access) {
-    await admission.failed(transport, `session ${sessionId}: client`);
+    await admission.failed(transport, target.what);
     return undefined;
   }
   admission.authenticated(transport, "client");
@@ -378,7 +400,7 @@ async function readStart(
     transport.close();
     return undefined;
   }
-  return { start, name: p.name, protocol: p.protocol, access };
+  return { start, name: p.name, protocol: p.protocol, auth: p.auth ?? "", access };
 }
 
 /**

@@ -29,8 +29,7 @@ import {
 import { AsyncQueue } from "../transport/async_queue.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
 import type { Admission } from "./admission.ts";
-import type { Access } from "./auth.ts";
-import { enter } from "./client_link.ts";
+import { type ClientStart, enter, readStart } from "./client_link.ts";
 import { refuse, type ServerContext } from "./context.ts";
 import type { RegistryChange, SessionRecord } from "./registry.ts";
 import type { ClientPeer } from "./session.ts";
@@ -152,78 +151,28 @@ export async function serveGroup(
   group: string,
 ): Promise<void> {
   const incoming = transport.incoming[Symbol.asyncIterator]();
-  const begun = await readGroupStart(ctx, admission, transport, incoming, group);
+  const begun = await readStart(ctx, admission, transport, incoming, {
+    valid: (t) => {
+      if (GROUP_NAME_PATTERN.test(group)) return true;
+      const shown = JSON.stringify(group.slice(0, 64));
+      refuse(
+        t,
+        new ProtocolError(
+          "group",
+          `Group ${shown} is not valid: 1 to 64 letters, digits and ._:@~-`,
+        ),
+      );
+      return false;
+    },
+    // Who may see the members: judged as a listing; each member is judged again, as a client.
+    request: { role: "list", session: "", group },
+    what: `group ${group}: client`,
+  });
   if (!begun) return;
   const id = await ctx.newClientId();
   if (ctx.closed || transport.isClosed) return transport.close();
   const link = new GroupLink(ctx, admission, transport, group, { id, ...begun });
   await link.serve(incoming);
-}
-
-/** What a group client's `start` gave. */
-interface GroupStart {
-  start: Extract<ClientMessage, { e: "start" }>;
-  name: string | undefined;
-  auth: string;
-  access: Access;
-}
-
-/** The group client's `start`, checked; its right to list sessions judged. */
-async function readGroupStart(
-  ctx: ServerContext,
-  admission: Admission,
-  transport: MessageTransport,
-  incoming: AsyncIterator<Incoming>,
-  group: string,
-): Promise<GroupStart | undefined> {
-  const first = await admission.first(transport, incoming);
-  if (!first) return undefined;
-  let start: ClientMessage;
-  try {
-    if ("error" in first) throw first.error;
-    start = checkClientMessage(first.message);
-    if (start.e !== "start") {
-      throw new ProtocolError("auth", `First message must be "start", got "${start.e}"`);
-    }
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    refuse(
-      transport,
-      new ProtocolError("auth", `First message must be a valid "start": ${error.message}`),
-    );
-    return undefined;
-  }
-  if (!GROUP_NAME_PATTERN.test(group)) {
-    refuse(
-      transport,
-      new ProtocolError(
-        "group",
-        `Group ${
-          JSON.stringify(group.slice(0, 64))
-        } is not valid: 1 to 64 letters, digits and ._:@~-`,
-      ),
-    );
-    return undefined;
-  }
-  const p = typeof start.p === "object" ? start.p : { auth: start.p ?? "" };
-  const access = await admission.authorize({
-    role: "list",
-    auth: p.auth ?? "",
-    session: "",
-    remote: transport.remote,
-    start: start.p,
-    group,
-  });
-  if (!access) {
-    await admission.failed(transport, `group ${group}: client`);
-    return undefined;
-  }
-  admission.authenticated(transport, "client");
-  if (ctx.closed || transport.isClosed) {
-    transport.close();
-    return undefined;
-  }
-  return { start, name: p.name, auth: p.auth ?? "", access };
 }
 
 /** One group client's link to the members of its group. */
@@ -232,7 +181,7 @@ class GroupLink {
   readonly #admission: Admission;
   readonly #transport: MessageTransport;
   readonly #group: string;
-  readonly #client: GroupStart & { id: string };
+  readonly #client: ClientStart & { id: string };
   readonly #members = new Map<string, MemberState>();
   readonly #pending = new Map<string, Pending>();
   readonly #stop = new AbortController();
@@ -245,7 +194,7 @@ class GroupLink {
     admission: Admission,
     transport: MessageTransport,
     group: string,
-    client: GroupStart & { id: string },
+    client: ClientStart & { id: string },
   ) {
     this.#ctx = ctx;
     this.#admission = admission;
