@@ -99,6 +99,77 @@ export function sessionUrl(server: string, session: string): string {
   return url.href;
 }
 
+/** How a link's handshake starts: the client's auth and name, and how it connects. */
+export interface HandshakeOptions {
+  /** The auth string (the server's token). */
+  auth?: string | undefined;
+  /** The name others see. */
+  name?: string | undefined;
+  /** PEM certificates of the CAs that may sign a `wss://` server's certificate. */
+  caCerts?: string[] | undefined;
+  /** Aborting stops connecting. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Opens a client link at `url` (of `server`), sends `start`, and waits for the reply named
+ * `reply` (`attached` for a session, `group` for a group); the link, what it brings next, and
+ * the reply. Events are checked by `check` (one that is not valid is skipped).
+ *
+ * @throws {AttachError} when the server refuses (its `error`, then `disable`).
+ * @throws {Error} when the server cannot be reached or closes the link first.
+ */
+export async function handshake(
+  server: string,
+  url: string,
+  options: HandshakeOptions,
+  reply: string,
+  ended: string,
+  check: (msg: Message) => Message | undefined,
+): Promise<{
+  transport: WebSocketTransport;
+  incoming: AsyncIterator<{ message: Message } | { error: unknown }>;
+  reply: Message;
+}> {
+  const transport = await connectWebSocket(url, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+  });
+  const start: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
+  if (options.auth !== undefined) start.auth = options.auth;
+  if (options.name !== undefined) start.name = options.name;
+  transport.send({ e: "start", p: start, id: 0 });
+  const incoming = transport.incoming[Symbol.asyncIterator]();
+  let refusal: AttachError | undefined;
+  while (true) {
+    const next = await incoming.next();
+    if (next.done) {
+      throw refusal ?? new Error(`The server closed the connection to ${server}`);
+    }
+    if ("error" in next.value) continue;
+    let msg: Message | undefined;
+    try {
+      msg = check(next.value.message);
+    } catch {
+      continue; // A malformed event before the reply: nothing to act on.
+    }
+    if (msg?.e === "error") {
+      const p = msg.p as ErrorPayload;
+      refusal = new AttachError(
+        p.type,
+        p.type === "auth"
+          ? `The server at ${server} refused: ${String(p.data)} (give the right --token)`
+          : String(p.data),
+      );
+    } else if (msg?.e === "disable") {
+      transport.close();
+      throw refusal ?? new AttachError("disable", ended);
+    } else if (msg?.e === reply) {
+      return { transport, incoming, reply: msg };
+    }
+  }
+}
+
 /** A client attached to one session. */
 export class QdbClient implements AsyncDisposable {
   readonly #transport: WebSocketTransport;
@@ -120,46 +191,18 @@ export class QdbClient implements AsyncDisposable {
    * @throws {Error} when the server cannot be reached.
    */
   static async connect(server: string, options: ClientOptions): Promise<QdbClient> {
-    const transport = await connectWebSocket(sessionUrl(server, options.session), {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.caCerts ? { caCerts: options.caCerts } : {}),
-    });
-    const start: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
-    if (options.auth !== undefined) start.auth = options.auth;
-    if (options.name !== undefined) start.name = options.name;
-    transport.send({ e: "start", p: start, id: 0 });
-    const incoming = transport.incoming[Symbol.asyncIterator]();
-    let refusal: AttachError | undefined;
-    while (true) {
-      const next = await incoming.next();
-      if (next.done) {
-        throw refusal ?? new Error(`The server closed the connection to ${server}`);
-      }
-      if ("error" in next.value) continue;
-      let msg: ClientEvent | undefined;
-      try {
-        msg = checkClientEvent(next.value.message);
-      } catch {
-        continue; // A malformed event before `attached`: nothing to act on.
-      }
-      if (msg?.e === "error") {
-        const p = msg.p;
-        refusal = new AttachError(
-          p.type,
-          p.type === "auth"
-            ? `The server at ${server} refused: ${String(p.data)} (give the right --token)`
-            : String(p.data),
-        );
-      } else if (msg?.e === "disable") {
-        transport.close();
-        throw refusal ?? new AttachError("disable", "The server ended the session");
-      } else if (msg?.e === "attached") {
-        const client = new QdbClient(transport, msg.p);
-        if (options.firstId !== undefined) client.#nextId = options.firstId;
-        client.#pump(incoming);
-        return client;
-      }
-    }
+    const { transport, incoming, reply } = await handshake(
+      server,
+      sessionUrl(server, options.session),
+      options,
+      "attached",
+      "The server ended the session",
+      checkClientEvent,
+    );
+    const client = new QdbClient(transport, reply.p as Attached);
+    if (options.firstId !== undefined) client.#nextId = options.firstId;
+    client.#pump(incoming);
+    return client;
   }
 
   async #pump(incoming: AsyncIterator<{ message: Message } | { error: unknown }>): Promise<void> {

@@ -17,12 +17,11 @@ import {
   type GroupRule,
   type Member,
   type Message,
-  PROTOCOL_VERSION,
   ProtocolError,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
-import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
-import { AttachError, CommandError } from "./client.ts";
+import type { WebSocketTransport } from "../transport/websocket.ts";
+import { CommandError, handshake } from "./client.ts";
 
 /** Options of {@linkcode GroupClient.connect}. */
 export interface GroupClientOptions {
@@ -86,38 +85,17 @@ export class GroupClient {
    * @throws {AttachError} when the server refuses.
    */
   static async connect(server: string, options: GroupClientOptions): Promise<GroupClient> {
-    const transport = await connectWebSocket(groupUrl(server, options.group), {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.caCerts ? { caCerts: options.caCerts } : {}),
-    });
-    const start: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
-    if (options.auth !== undefined) start.auth = options.auth;
-    if (options.name !== undefined) start.name = options.name;
-    transport.send({ e: "start", p: start, id: 0 });
-    const incoming = transport.incoming[Symbol.asyncIterator]();
-    let refusal: AttachError | undefined;
-    while (true) {
-      const next = await incoming.next();
-      if (next.done) throw refusal ?? new Error(`The server closed the connection to ${server}`);
-      if ("error" in next.value) continue;
-      let msg: Message | undefined;
-      try {
-        msg = checkGroupEvent(next.value.message);
-      } catch {
-        continue;
-      }
-      if (msg?.e === "error") {
-        const p = msg.p as { type: string; data: unknown };
-        refusal = new AttachError(p.type, String(p.data));
-      } else if (msg?.e === "disable") {
-        transport.close();
-        throw refusal ?? new AttachError("disable", "The server closed the group link");
-      } else if (msg?.e === "group") {
-        const client = new GroupClient(transport, msg.p as GroupState);
-        client.#pump(incoming);
-        return client;
-      }
-    }
+    const { transport, incoming, reply } = await handshake(
+      server,
+      groupUrl(server, options.group),
+      options,
+      "group",
+      "The server closed the group link",
+      checkGroupEvent,
+    );
+    const client = new GroupClient(transport, reply.p as GroupState);
+    client.#pump(incoming);
+    return client;
   }
 
   async #pump(incoming: AsyncIterator<{ message: Message } | { error: unknown }>): Promise<void> {
