@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { QdbProcess, startServe, startTrace, traceArgs } from "./support/processes.ts";
 import { findPythons, onEveryPython, type PythonInstall } from "./support/pythons.ts";
 import { guardExit, HANG_GUARD_MS } from "./support/scenario.ts";
+import { adapter } from "./support/dap.ts";
 import { canUnshare } from "./support/unshare.ts";
 
 const pythons = await findPythons();
@@ -13,7 +14,6 @@ const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
 const POSTMORTEM = new URL("../testdata/postmortem.py", import.meta.url).pathname;
 const SPIN = new URL("../testdata/spin.py", import.meta.url).pathname;
 const MORE = new URL("../testdata/dap_more.py", import.meta.url).pathname;
-const QDB = new URL("../mod.ts", import.meta.url).pathname;
 
 /** The 1-based line of `path` that ends with `# @marker` (or contains `text`). */
 function lineOf(path: string, marker: string): number {
@@ -21,34 +21,6 @@ function lineOf(path: string, marker: string): number {
   const i = lines.findIndex((l) => l.endsWith(`# @${marker}`) || l.includes(marker));
   if (i < 0) throw new Error(`No ${marker} in ${path}`);
   return i + 1;
-}
-
-/** An adapter started as an editor starts one: a command, DAP on its stdin and stdout. */
-async function adapter(): Promise<{ dc: DebugClient; dir: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "qdb-dap-" });
-  const script = `${dir}/qdb-dap`;
-  await Deno.writeTextFile(
-    script,
-    `#!/bin/sh\nexec "${Deno.execPath()}" run --allow-all "${QDB}" dap\n`,
-    { mode: 0o755 },
-  );
-  const dc = new DebugClient("sh", script, "qdb", undefined, true);
-  // The client's waits fail after 5 s by default: a wall-clock limit a loaded machine misses.
-  // Here they are a hang guard only.
-  dc.defaultTimeout = HANG_GUARD_MS;
-  await dc.start();
-  // Deno's Node layer does not count the adapter's pipes as pending work: while the test waits
-  // for an event, something must keep the event loop alive.
-  const alive = setInterval(() => {}, 1000);
-  // Stopping sends the editor's disconnect, once: a second one would wait for a gone adapter.
-  const stop = dc.stop.bind(dc);
-  let stopped: Promise<void> | undefined;
-  dc.stop = () =>
-    stopped ??= (async () => {
-      clearInterval(alive);
-      await stop();
-    })();
-  return { dc, dir };
 }
 
 async function session(python: PythonInstall) {

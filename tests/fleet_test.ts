@@ -4,8 +4,8 @@
 // Python, the bounds of snapshots (a hot loop, a value of 10^7 items) and who may read them.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { HANG_GUARD_MS, Inbox } from "./support/inbox.ts";
-import { QDB_ENTRY, QdbProcess, startServe, startTrace } from "./support/processes.ts";
-import { DebugClient } from "npm:@vscode/debugadapter-testsupport@1.68.0";
+import { QdbProcess, startServe, startTrace } from "./support/processes.ts";
+import { adapter } from "./support/dap.ts";
 import { findPythons, onEveryPython } from "./support/pythons.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 
@@ -251,20 +251,7 @@ Deno.test({
     await using serve = await startServe(["--no-web"]);
     const dir = await Deno.makeTempDir({ prefix: "qdb-fleet-dap-" });
     const traces: QdbProcess[] = [];
-    const script = `${dir}/qdb-dap`;
-    await Deno.writeTextFile(
-      script,
-      `#!/bin/sh\nexec "${Deno.execPath()}" run --allow-all "${QDB_ENTRY}" dap\n`,
-      { mode: 0o755 },
-    );
-    const dc = new DebugClient("sh", script, "qdb", undefined, true);
-    dc.defaultTimeout = HANG_GUARD_MS;
-    const alive = setInterval(() => {}, 1000);
-    // The editor's disconnect goes once: a second would wait for a gone adapter.
-    const stopOnce = dc.stop.bind(dc);
-    let stopped: Promise<void> | undefined;
-    let started = false;
-    dc.stop = () => stopped ??= started ? stopOnce() : Promise.resolve();
+    let dap: Awaited<ReturnType<typeof adapter>> | undefined;
     try {
       for (let n = 1; n <= 3; n++) {
         traces.push(
@@ -272,8 +259,8 @@ Deno.test({
         );
       }
       await Promise.all(traces.map((t) => t.line(/is session dap-\d+/, "stderr")));
-      await dc.start();
-      started = true;
+      dap = await adapter();
+      const dc = dap.dc;
       await dc.initializeRequest();
       const outputs: { output: string; variablesReference?: number }[] = [];
       const got = (pattern: RegExp, n: number) =>
@@ -320,8 +307,8 @@ Deno.test({
         assertEquals((await trace.exited()).code, (i + 1) % 3);
       }
     } finally {
-      clearInterval(alive);
-      await dc.stop().catch(() => {});
+      await dap?.dc.stop().catch(() => {});
+      if (dap) await Deno.remove(dap.dir, { recursive: true });
       await Deno.writeTextFile(`${dir}/stop`, "").catch(() => {});
       await Promise.all(traces.map((t) => t.close()));
       await Deno.remove(dir, { recursive: true });
