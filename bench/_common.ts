@@ -7,7 +7,7 @@
 
 import { encodeDap, readDap } from "../dap/wire.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/framing.ts";
-import { PROTOCOL_VERSION } from "../protocol/mod.ts";
+import { type Message, PROTOCOL_VERSION } from "../protocol/mod.ts";
 import { VERSION } from "../version.ts";
 import { findPythons, type PythonInstall } from "../tests/support/pythons.ts";
 
@@ -413,15 +413,27 @@ export async function launchDebugpy(
   };
 }
 
+/** Options of {@linkcode connectRawTracer}. */
+export interface RawTracerOptions {
+  /** The groups the simulated session is a member of. */
+  groups?: string[];
+  /**
+   * Answers a message the server sends (a routed command): the reply to send, or undefined.
+   * Without it, what the server sends is read and dropped.
+   */
+  answer?: (msg: Message) => Message | undefined;
+}
+
 /**
  * A simulated tracer: a TCP connection to `url` (`tcp://HOST:PORT`) that has sent `start` for
  * `session` and been answered `started`. What the server sends it afterwards is read and
- * dropped, so that the server's writes never wait.
+ * dropped (or answered, with `options.answer`), so that the server's writes never wait.
  */
 export async function connectRawTracer(
   url: string,
   session: string,
   token: string,
+  options: RawTracerOptions = {},
 ): Promise<Deno.TcpConn> {
   const { hostname, port } = new URL(url);
   const conn = await Deno.connect({ hostname, port: Number(port) });
@@ -438,19 +450,34 @@ export async function connectRawTracer(
       pid: Deno.pid,
       host: "bench",
       cwd: "/",
+      ...(options.groups ? { groups: options.groups } : {}),
     },
   }));
   const decoder = new FrameDecoder();
   const reader = conn.readable.getReader();
+  /** What came with `started` (and after it, in the same read). */
+  const after = async (items: ReturnType<FrameDecoder["push"]>) => {
+    for (const item of items) {
+      if (!("message" in item)) continue;
+      const reply = options.answer?.(item.message);
+      if (reply) await conn.write(encodeFrame(reply));
+    }
+  };
   while (true) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`The server closed the tracer of ${session}`);
-    for (const item of decoder.push(value)) {
+    const items = decoder.push(value);
+    for (const [i, item] of items.entries()) {
       if (!("message" in item)) continue;
       if (item.message.e === "started") {
         void (async () => {
           try {
-            while (!(await reader.read()).done) { /* dropped */ }
+            await after(items.slice(i + 1));
+            while (true) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              if (options.answer) await after(decoder.push(value));
+            }
           } catch { /* closed */ }
         })();
         return conn;

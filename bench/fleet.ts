@@ -17,10 +17,11 @@
  */
 
 import { GroupClient } from "../client/group.ts";
-import { encodeFrame, FrameDecoder, PROTOCOL_VERSION } from "../protocol/mod.ts";
+import { encodeFrame, PROTOCOL_VERSION } from "../protocol/mod.ts";
 import {
   type BenchFlags,
   benchPythons,
+  connectRawTracer,
   fixed,
   markedLine,
   outputOf,
@@ -139,50 +140,18 @@ async function costOf(python: PythonInstall, calls: number, loop: number): Promi
 }
 
 /** A simulated member of `group` that answers each routed command at once. */
-async function member(url: string, session: string, group: string): Promise<Deno.TcpConn> {
-  const { hostname, port } = new URL(url);
-  const conn = await Deno.connect({ hostname, port: Number(port) });
-  await conn.write(encodeFrame({
-    e: "start",
-    p: {
-      session,
-      auth: TOKEN,
-      protocol: PROTOCOL_VERSION,
-      engine: "python",
-      program: "member.py",
-      argv: ["member.py"],
-      pid: Deno.pid,
-      host: "bench",
-      cwd: "/",
-      groups: [group],
-    },
-  }));
-  const decoder = new FrameDecoder();
-  let started!: () => void;
-  const ready = new Promise<void>((resolve) => started = resolve);
-  void (async () => {
-    try {
-      for await (const chunk of conn.readable) {
-        for (const item of decoder.push(chunk)) {
-          if (!("message" in item)) continue;
-          const msg = item.message;
-          if (msg.e === "started") started();
-          else if (msg.e === "set_break" || msg.e === "clear_break") {
-            const reply = {
-              e: "breakpoints",
-              p: [],
-              ...(msg.id !== undefined ? { id: msg.id } : {}),
-            };
-            await conn.write(encodeFrame(reply));
-          } else if (msg.e === "start" && msg.id !== undefined) {
-            await conn.write(encodeFrame({ e: "running", id: msg.id }));
-          }
-        }
+function member(url: string, session: string, group: string): Promise<Deno.TcpConn> {
+  return connectRawTracer(url, session, TOKEN, {
+    groups: [group],
+    answer: (msg) => {
+      const id = msg.id !== undefined ? { id: msg.id } : {};
+      if (msg.e === "set_break" || msg.e === "clear_break") {
+        return { e: "breakpoints", p: [], ...id };
       }
-    } catch { /* closed */ }
-  })();
-  await ready;
-  return conn;
+      if (msg.e === "start" && msg.id !== undefined) return { e: "running", ...id };
+      return undefined;
+    },
+  });
 }
 
 async function groupCommand(members: number, reps: number): Promise<FleetResult["groupMs"]> {
