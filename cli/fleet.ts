@@ -14,7 +14,14 @@ import { ArgumentError, parseBreak, splitCommand } from "../client/terminal/pars
 import { displayPath, formatSnapshot, parseSnap } from "../client/terminal/render.ts";
 import { sanitize } from "../client/terminal/sanitize.ts";
 import { TerminalClient } from "../client/terminal/terminal.ts";
-import type { GroupRule, Member, Message, Snapshot, SnapshotSummary } from "../protocol/mod.ts";
+import type {
+  Applied,
+  GroupRule,
+  Member,
+  Message,
+  Snapshot,
+  SnapshotSummary,
+} from "../protocol/mod.ts";
 import { terminalOptions, withScreen } from "./_terminal.ts";
 
 /** Options of {@linkcode runFleet}. */
@@ -314,13 +321,7 @@ class FleetView {
 
   /** What a group command did, member by member when some refused it. */
   #applied(reply: Message): void {
-    const p = reply.p as {
-      command: string;
-      rule?: string;
-      sessions: number;
-      of: number;
-      errors?: { session: string; data: string }[];
-    };
+    const p = reply.p as Applied;
     const what = p.command === "set_break"
       ? `Rule ${p.rule} set on`
       : p.command === "clear_break"

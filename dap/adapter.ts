@@ -591,20 +591,7 @@ export class DapAdapter implements AsyncDisposable {
     if (!this.#startsDebugging || child.parent !== this.#sessionId) return;
     if (child.state === "ended" || this.#childrenStarted.has(child.session)) return;
     this.#childrenStarted.add(child.session);
-    this.#send({
-      seq: this.#seq++,
-      type: "request",
-      command: "startDebugging",
-      arguments: {
-        request: "attach",
-        configuration: {
-          name: `${child.argv.join(" ")} (pid ${child.pid})`,
-          ...this.#attachArgs,
-          ...this.#pathArgs,
-          session: child.session,
-        },
-      },
-    });
+    this.#startSession(child.session, `${child.argv.join(" ")} (pid ${child.pid})`);
   }
 
   /**

@@ -11,7 +11,7 @@
  */
 
 import { GroupClient } from "../client/group.ts";
-import type { Member, Message, Snapshot } from "../protocol/mod.ts";
+import type { Applied, Member, Message, Snapshot } from "../protocol/mod.ts";
 import type { PathMapper } from "./paths.ts";
 
 /** What the group's debug session needs of its adapter. */
@@ -204,13 +204,8 @@ export class DapGroup {
     const breakpoints: Record<string, unknown>[] = [];
     for (const spec of specs) {
       try {
-        const applied = (await this.#group.request("set_break", spec)).p as {
-          rule: string;
-          sessions: number;
-          of: number;
-          errors?: { session: string; data: string }[];
-        };
-        rules.push(applied.rule);
+        const applied = (await this.#group.request("set_break", spec)).p as Applied;
+        rules.push(applied.rule!);
         breakpoints.push({
           ...shown(spec),
           verified: applied.sessions > 0 || applied.of === 0,

@@ -616,6 +616,8 @@ export type GroupEventName = keyof typeof GROUP_EVENTS;
 export type Member = Infer<typeof memberSchema>;
 /** A group's rule. */
 export type GroupRule = Infer<typeof groupRuleSchema>;
+/** Payload of `applied`: what a command sent to a group did. */
+export type Applied = Infer<(typeof GROUP_EVENTS)["applied"]["payload"]>;
 /** Payload of `snapshot`. */
 export type Snapshot = Infer<typeof snapshotPayload>;
 /** One snapshot as `snapshots` lists it. */

@@ -9,7 +9,7 @@
  */
 
 import { checkGroupEvent } from "../../../protocol/validate.ts";
-import type { GroupRule, Member, Message, Snapshot } from "../../../protocol/mod.ts";
+import type { Applied, GroupRule, Member, Message, Snapshot } from "../../../protocol/mod.ts";
 import { askToken, base, body, button, el, panel, token } from "./dom.ts";
 
 /** Most log lines the page keeps. */
@@ -118,13 +118,7 @@ export function groupPage(name: string): void {
 
   function describe(reply: Message): string {
     if (reply.e === "error") return `Refused: ${(reply.p as { data: unknown }).data}`;
-    const p = reply.p as {
-      command: string;
-      rule?: string;
-      sessions: number;
-      of: number;
-      errors?: { session: string; data: string }[];
-    };
+    const p = reply.p as Applied;
     const what = p.command === "set_break" ? `${p.rule} set on` : `${p.rule} cleared on`;
     const errors = (p.errors ?? []).map((e) => `; ${e.session}: ${e.data}`).join("");
     return `${what} ${p.sessions} of ${p.of} members${errors}`;
