@@ -66,6 +66,8 @@ interface MemberState {
 
 /** A command sent to members, waiting for their answers. */
 interface Pending {
+  /** Its key among the pending: the id its member commands carry. */
+  key: string;
   command: string;
   /** The group client's id for it. */
   id: MessageId | undefined;
@@ -397,9 +399,7 @@ class GroupLink {
   }
 
   #finish(pending: Pending): void {
-    const key = [...this.#pending].find(([, p]) => p === pending)?.[0];
-    if (key === undefined) return;
-    this.#pending.delete(key);
+    if (!this.#pending.delete(pending.key)) return;
     clearTimeout(pending.timer);
     const id = pending.id !== undefined ? { id: pending.id } : {};
     if (pending.command === "snapshots") {
@@ -531,6 +531,7 @@ class GroupLink {
     const members = (to ?? [...this.#members.values()]).filter((m) => m.link && !m.link.isClosed);
     const key = `g${this.#next++}`;
     const pending: Pending = {
+      key,
       command,
       id,
       rule,
