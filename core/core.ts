@@ -278,7 +278,8 @@ export class DebugCore {
         // values already known. Values the engine sent belong to the stack that follows them.
         const known = this.#stopValues;
         this.#stopValues = undefined;
-        if (!this.#stopped || !this.#selection) {
+        // A jump (`goto`) moved the stop: it is selected and watched as a new one.
+        if (!this.#stopped || !this.#selection || checked.p.reason === "goto") {
           this.#stopped = true;
           this.#selection = {
             stop: checked.p,

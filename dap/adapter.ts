@@ -34,6 +34,7 @@ export const CAPABILITIES = {
   supportsExceptionInfoRequest: true,
   supportsTerminateRequest: true,
   supportsSetVariable: true,
+  supportsGotoTargetsRequest: true,
   supportsLoadedSourcesRequest: false,
   supportsCompletionsRequest: true,
   supportsFunctionBreakpoints: true,
@@ -63,6 +64,7 @@ const REASONS: Record<string, string> = {
   set_trace: "breakpoint",
   exception: "exception",
   pause: "pause",
+  goto: "goto",
 };
 
 /** One editor's debug session. */
@@ -81,6 +83,9 @@ export class DapAdapter implements AsyncDisposable {
   #model = new SessionModel();
   /** The ids of the breakpoints the editor set, per file (replaced as a whole, as DAP does). */
   #own = new Map<string, number[]>();
+  /** The targets of the last `gotoTargets`: a line of a file on the tracer's machine. */
+  #gotoTargets = new Map<number, { file: string; line: number }>();
+  #nextGotoTarget = 1;
   /** The session's breakpoints as the editor knows them (id to what it was told). */
   #known = new Map<number, string>();
   /** The session's latest breakpoint table. */
@@ -200,6 +205,39 @@ export class DapAdapter implements AsyncDisposable {
           await this.#session().request("set_variable", params),
         );
         return { value, ...rest };
+      }
+      case "gotoTargets": {
+        // Any line of the file: the engine says, at `goto`, whether it can jump there.
+        const source = (args.source ?? {}) as { path?: string; sourceReference?: number };
+        const line = Number(args.line);
+        const file = source.sourceReference
+          ? this.#paths.reference(Number(source.sourceReference))
+          : typeof source.path === "string"
+          ? await this.#paths.find(
+            source.path,
+            async (tail) => (await this.#session().request("find_source", { tail })).paths,
+          )
+          : undefined;
+        if (file === undefined || !Number.isInteger(line) || line < 1) return { targets: [] };
+        const id = this.#nextGotoTarget++;
+        this.#gotoTargets.clear();
+        this.#gotoTargets.set(id, { file, line });
+        return { targets: [{ id, label: `Line ${line}`, line }] };
+      }
+      case "goto": {
+        const target = this.#gotoTargets.get(Number(args.targetId));
+        if (!target) throw new RequestFailed(`No goto target ${args.targetId}`);
+        const thread = this.#qdbThread(args.threadId);
+        const { frames } = await this.#session().request("stack_trace", { thread, levels: 1 });
+        const newest = frames[0];
+        if (!newest || newest.file !== target.file) {
+          throw new RequestFailed(
+            `Jumps stay in the newest frame's file (${newest?.file ?? "none"})`,
+          );
+        }
+        // The stop comes again at the line: a `stopped` event with reason "goto".
+        await this.#session().request("jump", { line: target.line, thread, frame: newest.id });
+        return undefined;
       }
       case "completions": {
         // The word before the cursor (a dotted name) is what a match replaces.
@@ -541,7 +579,7 @@ export class DapAdapter implements AsyncDisposable {
         return;
       case "stack": {
         const p = event.p;
-        if (p.reason === "select" || lastStop !== undefined) return;
+        if (p.reason === "select" || (lastStop !== undefined && p.reason !== "goto")) return;
         const body: Record<string, unknown> = {
           reason: REASONS[p.reason ?? "pause"] ?? "pause",
           threadId: this.#dapThread(p.thread?.id ?? 0),

@@ -32,6 +32,7 @@ import {
   evaluateArgs,
   exceptionInfoArgs,
   findSourceArgs,
+  jumpArgs,
   hitCondition,
   logMessage,
   scopesArgs,
@@ -198,8 +199,8 @@ export const COMMANDS = {
     { e: "continue" },
   ),
   eval: spec(
-    "Run code in the selected frame; an expression's value is echoed as in the Python REPL. Replies `print`, then `watchlist`.",
-    code,
+    "Run code in the selected frame; an expression's value is echoed as in the Python REPL. Replies `print`, then `watchlist`. `{code, repr: true}`: the code is one expression, whose repr is printed even when it is None (pdb's `p`).",
+    union(code, object({ code }, { repr: boolean() })),
     { e: "eval", p: "a + b", id: 7 },
   ),
   pprint: spec(
@@ -341,6 +342,11 @@ export const COMMANDS = {
     "Protocol 2. Give a child of a reference (a variable of a scope, a key, an item of a list, an attribute) the value of an expression, evaluated in `frame` (default: the selected one) under the eval policy. Reply `ok` with the new value.",
     setVariableArgs,
     { e: "set_variable", p: { ref: 9, name: "n", value: "97" }, id: 9 },
+  ),
+  jump: spec(
+    "Protocol 2. pdb's `jump`: set the next line to run in the newest frame of the thread that stopped (it must not run the lines in between; the engine refuses a jump into a block or out of a `finally` with a `jump` error). Reply `ok` with the line; every client is sent the stop again at that line, with reason `goto`.",
+    jumpArgs,
+    { e: "jump", p: { line: 14 }, id: 11 },
   ),
   completions: spec(
     "Protocol 2. Reply `ok` with completions of the text before the cursor: names in `frame` (default: the selected one) and attributes.",

@@ -51,6 +51,8 @@ export const ERROR_TYPES = {
   reference:
     "No such frame id or variable reference: it was never handed out, or the program resumed since",
   source: "The path is not a file the program has loaded as code, or it cannot be read",
+  jump:
+    "The line cannot be jumped to (into a block, out of a finally, past the frame's code), or not in this frame or stop",
   snapshot: "The session keeps no snapshot with that id (never taken, or dropped past its bounds)",
   group:
     "The command cannot go to a group (attach to a member to send it), or the group is not valid",

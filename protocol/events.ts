@@ -70,6 +70,7 @@ export const stopReason = literal(
   "set_trace",
   "return",
   "select",
+  "goto",
 );
 
 /** Payload of `stack`: frames oldest first; `index` is the selected frame. */

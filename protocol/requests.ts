@@ -79,6 +79,15 @@ export const setVariableArgs: Schema<{ ref: number; name: string; value: string;
     value: string({ nonEmpty: true, maxLength: 100_000 }),
   }, { frame: id });
 
+/**
+ * Payload of `jump`: the next line to run in the newest frame of the stopped thread (pdb's
+ * `jump`; DAP's `goto`). `frame`, when given, must be that frame.
+ */
+export const jumpArgs: Schema<{ line: number; thread?: number; frame?: number }> = object(
+  { line: integer({ min: 1 }) },
+  { thread: integer(), frame: id },
+);
+
 /** Payload of `completions`: the text before the cursor, in a frame (default: the selected one). */
 export const completionsArgs: Schema<{ text: string; frame?: number }> = object(
   { text: string({ maxLength: 1000 }) },
@@ -278,6 +287,7 @@ export const RESULTS = {
   find_source: object({ paths: array(string(), { maxItems: MAX_FOUND_SOURCES }) }),
   set_breakpoints: object({ breakpoints: array(breakpointSchema) }),
   set_variable: valueSchema,
+  jump: object({ line: integer({ min: 1 }) }, { warning: string({ maxLength: 1000 }) }),
   completions: object({ matches: array(string(), { maxItems: 1000 }) }),
   exception_info: object({
     type: string(),

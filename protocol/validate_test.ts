@@ -59,6 +59,7 @@ const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   find_source: [{ tail: 3 }, "payload.tail must be a non-empty string"],
   exception_info: [{}, "payload.thread is required"],
   set_variable: [{ ref: 1, name: "n" }, "payload.value is required"],
+  jump: [{ line: 0 }, "payload.line must be an integer >= 1, got 0"],
   completions: [{ text: 5 }, "payload.text must be a string"],
   set_breakpoints: [
     { file: "a.py", breakpoints: [{ line: 3, hit_condition: "lots" }] },
@@ -113,10 +114,10 @@ Deno.test("malformed messages get type message, unknown events type event", () =
   assertStringIncludes(refused('{"e": 5}').message, '"e" must be a non-empty string');
   assertStringIncludes(refused('{"e": "step", "x": 1}').message, 'unknown top-level field "x"');
   assertStringIncludes(refused('{"e": "step", "id": {}}').message, '"id" must be an integer');
-  const unknown = refused('{"e": "jump", "id": 9}');
+  const unknown = refused('{"e": "leap", "id": 9}');
   assertEquals(unknown.type, "event");
   assertEquals(unknown.id, 9);
-  assertStringIncludes(unknown.message, 'Unknown command "jump"');
+  assertStringIncludes(unknown.message, 'Unknown command "leap"');
 });
 
 Deno.test("a message over the size limit is refused before parsing", () => {

@@ -98,7 +98,7 @@ Deno.test("bad client messages get an error naming the problem and the session l
     await t.expect("started");
     const c = client(server, "s2", { e: "start" });
     await c.expect("attached");
-    c.transport.send({ e: "jump", id: 1 });
+    c.transport.send({ e: "leap", id: 1 });
     const unknown = await c.expect("error");
     assertEquals(unknown.p.type, "event");
     assertEquals(unknown.id, 1);
@@ -110,7 +110,7 @@ Deno.test("bad client messages get an error naming the problem and the session l
     c.transport.send({ e: "step" });
     await t.expect("step");
     // Nothing invalid reached the tracer.
-    assertEquals(t.seen.filter((m) => m.e === "jump" || m.e === "set_break").length, 0);
+    assertEquals(t.seen.filter((m) => m.e === "leap" || m.e === "set_break").length, 0);
   });
 });
 

@@ -104,6 +104,29 @@ async function session(python: PythonInstall) {
     const second = await dc.evaluateRequest({ expression: "label" });
     assertEquals(second.body.result, "'visit 1'");
 
+    // "Jump to Cursor": back to visit's first line, which runs again (its logpoint too).
+    assert(init.body?.supportsGotoTargetsRequest);
+    const { body: { targets } } = await dc.gotoTargetsRequest({
+      source: { path: PROGRAM },
+      line: 3,
+    });
+    assertEquals(targets.map((t) => t.line), [3]);
+    const [, moved] = await Promise.all([
+      dc.gotoRequest({ threadId: threads[0]!.id, targetId: targets[0]!.id }),
+      dc.waitForEvent("stopped"),
+    ]);
+    assertEquals(moved.body.reason, "goto");
+    const at = await dc.stackTraceRequest({ threadId: threads[0]!.id, levels: 1 });
+    assertEquals(at.body.stackFrames[0]!.line, 3);
+    // Line 3 runs again, with n changed: label is made anew (the jump's own line is where the
+    // program stopped, so its logpoint is not hit again, as a breakpoint would not be).
+    await dc.evaluateRequest({ expression: "n = 5", frameId: at.body.stackFrames[0]!.id });
+    await Promise.all([
+      dc.continueRequest({ threadId: threads[0]!.id }),
+      dc.assertStoppedLocation("breakpoint", { path: PROGRAM, line: 4 }),
+    ]);
+    assertEquals((await dc.evaluateRequest({ expression: "label" })).body.result, "'visit 5'");
+
     // To the end: the program's exit, then the session's.
     await Promise.all([
       dc.continueRequest({ threadId: threads[0]!.id }),

@@ -572,3 +572,32 @@ Deno.test({
       assertMatch(run.out, /\(qdb\) p z\n40\n/);
     }),
 });
+
+Deno.test({
+  name: "first hour 2, item 10: jump skips lines and goes back, and says what it cannot do",
+  ignore,
+  fn: () =>
+    withFiles({ "calls.py": CALLS }, async (dir) => {
+      const run = await qdb(
+        ["run", "calls.py"],
+        ["p None", "b 2", "c", "j 3", "p y", "j 2", "n", "p y", "up", "j 7", "down", "j 8", "c", "c", "c"]
+          .join("\n") + "\n",
+        dir,
+      );
+      assertEquals(run.code, 0, run.err);
+      // pdb's `p` prints the repr of None too (the REPL's echo would not).
+      assertMatch(run.out, /\(qdb\) p None\nNone\n/);
+      // Line 2 skipped: y is not set yet (3.13 makes it None, and says so).
+      assertMatch(run.out, /\(qdb\) j 3\n> .*calls\.py\(3\)f\(\)\n/);
+      assertMatch(
+        run.out,
+        /\(qdb\) p y\n\*\*\* NameError|\*\*\* Warning: assigning None[^\n]*\n\(qdb\) p y\nNone\n/,
+      );
+      assert(!/RuntimeWarning/.test(run.out + run.err), run.out + run.err);
+      // Back to line 2: it runs.
+      assertMatch(run.out, /\(qdb\) j 2\n> .*calls\.py\(2\)f\(\)[\s\S]*\(qdb\) p y\n0\n/);
+      assertMatch(run.out, /\(qdb\) j 7\n\*\*\* You can only jump within the newest frame/);
+      assertMatch(run.out, /\(qdb\) j 8\n\*\*\* Cannot jump to line 8: /);
+      assertMatch(run.out, /^done$/m);
+    }),
+});

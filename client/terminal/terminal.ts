@@ -1131,6 +1131,33 @@ export class TerminalClient {
         run: (arg) => this.#resume("until", arg.trim() ? parseNumbers(arg, "line")[0] : undefined),
       },
       {
+        names: ["jump", "j"],
+        args: "line",
+        help: "Make line the next to run in the newest frame (the lines between do not run)",
+        run: async (arg) => {
+          const [line] = parseNumbers(arg, "line number");
+          if (line === undefined) throw new ArgumentError("Usage: jump LINE");
+          if (!this.#requireStop()) return;
+          const stack = this.#stack!;
+          const newest = stack.stack.at(-1);
+          if (stack.index !== stack.stack.length - 1 || newest === undefined) {
+            throw new ArgumentError("You can only jump within the newest frame (`down` to it)");
+          }
+          const p: Record<string, number> = { line };
+          if (stack.thread) p.thread = stack.thread.id;
+          if (newest.id !== undefined) p.frame = newest.id;
+          // The stop comes again at the new line, and is shown as any stop.
+          const reply = await this.#request("jump", p, true);
+          if (reply.e === "error") this.#onError(reply.p);
+          else if (reply.e === "ok") {
+            const result: unknown = reply.p;
+            if (result && typeof result === "object" && "warning" in result) {
+              say(`*** Warning: ${sanitize(String(result.warning))}`);
+            }
+          }
+        },
+      },
+      {
         names: ["continue", "cont", "c"],
         help: "Run until a breakpoint, an exception, a pause or the end",
         run: () => this.#resume("continue"),
@@ -1316,7 +1343,10 @@ export class TerminalClient {
         names: ["p"],
         args: "expression",
         help: "Print the value of an expression",
-        run: (arg) => this.#evaluate(arg.trim()),
+        run: async (arg) => {
+          // Its repr, None too (as pdb's `p`; a bare expression echoes as the REPL does).
+          if (this.#requireStop()) await this.#request("eval", { code: arg.trim(), repr: true });
+        },
       },
       {
         names: ["pp"],
@@ -1725,7 +1755,7 @@ export function describeCommand(e: string, p: unknown): string {
   }
   switch (command.e) {
     case "eval":
-      return command.p;
+      return typeof command.p === "string" ? command.p : `p ${command.p.code}`;
     case "pprint":
       return `pp ${command.p}`;
     case "set_break": {

@@ -868,7 +868,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 frame = None if frame_id is None else inspector.frame(stop, frame_id)
                 result = {"matches": self._complete(stop, args.get("text", ""), frame)[:1000]}
             elif stop is None and command in ("scopes", "variables", "evaluate", "set_variable",
-                                               "watch"):
+                                               "watch", "jump"):
                 raise qdb_inspect.InspectError(
                     "running", "%s needs a stopped program, and it is running (send pause "
                     "first)" % command)
@@ -880,6 +880,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 result = self._evaluate(stop, args)
             elif command == "set_variable":
                 result = self._set_variable(stop, args)
+            elif command == "jump":
+                result = self._jump(stop, args)
             elif command == "set_stop_watches":
                 exprs = args.get("exprs") or []
                 self._stop_watches = [e for e in exprs if isinstance(e, str)][:1000]
@@ -937,6 +939,44 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._inspector.assign(stop, args.get("ref"), args.get("name"), value,
                                self._locals_to_fast)
         return self._inspector.value(value)
+
+    def _jump(self, stop, args):
+        """pdb's `jump`: the next line to run in the newest frame of the thread that stopped.
+        CPython moves the frame itself (`f_lineno`, settable from the trace or monitoring
+        callback this thread is stopped in) and refuses what it cannot do (into a block, out of
+        a `finally`...): its message is the error. The clients see the stop again, at the new
+        line (reason `goto`)."""
+        line = args.get("line")
+        thread = args.get("thread", stop.ident)
+        if thread != stop.ident:
+            raise _CommandError("thread", "jump moves the thread that stopped (%s, %s), not a "
+                                "thread held by its stop" % (stop.ident, stop.thread_name))
+        newest = len(stop.frames) - 1
+        frame_id = args.get("frame")
+        frame = stop.frames[newest][0]
+        if frame_id is not None and self._inspector.frame(stop, frame_id) is not frame:
+            raise _CommandError("jump", "jump works in the newest frame only (as pdb's)")
+        if stop.post_mortem or stop.exception is not None or stop.reason == "return":
+            raise _CommandError("jump", "jump cannot move a frame stopped on %s"
+                                % ("an exception" if stop.reason != "return" else "its return"))
+        import warnings
+        with warnings.catch_warnings(record=True) as said:
+            # 3.13 warns of locals the jump leaves unbound (they become None): for the client,
+            # not the program's stderr.
+            warnings.simplefilter("always")
+            try:
+                frame.f_lineno = line
+            except ValueError as exc:
+                raise _CommandError("jump", "Cannot jump to line %s: %s" % (line, exc))
+        stop.frames[newest] = (frame, frame.f_lineno)
+        stop.index = newest
+        stop.reason = "goto"
+        stop.locals_cache.clear()
+        self._send("stack", self._stack_payload(stop))
+        result = {"line": frame.f_lineno}
+        if said:
+            result["warning"] = "; ".join(str(w.message) for w in said)[:1000]
+        return result
 
     def _exception_info(self, stop, args):
         """The exception a thread stopped on: type, message, traceback, and a reference to the

@@ -248,8 +248,15 @@ class EvalMixin(object):
                         self._wd_polling = True
 
     def _cmd_eval(self, stop, p, id_):
+        as_repr = False
+        if isinstance(p, dict):
+            # {code, repr: true}: pdb's `p`, the repr of one expression, None included.
+            as_repr = p.get("repr") is True
+            p = p.get("code")
         if not isinstance(p, str) or not p:
             raise _CommandError("payload", "eval takes a non-empty string of code")
+        if as_repr:
+            return self._cmd_repr(stop, p, id_)
         try:
             code_text = self._apply_policy(p, "eval")
         except _PolicyRefused as exc:
@@ -288,6 +295,22 @@ class EvalMixin(object):
             output += "\n... [qdb: output truncated at %d characters]" % _MAX_OUTPUT
         self._send("print", {"input": p, "exc": exc_flag, "output": _strip_one_newline(output)},
                    id_)
+
+    def _cmd_repr(self, stop, p, id_):
+        capture = _Capture()
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = capture
+        try:
+            value = self._run_eval(stop, p, "eval")
+            out, exc = self._full_repr(value), False
+        except _PolicyRefused as err:
+            raise _CommandError("policy", str(err))
+        except _EvalFailed as err:
+            out, exc = err.text, True
+        finally:
+            sys.stdout, sys.stderr = saved
+        printed = capture.getvalue()[:_MAX_OUTPUT]
+        self._send("print", {"input": p, "exc": exc, "output": printed + out}, id_)
 
     def _cmd_pprint(self, stop, p, id_):
         if not isinstance(p, str) or not p:
