@@ -153,7 +153,15 @@
                              (lambda () (equal (qdb-tests--arrow) (list program 9))))
             (qdb-down)
             (qdb-tests--wait "back in visit"
-                             (lambda () (equal (qdb-tests--arrow) (list program 4)))))
+                             (lambda () (equal (qdb-tests--arrow) (list program 4))))
+            ;; gud's jump: back to line 3, and on to line 4 again (state as it was).
+            (dolist (line '(3 4))
+              (with-current-buffer source
+                (goto-char (point-min))
+                (forward-line (1- line))
+                (qdb-jump))
+              (qdb-tests--wait (format "jumped to %d" line)
+                               (lambda () (equal (qdb-tests--arrow) (list program line))))))
           (ert-info ("first hour 2, item 13: TAB completes; a stop never takes the interaction window")
             (with-current-buffer qdb--buffer
               (should (eq (key-binding (kbd "TAB")) #'completion-at-point)))

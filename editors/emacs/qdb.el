@@ -36,9 +36,10 @@
 ;; Keys, under `qdb-key-prefix' (C-x C-a, as gud) in every buffer
 ;; while a session is live: C-b break at point, C-d clear at point,
 ;; C-t toggle, C-o condition, C-s step, C-n next, C-f return,
-;; C-r continue, C-u until, < up, > down, C-z pause, C-p print the
-;; region or the expression at point, w watch it, l the locals tree
-;; (TAB opens a value, by pages), e the watches, t the threads.
+;; C-r continue, C-u until, C-j jump to the line at point, < up,
+;; > down, C-z pause, C-p print the region or the expression at point,
+;; w watch it, l the locals tree (TAB opens a value, by pages), e the
+;; watches, t the threads.
 
 ;;; Code:
 
@@ -513,6 +514,19 @@ In the stopped frame's file, until the line at point."
         (qdb--send "until" (line-number-at-pos))
       (qdb--send "until"))))
 
+(defun qdb-jump ()
+  "Make the line at point the next to run in the stopped frame, as `gud-jump'.
+The lines between do not run.  Only in the newest frame, and its file."
+  (interactive)
+  (let* ((path (or (qdb--buffer-path) (user-error "This buffer has no file")))
+         (stop (and (buffer-live-p qdb--buffer) (buffer-local-value 'qdb--stop qdb--buffer)))
+         (frames (and stop (gethash "stack" stop)))
+         (newest (and frames (> (length frames) 0) (aref frames (1- (length frames))))))
+    (unless newest (user-error "The program is not stopped"))
+    (unless (equal (gethash "file" newest) path)
+      (user-error "Jumps stay in the newest frame's file, %s" (gethash "file" newest)))
+    (qdb--send "jump" (list :line (line-number-at-pos)))))
+
 (defvar qdb-command-map
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "C-b") #'qdb-break)
@@ -524,6 +538,7 @@ In the stopped frame's file, until the line at point."
     (define-key map (kbd "C-f") #'qdb-return)
     (define-key map (kbd "C-r") #'qdb-continue)
     (define-key map (kbd "C-u") #'qdb-until)
+    (define-key map (kbd "C-j") #'qdb-jump)
     (define-key map (kbd "<") #'qdb-up)
     (define-key map (kbd ">") #'qdb-down)
     (define-key map (kbd "C-z") #'qdb-pause)
