@@ -9,11 +9,14 @@ import { PlainConsole, TerminalConsole } from "../client/terminal/console.ts";
 import { wantColor } from "../client/terminal/render.ts";
 import { sanitize } from "../client/terminal/sanitize.ts";
 import {
+  type RestartRequest,
   type SessionConnection,
   TerminalClient,
+  type TerminalMemory,
+  terminalMemory,
   type TerminalOptions,
 } from "../client/terminal/terminal.ts";
-import type { EventPayloads, TracerInfo } from "../protocol/mod.ts";
+import type { Breakpoint, EventPayloads, TracerInfo } from "../protocol/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -97,6 +100,20 @@ export interface RunTerminalOptions {
   onQuit?: (mode: "soft" | "hard") => void;
   /** The session id of `client` (the tree's root, for `attach ..` from a child). */
   session?: string;
+  /**
+   * Starts the program again (`restart`/`run`, and at its end with `restartAtEnd`): ends the one
+   * that runs, launches it anew with the breakpoints it had, and resolves with the new session.
+   * Without it, the terminal refuses `restart`.
+   */
+  restart?: (request: RestartRequest) => Promise<{
+    connection: SessionConnection;
+    attached: EventPayloads["attached"];
+    session: string;
+    /** Lines to show the person (the new session's address, breakpoints not set again). */
+    notes?: string[];
+  }>;
+  /** When the program ends by itself, start it again (as pdb does) instead of returning. */
+  restartAtEnd?: boolean;
 }
 
 /**
@@ -130,10 +147,71 @@ export async function runTerminal(
   client: SessionConnection,
   options: RunTerminalOptions,
 ): Promise<number> {
-  return await withScreen(
-    options,
-    (screen) => runTree({ ...terminalOptions(client, options), screen }, options),
-  );
+  return await withScreen(options, async (screen) => {
+    // Aliases and breakpoint commands outlive each run of the program, as in pdb.
+    const memory = terminalMemory();
+    let connection = client;
+    let current = options;
+    let typedAhead: TerminalOptions["typedAhead"];
+    while (true) {
+      let request: RestartRequest | undefined;
+      const common: TerminalOptions = {
+        ...terminalOptions(connection, current),
+        screen,
+        memory,
+        typedAhead,
+        ...(options.restart ? { onRestart: (r: RestartRequest) => request = r } : {}),
+      };
+      const { code, root } = await runTree(common, current);
+      if (!request && options.restartAtEnd && root.endedByItself) {
+        screen.say("The program finished and will be restarted");
+        request = {
+          argv: undefined,
+          breakpoints: root.breakpointTable,
+          typedAhead: [],
+          inputEnded: false,
+        };
+      }
+      if (!request || !options.restart) return code;
+      let next;
+      try {
+        next = await options.restart(request);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        screen.say(`*** qdb: could not start the program again: ${sanitize(why)}`);
+        return 1;
+      }
+      for (const note of next.notes ?? []) screen.say(sanitize(note));
+      renumberCommands(memory, request.breakpoints);
+      connection = next.connection;
+      typedAhead = { lines: request.typedAhead, inputEnded: request.inputEnded };
+      current = {
+        ...current,
+        tracer: next.attached.tracer ?? null,
+        attached: next.attached,
+        session: next.session,
+      };
+    }
+  });
+}
+
+/**
+ * The breakpoints set again after a restart are numbered from 1 in their old order: the lines
+ * of `commands N` follow their breakpoint to its new number.
+ */
+function renumberCommands(memory: TerminalMemory, breakpoints: readonly Breakpoint[]): void {
+  const old = new Map(memory.bpCommands);
+  memory.bpCommands.clear();
+  restorable(breakpoints).forEach((bp, i) => {
+    const lines = old.get(bp.id);
+    if (lines) memory.bpCommands.set(i + 1, lines);
+  });
+}
+
+/** The breakpoints a restart sets again, in order: the session's own (not a group's rules). */
+export function restorable(breakpoints: readonly Breakpoint[]): Breakpoint[] {
+  return breakpoints.filter((bp) => bp.rule === undefined && bp.id > 0)
+    .sort((a, b) => a.id - b.id);
 }
 
 /** What every terminal of one `runTerminal` shares, but its screen. */
@@ -255,10 +333,16 @@ export async function withScreen(
  * program's terminal has the screen again. Resolves with the program's terminal's exit code,
  * once the child in the foreground (if any) is done too.
  */
-async function runTree(common: TerminalOptions, options: RunTerminalOptions): Promise<number> {
+async function runTree(
+  common: TerminalOptions,
+  options: RunTerminalOptions,
+): Promise<{ code: number; root: TerminalClient }> {
   const open = options.openSession;
   const rootSession = options.session;
-  if (!open || rootSession === undefined) return await new TerminalClient(common).run();
+  if (!open || rootSession === undefined) {
+    const root = new TerminalClient(common);
+    return { code: await root.run(), root };
+  }
   let focused: { terminal: TerminalClient; done: Promise<number> } | undefined;
   let rootEnded = false;
   const say = (text: string) => common.screen.say(text);
@@ -336,5 +420,5 @@ async function runTree(common: TerminalOptions, options: RunTerminalOptions): Pr
   const code = await root.run();
   rootEnded = true;
   while (focused) await focused.done;
-  return code;
+  return { code, root };
 }

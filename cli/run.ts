@@ -11,7 +11,9 @@ import { startTracer } from "../tracer.ts";
 import { type CommandSpec, num, str } from "./args.ts";
 import { forwardSignals } from "./_signals.ts";
 import { runJsonPipe } from "../client/json_pipe.ts";
-import { runTerminal, writeAll } from "./_terminal.ts";
+import { restorable, runTerminal, writeAll } from "./_terminal.ts";
+import type { RestartRequest } from "../client/terminal/terminal.ts";
+import { type Breakpoint, TRACER_EVENTS } from "../protocol/mod.ts";
 import { ENGINE_OPTIONS, exitCode, launchOptions } from "./trace.ts";
 
 /** The `run` command. */
@@ -21,7 +23,9 @@ export const runCommand: CommandSpec = {
   summary: "Debug a program on this machine: server, tracer and terminal client in one command.",
   description: "Like `python -m pdb PROGRAM`, through qdb's protocol: it prints the session's\n" +
     "address so others can `qdb attach` to it too. `q` ends the program, as in pdb; `detach`\n" +
-    "(or `q soft`) lets it run on here. The exit code is the program's.",
+    "(or `q soft`) lets it run on here; `restart [ARGS]` starts it again. In a terminal the\n" +
+    "program starts again at its end, as in pdb; with piped input (or --no-restart) qdb exits\n" +
+    "with the program's exit code.",
   options: [
     {
       name: "host",
@@ -49,6 +53,12 @@ export const runCommand: CommandSpec = {
       type: "boolean",
       help: "Print the address of the session in the web client (with the token, for this " +
         "browser tab only), to debug from a browser too",
+    },
+    {
+      name: "no-restart",
+      type: "boolean",
+      help: "At the program's end, exit with its exit code (in a terminal, qdb run starts it " +
+        "again by default, as pdb does; with piped input it always exits)",
     },
     {
       name: "json",
@@ -89,45 +99,75 @@ export const runCommand: CommandSpec = {
     });
     // The terminal client attaches first, so that it sees everything the program does, from
     // its first line of output (or the error that keeps it from starting).
-    const session = crypto.randomUUID();
-    const client = await QdbClient.connect(server.clientUrl, {
-      session,
-      auth: token,
-      name: Deno.env.get("USER") ?? "local",
-    });
+    let session: string = crypto.randomUUID();
     let held: ["stdout" | "stderr", string][] | undefined = [];
-    let tracer: Awaited<ReturnType<typeof startTracer>>;
-    try {
-      tracer = await startTracer({
-        ...launch,
-        engine: pythonEngine,
-        server: server.tracerUrl,
+    const begin = async (options: typeof launch) => {
+      const client = await QdbClient.connect(server.clientUrl, {
         session,
-        token,
-        retries: 0,
-        // The server lives in this process: if it is gone, so is everything else.
-        reconnectFor: 0,
-        stdin: "piped",
-        // The terminal client prints the program's output; after a soft quit, we do (once the
-        // terminal client has said its last word, so that the program's output comes after it).
-        onOutput: (stream, text, relayed) => {
-          if (relayed) return;
-          if (held) held.push([stream, text]);
-          else if (json) emitOutput(stream, text);
-          else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
-        },
-        // The terminal client shows a --break that failed already.
-        onStatus: (line) => line.startsWith("--break:") || console.error(`qdb: ${line}`),
+        auth: token,
+        name: Deno.env.get("USER") ?? "local",
       });
-    } catch (error) {
+      try {
+        const tracer = await startTracer({
+          ...options,
+          engine: pythonEngine,
+          server: server.tracerUrl,
+          session,
+          token,
+          retries: 0,
+          // The server lives in this process: if it is gone, so is everything else.
+          reconnectFor: 0,
+          stdin: "piped",
+          // The terminal client prints the program's output; after a soft quit, we do (once
+          // the terminal client has said its last word, so that the program's output comes
+          // after it).
+          onOutput: (stream, text, relayed) => {
+            if (relayed) return;
+            if (held) held.push([stream, text]);
+            else if (json) emitOutput(stream, text);
+            else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+          },
+          // The terminal client shows a --break that failed already.
+          onStatus: (line) => line.startsWith("--break:") || console.error(`qdb: ${line}`),
+        });
+        return { client, tracer };
+      } catch (error) {
+        client.close();
+        throw error;
+      }
+    };
+    let { client, tracer } = await begin(launch);
+    /**
+     * `restart [args]` (and the program's end, in a terminal): the program ends, and starts
+     * again in a new session with the breakpoints it had, stopped at its first line.
+     */
+    const restart = async (request: RestartRequest) => {
       client.close();
-      throw error;
-    }
-    await using _tracer = tracer;
+      await tracer.close();
+      await tracer.done.catch(() => {});
+      session = crypto.randomUUID();
+      const options = {
+        ...launch,
+        ...(request.argv ? { args: request.argv } : {}),
+        stopOnEntry: true,
+        breakpoints: [],
+      };
+      if (request.argv) launch.args = request.argv;
+      ({ client, tracer } = await begin(options));
+      const notes = [];
+      for (const bp of restorable(request.breakpoints)) {
+        const failed = await restoreBreakpoint(client, bp);
+        if (failed) notes.push(`*** Breakpoint ${bp.id} could not be set again: ${failed}`);
+      }
+      notes.push(hint());
+      return { connection: client, attached: client.attached, session, notes };
+    };
+    await using _tracer = { [Symbol.asyncDispose]: () => tracer.close() };
     // The terminal goes away (hangup) or we are told to stop: so does the program. Ctrl-C is
     // the terminal client's (it pauses the program).
     const stopForwarding = forwardSignals((signal) => tracer.kill(signal), ["SIGTERM", "SIGHUP"]);
-    const hint = `qdb: session ${session} at ${server.clientUrl} ` +
+    const hint = () =>
+      `qdb: session ${session} at ${server.clientUrl} ` +
       `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)` +
       (values.web === true
         ? `\nqdb: web client: ${server.clientUrl.replace(/^ws/, "http")}/s/${
@@ -137,7 +177,7 @@ export const runCommand: CommandSpec = {
     let code;
     let quitHard = false;
     if (json) {
-      console.error(hint);
+      console.error(hint());
       const ended = await runJsonPipe(client, {
         input: Deno.stdin.readable,
         write: (line) => writeAll(Deno.stdout, line + "\n"),
@@ -149,7 +189,7 @@ export const runCommand: CommandSpec = {
       if (ended === "input") tracer.kill("SIGTERM");
       code = 0;
     } else {
-      console.log(hint);
+      console.log(hint());
       code = await runTerminal(client, {
         tracer: client.attached.tracer ?? null,
         attached: client.attached,
@@ -165,6 +205,10 @@ export const runCommand: CommandSpec = {
         // ... and its end of file (Ctrl-D, or the end of a piped input).
         afterEndEof: () => tracer.inputEnd(),
         session,
+        restart,
+        // As pdb: at its end, the program starts again (in a terminal; a script piping its
+        // commands gets the program's exit code instead).
+        restartAtEnd: Deno.stdin.isTerminal() && values["no-restart"] !== true,
         // `attach PID`: a child session of the program, in the same terminal.
         openSession: async (id) => {
           const other = await QdbClient.connect(server.clientUrl, {
@@ -192,6 +236,40 @@ export const runCommand: CommandSpec = {
     return status.code === null && status.signal === null ? code : exitCode(status);
   },
 };
+
+/**
+ * Sets a breakpoint of the program's last run again in its new run (same place, condition,
+ * hit condition, log message, snapshot, temporary, ignore count, enabled or not). Resolves
+ * with why it could not be, if it could not.
+ */
+async function restoreBreakpoint(client: QdbClient, bp: Breakpoint): Promise<string | undefined> {
+  const p: Record<string, unknown> = bp.func && bp.pending ? { func: bp.func } : {
+    file: bp.file,
+    line: bp.line,
+  };
+  if (bp.cond) p.cond = bp.cond;
+  if (bp.temp) p.temp = true;
+  if (bp.hit_condition) p.hit_condition = bp.hit_condition;
+  if (bp.log) p.log = bp.log;
+  if (bp.snapshot) {
+    p.snapshot = true;
+    if (bp.max !== undefined) p.max = bp.max;
+  }
+  try {
+    const reply = await client.requestEvent("set_break", p, "breakpoints");
+    const table = TRACER_EVENTS.breakpoints.payload.check(reply.p, "breakpoints");
+    const id = Math.max(0, ...table.map((b) => b.id));
+    const change: Record<string, unknown> = {};
+    if (!bp.enabled) change.enabled = false;
+    if (bp.ignore > 0) change.ignore = bp.ignore;
+    if (id > 0 && Object.keys(change).length > 0) {
+      await client.requestEvent("update_break", { id, ...change }, "breakpoints");
+    }
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
 
 /** 128 random bits, as 32 hex digits. */
 function randomToken(): string {

@@ -580,7 +580,23 @@ Deno.test({
     withFiles({ "calls.py": CALLS }, async (dir) => {
       const run = await qdb(
         ["run", "calls.py"],
-        ["p None", "b 2", "c", "j 3", "p y", "j 2", "n", "p y", "up", "j 7", "down", "j 8", "c", "c", "c"]
+        [
+          "p None",
+          "b 2",
+          "c",
+          "j 3",
+          "p y",
+          "j 2",
+          "n",
+          "p y",
+          "up",
+          "j 7",
+          "down",
+          "j 8",
+          "c",
+          "c",
+          "c",
+        ]
           .join("\n") + "\n",
         dir,
       );
@@ -599,5 +615,50 @@ Deno.test({
       assertMatch(run.out, /\(qdb\) j 7\n\*\*\* You can only jump within the newest frame/);
       assertMatch(run.out, /\(qdb\) j 8\n\*\*\* Cannot jump to line 8: /);
       assertMatch(run.out, /^done$/m);
+    }),
+});
+
+const ARGS = 'import sys\nprint("args", sys.argv[1:])\nn = len(sys.argv)\nprint("end", n)\n';
+
+Deno.test({
+  name: "first hour 2, item 10: restart and run start the program again, keeping what was set",
+  ignore,
+  fn: () =>
+    withFiles({ "args.py": ARGS }, async (dir) => {
+      const run = await qdb(
+        ["run", "args.py", "one"],
+        [
+          "b 4, n > 1",
+          "commands 1",
+          'p "at 4", n',
+          "end",
+          "alias pn p n * 10",
+          "c",
+          'restart a "b c"',
+          "c",
+          "pn",
+          "run",
+          "c",
+          "b",
+          "c",
+        ].join("\n") + "\n",
+        dir,
+      );
+      assertEquals(run.code, 0, run.err);
+      // pdb's words, the arguments split as a shell would.
+      assertMatch(
+        run.out,
+        /\(qdb\) restart a "b c"\nRestarting .*args\.py with arguments:\n\ta b c\n/,
+      );
+      assertMatch(run.out, /^args \['one'\]$/m);
+      // The breakpoint (with its condition and commands) and the alias hold in the next runs;
+      // `run` without arguments keeps the last ones.
+      assertEquals(run.out.match(/^args \['a', 'b c'\]$/gm)?.length, 2, run.out);
+      assertEquals(run.out.match(/^\('at 4', 3\)$/gm)?.length, 2, run.out);
+      assertMatch(run.out, /\(qdb\) pn\n30\n/);
+      assertMatch(run.out, /1   breakpoint   keep yes   at .*args\.py:4\n\tstop only if n > 1\n/);
+      // With piped input, the program's end ends qdb run (with its exit code).
+      assertMatch(run.out, /^end 3\nThe program exited with code 0\n/m);
+      assert(!/will be restarted/.test(run.out), run.out);
     }),
 });

@@ -85,6 +85,7 @@ Deno.test({
     out = await command(t, "s");
     assertMatch(out, /> .*tty_demo\.py\(5\)square\(\)/);
     assertMatch(out, /display x \* 10: 10  \[old: 0\]\n/);
+    assertMatch(await command(t, "b 1"), /Breakpoint 2 at .*tty_demo\.py:1/);
     await t.line("c");
     // Past the loop, the program asks for input: typed lines go to the program.
     await t.waitFor(/your name\?$/);
@@ -92,6 +93,12 @@ Deno.test({
     await t.waitFor(/hello Ada/);
     const end = await t.waitFor(/The program exited with code 0/);
     assertMatch(end.text, /total is 14/);
+    // First hour 2, item 10: as pdb, it starts again at its end, with its breakpoints.
+    await t.waitFor(
+      /The program finished and will be restarted\n[\s\S]*tty_demo\.py\(1\)<module>\(\)[\s\S]*\(qdb\)$/,
+    );
+    assertMatch(await command(t, "b"), /1   breakpoint   keep yes   at .*tty_demo\.py:1\n/);
+    await t.line("q");
     await t.waitFor(/\[exit 0\]/);
   },
 });
@@ -132,7 +139,9 @@ Deno.test({
     assertMatch(await command(t, "p total"), /14/);
     await t.line("c");
     await t.waitFor(/The program exited with code 1/);
-    await t.waitFor(/\[exit 1\]/);
+    await t.waitFor(/The program finished and will be restarted[\s\S]*\(qdb\)$/);
+    await t.line("q");
+    await t.waitFor(/\[exit 0\]/);
   },
 });
 
@@ -157,7 +166,7 @@ Deno.test({
     await b.line("p 6 * 7");
     await b.waitFor(/42/);
     // First hour 2, item 7: the value of another's `p` is said as theirs too.
-    await a.waitFor(/\[bo\] 6 \* 7\n\[bo\] 42/);
+    await a.waitFor(/\[bo\] p 6 \* 7\n\[bo\] 42/);
     await a.line("n");
     await b.waitFor(/\[ana\] next/);
     await b.waitFor(/> .*tty_demo\.py\(4\)<module>\(\)/);
@@ -283,6 +292,8 @@ Deno.test({
       await t.waitFor(/^15$/m);
       await t.line("c");
       await t.waitFor(/read 15/);
+      await t.waitFor(/The program finished and will be restarted[\s\S]*\(qdb\)$/);
+      await t.keys("C-d");
       await t.waitFor(/\[exit 0\]/);
     } finally {
       await Deno.remove(reader);

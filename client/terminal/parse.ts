@@ -111,3 +111,37 @@ export function looksLikePython(rest: string): boolean {
   // `l .` (a lone dot) is pdb's "around the current line", not an attribute access.
   return /^(=[^=]|[-+*/%&|^@]=|\.(?!\s*$)|\[|==)/.test(rest.trimStart());
 }
+
+/**
+ * Splits a command line into words as a POSIX shell (and Python's `shlex.split`, which pdb's
+ * `restart` uses) would: quotes group, `\` escapes outside single quotes.
+ *
+ * @throws {ArgumentError} on an unclosed quote or a trailing backslash.
+ */
+export function shellWords(text: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote === "'") {
+      if (ch === "'") quote = undefined;
+      else word += ch;
+    } else if (ch === "\\" && (quote === undefined || /["\\$`]/.test(text[i + 1] ?? ""))) {
+      if (i + 1 >= text.length) throw new ArgumentError("A backslash ends the line");
+      word = (word ?? "") + text[++i];
+    } else if (quote === '"') {
+      if (ch === '"') quote = undefined;
+      else word += ch;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+      word ??= "";
+    } else if (/\s/.test(ch)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else word = (word ?? "") + ch;
+  }
+  if (quote) throw new ArgumentError(`No closing quotation (${quote})`);
+  if (word !== undefined) words.push(word);
+  return words;
+}

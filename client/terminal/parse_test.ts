@@ -6,6 +6,7 @@ import {
   parseCount,
   parseList,
   parseNumbers,
+  shellWords,
   splitCommand,
 } from "./parse.ts";
 
@@ -48,4 +49,17 @@ Deno.test("command words, and lines that are Python despite starting with one", 
   assertEquals(looksLikePython("."), false);
   assertEquals(looksLikePython(" . "), false);
   assertEquals(looksLikePython(".x"), true);
+});
+
+Deno.test("shellWords splits as shlex.split does (pdb's restart arguments)", () => {
+  assertEquals(shellWords(`a  "b c" 'd "e"' f\\ g "h\\"i" ''`), [
+    "a",
+    "b c",
+    'd "e"',
+    "f g",
+    'h"i',
+    "",
+  ]);
+  assertEquals(shellWords("   "), []);
+  assertThrows(() => shellWords(`"open`), ArgumentError, "No closing quotation");
 });

@@ -29,6 +29,7 @@ import {
   parseCount,
   parseList,
   parseNumbers,
+  shellWords,
   splitCommand,
 } from "./parse.ts";
 import {
@@ -130,6 +131,40 @@ export interface TerminalOptions {
   up?: string | undefined;
   /** The `attached` reply the connection got before the terminal existed. */
   attached?: EventPayloads["attached"] | undefined;
+  /**
+   * `restart` and `run` start the program again (`qdb run`, which launched it): told what to
+   * start, after which this terminal leaves its session quietly. Without it they are refused.
+   */
+  onRestart?: ((request: RestartRequest) => void) | undefined;
+  /** What the person defined that outlives one program (aliases, breakpoint commands). */
+  memory?: TerminalMemory | undefined;
+  /** Lines typed ahead for this terminal (after `restart`), and whether the input ended. */
+  typedAhead?: { lines: string[]; inputEnded: boolean } | undefined;
+}
+
+/** What `restart` asks for: the arguments to start the program with, and the breakpoints. */
+export interface RestartRequest {
+  /** The program's new arguments (as `sys.argv[1:]`), or undefined for the same ones. */
+  argv: string[] | undefined;
+  /** The breakpoints the session had, to set again. */
+  breakpoints: readonly Breakpoint[];
+  /** Lines typed (or piped) after `restart`, for the program's next terminal. */
+  typedAhead: string[];
+  /** Whether the input ended after `restart` (a pipe's end): the next terminal ends too. */
+  inputEnded: boolean;
+}
+
+/** What a person defined in a terminal that lasts across restarts of the program, as in pdb. */
+export interface TerminalMemory {
+  /** `alias`: names standing for command lines. */
+  aliases: Map<string, string>;
+  /** `commands N`: the command lines each breakpoint runs when it stops the program. */
+  bpCommands: Map<number, string[]>;
+}
+
+/** An empty {@linkcode TerminalMemory}. */
+export function terminalMemory(): TerminalMemory {
+  return { aliases: new Map(), bpCommands: new Map() };
 }
 
 const PROMPT = "(qdb) ";
@@ -237,6 +272,8 @@ export class TerminalClient {
   readonly #up: string | undefined;
   readonly #quitMode: "soft" | "hard";
   readonly #onQuit: ((mode: "soft" | "hard") => void) | undefined;
+  readonly #onRestart: ((request: RestartRequest) => void) | undefined;
+  readonly #typedAhead: TerminalOptions["typedAhead"];
   /** Set when the person ended the program (`q hard`): its end by a signal is theirs. */
   #quitHard = false;
   /** Another session of the tree has the screen: only output and notices are shown. */
@@ -264,6 +301,11 @@ export class TerminalClient {
     this.#up = options.up;
     this.#quitMode = options.quitMode ?? "soft";
     this.#onQuit = options.onQuit;
+    this.#onRestart = options.onRestart;
+    this.#typedAhead = options.typedAhead;
+    const memory = options.memory ?? terminalMemory();
+    this.#aliases = memory.aliases;
+    this.#bpCommands = memory.bpCommands;
     this.#commands = this.#commandTable();
   }
 
@@ -303,6 +345,8 @@ export class TerminalClient {
   run(): Promise<number> {
     this.#attachScreen();
     this.#pump();
+    for (const line of this.#typedAhead?.lines ?? []) this.#enqueue(line);
+    if (this.#typedAhead?.inputEnded) this.#endOfInput();
     return this.#done;
   }
 
@@ -352,6 +396,16 @@ export class TerminalClient {
   /** The exit code the program reported, if it ended. */
   get exitCode(): number | null {
     return this.#exitCode;
+  }
+
+  /** Whether the program ended by itself (not by the person's `q`, nor a lost server). */
+  get endedByItself(): boolean {
+    return this.#model.exit !== undefined && !this.#quitting;
+  }
+
+  /** The session's breakpoints, as last told. */
+  get breakpointTable(): readonly Breakpoint[] {
+    return this.#breakpoints;
   }
 
   // ---------------------------------------------------------------- events
@@ -770,8 +824,9 @@ export class TerminalClient {
     const text = describeCommand(p.e, p.p);
     this.#say(this.#palette.peer(`[${p.client.name}] ${text}`));
     // Its answer comes to everyone (without this client's id): shown as that client's.
-    if ((p.e === "eval" || p.e === "pprint") && typeof p.p === "string") {
-      this.#peerEvals.set(p.p, p.client.name);
+    const code = p.p && typeof p.p === "object" && "code" in p.p ? p.p.code : p.p;
+    if ((p.e === "eval" || p.e === "pprint") && typeof code === "string") {
+      this.#peerEvals.set(code, p.client.name);
       if (this.#peerEvals.size > 16) this.#peerEvals.delete(this.#peerEvals.keys().next().value!);
     }
   }
@@ -817,6 +872,8 @@ export class TerminalClient {
   // ---------------------------------------------------------------- input
 
   #enqueue(line: string): void {
+    // After `restart`, what is typed is for the next program's terminal.
+    if (this.#restarting) return void this.#restarting.typedAhead.push(line);
     // After `q`, what is typed is no longer for qdb.
     if (this.#quitting) return this.#afterQuit?.line(`${line}\n`);
     this.#lines.push(line);
@@ -851,7 +908,12 @@ export class TerminalClient {
         const message = error instanceof ArgumentError ? error.message : `qdb: ${error}`;
         this.#say(this.#palette.error(`*** ${message}`));
       }
-      if (this.#quitting) {
+      if (this.#restarting) {
+        // The rest is for the terminal of the program's next run.
+        this.#restarting.typedAhead.push(...this.#lines.splice(0));
+        if (this.#eofPending) this.#restarting.inputEnded = true;
+        this.#eofPending = false;
+      } else if (this.#quitting) {
         // Lines typed (or piped) after `q` were not for qdb.
         for (const rest of this.#lines.splice(0)) {
           if (rest !== QUIT_AT_EOF) this.#afterQuit?.line(`${rest}\n`);
@@ -914,6 +976,7 @@ export class TerminalClient {
    * end of file; otherwise `quit`, as in pdb.
    */
   #endOfInput(): void {
+    if (this.#restarting) return void (this.#restarting.inputEnded = true);
     // After `q`, the end of the input is the program's (a second `disable` would only be
     // answered "no longer attached").
     if (this.#quitting) return this.#afterQuit?.eof();
@@ -1010,9 +1073,9 @@ export class TerminalClient {
     return line;
   }
   /** `alias`: names standing for command lines. */
-  readonly #aliases = new Map<string, string>();
+  readonly #aliases: Map<string, string>;
   /** `commands N`: the command lines each breakpoint runs when it stops the program. */
-  readonly #bpCommands = new Map<number, string[]>();
+  readonly #bpCommands: Map<number, string[]>;
   /** Set while `commands N` reads its lines (until `end`). */
   #defining: { id: number; lines: string[] } | undefined;
   /** The value the selected frame returns, at a return stop (`retval`). */
@@ -1129,6 +1192,13 @@ export class TerminalClient {
         args: "[line]",
         help: "Run until a line past the current one (or past line) in this frame",
         run: (arg) => this.#resume("until", arg.trim() ? parseNumbers(arg, "line")[0] : undefined),
+      },
+      {
+        names: ["restart", "run"],
+        args: "[args ...]",
+        help: "Start the program again, with these arguments if given (quoted as in a shell), " +
+          "keeping breakpoints, aliases and commands (qdb run)",
+        run: (arg) => this.#restart(arg),
       },
       {
         names: ["jump", "j"],
@@ -1590,6 +1660,26 @@ export class TerminalClient {
     this.#onQuit?.(mode);
     this.#conn.send("disable", mode);
   }
+
+  /** `restart [args]`: `qdb run` ends this program and starts it again. */
+  #restart(arg: string): void {
+    if (!this.#onRestart || this.#child) {
+      throw new ArgumentError(
+        "restart works in `qdb run`, which started the program (and from its own session): " +
+          "a program that runs elsewhere is started again there",
+      );
+    }
+    const argv = arg.trim() ? shellWords(arg) : undefined;
+    const tracer = this.#tracer;
+    const shown = argv ?? tracer?.argv.slice(1) ?? [];
+    this.#say(`Restarting ${sanitize(tracer?.program ?? "the program")} with arguments:`);
+    this.#say(`\t${sanitize(shown.join(" "))}`);
+    this.#restarting = { argv, breakpoints: this.#breakpoints, typedAhead: [], inputEnded: false };
+    this.#onRestart(this.#restarting);
+    this.leave();
+  }
+  /** Set by `restart`: input goes to the next run's terminal. */
+  #restarting: RestartRequest | undefined;
 
   #breakPayload(arg: string): Record<string, unknown> {
     const parsed = parseBreak(arg);

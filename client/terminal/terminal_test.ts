@@ -109,7 +109,9 @@ Deno.test("a whole pdb-like session, as the person sees it", async () => {
           breakpoint: 1,
         });
       case "eval":
-        return reply("print", { input: msg.p, exc: false, output: "(97, 9)" });
+        // `p` asks for the repr of one expression (pdb's p), the REPL's echo otherwise.
+        assertEquals(msg.p, { code: "n, math.isqrt(n)", repr: true });
+        return reply("print", { input: "n, math.isqrt(n)", exc: false, output: "(97, 9)" });
       case "disable":
         conn.emit("disabled", { mode: "soft" });
         conn.emit("disable", { reason: "The tracer stopped debugging" });
@@ -165,8 +167,9 @@ Deno.test("a whole pdb-like session, as the person sees it", async () => {
     ["list", { file: FILE }],
     ["set_break", { func: "is_prime", cond: "n == 97" }],
     ["continue", undefined],
-    ["eval", "p n, math.isqrt(n)".slice(2)],
-    ["eval", "n, math.isqrt(n)"],
+    // An empty line repeats the last command.
+    ["eval", { code: "n, math.isqrt(n)", repr: true }],
+    ["eval", { code: "n, math.isqrt(n)", repr: true }],
     ["disable", "soft"],
   ]);
 });
@@ -415,4 +418,29 @@ Deno.test("first hour 2, item 4: `:cmd` is a qdb command at a stop too", async (
     screen.transcript.some((l) => l.includes("primes.py(1)<module>()")),
     screen.transcript.join("\n"),
   );
+});
+
+Deno.test("restart is refused where qdb did not start the program (qdb attach)", async () => {
+  const conn = new ScriptedConnection((msg, reply) => {
+    if (msg.e === "list") reply("list", SOURCE);
+    if (msg.e === "disable") {
+      conn.emit("disabled", { mode: "soft" });
+      conn.close();
+    }
+  });
+  const screen = new RecordingScreen();
+  const terminal = new TerminalClient({
+    connection: conn,
+    screen,
+    tracer: tracerOf("/src/primes.py", 7),
+  });
+  const done = terminal.run();
+  conn.emit("stack", { index: 0, stack: [frame(1, "<module>", "import math")], reason: "entry" });
+  await screen.type("restart x");
+  assert(
+    screen.transcript.some((l) => l.startsWith("*** restart works in `qdb run`")),
+    screen.transcript.join("\n"),
+  );
+  await screen.type("q");
+  await done;
 });
