@@ -656,7 +656,10 @@ Deno.test({
       assertEquals(run.out.match(/^args \['a', 'b c'\]$/gm)?.length, 2, run.out);
       assertEquals(run.out.match(/^\('at 4', 3\)$/gm)?.length, 2, run.out);
       assertMatch(run.out, /\(qdb\) pn\n30\n/);
-      assertMatch(run.out, /1   breakpoint   keep yes   at .*args\.py:4\n\tstop only if n > 1\n/);
+      assertMatch(
+        run.out,
+        /1 {3}breakpoint {3}keep yes {3}at .*args\.py:4\n\tstop only if n > 1\n/,
+      );
       // With piped input, the program's end ends qdb run (with its exit code).
       assertMatch(run.out, /^end 3\nThe program exited with code 0\n/m);
       assert(!/will be restarted/.test(run.out), run.out);
