@@ -152,6 +152,14 @@ export class SessionModel {
     this.#exception = undefined;
   }
 
+  /**
+   * The tracer refused this client's resume (`until` a line behind, `debug` of code that does
+   * not compile): the program never ran, and is stopped where it was.
+   */
+  resumeRefused(): void {
+    if (this.#stop !== undefined) this.#running = false;
+  }
+
   /** Takes one event into the model. */
   apply(event: SessionEvent): Applied {
     switch (event.e) {

@@ -203,6 +203,11 @@ export const COMMANDS = {
     union(code, object({ code }, { repr: boolean() })),
     { e: "eval", p: "a + b", id: 7 },
   ),
+  debug: spec(
+    "pdb's `debug`: run code in the selected frame under a debugger of its own. The tracer says `ENTERING RECURSIVE DEBUGGER` (a `print`), the program runs (`running`) and stops at the code's first line, a stop whose `stack` has `depth` 1 (2 inside that one's `debug`...), which is stepped and inspected as any; when the code ends, `LEAVING RECURSIVE DEBUGGER` and the stop it came from again.",
+    code,
+    { e: "debug", p: "compute(3)", id: 12 },
+  ),
   pprint: spec(
     "Evaluate an expression in the selected frame and reply its pretty-printed value as `print`.",
     code,
@@ -385,6 +390,7 @@ export function isCommandName(name: string): name is CommandName {
 
 /** Commands that only make sense while the program is stopped (they need a frame). */
 export const NEEDS_STOP: ReadonlySet<CommandName> = new Set<CommandName>([
+  "debug",
   "step",
   "next",
   "return",

@@ -82,6 +82,8 @@ export const stackPayload = object({
   reason: stopReason,
   breakpoint: integer({ min: 1 }),
   post_mortem: boolean(),
+  // Inside the code of `debug` (pdb's recursive debugger): how deep.
+  depth: integer({ min: 1 }),
 });
 
 /** One breakpoint. `func` is the function it was set on, if any. */

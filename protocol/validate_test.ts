@@ -59,6 +59,7 @@ const BAD_PAYLOADS: Record<keyof typeof COMMANDS, [unknown, string]> = {
   find_source: [{ tail: 3 }, "payload.tail must be a non-empty string"],
   exception_info: [{}, "payload.thread is required"],
   set_variable: [{ ref: 1, name: "n" }, "payload.value is required"],
+  debug: ["", "payload must be a non-empty string"],
   jump: [{ line: 0 }, "payload.line must be an integer >= 1, got 0"],
   completions: [{ text: 5 }, "payload.text must be a string"],
   set_breakpoints: [

@@ -6,7 +6,7 @@ import { Inbox } from "./support/inbox.ts";
 import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
 import { VERSION } from "../version.ts";
-import { findPythons } from "./support/pythons.ts";
+import { findPythons, onEveryPython } from "./support/pythons.ts";
 
 const PYTHON = (await findPythons()).at(-1)?.path;
 const ignore = PYTHON === undefined;
@@ -665,3 +665,66 @@ Deno.test({
       assert(!/will be restarted/.test(run.out), run.out);
     }),
 });
+
+const SQUARE = "def sq(n):\n    m = n * n\n    return m\n\n\nx = 3\nprint(sq(x))\n";
+
+onEveryPython(
+  "first hour 2, item 10: debug CODE steps through code under a debugger of its own, nested",
+  (python) =>
+    withFiles({ "sq.py": SQUARE }, async (dir) => {
+      const process = new QdbProcess(["run", "--python", python.path, "sq.py"], {
+        cwd: dir,
+        stdin: [
+          "until 7",
+          "debug sq(x + 1)",
+          "s",
+          "n",
+          "p m",
+          "debug 1/0",
+          "where",
+          "c",
+          "c",
+          "p x",
+          "debug sq(",
+          "until 1",
+          "p x + 1",
+          "debug sq(2)",
+          "q",
+        ].join("\n") + "\n",
+      });
+      const status = await process.exited();
+      const out = process.text.stdout;
+      assertEquals(status.code, 0, process.text.stderr);
+      // Entered: stopped at the code's first line, with pdb's nested prompt.
+      assertMatch(
+        out,
+        /\(qdb\) debug sq\(x \+ 1\)\nENTERING RECURSIVE DEBUGGER\n> <debug>\(1\)<module>\(\)\n-> sq\(x \+ 1\)\n/,
+      );
+      // Stepped into the call: its own values.
+      assertMatch(out, /\(\(qdb\)\) s\n> .*sq\.py\(2\)sq\(\)/);
+      assertMatch(out, /\(\(qdb\)\) p m\n16\n/);
+      // Nested once more, its stack under the first's; what the code raised is said.
+      assertMatch(
+        out,
+        /\(\(\(qdb\)\)\) where\n {2}sq\.py\(7\)<module>\(\)\n {2}-> print\(sq\(x\)\)\n {2}<debug>\(1\)<module>\(\)\n {2}-> sq\(x \+ 1\)\n {2}sq\.py\(3\)sq\(\)\n {2}-> return m\n> <debug 2>\(1\)<module>\(\)\n {2}-> 1\/0\n/,
+      );
+      assertMatch(
+        out,
+        /\(\(\(qdb\)\)\) c\n\*\*\* ZeroDivisionError: division by zero\nLEAVING RECURSIVE DEBUGGER\n> .*sq\.py\(3\)sq\(\)/,
+      );
+      // Back in the program's own stop, which never moved.
+      assertMatch(
+        out,
+        /\(\(qdb\)\) c\nLEAVING RECURSIVE DEBUGGER\n> .*sq\.py\(7\)<module>\(\)[\s\S]*\(qdb\) p x\n3\n/,
+      );
+      assertMatch(out, /\(qdb\) debug sq\(\n\*\*\* SyntaxError/);
+      // A refused resume leaves the program stopped, and the next line is a command.
+      assertMatch(
+        out,
+        /\(qdb\) until 1\n\*\*\* "until" line 1 is not after [^\n]*\n\(qdb\) p x \+ 1\n4\n/,
+      );
+      // `q` inside it ends the program, as at any stop of qdb run.
+      assertMatch(out, /\(\(qdb\)\) q\n/);
+      assert(!/^9$/m.test(out), out);
+    }),
+);

@@ -550,6 +550,13 @@ export class TerminalClient {
         break;
       case "error":
         this.#onError(msg.p);
+        if (msg.id !== undefined && msg.id === this.#resumeId) {
+          // Refused: still stopped where it was, and the lines typed ahead are for this stop.
+          this.#resumeId = undefined;
+          this.#model.resumeRefused();
+          this.#holdUntilStop = false;
+          this.#stateKnown();
+        }
         break;
       case "command":
         this.#onPeerCommand(msg.p);
@@ -946,7 +953,10 @@ export class TerminalClient {
   /** The prompt: `(qdb) `, or with the pid in a child's terminal. */
   #promptText(): string {
     if (this.#interacting) return ">>> ";
-    return this.#child && this.#tracer ? `(qdb ${this.#tracer.pid}) ` : PROMPT;
+    const prompt = this.#child && this.#tracer ? `(qdb ${this.#tracer.pid}) ` : PROMPT;
+    // Inside `debug`'s code, as pdb: ((qdb)), (((qdb)))...
+    const depth = Math.min(this.#running === false ? this.#stack?.depth ?? 0 : 0, 20);
+    return depth ? `${"(".repeat(depth)}${prompt.trimEnd()}${")".repeat(depth)} ` : prompt;
   }
   /** Set by `interact`: lines are Python run in the selected frame, until Ctrl-D or exit(). */
   #interacting = false;
@@ -1164,8 +1174,10 @@ export class TerminalClient {
     // Lines typed ahead of this one are commands for the next stop, as in pdb (which reads a
     // line only at its prompt); lines typed later, while the program runs, are its input.
     this.#holdUntilStop = this.#lines.length > 0;
-    this.#conn.send(e, p);
+    this.#resumeId = this.#conn.send(e, p);
   }
+  /** The id of this terminal's last resume: its refusal means the program is still stopped. */
+  #resumeId: number | undefined;
 
   // ---------------------------------------------------------------- commands
 
@@ -1489,6 +1501,17 @@ export class TerminalClient {
           if (!this.#requireStop()) return;
           this.#interacting = true;
           say("*interactive* (the selected frame's names; Ctrl-D or exit() leaves)");
+        },
+      },
+      {
+        names: ["debug"],
+        args: "code",
+        help: "Run code in the selected frame under a debugger of its own, stopped at its " +
+          "first line (step into the calls it makes); when it ends, back here",
+        // The program runs the code, and stops at its first line: a resume, as `step`.
+        run: (arg) => {
+          if (!arg.trim()) throw new ArgumentError("Usage: debug CODE");
+          this.#resume("debug", arg.trim());
         },
       },
       {

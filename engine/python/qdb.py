@@ -78,8 +78,21 @@ _MAX_LIST_BYTES = 4 * 1024 * 1024
 _RESUME_COMMANDS = frozenset(["step", "next", "return", "until", "continue"])
 _FRAME_COMMANDS = frozenset(
     ["step", "next", "return", "until", "continue", "eval", "pprint", "up", "down", "frame",
-     "locals", "globals", "args"]
+     "locals", "globals", "args", "debug"]
 )
+
+
+class _NoLock(object):
+    """A lock that is not taken: a stop inside `debug`'s code already holds the real one."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_LOCK = _NoLock()
 
 
 
@@ -167,6 +180,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         # All threads stop together: while one thread is stopped, the others wait at their next
         # line on a gate that the stop opens when it ends (see _hold_others).
         self._holding = None  # the _Stop that holds the other threads, or None
+        self._debugging = {}  # ident -> depth of `debug CODE` it runs (pdb's recursive debugger)
         self._gate = None  # a lock held while `_holding` is set
         self._held = {}  # ident -> _Stop (reason "held") of a thread waiting at the gate
         self._held_resume = {}  # ident -> the resume a held thread applies when it goes on
@@ -505,14 +519,16 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         """Stops this thread at `frame` and runs the interaction loop until a resume command.
         Other threads that want to stop wait their turn on the interaction lock."""
         ident = threading.get_ident()
+        # In the code `debug` runs, this thread stops again inside its own stop.
+        nested = self._debugging.get(ident, 0)
         if not self._active or ident in self._internal or ident in self._busy:
             return None
-        if self._holding is not None:
+        if self._holding is not None and not nested:
             # Another thread is stopped: this one's stop comes when that one ends.
             self._hold_here(frame)
         self._busy.add(ident)
         try:
-            with self._interact_lock:
+            with (_NO_LOCK if nested else self._interact_lock):
                 if not self._active:
                     return None
                 if frames is None:
@@ -521,6 +537,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                     return None
                 stop = _Stop(ident, self._thread_info(ident)["name"], frames, reason,
                              post_mortem)
+                stop.depth = nested
                 if bp is not None:
                     stop.breakpoint = bp.id
                 stop.exc_value = exc_value if exc_info is None else exc_info[1]
@@ -549,7 +566,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self.drain_output()
         sid = self._take_pending_id()
         self._stop = stop
-        if not self._hold_others(stop):
+        # A stop inside `debug`'s code: the other threads are held by the stop it came from.
+        if not stop.depth and not self._hold_others(stop):
             self._disarm_line_events()
         # From now on commands go to this thread's queue: a client may answer the stack below
         # before this thread reaches the loop.
@@ -694,7 +712,79 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             p["breakpoint"] = stop.breakpoint
         if stop.post_mortem:
             p["post_mortem"] = True
+        if stop.depth:
+            p["depth"] = stop.depth
         return p
+
+    def _cmd_debug(self, stop, view, code_text, id_):
+        """pdb's `debug CODE`: runs the code in the selected frame, stopped at its first line,
+        as a stop inside this one (depth + 1): it is stepped, inspected and continued as any
+        stop; when the code ends, this stop is shown again. Returns a resume (detach) if the
+        person quit inside it, else None."""
+        if not isinstance(code_text, str) or not code_text.strip():
+            raise _CommandError("payload", "debug takes code to run")
+        try:
+            text = self._apply_policy(code_text, "eval")
+        except _PolicyRefused as exc:
+            raise _CommandError("policy", str(exc))
+        name = "<debug>" if not stop.depth else "<debug %d>" % (stop.depth + 1)
+        try:
+            code = compile(text, name, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
+            raise _CommandError("eval", _exc_line(exc))
+        frame = view.frame
+        g, l = frame.f_globals, self._frame_locals(stop, frame)
+        ident = stop.ident
+        self._send("print", {"input": code_text, "exc": False,
+                             "output": "ENTERING RECURSIVE DEBUGGER"}, id_)
+        self._send("running", {"thread": {"id": ident, "name": stop.thread_name}}, id_)
+        saved_trace = sys.gettrace()
+        with self._state_lock:
+            self._stopped_mode = False
+        self._debugging[ident] = stop.depth + 1
+        self._steppers[ident] = _Stepper(None, None, 0)
+        self._stepping.add(ident)
+        # The code runs as the program does: it may stop (this stop stays open meanwhile).
+        self._busy.discard(ident)
+        import linecache
+        # Its lines, for the stops in it (as a file's).
+        linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+        failed = []
+
+        def run():
+            # Set inside call_tracing, as pdb's `debug` does: on 3.11 a trace function set
+            # before it sees no events.
+            sys.settrace(self._step_global)
+            try:
+                exec(code, g, l)
+            except BaseException as exc:  # what the code raised (SystemExit too) is shown
+                failed.append(_exc_line(exc))
+            finally:
+                sys.settrace(None)
+
+        try:
+            sys.call_tracing(run, ())
+        finally:
+            sys.settrace(saved_trace)
+            self._steppers.pop(ident, None)
+            self._stepping.discard(ident)
+            self._debugging.pop(ident, None)
+            self._busy.add(ident)
+            self._locals_to_fast(frame, l)
+        if not self._active:
+            return ("detach",)
+        # This stop again, as it was (its frame and variable ids are new).
+        self._inspector.reset()
+        with self._state_lock:
+            self._stop = stop
+            self._stopped_mode = True
+        if failed:
+            self._send("print", {"input": code_text, "exc": True, "output": failed[0]})
+        self._send("print", {"input": code_text, "exc": False,
+                             "output": "LEAVING RECURSIVE DEBUGGER"})
+        self._send_watch_values(stop)
+        self._send("stack", self._stack_payload(stop))
+        return None
 
     def _resume_of(self, stop, e, p, view):
         """The resume a resuming command asks for, as (kind, until line or None, the view of the
@@ -772,6 +862,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 raise _CommandError("disable", 'disable takes "soft" or "hard", got %r' % (mode,))
             self.detach(mode, id_)
             return ("detach",)
+        if e == "debug":
+            return self._cmd_debug(stop, view, p, id_)
         if e == "eval":
             self._cmd_eval(view, p, id_)
         elif e == "pprint":

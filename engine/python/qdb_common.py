@@ -95,6 +95,7 @@ class _Stop(object):
         self.exception = None  # payload of the exception event, resent on start
         self.exc_value = None  # the exception object itself, for exception_info
         self.locals_cache = {}
+        self.depth = 0  # > 0: a stop inside the code of `debug` (pdb's recursive debugger)
 
     @property
     def frame(self):
