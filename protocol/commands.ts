@@ -89,6 +89,8 @@ export const clientStart = optional(union(
     auth: string({ maxLength: MAX_AUTH_LENGTH }),
     protocol: integer({ min: 1 }),
     name: string({ maxLength: 64 }),
+    // The program's last output (64 KiB) first, when others are attached already.
+    history: boolean(),
   }),
 ));
 

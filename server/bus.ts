@@ -57,6 +57,8 @@ export interface RemoteJoin {
   protocol: number;
   /** The id of its `start`. */
   startId?: MessageId | undefined;
+  /** It asked for the program's last output. */
+  history?: boolean | undefined;
 }
 
 /** One text of the up topic. */
@@ -87,7 +89,8 @@ export function parseUp(text: string): Up {
       if (startId !== undefined && typeof startId !== "string" && typeof startId !== "number") {
         throw bad("a start id");
       }
-      return { k: "join", c: value.c, name, address, access, protocol, startId };
+      const history = value.history === true;
+      return { k: "join", c: value.c, name, address, access, protocol, startId, history };
     }
     case "msg":
       return { k: "msg", c: value.c, m: checkEnvelope(value.m) };

@@ -62,6 +62,8 @@ export interface ClientStart {
   auth: string;
   /** What the auth function granted. */
   access: Access;
+  /** It asked for the program's last output (`history`). */
+  history: boolean;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function serveClient(
     access: begun.access,
     // Clients that do not say are the original qdb's: protocol 1.
     protocol: Math.min(begun.protocol ?? 1, PROTOCOL_VERSION),
+    history: begun.history,
   };
   await enter(ctx, sessionId, client, incoming, true);
 }
@@ -237,6 +240,7 @@ function joinOf(client: ClientPeer): RemoteJoin {
     access: client.access,
     protocol: client.protocol,
     startId: client.startId,
+    ...(client.history ? { history: true } : {}),
   };
 }
 
@@ -312,6 +316,7 @@ export async function hostRemoteClients(ctx: ServerContext, session: Session): P
       startId: up.startId,
       access: up.access,
       protocol: Math.min(up.protocol, PROTOCOL_VERSION),
+      history: up.history === true,
     };
     attend(ctx, session, client, transport.incoming[Symbol.asyncIterator]()).catch((error) => {
       ctx.log(`session ${session.id}: remote client ${client.id}: internal error: ${error}`);
@@ -400,7 +405,14 @@ export async function readStart(
     transport.close();
     return undefined;
   }
-  return { start, name: p.name, protocol: p.protocol, auth: p.auth ?? "", access };
+  return {
+    start,
+    name: p.name,
+    protocol: p.protocol,
+    auth: p.auth ?? "",
+    access,
+    history: p.history === true,
+  };
 }
 
 /**
@@ -420,6 +432,11 @@ function join(ctx: ServerContext, session: Session, client: ClientPeer): void {
   // The client that comes sees what the program printed while nobody was there to see it
   // (before the first client, or after the last one left or was dropped).
   const early = session.takeEarly();
+  // A client that asks (a page opened beside a terminal) sees the last of it when others were
+  // there to see it.
+  if (early.texts.length === 0 && early.dropped === 0 && client.history) {
+    early.texts = session.scrollback();
+  }
   if (early.dropped > 0) {
     const kept = `the server keeps ${MAX_EARLY_BYTES / 1024 / 1024} MiB`;
     transport.send(errorEvent(

@@ -95,7 +95,7 @@ export class HttpFront {
   }
 
   /** A plain request: the session list, the web client, or a word on what is served here. */
-  #page(request: Request, rest: string, remote: string): Response | Promise<Response> {
+  async #page(request: Request, rest: string, remote: string): Promise<Response> {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
     }
@@ -105,7 +105,10 @@ export class HttpFront {
       return this.#listResponse(request, remote, group);
     }
     if (this.#ctx.settings.web) {
-      const page = webResponse(base, rest, (id) => SESSION_ID_PATTERN.test(id));
+      // Whether the list page must ask for a token before it asks for the list.
+      const tokenNeeded = rest === "" &&
+        !await this.#admission.authorize({ role: "list", auth: "", session: "", remote });
+      const page = webResponse(base, rest, (id) => SESSION_ID_PATTERN.test(id), tokenNeeded);
       if (page) return page;
     }
     if (rest === "") {

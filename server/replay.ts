@@ -21,6 +21,11 @@ export interface ReplayBudget {
  * go): one session's replay buffer.
  */
 export const MAX_EARLY_BYTES = 1024 * 1024;
+/**
+ * Most bytes of recent output a session keeps for a client that asks for it when it attaches
+ * beside others (a web page opened while a terminal is attached): its scrollback.
+ */
+export const MAX_SCROLLBACK_BYTES = 64 * 1024;
 /** What one kept message costs besides its JSON text (a string's header, its slot). */
 const REPLAY_OVERHEAD_BYTES = 48;
 
@@ -32,10 +37,15 @@ export class ReplayBuffer {
   #bytes = 0;
   #dropped = 0;
   readonly #budget: ReplayBudget;
+  readonly #max: number;
 
-  /** A buffer that counts what it keeps against `budget` (default: its own bound only). */
-  constructor(budget: ReplayBudget = { used: 0, max: Infinity }) {
+  /**
+   * A buffer that counts what it keeps against `budget` (default: its own bound only), at most
+   * `max` bytes of it.
+   */
+  constructor(budget: ReplayBudget = { used: 0, max: Infinity }, max = MAX_EARLY_BYTES) {
     this.#budget = budget;
+    this.#max = max;
   }
 
   /**
@@ -47,7 +57,7 @@ export class ReplayBuffer {
     const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
     if (!output && msg.e !== "exception") return;
     // A print larger than the whole buffer is not even serialised.
-    if (output && typeof p?.output === "string" && p.output.length > MAX_EARLY_BYTES) {
+    if (output && typeof p?.output === "string" && p.output.length > this.#max) {
       this.#dropped++;
       return;
     }
@@ -59,7 +69,7 @@ export class ReplayBuffer {
     this.#bytes += size;
     this.#budget.used += size;
     while (
-      (this.#bytes > MAX_EARLY_BYTES || this.#budget.used > this.#budget.max) &&
+      (this.#bytes > this.#max || this.#budget.used > this.#budget.max) &&
       this.#head < this.#items.length
     ) {
       const dropped = this.#items[this.#head]!.size;
@@ -79,11 +89,16 @@ export class ReplayBuffer {
    * bounds; the buffer is empty after.
    */
   take(): { texts: string[]; dropped: number } {
-    const texts = this.#items.slice(this.#head).map((item) => item.json);
+    const texts = this.peek();
     this.drop();
     const dropped = this.#dropped;
     this.#dropped = 0;
     return { texts, dropped };
+  }
+
+  /** Everything kept (each a message's JSON text), which stays kept. */
+  peek(): string[] {
+    return this.#items.slice(this.#head).map((item) => item.json);
   }
 
   /** Lets go of everything kept. Idempotent. */

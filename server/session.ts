@@ -23,7 +23,7 @@ import {
 import type { MessageTransport } from "../transport/transport.ts";
 import type { Access } from "./auth.ts";
 import type { Relay } from "./bus.ts";
-import { type ReplayBudget, ReplayBuffer } from "./replay.ts";
+import { MAX_SCROLLBACK_BYTES, type ReplayBudget, ReplayBuffer } from "./replay.ts";
 import { type SnapshotBudget, SnapshotStore } from "./snapshots.ts";
 
 export { MAX_EARLY_BYTES, type ReplayBudget } from "./replay.ts";
@@ -49,6 +49,8 @@ export interface ClientPeer {
   readonly access: Access;
   /** The protocol version agreed at `start`: the client's, at most the server's. */
   readonly protocol: number;
+  /** It asked for the program's last output when it attached beside others. */
+  readonly history?: boolean | undefined;
   /**
    * What it had unread, had been written to it, and the kernel held for it (where known) when
    * it last made progress, and since when: a stall is no progress.
@@ -172,6 +174,8 @@ export class Session {
   readonly #named = new Map<SessionTimer, ReturnType<typeof setTimeout>>();
   readonly #routes = new Map<number, Route>();
   readonly #replay: ReplayBuffer;
+  /** The last of the program's output, for a client that asks when it attaches. */
+  readonly #scrollback: ReplayBuffer;
   #nextRoute = 1;
   readonly #maxQueued: number;
   readonly #onSlow: ((client: ClientPeer) => void) | undefined;
@@ -182,6 +186,7 @@ export class Session {
     this.#pressure = options.pressure ?? { over: false };
     this.#maxQueued = options.maxQueuedBytes ?? Infinity;
     this.#replay = new ReplayBuffer(options.replayBudget);
+    this.#scrollback = new ReplayBuffer(options.replayBudget, MAX_SCROLLBACK_BYTES);
     this.snapshots = new SnapshotStore(id, options.snapshotBudget);
     this.#onSlow = options.onSlowClient;
   }
@@ -229,6 +234,7 @@ export class Session {
     this.#ended = true;
     this.clearTimers();
     this.#replay.drop();
+    this.#scrollback.drop();
     return true;
   }
 
@@ -332,6 +338,7 @@ export class Session {
    */
   broadcast(msg: Message): void {
     if (this.#clients.size === 0) this.#replay.keep(msg);
+    this.#scrollback.keep(msg);
     const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
     if (msg.e === "ok") {
@@ -373,6 +380,11 @@ export class Session {
    */
   takeEarly(): { texts: string[]; dropped: number } {
     return this.#replay.take();
+  }
+
+  /** The program's last output (64 KiB at most), each a message's JSON text. */
+  scrollback(): string[] {
+    return this.#scrollback.peek();
   }
 
   /** Sends a server event to every client except `except`. */
@@ -446,6 +458,7 @@ export class Session {
   /** Lets go of the output kept for a next client. Idempotent. */
   dropReplay(): void {
     this.#replay.drop();
+    this.#scrollback.drop();
     this.snapshots.clear();
   }
 

@@ -33,12 +33,21 @@ function escapeHtml(text: string): string {
 }
 
 /** The page: the session list (`session` and `group` undefined), one session, or a group. */
-function page(base: string, session: string | undefined, group?: string): string {
-  const data = session !== undefined
-    ? ` data-session="${escapeHtml(session)}"`
-    : group !== undefined
-    ? ` data-group="${escapeHtml(group)}"`
-    : "";
+function page(
+  base: string,
+  session: string | undefined,
+  group?: string,
+  tokenNeeded = false,
+): string {
+  const data =
+    (session !== undefined
+      ? ` data-session="${escapeHtml(session)}"`
+      : group !== undefined
+      ? ` data-group="${escapeHtml(group)}"`
+      : "") +
+    // The list needs a token: the page asks for one first (a refused request would be an
+    // error in the browser's console on every first visit).
+    (tokenNeeded ? ' data-auth="token"' : "");
   return [
     "<!doctype html>",
     '<html lang="en">',
@@ -67,6 +76,7 @@ export function webResponse(
   base: string,
   rest: string,
   validSession: (id: string) => boolean,
+  tokenNeeded = false,
 ): Response | undefined {
   const asset = ASSETS[rest];
   if (asset) {
@@ -89,7 +99,7 @@ export function webResponse(
   } else if (rest !== "") {
     return undefined;
   }
-  return new Response(page(base, session, group), {
+  return new Response(page(base, session, group, tokenNeeded), {
     headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8" },
   });
 }

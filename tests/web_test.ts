@@ -434,3 +434,58 @@ webTest(
     }
   },
 );
+
+webTest(
+  "web client: a tokenless first load asks for the token with no failed request; a page opened beside a terminal shows the output so far",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "qdb-web-scrollback-" });
+    const program = `${dir}/talk.py`;
+    await Deno.writeTextFile(
+      program,
+      'import os, time\nfor i in range(3):\n    print("said", i, flush=True)\n' +
+        `while not os.path.exists(${JSON.stringify(`${dir}/stop`)}):\n    time.sleep(0.05)\n`,
+    );
+    const server = await serve({ clientPort: 0, tracerPort: 0, token: TOKEN });
+    const tracer = await startTracer({
+      engine: pythonEngine,
+      interpreter: pythons.at(-1)!.path,
+      program,
+      server: server.tracerUrl,
+      session: "talk",
+      token: TOKEN,
+      stdin: "null",
+      stopOnEntry: false,
+    });
+    // A terminal's client was there first: the output was its (the server keeps nothing for
+    // a next client when one saw it).
+    const first = await QdbClient.connect(server.clientUrl, { session: "talk", auth: TOKEN });
+    let seen = "";
+    for await (const event of first.events) {
+      if (event.e === "print") seen += event.p.output;
+      if (seen.includes("said 2")) break;
+    }
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(30_000);
+      const failures: string[] = [];
+      page.on("response", (r) => r.status() >= 400 && failures.push(`${r.status()} ${r.url()}`));
+      page.on("console", (m) => m.type() === "error" && failures.push(m.text()));
+      const http = server.clientUrl.replace(/^ws/, "http");
+      await page.goto(`${http}/`);
+      await page.getByRole("textbox", { name: "Token" }).fill(TOKEN);
+      await page.getByRole("button", { name: "Connect" }).click();
+      await page.getByRole("link", { name: "talk" }).click();
+      await page.locator("pre.output", { hasText: "said 0\nsaid 1\nsaid 2" }).waitFor();
+      assertEquals(failures, []);
+    } finally {
+      await browser.close();
+      first.close();
+      await Deno.writeTextFile(`${dir}/stop`, "");
+      await tracer.done;
+      await tracer.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -38,6 +38,9 @@ async function listPage(): Promise<void> {
   main.append(groups, table);
   body.append(main);
   const load = async () => {
+    if (!token() && body.dataset.auth === "token") {
+      return askToken("This server needs a token to list its sessions.", load);
+    }
     const headers: HeadersInit = token() ? { authorization: `Bearer ${token()}` } : {};
     const response = await fetch(`${base}sessions`, { headers });
     if (response.status === 401) {
@@ -594,6 +597,8 @@ function sessionPage(id: string): void {
     );
   }
 
+  /** Whether this page was attached once (a link after that is a reconnection). */
+  let linked = false;
   // The link, and coming back after a network blip.
   function connect(): void {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -605,7 +610,9 @@ function sessionPage(id: string): void {
       ws.send(
         JSON.stringify({
           e: "start",
-          p: { protocol: 2, name: "web", auth: token() },
+          // A page just opened shows the program's last output, as a terminal's scrollback
+          // would (not again after a blip: it has it).
+          p: { protocol: 2, name: "web", auth: token(), ...(linked ? {} : { history: true }) },
           id: START_ID,
         }),
       );
@@ -618,7 +625,7 @@ function sessionPage(id: string): void {
         return; // Not an event this page knows: ignored, as the protocol asks.
       }
       if (!msg) return;
-      if (msg.e === "attached") attached = true;
+      if (msg.e === "attached") attached = linked = true;
       if (msg.e === "error" && msg.p.type === "auth") {
         ended = true; // This connection is refused; another is made with a token.
         ws.close();
