@@ -863,6 +863,9 @@ Deno.test("round 2 finding 4: all sessions' replay buffers together stay within 
   }
   const taken = a.takeEarly();
   assert(taken.dropped > 0 && taken.texts.length > 0);
+  // Their scrollbacks (the last output, for pages opened beside others) count too.
+  assert(a.scrollback().length > 0);
+  a.dropReplay();
   b.dropReplay();
   assertEquals(budget.used, 0);
 });
