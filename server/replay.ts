@@ -50,20 +50,21 @@ export class ReplayBuffer {
 
   /**
    * Keeps `msg` when it is output (a `print` of stdout or stderr) or an `exception`; the oldest
-   * kept go past the bounds.
+   * kept go past the bounds. `text` is its JSON (`{e, p}`), when the caller has it. Returns the
+   * JSON kept, or undefined when it was not kept.
    */
-  keep(msg: Message): void {
+  keep(msg: Message, text?: string): string | undefined {
     const p = msg.p as { input?: unknown; output?: unknown } | undefined;
     const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
-    if (!output && msg.e !== "exception") return;
+    if (!output && msg.e !== "exception") return undefined;
     // A print larger than the whole buffer is not even serialised.
     if (output && typeof p?.output === "string" && p.output.length > this.#max) {
       this.#dropped++;
-      return;
+      return undefined;
     }
     // Kept as text: a parsed event costs several objects and strings, three to four times its
     // JSON for a short line, and the budget counts what is held.
-    const json = JSON.stringify({ e: msg.e, p: msg.p });
+    const json = text ?? JSON.stringify({ e: msg.e, p: msg.p });
     const size = json.length + REPLAY_OVERHEAD_BYTES;
     this.#items.push({ json, size });
     this.#bytes += size;
@@ -82,6 +83,7 @@ export class ReplayBuffer {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
+    return json;
   }
 
   /**

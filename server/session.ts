@@ -337,10 +337,11 @@ export class Session {
    * event's server id) gets it with its own id; the others without one.
    */
   broadcast(msg: Message): void {
-    if (this.#clients.size === 0) this.#replay.keep(msg);
-    this.#scrollback.keep(msg);
-    const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     const bare: Message = msg.p === undefined ? { e: msg.e } : { e: msg.e, p: msg.p };
+    // Output is serialised once: for the scrollback, the replay buffer and every client.
+    const kept = this.#scrollback.keep(bare);
+    if (this.#clients.size === 0) this.#replay.keep(bare, kept);
+    const route = typeof msg.id === "number" ? this.#routes.get(msg.id) : undefined;
     if (msg.e === "ok") {
       // A reply is its command's client's alone, and of the shape its command promises.
       const client = route ? this.clients.get(route.client) : undefined;
@@ -365,7 +366,7 @@ export class Session {
       return;
     }
     // Serialised once for every client that gets it as it is (and held once by their queues).
-    const json = this.clients.size > 1 ? JSON.stringify(bare) : undefined;
+    const json = this.clients.size > 1 ? kept ?? JSON.stringify(bare) : kept;
     for (const client of [...this.clients.values()]) {
       if (route && route.client === client.id && route.id !== undefined) {
         this.#deliver(client, { ...bare, id: route.id });
