@@ -47,6 +47,7 @@ import {
   isRequestCommand,
   type Message,
   type MessageId,
+  nullable,
   object,
   ProtocolError,
   type RequestCommand,
@@ -98,6 +99,9 @@ interface Selection {
 
 /** Most frames of a held thread that `frame {thread}` fetches (protocol 2's page limit). */
 const MAX_HELD_FRAMES = 1000;
+
+/** The engine's answer to `locate`: the file as breakpoints name it, and as the person did. */
+const LOCATED = object({ path: nullable(string()), name: string() });
 
 /** The answer to the core's own `stack_trace`: a stopped thread's frames, newest first. */
 const STACK_TRACE = object({ result: RESULTS.stack_trace });
@@ -343,6 +347,8 @@ export class DebugCore {
         return await this.#select(command);
       case "breakpoints":
         return this.#out.push(this.#breakpointsEvent(command.id));
+      case "list":
+        return await this.#list(command);
       case "set_break":
       case "clear_break":
       case "update_break": {
@@ -380,6 +386,79 @@ export class DebugCore {
     }
     const frame = selection?.frames[selection.index]?.id;
     this.#engine.send(frame === undefined ? command : { ...command, frame });
+  }
+
+  /**
+   * Protocol 1's `list`, for every engine: the file (the selected frame's, the program's while
+   * it runs, or one the person named, found as breakpoints find it) through `source`, cut to
+   * the lines asked for. A range with one end open gets 11 lines, as pdb's `list`.
+   */
+  async #list(command: Message): Promise<void> {
+    let p: Infer<typeof COMMANDS.list.payload>;
+    try {
+      p = COMMANDS.list.payload.check(command.p, "payload");
+    } catch (error) {
+      const text = error instanceof SchemaError ? error.message : String(error);
+      return this.#fail("list", command.id, "payload", text);
+    }
+    const selection = this.#selection;
+    // The selected frame's file, or a file of this stop's frames by the name it shows.
+    let path = p?.file === undefined
+      ? selection?.frames[selection.index]?.file
+      : selection?.frames.find((f) => f.file === p.file)?.file;
+    let label = path;
+    if (path === undefined) {
+      const found = await this.#result("locate", p?.file === undefined ? {} : { file: p.file });
+      const place = found && "result" in found ? LOCATED.check(found.result, "answer") : undefined;
+      label = p?.file ?? place?.name ?? "the program";
+      if (!place?.path) {
+        return this.#fail("list", command.id, "list", `Cannot list ${label}: no such file`);
+      }
+      path = place.path;
+    }
+    const answer = await this.#result("source", { path });
+    if (!answer || "error" in answer) {
+      const why = answer?.error.data ?? "the program ended";
+      return this.#fail(
+        "list",
+        command.id,
+        "list",
+        `Cannot list ${label}: ${String(why).replace(/^Cannot read [^:]*: /, "")}`,
+      );
+    }
+    const { text } = RESULTS.source.check(answer.result, "answer");
+    let start = p?.start;
+    let end = p?.end;
+    if (start !== undefined || end !== undefined) {
+      start ??= Math.max(1, end! - 10);
+      end ??= start + 10;
+    }
+    const lines = text.split(/(?<=\n)/);
+    const out: TracerMessage = {
+      e: "list",
+      p: start === undefined ? text : lines.slice(start - 1, end).join(""),
+    };
+    if (command.id !== undefined) out.id = command.id;
+    this.#out.push(out);
+  }
+
+  /** The result of an engine request of the core's own, or its error; undefined if it ended. */
+  async #result(
+    command: EngineRequest["p"]["command"],
+    args: unknown,
+  ): Promise<{ result: unknown } | { error: { type: string; data: unknown } } | undefined> {
+    const answer = await this.#ask(command, args);
+    if (!answer) return undefined;
+    const p = answer.p;
+    if (answer.e === "response" && p && typeof p === "object") {
+      if ("result" in p) return { result: p.result };
+      if ("error" in p && p.error && typeof p.error === "object") {
+        const error = p.error as { type?: unknown; data?: unknown };
+        return { error: { type: String(error.type ?? "internal"), data: error.data } };
+      }
+    }
+    const data = p && typeof p === "object" && "data" in p ? p.data : "no answer";
+    return { error: { type: "internal", data } };
   }
 
   /** Runs a breakpoint command; a failure becomes its error (nothing else changed). */

@@ -698,7 +698,7 @@ onEveryPython(
       // Entered: stopped at the code's first line, with pdb's nested prompt.
       assertMatch(
         out,
-        /\(qdb\) debug sq\(x \+ 1\)\nENTERING RECURSIVE DEBUGGER\n> <debug>\(1\)<module>\(\)\n-> sq\(x \+ 1\)\n/,
+        /\(qdb\) debug sq\(x \+ 1\)\nENTERING RECURSIVE DEBUGGER\n> <debug>\(1\)<module>\(\)\n -> {3}1 sq\(x \+ 1\)\n/,
       );
       // Stepped into the call: its own values.
       assertMatch(out, /\(\(qdb\)\) s\n> .*sq\.py\(2\)sq\(\)/);

@@ -851,7 +851,8 @@ export class TerminalClient {
       cached = this.#request("list", { file }, true).then((msg) =>
         msg.e === "list" ? splitSource(String(msg.p)) : undefined
       );
-      this.#sources.set(file, cached);
+      // Code without a file (`<debug>`, `<string>`) is different code each time.
+      if (!/^<.*>$/.test(file)) this.#sources.set(file, cached);
       // A failure (file missing on the tracer's side) is not cached forever.
       cached.then((lines) => lines ?? this.#sources.delete(file));
     }

@@ -72,8 +72,6 @@ for _module in (sys.modules[__name__], qdb_breakpoints, qdb_children, qdb_common
                 qdb_output, qdb_pause, qdb_repr, qdb_threads, qdb_tracing):
     _BRIDGE_FILES.update((_module.__file__, os.path.abspath(_module.__file__)))
 
-# The largest file `list` reads: a source file, not a log or a disk image.
-_MAX_LIST_BYTES = 4 * 1024 * 1024
 
 _RESUME_COMMANDS = frozenset(["step", "next", "return", "until", "continue"])
 _FRAME_COMMANDS = frozenset(
@@ -909,9 +907,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
     def _common_command(self, e, p, id_, stop):
         # Breakpoint commands are the core's: it sends set_breakpoint and the others as
         # requests.
-        if e == "list":
-            self._send("list", self._cmd_list(stop, p), id_)
-        elif e == "complete":
+        # `list` is the core's (through `source`), for every engine.
+        if e == "complete":
             if not isinstance(p, str):
                 raise _CommandError("payload", "complete takes the text before the cursor")
             self._send("completions", {"text": p, "matches": self._complete(stop, p)}, id_)
@@ -1125,57 +1122,14 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             result["output"] = output[:_MAX_OUTPUT]
         return result
 
-    def _cmd_list(self, stop, p):
-        p = p if isinstance(p, dict) else {}
-        file_arg = p.get("file")
-        if file_arg is None:
-            path = self._canon(stop.frame.f_code.co_filename) if stop else self._program
-        else:
-            path = self._resolve_file(file_arg)
-            if path is None:
-                raise _CommandError("list", "Cannot list %s: no such file" % file_arg)
-        label = file_arg or path
-        if self._file_skipped(path) or path in _BRIDGE_FILES:
-            raise _CommandError("list", "Cannot list %s: the file is skipped" % label)
-        if not self._may_read(path):
-            raise _CommandError("list", "Cannot list %s: no such file" % label)
-        start, end = p.get("start"), p.get("end")
-        if start is not None or end is not None:
-            if start is None:
-                start = max(1, end - 10)
-            if end is None:
-                end = start + 10
-        import linecache
-        lines = linecache.cache.get(path, (None, None, None))[2]
-        if not lines:
-            lines = self._read_source_lines(path, label, end)
-        if start is None:
-            return "".join(lines)
-        return "".join(lines[start - 1:end])
-
-    def _read_source_lines(self, path, label, end):
-        """The lines of a regular file, read as bytes and bounded (up to `end` when given). A
-        FIFO, a device or a file under /proc, /sys or /dev (a size of 0 that never ends, such
-        as /proc/self/pagemap) is refused unread."""
-        try:
-            data = qdb_common.read_source_bytes(path, _MAX_LIST_BYTES)
-        except qdb_common.SourceTooLarge as exc:
-            if end is None:
-                raise _CommandError("list", "Cannot list %s: it has more than %d bytes; list a "
-                                    "range of lines instead" % (label, _MAX_LIST_BYTES))
-            data = exc.data
-        except OSError as exc:
-            raise _CommandError("list", "Cannot list %s: %s" % (label, exc.strerror or exc))
-        lines = data.decode("utf-8", "replace").splitlines(True)
-        return lines if end is None else lines[:end]
-
-    def _may_read(self, path):
+    def _may_read(self, path, any_under_full=True):
         """Whether `list` and `set_break` may read this file. With eval policy "full" a client
         can run any code, so any file; otherwise only the program's own Python source: the
         program, the files of loaded modules and of code that ran, and .py files under the
         program's directory or sys.path. Files outside say "no such file", as missing ones do,
-        so that the answer is no oracle for what exists."""
-        if self._eval_policy == "full":
+        so that the answer is no oracle for what exists. `source` (what editors and `list`
+        read) never takes the "full" shortcut: it reads the program's code only."""
+        if self._eval_policy == "full" and any_under_full:
             return True
         path = self._canon(path)
         if path == self._program:

@@ -17,7 +17,7 @@ import sys
 import threading
 import types
 
-from qdb_common import MAX_SOURCE_BYTES, SourceTooLarge, read_source_bytes
+from qdb_common import _BRIDGE_FILES, MAX_SOURCE_BYTES, SourceTooLarge, read_source_bytes
 
 # Most references handed out between two resumes (each costs the program about 200 bytes): a
 # client paging through millions of objects gets an error instead of growing the program's memory
@@ -256,16 +256,29 @@ class Inspector(object):
     # ------------------------------------------------------------------ source
 
     def source(self, args):
-        """The text of a file the program loaded as code; any other path is refused alike,
-        whether it exists or not."""
+        """The text of a file of the program's code: one it loaded, its own Python files (under
+        its directory or sys.path, as the bridge's `_may_read` says, whatever the eval policy),
+        or code it runs that has no file (`<debug>`), kept in linecache. Any other path is refused alike, whether it exists or not. The core's
+        `list` is this text, cut to lines."""
         path = args["path"]
         parts = path.replace("\\", "/").split("/")
         refused = InspectError("source", "Cannot read %s: not a file the program has loaded as "
                                "code" % path)
+        bridge = self._bridge
+        if path.startswith("<") and path.endswith(">"):
+            import linecache
+            entry = linecache.cache.get(path)
+            if not entry or not entry[2]:
+                raise refused
+            data = "".join(entry[2]).encode("utf-8", "replace")
+            return {"path": path, "text": data.decode("utf-8"),
+                    "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
         if not os.path.isabs(path) or ".." in parts:
             raise refused
         real = os.path.realpath(path)
-        if real not in self._loaded_files():
+        if real in _BRIDGE_FILES or bridge._file_skipped(real):
+            raise refused
+        if real not in self._loaded_files() and not bridge._may_read(real, False):
             raise refused
         try:
             data = read_source_bytes(real, MAX_SOURCE_BYTES)

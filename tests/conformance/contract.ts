@@ -195,6 +195,21 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     assertEquals(await errorType(s, "source", { path: "/etc/passwd" }), "source");
   },
 
+  async "list: protocol 1's listing is the core's, from source, for every engine"(s) {
+    // The selected frame's file, whole, then cut to lines; a range open at one end is 11 lines.
+    assertMatch(await v1(s, "list", undefined, "list"), /^# The engine contract's[\s\S]*def visit/);
+    assertEquals(
+      await v1(s, "list", { start: 2, end: 3 }, "list"),
+      'def visit(items, n):\n    label = "visit %d" % n\n',
+    );
+    assertEquals((await v1(s, "list", { start: 1 }, "list")).split("\n").length - 1, 9);
+    assertEquals(
+      await v1(s, "list", { file: s.program, start: 9, end: 9 }, "list"),
+      "    total += visit(list(range(250)), n)\n",
+    );
+    assertEquals(await v1(s, "list", { file: "/nowhere/else.py" }, "error"), "list");
+  },
+
   async "breakpoints: the core's ids and table, the engine's places and hit counts"(s) {
     // The one the program was launched with: id 1, on visit's return line, hit once so far.
     const start = await v1(s, "breakpoints", undefined, "breakpoints");
