@@ -100,6 +100,9 @@ interface Selection {
 /** Most frames of a held thread that `frame {thread}` fetches (protocol 2's page limit). */
 const MAX_HELD_FRAMES = 1000;
 
+/** The most of a file that `list` without a range gives: a source file, not a log. */
+const MAX_LIST_CHARS = 4 * 1024 * 1024;
+
 /** The engine's answer to `locate`: the file as breakpoints name it, and as the person did. */
 const LOCATED = object({ path: nullable(string()), name: string() });
 
@@ -349,6 +352,8 @@ export class DebugCore {
         return this.#out.push(this.#breakpointsEvent(command.id));
       case "list":
         return await this.#list(command);
+      case "complete":
+        return await this.#complete(command);
       case "set_break":
       case "clear_break":
       case "update_break": {
@@ -432,12 +437,50 @@ export class DebugCore {
     if (start !== undefined || end !== undefined) {
       start ??= Math.max(1, end! - 10);
       end ??= start + 10;
+    } else if (text.length > MAX_LIST_CHARS) {
+      return this.#fail(
+        "list",
+        command.id,
+        "list",
+        `Cannot list ${label}: it has more than ${MAX_LIST_CHARS} characters; list a range of lines instead`,
+      );
     }
     const lines = text.split(/(?<=\n)/);
     const out: TracerMessage = {
       e: "list",
       p: start === undefined ? text : lines.slice(start - 1, end).join(""),
     };
+    if (command.id !== undefined) out.id = command.id;
+    this.#out.push(out);
+  }
+
+  /** Protocol 1's `complete`: `completions` in the selected frame, for every engine. */
+  async #complete(command: Message): Promise<void> {
+    let text: string;
+    try {
+      text = COMMANDS.complete.payload.check(command.p, "payload");
+    } catch (error) {
+      const why = error instanceof SchemaError ? error.message : String(error);
+      return this.#fail("complete", command.id, "payload", why);
+    }
+    const selection = this.#selection;
+    const frame = selection?.frames[selection.index]?.id;
+    const answer = await this.#result(
+      "completions",
+      frame === undefined ? { text } : { text, frame },
+    );
+    if (!answer || "error" in answer) {
+      const error = answer?.error;
+      return this.#answerError(
+        { command: "complete", id: command.id },
+        error ?? {
+          type: "tracer",
+          data: "The program ended before answering",
+        },
+      );
+    }
+    const { matches } = RESULTS.completions.check(answer.result, "answer");
+    const out: TracerMessage = { e: "completions", p: { text, matches } };
     if (command.id !== undefined) out.id = command.id;
     this.#out.push(out);
   }

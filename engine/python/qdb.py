@@ -907,12 +907,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
     def _common_command(self, e, p, id_, stop):
         # Breakpoint commands are the core's: it sends set_breakpoint and the others as
         # requests.
-        # `list` is the core's (through `source`), for every engine.
-        if e == "complete":
-            if not isinstance(p, str):
-                raise _CommandError("payload", "complete takes the text before the cursor")
-            self._send("completions", {"text": p, "matches": self._complete(stop, p)}, id_)
-        elif e == "set_exception_break":
+        # `list` and `complete` are the core's (through `source` and `completions`).
+        if e == "set_exception_break":
             if p not in ("raised", "uncaught", "never"):
                 raise _CommandError("payload", 'set_exception_break takes "raised", "uncaught" '
                                     'or "never"')
@@ -1122,14 +1118,13 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             result["output"] = output[:_MAX_OUTPUT]
         return result
 
-    def _may_read(self, path, any_under_full=True):
+    def _may_read(self, path):
         """Whether `list` and `set_break` may read this file. With eval policy "full" a client
         can run any code, so any file; otherwise only the program's own Python source: the
         program, the files of loaded modules and of code that ran, and .py files under the
         program's directory or sys.path. Files outside say "no such file", as missing ones do,
-        so that the answer is no oracle for what exists. `source` (what editors and `list`
-        read) never takes the "full" shortcut: it reads the program's code only."""
-        if self._eval_policy == "full" and any_under_full:
+        so that the answer is no oracle for what exists."""
+        if self._eval_policy == "full":
             return True
         path = self._canon(path)
         if path == self._program:

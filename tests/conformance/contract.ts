@@ -192,7 +192,9 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
     const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
     assertEquals(hash, `sha256:${hex}`);
-    assertEquals(await errorType(s, "source", { path: "/etc/passwd" }), "source");
+    // Files the program may not read as source are refused alike, whether they exist or not.
+    assertEquals(await errorType(s, "source", { path: "etc/passwd" }), "source");
+    assertEquals(await errorType(s, "source", { path: "/nowhere/else.py" }), "source");
   },
 
   async "list: protocol 1's listing is the core's, from source, for every engine"(s) {
