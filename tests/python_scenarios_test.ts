@@ -937,7 +937,8 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
       await new Deno.Command("mkfifo", { args: [fifo] }).output();
       const big = `${dir}/big.py`;
       await Deno.writeTextFile(big, "x = 1\n".repeat(1_000_000));
-      await using s = await open(ctx, "steps.py");
+      // The directory is on the program's path: its files are the program's code, listable.
+      await using s = await open(ctx, "steps.py", { env: { PYTHONPATH: dir } });
       await stopped(s, "entry");
       const hostile = ["\udfff", "-".repeat(99_990) + "1", "1/0", "\0"];
       s.send("set_watch", hostile);
@@ -963,7 +964,7 @@ const scenarios: Record<string, (ctx: Ctx) => Promise<void>> = {
         id = s.send("list", { file, start: 1, end: 2 });
         assertMatch(
           (await s.expect("error", (_, m) => m.id === id)).p.data,
-          file === "/dev/zero" ? /no such file|not a/ : /not a source file \(under \/proc\)/,
+          /no such file|not a/,
         );
         id = s.send("set_break", { file, line: 1 });
         assertMatch(

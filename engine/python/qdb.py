@@ -1118,13 +1118,14 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             result["output"] = output[:_MAX_OUTPUT]
         return result
 
-    def _may_read(self, path):
+    def _may_read(self, path, any_under_full=True):
         """Whether `list` and `set_break` may read this file. With eval policy "full" a client
         can run any code, so any file; otherwise only the program's own Python source: the
         program, the files of loaded modules and of code that ran, and .py files under the
         program's directory or sys.path. Files outside say "no such file", as missing ones do,
-        so that the answer is no oracle for what exists."""
-        if self._eval_policy == "full":
+        so that the answer is no oracle for what exists. `source` (which editors and `list`
+        read) asks without the shortcut of "full": the program's code only."""
+        if self._eval_policy == "full" and any_under_full:
             return True
         path = self._canon(path)
         if path == self._program:

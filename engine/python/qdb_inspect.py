@@ -256,15 +256,14 @@ class Inspector(object):
     # ------------------------------------------------------------------ source
 
     def source(self, args):
-        """The text of a file of the program's code: one it loaded, one the eval policy lets
-        clients read (the bridge's `_may_read`: its own Python files; any file under "full",
-        where a client may run any code anyway), or code it runs that has no file (`<debug>`),
-        kept in linecache. Any other path is refused alike, whether it exists or not. The core's
+        """The text of a file of the program's code: one it loaded, its own Python files (under
+        its directory or sys.path: the bridge's `_may_read`, without the shortcut of policy
+        "full"), or code it runs that has no file (`<debug>`), kept in linecache. Any other path is refused alike, whether it exists or not. The core's
         `list` is this text, cut to lines."""
         path = args["path"]
         parts = path.replace("\\", "/").split("/")
-        refused = InspectError("source", "Cannot read %s: not a file the program has loaded as "
-                               "code" % path)
+        refused = InspectError("source", "Cannot read %s: no such file of the program's code"
+                               % path)
         bridge = self._bridge
         if path.startswith("<") and path.endswith(">"):
             import linecache
@@ -279,7 +278,7 @@ class Inspector(object):
         real = os.path.realpath(path)
         if real in _BRIDGE_FILES or bridge._file_skipped(real):
             raise refused
-        if real not in self._loaded_files() and not bridge._may_read(real):
+        if real not in self._loaded_files() and not bridge._may_read(real, False):
             raise refused
         try:
             data = read_source_bytes(real, MAX_SOURCE_BYTES)

@@ -198,7 +198,7 @@ export class FakeEngine {
             text: this.#source,
             hash: `sha256:${sha256(this.#source)}`,
           })
-          : fail("source", `Cannot read ${args.path}: not a file the program has loaded as code`);
+          : fail("source", `Cannot read ${args.path}: no such file of the program's code`);
     }
     if (this.#running) return fail("running", `${msg.p.command} needs a stopped program`);
     switch (msg.p.command) {
