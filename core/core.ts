@@ -45,6 +45,7 @@ import {
   type Frame,
   type Infer,
   isRequestCommand,
+  MAX_PAGE,
   type Message,
   type MessageId,
   nullable,
@@ -99,6 +100,9 @@ interface Selection {
 
 /** Most frames of a held thread that `frame {thread}` fetches (protocol 2's page limit). */
 const MAX_HELD_FRAMES = 1000;
+
+/** Most names protocol 1's `locals` and `globals` show of one scope. */
+const MAX_NAMES = 10_000;
 
 /** The most of a file that `list` without a range gives: a source file, not a log. */
 const MAX_LIST_CHARS = 4 * 1024 * 1024;
@@ -354,6 +358,10 @@ export class DebugCore {
         return await this.#list(command);
       case "complete":
         return await this.#complete(command);
+      case "locals":
+      case "globals":
+      case "args":
+        return await this.#namespace(command, command.e);
       case "set_break":
       case "clear_break":
       case "update_break": {
@@ -454,6 +462,61 @@ export class DebugCore {
     this.#out.push(out);
   }
 
+  /**
+   * Protocol 1's `locals`, `globals` and `args`, for every engine: the selected frame's scopes
+   * (locals with the closure's, globals, or the parameters of the locals, in order), name to
+   * repr, read through `scopes` and `variables` a page at a time.
+   */
+  async #namespace(command: Message, name: "locals" | "globals" | "args"): Promise<void> {
+    const selection = this.#selection;
+    const frame = selection?.frames[selection.index]?.id;
+    if (!selection || frame === undefined) {
+      const why = `${name} needs a stopped program, and it is running (send pause first)`;
+      return this.#fail(name, command.id, "running", why);
+    }
+    const answer = await this.#result("scopes", { frame });
+    if (!answer || "error" in answer) return this.#answerFailed(name, command.id, answer);
+    const { scopes } = RESULTS.scopes.check(answer.result, "answer");
+    const own = scopes.filter((s) => s.kind !== "globals");
+    // A module's frame has no locals of its own: its globals are its locals.
+    const chosen = name === "globals" || own.length === 0
+      ? scopes.filter((s) => s.kind === "globals")
+      : own;
+    const values = new Map<string, string>();
+    for (const scope of chosen) {
+      for (let start = 0; start < Math.min(scope.named, MAX_NAMES); start += MAX_PAGE) {
+        const page = await this.#result("variables", { ref: scope.ref, start, count: MAX_PAGE });
+        if (!page || "error" in page) return this.#answerFailed(name, command.id, page);
+        const { variables } = RESULTS.variables.check(page.result, "answer");
+        for (const v of variables) values.set(v.name, v.value);
+        if (variables.length < MAX_PAGE) break;
+      }
+    }
+    let names = [...values.keys()];
+    if (name === "args") {
+      const params = scopes.find((s) => s.kind === "locals")?.args ?? [];
+      names = params.filter((n) => values.has(n));
+    }
+    const out: TracerMessage = {
+      e: name,
+      p: Object.fromEntries(names.map((n) => [n, values.get(n)!])),
+    };
+    if (command.id !== undefined) out.id = command.id;
+    this.#out.push(out);
+  }
+
+  /** A request of the core's own failed (or the program ended): the command's error. */
+  #answerFailed(
+    command: string,
+    id: MessageId | undefined,
+    answer: { error: { type: string; data: unknown } } | undefined,
+  ): void {
+    this.#answerError(
+      { command, id },
+      answer?.error ?? { type: "tracer", data: "The program ended before answering" },
+    );
+  }
+
   /** Protocol 1's `complete`: `completions` in the selected frame, for every engine. */
   async #complete(command: Message): Promise<void> {
     let text: string;
@@ -469,16 +532,7 @@ export class DebugCore {
       "completions",
       frame === undefined ? { text } : { text, frame },
     );
-    if (!answer || "error" in answer) {
-      const error = answer?.error;
-      return this.#answerError(
-        { command: "complete", id: command.id },
-        error ?? {
-          type: "tracer",
-          data: "The program ended before answering",
-        },
-      );
-    }
+    if (!answer || "error" in answer) return this.#answerFailed("complete", command.id, answer);
     const { matches } = RESULTS.completions.check(answer.result, "answer");
     const out: TracerMessage = { e: "completions", p: { text, matches } };
     if (command.id !== undefined) out.id = command.id;

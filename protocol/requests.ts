@@ -211,6 +211,8 @@ export interface Scope {
   ref: number;
   /** How many variables. */
   named: number;
+  /** In the locals scope: the names of the frame's parameters, in order (protocol 1's `args`). */
+  args?: string[];
 }
 
 /** A scope of a frame: its variables are the children of `ref`. */
@@ -219,7 +221,7 @@ export const scopeSchema: Schema<Scope> = object({
   kind: literal("locals", "globals", "closure"),
   ref: id,
   named: count,
-});
+}, { args: array(string({ maxLength: 1000 }), { maxItems: 10_000 }) });
 
 const valueFields = {
   value: string({ maxLength: MAX_VALUE_LENGTH }),

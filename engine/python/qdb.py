@@ -866,8 +866,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             self._cmd_eval(view, p, id_)
         elif e == "pprint":
             self._cmd_pprint(view, p, id_)
-        elif e in ("locals", "globals", "args"):
-            self._send(e, self._namespace_payload(view, e), id_)
         elif e == "stack":
             self._send("stack", self._stack_payload(stop), id_)
         elif e == "pause":
@@ -1145,31 +1143,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             if path.startswith(root.rstrip(os.sep) + os.sep):
                 return True
         return False
-
-    def _namespace_payload(self, stop, kind):
-        frame = stop.frame
-        if kind == "globals":
-            space = frame.f_globals
-        else:
-            space = self._frame_locals(stop, frame)
-        out = {}
-        try:
-            items = list(space.items())
-        except Exception:
-            items = []
-        if kind == "args":
-            code = frame.f_code
-            n = code.co_argcount + code.co_kwonlyargcount
-            n += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
-            names = code.co_varnames[:n]
-            items = [(k, v) for k, v in items if k in names]
-            order = {name: i for i, name in enumerate(names)}
-            items.sort(key=lambda kv: order.get(kv[0], 0))
-        for k, v in items:
-            if k == "__builtins__":
-                continue
-            out[str(k)] = self._short_repr(v)
-        return out
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -140,7 +140,13 @@ class Inspector(object):
         # The counts are those of what `variables` lists: one rule for both.
         if self._bridge._frame_locals(stop, frame) is not frame.f_globals:
             count = len(self._scope_children(stop, frame, "locals"))
-            out.append(self._scope("Locals", "locals", frame, count))
+            scope = self._scope("Locals", "locals", frame, count)
+            # The parameters, in order (protocol 1's `args`, answered by qdb's core).
+            code = frame.f_code
+            n = code.co_argcount + code.co_kwonlyargcount
+            n += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+            scope["args"] = list(code.co_varnames[:n])
+            out.append(scope)
             if frame.f_code.co_freevars:
                 count = len(self._scope_children(stop, frame, "closure"))
                 out.append(self._scope("Closure", "closure", frame, count))

@@ -213,6 +213,26 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     assertEquals(await v1(s, "list", { file: "/nowhere/else.py" }, "error"), "list");
   },
 
+  async "locals, args and globals: protocol 1's are the core's, from scopes and variables"(s) {
+    const locals = await v1(s, "locals", undefined, "locals");
+    assertEquals(Object.keys(locals).sort(), ["items", "label", "n"]);
+    assertEquals([locals.n, locals.label], ["0", "'visit 0'"]);
+    assertMatch(locals.items, /^\[0, 1, 2, /);
+    // The parameters, in order.
+    assertEquals(Object.entries(await v1(s, "args", undefined, "args")), [
+      ["items", locals.items],
+      ["n", "0"],
+    ]);
+    const globals = await v1(s, "globals", undefined, "globals");
+    assertEquals([globals.total, globals.n], ["0", "0"]);
+    // In the module's frame, its globals are its locals.
+    await v1(s, "up", undefined, "stack");
+    const module = await v1(s, "locals", undefined, "locals");
+    assertEquals([module.total, module.n], ["0", "0"]);
+    assertEquals(await v1(s, "args", undefined, "args"), {});
+    await v1(s, "down", undefined, "stack");
+  },
+
   async "breakpoints: the core's ids and table, the engine's places and hit counts"(s) {
     // The one the program was launched with: id 1, on visit's return line, hit once so far.
     const start = await v1(s, "breakpoints", undefined, "breakpoints");

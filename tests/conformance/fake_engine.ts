@@ -31,7 +31,10 @@ export class FakeEngine {
   #frames = new Map<number, "visit" | "<module>">();
   /** The breakpoints the core placed (and the one from the configuration, id 1). */
   #bps = new Map<number, Record<string, unknown>>();
-  #refs = new Map<number, { scope: "locals" | "globals"; frame: string } | { list: number[] }>();
+  #refs = new Map<
+    number,
+    { scope: "locals" | "globals"; frame: "visit" | "<module>" } | { list: number[] }
+  >();
 
   constructor(program: string, source: string) {
     this.#program = program;
@@ -130,6 +133,11 @@ export class FakeEngine {
     };
   }
 
+  /** The module's variables (the function `visit` left out). */
+  #globals(): Record<string, Value> {
+    return { total: this.#n === 0 ? 0 : 250, n: this.#n };
+  }
+
   /** `NAME` or `NAME + INT` over a frame's names; a string is the exception it raises. */
   #evaluate(expr: string, frame?: "visit" | "<module>"): { v: Value } | string {
     const m = /^\s*([a-z_]+)\s*(?:\+\s*(\d+))?\s*$/.exec(expr);
@@ -220,9 +228,16 @@ export class FakeEngine {
       case "scopes": {
         const frame = this.#frames.get(args.frame as number);
         if (!frame) return fail("reference", `No frame ${args.frame} at this stop`);
+        // A function's frame has its locals (and parameters) and the globals; the module's, its
+        // globals only.
+        const globals = this.#nextId++;
+        this.#refs.set(globals, { scope: "globals", frame });
+        const scopes = [{ name: "Globals", kind: "globals", ref: globals, named: 2 }];
+        if (frame === "<module>") return answer({ scopes });
         const ref = this.#nextId++;
         this.#refs.set(ref, { scope: "locals", frame });
-        return answer({ scopes: [{ name: "Locals", kind: "locals", ref, named: 3 }] });
+        const locals = { name: "Locals", kind: "locals", ref, named: 3, args: ["items", "n"] };
+        return answer({ scopes: [locals, ...scopes] });
       }
       case "variables": {
         const entry = this.#refs.get(args.ref as number);
@@ -236,7 +251,8 @@ export class FakeEngine {
             variables: page.map((v, i) => ({ name: `[${start + i}]`, ...this.#value(v) })),
           });
         }
-        const pairs = Object.entries(this.#locals()).slice(start, start + count);
+        const names = entry.scope === "globals" ? this.#globals() : this.#locals(entry.frame);
+        const pairs = Object.entries(names).slice(start, start + count);
         return answer({ variables: pairs.map(([name, v]) => ({ name, ...this.#value(v) })) });
       }
       case "watch": {
