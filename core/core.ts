@@ -114,7 +114,7 @@ const LOCATED = object({ path: nullable(string()), name: string() });
 const STACK_TRACE = object({ result: RESULTS.stack_trace });
 
 /** Commands whose replies the core adds to (the id remembered until their reply). */
-const FOLLOWED = new Set(["start", "eval"]);
+const FOLLOWED = new Set(["start"]);
 /** Most commands followed at once; the oldest is forgotten past it. */
 const MAX_FOLLOWED = 1000;
 
@@ -327,16 +327,6 @@ export class DebugCore {
         if (rule !== undefined) return this.#out.push({ ...checked, p: { ...checked.p, rule } });
         break;
       }
-      case "print":
-        if (followed === "eval") {
-          // Code that ran may have changed what the watches show.
-          this.#followed.delete(checked.id!);
-          this.#out.push(checked);
-          await this.#refresh();
-          this.#out.push(this.#watchlist(checked.id));
-          return;
-        }
-        break;
     }
     this.#out.push(checked);
   }
@@ -362,6 +352,9 @@ export class DebugCore {
       case "globals":
       case "args":
         return await this.#namespace(command, command.e);
+      case "eval":
+      case "pprint":
+        return await this.#evaluate(command, command.e);
       case "set_break":
       case "clear_break":
       case "update_break": {
@@ -460,6 +453,45 @@ export class DebugCore {
     };
     if (command.id !== undefined) out.id = command.id;
     this.#out.push(out);
+  }
+
+  /**
+   * Protocol 1's `eval` (a REPL line; `{code, repr}`: pdb's `p`) and `pprint`, for every
+   * engine: `evaluate` with `echo` in the selected frame, shown as the REPL would (what the code
+   * printed, then the value or the exception) in one `print`. Code that ran may have changed
+   * what the watches show: after an `eval` they are evaluated again.
+   */
+  async #evaluate(command: Message, name: "eval" | "pprint"): Promise<void> {
+    let code: string;
+    let echo: "repl" | "repr" | "pretty";
+    try {
+      const p = COMMANDS[name].payload.check(command.p, "payload");
+      code = typeof p === "string" ? p : p.code;
+      echo = name === "pprint" ? "pretty" : typeof p !== "string" && p.repr ? "repr" : "repl";
+    } catch (error) {
+      const why = error instanceof SchemaError ? error.message : String(error);
+      return this.#fail(name, command.id, "payload", why);
+    }
+    const selection = this.#selection;
+    const frame = selection?.frames[selection.index]?.id;
+    if (!selection || frame === undefined) {
+      const why = `${name} needs a stopped program, and it is running (send pause first)`;
+      return this.#fail(name, command.id, "running", why);
+    }
+    const answer = await this.#result("evaluate", { expr: code, frame, context: "repl", echo });
+    if (!answer || "error" in answer) return this.#answerFailed(name, command.id, answer);
+    const r = RESULTS.evaluate.check(answer.result, "answer");
+    const text = (r.output ?? "") + (r.display !== undefined ? `${r.display}\n` : "");
+    const out: TracerMessage = {
+      e: "print",
+      p: { input: code, exc: r.raised === true, output: text.replace(/\n$/, "") },
+    };
+    if (command.id !== undefined) out.id = command.id;
+    this.#out.push(out);
+    if (name === "eval") {
+      await this.#refresh();
+      this.#out.push(this.#watchlist(command.id));
+    }
   }
 
   /**

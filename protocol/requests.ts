@@ -66,9 +66,11 @@ export const evaluateArgs: Schema<{
   expr: string;
   frame?: number;
   context?: "repl" | "watch" | "hover";
+  echo?: "repl" | "repr" | "pretty";
 }> = object({ expr: string({ nonEmpty: true, maxLength: 100_000 }) }, {
   frame: id,
   context: literal("repl", "watch", "hover"),
+  echo: literal("repl", "repr", "pretty"),
 });
 
 /** Payload of `set_variable`: a child of a reference gets the value of an expression. */
@@ -255,11 +257,23 @@ export const valueSchema: Schema<Value> = object(valueFields);
 export interface EvaluateResult extends Value {
   /** What the code printed, if anything. */
   output?: string;
+  /**
+   * With `echo`: what the language's REPL shows of the value (a whole repr, up to 1 MB; none
+   * when the REPL shows nothing), or the exception's text when it `raised`.
+   */
+  display?: string;
+  /** With `echo`: the code raised (its text is `display`, after `output`). */
+  raised?: boolean;
 }
+
+/** Longest `display` of `evaluate` (protocol 1's `p` shows up to 1,000,000 characters). */
+export const MAX_DISPLAY_LENGTH = 1_100_000;
 
 /** What `evaluate` replies. */
 export const evaluateResultSchema: Schema<EvaluateResult> = object(valueFields, {
   output: string(),
+  display: string({ maxLength: MAX_DISPLAY_LENGTH }),
+  raised: boolean(),
 });
 
 /** A child of a value, or a variable of a scope. */

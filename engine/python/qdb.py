@@ -862,11 +862,9 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             return ("detach",)
         if e == "debug":
             return self._cmd_debug(stop, view, p, id_)
-        if e == "eval":
-            self._cmd_eval(view, p, id_)
-        elif e == "pprint":
-            self._cmd_pprint(view, p, id_)
-        elif e == "stack":
+        # eval, pprint, list, complete, locals, globals and args are the core's, through
+        # the engine's requests (evaluate, source, completions, scopes and variables).
+        if e == "stack":
             self._send("stack", self._stack_payload(stop), id_)
         elif e == "pause":
             self._send("stack", self._stack_payload(stop), id_)
@@ -1080,40 +1078,74 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
     def _evaluate(self, stop, args):
         """An expression (or, in the `repl` context, statements) in a frame given by id or the
         selected one: its value with a reference to its children. What it prints is in
-        `output`."""
+        `output`. With `echo` (protocol 1's eval, p and pp, which qdb's core answers through
+        this), `display` is what the REPL shows of it, up to 1 MB: for `repl` an expression's
+        repr (none for None or statements, which run as an interactive line), for `repr` and
+        `pretty` the value's repr or pprint, None too; and an exception is no error but the
+        result, `raised` with its text in `display`, after what was printed before it."""
         expr = args.get("expr")
         context = args.get("context", "repl")
+        echo = args.get("echo")
         frame_id = args.get("frame")
         frame = stop.frame if frame_id is None else self._inspector.frame(stop, frame_id)
+        where = ("pprint" if echo == "pretty" else "eval") if echo else (
+            "evaluate" if context == "repl" else context)
         try:
-            code_text = self._apply_policy(expr, "evaluate" if context == "repl" else context)
+            code_text = self._apply_policy(expr, where)
         except _PolicyRefused as exc:
             raise _CommandError("policy", str(exc))
+        shown = []
         try:
             try:
                 code = compile(code_text, "<qdb>", "eval", dont_inherit=True)
             except SyntaxError:
-                if context != "repl":
+                if context != "repl" or echo in ("repr", "pretty"):
                     raise
-                code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
+                try:
+                    # One interactive line: its expression statements are echoed.
+                    code = compile(code_text + "\n", "<qdb>", "single", dont_inherit=True)
+                except SyntaxError:
+                    code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
         except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
                 OverflowError) as exc:
+            if echo:
+                return {"value": "None", "type": "NoneType", "ref": 0, "named": 0,
+                        "indexed": 0, "raised": True, "display": _exc_line(exc)}
             raise _CommandError("eval", _exc_line(exc))
         g, l = frame.f_globals, self._frame_locals(stop, frame)
         capture = _Capture()
-        saved = sys.stdout, sys.stderr
+
+        def displayhook(value):
+            if value is not None:
+                shown.append(self._full_repr(value))
+
+        saved = sys.stdout, sys.stderr, sys.displayhook
         sys.stdout = sys.stderr = capture
+        sys.displayhook = displayhook
+        raised = None
+        value = None
         try:
             value = self._with_deadline(eval, code, g, l)
         except _EvalFailed as exc:
-            raise _CommandError("eval", exc.text)
+            if not echo:
+                raise _CommandError("eval", exc.text)
+            raised = exc.text
         finally:
-            sys.stdout, sys.stderr = saved
+            sys.stdout, sys.stderr, sys.displayhook = saved
             self._locals_to_fast(frame, l)
         result = self._inspector.value(value)
         output = capture.getvalue()
         if output:
             result["output"] = output[:_MAX_OUTPUT]
+        if raised is not None:
+            result["raised"] = True
+            result["display"] = raised[:_MAX_OUTPUT]
+        elif echo in ("repr", "pretty"):
+            result["display"] = self._full_repr(value, pretty=echo == "pretty")
+        elif echo == "repl" and shown:
+            result["display"] = "\n".join(shown)[:_MAX_OUTPUT]
+        elif echo == "repl" and value is not None:
+            result["display"] = self._full_repr(value)
         return result
 
     def _may_read(self, path, any_under_full=True):

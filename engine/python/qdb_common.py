@@ -77,10 +77,6 @@ def read_source_bytes(path, limit=MAX_SOURCE_BYTES):
     return data
 
 
-def _strip_one_newline(text):
-    return text[:-1] if text.endswith("\n") else text
-
-
 class _Stop(object):
     """One stop of one thread: its frames (oldest first) and the selected one."""
 

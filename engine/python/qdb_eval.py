@@ -10,9 +10,8 @@ import threading
 import time
 
 import qdb_threads
-from qdb_common import _PY313, _CommandError, _strip_one_newline
-from qdb_output import MAX_OUTPUT as _MAX_OUTPUT
-from qdb_output import _MISSING, _Capture
+from qdb_common import _PY313, _CommandError
+from qdb_output import _MISSING
 from qdb_repr import _exc_line
 
 class _EvalTimeout(BaseException):
@@ -246,83 +245,6 @@ class EvalMixin(object):
                     # true, so it did not wake this thread): keep polling for it.
                     if self._wd_jobs:
                         self._wd_polling = True
-
-    def _cmd_eval(self, stop, p, id_):
-        as_repr = False
-        if isinstance(p, dict):
-            # {code, repr: true}: pdb's `p`, the repr of one expression, None included.
-            as_repr = p.get("repr") is True
-            p = p.get("code")
-        if not isinstance(p, str) or not p:
-            raise _CommandError("payload", "eval takes a non-empty string of code")
-        if as_repr:
-            return self._cmd_repr(stop, p, id_)
-        try:
-            code_text = self._apply_policy(p, "eval")
-        except _PolicyRefused as exc:
-            raise _CommandError("policy", str(exc))
-        frame = stop.frame
-        g, l = frame.f_globals, self._frame_locals(stop, frame)
-        exc_flag = False
-        capture = _Capture()
-        try:
-            try:
-                code = compile(code_text + "\n", "<qdb>", "single", dont_inherit=True)
-            except SyntaxError:
-                code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
-                OverflowError) as exc:
-            self._send("print", {"input": p, "exc": True, "output": _exc_line(exc)}, id_)
-            return
-
-        def display(value):
-            if value is not None:
-                capture.write(self._full_repr(value) + "\n")
-
-        saved = sys.stdout, sys.stderr, sys.displayhook
-        sys.stdout = sys.stderr = capture
-        sys.displayhook = display
-        try:
-            self._with_deadline(exec, code, g, l)
-        except _EvalFailed as exc:
-            exc_flag = True
-            capture.write(exc.text)
-        finally:
-            sys.stdout, sys.stderr, sys.displayhook = saved
-            self._locals_to_fast(frame, l)
-        output = capture.getvalue()
-        if capture.size > _MAX_OUTPUT:
-            output += "\n... [qdb: output truncated at %d characters]" % _MAX_OUTPUT
-        self._send("print", {"input": p, "exc": exc_flag, "output": _strip_one_newline(output)},
-                   id_)
-
-    def _cmd_repr(self, stop, p, id_):
-        capture = _Capture()
-        saved = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = capture
-        try:
-            value = self._run_eval(stop, p, "eval")
-            out, exc = self._full_repr(value), False
-        except _PolicyRefused as err:
-            raise _CommandError("policy", str(err))
-        except _EvalFailed as err:
-            out, exc = err.text, True
-        finally:
-            sys.stdout, sys.stderr = saved
-        printed = capture.getvalue()[:_MAX_OUTPUT]
-        self._send("print", {"input": p, "exc": exc, "output": printed + out}, id_)
-
-    def _cmd_pprint(self, stop, p, id_):
-        if not isinstance(p, str) or not p:
-            raise _CommandError("payload", "pprint takes a non-empty expression")
-        try:
-            value = self._run_eval(stop, p, "pprint")
-            out, exc = self._full_repr(value, pretty=True), False
-        except _PolicyRefused as err:
-            raise _CommandError("policy", str(err))
-        except _EvalFailed as err:
-            out, exc = err.text, True
-        self._send("print", {"input": p, "exc": exc, "output": out}, id_)
 
     def _complete(self, stop, text, frame=None):
         import rlcompleter

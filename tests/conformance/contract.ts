@@ -213,6 +213,23 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     assertEquals(await v1(s, "list", { file: "/nowhere/else.py" }, "error"), "list");
   },
 
+  async "eval, p and pprint: protocol 1's are the core's, from evaluate's echo"(s) {
+    assertEquals(await v1(s, "eval", "n + 1", "print"), {
+      input: "n + 1",
+      exc: false,
+      output: "1",
+    });
+    assertEquals((await v1(s, "eval", { code: "n", repr: true }, "print")).output, "0");
+    const failed = await v1(s, "eval", "nope", "print");
+    assertEquals(failed.exc, true);
+    assertMatch(failed.output, /NameError/);
+    assertEquals((await v1(s, "pprint", "label", "print")).output, "'visit 0'");
+    // In the selected frame.
+    await v1(s, "up", undefined, "stack");
+    assertEquals((await v1(s, "eval", "n + 2", "print")).output, "2");
+    await v1(s, "down", undefined, "stack");
+  },
+
   async "locals, args and globals: protocol 1's are the core's, from scopes and variables"(s) {
     const locals = await v1(s, "locals", undefined, "locals");
     assertEquals(Object.keys(locals).sort(), ["items", "label", "n"]);

@@ -267,7 +267,14 @@ export class FakeEngine {
         });
       }
       case "evaluate": {
-        const value = this.#evaluate(String(args.expr));
+        const frame = args.frame === undefined ? undefined : this.#frames.get(args.frame as number);
+        const value = this.#evaluate(String(args.expr), frame);
+        if (args.echo !== undefined) {
+          // What a REPL shows: the repr, or the exception as the result.
+          return typeof value === "string"
+            ? answer({ ...this.#value(0), raised: true, display: value })
+            : answer({ ...this.#value(value.v), display: this.#value(value.v).value });
+        }
         return typeof value === "string" ? fail("eval", value) : answer(this.#value(value.v));
       }
     }
