@@ -3,9 +3,9 @@
  *
  * @example
  * ```ts ignore
- * import { pythonEngine, startTracer } from "./tracer.ts";
+ * import { engineFor, startTracer } from "./tracer.ts";
  * await using tracer = await startTracer({
- *   engine: pythonEngine,
+ *   engine: engineFor({ program: "app.py" }),
  *   program: "app.py",
  *   server: "tcp://127.0.0.1:8001",
  * });
@@ -17,4 +17,4 @@
 export * from "./engine/engine.ts";
 export * from "./tracer/link.ts";
 export * from "./tracer/tracer.ts";
-export * from "./engine/python/python_engine.ts";
+export * from "./engine/registry.ts";

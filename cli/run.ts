@@ -5,7 +5,6 @@
  */
 
 import { QdbClient } from "../client.ts";
-import { pythonEngine } from "../engine/python/python_engine.ts";
 import { serve } from "../server.ts";
 import { startTracer } from "../tracer.ts";
 import { type CommandSpec, num, str } from "./args.ts";
@@ -110,7 +109,6 @@ export const runCommand: CommandSpec = {
       try {
         const tracer = await startTracer({
           ...options,
-          engine: pythonEngine,
           server: server.tracerUrl,
           session,
           token,

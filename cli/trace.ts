@@ -1,7 +1,7 @@
 /** `qdb trace`: run a program under the debugger and connect it to a server. */
 
-import { pythonEngine } from "../engine/python/python_engine.ts";
-import type { ExitStatus, LaunchOptions } from "../engine/engine.ts";
+import type { Engine, ExitStatus, LaunchOptions } from "../engine/engine.ts";
+import { engineFor, ENGINES, isRuntime, UnknownEngineError } from "../engine/registry.ts";
 import { startTracer } from "../tracer.ts";
 import { choice, type CommandSpec, type Invocation, list, num, str, UsageError } from "./args.ts";
 import { forwardSignals } from "./_signals.ts";
@@ -29,12 +29,20 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
     endsOptions: true,
   },
   {
-    name: "python",
+    name: "engine",
     type: "string",
-    placeholder: "PATH",
-    help: "The Python interpreter (3.8 or newer)",
-    default: "python3",
+    placeholder: "NAME",
+    help: `The debug engine: ${
+      [...ENGINES.keys()].join(", ")
+    } (default: the one whose runtime or files the command line names)`,
   },
+  // Each engine's runtime, by its own name (--python PATH).
+  ...[...ENGINES.values()].map((engine) => ({
+    name: engine.traits.runtimeOption.name,
+    type: "string" as const,
+    placeholder: "PATH",
+    help: `${engine.traits.runtimeOption.help} (default: ${engine.traits.defaultRuntime})`,
+  })),
   {
     name: "no-stop",
     type: "boolean",
@@ -84,16 +92,33 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
   },
 ];
 
-/** The launch options from `trace`/`run` flags and positionals. */
-export function launchOptions(invocation: Invocation): LaunchOptions {
+/**
+ * The engine and launch options from `trace`/`run` flags and positionals: the engine named by
+ * `--engine`, or by the runtime named first (`-- python3 app.py`), or by a runtime option
+ * given (`--python PATH`), or by the program's file (`app.py`).
+ */
+export function launchOptions(invocation: Invocation): LaunchOptions & { engine: Engine } {
   const { values } = invocation;
   let positionals = invocation.positionals;
-  let interpreter = str(values, "python");
-  // `qdb trace -- python3 app.py`: the interpreter may be named before the program.
-  if (positionals.length > 1 && /(^|\/)python[\d.]*$/.test(positionals[0]!)) {
-    interpreter = positionals[0]!;
+  let runtime: string | undefined;
+  // `qdb trace -- python3 app.py`: the runtime may be named before the program.
+  if (positionals.length > 1 && isRuntime(positionals[0]!)) {
+    runtime = positionals[0]!;
     positionals = positionals.slice(1);
   }
+  const given = [...ENGINES.values()].find((e) => str(values, e.traits.runtimeOption.name));
+  let engine: Engine;
+  try {
+    engine = engineFor({
+      engine: str(values, "engine"),
+      runtime: runtime ?? (given ? str(values, given.traits.runtimeOption.name) : undefined),
+      program: positionals[0],
+    });
+  } catch (error) {
+    if (error instanceof UnknownEngineError) throw new UsageError(error.message);
+    throw error;
+  }
+  const interpreter = runtime ?? str(values, engine.traits.runtimeOption.name);
   // `-m MODULE` and `-c CODE`, as options or after `--` (`qdb run -- -m json.tool`).
   let run: "file" | "module" | "code" = "file";
   let module = str(values, "module");
@@ -135,6 +160,7 @@ export function launchOptions(invocation: Invocation): LaunchOptions {
     );
   }
   return {
+    engine,
     program,
     ...(run !== "file" ? { run } : {}),
     args,
@@ -261,7 +287,7 @@ export function groupsOf(values: Invocation["values"]): string[] {
 /** The `trace` command. */
 export const traceCommand: CommandSpec = {
   name: "trace",
-  usage: "[options] [--] [python3] PROGRAM [ARGS...]",
+  usage: "[options] [--] [RUNTIME] PROGRAM [ARGS...]",
   summary: "Run a program under the debugger and connect it to a server.",
   description: "The program stops at its first line (unless --no-stop) and waits for a client:\n" +
     "`qdb attach SESSION`. Its output is printed here and sent to every client; its\n" +
@@ -342,7 +368,6 @@ export const traceCommand: CommandSpec = {
       ...launch,
       groups,
       stdin: stdin === "terminal" ? "inherit" : stdin === "clients" ? "piped" : "null",
-      engine: pythonEngine,
       server,
       caCerts: await readCaFiles(list(values, "ca")),
       session: str(values, "session"),

@@ -13,7 +13,7 @@
 
 import { CommandError, listSessions, QdbClient } from "../client/client.ts";
 import { SessionModel } from "../client/session.ts";
-import { pythonEngine } from "../engine/python/python_engine.ts";
+import { engineFor, ENGINES } from "../engine/registry.ts";
 import type { Breakpoint, ChildInfo, ClientEvent, StackPayload } from "../protocol/mod.ts";
 import { type RunningServer, serve } from "../server.ts";
 import { type RunningTracer, startTracer } from "../tracer.ts";
@@ -192,7 +192,8 @@ export class DapAdapter implements AsyncDisposable {
         const remote = this.#paths.reference(ref);
         if (!remote) throw new RequestFailed(`No source ${ref}`);
         const { text } = await this.#session().request("source", { path: remote });
-        return { content: text, mimeType: "text/x-python" };
+        const engine = ENGINES.get(this.#model.tracer?.engine ?? "");
+        return { content: text, mimeType: engine?.traits.sourceMimeType(remote) ?? "text/plain" };
       }
       case "setVariable": {
         const params: { ref: number; name: string; value: string; frame?: number } = {
@@ -413,16 +414,22 @@ export class DapAdapter implements AsyncDisposable {
     // From now on its first stop waits for configurationDone.
     this.#launched = true;
     const skip = Array.isArray(args.skip) ? args.skip.map(String) : [];
-    // justMyCode, as debugpy: the standard library and installed packages are not stepped in.
-    if (args.justMyCode === true) skip.push(...await libraryPatterns(args.python));
+    // The runtime: "runtime", or the engine's own name for it ("python", as debugpy's).
+    const named = typeof args.engine === "string" ? args.engine : undefined;
+    const runtimeOf = (key: string) => typeof args[key] === "string" ? args[key] : undefined;
+    const runtime = runtimeOf("runtime") ??
+      [...ENGINES.values()].map((e) => runtimeOf(e.traits.runtimeOption.name)).find(Boolean);
+    const engine = engineFor({ engine: named, runtime, program: String(args.program) });
+    // justMyCode, as debugpy: the runtime's libraries and installed packages are not stepped in.
+    if (args.justMyCode === true) skip.push(...await engine.traits.libraryPatterns(runtime));
     this.#tracer = await startTracer({
-      engine: pythonEngine,
+      engine,
       program: args.program,
       ...(skip.length > 0 ? { skip } : {}),
       ...(typeof args.evalPolicy === "string" ? { evalPolicy: args.evalPolicy } : {}),
       args: Array.isArray(args.args) ? args.args.map(String) : [],
       ...(typeof args.cwd === "string" ? { cwd: args.cwd } : {}),
-      ...(typeof args.python === "string" ? { interpreter: args.python } : {}),
+      ...(runtime !== undefined ? { interpreter: runtime } : {}),
       ...(typeof args.env === "object" && args.env !== null
         ? { env: args.env as Record<string, string> }
         : {}),
@@ -842,26 +849,6 @@ function toDap(bp: Breakpoint, paths: PathMapper): Record<string, unknown> {
   if (bp.file) out.source = paths.known(bp.file);
   if (bp.message) out.message = bp.message;
   return out;
-}
-
-/**
- * The file patterns of a Python's standard library and installed packages (for `justMyCode`),
- * asked of that Python; none when it cannot say.
- */
-async function libraryPatterns(python: unknown): Promise<string[]> {
-  const code = "import sysconfig, json; p = sysconfig.get_paths(); " +
-    "print(json.dumps(sorted({p['stdlib'], p['platstdlib'], p['purelib'], p['platlib']})))";
-  try {
-    const out = await new Deno.Command(typeof python === "string" ? python : "python3", {
-      args: ["-c", code],
-      stdin: "null",
-      stderr: "null",
-    }).output();
-    const dirs = JSON.parse(new TextDecoder().decode(out.stdout)) as string[];
-    return dirs.map((dir) => `${dir}/*`);
-  } catch {
-    return [];
-  }
 }
 
 /** A protocol 2 value as DAP's fields. */

@@ -200,10 +200,38 @@ export interface ChildEngineSession extends EngineSession {
   flow: (() => Promise<void>) | undefined;
 }
 
+/**
+ * What the roles that work with any engine (the CLI, the DAP adapter, editors) ask of one,
+ * without naming it: which programs and runtimes are its, how its sources are typed, which
+ * files are not the user's code.
+ */
+export interface EngineTraits {
+  /** Whether a program file is this engine's, by its name (`app.py`). */
+  handlesFile(program: string): boolean;
+  /** Whether a command line's first word runs this engine's programs (`python3`, `node`). */
+  isRuntime(command: string): boolean;
+  /** The runtime used when none is given (`python3`). */
+  readonly defaultRuntime: string;
+  /**
+   * The command-line option that names the runtime (`python` for `--python PATH`), with its
+   * help; `qdb trace` and `qdb run` take it.
+   */
+  readonly runtimeOption: { name: string; help: string };
+  /** The MIME type of a source file's text (DAP's `source` answer). */
+  sourceMimeType(path: string): string;
+  /**
+   * Glob patterns of the files that are not the user's code (the runtime's libraries and
+   * installed packages), for "just my code"; none when the runtime cannot say.
+   */
+  libraryPatterns(runtime?: string): Promise<string[]>;
+}
+
 /** A debug engine: launches programs under its debugger. */
 export interface Engine {
   /** Engine name, such as `python`. */
   readonly name: string;
+  /** What the rest of qdb may ask of it. */
+  readonly traits: EngineTraits;
   /** Starts `options.program` under the debugger. */
   launch(options: LaunchOptions): Promise<EngineSession>;
 }

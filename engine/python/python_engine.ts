@@ -41,6 +41,7 @@ import type {
   Engine,
   EngineInfo,
   EngineSession,
+  EngineTraits,
   ExitStatus,
   LaunchOptions,
 } from "../engine.ts";
@@ -117,10 +118,37 @@ export interface PythonEngineOptions {
   connectNoticeMs?: number;
 }
 
+/** What the rest of qdb may ask of the Python engine. */
+const PYTHON_TRAITS: EngineTraits = {
+  handlesFile: (program) => /\.pyw?$/.test(program),
+  isRuntime: (command) => /(^|\/)python[\d.]*$/.test(command),
+  defaultRuntime: "python3",
+  runtimeOption: { name: "python", help: "The Python interpreter (3.8 or newer)" },
+  sourceMimeType: () => "text/x-python",
+  libraryPatterns: async (runtime) => {
+    // debugpy's "just my code": the standard library and the installed packages.
+    const code = "import sysconfig, json; p = sysconfig.get_paths(); " +
+      "print(json.dumps(sorted({p['stdlib'], p['platstdlib'], p['purelib'], p['platlib']})))";
+    try {
+      const out = await new Deno.Command(runtime ?? "python3", {
+        args: ["-c", code],
+        stdin: "null",
+        stderr: "null",
+      }).output();
+      const dirs: unknown = JSON.parse(new TextDecoder().decode(out.stdout));
+      return Array.isArray(dirs) ? dirs.map((dir) => `${dir}/*`) : [];
+    } catch {
+      return [];
+    }
+  },
+};
+
 /** Launches Python programs under the qdb bridge. */
 export class PythonEngine implements Engine {
   /** Engine name. */
   readonly name = "python";
+  /** Its programs, runtime, sources and libraries. */
+  readonly traits: EngineTraits = PYTHON_TRAITS;
   readonly #noticeMs: number;
 
   /** An engine; `options` tune how it waits for its bridge. */
