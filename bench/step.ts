@@ -224,7 +224,8 @@ async function engineAlone(python: PythonInstall, n: number): Promise<number[]> 
     while (true) {
       const item = await events.next();
       if (item.done) throw new Error("The program ended");
-      if (item.value.e === "stack") return;
+      // The engine says a thread stopped; the core would ask for its frames.
+      if (item.value.e === "stopped") return;
     }
   };
   await nextStack();

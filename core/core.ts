@@ -44,6 +44,7 @@ import {
   type ErrorType,
   type Frame,
   type Infer,
+  integer,
   isRequestCommand,
   MAX_PAGE,
   type Message,
@@ -55,7 +56,9 @@ import {
   RESULTS,
   SchemaError,
   type StackPayload,
+  stopReason,
   string,
+  threadSchema,
   type TracerMessage,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
@@ -100,6 +103,16 @@ interface Selection {
 
 /** Most frames of a held thread that `frame {thread}` fetches (protocol 2's page limit). */
 const MAX_HELD_FRAMES = 1000;
+
+/** The engine's `stopped` event: which thread stopped, and why. */
+const STOPPED = object({ thread: threadSchema, reason: stopReason }, {
+  breakpoint: integer({ min: 1 }),
+  post_mortem: boolean(),
+  depth: integer({ min: 1 }),
+});
+
+/** Most frames of a stop that protocol 1's `stack` shows (a deep recursion has more). */
+const MAX_STOP_FRAMES = 10_000;
 
 /** Most names protocol 1's `locals` and `globals` show of one scope. */
 const MAX_NAMES = 10_000;
@@ -254,6 +267,7 @@ export class DebugCore {
       return;
     }
     if (event.e === "response") return; // Not ours (answered already): dropped.
+    if (event.e === "stopped") return await this.#onStopped(event);
     if (event.e === "breakpoint_state") {
       // Hit counts at a stop, a pending breakpoint bound, a temporary one gone, or those set
       // before the program ran: the table changes, and every client sees it.
@@ -380,9 +394,22 @@ export class DebugCore {
         this.#out.push(this.#breakpointsEvent(command.id));
         break;
     }
-    if (command.e === "stack" && selection && selection.thread?.id !== selection.stop.thread?.id) {
-      // `where` in a held thread: its frames, as selected.
-      return this.#out.push(this.#selectionStack(selection, command.id));
+    if ((command.e === "stack" || command.e === "pause") && selection) {
+      // `where` (and a pause of a stopped program): the stop as selected; in a held thread,
+      // its frames.
+      if (selection.thread?.id !== selection.stop.thread?.id) {
+        return this.#out.push(this.#selectionStack(selection, command.id));
+      }
+      const msg: TracerMessage = {
+        e: "stack",
+        p: { ...selection.stop, index: selection.index },
+      };
+      if (command.id !== undefined) msg.id = command.id;
+      return this.#out.push(msg);
+    }
+    if (command.e === "stack") {
+      const why = "The program is running: there is no stack to show (send pause first)";
+      return this.#fail("stack", command.id, "running", why);
     }
     if (FOLLOWED.has(command.e) && command.id !== undefined) {
       this.#followed.set(command.id, command.e);
@@ -588,6 +615,55 @@ export class DebugCore {
     }
     const data = p && typeof p === "object" && "data" in p ? p.data : "no answer";
     return { error: { type: "internal", data } };
+  }
+
+  /**
+   * The engine's `stopped`: a thread stopped. Its frames come from `stack_trace` (every page),
+   * and the stop is shown as protocol 1's `stack`, the selection and watches following it. A
+   * stop the program left before its frames came is not shown.
+   */
+  async #onStopped(event: Message): Promise<void> {
+    let p: Infer<typeof STOPPED>;
+    try {
+      p = STOPPED.check(event.p, "stopped");
+    } catch (error) {
+      const text = error instanceof SchemaError ? error.message : String(error);
+      return this.#out.push(errorEvent(
+        new ProtocolError("internal", `The engine sent a malformed event: ${text}`),
+      ) as TracerMessage);
+    }
+    const frames: Frame[] = [];
+    for (let total = 1; frames.length < Math.min(total, MAX_STOP_FRAMES);) {
+      const answer = await this.#result("stack_trace", {
+        thread: p.thread.id,
+        start: frames.length,
+        levels: MAX_PAGE,
+      });
+      if (!answer || "error" in answer) return;
+      const page = RESULTS.stack_trace.check(answer.result, "answer");
+      total = page.total;
+      if (page.frames.length === 0) break;
+      for (const { id, func, file, line, code } of page.frames) {
+        frames.push({ id, func, file, line, code });
+      }
+    }
+    if (frames.length === 0) return;
+    const stack: StackPayload = {
+      index: frames.length - 1,
+      stack: frames.reverse(),
+      thread: p.thread,
+      reason: p.reason,
+    };
+    if (p.breakpoint !== undefined) stack.breakpoint = p.breakpoint;
+    if (p.post_mortem) stack.post_mortem = true;
+    if (p.depth !== undefined) stack.depth = p.depth;
+    await this.#handle(
+      event.id === undefined ? { e: "stack", p: stack } : {
+        e: "stack",
+        p: stack,
+        id: event.id,
+      },
+    );
   }
 
   /** Runs a breakpoint command; a failure becomes its error (nothing else changed). */

@@ -64,13 +64,15 @@ Deno.test("protocol 1 commands pass through; a bad payload never reaches the eng
   const engine = fakeEngine();
   const core = new DebugCore(engine);
   const out = core.events[Symbol.asyncIterator]();
-  core.send({ e: "eval", p: "1 + 1", id: 3 });
+  core.send({ e: "set_exception_break", p: "raised", id: 3 });
   core.send({ e: "variables", p: { ref: 0 }, id: 4 });
-  assertEquals(await engine.sentCount(1), [{ e: "eval", p: "1 + 1", id: 3 }]);
-  const [error] = await take(out, 1);
-  assertEquals(error!.e, "error");
-  assertEquals(error!.id, 4);
-  assertEquals((error!.p as { type: string }).type, "payload");
+  // What the core translates for every engine is answered here: no stop, no frame to eval in.
+  core.send({ e: "eval", p: "1 + 1", id: 5 });
+  assertEquals(await engine.sentCount(1), [{ e: "set_exception_break", p: "raised", id: 3 }]);
+  const [error, running] = await take(out, 2);
+  assertEquals([error!.e, error!.id, (error!.p as { type: string }).type], ["error", 4, "payload"]);
+  assertEquals([running!.id, (running!.p as { type: string }).type], [5, "running"]);
+  assertEquals(engine.sent.length, 1);
 });
 
 Deno.test("an engine's malformed answer is an internal error, never relayed as ok", async () => {
@@ -261,8 +263,8 @@ Deno.test("protocol 1's selected frame lives in the core: up, down, frame, and a
     },
   });
   // The commands that act on the selected frame carry its id to the engine.
-  core.send({ e: "eval", p: "x", id: "e" });
-  assertEquals((await engine.sentCount(1)).at(-1), { e: "eval", p: "x", id: "e", frame: 12 });
+  core.send({ e: "return", id: "e" });
+  assertEquals((await engine.sentCount(1)).at(-1), { e: "return", id: "e", frame: 12 });
   // Errors as pdb words them.
   core.send({ e: "up", p: 5, id: "u2" });
   await take(out, 2);
@@ -276,24 +278,15 @@ Deno.test("protocol 1's selected frame lives in the core: up, down, frame, and a
   core.send({ e: "frame", p: 7, id: "f" });
   const [noFrame] = await take(out, 1);
   assertEquals((noFrame!.p as { type: string }).type, "frame");
-  // The stop sent again (a new client, `where`) shows the selection.
+  // `where` shows the stop as selected, answered here.
   core.send({ e: "stack", id: "w" });
-  engine.events.push({
-    e: "stack",
-    id: "w",
-    p: {
-      index: 2,
-      stack: [frame(11, "<module>"), frame(12, "f"), frame(13, "g")],
-      thread: main,
-      reason: "breakpoint",
-    },
-  });
   const [where] = await take(out, 1);
-  assertEquals((where!.p as { index: number }).index, 0);
+  assertEquals([where!.id, (where!.p as { index: number }).index], ["w", 0]);
+  assertEquals(engine.sent.length, 1);
 
   // Another stopped thread: its frames come from the engine, and `where` and `next` use them.
   core.send({ e: "frame", p: { thread: 2 }, id: "t" });
-  const [, , ask] = await engine.sentCount(3);
+  const [, ask] = await engine.sentCount(2);
   assertEquals((ask as { p: unknown }).p, {
     command: "stack_trace",
     args: { thread: 2, levels: 1000 },
@@ -303,7 +296,7 @@ Deno.test("protocol 1's selected frame lives in the core: up, down, frame, and a
     id: ask!.id!,
     p: { result: { frames: [frame(22, "spin"), frame(21, "run")], total: 2 } },
   });
-  const [, , , names] = await engine.sentCount(4);
+  const [, , names] = await engine.sentCount(3);
   engine.events.push({
     e: "response",
     id: names!.id!,
@@ -328,7 +321,7 @@ Deno.test("protocol 1's selected frame lives in the core: up, down, frame, and a
   const [heldWhere] = await take(out, 1);
   assertEquals((heldWhere!.p as { thread: unknown }).thread, { id: 2, name: "spinner" });
   core.send({ e: "next", id: "n" });
-  assertEquals((await engine.sentCount(5)).at(-1), { e: "next", id: "n", frame: 22 });
+  assertEquals((await engine.sentCount(4)).at(-1), { e: "next", id: "n", frame: 22 });
 
   // Once the program runs there is nothing to select.
   engine.events.push({ e: "running", id: "n", p: { thread: { id: 2, name: "spinner" } } });
@@ -456,4 +449,42 @@ Deno.test("the breakpoint table lives in the core: ids, commands, and what the e
       .map((m) => (m.p as { args: unknown }).args),
     [{ ids: [3] }, { ids: [1] }],
   );
+});
+
+Deno.test("an engine's stopped becomes protocol 1's stack, with the frames stack_trace gives", async () => {
+  const engine = fakeEngine();
+  const core = new DebugCore(engine);
+  const out = core.events[Symbol.asyncIterator]();
+  const frame = (id: number, func: string) => ({ id, func, file: "/a.py", line: id, code: "x" });
+  engine.events.push({
+    e: "stopped",
+    id: 9,
+    p: { thread: { id: 1, name: "MainThread" }, reason: "breakpoint", breakpoint: 2 },
+  });
+  const [ask] = await engine.sentCount(1);
+  assertEquals((ask as { p: unknown }).p, {
+    command: "stack_trace",
+    args: { thread: 1, start: 0, levels: 1000 },
+  });
+  engine.events.push({
+    e: "response",
+    id: ask!.id!,
+    p: { result: { frames: [frame(12, "f"), frame(11, "<module>")], total: 2 } },
+  });
+  const [, stop] = await take(out, 2);
+  assertEquals(stop, {
+    e: "stack",
+    id: 9,
+    p: {
+      index: 1,
+      stack: [frame(11, "<module>"), frame(12, "f")],
+      thread: { id: 1, name: "MainThread" },
+      reason: "breakpoint",
+      breakpoint: 2,
+    },
+  });
+  // A malformed one is an internal error, and no stop.
+  engine.events.push({ e: "stopped", p: { thread: "main" } });
+  const [bad] = await take(out, 1);
+  assertEquals([bad!.e, (bad!.p as { type: string }).type], ["error", "internal"]);
 });

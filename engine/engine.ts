@@ -151,10 +151,13 @@ export interface EngineResponse {
 }
 
 /**
- * A client command sent on to an engine. While the program is stopped, a protocol 1 command
- * carries `frame`: the id of the frame that qdb's core has selected (`stack` events give every
- * frame's id), which commands such as `eval`, `locals`, `list`, `next`, `return` and `until` act
- * on. A frame of an earlier stop means the newest frame of this one.
+ * A client command sent on to an engine. qdb's core answers protocol 1's `list`, `complete`,
+ * `eval`, `pprint`, `locals`, `globals`, `args`, `where` (`stack`), the frame selection and the
+ * breakpoint and watch commands itself, through the engine's requests; what it still sends on
+ * are the resuming commands (`step`, `next`, `return`, `until`, `continue`, `debug`), `pause`,
+ * `start`, `disable`, `input` and `set_exception_break`. While the program is stopped, such a
+ * command carries `frame`: the id of the frame that qdb's core has selected, which `next`,
+ * `return` and `until` act on. A frame of an earlier stop means the newest frame of this one.
  */
 export type EngineCommand = Message & { frame?: number };
 
@@ -163,9 +166,13 @@ export interface EngineSession extends AsyncDisposable {
   /** What runs. */
   readonly info: EngineInfo;
   /**
-   * Tracer events, in order (`stack`, `print`, `breakpoints`, ...). The program's output comes
-   * as `print` events with input `<stdout>` or `<stderr>`. When the program ends, `exited` and
-   * then `disabled` are the last events, and the iteration ends.
+   * Events, in order. `stopped {thread, reason, breakpoint?, post_mortem?, depth?}` says a
+   * thread stopped (qdb's core asks for its frames with `stack_trace` and shows the stop as
+   * protocol 1's `stack`; it is sent again, with the command's id, in answer to a client's
+   * `start`); `running` that it runs again; `print` the program's output (input `<stdout>` or
+   * `<stderr>`) and logpoints; `exception`, `return`, `snapshot`, `breakpoint_state`,
+   * `watch_values`, `children` and `groups` as the protocol describes them. When the program
+   * ends, `exited` and then `disabled` are the last events, and the iteration ends.
    */
   readonly events: AsyncIterable<Message>;
   /**

@@ -581,7 +581,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         if stop.exception is not None:
             self._send("exception", stop.exception, sid)
         self._send_watch_values(stop)
-        self._send("stack", self._stack_payload(stop), sid)
+        self._send_stopped(stop, sid)
         resume = None
         try:
             while resume is None:
@@ -695,24 +695,18 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             "code": self._source_line(frame, lineno) if lineno else "",
         }
 
-    def _stack_payload(self, stop):
-        """A stop as protocol 1 shows it, each frame with its id (for qdb's core, which selects
-        frames, and for protocol 2's commands)."""
-        frame_id = self._inspector.frame_id
-        stack = []
-        for frame, lineno in stop.frames:
-            item = self._frame_payload(frame, lineno)
-            item["id"] = frame_id(stop, frame)
-            stack.append(item)
-        p = {"index": stop.index, "stack": stack,
-             "thread": {"id": stop.ident, "name": stop.thread_name}, "reason": stop.reason}
+    def _send_stopped(self, stop, id_=None):
+        """The engine interface's `stopped` event: which thread stopped and why. qdb's core
+        asks for its frames (`stack_trace`) and shows the stop (protocol 1's `stack`); the
+        same stop is sent again for a new client's `start`."""
+        p = {"thread": {"id": stop.ident, "name": stop.thread_name}, "reason": stop.reason}
         if stop.breakpoint is not None and stop.reason == "breakpoint":
             p["breakpoint"] = stop.breakpoint
         if stop.post_mortem:
             p["post_mortem"] = True
         if stop.depth:
             p["depth"] = stop.depth
-        return p
+        self._send("stopped", p, id_)
 
     def _cmd_debug(self, stop, view, code_text, id_):
         """pdb's `debug CODE`: runs the code in the selected frame, stopped at its first line,
@@ -781,7 +775,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._send("print", {"input": code_text, "exc": False,
                              "output": "LEAVING RECURSIVE DEBUGGER"})
         self._send_watch_values(stop)
-        self._send("stack", self._stack_payload(stop))
+        self._send_stopped(stop)
         return None
 
     def _resume_of(self, stop, e, p, view):
@@ -864,14 +858,11 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             return self._cmd_debug(stop, view, p, id_)
         # eval, pprint, list, complete, locals, globals and args are the core's, through
         # the engine's requests (evaluate, source, completions, scopes and variables).
-        if e == "stack":
-            self._send("stack", self._stack_payload(stop), id_)
-        elif e == "pause":
-            self._send("stack", self._stack_payload(stop), id_)
-        elif e == "start":
+        # `stack` (where) and `pause` at a stop are the core's too: it knows the stop.
+        if e == "start":
             if stop.exception is not None and stop.post_mortem:
                 self._send("exception", stop.exception, id_)
-            self._send("stack", self._stack_payload(stop), id_)
+            self._send_stopped(stop, id_)
         else:
             self._common_command(e, p, id_, view)
         return None
@@ -887,9 +878,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             # unless it is about to stop at its first line.
             if self._stopped_once or not self._stop_on_entry:
                 self._send("running", id_=id_)
-        elif e == "stack":
-            raise _CommandError("running", "The program is running: there is no stack to show "
-                                "(send pause first)")
         elif e == "pause":
             self._request_pause(id_)
         elif e == "disable":
@@ -1053,7 +1041,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         stop.index = newest
         stop.reason = "goto"
         stop.locals_cache.clear()
-        self._send("stack", self._stack_payload(stop))
+        self._send_stopped(stop)
         result = {"line": frame.f_lineno}
         if said:
             result["warning"] = "; ".join(str(w.message) for w in said)[:1000]

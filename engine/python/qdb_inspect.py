@@ -91,14 +91,17 @@ class Inspector(object):
 
     def stack_trace(self, stop, args):
         thread = args["thread"]
+        # The thread stopped here, or one its stop holds (all threads stop together); a thread
+        # started without `threading` is not among its threads, but stops all the same.
+        target = None
+        if stop is not None:
+            target = stop if thread == stop.ident else self._bridge._held.get(thread)
         names = dict((t.ident, t.name) for t in threading.enumerate())
-        if thread not in names or thread in self._bridge._internal:
+        if target is None and (thread not in names or thread in self._bridge._internal):
             raise InspectError("thread", "No thread %s in the program" % thread)
         if stop is None:
             raise InspectError("thread", "Thread %s (%s) is running: its frames can be read when "
                                "the program stops (send pause first)" % (thread, names[thread]))
-        # The thread stopped here, or one its stop holds (all threads stop together).
-        target = stop if thread == stop.ident else self._bridge._held.get(thread)
         if target is None:
             raise InspectError("thread", "Thread %s (%s) is running outside Python (in a call "
                                "such as sleep, I/O or a lock): it stops with the others when the "

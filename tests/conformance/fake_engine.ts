@@ -85,30 +85,10 @@ export class FakeEngine {
       e: "breakpoint_state",
       p: { changed: [{ id: 1, hits: this.#n + 1, ignore: 0 }], removed: [] },
     });
+    // The core asks for the frames (stack_trace) and shows the stop.
     this.events.push({
-      e: "stack",
-      p: {
-        index: 1,
-        stack: [
-          {
-            file: this.#program,
-            line: 9,
-            func: "<module>",
-            code: "    total += visit(...)",
-            id: module,
-          },
-          {
-            file: this.#program,
-            line: 4,
-            func: "visit",
-            code: "    return len(items) + n",
-            id: visit,
-          },
-        ],
-        thread: THREAD,
-        reason: "breakpoint",
-        breakpoint: 1,
-      },
+      e: "stopped",
+      p: { thread: THREAD, reason: "breakpoint", breakpoint: 1 },
     });
   }
 
