@@ -45,6 +45,7 @@ import {
   type Frame,
   type Infer,
   integer,
+  isCommandName,
   isRequestCommand,
   MAX_PAGE,
   type Message,
@@ -410,6 +411,11 @@ export class DebugCore {
     if (command.e === "stack") {
       const why = "The program is running: there is no stack to show (send pause first)";
       return this.#fail("stack", command.id, "running", why);
+    }
+    // What acts on a stopped program is refused here while it runs, for every engine.
+    if (isCommandName(command.e) && COMMANDS[command.e].needsStop && !selection) {
+      const why = `${command.e} needs a stopped program, and it is running (send pause first)`;
+      return this.#fail(command.e, command.id, "running", why);
     }
     if (FOLLOWED.has(command.e) && command.id !== undefined) {
       this.#followed.set(command.id, command.e);

@@ -98,3 +98,15 @@ Deno.test("every error type is documented", async () => {
     );
   }
 });
+
+Deno.test("the command table and the spec agree on which commands need a stopped program", () => {
+  for (const part of spec.split(/^## /m).slice(1)) {
+    if (!part.startsWith("Client commands")) continue;
+    for (const m of part.matchAll(/^### `([^`]+)`\n\n(_[^_]*_)?/gm)) {
+      const name = m[1]! as keyof typeof COMMANDS;
+      if (!(name in COMMANDS) || name === "stack") continue;
+      const marked = /stopped/.test(m[2] ?? "");
+      assertEquals(marked, COMMANDS[name].needsStop, `protocol/README.md ### \`${name}\``);
+    }
+  }
+});

@@ -9,7 +9,9 @@
 import {
   checkClientMessage,
   type ClientMessage,
+  COMMANDS,
   errorEvent,
+  isCommandName,
   isRequestCommand,
   type Message,
   message,
@@ -32,23 +34,15 @@ import {
   upTopic,
 } from "./bus.ts";
 
-/** Commands other clients are not told about (see `command`). */
-const UNECHOED_COMMANDS: ReadonlySet<string> = new Set([
-  "start",
-  "complete",
-  "input",
-  "list",
-  "stack",
-  "breakpoints",
-  "threads",
-  "stack_trace",
-  "scopes",
-  "variables",
-  "source",
-]);
+/** Whether other clients are told of a command (see `command`): the command table says. */
+function echoed(e: string): boolean {
+  return isCommandName(e) && COMMANDS[e].echoed;
+}
 
 /** Commands the server answers itself, for read-only clients too: the snapshots it keeps. */
-const SERVER_ANSWERED: ReadonlySet<string> = new Set(["snapshots", "snapshot"]);
+function serverAnswered(e: string): boolean {
+  return e !== "start" && isCommandName(e) && COMMANDS[e].answeredBy === "server";
+}
 
 /** What a client's valid, authenticated `start` gave. */
 export interface ClientStart {
@@ -477,7 +471,7 @@ function handleMessage(
   client: ClientPeer,
   item: Incoming,
 ): void {
-  if ("message" in item && SERVER_ANSWERED.has(item.message.e)) {
+  if ("message" in item && serverAnswered(item.message.e)) {
     return answerHere(session, client, item.message);
   }
   let msg: ClientMessage;
@@ -496,14 +490,14 @@ function handleMessage(
   // protocol 2's inspection, an evaluation for a hover or a watch) are noise to others, and
   // what one types into the program (a password?) is theirs alone.
   const peek = msg.e === "evaluate" && msg.p.context !== undefined && msg.p.context !== "repl";
-  if (!UNECHOED_COMMANDS.has(msg.e) && !peek) {
+  if (echoed(msg.e) && !peek) {
     const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
     if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
     session.sendClients(echo, client.id);
   }
 }
 
-/** A command the server answers from what it keeps (`SERVER_ANSWERED`). */
+/** A command the server answers from what it keeps (`answeredBy: "server"`). */
 function answerHere(session: Session, client: ClientPeer, raw: Message): void {
   const reply = (msg: Message) => {
     if (raw.id !== undefined) msg.id = raw.id;

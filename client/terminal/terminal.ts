@@ -20,7 +20,13 @@ import type {
   TracerInfo,
   Watch,
 } from "../../protocol/mod.ts";
-import { checkClientMessage, type ClientMessage, RESULTS } from "../../protocol/mod.ts";
+import {
+  checkClientMessage,
+  type ClientMessage,
+  COMMANDS,
+  isCommandName,
+  RESULTS,
+} from "../../protocol/mod.ts";
 import type { ConsoleHandlers } from "./console.ts";
 import {
   ArgumentError,
@@ -194,27 +200,14 @@ const RESUMING: ReadonlySet<string> = new Set([
 ]);
 /** What the end of input queues: a quit that no program input can be mistaken for. */
 const QUIT_AT_EOF = "\u0000quit at end of input";
-/** Ends a wait for a reply that never comes (the program may be busy in a long eval). */
-const REPLY_EVENTS: Record<string, string[]> = {
-  eval: ["print"],
-  pprint: ["print"],
-  set_break: ["breakpoints"],
-  clear_break: ["breakpoints"],
-  update_break: ["breakpoints"],
-  set_watch: ["watchlist"],
-  clear_watch: ["watchlist"],
-  list: ["list"],
-  up: ["stack"],
-  down: ["stack"],
-  frame: ["stack"],
-  locals: ["locals"],
-  globals: ["globals"],
-  args: ["args"],
-  stack: ["stack"],
-  breakpoints: ["breakpoints"],
-  complete: ["completions"],
-  set_exception_break: [],
-};
+/**
+ * The event that ends the wait for a command's reply: the last the command table says answers
+ * it (none: the command is only sent).
+ */
+function replyEvents(e: string): string[] {
+  const last = isCommandName(e) ? COMMANDS[e].replies.at(-1) : undefined;
+  return last === undefined ? [] : [last];
+}
 
 /**
  * What a request of this terminal resolves with: its reply, or why there is none (the session
@@ -870,7 +863,7 @@ export class TerminalClient {
         this.#own.set(id, resolve);
         return;
       }
-      const events = REPLY_EVENTS[e] ?? [];
+      const events = replyEvents(e);
       // Without a reply to wait for, the event handler prints whatever comes.
       if (events.length === 0) return resolve({ e: "sent" });
       this.#waiting.set(id, { events, done: resolve });
