@@ -13,10 +13,12 @@
 
 import type { Engine } from "./engine.ts";
 import { pythonEngine } from "./python/python_engine.ts";
+import { javascriptEngine } from "./javascript/javascript_engine.ts";
 
 /** Every engine, by name. */
 export const ENGINES: ReadonlyMap<string, Engine> = new Map<string, Engine>([
   [pythonEngine.name, pythonEngine],
+  [javascriptEngine.name, javascriptEngine],
 ]);
 
 /** The engine used when nothing says which: the first one qdb had. */

@@ -1,0 +1,510 @@
+/**
+ * The engine interface's requests for a JavaScript program, answered through the V8
+ * inspector: threads, stack_trace, scopes, variables (paged), evaluate (with the REPL's echo),
+ * set_variable, completions, source, find_source, exception_info, watch and the breakpoint
+ * requests. Frame ids and references are numbers handed out at a stop, valid until the program
+ * resumes.
+ *
+ * @module
+ */
+
+import type { CdpClient } from "./cdp.ts";
+import { fileUrl, type JsBreakpoints } from "./breakpoints.ts";
+import { References, type RemoteObject, repr, toValue } from "./values.ts";
+import type { Breakpoint, Value } from "../../protocol/mod.ts";
+
+/** A request the engine refuses: an error of `type` for the client. */
+export class RequestFailed extends Error {
+  /** The protocol error type and the sentence. */
+  constructor(readonly type: string, message: string) {
+    super(message);
+    this.name = "RequestFailed";
+  }
+}
+
+/** One frame of a V8 pause. */
+export interface CallFrame {
+  callFrameId: string;
+  functionName: string;
+  location: { scriptId: string; lineNumber: number; columnNumber?: number };
+  url: string;
+  scopeChain: { type: string; object: RemoteObject; name?: string }[];
+  this?: RemoteObject;
+}
+
+/** V8's `Debugger.paused`, and what qdb made of it. */
+export interface Paused {
+  callFrames: CallFrame[];
+  reason: string;
+  data?: RemoteObject & { uncaught?: boolean };
+  hitBreakpoints?: string[];
+  qdbReason?: string;
+  qdbBreakpoint?: number;
+}
+
+/** What the requests need of their session. */
+export interface RequestContext {
+  cdp: () => CdpClient | undefined;
+  paused: () => Paused | undefined;
+  program: string;
+  cwd: string;
+  policyNone: boolean;
+  breakpoints: JsBreakpoints;
+}
+
+const MAX_PAGE = 1000;
+const REFUSED = 'Eval policy "none" refuses to run code';
+
+/** A script's path from its URL (`file:///a/b.js` -> `/a/b.js`); other URLs as they are. */
+export function pathOf(url: string): string {
+  if (!url.startsWith("file://")) return url;
+  try {
+    return decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return url;
+  }
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The requests of one JavaScript session. */
+export class JsRequests {
+  readonly #ctx: RequestContext;
+  readonly #refs = new References();
+  /** Frame ids: a number per call frame id, at this stop. */
+  #frames = new Map<number, CallFrame>();
+  #nextFrame = 1;
+  /** Scripts V8 loaded: id -> path; and the sources read so far. */
+  readonly #scripts = new Map<string, string>();
+  readonly #sources = new Map<string, string>();
+
+  constructor(ctx: RequestContext) {
+    this.#ctx = ctx;
+  }
+
+  /** The program resumed: frame ids and references go. */
+  resumed(): void {
+    this.#frames.clear();
+    this.#refs.reset();
+  }
+
+  /** V8 loaded a script. */
+  scriptParsed(params: Record<string, unknown>): void {
+    const url = String(params.url ?? "");
+    if (url) this.#scripts.set(String(params.scriptId), pathOf(url));
+  }
+
+  /** A file name as the user gave it, resolved as breakpoints name files; null if none. */
+  resolve(name: string): string | null {
+    const candidates = name.startsWith("/")
+      ? [name]
+      : [`${this.#ctx.cwd}/${name}`, `${this.#ctx.program.replace(/\/[^/]*$/, "")}/${name}`];
+    for (const path of candidates) {
+      try {
+        if (Deno.statSync(path).isFile) return Deno.realPathSync(path);
+      } catch {
+        // Not this one.
+      }
+    }
+    return null;
+  }
+
+  #cdp(): CdpClient {
+    const cdp = this.#ctx.cdp();
+    if (!cdp) throw new RequestFailed("tracer", "The inspector is not connected");
+    return cdp;
+  }
+
+  #stopped(what: string): Paused {
+    const paused = this.#ctx.paused();
+    if (!paused) {
+      throw new RequestFailed(
+        "running",
+        `${what} needs a stopped program, and it is running ` +
+          "(send pause first)",
+      );
+    }
+    return paused;
+  }
+
+  /** The frames of a pause that are the program's: the runtime's own (`node:`) are hidden. */
+  #visible(paused: Paused): CallFrame[] {
+    const mine = paused.callFrames.filter((f) =>
+      !/^(node|ext):/.test(f.url || this.#scripts.get(f.location.scriptId) || "")
+    );
+    return mine.length > 0 ? mine : paused.callFrames;
+  }
+
+  #frameIds(paused: Paused): number[] {
+    return this.#visible(paused).map((frame) => {
+      for (const [id, known] of this.#frames) {
+        if (known.callFrameId === frame.callFrameId) return id;
+      }
+      const id = this.#nextFrame++;
+      this.#frames.set(id, frame);
+      return id;
+    });
+  }
+
+  #frame(id: unknown, what: string): CallFrame {
+    const paused = this.#stopped(what);
+    if (id === undefined) return this.#visible(paused)[0]!;
+    this.#frameIds(paused);
+    const frame = this.#frames.get(Number(id));
+    if (!frame) {
+      throw new RequestFailed(
+        "reference",
+        `No frame ${id} at this stop (frame ids last until ` +
+          "the program resumes; ask stack_trace for new ones)",
+      );
+    }
+    return frame;
+  }
+
+  async #source(scriptId: string): Promise<string> {
+    const known = this.#sources.get(scriptId);
+    if (known !== undefined) return known;
+    const { scriptSource } = await this.#cdp().send("Debugger.getScriptSource", { scriptId });
+    const text = String(scriptSource ?? "");
+    this.#sources.set(scriptId, text);
+    return text;
+  }
+
+  /** Answers one request. @throws {RequestFailed} with the protocol's error type. */
+  async answer(command: string, args: Record<string, unknown>): Promise<unknown> {
+    switch (command) {
+      case "threads": {
+        const state = this.#ctx.paused() ? "stopped" : "running";
+        return { threads: [{ id: 1, name: "MainThread", state }] };
+      }
+      case "stack_trace":
+        return await this.#stackTrace(args);
+      case "scopes":
+        return await this.#scopes(args);
+      case "variables":
+        return await this.#variables(args);
+      case "evaluate":
+        return await this.#evaluate(args);
+      case "watch":
+        return { values: await this.watch((args.exprs as string[]) ?? [], args.frame) };
+      case "set_variable":
+        return await this.#setVariable(args);
+      case "completions":
+        return { matches: await this.#completions(String(args.text ?? ""), args.frame) };
+      case "source":
+        return await this.#sourceOf(String(args.path));
+      case "find_source":
+        return { paths: this.#find(String(args.tail)) };
+      case "exception_info":
+        return this.#exceptionInfo();
+      case "locate": {
+        const file = args.file === undefined || args.file === null ? undefined : String(args.file);
+        return {
+          path: file === undefined ? this.#ctx.program : this.resolve(file),
+          name: file ?? this.#ctx.program,
+        };
+      }
+      case "set_breakpoint": {
+        // `set_break`'s fields and the core's id: the rest defaults here.
+        const bp = args.breakpoint as Partial<Breakpoint> & { id: number };
+        const file = bp.file ? this.resolve(bp.file) : this.#ctx.program;
+        if (!bp.func && !file) {
+          throw new RequestFailed(
+            "set_break",
+            `Cannot set a breakpoint in ${bp.file}: no such file`,
+          );
+        }
+        const placed = await this.#ctx.breakpoints.set({
+          temp: false,
+          cond: null,
+          func: null,
+          enabled: true,
+          ignore: 0,
+          hits: 0,
+          ...bp,
+          file: file ?? "",
+          line: bp.line ?? 0,
+        });
+        return { breakpoint: placed };
+      }
+      case "update_breakpoint":
+        return { breakpoint: await this.#ctx.breakpoints.update(args as { id: number }) };
+      case "remove_breakpoints":
+        await this.#ctx.breakpoints.remove((args.ids as number[]) ?? []);
+        return {};
+      case "jump":
+        throw new RequestFailed("jump", "V8 cannot move a frame to another line: jump is pdb's");
+    }
+    throw new RequestFailed("event", `Unknown request ${command}`);
+  }
+
+  async #stackTrace(args: Record<string, unknown>) {
+    if (args.thread !== 1) {
+      throw new RequestFailed("thread", `No thread ${args.thread} in the program`);
+    }
+    const paused = this.#stopped("stack_trace");
+    const ids = this.#frameIds(paused);
+    const start = Number(args.start ?? 0);
+    const levels = Math.min(Number(args.levels ?? MAX_PAGE), MAX_PAGE);
+    const frames = [];
+    const visible = this.#visible(paused);
+    for (const [i, frame] of visible.slice(start, start + levels).entries()) {
+      const text = await this.#source(frame.location.scriptId).catch(() => "");
+      const line = frame.location.lineNumber + 1;
+      frames.push({
+        id: ids[start + i]!,
+        func: frame.functionName || "<module>",
+        file: pathOf(frame.url || this.#scripts.get(frame.location.scriptId) || ""),
+        line,
+        code: (text.split("\n")[line - 1] ?? "").replace(/\r$/, ""),
+      });
+    }
+    return { frames, total: visible.length };
+  }
+
+  async #scopes(args: Record<string, unknown>) {
+    const frame = this.#frame(args.frame, "scopes");
+    const scopes = [];
+    for (const scope of frame.scopeChain) {
+      if (!scope.object.objectId) continue;
+      const kind = scope.type === "global" || scope.type === "script" || scope.type === "module"
+        ? "globals"
+        : scope.type === "closure"
+        ? "closure"
+        : "locals";
+      // The global object is the runtime's (hundreds of names): the program's are in `script`.
+      const named = (await this.#properties(scope.object.objectId)).length;
+      const name = scope.type[0]!.toUpperCase() + scope.type.slice(1);
+      scopes.push({ name, kind, ref: this.#refs.ref(scope.object.objectId), named });
+    }
+    return { scopes };
+  }
+
+  async #properties(objectId: string): Promise<{ name: string; value: RemoteObject }[]> {
+    const { result } = await this.#cdp().send("Runtime.getProperties", {
+      objectId,
+      ownProperties: true,
+      generatePreview: true,
+    });
+    const props = (result as { name: string; value?: RemoteObject; enumerable?: boolean }[]) ?? [];
+    return props.filter((p) => p.value !== undefined && p.name !== "__proto__")
+      .map((p) => ({ name: p.name, value: p.value! }));
+  }
+
+  async #variables(args: Record<string, unknown>) {
+    this.#stopped("variables");
+    const objectId = this.#refs.objectId(Number(args.ref));
+    if (!objectId) {
+      throw new RequestFailed(
+        "reference",
+        `No variables reference ${args.ref} at this stop ` +
+          "(references last until the program resumes)",
+      );
+    }
+    const all = await this.#properties(objectId);
+    const indexed = all.filter((p) => /^\d+$/.test(p.name));
+    const named = all.filter((p) => !/^\d+$/.test(p.name) && p.name !== "length");
+    const which = args.filter === "indexed" ? indexed : args.filter === "named" ? named : [
+      ...named,
+      ...indexed,
+    ];
+    const start = Number(args.start ?? 0);
+    const count = Math.min(Number(args.count ?? MAX_PAGE), MAX_PAGE);
+    return {
+      variables: which.slice(start, start + count).map((p) => ({
+        name: /^\d+$/.test(p.name) ? `[${p.name}]` : p.name,
+        ...toValue(p.value, this.#refs),
+      })),
+    };
+  }
+
+  /** Evaluates in a frame: the value, or the exception's text. */
+  async #run(expr: string, frameId: unknown, what: string): Promise<RemoteObject> {
+    if (this.#ctx.policyNone) throw new RequestFailed("policy", REFUSED);
+    const frame = this.#frame(frameId, what);
+    const answer = await this.#cdp().send("Debugger.evaluateOnCallFrame", {
+      callFrameId: frame.callFrameId,
+      expression: expr,
+      generatePreview: true,
+    });
+    const details = answer.exceptionDetails as
+      | { text?: string; exception?: RemoteObject }
+      | undefined;
+    if (details) {
+      const text = details.exception?.description?.split("\n")[0] ?? details.text ?? "Error";
+      throw new RequestFailed("eval", text.replace(/^Uncaught /, ""));
+    }
+    return answer.result as RemoteObject;
+  }
+
+  async #evaluate(
+    args: Record<string, unknown>,
+  ): Promise<Value & { display?: string; raised?: boolean }> {
+    const echo = args.echo as "repl" | "repr" | "pretty" | undefined;
+    let obj: RemoteObject;
+    try {
+      obj = await this.#run(String(args.expr), args.frame, "evaluate");
+    } catch (error) {
+      if (!echo || !(error instanceof RequestFailed) || error.type !== "eval") throw error;
+      return {
+        value: "undefined",
+        type: "undefined",
+        ref: 0,
+        named: 0,
+        indexed: 0,
+        raised: true,
+        display: error.message,
+      };
+    }
+    const value = toValue(obj, this.#refs);
+    if (!echo || (echo === "repl" && obj.type === "undefined")) return value;
+    let display = repr(obj);
+    if (echo === "pretty" && obj.objectId) {
+      const pretty = await this.#cdp().send("Runtime.callFunctionOn", {
+        objectId: obj.objectId,
+        functionDeclaration: "function () { return JSON.stringify(this, null, 2); }",
+        returnByValue: true,
+      }).catch(() => undefined);
+      const text = (pretty?.result as { value?: unknown } | undefined)?.value;
+      if (typeof text === "string") display = text;
+    }
+    return { ...value, display };
+  }
+
+  /** Watched expressions in a frame (the top one by default): a value or an exception each. */
+  async watch(exprs: string[], frame?: unknown): Promise<{ exc: boolean; value: string }[]> {
+    const out = [];
+    for (const expr of exprs) {
+      try {
+        out.push({ exc: false, value: repr(await this.#run(expr, frame, "watch")) });
+      } catch (error) {
+        out.push({ exc: true, value: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return out;
+  }
+
+  /** A logpoint's message, its `{expression}` parts evaluated in the top frame. */
+  async logMessage(message: string): Promise<string> {
+    const parts = message.split(/(\{\{|\}\}|\{[^{}]*\})/);
+    let out = "";
+    for (const part of parts) {
+      if (part === "{{") out += "{";
+      else if (part === "}}") out += "}";
+      else if (/^\{[^{}]*\}$/.test(part)) {
+        try {
+          out += repr(await this.#run(part.slice(1, -1), undefined, "log")).replace(
+            /^"(.*)"$/,
+            "$1",
+          );
+        } catch (error) {
+          out += `<${error instanceof Error ? error.message : error}>`;
+        }
+      } else out += part;
+    }
+    return out;
+  }
+
+  async #setVariable(args: Record<string, unknown>) {
+    const value = await this.#run(String(args.value), args.frame, "set_variable");
+    const objectId = this.#refs.objectId(Number(args.ref));
+    if (!objectId) throw new RequestFailed("reference", `No variables reference ${args.ref}`);
+    const paused = this.#stopped("set_variable");
+    const name = String(args.name);
+    const newValue = value.objectId
+      ? { objectId: value.objectId }
+      : value.unserializableValue
+      ? { unserializableValue: value.unserializableValue }
+      : { value: value.value };
+    for (const frame of paused.callFrames) {
+      const scopeNumber = frame.scopeChain.findIndex((s) => s.object.objectId === objectId);
+      if (scopeNumber >= 0) {
+        await this.#cdp().send("Debugger.setVariableValue", {
+          scopeNumber,
+          variableName: name,
+          newValue,
+          callFrameId: frame.callFrameId,
+        });
+        return toValue(value, this.#refs);
+      }
+    }
+    await this.#cdp().send("Runtime.callFunctionOn", {
+      objectId,
+      functionDeclaration: "function (k, v) { this[k] = v; }",
+      arguments: [{ value: name.replace(/^\[(\d+)\]$/, "$1") }, newValue],
+    });
+    return toValue(value, this.#refs);
+  }
+
+  async #completions(text: string, frameId: unknown): Promise<string[]> {
+    if (!this.#ctx.paused()) return [];
+    const dot = text.lastIndexOf(".");
+    const names = new Set<string>();
+    if (dot >= 0) {
+      if (this.#ctx.policyNone) return [];
+      const obj = await this.#run(text.slice(0, dot), frameId, "complete").catch(() => undefined);
+      if (obj?.objectId) {
+        for (const p of await this.#properties(obj.objectId)) names.add(p.name);
+      }
+      const word = text.slice(dot + 1);
+      return [...names].filter((n) => n.startsWith(word)).sort().map((n) =>
+        text.slice(0, dot + 1) + n
+      );
+    }
+    const frame = this.#frame(frameId, "complete");
+    for (const scope of frame.scopeChain) {
+      if (scope.type === "global" || !scope.object.objectId) continue;
+      for (const p of await this.#properties(scope.object.objectId)) names.add(p.name);
+    }
+    return [...names].filter((n) => n.startsWith(text)).sort().slice(0, 1000);
+  }
+
+  async #sourceOf(path: string) {
+    for (const [scriptId, known] of this.#scripts) {
+      if (known === path) {
+        const text = await this.#source(scriptId);
+        return { path, text, hash: `sha256:${await sha256(text)}` };
+      }
+    }
+    throw new RequestFailed("source", `Cannot read ${path}: no such file of the program's code`);
+  }
+
+  #find(tail: string): string[] {
+    const end = `/${tail.replace(/^\/+/, "")}`;
+    return [...new Set(this.#scripts.values())].filter((p) => p.endsWith(end)).sort().slice(0, 100);
+  }
+
+  /** The `exception` event of a pause on an exception. */
+  exceptionPayload(paused: Paused): Record<string, unknown> {
+    const data = paused.data ?? { type: "object" };
+    const text = data.description ?? repr(data);
+    return {
+      type: data.className ?? data.type ?? "Error",
+      value: text.split("\n")[0]!.replace(/^\w*Error: /, ""),
+      traceback: text,
+      uncaught: data.uncaught === true,
+      thread: { id: 1, name: "MainThread" },
+    };
+  }
+
+  #exceptionInfo() {
+    const paused = this.#stopped("exception_info");
+    if (paused.qdbReason !== "exception") {
+      throw new RequestFailed("thread", `Thread 1 did not stop on an exception`);
+    }
+    const p = this.exceptionPayload(paused);
+    const data = paused.data as RemoteObject | undefined;
+    return {
+      type: String(p.type),
+      message: String(p.value),
+      traceback: String(p.traceback),
+      uncaught: p.uncaught === true,
+      ref: data?.objectId ? this.#refs.ref(data.objectId) : 0,
+    };
+  }
+}
+
+export { fileUrl };
