@@ -26,6 +26,7 @@ export class RequestFailed extends Error {
 export interface CallFrame {
   callFrameId: string;
   functionName: string;
+  functionLocation?: { scriptId: string; lineNumber: number; columnNumber?: number };
   location: { scriptId: string; lineNumber: number; columnNumber?: number };
   url: string;
   scopeChain: { type: string; object: RemoteObject; name?: string }[];
@@ -80,15 +81,44 @@ export class JsRequests {
   /** Scripts V8 loaded: id -> path; and the sources read so far. */
   readonly #scripts = new Map<string, string>();
   readonly #sources = new Map<string, string>();
+  /** The runtime's own globals, found before the program ran: not shown as its globals. */
+  #builtins = new Set<string>();
 
   constructor(ctx: RequestContext) {
     this.#ctx = ctx;
+  }
+
+  /** Learns the runtime's own global names (before the program runs). */
+  async learnBuiltins(): Promise<void> {
+    const answer = await this.#cdp().send("Runtime.evaluate", {
+      expression: "Object.getOwnPropertyNames(globalThis)",
+      returnByValue: true,
+    }).catch(() => undefined);
+    const names = (answer?.result as { value?: unknown } | undefined)?.value;
+    if (Array.isArray(names)) this.#builtins = new Set(names.map(String));
+  }
+
+  /** A function's parameter names, from its source (simple names; none when unclear). */
+  async #params(frame: CallFrame): Promise<string[]> {
+    const at = frame.functionLocation;
+    if (!at) return [];
+    const text = await this.#source(at.scriptId).catch(() => "");
+    const lines = text.split("\n");
+    const from = (lines.slice(0, at.lineNumber).join("\n").length + (at.lineNumber > 0 ? 1 : 0)) +
+      (at.columnNumber ?? 0);
+    const head = text.slice(from, from + 2000);
+    const m = /^\s*(?:async\s+)?(?:function\s*\*?\s*[\w$]*\s*|[\w$]+\s*)?\(([^)]*)\)/.exec(head) ??
+      /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(head);
+    if (!m) return [];
+    return m[1]!.split(",").map((p) => p.trim().replace(/^\.\.\./, "").replace(/\s*=[\s\S]*$/, ""))
+      .filter((p) => /^[\w$]+$/.test(p));
   }
 
   /** The program resumed: frame ids and references go. */
   resumed(): void {
     this.#frames.clear();
     this.#refs.reset();
+    this.#globalRefs.clear();
   }
 
   /** V8 loaded a script. */
@@ -217,6 +247,7 @@ export class JsRequests {
             `Cannot set a breakpoint in ${bp.file}: no such file`,
           );
         }
+        if (file && !bp.func) await this.#checkLine(file, bp.line ?? 0, bp.file ?? file);
         const placed = await this.#ctx.breakpoints.set({
           temp: false,
           cond: null,
@@ -239,6 +270,23 @@ export class JsRequests {
         throw new RequestFailed("jump", "V8 cannot move a frame to another line: jump is pdb's");
     }
     throw new RequestFailed("event", `Unknown request ${command}`);
+  }
+
+  /** A line past the end of its file is refused (V8 would keep it pending for ever). */
+  async #checkLine(path: string, line: number, name: string): Promise<void> {
+    let text: string | undefined;
+    for (const [scriptId, known] of this.#scripts) {
+      if (known === path) text = await this.#source(scriptId).catch(() => undefined);
+    }
+    text ??= await Deno.readTextFile(path).catch(() => undefined);
+    if (text === undefined) return;
+    const lines = text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+    if (line < 1 || line > lines) {
+      throw new RequestFailed(
+        "set_break",
+        `Cannot set a breakpoint at "${name}:${line}": the file has ${lines} lines`,
+      );
+    }
   }
 
   async #stackTrace(args: Record<string, unknown>) {
@@ -275,23 +323,34 @@ export class JsRequests {
         : scope.type === "closure"
         ? "closure"
         : "locals";
-      // The global object is the runtime's (hundreds of names): the program's are in `script`.
-      const named = (await this.#properties(scope.object.objectId)).length;
+      const named = (await this.#properties(scope.object.objectId, kind === "globals")).length;
       const name = scope.type[0]!.toUpperCase() + scope.type.slice(1);
-      scopes.push({ name, kind, ref: this.#refs.ref(scope.object.objectId), named });
+      const ref = this.#refs.ref(scope.object.objectId);
+      if (scope.type === "global") this.#globalRefs.add(ref);
+      const entry: Record<string, unknown> = { name, kind, ref, named };
+      if (scope.type === "local") entry.args = await this.#params(frame);
+      scopes.push(entry);
     }
     return { scopes };
   }
 
-  async #properties(objectId: string): Promise<{ name: string; value: RemoteObject }[]> {
+  /** The references of global objects: their variables leave out the runtime's own. */
+  readonly #globalRefs = new Set<number>();
+
+  async #properties(
+    objectId: string,
+    program = false,
+  ): Promise<{ name: string; value: RemoteObject }[]> {
     const { result } = await this.#cdp().send("Runtime.getProperties", {
       objectId,
       ownProperties: true,
       generatePreview: true,
     });
     const props = (result as { name: string; value?: RemoteObject; enumerable?: boolean }[]) ?? [];
-    return props.filter((p) => p.value !== undefined && p.name !== "__proto__")
-      .map((p) => ({ name: p.name, value: p.value! }));
+    return props.filter((p) =>
+      p.value !== undefined && p.name !== "__proto__" &&
+      !(program && (this.#builtins.has(p.name) || p.name.startsWith("Symbol(")))
+    ).map((p) => ({ name: p.name, value: p.value! }));
   }
 
   async #variables(args: Record<string, unknown>) {
@@ -304,7 +363,7 @@ export class JsRequests {
           "(references last until the program resumes)",
       );
     }
-    const all = await this.#properties(objectId);
+    const all = await this.#properties(objectId, this.#globalRefs.has(Number(args.ref)));
     const indexed = all.filter((p) => /^\d+$/.test(p.name));
     const named = all.filter((p) => !/^\d+$/.test(p.name) && p.name !== "length");
     const which = args.filter === "indexed" ? indexed : args.filter === "named" ? named : [

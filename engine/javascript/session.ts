@@ -132,6 +132,7 @@ class JsSession implements EngineSession {
     await cdp.send("Debugger.setBlackboxPatterns", { patterns: ["^node:", "^ext:", ...skip] })
       .catch(() => {});
     await this.#initialBreakpoints();
+    await this.#requests.learnBuiltins();
     await cdp.send("Runtime.runIfWaitingForDebugger");
     void this.#watchEnd();
   }

@@ -62,8 +62,12 @@ function cut(text: string, max = MAX_REPR): string {
 
 function previewValue(p: { type: string; value?: string; subtype?: string }): string {
   if (p.type === "string") return JSON.stringify(p.value ?? "");
-  return p.value ?? p.type;
+  if (p.type === "function") return "[Function]";
+  return p.value || p.type;
 }
+
+/** Most items a repr shows of an array or object (its children are there to page). */
+const PREVIEW_ITEMS = 10;
 
 /** A value's repr as JavaScript's REPL would print it, bounded. */
 export function repr(obj: RemoteObject): string {
@@ -88,13 +92,13 @@ export function repr(obj: RemoteObject): string {
   }
   if (obj.subtype === "null") return "null";
   const props = obj.preview?.properties;
+  const more = obj.preview?.overflow || (props?.length ?? 0) > PREVIEW_ITEMS ? ", ..." : "";
   if (props && obj.subtype === "array") {
-    const more = obj.preview?.overflow ? ", ..." : "";
-    return cut(`[${props.map(previewValue).join(", ")}${more}]`);
+    return cut(`[${props.slice(0, PREVIEW_ITEMS).map(previewValue).join(", ")}${more}]`);
   }
   if (props && (obj.subtype === undefined || obj.className === "Object")) {
-    const more = obj.preview?.overflow ? ", ..." : "";
-    const body = props.map((p) => `${p.name}: ${previewValue(p)}`).join(", ");
+    const body = props.slice(0, PREVIEW_ITEMS).map((p) => `${p.name}: ${previewValue(p)}`)
+      .join(", ");
     const name = obj.className && obj.className !== "Object" ? `${obj.className} ` : "";
     return cut(`${name}{${body}${more}}`);
   }

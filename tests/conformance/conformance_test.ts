@@ -5,7 +5,15 @@ import { pythonEngine } from "../../engine/python/python_engine.ts";
 import type { Message } from "../../protocol/mod.ts";
 import { HANG_GUARD_MS } from "../support/inbox.ts";
 import { findPythons } from "../support/pythons.ts";
-import { CONTRACT, type ContractSession, type ContractTarget } from "./contract.ts";
+import {
+  CONTRACT,
+  type ContractLanguage,
+  type ContractSession,
+  type ContractTarget,
+  JAVASCRIPT,
+  PYTHON,
+} from "./contract.ts";
+import { javascriptEngine } from "../../engine/javascript/javascript_engine.ts";
 import { FakeEngine } from "./fake_engine.ts";
 
 const PROGRAM = new URL("../../testdata/contract.py", import.meta.url).pathname;
@@ -17,6 +25,7 @@ function session(
   core: DebugCore,
   program: string,
   close: () => Promise<void>,
+  language: ContractLanguage = PYTHON,
 ): ContractSession {
   const seen: Message[] = [];
   let cursor = 0;
@@ -33,6 +42,7 @@ function session(
   return {
     core,
     program,
+    language,
     seen,
     async next(e) {
       const deadline = Date.now() + HANG_GUARD_MS;
@@ -88,7 +98,31 @@ const pythonTargets: ContractTarget[] = (await findPythons()).map((python) => ({
   },
 }));
 
-for (const target of [fake, ...pythonTargets]) {
+const SCRIPT = new URL("../../testdata/contract.js", import.meta.url).pathname;
+
+/** Node, when this machine has it: the JavaScript engine's runtime. */
+const node = await new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" })
+  .output().then((out) => out.success, () => false);
+if (!node) console.log("engine contract: JavaScript skipped: no node on the PATH");
+
+const javascriptTargets: ContractTarget[] = node
+  ? [{
+    name: "JavaScript (Node)",
+    async start() {
+      const engine = await javascriptEngine.launch({
+        program: SCRIPT,
+        stopOnEntry: false,
+        breakpoints: [`${SCRIPT}:${STOP_LINE}`],
+        stdin: "null",
+      });
+      const s = session(new DebugCore(engine), SCRIPT, () => engine.dispose(), JAVASCRIPT);
+      await s.next("stack");
+      return s;
+    },
+  }]
+  : [];
+
+for (const target of [fake, ...pythonTargets, ...javascriptTargets]) {
   Deno.test(`engine contract: ${target.name}`, async (t) => {
     for (const [name, check] of Object.entries(CONTRACT)) {
       await t.step(name, async () => {

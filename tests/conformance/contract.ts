@@ -15,12 +15,65 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import type { DebugCore } from "../../core/core.ts";
 import type { Breakpoint, Message, MessageId } from "../../protocol/mod.ts";
 
+/**
+ * What the contract's checks expect of the program's language: the program's own text, and how
+ * the language shows a string and a small integer.
+ */
+export interface ContractLanguage {
+  /** The program's first line. */
+  readonly firstLine: RegExp;
+  /** visit's first line. */
+  readonly defLine: RegExp;
+  /** visit's return line (the stop). */
+  readonly returnLine: RegExp;
+  /** Lines 2 and 3, with their newlines. */
+  readonly lines2to3: string;
+  /** Line 9, with its newline. */
+  readonly line9: string;
+  /** How the language shows a string. */
+  str(text: string): string;
+  /** The type of a small integer. */
+  readonly intType: string;
+  /** What evaluating an unknown name raises. */
+  readonly nameError: RegExp;
+  /** Whether the module's variables (`total`, the loop's `n`) are globals (Python's). */
+  readonly moduleGlobals: boolean;
+}
+
+/** Python's, for contract.py. */
+export const PYTHON: ContractLanguage = {
+  firstLine: /^# The engine contract's/,
+  defLine: /def visit\(items, n\):/,
+  returnLine: /return len\(items\) \+ n/,
+  lines2to3: 'def visit(items, n):\n    label = "visit %d" % n\n',
+  line9: "    total += visit(list(range(250)), n)\n",
+  str: (text) => `'${text}'`,
+  intType: "int",
+  nameError: /NameError/,
+  moduleGlobals: true,
+};
+
+/** JavaScript's, for contract.js. */
+export const JAVASCRIPT: ContractLanguage = {
+  firstLine: /^\/\/ The engine contract's/,
+  defLine: /function visit\(items, n\) \{/,
+  returnLine: /return items\.length \+ n/,
+  lines2to3: "function visit(items, n) {\n  const label = `visit ${n}`;\n",
+  line9: "  total += visit([...Array(250).keys()], n);\n",
+  str: (text) => JSON.stringify(text),
+  intType: "number",
+  nameError: /ReferenceError/,
+  moduleGlobals: false,
+};
+
 /** A running contract program, stopped at its first stop, seen through the core. */
 export interface ContractSession extends AsyncDisposable {
   /** The core over the engine. */
   readonly core: DebugCore;
   /** The main file of the program, as the engine names it. */
   readonly program: string;
+  /** Its language. */
+  readonly language: ContractLanguage;
   /** Every event the core has given so far. */
   readonly seen: Message[];
   /** Resolves with the next event named `e` after those already taken. */
@@ -105,7 +158,7 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     assertEquals(total, frames.length);
     assertEquals(frames.map((f: { func: string }) => f.func).slice(0, 2), ["visit", "<module>"]);
     assertEquals(frames[0].file, s.program);
-    assertMatch(frames[0].code, /return len\(items\) \+ n/);
+    assertMatch(frames[0].code, s.language.returnLine);
     assertEquals(new Set(frames.map((f: { id: number }) => f.id)).size, frames.length);
     const page = await ok(s, "stack_trace", { thread, start: 1, levels: 1 });
     assertEquals(page.frames.map((f: { id: number }) => f.id), [frames[1].id]);
@@ -122,7 +175,7 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     const byName = Object.fromEntries(variables.map((v: { name: string }) => [v.name, v]));
     assertEquals(byName.n.value, "0");
     assertEquals(byName.n.ref, 0);
-    assertEquals(byName.label.value, "'visit 0'");
+    assertEquals(byName.label.value, s.language.str("visit 0"));
     assertEquals([byName.items.indexed, byName.items.named], [250, 0]);
     const page = await ok(s, "variables", { ref: byName.items.ref, start: 240, count: 20 });
     assertEquals(page.variables.map((v: { name: string }) => v.name), [
@@ -146,7 +199,7 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     const thread = await stoppedThread(s);
     const { frames } = await ok(s, "stack_trace", { thread });
     const value = await ok(s, "evaluate", { expr: "n + 1", frame: frames[0].id });
-    assertEquals([value.value, value.type, value.ref], ["1", "int", 0]);
+    assertEquals([value.value, value.type, value.ref], ["1", s.language.intType, 0]);
     assertEquals(
       await errorType(s, "evaluate", { expr: "no_such_name", frame: frames[0].id }),
       "eval",
@@ -176,7 +229,7 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     assertEquals(first.id, id);
     assertEquals((first.p as { value: string }[]).map((w) => w.value).slice(0, 2), [
       "0",
-      "'visit 0'",
+      s.language.str("visit 0"),
     ]);
     assertEquals((first.p as { exc: boolean }[])[2]!.exc, true);
     s.core.send({ e: "continue" });
@@ -188,7 +241,7 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
 
   async "source: the program's file with its hash; other paths refused"(s) {
     const { text, hash } = await ok(s, "source", { path: s.program });
-    assertMatch(text, /def visit\(items, n\):/);
+    assertMatch(text, s.language.defLine);
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
     const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
     assertEquals(hash, `sha256:${hex}`);
@@ -200,15 +253,21 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
 
   async "list: protocol 1's listing is the core's, from source, for every engine"(s) {
     // The selected frame's file, whole, then cut to lines; a range open at one end is 11 lines.
-    assertMatch(await v1(s, "list", undefined, "list"), /^# The engine contract's[\s\S]*def visit/);
+    const all = await v1(s, "list", undefined, "list");
+    assertMatch(all, s.language.firstLine);
+    assertMatch(all, s.language.defLine);
     assertEquals(
       await v1(s, "list", { start: 2, end: 3 }, "list"),
-      'def visit(items, n):\n    label = "visit %d" % n\n',
+      s.language.lines2to3,
     );
-    assertEquals((await v1(s, "list", { start: 1 }, "list")).split("\n").length - 1, 9);
+    const lines = all.split("\n").length - 1;
+    assertEquals(
+      (await v1(s, "list", { start: 1 }, "list")).split("\n").length - 1,
+      Math.min(11, lines),
+    );
     assertEquals(
       await v1(s, "list", { file: s.program, start: 9, end: 9 }, "list"),
-      "    total += visit(list(range(250)), n)\n",
+      s.language.line9,
     );
     assertEquals(await v1(s, "list", { file: "/nowhere/else.py" }, "error"), "list");
   },
@@ -222,8 +281,8 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     assertEquals((await v1(s, "eval", { code: "n", repr: true }, "print")).output, "0");
     const failed = await v1(s, "eval", "nope", "print");
     assertEquals(failed.exc, true);
-    assertMatch(failed.output, /NameError/);
-    assertEquals((await v1(s, "pprint", "label", "print")).output, "'visit 0'");
+    assertMatch(failed.output, s.language.nameError);
+    assertEquals((await v1(s, "pprint", "label", "print")).output, s.language.str("visit 0"));
     // In the selected frame.
     await v1(s, "up", undefined, "stack");
     assertEquals((await v1(s, "eval", "n + 2", "print")).output, "2");
@@ -233,7 +292,7 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
   async "locals, args and globals: protocol 1's are the core's, from scopes and variables"(s) {
     const locals = await v1(s, "locals", undefined, "locals");
     assertEquals(Object.keys(locals).sort(), ["items", "label", "n"]);
-    assertEquals([locals.n, locals.label], ["0", "'visit 0'"]);
+    assertEquals([locals.n, locals.label], ["0", s.language.str("visit 0")]);
     assertMatch(locals.items, /^\[0, 1, 2, /);
     // The parameters, in order.
     assertEquals(Object.entries(await v1(s, "args", undefined, "args")), [
@@ -241,8 +300,10 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
       ["n", "0"],
     ]);
     const globals = await v1(s, "globals", undefined, "globals");
-    assertEquals([globals.total, globals.n], ["0", "0"]);
-    // In the module's frame, its globals are its locals.
+    // The module's variables are its globals (Python), or its own (a JavaScript module); the
+    // runtime's own globals are never listed.
+    if (s.language.moduleGlobals) assertEquals([globals.total, globals.n], ["0", "0"]);
+    else assertEquals([globals.total, globals.n, globals.Array], [undefined, undefined, undefined]);
     await v1(s, "up", undefined, "stack");
     const module = await v1(s, "locals", undefined, "locals");
     assertEquals([module.total, module.n], ["0", "0"]);
@@ -280,7 +341,7 @@ export const CONTRACT: Record<string, (s: ContractSession) => Promise<void>> = {
     const id = nextId++;
     s.core.send({ e: "set_watch", p: ["label"], id });
     const inVisit = await s.next("watchlist");
-    assertEquals((inVisit.p as { value: string }[])[0]!.value, "'visit 0'");
+    assertEquals((inVisit.p as { value: string }[])[0]!.value, s.language.str("visit 0"));
     // In the caller's frame (the module), visit's local is not there.
     s.core.send({ e: "up", id: nextId++ });
     const inModule = await s.next("watchlist");
