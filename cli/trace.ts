@@ -119,6 +119,9 @@ export function launchOptions(invocation: Invocation): LaunchOptions & { engine:
     throw error;
   }
   const interpreter = runtime ?? str(values, engine.traits.runtimeOption.name);
+  if (runtime !== undefined) {
+    positionals = positionals.slice(engine.traits.runtimeWords?.(runtime, positionals) ?? 0);
+  }
   // `-m MODULE` and `-c CODE`, as options or after `--` (`qdb run -- -m json.tool`).
   let run: "file" | "module" | "code" = "file";
   let module = str(values, "module");

@@ -217,6 +217,11 @@ export interface EngineTraits {
   handlesFile(program: string): boolean;
   /** Whether a command line's first word runs this engine's programs (`python3`, `node`). */
   isRuntime(command: string): boolean;
+  /**
+   * The words of a command line after its runtime that are the runtime's own, not the
+   * program (`run` in `deno run app.ts`): how many to skip.
+   */
+  runtimeWords?(runtime: string, words: string[]): number;
   /** The runtime used when none is given (`python3`). */
   readonly defaultRuntime: string;
   /**

@@ -60,15 +60,42 @@ export function hitConditionHolds(condition: string, hits: number): boolean {
 }
 
 /** The breakpoint table of one JavaScript session. */
+/** Where an original line is placed in the code V8 runs, and back (source maps). */
+export interface LineMapping {
+  generated(path: string, line: number): { url: string; line: number };
+  original(scriptId: string, line: number): { path: string; line: number };
+}
+
 export class JsBreakpoints {
   readonly #cdp: () => CdpClient | undefined;
   readonly #table = new Map<number, Placed>();
   readonly #removed: number[] = [];
   readonly #policyNone: boolean;
+  #mapping: LineMapping | undefined;
 
   constructor(cdp: () => CdpClient | undefined, policyNone: boolean) {
     this.#cdp = cdp;
     this.#policyNone = policyNone;
+  }
+
+  /** How lines map (set once the requests exist). */
+  set mapping(mapping: LineMapping) {
+    this.#mapping = mapping;
+  }
+
+  /**
+   * A source map arrived for these files: their breakpoints, placed by the lines of the code
+   * V8 runs so far, are placed again by their own.
+   */
+  async remap(paths: string[]): Promise<boolean> {
+    let moved = false;
+    for (const placed of this.#table.values()) {
+      if (!paths.includes(placed.bp.file) || !placed.bp.enabled) continue;
+      await this.#unplace(placed);
+      await this.#place(placed);
+      moved = true;
+    }
+    return moved;
   }
 
   /** Places a breakpoint (`set_breakpoint`); resolves with it as placed. */
@@ -169,15 +196,22 @@ export class JsBreakpoints {
   async #place(placed: Placed): Promise<void> {
     const cdp = this.#cdp();
     if (!cdp) return;
+    const where = this.#mapping?.generated(placed.bp.file, placed.bp.line) ??
+      { url: fileUrl(placed.bp.file), line: placed.bp.line };
     const result = await cdp.send("Debugger.setBreakpointByUrl", {
-      url: fileUrl(placed.bp.file),
-      lineNumber: placed.bp.line - 1,
+      url: where.url,
+      lineNumber: where.line - 1,
       condition: placed.bp.cond ?? "",
     });
     placed.v8 = String(result.breakpointId);
-    const locations = (result.locations as { lineNumber: number }[] | undefined) ?? [];
+    const locations =
+      (result.locations as { lineNumber: number; scriptId: string }[] | undefined) ??
+        [];
     if (locations.length > 0) {
-      placed.bp = { ...placed.bp, line: locations[0]!.lineNumber + 1, verified: true };
+      // Where V8 put it, in the file's own lines.
+      const at = this.#mapping?.original(locations[0]!.scriptId, locations[0]!.lineNumber + 1);
+      const line = at && at.path === placed.bp.file ? at.line : locations[0]!.lineNumber + 1;
+      placed.bp = { ...placed.bp, line, verified: true };
       delete placed.bp.pending;
     } else {
       // Its script has not loaded yet: V8 binds it when it does (breakpointResolved).

@@ -130,4 +130,4 @@ function skipUntil(stream: ReadableStream<Uint8Array>, marker: string): Readable
 
 /** Lines the runtime writes about its inspector, not the program's output. */
 export const INSPECTOR_NOISE =
-  /^(For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector|Debugger attached\.|Waiting for the debugger to disconnect\.\.\.|Debugger session ended\.?|Visit chrome:\/\/inspect to connect to the debugger\.|Deno is waiting for debugger to connect\.|Program finished\. Waiting for inspector to disconnect to exit the process\.\.\.)\r?$/;
+  /^(For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector|Debugger attached\.|Waiting for the debugger to disconnect\.\.\.|Debugger session (?:started|ended)\.?|Visit chrome:\/\/inspect to connect to the debugger\.|Deno is waiting for debugger to connect\.|Program finished\. Waiting for inspector to disconnect to exit the process\.\.\.)\r?$/;

@@ -17,6 +17,13 @@ import { launchJavaScript } from "./session.ts";
 const TRAITS: EngineTraits = {
   handlesFile: (program) => /\.(m?js|cjs|m?ts|cts)$/.test(program),
   isRuntime: (command) => /(^|\/)(node|nodejs|deno)$/.test(command),
+  // `deno run [flags] app.ts`: its subcommand and flags are Deno's (qdb gives it its own).
+  runtimeWords: (runtime, words) => {
+    if (!/(^|\/)deno$/.test(runtime) || words[0] !== "run") return 0;
+    let n = 1;
+    while (words[n]?.startsWith("-")) n++;
+    return n;
+  },
   defaultRuntime: "node",
   runtimeOption: { name: "node", help: "The JavaScript runtime: node, or deno" },
   sourceMimeType: (path) => /\.[cm]?ts$/.test(path) ? "text/typescript" : "text/javascript",

@@ -11,6 +11,7 @@
 import type { CdpClient } from "./cdp.ts";
 import { fileUrl, type JsBreakpoints } from "./breakpoints.ts";
 import { References, type RemoteObject, repr, toValue } from "./values.ts";
+import { readSourceMap, SourceMap } from "./sourcemap.ts";
 import type { Breakpoint, Value } from "../../protocol/mod.ts";
 
 /** A request the engine refuses: an error of `type` for the client. */
@@ -81,6 +82,10 @@ export class JsRequests {
   /** Scripts V8 loaded: id -> path; and the sources read so far. */
   readonly #scripts = new Map<string, string>();
   readonly #sources = new Map<string, string>();
+  /** The source maps of scripts that have one (TypeScript): by script id. */
+  readonly #maps = new Map<string, SourceMap>();
+  /** The original texts of mapped sources, by path. */
+  readonly #originals = new Map<string, string>();
   /** The runtime's own globals, found before the program ran: not shown as its globals. */
   #builtins = new Set<string>();
 
@@ -121,10 +126,63 @@ export class JsRequests {
     this.#globalRefs.clear();
   }
 
-  /** V8 loaded a script. */
-  scriptParsed(params: Record<string, unknown>): void {
+  /**
+   * V8 loaded a script; with a source map, resolves with the original sources it maps (whose
+   * breakpoints are then placed again, by their own lines).
+   */
+  async scriptParsed(params: Record<string, unknown>): Promise<string[]> {
     const url = String(params.url ?? "");
-    if (url) this.#scripts.set(String(params.scriptId), pathOf(url));
+    if (!url) return [];
+    const scriptId = String(params.scriptId);
+    this.#scripts.set(scriptId, pathOf(url));
+    const mapUrl = typeof params.sourceMapURL === "string" ? params.sourceMapURL : "";
+    if (!mapUrl) return [];
+    const json = await readSourceMap(mapUrl, url);
+    if (json === undefined) return [];
+    try {
+      const map = new SourceMap(json, url);
+      this.#maps.set(scriptId, map);
+      map.sources.forEach((path, i) => {
+        const text = map.contents[i];
+        if (typeof text === "string") this.#originals.set(path, text);
+      });
+      return map.sources;
+    } catch {
+      return []; // A map that does not decode: the script's own lines.
+    }
+  }
+
+  /** Where a generated place of a script is in its original source (itself without a map). */
+  original(scriptId: string, line: number): { path: string; line: number } {
+    const mapped = this.#maps.get(scriptId)?.original(line);
+    return mapped ?? { path: this.#scripts.get(scriptId) ?? "", line };
+  }
+
+  /**
+   * Where to place a breakpoint for an original file's line: the URL of the script that holds
+   * it and its line there (a TypeScript file's line in the code V8 runs).
+   */
+  generated(path: string, line: number): { url: string; line: number; scriptId?: string } {
+    for (const [scriptId, map] of this.#maps) {
+      const at = map.generated(path, line);
+      if (at !== undefined) {
+        return { url: fileUrl(this.#scripts.get(scriptId)!), line: at, scriptId };
+      }
+    }
+    return { url: fileUrl(path), line };
+  }
+
+  /** A mapped source's text (the map's copy, or the file). */
+  async #original(path: string): Promise<string | undefined> {
+    const known = this.#originals.get(path);
+    if (known !== undefined) return known;
+    const text = await Deno.readTextFile(path).catch(() => undefined);
+    if (text !== undefined) this.#originals.set(path, text);
+    return text;
+  }
+
+  #mapped(path: string): boolean {
+    return [...this.#maps.values()].some((map) => map.sources.includes(path));
   }
 
   /** A file name as the user gave it, resolved as breakpoints name files; null if none. */
@@ -274,11 +332,13 @@ export class JsRequests {
 
   /** A line past the end of its file is refused (V8 would keep it pending for ever). */
   async #checkLine(path: string, line: number, name: string): Promise<void> {
-    let text: string | undefined;
+    // The file as its author wrote it (a TypeScript file's own lines), else what V8 loaded.
+    let text = await Deno.readTextFile(path).catch(() => undefined);
     for (const [scriptId, known] of this.#scripts) {
-      if (known === path) text = await this.#source(scriptId).catch(() => undefined);
+      if (text === undefined && known === path) {
+        text = await this.#source(scriptId).catch(() => undefined);
+      }
     }
-    text ??= await Deno.readTextFile(path).catch(() => undefined);
     if (text === undefined) return;
     const lines = text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
     if (line < 1 || line > lines) {
@@ -300,14 +360,23 @@ export class JsRequests {
     const frames = [];
     const visible = this.#visible(paused);
     for (const [i, frame] of visible.slice(start, start + levels).entries()) {
-      const text = await this.#source(frame.location.scriptId).catch(() => "");
-      const line = frame.location.lineNumber + 1;
+      const scriptId = frame.location.scriptId;
+      // A TypeScript frame is shown by its own file and line (through the source map).
+      const place = this.#maps.has(scriptId)
+        ? this.original(scriptId, frame.location.lineNumber + 1)
+        : {
+          path: pathOf(frame.url || this.#scripts.get(scriptId) || ""),
+          line: frame.location.lineNumber + 1,
+        };
+      const text = this.#maps.has(scriptId)
+        ? await this.#original(place.path) ?? ""
+        : await this.#source(scriptId).catch(() => "");
       frames.push({
         id: ids[start + i]!,
         func: frame.functionName || "<module>",
-        file: pathOf(frame.url || this.#scripts.get(frame.location.scriptId) || ""),
-        line,
-        code: (text.split("\n")[line - 1] ?? "").replace(/\r$/, ""),
+        file: place.path,
+        line: place.line,
+        code: (text.split("\n")[place.line - 1] ?? "").replace(/\r$/, ""),
       });
     }
     return { frames, total: visible.length };
@@ -522,6 +591,10 @@ export class JsRequests {
   }
 
   async #sourceOf(path: string) {
+    if (this.#mapped(path)) {
+      const text = await this.#original(path);
+      if (text !== undefined) return { path, text, hash: `sha256:${await sha256(text)}` };
+    }
     for (const [scriptId, known] of this.#scripts) {
       if (known === path) {
         const text = await this.#source(scriptId);
@@ -533,7 +606,8 @@ export class JsRequests {
 
   #find(tail: string): string[] {
     const end = `/${tail.replace(/^\/+/, "")}`;
-    return [...new Set(this.#scripts.values())].filter((p) => p.endsWith(end)).sort().slice(0, 100);
+    const all = [...this.#scripts.values(), ...[...this.#maps.values()].flatMap((m) => m.sources)];
+    return [...new Set(all)].filter((p) => p.endsWith(end)).sort().slice(0, 100);
   }
 
   /** The `exception` event of a pause on an exception. */

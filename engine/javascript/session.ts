@@ -61,6 +61,8 @@ class JsSession implements EngineSession {
   readonly #breakpoints: JsBreakpoints;
   readonly #requests: JsRequests;
   #stopWatches: string[] = [];
+  /** Source maps being read, in the order scripts loaded: a pause waits for them. */
+  #mapping: Promise<void> = Promise.resolve();
   #disposed: Promise<void> | undefined;
   /** Output still being read; the end waits for it. */
   readonly #readers: Promise<void>[] = [];
@@ -100,6 +102,7 @@ class JsSession implements EngineSession {
       policyNone,
       breakpoints: this.#breakpoints,
     });
+    this.#breakpoints.mapping = this.#requests;
     if (options.stdin === "piped") this.#stdin = child.stdin.getWriter();
     this.exited = child.status.then((s) => ({ code: s.signal ? null : s.code, signal: s.signal }));
   }
@@ -204,8 +207,10 @@ class JsSession implements EngineSession {
           : (msg.p as { line?: number } | undefined)?.line;
         if (msg.e === "until" && line !== undefined) {
           const top = paused.callFrames[0]!;
+          const here = this.#requests.original(top.location.scriptId, top.location.lineNumber + 1);
+          const there = this.#requests.generated(here.path, line);
           await cdp.send("Debugger.continueToLocation", {
-            location: { scriptId: top.location.scriptId, lineNumber: line - 1 },
+            location: { scriptId: top.location.scriptId, lineNumber: there.line - 1 },
           });
           return;
         }
@@ -280,7 +285,13 @@ class JsSession implements EngineSession {
         this.#requests.resumed();
         return;
       case "Debugger.scriptParsed":
-        this.#requests.scriptParsed(event.params);
+        // Its source map (TypeScript) may move breakpoints to the file's own lines.
+        this.#mapping = this.#mapping.then(async () => {
+          const mapped = await this.#requests.scriptParsed(event.params);
+          if (mapped.length > 0 && await this.#breakpoints.remap(mapped)) {
+            this.events.push({ e: "breakpoint_state", p: this.#breakpoints.state() });
+          }
+        }).catch(() => {});
         return;
       case "Debugger.breakpointResolved": {
         const location = event.params.location as { lineNumber: number } | undefined;
@@ -301,6 +312,7 @@ class JsSession implements EngineSession {
 
   async #onPaused(paused: Paused): Promise<void> {
     this.#paused = paused;
+    await this.#mapping;
     const first = !this.#started;
     this.#started = true;
     let reason: string;

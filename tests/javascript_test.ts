@@ -1,0 +1,213 @@
+// The JavaScript engine through the real CLI and editors: `qdb run app.js` in pdb's words, a
+// TypeScript program under Deno debugged by its own lines (source maps), an uncaught exception,
+// and `qdb dap` on a JavaScript program with Microsoft's DAP client.
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { QdbProcess } from "./support/processes.ts";
+import { adapter } from "./support/dap.ts";
+
+const node = await new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" })
+  .output().then((out) => out.success, () => false);
+if (!node) console.log("javascript_test: Node tests skipped: no node on the PATH");
+
+const APP = [
+  "function visit(items, n) {",
+  "  const label = `visit ${n}`;",
+  "  return items.length + n; // @stop",
+  "}",
+  "",
+  "let total = 0;",
+  "for (let n = 0; n < 2; n++) {",
+  "  total += visit([...Array(250).keys()], n);",
+  "}",
+  'console.log("total", total);',
+  "process.exitCode = 3;",
+  "",
+].join("\n");
+
+async function withFiles(files: Record<string, string>, fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "qdb-js-" });
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function run(args: string[], input: string, cwd: string) {
+  const process = new QdbProcess(args, { stdin: input, cwd });
+  const status = await process.exited();
+  return { code: status.code, out: process.text.stdout, err: process.text.stderr };
+}
+
+Deno.test({
+  name:
+    "JavaScript: qdb run app.js speaks pdb: break, continue, step, where, p, locals, until the end",
+  ignore: !node,
+  fn: () =>
+    withFiles({ "app.js": APP }, async (dir) => {
+      const out = await run(
+        ["run", "app.js"],
+        [
+          "b 3",
+          "c",
+          "where",
+          "p n + 1",
+          "p label",
+          "locals",
+          "args",
+          "up",
+          "p total",
+          "c",
+          "n",
+          "c",
+        ]
+          .join("\n") + "\n",
+        dir,
+      );
+      // The program's exit code is qdb run's.
+      assertEquals(out.code, 3, out.err);
+      const text = out.out;
+      assertMatch(text, /^> .*app\.js\(6\)<module>\(\)$/m);
+      assertMatch(text, /Breakpoint 1 at .*app\.js:3/);
+      assertMatch(text, /> .*app\.js\(3\)visit\(\)\n[\s\S]*B-> +3 +return items\.length \+ n;/);
+      assertMatch(
+        text,
+        /\(qdb\) where\n {2}.*app\.js\(8\)<module>\(\)\n.*\n> .*app\.js\(3\)visit\(\)/,
+      );
+      assertMatch(text, /\(qdb\) p n \+ 1\n1\n/);
+      assertMatch(text, /\(qdb\) p label\n"visit 0"\n/);
+      assertMatch(
+        text,
+        /\(qdb\) locals\nitems = \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \.\.\.\]\nn = 0\nlabel = "visit 0"\n/,
+      );
+      assertMatch(text, /\(qdb\) args\nitems = \[0, 1, 2[^\n]*\nn = 0\n\(qdb\)/);
+      assertMatch(text, /\(qdb\) p total\n0\n/);
+      // Its output, in order, after its last stop; the runtime's own lines about its inspector
+      // are not the program's.
+      assertMatch(text, /^total 501$/m);
+      assert(!/Debugger|inspector|Waiting for/.test(text + out.err), text + out.err);
+      assertMatch(text, /The program exited with code 3/);
+    }),
+});
+
+Deno.test({
+  name: "TypeScript under Deno: a breakpoint on app.ts:N stops at line N of the .ts file",
+  fn: () =>
+    withFiles({
+      "app.ts": [
+        "interface Item {",
+        "  n: number;",
+        "}",
+        "function visit(items: Item[], n: number): number {",
+        "  const label: string = `visit ${n}`;",
+        "  return items.length + n; // @stop",
+        "}",
+        "let total: number = 0;",
+        "for (let n = 0; n < 2; n++) total += visit([{ n }], n);",
+        'console.log("total", total);',
+        "",
+      ].join("\n"),
+    }, async (dir) => {
+      const out = await run(
+        ["run", "--", Deno.execPath(), "run", "app.ts"],
+        ["b 6", "c", "p label", "l 5, 6", "where", "c", "c"].join("\n") + "\n",
+        dir,
+      );
+      assertEquals(out.code, 0, out.err);
+      assertMatch(out.out, /Breakpoint 1 at .*app\.ts:6/);
+      // The TypeScript file's own lines and text (the types the code V8 runs has lost).
+      assertMatch(out.out, /> .*app\.ts\(6\)visit\(\)\n[\s\S]*B-> +6 +return items\.length \+ n;/);
+      assertMatch(out.out, /\(qdb\) l 5, 6\n +5 +const label: string = `visit \$\{n\}`;\n/);
+      assertMatch(out.out, /\(qdb\) where\n {2}.*app\.ts\(9\)<module>\(\)/);
+      assertMatch(out.out, /\(qdb\) p label\n"visit 0"\n/);
+      assertMatch(out.out, /^total 3$/m);
+    }),
+});
+
+Deno.test({
+  name: "JavaScript: an uncaught exception stops the program; it then ends as Node would",
+  ignore: !node,
+  fn: () =>
+    withFiles({
+      "boom.js": 'function f(x) {\n  throw new Error("boom " + x);\n}\nf(7);\n',
+    }, async (dir) => {
+      const out = await run(["run", "boom.js"], "c\np x\nc\n", dir);
+      assertEquals(out.code, 1, out.err);
+      assertMatch(out.out, /Error: boom 7/);
+      assertMatch(out.out, /> .*boom\.js\(2\)f\(\)/);
+      assertMatch(out.out, /\(qdb\) p x\n7\n/);
+    }),
+});
+
+Deno.test({
+  name: "qdb dap debugs a JavaScript program: breakpoints, stack, variables, evaluate, steps",
+  ignore: !node,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withFiles({ "app.js": APP }, async (dir) => {
+      const program = `${dir}/app.js`;
+      const { dc, dir: tmp } = await adapter();
+      try {
+        await dc.initializeRequest();
+        await Promise.all([
+          dc.waitForEvent("initialized").then(async () => {
+            const set = await dc.setBreakpointsRequest({
+              source: { path: program },
+              breakpoints: [{ line: 3 }],
+            });
+            assertEquals(set.body.breakpoints.map((b) => b.line), [3]);
+            await dc.configurationDoneRequest();
+          }),
+          dc.launch({ program } as never),
+          dc.assertStoppedLocation("breakpoint", { path: program, line: 3 }),
+        ]);
+        const { body: { threads } } = await dc.threadsRequest();
+        const { body: { stackFrames } } = await dc.stackTraceRequest({ threadId: threads[0]!.id });
+        assertEquals(stackFrames.map((f) => [f.name, f.line]).slice(0, 2), [["visit", 3], [
+          "<module>",
+          8,
+        ]]);
+        const { body: { scopes } } = await dc.scopesRequest({ frameId: stackFrames[0]!.id });
+        const { body: { variables } } = await dc.variablesRequest({
+          variablesReference: scopes[0]!.variablesReference,
+        });
+        const items = variables.find((v) => v.name === "items")!;
+        assertEquals(items.indexedVariables, 250);
+        const page = await dc.variablesRequest({
+          variablesReference: items.variablesReference,
+          filter: "indexed",
+          start: 247,
+          count: 3,
+        });
+        assertEquals(page.body.variables.map((v) => v.value), ["247", "248", "249"]);
+        const label = await dc.evaluateRequest({
+          expression: "label",
+          frameId: stackFrames[0]!.id,
+        });
+        assertEquals(label.body.result, '"visit 0"');
+        const source = await dc.sourceRequest({ source: { path: program }, sourceReference: 0 })
+          .catch(() => undefined);
+        assert(source === undefined || typeof source.body.content === "string");
+        await Promise.all([
+          dc.stepOutRequest({ threadId: threads[0]!.id }),
+          dc.waitForEvent("stopped"),
+        ]);
+        await Promise.all([
+          dc.continueRequest({ threadId: threads[0]!.id }),
+          dc.assertStoppedLocation("breakpoint", { path: program, line: 3 }),
+        ]);
+        await Promise.all([
+          dc.continueRequest({ threadId: threads[0]!.id }),
+          dc.waitForEvent("exited"),
+          dc.waitForEvent("terminated"),
+        ]);
+      } finally {
+        await dc.stop();
+        await Deno.remove(tmp, { recursive: true });
+      }
+    }),
+});
