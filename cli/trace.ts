@@ -119,8 +119,11 @@ export function launchOptions(invocation: Invocation): LaunchOptions & { engine:
     throw error;
   }
   const interpreter = runtime ?? str(values, engine.traits.runtimeOption.name);
+  let runtimeArgs: string[] = [];
   if (runtime !== undefined) {
-    positionals = positionals.slice(engine.traits.runtimeWords?.(runtime, positionals) ?? 0);
+    const own = engine.traits.runtimeWords?.(runtime, positionals) ?? 0;
+    runtimeArgs = positionals.slice(0, own);
+    positionals = positionals.slice(own);
   }
   // `-m MODULE` and `-c CODE`, as options or after `--` (`qdb run -- -m json.tool`).
   let run: "file" | "module" | "code" = "file";
@@ -175,6 +178,7 @@ export function launchOptions(invocation: Invocation): LaunchOptions & { engine:
     skip: list(values, "skip"),
     followChildren: values["no-subprocess"] !== true,
     ...(interpreter ? { interpreter } : {}),
+    ...(runtimeArgs.length > 0 ? { runtimeArgs } : {}),
   };
 }
 

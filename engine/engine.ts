@@ -45,6 +45,11 @@ export interface LaunchOptions {
   skip?: string[];
   /** The interpreter or runtime to use (for Python: the python executable). */
   interpreter?: string;
+  /**
+   * The runtime's own arguments before the program (`run --allow-net` of `deno run
+   * --allow-net app.ts`, `--max-old-space-size=4096` for node), where the engine takes them.
+   */
+  runtimeArgs?: string[];
   /** Aborting it disposes the session. */
   signal?: AbortSignal;
   /**

@@ -110,6 +110,12 @@ export class JsBreakpoints {
     if (bp.cond && this.#policyNone) {
       throw new BreakpointRefused("policy", 'Eval policy "none" refuses to run code');
     }
+    if (bp.snapshot) {
+      throw new BreakpointRefused(
+        "set_break",
+        "Snapshots are taken by the Python engine only, so far: use a logpoint",
+      );
+    }
     const placed: Placed = { bp: { ...bp, hits: 0, verified: false }, v8: undefined };
     if (bp.enabled !== false) await this.#place(placed);
     this.#table.set(bp.id, placed);

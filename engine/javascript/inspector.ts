@@ -26,6 +26,7 @@ export interface RuntimeLaunch {
   runtime: string;
   program: string;
   args: string[];
+  runtimeArgs?: string[] | undefined;
   cwd: string;
   env: Record<string, string> | undefined;
   stdin: "inherit" | "piped" | "null";
@@ -38,12 +39,23 @@ export function isDeno(runtime: string): boolean {
   return /(^|\/)deno$/.test(runtime);
 }
 
-/** The runtime's command line with its inspector on a private address, stopped at the start. */
-export function inspectArgs(runtime: string, program: string, args: string[]): string[] {
+/**
+ * The runtime's command line with its inspector on a private address, stopped at the start:
+ * the runtime's own arguments as the person gave them (Deno's permissions are theirs to give:
+ * `qdb run -- deno run --allow-net app.ts`), then qdb's, then the program's.
+ */
+export function inspectArgs(
+  runtime: string,
+  program: string,
+  args: string[],
+  runtimeArgs: string[] = [],
+): string[] {
+  const own = runtimeArgs.filter((a) => !/^--inspect/.test(a));
   if (isDeno(runtime)) {
-    return ["run", "--allow-all", "--inspect-brk=127.0.0.1:0", program, ...args];
+    const flags = own[0] === "run" ? own.slice(1) : own;
+    return ["run", ...flags, "--inspect-brk=127.0.0.1:0", program, ...args];
   }
-  return ["--inspect-brk=127.0.0.1:0", "--inspect-publish-uid=stderr", program, ...args];
+  return [...own, "--inspect-brk=127.0.0.1:0", "--inspect-publish-uid=stderr", program, ...args];
 }
 
 const LISTENING = /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/[\w/-]+)/;
@@ -53,7 +65,7 @@ export async function startRuntime(launch: RuntimeLaunch): Promise<StartedRuntim
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(launch.runtime, {
-      args: inspectArgs(launch.runtime, launch.program, launch.args),
+      args: inspectArgs(launch.runtime, launch.program, launch.args, launch.runtimeArgs),
       cwd: launch.cwd,
       ...(launch.env ? { env: launch.env } : {}),
       stdin: launch.stdin,

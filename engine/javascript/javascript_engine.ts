@@ -17,10 +17,9 @@ import { launchJavaScript } from "./session.ts";
 const TRAITS: EngineTraits = {
   handlesFile: (program) => /\.(m?js|cjs|m?ts|cts)$/.test(program),
   isRuntime: (command) => /(^|\/)(node|nodejs|deno)$/.test(command),
-  // `deno run [flags] app.ts`: its subcommand and flags are Deno's (qdb gives it its own).
+  // `deno run [flags] app.ts`, `node [flags] app.js`: the runtime's own words.
   runtimeWords: (runtime, words) => {
-    if (!/(^|\/)deno$/.test(runtime) || words[0] !== "run") return 0;
-    let n = 1;
+    let n = /(^|\/)deno$/.test(runtime) && words[0] === "run" ? 1 : 0;
     while (words[n]?.startsWith("-")) n++;
     return n;
   },

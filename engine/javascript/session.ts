@@ -24,10 +24,19 @@ const DRAIN_GRACE_MS = 2_000;
 export async function launchJavaScript(options: LaunchOptions): Promise<EngineSession> {
   const runtime = options.interpreter ?? "node";
   const cwd = options.cwd ?? Deno.cwd();
+  const policy = options.evalPolicy ?? "full";
+  if (policy !== "full" && policy !== "none") {
+    // A hook is Python code: no JavaScript program can be held to it.
+    throw new Error(`The JavaScript engine takes eval policy full or none, not ${policy}`);
+  }
+  if (options.run !== undefined && options.run !== "file") {
+    throw new Error("The JavaScript engine runs files (-m and -c are Python's)");
+  }
   const started = await startRuntime({
     runtime,
     program: options.program,
     args: options.args ?? [],
+    runtimeArgs: options.runtimeArgs,
     cwd,
     env: options.env,
     stdin: options.stdin ?? "inherit",
