@@ -7,6 +7,7 @@ import { type BenchFlags, parseFlags, program, stats } from "./_common.ts";
 import { benchCapacity, capacityTables } from "./capacity.ts";
 import { benchCluster, clusterTable } from "./cluster.ts";
 import { benchFleet, fleetTables } from "./fleet.ts";
+import { benchJavaScript, javascriptTables } from "./javascript.ts";
 import { HAVE_REDIS } from "../tests/support/redis.ts";
 import { benchInspect, inspectTable } from "./inspect.ts";
 import { benchOverhead, overheadTables } from "./overhead.ts";
@@ -145,5 +146,25 @@ Deno.test({
     positive(result.groupMs.p50, "a group command");
     assertEquals(result.stored.snapshots, 100);
     assertMatch(fleetTables(result), /group set_break applied on 10 members/);
+  },
+});
+
+const HAVE_NODE = await new Deno.Command("node", { args: ["--version"], stdout: "null" }).output()
+  .then((o) => o.success, () => false);
+
+Deno.test({
+  name: "bench: JavaScript: steps through qdb, the engine and CDP; start-up; an unhit breakpoint",
+  ignore: !HAVE_NODE,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const result = await benchJavaScript({ ...quick, reps: 5 });
+    for (const kind of ["qdb", "engine", "cdp"] as const) {
+      assertEquals(result.step[kind].n, 5);
+      positive(result.step[kind].p50, `a step through ${kind}`);
+    }
+    positive(result.startup.qdb.p50, "qdb's start-up");
+    positive(result.overhead.qdb.p50, "the work under qdb");
+    assertMatch(javascriptTables(result), /qdb\/CDP p50/);
   },
 });

@@ -7,7 +7,7 @@
  * Usage: `deno task bench [--quick] [--only NAME,...] [--reps N] [--json FILE]`
  *
  * - `--quick`: a smoke run (tiny sizes, one repetition, the newest Python), in seconds;
- * - `--only startup,overhead,step,inspect,capacity,cluster,fleet`: some of them;
+ * - `--only startup,overhead,step,inspect,capacity,cluster,fleet,javascript`: some of them;
  * - `--reps N`: passed to each (repetitions; steps for `step`; sessions for `capacity`);
  * - `--json FILE`: where the figures go (default `bench/results.json`, none with `--quick`).
  *
@@ -21,6 +21,7 @@ import { benchCapacity, capacityTables } from "./capacity.ts";
 import { benchCluster, clusterTable } from "./cluster.ts";
 import { benchFleet, fleetTables } from "./fleet.ts";
 import { benchInspect, inspectTable } from "./inspect.ts";
+import { benchJavaScript, javascriptTables } from "./javascript.ts";
 import { benchOverhead, overheadTables } from "./overhead.ts";
 import { benchStartup, startupTable } from "./startup.ts";
 import { benchStep, stepTable } from "./step.ts";
@@ -60,6 +61,10 @@ export const BENCHMARKS: Record<
   fleet: async (flags) => {
     const figures = await benchFleet(flags);
     return { figures, table: fleetTables(figures) };
+  },
+  javascript: async (flags) => {
+    const figures = await benchJavaScript(flags);
+    return { figures, table: javascriptTables(figures) };
   },
 };
 
