@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { findPythons } from "./support/pythons.ts";
 import { serve } from "../server.ts";
-import { startTracer, type TracerOptions } from "../tracer.ts";
+import { engineFor, startTracer, type TracerOptions } from "../tracer.ts";
 import { pythonEngine } from "../engine/python/python_engine.ts";
 import { QdbClient } from "../client.ts";
 import { relay } from "./support/relay.ts";
@@ -485,6 +485,60 @@ webTest(
       await tracer.done;
       await tracer.close();
       await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+const HAVE_NODE = await new Deno.Command("node", { args: ["--version"], stdout: "null" }).output()
+  .then((o) => o.success, () => false);
+
+webTest(
+  "web client: one server, a Python session and a JavaScript one: the same page debugs both",
+  async () => {
+    if (!HAVE_NODE) return console.log("skip: no node on the PATH");
+    const dir = await Deno.makeTempDir({ prefix: "qdb-web-js-" });
+    const script = `${dir}/app.js`;
+    await Deno.writeTextFile(
+      script,
+      "function visit(items, n) {\n  const label = `visit ${n}`;\n  return items.length + n;\n}\n" +
+        'let total = 0;\nfor (let n = 0; n < 2; n++) total += visit([1, 2, 3], n);\nconsole.log("total", total);\n',
+    );
+    await using python = await traced("py");
+    const js = await startTracer({
+      engine: engineFor({ program: script }),
+      program: script,
+      server: python.server.tracerUrl,
+      session: "js",
+      token: TOKEN,
+      stdin: "null",
+    });
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(30_000);
+      await page.goto(`${python.http}/#token=${TOKEN}`);
+      // Both on the list, each with its own runtime's program.
+      await page.getByRole("link", { name: "py" }).waitFor();
+      await page.getByRole("link", { name: "js" }).click();
+      await page.locator('.line.current[data-line="5"]').waitFor();
+      await page.getByRole("button", { name: "Breakpoint at line 3" }).click();
+      await page.locator('.line.bp[data-line="3"]').waitFor();
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator('.line.current[data-line="3"]').waitFor();
+      const input = page.getByLabel("Evaluate in the selected frame");
+      await input.fill("label + '!'");
+      await input.press("Enter");
+      await page.locator(".console .result", { hasText: '"visit 0!"' }).waitFor();
+      await page.getByRole("button", { name: "items (Array)" }).waitFor();
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator('.line.current[data-line="3"]').waitFor();
+      await page.getByRole("button", { name: "Continue (F5)" }).click();
+      await page.locator(".output", { hasText: "total 7" }).waitFor();
+      assertEquals((await js.done).code, 0);
+    } finally {
+      await browser.close();
+      await js.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
