@@ -49,7 +49,7 @@ Deno.test({
   fn: () =>
     withFiles({ "app.js": APP }, async (dir) => {
       const out = await run(
-        ["run", "app.js"],
+        ["run", "--eval-timeout", "1", "app.js"],
         [
           "b 3",
           "c",
@@ -58,6 +58,7 @@ Deno.test({
           "p label",
           "locals",
           "args",
+          "while (true) {}",
           "up",
           "p total",
           "c",
@@ -84,6 +85,8 @@ Deno.test({
         /\(qdb\) locals\nitems = \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \.\.\.\]\nn = 0\nlabel = "visit 0"\n/,
       );
       assertMatch(text, /\(qdb\) args\nitems = \[0, 1, 2[^\n]*\nn = 0\n\(qdb\)/);
+      // An evaluation that never ends is stopped at the eval timeout; the program lives on.
+      assertMatch(text, /\(qdb\) while \(true\) \{\}\n\*\*\* The code ran longer than 1 s/);
       assertMatch(text, /\(qdb\) p total\n0\n/);
       // Its output, in order, after its last stop; the runtime's own lines about its inspector
       // are not the program's.

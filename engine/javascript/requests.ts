@@ -51,6 +51,8 @@ export interface RequestContext {
   program: string;
   cwd: string;
   policyNone: boolean;
+  /** How long an evaluation may run, in ms (0: no limit). */
+  evalTimeoutMs: number;
   breakpoints: JsBreakpoints;
 }
 
@@ -457,6 +459,17 @@ export class JsRequests {
       callFrameId: frame.callFrameId,
       expression: expr,
       generatePreview: true,
+      // V8 ends an evaluation that runs too long (`--eval-timeout`), as the Python engine does.
+      ...(this.#ctx.evalTimeoutMs > 0 ? { timeout: this.#ctx.evalTimeoutMs } : {}),
+    }).catch((error) => {
+      const text = String(error instanceof Error ? error.message : error);
+      throw new RequestFailed(
+        "eval",
+        /Execution was terminated/.test(text)
+          ? `The code ran longer than ${this.#ctx.evalTimeoutMs / 1000} s (--eval-timeout) ` +
+            "and was stopped"
+          : text,
+      );
     });
     const details = answer.exceptionDetails as
       | { text?: string; exception?: RemoteObject }

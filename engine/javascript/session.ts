@@ -109,6 +109,7 @@ class JsSession implements EngineSession {
       program: this.#program,
       cwd,
       policyNone,
+      evalTimeoutMs: (options.evalTimeout ?? 0) * 1000,
       breakpoints: this.#breakpoints,
     });
     this.#breakpoints.mapping = this.#requests;
