@@ -142,78 +142,13 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._exit_code = 0  # what the program's SystemExit asks for (a child reports it)
         self._last_exc_stop = None
 
-        # Breakpoints.
-        self._bps = {}
-        self._bp_by_file = {}  # canonical file -> {line: [bp...]}
-        # Breakpoints on functions of modules not found yet: they bind when an import makes
-        # their name resolvable (see _bind_pending).
-        self._pending_bps = {}
-        self._real_import = None
-        self._modules_seen = 0
-        self._next_bp_id = 1
-        self._bp_removed = []  # ids of temporary breakpoints removed by a hit, not reported yet
-        self._bp_lock = threading.RLock()
-        self._lines_cache = {}  # path -> (mtime, size, set of lines, number of lines)
+        # Each part's own state, where its code is.
+        self._init_breakpoints()
+        self._init_tracing()
+        self._init_pause()
+        self._init_eval()
+        self._init_output()
 
-        # Caches keyed by code object.
-        self._canon_cache = {}
-        self._own_lines_cache = {}
-        self._code_bp_lines = {}  # code -> frozenset of breakpoint lines (or None)
-        self._ignored_code = {}  # code -> True when never stopped in (bridge, skip)
-
-        # Tracing.
-        self._steppers = {}  # ident -> _Stepper
-        self._stepping = set()  # idents whose stepping uses sys.settrace
-        self._busy = set()  # idents currently interacting
-        self._interact_lock = threading.Lock()
-        self._pause_flag = False
-        self._pending_id = None
-        self._stop = None
-        self._trace_cache = {}
-        self._bp_global = self._make_bp_global()
-        self._mon_tool = None
-        self._mon_codes = set()
-        self._mon_lines = {}
-        self._pausing_events = False
-        # All threads stop together: while one thread is stopped, the others wait at their next
-        # line on a gate that the stop opens when it ends (see _hold_others).
-        self._holding = None  # the _Stop that holds the other threads, or None
-        self._debugging = {}  # ident -> depth of `debug CODE` it runs (pdb's recursive debugger)
-        self._gate = None  # a lock held while `_holding` is set
-        self._held = {}  # ident -> _Stop (reason "held") of a thread waiting at the gate
-        self._held_resume = {}  # ident -> the resume a held thread applies when it goes on
-        self._entering_hold = set()  # idents between the decision to hold and the wait
-
-        # Signals.
-        self._signal_requests = 0
-        self._sig_retrace = False
-        self._sig_detach = False
-        self._sig_timeout = None
-        self._chained_handler = signal.SIG_DFL
-        self._orig_signal = signal.signal
-        self._orig_getsignal = signal.getsignal
-
-        # Eval deadline (one watchdog thread, polling while evaluations run).
-        # The eval thread only touches the raw C lock: an asynchronous exception can land at any
-        # bytecode, and one inside threading.Condition's Python code would leak its lock.
-        self._wd_lock = threading.Lock()
-        self._wd_wake = threading.Event()
-        self._wd_jobs = {}  # thread ident -> its running evaluation's job
-        self._wd_polling = False
-        self._wd_interval = 0.25
-        self._wd_idle = 0
-        self._wd_thread = None
-        self._set_async_exc = None
-
-        # Output.
-        self._streams = []
-        self._forwarder = None
-        self._libc_fflush = _MISSING
-
-        # Policy hook.
-        self._hook = None
-        self._hook_error = None
-        self._orig_excepthook = None
 
     # ------------------------------------------------------------------ channel
 
@@ -1423,16 +1358,11 @@ def _exit_code_of(exc):
     return 1
 
 
-def _main():
-    """Runs the program as ``python PROGRAM ARGS`` would, under the bridge."""
-    global _bridge
-    boot_globals = sys.modules["__main__"].__dict__
-    config = json.loads(os.environ.pop("QDB_BRIDGE"))
-    # sys.argv is ['-c', PROGRAM, ARGS...]; the program sees [PROGRAM, ARGS...].
-    argv = sys.argv[1:]
+def _program_of(config, argv):
+    """What runs, as ``python PROGRAM``, ``-m MODULE`` or ``-c CODE`` would run it: (kind, its
+    path, the module's spec and code for -m). ``argv`` becomes what the program sees."""
     program_arg = argv[0]
     kind = config.get("run", "file")
-    module_spec = module_code = None
     if kind == "module":
         # As `python -m MODULE` does: the current directory first on the path, the module
         # found (its parent packages imported) before it runs as __main__.
@@ -1444,46 +1374,47 @@ def _main():
         except Exception as exc:
             sys.stderr.write("%s: %s\n" % (sys.executable, exc))
             raise SystemExit(1)
-        path = module_spec.origin
-        argv[0] = path
-    elif kind == "code":
-        path = "<string>"
+        argv[0] = module_spec.origin
+        return kind, module_spec.origin, module_spec, module_code
+    if kind == "code":
         argv[0] = "-c"
-    else:
-        path = os.path.abspath(program_arg)
-    config["program_arg"] = program_arg
-    bridge = Bridge(config, path if kind == "code" else os.path.realpath(path), boot_globals)
-    _bridge = bridge
-    this = sys.modules[__name__]
-    sys.modules["qdb"] = this
+        return kind, "<string>", None, None
+    return kind, os.path.abspath(program_arg), None, None
 
-    # A child (see qdb_children) has its own channel and leaves its output where its parent
-    # sent it; a dormant one (multiprocessing's forkserver) has no session of its own.
-    child = bool(config.get("child"))
-    dormant = bool(config.get("dormant"))
-    sys.argv = argv
+
+def _connect(bridge, config):
+    """Connects the bridge to the tracer (a child through its own channel; a dormant one, a
+    forkserver, not at all) and installs its hooks; whether it is attached."""
     attached = False
-    if dormant:
+    if config.get("dormant"):
         pass
-    elif child:
+    elif config.get("child"):
         attached = bridge.connect_child()
     else:
         bridge.connect()
         bridge.capture_output()
         attached = True
-    if attached or dormant:
+    if attached or config.get("dormant"):
         _install_hooks(bridge)
+    return attached
 
-    sys.argv = argv
-    if kind == "file" and not getattr(sys.flags, "safe_path", False):
+
+def _set_path(kind, path):
+    """sys.path[0] as python sets it: the program's directory, or the current one for -c."""
+    if getattr(sys.flags, "safe_path", False):
+        return
+    if kind == "file":
         if sys.path and sys.path[0] in ("", "."):
             sys.path[0] = os.path.dirname(os.path.realpath(path))
         else:
             sys.path.insert(0, os.path.dirname(os.path.realpath(path)))
-    elif kind == "code" and not getattr(sys.flags, "safe_path", False):
+    elif kind == "code":
         if not sys.path or sys.path[0] not in ("", "."):
             sys.path.insert(0, "")
 
+
+def _main_module(kind, path, module_spec):
+    """The program's own __main__, as python makes it for a file, -m or -c."""
     import importlib.machinery
     main_mod = types.ModuleType("__main__")
     if kind == "module":
@@ -1503,35 +1434,33 @@ def _main():
             "__loader__": importlib.machinery.SourceFileLoader("__main__", path),
             "__spec__": None, "__package__": None,
         })
-    bridge._main_globals = main_mod.__dict__
-    if bridge._eval_policy.startswith("hook:"):
-        bridge._load_hook()
+    return main_mod
 
+
+def _program_code(kind, path, program_arg, module_code):
+    """The program compiled (a file that cannot be read or compiled ends it, as python's)."""
     if kind == "module":
-        code = module_code
+        return module_code
+    if kind == "code":
+        source = program_arg
     else:
-        if kind == "code":
-            source = program_arg
-        else:
-            try:
-                with open(path, "rb") as f:
-                    source = f.read()
-            except OSError as exc:
-                _cant_open(path, exc)
-                raise SystemExit(2)
         try:
-            code = compile(source, path, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            # As python shows it: no frame of qdb's above the program's line.
-            exc.__traceback__ = None
-            sys.excepthook(type(exc), exc, None)
-            raise SystemExit(1)
+            with open(path, "rb") as f:
+                source = f.read()
+        except OSError as exc:
+            _cant_open(path, exc)
+            raise SystemExit(2)
+    try:
+        return compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        # As python shows it: no frame of qdb's above the program's line.
+        exc.__traceback__ = None
+        sys.excepthook(type(exc), exc, None)
+        raise SystemExit(1)
 
-    if attached:
-        bridge.start(config.get("breakpoints") or [])
-    sys.modules["__main__"] = main_mod
-    if attached:
-        bridge.trace_main_before_run()
+
+def _run(bridge, code, main_mod):
+    """Runs the program; its uncaught exception stops post-mortem, then ends it as python's."""
     try:
         exec(code, main_mod.__dict__)
     except SystemExit as exc:
@@ -1563,3 +1492,33 @@ def _main():
         sys.settrace(None)
         bridge._steppers.pop(threading.get_ident(), None)
         bridge._stepping.discard(threading.get_ident())
+
+
+def _main():
+    """Runs the program as ``python PROGRAM ARGS`` would, under the bridge."""
+    global _bridge
+    boot_globals = sys.modules["__main__"].__dict__
+    config = json.loads(os.environ.pop("QDB_BRIDGE"))
+    # sys.argv is ['-c', PROGRAM, ARGS...]; the program sees [PROGRAM, ARGS...].
+    argv = sys.argv[1:]
+    program_arg = argv[0]
+    kind, path, module_spec, module_code = _program_of(config, argv)
+    config["program_arg"] = program_arg
+    bridge = Bridge(config, path if kind == "code" else os.path.realpath(path), boot_globals)
+    _bridge = bridge
+    sys.modules["qdb"] = sys.modules[__name__]
+    sys.argv = argv
+    attached = _connect(bridge, config)
+    sys.argv = argv
+    _set_path(kind, path)
+    main_mod = _main_module(kind, path, module_spec)
+    bridge._main_globals = main_mod.__dict__
+    if bridge._eval_policy.startswith("hook:"):
+        bridge._load_hook()
+    code = _program_code(kind, path, program_arg, module_code)
+    if attached:
+        bridge.start(config.get("breakpoints") or [])
+    sys.modules["__main__"] = main_mod
+    if attached:
+        bridge.trace_main_before_run()
+    _run(bridge, code, main_mod)

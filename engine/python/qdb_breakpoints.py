@@ -10,6 +10,7 @@ import builtins
 import os
 import re
 import sys
+import threading
 import types
 
 from qdb_common import _CommandError, read_source_bytes
@@ -91,6 +92,28 @@ def _log_parts(text):
 
 class BreakpointsMixin(object):
     """The Bridge's breakpoints."""
+
+    def _init_breakpoints(self):
+        """The breakpoint table and the caches it keeps by file and code object."""
+        # Breakpoints.
+        self._bps = {}
+        self._bp_by_file = {}  # canonical file -> {line: [bp...]}
+        # Breakpoints on functions of modules not found yet: they bind when an import makes
+        # their name resolvable (see _bind_pending).
+        self._pending_bps = {}
+        self._real_import = None
+        self._modules_seen = 0
+        self._next_bp_id = 1
+        self._bp_removed = []  # ids of temporary breakpoints removed by a hit, not reported yet
+        self._bp_lock = threading.RLock()
+        self._lines_cache = {}  # path -> (mtime, size, set of lines, number of lines)
+
+        # Caches keyed by code object.
+        self._canon_cache = {}
+        self._own_lines_cache = {}
+        self._code_bp_lines = {}  # code -> frozenset of breakpoint lines (or None)
+        self._ignored_code = {}  # code -> True when never stopped in (bridge, skip)
+
 
     # ------------------------------------------------------------------ breakpoints
 

@@ -40,6 +40,26 @@ class _CondError(Exception):
 class EvalMixin(object):
     """The Bridge's evaluation of code in the program."""
 
+    def _init_eval(self):
+        """The eval deadline's watchdog, and the eval policy's hook."""
+        # Eval deadline (one watchdog thread, polling while evaluations run).
+        # The eval thread only touches the raw C lock: an asynchronous exception can land at any
+        # bytecode, and one inside threading.Condition's Python code would leak its lock.
+        self._wd_lock = threading.Lock()
+        self._wd_wake = threading.Event()
+        self._wd_jobs = {}  # thread ident -> its running evaluation's job
+        self._wd_polling = False
+        self._wd_interval = 0.25
+        self._wd_idle = 0
+        self._wd_thread = None
+        self._set_async_exc = None
+
+        # Policy hook.
+        self._hook = None
+        self._hook_error = None
+        self._orig_excepthook = None
+
+
     # ------------------------------------------------------------------ eval
 
     def _frame_locals(self, stop, frame):

@@ -105,6 +105,14 @@ class _Capture(io.StringIO):
 class OutputMixin(object):
     """The bridge's capture of the program's output and watch of its input."""
 
+    def _init_output(self):
+        """The captured streams and their forwarder."""
+        # Output.
+        self._streams = []
+        self._forwarder = None
+        self._libc_fflush = _MISSING
+
+
     # ------------------------------------------------------------------ output capture
 
     def capture_output(self):

@@ -17,6 +17,18 @@ from qdb_eval import _EvalTimeout
 class PauseMixin(object):
     """The Bridge's pause, signals, and holding of the other threads."""
 
+    def _init_pause(self):
+        """The pause signal: requests in flight and the program's own handler."""
+        # Signals.
+        self._signal_requests = 0
+        self._sig_retrace = False
+        self._sig_detach = False
+        self._sig_timeout = None
+        self._chained_handler = signal.SIG_DFL
+        self._orig_signal = signal.signal
+        self._orig_getsignal = signal.getsignal
+
+
     # ------------------------------------------------------------------ pausing and holding
 
     def _maybe_pause(self, frame):

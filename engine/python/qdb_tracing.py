@@ -41,6 +41,32 @@ class _Stepper(object):
 class TracingMixin(object):
     """The Bridge's tracing backends and stop decisions."""
 
+    def _init_tracing(self):
+        """Stepping, the trace functions and sys.monitoring, and the stop that holds the others."""
+        # Tracing.
+        self._steppers = {}  # ident -> _Stepper
+        self._stepping = set()  # idents whose stepping uses sys.settrace
+        self._busy = set()  # idents currently interacting
+        self._interact_lock = threading.Lock()
+        self._pause_flag = False
+        self._pending_id = None
+        self._stop = None
+        self._trace_cache = {}
+        self._bp_global = self._make_bp_global()
+        self._mon_tool = None
+        self._mon_codes = set()
+        self._mon_lines = {}
+        self._pausing_events = False
+        # All threads stop together: while one thread is stopped, the others wait at their next
+        # line on a gate that the stop opens when it ends (see _hold_others).
+        self._holding = None  # the _Stop that holds the other threads, or None
+        self._debugging = {}  # ident -> depth of `debug CODE` it runs (pdb's recursive debugger)
+        self._gate = None  # a lock held while `_holding` is set
+        self._held = {}  # ident -> _Stop (reason "held") of a thread waiting at the gate
+        self._held_resume = {}  # ident -> the resume a held thread applies when it goes on
+        self._entering_hold = set()  # idents between the decision to hold and the wait
+
+
     # ------------------------------------------------------------------ tracing backends
 
     def _needs_line_tracing(self):
