@@ -50,7 +50,6 @@ import {
   MAX_PAGE,
   type Message,
   type MessageId,
-  nullable,
   object,
   ProtocolError,
   type RequestCommand,
@@ -65,6 +64,7 @@ import {
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { BREAKPOINT_STATE, Breakpoints } from "./breakpoints.ts";
 import { Watches, WatchLimitError } from "./watches.ts";
+import { type Answer, Protocol1 } from "./protocol1.ts";
 
 /** A request sent to the engine and not answered yet. */
 interface Pending {
@@ -115,15 +115,6 @@ const STOPPED = object({ thread: threadSchema, reason: stopReason }, {
 /** Most frames of a stop that protocol 1's `stack` shows (a deep recursion has more). */
 const MAX_STOP_FRAMES = 10_000;
 
-/** Most names protocol 1's `locals` and `globals` show of one scope. */
-const MAX_NAMES = 10_000;
-
-/** The most of a file that `list` without a range gives: a source file, not a log. */
-const MAX_LIST_CHARS = 4 * 1024 * 1024;
-
-/** The engine's answer to `locate`: the file as breakpoints name it, and as the person did. */
-const LOCATED = object({ path: nullable(string()), name: string() });
-
 /** The answer to the core's own `stack_trace`: a stopped thread's frames, newest first. */
 const STACK_TRACE = object({ result: RESULTS.stack_trace });
 
@@ -156,6 +147,19 @@ export class DebugCore {
   /** Protocol 1's selected frame while the program is stopped. */
   #selection: Selection | undefined;
   readonly #breakpoints = new Breakpoints((command, args) => this.#ask(command, args));
+  /** Protocol 1's inspection commands, answered here through the engine's requests. */
+  readonly #protocol1 = new Protocol1({
+    selected: () => this.#selection?.frames[this.#selection.index],
+    frames: () => this.#selection?.frames ?? [],
+    result: (command, args) => this.#result(command, args),
+    push: (msg) => this.#out.push(msg),
+    fail: (command, id, type, text) => this.#fail(command, id, type, text),
+    answerFailed: (command, id, answer) => this.#answerFailed(command, id, answer),
+    afterEval: async (id) => {
+      await this.#refresh();
+      this.#out.push(this.#watchlist(id));
+    },
+  });
 
   /** Takes the engine's events from now on. */
   constructor(engine: Pick<EngineSession, "send" | "events">) {
@@ -360,16 +364,16 @@ export class DebugCore {
       case "breakpoints":
         return this.#out.push(this.#breakpointsEvent(command.id));
       case "list":
-        return await this.#list(command);
+        return await this.#protocol1.list(command);
       case "complete":
-        return await this.#complete(command);
+        return await this.#protocol1.complete(command);
       case "locals":
       case "globals":
       case "args":
-        return await this.#namespace(command, command.e);
+        return await this.#protocol1.namespace(command, command.e);
       case "eval":
       case "pprint":
-        return await this.#evaluate(command, command.e);
+        return await this.#protocol1.evaluate(command, command.e);
       case "set_break":
       case "clear_break":
       case "update_break": {
@@ -427,149 +431,6 @@ export class DebugCore {
     this.#engine.send(frame === undefined ? command : { ...command, frame });
   }
 
-  /**
-   * Protocol 1's `list`, for every engine: the file (the selected frame's, the program's while
-   * it runs, or one the person named, found as breakpoints find it) through `source`, cut to
-   * the lines asked for. A range with one end open gets 11 lines, as pdb's `list`.
-   */
-  async #list(command: Message): Promise<void> {
-    let p: Infer<typeof COMMANDS.list.payload>;
-    try {
-      p = COMMANDS.list.payload.check(command.p, "payload");
-    } catch (error) {
-      const text = error instanceof SchemaError ? error.message : String(error);
-      return this.#fail("list", command.id, "payload", text);
-    }
-    const selection = this.#selection;
-    // The selected frame's file, or a file of this stop's frames by the name it shows.
-    let path = p?.file === undefined
-      ? selection?.frames[selection.index]?.file
-      : selection?.frames.find((f) => f.file === p.file)?.file;
-    let label = path;
-    if (path === undefined) {
-      const found = await this.#result("locate", p?.file === undefined ? {} : { file: p.file });
-      const place = found && "result" in found ? LOCATED.check(found.result, "answer") : undefined;
-      label = p?.file ?? place?.name ?? "the program";
-      if (!place?.path) {
-        return this.#fail("list", command.id, "list", `Cannot list ${label}: no such file`);
-      }
-      path = place.path;
-    }
-    const answer = await this.#result("source", { path });
-    if (!answer || "error" in answer) {
-      const why = answer?.error.data ?? "the program ended";
-      return this.#fail(
-        "list",
-        command.id,
-        "list",
-        `Cannot list ${label}: ${String(why).replace(/^Cannot read [^:]*: /, "")}`,
-      );
-    }
-    const { text } = RESULTS.source.check(answer.result, "answer");
-    let start = p?.start;
-    let end = p?.end;
-    if (start !== undefined || end !== undefined) {
-      start ??= Math.max(1, end! - 10);
-      end ??= start + 10;
-    } else if (text.length > MAX_LIST_CHARS) {
-      return this.#fail(
-        "list",
-        command.id,
-        "list",
-        `Cannot list ${label}: it has more than ${MAX_LIST_CHARS} characters; list a range of lines instead`,
-      );
-    }
-    const lines = text.split(/(?<=\n)/);
-    const out: TracerMessage = {
-      e: "list",
-      p: start === undefined ? text : lines.slice(start - 1, end).join(""),
-    };
-    if (command.id !== undefined) out.id = command.id;
-    this.#out.push(out);
-  }
-
-  /**
-   * Protocol 1's `eval` (a REPL line; `{code, repr}`: pdb's `p`) and `pprint`, for every
-   * engine: `evaluate` with `echo` in the selected frame, shown as the REPL would (what the code
-   * printed, then the value or the exception) in one `print`. Code that ran may have changed
-   * what the watches show: after an `eval` they are evaluated again.
-   */
-  async #evaluate(command: Message, name: "eval" | "pprint"): Promise<void> {
-    let code: string;
-    let echo: "repl" | "repr" | "pretty";
-    try {
-      const p = COMMANDS[name].payload.check(command.p, "payload");
-      code = typeof p === "string" ? p : p.code;
-      echo = name === "pprint" ? "pretty" : typeof p !== "string" && p.repr ? "repr" : "repl";
-    } catch (error) {
-      const why = error instanceof SchemaError ? error.message : String(error);
-      return this.#fail(name, command.id, "payload", why);
-    }
-    const selection = this.#selection;
-    const frame = selection?.frames[selection.index]?.id;
-    if (!selection || frame === undefined) {
-      const why = `${name} needs a stopped program, and it is running (send pause first)`;
-      return this.#fail(name, command.id, "running", why);
-    }
-    const answer = await this.#result("evaluate", { expr: code, frame, context: "repl", echo });
-    if (!answer || "error" in answer) return this.#answerFailed(name, command.id, answer);
-    const r = RESULTS.evaluate.check(answer.result, "answer");
-    const text = (r.output ?? "") + (r.display !== undefined ? `${r.display}\n` : "");
-    const out: TracerMessage = {
-      e: "print",
-      p: { input: code, exc: r.raised === true, output: text.replace(/\n$/, "") },
-    };
-    if (command.id !== undefined) out.id = command.id;
-    this.#out.push(out);
-    if (name === "eval") {
-      await this.#refresh();
-      this.#out.push(this.#watchlist(command.id));
-    }
-  }
-
-  /**
-   * Protocol 1's `locals`, `globals` and `args`, for every engine: the selected frame's scopes
-   * (locals with the closure's, globals, or the parameters of the locals, in order), name to
-   * repr, read through `scopes` and `variables` a page at a time.
-   */
-  async #namespace(command: Message, name: "locals" | "globals" | "args"): Promise<void> {
-    const selection = this.#selection;
-    const frame = selection?.frames[selection.index]?.id;
-    if (!selection || frame === undefined) {
-      const why = `${name} needs a stopped program, and it is running (send pause first)`;
-      return this.#fail(name, command.id, "running", why);
-    }
-    const answer = await this.#result("scopes", { frame });
-    if (!answer || "error" in answer) return this.#answerFailed(name, command.id, answer);
-    const { scopes } = RESULTS.scopes.check(answer.result, "answer");
-    const own = scopes.filter((s) => s.kind !== "globals");
-    // A module's frame has no locals of its own: its globals are its locals.
-    const chosen = name === "globals" || own.length === 0
-      ? scopes.filter((s) => s.kind === "globals")
-      : own;
-    const values = new Map<string, string>();
-    for (const scope of chosen) {
-      for (let start = 0; start < Math.min(scope.named, MAX_NAMES); start += MAX_PAGE) {
-        const page = await this.#result("variables", { ref: scope.ref, start, count: MAX_PAGE });
-        if (!page || "error" in page) return this.#answerFailed(name, command.id, page);
-        const { variables } = RESULTS.variables.check(page.result, "answer");
-        for (const v of variables) values.set(v.name, v.value);
-        if (variables.length < MAX_PAGE) break;
-      }
-    }
-    let names = [...values.keys()];
-    if (name === "args") {
-      const params = scopes.find((s) => s.kind === "locals")?.args ?? [];
-      names = params.filter((n) => values.has(n));
-    }
-    const out: TracerMessage = {
-      e: name,
-      p: Object.fromEntries(names.map((n) => [n, values.get(n)!])),
-    };
-    if (command.id !== undefined) out.id = command.id;
-    this.#out.push(out);
-  }
-
   /** A request of the core's own failed (or the program ended): the command's error. */
   #answerFailed(
     command: string,
@@ -582,33 +443,11 @@ export class DebugCore {
     );
   }
 
-  /** Protocol 1's `complete`: `completions` in the selected frame, for every engine. */
-  async #complete(command: Message): Promise<void> {
-    let text: string;
-    try {
-      text = COMMANDS.complete.payload.check(command.p, "payload");
-    } catch (error) {
-      const why = error instanceof SchemaError ? error.message : String(error);
-      return this.#fail("complete", command.id, "payload", why);
-    }
-    const selection = this.#selection;
-    const frame = selection?.frames[selection.index]?.id;
-    const answer = await this.#result(
-      "completions",
-      frame === undefined ? { text } : { text, frame },
-    );
-    if (!answer || "error" in answer) return this.#answerFailed("complete", command.id, answer);
-    const { matches } = RESULTS.completions.check(answer.result, "answer");
-    const out: TracerMessage = { e: "completions", p: { text, matches } };
-    if (command.id !== undefined) out.id = command.id;
-    this.#out.push(out);
-  }
-
   /** The result of an engine request of the core's own, or its error; undefined if it ended. */
   async #result(
     command: EngineRequest["p"]["command"],
     args: unknown,
-  ): Promise<{ result: unknown } | { error: { type: string; data: unknown } } | undefined> {
+  ): Promise<Answer | undefined> {
     const answer = await this.#ask(command, args);
     if (!answer) return undefined;
     const p = answer.p;
