@@ -214,3 +214,25 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "JavaScript: --break before the start, and eval policy none refuses every piece of code",
+  ignore: !node,
+  fn: () =>
+    withFiles({ "app.js": APP }, async (dir) => {
+      const out = await run(
+        ["run", "--eval-policy", "none", "--break", "app.js:3", "app.js"],
+        ["c", "p n", "b 8, n > 0", "locals", "c", "c"].join("\n") + "\n",
+        dir,
+      );
+      assertEquals(out.code, 3, out.err);
+      // The breakpoint given on the command line, set before the program's code loaded, binds
+      // when it does, and the program stops there.
+      assertMatch(out.out, /Breakpoint 1 pending at app\.js:3 \(it binds when its code loads\)/);
+      assertMatch(out.out, /^> .*app\.js\(3\)visit\(\)$/m);
+      assertMatch(out.out, /\(qdb\) p n\n\*\*\* Eval policy "none" refuses to run code/);
+      assertMatch(out.out, /\(qdb\) b 8, n > 0\n\*\*\* Eval policy "none" refuses to run code/);
+      // Reading values runs no code of the program's: locals are still shown.
+      assertMatch(out.out, /\(qdb\) locals\nitems = \[/);
+    }),
+});

@@ -178,8 +178,13 @@ export function formatBreakpoint(bp: Breakpoint, cwd: string | undefined): strin
     : bp.temp
     ? "Temporary breakpoint"
     : "Breakpoint";
-  if (bp.pending) {
+  if (bp.pending && bp.func) {
     return `${kind} ${bp.id} pending on ${bp.func} (it binds when its module is imported)`;
+  }
+  if (bp.pending) {
+    // A line of a file whose code has not loaded yet (a JavaScript module not yet required).
+    const where = `${displayPath(bp.file, cwd)}:${bp.line}`;
+    return `${kind} ${bp.id} pending at ${where} (it binds when its code loads)`;
   }
   const extras: string[] = [];
   if (bp.func) extras.push(`in ${bp.func}`);
