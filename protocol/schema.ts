@@ -362,6 +362,27 @@ export function object<R extends Shape, O extends Shape = Record<never, never>>(
   };
 }
 
+/**
+ * An object from a peer whose protocol is not ours (V8's inspector): the fields named are
+ * checked and kept, the others ignored (its messages carry many more than a reader uses).
+ */
+export function loose<R extends Shape, O extends Shape = Record<never, never>>(
+  required: R,
+  optional?: O,
+): Schema<ObjectOf<R, O>> {
+  const strict = object(required, optional);
+  const known = new Set([...Object.keys(required), ...Object.keys(optional ?? {})]);
+  return {
+    description: strict.description,
+    check(value, path) {
+      if (!isPlainObject(value)) return strict.check(value, path);
+      const picked: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) if (known.has(key)) picked[key] = value[key];
+      return strict.check(picked, path);
+    },
+  };
+}
+
 /** Adds a check that runs after `schema` accepted the value (for rules across fields). */
 export function refine<T>(
   schema: Schema<T>,

@@ -4,6 +4,7 @@ import {
   boolean,
   integer,
   literal,
+  loose,
   nullable,
   object,
   record,
@@ -48,4 +49,11 @@ Deno.test("scalars refuse near misses", () => {
 Deno.test("long bad values are shortened in messages", () => {
   const error = assertThrows(() => integer().check("y".repeat(500), "x"), SchemaError);
   assertEquals(error.message.length < 120, true);
+});
+
+Deno.test("loose keeps the fields it names and ignores the others; what it names is checked", () => {
+  const point = loose({ x: integer() }, { label: string() });
+  assertEquals(point.check({ x: 1, y: 2, label: "a", z: {} }, "p"), { x: 1, label: "a" });
+  assertThrows(() => point.check({ x: "1" }, "p"), SchemaError, "p.x must be an integer");
+  assertThrows(() => point.check([], "p"), SchemaError);
 });

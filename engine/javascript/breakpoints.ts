@@ -8,6 +8,7 @@
 
 import type { Breakpoint } from "../../protocol/mod.ts";
 import type { CdpClient } from "./cdp.ts";
+import { breakpointSet, read } from "./cdp_types.ts";
 
 /** One breakpoint, as the core asked for it, and its V8 id while placed. */
 interface Placed {
@@ -209,10 +210,10 @@ export class JsBreakpoints {
       lineNumber: where.line - 1,
       condition: placed.bp.cond ?? "",
     });
-    placed.v8 = String(result.breakpointId);
-    const locations =
-      (result.locations as { lineNumber: number; scriptId: string }[] | undefined) ??
-        [];
+    const set = read(breakpointSet, result, "Debugger.setBreakpointByUrl");
+    if (!set) throw new BreakpointRefused("internal", "The runtime's answer is not valid");
+    placed.v8 = set.breakpointId;
+    const locations = set.locations;
     if (locations.length > 0) {
       // Where V8 put it, in the file's own lines.
       const at = this.#mapping?.original(locations[0]!.scriptId, locations[0]!.lineNumber + 1);

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { isPlainObject } from "../../protocol/mod.ts";
+
 /** A CDP event: its method and parameters. */
 export interface CdpEvent {
   /** Such as `Debugger.paused`. */
@@ -95,25 +97,19 @@ export class CdpClient {
     } catch {
       return;
     }
-    if (!msg || typeof msg !== "object") return;
-    const m = msg as { id?: unknown; method?: unknown; params?: unknown; result?: unknown };
-    if (typeof m.id === "number") {
-      const pending = this.#pending.get(m.id);
+    if (!isPlainObject(msg)) return;
+    if (typeof msg.id === "number") {
+      const pending = this.#pending.get(msg.id);
       if (!pending) return;
-      this.#pending.delete(m.id);
-      const error = (msg as { error?: { message?: unknown } }).error;
-      if (error) pending.reject(new CdpError(pending.method, String(error.message ?? "failed")));
-      else pending.resolve((m.result ?? {}) as Record<string, unknown>);
+      this.#pending.delete(msg.id);
+      const error = msg.error;
+      if (isPlainObject(error)) {
+        pending.reject(new CdpError(pending.method, String(error.message ?? "failed")));
+      } else pending.resolve(isPlainObject(msg.result) ? msg.result : {});
       return;
     }
-    if (typeof m.method === "string") {
-      this.#onEvent({
-        method: m.method,
-        params: (m.params && typeof m.params === "object" ? m.params : {}) as Record<
-          string,
-          unknown
-        >,
-      });
+    if (typeof msg.method === "string") {
+      this.#onEvent({ method: msg.method, params: isPlainObject(msg.params) ? msg.params : {} });
     }
   }
 }

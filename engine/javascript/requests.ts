@@ -11,8 +11,17 @@
 import type { CdpClient } from "./cdp.ts";
 import { fileUrl, type JsBreakpoints } from "./breakpoints.ts";
 import { References, type RemoteObject, repr, toValue } from "./values.ts";
+import {
+  type CallFrame,
+  evaluated,
+  type pausedEvent,
+  properties,
+  read,
+  scriptParsed,
+  scriptSource,
+} from "./cdp_types.ts";
 import { readSourceMap, SourceMap } from "./sourcemap.ts";
-import type { Breakpoint, Value } from "../../protocol/mod.ts";
+import type { Breakpoint, Infer, Value } from "../../protocol/mod.ts";
 
 /** A request the engine refuses: an error of `type` for the client. */
 export class RequestFailed extends Error {
@@ -23,26 +32,8 @@ export class RequestFailed extends Error {
   }
 }
 
-/** One frame of a V8 pause. */
-export interface CallFrame {
-  callFrameId: string;
-  functionName: string;
-  functionLocation?: { scriptId: string; lineNumber: number; columnNumber?: number };
-  location: { scriptId: string; lineNumber: number; columnNumber?: number };
-  url: string;
-  scopeChain: { type: string; object: RemoteObject; name?: string }[];
-  this?: RemoteObject;
-}
-
 /** V8's `Debugger.paused`, and what qdb made of it. */
-export interface Paused {
-  callFrames: CallFrame[];
-  reason: string;
-  data?: RemoteObject & { uncaught?: boolean };
-  hitBreakpoints?: string[];
-  qdbReason?: string;
-  qdbBreakpoint?: number;
-}
+export type Paused = Infer<typeof pausedEvent> & { qdbReason?: string; qdbBreakpoint?: number };
 
 /** What the requests need of their session. */
 export interface RequestContext {
@@ -101,7 +92,7 @@ export class JsRequests {
       expression: "Object.getOwnPropertyNames(globalThis)",
       returnByValue: true,
     }).catch(() => undefined);
-    const names = (answer?.result as { value?: unknown } | undefined)?.value;
+    const names = read(evaluated, answer, "Runtime.evaluate")?.result.value;
     if (Array.isArray(names)) this.#builtins = new Set(names.map(String));
   }
 
@@ -132,12 +123,13 @@ export class JsRequests {
    * V8 loaded a script; with a source map, resolves with the original sources it maps (whose
    * breakpoints are then placed again, by their own lines).
    */
-  async scriptParsed(params: Record<string, unknown>): Promise<string[]> {
-    const url = String(params.url ?? "");
-    if (!url) return [];
-    const scriptId = String(params.scriptId);
+  async scriptParsed(event: Record<string, unknown>): Promise<string[]> {
+    const params = read(scriptParsed, event, "Debugger.scriptParsed");
+    const url = params?.url ?? "";
+    if (!params || !url) return [];
+    const scriptId = params.scriptId;
     this.#scripts.set(scriptId, pathOf(url));
-    const mapUrl = typeof params.sourceMapURL === "string" ? params.sourceMapURL : "";
+    const mapUrl = params.sourceMapURL ?? "";
     if (!mapUrl) return [];
     const json = await readSourceMap(mapUrl, url);
     if (json === undefined) return [];
@@ -257,8 +249,8 @@ export class JsRequests {
   async #source(scriptId: string): Promise<string> {
     const known = this.#sources.get(scriptId);
     if (known !== undefined) return known;
-    const { scriptSource } = await this.#cdp().send("Debugger.getScriptSource", { scriptId });
-    const text = String(scriptSource ?? "");
+    const answer = await this.#cdp().send("Debugger.getScriptSource", { scriptId });
+    const text = read(scriptSource, answer, "Debugger.getScriptSource")?.scriptSource ?? "";
     this.#sources.set(scriptId, text);
     return text;
   }
@@ -412,12 +404,12 @@ export class JsRequests {
     objectId: string,
     program = false,
   ): Promise<{ name: string; value: RemoteObject }[]> {
-    const { result } = await this.#cdp().send("Runtime.getProperties", {
+    const answer = await this.#cdp().send("Runtime.getProperties", {
       objectId,
       ownProperties: true,
       generatePreview: true,
     });
-    const props = (result as { name: string; value?: RemoteObject; enumerable?: boolean }[]) ?? [];
+    const props = read(properties, answer, "Runtime.getProperties")?.result ?? [];
     return props.filter((p) =>
       p.value !== undefined && p.name !== "__proto__" &&
       !(program && (this.#builtins.has(p.name) || p.name.startsWith("Symbol(")))
@@ -471,14 +463,16 @@ export class JsRequests {
           : text,
       );
     });
-    const details = answer.exceptionDetails as
-      | { text?: string; exception?: RemoteObject }
-      | undefined;
+    const checked = read(evaluated, answer, "Debugger.evaluateOnCallFrame");
+    if (!checked) {
+      throw new RequestFailed("internal", "The runtime's answer to an evaluation is not valid");
+    }
+    const details = checked.exceptionDetails;
     if (details) {
       const text = details.exception?.description?.split("\n")[0] ?? details.text ?? "Error";
       throw new RequestFailed("eval", text.replace(/^Uncaught /, ""));
     }
-    return answer.result as RemoteObject;
+    return checked.result;
   }
 
   async #evaluate(
@@ -509,7 +503,7 @@ export class JsRequests {
         functionDeclaration: "function () { return JSON.stringify(this, null, 2); }",
         returnByValue: true,
       }).catch(() => undefined);
-      const text = (pretty?.result as { value?: unknown } | undefined)?.value;
+      const text = read(evaluated, pretty, "Runtime.callFunctionOn")?.result.value;
       if (typeof text === "string") display = text;
     }
     return { ...value, display };
@@ -625,8 +619,8 @@ export class JsRequests {
 
   /** The `exception` event of a pause on an exception. */
   exceptionPayload(paused: Paused): Record<string, unknown> {
-    const data = paused.data ?? { type: "object" };
-    const text = data.description ?? repr(data);
+    const data = paused.data ?? {};
+    const text = data.description ?? repr({ ...data, type: data.type ?? "object" });
     return {
       type: data.className ?? data.type ?? "Error",
       value: text.split("\n")[0]!.replace(/^\w*Error: /, ""),
@@ -642,7 +636,7 @@ export class JsRequests {
       throw new RequestFailed("thread", `Thread 1 did not stop on an exception`);
     }
     const p = this.exceptionPayload(paused);
-    const data = paused.data as RemoteObject | undefined;
+    const data = paused.data;
     return {
       type: String(p.type),
       message: String(p.value),

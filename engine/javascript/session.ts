@@ -13,6 +13,7 @@ import { CdpClient, type CdpEvent } from "./cdp.ts";
 import { BreakpointRefused, JsBreakpoints } from "./breakpoints.ts";
 import { INSPECTOR_NOISE, startRuntime } from "./inspector.ts";
 import { JsRequests, type Paused, RequestFailed } from "./requests.ts";
+import { breakpointResolved, evaluated, pausedEvent, read } from "./cdp_types.ts";
 
 /** The one thread of a JavaScript program, as the protocol names it. */
 export const MAIN_THREAD = { id: 1, name: "MainThread" };
@@ -135,7 +136,7 @@ class JsSession implements EngineSession {
         "'Node ' + process.version",
       returnByValue: true,
     }).catch(() => undefined);
-    const said = (version?.result as { value?: unknown } | undefined)?.value;
+    const said = read(evaluated, version, "Runtime.evaluate")?.result.value;
     if (typeof said === "string") this.#info = { ...this.#info, runtime: said };
     await this.#setExceptionBreak(this.#options.breakOn ?? "uncaught");
     // The runtime's own code is never stepped into or stopped in; nor what --skip names.
@@ -174,7 +175,9 @@ class JsSession implements EngineSession {
           }),
         );
       } catch (error) {
-        this.#options.onStatus?.(`--break ${spec}: ${(error as Error).message}`);
+        this.#options.onStatus?.(
+          `--break ${spec}: ${error instanceof Error ? error.message : error}`,
+        );
       }
     }
     if (added.length > 0) {
@@ -212,9 +215,12 @@ class JsSession implements EngineSession {
         this.#pendingId = msg.id;
         this.#reason = msg.e === "continue" ? undefined : "step";
         this.#push("running", { thread: MAIN_THREAD }, msg.id);
-        const line = typeof msg.p === "number"
-          ? msg.p
-          : (msg.p as { line?: number } | undefined)?.line;
+        const p: unknown = msg.p;
+        const line = typeof p === "number"
+          ? p
+          : p && typeof p === "object" && "line" in p && typeof p.line === "number"
+          ? p.line
+          : undefined;
         if (msg.e === "until" && line !== undefined) {
           const top = paused.callFrames[0]!;
           const here = this.#requests.original(top.location.scriptId, top.location.lineNumber + 1);
@@ -285,11 +291,18 @@ class JsSession implements EngineSession {
 
   #onEvent(event: CdpEvent): void {
     switch (event.method) {
-      case "Debugger.paused":
-        void this.#onPaused(event.params as unknown as Paused).catch((error) =>
+      case "Debugger.paused": {
+        const paused = read(pausedEvent, event.params, "Debugger.paused");
+        if (!paused) {
+          // Not a pause qdb can show: the program goes on rather than waiting unseen.
+          this.#error("internal", "The runtime's pause is not valid: the program runs on");
+          return void this.#cdp?.send("Debugger.resume").catch(() => {});
+        }
+        void this.#onPaused(paused).catch((error) =>
           this.#error("internal", `qdb failed at a pause: ${error}`)
         );
         return;
+      }
       case "Debugger.resumed":
         this.#paused = undefined;
         this.#requests.resumed();
@@ -304,10 +317,10 @@ class JsSession implements EngineSession {
         }).catch(() => {});
         return;
       case "Debugger.breakpointResolved": {
-        const location = event.params.location as { lineNumber: number } | undefined;
+        const resolved = read(breakpointResolved, event.params, "Debugger.breakpointResolved");
         if (
-          location &&
-          this.#breakpoints.resolved(String(event.params.breakpointId), location.lineNumber + 1)
+          resolved &&
+          this.#breakpoints.resolved(resolved.breakpointId, resolved.location.lineNumber + 1)
         ) {
           this.events.push({ e: "breakpoint_state", p: this.#breakpoints.state() });
         }

@@ -7,23 +7,9 @@
 
 import type { Value } from "../../protocol/mod.ts";
 
-/** What V8 says of a value (the fields qdb reads of CDP's `Runtime.RemoteObject`). */
-export interface RemoteObject {
-  type: string;
-  subtype?: string;
-  className?: string;
-  value?: unknown;
-  unserializableValue?: string;
-  description?: string;
-  objectId?: string;
-  preview?: ObjectPreview;
-}
+import type { RemoteObject } from "./cdp_types.ts";
 
-/** CDP's `Runtime.ObjectPreview`: a few of an object's properties. */
-export interface ObjectPreview {
-  overflow?: boolean;
-  properties?: { name: string; type: string; value?: string; subtype?: string }[];
-}
+export type { RemoteObject };
 
 /** Longest repr of one value (the protocol's `value`). */
 export const MAX_REPR = 10_000;
