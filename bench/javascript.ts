@@ -85,14 +85,7 @@ async function steppers() {
   const engineNext = events(engine);
   await engineNext("stopped");
   // CDP straight to node.
-  const node = await startRuntime({
-    runtime: "node",
-    program: PROGRAM,
-    args: ["0"],
-    cwd: Deno.cwd(),
-    env: undefined,
-    stdin: "null",
-  });
+  const node = await startNode();
   let paused: (() => void) | undefined;
   const cdp = await CdpClient.connect(node.url, (event) => {
     if (event.method === "Debugger.paused") paused?.();
@@ -135,14 +128,9 @@ async function steppers() {
   };
 }
 
-async function timed(f: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await f();
-  return performance.now() - t0;
-}
-
-async function startupCdp(): Promise<void> {
-  const node = await startRuntime({
+/** `node --inspect-brk` on the program (stepping, not working), as qdb starts it. */
+function startNode() {
+  return startRuntime({
     runtime: "node",
     program: PROGRAM,
     args: ["0"],
@@ -150,6 +138,16 @@ async function startupCdp(): Promise<void> {
     env: undefined,
     stdin: "null",
   });
+}
+
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+async function startupCdp(): Promise<void> {
+  const node = await startNode();
   let resolve!: () => void;
   const paused = new Promise<void>((r) => resolve = r);
   const cdp = await CdpClient.connect(node.url, (e) => e.method === "Debugger.paused" && resolve());

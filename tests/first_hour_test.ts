@@ -1,6 +1,7 @@
 // A newcomer's first hour (issue 9), through the real CLI: programs that cannot start say
 // why, standard input ends as it should, -m and -c work, and qdb never hangs waiting.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { withFiles as inDir } from "./support/files.ts";
 import { fakeTracer } from "./support/fake_tracer.ts";
 import { Inbox } from "./support/inbox.ts";
 import { QDB_ENTRY, QdbProcess, startServe } from "./support/processes.ts";
@@ -8,25 +9,13 @@ import { connectWebSocket } from "../transport/websocket.ts";
 import { VERSION } from "../version.ts";
 import { findPythons, onEveryPython } from "./support/pythons.ts";
 
+/** A temporary directory with these files, removed after `fn`. */
+const withFiles = (files: Record<string, string>, fn: (dir: string) => Promise<void>) =>
+  inDir(files, fn, "qdb-first-hour-");
+
 const PYTHON = (await findPythons()).at(-1)?.path;
 const ignore = PYTHON === undefined;
 if (ignore) console.log("first_hour_test: skipped: no CPython 3.8+ found");
-
-/** A temporary directory with these files, removed after `fn`. */
-async function withFiles(
-  files: Record<string, string>,
-  fn: (dir: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "qdb-first-hour-" });
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(`${dir}/${name}`, text);
-    }
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** `qdb run` (or another command) to its end, with `input` on standard input. */
 async function qdb(args: string[], input: string, cwd?: string) {

@@ -2,8 +2,13 @@
 // TypeScript program under Deno debugged by its own lines (source maps), an uncaught exception,
 // and `qdb dap` on a JavaScript program with Microsoft's DAP client.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { withFiles as inDir } from "./support/files.ts";
 import { QdbProcess } from "./support/processes.ts";
 import { adapter } from "./support/dap.ts";
+
+/** A temporary directory with these files, removed after `fn`. */
+const withFiles = (files: Record<string, string>, fn: (dir: string) => Promise<void>) =>
+  inDir(files, fn, "qdb-js-");
 
 const node = await new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" })
   .output().then((out) => out.success, () => false);
@@ -23,18 +28,6 @@ const APP = [
   "process.exitCode = 3;",
   "",
 ].join("\n");
-
-async function withFiles(files: Record<string, string>, fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "qdb-js-" });
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(`${dir}/${name}`, text);
-    }
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function run(args: string[], input: string, cwd: string) {
   const process = new QdbProcess(args, { stdin: input, cwd });
