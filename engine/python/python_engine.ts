@@ -36,6 +36,9 @@ import childrenSource from "./qdb_children.py" with { type: "text" };
 import evalSource from "./qdb_eval.py" with { type: "text" };
 import pauseSource from "./qdb_pause.py" with { type: "text" };
 import tracingSource from "./qdb_tracing.py" with { type: "text" };
+import channelSource from "./qdb_channel.py" with { type: "text" };
+import codeSource from "./qdb_code.py" with { type: "text" };
+import requestsSource from "./qdb_requests.py" with { type: "text" };
 import type {
   ChildEngineSession,
   Engine,
@@ -66,6 +69,9 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_eval.py": evalSource,
   "qdb_pause.py": pauseSource,
   "qdb_tracing.py": tracingSource,
+  "qdb_channel.py": channelSource,
+  "qdb_code.py": codeSource,
+  "qdb_requests.py": requestsSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */

@@ -42,35 +42,28 @@ import json
 import os
 import queue
 import signal
-import socket
-import struct
 import sys
 import threading
 import types
 
-import qdb_breakpoints
-import qdb_children
-import qdb_common
-import qdb_eval
 import qdb_inspect
-import qdb_output
-import qdb_pause
-import qdb_repr
 import qdb_threads
-import qdb_tracing
 from qdb_breakpoints import BreakpointsMixin
+from qdb_channel import Channel
+from qdb_code import ProgramCode
 from qdb_children import ChildrenMixin
 from qdb_common import _BRIDGE_FILES, _GEN_FLAGS, _PY312, _CommandError, _Stop
-from qdb_eval import EvalMixin, _EvalFailed, _PolicyRefused
-from qdb_output import MAX_OUTPUT as _MAX_OUTPUT
-from qdb_output import _MISSING, OutputMixin, _Capture
+from qdb_eval import EvalMixin, _PolicyRefused
+from qdb_output import _MISSING, OutputMixin
 from qdb_pause import PauseMixin
 from qdb_repr import ReprMixin, _exc_line
+from qdb_requests import Requests
 from qdb_tracing import TracingMixin, _Stepper
 
-for _module in (sys.modules[__name__], qdb_breakpoints, qdb_children, qdb_common, qdb_eval, qdb_inspect,
-                qdb_output, qdb_pause, qdb_repr, qdb_threads, qdb_tracing):
-    _BRIDGE_FILES.update((_module.__file__, os.path.abspath(_module.__file__)))
+# Every module of the bridge (they are all imported by now): never traced nor shown.
+for _name, _module in list(sys.modules.items()):
+    if _name == __name__ or _name.startswith("qdb_"):
+        _BRIDGE_FILES.update((_module.__file__, os.path.abspath(_module.__file__)))
 
 
 _RESUME_COMMANDS = frozenset(["step", "next", "return", "until", "continue"])
@@ -112,21 +105,18 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._eval_policy = config.get("eval_policy") or "full"
         self._eval_timeout = float(config.get("eval_timeout") or 0)
         self._break_on = config.get("break_on") or "uncaught"
-        self._skip = [str(s) for s in (config.get("skip") or [])]
         self._pid = os.getpid()
         self._main_ident = threading.main_thread().ident
         self._main_globals = None
 
-        # Channel.
-        self._sock = None
-        self._send_lock = threading.RLock()
-        self._channel_ok = False
-        self._early = b""  # bytes read before the reader loop started
+        self.channel = Channel()
+        self.code = ProgramCode(_BRIDGE_FILES, boot_globals, config.get("skip") or [], program,
+                                self._eval_policy == "full")
+        self._send = self.channel.send
+        self._error = self.channel.error
         self._queue = queue.Queue()
         self._inspector = qdb_inspect.Inspector(self, _BRIDGE_FILES)
-        # What the core watches: evaluated here at every stop and frame change, and sent
-        # (`watch_values`) before the stop, so that a stop costs no extra round trip.
-        self._stop_watches = []
+        self._requests = Requests(self)
         # 3.9-3.11: breakpoints reach threads that already run (see qdb_threads).
         self._thread_tracer = None if _PY312 else qdb_threads.ThreadTracer()
         self._pause_traced = False  # threads were given a trace function only to pause or hold
@@ -153,11 +143,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
     # ------------------------------------------------------------------ channel
 
     def connect(self):
-        path = self._config["channel"]
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(path)
-        self._sock = sock
-        self._channel_ok = True
+        self.channel.connect(self._config["channel"])
         impl = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name,
                                                         sys.implementation.name)
         extra = {}
@@ -185,38 +171,10 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             self.connect()
             return True
         except OSError:
-            self._channel_ok = False
+            self.channel.ok = False
             self._active = False
             self._detached = True
             return False
-
-    def _send(self, e, p=_MISSING, id_=None):
-        """Sends one event; False when the channel is gone (detaching is the reader's job)."""
-        msg = {"e": e}
-        if p is not _MISSING:
-            msg["p"] = p
-        if id_ is not None:
-            msg["id"] = id_
-        try:
-            body = json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        except UnicodeEncodeError:
-            # Lone surrogates (from surrogateescape text) cannot be UTF-8: escape them instead.
-            body = json.dumps(msg, separators=(",", ":")).encode("ascii")
-        with self._send_lock:
-            if not self._channel_ok:
-                return False
-            try:
-                self._sock.sendall(struct.pack(">I", len(body)) + body)
-                return True
-            except OSError:
-                self._channel_ok = False
-                return False
-
-    def _error(self, type_, data, command=None, id_=None):
-        p = {"type": type_, "data": data}
-        if command:
-            p["command"] = command
-        self._send("error", p, id_)
 
     def _internal_thread(self):
         """First call of each bridge thread (started by qdb_threads.start_internal): it is never traced
@@ -227,27 +185,8 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
 
     def _reader_loop(self):
         self._internal_thread()
-        # Frames that came with the capture answer are handled first: nothing may follow them
-        # (a client's `start` waits for its reply, and the program for its input).
-        buf, self._early = self._early, b""
-        sock = self._sock
         try:
-            while True:
-                while len(buf) >= 4:
-                    (size,) = struct.unpack(">I", buf[:4])
-                    if len(buf) < 4 + size:
-                        break
-                    body, buf = buf[4:4 + size], buf[4 + size:]
-                    self._on_frame(body)
-                if self._detached:
-                    break
-                try:
-                    chunk = sock.recv(262144)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                buf += chunk
+            self.channel.read_frames(self._on_frame, lambda: self._detached)
         finally:
             if not self._detached:
                 # The tracer went away: let the program run on, untraced. Its pipes may not be
@@ -255,7 +194,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 # and 2 stay on qdb's pipes: the forwarder passes output on while the tracer's
                 # end still reads, and drops it once that end is gone, instead of the program
                 # dying of EPIPE at its next print.
-                self._channel_ok = False
+                self.channel.ok = False
                 self.detach("soft", None, notify=False, restore=False)
 
     def _on_frame(self, body):
@@ -314,28 +253,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         self._error("internal", "qdb failed while handling %r: %s" % (command, detail),
                     command, id_)
 
-    # ------------------------------------------------------------------ helpers on code/frames
-
-    def _canon(self, filename):
-        r = self._canon_cache.get(filename)
-        if r is None:
-            if filename.startswith("<") and filename.endswith(">"):
-                r = filename
-            else:
-                r = os.path.realpath(os.path.abspath(filename))
-            self._canon_cache[filename] = r
-        return r
-
-    def _own_lines(self, code):
-        r = self._own_lines_cache.get(code)
-        if r is None:
-            if hasattr(code, "co_lines"):
-                r = frozenset(line for _, _, line in code.co_lines() if line)
-            else:
-                import dis
-                r = frozenset(line for _, line in dis.findlinestarts(code) if line)
-            self._own_lines_cache[code] = r
-        return r
+    # ------------------------------------------------------------------ helpers
 
     def _bp_lines_for(self, code):
         """The breakpoint lines inside `code` itself (not nested code), or None."""
@@ -344,90 +262,18 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         except KeyError:
             pass
         r = None
-        by_line = self._bp_by_file.get(self._canon(code.co_filename))
+        by_line = self._bp_by_file.get(self.code.canon(code.co_filename))
         if by_line:
-            hit = self._own_lines(code).intersection(by_line)
+            hit = self.code.own_lines(code).intersection(by_line)
             if hit:
                 r = frozenset(hit)
         self._code_bp_lines[code] = r
         return r
 
-    def _is_ignored(self, frame):
-        """Never stop in (or show) the bridge's frames, the bootstrap and skipped modules."""
-        code = frame.f_code
-        r = self._ignored_code.get(code)
-        if r is None:
-            fn = code.co_filename
-            r = fn in _BRIDGE_FILES or (fn == "<string>" and frame.f_globals is self._boot_globals)
-            if not r and self._skip:
-                r = self._matches_skip(frame.f_globals.get("__name__"), fn)
-            self._ignored_code[code] = r
-        return r
-
-    def _matches_skip(self, module, filename):
-        import fnmatch
-        path = self._canon(filename) if filename else ""
-        for pattern in self._skip:
-            if module and fnmatch.fnmatchcase(module, pattern):
-                return True
-            if path and (fnmatch.fnmatchcase(path, pattern)
-                         or fnmatch.fnmatchcase(os.path.basename(path), pattern)):
-                return True
-        return False
-
-    def _file_skipped(self, path):
-        if not self._skip:
-            return False
-        return self._matches_skip(self._module_name_of(path), path)
-
-    def _module_name_of(self, path):
-        """The dotted module name a file would be imported as, from sys.path."""
-        best = None
-        for entry in sys.path:
-            if not isinstance(entry, str):
-                continue
-            root = self._canon(entry or os.getcwd())
-            if path.startswith(root.rstrip(os.sep) + os.sep):
-                rel = path[len(root.rstrip(os.sep)) + 1:]
-                if best is None or len(rel) < len(best):
-                    best = rel
-        if best is None:
-            best = os.path.basename(path)
-        name = os.path.splitext(best)[0].replace(os.sep, ".")
-        if name.endswith(".__init__"):
-            name = name[: -len(".__init__")]
-        return name
-
-    def _frames_from(self, frame):
-        """Program frames from the outermost to `frame`, as (frame, lineno)."""
-        out = []
-        while frame is not None:
-            if not self._is_ignored(frame):
-                out.append((frame, frame.f_lineno))
-            frame = frame.f_back
-        out.reverse()
-        return out
-
-    def _frames_from_tb(self, tb):
-        out = []
-        while tb is not None:
-            if not self._is_ignored(tb.tb_frame):
-                out.append((tb.tb_frame, tb.tb_lineno))
-            tb = tb.tb_next
-        return out
-
     def _thread_info(self, ident):
         t = threading._active.get(ident)
         name = t.name if t is not None else "Thread-%d" % ident
         return {"id": ident, "name": name}
-
-    def _source_line(self, frame, lineno):
-        import linecache
-        fn = frame.f_code.co_filename
-        try:
-            return linecache.getline(fn, lineno, frame.f_globals).rstrip("\r\n")
-        except Exception:
-            return ""
 
     # ------------------------------------------------------------------ stops and interaction
 
@@ -465,7 +311,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 if not self._active:
                     return None
                 if frames is None:
-                    frames = self._frames_from(frame)
+                    frames = self.code.frames_from(frame)
                 if not frames:
                     return None
                 stop = _Stop(ident, self._thread_info(ident)["name"], frames, reason,
@@ -515,7 +361,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             self._send("return", self._short_repr(return_value), sid)
         if stop.exception is not None:
             self._send("exception", stop.exception, sid)
-        self._send_watch_values(stop)
+        self._requests.send_watch_values(stop)
         self._send_stopped(stop, sid)
         resume = None
         try:
@@ -624,10 +470,10 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
     def _frame_payload(self, frame, lineno):
         """A frame as the protocol shows it (both versions): file, line, function, code."""
         return {
-            "file": self._canon(frame.f_code.co_filename),
+            "file": self.code.canon(frame.f_code.co_filename),
             "line": lineno if lineno is not None else 0,
             "func": frame.f_code.co_name,
-            "code": self._source_line(frame, lineno) if lineno else "",
+            "code": self.code.source_line(frame, lineno) if lineno else "",
         }
 
     def _send_stopped(self, stop, id_=None):
@@ -709,7 +555,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             self._send("print", {"input": code_text, "exc": True, "output": failed[0]})
         self._send("print", {"input": code_text, "exc": False,
                              "output": "LEAVING RECURSIVE DEBUGGER"})
-        self._send_watch_values(stop)
+        self._requests.send_watch_values(stop)
         self._send_stopped(stop)
         return None
 
@@ -773,7 +619,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         """Handles one command while stopped; returns a resume tuple to leave the loop. `fid`
         is the frame qdb's core selected, for protocol 1's commands that act on it."""
         if e == "request":
-            return self._request(stop, p, id_)
+            return self._requests.handle(stop, p, id_)
         view = self._view(stop, fid)
         if e in _RESUME_COMMANDS:
             resume = self._resume_of(stop, e, p, view)
@@ -804,7 +650,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
 
     def _running_command(self, e, p, id_):
         if e == "request":
-            return self._request(None, p, id_)
+            return self._requests.handle(None, p, id_)
         if e in _FRAME_COMMANDS:
             raise _CommandError("running", "%s needs a stopped program, and it is running "
                                 "(send pause first)" % e)
@@ -838,266 +684,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             raise _CommandError("input", "The program's standard input is not connected to qdb")
         else:
             raise _CommandError("event", "Unknown command %r" % (e,))
-
-    # ------------------------------------------------------------------ protocol 2 requests
-
-    def _request(self, stop, p, id_):
-        """A primitive request of the engine interface (engine/engine.ts): exactly one
-        `response`, with the result or the error. Arguments were checked by the tracer's core."""
-        p = p if isinstance(p, dict) else {}
-        command, args = p.get("command"), p.get("args")
-        args = args if isinstance(args, dict) else {}
-        inspector = self._inspector
-        try:
-            if command == "threads":
-                result = inspector.threads(stop)
-            elif command == "source":
-                result = inspector.source(args)
-            elif command == "find_source":
-                result = inspector.find_source(args)
-            elif command == "stack_trace":
-                result = inspector.stack_trace(stop, args)
-            elif command == "set_breakpoint":
-                result = self._place_breakpoint(stop, args)
-            elif command == "update_breakpoint":
-                result = self._change_breakpoint(args)
-            elif command == "remove_breakpoints":
-                result = self._remove_breakpoints(args)
-            elif command == "locate":
-                result = self._locate(args)
-            elif command == "exception_info":
-                result = self._exception_info(stop, args)
-            elif command == "completions":
-                frame_id = args.get("frame")
-                frame = None if frame_id is None else inspector.frame(stop, frame_id)
-                result = {"matches": self._complete(stop, args.get("text", ""), frame)[:1000]}
-            elif stop is None and command in ("scopes", "variables", "evaluate", "set_variable",
-                                               "watch", "jump"):
-                raise qdb_inspect.InspectError(
-                    "running", "%s needs a stopped program, and it is running (send pause "
-                    "first)" % command)
-            elif command == "scopes":
-                result = inspector.scopes(stop, args)
-            elif command == "variables":
-                result = inspector.variables(stop, args)
-            elif command == "evaluate":
-                result = self._evaluate(stop, args)
-            elif command == "set_variable":
-                result = self._set_variable(stop, args)
-            elif command == "jump":
-                result = self._jump(stop, args)
-            elif command == "set_stop_watches":
-                exprs = args.get("exprs") or []
-                self._stop_watches = [e for e in exprs if isinstance(e, str)][:1000]
-                result = {}
-            elif command == "watch":
-                view = self._view(stop, args.get("frame"))
-                result = {"values": [self._watch_value(view, expr)
-                                     for expr in args.get("exprs") or []]}
-            else:
-                raise qdb_inspect.InspectError("event", "Unknown request %r" % (command,))
-        except (qdb_inspect.InspectError, _CommandError) as err:
-            self._send("response", {"error": {"type": err.type, "data": err.data}}, id_)
-            return None
-        except Exception as exc:
-            import traceback
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self._send("response", {"error": {
-                "type": "internal",
-                "data": "qdb failed while handling %r: %s" % (command, detail)}}, id_)
-            return None
-        self._send("response", {"result": result}, id_)
-        return None
-
-    def _send_watch_values(self, stop):
-        """The core's watches, evaluated in the selected frame, sent before the stop."""
-        exprs = list(self._stop_watches)
-        if exprs:
-            self._send("watch_values", {"exprs": exprs,
-                                        "values": [self._watch_value(stop, e) for e in exprs]})
-
-    def _watch_value(self, stop, expr):
-        """A watched expression in the selected frame: its short repr, or the exception (the
-        core's `watch` request evaluates every watch of a stop at once)."""
-        try:
-            return {"exc": False, "value": self._short_repr(self._run_eval(stop, expr, "watch"))}
-        except _PolicyRefused as exc:
-            return {"exc": True, "value": str(exc)}
-        except _EvalFailed as exc:
-            return {"exc": True, "value": exc.text}
-        except Exception as exc:
-            # Whatever a client watches, the program must not die of it.
-            return {"exc": True, "value": _exc_line(exc)}
-
-    def _set_variable(self, stop, args):
-        """Assigns the value of an expression (in a frame given by id, or the selected one) to
-        a child of a reference: a variable of a scope, a key, an item or an attribute."""
-        frame_id = args.get("frame")
-        frame = stop.frame if frame_id is None else self._inspector.frame(stop, frame_id)
-        try:
-            value = self._run_eval(stop, args.get("value"), "set_variable", frame)
-        except _PolicyRefused as exc:
-            raise _CommandError("policy", str(exc))
-        except _EvalFailed as exc:
-            raise _CommandError("eval", exc.text)
-        self._inspector.assign(stop, args.get("ref"), args.get("name"), value,
-                               self._locals_to_fast)
-        return self._inspector.value(value)
-
-    def _jump(self, stop, args):
-        """pdb's `jump`: the next line to run in the newest frame of the thread that stopped.
-        CPython moves the frame itself (`f_lineno`, settable from the trace or monitoring
-        callback this thread is stopped in) and refuses what it cannot do (into a block, out of
-        a `finally`...): its message is the error. The clients see the stop again, at the new
-        line (reason `goto`)."""
-        line = args.get("line")
-        thread = args.get("thread", stop.ident)
-        if thread != stop.ident:
-            raise _CommandError("thread", "jump moves the thread that stopped (%s, %s), not a "
-                                "thread held by its stop" % (stop.ident, stop.thread_name))
-        newest = len(stop.frames) - 1
-        frame_id = args.get("frame")
-        frame = stop.frames[newest][0]
-        if frame_id is not None and self._inspector.frame(stop, frame_id) is not frame:
-            raise _CommandError("jump", "jump works in the newest frame only (as pdb's)")
-        if stop.post_mortem or stop.exception is not None or stop.reason == "return":
-            raise _CommandError("jump", "jump cannot move a frame stopped on %s"
-                                % ("an exception" if stop.reason != "return" else "its return"))
-        import warnings
-        with warnings.catch_warnings(record=True) as said:
-            # 3.13 warns of locals the jump leaves unbound (they become None): for the client,
-            # not the program's stderr.
-            warnings.simplefilter("always")
-            try:
-                frame.f_lineno = line
-            except ValueError as exc:
-                raise _CommandError("jump", "Cannot jump to line %s: %s" % (line, exc))
-        stop.frames[newest] = (frame, frame.f_lineno)
-        stop.index = newest
-        stop.reason = "goto"
-        stop.locals_cache.clear()
-        self._send_stopped(stop)
-        result = {"line": frame.f_lineno}
-        if said:
-            result["warning"] = "; ".join(str(w.message) for w in said)[:1000]
-        return result
-
-    def _exception_info(self, stop, args):
-        """The exception a thread stopped on: type, message, traceback, and a reference to the
-        exception object itself."""
-        thread = args.get("thread")
-        if stop is None or stop.ident != thread:
-            raise qdb_inspect.InspectError("thread", "Thread %s is not stopped" % thread)
-        if stop.exception is None:
-            raise qdb_inspect.InspectError("thread", "Thread %s did not stop on an exception "
-                                           "(it stopped: %s)" % (thread, stop.reason))
-        info = stop.exception
-        out = {"type": info["type"], "message": info["value"], "traceback": info["traceback"],
-               "uncaught": bool(info.get("uncaught")), "ref": 0}
-        if stop.exc_value is not None:
-            out["ref"] = self._inspector.value(stop.exc_value)["ref"]
-        return out
-
-    def _evaluate(self, stop, args):
-        """An expression (or, in the `repl` context, statements) in a frame given by id or the
-        selected one: its value with a reference to its children. What it prints is in
-        `output`. With `echo` (protocol 1's eval, p and pp, which qdb's core answers through
-        this), `display` is what the REPL shows of it, up to 1 MB: for `repl` an expression's
-        repr (none for None or statements, which run as an interactive line), for `repr` and
-        `pretty` the value's repr or pprint, None too; and an exception is no error but the
-        result, `raised` with its text in `display`, after what was printed before it."""
-        expr = args.get("expr")
-        context = args.get("context", "repl")
-        echo = args.get("echo")
-        frame_id = args.get("frame")
-        frame = stop.frame if frame_id is None else self._inspector.frame(stop, frame_id)
-        where = ("pprint" if echo == "pretty" else "eval") if echo else (
-            "evaluate" if context == "repl" else context)
-        try:
-            code_text = self._apply_policy(expr, where)
-        except _PolicyRefused as exc:
-            raise _CommandError("policy", str(exc))
-        shown = []
-        try:
-            try:
-                code = compile(code_text, "<qdb>", "eval", dont_inherit=True)
-            except SyntaxError:
-                if context != "repl" or echo in ("repr", "pretty"):
-                    raise
-                try:
-                    # One interactive line: its expression statements are echoed.
-                    code = compile(code_text + "\n", "<qdb>", "single", dont_inherit=True)
-                except SyntaxError:
-                    code = compile(code_text, "<qdb>", "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
-                OverflowError) as exc:
-            if echo:
-                return {"value": "None", "type": "NoneType", "ref": 0, "named": 0,
-                        "indexed": 0, "raised": True, "display": _exc_line(exc)}
-            raise _CommandError("eval", _exc_line(exc))
-        g, l = frame.f_globals, self._frame_locals(stop, frame)
-        capture = _Capture()
-
-        def displayhook(value):
-            if value is not None:
-                shown.append(self._full_repr(value))
-
-        saved = sys.stdout, sys.stderr, sys.displayhook
-        sys.stdout = sys.stderr = capture
-        sys.displayhook = displayhook
-        raised = None
-        value = None
-        try:
-            value = self._with_deadline(eval, code, g, l)
-        except _EvalFailed as exc:
-            if not echo:
-                raise _CommandError("eval", exc.text)
-            raised = exc.text
-        finally:
-            sys.stdout, sys.stderr, sys.displayhook = saved
-            self._locals_to_fast(frame, l)
-        result = self._inspector.value(value)
-        output = capture.getvalue()
-        if output:
-            result["output"] = output[:_MAX_OUTPUT]
-        if raised is not None:
-            result["raised"] = True
-            result["display"] = raised[:_MAX_OUTPUT]
-        elif echo in ("repr", "pretty"):
-            result["display"] = self._full_repr(value, pretty=echo == "pretty")
-        elif echo == "repl" and shown:
-            result["display"] = "\n".join(shown)[:_MAX_OUTPUT]
-        elif echo == "repl" and value is not None:
-            result["display"] = self._full_repr(value)
-        return result
-
-    def _may_read(self, path, any_under_full=True):
-        """Whether `list` and `set_break` may read this file. With eval policy "full" a client
-        can run any code, so any file; otherwise only the program's own Python source: the
-        program, the files of loaded modules and of code that ran, and .py files under the
-        program's directory or sys.path. Files outside say "no such file", as missing ones do,
-        so that the answer is no oracle for what exists. `source` (which editors and `list`
-        read) asks without the shortcut of "full": the program's code only."""
-        if self._eval_policy == "full" and any_under_full:
-            return True
-        path = self._canon(path)
-        if path == self._program:
-            return True
-        import linecache
-        if path in linecache.cache:
-            return True
-        for mod in list(sys.modules.values()):
-            f = getattr(mod, "__file__", None)
-            if isinstance(f, str) and self._canon(f) == path:
-                return True
-        if not path.endswith(".py"):
-            return False
-        roots = [self._program_dir] + [e for e in sys.path if isinstance(e, str) and e]
-        for root in roots:
-            root = self._canon(root)
-            if path.startswith(root.rstrip(os.sep) + os.sep):
-                return True
-        return False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1160,7 +746,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             if not _PY312 and threading.get_ident() not in self._steppers:
                 self._retrace_here(frame)
             return
-        while frame is not None and self._is_ignored(frame):
+        while frame is not None and self.code.is_ignored(frame):
             frame = frame.f_back
         if frame is None:
             return
@@ -1169,7 +755,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
     def post_mortem(self, exc, tb, ident=None):
         if not self._active or self._break_on == "never":
             return
-        frames = self._frames_from_tb(tb)
+        frames = self.code.frames_from_tb(tb)
         if not frames:
             return
         if ident is None:
@@ -1216,16 +802,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
             self._detached = True
         if restore:
             self.restore_output()
-        with self._send_lock:
-            self._channel_ok = False
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except (OSError, AttributeError):
-                pass
-            try:
-                self._sock.close()
-            except (OSError, AttributeError):
-                pass
+        self.channel.close()
         # Wake a thread stopped in the interaction loop.
         self._queue.put(None)
 
@@ -1307,7 +884,7 @@ def _breakpointhook(*args, **kws):
 
 
 def _trim_tb(tb, bridge):
-    while tb is not None and bridge._is_ignored(tb.tb_frame):
+    while tb is not None and bridge.code.is_ignored(tb.tb_frame):
         tb = tb.tb_next
     return tb
 

@@ -50,7 +50,7 @@ def _hit_test(text):
         return None
     m = _HIT_CONDITION.match(text) if isinstance(text, str) else None
     if m is None:
-        raise _CommandError("payload", 'hit_condition must be an operator (>=, >, ==, <, <=, %) '
+        raise _CommandError("payload", 'hit_condition must be an operator (>=, >, ==, <, <=, %%) '
                             'and a count, such as ">= 5", got %r' % (text,))
     op, n = m.group(1) or ">=", int(m.group(2))
     return {
@@ -108,11 +108,7 @@ class BreakpointsMixin(object):
         self._bp_lock = threading.RLock()
         self._lines_cache = {}  # path -> (mtime, size, set of lines, number of lines)
 
-        # Caches keyed by code object.
-        self._canon_cache = {}
-        self._own_lines_cache = {}
         self._code_bp_lines = {}  # code -> frozenset of breakpoint lines (or None)
-        self._ignored_code = {}  # code -> True when never stopped in (bridge, skip)
 
 
     # ------------------------------------------------------------------ breakpoints
@@ -132,7 +128,7 @@ class BreakpointsMixin(object):
         todo = [code]
         while todo:
             c = todo.pop()
-            lines.update(self._own_lines(c))
+            lines.update(self.code.own_lines(c))
             todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
         self._lines_cache[path] = (key, lines, nlines)
         return lines, nlines
@@ -150,7 +146,7 @@ class BreakpointsMixin(object):
                     candidates.append(os.path.join(entry or os.getcwd(), name))
         for c in candidates:
             if os.path.isfile(c):
-                return self._canon(c)
+                return self.code.canon(c)
         return None
 
     def _bp_label(self, file_arg, line):
@@ -226,7 +222,7 @@ class BreakpointsMixin(object):
             return self._add_pending(func, cond, p)
         if line is not None:
             path = self._resolve_file(file_arg)
-            if path is not None and not self._may_read(path):
+            if path is not None and not self.code.may_read(path):
                 path = None
             if path is None:
                 raise _CommandError("set_break", "Cannot set breakpoint at %s: no such file"
@@ -236,7 +232,7 @@ class BreakpointsMixin(object):
         else:
             path, line = self._resolve_function(func, file_arg, stop)
             func_name = func
-        if self._file_skipped(path):
+        if self.code.file_skipped(path):
             raise _CommandError("set_break", "Cannot set breakpoint at %s: the file is skipped"
                                 % self._bp_label(file_arg or path, line))
         with self._bp_lock:
@@ -452,7 +448,7 @@ class BreakpointsMixin(object):
         for path, qual in places:
             line = self._static_function_line(path, qual)
             if line is not None:
-                return self._canon(path), line
+                return self.code.canon(path), line
         where = file_arg or os.path.basename(self._program)
         raise _CommandError("set_break", "Cannot set breakpoint on %s: no function of that name "
                             "in %s (nor a module of that name)" % (label, where))
@@ -567,7 +563,7 @@ class BreakpointsMixin(object):
             return None
         if line is not None:
             return line
-        lines = sorted(n for n in self._own_lines(code) if n > first)
+        lines = sorted(n for n in self.code.own_lines(code) if n > first)
         return lines[0] if lines else first
 
     def _module_origin(self, name):
@@ -609,7 +605,7 @@ class BreakpointsMixin(object):
         """The first line at or after `line` with code in the file, or _CommandError saying why
         there is none."""
         path = self._resolve_file(file_arg)
-        if path is not None and (not self._may_read(path) or self._file_skipped(path)):
+        if path is not None and (not self.code.may_read(path) or self.code.file_skipped(path)):
             path = None
         why = None
         if path is None:
@@ -652,7 +648,7 @@ class BreakpointsMixin(object):
         when none was)."""
         file_arg = args.get("file")
         path = self._resolve_file(file_arg)
-        if path is not None and not self._may_read(path):
+        if path is not None and not self.code.may_read(path):
             path = None
         return {"path": path, "name": file_arg if file_arg else self._program_arg}
 

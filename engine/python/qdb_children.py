@@ -163,7 +163,7 @@ class ChildrenMixin(object):
             "eval_timeout": self._eval_timeout,
             "breakpoints": self._bp_specs(),
             "break_on": self._break_on,
-            "skip": list(self._skip),
+            "skip": list(self.code.skip),
             "follow": True,
             "bootstrap": self._config.get("bootstrap"),
             "dormant": dormant,
@@ -322,7 +322,7 @@ class ChildrenMixin(object):
     def on_exit(self, code):
         """The process is ending with `code`: a child's session says so (the tracer cannot wait
         for a process it did not start)."""
-        if self._config.get("child") and os.getpid() == self._pid and self._channel_ok:
+        if self._config.get("child") and os.getpid() == self._pid and self.channel.ok:
             self._send("exiting", {"code": code})
 
     def after_fork_in_child(self):
@@ -341,7 +341,7 @@ class ChildrenMixin(object):
         channel (its copy of the socket is closed; closing a copy does not end the parent's)."""
         self._active = False
         self._detached = True
-        self._channel_ok = False
+        self.channel.ok = False
         self._close_inherited()
         self._holding = None
         self._gate = None
@@ -355,12 +355,7 @@ class ChildrenMixin(object):
         """Closes this process's copies of the parent's channel and of the reading ends of its
         output pipes: the parent's end of the channel must see its end of file when the parent
         ends, and a pipe nobody else reads must not keep a writer waiting."""
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+        self.channel.forget()
         for stream in self._streams:
             try:
                 os.close(stream.read_fd)

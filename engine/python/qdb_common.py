@@ -6,6 +6,9 @@ import os
 import signal
 import sys
 
+# The bridge's "not given" and "not known yet" (None is a value).
+_MISSING = object()
+
 _PY312 = sys.version_info >= (3, 12)
 _PY313 = sys.version_info >= (3, 13)
 

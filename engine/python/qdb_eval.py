@@ -5,12 +5,11 @@ interrupts code that runs too long), completions, and protocol 2's evaluate and 
 A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only.
 """
 
-import sys
 import threading
 import time
 
 import qdb_threads
-from qdb_common import _PY313, _CommandError
+from qdb_common import _PY313
 from qdb_output import _MISSING
 from qdb_repr import _exc_line
 

@@ -266,7 +266,7 @@ class Inspector(object):
 
     def source(self, args):
         """The text of a file of the program's code: one it loaded, its own Python files (under
-        its directory or sys.path: the bridge's `_may_read`, without the shortcut of policy
+        its directory or sys.path: the bridge's `code.may_read`, without the shortcut of policy
         "full"), or code it runs that has no file (`<debug>`), kept in linecache. Any other path is refused alike, whether it exists or not. The core's
         `list` is this text, cut to lines."""
         path = args["path"]
@@ -285,9 +285,9 @@ class Inspector(object):
         if not os.path.isabs(path) or ".." in parts:
             raise refused
         real = os.path.realpath(path)
-        if real in _BRIDGE_FILES or bridge._file_skipped(real):
+        if real in _BRIDGE_FILES or bridge.code.file_skipped(real):
             raise refused
-        if real not in self._loaded_files() and not bridge._may_read(real, False):
+        if real not in self._loaded_files() and not bridge.code.may_read(real, False):
             raise refused
         try:
             data = read_source_bytes(real, MAX_SOURCE_BYTES)
@@ -330,7 +330,7 @@ class Inspector(object):
     def _loaded_files(self):
         """Canonical paths of the program's code: its main file, the files of loaded modules,
         and the files of the frames of the current stop."""
-        canon = self._bridge._canon
+        canon = self._bridge.code.canon
         files = set()
         program = self._bridge._program
         if program and not program.startswith("<"):

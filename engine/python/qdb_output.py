@@ -3,8 +3,8 @@ that a forwarder thread relays as ``print`` events (so output printed before a s
 clients before that stop), the tracer told when the program waits on its standard input, and
 output not lost when the program leaves through os._exit or dies.
 
-A mixin of the Bridge (qdb.py): it uses the bridge's ``_send``, ``_send_lock``, ``_sock``,
-``_streams`` and friends. Standard library only, like the rest of the bridge.
+A mixin of the Bridge (qdb.py): it sends through the bridge's channel (qdb_channel) and
+keeps the pipes in ``_streams``. Standard library only, like the rest of the bridge.
 """
 
 import codecs
@@ -13,13 +13,12 @@ import os
 import select
 import struct
 import sys
-import threading
 import time
 
 import qdb_threads
+from qdb_common import _MISSING
 
 MAX_OUTPUT = 1_000_000  # characters of eval/pprint output sent back at most
-_MISSING = object()  # the bridge's "not known yet" (shared with qdb.py)
 _PIPE_CHUNK = 65536
 
 
@@ -159,27 +158,7 @@ class OutputMixin(object):
         """Waits (a little) for the tracer to say it holds the pipes: a program that dies at
         once must not beat it. Its first frame is the answer; anything else is kept for the
         reader loop."""
-        sock = self._sock
-        buf = b""
-        deadline = time.monotonic() + timeout
-        try:
-            while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                sock.settimeout(left)
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        except OSError:
-            pass
-        finally:
-            try:
-                sock.settimeout(None)
-            except OSError:
-                pass
-        self._early = buf
+        self.channel.await_first_frame(timeout)
 
     def watch_stdin(self):
         """Tells the tracer when the program waits for input (`reading`)."""
@@ -187,7 +166,7 @@ class OutputMixin(object):
             sys.stdin = _StdinWatch(sys.stdin, self)
 
     def before_stdin_read(self, stream):
-        if not self._channel_ok or self._detached:
+        if not self.channel.ok or self._detached:
             return
         try:
             ready, _, _ = select.select([stream.fileno()], [], [], 0)
@@ -253,7 +232,7 @@ class OutputMixin(object):
                 s = by_fd.get(fd)
                 if s is None:
                     continue
-                with self._send_lock:
+                with self.channel.lock:
                     if not self._pump(s, None):
                         poller.unregister(fd)
                         del by_fd[fd]
@@ -281,7 +260,7 @@ class OutputMixin(object):
         return True
 
     def _emit_output(self, s, text, data):
-        if self._channel_ok and not self._detached:
+        if self.channel.ok and not self._detached:
             if text:
                 self._send("print", {"input": s.name, "exc": False, "output": text})
         elif data:
@@ -323,7 +302,7 @@ class OutputMixin(object):
             import termios
         except ImportError:
             fcntl = termios = None
-        with self._send_lock:
+        with self.channel.lock:
             for s in self._streams:
                 if not s.open:
                     continue

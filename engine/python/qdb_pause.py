@@ -33,7 +33,7 @@ class PauseMixin(object):
 
     def _maybe_pause(self, frame):
         """A line event while a pause is asked for or a stop holds the program."""
-        while frame is not None and self._is_ignored(frame):
+        while frame is not None and self.code.is_ignored(frame):
             frame = frame.f_back
         if frame is None:
             return
@@ -72,7 +72,7 @@ class PauseMixin(object):
                 if ident in self._internal or ident == self._main_ident:
                     continue
                 while frame is not None:
-                    if not self._is_ignored(frame) and frame.f_trace is None:
+                    if not self.code.is_ignored(frame) and frame.f_trace is None:
                         frame.f_trace = self._bp_local
                     frame = frame.f_back
         if signal_main:
@@ -127,14 +127,14 @@ class PauseMixin(object):
         if sys.gettrace() is None:
             sys.settrace(self._bp_global)
         while frame is not None:
-            if not self._is_ignored(frame) and frame.f_trace is None:
+            if not self.code.is_ignored(frame) and frame.f_trace is None:
                 frame.f_trace = self._bp_local
                 frame.f_trace_lines = True
             frame = frame.f_back
 
     def _owns_bridge_lock(self):
         """Whether this thread holds one of the bridge's own locks."""
-        for lock in (self._send_lock, self._state_lock, self._bp_lock):
+        for lock in (self.channel.lock, self._state_lock, self._bp_lock):
             owned = getattr(lock, "_is_owned", None)
             if owned is not None and owned():
                 return True
@@ -156,7 +156,7 @@ class PauseMixin(object):
         try:
             if qdb_threads.starting_internal(ident, frame):
                 return False
-            held = _Stop(ident, self._thread_info(ident)["name"], self._frames_from(frame),
+            held = _Stop(ident, self._thread_info(ident)["name"], self.code.frames_from(frame),
                          "held")
             with self._state_lock:
                 if self._gate is not gate:

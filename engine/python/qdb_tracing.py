@@ -106,7 +106,7 @@ class TracingMixin(object):
         for ident in done:
             frame = frames.get(ident)
             while frame is not None:
-                if not self._is_ignored(frame):
+                if not self.code.is_ignored(frame):
                     frame.f_trace = self._bp_local_for(frame.f_code) if want else None
                 frame = frame.f_back
 
@@ -124,7 +124,7 @@ class TracingMixin(object):
         want = self._bp_global if (self._active and self._needs_line_tracing()) else None
         sys.settrace(want)
         while frame is not None:
-            if not self._is_ignored(frame):
+            if not self.code.is_ignored(frame):
                 frame.f_trace = self._bp_local_for(frame.f_code) if want else None
             frame = frame.f_back
 
@@ -150,7 +150,7 @@ class TracingMixin(object):
     def _decide_trace(self, frame):
         code = frame.f_code
         r = None
-        if self._active and not self._is_ignored(frame):
+        if self._active and not self.code.is_ignored(frame):
             r = self._bp_local_for(code)
             if r is not None and self._break_on == "raised" and not self._bp_lines_for(code):
                 r = self._exc_local
@@ -190,7 +190,7 @@ class TracingMixin(object):
     # --- stepping (sys.settrace on the stepping thread, bdb's rules)
 
     def _stop_here(self, st, frame):
-        if self._is_ignored(frame):
+        if self.code.is_ignored(frame):
             return False
         if frame is st.stopframe:
             if st.stoplineno == -1:
@@ -202,7 +202,7 @@ class TracingMixin(object):
         st = self._steppers.get(threading.get_ident())
         if st is None or not self._active:
             return None if _PY312 else self._bp_global(frame, event, arg)
-        if self._is_ignored(frame):
+        if self.code.is_ignored(frame):
             return None
         if self._stop_here(st, frame) or self._bp_lines_for(frame.f_code):
             return self._step_local
@@ -279,7 +279,7 @@ class TracingMixin(object):
         the caller is not the user's (skipped, or qdb's), the next line that is stops, as
         after pdb's return."""
         caller = frame.f_back
-        if caller is None or self._is_ignored(caller):
+        if caller is None or self.code.is_ignored(caller):
             st.stopframe, st.returnframe, st.stoplineno, st.out = None, None, 0, None
             self._set_caller_trace(frame)
             return
@@ -292,7 +292,7 @@ class TracingMixin(object):
 
     def _set_caller_trace(self, frame):
         caller = frame.f_back
-        while caller is not None and self._is_ignored(caller):
+        while caller is not None and self.code.is_ignored(caller):
             caller = caller.f_back
         if caller is not None and not caller.f_trace:
             caller.f_trace = self._step_local
@@ -444,13 +444,13 @@ class TracingMixin(object):
     def _on_raise(self, frame, exc_type, exc, tb):
         if exc_type in (StopIteration, StopAsyncIteration, GeneratorExit):
             return
-        if frame.f_code.co_filename.startswith("<frozen ") or self._is_ignored(frame):
+        if frame.f_code.co_filename.startswith("<frozen ") or self.code.is_ignored(frame):
             return
         self._stop_at(frame, "exception", exc_info=(exc_type, exc, tb))
 
     def _on_bp_line(self, frame):
         """A line with a breakpoint runs: apply bdb's effective() rules, maybe stop."""
-        file = self._canon(frame.f_code.co_filename)
+        file = self.code.canon(frame.f_code.co_filename)
         line = frame.f_lineno
         by_line = self._bp_by_file.get(file)
         bps = list(by_line.get(line, ())) if by_line else []
@@ -509,7 +509,7 @@ class TracingMixin(object):
         frames = []
         f = frame
         while f is not None and len(frames) < SNAPSHOT_DEPTH:
-            if not self._is_ignored(f):
+            if not self.code.is_ignored(f):
                 frames.append(f)
             f = f.f_back
         r = self._snapshot_repr()
@@ -517,7 +517,7 @@ class TracingMixin(object):
         truncated = f is not None
         stack = []
         for i, f in enumerate(frames):
-            entry = {"file": self._canon(f.f_code.co_filename), "line": f.f_lineno,
+            entry = {"file": self.code.canon(f.f_code.co_filename), "line": f.f_lineno,
                      "func": f.f_code.co_name}
             if i < SNAPSHOT_LOCAL_FRAMES and budget > 0:
                 values = {}
