@@ -39,6 +39,7 @@ import tracingSource from "./qdb_tracing.py" with { type: "text" };
 import channelSource from "./qdb_channel.py" with { type: "text" };
 import codeSource from "./qdb_code.py" with { type: "text" };
 import requestsSource from "./qdb_requests.py" with { type: "text" };
+import programSource from "./qdb_program.py" with { type: "text" };
 import type {
   ChildEngineSession,
   Engine,
@@ -72,6 +73,7 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_channel.py": channelSource,
   "qdb_code.py": codeSource,
   "qdb_requests.py": requestsSource,
+  "qdb_program.py": programSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */
