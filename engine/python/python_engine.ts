@@ -40,6 +40,9 @@ import channelSource from "./qdb_channel.py" with { type: "text" };
 import codeSource from "./qdb_code.py" with { type: "text" };
 import requestsSource from "./qdb_requests.py" with { type: "text" };
 import programSource from "./qdb_program.py" with { type: "text" };
+import commandsSource from "./qdb_commands.py" with { type: "text" };
+import stopsSource from "./qdb_stops.py" with { type: "text" };
+import locateSource from "./qdb_locate.py" with { type: "text" };
 import type {
   ChildEngineSession,
   Engine,
@@ -74,6 +77,9 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_code.py": codeSource,
   "qdb_requests.py": requestsSource,
   "qdb_program.py": programSource,
+  "qdb_commands.py": commandsSource,
+  "qdb_stops.py": stopsSource,
+  "qdb_locate.py": locateSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */

@@ -26,17 +26,21 @@ Design, briefly (the reasons are next to the code):
   ``print`` events. Before any stop, the pipes are drained under the lock that sends events, so
   output printed before a stop reaches clients before that stop.
 
-The bridge is a package of modules that qdb writes next to each other, each with one job: this
-one (the Bridge: its channel to the tracer, stops and the commands answered at them, start and
-end), qdb_breakpoints (where breakpoints go and the rules of a hit), qdb_tracing (the tracing
-backends and what stops), qdb_pause (pause, signals, holding the other threads at a stop),
-qdb_eval (running code: eval, conditions, the policy and the deadline), qdb_output (the program's
-output and input), qdb_repr (values as text), qdb_inspect (protocol 2's frames, references and
-source), qdb_threads (the bridge's threads, and trace functions of running threads on 3.9-3.11)
-and qdb_common (what they share). The Bridge's parts are mixins: the state is the Bridge's.
+The bridge is a package of modules that qdb writes next to each other, each with one job.
+Objects that own their state, composed into the Bridge: qdb_channel.Channel (the socket and the
+lock events go out under), qdb_code.ProgramCode (which code is the program's, and which files a
+client may read), qdb_locate.Locator (lines and functions of files), qdb_requests.Requests (the
+engine interface's primitive requests, by a table) and qdb_inspect.Inspector (frames, values
+and references of a stop). Mixins that still share the Bridge's state: qdb_stops (a thread's
+stop and its resume), qdb_commands (the commands, by a table), qdb_breakpoints (the breakpoint
+table and the rules of a hit), qdb_tracing (the tracing backends), qdb_pause (pause and holding
+the other threads), qdb_eval (running code: the policy and the deadline), qdb_output (the
+program's output and input), qdb_children (child processes) and qdb_repr (values as text).
+qdb_program runs the program as python would; qdb_threads starts the bridge's threads (and
+reaches running threads on 3.9-3.11); qdb_common holds what they share. This module is the
+Bridge (its channel's reader, start and end) and the API a program may call (set_trace).
 """
 
-import copy
 import json
 import os
 import queue
@@ -50,13 +54,15 @@ import qdb_threads
 from qdb_breakpoints import BreakpointsMixin
 from qdb_channel import Channel
 from qdb_code import ProgramCode
+from qdb_commands import RESUME_COMMANDS, CommandsMixin
 from qdb_children import ChildrenMixin
-from qdb_common import _BRIDGE_FILES, _GEN_FLAGS, _PY312, _CommandError, _Stop
-from qdb_eval import EvalMixin, _PolicyRefused
-from qdb_output import _MISSING, OutputMixin
+from qdb_common import _BRIDGE_FILES, _PY312, _CommandError
+from qdb_eval import EvalMixin
+from qdb_output import OutputMixin
 from qdb_pause import PauseMixin
-from qdb_repr import ReprMixin, _exc_line
+from qdb_repr import ReprMixin
 from qdb_requests import Requests
+from qdb_stops import StopsMixin
 from qdb_tracing import TracingMixin, _Stepper
 
 # Every module of the bridge (they are all imported by now): never traced nor shown.
@@ -65,31 +71,13 @@ for _name, _module in list(sys.modules.items()):
         _BRIDGE_FILES.update((_module.__file__, os.path.abspath(_module.__file__)))
 
 
-_RESUME_COMMANDS = frozenset(["step", "next", "return", "until", "continue"])
-_FRAME_COMMANDS = frozenset(
-    ["step", "next", "return", "until", "continue", "eval", "pprint", "up", "down", "frame",
-     "locals", "globals", "args", "debug"]
-)
-
-
-class _NoLock(object):
-    """A lock that is not taken: a stop inside `debug`'s code already holds the real one."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NO_LOCK = _NoLock()
 
 
 
 
 
-class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
-             ReprMixin, ChildrenMixin):
+class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin,
+             OutputMixin, ReprMixin, ChildrenMixin):
     """The debugger. All state is per instance (bdb's warning about class state applies)."""
 
     def __init__(self, config, program, boot_globals):
@@ -224,7 +212,7 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
         try:
             with self._state_lock:
                 stopped = self._stopped_mode
-                if stopped and e in _RESUME_COMMANDS:
+                if stopped and e in RESUME_COMMANDS:
                     # A resume that cannot be done is refused here, and the program stays
                     # stopped; otherwise commands after it are handled as "running" even before
                     # the stopped thread has taken the resume from the queue.
@@ -238,9 +226,9 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                     # Answered under the lock: a stop that begins meanwhile sends its stack
                     # after this `running`, never before it (a late `running` would tell qdb's
                     # core the program runs while it is stopped).
-                    self._running_command(e, p, id_)
+                    self._command(None, e, p, id_)
                     return
-            self._running_command(e, p, id_)
+            self._command(None, e, p, id_)
         except _CommandError as err:
             self._error(err.type, err.data, e, id_)
         except Exception as exc:
@@ -268,421 +256,6 @@ class Bridge(BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin, OutputMixin,
                 r = frozenset(hit)
         self._code_bp_lines[code] = r
         return r
-
-    def _thread_info(self, ident):
-        t = threading._active.get(ident)
-        name = t.name if t is not None else "Thread-%d" % ident
-        return {"id": ident, "name": name}
-
-    # ------------------------------------------------------------------ stops and interaction
-
-    def _exception_payload(self, exc_type, exc, tb, uncaught, ident):
-        import traceback
-        try:
-            text = "".join(traceback.format_exception(exc_type, exc, tb))
-        except Exception:
-            text = _exc_line(exc)
-        try:
-            value = str(exc)
-        except Exception:
-            value = "<str() failed>"
-        return {
-            "type": getattr(exc_type, "__name__", str(exc_type)), "value": value,
-            "traceback": text, "uncaught": uncaught, "thread": self._thread_info(ident),
-        }
-
-    def _stop_at(self, frame, reason, bp=None, cond_error=None, exc_info=None,
-                 return_value=_MISSING, frames=None, post_mortem=False, exception=None,
-                 exc_value=None):
-        """Stops this thread at `frame` and runs the interaction loop until a resume command.
-        Other threads that want to stop wait their turn on the interaction lock."""
-        ident = threading.get_ident()
-        # In the code `debug` runs, this thread stops again inside its own stop.
-        nested = self._debugging.get(ident, 0)
-        if not self._active or ident in self._internal or ident in self._busy:
-            return None
-        if self._holding is not None and not nested:
-            # Another thread is stopped: this one's stop comes when that one ends.
-            self._hold_here(frame)
-        self._busy.add(ident)
-        try:
-            with (_NO_LOCK if nested else self._interact_lock):
-                if not self._active:
-                    return None
-                if frames is None:
-                    frames = self.code.frames_from(frame)
-                if not frames:
-                    return None
-                stop = _Stop(ident, self._thread_info(ident)["name"], frames, reason,
-                             post_mortem)
-                stop.depth = nested
-                if bp is not None:
-                    stop.breakpoint = bp.id
-                stop.exc_value = exc_value if exc_info is None else exc_info[1]
-                if exception is not None:
-                    stop.exception = exception
-                elif exc_info is not None:
-                    stop.exception = self._exception_payload(exc_info[0], exc_info[1],
-                                                             exc_info[2], False, ident)
-                    self._last_exc_stop = (frame, exc_info[1])
-                try:
-                    return self._interact(stop, bp, cond_error, return_value)
-                finally:
-                    # From now on, a new client may be told the program runs.
-                    self._stopped_once = True
-        finally:
-            self._busy.discard(ident)
-
-    def _take_pending_id(self):
-        with self._state_lock:
-            id_, self._pending_id = self._pending_id, None
-        return id_
-
-    def _interact(self, stop, bp, cond_error, return_value):
-        # A pause that is still pending would stop again right after this stop: drop it.
-        self._pause_flag = False
-        self.drain_output()
-        sid = self._take_pending_id()
-        self._stop = stop
-        # A stop inside `debug`'s code: the other threads are held by the stop it came from.
-        if not stop.depth and not self._hold_others(stop):
-            self._disarm_line_events()
-        # From now on commands go to this thread's queue: a client may answer the stack below
-        # before this thread reaches the loop.
-        with self._state_lock:
-            self._stopped_mode = True
-        if bp is not None:
-            # Hit counts (and a temporary breakpoint gone) for the core's table.
-            self._send("breakpoint_state", self._breakpoint_state(), sid)
-        if cond_error is not None:
-            self._error("condition", cond_error.data, None, sid)
-        if return_value is not _MISSING:
-            self._send("return", self._short_repr(return_value), sid)
-        if stop.exception is not None:
-            self._send("exception", stop.exception, sid)
-        self._requests.send_watch_values(stop)
-        self._send_stopped(stop, sid)
-        resume = None
-        try:
-            while resume is None:
-                try:
-                    item = self._queue.get()
-                except KeyboardInterrupt:
-                    continue
-                if item is None:  # detached while stopped
-                    resume = ("detach",)
-                    break
-                e, p, id_, fid = item
-                try:
-                    resume = self._stopped_command(stop, e, p, id_, fid)
-                except _CommandError as err:
-                    self._error(err.type, err.data, e, id_)
-                    if e in _RESUME_COMMANDS:
-                        with self._state_lock:
-                            self._stopped_mode = True
-                except KeyboardInterrupt:
-                    continue
-                except Exception as exc:
-                    self._internal_error(exc, e, id_)
-                    if e in _RESUME_COMMANDS:
-                        with self._state_lock:
-                            self._stopped_mode = True
-        finally:
-            view = stop
-            with self._state_lock:
-                self._stopped_mode = False
-                if resume is not None and len(resume) == 3:
-                    kind, line, view = resume
-                    resume = (kind, line)
-                    if view.ident != stop.ident:
-                        # A held thread steps; this one goes on with the others.
-                        self._held_resume[view.ident] = (view, resume)
-                        view, resume = stop, ("continue", None)
-            self._stop = None
-            self._inspector.reset()
-            self._release_others(stop)
-            # Anything queued after the resume belongs to no stop: answer it as "running".
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is not None:
-                    self._on_late_command(item)
-        self._apply_resume(view, resume)
-        return resume
-
-    def _on_late_command(self, item):
-        e, p, id_, _ = item
-        try:
-            self._running_command(e, p, id_)
-        except _CommandError as err:
-            self._error(err.type, err.data, e, id_)
-        except Exception as exc:
-            self._internal_error(exc, e, id_)
-
-    def _apply_resume(self, stop, resume):
-        """Sets the stepping state of this thread for the resume command."""
-        ident = threading.get_ident()
-        kind = resume[0]
-        if kind == "detach" or not self._active or stop.post_mortem:
-            self._steppers.pop(ident, None)
-            self._stepping.discard(ident)
-            if not self._active:
-                sys.settrace(None)
-                for f, _ in stop.frames:
-                    f.f_trace = None
-            return
-        for f, _ in stop.frames:
-            f.f_trace_opcodes = False  # A step out that stopped elsewhere first.
-        frame = stop.frame
-        if kind == "continue":
-            self._steppers.pop(ident, None)
-            self._stepping.discard(ident)
-            if _PY312:
-                sys.settrace(None)
-                for f, _ in stop.frames:
-                    f.f_trace = None
-            else:
-                self._retrace_here(stop.frames[-1][0])
-            return
-        if kind == "step":
-            st = _Stepper(None, None, 0)
-        elif kind == "next":
-            st = _Stepper(frame, None, 0)
-        elif kind == "out":
-            st = _Stepper(frame, frame, -1, out=True)
-        elif kind == "return":
-            if frame.f_code.co_flags & _GEN_FLAGS:
-                st = _Stepper(frame, None, -1)
-            else:
-                st = _Stepper(frame.f_back, frame, 0)
-        else:  # until
-            st = _Stepper(frame, frame, resume[1])
-        self._steppers[ident] = st
-        self._stepping.add(ident)
-        sys.settrace(self._step_global)
-        for f, _ in stop.frames:
-            f.f_trace = self._step_local
-            f.f_trace_lines = True
-
-    def _frame_payload(self, frame, lineno):
-        """A frame as the protocol shows it (both versions): file, line, function, code."""
-        return {
-            "file": self.code.canon(frame.f_code.co_filename),
-            "line": lineno if lineno is not None else 0,
-            "func": frame.f_code.co_name,
-            "code": self.code.source_line(frame, lineno) if lineno else "",
-        }
-
-    def _send_stopped(self, stop, id_=None):
-        """The engine interface's `stopped` event: which thread stopped and why. qdb's core
-        asks for its frames (`stack_trace`) and shows the stop (protocol 1's `stack`); the
-        same stop is sent again for a new client's `start`."""
-        p = {"thread": {"id": stop.ident, "name": stop.thread_name}, "reason": stop.reason}
-        if stop.breakpoint is not None and stop.reason == "breakpoint":
-            p["breakpoint"] = stop.breakpoint
-        if stop.post_mortem:
-            p["post_mortem"] = True
-        if stop.depth:
-            p["depth"] = stop.depth
-        self._send("stopped", p, id_)
-
-    def _cmd_debug(self, stop, view, code_text, id_):
-        """pdb's `debug CODE`: runs the code in the selected frame, stopped at its first line,
-        as a stop inside this one (depth + 1): it is stepped, inspected and continued as any
-        stop; when the code ends, this stop is shown again. Returns a resume (detach) if the
-        person quit inside it, else None."""
-        if not isinstance(code_text, str) or not code_text.strip():
-            raise _CommandError("payload", "debug takes code to run")
-        try:
-            text = self._apply_policy(code_text, "eval")
-        except _PolicyRefused as exc:
-            raise _CommandError("policy", str(exc))
-        name = "<debug>" if not stop.depth else "<debug %d>" % (stop.depth + 1)
-        try:
-            code = compile(text, name, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
-            raise _CommandError("eval", _exc_line(exc))
-        frame = view.frame
-        g, l = frame.f_globals, self._frame_locals(stop, frame)
-        ident = stop.ident
-        self._send("print", {"input": code_text, "exc": False,
-                             "output": "ENTERING RECURSIVE DEBUGGER"}, id_)
-        self._send("running", {"thread": {"id": ident, "name": stop.thread_name}}, id_)
-        saved_trace = sys.gettrace()
-        with self._state_lock:
-            self._stopped_mode = False
-        self._debugging[ident] = stop.depth + 1
-        self._steppers[ident] = _Stepper(None, None, 0)
-        self._stepping.add(ident)
-        # The code runs as the program does: it may stop (this stop stays open meanwhile).
-        self._busy.discard(ident)
-        import linecache
-        # Its lines, for the stops in it (as a file's).
-        linecache.cache[name] = (len(text), None, text.splitlines(True), name)
-        failed = []
-
-        def run():
-            # Set inside call_tracing, as pdb's `debug` does: on 3.11 a trace function set
-            # before it sees no events.
-            sys.settrace(self._step_global)
-            try:
-                exec(code, g, l)
-            except BaseException as exc:  # what the code raised (SystemExit too) is shown
-                failed.append(_exc_line(exc))
-            finally:
-                sys.settrace(None)
-
-        try:
-            sys.call_tracing(run, ())
-        finally:
-            sys.settrace(saved_trace)
-            self._steppers.pop(ident, None)
-            self._stepping.discard(ident)
-            self._debugging.pop(ident, None)
-            self._busy.add(ident)
-            self._locals_to_fast(frame, l)
-        if not self._active:
-            return ("detach",)
-        # This stop again, as it was (its frame and variable ids are new).
-        self._inspector.reset()
-        with self._state_lock:
-            self._stop = stop
-            self._stopped_mode = True
-        if failed:
-            self._send("print", {"input": code_text, "exc": True, "output": failed[0]})
-        self._send("print", {"input": code_text, "exc": False,
-                             "output": "LEAVING RECURSIVE DEBUGGER"})
-        self._requests.send_watch_values(stop)
-        self._send_stopped(stop)
-        return None
-
-    def _resume_of(self, stop, e, p, view):
-        """The resume a resuming command asks for, as (kind, until line or None, the view of the
-        thread and frame it applies to), or _CommandError if it cannot be done (the reader
-        checks before it counts the program as running). It applies to the frame qdb's core
-        selected (`view`: `return` leaves it, `until` and `next` stay in it), in the stopped
-        thread or one held by its stop; protocol 2 may name the thread instead."""
-        if isinstance(p, dict):
-            if e == "return" and p.get("caller") is True:
-                e = "out"
-            thread = p.get("thread")
-            p = p.get("line")
-            if thread is not None and thread != view.ident:
-                view = stop if thread == stop.ident else self._held.get(thread)
-                if view is None:
-                    raise _CommandError("thread", "Thread %s is not stopped: only the thread "
-                                        "stopped here (%s, %s) and the threads held by its stop "
-                                        "(see threads) can be resumed"
-                                        % (thread, stop.ident, stop.thread_name))
-        if e == "continue":
-            return ("continue", None, stop)
-        if e != "until":
-            return (e, None, view)
-        line = p
-        current = view.frames[view.index][1] or 0
-        if line is None:
-            line = current + 1
-        elif not isinstance(line, int) or isinstance(line, bool):
-            raise _CommandError("payload", "until takes a line number")
-        elif line <= current:
-            raise _CommandError("payload", '"until" line %d is not after the current '
-                                "line %d" % (line, current))
-        return ("until", line, view)
-
-    def _view(self, stop, fid):
-        """The stop as seen from the frame qdb's core selected: the stopped thread's or a held
-        thread's, with that frame as its current one. A frame id from an earlier stop (the core
-        had not seen this one yet) means this stop's newest frame, as protocol 1 always did."""
-        if fid is None or stop is None:
-            return stop
-        try:
-            frame = self._inspector.frame(stop, fid)
-        except qdb_inspect.InspectError:
-            return stop
-        owners = [stop]
-        with self._state_lock:
-            owners.extend(self._held.values())
-        for owner in owners:
-            for i, (f, _) in enumerate(owner.frames):
-                if f is frame:
-                    if owner is stop and i == stop.index:
-                        return stop
-                    view = copy.copy(owner)
-                    view.index = i
-                    return view
-        return stop
-
-    def _stopped_command(self, stop, e, p, id_, fid=None):
-        """Handles one command while stopped; returns a resume tuple to leave the loop. `fid`
-        is the frame qdb's core selected, for protocol 1's commands that act on it."""
-        if e == "request":
-            return self._requests.handle(stop, p, id_)
-        view = self._view(stop, fid)
-        if e in _RESUME_COMMANDS:
-            resume = self._resume_of(stop, e, p, view)
-            with self._state_lock:
-                self._pending_id = id_
-            target = resume[2] if e != "continue" else stop
-            self._send("running", {"thread": {"id": target.ident, "name": target.thread_name}},
-                       id_)
-            return resume
-        if e == "disable":
-            mode = p if p is not None else "soft"
-            if mode not in ("soft", "hard"):
-                raise _CommandError("disable", 'disable takes "soft" or "hard", got %r' % (mode,))
-            self.detach(mode, id_)
-            return ("detach",)
-        if e == "debug":
-            return self._cmd_debug(stop, view, p, id_)
-        # eval, pprint, list, complete, locals, globals and args are the core's, through
-        # the engine's requests (evaluate, source, completions, scopes and variables).
-        # `stack` (where) and `pause` at a stop are the core's too: it knows the stop.
-        if e == "start":
-            if stop.exception is not None and stop.post_mortem:
-                self._send("exception", stop.exception, id_)
-            self._send_stopped(stop, id_)
-        else:
-            self._common_command(e, p, id_, view)
-        return None
-
-    def _running_command(self, e, p, id_):
-        if e == "request":
-            return self._requests.handle(None, p, id_)
-        if e in _FRAME_COMMANDS:
-            raise _CommandError("running", "%s needs a stopped program, and it is running "
-                                "(send pause first)" % e)
-        if e == "start":
-            # A new client learns the program runs (it would otherwise only see a later stop),
-            # unless it is about to stop at its first line.
-            if self._stopped_once or not self._stop_on_entry:
-                self._send("running", id_=id_)
-        elif e == "pause":
-            self._request_pause(id_)
-        elif e == "disable":
-            mode = p if p is not None else "soft"
-            if mode not in ("soft", "hard"):
-                raise _CommandError("disable", 'disable takes "soft" or "hard", got %r' % (mode,))
-            self.detach(mode, id_)
-        else:
-            self._common_command(e, p, id_, None)
-
-    def _common_command(self, e, p, id_, stop):
-        # Breakpoint commands are the core's: it sends set_breakpoint and the others as
-        # requests.
-        # `list` and `complete` are the core's (through `source` and `completions`).
-        if e == "set_exception_break":
-            if p not in ("raised", "uncaught", "never"):
-                raise _CommandError("payload", 'set_exception_break takes "raised", "uncaught" '
-                                    'or "never"')
-            self._break_on = p
-            self._trace_cache.clear()
-            self._update_tracing()
-        elif e == "input":
-            raise _CommandError("input", "The program's standard input is not connected to qdb")
-        else:
-            raise _CommandError("event", "Unknown command %r" % (e,))
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -7,14 +7,13 @@ the rest of the bridge.
 """
 
 import builtins
-import os
 import re
 import sys
 import threading
-import types
 
-from qdb_common import _CommandError, read_source_bytes
+from qdb_common import _CommandError
 from qdb_eval import _PolicyRefused
+from qdb_locate import Locator
 from qdb_repr import _exc_line
 
 class _Breakpoint(object):
@@ -106,48 +105,12 @@ class BreakpointsMixin(object):
         self._next_bp_id = 1
         self._bp_removed = []  # ids of temporary breakpoints removed by a hit, not reported yet
         self._bp_lock = threading.RLock()
-        self._lines_cache = {}  # path -> (mtime, size, set of lines, number of lines)
+        self.locator = Locator(self.code, self._program_dir)
 
         self._code_bp_lines = {}  # code -> frozenset of breakpoint lines (or None)
 
 
     # ------------------------------------------------------------------ breakpoints
-
-    def _executable_lines(self, path):
-        """Lines that hold code, from compiling the file (all nested code objects), cached by
-        path, mtime and size."""
-        st = os.stat(path)
-        key = (st.st_mtime_ns, st.st_size)
-        cached = self._lines_cache.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1], cached[2]
-        source = read_source_bytes(path)
-        nlines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
-        code = compile(source, path, "exec", dont_inherit=True)
-        lines = set()
-        todo = [code]
-        while todo:
-            c = todo.pop()
-            lines.update(self.code.own_lines(c))
-            todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        self._lines_cache[path] = (key, lines, nlines)
-        return lines, nlines
-
-    def _resolve_file(self, name):
-        if name is None:
-            return self._program
-        name = os.path.expanduser(name)
-        if os.path.isabs(name):
-            candidates = [name]
-        else:
-            candidates = [os.path.join(self._program_dir, name), os.path.join(os.getcwd(), name)]
-            for entry in sys.path:
-                if isinstance(entry, str):
-                    candidates.append(os.path.join(entry or os.getcwd(), name))
-        for c in candidates:
-            if os.path.isfile(c):
-                return self.code.canon(c)
-        return None
 
     def _bp_label(self, file_arg, line):
         return '"%s:%s"' % (file_arg if file_arg else self._program_arg, line)
@@ -155,7 +118,7 @@ class BreakpointsMixin(object):
     def _check_line(self, path, file_arg, line):
         label = self._bp_label(file_arg, line)
         try:
-            lines, nlines = self._executable_lines(path)
+            lines, nlines = self.locator.executable_lines(path)
         except SyntaxError as exc:
             raise _CommandError("set_break", "Cannot set breakpoint at %s: the file does not "
                                 "compile (%s)" % (label, _exc_line(exc)))
@@ -221,7 +184,7 @@ class BreakpointsMixin(object):
         if line is None and file_arg is None and self._may_pend(func, stop):
             return self._add_pending(func, cond, p)
         if line is not None:
-            path = self._resolve_file(file_arg)
+            path = self.locator.resolve_file(file_arg)
             if path is not None and not self.code.may_read(path):
                 path = None
             if path is None:
@@ -248,7 +211,7 @@ class BreakpointsMixin(object):
         later."""
         if not isinstance(func, str) or "." not in func:
             return False
-        if self._lookup_live(func, stop) is not None:
+        if self.locator.lookup(func, self._spaces(stop), self._eval_policy == "full") is not None:
             return False
         parts = func.split(".")
         if not all(part.isidentifier() for part in parts):
@@ -262,7 +225,7 @@ class BreakpointsMixin(object):
                 return False
         except Exception:
             return False
-        return not any(self._module_origin(".".join(parts[:i])) for i in range(1, len(parts)))
+        return not any(self.locator.module_origin(".".join(parts[:i])) for i in range(1, len(parts)))
 
     def _new_bp(self, p, cond, func, path, line):
         """A breakpoint from a set_break payload, with the next id. Call with the bp lock held."""
@@ -416,178 +379,17 @@ class BreakpointsMixin(object):
         self._trace_cache.clear()
         self._update_tracing()
 
+    def _spaces(self, stop):
+        """Where a function's name is looked up: the selected frame's, or the main script's."""
+        if stop is not None:
+            return [self._frame_locals(stop, stop.frame), stop.frame.f_globals]
+        return [self._main_globals] if self._main_globals is not None else []
+
     def _resolve_function(self, name, file_arg, stop):
         if not isinstance(name, str) or not name:
             raise _CommandError("payload", "set_break: func must be a non-empty string")
-        label = '"%s"' % name
-        # 1. The live object, when the program has a namespace to look it up in.
-        obj = self._lookup_live(name, stop)
-        if obj is not None:
-            code = self._code_of(obj)
-            if code is not None:
-                path = self._resolve_file(code.co_filename)
-                if path is not None:
-                    line = self._body_line_for_code(path, code)
-                    if line is not None:
-                        return path, line
-        # 2. Statically: in the given (or main) file, then in a module found without importing it.
-        if file_arg is not None:
-            path = self._resolve_file(file_arg)
-            if path is None:
-                raise _CommandError("set_break", "Cannot set breakpoint on %s: no such file %s"
-                                    % (label, file_arg))
-            places = [(path, name)]
-        else:
-            places = [(self._program, name)]
-            parts = name.split(".")
-            for i in range(len(parts) - 1, 0, -1):
-                mod = ".".join(parts[:i])
-                origin = self._module_origin(mod)
-                if origin:
-                    places.append((origin, ".".join(parts[i:])))
-        for path, qual in places:
-            line = self._static_function_line(path, qual)
-            if line is not None:
-                return self.code.canon(path), line
-        where = file_arg or os.path.basename(self._program)
-        raise _CommandError("set_break", "Cannot set breakpoint on %s: no function of that name "
-                            "in %s (nor a module of that name)" % (label, where))
-
-    def _lookup_live(self, name, stop):
-        parts = name.split(".")
-        spaces = []
-        if stop is not None:
-            frame = stop.frame
-            spaces = [self._frame_locals(stop, frame), frame.f_globals]
-        elif self._main_globals is not None:
-            spaces = [self._main_globals]
-        spaces.append(vars(builtins))
-        for space in spaces:
-            try:
-                if parts[0] in space:
-                    obj = space[parts[0]]
-                    break
-            except Exception:
-                continue
-        else:
-            obj = sys.modules.get(parts[0])
-            if obj is None:
-                return None
-        # Under a restrictive policy no code of the program runs to find a function: static
-        # lookups only (no property getters, no __getattr__).
-        if self._eval_policy == "full":
-            get = getattr
-        else:
-            import inspect
-            get = inspect.getattr_static
-        try:
-            for attr in parts[1:]:
-                obj = get(obj, attr)
-        except Exception:
-            return None
-        return obj
-
-    def _code_of(self, obj):
-        try:
-            import inspect
-            obj = inspect.unwrap(obj)
-        except Exception:
-            pass
-        for _ in range(3):
-            if isinstance(obj, (staticmethod, classmethod)) or hasattr(obj, "__func__"):
-                obj = getattr(obj, "__func__", obj)
-        code = getattr(obj, "__code__", None)
-        return code if isinstance(code, types.CodeType) else None
-
-    def _parse(self, path):
-        import ast
-        return ast.parse(read_source_bytes(path), path)
-
-    def _function_nodes(self, tree):
-        import ast
-        stack = [(tree, "")]
-        while stack:
-            node, prefix = stack.pop()
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    qual = prefix + child.name
-                    if not isinstance(child, ast.ClassDef):
-                        yield qual, child
-                    stack.append((child, qual + "."))
-                else:
-                    stack.append((child, prefix))
-
-    def _body_line(self, path, node):
-        import ast
-        body = node.body
-        first = body[0]
-        if (len(body) > 1 and isinstance(first, ast.Expr)
-                and isinstance(getattr(first, "value", None), ast.Constant)
-                and isinstance(first.value.value, str)):
-            first = body[1]
-        line = first.lineno
-        try:
-            lines, _ = self._executable_lines(path)
-            end = getattr(node, "end_lineno", None) or line + 1000
-            after = [n for n in lines if line <= n <= end]
-            if after:
-                return min(after)
-        except Exception:
-            pass
-        return line
-
-    def _first_body_line(self, path, matches):
-        """The first body line of the first function of `path` for which `matches(qual, node)`
-        is true, or None. Raises when the file cannot be read or parsed."""
-        for qual, node in self._function_nodes(self._parse(path)):
-            if matches(qual, node):
-                return self._body_line(path, node)
-        return None
-
-    def _static_function_line(self, path, qual):
-        try:
-            return self._first_body_line(path, lambda q, node: q == qual)
-        except Exception:
-            return None
-
-    def _body_line_for_code(self, path, code):
-        first = code.co_firstlineno
-
-        def matches(_, node):
-            starts = [node.lineno] + [d.lineno for d in node.decorator_list]
-            return first in starts and node.name == code.co_name
-
-        try:
-            line = self._first_body_line(path, matches)
-        except Exception:
-            return None
-        if line is not None:
-            return line
-        lines = sorted(n for n in self.code.own_lines(code) if n > first)
-        return lines[0] if lines else first
-
-    def _module_origin(self, name):
-        """The source file of module `name`, found without importing anything: a loaded
-        module's __file__, else a search of sys.path (find_spec would import the parent
-        packages of a dotted name, running their top-level code)."""
-        mod = sys.modules.get(name)
-        if mod is not None:
-            origin = getattr(mod, "__file__", None)
-            if isinstance(origin, str) and origin.endswith(".py") and os.path.isfile(origin):
-                return origin
-            return None
-        parts = name.split(".")
-        if not all(part.isidentifier() for part in parts):
-            return None
-        for entry in [self._program_dir] + list(sys.path):
-            if not isinstance(entry, str):
-                continue
-            base = os.path.join(entry or os.getcwd(), *parts)
-            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-                if os.path.isfile(candidate):
-                    return candidate
-        return None
-
+        return self.locator.function_line(name, file_arg, self._spaces(stop),
+                                          self._eval_policy == "full")
 
     # ------------------------------------------------------------------ the core's primitives
     # qdb's core owns the breakpoint table and its ids (core/breakpoints.ts); the bridge places
@@ -604,7 +406,7 @@ class BreakpointsMixin(object):
     def _line_with_code(self, file_arg, line):
         """The first line at or after `line` with code in the file, or _CommandError saying why
         there is none."""
-        path = self._resolve_file(file_arg)
+        path = self.locator.resolve_file(file_arg)
         if path is not None and (not self.code.may_read(path) or self.code.file_skipped(path)):
             path = None
         why = None
@@ -612,7 +414,7 @@ class BreakpointsMixin(object):
             why = "no such file"
         else:
             try:
-                lines, nlines = self._executable_lines(path)
+                lines, nlines = self.locator.executable_lines(path)
             except SyntaxError as exc:
                 why = "the file does not compile (%s)" % _exc_line(exc)
             except (OSError, ValueError) as exc:
@@ -647,7 +449,7 @@ class BreakpointsMixin(object):
         the program may have breakpoints in), and its name as the user gave it (the program's
         when none was)."""
         file_arg = args.get("file")
-        path = self._resolve_file(file_arg)
+        path = self.locator.resolve_file(file_arg)
         if path is not None and not self.code.may_read(path):
             path = None
         return {"path": path, "name": file_arg if file_arg else self._program_arg}
