@@ -9,10 +9,12 @@
  * @module
  */
 
+import { ProgramProcess } from "../process.ts";
+
 /** The runtime qdb started, its inspector's address, and what it printed before it. */
 export interface StartedRuntime {
   /** The runtime's process. */
-  child: Deno.ChildProcess;
+  process: ProgramProcess;
   /** The inspector's WebSocket address. */
   url: string;
   /** Standard error from after the address on (the program's own, and the runtime's). */
@@ -62,24 +64,16 @@ const LISTENING = /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/[\w/-]+)/;
 
 /** Starts the runtime and reads its inspector's address from its standard error. */
 export async function startRuntime(launch: RuntimeLaunch): Promise<StartedRuntime> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(launch.runtime, {
-      args: inspectArgs(launch.runtime, launch.program, launch.args, launch.runtimeArgs),
-      cwd: launch.cwd,
-      ...(launch.env ? { env: launch.env } : {}),
-      stdin: launch.stdin,
-      stdout: "piped",
-      stderr: "piped",
-      // Its own session: a Ctrl-C in the tracer's terminal is not delivered to it.
-      detached: true,
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(`${launch.runtime}: no such runtime (give its path with --node PATH)`);
-    }
-    throw error;
-  }
+  const process = ProgramProcess.spawn({
+    command: launch.runtime,
+    args: inspectArgs(launch.runtime, launch.program, launch.args, launch.runtimeArgs),
+    cwd: launch.cwd,
+    env: launch.env,
+    stdin: launch.stdin,
+    what: `the runtime "${launch.runtime}"`,
+    missing: "install Node.js or Deno, or give its path with --node PATH",
+  });
+  const child = process.child;
   const [mine, rest] = child.stderr.tee();
   const reader = mine.getReader();
   const decoder = new TextDecoder();
@@ -89,9 +83,10 @@ export async function startRuntime(launch: RuntimeLaunch): Promise<StartedRuntim
       if (launch.signal?.aborted) throw new Error("Aborted while starting the runtime");
       const { value, done } = await reader.read();
       if (done) {
-        const status = await child.status;
+        const status = await process.status;
+        const how = status.signal !== null ? `ended by ${status.signal}` : `code ${status.code}`;
         throw new Error(
-          `${launch.runtime} exited (code ${status.code}) before its inspector listened: ` +
+          `${launch.runtime} exited (${how}) before its inspector listened: ` +
             seen.trim().slice(-2000),
         );
       }
@@ -103,16 +98,12 @@ export async function startRuntime(launch: RuntimeLaunch): Promise<StartedRuntim
         const early = seen.slice(0, found.index);
         // The rest of `mine` is not read again: cancel it (`rest` has it all).
         mine.cancel().catch(() => {});
-        return { child, url: found[1]!, stderr: skipUntil(rest, found[0]), early };
+        return { process, url: found[1]!, stderr: skipUntil(rest, found[0]), early };
       }
       if (seen.length > 64 * 1024) throw new Error("The runtime never said where its inspector is");
     }
   } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Gone already.
-    }
+    process.kill("SIGKILL");
     throw error;
   }
 }

@@ -9,6 +9,7 @@
 import type { EngineInfo, EngineSession, ExitStatus, LaunchOptions } from "../engine.ts";
 import type { Breakpoint, Message, MessageId } from "../../protocol/mod.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
+import { exitEvents, KILL_GRACE_MS, ProgramProcess } from "../process.ts";
 import { CdpClient, type CdpEvent } from "./cdp.ts";
 import { BreakpointRefused, JsBreakpoints } from "./breakpoints.ts";
 import { INSPECTOR_NOISE, startRuntime } from "./inspector.ts";
@@ -43,7 +44,7 @@ export async function launchJavaScript(options: LaunchOptions): Promise<EngineSe
     stdin: options.stdin ?? "inherit",
     signal: options.signal,
   });
-  const session = new JsSession(options, runtime, cwd, started.child);
+  const session = new JsSession(options, runtime, cwd, started.process);
   try {
     await session.connect(started.url, started.early, started.stderr);
   } catch (error) {
@@ -57,7 +58,7 @@ class JsSession implements EngineSession {
   readonly events: AsyncQueue<Message> = new AsyncQueue();
   readonly exited: Promise<ExitStatus>;
   readonly #options: LaunchOptions;
-  readonly #child: Deno.ChildProcess;
+  readonly #process: ProgramProcess;
   readonly #program: string;
   #info: EngineInfo;
   #cdp: CdpClient | undefined;
@@ -67,7 +68,6 @@ class JsSession implements EngineSession {
   #reason: "step" | "pause" | undefined;
   #started = false;
   #detached = false;
-  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
   readonly #breakpoints: JsBreakpoints;
   readonly #requests: JsRequests;
   #stopWatches: string[] = [];
@@ -77,9 +77,9 @@ class JsSession implements EngineSession {
   /** Output still being read; the end waits for it. */
   readonly #readers: Promise<void>[] = [];
 
-  constructor(options: LaunchOptions, runtime: string, cwd: string, child: Deno.ChildProcess) {
+  constructor(options: LaunchOptions, runtime: string, cwd: string, process: ProgramProcess) {
     this.#options = options;
-    this.#child = child;
+    this.#process = process;
     this.#program = options.program.startsWith("/")
       ? options.program
       : `${cwd.replace(/\/$/, "")}/${options.program}`;
@@ -87,7 +87,7 @@ class JsSession implements EngineSession {
       engine: "javascript",
       program: options.program,
       argv: [options.program, ...(options.args ?? [])],
-      pid: child.pid,
+      pid: process.pid,
       runtime,
       cwd,
       capabilities: [
@@ -114,8 +114,7 @@ class JsSession implements EngineSession {
       breakpoints: this.#breakpoints,
     });
     this.#breakpoints.mapping = this.#requests;
-    if (options.stdin === "piped") this.#stdin = child.stdin.getWriter();
-    this.exited = child.status.then((s) => ({ code: s.signal ? null : s.code, signal: s.signal }));
+    this.exited = process.status;
   }
 
   get info(): EngineInfo {
@@ -125,7 +124,7 @@ class JsSession implements EngineSession {
   /** Connects to the inspector, sets everything up, and lets the program start. */
   async connect(url: string, early: string, stderr: ReadableStream<Uint8Array>): Promise<void> {
     if (early) this.#print("<stderr>", early);
-    this.#readers.push(this.#pump(this.#child.stdout, "<stdout>"));
+    this.#readers.push(this.#pump(this.#process.child.stdout, "<stdout>"));
     this.#readers.push(this.#pump(stderr, "<stderr>", true));
     const cdp = await CdpClient.connect(url, (event) => this.#onEvent(event));
     this.#cdp = cdp;
@@ -249,12 +248,8 @@ class JsSession implements EngineSession {
       case "set_exception_break":
         return await this.#setExceptionBreak(String(msg.p));
       case "input": {
-        const p = msg.p as string | { eof?: boolean };
-        if (!this.#stdin) {
-          throw new RequestFailed("input", "The program's standard input is not qdb's");
-        }
-        if (typeof p === "string") await this.#stdin.write(new TextEncoder().encode(p));
-        else await this.#stdin.close();
+        const refused = await this.#process.input(msg.p);
+        if (refused) throw new RequestFailed(refused.type, refused.data);
         return;
       }
       case "disable":
@@ -442,13 +437,7 @@ class JsSession implements EngineSession {
       new Promise<void>((resolve) => timer = setTimeout(resolve, DRAIN_GRACE_MS)),
     ]);
     clearTimeout(timer);
-    if (!this.#detached) {
-      this.events.push({ e: "exited", p: status });
-      const how = status.code === null
-        ? `was ended by ${status.signal}`
-        : `exited with code ${status.code}`;
-      this.events.push({ e: "disabled", p: { reason: `The program ${how}` } });
-    }
+    if (!this.#detached) { for (const event of exitEvents(status)) this.events.push(event); }
     this.events.end();
   }
 
@@ -465,20 +454,12 @@ class JsSession implements EngineSession {
   }
 
   kill(signal: Deno.Signal): void {
-    try {
-      Deno.kill(-this.#child.pid, signal);
-    } catch {
-      try {
-        this.#child.kill(signal);
-      } catch {
-        // Gone already.
-      }
-    }
+    this.#process.kill(signal);
   }
 
   dispose(): Promise<void> {
     return this.#disposed ??= (async () => {
-      this.kill("SIGKILL");
+      await this.#process.stop(KILL_GRACE_MS).catch(() => {});
       this.#cdp?.close();
       await this.exited.catch(() => {});
     })();

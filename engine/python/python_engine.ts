@@ -56,6 +56,7 @@ import { BridgeChannel, errorReply, type Hello, readHello } from "./bridge_chann
 import { PythonChildSession } from "./child_session.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
+import { exitEvents, KILL_GRACE_MS, ProgramProcess } from "../process.ts";
 
 /** The bridge's main module, `qdb.py` (it imports the others). */
 export const PYTHON_BRIDGE_SOURCE: string = source;
@@ -124,7 +125,6 @@ const SHARED_PIPE_GRACE_MS = 50;
 /** Most bytes read from the held output pipes after the program died (a pipe holds 64 KiB). */
 const MAX_LEFTOVER_BYTES = 1024 * 1024;
 /** Between SIGTERM and SIGKILL when disposing of a running program. */
-const KILL_GRACE_MS = 2_000;
 
 /** Options of a {@linkcode PythonEngine}. */
 export interface PythonEngineOptions {
@@ -190,10 +190,6 @@ function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
   return { promise, cancel: () => clearTimeout(id) };
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * Where the bridge is imported from. Compiling it takes about 100 ms, so it lives in a per-user
  * cache directory (mode 0700) named after its content hash, where Python keeps its bytecode
@@ -241,7 +237,7 @@ async function launchPython(options: LaunchOptions, noticeMs: number): Promise<E
   const tmp = await Deno.makeTempDir({ prefix: "qdb-" });
   const cleanup = () => Deno.remove(tmp, { recursive: true }).catch(() => {});
   let listener: Deno.UnixListener | undefined;
-  let child: Deno.ChildProcess | undefined;
+  let child: ProgramProcess | undefined;
   try {
     await Deno.chmod(tmp, 0o700);
     const bridgeDir = await installBridge(tmp);
@@ -262,29 +258,16 @@ async function launchPython(options: LaunchOptions, noticeMs: number): Promise<E
       bootstrap: BOOTSTRAP,
     };
     const stdin = options.stdin ?? "inherit";
-    try {
-      child = new Deno.Command(interpreter, {
-        args: ["-c", BOOTSTRAP, bridgeDir, options.program, ...args],
-        cwd,
-        env: { ...options.env, QDB_BRIDGE: JSON.stringify(config) },
-        stdin,
-        stdout: "piped",
-        stderr: "piped",
-        // Its own session: a Ctrl-C in the tracer's terminal is not delivered to it.
-        detached: true,
-      }).spawn();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new Error(
-          `qdb cannot run the Python interpreter "${interpreter}": not found` +
-            " (install Python 3.8 or newer, or name one with --python PATH)",
-        );
-      }
-      throw new Error(
-        `qdb cannot run the Python interpreter "${interpreter}": ${messageOf(error)}`,
-      );
-    }
-    const session = new PythonSession(child, listener, tmp, options, cwd, stdin === "piped");
+    child = ProgramProcess.spawn({
+      command: interpreter,
+      args: ["-c", BOOTSTRAP, bridgeDir, options.program, ...args],
+      cwd,
+      env: { ...options.env, QDB_BRIDGE: JSON.stringify(config) },
+      stdin,
+      what: `the Python interpreter "${interpreter}"`,
+      missing: "install Python 3.8 or newer, or name one with --python PATH",
+    });
+    const session = new PythonSession(child, listener, tmp, options, cwd);
     try {
       await session.connect(interpreter, token, noticeMs);
     } catch (error) {
@@ -307,7 +290,7 @@ class PythonSession implements EngineSession {
   readonly exited: Promise<ExitStatus>;
   #info: EngineInfo;
   #queue = new AsyncQueue<Message>();
-  #child: Deno.ChildProcess;
+  #process: ProgramProcess;
   #listener: Deno.UnixListener | undefined;
   #channel: BridgeChannel | undefined;
   #runtime = "";
@@ -319,13 +302,10 @@ class PythonSession implements EngineSession {
   readonly #late = new Map<Deno.FsFile, Promise<void>>();
   #tmp: string;
   #stdinPiped: boolean;
-  #stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #bridgeDisabled = false;
   #channelDone: Promise<void>;
   #resolveChannelDone!: () => void;
   #pipesDone: Promise<void>;
-  #childStatus: Promise<Deno.CommandStatus>;
-  #running = true;
   #disposing: Promise<void> | undefined;
   #stderrHead = "";
   /** The bridge's output pipes, held unread (undefined once read at the end). */
@@ -334,18 +314,17 @@ class PythonSession implements EngineSession {
   #abort: (() => void) | undefined;
 
   constructor(
-    child: Deno.ChildProcess,
+    process: ProgramProcess,
     listener: Deno.UnixListener,
     tmp: string,
     options: LaunchOptions,
     cwd: string,
-    stdinPiped: boolean,
   ) {
-    this.#child = child;
+    this.#process = process;
     this.#listener = listener;
     this.#tmp = tmp;
     this.#options = options;
-    this.#stdinPiped = stdinPiped;
+    this.#stdinPiped = options.stdin === "piped";
     this.events = this.#queue;
     this.#info = {
       engine: "python",
@@ -355,17 +334,15 @@ class PythonSession implements EngineSession {
         options.program,
         ...(options.args ?? []),
       ],
-      pid: child.pid,
+      pid: process.pid,
       runtime: "",
       cwd,
       capabilities: [],
     };
     this.#channelDone = new Promise((resolve) => this.#resolveChannelDone = resolve);
-    this.#childStatus = child.status;
-    this.#childStatus.then(() => this.#running = false, () => this.#running = false);
     this.#pipesDone = Promise.all([
-      this.#pipe(child.stdout, "<stdout>"),
-      this.#pipe(child.stderr, "<stderr>"),
+      this.#pipe(process.child.stdout, "<stdout>"),
+      this.#pipe(process.child.stderr, "<stderr>"),
     ]).then(() => {});
     if (options.followChildren) this.#children = new AsyncQueue<ChildEngineSession>();
     this.exited = this.#finish();
@@ -430,7 +407,9 @@ class PythonSession implements EngineSession {
    * that is no child of ours and keeps one open).
    */
   async #closeListenerWhenDone(): Promise<void> {
-    if (this.#running || this.#liveChildren > 0 || !this.#queue.ended || !this.#listener) return;
+    if (this.#process.running || this.#liveChildren > 0 || !this.#queue.ended || !this.#listener) {
+      return;
+    }
     try {
       this.#listener.close();
     } catch { /* already closed */ }
@@ -452,11 +431,11 @@ class PythonSession implements EngineSession {
     const notice = setInterval(() => {
       const waited = Math.round((performance.now() - started) / 1000);
       this.#options.onStatus?.(
-        `still waiting for the Python bridge to connect (${interpreter}, pid ${this.#child.pid}, ` +
+        `still waiting for the Python bridge to connect (${interpreter}, pid ${this.#process.pid}, ` +
           `${waited} s): the machine may be busy starting programs`,
       );
     }, noticeMs);
-    const exitedEarly = this.#childStatus.then(async (status) => {
+    const exitedEarly = this.#process.status.then(async (status) => {
       await Promise.race([this.#pipesDone, delay(500).promise]);
       return status;
     });
@@ -485,7 +464,7 @@ class PythonSession implements EngineSession {
       const flow = this.#options.flow;
       this.#channel = new BridgeChannel(conn, hello, {
         onMessage: (msg) => this.#fromBridge(msg),
-        ...(flow ? { flow: () => this.#running ? () => this.#flow(flow) : undefined } : {}),
+        ...(flow ? { flow: () => this.#process.running ? () => this.#flow(flow) : undefined } : {}),
       });
       this.#channel.closed.then(() => this.#resolveChannelDone());
       for (const msg of hello.pending) this.#fromBridge(msg);
@@ -499,7 +478,7 @@ class PythonSession implements EngineSession {
     }
   }
 
-  #earlyExitError(interpreter: string, status: Deno.CommandStatus): Error {
+  #earlyExitError(interpreter: string, status: ExitStatus): Error {
     const old = /qdb-bridge: python too old: (\S+)/.exec(this.#stderrHead);
     if (status.code === TOO_OLD_EXIT && old) {
       return new Error(`qdb needs Python 3.8 or newer; ${interpreter} is ${old[1]}`);
@@ -524,8 +503,8 @@ class PythonSession implements EngineSession {
    * session is not held, nor its last output dropped, behind a slow reader.
    */
   async #flow(flow: () => Promise<void>): Promise<void> {
-    if (!this.#running) return;
-    await Promise.race([flow(), this.#childStatus]);
+    if (!this.#process.running) return;
+    await Promise.race([flow(), this.#process.status]);
   }
 
   #fromBridge(msg: Message): void {
@@ -653,28 +632,16 @@ class PythonSession implements EngineSession {
   }
 
   async #finish(): Promise<ExitStatus> {
-    const status = await this.#childStatus;
+    const exit = await this.#process.status;
     // The last events and output may still be in flight: wait for the channel and the pipes to
     // close (a grandchild holding a pipe open must not keep us waiting forever).
     const grace = delay(DRAIN_GRACE_MS);
     await Promise.race([Promise.all([this.#channelDone, this.#pipesDone]), grace.promise]);
     grace.cancel();
     await this.#readHeldPipes();
-    const exit: ExitStatus = { code: status.signal ? null : status.code, signal: status.signal };
-    this.#queue.push({
-      e: "exited",
-      p: exit.signal ? { code: null, signal: exit.signal } : { code: exit.code },
-    });
-    if (!this.#bridgeDisabled) {
-      this.#queue.push({
-        e: "disabled",
-        p: {
-          reason: exit.signal
-            ? `The program was ended by ${exit.signal}`
-            : `The program exited with code ${exit.code}`,
-        },
-      });
-    }
+    const [exited, disabled] = exitEvents(exit);
+    this.#queue.push(exited!);
+    if (!this.#bridgeDisabled) this.#queue.push(disabled!);
     this.#queue.end();
     this.#abort?.();
     this.#channel?.close();
@@ -706,27 +673,8 @@ class PythonSession implements EngineSession {
   }
 
   async #input(command: Message): Promise<void> {
-    if (!this.#stdinPiped || !this.#child.stdin) {
-      this.#reply(command, "input", "The program's standard input is not connected to qdb");
-      return;
-    }
-    const eof = typeof command.p === "object" && command.p !== null &&
-      (command.p as { eof?: unknown }).eof === true;
-    if (typeof command.p !== "string" && !eof) {
-      this.#reply(
-        command,
-        "payload",
-        'input takes a string, or {"eof": true} for the end of input',
-      );
-      return;
-    }
-    try {
-      this.#stdinWriter ??= this.#child.stdin.getWriter();
-      if (eof) await this.#stdinWriter.close();
-      else await this.#stdinWriter.write(new TextEncoder().encode(command.p as string));
-    } catch {
-      this.#reply(command, "input", "The program's standard input is closed");
-    }
+    const refused = await this.#process.input(command.p);
+    if (refused) this.#reply(command, refused.type, refused.data);
   }
 
   dispose(): Promise<void> {
@@ -735,19 +683,7 @@ class PythonSession implements EngineSession {
   }
 
   async #dispose(): Promise<void> {
-    if (this.#running) {
-      this.kill("SIGTERM");
-      const grace = delay(KILL_GRACE_MS);
-      const ended = await Promise.race([
-        this.#childStatus.then(() => true),
-        grace.promise.then(() => false),
-      ]);
-      grace.cancel();
-      if (!ended) this.kill("SIGKILL");
-    }
-    try {
-      await this.#stdinWriter?.close();
-    } catch { /* closed */ }
+    await this.#process.stop(KILL_GRACE_MS).catch(() => {});
     await this.exited.catch(() => {});
     // Pipes read on for children: nobody reads them after this.
     for (const file of this.#late.keys()) {
@@ -762,15 +698,7 @@ class PythonSession implements EngineSession {
    * terminal would); ignored once it has ended.
    */
   kill(signal: Deno.Signal): void {
-    if (!this.#running) return;
-    try {
-      // The program leads its own process group (detached): end its subprocesses too.
-      Deno.kill(-this.#child.pid, signal);
-    } catch {
-      try {
-        this.#child.kill(signal);
-      } catch { /* already gone */ }
-    }
+    this.#process.kill(signal);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
