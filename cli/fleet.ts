@@ -14,14 +14,7 @@ import { ArgumentError, parseBreak, splitCommand } from "../client/terminal/pars
 import { displayPath, formatSnapshot, parseSnap } from "../client/terminal/render.ts";
 import { sanitize } from "../client/terminal/sanitize.ts";
 import { TerminalClient } from "../client/terminal/terminal.ts";
-import type {
-  Applied,
-  GroupRule,
-  Member,
-  Message,
-  Snapshot,
-  SnapshotSummary,
-} from "../protocol/mod.ts";
+import type { Applied, GroupLinkEvent, GroupRule, Member, Snapshot } from "../protocol/mod.ts";
 import { terminalOptions, withScreen } from "./_terminal.ts";
 
 /** Options of {@linkcode runFleet}. */
@@ -144,23 +137,23 @@ class FleetView {
     this.#quit(1);
   }
 
-  #event(msg: Message): void {
+  #event(msg: GroupLinkEvent): void {
     switch (msg.e) {
       case "member":
-        return this.#memberChanged(msg.p as Member);
+        return this.#memberChanged(msg.p);
       case "rules":
-        this.#rules = msg.p as GroupRule[];
+        this.#rules = msg.p;
         return;
       case "print": {
         if (this.#driving) return;
-        const p = msg.p as { output: string; session?: string };
+        const p = msg.p;
         const lines = p.output.replace(/\n$/, "").split("\n");
         return this.#say(
           lines.map((l) => `[${sanitize(p.session ?? "?")}] ${sanitize(l)}`).join("\n"),
         );
       }
       case "snapshot": {
-        const snapshot = msg.p as Snapshot;
+        const snapshot = msg.p;
         const n = this.#remember(snapshot);
         if (this.#driving || n === undefined) return;
         const top = snapshot.stack[snapshot.stack.length - 1];
@@ -171,8 +164,7 @@ class FleetView {
         );
       }
       case "error": {
-        const p = msg.p as { data: unknown };
-        return this.#say(`*** ${sanitize(String(p.data))}`);
+        return this.#say(`*** ${sanitize(String(msg.p.data))}`);
       }
     }
   }
@@ -298,7 +290,7 @@ class FleetView {
       case "c":
       case "cont":
       case "continue":
-        return this.#applied(await this.#group.request("continue"));
+        return this.#applied(await this.#group.apply("continue"));
       case "attach":
         return await this.#drive(rest.trim());
       case "h":
@@ -316,12 +308,11 @@ class FleetView {
   }
 
   async #set(p: object): Promise<void> {
-    this.#applied(await this.#group.request("set_break", p));
+    this.#applied(await this.#group.apply("set_break", p));
   }
 
   /** What a group command did, member by member when some refused it. */
-  #applied(reply: Message): void {
-    const p = reply.p as Applied;
+  #applied(p: Applied): void {
     const what = p.command === "set_break"
       ? `Rule ${p.rule} set on`
       : p.command === "clear_break"
@@ -338,7 +329,7 @@ class FleetView {
       ? this.#rules.map((r) => r.rule)
       : arg.trim().split(/\s+/).map((n) => /^\d+$/.test(n) ? `${this.#options.group}#${n}` : n);
     if (names.length === 0) return this.#say("The group has no rules");
-    for (const rule of names) this.#applied(await this.#group.request("clear_break", { rule }));
+    for (const rule of names) this.#applied(await this.#group.apply("clear_break", { rule }));
   }
 
   #showRules(): void {
@@ -377,8 +368,7 @@ class FleetView {
 
   /** Every snapshot of the group as one table: when, where, and the newest frame's values. */
   async #showSnapshots(): Promise<void> {
-    const reply = await this.#group.request("snapshots");
-    for (const s of reply.p as SnapshotSummary[]) {
+    for (const s of await this.#group.snapshots()) {
       const known = this.#known.some((k) => k.session === s.session && k.id === s.id);
       if (!known && s.session !== undefined && this.#known.length < MAX_KNOWN) {
         this.#known.push({
@@ -411,8 +401,7 @@ class FleetView {
       await Promise.all(
         missing.slice(i, i + FETCH_AT_ONCE).map(async (k) => {
           try {
-            const reply = await this.#group.request("snapshot", { session: k.session, id: k.id });
-            k.snapshot = reply.p as Snapshot;
+            k.snapshot = await this.#group.snapshot({ session: k.session, id: k.id });
           } catch {
             // Gone (its session ended, or it was dropped past the bounds): shown without values.
           }
@@ -431,8 +420,7 @@ class FleetView {
       );
     }
     if (!known.snapshot) {
-      const reply = await this.#group.request("snapshot", { session: known.session, id: known.id });
-      known.snapshot = reply.p as Snapshot;
+      known.snapshot = await this.#group.snapshot({ session: known.session, id: known.id });
     }
     const cwd = this.#members.get(known.session)?.tracer?.cwd;
     const lines = formatSnapshot(known.snapshot, `Snapshot ${n} of ${known.session}`, cwd);

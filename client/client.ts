@@ -18,6 +18,7 @@ import type {
   CommandPayloads,
   ErrorPayload,
   EventPayloads,
+  GroupLinkEvent,
   Message,
   RequestCommand,
   RequestResults,
@@ -119,17 +120,17 @@ export interface HandshakeOptions {
  * @throws {AttachError} when the server refuses (its `error`, then `disable`).
  * @throws {Error} when the server cannot be reached or closes the link first.
  */
-export async function handshake(
+export async function handshake<T extends ClientEvent | GroupLinkEvent, R extends T["e"]>(
   server: string,
   url: string,
   options: HandshakeOptions,
-  reply: string,
+  reply: R,
   ended: string,
-  check: (msg: Message) => Message | undefined,
+  check: (msg: Message) => T | undefined,
 ): Promise<{
   transport: WebSocketTransport;
   incoming: AsyncIterator<{ message: Message } | { error: unknown }>;
-  reply: Message;
+  reply: Extract<T, { e: R }>;
 }> {
   const transport = await connectWebSocket(url, {
     ...(options.signal ? { signal: options.signal } : {}),
@@ -147,27 +148,33 @@ export async function handshake(
       throw refusal ?? new Error(`The server closed the connection to ${server}`);
     }
     if ("error" in next.value) continue;
-    let msg: Message | undefined;
+    let msg: T | undefined;
     try {
       msg = check(next.value.message);
     } catch {
       continue; // A malformed event before the reply: nothing to act on.
     }
-    if (msg?.e === "error") {
-      const p = msg.p as ErrorPayload;
+    const known: ClientEvent | GroupLinkEvent | undefined = msg;
+    if (known?.e === "error") {
+      const p = known.p;
       refusal = new AttachError(
         p.type,
         p.type === "auth"
           ? `The server at ${server} refused: ${String(p.data)} (give the right --token)`
           : String(p.data),
       );
-    } else if (msg?.e === "disable") {
+    } else if (known?.e === "disable") {
       transport.close();
       throw refusal ?? new AttachError("disable", ended);
-    } else if (msg?.e === reply) {
+    } else if (msg !== undefined && isEvent(msg, reply)) {
       return { transport, incoming, reply: msg };
     }
   }
+}
+
+/** Whether `msg` is the event named `e` (narrowing a checked union to it). */
+function isEvent<T extends Message, R extends T["e"]>(msg: T, e: R): msg is Extract<T, { e: R }> {
+  return msg.e === e;
 }
 
 /** A client attached to one session. */
@@ -199,7 +206,7 @@ export class QdbClient implements AsyncDisposable {
       "The server ended the session",
       checkClientEvent,
     );
-    const client = new QdbClient(transport, reply.p as Attached);
+    const client = new QdbClient(transport, reply.p);
     if (options.firstId !== undefined) client.#nextId = options.firstId;
     client.#pump(incoming);
     return client;

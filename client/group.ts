@@ -13,11 +13,15 @@
  */
 
 import {
+  type Applied,
   checkGroupEvent,
+  type GroupLinkEvent,
   type GroupRule,
   type Member,
   type Message,
   ProtocolError,
+  type Snapshot,
+  type SnapshotSummary,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import type { WebSocketTransport } from "../transport/websocket.ts";
@@ -61,14 +65,14 @@ export function groupUrl(server: string, group: string): string {
 interface Pending {
   command: string;
   replies: ReadonlySet<string>;
-  resolve: (msg: Message) => void;
+  resolve: (msg: GroupLinkEvent) => void;
   reject: (error: Error) => void;
 }
 
 /** A client attached to a group. */
 export class GroupClient {
   readonly #transport: WebSocketTransport;
-  readonly #events = new AsyncQueue<Message>();
+  readonly #events = new AsyncQueue<GroupLinkEvent>();
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   /** The group as it was when attaching. */
@@ -93,7 +97,7 @@ export class GroupClient {
       "The server closed the group link",
       checkGroupEvent,
     );
-    const client = new GroupClient(transport, reply.p as GroupState);
+    const client = new GroupClient(transport, reply.p);
     client.#pump(incoming);
     return client;
   }
@@ -103,7 +107,7 @@ export class GroupClient {
       const next = await incoming.next();
       if (next.done) break;
       if (!("message" in next.value)) continue;
-      let msg: Message | undefined;
+      let msg: GroupLinkEvent | undefined;
       try {
         msg = checkGroupEvent(next.value.message);
       } catch (error) {
@@ -118,7 +122,7 @@ export class GroupClient {
         const pending = this.#pending.get(msg.id);
         if (pending && msg.e === "error") {
           this.#pending.delete(msg.id);
-          pending.reject(new CommandError(pending.command, msg.p as never));
+          pending.reject(new CommandError(pending.command, msg.p));
           continue;
         } else if (pending && pending.replies.has(msg.e)) {
           this.#pending.delete(msg.id);
@@ -135,7 +139,7 @@ export class GroupClient {
   }
 
   /** Events not answering a request, checked and in order; ends when the link closes. */
-  get events(): AsyncIterable<Message> {
+  get events(): AsyncIterable<GroupLinkEvent> {
     return this.#events;
   }
 
@@ -150,7 +154,7 @@ export class GroupClient {
    *
    * @throws {CommandError} when the server refused it.
    */
-  request(e: string, p?: unknown): Promise<Message> {
+  request(e: string, p?: unknown): Promise<GroupLinkEvent> {
     const id = this.#nextId++;
     const replies = new Set(
       e === "snapshots" || e === "snapshot" ? [e] : e === "start" ? ["group"] : ["applied"],
@@ -164,6 +168,32 @@ export class GroupClient {
         reject(new Error("The connection to the server is closed"));
       }
     });
+  }
+
+  /**
+   * Sends a command to every member (`set_break`, `clear`, `disable`...) and resolves with what
+   * it did to each (`applied`).
+   *
+   * @throws {CommandError} when the server refused it.
+   */
+  async apply(e: string, p?: unknown): Promise<Applied> {
+    const reply = await this.request(e, p);
+    if (reply.e !== "applied") throw unexpected(e, reply);
+    return reply.p;
+  }
+
+  /** The snapshots the members keep, oldest first, without their values. */
+  async snapshots(): Promise<SnapshotSummary[]> {
+    const reply = await this.request("snapshots");
+    if (reply.e !== "snapshots") throw unexpected("snapshots", reply);
+    return reply.p;
+  }
+
+  /** One snapshot, with its values: `{session, id}` as `snapshots` lists it. */
+  async snapshot(which: { session: string; id: number }): Promise<Snapshot> {
+    const reply = await this.request("snapshot", which);
+    if (reply.e !== "snapshot") throw unexpected("snapshot", reply);
+    return reply.p;
   }
 
   /** Sends a command as is (its replies come among `events`); returns the id it carries. */
@@ -184,4 +214,8 @@ export class GroupClient {
   close(): void {
     this.#transport.close();
   }
+}
+
+function unexpected(command: string, reply: GroupLinkEvent): Error {
+  return new Error(`${command}: the server answered with "${reply.e}"`);
 }

@@ -11,7 +11,7 @@
  */
 
 import { GroupClient } from "../client/group.ts";
-import type { Applied, Member, Message, Snapshot } from "../protocol/mod.ts";
+import type { GroupLinkEvent, Member, Snapshot } from "../protocol/mod.ts";
 import type { PathMapper } from "./paths.ts";
 
 /** What the group's debug session needs of its adapter. */
@@ -82,21 +82,23 @@ export class DapGroup {
     this.#host.ended();
   }
 
-  #on(msg: Message): void {
+  #on(msg: GroupLinkEvent): void {
     switch (msg.e) {
       case "member":
-        return this.#member(msg.p as Member);
+        return this.#member(msg.p);
       case "print": {
-        const p = msg.p as { output: string; session?: string };
+        const p = msg.p;
         const lines = p.output.replace(/\n$/, "").split("\n");
         const output = lines.map((l) => `[${p.session}] ${l}`).join("\n") + "\n";
         return this.#host.event("output", { category: "console", output });
       }
       case "snapshot":
-        return void this.#snapshot(msg.p as Snapshot);
+        return void this.#snapshot(msg.p);
       case "error": {
-        const p = msg.p as { data: unknown };
-        return this.#host.event("output", { category: "stderr", output: `qdb: ${p.data}\n` });
+        return this.#host.event("output", {
+          category: "stderr",
+          output: `qdb: ${msg.p.data}\n`,
+        });
       }
     }
   }
@@ -204,7 +206,7 @@ export class DapGroup {
     const breakpoints: Record<string, unknown>[] = [];
     for (const spec of specs) {
       try {
-        const applied = (await this.#group.request("set_break", spec)).p as Applied;
+        const applied = await this.#group.apply("set_break", spec);
         rules.push(applied.rule!);
         breakpoints.push({
           ...shown(spec),

@@ -23,7 +23,7 @@ import {
   TRACER_EVENTS,
   type TracerEventName,
 } from "./events.ts";
-import { SchemaError } from "./schema.ts";
+import { type Infer, SchemaError } from "./schema.ts";
 
 /** Largest client message accepted, in UTF-16 code units of its JSON text. */
 export const MAX_CLIENT_MESSAGE_LENGTH = 4 * 1024 * 1024;
@@ -132,19 +132,39 @@ export function checkClientEvent(value: Message | unknown): ClientEvent | undefi
 /** Events a group link's client may get besides the group events. */
 const GROUP_LINK_ALSO = ["print", "snapshot", "snapshots", "error", "disable"] as const;
 
+/** Payload types of the group link's own events. */
+export type GroupEventPayloads = {
+  [K in GroupEventName]: Infer<(typeof GROUP_EVENTS)[K]["payload"]>;
+};
+
+/** One group event with its payload. */
+export type GroupEventOf<K extends GroupEventName> = undefined extends GroupEventPayloads[K]
+  ? { e: K; p?: GroupEventPayloads[K]; id?: MessageId }
+  : { e: K; p: GroupEventPayloads[K]; id?: MessageId };
+
+/**
+ * What a group link's client receives: a group event, or one of the session events a group
+ * link also carries (a member's output and snapshots, errors, the end). Switching on `e`
+ * narrows `p`.
+ */
+export type GroupLinkEvent =
+  | { [K in GroupEventName]: GroupEventOf<K> }[GroupEventName]
+  | Extract<ClientEvent, { e: (typeof GROUP_LINK_ALSO)[number] }>;
+
 /**
  * Checks an event a group link's client received (see `GROUP_EVENTS`): the event, or
  * undefined for one this version does not know.
  *
  * @throws {ProtocolError} `message` (malformed envelope) or `payload` (wrong payload).
  */
-export function checkGroupEvent(value: Message | unknown): Message | undefined {
+export function checkGroupEvent(value: Message | unknown): GroupLinkEvent | undefined {
   const msg = checkEnvelope(value);
   if (Object.hasOwn(GROUP_EVENTS, msg.e)) {
-    return checkedEvent(msg, GROUP_EVENTS[msg.e as GroupEventName].payload);
+    // Checked against its schema just now: the type says what the schema checked.
+    return checkedEvent(msg, GROUP_EVENTS[msg.e as GroupEventName].payload) as GroupLinkEvent;
   }
   if (!(GROUP_LINK_ALSO as readonly string[]).includes(msg.e)) return undefined;
-  return checkClientEvent(msg);
+  return checkClientEvent(msg) as GroupLinkEvent | undefined;
 }
 
 /** The event with its payload checked by `schema` (null fields dropped), or a `payload` error. */

@@ -9,7 +9,13 @@
  */
 
 import { checkGroupEvent } from "../../../protocol/validate.ts";
-import type { Applied, GroupRule, Member, Message, Snapshot } from "../../../protocol/mod.ts";
+import type {
+  GroupLinkEvent,
+  GroupRule,
+  Member,
+  Message,
+  Snapshot,
+} from "../../../protocol/mod.ts";
 import { askToken, base, body, button, el, panel, token } from "./dom.ts";
 
 /** Most log lines the page keeps. */
@@ -26,7 +32,7 @@ export function groupPage(name: string): void {
   const log: string[] = [];
   let socket: WebSocket | undefined;
   let nextId = 1;
-  const pending = new Map<number, (msg: Message) => void>();
+  const pending = new Map<number, (msg: GroupLinkEvent) => void>();
 
   const header = el("header");
   const status = el("span", "status", "connecting");
@@ -82,7 +88,7 @@ export function groupPage(name: string): void {
     return field;
   }
 
-  function request(e: string, p?: unknown): Promise<Message> {
+  function request(e: string, p?: unknown): Promise<GroupLinkEvent> {
     const id = nextId++;
     const msg: Message = { e, id };
     if (p !== undefined) msg.p = p;
@@ -116,9 +122,10 @@ export function groupPage(name: string): void {
     said.textContent = describe(await request("set_break", spec));
   });
 
-  function describe(reply: Message): string {
-    if (reply.e === "error") return `Refused: ${(reply.p as { data: unknown }).data}`;
-    const p = reply.p as Applied;
+  function describe(reply: GroupLinkEvent): string {
+    if (reply.e === "error") return `Refused: ${reply.p.data}`;
+    if (reply.e !== "applied") return `The server answered with "${reply.e}"`;
+    const p = reply.p;
     const what = p.command === "set_break" ? `${p.rule} set on` : `${p.rule} cleared on`;
     const errors = (p.errors ?? []).map((e) => `; ${e.session}: ${e.data}`).join("");
     return `${what} ${p.sessions} of ${p.of} members${errors}`;
@@ -202,7 +209,7 @@ export function groupPage(name: string): void {
     snapDetail.textContent = lines.join("\n");
   }
 
-  function receive(msg: Message): void {
+  function receive(msg: GroupLinkEvent): void {
     if (typeof msg.id === "number" && pending.has(msg.id)) {
       pending.get(msg.id)!(msg);
       pending.delete(msg.id);
@@ -210,7 +217,7 @@ export function groupPage(name: string): void {
     }
     switch (msg.e) {
       case "group": {
-        const p = msg.p as { members: Member[]; rules: GroupRule[] };
+        const p = msg.p;
         members.clear();
         for (const m of p.members) members.set(m.session, m);
         rules = p.rules;
@@ -219,28 +226,28 @@ export function groupPage(name: string): void {
         // The snapshots kept from before this page came.
         void request("snapshots").then(async (reply) => {
           if (reply.e !== "snapshots") return;
-          for (const summary of reply.p as { session: string; id: number }[]) {
+          for (const summary of reply.p) {
             const one = await request("snapshot", { session: summary.session, id: summary.id });
-            if (one.e === "snapshot") addSnapshot(one.p as Snapshot);
+            if (one.e === "snapshot") addSnapshot(one.p);
           }
         });
         break;
       }
       case "member": {
-        const m = msg.p as Member;
+        const m = msg.p;
         members.set(m.session, { ...members.get(m.session), ...m });
         renderMembers();
         break;
       }
       case "rules":
-        rules = msg.p as GroupRule[];
+        rules = msg.p;
         renderRules();
         break;
       case "snapshot":
-        addSnapshot(msg.p as Snapshot);
+        addSnapshot(msg.p);
         break;
       case "print": {
-        const p = msg.p as { output: string; session?: string };
+        const p = msg.p;
         for (const line of p.output.replace(/\n$/, "").split("\n")) {
           log.push(`[${p.session}] ${line}`);
         }
@@ -249,7 +256,7 @@ export function groupPage(name: string): void {
         break;
       }
       case "error":
-        said.textContent = String((msg.p as { data: unknown }).data);
+        said.textContent = String(msg.p.data);
         break;
     }
   }
@@ -281,7 +288,7 @@ export function groupPage(name: string): void {
         return;
       }
       if (!msg) return;
-      if (msg.e === "error" && (msg.p as { type: string }).type === "auth") {
+      if (msg.e === "error" && msg.p.type === "auth") {
         ws.onclose = null;
         ws.close();
         askToken("The server needs a token.", connect);
