@@ -87,7 +87,7 @@ export class CommandError extends Error {
 interface Pending {
   command: string;
   replies: ReadonlySet<string>;
-  resolve: (msg: Message) => void;
+  resolve: (msg: ClientEvent) => void;
   reject: (error: Error) => void;
 }
 
@@ -170,6 +170,14 @@ export async function handshake<T extends ClientEvent | GroupLinkEvent, R extend
       return { transport, incoming, reply: msg };
     }
   }
+}
+
+/** Whether a checked event is one of the replies named (narrowing the union to them). */
+function isReply<R extends ClientEvent["e"]>(
+  msg: ClientEvent,
+  names: ReadonlySet<R>,
+): msg is Extract<ClientEvent, { e: R }> {
+  return (names as ReadonlySet<string>).has(msg.e);
 }
 
 /** Whether `msg` is the event named `e` (narrowing a checked union to it). */
@@ -327,13 +335,21 @@ export class QdbClient implements AsyncDisposable {
    *
    * @throws {CommandError} when it causes an `error` first.
    */
-  requestEvent(e: string, p: unknown, replies: string | string[]): Promise<Message> {
+  requestEvent<R extends ClientEvent["e"]>(
+    e: string,
+    p: unknown,
+    replies: R | R[],
+  ): Promise<Extract<ClientEvent, { e: R }>> {
+    const names: ReadonlySet<string> = new Set(typeof replies === "string" ? [replies] : replies);
     return new Promise((resolve, reject) => {
       const id = this.send(e, p);
       this.#pending.set(id, {
         command: e,
-        replies: new Set(typeof replies === "string" ? [replies] : replies),
-        resolve,
+        replies: names,
+        resolve: (msg) => {
+          // The pump resolves only with a checked event named in `replies`.
+          if (isReply(msg, names as ReadonlySet<R>)) resolve(msg);
+        },
         reject,
       });
     });

@@ -560,13 +560,14 @@ export class DebugCore {
         frames = current.stop.stack;
         thread = current.stop.thread;
       } else {
-        const answer = await this.#ask("stack_trace", { thread: id, levels: MAX_HELD_FRAMES });
-        const body = answer?.e === "response" ? answer.p as Record<string, unknown> : undefined;
-        if (!body || "error" in body) {
-          const error = (body?.error ?? answer?.p) as { type?: unknown; data?: unknown };
-          return this.#answerError({ command: "frame", id: command.id }, error);
+        const answer = await this.#result("stack_trace", { thread: id, levels: MAX_HELD_FRAMES });
+        if (!answer || "error" in answer) {
+          return this.#answerError(
+            { command: "frame", id: command.id },
+            answer?.error ?? { type: "tracer", data: "The program ended before answering" },
+          );
         }
-        const { frames: newest } = STACK_TRACE.check(body, "answer").result;
+        const { frames: newest } = STACK_TRACE.check(answer, "answer").result;
         frames = newest.map(({ id, func, file, line, code }) => ({ id, func, file, line, code }))
           .reverse();
         const names = await this.#threadName(id);
@@ -656,13 +657,14 @@ export class DebugCore {
     const selection = this.#selection;
     const frame = selection?.frames[selection.index]?.id;
     await this.#watches.refresh(async (exprs) => {
-      const answer = await this.#ask("watch", frame === undefined ? { exprs } : { exprs, frame });
-      const p = answer?.e === "response" ? answer.p : undefined;
+      const answer = await this.#result(
+        "watch",
+        frame === undefined ? { exprs } : { exprs, frame },
+      );
       try {
-        return WATCH_VALUES.check(p, "answer").result.values;
+        return WATCH_VALUES.check(answer, "answer").result.values;
       } catch {
-        const why = (p as { error?: { data?: unknown } } | undefined)?.error?.data ??
-          (answer?.p as { data?: unknown } | undefined)?.data ?? "the engine gave no answer";
+        const why = answer && "error" in answer ? answer.error.data : "the engine gave no answer";
         return exprs.map(() => ({ exc: true, value: String(why) }));
       }
     });

@@ -714,7 +714,7 @@ export class DapAdapter implements AsyncDisposable {
       try {
         const before = new Set(this.#table.map((t) => t.id));
         const reply = await client.requestEvent("set_break", p, "breakpoints");
-        const table = reply.p as Breakpoint[];
+        const table = reply.p;
         this.#table = table;
         const added = table.find((t) => !before.has(t.id) && t.func === p.func) ??
           table.filter((t) => t.func === p.func).at(-1);

@@ -491,8 +491,11 @@ function handleMessage(
   // what one types into the program (a password?) is theirs alone.
   const peek = msg.e === "evaluate" && msg.p.context !== undefined && msg.p.context !== "repl";
   if (echoed(msg.e) && !peek) {
-    const echo: Message = { e: "command", p: { client: clientInfo(client), e: msg.e } };
-    if (msg.p !== undefined) (echo.p as Record<string, unknown>).p = msg.p;
+    const said = { client: clientInfo(client), e: msg.e };
+    const echo: Message = {
+      e: "command",
+      p: msg.p !== undefined ? { ...said, p: msg.p } : said,
+    };
     session.sendClients(echo, client.id);
   }
 }

@@ -12,7 +12,9 @@
  */
 
 import {
+  checkClientEvent,
   checkClientMessage,
+  type ClientEvent,
   type ClientMessage,
   errorEvent,
   GROUP_NAME_PATTERN,
@@ -23,8 +25,6 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   type SnapshotSummary,
-  type StackPayload,
-  type TracerInfo,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import type { Incoming, MessageTransport } from "../transport/transport.ts";
@@ -314,16 +314,26 @@ class GroupLink {
     }
   }
 
-  /** An event a member's session sent its group client. */
-  #event(member: MemberState, msg: Message): void {
+  /**
+   * An event a member's session sent its group client (checked as a client checks what it
+   * gets: its payload is then typed; one that does not check is not acted on).
+   */
+  #event(member: MemberState, raw: Message): void {
+    let msg: ClientEvent | undefined;
+    try {
+      msg = checkClientEvent(raw);
+    } catch {
+      return;
+    }
+    if (msg === undefined) return;
     const session = member.info.session;
     const pending = typeof msg.id === "string" ? this.#pending.get(msg.id) : undefined;
     switch (msg.e) {
       case "attached":
-        member.info.tracer = (msg.p as { tracer: TracerInfo | null }).tracer;
+        member.info.tracer = msg.p.tracer;
         return;
       case "stack": {
-        const p = msg.p as StackPayload;
+        const p = msg.p;
         const top = p.stack[p.stack.length - 1];
         const where = top
           ? {
@@ -338,7 +348,7 @@ class GroupLink {
       case "running":
         return this.#update(member, { state: "running" });
       case "exited": {
-        const p = msg.p as { code: number | null; signal?: string };
+        const p = msg.p;
         const reason = p.code === null
           ? `The program was ended by ${p.signal ?? "a signal"}`
           : `The program exited with code ${p.code}`;
@@ -348,11 +358,11 @@ class GroupLink {
       case "disable":
         return this.#update(member, {
           state: "ended",
-          reason: member.info.reason ?? (msg.p as { reason?: string } | undefined)?.reason ??
+          reason: member.info.reason ?? msg.p?.reason ??
             "The session ended",
         });
       case "print": {
-        const p = msg.p as { input: string };
+        const p = msg.p;
         if (p.input === "<log>") this.#send({ e: "print", p: { ...p, session } });
         return;
       }
@@ -369,7 +379,7 @@ class GroupLink {
         return;
       case "snapshots":
         if (pending) {
-          pending.snapshots.push(...(msg.p as SnapshotSummary[]));
+          pending.snapshots.push(...msg.p);
           this.#answered(pending, session, true);
         }
         return;
@@ -377,7 +387,7 @@ class GroupLink {
         if (pending) this.#answered(pending, session, true);
         return;
       case "error": {
-        const p = msg.p as { type: string; data: unknown; command?: string };
+        const p = msg.p;
         if (pending) {
           pending.errors.push({ session, data: String(p.data) });
           return this.#answered(pending, session, false);

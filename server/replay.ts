@@ -54,11 +54,13 @@ export class ReplayBuffer {
    * JSON kept, or undefined when it was not kept.
    */
   keep(msg: Message, text?: string): string | undefined {
-    const p = msg.p as { input?: unknown; output?: unknown } | undefined;
-    const output = msg.e === "print" && (p?.input === "<stdout>" || p?.input === "<stderr>");
+    const p = typeof msg.p === "object" && msg.p !== null ? msg.p : undefined;
+    const input = p && "input" in p ? p.input : undefined;
+    const printed = p && "output" in p ? p.output : undefined;
+    const output = msg.e === "print" && (input === "<stdout>" || input === "<stderr>");
     if (!output && msg.e !== "exception") return undefined;
     // A print larger than the whole buffer is not even serialised.
-    if (output && typeof p?.output === "string" && p.output.length > this.#max) {
+    if (output && typeof printed === "string" && printed.length > this.#max) {
       this.#dropped++;
       return undefined;
     }
