@@ -122,8 +122,8 @@ async function steppers() {
       await server.close();
       await engine.dispose();
       cdp.close();
-      node.child.kill("SIGKILL");
-      await node.child.status;
+      node.process.kill("SIGKILL");
+      await node.process.status;
     },
   };
 }
@@ -156,8 +156,8 @@ async function startupCdp(): Promise<void> {
   await cdp.send("Runtime.runIfWaitingForDebugger");
   await paused;
   cdp.close();
-  node.child.kill("SIGKILL");
-  await node.child.status;
+  node.process.kill("SIGKILL");
+  await node.process.status;
 }
 
 async function startupQdb(): Promise<void> {

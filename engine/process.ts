@@ -25,6 +25,8 @@
 import type { ExitStatus } from "./engine.ts";
 import type { Message } from "../protocol/envelope.ts";
 
+export type { ExitStatus, Message };
+
 /** How long a program asked to end (SIGTERM) has before it is killed (SIGKILL). */
 export const KILL_GRACE_MS = 2000;
 

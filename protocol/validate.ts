@@ -130,7 +130,7 @@ export function checkClientEvent(value: Message | unknown): ClientEvent | undefi
 }
 
 /** Events a group link's client may get besides the group events. */
-const GROUP_LINK_ALSO = ["print", "snapshot", "snapshots", "error", "disable"] as const;
+export const GROUP_LINK_ALSO = ["print", "snapshot", "snapshots", "error", "disable"] as const;
 
 /** Payload types of the group link's own events. */
 export type GroupEventPayloads = {
