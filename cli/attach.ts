@@ -4,7 +4,7 @@ import { sanitize } from "../client/terminal/sanitize.ts";
 import { listSessions } from "../client.ts";
 import { runJsonPipe } from "../client/json_pipe.ts";
 import { ReconnectingSession } from "../client/reconnect.ts";
-import { readCaFiles } from "../transport/tls.ts";
+import { readCaFiles } from "../transport/ca_files.ts";
 import { type CommandSpec, list, num, str } from "./args.ts";
 import { runTerminal, writeAll } from "./_terminal.ts";
 import { type FleetOptions, runFleet } from "./fleet.ts";

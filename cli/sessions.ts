@@ -3,7 +3,7 @@
 import { listSessions } from "../client.ts";
 import { sanitize } from "../client/terminal/sanitize.ts";
 import type { SessionInfo } from "../protocol/mod.ts";
-import { readCaFiles } from "../transport/tls.ts";
+import { readCaFiles } from "../transport/ca_files.ts";
 import { type CommandSpec, list, type OptionSpec, str } from "./args.ts";
 
 /** Default client address of a server. */

@@ -6,7 +6,7 @@ import { startTracer } from "../tracer.ts";
 import { choice, type CommandSpec, type Invocation, list, num, str, UsageError } from "./args.ts";
 import { forwardSignals } from "./_signals.ts";
 import { CA_OPTION, TOKEN_OPTION } from "./sessions.ts";
-import { readCaFiles } from "../transport/tls.ts";
+import { readCaFiles } from "../transport/ca_files.ts";
 import { writeAll } from "./_terminal.ts";
 import { GROUP_NAME_PATTERN, MAX_GROUPS } from "../protocol/mod.ts";
 

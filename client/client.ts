@@ -33,8 +33,25 @@ import {
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
 import { explainTlsFailure } from "../transport/tls.ts";
+import { httpClientFor } from "../transport/runtime.ts";
 import { serverList } from "../transport/transport.ts";
-import { connectWebSocket, type WebSocketTransport } from "../transport/websocket.ts";
+import type { MessageTransport } from "../transport/transport.ts";
+import { connectWebSocket } from "../transport/websocket.ts";
+
+/** A client's link to the server: any message transport, with the close code when it has one. */
+export type ClientTransport = MessageTransport & {
+  /** Close code and reason, once closed (a WebSocket's). */
+  readonly closeInfo?: { code: number; reason: string } | undefined;
+};
+
+/**
+ * Opens a client's link to `url`. The default is a WebSocket (Deno's or the browser's); a test
+ * or an embedding application may give its own (an in-memory pair, a relay).
+ */
+export type ClientConnect = (
+  url: string,
+  options: { signal?: AbortSignal | undefined; caCerts?: string[] | undefined },
+) => Promise<ClientTransport>;
 
 /** Payload of `attached`. */
 export type Attached = EventPayloads["attached"];
@@ -53,6 +70,13 @@ export interface ClientOptions {
   caCerts?: string[] | undefined;
   /** The id of the first command sent (ids then count up). Default 1. */
   firstId?: number;
+  /** How to open the link (default: a WebSocket, Deno's or the browser's). */
+  connect?: ClientConnect | undefined;
+  /**
+   * Ask for the program's recent output (`start`'s `history`), as a page opened late shows it.
+   * A reconnection never asks again.
+   */
+  history?: boolean | undefined;
 }
 
 /** The server refused to attach the client (auth, version, session id...). */
@@ -110,6 +134,10 @@ export interface HandshakeOptions {
   caCerts?: string[] | undefined;
   /** Aborting stops connecting. */
   signal?: AbortSignal | undefined;
+  /** Ask for the program's recent output (`start`'s `history`). */
+  history?: boolean | undefined;
+  /** How to open the link (default: a WebSocket). */
+  connect?: ClientConnect | undefined;
 }
 
 /**
@@ -128,17 +156,20 @@ export async function handshake<T extends ClientEvent | GroupLinkEvent, R extend
   ended: string,
   check: (msg: Message) => T | undefined,
 ): Promise<{
-  transport: WebSocketTransport;
+  transport: ClientTransport;
   incoming: AsyncIterator<{ message: Message } | { error: unknown }>;
   reply: Extract<T, { e: R }>;
 }> {
-  const transport = await connectWebSocket(url, {
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.caCerts ? { caCerts: options.caCerts } : {}),
-  });
+  const connect: ClientConnect = options.connect ?? ((url, how) =>
+    connectWebSocket(url, {
+      ...(how.signal ? { signal: how.signal } : {}),
+      ...(how.caCerts ? { caCerts: how.caCerts } : {}),
+    }));
+  const transport = await connect(url, { signal: options.signal, caCerts: options.caCerts });
   const start: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
   if (options.auth !== undefined) start.auth = options.auth;
   if (options.name !== undefined) start.name = options.name;
+  if (options.history) start.history = true;
   transport.send({ e: "start", p: start, id: 0 });
   const incoming = transport.incoming[Symbol.asyncIterator]();
   let refusal: AttachError | undefined;
@@ -187,14 +218,16 @@ function isEvent<T extends Message, R extends T["e"]>(msg: T, e: R): msg is Extr
 
 /** A client attached to one session. */
 export class QdbClient implements AsyncDisposable {
-  readonly #transport: WebSocketTransport;
+  readonly #transport: ClientTransport;
+  /** The events that answered an awaited request (their promise has them). */
+  readonly #answers = new WeakSet<object>();
   readonly #events = new AsyncQueue<ClientEvent>();
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   /** The `attached` reply: session, tracer, clients, this client's id. */
   attached: Attached;
 
-  private constructor(transport: WebSocketTransport, attached: Attached) {
+  private constructor(transport: ClientTransport, attached: Attached) {
     this.#transport = transport;
     this.attached = attached;
   }
@@ -232,9 +265,11 @@ export class QdbClient implements AsyncDisposable {
         const pending = this.#pending.get(msg.id);
         if (pending && msg.e === "error" && msg.p) {
           this.#pending.delete(msg.id);
+          this.#answers.add(msg);
           pending.reject(new CommandError(pending.command, msg.p));
         } else if (pending && pending.replies.has(msg.e)) {
           this.#pending.delete(msg.id);
+          this.#answers.add(msg);
           pending.resolve(msg);
         }
       }
@@ -263,6 +298,14 @@ export class QdbClient implements AsyncDisposable {
       if (msg.id !== undefined) refused.id = msg.id;
       return refused;
     }
+  }
+
+  /**
+   * Whether `event` (one of {@linkcode events}) was the reply a `request` or `requestEvent` of
+   * this client waited for: its promise has it already, so a view need not show it again.
+   */
+  isAnswer(event: object): boolean {
+    return this.#answers.has(event);
   }
 
   /** Every event received after `attached`, checked and in order; ends when the connection closes. */
@@ -407,7 +450,7 @@ export async function listSessions(
   if (options.group !== undefined) url.search = `?group=${encodeURIComponent(options.group)}`;
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const client = options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined;
+  const client = httpClientFor(options.caCerts);
   try {
     let response: Response;
     try {

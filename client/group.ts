@@ -24,8 +24,7 @@ import {
   type SnapshotSummary,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
-import type { WebSocketTransport } from "../transport/websocket.ts";
-import { CommandError, handshake } from "./client.ts";
+import { type ClientTransport, CommandError, handshake } from "./client.ts";
 
 /** Options of {@linkcode GroupClient.connect}. */
 export interface GroupClientOptions {
@@ -71,14 +70,14 @@ interface Pending {
 
 /** A client attached to a group. */
 export class GroupClient {
-  readonly #transport: WebSocketTransport;
+  readonly #transport: ClientTransport;
   readonly #events = new AsyncQueue<GroupLinkEvent>();
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   /** The group as it was when attaching. */
   readonly state: GroupState;
 
-  private constructor(transport: WebSocketTransport, state: GroupState) {
+  private constructor(transport: ClientTransport, state: GroupState) {
     this.#transport = transport;
     this.state = state;
   }

@@ -18,7 +18,19 @@
 
 import { AsyncQueue } from "../transport/async_queue.ts";
 import type { LinkState, SessionEvent } from "./events.ts";
-import { type Attached, AttachError, type ClientOptions, QdbClient } from "./client.ts";
+import type {
+  ClientEvent,
+  CommandPayloads,
+  RequestCommand,
+  RequestResults,
+} from "../protocol/mod.ts";
+import {
+  type Attached,
+  AttachError,
+  type ClientOptions,
+  CommandError,
+  QdbClient,
+} from "./client.ts";
 import { serverList } from "../transport/transport.ts";
 
 /** Options of {@linkcode ReconnectingSession.connect}. */
@@ -35,6 +47,7 @@ export class ReconnectingSession implements AsyncDisposable {
   readonly #options: ReconnectOptions;
   readonly #events = new AsyncQueue<SessionEvent>();
   readonly #stop = new AbortController();
+  readonly #answers = new WeakSet<object>();
   #client: QdbClient;
   /** The index, in the list of servers, of the one attached to. */
   #at = 0;
@@ -110,6 +123,46 @@ export class ReconnectingSession implements AsyncDisposable {
     return id;
   }
 
+  /**
+   * Protocol 2: a request and its checked result (see {@linkcode QdbClient.request}). While the
+   * server is away it is refused at once, saying so.
+   *
+   * @throws {CommandError} when the reply is an `error`, or the server is away.
+   */
+  request<K extends RequestCommand>(
+    command: K,
+    ...params: CommandPayloads[K] extends undefined ? [] : [CommandPayloads[K]]
+  ): Promise<RequestResults[K]> {
+    if (this.#away) return Promise.reject(this.#awayError(command));
+    return this.#client.request(command, ...params);
+  }
+
+  /**
+   * A command and its first reply named in `replies` (see {@linkcode QdbClient.requestEvent}).
+   *
+   * @throws {CommandError} when it causes an `error`, or the server is away.
+   */
+  requestEvent<R extends ClientEvent["e"]>(
+    e: string,
+    p: unknown,
+    replies: R | R[],
+  ): Promise<Extract<ClientEvent, { e: R }>> {
+    if (this.#away) return Promise.reject(this.#awayError(e));
+    return this.#client.requestEvent(e, p, replies);
+  }
+
+  #awayError(command: string): CommandError {
+    return new CommandError(command, {
+      type: "tracer",
+      data: `Not connected to the server (reconnecting): "${command}" was not sent`,
+    });
+  }
+
+  /** Whether `event` answered a request of this session's that was awaited (see QdbClient). */
+  isAnswer(event: object): boolean {
+    return this.#answers.has(event);
+  }
+
   /** Closes the connection and stops reconnecting. Idempotent. */
   close(): void {
     this.#stop.abort();
@@ -128,6 +181,7 @@ export class ReconnectingSession implements AsyncDisposable {
       let ended = false;
       for await (const msg of this.#client.events) {
         if (msg.e === "disable") ended = true;
+        if (this.#client.isAnswer(msg)) this.#answers.add(msg);
         this.#events.push(msg);
       }
       if (ended || this.#stop.signal.aborted || retryFor <= 0) break;
@@ -169,6 +223,7 @@ export class ReconnectingSession implements AsyncDisposable {
             ...this.#options,
             firstId: this.#client.nextId,
             signal: this.#stop.signal,
+            history: false, // what was printed before is the client's already
           });
           this.#at = at;
           return client;

@@ -282,6 +282,27 @@ Deno.test("the web client's bundle is built from its sources (deno task build:we
 });
 
 webTest(
+  "web client: a session page opened without the token asks for it, then attaches",
+  async () => {
+    await using session = await traced("asks");
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    page.setDefaultTimeout(30_000);
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`${session.http}/s/asks`);
+    // Refused without it: the page asks (the client's handshake said why), then attaches.
+    await page.getByRole("textbox", { name: "Token" }).fill("not the token");
+    await page.getByRole("button", { name: "Connect" }).click();
+    await page.getByRole("textbox", { name: "Token" }).fill(TOKEN);
+    await page.getByRole("button", { name: "Connect" }).click();
+    await page.locator('.line.current[data-line="1"]').waitFor();
+    await page.locator("header .status", { hasText: "stopped" }).waitFor();
+    assertEquals(errors, []);
+  },
+);
+
+webTest(
   "web client: it connects again after a network blip; the breakpoint editor; completion",
   async () => {
     await using session = await traced("blip");

@@ -18,6 +18,7 @@ import {
   ProtocolError,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "./async_queue.ts";
+import { httpClientFor, openWebSocket } from "./runtime.ts";
 import { explainTlsFailure, type TlsClientOptions } from "./tls.ts";
 import type { Incoming, MessageTransport } from "./transport.ts";
 
@@ -176,8 +177,8 @@ export function connectWebSocket(
 ): Promise<WebSocketTransport> {
   options.signal?.throwIfAborted();
   // A custom CA needs an HTTP client of its own; it lives as long as the socket.
-  const client = options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined;
-  const socket = new WebSocket(url, client ? { client } : {});
+  const client = httpClientFor(options.caCerts);
+  const socket = openWebSocket(url, client);
   const transport = new WebSocketTransport(socket, options);
   if (client) transport.closed.then(() => client.close());
   return new Promise((resolve, reject) => {

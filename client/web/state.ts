@@ -4,13 +4,14 @@
  * console, the program's output and what the other clients do. The page (app.ts) feeds it every
  * message and renders what it says changed; tests feed it messages directly.
  *
- * Protocol 2 throughout: each request gets exactly one reply (`ok` or `error`) with its id.
+ * Protocol 2 throughout, through the session's client ({@linkcode StateLink}: a
+ * {@linkcode ReconnectingSession} on the page, any {@linkcode QdbClient}): it tracks the
+ * replies and checks each result against the protocol's schema.
  *
  * @example
  * ```ts
  * import { WebState } from "./state.ts";
- * const sent: unknown[] = [];
- * const state = new WebState((msg) => sent.push(msg));
+ * const state = new WebState(() => undefined); // not linked yet
  * state.receive({ e: "running" });
  * state.model.running; // true
  * ```
@@ -19,16 +20,32 @@
 
 import { SessionModel } from "../session.ts";
 import type { SessionEvent } from "../events.ts";
+import { CommandError } from "../client.ts";
+import type { ReconnectingSession } from "../reconnect.ts";
 import type {
   Breakpoint,
+  CommandPayloads,
   FrameInfo,
-  Message,
-  MessageId,
+  RequestCommand,
+  RequestResults,
   Scope,
   ThreadInfo,
   Variable,
   Watch,
 } from "../../protocol/mod.ts";
+
+/**
+ * What the state drives its session through: the session's client (its one reply tracker).
+ * `ReconnectingSession` and `QdbClient` are such links.
+ */
+export interface StateLink {
+  /** A protocol 2 request and its checked result. */
+  request: ReconnectingSession["request"];
+  /** A command whose answer is an event for everyone; returns its id. */
+  send(e: string, p?: unknown): number;
+  /** Whether an event answered a request awaited here (its promise has it). */
+  isAnswer(event: object): boolean;
+}
 
 /** Lines of program output kept (the oldest go first). */
 export const MAX_OUTPUT_LINES = 5000;
@@ -109,18 +126,13 @@ export class WebState {
   readonly children: Map<number, Children> = new Map();
   /** References expanded in the tree. */
   readonly expanded: Set<number> = new Set();
-  readonly #send: (msg: Message) => void;
-  readonly #pending = new Map<
-    MessageId,
-    { resolve: (p: unknown) => void; reject: (e: Error) => void }
-  >();
-  #nextId = 1;
+  readonly #link: () => StateLink | undefined;
   /** Called with what changed. */
   onChange: (change: Change) => void = () => {};
 
-  /** State that sends its requests with `send`. */
-  constructor(send: (msg: Message) => void) {
-    this.#send = send;
+  /** State that reaches its session through `link()` (undefined while not linked). */
+  constructor(link: () => StateLink | undefined) {
+    this.#link = link;
   }
 
   /** The breakpoints of the session. */
@@ -128,43 +140,36 @@ export class WebState {
     return this.model.breakpoints;
   }
 
-  /** Sends a command; its reply resolves the promise (or rejects it with a RequestError). */
-  request<T = unknown>(e: string, p?: unknown): Promise<T> {
-    const id = this.#nextId++;
-    const msg: Message = { e, id };
-    if (p !== undefined) msg.p = p;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (p: unknown) => void, reject });
-      this.#send(msg);
-    });
+  /**
+   * A protocol 2 request: its result, checked; a refusal (or no link) rejects with a
+   * RequestError.
+   */
+  async request<K extends RequestCommand>(
+    command: K,
+    ...params: CommandPayloads[K] extends undefined ? [] : [CommandPayloads[K]]
+  ): Promise<RequestResults[K]> {
+    const link = this.#link();
+    if (!link) throw new RequestError("tracer", "Not connected to the server");
+    try {
+      return await link.request(command, ...params);
+    } catch (error) {
+      if (error instanceof CommandError) {
+        const { type, data } = error.error;
+        throw new RequestError(type, typeof data === "string" ? data : JSON.stringify(data));
+      }
+      throw new RequestError("tracer", error instanceof Error ? error.message : String(error));
+    }
   }
 
   /** Sends a command whose answer is an event for everyone (a resume, a breakpoint). */
   command(e: string, p?: unknown): void {
-    const msg: Message = { e, id: this.#nextId++ };
-    if (p !== undefined) msg.p = p;
-    this.#send(msg);
-  }
-
-  /** The link closed: requests in flight will get no reply. */
-  disconnected(): void {
-    for (const { reject } of this.#pending.values()) {
-      reject(new RequestError("tracer", "The connection to the server closed"));
-    }
-    this.#pending.clear();
+    this.#link()?.send(e, p);
   }
 
   /** Takes one message from the server. */
   receive(msg: SessionEvent): void {
-    if (msg.id !== undefined && msg.id !== START_ID && (msg.e === "ok" || msg.e === "error")) {
-      const waiting = this.#pending.get(msg.id);
-      if (waiting) {
-        this.#pending.delete(msg.id);
-        if (msg.e === "ok") waiting.resolve(msg.p);
-        else waiting.reject(new RequestError(msg.p.type, String(msg.p.data)));
-        return;
-      }
-    }
+    // A request's reply is its promise's; others' replies are not this page's business.
+    if (msg.e === "ok" || (msg.e === "error" && this.#link()?.isAnswer(msg))) return;
     const before = this.model.running;
     const applied = this.model.apply(msg);
     switch (msg.e) {
@@ -243,7 +248,7 @@ export class WebState {
     const stop = this.model.stop;
     if (!stop) return;
     try {
-      const { threads } = await this.request<{ threads: ThreadInfo[] }>("threads");
+      const { threads } = await this.request("threads");
       this.threads = threads;
       const wanted = stop.thread?.id ?? threads.find((t) => t.state === "stopped")?.id;
       await this.selectThread(wanted ?? threads[0]?.id);
@@ -259,7 +264,7 @@ export class WebState {
     this.frame = undefined;
     this.scopes = [];
     if (id !== undefined && this.threads.find((t) => t.id === id)?.state === "stopped") {
-      const { frames } = await this.request<{ frames: FrameInfo[] }>("stack_trace", { thread: id });
+      const { frames } = await this.request("stack_trace", { thread: id });
       this.frames = frames;
     }
     this.onChange("stop");
@@ -273,7 +278,7 @@ export class WebState {
     this.frame = frame;
     this.onChange("stop");
     const [scopes] = await Promise.all([
-      this.request<{ scopes: Scope[] }>("scopes", { frame: id }),
+      this.request("scopes", { frame: id }),
       this.loadSource(frame.file),
     ]);
     if (this.frame !== frame) return;
@@ -297,7 +302,7 @@ export class WebState {
     }
     const values = await Promise.all(this.model.watches.map(async (w) => {
       try {
-        const { value } = await this.request<{ value: string }>("evaluate", {
+        const { value } = await this.request("evaluate", {
           expr: w.expr,
           context: "watch",
           frame: frame.id,
@@ -316,7 +321,7 @@ export class WebState {
   async loadSource(path: string): Promise<void> {
     if (this.sources.has(path) || !path.startsWith("/")) return;
     try {
-      const { text } = await this.request<{ text: string }>("source", { path });
+      const { text } = await this.request("source", { path });
       this.sources.set(path, { lines: text.replace(/\n$/, "").split("\n") });
     } catch (error) {
       this.sources.set(path, { error: messageOf(error) });
@@ -339,7 +344,7 @@ export class WebState {
     const known = this.children.get(ref);
     if (!known) return;
     try {
-      const { variables } = await this.request<{ variables: Variable[] }>("variables", {
+      const { variables } = await this.request("variables", {
         ref,
         start: known.items.length,
         count: PAGE,
@@ -364,7 +369,7 @@ export class WebState {
     if (this.history.at(-1) !== expr) this.history.push(expr);
     this.#log("input", expr);
     try {
-      const result = await this.request<{ value: string; output?: string }>("evaluate", {
+      const result = await this.request("evaluate", {
         expr,
         context: "repl",
         ...(this.frame ? { frame: this.frame.id } : {}),
@@ -379,7 +384,7 @@ export class WebState {
   /** The files of the program whose path ends with `/tail` (`find_source`). */
   async findSource(tail: string): Promise<string[]> {
     try {
-      const { paths } = await this.request<{ paths: string[] }>("find_source", { tail });
+      const { paths } = await this.request("find_source", { tail });
       return paths;
     } catch (error) {
       this.#log("error", messageOf(error));
@@ -391,7 +396,7 @@ export class WebState {
   async hover(expr: string): Promise<string> {
     if (!this.frame || this.model.running) return "";
     try {
-      const { value } = await this.request<{ value: string }>("evaluate", {
+      const { value } = await this.request("evaluate", {
         expr,
         context: "hover",
         frame: this.frame.id,
@@ -426,7 +431,7 @@ export class WebState {
   /** Completions of what is typed, in the selected frame. */
   async complete(text: string): Promise<string[]> {
     try {
-      const { matches } = await this.request<{ matches: string[] }>("completions", {
+      const { matches } = await this.request("completions", {
         text,
         ...(this.frame ? { frame: this.frame.id } : {}),
       });

@@ -1,20 +1,49 @@
-// The web client's state logic without a browser: a scripted server answers its requests.
+// The web client's state logic without a browser: a scripted link answers its requests.
 import { assertEquals, assertRejects } from "../../tests/support/assert.ts";
-import type { Message } from "../../protocol/mod.ts";
+import type { ErrorPayload, Message } from "../../protocol/mod.ts";
 import { checkClientEvent } from "../../protocol/validate.ts";
-import { type Change, MAX_OUTPUT_LINES, PAGE, RequestError, WebState } from "./state.ts";
+import { CommandError, QdbClient } from "../client.ts";
+import { memoryPair } from "../../transport/memory.ts";
+import {
+  type Change,
+  MAX_OUTPUT_LINES,
+  PAGE,
+  RequestError,
+  type StateLink,
+  WebState,
+} from "./state.ts";
 
 const FILE = "/src/app.py";
 
-/** A state whose requests a function answers (as the tracer would, through the server). */
+/**
+ * A state whose requests a function answers (as the tracer would, through the server), over a
+ * link that is the session's client as far as the state can tell.
+ */
 function scripted(answer: (msg: Message) => { e: "ok" | "error"; p: unknown } | undefined) {
   const sent: Message[] = [];
   const changes: Change[] = [];
-  const state: WebState = new WebState((msg) => {
-    sent.push(msg);
-    const reply = answer(msg);
-    if (reply) queueMicrotask(() => deliver({ ...reply, id: msg.id! }));
-  });
+  let nextId = 1;
+  const link: StateLink = {
+    request: ((command: string, args?: unknown) => {
+      const msg: Message = args === undefined ? { e: command } : { e: command, p: args };
+      sent.push(msg);
+      const reply = answer(msg);
+      return new Promise<unknown>((resolve, reject) => {
+        if (!reply) return; // never answered
+        queueMicrotask(() =>
+          reply.e === "ok"
+            ? resolve(reply.p)
+            : reject(new CommandError(command, reply.p as ErrorPayload))
+        );
+      });
+    }) as StateLink["request"],
+    send(e, p) {
+      sent.push(p === undefined ? { e } : { e, p });
+      return nextId++;
+    },
+    isAnswer: () => false,
+  };
+  const state: WebState = new WebState(() => link);
   const deliver = (msg: Message) => {
     const event = checkClientEvent(msg);
     if (!event) throw new Error(`not an event: ${msg.e}`);
@@ -146,12 +175,77 @@ Deno.test("the console: results, errors, history", async () => {
   assertEquals(state.history, ["len(x) * 2", "boom"]);
 });
 
+/** A real client (QdbClient) over an in-memory link to a scripted server. */
+async function overClient(answer: (msg: Message) => Message | undefined) {
+  const [mine, server] = memoryPair(["page", "server"]);
+  void (async () => {
+    for await (const item of server.incoming) {
+      if (!("message" in item)) continue;
+      const msg = item.message;
+      const reply = msg.e === "start"
+        ? {
+          e: "attached",
+          p: {
+            session: "s",
+            protocol: 2,
+            server: "qdb test",
+            tracer: null,
+            clients: [],
+            you: "c1",
+          },
+        }
+        : answer(msg);
+      if (reply) server.send({ ...reply, id: msg.id! });
+    }
+  })();
+  const client = await QdbClient.connect("ws://qdb.test", {
+    session: "s",
+    connect: () => Promise.resolve(mine),
+  });
+  const state = new WebState(() => client);
+  const pump = (async () => {
+    for await (const event of client.events) state.receive(event);
+  })();
+  return { state, client, server, pump };
+}
+
+Deno.test("through a real client: results are checked, refusals are RequestErrors and are not said twice", async () => {
+  const { state, client, pump } = await overClient((msg) =>
+    msg.e === "threads"
+      ? { e: "ok", p: { threads: [{ id: 7, name: "MainThread", state: "stopped" }] } }
+      : msg.e === "evaluate"
+      ? { e: "error", p: { type: "eval", data: "NameError: name 'y' is not defined" } }
+      : msg.e === "scopes"
+      ? { e: "ok", p: { scopes: "not a list" } } // a result that does not check
+      : undefined
+  );
+  assertEquals((await state.request("threads")).threads[0]!.id, 7);
+  await state.evaluate("y");
+  assertEquals(state.console, [
+    { kind: "input", text: "y" },
+    { kind: "error", text: "NameError: name 'y' is not defined" },
+  ]);
+  const bad = await assertRejects(() => state.request("scopes", { frame: 1 }), RequestError);
+  assertEquals(bad.type, "tracer");
+  client.close();
+  await pump;
+  // The awaited refusal went to the console once (the state did not log its event again).
+  assertEquals(state.console.length, 2);
+});
+
 Deno.test("requests in flight fail when the link closes", async () => {
-  const { state } = scripted(() => undefined);
+  const { state, server, pump } = await overClient(() => undefined);
   const pending = state.request("threads");
-  state.disconnected();
+  server.close();
   const error = await assertRejects(() => pending, RequestError);
   assertEquals(error.type, "tracer");
+  await pump;
+  // Not linked: refused at once, saying so.
+  const unlinked = new WebState(() => undefined);
+  assertEquals(
+    (await assertRejects(() => unlinked.request("threads"), RequestError)).type,
+    "tracer",
+  );
 });
 
 Deno.test("output is kept by lines, partial lines joined, and bounded", () => {

@@ -9,12 +9,13 @@
  * @module
  */
 
-import { checkClientEvent } from "../../../protocol/validate.ts";
-import type { Breakpoint, Message, SessionList, Variable } from "../../../protocol/mod.ts";
-import { type Change, PAGE, START_ID, WebState } from "../state.ts";
+import type { Breakpoint, SessionList, Variable } from "../../../protocol/mod.ts";
+import { type Change, PAGE, WebState } from "../state.ts";
 import { pythonTokens } from "../../highlight.ts";
 import { askToken, base, body, button, el, panel, token, TOKEN_KEY } from "./dom.ts";
 import { groupPage } from "./group.ts";
+import { AttachError } from "../../client.ts";
+import { ReconnectingSession } from "../../reconnect.ts";
 
 const sessionId = body.dataset.session;
 const groupName = body.dataset.group;
@@ -94,10 +95,11 @@ async function listPage(): Promise<void> {
 
 function sessionPage(id: string): void {
   document.title = `qdb: ${id}`;
-  let socket: WebSocket | undefined;
+  /** The session's client: it tracks replies and attaches again after a network blip. */
+  let session: ReconnectingSession | undefined;
   let ended = false;
   let retry = 500;
-  const state = new WebState((msg) => socket?.send(JSON.stringify(msg)));
+  const state = new WebState(() => session);
 
   // Layout.
   const header = el("header");
@@ -599,55 +601,54 @@ function sessionPage(id: string): void {
 
   /** Whether this page was attached once (a link after that is a reconnection). */
   let linked = false;
-  // The link, and coming back after a network blip.
-  function connect(): void {
+  /** Attaches, then takes the session's events until it ends for this page. */
+  async function connect(): Promise<void> {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}${base}${encodeURIComponent(id)}`);
-    socket = ws;
-    let attached = false;
-    ws.onopen = () => {
-      retry = 500;
-      ws.send(
-        JSON.stringify({
-          e: "start",
-          // A page just opened shows the program's last output, as a terminal's scrollback
-          // would (not again after a blip: it has it).
-          p: { protocol: 2, name: "web", auth: token(), ...(linked ? {} : { history: true }) },
-          id: START_ID,
-        }),
-      );
-    };
-    ws.onmessage = (event) => {
-      let msg;
-      try {
-        msg = checkClientEvent(JSON.parse(String(event.data)) as Message);
-      } catch {
-        return; // Not an event this page knows: ignored, as the protocol asks.
+    try {
+      session = await ReconnectingSession.connect(`${scheme}://${location.host}${base}`, {
+        session: id,
+        auth: token(),
+        name: "web",
+        // A page just opened shows the program's last output, as a terminal's scrollback
+        // would (not again after a blip: it has it).
+        history: !linked,
+        // A page stays until it is closed: it keeps trying.
+        retryFor: Number.POSITIVE_INFINITY,
+      });
+    } catch (error) {
+      if (error instanceof AttachError && error.type === "auth") {
+        askToken("The server needs a token.", () => void connect());
+      } else if (error instanceof AttachError) {
+        ended = true; // The session is gone (or this page may not attach).
+        renderSession();
+        status.textContent = `ended: ${error.message}`;
+      } else {
+        status.textContent = `reconnecting in ${Math.round(retry / 100) / 10} s`;
+        setTimeout(() => void connect(), retry);
+        retry = Math.min(retry * 2, 5000);
       }
-      if (!msg) return;
-      if (msg.e === "attached") attached = linked = true;
-      if (msg.e === "error" && msg.p.type === "auth") {
-        ended = true; // This connection is refused; another is made with a token.
-        ws.close();
-        askToken("The server needs a token.", () => {
-          ended = false;
-          connect();
-        });
-        return;
+      return;
+    }
+    retry = 500;
+    linked = true;
+    const link = session;
+    state.receive({ e: "attached", p: link.attached });
+    for await (const msg of link.events) {
+      if (msg.e === "link") {
+        if (msg.p.state === "lost") status.textContent = "reconnecting";
+        else if (msg.p.state === "back") renderSession();
+        continue;
       }
-      if (msg.e === "disable" && attached) ended = true;
+      if (msg.e === "disable") ended = true;
       state.receive(msg);
-    };
-    ws.onclose = () => {
-      state.disconnected();
-      if (ended) return renderSession();
-      status.textContent = `reconnecting in ${Math.round(retry / 100) / 10} s`;
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 5000);
-    };
+    }
+    session = undefined;
+    if (ended) return renderSession();
+    // Given up by the link (refused on coming back: a new token?): attach from the start.
+    void connect();
   }
   renderSession();
-  connect();
+  void connect();
 }
 
 /** A labelled checkbox. */

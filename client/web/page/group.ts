@@ -8,12 +8,13 @@
  * @module
  */
 
-import { checkGroupEvent } from "../../../protocol/validate.ts";
+import { AttachError, CommandError } from "../../client.ts";
+import { GroupClient } from "../../group.ts";
 import type {
+  Applied,
   GroupLinkEvent,
   GroupRule,
   Member,
-  Message,
   Snapshot,
 } from "../../../protocol/mod.ts";
 import { askToken, base, body, button, el, panel, token } from "./dom.ts";
@@ -30,9 +31,8 @@ export function groupPage(name: string): void {
   let rules: GroupRule[] = [];
   const snapshots: Snapshot[] = [];
   const log: string[] = [];
-  let socket: WebSocket | undefined;
-  let nextId = 1;
-  const pending = new Map<number, (msg: GroupLinkEvent) => void>();
+  /** The group's client: it tracks the replies of the page's commands. */
+  let group: GroupClient | undefined;
 
   const header = el("header");
   const status = el("span", "status", "connecting");
@@ -88,12 +88,15 @@ export function groupPage(name: string): void {
     return field;
   }
 
-  function request(e: string, p?: unknown): Promise<GroupLinkEvent> {
-    const id = nextId++;
-    const msg: Message = { e, id };
-    if (p !== undefined) msg.p = p;
-    socket?.send(JSON.stringify(msg));
-    return new Promise((resolve) => pending.set(id, resolve));
+  /** A command to every member, and what it did (or why not), in words. */
+  async function apply(e: string, p: unknown): Promise<string> {
+    if (!group) return "Not connected to the server";
+    try {
+      return describe(await group.apply(e, p));
+    } catch (error) {
+      if (error instanceof CommandError) return `Refused: ${error.error.data}`;
+      return error instanceof Error ? error.message : String(error);
+    }
   }
 
   form.addEventListener("submit", async (event) => {
@@ -119,13 +122,10 @@ export function groupPage(name: string): void {
       }
       spec.log = message.value.trim();
     }
-    said.textContent = describe(await request("set_break", spec));
+    said.textContent = await apply("set_break", spec);
   });
 
-  function describe(reply: GroupLinkEvent): string {
-    if (reply.e === "error") return `Refused: ${reply.p.data}`;
-    if (reply.e !== "applied") return `The server answered with "${reply.e}"`;
-    const p = reply.p;
+  function describe(p: Applied): string {
     const what = p.command === "set_break" ? `${p.rule} set on` : `${p.rule} cleared on`;
     const errors = (p.errors ?? []).map((e) => `; ${e.session}: ${e.data}`).join("");
     return `${what} ${p.sessions} of ${p.of} members${errors}`;
@@ -167,7 +167,7 @@ export function groupPage(name: string): void {
       item.append(
         el("span", "", `${rule}: ${what} at ${at}${cond} `),
         button("Clear", `Clear ${rule} on every member`, async () => {
-          said.textContent = describe(await request("clear_break", { rule }));
+          said.textContent = await apply("clear_break", { rule });
         }, `Clear ${rule}`),
       );
       return item;
@@ -209,30 +209,25 @@ export function groupPage(name: string): void {
     snapDetail.textContent = lines.join("\n");
   }
 
-  function receive(msg: GroupLinkEvent): void {
-    if (typeof msg.id === "number" && pending.has(msg.id)) {
-      pending.get(msg.id)!(msg);
-      pending.delete(msg.id);
-      return;
-    }
-    switch (msg.e) {
-      case "group": {
-        const p = msg.p;
-        members.clear();
-        for (const m of p.members) members.set(m.session, m);
-        rules = p.rules;
-        renderMembers();
-        renderRules();
-        // The snapshots kept from before this page came.
-        void request("snapshots").then(async (reply) => {
-          if (reply.e !== "snapshots") return;
-          for (const summary of reply.p) {
-            const one = await request("snapshot", { session: summary.session, id: summary.id });
-            if (one.e === "snapshot") addSnapshot(one.p);
-          }
-        });
-        break;
+  /** The group as attaching found it, then the snapshots kept from before this page came. */
+  async function attached(client: GroupClient): Promise<void> {
+    members.clear();
+    for (const m of client.state.members) members.set(m.session, m);
+    rules = client.state.rules;
+    renderMembers();
+    renderRules();
+    try {
+      for (const summary of await client.snapshots()) {
+        if (summary.session === undefined) continue; // a group's always name their member
+        addSnapshot(await client.snapshot({ session: summary.session, id: summary.id }));
       }
+    } catch {
+      // The link closed meanwhile: the status says so.
+    }
+  }
+
+  function receive(msg: GroupLinkEvent): void {
+    switch (msg.e) {
       case "member": {
         const m = msg.p;
         members.set(m.session, { ...members.get(m.session), ...m });
@@ -269,39 +264,29 @@ export function groupPage(name: string): void {
     renderSnapshots();
   }
 
-  function connect(): void {
+  async function connect(): Promise<void> {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(
-      `${scheme}://${location.host}${base}?group=${encodeURIComponent(name)}`,
-    );
-    socket = ws;
-    ws.onopen = () => {
-      ws.send(
-        JSON.stringify({ e: "start", p: { protocol: 2, name: "web", auth: token() }, id: 0 }),
-      );
-    };
-    ws.onmessage = (event) => {
-      let msg;
-      try {
-        msg = checkGroupEvent(JSON.parse(String(event.data)) as Message);
-      } catch {
-        return;
+    try {
+      group = await GroupClient.connect(`${scheme}://${location.host}${base}`, {
+        group: name,
+        auth: token(),
+        name: "web",
+      });
+    } catch (error) {
+      if (error instanceof AttachError && error.type === "auth") {
+        askToken("The server needs a token.", () => void connect());
+      } else {
+        status.textContent = `not attached: ${error instanceof Error ? error.message : error}`;
       }
-      if (!msg) return;
-      if (msg.e === "error" && msg.p.type === "auth") {
-        ws.onclose = null;
-        ws.close();
-        askToken("The server needs a token.", connect);
-        return;
-      }
-      receive(msg);
-    };
-    ws.onclose = () => {
-      status.textContent = "disconnected (reload to attach again)";
-    };
+      return;
+    }
+    void attached(group);
+    for await (const msg of group.events) receive(msg);
+    group = undefined;
+    status.textContent = "disconnected (reload to attach again)";
   }
   renderSnapshots();
-  connect();
+  void connect();
 }
 
 function basename(path: string): string {
