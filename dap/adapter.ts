@@ -11,7 +11,8 @@
  * @module
  */
 
-import { CommandError, listSessions, QdbClient } from "../client/client.ts";
+import { CommandError, listSessions } from "../client/client.ts";
+import { type LinkState, ReconnectingSession } from "../client/reconnect.ts";
 import { SessionModel } from "../client/session.ts";
 import { engineFor, ENGINES } from "../engine/registry.ts";
 import type { Breakpoint, ChildInfo, ClientEvent, StackPayload } from "../protocol/mod.ts";
@@ -71,7 +72,7 @@ const REASONS: Record<string, string> = {
 export class DapAdapter implements AsyncDisposable {
   readonly #send: (message: object) => void;
   #seq = 1;
-  #client: QdbClient | undefined;
+  #client: ReconnectingSession | undefined;
   #server: RunningServer | undefined;
   #tracer: RunningTracer | undefined;
   #stopOnEntry = true;
@@ -381,7 +382,7 @@ export class DapAdapter implements AsyncDisposable {
    * on without the editor's breakpoints, as under debugpy (a program stopped with nobody to
    * resume it looks hung); with others attached, the session stays as it is: theirs.
    */
-  async #leave(client: QdbClient): Promise<void> {
+  async #leave(client: ReconnectingSession): Promise<void> {
     const others = [...this.#model.clients.keys()].filter((id) => id !== this.#model.you);
     if (others.length > 0) return;
     const own = [...this.#own.values(), this.#functionIds].flat();
@@ -543,7 +544,8 @@ export class DapAdapter implements AsyncDisposable {
   }
 
   async #connect(server: string, session: string, token: string | undefined): Promise<void> {
-    const client = await QdbClient.connect(server, { session, auth: token, name: "dap" });
+    // It attaches again by itself after a network blip or a server restart (as qdb attach).
+    const client = await ReconnectingSession.connect(server, { session, auth: token, name: "dap" });
     this.#sessionId = session;
     this.#attachArgs = {
       server,
@@ -560,15 +562,31 @@ export class DapAdapter implements AsyncDisposable {
   }
 
   /** The session's events, as DAP events. */
-  async #pump(client: QdbClient): Promise<void> {
+  async #pump(client: ReconnectingSession): Promise<void> {
     let lastStop: StackPayload | undefined;
     for await (const event of client.events) {
+      if (event.e === "link") {
+        this.#onLink(event.p);
+        continue;
+      }
       this.#model.apply(event);
       this.#onEvent(event, lastStop);
       if (event.e === "stack" && event.p.reason !== "select") lastStop = event.p;
       if (event.e === "running") lastStop = undefined;
     }
     this.#end();
+  }
+
+  /** The link to the server was lost, came back, or was given up: said in the debug console. */
+  #onLink(state: LinkState): void {
+    const said = state.state === "lost"
+      ? `qdb: lost the server (${state.reason}); attaching again for up to ${
+        Math.round(state.retryFor / 1000)
+      } s`
+      : state.state === "back"
+      ? "qdb: attached again"
+      : `qdb: gave up on the server: ${state.reason}`;
+    this.#event("output", { category: "console", output: `${said}\n` });
   }
 
   #onEvent(event: ClientEvent, lastStop: StackPayload | undefined): void {
@@ -783,7 +801,7 @@ export class DapAdapter implements AsyncDisposable {
     return thread;
   }
 
-  #session(): QdbClient {
+  #session(): ReconnectingSession {
     if (!this.#client) throw new RequestFailed("Not attached: send launch or attach first");
     return this.#client;
   }

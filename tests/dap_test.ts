@@ -8,6 +8,7 @@ import { findPythons, onEveryPython, type PythonInstall } from "./support/python
 import { guardExit, HANG_GUARD_MS } from "./support/scenario.ts";
 import { adapter } from "./support/dap.ts";
 import { canUnshare } from "./support/unshare.ts";
+import { relay } from "./support/relay.ts";
 
 const pythons = await findPythons();
 const PROGRAM = new URL("../testdata/contract.py", import.meta.url).pathname;
@@ -342,6 +343,60 @@ onEveryPython(
   "qdb dap: an editor that leaves a session nobody else attends lets the program run on",
   leftAlone,
 );
+
+Deno.test({
+  name: "qdb dap: after a network blip the editor attaches again by itself and goes on debugging",
+  ignore: pythons.length === 0,
+  async fn() {
+    const python = pythons.at(-1)!;
+    await using serve = await startServe(["--token", TOKEN]);
+    const session = "blip";
+    await using trace = startTrace(serve, python.path, session, "--token", TOKEN, PROGRAM);
+    await trace.line(/is session/, "stderr");
+    // The editor reaches the server through a relay whose connections the test cuts.
+    const net = relay({ hostname: "127.0.0.1", port: Number(new URL(serve.clientUrl).port) });
+    const { dc, dir } = await adapter();
+    try {
+      await dc.initializeRequest();
+      const said: string[] = [];
+      dc.on("output", (event) => said.push(event.body.output));
+      const [, , entry] = await Promise.all([
+        dc.waitForEvent("initialized").then(async () => {
+          await dc.setBreakpointsRequest({ source: { path: PROGRAM }, breakpoints: [{ line: 4 }] });
+          await dc.configurationDoneRequest();
+        }),
+        dc.attachRequest(
+          { server: `ws://127.0.0.1:${net.port}`, token: TOKEN, session } as never,
+        ),
+        dc.waitForEvent("stopped"),
+      ]);
+      const back = new Promise<void>((resolve) => {
+        dc.on("output", (event) => {
+          if (event.body.output === "qdb: attached again\n") resolve();
+        });
+      });
+      net.cut();
+      // Ending (no reconnection) fails the test at once instead of waiting for the guard.
+      const ended = dc.waitForEvent("terminated").then(() => {
+        throw new Error(`the adapter ended instead of attaching again: ${JSON.stringify(said)}`);
+      });
+      ended.catch(() => {});
+      await Promise.race([back, ended]);
+      assert(said.some((line) => line.startsWith("qdb: lost the server")), JSON.stringify(said));
+      // The same session, driven as before: its breakpoint stops the program.
+      await Promise.all([
+        dc.continueRequest({ threadId: entry.body.threadId }),
+        dc.assertStoppedLocation("breakpoint", { path: PROGRAM, line: 4 }),
+      ]);
+      const label = await dc.evaluateRequest({ expression: "label" });
+      assertEquals(label.body.result, "'visit 0'");
+    } finally {
+      await dc.stop();
+      await net.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
 
 onEveryPython(
   "qdb dap: attach to a session another client is in; breakpoints seen both ways",

@@ -553,6 +553,8 @@ webTest(
       await page.locator(".console .result", { hasText: '"visit 0!"' }).waitFor();
       await page.getByRole("button", { name: "items (Array)" }).waitFor();
       await page.getByRole("button", { name: "Continue (F5)" }).click();
+      // The second stop there (the current line is 3 before it too: the hits tell them apart).
+      await page.locator(".breakpoints", { hasText: "(2 hits)" }).waitFor();
       await page.locator('.line.current[data-line="3"]').waitFor();
       await page.getByRole("button", { name: "Continue (F5)" }).click();
       await page.locator(".output", { hasText: "total 7" }).waitFor();
