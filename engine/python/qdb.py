@@ -28,17 +28,18 @@ Design, briefly (the reasons are next to the code):
 
 The bridge is a package of modules that qdb writes next to each other, each with one job.
 Objects that own their state, composed into the Bridge: qdb_channel.Channel (the socket and the
-lock events go out under), qdb_code.ProgramCode (which code is the program's, and which files a
-client may read), qdb_locate.Locator (lines and functions of files), qdb_requests.Requests (the
-engine interface's primitive requests, by a table) and qdb_inspect.Inspector (frames, values
-and references of a stop). Mixins that still share the Bridge's state: qdb_stops (a thread's
-stop and its resume), qdb_commands (the commands, by a table), qdb_breakpoints (the breakpoint
-table and the rules of a hit), qdb_tracing (the tracing backends), qdb_pause (pause and holding
-the other threads), qdb_eval (running code: the policy and the deadline), qdb_output (the
-program's output and input), qdb_children (child processes) and qdb_repr (values as text).
-qdb_program runs the program as python would; qdb_threads starts the bridge's threads (and
-reaches running threads on 3.9-3.11); qdb_common holds what they share. This module is the
-Bridge (its channel's reader, start and end) and the API a program may call (set_trace).
+lock events go out under), qdb_output.OutputCapture (the program's output and input),
+qdb_eval.Evaluator (running code: the policy, its hook and the deadline), qdb_code.ProgramCode
+(which code is the program's, and which files a client may read), qdb_locate.Locator (lines and
+functions of files), qdb_requests.Requests (the engine interface's primitive requests, by a
+table) and qdb_inspect.Inspector (frames, values and references of a stop). Mixins that still
+share the Bridge's state: qdb_stops (a thread's stop and its resume), qdb_commands (the commands,
+by a table), qdb_breakpoints (the breakpoint table and the rules of a hit), qdb_tracing (the
+tracing backends), qdb_pause (pause and holding the other threads), qdb_children (child
+processes) and qdb_repr (values as text). qdb_program runs the program as python would;
+qdb_threads starts the bridge's threads (and reaches running threads on 3.9-3.11); qdb_common
+holds what they share. This module is the Bridge (its channel's reader, start and end) and the
+API a program may call (set_trace).
 """
 
 import json
@@ -57,8 +58,8 @@ from qdb_code import ProgramCode
 from qdb_commands import RESUME_COMMANDS, CommandsMixin
 from qdb_children import ChildrenMixin
 from qdb_common import _BRIDGE_FILES, _PY312, _CommandError
-from qdb_eval import EvalMixin
-from qdb_output import OutputMixin
+from qdb_eval import Evaluator
+from qdb_output import OutputCapture
 from qdb_pause import PauseMixin
 from qdb_repr import ReprMixin
 from qdb_requests import Requests
@@ -76,8 +77,8 @@ for _name, _module in list(sys.modules.items()):
 
 
 
-class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMixin, EvalMixin,
-             OutputMixin, ReprMixin, ChildrenMixin):
+class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMixin, ReprMixin,
+             ChildrenMixin):
     """The debugger. All state is per instance (bdb's warning about class state applies)."""
 
     def __init__(self, config, program, boot_globals):
@@ -89,16 +90,20 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
         self._boot_globals = boot_globals
         self._stop_on_entry = bool(config.get("stop_on_entry", True))
         self._stopped_once = False  # until then, a stop at entry is still to come
-        self._eval_policy = config.get("eval_policy") or "full"
-        self._eval_timeout = float(config.get("eval_timeout") or 0)
         self._break_on = config.get("break_on") or "uncaught"
         self._pid = os.getpid()
         self._main_ident = threading.main_thread().ident
         self._main_globals = None
 
         self.channel = Channel()
+        self.output = OutputCapture(self.channel, lambda: not self._detached,
+                                    self._internal_thread)
+        policy = config.get("eval_policy") or "full"
+        self.evaluator = Evaluator(policy, float(config.get("eval_timeout") or 0),
+                                   self._main_ident, self._signal_main, self._internal_thread,
+                                   lambda: self._main_globals)
         self.code = ProgramCode(_BRIDGE_FILES, boot_globals, config.get("skip") or [], program,
-                                self._eval_policy == "full")
+                                policy == "full")
         self._send = self.channel.send
         self._error = self.channel.error
         self._queue = queue.Queue()
@@ -123,8 +128,6 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
         self._init_breakpoints()
         self._init_tracing()
         self._init_pause()
-        self._init_eval()
-        self._init_output()
 
 
     # ------------------------------------------------------------------ channel
@@ -364,16 +367,16 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
         if _PY312:
             self._mon_release()
         if mode == "hard":
-            self.drain_output()
+            self.output.drain()
             self._send("disabled", {"mode": "hard"}, id_)
             os.kill(os.getpid(), signal.SIGKILL)
-        self.drain_output()
+        self.output.drain()
         if notify:
             self._send("disabled", {"mode": "soft"}, id_)
         with self._state_lock:
             self._detached = True
         if restore:
-            self.restore_output()
+            self.output.restore()
         self.channel.close()
         # Wake a thread stopped in the interaction loop.
         self._queue.put(None)
@@ -389,7 +392,7 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
         sys.settrace(None)
         threading.settrace(None)
         try:
-            self.restore_output()
+            self.output.restore()
         except Exception:
             pass
         if self._exit_sigint:
@@ -474,8 +477,8 @@ def _main():
     qdb_program.set_path(kind, path)
     main_mod = qdb_program.main_module(kind, path, module_spec)
     bridge._main_globals = main_mod.__dict__
-    if bridge._eval_policy.startswith("hook:"):
-        bridge._load_hook()
+    if bridge.evaluator.policy.startswith("hook:"):
+        bridge.evaluator.load_hook()
     code = qdb_program.program_code(kind, path, program_arg, module_code)
     if attached:
         bridge.start(config.get("breakpoints") or [])

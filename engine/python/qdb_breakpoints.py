@@ -148,12 +148,12 @@ class BreakpointsMixin(object):
     def _check_cond_policy(self, cond):
         if cond is None:
             return
-        if self._eval_policy == "none":
+        if self.evaluator.policy == "none":
             raise _CommandError("policy", 'Eval policy "none" refuses to run code '
                                 "(breakpoint conditions included)")
-        if self._eval_policy.startswith("hook:"):
+        if self.evaluator.policy.startswith("hook:"):
             try:
-                self._apply_policy(cond, "condition")
+                self.evaluator.apply_policy(cond, "condition")
             except _PolicyRefused as exc:
                 raise _CommandError("policy", str(exc))
         try:
@@ -211,13 +211,14 @@ class BreakpointsMixin(object):
         later."""
         if not isinstance(func, str) or "." not in func:
             return False
-        if self.locator.lookup(func, self._spaces(stop), self._eval_policy == "full") is not None:
+        full = self.evaluator.policy == "full"
+        if self.locator.lookup(func, self._spaces(stop), full) is not None:
             return False
         parts = func.split(".")
         if not all(part.isidentifier() for part in parts):
             return False
         if stop is not None:
-            spaces = [self._frame_locals(stop, stop.frame), stop.frame.f_globals]
+            spaces = [self.evaluator.frame_locals(stop.frame), stop.frame.f_globals]
         else:
             spaces = [self._main_globals or {}]
         try:
@@ -382,14 +383,14 @@ class BreakpointsMixin(object):
     def _spaces(self, stop):
         """Where a function's name is looked up: the selected frame's, or the main script's."""
         if stop is not None:
-            return [self._frame_locals(stop, stop.frame), stop.frame.f_globals]
+            return [self.evaluator.frame_locals(stop.frame), stop.frame.f_globals]
         return [self._main_globals] if self._main_globals is not None else []
 
     def _resolve_function(self, name, file_arg, stop):
         if not isinstance(name, str) or not name:
             raise _CommandError("payload", "set_break: func must be a non-empty string")
         return self.locator.function_line(name, file_arg, self._spaces(stop),
-                                          self._eval_policy == "full")
+                                          self.evaluator.policy == "full")
 
     # ------------------------------------------------------------------ the core's primitives
     # qdb's core owns the breakpoint table and its ids (core/breakpoints.ts); the bridge places

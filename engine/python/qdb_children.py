@@ -159,8 +159,8 @@ class ChildrenMixin(object):
             "child": {"parent": self._parent_pid()},
             "run": kind,
             "stop_on_entry": False,
-            "eval_policy": self._eval_policy,
-            "eval_timeout": self._eval_timeout,
+            "eval_policy": self.evaluator.policy,
+            "eval_timeout": self.evaluator.timeout,
             "breakpoints": self._bp_specs(),
             "break_on": self._break_on,
             "skip": list(self.code.skip),
@@ -313,7 +313,7 @@ class ChildrenMixin(object):
         """The process image is about to be replaced: what the program wrote goes out first,
         and the session says how it ends."""
         try:
-            self.drain_output()
+            self.output.drain()
         except Exception:
             pass
         if self._config.get("child"):
@@ -356,12 +356,7 @@ class ChildrenMixin(object):
         output pipes: the parent's end of the channel must see its end of file when the parent
         ends, and a pipe nobody else reads must not keep a writer waiting."""
         self.channel.forget()
-        for stream in self._streams:
-            try:
-                os.close(stream.read_fd)
-            except OSError:
-                pass
-        self._streams = []
+        self.output.close_readers()
 
     def _become_fork_child(self):
         """Starts over as a child session: the same object (every hook the program holds points
@@ -370,11 +365,16 @@ class ChildrenMixin(object):
         specs = self._bp_specs()
         self._untrace_in_child()
         keep = dict((k, self.__dict__[k]) for k in _KEEP_IN_FORK_CHILD if k in self.__dict__)
+        hook = (self.evaluator.hook, self.evaluator.hook_error)
         config = dict(self._config)
         config.update(child={"parent": parent}, dormant=False, stop_on_entry=False,
                       breakpoints=specs)
         self.__init__(config, self._program, self._boot_globals)
         self.__dict__.update(keep)
+        # The program's hooks (os._exit, sys.stdin) hold the output capture: the same one, on
+        # the child's own channel.
+        self.output.channel = self.channel
+        self.evaluator.hook, self.evaluator.hook_error = hook
         # A dormant parent installed the bridge's hooks already (qdb._main): only the
         # channel and the breakpoints are new.
         if not self.connect_child():
@@ -383,9 +383,10 @@ class ChildrenMixin(object):
 
 
 # What a forked child keeps of its parent's bridge: the program's main module, the policy hook,
-# and what the bridge's hooks saved of the program's (its signal handlers, its import).
+# what the bridge's hooks saved of the program's (its signal handlers, its import), and the
+# objects those hooks hold (the output capture).
 _KEEP_IN_FORK_CHILD = (
-    "_main_globals", "_hook", "_hook_error", "_orig_excepthook", "_chained_handler",
-    "_orig_signal", "_orig_getsignal", "_real_import", "_libc_fflush", "_thread_tracer",
+    "_main_globals", "_chained_handler",
+    "_orig_signal", "_orig_getsignal", "_real_import", "_thread_tracer", "output",
     "_follow_installed", "_hooks_installed",
 )

@@ -90,7 +90,7 @@ class CommandsMixin(object):
         if not isinstance(code_text, str) or not code_text.strip():
             raise _CommandError("payload", "debug takes code to run")
         try:
-            text = self._apply_policy(code_text, "eval")
+            text = self.evaluator.apply_policy(code_text, "eval")
         except _PolicyRefused as exc:
             raise _CommandError("policy", str(exc))
         name = "<debug>" if not stop.depth else "<debug %d>" % (stop.depth + 1)
@@ -99,7 +99,7 @@ class CommandsMixin(object):
         except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
             raise _CommandError("eval", _exc_line(exc))
         frame = view.frame
-        g, l = frame.f_globals, self._frame_locals(stop, frame)
+        g, l = frame.f_globals, self.evaluator.frame_locals(frame)
         ident = stop.ident
         self._send("print", {"input": code_text, "exc": False,
                              "output": "ENTERING RECURSIVE DEBUGGER"}, id_)
@@ -136,7 +136,7 @@ class CommandsMixin(object):
             self._stepping.discard(ident)
             self._debugging.pop(ident, None)
             self._busy.add(ident)
-            self._locals_to_fast(frame, l)
+            self.evaluator.locals_to_fast(frame, l)
         if not self._active:
             return ("detach",)
         # This stop again, as it was (its frame and variable ids are new).

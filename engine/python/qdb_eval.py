@@ -2,7 +2,8 @@
 conditions, the eval policy (a hook may refuse code), the eval deadline (a watchdog thread
 interrupts code that runs too long), completions, and protocol 2's evaluate and set_variable.
 
-A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only.
+An Evaluator owns the policy and its hook, the deadline's watchdog and what it needs of
+CPython's C API. Standard library only.
 """
 
 import threading
@@ -36,11 +37,19 @@ class _CondError(Exception):
                      "output": output}
 
 
-class EvalMixin(object):
-    """The Bridge's evaluation of code in the program."""
+class Evaluator(object):
+    """Runs code of the clients' in the program: in a frame, under the policy and the deadline."""
 
-    def _init_eval(self):
-        """The eval deadline's watchdog, and the eval policy's hook."""
+    def __init__(self, policy, timeout, main_ident, signal_main, internal_thread, main_globals):
+        self.policy = policy  # "full", "none" or "hook:MODULE:FUNCTION"
+        self.timeout = timeout  # seconds; 0 for none
+        self._main_ident = main_ident
+        self._signal_main = signal_main  # interrupts the main thread (the pause signal)
+        self._internal_thread = internal_thread  # the first call of the watchdog thread
+        self._main_globals = main_globals  # () -> the program's __main__ globals, or None
+        # The main thread's evaluation the pause signal was sent to end (its job's token).
+        self.sig_timeout = None
+        self._l2f = _MISSING
         # Eval deadline (one watchdog thread, polling while evaluations run).
         # The eval thread only touches the raw C lock: an asynchronous exception can land at any
         # bytecode, and one inside threading.Condition's Python code would leak its lock.
@@ -54,23 +63,20 @@ class EvalMixin(object):
         self._set_async_exc = None
 
         # Policy hook.
-        self._hook = None
-        self._hook_error = None
-        self._orig_excepthook = None
+        self.hook = None
+        self.hook_error = None
 
-
-    # ------------------------------------------------------------------ eval
-
-    def _frame_locals(self, stop, frame):
+    def frame_locals(self, frame):
         # Read afresh each time: on 3.8-3.12 this syncs the dict from the frame, and every eval
         # writes its changes back right after (_locals_to_fast), so nothing is lost; 3.11 and
         # 3.12 only write back a dict that was just read. On 3.13 it is a write-through proxy.
         return frame.f_locals
 
-    def _locals_to_fast(self, frame, space):
+    def locals_to_fast(self, frame, space):
+        """Writes changes made to a frame's locals dict back to the frame (3.8-3.12)."""
         if _PY313 or space is frame.f_globals:
             return
-        fn = getattr(self, "_l2f", _MISSING)
+        fn = self._l2f
         if fn is _MISSING:
             fn = None
             try:
@@ -87,32 +93,33 @@ class EvalMixin(object):
             except Exception:
                 pass
 
-    def _load_hook(self):
-        if self._hook is not None or self._hook_error is not None:
+    def load_hook(self):
+        """Imports the policy's hook (once); a hook that cannot load refuses all code."""
+        if self.hook is not None or self.hook_error is not None:
             return
-        spec = self._eval_policy[len("hook:"):]
+        spec = self.policy[len("hook:"):]
         module_name, _, func_name = spec.rpartition(":")
         try:
             import importlib
             module = importlib.import_module(module_name)
-            self._hook = getattr(module, func_name)
+            self.hook = getattr(module, func_name)
         except Exception as exc:
-            self._hook_error = 'Eval policy "%s": the hook cannot be loaded (%s)' % (
-                self._eval_policy, _exc_line(exc))
+            self.hook_error = 'Eval policy "%s": the hook cannot be loaded (%s)' % (
+                self.policy, _exc_line(exc))
 
-    def _apply_policy(self, code, where):
+    def apply_policy(self, code, where):
         """Returns the code to run, or raises _PolicyRefused."""
-        policy = self._eval_policy
+        policy = self.policy
         if policy == "full":
             return code
         if policy == "none":
             raise _PolicyRefused('Eval policy "none" refuses to run code')
         if policy.startswith("hook:"):
-            self._load_hook()
-            if self._hook_error:
-                raise _PolicyRefused(self._hook_error)
+            self.load_hook()
+            if self.hook_error:
+                raise _PolicyRefused(self.hook_error)
             try:
-                verdict = self._hook(code, where)
+                verdict = self.hook(code, where)
             except Exception as exc:
                 raise _PolicyRefused('Eval policy "%s" refused to run code: %s'
                                      % (policy, _exc_line(exc)))
@@ -123,10 +130,10 @@ class EvalMixin(object):
             raise _PolicyRefused('Eval policy "%s" refused to run code' % policy)
         raise _PolicyRefused('Unknown eval policy "%s": no code runs' % policy)
 
-    def _run_eval(self, stop, expr, where, frame=None):
+    def run(self, stop, expr, where, frame=None):
         """Evaluates an expression in `frame`, by default the selected one (policy and timeout
         applied)."""
-        code_text = self._apply_policy(expr, where)
+        code_text = self.apply_policy(expr, where)
         try:
             code = compile(code_text, "<%s>" % where, "eval", dont_inherit=True)
         except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError,
@@ -136,21 +143,23 @@ class EvalMixin(object):
         if frame is None and stop is not None:
             frame = stop.frame
         if frame is not None:
-            g, l = frame.f_globals, self._frame_locals(stop, frame)
+            g, l = frame.f_globals, self.frame_locals(frame)
         else:
-            g = l = self._main_globals if self._main_globals is not None else {}
-        return self._with_deadline(eval, code, g, l)
+            main = self._main_globals()
+            g = l = main if main is not None else {}
+        return self.with_deadline(eval, code, g, l)
 
-    def _eval_condition(self, bp, frame):
+    def condition(self, bp, frame):
+        """A breakpoint's condition in `frame`: its value, or _CondError."""
         try:
             # The policy judges every evaluation; "full" lets everything run as it is.
-            code_text = bp.cond if self._eval_policy == "full" else self._apply_policy(
+            code_text = bp.cond if self.policy == "full" else self.apply_policy(
                 bp.cond, "condition")
             if bp.compiled is None or bp.compiled[0] != code_text:
                 bp.compiled = (code_text, compile(code_text, "<condition>", "eval",
                                                   dont_inherit=True))
             code = bp.compiled[1]
-            return self._with_deadline(eval, code, frame.f_globals, frame.f_locals)
+            return self.with_deadline(eval, code, frame.f_globals, frame.f_locals)
         except _PolicyRefused as exc:
             raise _CondError(bp, frame, "PolicyError", str(exc))
         except _EvalFailed as exc:
@@ -158,7 +167,7 @@ class EvalMixin(object):
         except Exception as exc:
             raise _CondError(bp, frame, type(exc).__name__, _exc_line(exc))
 
-    def _with_deadline(self, fn, *args):
+    def with_deadline(self, fn, *args):
         """Runs fn(*args) under the eval timeout; any exception becomes _EvalFailed.
 
         A runaway main thread is interrupted by PAUSE_SIGNAL, whose handler raises
@@ -166,7 +175,7 @@ class EvalMixin(object):
         asynchronous exception. A pending asynchronous exception is never taken back with
         PyThreadState_SetAsyncExc(id, NULL): on 3.11 that leaves the eval breaker set and a
         traced thread spins; if it lands late it is absorbed here instead."""
-        timeout = self._eval_timeout
+        timeout = self.timeout
         job = self._arm_deadline(timeout) if timeout > 0 else None
         outcome = None
         try:
@@ -231,8 +240,8 @@ class EvalMixin(object):
         with self._wd_lock:
             if self._wd_jobs.get(job[2]) is job:
                 del self._wd_jobs[job[2]]
-            if self._sig_timeout is job[0]:
-                self._sig_timeout = None
+            if self.sig_timeout is job[0]:
+                self.sig_timeout = None
 
     def _watchdog(self):
         """Fires the evaluations past their deadline: a signal to the main thread, an
@@ -249,7 +258,7 @@ class EvalMixin(object):
                         continue
                     job[3] = True
                     if job[2] == self._main_ident:
-                        self._sig_timeout = job[0]
+                        self.sig_timeout = job[0]
                         self._signal_main()
                     elif self._set_async_exc:
                         job[4] = True
@@ -265,25 +274,36 @@ class EvalMixin(object):
                     if self._wd_jobs:
                         self._wd_polling = True
 
-    def _complete(self, stop, text, frame=None):
+    def take_signal(self):
+        """Called in the pause signal's handler: raises _EvalTimeout when the signal was the
+        deadline of this thread's evaluation."""
+        token = self.sig_timeout
+        if token is not None:
+            job = self._wd_jobs.get(threading.get_ident())
+            self.sig_timeout = None
+            if job is not None and job[0] is token and job[2] == threading.get_ident():
+                raise _EvalTimeout()
+
+    def complete(self, stop, text, frame=None):
+        """Completions of `text` in a frame (the selected one), or in __main__ while running."""
         import rlcompleter
         if stop is not None:
             frame = frame or stop.frame
             ns = dict(frame.f_globals)
             try:
-                ns.update(self._frame_locals(stop, frame))
+                ns.update(self.frame_locals(frame))
             except Exception:
                 pass
         else:
-            ns = dict(self._main_globals or {})
+            ns = dict(self._main_globals() or {})
         if "." not in text:
             comp = rlcompleter.Completer(ns)
             matches = comp.global_matches(text)
         else:
             expr, _, attr = text.rpartition(".")
             try:
-                code = self._apply_policy(expr, "complete")
-                value = self._with_deadline(eval, code, ns)
+                code = self.apply_policy(expr, "complete")
+                value = self.with_deadline(eval, code, ns)
             except (_PolicyRefused, _EvalFailed):
                 return []
             except SyntaxError:

@@ -141,7 +141,7 @@ class Inspector(object):
         frame = self.frame(stop, args["frame"])
         out = []
         # The counts are those of what `variables` lists: one rule for both.
-        if self._bridge._frame_locals(stop, frame) is not frame.f_globals:
+        if self._bridge.evaluator.frame_locals(frame) is not frame.f_globals:
             count = len(self._scope_children(stop, frame, "locals"))
             scope = self._scope("Locals", "locals", frame, count)
             # The parameters, in order (protocol 1's `args`, answered by qdb's core).
@@ -217,7 +217,7 @@ class Inspector(object):
         if kind == "globals":
             return [(str(k), v) for k, v in _items(frame.f_globals) if k != "__builtins__"]
         free = set(frame.f_code.co_freevars)
-        items = _items(self._bridge._frame_locals(stop, frame))
+        items = _items(self._bridge.evaluator.frame_locals(frame))
         if kind == "closure":
             return [(str(k), v) for k, v in items if k in free]
         return [(str(k), v) for k, v in items if k not in free]
@@ -234,7 +234,7 @@ class Inspector(object):
             if kind == "globals":
                 frame.f_globals[name] = value
                 return
-            space = self._bridge._frame_locals(stop, frame)
+            space = self._bridge.evaluator.frame_locals(frame)
             free = set(frame.f_code.co_freevars)
             if (kind == "closure") != (name in free) or name not in space:
                 raise InspectError("reference", "No variable %r in %s" % (name, kind))

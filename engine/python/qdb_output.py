@@ -3,8 +3,8 @@ that a forwarder thread relays as ``print`` events (so output printed before a s
 clients before that stop), the tracer told when the program waits on its standard input, and
 output not lost when the program leaves through os._exit or dies.
 
-A mixin of the Bridge (qdb.py): it sends through the bridge's channel (qdb_channel) and
-keeps the pipes in ``_streams``. Standard library only, like the rest of the bridge.
+An OutputCapture owns the pipes, the forwarder thread and libc's fflush; it sends through the
+bridge's channel (qdb_channel) while the session lasts. Standard library only, like the rest of the bridge.
 """
 
 import codecs
@@ -48,9 +48,9 @@ class _StdinWatch(object):
     """sys.stdin as the program sees it: the same stream (every attribute is its), and the
     tracer is told when a read is about to wait for input that is not there yet."""
 
-    def __init__(self, stream, bridge):
+    def __init__(self, stream, capture):
         object.__setattr__(self, "_qdb_stream", stream)
-        object.__setattr__(self, "_qdb_bridge", bridge)
+        object.__setattr__(self, "_qdb_bridge", capture)
 
     def __getattr__(self, name):
         return getattr(self._qdb_stream, name)
@@ -101,20 +101,18 @@ class _Capture(io.StringIO):
         return len(s)
 
 
-class OutputMixin(object):
-    """The bridge's capture of the program's output and watch of its input."""
+class OutputCapture(object):
+    """The program's output, captured and relayed in order, and the watch of its input."""
 
-    def _init_output(self):
-        """The captured streams and their forwarder."""
-        # Output.
-        self._streams = []
+    def __init__(self, channel, live, internal_thread):
+        self.channel = channel
+        self._live = live  # () -> False once the bridge detached: output goes to the real fds
+        self._internal_thread = internal_thread  # the first call of the forwarder thread
+        self.streams = []
         self._forwarder = None
-        self._libc_fflush = _MISSING
+        self.libc_fflush = _MISSING
 
-
-    # ------------------------------------------------------------------ output capture
-
-    def capture_output(self):
+    def capture(self):
         """Replaces fds 1 and 2 with pipes that a forwarder thread relays as ``print`` events.
         Capturing at the fd level catches everything: print, os.write, C code, subprocesses."""
         for fd, name in ((1, "<stdout>"), (2, "<stderr>")):
@@ -126,12 +124,12 @@ class OutputMixin(object):
             os.dup2(w, fd)
             os.close(w)
             os.set_blocking(r, False)
-            self._streams.append(_Stream(name, fd, saved, r))
+            self.streams.append(_Stream(name, fd, saved, r))
         # Python's own streams: write-through on an unbuffered raw file, as PYTHONUNBUFFERED
         # does, so text reaches the pipe (and clients) as soon as it is written.
         for attr, fd in (("stdout", 1), ("stderr", 2)):
             old = getattr(sys, attr, None)
-            if old is None or not any(s.fd == fd for s in self._streams):
+            if old is None or not any(s.fd == fd for s in self.streams):
                 continue
             try:
                 if old.fileno() != fd:
@@ -145,20 +143,17 @@ class OutputMixin(object):
                 continue
             setattr(sys, attr, new)
             setattr(sys, "__%s__" % attr, new)
-        if self._streams:
+        if self.streams:
             self._forwarder = qdb_threads.start_internal(self._forward_loop, "qdb-output")
             # The tracer holds the pipes' reading ends too (through /proc where there is one):
             # what the program wrote just before it was killed or crashed is still there for
             # the tracer to read once the process is gone.
-            if self._send("capture", {"pid": os.getpid(),
-                                      "fds": {s.name: s.read_fd for s in self._streams}}):
-                self._await_capture_ack()
-
-    def _await_capture_ack(self, timeout=2.0):
-        """Waits (a little) for the tracer to say it holds the pipes: a program that dies at
-        once must not beat it. Its first frame is the answer; anything else is kept for the
-        reader loop."""
-        self.channel.await_first_frame(timeout)
+            # Then it waits (a little) for the tracer to say it holds them: a program that dies
+            # at once must not beat it. Its first frame is the answer; anything else is kept for
+            # the reader loop.
+            if self.channel.send("capture", {"pid": os.getpid(),
+                                             "fds": {s.name: s.read_fd for s in self.streams}}):
+                self.channel.await_first_frame(2.0)
 
     def watch_stdin(self):
         """Tells the tracer when the program waits for input (`reading`)."""
@@ -166,26 +161,27 @@ class OutputMixin(object):
             sys.stdin = _StdinWatch(sys.stdin, self)
 
     def before_stdin_read(self, stream):
-        if not self.channel.ok or self._detached:
+        if not self.channel.ok or not self._live():
             return
         try:
             ready, _, _ = select.select([stream.fileno()], [], [], 0)
         except Exception:
             return
         if not ready:
-            self._send("reading")
+            self.channel.send("reading")
 
-    def hook_exit(self):
+    def hook_exit(self, pid, on_exit):
         """os._exit skips atexit, and a signal the program sends itself (os.kill of its own pid,
         signal.raise_signal, os.abort) may end it at once: forward what the program wrote
         before it goes. Draining takes the send lock, so a piece of output the forwarder thread
-        has read but not sent yet is sent first, instead of dying with the process."""
-        bridge = self
+        has read but not sent yet is sent first, instead of dying with the process. `on_exit`
+        is told the status os._exit ends with."""
+        capture = self
 
         def drain():
-            if os.getpid() == bridge._pid and not bridge._detached:
+            if os.getpid() == pid and capture._live():
                 try:
-                    bridge.drain_output()
+                    capture.drain()
                 except Exception:
                     pass
 
@@ -208,7 +204,7 @@ class OutputMixin(object):
 
         import signal
         wrap(os, "_exit", lambda *a, **k: True,
-             lambda *a, **k: bridge.on_exit(a[0] if a else k.get("status")))
+             lambda *a, **k: on_exit(a[0] if a else k.get("status")))
         wrap(os, "abort", lambda *a, **k: True)
         wrap(os, "kill", lambda pid=None, *a, **k: pid in (os.getpid(), 0))
         wrap(signal, "raise_signal", lambda *a, **k: True)
@@ -217,7 +213,7 @@ class OutputMixin(object):
         self._internal_thread()
         poller = select.poll()
         by_fd = {}
-        for s in self._streams:
+        for s in self.streams:
             poller.register(s.read_fd, select.POLLIN)
             by_fd[s.read_fd] = s
         while by_fd:
@@ -260,9 +256,9 @@ class OutputMixin(object):
         return True
 
     def _emit_output(self, s, text, data):
-        if self.channel.ok and not self._detached:
+        if self.channel.ok and self._live():
             if text:
-                self._send("print", {"input": s.name, "exc": False, "output": text})
+                self.channel.send("print", {"input": s.name, "exc": False, "output": text})
         elif data:
             # Detached: the pipe may still get bytes from subprocesses; pass them to the real fd.
             try:
@@ -270,40 +266,40 @@ class OutputMixin(object):
             except OSError:
                 pass
 
-    def _flush_streams(self):
+    def flush_streams(self):
         for stream in (sys.stdout, sys.stderr):
             try:
                 if stream is not None:
                     stream.flush()
             except Exception:
                 pass
-        if self._libc_fflush is _MISSING:
-            self._libc_fflush = None
+        if self.libc_fflush is _MISSING:
+            self.libc_fflush = None
             try:
                 import ctypes
-                self._libc_fflush = ctypes.CDLL(None).fflush
+                self.libc_fflush = ctypes.CDLL(None).fflush
             except Exception:
                 pass
-        if self._libc_fflush is not None:
+        if self.libc_fflush is not None:
             try:
-                self._libc_fflush(None)
+                self.libc_fflush(None)
             except Exception:
                 pass
 
-    def drain_output(self):
+    def drain(self):
         """Forwards everything written to fds 1 and 2 so far. Flushing happens before taking the
         lock: a flush may block on a full pipe that only the forwarder (which needs the lock)
         empties."""
-        if not self._streams:
+        if not self.streams:
             return
-        self._flush_streams()
+        self.flush_streams()
         try:
             import fcntl
             import termios
         except ImportError:
             fcntl = termios = None
         with self.channel.lock:
-            for s in self._streams:
+            for s in self.streams:
                 if not s.open:
                     continue
                 # Read only what is there now: a thread that keeps printing must not keep us here.
@@ -318,12 +314,12 @@ class OutputMixin(object):
                     continue
                 self._pump(s, limit if limit is not None else 16 * _PIPE_CHUNK)
 
-    def restore_output(self):
+    def restore(self):
         """Puts the original fds 1 and 2 back (after forwarding what the pipes hold). An
         original whose reader is gone (a tracer killed with SIGKILL held the other end of the
         pipe) is replaced by /dev/null: the program's next print must not die of EPIPE."""
-        self.drain_output()
-        for s in self._streams:
+        self.drain()
+        for s in self.streams:
             target = s.saved
             if _reader_gone(s.saved):
                 try:
@@ -336,3 +332,13 @@ class OutputMixin(object):
                 pass
             if target != s.saved:
                 os.close(target)
+
+    def close_readers(self):
+        """A forked child's copies of the pipes' reading ends, closed: a pipe nobody else reads
+        must not keep a writer waiting."""
+        for stream in self.streams:
+            try:
+                os.close(stream.read_fd)
+            except OSError:
+                pass
+        self.streams = []

@@ -11,7 +11,6 @@ import threading
 
 import qdb_threads
 from qdb_common import _PY312, PAUSE_SIGNAL, _Stop
-from qdb_eval import _EvalTimeout
 
 
 class PauseMixin(object):
@@ -23,7 +22,6 @@ class PauseMixin(object):
         self._signal_requests = 0
         self._sig_retrace = False
         self._sig_detach = False
-        self._sig_timeout = None
         self._chained_handler = signal.SIG_DFL
         self._orig_signal = signal.signal
         self._orig_getsignal = signal.getsignal
@@ -200,12 +198,7 @@ class PauseMixin(object):
         ours = self._signal_requests > 0
         if ours:
             self._signal_requests -= 1
-        token = self._sig_timeout
-        if token is not None:
-            job = self._wd_jobs.get(threading.get_ident())
-            self._sig_timeout = None
-            if job is not None and job[0] is token and job[2] == threading.get_ident():
-                raise _EvalTimeout()
+        self.evaluator.take_signal()
         if self._sig_detach:
             self._sig_detach = False
             sys.settrace(None)

@@ -30,8 +30,8 @@ def install_hooks(bridge, breakpointhook):
     if getattr(bridge, "_hooks_installed", False):
         return
     bridge._hooks_installed = True
-    bridge.hook_exit()
-    bridge.watch_stdin()
+    bridge.output.hook_exit(bridge._pid, bridge.on_exit)
+    bridge.output.watch_stdin()
     import atexit
     atexit.register(bridge.at_exit)  # first registered, so it runs last
     os.register_at_fork(after_in_child=bridge.after_fork_in_child)
@@ -98,7 +98,7 @@ def connect(bridge, config, breakpointhook):
         attached = bridge.connect_child()
     else:
         bridge.connect()
-        bridge.capture_output()
+        bridge.output.capture()
         attached = True
     if attached or config.get("dormant"):
         install_hooks(bridge, breakpointhook)

@@ -82,7 +82,7 @@ class Requests(object):
     def _completions(self, stop, args):
         frame_id = args.get("frame")
         frame = None if frame_id is None else self._inspector.frame(stop, frame_id)
-        matches = self._bridge._complete(stop, args.get("text", ""), frame)
+        matches = self._bridge.evaluator.complete(stop, args.get("text", ""), frame)
         return {"matches": matches[:_MAX_MATCHES]}
 
     def _set_stop_watches(self, stop, args):
@@ -105,7 +105,7 @@ class Requests(object):
         """A watched expression in the selected frame: its short repr, or the exception (the
         core's `watch` request evaluates every watch of a stop at once)."""
         try:
-            value = self._bridge._run_eval(stop, expr, "watch")
+            value = self._bridge.evaluator.run(stop, expr, "watch")
             return {"exc": False, "value": self._bridge._short_repr(value)}
         except _PolicyRefused as exc:
             return {"exc": True, "value": str(exc)}
@@ -121,13 +121,13 @@ class Requests(object):
         frame_id = args.get("frame")
         frame = stop.frame if frame_id is None else self._inspector.frame(stop, frame_id)
         try:
-            value = self._bridge._run_eval(stop, args.get("value"), "set_variable", frame)
+            value = self._bridge.evaluator.run(stop, args.get("value"), "set_variable", frame)
         except _PolicyRefused as exc:
             raise _CommandError("policy", str(exc))
         except _EvalFailed as exc:
             raise _CommandError("eval", exc.text)
         self._inspector.assign(stop, args.get("ref"), args.get("name"), value,
-                               self._bridge._locals_to_fast)
+                               self._bridge.evaluator.locals_to_fast)
         return self._inspector.value(value)
 
     def _jump(self, stop, args):
@@ -200,7 +200,7 @@ class Requests(object):
         where = ("pprint" if echo == "pretty" else "eval") if echo else (
             "evaluate" if context == "repl" else context)
         try:
-            code_text = self._bridge._apply_policy(expr, where)
+            code_text = self._bridge.evaluator.apply_policy(expr, where)
         except _PolicyRefused as exc:
             raise _CommandError("policy", str(exc))
         shown = []
@@ -221,7 +221,7 @@ class Requests(object):
                 return {"value": "None", "type": "NoneType", "ref": 0, "named": 0,
                         "indexed": 0, "raised": True, "display": _exc_line(exc)}
             raise _CommandError("eval", _exc_line(exc))
-        g, l = frame.f_globals, self._bridge._frame_locals(stop, frame)
+        g, l = frame.f_globals, self._bridge.evaluator.frame_locals(frame)
         capture = _Capture()
 
         def displayhook(value):
@@ -234,14 +234,14 @@ class Requests(object):
         raised = None
         value = None
         try:
-            value = self._bridge._with_deadline(eval, code, g, l)
+            value = self._bridge.evaluator.with_deadline(eval, code, g, l)
         except _EvalFailed as exc:
             if not echo:
                 raise _CommandError("eval", exc.text)
             raised = exc.text
         finally:
             sys.stdout, sys.stderr, sys.displayhook = saved
-            self._bridge._locals_to_fast(frame, l)
+            self._bridge.evaluator.locals_to_fast(frame, l)
         result = self._inspector.value(value)
         output = capture.getvalue()
         if output:

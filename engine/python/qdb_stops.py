@@ -105,7 +105,7 @@ class StopsMixin(object):
     def _interact(self, stop, bp, cond_error, return_value):
         # A pause that is still pending would stop again right after this stop: drop it.
         self._pause_flag = False
-        self.drain_output()
+        self.output.drain()
         sid = self._take_pending_id()
         self._stop = stop
         # A stop inside `debug`'s code: the other threads are held by the stop it came from.

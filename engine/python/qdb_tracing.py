@@ -462,7 +462,7 @@ class TracingMixin(object):
             b.hits += 1
             if b.cond:
                 try:
-                    value = self._eval_condition(b, frame)
+                    value = self.evaluator.condition(b, frame)
                 except _CondError as err:
                     chosen = b
                     cond_error = err
@@ -550,7 +550,7 @@ class TracingMixin(object):
              + (".%03dZ" % int((time.time() % 1) * 1000))}
         if truncated:
             p["truncated"] = True
-        self.drain_output()
+        self.output.drain()
         self._send("snapshot", p)
 
     def _snapshot_repr(self):
@@ -576,12 +576,12 @@ class TracingMixin(object):
                 continue
             try:
                 # Parsed and compiled once, not at every hit (the policy still judges each).
-                code_text = self._apply_policy(expr, "log")
+                code_text = self.evaluator.apply_policy(expr, "log")
                 code = bp.log_code.get(code_text)
                 if code is None:
                     code = bp.log_code[code_text] = compile(code_text, "<log>", "eval",
                                                             dont_inherit=True)
-                value = self._with_deadline(eval, code, frame.f_globals, frame.f_locals)
+                value = self.evaluator.with_deadline(eval, code, frame.f_globals, frame.f_locals)
                 text = value if isinstance(value, str) else self._short_repr(value)
             except _PolicyRefused as exc:
                 text = "<%s>" % exc
@@ -590,5 +590,5 @@ class TracingMixin(object):
             except Exception as exc:
                 text = "<%s>" % _exc_line(exc)
             out.append(text[:1000])
-        self.drain_output()
+        self.output.drain()
         self._send("print", {"input": "<log>", "exc": False, "output": "".join(out) + "\n"})
