@@ -197,7 +197,8 @@ export class DebugCore {
       return this.#fail(name, command.id, "tracer", "The program has ended");
     }
     if (name === "set_breakpoints") {
-      const p = args as Infer<typeof COMMANDS.set_breakpoints.payload>;
+      // Checked just above; read again with its own schema, typed.
+      const p = COMMANDS.set_breakpoints.payload.check(command.p, "payload");
       this.#work.push({
         kind: "local",
         run: () =>
@@ -378,19 +379,25 @@ export class DebugCore {
       case "clear_break":
       case "update_break": {
         const name = command.e;
-        let p: unknown;
+        const table = this.#breakpoints;
+        let change: () => Promise<unknown>;
         try {
-          p = COMMANDS[name].payload.check(command.p, "payload");
+          if (name === "set_break") {
+            const p = COMMANDS.set_break.payload.check(command.p, "payload");
+            change = () => table.set(p);
+          } else if (name === "clear_break") {
+            const p = COMMANDS.clear_break.payload.check(command.p, "payload");
+            change = () => table.clear(p);
+          } else {
+            const p = COMMANDS.update_break.payload.check(command.p, "payload");
+            change = () => table.update(p);
+          }
         } catch (error) {
           const text = error instanceof SchemaError ? error.message : String(error);
           return this.#fail(name, command.id, "payload", text);
         }
         return await this.#breakpointCommand(command, async () => {
-          const table = this.#breakpoints;
-          if (name === "set_break") await table.set(p as Infer<typeof COMMANDS.set_break.payload>);
-          else if (name === "clear_break") {
-            await table.clear(p as Infer<typeof COMMANDS.clear_break.payload>);
-          } else await table.update(p as Infer<typeof COMMANDS.update_break.payload>);
+          await change();
           this.#out.push(this.#breakpointsEvent(command.id));
         });
       }
@@ -553,9 +560,20 @@ export class DebugCore {
     let frames = current.frames;
     let thread = current.thread;
     let index = current.index;
-    const p = command.p;
-    if (name === "frame" && typeof p === "object" && p !== null) {
-      const { thread: id, index: at } = p as { thread: number; index?: number };
+    // Checked by the server already; read again here, typed (a count, a frame or a thread's).
+    let p: number | { thread: number; index?: number } | undefined;
+    try {
+      p = name === "frame"
+        ? COMMANDS.frame.payload.check(command.p, "payload")
+        : name === "up" || name === "down"
+        ? COMMANDS[name].payload.check(command.p, "payload")
+        : undefined;
+    } catch (error) {
+      if (!(error instanceof SchemaError)) throw error;
+      return this.#fail(name, command.id, "payload", error.message);
+    }
+    if (name === "frame" && typeof p === "object") {
+      const { thread: id, index: at } = p;
       if (id === current.stop.thread?.id) {
         frames = current.stop.stack;
         thread = current.stop.thread;
@@ -583,8 +601,8 @@ export class DebugCore {
         );
       }
       index = at ?? frames.length - 1;
-    } else if (name === "frame") {
-      const n = p as number;
+    } else if (name === "frame" && typeof p === "number") {
+      const n = p;
       if (n >= frames.length) {
         return this.#fail(
           name,
@@ -595,7 +613,7 @@ export class DebugCore {
       }
       index = n;
     } else {
-      const count = (p ?? 1) as number;
+      const count = typeof p === "number" ? p : 1;
       if (name === "up") {
         if (index === 0) return this.#fail(name, command.id, "up", "Oldest frame");
         index = Math.max(0, index - count);
@@ -638,7 +656,13 @@ export class DebugCore {
 
   /** `set_watch` and `clear_watch`: answered with the watchlist (evaluated when stopped). */
   async #watchCommand(command: Message): Promise<void> {
-    const exprs = command.p as string[];
+    let exprs: string[];
+    try {
+      exprs = COMMANDS.set_watch.payload.check(command.p, "payload");
+    } catch (error) {
+      if (!(error instanceof SchemaError)) throw error;
+      return this.#fail(command.e, command.id, "payload", error.message);
+    }
     if (command.e === "set_watch") {
       try {
         this.#watches.add(exprs);

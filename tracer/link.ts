@@ -15,8 +15,11 @@
  */
 
 import {
+  type Infer,
+  LINK_MESSAGES,
   type Message,
   PROTOCOL_VERSION,
+  SERVER_EVENTS,
   type TracerStart,
   tracerStartPayload,
 } from "../protocol/mod.ts";
@@ -191,21 +194,18 @@ async function connectOnce(options: TracerLinkOptions): Promise<TracerLink> {
       if ("error" in next.value) continue;
       const msg = next.value.message;
       if (msg.e === "started") {
-        const p = msg.p as { resume?: unknown; tree?: unknown; clients?: unknown } | undefined;
-        const text = (v: unknown) => typeof v === "string" ? v : undefined;
-        return new Link(
-          options.server,
-          transport,
-          incoming,
-          session,
-          text(p?.resume),
-          text(p?.clients),
-          text(p?.tree),
-        );
+        // What the server says of itself, read by its schema (a malformed answer: no keys).
+        let p: Infer<typeof LINK_MESSAGES.started.payload> | undefined;
+        try {
+          p = LINK_MESSAGES.started.payload.check(msg.p, "started");
+        } catch {
+          p = undefined;
+        }
+        return new Link(options.server, transport, incoming, session, p?.resume, p?.clients, p?.tree);
       }
       if (msg.e === "error") {
-        const p = msg.p as { type?: string; data?: unknown };
-        throw new LinkRefusedError(String(p?.type ?? "error"), String(p?.data ?? "refused"));
+        const p = errorPayloadOf(msg.p);
+        throw new LinkRefusedError(p.type, typeof p.data === "string" ? p.data : "refused");
       }
     }
   } catch (error) {
@@ -281,5 +281,17 @@ class Link implements TracerLink {
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.closed;
+  }
+}
+
+/**
+ * An `error` the server sent on the link, read by its schema; one that does not check is still
+ * an error, of type `error`.
+ */
+export function errorPayloadOf(p: unknown): { type: string; data: unknown } {
+  try {
+    return SERVER_EVENTS.error.payload.check(p, "error");
+  } catch {
+    return { type: "error", data: "refused" };
   }
 }

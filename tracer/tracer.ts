@@ -19,7 +19,7 @@ import type {
 } from "../engine/engine.ts";
 import { DebugCore } from "../core/core.ts";
 import type { Message } from "../protocol/mod.ts";
-import { connectTracerLink, LinkRefusedError, type TracerLink } from "./link.ts";
+import { connectTracerLink, errorPayloadOf, LinkRefusedError, type TracerLink } from "./link.ts";
 import { serverList } from "../transport/transport.ts";
 import { SessionTree } from "./tree.ts";
 
@@ -395,11 +395,10 @@ async function relaySession(program: EngineSession, options: RelayOptions): Prom
     while (true) {
       for await (const command of link.commands) {
         if (command.e === "error") {
-          const p = command.p as { type?: string; data?: unknown };
-          options.onStatus?.(`server: ${p?.data ?? "error"}`);
+          options.onStatus?.(`server: ${errorPayloadOf(command.p).data}`);
           continue;
         }
-        core.send(options.onCommand?.(session, command as Message) ?? command as Message);
+        core.send(options.onCommand?.(session, command) ?? command);
       }
       // The link is closed. On purpose (the server ended the session, the program ended,
       // debugging was detached), or lost. The server's word first: the program's `disabled`

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Message } from "../protocol/mod.ts";
+import { COMMANDS, type Message } from "../protocol/mod.ts";
 
 /** A relayed session, as the tree knows it. */
 export interface TreeMember {
@@ -48,10 +48,15 @@ export class SessionTree<T extends TreeMember = TreeMember> {
    * answer is its own clients'). Returns the command for `session` itself.
    */
   command(session: string, command: Message): Message {
-    if (command.e !== "set_break" || typeof command.p !== "object" || command.p === null) {
-      return command;
+    if (command.e !== "set_break") return command;
+    let spec;
+    try {
+      // Checked by the server already; read again here, typed.
+      spec = COMMANDS.set_break.payload.check(command.p, "payload");
+    } catch {
+      return command; // its core refuses it, saying why
     }
-    const { children, ...p } = command.p as Record<string, unknown>;
+    const { children, ...p } = spec;
     if (children === undefined) return command;
     if (children === true) {
       for (const relay of this.descendants(session)) relay.send({ e: "set_break", p });

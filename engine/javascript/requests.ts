@@ -21,7 +21,41 @@ import {
   scriptSource,
 } from "./cdp_types.ts";
 import { readSourceMap, SourceMap } from "./sourcemap.ts";
-import type { Breakpoint, Infer, Value } from "../../protocol/mod.ts";
+import {
+  array,
+  boolean,
+  type Infer,
+  integer,
+  loose,
+  nullable,
+  string,
+  updateBreak,
+  type Value,
+} from "../../protocol/mod.ts";
+
+/**
+ * The core's `set_breakpoint` arguments: `set_break`'s fields and the core's id (the engine
+ * interface, engine/engine.ts); what is not given defaults here.
+ */
+const SET_BREAKPOINT_ARGS = loose({
+  breakpoint: loose({ id: integer({ min: 1 }) }, {
+    file: nullable(string()),
+    line: integer({ min: 0 }),
+    func: nullable(string()),
+    cond: nullable(string()),
+    hit_condition: nullable(string()),
+    log: nullable(string()),
+    temp: boolean(),
+    enabled: boolean(),
+    ignore: integer({ min: 0 }),
+    snapshot: boolean(),
+    max: integer({ min: 1 }),
+    rule: string(),
+  }),
+}, { adjust: boolean() });
+
+/** The core's `remove_breakpoints` arguments. */
+const REMOVE_BREAKPOINTS_ARGS = loose({ ids: array(integer()) });
 
 /** A request the engine refuses: an error of `type` for the client. */
 export class RequestFailed extends Error {
@@ -291,7 +325,7 @@ export class JsRequests {
       }
       case "set_breakpoint": {
         // `set_break`'s fields and the core's id: the rest defaults here.
-        const bp = args.breakpoint as Partial<Breakpoint> & { id: number };
+        const { breakpoint: bp } = SET_BREAKPOINT_ARGS.check(args, "args");
         const file = bp.file ? this.resolve(bp.file) : this.#ctx.program;
         if (!bp.func && !file) {
           throw new RequestFailed(
@@ -314,9 +348,11 @@ export class JsRequests {
         return { breakpoint: placed };
       }
       case "update_breakpoint":
-        return { breakpoint: await this.#ctx.breakpoints.update(args as { id: number }) };
+        return {
+          breakpoint: await this.#ctx.breakpoints.update(updateBreak.check(args, "args")),
+        };
       case "remove_breakpoints":
-        await this.#ctx.breakpoints.remove((args.ids as number[]) ?? []);
+        await this.#ctx.breakpoints.remove(REMOVE_BREAKPOINTS_ARGS.check(args, "args").ids);
         return {};
       case "jump":
         throw new RequestFailed("jump", "V8 cannot move a frame to another line: jump is pdb's");
