@@ -194,6 +194,55 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "piped commands after a resume wait for its stop, even when they come while the program runs",
+  ignore,
+  fn: () =>
+    withFiles({
+      "gate.py":
+        'import os, time\nx = 42\nwhile not os.path.exists("go"):\n    time.sleep(0.01)\n' +
+        'print("past the gate")\n',
+    }, async (dir) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", QDB_ENTRY, "run", "--python", PYTHON!, "gate.py"],
+        cwd: dir,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stdin = child.stdin.getWriter();
+      const write = (text: string) => stdin.write(new TextEncoder().encode(text));
+      let out = "";
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const until = async (pattern: RegExp) => {
+        while (!pattern.test(out)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`ended before ${pattern}: ${out}`);
+          out += value;
+        }
+      };
+      const err = new Response(child.stderr).text();
+      await write("b 5\nc\n");
+      await until(/\(running/);
+      // The program runs (it waits for a file): this line is the next stop's, not its input.
+      await write("p x\n");
+      await Deno.writeTextFile(`${dir}/go`, "");
+      await until(/gate\.py\(5\)<module>\(\)/);
+      await write("c\n");
+      await stdin.close();
+      await until(/The program exited|past the gate[\s\S]*$/);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      const status = await child.status;
+      assertEquals(status.code, 0, await err);
+      assertMatch(out, /\(qdb\) p x\n42\n/);
+    }),
+});
+
 Deno.test("first hour 2, item 12: qdb --version says where it runs from", async () => {
   await using version = new QdbProcess(["--version"]);
   await version.exited();

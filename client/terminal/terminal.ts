@@ -1166,8 +1166,10 @@ export class TerminalClient {
     if (!this.#requireStop()) return;
     this.#model.resumed();
     // Lines typed ahead of this one are commands for the next stop, as in pdb (which reads a
-    // line only at its prompt); lines typed later, while the program runs, are its input.
-    this.#holdUntilStop = this.#lines.length > 0;
+    // line only at its prompt); lines typed later, while the program runs, are its input. A
+    // piped input is all typed ahead, however fast the pipe is read: its next line waits for
+    // the stop (or for the program to read it), so a script runs the same on a loaded machine.
+    this.#holdUntilStop = this.#lines.length > 0 || this.#screen.interactive === false;
     this.#resumeId = this.#conn.send(e, p);
   }
   /** The id of this terminal's last resume: its refusal means the program is still stopped. */
