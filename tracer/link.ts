@@ -201,7 +201,15 @@ async function connectOnce(options: TracerLinkOptions): Promise<TracerLink> {
         } catch {
           p = undefined;
         }
-        return new Link(options.server, transport, incoming, session, p?.resume, p?.clients, p?.tree);
+        return new Link(
+          options.server,
+          transport,
+          incoming,
+          session,
+          p?.resume,
+          p?.clients,
+          p?.tree,
+        );
       }
       if (msg.e === "error") {
         const p = errorPayloadOf(msg.p);
