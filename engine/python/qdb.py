@@ -29,17 +29,17 @@ Design, briefly (the reasons are next to the code):
 The bridge is a package of modules that qdb writes next to each other, each with one job.
 Objects that own their state, composed into the Bridge: qdb_channel.Channel (the socket and the
 lock events go out under), qdb_output.OutputCapture (the program's output and input),
-qdb_eval.Evaluator (running code: the policy, its hook and the deadline), qdb_code.ProgramCode
-(which code is the program's, and which files a client may read), qdb_locate.Locator (lines and
-functions of files), qdb_requests.Requests (the engine interface's primitive requests, by a
-table) and qdb_inspect.Inspector (frames, values and references of a stop). Mixins that still
-share the Bridge's state: qdb_stops (a thread's stop and its resume), qdb_commands (the commands,
-by a table), qdb_breakpoints (the breakpoint table and the rules of a hit), qdb_tracing (the
-tracing backends), qdb_pause (pause and holding the other threads), qdb_children (child
-processes) and qdb_repr (values as text). qdb_program runs the program as python would;
-qdb_threads starts the bridge's threads (and reaches running threads on 3.9-3.11); qdb_common
-holds what they share. This module is the Bridge (its channel's reader, start and end) and the
-API a program may call (set_trace).
+qdb_eval.Evaluator (running code: the policy, its hook and the deadline), qdb_repr.Reprs (values
+as text), qdb_code.ProgramCode (which code is the program's, and which files a client may read),
+qdb_locate.Locator (lines and functions of files), qdb_requests.Requests (the engine interface's
+primitive requests, by a table) and qdb_inspect.Inspector (frames, values and references of a
+stop). Mixins that still share the Bridge's state: qdb_stops (a thread's stop and its resume),
+qdb_commands (the commands, by a table), qdb_breakpoints (the breakpoint table and the rules of a
+hit), qdb_tracing (the tracing backends), qdb_pause (pause and holding the other threads) and
+qdb_children (child processes). qdb_program runs the program as python would; qdb_threads starts
+the bridge's threads (and reaches running threads on 3.9-3.11); qdb_common holds what they
+share. This module is the Bridge (its channel's reader, start and end) and the API a program may
+call (set_trace).
 """
 
 import json
@@ -61,7 +61,7 @@ from qdb_common import _BRIDGE_FILES, _PY312, _CommandError
 from qdb_eval import Evaluator
 from qdb_output import OutputCapture
 from qdb_pause import PauseMixin
-from qdb_repr import ReprMixin
+from qdb_repr import Reprs
 from qdb_requests import Requests
 from qdb_stops import StopsMixin
 from qdb_tracing import TracingMixin, _Stepper
@@ -77,7 +77,7 @@ for _name, _module in list(sys.modules.items()):
 
 
 
-class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMixin, ReprMixin,
+class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMixin,
              ChildrenMixin):
     """The debugger. All state is per instance (bdb's warning about class state applies)."""
 
@@ -96,6 +96,7 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
         self._main_globals = None
 
         self.channel = Channel()
+        self.reprs = Reprs()
         self.output = OutputCapture(self.channel, lambda: not self._detached,
                                     self._internal_thread)
         policy = config.get("eval_policy") or "full"

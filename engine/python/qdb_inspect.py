@@ -185,7 +185,7 @@ class Inspector(object):
                 "named": named, "indexed": indexed}
 
     def _repr(self, obj):
-        text = self._bridge._short_repr(obj)
+        text = self._bridge.reprs.short(obj)
         if len(text) > MAX_VALUE:
             text = text[:MAX_VALUE - 3] + "..."
         return text

@@ -26,12 +26,15 @@ def _exc_line(exc):
     return "%s: %s" % (name, text) if text else name
 
 
-class ReprMixin(object):
-    """The bridge's reprs."""
+class Reprs(object):
+    """Values as text: bounded reprs that never fail. Owns its reprlib objects."""
 
-    # ------------------------------------------------------------------ reprs
+    def __init__(self):
+        self._short_obj = None
+        self._big_obj = None
 
-    def _repr_obj(self, big):
+    def repr_obj(self, big):
+        """A reprlib.Repr with qdb's bounds (`big`: those of a value shown whole)."""
         import reprlib
 
         class SafeRepr(reprlib.Repr):
@@ -95,11 +98,11 @@ class ReprMixin(object):
             r.maxother = 1000
         return r
 
-    def _short_repr(self, value):
+    def short(self, value):
         """Bounded, never-failing repr for locals, watches and return values."""
-        r = getattr(self, "_short_repr_obj", None)
+        r = self._short_obj
         if r is None:
-            r = self._short_repr_obj = self._repr_obj(False)
+            r = self._short_obj = self.repr_obj(False)
         try:
             return r.repr(value)
         except Exception as exc:
@@ -138,7 +141,7 @@ class ReprMixin(object):
                     return False
         return True
 
-    def _full_repr(self, value, pretty=False):
+    def full(self, value, pretty=False):
         """repr() (or pprint) as the REPL shows it, bounded to about 1 MB for huge values."""
         text = None
         if self._small_enough(value):
@@ -151,9 +154,9 @@ class ReprMixin(object):
             except Exception as exc:
                 return "<repr failed: %s>" % _exc_line(exc)
         else:
-            r = getattr(self, "_big_repr_obj", None)
+            r = self._big_obj
             if r is None:
-                r = self._big_repr_obj = self._repr_obj(True)
+                r = self._big_obj = self.repr_obj(True)
             r.cut = False
             text = r.repr(value) + self._size_note(value, r)
         if len(text) > MAX_OUTPUT:

@@ -106,7 +106,7 @@ class Requests(object):
         core's `watch` request evaluates every watch of a stop at once)."""
         try:
             value = self._bridge.evaluator.run(stop, expr, "watch")
-            return {"exc": False, "value": self._bridge._short_repr(value)}
+            return {"exc": False, "value": self._bridge.reprs.short(value)}
         except _PolicyRefused as exc:
             return {"exc": True, "value": str(exc)}
         except _EvalFailed as exc:
@@ -226,7 +226,7 @@ class Requests(object):
 
         def displayhook(value):
             if value is not None:
-                shown.append(self._bridge._full_repr(value))
+                shown.append(self._bridge.reprs.full(value))
 
         saved = sys.stdout, sys.stderr, sys.displayhook
         sys.stdout = sys.stderr = capture
@@ -250,9 +250,9 @@ class Requests(object):
             result["raised"] = True
             result["display"] = raised[:_MAX_OUTPUT]
         elif echo in ("repr", "pretty"):
-            result["display"] = self._bridge._full_repr(value, pretty=echo == "pretty")
+            result["display"] = self._bridge.reprs.full(value, pretty=echo == "pretty")
         elif echo == "repl" and shown:
             result["display"] = "\n".join(shown)[:_MAX_OUTPUT]
         elif echo == "repl" and value is not None:
-            result["display"] = self._bridge._full_repr(value)
+            result["display"] = self._bridge.reprs.full(value)
         return result

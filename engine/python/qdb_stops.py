@@ -121,7 +121,7 @@ class StopsMixin(object):
         if cond_error is not None:
             self._error("condition", cond_error.data, None, sid)
         if return_value is not _MISSING:
-            self._send("return", self._short_repr(return_value), sid)
+            self._send("return", self.reprs.short(return_value), sid)
         if stop.exception is not None:
             self._send("exception", stop.exception, sid)
         self._requests.send_watch_values(stop)

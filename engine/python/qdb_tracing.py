@@ -558,7 +558,7 @@ class TracingMixin(object):
         hundred bytes, and the hit a fraction of a millisecond."""
         r = getattr(self, "_snapshot_repr_obj", None)
         if r is None:
-            r = self._snapshot_repr_obj = self._repr_obj(False)
+            r = self._snapshot_repr_obj = self.reprs.repr_obj(False)
             r.maxlevel = 3
             r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 20
             r.maxdict = 20
@@ -582,7 +582,7 @@ class TracingMixin(object):
                     code = bp.log_code[code_text] = compile(code_text, "<log>", "eval",
                                                             dont_inherit=True)
                 value = self.evaluator.with_deadline(eval, code, frame.f_globals, frame.f_locals)
-                text = value if isinstance(value, str) else self._short_repr(value)
+                text = value if isinstance(value, str) else self.reprs.short(value)
             except _PolicyRefused as exc:
                 text = "<%s>" % exc
             except _EvalFailed as exc:
