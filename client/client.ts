@@ -16,7 +16,6 @@ import type {
   ClientEvent,
   CommandName,
   CommandPayloads,
-  ErrorPayload,
   EventPayloads,
   GroupLinkEvent,
   Message,
@@ -37,6 +36,8 @@ import { httpClientFor } from "../transport/runtime.ts";
 import { serverList } from "../transport/transport.ts";
 import type { MessageTransport } from "../transport/transport.ts";
 import { connectWebSocket } from "../transport/websocket.ts";
+import { AttachError } from "./errors.ts";
+import { ReplyTracker } from "./replies.ts";
 
 /** A client's link to the server: any message transport, with the close code when it has one. */
 export type ClientTransport = MessageTransport & {
@@ -79,41 +80,7 @@ export interface ClientOptions {
   history?: boolean | undefined;
 }
 
-/** The server refused to attach the client (auth, version, session id...). */
-export class AttachError extends Error {
-  /** The protocol error type the server sent. */
-  readonly type: string;
-  /** An attach refused with this protocol error type and message. */
-  constructor(type: string, message: string) {
-    super(message);
-    this.name = "AttachError";
-    this.type = type;
-  }
-}
-
-/** A command failed: the `error` event its request caused. */
-export class CommandError extends Error {
-  /** The error payload. */
-  readonly error: ErrorPayload;
-  /** The command that failed. */
-  readonly command: string;
-  /** `command` failed with this `error` payload. */
-  constructor(command: string, error: ErrorPayload) {
-    super(
-      `${command}: ${typeof error.data === "string" ? error.data : JSON.stringify(error.data)}`,
-    );
-    this.name = "CommandError";
-    this.error = error;
-    this.command = command;
-  }
-}
-
-interface Pending {
-  command: string;
-  replies: ReadonlySet<string>;
-  resolve: (msg: ClientEvent) => void;
-  reject: (error: Error) => void;
-}
+export { AttachError, CommandError } from "./errors.ts";
 
 /** `ws://host:port` (or `http://...`) plus a session id: the WebSocket URL to attach. */
 export function sessionUrl(server: string, session: string): string {
@@ -219,10 +186,9 @@ function isEvent<T extends Message, R extends T["e"]>(msg: T, e: R): msg is Extr
 /** A client attached to one session. */
 export class QdbClient implements AsyncDisposable {
   readonly #transport: ClientTransport;
-  /** The events that answered an awaited request (their promise has them). */
-  readonly #answers = new WeakSet<object>();
+
   readonly #events = new AsyncQueue<ClientEvent>();
-  readonly #pending = new Map<number, Pending>();
+  readonly #replies = new ReplyTracker<ClientEvent>();
   #nextId = 1;
   /** The `attached` reply: session, tracer, clients, this client's id. */
   attached: Attached;
@@ -261,23 +227,11 @@ export class QdbClient implements AsyncDisposable {
       const msg = this.#check(next.value.message);
       if (msg === undefined) continue;
       if (msg.e === "attached" && msg.p) this.attached = msg.p;
-      if (typeof msg.id === "number") {
-        const pending = this.#pending.get(msg.id);
-        if (pending && msg.e === "error" && msg.p) {
-          this.#pending.delete(msg.id);
-          this.#answers.add(msg);
-          pending.reject(new CommandError(pending.command, msg.p));
-        } else if (pending && pending.replies.has(msg.e)) {
-          this.#pending.delete(msg.id);
-          this.#answers.add(msg);
-          pending.resolve(msg);
-        }
-      }
+      // Answers go to their promise, and among the events too (others act on them as news).
+      this.#replies.take(msg);
       this.#events.push(msg);
     }
-    const closed = new Error("The connection to the server closed");
-    for (const pending of this.#pending.values()) pending.reject(closed);
-    this.#pending.clear();
+    this.#replies.close(new Error("The connection to the server closed"));
     this.#events.end();
   }
 
@@ -305,7 +259,7 @@ export class QdbClient implements AsyncDisposable {
    * this client waited for: its promise has it already, so a view need not show it again.
    */
   isAnswer(event: object): boolean {
-    return this.#answers.has(event);
+    return this.#replies.isAnswer(event);
   }
 
   /** Every event received after `attached`, checked and in order; ends when the connection closes. */
@@ -383,18 +337,12 @@ export class QdbClient implements AsyncDisposable {
     p: unknown,
     replies: R | R[],
   ): Promise<Extract<ClientEvent, { e: R }>> {
-    const names: ReadonlySet<string> = new Set(typeof replies === "string" ? [replies] : replies);
-    return new Promise((resolve, reject) => {
-      const id = this.send(e, p);
-      this.#pending.set(id, {
-        command: e,
-        replies: names,
-        resolve: (msg) => {
-          // The pump resolves only with a checked event named in `replies`.
-          if (isReply(msg, names as ReadonlySet<R>)) resolve(msg);
-        },
-        reject,
-      });
+    const names: ReadonlySet<R> = new Set(typeof replies === "string" ? [replies] : replies);
+    const id = this.send(e, p);
+    return this.#replies.wait(id, e, names).then((msg) => {
+      // The tracker resolves only with a checked event named in `replies`.
+      if (!isReply(msg, names)) throw new Error(`${e}: answered with "${msg.e}"`);
+      return msg;
     });
   }
 

@@ -24,7 +24,8 @@ import {
   type SnapshotSummary,
 } from "../protocol/mod.ts";
 import { AsyncQueue } from "../transport/async_queue.ts";
-import { type ClientTransport, CommandError, handshake } from "./client.ts";
+import { type ClientTransport, handshake } from "./client.ts";
+import { ReplyTracker } from "./replies.ts";
 
 /** Options of {@linkcode GroupClient.connect}. */
 export interface GroupClientOptions {
@@ -61,18 +62,11 @@ export function groupUrl(server: string, group: string): string {
   return url.href;
 }
 
-interface Pending {
-  command: string;
-  replies: ReadonlySet<string>;
-  resolve: (msg: GroupLinkEvent) => void;
-  reject: (error: Error) => void;
-}
-
 /** A client attached to a group. */
 export class GroupClient {
   readonly #transport: ClientTransport;
   readonly #events = new AsyncQueue<GroupLinkEvent>();
-  readonly #pending = new Map<number, Pending>();
+  readonly #replies = new ReplyTracker<GroupLinkEvent>();
   #nextId = 1;
   /** The group as it was when attaching. */
   readonly state: GroupState;
@@ -117,23 +111,10 @@ export class GroupClient {
         };
       }
       if (msg === undefined) continue;
-      if (typeof msg.id === "number") {
-        const pending = this.#pending.get(msg.id);
-        if (pending && msg.e === "error") {
-          this.#pending.delete(msg.id);
-          pending.reject(new CommandError(pending.command, msg.p));
-          continue;
-        } else if (pending && pending.replies.has(msg.e)) {
-          this.#pending.delete(msg.id);
-          pending.resolve(msg);
-          continue;
-        }
-      }
-      this.#events.push(msg);
+      // Answers go to their promise only.
+      if (!this.#replies.take(msg)) this.#events.push(msg);
     }
-    const closed = new Error("The connection to the server closed");
-    for (const pending of this.#pending.values()) pending.reject(closed);
-    this.#pending.clear();
+    this.#replies.close(new Error("The connection to the server closed"));
     this.#events.end();
   }
 
@@ -158,15 +139,13 @@ export class GroupClient {
     const replies = new Set(
       e === "snapshots" || e === "snapshot" ? [e] : e === "start" ? ["group"] : ["applied"],
     );
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { command: e, replies, resolve, reject });
-      const msg: Message = { e, id };
-      if (p !== undefined) msg.p = p;
-      if (!this.#transport.send(msg)) {
-        this.#pending.delete(id);
-        reject(new Error("The connection to the server is closed"));
-      }
-    });
+    const answer = this.#replies.wait(id, e, replies);
+    const msg: Message = { e, id };
+    if (p !== undefined) msg.p = p;
+    if (!this.#transport.send(msg)) {
+      this.#replies.fail(id, new Error("The connection to the server is closed"));
+    }
+    return answer;
   }
 
   /**
