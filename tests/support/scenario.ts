@@ -11,7 +11,7 @@
  */
 
 import { DebugCore } from "../../core/core.ts";
-import type { ExitStatus, LaunchOptions } from "../../engine/engine.ts";
+import type { Engine, ExitStatus, LaunchOptions } from "../../engine/engine.ts";
 import { pythonEngine } from "../../engine/python/python_engine.ts";
 import type { Message, MessageId } from "../../protocol/envelope.ts";
 import { TRACER_EVENTS } from "../../protocol/events.ts";
@@ -170,46 +170,61 @@ export function guardExit<T>(exited: Promise<T>, end: () => unknown): () => Prom
   };
 }
 
-/** Runs programs through the Python engine and the core in this process (no server). */
-export const engineBackend: ScenarioBackend = {
-  name: "engine",
-  async open(python, program, options = {}) {
-    const session = await pythonEngine.launch({ ...options, program, interpreter: python });
-    const core = new DebugCore(session);
-    const log = new EventLog();
-    const pump = (async () => {
-      for await (const msg of core.events) log.receive(msg);
-      log.end();
-    })();
-    let nextId = 1;
-    const exited = (async () => {
-      const status = await session.exited;
+/**
+ * Runs programs through an engine and the core in this process (no server); `open`'s first
+ * argument is the engine's runtime (a Python, `node`, `deno`).
+ */
+export function engineBackendFor(engine: Engine, name = "engine"): ScenarioBackend {
+  return {
+    name,
+    open: (runtime, program, options = {}) => openOnEngine(engine, runtime, program, options),
+  };
+}
+
+async function openOnEngine(
+  engine: Engine,
+  runtime: string,
+  program: string,
+  options: ScenarioOptions,
+): Promise<ScenarioSession> {
+  const session = await engine.launch({ ...options, program, interpreter: runtime });
+  const core = new DebugCore(session);
+  const log = new EventLog();
+  const pump = (async () => {
+    for await (const msg of core.events) log.receive(msg);
+    log.end();
+  })();
+  let nextId = 1;
+  const exited = (async () => {
+    const status = await session.exited;
+    await pump;
+    return status;
+  })();
+  const waitExit = guardExit(exited, () => session.dispose());
+  return {
+    send(e, p) {
+      const id = nextId++;
+      const msg: Message = { e, id };
+      if (p !== undefined) msg.p = p;
+      core.send(msg);
+      return id;
+    },
+    expect: (e, where) => log.expect(e, where),
+    seen: log.seen,
+    stdout: () => log.output("<stdout>"),
+    stderr: () => log.output("<stderr>"),
+    get exited() {
+      return waitExit();
+    },
+    async [Symbol.asyncDispose]() {
+      await session.dispose();
       await pump;
-      return status;
-    })();
-    const waitExit = guardExit(exited, () => session.dispose());
-    return {
-      send(e, p) {
-        const id = nextId++;
-        const msg: Message = { e, id };
-        if (p !== undefined) msg.p = p;
-        core.send(msg);
-        return id;
-      },
-      expect: (e, where) => log.expect(e, where),
-      seen: log.seen,
-      stdout: () => log.output("<stdout>"),
-      stderr: () => log.output("<stderr>"),
-      get exited() {
-        return waitExit();
-      },
-      async [Symbol.asyncDispose]() {
-        await session.dispose();
-        await pump;
-        if (log.violations.length > 0) {
-          throw new Error(`Protocol violations: ${log.violations.join("; ")}`);
-        }
-      },
-    };
-  },
-};
+      if (log.violations.length > 0) {
+        throw new Error(`Protocol violations: ${log.violations.join("; ")}`);
+      }
+    },
+  };
+}
+
+/** Runs programs through the Python engine and the core in this process (no server). */
+export const engineBackend: ScenarioBackend = engineBackendFor(pythonEngine);
