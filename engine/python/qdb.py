@@ -52,7 +52,7 @@ import threading
 import qdb_inspect
 import qdb_program
 import qdb_threads
-from qdb_breakpoints import BreakpointsMixin
+from qdb_breakpoints import BreakpointTable
 from qdb_channel import Channel
 from qdb_code import ProgramCode
 from qdb_commands import RESUME_COMMANDS, CommandsMixin
@@ -77,8 +77,7 @@ for _name, _module in list(sys.modules.items()):
 
 
 
-class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMixin,
-             ChildrenMixin):
+class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin, ChildrenMixin):
     """The debugger. All state is per instance (bdb's warning about class state applies)."""
 
     def __init__(self, config, program, boot_globals):
@@ -126,7 +125,9 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
         self._last_exc_stop = None
 
         # Each part's own state, where its code is.
-        self._init_breakpoints()
+        self.breakpoints = BreakpointTable(
+            self.code, self.evaluator, self._program_arg, self._program_dir,
+            lambda: self._main_globals, self._send, self._rearm, lambda: self.breakpoints)
         self._init_tracing()
         self._init_pause()
 
@@ -246,21 +247,6 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
 
     # ------------------------------------------------------------------ helpers
 
-    def _bp_lines_for(self, code):
-        """The breakpoint lines inside `code` itself (not nested code), or None."""
-        try:
-            return self._code_bp_lines[code]
-        except KeyError:
-            pass
-        r = None
-        by_line = self._bp_by_file.get(self.code.canon(code.co_filename))
-        if by_line:
-            hit = self.code.own_lines(code).intersection(by_line)
-            if hit:
-                r = frozenset(hit)
-        self._code_bp_lines[code] = r
-        return r
-
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, breakpoints):
@@ -269,36 +255,17 @@ class Bridge(StopsMixin, CommandsMixin, BreakpointsMixin, TracingMixin, PauseMix
         for spec in breakpoints or []:
             try:
                 # A child's are its parent's breakpoints, as set_break payloads with their ids.
-                p = dict(spec) if isinstance(spec, dict) else self._parse_bp_spec(spec)
-                added.append(self.set_break(p, None, from_config=True))
+                p = dict(spec) if isinstance(spec, dict) else self.breakpoints.parse_spec(spec)
+                added.append(self.breakpoints.set(p, None, from_config=True))
             except _CommandError as err:
                 self._error(err.type, err.data, "set_break")
             except Exception as exc:
                 self._internal_error(exc, "set_break", None)
         if added:
             # The core learns them (and their ids) before any client asks.
-            self._send("breakpoint_state", self._breakpoint_state(added))
+            self._send("breakpoint_state", self.breakpoints.state(added))
         self._update_tracing()
         qdb_threads.start_internal(self._reader_loop, "qdb-reader")
-
-    def _parse_bp_spec(self, spec):
-        """`--break` specs, as pdb's `b`: [FILE:]LINE or [FILE:]FUNCTION, then `, CONDITION`."""
-        spec, comma, cond = str(spec).partition(",")
-        spec = spec.strip()
-        out = self._parse_bp_place(spec)
-        if comma and cond.strip():
-            out["cond"] = cond.strip()
-        return out
-
-    def _parse_bp_place(self, spec):
-        head, sep, tail = spec.rpartition(":")
-        if sep and tail.strip().isdigit():
-            return {"file": head or None, "line": int(tail)} if head else {"line": int(tail)}
-        if spec.isdigit():
-            return {"line": int(spec)}
-        if sep and (head.endswith(".py") or os.sep in head):
-            return {"file": head, "func": tail}
-        return {"func": spec}
 
     def trace_main_before_run(self):
         """Tracing of the main thread for the program's start."""

@@ -2,11 +2,13 @@
 source or once its module loads), their table, and the rules of a hit (conditions, hit conditions,
 ignore counts, temporary ones, logpoints).
 
-A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only, like
-the rest of the bridge.
+A BreakpointTable owns the table, its lock, the breakpoints waiting for their module, the hook
+on imports that binds them, and the breakpoint lines of each code object; the tracing backends
+(qdb_tracing) read it. Standard library only, like the rest of the bridge.
 """
 
 import builtins
+import os
 import re
 import sys
 import threading
@@ -89,34 +91,90 @@ def _log_parts(text):
     return parts
 
 
-class BreakpointsMixin(object):
-    """The Bridge's breakpoints."""
+class BreakpointTable(object):
+    """The breakpoints of a session: where they are, and what changes them."""
 
-    def _init_breakpoints(self):
-        """The breakpoint table and the caches it keeps by file and code object."""
-        # Breakpoints.
-        self._bps = {}
-        self._bp_by_file = {}  # canonical file -> {line: [bp...]}
+    def __init__(self, code, evaluator, program_arg, program_dir, main_globals, send, changed,
+                 current):
+        self.code = code  # which code is the program's (qdb_code.ProgramCode)
+        self.evaluator = evaluator  # the policy conditions and logpoints are held to
+        self._program_arg = program_arg  # the main file as the user named it
+        self._main_globals = main_globals  # () -> the program's __main__ globals, or None
+        self._send = send
+        self._changed = changed  # () -> the tracing backends decide again
+        self._current = current  # () -> the table now (a forked child has its own)
+        self.bps = {}
+        self.by_file = {}  # canonical file -> {line: [bp...]}
         # Breakpoints on functions of modules not found yet: they bind when an import makes
         # their name resolvable (see _bind_pending).
-        self._pending_bps = {}
-        self._real_import = None
+        self.pending_bps = {}
+        self.real_import = None  # builtins.__import__ before the hook (while it is installed)
         self._modules_seen = 0
-        self._next_bp_id = 1
-        self._bp_removed = []  # ids of temporary breakpoints removed by a hit, not reported yet
-        self._bp_lock = threading.RLock()
-        self.locator = Locator(self.code, self._program_dir)
+        self._next_id = 1
+        self.removed = []  # ids of temporary breakpoints removed by a hit, not reported yet
+        self.lock = threading.RLock()
+        self.locator = Locator(code, program_dir)
+        self._code_lines = {}  # code -> frozenset of breakpoint lines (or None)
 
-        self._code_bp_lines = {}  # code -> frozenset of breakpoint lines (or None)
+    def lines_for(self, code):
+        """The breakpoint lines inside `code` itself (not nested code), or None."""
+        try:
+            return self._code_lines[code]
+        except KeyError:
+            pass
+        r = None
+        by_line = self.by_file.get(self.code.canon(code.co_filename))
+        if by_line:
+            hit = self.code.own_lines(code).intersection(by_line)
+            if hit:
+                r = frozenset(hit)
+        self._code_lines[code] = r
+        return r
 
+    def parse_spec(self, spec):
+        """`--break` specs, as pdb's `b`: [FILE:]LINE or [FILE:]FUNCTION, then `, CONDITION`."""
+        spec, comma, cond = str(spec).partition(",")
+        spec = spec.strip()
+        head, sep, tail = spec.rpartition(":")
+        if sep and tail.strip().isdigit():
+            out = {"file": head or None, "line": int(tail)} if head else {"line": int(tail)}
+        elif spec.isdigit():
+            out = {"line": int(spec)}
+        elif sep and (head.endswith(".py") or os.sep in head):
+            out = {"file": head, "func": tail}
+        else:
+            out = {"func": spec}
+        if comma and cond.strip():
+            out["cond"] = cond.strip()
+        return out
+
+    def specs(self):
+        """The breakpoints as set_break payloads (with their ids), for a child to start with."""
+        out = []
+        with self.lock:
+            bps = list(self.bps.values()) + list(self.pending_bps.values())
+        for bp in sorted(bps, key=lambda b: b.id):
+            spec = {"id": bp.id, "temp": bp.temp, "enabled": bp.enabled, "ignore": bp.ignore}
+            if bp.pending:
+                spec["func"] = bp.func
+            else:
+                spec.update({"file": bp.file, "line": bp.line})
+                if bp.func:
+                    spec["func"] = bp.func
+            for key in ("cond", "hit_condition", "log"):
+                value = getattr(bp, key)
+                if value is not None:
+                    spec[key] = value
+            out.append(spec)
+        return out
 
     # ------------------------------------------------------------------ breakpoints
 
-    def _bp_label(self, file_arg, line):
+    def _label(self, file_arg, line):
         return '"%s:%s"' % (file_arg if file_arg else self._program_arg, line)
 
     def _check_line(self, path, file_arg, line):
-        label = self._bp_label(file_arg, line)
+        label = self._label(file_arg, line)
         try:
             lines, nlines = self.locator.executable_lines(path)
         except SyntaxError as exc:
@@ -163,7 +221,7 @@ class BreakpointsMixin(object):
             raise _CommandError("set_break", "Cannot use the condition %r: %s"
                                 % (cond, _exc_line(exc)))
 
-    def set_break(self, p, stop, from_config=False):
+    def set(self, p, stop, from_config=False):
         if not isinstance(p, dict):
             raise _CommandError("payload", "set_break needs an object {file?, line?, func?, ...}")
         file_arg = p.get("file")
@@ -189,7 +247,7 @@ class BreakpointsMixin(object):
                 path = None
             if path is None:
                 raise _CommandError("set_break", "Cannot set breakpoint at %s: no such file"
-                                    % self._bp_label(file_arg, line))
+                                    % self._label(file_arg, line))
             self._check_line(path, file_arg, line)
             func_name = func if isinstance(func, str) else None
         else:
@@ -197,12 +255,12 @@ class BreakpointsMixin(object):
             func_name = func
         if self.code.file_skipped(path):
             raise _CommandError("set_break", "Cannot set breakpoint at %s: the file is skipped"
-                                % self._bp_label(file_arg or path, line))
-        with self._bp_lock:
+                                % self._label(file_arg or path, line))
+        with self.lock:
             bp = self._new_bp(p, cond, func_name, path, line)
-            self._bps[bp.id] = bp
-            self._bp_by_file.setdefault(path, {}).setdefault(line, []).append(bp)
-        self._breakpoints_changed()
+            self.bps[bp.id] = bp
+            self.by_file.setdefault(path, {}).setdefault(line, []).append(bp)
+        self.changed()
         return bp
 
     def _may_pend(self, func, stop):
@@ -220,7 +278,7 @@ class BreakpointsMixin(object):
         if stop is not None:
             spaces = [self.evaluator.frame_locals(stop.frame), stop.frame.f_globals]
         else:
-            spaces = [self._main_globals or {}]
+            spaces = [self._main_globals() or {}]
         try:
             if any(parts[0] in space for space in spaces) or hasattr(builtins, parts[0]):
                 return False
@@ -235,8 +293,8 @@ class BreakpointsMixin(object):
         if isinstance(given, int) and not isinstance(given, bool) and given > 0:
             bp.id = given  # the core's
         else:
-            bp.id = self._next_bp_id  # one from the configuration, before the core knows it
-        self._next_bp_id = max(self._next_bp_id, bp.id + 1)
+            bp.id = self._next_id  # one from the configuration, before the core knows it
+        self._next_id = max(self._next_id, bp.id + 1)
         bp.file = path
         bp.line = line
         bp.temp = bool(p.get("temp", False))
@@ -263,33 +321,34 @@ class BreakpointsMixin(object):
         return bp
 
     def _add_pending(self, func, cond, p):
-        with self._bp_lock:
+        with self.lock:
             bp = self._new_bp(p, cond, func, None, None)
-            self._pending_bps[bp.id] = bp
+            self.pending_bps[bp.id] = bp
         self._watch_imports()
         return bp
 
     def _watch_imports(self):
         """While breakpoints are pending, every import statement tries to bind them."""
-        if self._real_import is not None or not self._pending_bps:
+        if self.real_import is not None or not self.pending_bps:
             return
         real = builtins.__import__
-        bridge = self
+        current = self._current
 
         def __import__(name, globals=None, locals=None, fromlist=(), level=0):
             module = real(name, globals, locals, fromlist, level)
-            if bridge._pending_bps and len(sys.modules) != bridge._modules_seen:
-                bridge._bind_pending()
+            table = current()
+            if table.pending_bps and len(sys.modules) != table._modules_seen:
+                table._bind_pending()
             return module
 
         __import__.__doc__ = real.__doc__
-        self._real_import = real
+        self.real_import = real
         builtins.__import__ = __import__
 
     def _unwatch_imports(self):
-        real = self._real_import
-        if real is not None and not self._pending_bps:
-            self._real_import = None
+        real = self.real_import
+        if real is not None and not self.pending_bps:
+            self.real_import = None
             if getattr(builtins.__import__, "__name__", "") == "__import__" and \
                     builtins.__import__ is not real:
                 builtins.__import__ = real
@@ -298,48 +357,48 @@ class BreakpointsMixin(object):
         """Binds the pending breakpoints whose function can be found now."""
         self._modules_seen = len(sys.modules)
         bound = False
-        for bp in list(self._pending_bps.values()):
+        for bp in list(self.pending_bps.values()):
             try:
                 path, line = self._resolve_function(bp.func, None, None)
             except Exception:
                 continue
-            with self._bp_lock:
-                if self._pending_bps.pop(bp.id, None) is None:
+            with self.lock:
+                if self.pending_bps.pop(bp.id, None) is None:
                     continue
                 bp.file = path
                 bp.line = line
                 bp.pending = False
-                self._bps[bp.id] = bp
-                self._bp_by_file.setdefault(path, {}).setdefault(line, []).append(bp)
+                self.bps[bp.id] = bp
+                self.by_file.setdefault(path, {}).setdefault(line, []).append(bp)
             bound = True
         if bound:
             self._unwatch_imports()
-            self._breakpoints_changed()
-            self._send("breakpoint_state", self._breakpoint_state())
+            self.changed()
+            self._send("breakpoint_state", self.state())
 
-    def _bp_by_id(self, id_):
-        return self._bps.get(id_) or self._pending_bps.get(id_)
+    def by_id(self, id_):
+        return self.bps.get(id_) or self.pending_bps.get(id_)
 
-    def _delete_bp(self, bp):
-        if self._pending_bps.pop(bp.id, None) is not None:
+    def delete(self, bp):
+        if self.pending_bps.pop(bp.id, None) is not None:
             self._unwatch_imports()
             return
-        with self._bp_lock:
-            if self._bps.pop(bp.id, None) is None:
+        with self.lock:
+            if self.bps.pop(bp.id, None) is None:
                 return
-            by_line = self._bp_by_file.get(bp.file, {})
+            by_line = self.by_file.get(bp.file, {})
             lst = by_line.get(bp.line, [])
             if bp in lst:
                 lst.remove(bp)
             if not lst:
                 by_line.pop(bp.line, None)
             if not by_line:
-                self._bp_by_file.pop(bp.file, None)
+                self.by_file.pop(bp.file, None)
 
-    def update_break(self, p):
+    def update(self, p):
         if not isinstance(p, dict) or not isinstance(p.get("id"), int):
             raise _CommandError("payload", "update_break needs an object {id, ...}")
-        bp = self._bp_by_id(p["id"])
+        bp = self.by_id(p["id"])
         if bp is None:
             raise _CommandError("update_break", "No breakpoint %s" % p["id"])
         if "cond" in p:
@@ -372,19 +431,19 @@ class BreakpointsMixin(object):
             bp.log = p["log"]
             bp.log_parts = _log_parts(bp.log) if bp.log is not None else None
             bp.log_code = {}
-        self._breakpoints_changed()
+        self.changed()
 
-    def _breakpoints_changed(self):
+    def changed(self):
         """Invalidates every per-code decision and re-arms the tracing backend."""
-        self._code_bp_lines.clear()
-        self._trace_cache.clear()
-        self._update_tracing()
+        self._code_lines.clear()
+        self._changed()
 
     def _spaces(self, stop):
         """Where a function's name is looked up: the selected frame's, or the main script's."""
         if stop is not None:
             return [self.evaluator.frame_locals(stop.frame), stop.frame.f_globals]
-        return [self._main_globals] if self._main_globals is not None else []
+        main = self._main_globals()
+        return [main] if main is not None else []
 
     def _resolve_function(self, name, file_arg, stop):
         if not isinstance(name, str) or not name:
@@ -396,13 +455,13 @@ class BreakpointsMixin(object):
     # qdb's core owns the breakpoint table and its ids (core/breakpoints.ts); the bridge places
     # each breakpoint it is given, runs the rules of a hit, and reports what changes by itself.
 
-    def _place_breakpoint(self, stop, args):
+    def place(self, stop, args):
         """`set_breakpoint {breakpoint, adjust?}`: a new breakpoint with the core's id. With
         `adjust` (an editor's line), a line without code moves to the next line that has one."""
         p = dict(args.get("breakpoint") or {})
         if args.get("adjust") and p.get("line") is not None:
             p["line"] = self._line_with_code(p.get("file"), p["line"])
-        return {"breakpoint": self.set_break(p, stop).payload()}
+        return {"breakpoint": self.set(p, stop).payload()}
 
     def _line_with_code(self, file_arg, line):
         """The first line at or after `line` with code in the file, or _CommandError saying why
@@ -429,23 +488,23 @@ class BreakpointsMixin(object):
             else:
                 return later[0]
         raise _CommandError("set_break", "Cannot set breakpoint at %s: %s"
-                            % (self._bp_label(file_arg, line), why))
+                            % (self._label(file_arg, line), why))
 
-    def _change_breakpoint(self, args):
+    def change(self, args):
         """`update_breakpoint {id, ...}`: the fields given change (as update_break)."""
-        self.update_break(args)
-        return {"breakpoint": self._bp_by_id(args["id"]).payload()}
+        self.update(args)
+        return {"breakpoint": self.by_id(args["id"]).payload()}
 
-    def _remove_breakpoints(self, args):
+    def remove(self, args):
         """`remove_breakpoints {ids}`: those that exist are removed."""
         for id_ in args.get("ids") or []:
-            bp = self._bp_by_id(id_)
+            bp = self.by_id(id_)
             if bp is not None:
-                self._delete_bp(bp)
-        self._breakpoints_changed()
+                self.delete(bp)
+        self.changed()
         return {}
 
-    def _locate(self, args):
+    def locate(self, args):
         """`locate {file}`: the file's path as breakpoints name it (None when it is not a file
         the program may have breakpoints in), and its name as the user gave it (the program's
         when none was)."""
@@ -455,13 +514,13 @@ class BreakpointsMixin(object):
             path = None
         return {"path": path, "name": file_arg if file_arg else self._program_arg}
 
-    def _breakpoint_state(self, added=()):
+    def state(self, added=()):
         """What changed by itself since the last report, for the core's table: every
         breakpoint's counts, those bound since (pending no more), those removed (a temporary
         one hit), and (`added`) those set from the configuration before the program ran."""
-        with self._bp_lock:
-            bps = list(self._bps.values()) + list(self._pending_bps.values())
-            removed, self._bp_removed = self._bp_removed, []
+        with self.lock:
+            bps = list(self.bps.values()) + list(self.pending_bps.values())
+            removed, self.removed = self.removed, []
         changed = []
         for b in bps:
             item = {"id": b.id, "hits": b.hits, "ignore": b.ignore}

@@ -134,23 +134,7 @@ class ChildrenMixin(object):
         """The breakpoints as set_break payloads (with their ids), for a child to start with."""
         if not self._active:
             return list(self._config.get("breakpoints") or [])
-        out = []
-        with self._bp_lock:
-            bps = list(self._bps.values()) + list(self._pending_bps.values())
-        for bp in sorted(bps, key=lambda b: b.id):
-            spec = {"id": bp.id, "temp": bp.temp, "enabled": bp.enabled, "ignore": bp.ignore}
-            if bp.pending:
-                spec["func"] = bp.func
-            else:
-                spec.update({"file": bp.file, "line": bp.line})
-                if bp.func:
-                    spec["func"] = bp.func
-            for key in ("cond", "hit_condition", "log"):
-                value = getattr(bp, key)
-                if value is not None:
-                    spec[key] = value
-            out.append(spec)
-        return out
+        return self.breakpoints.specs()
 
     def _child_config(self, kind, target, argv, dormant=False):
         return {
@@ -366,6 +350,7 @@ class ChildrenMixin(object):
         self._untrace_in_child()
         keep = dict((k, self.__dict__[k]) for k in _KEEP_IN_FORK_CHILD if k in self.__dict__)
         hook = (self.evaluator.hook, self.evaluator.hook_error)
+        real_import = self.breakpoints.real_import
         config = dict(self._config)
         config.update(child={"parent": parent}, dormant=False, stop_on_entry=False,
                       breakpoints=specs)
@@ -375,6 +360,8 @@ class ChildrenMixin(object):
         # the child's own channel.
         self.output.channel = self.channel
         self.evaluator.hook, self.evaluator.hook_error = hook
+        # The import hook stays installed: it asks the child's table (`current`).
+        self.breakpoints.real_import = real_import
         # A dormant parent installed the bridge's hooks already (qdb._main): only the
         # channel and the breakpoints are new.
         if not self.connect_child():
@@ -387,6 +374,6 @@ class ChildrenMixin(object):
 # objects those hooks hold (the output capture).
 _KEEP_IN_FORK_CHILD = (
     "_main_globals", "_chained_handler",
-    "_orig_signal", "_orig_getsignal", "_real_import", "_thread_tracer", "output",
+    "_orig_signal", "_orig_getsignal", "_thread_tracer", "output",
     "_follow_installed", "_hooks_installed",
 )

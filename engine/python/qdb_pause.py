@@ -132,7 +132,7 @@ class PauseMixin(object):
 
     def _owns_bridge_lock(self):
         """Whether this thread holds one of the bridge's own locks."""
-        for lock in (self.channel.lock, self._state_lock, self._bp_lock):
+        for lock in (self.channel.lock, self._state_lock, self.breakpoints.lock):
             owned = getattr(lock, "_is_owned", None)
             if owned is not None and owned():
                 return True

@@ -117,7 +117,7 @@ class StopsMixin(object):
             self._stopped_mode = True
         if bp is not None:
             # Hit counts (and a temporary breakpoint gone) for the core's table.
-            self._send("breakpoint_state", self._breakpoint_state(), sid)
+            self._send("breakpoint_state", self.breakpoints.state(), sid)
         if cond_error is not None:
             self._error("condition", cond_error.data, None, sid)
         if return_value is not _MISSING:

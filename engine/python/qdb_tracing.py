@@ -69,8 +69,14 @@ class TracingMixin(object):
 
     # ------------------------------------------------------------------ tracing backends
 
+    def _rearm(self):
+        """The breakpoints changed: each code object's decision is made again, and the backend
+        armed for them."""
+        self._trace_cache.clear()
+        self._update_tracing()
+
     def _needs_line_tracing(self):
-        return bool(self._bps) or self._break_on == "raised"
+        return bool(self.breakpoints.bps) or self._break_on == "raised"
 
     def _update_tracing(self):
         """Arms the backend for the current breakpoints and exception mode."""
@@ -129,7 +135,7 @@ class TracingMixin(object):
             frame = frame.f_back
 
     def _bp_local_for(self, code):
-        if self._break_on == "raised" or self._bp_lines_for(code):
+        if self._break_on == "raised" or self.breakpoints.lines_for(code):
             return self._bp_local
         return None
 
@@ -152,7 +158,7 @@ class TracingMixin(object):
         r = None
         if self._active and not self.code.is_ignored(frame):
             r = self._bp_local_for(code)
-            if r is not None and self._break_on == "raised" and not self._bp_lines_for(code):
+            if r is not None and self._break_on == "raised" and not self.breakpoints.lines_for(code):
                 r = self._exc_local
         self._trace_cache[code] = r
         if r is self._exc_local:
@@ -175,7 +181,7 @@ class TracingMixin(object):
         if not self._active:
             return None
         if event == "line":
-            lines = self._bp_lines_for(frame.f_code)
+            lines = self.breakpoints.lines_for(frame.f_code)
             if lines and frame.f_lineno in lines:
                 self._on_bp_line(frame)
                 return frame.f_trace
@@ -204,7 +210,7 @@ class TracingMixin(object):
             return None if _PY312 else self._bp_global(frame, event, arg)
         if self.code.is_ignored(frame):
             return None
-        if self._stop_here(st, frame) or self._bp_lines_for(frame.f_code):
+        if self._stop_here(st, frame) or self.breakpoints.lines_for(frame.f_code):
             return self._step_local
         if self._break_on == "raised" and not _PY312:
             frame.f_trace_lines = False
@@ -228,7 +234,7 @@ class TracingMixin(object):
             if self._stop_here(st, frame):
                 self._stop_at(frame, "entry" if st.entry else "step")
                 return frame.f_trace
-            lines = self._bp_lines_for(frame.f_code)
+            lines = self.breakpoints.lines_for(frame.f_code)
             if lines and frame.f_lineno in lines:
                 self._on_bp_line(frame)
                 return frame.f_trace
@@ -327,7 +333,7 @@ class TracingMixin(object):
         if tool is None:
             return
         events = 0
-        if self._bps:
+        if self.breakpoints.bps:
             events |= E.PY_START | E.PY_RESUME
         if self._break_on == "raised":
             events |= E.RAISE
@@ -336,7 +342,7 @@ class TracingMixin(object):
         # Code objects armed before: re-arm or disarm for the current breakpoints.
         self._mon_lines.clear()
         for code in list(self._mon_codes):
-            lines = self._bp_lines_for(code)
+            lines = self.breakpoints.lines_for(code)
             if lines:
                 self._mon_lines[code] = lines
                 mon.set_local_events(tool, code, E.LINE)
@@ -344,7 +350,7 @@ class TracingMixin(object):
                 mon.set_local_events(tool, code, 0)
                 self._mon_codes.discard(code)
         # Code already running (PY_START has passed for it): arm it now.
-        if self._bps:
+        if self.breakpoints.bps:
             for ident, frame in sys._current_frames().items():
                 if ident in self._internal:
                     continue
@@ -373,7 +379,7 @@ class TracingMixin(object):
     def _mon_arm(self, code):
         if code in self._mon_lines:
             return True
-        lines = self._bp_lines_for(code)
+        lines = self.breakpoints.lines_for(code)
         if not lines:
             return False
         self._mon_lines[code] = lines
@@ -452,7 +458,7 @@ class TracingMixin(object):
         """A line with a breakpoint runs: apply bdb's effective() rules, maybe stop."""
         file = self.code.canon(frame.f_code.co_filename)
         line = frame.f_lineno
-        by_line = self._bp_by_file.get(file)
+        by_line = self.breakpoints.by_file.get(file)
         bps = list(by_line.get(line, ())) if by_line else []
         chosen = None
         cond_error = None
@@ -487,9 +493,9 @@ class TracingMixin(object):
         if chosen is None:
             return
         if chosen.temp and cond_error is None:
-            self._delete_bp(chosen)
-            self._bp_removed.append(chosen.id)
-            self._breakpoints_changed()
+            self.breakpoints.delete(chosen)
+            self.breakpoints.removed.append(chosen.id)
+            self.breakpoints.changed()
         self._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
 
     def _take_snapshot(self, bp, frame):
