@@ -56,7 +56,7 @@ from qdb_breakpoints import BreakpointTable
 from qdb_channel import Channel
 from qdb_code import ProgramCode
 from qdb_commands import RESUME_COMMANDS, CommandsMixin
-from qdb_children import ChildrenMixin
+from qdb_children import Children
 from qdb_common import _BRIDGE_FILES, _PY312, _CommandError
 from qdb_eval import Evaluator
 from qdb_output import OutputCapture
@@ -77,7 +77,7 @@ for _name, _module in list(sys.modules.items()):
 
 
 
-class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin, ChildrenMixin):
+class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
     """The debugger. All state is per instance (bdb's warning about class state applies)."""
 
     def __init__(self, config, program, boot_globals):
@@ -96,6 +96,7 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin, ChildrenMixin)
 
         self.channel = Channel()
         self.reprs = Reprs()
+        self.children = Children(self)
         self.output = OutputCapture(self.channel, lambda: not self._detached,
                                     self._internal_thread)
         policy = config.get("eval_policy") or "full"
@@ -353,7 +354,7 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin, ChildrenMixin)
         """Last atexit handler: forwards the remaining output, gives fds 1 and 2 back."""
         if os.getpid() != self._pid:
             return
-        self.on_exit(self._exit_code)
+        self.children.on_exit(self._exit_code)
         self._active = False
         if _PY312:
             self._mon_release()

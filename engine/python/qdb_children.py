@@ -117,47 +117,58 @@ def split_python_argv(argv):
     return options, "file", argv[i], list(argv[i + 1:])
 
 
-class ChildrenMixin(object):
-    """The Bridge's following of child processes."""
+class Children(object):
+    """The Bridge's following of child processes: the hooks on exec, spawn and fork, and the
+    start of a forked child's own session. The hooks the program holds point at this object,
+    which a forked child keeps."""
 
-    def _follows(self):
-        return bool(self._config.get("follow")) and bool(self._config.get("channel"))
+    def __init__(self, bridge):
+        self._bridge = bridge
+        self._follow_installed = False
 
-    def _parent_pid(self):
+    def follows(self):
+        bridge = self._bridge
+        return bool(bridge._config.get("follow")) and bool(bridge._config.get("channel"))
+
+    def parent_pid(self):
         """The pid a child of this process names as its parent: this process, or (for a dormant
         forkserver) the session that started it."""
-        if self._config.get("dormant"):
-            return (self._config.get("child") or {}).get("parent")
+        bridge = self._bridge
+        if bridge._config.get("dormant"):
+            return (bridge._config.get("child") or {}).get("parent")
         return os.getpid()
 
-    def _bp_specs(self):
+    def bp_specs(self):
         """The breakpoints as set_break payloads (with their ids), for a child to start with."""
-        if not self._active:
-            return list(self._config.get("breakpoints") or [])
-        return self.breakpoints.specs()
+        bridge = self._bridge
+        if not bridge._active:
+            return list(bridge._config.get("breakpoints") or [])
+        return bridge.breakpoints.specs()
 
     def _child_config(self, kind, target, argv, dormant=False):
+        bridge = self._bridge
         return {
-            "channel": self._config.get("channel"),
-            "token": self._token,
-            "child": {"parent": self._parent_pid()},
+            "channel": bridge._config.get("channel"),
+            "token": bridge._token,
+            "child": {"parent": self.parent_pid()},
             "run": kind,
             "stop_on_entry": False,
-            "eval_policy": self.evaluator.policy,
-            "eval_timeout": self.evaluator.timeout,
-            "breakpoints": self._bp_specs(),
-            "break_on": self._break_on,
-            "skip": list(self.code.skip),
+            "eval_policy": bridge.evaluator.policy,
+            "eval_timeout": bridge.evaluator.timeout,
+            "breakpoints": self.bp_specs(),
+            "break_on": bridge._break_on,
+            "skip": list(bridge.code.skip),
             "follow": True,
-            "bootstrap": self._config.get("bootstrap"),
+            "bootstrap": bridge._config.get("bootstrap"),
             "dormant": dormant,
             "argv": list(argv),
         }
 
-    def _rewrite_exec(self, path, argv):
+    def rewrite_exec(self, path, argv):
         """The command line (and the variable to add to its environment) that runs `argv` under
         the bridge, or None to run it untouched."""
-        if not self._follows() or self._detached or not is_python(path):
+        bridge = self._bridge
+        if not self.follows() or bridge._detached or not is_python(path):
             return None
         try:
             text = [os.fsdecode(a) for a in argv]
@@ -175,7 +186,7 @@ class ChildrenMixin(object):
             dormant = head.startswith(_DORMANT_CODE)
         # The engine's bootstrap (python_engine.ts): it runs the original command line on a
         # Python too old for the bridge.
-        bootstrap = self._config.get("bootstrap")
+        bootstrap = bridge._config.get("bootstrap")
         if not bootstrap:
             return None
         bridge_dir = os.path.dirname(os.path.abspath(__file__))  # the bridge's modules
@@ -185,10 +196,10 @@ class ChildrenMixin(object):
 
     def install_follow(self):
         """Rewrites the command lines of Python children (see the module's docstring)."""
-        if not self._follows() or getattr(self, "_follow_installed", False):
+        if not self.follows() or self._follow_installed:
             return
         self._follow_installed = True
-        bridge = self
+        children = self
 
         def env_list(env, value):
             # _posixsubprocess takes the environment as a list of b"KEY=VALUE".
@@ -206,7 +217,7 @@ class ChildrenMixin(object):
 
         def rewrite(path, argv):
             try:
-                return bridge._rewrite_exec(path, argv)
+                return children.rewrite_exec(path, argv)
             except Exception:
                 return None  # never break the program's own subprocess
 
@@ -241,7 +252,7 @@ class ChildrenMixin(object):
             def hooked(path, argv, *rest, **kws):
                 new = rewrite(path, argv)
                 if replaces:
-                    bridge.before_exec()
+                    children.before_exec()
                 if new is None:
                     return real(path, argv, *rest, **kws)
                 if name == "execv":
@@ -296,23 +307,26 @@ class ChildrenMixin(object):
     def before_exec(self):
         """The process image is about to be replaced: what the program wrote goes out first,
         and the session says how it ends."""
+        bridge = self._bridge
         try:
-            self.output.drain()
+            bridge.output.drain()
         except Exception:
             pass
-        if self._config.get("child"):
-            self._send("exiting", {"exec": True})
+        if bridge._config.get("child"):
+            bridge._send("exiting", {"exec": True})
 
     def on_exit(self, code):
         """The process is ending with `code`: a child's session says so (the tracer cannot wait
         for a process it did not start)."""
-        if self._config.get("child") and os.getpid() == self._pid and self.channel.ok:
-            self._send("exiting", {"code": code})
+        bridge = self._bridge
+        if bridge._config.get("child") and os.getpid() == bridge._pid and bridge.channel.ok:
+            bridge._send("exiting", {"code": code})
 
     def after_fork_in_child(self):
         """A forked child: followed with a fresh state and its own channel, or (not following)
         left untraced, never talking on the parent's channel."""
-        if self._follows() and (self._active or self._config.get("dormant")):
+        bridge = self._bridge
+        if self.follows() and (bridge._active or bridge._config.get("dormant")):
             try:
                 self._become_fork_child()
                 return
@@ -323,57 +337,60 @@ class ChildrenMixin(object):
     def _untrace_in_child(self):
         """A forked child that is not followed: no tracing, and never a word on the parent's
         channel (its copy of the socket is closed; closing a copy does not end the parent's)."""
-        self._active = False
-        self._detached = True
-        self.channel.ok = False
+        bridge = self._bridge
+        bridge._active = False
+        bridge._detached = True
+        bridge.channel.ok = False
         self._close_inherited()
-        self._holding = None
-        self._gate = None
-        self._held = {}
+        bridge._holding = None
+        bridge._gate = None
+        bridge._held = {}
         sys.settrace(None)
         threading.settrace(None)
         if _PY312:
-            self._mon_release()
+            bridge._mon_release()
 
     def _close_inherited(self):
         """Closes this process's copies of the parent's channel and of the reading ends of its
         output pipes: the parent's end of the channel must see its end of file when the parent
         ends, and a pipe nobody else reads must not keep a writer waiting."""
-        self.channel.forget()
-        self.output.close_readers()
+        bridge = self._bridge
+        bridge.channel.forget()
+        bridge.output.close_readers()
 
     def _become_fork_child(self):
         """Starts over as a child session: the same object (every hook the program holds points
         at it), a fresh state, its own channel, the parent's breakpoints."""
-        parent = self._parent_pid()
-        specs = self._bp_specs()
+        bridge = self._bridge
+        parent = self.parent_pid()
+        specs = self.bp_specs()
         self._untrace_in_child()
-        keep = dict((k, self.__dict__[k]) for k in _KEEP_IN_FORK_CHILD if k in self.__dict__)
-        hook = (self.evaluator.hook, self.evaluator.hook_error)
-        real_import = self.breakpoints.real_import
-        config = dict(self._config)
+        keep = dict((k, bridge.__dict__[k]) for k in _KEEP_IN_FORK_CHILD if k in bridge.__dict__)
+        hook = (bridge.evaluator.hook, bridge.evaluator.hook_error)
+        real_import = bridge.breakpoints.real_import
+        config = dict(bridge._config)
         config.update(child={"parent": parent}, dormant=False, stop_on_entry=False,
                       breakpoints=specs)
-        self.__init__(config, self._program, self._boot_globals)
-        self.__dict__.update(keep)
+        bridge.__init__(config, bridge._program, bridge._boot_globals)
+        bridge.__dict__.update(keep)
         # The program's hooks (os._exit, sys.stdin) hold the output capture: the same one, on
         # the child's own channel.
-        self.output.channel = self.channel
-        self.evaluator.hook, self.evaluator.hook_error = hook
+        bridge.output.channel = bridge.channel
+        bridge.evaluator.hook, bridge.evaluator.hook_error = hook
         # The import hook stays installed: it asks the child's table (`current`).
-        self.breakpoints.real_import = real_import
+        bridge.breakpoints.real_import = real_import
         # A dormant parent installed the bridge's hooks already (qdb._main): only the
         # channel and the breakpoints are new.
-        if not self.connect_child():
+        if not bridge.connect_child():
             return
-        self.start(specs)
+        bridge.start(specs)
 
 
 # What a forked child keeps of its parent's bridge: the program's main module, the policy hook,
-# what the bridge's hooks saved of the program's (its signal handlers, its import), and the
-# objects those hooks hold (the output capture).
+# what the bridge's hooks saved of the program's (its signal handlers), and the objects those
+# hooks hold (the output capture, the children's hooks).
 _KEEP_IN_FORK_CHILD = (
     "_main_globals", "_chained_handler",
-    "_orig_signal", "_orig_getsignal", "_thread_tracer", "output",
-    "_follow_installed", "_hooks_installed",
+    "_orig_signal", "_orig_getsignal", "_thread_tracer", "output", "children",
+    "_hooks_installed",
 )

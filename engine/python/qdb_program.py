@@ -30,14 +30,14 @@ def install_hooks(bridge, breakpointhook):
     if getattr(bridge, "_hooks_installed", False):
         return
     bridge._hooks_installed = True
-    bridge.output.hook_exit(bridge._pid, bridge.on_exit)
+    bridge.output.hook_exit(bridge._pid, bridge.children.on_exit)
     bridge.output.watch_stdin()
     import atexit
     atexit.register(bridge.at_exit)  # first registered, so it runs last
-    os.register_at_fork(after_in_child=bridge.after_fork_in_child)
+    os.register_at_fork(after_in_child=bridge.children.after_fork_in_child)
     bridge.install_signal_hooks()
-    bridge.install_follow()
-    bridge.hook_fork()
+    bridge.children.install_follow()
+    bridge.children.hook_fork()
     sys.breakpointhook = breakpointhook
 
     orig_thread_hook = threading.excepthook
