@@ -43,6 +43,7 @@ import programSource from "./qdb_program.py" with { type: "text" };
 import commandsSource from "./qdb_commands.py" with { type: "text" };
 import stopsSource from "./qdb_stops.py" with { type: "text" };
 import locateSource from "./qdb_locate.py" with { type: "text" };
+import hitsSource from "./qdb_hits.py" with { type: "text" };
 import type {
   ChildEngineSession,
   Engine,
@@ -81,6 +82,7 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_commands.py": commandsSource,
   "qdb_stops.py": stopsSource,
   "qdb_locate.py": locateSource,
+  "qdb_hits.py": hitsSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */

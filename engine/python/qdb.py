@@ -26,20 +26,20 @@ Design, briefly (the reasons are next to the code):
   ``print`` events. Before any stop, the pipes are drained under the lock that sends events, so
   output printed before a stop reaches clients before that stop.
 
-The bridge is a package of modules that qdb writes next to each other, each with one job.
-Objects that own their state, composed into the Bridge: qdb_channel.Channel (the socket and the
+The bridge is a package of modules that qdb writes next to each other, each with one job, and
+the Bridge is composed of objects that own their state: qdb_channel.Channel (the socket and the
 lock events go out under), qdb_output.OutputCapture (the program's output and input),
 qdb_eval.Evaluator (running code: the policy, its hook and the deadline), qdb_repr.Reprs (values
 as text), qdb_code.ProgramCode (which code is the program's, and which files a client may read),
-qdb_locate.Locator (lines and functions of files), qdb_requests.Requests (the engine interface's
-primitive requests, by a table) and qdb_inspect.Inspector (frames, values and references of a
-stop). Mixins that still share the Bridge's state: qdb_stops (a thread's stop and its resume),
-qdb_commands (the commands, by a table), qdb_breakpoints (the breakpoint table and the rules of a
-hit), qdb_tracing (the tracing backends), qdb_pause (pause and holding the other threads) and
-qdb_children (child processes). qdb_program runs the program as python would; qdb_threads starts
-the bridge's threads (and reaches running threads on 3.9-3.11); qdb_common holds what they
-share. This module is the Bridge (its channel's reader, start and end) and the API a program may
-call (set_trace).
+qdb_breakpoints.BreakpointTable (the breakpoints, and qdb_locate.Locator to find lines and
+functions), qdb_tracing.Tracing (the tracing backends and stepping: where a thread stops),
+qdb_hits.HitActions (logpoints and snapshots), qdb_pause.Pauser (pause, the signal, holding the
+other threads), qdb_children.Children (child processes), qdb_requests.Requests (the engine
+interface's primitive requests, by a table) and qdb_inspect.Inspector (frames, values and
+references of a stop). The Bridge itself is the session: its channel's reader, its start and
+end (this module), a thread's stop and its resume (qdb_stops) and the commands answered there
+(qdb_commands, by a table). qdb_program runs the program as python would; qdb_threads starts the
+bridge's threads (and reaches running threads on 3.9-3.11); qdb_common holds what they share.
 """
 
 import json
@@ -59,12 +59,13 @@ from qdb_commands import RESUME_COMMANDS, CommandsMixin
 from qdb_children import Children
 from qdb_common import _BRIDGE_FILES, _PY312, _CommandError
 from qdb_eval import Evaluator
+from qdb_hits import HitActions
 from qdb_output import OutputCapture
-from qdb_pause import PauseMixin
+from qdb_pause import Pauser
 from qdb_repr import Reprs
 from qdb_requests import Requests
 from qdb_stops import StopsMixin
-from qdb_tracing import TracingMixin, _Stepper
+from qdb_tracing import Tracing, _Stepper
 
 # Every module of the bridge (they are all imported by now): never traced nor shown.
 for _name, _module in list(sys.modules.items()):
@@ -77,7 +78,7 @@ for _name, _module in list(sys.modules.items()):
 
 
 
-class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
+class Bridge(StopsMixin, CommandsMixin):
     """The debugger. All state is per instance (bdb's warning about class state applies)."""
 
     def __init__(self, config, program, boot_globals):
@@ -100,9 +101,18 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
         self.output = OutputCapture(self.channel, lambda: not self._detached,
                                     self._internal_thread)
         policy = config.get("eval_policy") or "full"
-        self.evaluator = Evaluator(policy, float(config.get("eval_timeout") or 0),
-                                   self._main_ident, self._signal_main, self._internal_thread,
-                                   lambda: self._main_globals)
+        # The stop (qdb_stops, qdb_commands): one thread at a time interacts.
+        self._busy = set()  # idents currently interacting
+        self._interact_lock = threading.Lock()
+        self._pending_id = None  # the command that resumed the program (its stop carries it)
+        self._stop = None
+        self._debugging = {}  # ident -> depth of `debug CODE` it runs (pdb's recursive debugger)
+        self.pauser = Pauser(self)
+        self.tracing = Tracing(self)
+        self.hits = HitActions(self)
+        self.evaluator = Evaluator(
+            policy, float(config.get("eval_timeout") or 0), self._main_ident,
+            self.pauser._signal_main, self._internal_thread, lambda: self._main_globals)
         self.code = ProgramCode(_BRIDGE_FILES, boot_globals, config.get("skip") or [], program,
                                 policy == "full")
         self._send = self.channel.send
@@ -128,9 +138,7 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
         # Each part's own state, where its code is.
         self.breakpoints = BreakpointTable(
             self.code, self.evaluator, self._program_arg, self._program_dir,
-            lambda: self._main_globals, self._send, self._rearm, lambda: self.breakpoints)
-        self._init_tracing()
-        self._init_pause()
+            lambda: self._main_globals, self._send, self.tracing._rearm, lambda: self.breakpoints)
 
 
     # ------------------------------------------------------------------ channel
@@ -170,8 +178,8 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
             return False
 
     def _internal_thread(self):
-        """First call of each bridge thread (started by qdb_threads.start_internal): it is never traced
-        nor stopped in."""
+        """First call of each bridge thread (started by qdb_threads.start_internal): it is never
+        traced nor stopped in."""
         self._internal.add(threading.get_ident())
         sys.settrace(None)
         sys.setprofile(None)
@@ -265,18 +273,18 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
         if added:
             # The core learns them (and their ids) before any client asks.
             self._send("breakpoint_state", self.breakpoints.state(added))
-        self._update_tracing()
+        self.tracing._update_tracing()
         qdb_threads.start_internal(self._reader_loop, "qdb-reader")
 
     def trace_main_before_run(self):
         """Tracing of the main thread for the program's start."""
         ident = threading.get_ident()
         if self._stop_on_entry:
-            self._steppers[ident] = _Stepper(None, None, 0, entry=True)
-            self._stepping.add(ident)
-            sys.settrace(self._step_global)
-        elif not _PY312 and self._needs_line_tracing():
-            sys.settrace(self._bp_global)
+            self.tracing._steppers[ident] = _Stepper(None, None, 0, entry=True)
+            self.tracing._stepping.add(ident)
+            sys.settrace(self.tracing._step_global)
+        elif not _PY312 and self.tracing._needs_line_tracing():
+            sys.settrace(self.tracing._bp_global)
 
     def join_groups(self, names):
         """The session joins groups: the server adds them and sets their rules."""
@@ -287,8 +295,8 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
         if not self._active:
             return
         if not stop:
-            if not _PY312 and threading.get_ident() not in self._steppers:
-                self._retrace_here(frame)
+            if not _PY312 and threading.get_ident() not in self.tracing._steppers:
+                self.tracing._retrace_here(frame)
             return
         while frame is not None and self.code.is_ignored(frame):
             frame = frame.f_back
@@ -317,7 +325,7 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
                 return
             self._detaching = True
         self._active = False
-        self._pause_flag = False
+        self.pauser._pause_flag = False
         # Tracing off everywhere.
         try:
             if hasattr(threading, "settrace_all_threads"):
@@ -326,15 +334,15 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
                 threading.settrace(None)
                 sys.settrace(None)
                 if threading.get_ident() != self._main_ident:
-                    self._sig_detach = True
-                    self._signal_main()
+                    self.pauser._sig_detach = True
+                    self.pauser._signal_main()
         except Exception:
             pass
-        self._steppers.clear()
-        self._stepping.clear()
-        self._trace_cache.clear()
+        self.tracing._steppers.clear()
+        self.tracing._stepping.clear()
+        self.tracing._trace_cache.clear()
         if _PY312:
-            self._mon_release()
+            self.tracing._mon_release()
         if mode == "hard":
             self.output.drain()
             self._send("disabled", {"mode": "hard"}, id_)
@@ -357,7 +365,7 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
         self.children.on_exit(self._exit_code)
         self._active = False
         if _PY312:
-            self._mon_release()
+            self.tracing._mon_release()
         sys.settrace(None)
         threading.settrace(None)
         try:
@@ -365,7 +373,7 @@ class Bridge(StopsMixin, CommandsMixin, TracingMixin, PauseMixin):
         except Exception:
             pass
         if self._exit_sigint:
-            self._orig_signal(signal.SIGINT, signal.SIG_DFL)
+            self.pauser._orig_signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
 
 

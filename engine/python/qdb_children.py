@@ -342,13 +342,13 @@ class Children(object):
         bridge._detached = True
         bridge.channel.ok = False
         self._close_inherited()
-        bridge._holding = None
-        bridge._gate = None
-        bridge._held = {}
+        bridge.pauser._holding = None
+        bridge.pauser._gate = None
+        bridge.pauser._held = {}
         sys.settrace(None)
         threading.settrace(None)
         if _PY312:
-            bridge._mon_release()
+            bridge.tracing._mon_release()
 
     def _close_inherited(self):
         """Closes this process's copies of the parent's channel and of the reading ends of its
@@ -376,6 +376,7 @@ class Children(object):
         # The program's hooks (os._exit, sys.stdin) hold the output capture: the same one, on
         # the child's own channel.
         bridge.output.channel = bridge.channel
+        bridge.pauser.forget_holds()
         bridge.evaluator.hook, bridge.evaluator.hook_error = hook
         # The import hook stays installed: it asks the child's table (`current`).
         bridge.breakpoints.real_import = real_import
@@ -386,11 +387,9 @@ class Children(object):
         bridge.start(specs)
 
 
-# What a forked child keeps of its parent's bridge: the program's main module, the policy hook,
-# what the bridge's hooks saved of the program's (its signal handlers), and the objects those
-# hooks hold (the output capture, the children's hooks).
+# What a forked child keeps of its parent's bridge: the program's main module, and the objects
+# the hooks the program holds point at (the output capture, the children's hooks, the pauser
+# whose signal handler chains the program's own).
 _KEEP_IN_FORK_CHILD = (
-    "_main_globals", "_chained_handler",
-    "_orig_signal", "_orig_getsignal", "_thread_tracer", "output", "children",
-    "_hooks_installed",
+    "_main_globals", "_thread_tracer", "output", "children", "pauser", "_hooks_installed",
 )

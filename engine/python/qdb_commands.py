@@ -58,7 +58,7 @@ class CommandsMixin(object):
 
     def _cmd_pause(self, stop, view, e, p, id_):
         if stop is None:
-            self._request_pause(id_)
+            self.pauser._request_pause(id_)
         else:
             self._send_stopped(stop, id_)  # already stopped: the stop again (qdb's core answers it)
         return None
@@ -75,8 +75,8 @@ class CommandsMixin(object):
             raise _CommandError("payload", 'set_exception_break takes "raised", "uncaught" '
                                 'or "never"')
         self._break_on = p
-        self._trace_cache.clear()
-        self._update_tracing()
+        self.tracing._trace_cache.clear()
+        self.tracing._update_tracing()
         return None
 
     def _cmd_input(self, stop, view, e, p, id_):
@@ -108,8 +108,8 @@ class CommandsMixin(object):
         with self._state_lock:
             self._stopped_mode = False
         self._debugging[ident] = stop.depth + 1
-        self._steppers[ident] = _Stepper(None, None, 0)
-        self._stepping.add(ident)
+        self.tracing._steppers[ident] = _Stepper(None, None, 0)
+        self.tracing._stepping.add(ident)
         # The code runs as the program does: it may stop (this stop stays open meanwhile).
         self._busy.discard(ident)
         import linecache
@@ -120,7 +120,7 @@ class CommandsMixin(object):
         def run():
             # Set inside call_tracing, as pdb's `debug` does: on 3.11 a trace function set
             # before it sees no events.
-            sys.settrace(self._step_global)
+            sys.settrace(self.tracing._step_global)
             try:
                 exec(code, g, l)
             except BaseException as exc:  # what the code raised (SystemExit too) is shown
@@ -132,8 +132,8 @@ class CommandsMixin(object):
             sys.call_tracing(run, ())
         finally:
             sys.settrace(saved_trace)
-            self._steppers.pop(ident, None)
-            self._stepping.discard(ident)
+            self.tracing._steppers.pop(ident, None)
+            self.tracing._stepping.discard(ident)
             self._debugging.pop(ident, None)
             self._busy.add(ident)
             self.evaluator.locals_to_fast(frame, l)
@@ -164,7 +164,7 @@ class CommandsMixin(object):
             thread = p.get("thread")
             p = p.get("line")
             if thread is not None and thread != view.ident:
-                view = stop if thread == stop.ident else self._held.get(thread)
+                view = stop if thread == stop.ident else self.pauser._held.get(thread)
                 if view is None:
                     raise _CommandError("thread", "Thread %s is not stopped: only the thread "
                                         "stopped here (%s, %s) and the threads held by its stop "
@@ -197,7 +197,7 @@ class CommandsMixin(object):
             return stop
         owners = [stop]
         with self._state_lock:
-            owners.extend(self._held.values())
+            owners.extend(self.pauser._held.values())
         for owner in owners:
             for i, (f, _) in enumerate(owner.frames):
                 if f is frame:

@@ -79,7 +79,7 @@ class Inspector(object):
 
     def threads(self, stop):
         internal = self._bridge._internal
-        held = self._bridge._held
+        held = self._bridge.pauser._held
         out = []
         for t in threading.enumerate():
             if t.ident is None or t.ident in internal:
@@ -95,7 +95,7 @@ class Inspector(object):
         # started without `threading` is not among its threads, but stops all the same.
         target = None
         if stop is not None:
-            target = stop if thread == stop.ident else self._bridge._held.get(thread)
+            target = stop if thread == stop.ident else self._bridge.pauser._held.get(thread)
         names = dict((t.ident, t.name) for t in threading.enumerate())
         if target is None and (thread not in names or thread in self._bridge._internal):
             raise InspectError("thread", "No thread %s in the program" % thread)

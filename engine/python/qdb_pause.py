@@ -2,7 +2,8 @@
 thread, SIGUSR2 for the main one), and, while one thread is stopped, holding every other thread at
 its next line (all threads stop together).
 
-A mixin of the Bridge (qdb.py), which holds the state it works on. Standard library only.
+The Pauser owns the pause's flag, the signal's requests and the program's own handler, and the
+hold (the stop that holds, its gate, the held threads). Standard library only.
 """
 
 import signal
@@ -13,11 +14,14 @@ import qdb_threads
 from qdb_common import _PY312, PAUSE_SIGNAL, _Stop
 
 
-class PauseMixin(object):
-    """The Bridge's pause, signals, and holding of the other threads."""
+class Pauser(object):
+    """Pause (a flag, line events turned on, a signal to the main thread), the signal handler
+    that chains the program's own, and the holding of the other threads while one is stopped.
+    Owns the pause's and the hold's state; a forked child keeps it (the signal handler the
+    program holds points at it)."""
 
-    def _init_pause(self):
-        """The pause signal: requests in flight and the program's own handler."""
+    def __init__(self, bridge):
+        self._bridge = bridge
         # Signals.
         self._signal_requests = 0
         self._sig_retrace = False
@@ -25,13 +29,29 @@ class PauseMixin(object):
         self._chained_handler = signal.SIG_DFL
         self._orig_signal = signal.signal
         self._orig_getsignal = signal.getsignal
+        self._pause_flag = False
+        # All threads stop together: while one thread is stopped, the others wait at their next
+        # line on a gate that the stop opens when it ends (see _hold_others).
+        self.forget_holds()
 
+    def forget_holds(self):
+        """No thread is paused, held or about to be (a new session: a forked child's)."""
+        self._pause_flag = False
+        self._signal_requests = 0
+        self._sig_retrace = False
+        self._sig_detach = False
+        self._holding = None  # the _Stop that holds the other threads, or None
+        self._gate = None  # a lock held while `_holding` is set
+        self._held = {}  # ident -> _Stop (reason "held") of a thread waiting at the gate
+        self._held_resume = {}  # ident -> the resume a held thread applies when it goes on
+        self._entering_hold = set()  # idents between the decision to hold and the wait
 
     # ------------------------------------------------------------------ pausing and holding
 
     def _maybe_pause(self, frame):
         """A line event while a pause is asked for or a stop holds the program."""
-        while frame is not None and self.code.is_ignored(frame):
+        bridge = self._bridge
+        while frame is not None and bridge.code.is_ignored(frame):
             frame = frame.f_back
         if frame is None:
             return
@@ -41,10 +61,10 @@ class PauseMixin(object):
         if qdb_threads.starting_internal(threading.get_ident(), frame):
             return
         if self._claim_pause():
-            self._stop_at(frame, "pause")
+            bridge._stop_at(frame, "pause")
 
     def _claim_pause(self):
-        with self._state_lock:
+        with self._bridge._state_lock:
             if not self._pause_flag:
                 return False
             self._pause_flag = False
@@ -57,58 +77,62 @@ class PauseMixin(object):
         to wait while another thread is stopped): on 3.12+ by monitoring every line; on 3.9-3.11
         threads without a trace function get one (see qdb_threads); the main thread by signal.
         On 3.8 only threads that already have a trace function do."""
+        bridge = self._bridge
         if _PY312:
-            if not self._pausing_events:
-                self._pausing_events = True
-                self._mon_line_events(True)
+            if not bridge.tracing._pausing_events:
+                bridge.tracing._pausing_events = True
+                bridge.tracing._mon_line_events(True)
         else:
-            tracer = self._thread_tracer
+            tracer = bridge._thread_tracer
             if tracer is not None and tracer.available:
-                if tracer.set_trace(self._other_threads(), self._bp_global):
-                    self._pause_traced = True
+                if tracer.set_trace(bridge.tracing._other_threads(), bridge.tracing._bp_global):
+                    bridge._pause_traced = True
             for ident, frame in sys._current_frames().items():
-                if ident in self._internal or ident == self._main_ident:
+                if ident in bridge._internal or ident == bridge._main_ident:
                     continue
                 while frame is not None:
-                    if not self.code.is_ignored(frame) and frame.f_trace is None:
-                        frame.f_trace = self._bp_local
+                    if not bridge.code.is_ignored(frame) and frame.f_trace is None:
+                        frame.f_trace = bridge.tracing._bp_local
                     frame = frame.f_back
         if signal_main:
             self._signal_main()
 
     def _disarm_line_events(self):
         """Back to the events that breakpoints and the exception mode need."""
-        if _PY312 and self._pausing_events:
-            self._pausing_events = False
+        bridge = self._bridge
+        if _PY312 and bridge.tracing._pausing_events:
+            bridge.tracing._pausing_events = False
             try:
-                self._mon_line_events(False)
+                bridge.tracing._mon_line_events(False)
             except Exception:
                 pass
-        if self._pause_traced:
-            self._pause_traced = False
-            self._retrace_others(self._bp_global if self._needs_line_tracing() else None)
+        if bridge._pause_traced:
+            bridge._pause_traced = False
+            tracing = bridge.tracing
+            tracing._retrace_others(tracing._bp_global if tracing._needs_line_tracing() else None)
 
     def _hold_others(self, stop):
         """A stop stops the whole program: every other thread waits at its next line of Python
         (one inside a call into native code, such as sleep, I/O or a lock, when it returns) until
         the stop ends. A program with one thread pays nothing."""
+        bridge = self._bridge
         if stop.post_mortem:
             return False
         me = stop.ident
-        if not any(t.ident != me and t.ident not in self._internal
+        if not any(t.ident != me and t.ident not in bridge._internal
                    for t in threading.enumerate()):
             return False
         gate = threading.Lock()
         gate.acquire()
-        with self._state_lock:
+        with bridge._state_lock:
             self._gate = gate
             self._holding = stop
-        self._arm_line_events(signal_main=me != self._main_ident)
+        self._arm_line_events(signal_main=me != bridge._main_ident)
         return True
 
     def _release_others(self, stop):
         """The stop ends: the threads it holds go on (idempotent)."""
-        with self._state_lock:
+        with self._bridge._state_lock:
             if self._holding is not stop or stop is None:
                 return
             self._holding = None
@@ -120,19 +144,21 @@ class PauseMixin(object):
     def _line_events_here(self, frame):
         """This thread sees a line event at its next line of the program's code (on 3.12+
         every line is one while pausing or holding)."""
+        bridge = self._bridge
         if _PY312:
             return
         if sys.gettrace() is None:
-            sys.settrace(self._bp_global)
+            sys.settrace(bridge.tracing._bp_global)
         while frame is not None:
-            if not self.code.is_ignored(frame) and frame.f_trace is None:
-                frame.f_trace = self._bp_local
+            if not bridge.code.is_ignored(frame) and frame.f_trace is None:
+                frame.f_trace = bridge.tracing._bp_local
                 frame.f_trace_lines = True
             frame = frame.f_back
 
     def _owns_bridge_lock(self):
         """Whether this thread holds one of the bridge's own locks."""
-        for lock in (self.channel.lock, self._state_lock, self.breakpoints.lock):
+        bridge = self._bridge
+        for lock in (bridge.channel.lock, bridge._state_lock, bridge.breakpoints.lock):
             owned = getattr(lock, "_is_owned", None)
             if owned is not None and owned():
                 return True
@@ -142,21 +168,22 @@ class PauseMixin(object):
         """Waits at `frame` while another thread's stop holds the program; returns whether it
         waited. The wait is on a plain lock (no Python code runs in a held thread), and a held
         thread told to step starts stepping here when the stop ends."""
+        bridge = self._bridge
         ident = threading.get_ident()
         if ident in self._entering_hold:
             return False  # qdb's own code below, run by this thread (in a signal handler)
-        with self._state_lock:
+        with bridge._state_lock:
             holding, gate = self._holding, self._gate
             if (holding is None or gate is None or ident == holding.ident
-                    or ident in self._internal or ident in self._busy or ident in self._held):
+                    or ident in bridge._internal or ident in bridge._busy or ident in self._held):
                 return False
             self._entering_hold.add(ident)
         try:
             if qdb_threads.starting_internal(ident, frame):
                 return False
-            held = _Stop(ident, self._thread_info(ident)["name"], self.code.frames_from(frame),
+            held = _Stop(ident, bridge._thread_info(ident)["name"], bridge.code.frames_from(frame),
                          "held")
-            with self._state_lock:
+            with bridge._state_lock:
                 if self._gate is not gate:
                     return False  # the stop ended meanwhile
                 self._held[ident] = held
@@ -172,11 +199,11 @@ class PauseMixin(object):
                 except KeyboardInterrupt:
                     continue
         finally:
-            with self._state_lock:
+            with bridge._state_lock:
                 self._held.pop(ident, None)
                 resume = self._held_resume.pop(ident, None)
-        if resume is not None and self._active and held.frames:
-            self._apply_resume(*resume)
+        if resume is not None and bridge._active and held.frames:
+            bridge._apply_resume(*resume)
         return True
 
     # ------------------------------------------------------------------ pause, signals
@@ -184,21 +211,23 @@ class PauseMixin(object):
     def _signal_main(self):
         try:
             self._signal_requests += 1
-            signal.pthread_kill(self._main_ident, PAUSE_SIGNAL)
+            signal.pthread_kill(self._bridge._main_ident, PAUSE_SIGNAL)
         except (OSError, ValueError, AttributeError):
             self._signal_requests = max(0, self._signal_requests - 1)
 
     def _request_pause(self, id_):
-        with self._state_lock:
-            self._pending_id = id_
+        bridge = self._bridge
+        with bridge._state_lock:
+            bridge._pending_id = id_
             self._pause_flag = True
         self._arm_line_events()
 
     def _on_signal(self, signum, frame):
+        bridge = self._bridge
         ours = self._signal_requests > 0
         if ours:
             self._signal_requests -= 1
-        self.evaluator.take_signal()
+        bridge.evaluator.take_signal()
         if self._sig_detach:
             self._sig_detach = False
             sys.settrace(None)
@@ -206,13 +235,13 @@ class PauseMixin(object):
             while f is not None:
                 f.f_trace = None
                 f = f.f_back
-        if self._sig_retrace and self._active:
+        if self._sig_retrace and bridge._active:
             self._sig_retrace = False
             if not _PY312:
-                self._retrace_here(frame)
-        if (self._pause_flag or self._holding is not None) and self._active:
+                bridge.tracing._retrace_here(frame)
+        if (self._pause_flag or self._holding is not None) and bridge._active:
             ident = threading.get_ident()
-            if ident in self._busy:
+            if ident in bridge._busy:
                 pass
             elif self._owns_bridge_lock():
                 # The signal came in the middle of qdb's own code (a logpoint sending its
@@ -225,7 +254,7 @@ class PauseMixin(object):
             handler = self._chained_handler
             if callable(handler):
                 handler(signum, frame)
-            elif handler == signal.SIG_DFL and not self._active:
+            elif handler == signal.SIG_DFL and not bridge._active:
                 pass
 
     def install_signal_hooks(self):

@@ -35,7 +35,7 @@ def install_hooks(bridge, breakpointhook):
     import atexit
     atexit.register(bridge.at_exit)  # first registered, so it runs last
     os.register_at_fork(after_in_child=bridge.children.after_fork_in_child)
-    bridge.install_signal_hooks()
+    bridge.pauser.install_signal_hooks()
     bridge.children.install_follow()
     bridge.children.hook_fork()
     sys.breakpointhook = breakpointhook
@@ -196,5 +196,5 @@ def run(bridge, code, main_mod):
         raise SystemExit(1)
     finally:
         sys.settrace(None)
-        bridge._steppers.pop(threading.get_ident(), None)
-        bridge._stepping.discard(threading.get_ident())
+        bridge.tracing._steppers.pop(threading.get_ident(), None)
+        bridge.tracing._stepping.discard(threading.get_ident())

@@ -65,9 +65,9 @@ class StopsMixin(object):
         nested = self._debugging.get(ident, 0)
         if not self._active or ident in self._internal or ident in self._busy:
             return None
-        if self._holding is not None and not nested:
+        if self.pauser._holding is not None and not nested:
             # Another thread is stopped: this one's stop comes when that one ends.
-            self._hold_here(frame)
+            self.pauser._hold_here(frame)
         self._busy.add(ident)
         try:
             with (_NO_LOCK if nested else self._interact_lock):
@@ -104,13 +104,13 @@ class StopsMixin(object):
 
     def _interact(self, stop, bp, cond_error, return_value):
         # A pause that is still pending would stop again right after this stop: drop it.
-        self._pause_flag = False
+        self.pauser._pause_flag = False
         self.output.drain()
         sid = self._take_pending_id()
         self._stop = stop
         # A stop inside `debug`'s code: the other threads are held by the stop it came from.
-        if not stop.depth and not self._hold_others(stop):
-            self._disarm_line_events()
+        if not stop.depth and not self.pauser._hold_others(stop):
+            self.pauser._disarm_line_events()
         # From now on commands go to this thread's queue: a client may answer the stack below
         # before this thread reaches the loop.
         with self._state_lock:
@@ -160,11 +160,11 @@ class StopsMixin(object):
                     resume = (kind, line)
                     if view.ident != stop.ident:
                         # A held thread steps; this one goes on with the others.
-                        self._held_resume[view.ident] = (view, resume)
+                        self.pauser._held_resume[view.ident] = (view, resume)
                         view, resume = stop, ("continue", None)
             self._stop = None
             self._inspector.reset()
-            self._release_others(stop)
+            self.pauser._release_others(stop)
             # Anything queued after the resume belongs to no stop: answer it as "running".
             while True:
                 try:
@@ -190,8 +190,8 @@ class StopsMixin(object):
         ident = threading.get_ident()
         kind = resume[0]
         if kind == "detach" or not self._active or stop.post_mortem:
-            self._steppers.pop(ident, None)
-            self._stepping.discard(ident)
+            self.tracing._steppers.pop(ident, None)
+            self.tracing._stepping.discard(ident)
             if not self._active:
                 sys.settrace(None)
                 for f, _ in stop.frames:
@@ -201,14 +201,14 @@ class StopsMixin(object):
             f.f_trace_opcodes = False  # A step out that stopped elsewhere first.
         frame = stop.frame
         if kind == "continue":
-            self._steppers.pop(ident, None)
-            self._stepping.discard(ident)
+            self.tracing._steppers.pop(ident, None)
+            self.tracing._stepping.discard(ident)
             if _PY312:
                 sys.settrace(None)
                 for f, _ in stop.frames:
                     f.f_trace = None
             else:
-                self._retrace_here(stop.frames[-1][0])
+                self.tracing._retrace_here(stop.frames[-1][0])
             return
         if kind == "step":
             st = _Stepper(None, None, 0)
@@ -223,11 +223,11 @@ class StopsMixin(object):
                 st = _Stepper(frame.f_back, frame, 0)
         else:  # until
             st = _Stepper(frame, frame, resume[1])
-        self._steppers[ident] = st
-        self._stepping.add(ident)
-        sys.settrace(self._step_global)
+        self.tracing._steppers[ident] = st
+        self.tracing._stepping.add(ident)
+        sys.settrace(self.tracing._step_global)
         for f, _ in stop.frames:
-            f.f_trace = self._step_local
+            f.f_trace = self.tracing._step_local
             f.f_trace_lines = True
 
     def _frame_payload(self, frame, lineno):
