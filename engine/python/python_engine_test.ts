@@ -285,3 +285,35 @@ Deno.test({
     assertEquals((await session.exited).code, 0);
   },
 });
+
+Deno.test({
+  name: "a program's own handler for qdb's pause signal is kept and chained, on every Python",
+  ignore: pythons.length === 0,
+  async fn(t) {
+    // qdb pauses with SIGUSR2: a program that installs its own handler for it sees its handler
+    // (signal.getsignal), and a SIGUSR2 that is not qdb's reaches it.
+    const program = [
+      "import os, signal",
+      "got = []",
+      "old = signal.signal(signal.SIGUSR2, lambda n, f: got.append(n))",
+      "print('before', old == signal.SIG_DFL, callable(signal.getsignal(signal.SIGUSR2)))",
+      "os.kill(os.getpid(), signal.SIGUSR2)",
+      "print('got', got == [signal.SIGUSR2])",
+    ].join("\n");
+    for (const python of pythons) {
+      await t.step(`Python ${python.version}`, async () => {
+        await using session = await pythonEngine.launch({
+          program,
+          run: "code",
+          interpreter: python.path,
+          stopOnEntry: false,
+          // What it raises ends it (no stop waiting for a client): the test fails, never hangs.
+          breakOn: "never",
+        });
+        const events = await collect(session.events);
+        assertEquals(output(events, "<stdout>"), "before True True\ngot True\n");
+        assertEquals((await session.exited).code, 0);
+      });
+    }
+  },
+});

@@ -259,7 +259,7 @@ class Pauser(object):
 
     def install_signal_hooks(self):
         self._orig_signal(PAUSE_SIGNAL, self._on_signal)
-        bridge = self
+        pauser, bridge = self, self._bridge
 
         def qdb_signal(signalnum, handler):
             # The program installing its own handler for our signal: keep ours, chain theirs.
@@ -267,15 +267,15 @@ class Pauser(object):
                 if not (callable(handler) or handler in (signal.SIG_DFL, signal.SIG_IGN)):
                     raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, "
                                     "or a callable object")
-                old = bridge._chained_handler
-                bridge._chained_handler = handler
+                old = pauser._chained_handler
+                pauser._chained_handler = handler
                 return old
-            return bridge._orig_signal(signalnum, handler)
+            return pauser._orig_signal(signalnum, handler)
 
         def qdb_getsignal(signalnum):
             if signalnum == PAUSE_SIGNAL and bridge._active:
-                return bridge._chained_handler
-            return bridge._orig_getsignal(signalnum)
+                return pauser._chained_handler
+            return pauser._orig_getsignal(signalnum)
 
         qdb_signal.__doc__ = signal.signal.__doc__
         qdb_getsignal.__doc__ = signal.getsignal.__doc__
