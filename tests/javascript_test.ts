@@ -1,10 +1,12 @@
 // The JavaScript engine through the real CLI and editors: `qdb run app.js` in pdb's words, a
 // TypeScript program under Deno debugged by its own lines (source maps), an uncaught exception,
-// and `qdb dap` on a JavaScript program with Microsoft's DAP client.
+// `qdb dap` on a JavaScript program with Microsoft's DAP client, and one server with a Python
+// session and a Node one, each debugged by the same terminal client and the Node one by qdb dap.
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { withFiles as inDir } from "./support/files.ts";
-import { QdbProcess } from "./support/processes.ts";
+import { QdbProcess, startServe } from "./support/processes.ts";
 import { adapter } from "./support/dap.ts";
+import { findPythons } from "./support/pythons.ts";
 
 /** A temporary directory with these files, removed after `fn`. */
 const withFiles = (files: Record<string, string>, fn: (dir: string) => Promise<void>) =>
@@ -13,6 +15,8 @@ const withFiles = (files: Record<string, string>, fn: (dir: string) => Promise<v
 const node = await new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" })
   .output().then((out) => out.success, () => false);
 if (!node) console.log("javascript_test: Node tests skipped: no node on the PATH");
+const PYTHON = (await findPythons()).at(-1)?.path;
+const TOKEN = "js-test-token";
 
 const APP = [
   "function visit(items, n) {",
@@ -227,5 +231,74 @@ Deno.test({
       assertMatch(out.out, /\(qdb\) b 8, n > 0\n\*\*\* Eval policy "none" refuses to run code/);
       // Reading values runs no code of the program's: locals are still shown.
       assertMatch(out.out, /\(qdb\) locals\nitems = \[/);
+    }),
+});
+
+Deno.test({
+  name:
+    "one server, a Python session and a Node one: qdb attach debugs each in pdb's words, qdb dap attaches to the Node one",
+  ignore: !node || PYTHON === undefined,
+  fn: () =>
+    withFiles({
+      "app.py": 'x = 6\ny = x * 7\nprint("py", y)\n',
+      "app.js": 'const x = 6;\nconst y = x * 7;\nconsole.log("js", y);\n',
+    }, async (dir) => {
+      await using serve = await startServe(["--token", TOKEN]);
+      const trace = (session: string, ...command: string[]) =>
+        new QdbProcess(
+          [
+            "trace",
+            "--server",
+            serve.tracerUrl,
+            "--token",
+            TOKEN,
+            "--session",
+            session,
+            "--",
+            ...command,
+          ],
+          { cwd: dir },
+        );
+      await using py = trace("py", PYTHON!, "app.py");
+      await using js = trace("js", "node", "app.js");
+      await py.line(/is session/, "stderr");
+      await js.line(/is session/, "stderr");
+      const attach = (session: string, input: string) =>
+        run(["attach", "--server", serve.clientUrl, "--token", TOKEN, session], input, dir);
+
+      // The same terminal client, the same words, each program in its own language.
+      const inPython = await attach("py", "n\nn\np y\nwhere\nc\n");
+      assertMatch(inPython.out, /\(qdb\) p y\n42\n/);
+      assertMatch(inPython.out, /^py 42$/m);
+      assertEquals((await py.exited()).code, 0);
+
+      // The Node session in the terminal, left stopped (qdb attach's q and detach are soft) ...
+      const inNode = await attach("js", "n\nn\np y\nwhere\ndetach\n");
+      assertMatch(inNode.out, /\(qdb\) p y\n42\n/);
+      assertMatch(inNode.out, /^> .*app\.js\(3\)<module>\(\)$/m);
+
+      // ... for qdb dap (VS Code's attach): the same stop, then the editor leaves and, as the
+      // session's only client, lets the program run to its end.
+      const { dc, dir: dapDir } = await adapter();
+      try {
+        await dc.initializeRequest();
+        const [, , stopped] = await Promise.all([
+          dc.waitForEvent("initialized").then(() => dc.configurationDoneRequest()),
+          dc.attachRequest({ server: serve.clientUrl, token: TOKEN, session: "js" } as never),
+          dc.waitForEvent("stopped"),
+        ]);
+        const stack = await dc.stackTraceRequest({ threadId: stopped.body.threadId });
+        assertEquals(stack.body.stackFrames[0]!.line, 3);
+        const y = await dc.evaluateRequest({
+          expression: "y + 0",
+          frameId: stack.body.stackFrames[0]!.id,
+          context: "repl",
+        });
+        assertEquals(y.body.result, "42");
+      } finally {
+        await dc.stop();
+        await Deno.remove(dapDir, { recursive: true });
+      }
+      assertEquals((await js.exited()).code, 0);
     }),
 });
