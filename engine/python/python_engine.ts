@@ -44,6 +44,7 @@ import commandsSource from "./qdb_commands.py" with { type: "text" };
 import stopsSource from "./qdb_stops.py" with { type: "text" };
 import locateSource from "./qdb_locate.py" with { type: "text" };
 import hitsSource from "./qdb_hits.py" with { type: "text" };
+import compileSource from "./qdb_compile.py" with { type: "text" };
 import type {
   ChildEngineSession,
   Engine,
@@ -83,6 +84,7 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_stops.py": stopsSource,
   "qdb_locate.py": locateSource,
   "qdb_hits.py": hitsSource,
+  "qdb_compile.py": compileSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */

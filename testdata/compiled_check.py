@@ -1,0 +1,226 @@
+# Checks of qdb_compile (breakpoints compiled into the code), run by
+# engine/python/compiled_test.ts on every Python: prints one JSON object of results.
+import asyncio
+import functools
+import json
+import os
+import sys
+import traceback
+
+sys.path.insert(0, sys.argv[1])
+import qdb_compile  # noqa: E402
+from qdb_compile import CannotCompile, CompiledBreakpoints  # noqa: E402
+
+hits = []
+
+
+def hit(hook_id, frame):
+    hits.append((hook_id, frame.f_code.co_name, frame.f_lineno, dict(frame.f_locals)))
+
+
+bps = CompiledBreakpoints(hit)
+bps.install_hook()
+results = {}
+
+
+def line_of(func, text):
+    import inspect
+    lines, first = inspect.getsourcelines(func)
+    for i, line in enumerate(lines):
+        if text in line:
+            return first + i
+    raise AssertionError(text)
+
+
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i  # @work
+    return total
+
+
+def check(name, fn):
+    del hits[:]
+    try:
+        results[name] = fn()
+    except Exception:
+        results[name] = "FAILED: " + traceback.format_exc()
+
+
+def plain():
+    line = line_of(work, "# @work")
+    original = work.__code__
+    bps.add(1, original, line)
+    value = work(3)
+    swapped = work.__code__ is not original
+    bps.remove(1)
+    return {"value": value, "hits": [(h[0], h[1], h[2], h[3]["i"]) for h in hits],
+            "line": line, "swapped": swapped, "restored": work.__code__ is original,
+            "after": work(3), "hits_after": len(hits)}
+
+
+def conditional():
+    line = line_of(work, "# @work")
+    bps.add(2, work.__code__, line, cond="i == 2")
+    work(5)
+    bps.remove(2)
+    return [h[3]["i"] for h in hits]
+
+
+class Base(object):
+    def greet(self):
+        return "base"
+
+
+class Child(Base):
+    def greet(self):
+        word = super().greet()  # @method
+        return word + "!"
+
+
+def method():
+    line = line_of(Child.greet, "# @method")
+    bps.add(3, Child.greet.__code__, line)
+    value = Child().greet()
+    bps.remove(3)
+    return {"value": value, "hits": [(h[1], h[2]) for h in hits],
+            "freevars": list(Child.greet.__code__.co_freevars)}
+
+
+def make_counter():
+    count = [0]
+
+    def bump(step):
+        count[0] += step  # @closure
+        return count[0]
+    return bump
+
+
+def closure():
+    bump = make_counter()
+    line = line_of(bump, "# @closure")
+    bps.add(4, bump.__code__, line)
+    values = [bump(1), bump(2)]
+    bps.remove(4)
+    return {"values": values, "hits": [h[3]["step"] for h in hits]}
+
+
+def deco(f):
+    @functools.wraps(f)
+    def wrapper(*args):
+        return f(*args)
+    return wrapper
+
+
+@deco
+def decorated(x):
+    y = x * 2  # @decorated
+    return y
+
+
+def decorated_fn():
+    inner = decorated.__wrapped__
+    line = line_of(inner, "# @decorated")
+    bps.add(5, inner.__code__, line)
+    value = decorated(21)
+    bps.remove(5)
+    return {"value": value, "hits": [(h[1], h[3]["x"]) for h in hits]}
+
+
+def gen(n):
+    for i in range(n):
+        yield i * 10  # @gen
+
+
+async def coro(n):
+    await asyncio.sleep(0)
+    return n + 1  # @coro
+
+
+def generators():
+    bps.add(6, gen.__code__, line_of(gen, "# @gen"))
+    values = list(gen(3))
+    bps.remove(6)
+    gen_hits = [h[3]["i"] for h in hits]
+    del hits[:]
+    bps.add(7, coro.__code__, line_of(coro, "# @coro"))
+    value = asyncio.run(coro(41))
+    bps.remove(7)
+    return {"gen": values, "gen_hits": gen_hits, "coro": value,
+            "coro_hits": [h[3]["n"] for h in hits]}
+
+
+def recursive_fn(n):
+    if n == 0:  # @recursive
+        return 0
+    return n + recursive_fn(n - 1)
+
+
+def recursive():
+    bps.add(8, recursive_fn.__code__, line_of(recursive_fn, "# @recursive"))
+    value = recursive_fn(3)
+    bps.remove(8)
+    return {"value": value, "hits": [h[3]["n"] for h in hits]}
+
+
+def changed_file():
+    # The source given is not the loaded code's: refused, nothing swapped.
+    code = work.__code__
+    import linecache
+    source = "".join(linecache.getlines(code.co_filename)).replace(
+        "total += i  # @work", "total += i * 2  # @work")
+    try:
+        bps.add(9, code, line_of(work, "# @work"), source=source)
+        return "compiled"
+    except CannotCompile as exc:
+        return {"refused": str(exc), "unchanged": work.__code__ is code}
+
+
+def not_a_statement():
+    try:
+        bps.add(10, work.__code__, line_of(work, "def work"))
+        return "compiled"
+    except CannotCompile as exc:
+        return str(exc)
+
+
+def traceback_unchanged():
+    line = line_of(boom, "# @boom")
+    bps.add(11, boom.__code__, line)
+    try:
+        boom()
+    except ZeroDivisionError:
+        tb = traceback.format_exc()
+    bps.remove(11)
+    return {"names": [l.strip().split(", in ")[-1] for l in tb.splitlines()
+                      if l.strip().startswith("File")],
+            "line": ("line %d" % (line + 1)) in tb, "qualname": getattr(
+                boom.__code__, "co_qualname", "boom")}
+
+
+def boom():
+    x = 1  # @boom
+    return x / 0
+
+
+def churn():
+    # Set and cleared 1,000 times: the original code back, nothing left behind.
+    code = work.__code__
+    line = line_of(work, "# @work")
+    for k in range(1000):
+        bps.add(100 + k, code, line)
+        bps.remove(100 + k)
+    return {"restored": work.__code__ is code, "swapped": len(bps._swapped)}
+
+
+for name, fn in [("plain", plain), ("conditional", conditional), ("method", method),
+                 ("closure", closure), ("decorated", decorated_fn),
+                 ("generators", generators), ("recursive", recursive),
+                 ("changed_file", changed_file), ("not_a_statement", not_a_statement),
+                 ("traceback", traceback_unchanged), ("churn", churn)]:
+    check(name, fn)
+bps.uninstall_hook()
+results["hook_gone"] = not hasattr(__builtins__ if isinstance(__builtins__, dict) is False
+                                   else object(), qdb_compile.HOOK_NAME) and \
+    qdb_compile.HOOK_NAME not in dir(__import__("builtins"))
+print(json.dumps(results))
