@@ -99,10 +99,19 @@ def make_counter():
 def closure():
     bump = make_counter()
     line = line_of(bump, "# @closure")
+    maker = make_counter.__code__
     bps.add(4, bump.__code__, line)
     values = [bump(1), bump(2)]
+    # A closure made while the breakpoint is in has it too.
+    later = make_counter()
+    values.append(later(5))
     bps.remove(4)
-    return {"values": values, "hits": [h[3]["step"] for h in hits]}
+    # Taken back everywhere: the maker's code, the closures' (the one made meanwhile too).
+    values.append(later(1))
+    values.append(make_counter()(7))
+    return {"values": values, "hits": [h[3]["step"] for h in hits],
+            "maker_restored": make_counter.__code__ is maker,
+            "closures_restored": bump.__code__ is later.__code__}
 
 
 def deco(f):

@@ -40,7 +40,13 @@ Deno.test({
           hits: [["greet", r.method.hits[0][1]]],
           freevars: ["__class__"],
         });
-        assertEquals(r.closure, { values: [1, 3], hits: [1, 2] });
+        // Closures made while it is in have it too; removed, it is gone from all of them.
+        assertEquals(r.closure, {
+          values: [1, 3, 5, 6, 7],
+          hits: [1, 2, 5],
+          maker_restored: true,
+          closures_restored: true,
+        });
         assertEquals(r.decorated, { value: 42, hits: [["decorated", 21]] });
         assertEquals(r.generators, {
           gen: [0, 10, 20],

@@ -20,8 +20,11 @@ function. How, and why this way:
 - The call is ``__qdb_bp__(ID)``, a name the bridge puts in ``builtins`` (so no module's globals
   change); a condition is compiled in place: ``if COND: __qdb_bp__(ID)``, so a false condition
   costs what it computes.
-- Every function object that shares the code object gets the new one (``gc.get_referrers``);
-  removing the breakpoint puts the original back on each.
+- Every function object that shares the code object gets the new one (``gc.get_referrers``),
+  and so do the functions that make it as a closure, found by its qualified name (their code,
+  with the new one among its constants): closures made later have the breakpoint too (not yet
+  for a closure made by a closure: its maker is found by no name). Removing it puts the
+  original back on each, closures made meanwhile included.
 
 Standard library only.
 """
@@ -217,13 +220,48 @@ def functions_of(code):
             if isinstance(f, types.FunctionType) and f.__code__ is code]
 
 
+def _makers(code, functions):
+    """The functions that make `code` as a closure: found by the qualified name of a function
+    made from it (``outer.<locals>.inner``) in its module, holding `code` among its constants.
+    (Code objects are not tracked by the garbage collector: they cannot be found as referrers.)"""
+    found = []
+    for f in functions:
+        qualname = getattr(f, "__qualname__", "")
+        if ".<locals>." not in qualname:
+            continue
+        outer_name = qualname.rsplit(".<locals>.", 1)[0]
+        if ".<locals>." in outer_name:
+            continue  # a closure's maker is itself a closure: only its own maker knows it
+        obj = sys.modules.get(getattr(f, "__module__", None) or "")
+        for part in outer_name.split("."):
+            obj = getattr(obj, part, None) if obj is not None else None
+        obj = getattr(obj, "__func__", obj)
+        if (isinstance(obj, types.FunctionType) and obj not in found
+                and any(k is code for k in obj.__code__.co_consts)):
+            found.append(obj)
+    return found
+
+
+def _swap_makers(code, hooked, functions, swaps):
+    """The functions that make closures of `code` make them of `hooked` from now on: their own
+    code with `hooked` in its constants. Each swap is recorded in `swaps` as (function, its
+    original code)."""
+    for maker in _makers(code, functions):
+        outer = maker.__code__
+        consts = tuple(hooked if k is code else k for k in outer.co_consts)
+        replaced = outer.replace(co_consts=consts)
+        for f in functions_of(outer):
+            swaps.append((f, outer))
+            f.__code__ = replaced
+
+
 class CompiledBreakpoints(object):
     """Breakpoints compiled into functions: set, and taken back. `hit(hook_id, frame)` is
     called at each hit (in the thread that hit it, from the hook's own frame)."""
 
     def __init__(self, hit):
         self._hit = hit
-        self._swapped = {}  # hook id -> (original code, hooked code, [functions])
+        self._swapped = {}  # hook id -> [(function, its code before)], in the order swapped
         self._verified = {}  # code -> the source it was checked against
 
     def install_hook(self):
@@ -247,9 +285,13 @@ class CompiledBreakpoints(object):
             raise CannotCompile("no function runs %s (module or class code, or exec'd)"
                                 % code.co_name)
         hooked = compile_with_hook(code, line, hook_id, cond, source, self._verified)
+        swaps = [(f, code) for f in functions]
         for f in functions:
             f.__code__ = hooked
-        self._swapped[hook_id] = (code, hooked, functions)
+        # Closures made from now on get the breakpoint too.
+        _swap_makers(code, hooked, functions, swaps)
+        makes = len(swaps) > len(functions)
+        self._swapped[hook_id] = (swaps, code, hooked, makes)
         return functions
 
     def remove(self, hook_id):
@@ -257,7 +299,10 @@ class CompiledBreakpoints(object):
         entry = self._swapped.pop(hook_id, None)
         if entry is None:
             return
-        original, hooked, functions = entry
-        for f in functions:
-            if f.__code__ is hooked:
-                f.__code__ = original
+        swaps, code, hooked, makes = entry
+        for f, original in reversed(swaps):
+            f.__code__ = original
+        if makes:
+            # Closures made while the breakpoint was in: the original code back on them too.
+            for f in functions_of(hooked):
+                f.__code__ = code
