@@ -187,8 +187,12 @@ export class DebugCore {
     }
     const name = command.e;
     let args: unknown;
+    // The editor's breakpoints for a file are the core's table: read by their own schema.
+    let forFile: Infer<typeof COMMANDS.set_breakpoints.payload> | undefined;
     try {
-      args = COMMANDS[name].payload.check(command.p, "payload") ?? {};
+      if (name === "set_breakpoints") {
+        forFile = COMMANDS.set_breakpoints.payload.check(command.p, "payload");
+      } else args = COMMANDS[name].payload.check(command.p, "payload") ?? {};
     } catch (error) {
       const text = error instanceof SchemaError ? error.message : String(error);
       return this.#fail(name, command.id, "payload", text);
@@ -196,9 +200,8 @@ export class DebugCore {
     if (this.#ended) {
       return this.#fail(name, command.id, "tracer", "The program has ended");
     }
-    if (name === "set_breakpoints") {
-      // Checked just above; read again with its own schema, typed.
-      const p = COMMANDS.set_breakpoints.payload.check(command.p, "payload");
+    if (forFile !== undefined) {
+      const p = forFile;
       this.#work.push({
         kind: "local",
         run: () =>

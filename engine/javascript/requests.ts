@@ -20,7 +20,7 @@ import {
   scriptParsed,
   scriptSource,
 } from "./cdp_types.ts";
-import { readSourceMap, SourceMap } from "./sourcemap.ts";
+import { pathOrUrl, readSourceMap, SourceMap } from "./sourcemap.ts";
 import {
   array,
   boolean,
@@ -83,16 +83,6 @@ export interface RequestContext {
 
 const MAX_PAGE = 1000;
 const REFUSED = 'Eval policy "none" refuses to run code';
-
-/** A script's path from its URL (`file:///a/b.js` -> `/a/b.js`); other URLs as they are. */
-export function pathOf(url: string): string {
-  if (!url.startsWith("file://")) return url;
-  try {
-    return decodeURIComponent(new URL(url).pathname);
-  } catch {
-    return url;
-  }
-}
 
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -162,7 +152,7 @@ export class JsRequests {
     const url = params?.url ?? "";
     if (!params || !url) return [];
     const scriptId = params.scriptId;
-    this.#scripts.set(scriptId, pathOf(url));
+    this.#scripts.set(scriptId, pathOrUrl(url));
     const mapUrl = params.sourceMapURL ?? "";
     if (!mapUrl) return [];
     const json = await readSourceMap(mapUrl, url);
@@ -395,7 +385,7 @@ export class JsRequests {
       const place = this.#maps.has(scriptId)
         ? this.original(scriptId, frame.location.lineNumber + 1)
         : {
-          path: pathOf(frame.url || this.#scripts.get(scriptId) || ""),
+          path: pathOrUrl(frame.url || this.#scripts.get(scriptId) || ""),
           line: frame.location.lineNumber + 1,
         };
       const text = this.#maps.has(scriptId)

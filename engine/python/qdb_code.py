@@ -148,9 +148,3 @@ class ProgramCode(object):
             if path.startswith(root.rstrip(os.sep) + os.sep):
                 return True
         return False
-
-    def forget(self):
-        """Drops what was decided (the skip list or the loaded code changed)."""
-        self._canon.clear()
-        self._own_lines.clear()
-        self._ignored.clear()
