@@ -171,3 +171,25 @@ scenario(
   },
   { args: ["--crash"] },
 );
+
+Deno.test({
+  name:
+    "JavaScript scenario: input reaches the program's stdin; a payload that is not text is refused, not its end",
+  ignore: !node,
+  fn: () =>
+    withFiles({
+      "reader.js": 'let data = "";\nprocess.stdin.on("data", (d) => data += d);\n' +
+        'process.stdin.on("end", () => console.log("read", JSON.stringify(data)));\n',
+    }, async (dir) => {
+      await using s = await backend.open("node", `${dir}/reader.js`, { cwd: dir, stdin: "piped" });
+      await stopped(s, "entry");
+      const refused = s.send("input", { eof: false });
+      const error = await s.expect("error", (_p, m) => m.id === refused);
+      assertEquals(error.p.type, "payload");
+      s.send("input", "hi\n");
+      s.send("continue");
+      s.send("input", { eof: true });
+      assertEquals((await s.exited).code, 0);
+      assertEquals(s.stdout(), 'read "hi\\n"\n');
+    }),
+});
