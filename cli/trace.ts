@@ -90,6 +90,12 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
     type: "boolean",
     help: "Do not follow child processes (multiprocessing, subprocess, fork): they run untraced",
   },
+  {
+    name: "traced-breakpoints",
+    type: "boolean",
+    help:
+      "Python: look for breakpoints with a trace function, as pdb does, instead of compiling them into the code of the function that holds them (the default; slower)",
+  },
 ];
 
 /**
@@ -177,6 +183,7 @@ export function launchOptions(invocation: Invocation): LaunchOptions & { engine:
     breakOn: choice(values, "break-on", ["raised", "uncaught", "never"], "uncaught"),
     skip: list(values, "skip"),
     followChildren: values["no-subprocess"] !== true,
+    ...(values["traced-breakpoints"] === true ? { breakpointMode: "traced" as const } : {}),
     ...(interpreter ? { interpreter } : {}),
     ...(runtimeArgs.length > 0 ? { runtimeArgs } : {}),
   };

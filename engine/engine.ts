@@ -39,6 +39,12 @@ export interface LaunchOptions {
   evalTimeout?: number;
   /** Breakpoints to set before the program starts, as `file:line` or `function`. */
   breakpoints?: string[];
+  /**
+   * How line breakpoints run, where the engine has the choice: `compiled` (default) into the
+   * code of the function that holds them (Python: no trace function while only they are set),
+   * or `traced` (a trace function looks for them: the fallback, forced).
+   */
+  breakpointMode?: "compiled" | "traced";
   /** When to stop on exceptions. Default `uncaught`. */
   breakOn?: "raised" | "uncaught" | "never";
   /** Module or file patterns never stopped in and hidden from stacks. */

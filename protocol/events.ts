@@ -107,6 +107,8 @@ export const breakpointSchema = object({
   snapshot: boolean(),
   max: integer({ min: 1 }),
   rule: string(),
+  // Python: why it is looked for by a trace function instead of compiled into the code.
+  traced: string(),
 });
 
 /** One watched expression and its current value (or the exception it raised). */

@@ -14,11 +14,20 @@ from qdb_compile import CannotCompile, CompiledBreakpoints  # noqa: E402
 hits = []
 
 
-def hit(hook_id, frame):
-    hits.append((hook_id, frame.f_code.co_name, frame.f_lineno, dict(frame.f_locals)))
+lines = {}  # hook id -> its line (the hook's own frame line is the function's first)
 
 
-bps = CompiledBreakpoints(hit)
+def hit(hook_id, frame, raised):
+    hits.append((hook_id, frame.f_code.co_name, lines.get(hook_id), dict(frame.f_locals)))
+
+
+class Table(CompiledBreakpoints):
+    def add(self, hook_id, code, line, *args, **kwargs):
+        lines[hook_id] = line
+        return CompiledBreakpoints.add(self, hook_id, code, line, *args, **kwargs)
+
+
+bps = Table(hit)
 bps.install_hook()
 results = {}
 
@@ -186,11 +195,36 @@ def changed_file():
 
 
 def not_a_statement():
-    try:
-        bps.add(10, work.__code__, line_of(work, "def work"))
-        return "compiled"
-    except CannotCompile as exc:
-        return str(exc)
+    out = []
+    # The def line (the hook's own line), and a loop's header (it runs at each pass).
+    for text in ("def work", "for i in range"):
+        try:
+            bps.add(10, work.__code__, line_of(work, text))
+            out.append("compiled")
+        except CannotCompile as exc:
+            out.append(str(exc))
+    return out
+
+
+def miss_counts():
+    # A false compiled condition is counted, not called; one that raises calls the hook.
+    line = line_of(work, "# @work")
+    bps.add(12, work.__code__, line, cond="i > 2")
+    work(5)
+    counted = bps.take_misses(12)
+    bps.remove(12)
+    true_hits = [h[3]["i"] for h in hits]
+    bps.add(13, work.__code__, line, cond="i / 0")
+    raised = []
+    real = bps._hit
+    bps._hit = lambda hook_id, frame, r: raised.append(r)
+    bps.install_hook()
+    value = work(2)
+    bps._hit = real
+    bps.install_hook()
+    bps.remove(13)
+    return {"misses": counted, "hits": true_hits, "raised": raised,
+            "value": value}
 
 
 def traceback_unchanged():
@@ -226,6 +260,7 @@ for name, fn in [("plain", plain), ("conditional", conditional), ("method", meth
                  ("closure", closure), ("decorated", decorated_fn),
                  ("generators", generators), ("recursive", recursive),
                  ("changed_file", changed_file), ("not_a_statement", not_a_statement),
+                 ("misses", miss_counts),
                  ("traceback", traceback_unchanged), ("churn", churn)]:
     check(name, fn)
 bps.uninstall_hook()

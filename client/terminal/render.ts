@@ -193,6 +193,7 @@ export function formatBreakpoint(bp: Breakpoint, cwd: string | undefined): strin
   if (bp.ignore > 0) extras.push(`ignore next ${bp.ignore} hit${bp.ignore === 1 ? "" : "s"}`);
   if (bp.snapshot) extras.push(`at most ${bp.max ?? 1} snapshot${bp.max === 1 ? "" : "s"}`);
   if (bp.rule) extras.push(`group rule ${bp.rule}`);
+  if (bp.traced) extras.push(`traced, not compiled: ${bp.traced}`);
   const tail = extras.length ? `  (${extras.join(", ")})` : "";
   return `${kind} ${bp.id} at ${displayPath(bp.file, cwd)}:${bp.line}${tail}`;
 }

@@ -57,7 +57,11 @@ Deno.test({
         assertEquals(r.recursive, { value: 6, hits: [3, 2, 1, 0] });
         assertMatch(r.changed_file.refused, /not what was loaded/);
         assertEquals(r.changed_file.unchanged, true);
-        assertMatch(r.not_a_statement, /starts no statement/);
+        assertMatch(r.not_a_statement[0], /is work's first line/);
+        assertMatch(r.not_a_statement[1], /loop's or a with's header/);
+        // A false condition is counted (3 of 5 passes), not called; one that raises calls the
+        // hook (with raised) and never reaches the program.
+        assertEquals(r.misses, { misses: 3, hits: [3, 4], raised: [true, true], value: 1 });
         // The program's traceback shows its own frames, lines and names, not the hook.
         assertEquals(r.traceback, {
           names: ["traceback_unchanged", "boom"],

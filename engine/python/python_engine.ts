@@ -45,6 +45,8 @@ import stopsSource from "./qdb_stops.py" with { type: "text" };
 import locateSource from "./qdb_locate.py" with { type: "text" };
 import hitsSource from "./qdb_hits.py" with { type: "text" };
 import compileSource from "./qdb_compile.py" with { type: "text" };
+import sitesSource from "./qdb_sites.py" with { type: "text" };
+import monitoringSource from "./qdb_monitoring.py" with { type: "text" };
 import type {
   ChildEngineSession,
   Engine,
@@ -85,6 +87,8 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_locate.py": locateSource,
   "qdb_hits.py": hitsSource,
   "qdb_compile.py": compileSource,
+  "qdb_sites.py": sitesSource,
+  "qdb_monitoring.py": monitoringSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */
@@ -259,6 +263,7 @@ async function launchPython(options: LaunchOptions, noticeMs: number): Promise<E
       break_on: options.breakOn ?? "uncaught",
       skip: options.skip ?? [],
       follow: options.followChildren ?? false,
+      compiled_breakpoints: options.breakpointMode !== "traced",
       bootstrap: BOOTSTRAP,
     };
     const stdin = options.stdin ?? "inherit";

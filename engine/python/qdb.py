@@ -138,7 +138,10 @@ class Bridge(StopsMixin, CommandsMixin):
         # Each part's own state, where its code is.
         self.breakpoints = BreakpointTable(
             self.code, self.evaluator, self._program_arg, self._program_dir,
-            lambda: self._main_globals, self._send, self.tracing._rearm, lambda: self.breakpoints)
+            lambda: self._main_globals, self._send, self.tracing._rearm, lambda: self.breakpoints,
+            hit=self.tracing._on_compiled_hit,
+            compiled=config.get("compiled_breakpoints", True) is not False,
+            inline_ok=lambda: self._break_on != "raised")
 
 
     # ------------------------------------------------------------------ channel
@@ -343,6 +346,12 @@ class Bridge(StopsMixin, CommandsMixin):
         self.tracing._trace_cache.clear()
         if _PY312:
             self.tracing._mon_release()
+        try:
+            # Every function gets its own code back.
+            with self.breakpoints.lock:
+                self.breakpoints.sites.remove_all()
+        except Exception:
+            pass
         if mode == "hard":
             self.output.drain()
             self._send("disabled", {"mode": "hard"}, id_)

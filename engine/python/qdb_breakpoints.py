@@ -9,20 +9,21 @@ on imports that binds them, and the breakpoint lines of each code object; the tr
 
 import builtins
 import os
-import re
 import sys
 import threading
 
 from qdb_common import _CommandError
 from qdb_eval import _PolicyRefused
+from qdb_hits import _hit_test, _log_parts
 from qdb_locate import Locator
 from qdb_repr import _exc_line
+from qdb_sites import CompiledSites, inline_condition
 
 class _Breakpoint(object):
     __slots__ = ("id", "file", "line", "temp", "cond", "func", "enabled", "ignore", "hits",
                  "compiled", "pending", "hit_condition", "hit_test", "log", "cond_hits",
                  "log_parts", "log_code", "snapshot", "max", "snaps", "snap_window",
-                 "snap_in_window")
+                 "snap_in_window", "inline_text")
 
     def payload(self):
         out = {
@@ -42,60 +43,11 @@ class _Breakpoint(object):
         return out
 
 
-_HIT_CONDITION = re.compile(r"^\s*(>=|>|==|=|<=|<|%)?\s*(\d+)\s*$")
-
-
-def _hit_test(text):
-    """The test of a hit condition (`>= 5`, `% 10`, a bare `5` as `>= 5`), or None for none."""
-    if text is None:
-        return None
-    m = _HIT_CONDITION.match(text) if isinstance(text, str) else None
-    if m is None:
-        raise _CommandError("payload", 'hit_condition must be an operator (>=, >, ==, <, <=, %%) '
-                            'and a count, such as ">= 5", got %r' % (text,))
-    op, n = m.group(1) or ">=", int(m.group(2))
-    return {
-        ">=": lambda h: h >= n, ">": lambda h: h > n, "==": lambda h: h == n,
-        "=": lambda h: h == n, "<=": lambda h: h <= n, "<": lambda h: h < n,
-        "%": lambda h: n > 0 and h % n == 0,
-    }[op]
-
-
-def _log_parts(text):
-    """A logpoint message as (literal, expression) pairs: `{expr}` parts, `{{` and `}}` for
-    braces; braces inside an expression nest (a dict display)."""
-    parts = []
-    literal = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in "{}" and text.startswith(c * 2, i):
-            literal.append(c)
-            i += 2
-            continue
-        if c != "{":
-            literal.append(c)
-            i += 1
-            continue
-        depth, j = 1, i + 1
-        while j < n and depth:
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
-            j += 1
-        if depth:
-            literal.append(text[i:])
-            break
-        parts.append(("".join(literal), text[i + 1:j - 1]))
-        literal = []
-        i = j
-    parts.append(("".join(literal), None))
-    return parts
-
-
 class BreakpointTable(object):
     """The breakpoints of a session: where they are, and what changes them."""
 
     def __init__(self, code, evaluator, program_arg, program_dir, main_globals, send, changed,
-                 current):
+                 current, hit=None, compiled=True, inline_ok=None):
         self.code = code  # which code is the program's (qdb_code.ProgramCode)
         self.evaluator = evaluator  # the policy conditions and logpoints are held to
         self._program_arg = program_arg  # the main file as the user named it
@@ -115,21 +67,38 @@ class BreakpointTable(object):
         self.lock = threading.RLock()
         self.locator = Locator(code, program_dir)
         self._code_lines = {}  # code -> frozenset of breakpoint lines (or None)
+        # Lines with enabled breakpoints, compiled into the code where they can be (qdb_sites):
+        # `hit(hook_id, frame, raised)` is called at their hits. Without `hit`, all are traced.
+        self.sites = CompiledSites(code, hit, compiled and hit is not None)
+        self._inline_ok = inline_ok or (lambda: True)  # may a condition be compiled in place?
 
     def lines_for(self, code):
-        """The breakpoint lines inside `code` itself (not nested code), or None."""
+        """The breakpoint lines inside `code` itself (not nested code) that a trace function
+        must stop at (those not compiled into it), or None."""
         try:
             return self._code_lines[code]
         except KeyError:
             pass
         r = None
-        by_line = self.by_file.get(self.code.canon(code.co_filename))
+        file = self.code.canon(code.co_filename)
+        by_line = self.by_file.get(file)
         if by_line:
             hit = self.code.own_lines(code).intersection(by_line)
+            sites = self.sites
+            hit = [line for line in hit if sites.traced(file, line, code)
+                   and not sites.is_hook_line(code, line)]
             if hit:
                 r = frozenset(hit)
         self._code_lines[code] = r
         return r
+
+    def needs_tracing(self):
+        """Whether a trace function (or sys.monitoring's events) must look for breakpoints:
+        some are traced (not compiled, or compiled but running in old frames, or waiting for
+        their function to be defined)."""
+        if not self.sites.enabled:
+            return bool(self.bps)
+        return self.sites.needs_tracing()
 
     def parse_spec(self, spec):
         """`--break` specs, as pdb's `b`: [FILE:]LINE or [FILE:]FUNCTION, then `, CONDITION`."""
@@ -318,6 +287,7 @@ class BreakpointTable(object):
         bp.snaps = 0
         bp.snap_window = 0.0
         bp.snap_in_window = 0
+        bp.inline_text = None
         return bp
 
     def _add_pending(self, func, cond, p):
@@ -434,9 +404,59 @@ class BreakpointTable(object):
         self.changed()
 
     def changed(self):
-        """Invalidates every per-code decision and re-arms the tracing backend."""
+        """The breakpoints changed: they are compiled into the code again where they can be,
+        every per-code decision is invalidated and the tracing backend re-armed."""
+        with self.lock:
+            wanted = {}
+            inline_ok = self._inline_ok()
+            for file, by_line in self.by_file.items():
+                for line, bps in by_line.items():
+                    on = [b for b in bps if b.enabled]
+                    if on:
+                        wanted[(file, line)] = self._inline(on[0]) if (
+                            len(on) == 1 and inline_ok) else None
+            counts = self.sites.sync(wanted)
+            for bp, misses in counts.items():
+                bp.hits += misses
+        self.rearm()
+
+    def rearm(self):
+        """Every per-code decision made again (a waiting breakpoint was compiled)."""
         self._code_lines.clear()
         self._changed()
+
+    def _inline(self, bp):
+        """(bp, the condition text) when its condition can be compiled in place: the policy's
+        text (a hook policy is asked once, here), calling nothing. Else None."""
+        if not bp.cond:
+            return None
+        cached = bp.inline_text
+        if cached is None or cached[0] != bp.cond:
+            try:
+                text = self.evaluator.apply_policy(bp.cond, "condition")
+            except _PolicyRefused:
+                text = None
+            if text is not None and not inline_condition(text):
+                text = None
+            cached = bp.inline_text = (bp.cond, text)
+        return (bp, cached[1]) if cached[1] is not None else None
+
+    def _payload(self, bp):
+        """`bp` as the protocol shows it, saying why it is traced when it could not be compiled
+        into the code."""
+        out = self.fold_hits(bp).payload()
+        if not bp.pending and bp.enabled:
+            why = self.sites.traced_why(bp.file, bp.line)
+            if why:
+                out["traced"] = why
+        return out
+
+    def fold_hits(self, bp):
+        """`bp`'s hit count with the false passes of its compiled condition."""
+        misses = self.sites.take_misses(bp) if self.sites.sites else 0
+        if misses:
+            bp.hits += misses
+        return bp
 
     def _spaces(self, stop):
         """Where a function's name is looked up: the selected frame's, or the main script's."""
@@ -461,7 +481,7 @@ class BreakpointTable(object):
         p = dict(args.get("breakpoint") or {})
         if args.get("adjust") and p.get("line") is not None:
             p["line"] = self._line_with_code(p.get("file"), p["line"])
-        return {"breakpoint": self.set(p, stop).payload()}
+        return {"breakpoint": self._payload(self.set(p, stop))}
 
     def _line_with_code(self, file_arg, line):
         """The first line at or after `line` with code in the file, or _CommandError saying why
@@ -493,7 +513,7 @@ class BreakpointTable(object):
     def change(self, args):
         """`update_breakpoint {id, ...}`: the fields given change (as update_break)."""
         self.update(args)
-        return {"breakpoint": self.by_id(args["id"]).payload()}
+        return {"breakpoint": self._payload(self.by_id(args["id"]))}
 
     def remove(self, args):
         """`remove_breakpoints {ids}`: those that exist are removed."""
@@ -523,11 +543,12 @@ class BreakpointTable(object):
             removed, self.removed = self.removed, []
         changed = []
         for b in bps:
+            self.fold_hits(b)
             item = {"id": b.id, "hits": b.hits, "ignore": b.ignore}
             if not b.pending:
                 item.update({"file": b.file, "line": b.line, "verified": True})
             changed.append(item)
         p = {"changed": changed, "removed": removed}
         if added:
-            p["added"] = [b.payload() for b in added]
+            p["added"] = [self.fold_hits(b).payload() for b in added]
         return p

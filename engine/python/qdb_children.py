@@ -349,6 +349,9 @@ class Children(object):
         threading.settrace(None)
         if _PY312:
             bridge.tracing._mon_release()
+        # The functions get their own code back (a followed child compiles its breakpoints
+        # again, into the code as it finds it; one not followed runs untouched).
+        bridge.breakpoints.sites.remove_all()
 
     def _close_inherited(self):
         """Closes this process's copies of the parent's channel and of the reading ends of its

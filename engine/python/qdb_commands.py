@@ -75,8 +75,9 @@ class CommandsMixin(object):
             raise _CommandError("payload", 'set_exception_break takes "raised", "uncaught" '
                                 'or "never"')
         self._break_on = p
-        self.tracing._trace_cache.clear()
-        self.tracing._update_tracing()
+        # Conditions are compiled in place only when no exception stops where it is raised
+        # (a condition's own exception would).
+        self.breakpoints.changed()
         return None
 
     def _cmd_input(self, stop, view, e, p, id_):

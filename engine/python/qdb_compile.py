@@ -1,13 +1,16 @@
-"""Breakpoints compiled into the code, for the qdb bridge (issue 28; not yet used by the bridge's
-breakpoint table: this module is the mechanism, tested on its own).
+"""Breakpoints compiled into the code, for the qdb bridge (issue 28): the mechanism; qdb_sites
+decides where it is used and where a breakpoint is traced instead.
 
 A line breakpoint in a function becomes a call at the start of that line, in a new code object
 for the one function that holds it; the rest of the program runs untouched, with no trace
 function. How, and why this way:
 
 - The function's source is compiled again with the call inserted (the ``ast`` module keeps the
-  line numbers; the call and its condition carry the breakpoint's line, so the stopped frame's
-  ``f_lineno`` is that line and no extra frame of the program's appears). Bytecode rewriting
+  line numbers). The call carries the function's first line, not the breakpoint's: the
+  breakpoint's line still starts with the program's own statement, so a trace function sees
+  that line as before (a stop is made there, by a trace function set for that one frame after
+  the hook: ``f_lineno`` is the breakpoint's line, ``jump`` works, no frame of qdb's is in the
+  program's stack) and skips the hook's line. Bytecode rewriting
   would have to be redone for each CPython version (3.8 to 3.13 changed the instruction set,
   the line tables and the exception tables); the compiler does it for us.
 - The source is never trusted blindly: the same source, compiled the same way without the call,
@@ -19,7 +22,9 @@ function. How, and why this way:
   wrapper's constants.
 - The call is ``__qdb_bp__(ID)``, a name the bridge puts in ``builtins`` (so no module's globals
   change); a condition is compiled in place: ``if COND: __qdb_bp__(ID)``, so a false condition
-  costs what it computes.
+  costs what it computes (and a count: ``__qdb_miss__[ID] += 1``, for the hit counts); one that
+  raises calls the hook, never the program. Loop and ``with`` headers are refused (their line
+  runs at each pass; a statement before them would run once).
 - Every function object that shares the code object gets the new one (``gc.get_referrers``),
   and so do the functions that make it as a closure, found by its qualified name (their code,
   with the new one among its constants): closures made later have the breakpoint too (not yet
@@ -36,6 +41,18 @@ import sys
 import types
 
 HOOK_NAME = "__qdb_bp__"
+MISS_NAME = "__qdb_miss__"  # hook id -> the passes whose condition was false, in builtins
+
+# Statements whose header line runs again at each pass of a loop (or on leaving a with): a
+# hook before them would run once where a trace function sees the line many times.
+_REPEATING = (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)
+
+
+def _index(value):
+    """A subscript's index (3.8 wraps it in ast.Index)."""
+    if sys.version_info < (3, 9):
+        return ast.Index(value=ast.Constant(value=value))
+    return ast.Constant(value=value)
 
 _CO_NESTED = 0x10  # a function defined in another (the wrapper's, here): informational
 
@@ -77,26 +94,43 @@ class _InsertHook(ast.NodeTransformer):
     """Puts the hook call before the statement that starts `line` (in the function's own body,
     not in functions nested in it)."""
 
-    def __init__(self, line, hook_id, cond):
-        self.line = line
-        self.hook_id = hook_id
-        self.cond = cond
-        self.done = False
+    def __init__(self, hooks, first):
+        self.hooks = hooks  # line -> (hook id, condition or None)
+        self.first = first
+        self.done = set()
         self.depth = 0
 
-    def _call(self, at):
-        call = ast.Expr(value=ast.Call(
-            func=ast.Name(id=HOOK_NAME, ctx=ast.Load()),
-            args=[ast.Constant(value=self.hook_id)], keywords=[]))
-        stmt = call
-        if self.cond is not None:
-            test = ast.parse(self.cond, mode="eval").body
-            stmt = ast.If(test=test, body=[call], orelse=[])
+    def _call(self, hook_id, cond, first):
+        """The hook statement: ``__qdb_bp__(ID)``, or with a condition
+        ``try: if COND: __qdb_bp__(ID) / else: __qdb_miss__[ID] += 1 / except Exception:
+        __qdb_bp__(ID, True)`` (a false pass is counted, not called; a condition that raises
+        calls the hook to say so, never the program). Its line is the function's first line,
+        not the breakpoint's: the breakpoint's line then starts with the program's own
+        statement, so a trace function sees it as today (a step stops there, a stop made there
+        can jump) and sees the hook's as a line of its own (``first``) that it skips."""
+        def name(id_):
+            return ast.Name(id=id_, ctx=ast.Load())
+
+        def hook(*args):
+            return ast.Expr(value=ast.Call(func=name(HOOK_NAME),
+                                           args=[ast.Constant(value=a) for a in args],
+                                           keywords=[]))
+        if cond is None:
+            stmt = hook(hook_id)
+        else:
+            count = ast.AugAssign(
+                target=ast.Subscript(value=name(MISS_NAME), slice=_index(hook_id),
+                                     ctx=ast.Store()),
+                op=ast.Add(), value=ast.Constant(value=1))
+            test = ast.If(test=ast.parse(cond, mode="eval").body,
+                          body=[hook(hook_id)], orelse=[count])
+            handler = ast.ExceptHandler(type=name("Exception"), name=None,
+                                        body=[hook(hook_id, True)])
+            stmt = ast.Try(body=[test], handlers=[handler], orelse=[], finalbody=[])
         for node in ast.walk(stmt):
-            ast.copy_location(node, at)
-            if hasattr(node, "end_lineno"):
-                node.end_lineno = at.lineno
-                node.end_col_offset = at.col_offset
+            if isinstance(node, (ast.stmt, ast.expr, ast.excepthandler)):
+                node.lineno = node.end_lineno = first
+                node.col_offset = node.end_col_offset = 0
         return stmt
 
     def visit_FunctionDef(self, node):
@@ -119,9 +153,15 @@ class _InsertHook(ast.NodeTransformer):
             if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
                 out = []
                 for stmt in value:
-                    if not self.done and stmt.lineno == self.line:
-                        out.append(self._call(stmt))
-                        self.done = True
+                    line = stmt.lineno
+                    if line in self.hooks and line not in self.done:
+                        if isinstance(stmt, _REPEATING):
+                            raise CannotCompile(
+                                "line %d is a loop's or a with's header: it runs more than "
+                                "once per pass" % line)
+                        hook_id, cond = self.hooks[line]
+                        out.append(self._call(hook_id, cond, self.first))
+                        self.done.add(line)
                     out.append(self.visit(stmt))
                 setattr(node, field, out)
             elif isinstance(value, ast.AST):
@@ -164,9 +204,25 @@ def _compile_function(node, code, free, imports):
     raise CannotCompile("the compiler did not give %s back" % code.co_name)
 
 
+def _same_consts(a, b):
+    """Whether two code objects' constants are the same: nested code compared as code (its
+    qualified name differs: it was compiled inside the wrapper), the rest by value and type."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if isinstance(x, types.CodeType):
+            if not (isinstance(y, types.CodeType) and _same(x, y)):
+                return False
+        elif type(x) is not type(y) or repr(x) != repr(y):
+            return False  # (repr: 0.0 and -0.0 are equal, and different constants)
+    return True
+
+
 def _same(a, b):
-    """Whether two code objects compile the same (their bytecode, names and variables)."""
+    """Whether two code objects compile the same (their bytecode, constants, names and
+    variables)."""
     return (a.co_code == b.co_code and a.co_names == b.co_names
+            and _same_consts(a.co_consts, b.co_consts)
             and a.co_varnames == b.co_varnames and a.co_freevars == b.co_freevars
             and a.co_cellvars == b.co_cellvars and a.co_argcount == b.co_argcount
             and a.co_firstlineno == b.co_firstlineno
@@ -175,10 +231,16 @@ def _same(a, b):
 
 def compile_with_hook(code, line, hook_id, cond=None, source=None, verified=None):
     """A new code object for `code` with ``__qdb_bp__(hook_id)`` (under ``if cond:`` when a
-    condition is given) at the start of `line`. Raises CannotCompile when the source does not
-    give back the loaded code exactly, or `line` starts no statement of the function itself.
-    `verified` (a dict) remembers the source each code object was checked against: the same
-    source is not compiled twice to check it again."""
+    condition is given) at the start of `line`: compile_with_hooks for one line."""
+    return compile_with_hooks(code, {line: (hook_id, cond)}, source, verified)
+
+
+def compile_with_hooks(code, hooks, source=None, verified=None):
+    """A new code object for `code` with a hook at the start of each line of `hooks` (line ->
+    (hook id, condition or None)). Raises CannotCompile when the source does not give back the
+    loaded code exactly, or a line starts no statement of the function itself, or is a loop's
+    header. `verified` (a dict) remembers the source each code object was checked against: the
+    same source is not compiled twice to check it again."""
     if source is None:
         source = _read_source(code.co_filename)
     try:
@@ -195,18 +257,24 @@ def compile_with_hook(code, line, hook_id, cond=None, source=None, verified=None
                                 % code.co_name)
         if verified is not None:
             verified[code] = source
-    if cond is not None:
-        try:
-            ast.parse(cond, mode="eval")
-        except SyntaxError as exc:
-            raise CannotCompile("the condition does not parse: %s" % exc)
-    inserter = _InsertHook(line, hook_id, cond)
+    for line, (_, cond) in hooks.items():
+        if line == code.co_firstlineno:
+            raise CannotCompile("line %d is %s's first line" % (line, code.co_name))
+        if cond is not None:
+            try:
+                ast.parse(cond, mode="eval")
+            except SyntaxError as exc:
+                raise CannotCompile("the condition does not parse: %s" % exc)
+    inserter = _InsertHook(hooks, code.co_firstlineno)
     node = inserter.visit(node)
-    if not inserter.done:
-        raise CannotCompile("line %d starts no statement of %s" % (line, code.co_name))
+    missing = sorted(set(hooks) - inserter.done)
+    if missing:
+        raise CannotCompile("line %d starts no statement of %s" % (missing[0], code.co_name))
     hooked = _compile_function(node, code, free, imports)
-    if hooked.co_freevars != code.co_freevars:
-        raise CannotCompile("the hooked %s would not fit its closures" % code.co_name)
+    if (hooked.co_freevars != code.co_freevars or hooked.co_cellvars != code.co_cellvars
+            or hooked.co_varnames != code.co_varnames):
+        raise CannotCompile("the hooked %s would not fit its frames and closures"
+                            % code.co_name)
     # Its flags (not the wrapper's "nested") and, on 3.11+, its name in tracebacks and reprs.
     hooked = hooked.replace(co_flags=code.co_flags)
     if hasattr(code, "co_qualname"):
@@ -242,11 +310,11 @@ def _makers(code, functions):
     return found
 
 
-def _swap_makers(code, hooked, functions, swaps):
+def _swap_makers(code, hooked, functions, swaps, makers=None):
     """The functions that make closures of `code` make them of `hooked` from now on: their own
     code with `hooked` in its constants. Each swap is recorded in `swaps` as (function, its
     original code)."""
-    for maker in _makers(code, functions):
+    for maker in makers if makers else _makers(code, functions):
         outer = maker.__code__
         consts = tuple(hooked if k is code else k for k in outer.co_consts)
         replaced = outer.replace(co_consts=consts)
@@ -256,53 +324,117 @@ def _swap_makers(code, hooked, functions, swaps):
 
 
 class CompiledBreakpoints(object):
-    """Breakpoints compiled into functions: set, and taken back. `hit(hook_id, frame)` is
-    called at each hit (in the thread that hit it, from the hook's own frame)."""
+    """Breakpoints compiled into functions: set, and taken back. `hit(hook_id, frame, raised)`
+    is called at each hit (in the thread that hit it, from the hook's own frame; `raised`: the
+    compiled condition raised, the caller evaluates it again to say why). Several breakpoints
+    in one function are compiled into one code object."""
 
     def __init__(self, hit):
         self._hit = hit
-        self._swapped = {}  # hook id -> [(function, its code before)], in the order swapped
+        self._hooks = {}  # original code -> {line: (hook id, condition)}
+        self._of_hook = {}  # hook id -> (original code, line)
+        self._swapped = {}  # original code -> (swaps, hooked code, closures made from it?)
+        self._makers = {}  # original code -> the makers given when it was first compiled
         self._verified = {}  # code -> the source it was checked against
+        self.hooked = {}  # hooked code -> the original (a trace function skips its hook lines)
+        self.misses = {}  # hook id -> the passes its compiled condition was false
 
     def install_hook(self):
-        """The name the compiled calls reach (in builtins: no module's globals change)."""
+        """The names the compiled code reaches (in builtins: no module's globals change)."""
         hit = self._hit
+        getframe = sys._getframe
 
-        def __qdb_bp__(hook_id):
-            hit(hook_id, sys._getframe(1))
+        def __qdb_bp__(hook_id, raised=False):
+            hit(hook_id, getframe(1), raised)
 
         setattr(builtins, HOOK_NAME, __qdb_bp__)
+        setattr(builtins, MISS_NAME, self.misses)
 
     def uninstall_hook(self):
-        if getattr(builtins, HOOK_NAME, None) is not None and not self._swapped:
-            delattr(builtins, HOOK_NAME)
+        if not self._swapped:
+            for name in (HOOK_NAME, MISS_NAME):
+                if getattr(builtins, name, None) is not None:
+                    delattr(builtins, name)
 
-    def add(self, hook_id, code, line, cond=None, source=None):
-        """Compiles the breakpoint into every function running `code`; the functions swapped.
-        CannotCompile when it cannot (nothing changed then)."""
+    def original(self, code):
+        """The code a function had before its breakpoints were compiled into it."""
+        return self.hooked.get(code, code)
+
+    def add(self, hook_id, code, line, cond=None, source=None, makers=None):
+        """Compiles a breakpoint at `line` into every function running `code` (the original:
+        with the others compiled into it) and into the functions that make it as a closure
+        (`makers`, else found by qualified name). CannotCompile when it cannot (nothing changed
+        then). The functions swapped."""
+        hooks = dict(self._hooks.get(code, {}))
+        hooks[line] = (hook_id, cond)
+        if makers:
+            self._makers.setdefault(code, makers)
+        functions = self._apply(code, hooks, source)
+        self._of_hook[hook_id] = (code, line)
+        if cond is not None:
+            self.misses[hook_id] = 0
+        return functions
+
+    def remove(self, hook_id):
+        """The breakpoint taken out of its code (the original back when it was the last). The
+        passes its condition was false, not reported yet."""
+        where = self._of_hook.pop(hook_id, None)
+        if where is None:
+            return 0
+        code, line = where
+        hooks = dict(self._hooks.get(code, {}))
+        hooks.pop(line, None)
+        self._apply(code, hooks)
+        return self.misses.pop(hook_id, 0)
+
+    def remove_all(self):
+        for hook_id in list(self._of_hook):
+            self.remove(hook_id)
+
+    def take_misses(self, hook_id):
+        """The false passes of a compiled condition since the last call."""
+        n = self.misses.get(hook_id, 0)
+        if n:
+            self.misses[hook_id] -= n
+        return n
+
+    def _apply(self, code, hooks, source=None):
+        """`code`'s functions get a code object with `hooks` (the original when none)."""
+        hooked = None
+        if hooks:
+            if source is None:
+                source = self._verified.get(code)
+            hooked = compile_with_hooks(code, hooks, source, self._verified)
+        self._restore(code)
+        if not hooks:
+            self._hooks.pop(code, None)
+            self._makers.pop(code, None)
+            self._verified.pop(code, None)
+            return []
         functions = functions_of(code)
-        if not functions:
+        makers = self._makers.get(code)
+        if not functions and not makers:
             raise CannotCompile("no function runs %s (module or class code, or exec'd)"
                                 % code.co_name)
-        hooked = compile_with_hook(code, line, hook_id, cond, source, self._verified)
         swaps = [(f, code) for f in functions]
         for f in functions:
             f.__code__ = hooked
         # Closures made from now on get the breakpoint too.
-        _swap_makers(code, hooked, functions, swaps)
-        makes = len(swaps) > len(functions)
-        self._swapped[hook_id] = (swaps, code, hooked, makes)
+        _swap_makers(code, hooked, functions, swaps, makers)
+        self._swapped[code] = (swaps, hooked, len(swaps) > len(functions))
+        self._hooks[code] = hooks
+        self.hooked[hooked] = code
         return functions
 
-    def remove(self, hook_id):
-        """The original code back on every function that got the hooked one."""
-        entry = self._swapped.pop(hook_id, None)
+    def _restore(self, code):
+        entry = self._swapped.pop(code, None)
         if entry is None:
             return
-        swaps, code, hooked, makes = entry
+        swaps, hooked, makes = entry
         for f, original in reversed(swaps):
             f.__code__ = original
         if makes:
             # Closures made while the breakpoint was in: the original code back on them too.
             for f in functions_of(hooked):
                 f.__code__ = code
+        self.hooked.pop(hooked, None)

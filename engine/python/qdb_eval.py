@@ -33,7 +33,8 @@ class _EvalFailed(Exception):
 class _CondError(Exception):
     def __init__(self, bp, frame, exc_name, output):
         Exception.__init__(self, output)
-        self.data = {"cond": bp.cond, "line": frame.f_lineno, "exc": exc_name,
+        # The breakpoint's line: a compiled one's hook runs on its function's first line.
+        self.data = {"cond": bp.cond, "line": bp.line or frame.f_lineno, "exc": exc_name,
                      "output": output}
 
 

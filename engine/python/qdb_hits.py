@@ -7,10 +7,12 @@ HitActions owns the snapshot's reprlib object; it reaches the program's code, th
 the reprs and the output through the Bridge.
 """
 
+import re
 import threading
 import time
 from types import ModuleType as _ModuleType
 
+from qdb_common import _CommandError
 from qdb_eval import _EvalFailed, _PolicyRefused
 from qdb_repr import _exc_line
 
@@ -24,6 +26,55 @@ SNAPSHOT_BYTES = 64 * 1024  # of all values together
 
 
 
+_HIT_CONDITION = re.compile(r"^\s*(>=|>|==|=|<=|<|%)?\s*(\d+)\s*$")
+
+
+def _hit_test(text):
+    """The test of a hit condition (`>= 5`, `% 10`, a bare `5` as `>= 5`), or None for none."""
+    if text is None:
+        return None
+    m = _HIT_CONDITION.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise _CommandError("payload", 'hit_condition must be an operator (>=, >, ==, <, <=, %%) '
+                            'and a count, such as ">= 5", got %r' % (text,))
+    op, n = m.group(1) or ">=", int(m.group(2))
+    return {
+        ">=": lambda h: h >= n, ">": lambda h: h > n, "==": lambda h: h == n,
+        "=": lambda h: h == n, "<=": lambda h: h <= n, "<": lambda h: h < n,
+        "%": lambda h: n > 0 and h % n == 0,
+    }[op]
+
+
+def _log_parts(text):
+    """A logpoint message as (literal, expression) pairs: `{expr}` parts, `{{` and `}}` for
+    braces; braces inside an expression nest (a dict display)."""
+    parts = []
+    literal = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "{}" and text.startswith(c * 2, i):
+            literal.append(c)
+            i += 2
+            continue
+        if c != "{":
+            literal.append(c)
+            i += 1
+            continue
+        depth, j = 1, i + 1
+        while j < n and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        if depth:
+            literal.append(text[i:])
+            break
+        parts.append(("".join(literal), text[i + 1:j - 1]))
+        literal = []
+        i = j
+    parts.append(("".join(literal), None))
+    return parts
+
+
 class HitActions(object):
     """Logpoints and snapshots: a hit that is said, not stopped at."""
 
@@ -31,7 +82,7 @@ class HitActions(object):
         self._bridge = bridge
         self._snapshot_repr_obj = None
 
-    def snapshot(self, bp, frame):
+    def snapshot(self, bp, frame, line=None):
         """A snapshot breakpoint's hit: the stack and the newest frames' locals, as bounded reprs,
         sent as a `snapshot` event; the program runs on (never a stop, never a wait for a client).
         At most `max` per breakpoint, and SNAPSHOT_RATE a second."""
@@ -57,7 +108,8 @@ class HitActions(object):
         truncated = f is not None
         stack = []
         for i, f in enumerate(frames):
-            entry = {"file": bridge.code.canon(f.f_code.co_filename), "line": f.f_lineno,
+            entry = {"file": bridge.code.canon(f.f_code.co_filename),
+                     "line": line if (i == 0 and line) else f.f_lineno,
                      "func": f.f_code.co_name}
             if i < SNAPSHOT_LOCAL_FRAMES and budget > 0:
                 values = {}

@@ -10,8 +10,9 @@ Standard library only.
 import sys
 import threading
 
-from qdb_common import _BRIDGE_FILES, _GEN_FLAGS, _PY312
+from qdb_common import _GEN_FLAGS, _PY312
 from qdb_eval import _CondError
+from qdb_monitoring import MonitoringMixin
 
 
 class _Stepper(object):
@@ -28,7 +29,7 @@ class _Stepper(object):
         self.out = out
 
 
-class Tracing(object):
+class Tracing(MonitoringMixin):
     """The tracing backends: the trace functions and sys.monitoring that decide where a thread
     stops (breakpoints, steps, exceptions), logpoints and snapshots. Owns the per-thread
     stepping state and each code object's decision; the stop itself is the Bridge's."""
@@ -43,6 +44,9 @@ class Tracing(object):
         self._mon_codes = set()
         self._mon_lines = {}
         self._pausing_events = False
+        # A compiled breakpoint's stop, made at its line by a trace function set for the frame
+        # by the hook: ident -> (frame, breakpoint, condition error, the frame's trace before).
+        self._deferred = {}
 
     # ------------------------------------------------------------------ tracing backends
 
@@ -54,7 +58,7 @@ class Tracing(object):
 
     def _needs_line_tracing(self):
         bridge = self._bridge
-        return bool(bridge.breakpoints.bps) or bridge._break_on == "raised"
+        return bridge.breakpoints.needs_tracing() or bridge._break_on == "raised"
 
     def _update_tracing(self):
         """Arms the backend for the current breakpoints and exception mode."""
@@ -118,7 +122,9 @@ class Tracing(object):
 
     def _bp_local_for(self, code):
         bridge = self._bridge
-        if bridge._break_on == "raised" or bridge.breakpoints.lines_for(code):
+        table = bridge.breakpoints
+        if bridge._break_on == "raised" or table.lines_for(code) or (
+                table.sites.sites and table.sites.waiting_in(code)):
             return self._bp_local
         return None
 
@@ -157,6 +163,8 @@ class Tracing(object):
             self._on_raise_event(frame, arg)
             return frame.f_trace
         if event == "line":
+            if bridge.breakpoints.sites.is_hook_line(frame.f_code, frame.f_lineno):
+                return self._exc_local
             if bridge.pauser._pause_flag or bridge.pauser._holding is not None:
                 bridge.pauser._maybe_pause(frame)
                 return frame.f_trace
@@ -168,7 +176,19 @@ class Tracing(object):
         if not bridge._active:
             return None
         if event == "line":
-            lines = bridge.breakpoints.lines_for(frame.f_code)
+            table = bridge.breakpoints
+            code = frame.f_code
+            if table.sites.is_hook_line(code, frame.f_lineno):
+                return self._bp_local
+            if table.sites.makers.get(code) and table.sites.bind(frame):
+                # A waiting breakpoint's function was just defined: compiled into it now, and
+                # this thread's frames traced no more where nothing is traced now (a frame
+                # keeping a trace function would keep its line number from that moment).
+                table.rearm()
+                self._retrace_here(frame)
+                if frame.f_trace is None:
+                    return None
+            lines = table.lines_for(code)
             if lines and frame.f_lineno in lines:
                 self._on_bp_line(frame)
                 return frame.f_trace
@@ -178,17 +198,22 @@ class Tracing(object):
         elif event == "exception" and bridge._break_on == "raised":
             self._on_raise_event(frame, arg)
             return frame.f_trace
+        elif event == "return":
+            table = bridge.breakpoints
+            if table.sites.makers.get(frame.f_code) and table.sites.bind(frame):
+                # Its last statement defined a waiting breakpoint's function.
+                table.rearm()
         return self._bp_local
 
     # --- stepping (sys.settrace on the stepping thread, bdb's rules)
 
-    def _stop_here(self, st, frame):
+    def _stop_here(self, st, frame, line=None):
         if self._bridge.code.is_ignored(frame):
             return False
         if frame is st.stopframe:
             if st.stoplineno == -1:
                 return False
-            return frame.f_lineno >= st.stoplineno
+            return (frame.f_lineno if line is None else line) >= st.stoplineno
         return not st.stopframe
 
     def _step_global(self, frame, event, arg):
@@ -220,6 +245,8 @@ class Tracing(object):
         if ident in bridge._busy:
             return self._step_local
         if event == "line":
+            if bridge.breakpoints.sites.is_hook_line(frame.f_code, frame.f_lineno):
+                return self._step_local
             if self._stop_here(st, frame):
                 bridge._stop_at(frame, "entry" if st.entry else "step")
                 return frame.f_trace
@@ -292,144 +319,6 @@ class Tracing(object):
         if caller is not None and not caller.f_trace:
             caller.f_trace = self._step_local
 
-    # --- sys.monitoring (3.12+)
-
-    def _mon(self):
-        return sys.monitoring
-
-    def _ensure_tool(self):
-        if self._mon_tool is not None:
-            return self._mon_tool
-        mon = sys.monitoring
-        for tool in [mon.DEBUGGER_ID] + [i for i in range(6) if i != mon.DEBUGGER_ID]:
-            if mon.get_tool(tool) is None:
-                mon.use_tool_id(tool, "qdb")
-                self._mon_tool = tool
-                break
-        else:
-            return None
-        E = mon.events
-        mon.register_callback(self._mon_tool, E.PY_START, self._mon_start)
-        mon.register_callback(self._mon_tool, E.PY_RESUME, self._mon_start)
-        mon.register_callback(self._mon_tool, E.LINE, self._mon_line)
-        mon.register_callback(self._mon_tool, E.RAISE, self._mon_raise)
-        return self._mon_tool
-
-    def _update_monitoring(self):
-        bridge = self._bridge
-        mon = sys.monitoring
-        E = mon.events
-        tool = self._ensure_tool()
-        if tool is None:
-            return
-        events = 0
-        if bridge.breakpoints.bps:
-            events |= E.PY_START | E.PY_RESUME
-        if bridge._break_on == "raised":
-            events |= E.RAISE
-        if self._pausing_events:
-            events |= E.LINE
-        # Code objects armed before: re-arm or disarm for the current breakpoints.
-        self._mon_lines.clear()
-        for code in list(self._mon_codes):
-            lines = bridge.breakpoints.lines_for(code)
-            if lines:
-                self._mon_lines[code] = lines
-                mon.set_local_events(tool, code, E.LINE)
-            else:
-                mon.set_local_events(tool, code, 0)
-                self._mon_codes.discard(code)
-        # Code already running (PY_START has passed for it): arm it now.
-        if bridge.breakpoints.bps:
-            for ident, frame in sys._current_frames().items():
-                if ident in bridge._internal:
-                    continue
-                while frame is not None:
-                    self._mon_arm(frame.f_code)
-                    frame = frame.f_back
-        mon.set_events(tool, events)
-        mon.restart_events()
-
-    def _mon_line_events(self, on):
-        """3.12+: every line of every thread is an event (on), or only the lines of code that
-        holds a breakpoint (off). Only the global LINE event changes: cheaper than
-        _update_monitoring at every stop of a program with threads."""
-        mon = sys.monitoring
-        tool = self._mon_tool
-        if tool is None:
-            return self._update_monitoring()
-        events = mon.get_events(tool)
-        if on:
-            mon.set_events(tool, events | mon.events.LINE)
-            # Lines that said DISABLE (no breakpoint, no pause) report again.
-            mon.restart_events()
-        else:
-            mon.set_events(tool, events & ~mon.events.LINE)
-
-    def _mon_arm(self, code):
-        if code in self._mon_lines:
-            return True
-        lines = self._bridge.breakpoints.lines_for(code)
-        if not lines:
-            return False
-        self._mon_lines[code] = lines
-        self._mon_codes.add(code)
-        sys.monitoring.set_local_events(self._mon_tool, code, sys.monitoring.events.LINE)
-        return True
-
-    def _mon_start(self, code, offset):
-        if self._bridge._active:
-            self._mon_arm(code)
-        return sys.monitoring.DISABLE
-
-    def _mon_line(self, code, line):
-        bridge = self._bridge
-        lines = self._mon_lines.get(code)
-        if lines is None or line not in lines:
-            if bridge.pauser._pause_flag or bridge.pauser._holding is not None:
-                ident = threading.get_ident()
-                if ident in bridge._internal or code.co_filename in _BRIDGE_FILES:
-                    return sys.monitoring.DISABLE
-                if ident not in bridge._busy and ident not in self._stepping:
-                    bridge.pauser._maybe_pause(sys._getframe(1))
-                return None
-            return sys.monitoring.DISABLE
-        ident = threading.get_ident()
-        if (ident in self._stepping or ident in bridge._busy or ident in bridge._internal
-                or not bridge._active):
-            return None
-        self._on_bp_line(sys._getframe(1))
-        return None
-
-    def _mon_raise(self, code, offset, exc):
-        bridge = self._bridge
-        ident = threading.get_ident()
-        if (not bridge._active or ident in bridge._internal or ident in bridge._busy
-                or bridge._break_on != "raised"):
-            return None
-        frame = sys._getframe(1)
-        self._on_raise(frame, type(exc), exc, exc.__traceback__)
-        return None
-
-    def _mon_release(self):
-        if self._mon_tool is None:
-            return
-        mon = sys.monitoring
-        tool = self._mon_tool
-        self._mon_tool = None
-        try:
-            mon.set_events(tool, 0)
-            for code in list(self._mon_codes):
-                mon.set_local_events(tool, code, 0)
-            for ev in (mon.events.PY_START, mon.events.PY_RESUME, mon.events.LINE,
-                       mon.events.RAISE):
-                mon.register_callback(tool, ev, None)
-            mon.free_tool_id(tool)
-        except Exception:
-            pass
-        self._mon_codes.clear()
-        self._mon_lines.clear()
-
     # ------------------------------------------------------------------ stop sources
 
     def _on_raise_event(self, frame, arg):
@@ -448,10 +337,19 @@ class Tracing(object):
         bridge._stop_at(frame, "exception", exc_info=(exc_type, exc, tb))
 
     def _on_bp_line(self, frame):
-        """A line with a breakpoint runs: apply bdb's effective() rules, maybe stop."""
+        """A traced line with a breakpoint runs: apply bdb's effective() rules, maybe stop."""
         bridge = self._bridge
-        file = bridge.code.canon(frame.f_code.co_filename)
-        line = frame.f_lineno
+        chosen, cond_error = self._effective(
+            frame, bridge.code.canon(frame.f_code.co_filename), frame.f_lineno, None)
+        if chosen is not None:
+            bridge._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
+
+    def _effective(self, frame, file, line, passed):
+        """bdb's effective() rules for the breakpoints of `file`:`line` in `frame`: counts,
+        conditions (not `passed`'s: its compiled condition held), ignore counts, hit
+        conditions; logpoints and snapshots said. The breakpoint to stop at and the condition's
+        error, or (None, None)."""
+        bridge = self._bridge
         by_line = bridge.breakpoints.by_file.get(file)
         bps = list(by_line.get(line, ())) if by_line else []
         chosen = None
@@ -460,7 +358,7 @@ class Tracing(object):
             if not b.enabled:
                 continue
             b.hits += 1
-            if b.cond:
+            if b.cond and b is not passed:
                 try:
                     value = bridge.evaluator.condition(b, frame)
                 except _CondError as err:
@@ -480,14 +378,77 @@ class Tracing(object):
                 bridge.hits.log(b, frame)
                 continue
             if b.snapshot:
-                bridge.hits.snapshot(b, frame)
+                bridge.hits.snapshot(b, frame, line)
                 continue
             chosen = b
             break
-        if chosen is None:
-            return
-        if chosen.temp and cond_error is None:
+        if chosen is not None and chosen.temp and cond_error is None:
             bridge.breakpoints.delete(chosen)
             bridge.breakpoints.removed.append(chosen.id)
             bridge.breakpoints.changed()
-        bridge._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
+        return chosen, cond_error
+
+    # --- compiled breakpoints (qdb_sites)
+
+    def _on_compiled_hit(self, hook_id, frame, raised):
+        """A compiled breakpoint's hook runs in `frame` (on its function's first line, just
+        before the breakpoint's line). The rules of a hit apply as for a traced one; a stop is
+        made at the breakpoint's line itself, by a trace function for this frame that the
+        line's first event reaches (so f_lineno is that line, and `jump` can move it)."""
+        bridge = self._bridge
+        try:
+            if not bridge._active:
+                return
+            ident = threading.get_ident()
+            if ident in bridge._internal or ident in bridge._busy:
+                return
+            site = bridge.breakpoints.sites.by_hook.get(hook_id)
+            if site is None:
+                return
+            file, line = site.key
+            st = self._steppers.get(ident)
+            if st is not None and self._stop_here(st, frame, line):
+                return  # the step stops at this line: it is not a hit (bdb's rule)
+            passed = site.inline[0] if site.inline is not None and not raised else None
+            chosen, cond_error = self._effective(frame, file, line, passed)
+            if chosen is None:
+                return
+            self._deferred[ident] = (frame, chosen, cond_error, frame.f_trace)
+            frame.f_trace = self._deferred_local
+            frame.f_trace_lines = True
+            if sys.gettrace() is None:
+                # The frame's line events need this thread's tracing on, until the stop.
+                sys.settrace(self._no_new_frames)
+        except Exception as exc:  # never into the program
+            try:
+                bridge._internal_error(exc, "breakpoint", None)
+            except Exception:
+                pass
+
+    def _no_new_frames(self, frame, event, arg):
+        return None
+
+    def _deferred_local(self, frame, event, arg):
+        ident = threading.get_ident()
+        entry = self._deferred.get(ident)
+        if entry is None or entry[0] is not frame:
+            return None
+        if event != "line" or self._bridge.breakpoints.sites.is_hook_line(
+                frame.f_code, frame.f_lineno):
+            previous = entry[3]
+            return previous(frame, event, arg) if previous is not None and event != "line" \
+                else self._deferred_local
+        del self._deferred[ident]
+        _, bp, cond_error, previous = entry
+        # f_trace stays this function during the stop: 3.8-3.11 let `jump` set f_lineno only
+        # in a frame that has one. The resume sets the frame's trace function for what follows.
+        resumed = self._bridge._stop_at(frame, "breakpoint", bp=bp, cond_error=cond_error)
+        if frame.f_trace is self._deferred_local:
+            frame.f_trace = previous
+        if resumed is None:
+            # No stop (detached meanwhile, or the thread is qdb's): tracing as it was.
+            if _PY312 and ident not in self._steppers:
+                sys.settrace(None)
+            elif not _PY312:
+                self._retrace_here(frame)
+        return frame.f_trace

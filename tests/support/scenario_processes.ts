@@ -77,6 +77,9 @@ export const processBackend: ScenarioBackend = {
       STDIN[options.stdin ?? "inherit"]!,
     ];
     if (options.stopOnEntry === false) args.push("--no-stop");
+    // This backend looks for breakpoints with the tracing fallback; the engine backend
+    // compiles them (the default): every scenario runs both ways.
+    if (options.breakpointMode !== "compiled") args.push("--traced-breakpoints");
     for (const where of options.breakpoints ?? []) args.push("--break", where);
     if (options.breakOn) args.push("--break-on", options.breakOn);
     if (options.evalPolicy) args.push("--eval-policy", options.evalPolicy);
