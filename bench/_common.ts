@@ -250,6 +250,8 @@ export interface TraceRun {
   argv: string[];
   /** A `--break` (`FILE:LINE` or `FILE:LINE, CONDITION`), if any. */
   breakpoint?: string;
+  /** More `qdb trace` options (`--traced-breakpoints`). */
+  options?: string[];
 }
 
 /**
@@ -271,6 +273,7 @@ export function traceArgs(run: TraceRun): string[] {
     "--python",
     run.python,
     ...(run.breakpoint ? ["-b", run.breakpoint] : []),
+    ...(run.options ?? []),
     "--",
     ...run.argv,
   ];
@@ -329,6 +332,8 @@ export interface DapBreakpoint {
   line: number;
   /** An expression that must be true for the breakpoint to stop. */
   condition?: string;
+  /** A logpoint's message (`{expression}` parts): it logs instead of stopping. */
+  logMessage?: string;
 }
 
 /**
@@ -385,6 +390,7 @@ export async function launchDebugpy(
               breakpoints: list.map((b) => ({
                 line: b.line,
                 ...(b.condition ? { condition: b.condition } : {}),
+                ...(b.logMessage ? { logMessage: b.logMessage } : {}),
               })),
             });
           }

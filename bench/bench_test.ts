@@ -62,7 +62,18 @@ Deno.test({
     const report = await benchOverhead(quick);
     assertEquals(report.results.map((r) => r.shape), ["calls", "loop", "workload"]);
     for (const r of report.results) {
-      for (const mode of ["plain", "qdb", "qdb other", "qdb cond", "pdb", "pdb cond"] as const) {
+      const modes = [
+        "plain",
+        "compiled",
+        "compiled hot",
+        "compiled cond",
+        "traced",
+        "traced hot",
+        "traced cond",
+        "pdb",
+        "pdb cond",
+      ] as const;
+      for (const mode of modes) {
         positive(r.seconds[mode], `${r.shape} ${mode}`);
         positive(r.peakKb[mode], `${r.shape} ${mode} memory`);
       }
@@ -70,7 +81,12 @@ Deno.test({
       positive(r.tracerPeakKb, "the tracer's memory");
     }
     positive(report.serverPeakKb, "the server's memory");
-    assertMatch(overheadTables(report), /qdb cond x/);
+    for (const l of report.logpoints) {
+      positive(l.seconds.qdb, "the work with a logpoint");
+      positive(l.seconds.pdb, "the work with pdb's logpoint");
+    }
+    assertMatch(overheadTables(report), /compiled cond x/);
+    assertMatch(overheadTables(report), /qdb us/);
   },
 });
 

@@ -6,22 +6,33 @@
  * - `plain`: `python overhead.py ...`;
  * - `floor` (3.8-3.11): with `sys.settrace(getattr)`, the cheapest trace function there is (a C
  *   builtin that traces nothing): the least any sys.settrace debugger costs;
- * - `qdb`: `qdb trace --no-stop` to a running `qdb serve`, a breakpoint never hit in the hot
- *   file; `qdb other`: the breakpoint in another file; `qdb cond`: a breakpoint on the hot line
- *   whose condition is false;
- * - `pdb`, `pdb cond`: `python -m pdb` with the same breakpoints (driven through its stdin);
+ * - `compiled`: `qdb trace --no-stop` to a running `qdb serve`, a breakpoint in a function
+ *   never called (compiled into its code, the default); `compiled hot`: on a line of the hot
+ *   function that is never reached; `compiled cond`: on the hot line, with a condition that is
+ *   always false;
+ * - `traced`, `traced hot`, `traced cond`: the same with `--traced-breakpoints` (a trace function
+ *   looks for them, as before issue 28, and as pdb does);
+ * - `pdb`, `pdb cond`: `python -m pdb` with the never-called and the false-condition breakpoints
+ *   (driven through its stdin);
  * - `debugpy`, `debugpy cond`: `python -m debugpy --listen`, the same breakpoints set by a
  *   minimal DAP client, where the Python can import debugpy.
  *
  * The program times its work itself (start-up is `bench/startup.ts`'s), so the ratios to plain
- * are the cost of tracing. Memory: the debuggee's peak resident set (it reports its own), the
+ * are the cost of debugging. Memory: the debuggee's peak resident set (it reports its own), the
  * `qdb trace` process's peak and the server's.
+ *
+ * Then logpoints: the tight loop with a logpoint on its hot line, hit 10^5 times (1,000 with
+ * `--quick`), the cost of one hit in microseconds ((time - plain's) / hits): qdb's bridge driven
+ * by the Python engine in this process (what the program pays; the server's part is
+ * bench/capacity.ts's), pdb's equivalent (a breakpoint whose `commands` print and continue) and
+ * debugpy's logpoint (`logMessage`).
  *
  * Usage: `deno run --allow-all bench/overhead.ts [--quick] [--reps N] [--json FILE]`
  *
  * @module
  */
 
+import { pythonEngine } from "../engine/python/python_engine.ts";
 import {
   type BenchFlags,
   benchPythons,
@@ -46,9 +57,12 @@ export type Shape = "calls" | "loop" | "workload";
 export type Mode =
   | "plain"
   | "floor"
-  | "qdb"
-  | "qdb other"
-  | "qdb cond"
+  | "compiled"
+  | "compiled hot"
+  | "compiled cond"
+  | "traced"
+  | "traced hot"
+  | "traced cond"
   | "pdb"
   | "pdb cond"
   | "debugpy"
@@ -56,7 +70,6 @@ export type Mode =
 
 const SHAPES: Shape[] = ["calls", "loop", "workload"];
 const PROGRAM = program("overhead.py");
-const OTHER = program("overhead_other.py");
 /** Sizes that take plain CPython about 0.1 s (full) or a few ms (quick). */
 const SIZES: Record<"full" | "quick", Record<Shape, number>> = {
   full: { calls: 29, loop: 1_500_000, workload: 8_000 },
@@ -94,10 +107,24 @@ export interface OverheadResult {
   tracerPeakKb: number | undefined;
 }
 
+/** A logpoint's cost per hit, on one Python. */
+export interface LogpointResult {
+  /** The Python's version. */
+  python: string;
+  /** Hits of the logpoint (turns of the loop). */
+  hits: number;
+  /** Median seconds of the work: plain, and with the logpoint (or pdb's equivalent). */
+  seconds: { plain: number; qdb: number; pdb: number; debugpy?: number };
+  /** Microseconds one hit costs, per debugger: (its time - plain's) / hits. */
+  usPerHit: { qdb: number; pdb: number; debugpy?: number };
+}
+
 /** Everything the benchmark measured. */
 export interface OverheadReport {
   /** One per Python and shape. */
   results: OverheadResult[];
+  /** One per Python. */
+  logpoints: LogpointResult[];
   /** The server's peak resident memory at the end, KiB. */
   serverPeakKb: number | undefined;
 }
@@ -128,8 +155,10 @@ function breakpointOf(c: Context, mode: Mode): { path: string; line: number; con
       condition: FALSE_CONDITION[c.shape],
     };
   }
-  const file = mode === "qdb other" ? OTHER : PROGRAM;
-  return { path: file, line: markedLine(file, "@never") };
+  if (mode.endsWith("hot")) {
+    return { path: PROGRAM, line: markedLine(PROGRAM, `@unreached ${c.shape}`) };
+  }
+  return { path: PROGRAM, line: markedLine(PROGRAM, "@never") };
 }
 
 /** Waits for a child whose stderr is piped; a failure says what it printed there. */
@@ -154,8 +183,9 @@ async function runOnce(c: Context, mode: Mode): Promise<Run> {
     return await readRun(c.out);
   }
   const bp = breakpointOf(c, mode);
-  if (mode.startsWith("qdb")) {
+  if (mode.startsWith("compiled") || mode.startsWith("traced")) {
     const trace = traceArgs({
+      ...(mode.startsWith("traced") ? { options: ["--traced-breakpoints"] } : {}),
       server: c.server.tracer,
       session: `overhead-${crypto.randomUUID()}`,
       python: py,
@@ -204,9 +234,125 @@ async function modesFor(python: PythonInstall): Promise<Mode[]> {
   const modes: Mode[] = ["plain"];
   // 3.12+ trace with sys.monitoring, which has no such floor.
   if (Number(python.minor.split(".")[1]) < 12) modes.push("floor");
-  modes.push("qdb", "qdb other", "qdb cond", "pdb", "pdb cond");
+  modes.push(
+    "compiled",
+    "compiled hot",
+    "compiled cond",
+    "traced",
+    "traced hot",
+    "traced cond",
+    "pdb",
+    "pdb cond",
+  );
   if (await hasDebugpy(python.path)) modes.push("debugpy", "debugpy cond");
   return modes;
+}
+
+/** The loop with a logpoint on its hot line, under the Python engine in this process. */
+async function qdbLogpoint(python: PythonInstall, hits: number, out: string): Promise<number> {
+  const line = markedLine(PROGRAM, "@hot loop");
+  await using session = await pythonEngine.launch({
+    program: PROGRAM,
+    args: ["loop", String(hits), out],
+    interpreter: python.path,
+    stdin: "null",
+  });
+  let logged = 0;
+  for await (const m of session.events) {
+    if (m.e === "stopped") {
+      // At the first line: the logpoint, as the core sets it, then run.
+      session.send({
+        e: "request",
+        id: "bp",
+        p: {
+          command: "set_breakpoint",
+          args: { breakpoint: { id: 1, file: PROGRAM, line, log: "i={i}" } },
+        },
+      });
+      session.send({ e: "continue" });
+    }
+    if (m.e === "print" && (m.p as { input?: string }).input === "<log>") logged++;
+  }
+  await session.exited;
+  if (logged !== hits) throw new Error(`qdb logged ${logged} of ${hits} hits`);
+  return (await readRun(out)).workS;
+}
+
+/** pdb's logpoint: a breakpoint whose commands print and continue. */
+async function pdbLogpoint(python: PythonInstall, hits: number, out: string): Promise<number> {
+  const line = markedLine(PROGRAM, "@hot loop");
+  const child = new Deno.Command(python.path, {
+    args: ["-m", "pdb", PROGRAM, "loop", String(hits), out],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(`b ${line}\ncommands 1\nsilent\np "i=%d" % i\nc\nend\nc\nq\n`),
+  );
+  await writer.close();
+  await check("pdb logpoint", child);
+  return (await readRun(out)).workS;
+}
+
+async function debugpyLogpoint(python: PythonInstall, hits: number, out: string) {
+  const debugpy = await launchDebugpy(python.path, [PROGRAM, "loop", String(hits), out], [
+    { path: PROGRAM, line: markedLine(PROGRAM, "@hot loop"), logMessage: "i={i}" },
+  ]);
+  try {
+    const status = await debugpy.child.status;
+    if (!status.success) throw new Error(`debugpy logpoint failed (exit ${status.code})`);
+  } finally {
+    await debugpy.close();
+  }
+  return (await readRun(out)).workS;
+}
+
+async function benchLogpoints(
+  python: PythonInstall,
+  hits: number,
+  reps: number,
+  dir: string,
+): Promise<LogpointResult> {
+  const out = `${dir}/logpoint.json`;
+  const debugpy = await hasDebugpy(python.path);
+  const times: { plain: number[]; qdb: number[]; pdb: number[]; debugpy: number[] } = {
+    plain: [],
+    qdb: [],
+    pdb: [],
+    debugpy: [],
+  };
+  for (let i = 0; i < reps; i++) {
+    const plain = new Deno.Command(python.path, {
+      args: [PROGRAM, "loop", String(hits), out],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await check("plain", plain);
+    times.plain.push((await readRun(out)).workS);
+    times.qdb.push(await qdbLogpoint(python, hits, out));
+    times.pdb.push(await pdbLogpoint(python, hits, out));
+    if (debugpy) times.debugpy.push(await debugpyLogpoint(python, hits, out));
+  }
+  const plain = median(times.plain);
+  const per = (list: number[]) => (median(list) - plain) / hits * 1e6;
+  return {
+    python: python.version,
+    hits,
+    seconds: {
+      plain,
+      qdb: median(times.qdb),
+      pdb: median(times.pdb),
+      ...(debugpy ? { debugpy: median(times.debugpy) } : {}),
+    },
+    usPerHit: {
+      qdb: per(times.qdb),
+      pdb: per(times.pdb),
+      ...(debugpy ? { debugpy: per(times.debugpy) } : {}),
+    },
+  };
 }
 
 /** Runs the benchmark. */
@@ -217,6 +363,7 @@ export async function benchOverhead(flags: BenchFlags): Promise<OverheadReport> 
   const dir = await Deno.makeTempDir({ prefix: "qdb-bench-" });
   await using server = await startServer();
   const results: OverheadResult[] = [];
+  const logpoints: LogpointResult[] = [];
   try {
     for (const python of pythons) {
       const modes = await modesFor(python);
@@ -236,7 +383,9 @@ export async function benchOverhead(flags: BenchFlags): Promise<OverheadReport> 
         const ratio = Object.fromEntries(
           Object.entries(seconds).map(([m, s]) => [m, s / seconds.plain!]),
         );
-        const tracer = runs.get("qdb")!.map((r) => r.tracerPeakKb).filter((k) => k !== undefined);
+        const tracer = runs.get("compiled")!.map((r) => r.tracerPeakKb).filter((k) =>
+          k !== undefined
+        );
         results.push({
           python: python.version,
           shape,
@@ -247,9 +396,10 @@ export async function benchOverhead(flags: BenchFlags): Promise<OverheadReport> 
           tracerPeakKb: tracer.length ? median(tracer) : undefined,
         });
       }
+      logpoints.push(await benchLogpoints(python, flags.quick ? 1_000 : 100_000, reps, dir));
       if (!flags.quick) console.error(`overhead: Python ${python.version} done`);
     }
-    return { results, serverPeakKb: procKb(server.pid, "VmHWM") };
+    return { results, logpoints, serverPeakKb: procKb(server.pid, "VmHWM") };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -259,9 +409,12 @@ export async function benchOverhead(flags: BenchFlags): Promise<OverheadReport> 
 export function overheadTables(report: OverheadReport): string {
   const modes: Mode[] = [
     "floor",
-    "qdb",
-    "qdb other",
-    "qdb cond",
+    "compiled",
+    "compiled hot",
+    "compiled cond",
+    "traced",
+    "traced hot",
+    "traced cond",
     "pdb",
     "pdb cond",
     "debugpy",
@@ -291,7 +444,7 @@ export function overheadTables(report: OverheadReport): string {
       r.python,
       r.shape,
       mb(r.peakKb.plain),
-      mb(r.peakKb.qdb),
+      mb(r.peakKb.compiled),
       mb(r.peakKb.pdb),
       mb(r.peakKb.debugpy),
       mb(r.tracerPeakKb),
@@ -305,6 +458,19 @@ export function overheadTables(report: OverheadReport): string {
     table(memory),
     "",
     `qdb serve's peak resident memory: ${mb(report.serverPeakKb)} MB`,
+    "",
+    "A logpoint hit in a tight loop: microseconds per hit ((time - plain's) / hits):",
+    table([
+      ["python", "hits", "plain ms", "qdb us", "pdb us", "debugpy us"],
+      ...report.logpoints.map((l) => [
+        l.python,
+        String(l.hits),
+        fixed(l.seconds.plain * 1000, 0),
+        fixed(l.usPerHit.qdb, 1),
+        fixed(l.usPerHit.pdb, 1),
+        fixed(l.usPerHit.debugpy, 1),
+      ]),
+    ]),
   ].join("\n");
 }
 

@@ -13,7 +13,7 @@ class Base(object):
 class Child(Base):
     def greet(self):
         word = super().greet()  # @method
-        return word + "!"
+        return word + "!"  # @method2
 
 
 def make_counter():
@@ -35,7 +35,7 @@ def deco(f):
 @deco
 def decorated(x):
     y = x * 2  # @decorated
-    return y
+    return y  # @decorated2
 
 
 def gen(n):

@@ -48,7 +48,17 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
     const name = "compiled_targets.py";
     await using s = await engineBackend.open(python.path, TESTDATA + name, { cwd: TESTDATA });
     await stopped(s, "entry");
-    const kinds = ["method", "closure", "decorated", "gen", "coro", "recursive", "shared"];
+    // Two in one function (method, method2): compiled into one code object.
+    const kinds = [
+      "method",
+      "method2",
+      "closure",
+      "decorated",
+      "gen",
+      "coro",
+      "recursive",
+      "shared",
+    ];
     for (const kind of kinds) {
       const bp = await setBreak(s, { file: name, line: line(name, kind) });
       // Set before its function is defined: compiled once the module defines it.
@@ -65,10 +75,20 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
     await at("method");
     // Compiled: the function's code calls the hook; no trace function looks for it.
     assertEquals(await evalIn(s, "'__qdb_bp__' in Child.greet.__code__.co_names"), "True");
+    await at("method2");
+    assertEquals(await evalIn(s, "word"), "'base'");
     await at("closure");
     assertEquals(await evalIn(s, "step"), "5");
     await at("decorated");
     assertEquals(await evalIn(s, "x"), "21");
+    // Its breakpoint moved to the next line while its frame runs: the frame runs the code
+    // compiled for the first one, so the new one is traced there (as an editor's
+    // setBreakpoints does: all of the file's removed, the new ones set).
+    s.send("clear_break", { file: name, line: line(name, "decorated") });
+    await s.expect("breakpoints");
+    await setBreak(s, { file: name, line: line(name, "decorated2") });
+    await at("decorated2");
+    assertEquals(await evalIn(s, "y"), "42");
     for (const i of [0, 1, 2]) {
       await at("gen");
       assertEquals(await evalIn(s, "i"), String(i));

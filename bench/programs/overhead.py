@@ -6,6 +6,10 @@ Usage: python overhead.py SHAPE SIZE OUT [floor]
 - loop: a tight loop of SIZE turns, no calls;
 - workload: SIZE generated records through json and a regular expression, as real code is.
 
+Each hot function has a line never reached (`@unreached`): a breakpoint there is the worst place
+for a trace function (every line of the hot function is looked at), and costs a compiled one
+nothing.
+
 The time of the work alone (not start-up) and the peak memory of the process go to the file OUT
 as JSON. `floor` turns on the cheapest tracing CPython 3.8-3.11 allows (a global trace function
 that is a C builtin and traces nothing): what any sys.settrace debugger costs at the least.
@@ -23,10 +27,14 @@ from peak_memory import peak_memory_kb
 
 
 def fib(n):
+    if n < 0:
+        raise ValueError(n)  # @unreached calls
     return n if n < 2 else fib(n - 1) + fib(n - 2)  # @hot calls
 
 
 def loop(n):
+    if n < 0:
+        return -1  # @unreached loop
     total = 0
     for i in range(n):
         total += i % 7  # @hot loop
@@ -38,6 +46,8 @@ WORDS = ["alpha", "beta", "gamma", "delta", "kappa", "sigma", "omega", "theta"]
 
 
 def workload(n):
+    if n < 0:
+        return -1  # @unreached workload
     rng = random.Random(42)
     rows = []
     for i in range(n):

@@ -39,6 +39,7 @@ import builtins
 import gc
 import sys
 import types
+import weakref
 
 HOOK_NAME = "__qdb_bp__"
 MISS_NAME = "__qdb_miss__"  # hook id -> the passes whose condition was false, in builtins
@@ -323,6 +324,59 @@ def _swap_makers(code, hooked, functions, swaps, makers=None):
             f.__code__ = replaced
 
 
+class _ById(object):
+    """A dict keyed by identity (code objects compare by value: two equal functions of two
+    files, or two empty modules, are equal keys). Holds its keys."""
+
+    def __init__(self):
+        self._d = {}
+
+    def get(self, key, default=None):
+        entry = self._d.get(id(key))
+        return entry[1] if entry is not None and entry[0] is key else default
+
+    def __setitem__(self, key, value):
+        self._d[id(key)] = (key, value)
+
+    def __contains__(self, key):
+        entry = self._d.get(id(key))
+        return entry is not None and entry[0] is key
+
+    def pop(self, key, default=None):
+        if key in self:
+            return self._d.pop(id(key))[1]
+        return default
+
+    def keys(self):
+        return [entry[0] for entry in self._d.values()]
+
+    def clear(self):
+        self._d.clear()
+
+    def __len__(self):
+        return len(self._d)
+
+
+class _Made(object):
+    """Every hooked code object made and still alive (run by a function, or by a frame since),
+    to its original: by identity, not holding them."""
+
+    def __init__(self):
+        self._d = {}
+
+    def add(self, hooked, original):
+        key = id(hooked)
+        self._d[key] = (weakref.ref(hooked, lambda _, key=key: self._d.pop(key, None)), original)
+
+    def get(self, code, default=None):
+        entry = self._d.get(id(code))
+        return entry[1] if entry is not None and entry[0]() is code else default
+
+    def __contains__(self, code):
+        entry = self._d.get(id(code))
+        return entry is not None and entry[0]() is code
+
+
 class CompiledBreakpoints(object):
     """Breakpoints compiled into functions: set, and taken back. `hit(hook_id, frame, raised)`
     is called at each hit (in the thread that hit it, from the hook's own frame; `raised`: the
@@ -331,12 +385,14 @@ class CompiledBreakpoints(object):
 
     def __init__(self, hit):
         self._hit = hit
-        self._hooks = {}  # original code -> {line: (hook id, condition)}
+        self._hooks = _ById()  # original code -> {line: (hook id, condition)}
         self._of_hook = {}  # hook id -> (original code, line)
-        self._swapped = {}  # original code -> (swaps, hooked code, closures made from it?)
-        self._makers = {}  # original code -> the makers given when it was first compiled
-        self._verified = {}  # code -> the source it was checked against
-        self.hooked = {}  # hooked code -> the original (a trace function skips its hook lines)
+        self._swapped = _ById()  # original code -> (swaps, hooked code, closures made from it?)
+        self._makers = _ById()  # original code -> the makers given when it was first compiled
+        self._verified = _ById()  # code -> the source it was checked against
+        # Every hooked code made, to its original: frames may still run one taken out (a trace
+        # function skips its hook lines, and traces the lines it lacks).
+        self.made = _Made()
         self.misses = {}  # hook id -> the passes its compiled condition was false
 
     def install_hook(self):
@@ -358,7 +414,12 @@ class CompiledBreakpoints(object):
 
     def original(self, code):
         """The code a function had before its breakpoints were compiled into it."""
-        return self.hooked.get(code, code)
+        return self.made.get(code, code)
+
+    def current(self, code):
+        """The hooked code the functions of `code` (an original) run now, or None."""
+        entry = self._swapped.get(code)
+        return entry[1] if entry is not None else None
 
     def add(self, hook_id, code, line, cond=None, source=None, makers=None):
         """Compiles a breakpoint at `line` into every function running `code` (the original:
@@ -368,7 +429,8 @@ class CompiledBreakpoints(object):
         hooks = dict(self._hooks.get(code, {}))
         hooks[line] = (hook_id, cond)
         if makers:
-            self._makers.setdefault(code, makers)
+            if code not in self._makers:
+                self._makers[code] = makers
         functions = self._apply(code, hooks, source)
         self._of_hook[hook_id] = (code, line)
         if cond is not None:
@@ -423,7 +485,7 @@ class CompiledBreakpoints(object):
         _swap_makers(code, hooked, functions, swaps, makers)
         self._swapped[code] = (swaps, hooked, len(swaps) > len(functions))
         self._hooks[code] = hooks
-        self.hooked[hooked] = code
+        self.made.add(hooked, code)
         return functions
 
     def _restore(self, code):
@@ -437,4 +499,3 @@ class CompiledBreakpoints(object):
             # Closures made while the breakpoint was in: the original code back on them too.
             for f in functions_of(hooked):
                 f.__code__ = code
-        self.hooked.pop(hooked, None)

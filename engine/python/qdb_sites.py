@@ -21,7 +21,7 @@ import gc
 import sys
 import types
 
-from qdb_compile import CannotCompile, CompiledBreakpoints
+from qdb_compile import CannotCompile, CompiledBreakpoints, _ById
 
 _CO_OPTIMIZED = 0x1  # a function's code (not a module's or a class body's)
 _GEN_TYPES = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
@@ -78,7 +78,8 @@ class CompiledSites(object):
         self.sites = {}  # (file, line) -> _Site
         self.by_hook = {}  # hook id -> _Site
         self._next_hook = 1
-        self.makers = {}  # maker code (module or class body) -> [(site, target code)]
+        # maker code (module or class body) -> [(site, target code, class name)], by identity
+        self.makers = _ById()
         self._installed = False
 
     # ------------------------------------------------------------------ the table's view
@@ -91,9 +92,12 @@ class CompiledSites(object):
         site = self.sites.get((file, line))
         if site is None:
             return False  # no enabled breakpoint there: nothing to trace
+        made = self.compiled.made
         if site.state != "compiled":
-            return code is not None and code not in self.compiled.hooked
-        return site.old and code is site.code
+            return code is not None and code not in made
+        # Old code still running: the original, or a hooked one made before this line's hook.
+        return site.old and made.get(code, code) is site.code and \
+            code is not self.compiled.current(site.code)
 
     def needs_tracing(self):
         """Whether some enabled breakpoint is traced somewhere."""
@@ -101,7 +105,7 @@ class CompiledSites(object):
 
     def is_hook_line(self, code, line):
         """A hook statement's line in compiled code: trace functions skip it."""
-        return line == code.co_firstlineno and code in self.compiled.hooked
+        return line == code.co_firstlineno and code in self.compiled.made
 
     def take_misses(self, bp):
         """The passes of `bp`'s compiled condition that were false since last asked."""
@@ -142,7 +146,7 @@ class CompiledSites(object):
             self._place(site, index.get(key[0], ()))
         for site in self.sites.values():
             if site.old:
-                site.old = _still_running(site.code)
+                site.old = self._still_running(site.code)
         self.makers.clear()  # found again as the code that makes them runs (waiting_in)
         if self.sites and not self._installed:
             self.compiled.install_hook()
@@ -175,11 +179,11 @@ class CompiledSites(object):
             if type(obj) is not types.FunctionType:
                 continue
             code = self.compiled.original(obj.__code__)
-            if code in seen or not code.co_flags & _CO_OPTIMIZED:
+            if id(code) in seen or not code.co_flags & _CO_OPTIMIZED:
                 continue  # (3.11+ runs a module's code as a function's)
             file = canon(code.co_filename)
             if file in files:
-                seen.add(code)
+                seen.add(id(code))
                 out.setdefault(file, []).append((obj, code))
         return out
 
@@ -219,8 +223,14 @@ class CompiledSites(object):
             return False
         site.state = "compiled"
         site.code = code
-        site.old = _still_running(code)
+        site.old = self._still_running(code)
         return True
+
+    def _still_running(self, code):
+        """Whether frames run `code` (in any thread) without this site's hook: the original, or
+        code compiled with other breakpoints before; or generators or coroutines made from it
+        are not finished. Those are traced."""
+        return _still_running(code, self.compiled.original, self.compiled.current(code))
 
     # ------------------------------------------------------------------ waiting sites
 
@@ -269,7 +279,7 @@ class CompiledSites(object):
                 where = getattr(space.get(class_name), "__dict__", None)
                 if where is None:
                     continue
-            if not _defined(where.get(target.co_name), target):
+            if not _defined(where.get(target.co_name), target, self.compiled.original):
                 continue
             pending.remove(entry)
             if self._compile(site, target, None):
@@ -277,27 +287,27 @@ class CompiledSites(object):
         return bound
 
 
-def _defined(value, target):
-    """Whether `value` (a name's value in a namespace) is, or wraps, a function of `target`."""
+def _defined(value, target, original):
+    """Whether `value` (a name's value in a namespace) is, or wraps, a function of `target`
+    (or of code compiled from it: another breakpoint's, bound just before)."""
     for _ in range(8):
         if value is None:
             return False
         value = getattr(value, "__func__", value)  # staticmethod, classmethod
         value = getattr(value, "fget", value)  # property
-        if getattr(value, "__code__", None) is target:
+        code = getattr(value, "__code__", None)
+        if code is not None and original(code) is target:
             return True
         value = getattr(value, "__wrapped__", None)
     return False
 
 
-def _still_running(code):
-    """Whether frames run `code` (in any thread), or generators or coroutines made from it
-    are not finished: they run without the hook, and are traced."""
+def _still_running(code, original, current):
     if code is None:
         return False
     for frame in sys._current_frames().values():
         while frame is not None:
-            if frame.f_code is code:
+            if frame.f_code is not current and original(frame.f_code) is code:
                 return True
             frame = frame.f_back
     if code.co_flags & 0x2A0:  # a generator, coroutine or async generator
@@ -307,6 +317,6 @@ def _still_running(code):
                     getattr(obj, "ag_code", None)
                 frame = getattr(obj, "gi_frame", None) or getattr(obj, "cr_frame", None) or \
                     getattr(obj, "ag_frame", None)
-                if gcode is code and frame is not None:
+                if gcode is not current and original(gcode) is code and frame is not None:
                     return True
     return False
