@@ -114,6 +114,15 @@ export function fixed(value: number | undefined, digits = 2): string {
   return value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits);
 }
 
+/**
+ * A cost ratio (qdb's time over a baseline's): under 1.0 it means qdb took less time than the
+ * thing it adds to, which is the machine's noise, never a gain: shown as "~1 (0.92)".
+ */
+export function ratio(value: number | undefined, digits = 2): string {
+  if (value === undefined || Number.isNaN(value)) return "-";
+  return value < 1 ? `~1 (${value.toFixed(digits)})` : value.toFixed(digits);
+}
+
 /** Whether `python` can import debugpy. */
 export async function hasDebugpy(python: string): Promise<boolean> {
   try {

@@ -3,7 +3,8 @@
  * clients in other processes (`bench/capacity_peer.ts`), ramped to 1,000 sessions of 2 clients
  * each (`--quick`: 10):
  *
- * - the server's resident memory at each step of the ramp, and per idle session;
+ * - the server's resident memory at each step of the ramp, and per idle session, on a fresh
+ *   server (one that earlier phases grew has room that hides what sessions take);
  * - routed messages per second at saturation: every tracer sends `print` events as fast as the
  *   server takes them, every client counts what it receives;
  * - a slow client: a session with a fast client and one that reads nothing, its tracer sending
@@ -50,7 +51,7 @@ export interface CapacityResult {
   sessions: number;
   /** Clients of each. */
   clientsPerSession: number;
-  /** The server's resident memory (KiB) with no session, then at each step of the ramp. */
+  /** A fresh server's resident memory (KiB) with no session, then at each step of the ramp. */
   ramp: { sessions: number; rssKb: number }[];
   /** Resident memory per idle session, KiB: the slope from no session to all of them. */
   perSessionKb: number;
@@ -67,6 +68,8 @@ export interface CapacityResult {
     rssKb: number;
     peakRssKb: number;
     afterCloseKb: number;
+    /** The flood's server before its sessions opened (KiB). */
+    beforeKb: number;
     /** Seconds the server went on reading what the tracers had written, after they closed. */
     readingSeconds: number;
     afterCloseSeconds: number;
@@ -297,11 +300,9 @@ async function stalledReader(
   }
 }
 
-/** Runs the benchmark. */
-export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> {
-  const sessions = flags.reps ?? (flags.quick ? 10 : 1000);
+function serverArgs(sessions: number): string[] {
   const connections = sessions * (1 + CLIENTS_PER_SESSION) + 100;
-  await using server = await startServer([
+  return [
     "--max-sessions",
     String(sessions + 10),
     "--max-connections",
@@ -314,7 +315,48 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
     String(connections),
     "--inactivity-timeout",
     "0",
-  ]);
+  ];
+}
+
+/** Opens `sessions` idle sessions on the server in steps; its memory before and at each. */
+async function ramp(
+  server: Awaited<ReturnType<typeof startServer>>,
+  sessions: number,
+  quick: boolean,
+) {
+  const steps = [{ sessions: 0, rssKb: procKb(server.pid, "VmRSS") ?? 0 }];
+  // One process of tracers, two of clients (one client of each session in each).
+  const tracers = startPeer(server, "tracers");
+  const clientPeers = Array.from(
+    { length: CLIENTS_PER_SESSION },
+    () => startPeer(server, "clients"),
+  );
+  const targets = quick ? [sessions] : [0.25, 0.5, 0.75, 1].map((f) => f * sessions);
+  let open = 0;
+  for (const target of targets) {
+    await tracers.ask({ open: target - open });
+    await Promise.all(clientPeers.map((peer) => peer.ask({ open: target - open })));
+    open = target;
+    await sleep(quick ? 100 : 1000);
+    steps.push({ sessions: open, rssKb: procKb(server.pid, "VmRSS") ?? 0 });
+    if (!quick) console.error(`capacity: ${open} sessions open`);
+  }
+  return { steps, tracers, clientPeers };
+}
+
+/** Runs the benchmark. */
+export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> {
+  const sessions = flags.reps ?? (flags.quick ? 10 : 1000);
+  // Memory per idle session, on a server nothing ran on before.
+  let idle: Awaited<ReturnType<typeof ramp>>["steps"];
+  {
+    await using fresh = await startServer(serverArgs(sessions));
+    const opened = await ramp(fresh, sessions, flags.quick);
+    idle = opened.steps;
+    await opened.tracers.close();
+    await Promise.all(opened.clientPeers.map((peer) => peer.close()));
+  }
+  await using server = await startServer(serverArgs(sessions));
   // The latency phases first, on a quiet server.
   const phase = flags.quick ? 1 : 8;
   const alone = await latencyPhase(server, false, phase);
@@ -326,24 +368,9 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
     flags.quick ? 500 : 5_000,
   );
   await sleep(flags.quick ? 100 : 1000);
-  const ramp = [{ sessions: 0, rssKb: procKb(server.pid, "VmRSS") ?? 0 }];
-  // One process of tracers, two of clients (one client of each session in each).
-  const tracers = startPeer(server, "tracers");
-  const clientPeers = Array.from(
-    { length: CLIENTS_PER_SESSION },
-    () => startPeer(server, "clients"),
-  );
+  // The sessions the flood runs in.
+  const { steps: floodRamp, tracers, clientPeers } = await ramp(server, sessions, flags.quick);
   try {
-    const steps = flags.quick ? [sessions] : [0.25, 0.5, 0.75, 1].map((f) => f * sessions);
-    let open = 0;
-    for (const target of steps) {
-      await tracers.ask({ open: target - open });
-      await Promise.all(clientPeers.map((peer) => peer.ask({ open: target - open })));
-      open = target;
-      await sleep(flags.quick ? 100 : 1000);
-      ramp.push({ sessions: open, rssKb: procKb(server.pid, "VmRSS") ?? 0 });
-      if (!flags.quick) console.error(`capacity: ${open} sessions open`);
-    }
     type Count = { received: number; dropped: number };
     const count = async () => {
       const counts = await Promise.all(clientPeers.map((peer) => peer.ask<Count>({ count: true })));
@@ -363,7 +390,7 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
     clearInterval(sampler);
     const after = await count();
     const floodRss = procKb(server.pid, "VmRSS") ?? 0;
-    const last = ramp.at(-1)!;
+    const last = idle.at(-1)!;
     // Every connection closes; the server should give back what the flood took.
     await tracers.close();
     await Promise.all(clientPeers.map((peer) => peer.close()));
@@ -374,16 +401,19 @@ export async function benchCapacity(flags: BenchFlags): Promise<CapacityResult> 
     await serverSawEveryLinkClose(server.client);
     const drainedAt = performance.now();
     let afterClose = procKb(server.pid, "VmRSS") ?? 0;
-    while (afterClose > ramp[0]!.rssKb + 100 * 1024 && performance.now() - drainedAt < 60_000) {
+    while (
+      afterClose > floodRamp[0]!.rssKb + 100 * 1024 && performance.now() - drainedAt < 60_000
+    ) {
       await sleep(250);
       afterClose = procKb(server.pid, "VmRSS") ?? 0;
     }
     return {
       sessions,
       clientsPerSession: CLIENTS_PER_SESSION,
-      ramp,
-      perSessionKb: (last.rssKb - ramp[0]!.rssKb) / Math.max(1, last.sessions),
+      ramp: idle,
+      perSessionKb: (last.rssKb - idle[0]!.rssKb) / Math.max(1, last.sessions),
       flood: {
+        beforeKb: floodRamp[0]!.rssKb,
         seconds: sent.seconds,
         sentPerSecond: sent.sent / sent.seconds,
         deliveredPerSecond: (after.received - before.received) / sent.seconds,
@@ -422,6 +452,7 @@ export function capacityTables(r: CapacityResult): string {
   }
   return [
     `Server capacity: ${r.sessions} sessions of ${r.clientsPerSession} clients`,
+    "A fresh server's memory as idle sessions open:",
     table(ramp),
     "",
     `Memory per idle session: ${fixed(r.perSessionKb, 1)} KiB`,
@@ -433,7 +464,7 @@ export function capacityTables(r: CapacityResult): string {
     `it, ${mb(r.flood.rssKb)} MB at its end, ${mb(r.flood.afterCloseKb)} MB ` +
     `${fixed(r.flood.afterCloseSeconds, 1)} s after the server saw every connection close ` +
     `(it read on for ${fixed(r.flood.readingSeconds, 1)} s what the tracers had written; ` +
-    `${mb(r.ramp[0]!.rssKb)} MB before the ramp)`,
+    `${mb(r.flood.beforeKb)} MB before its sessions opened)`,
     "",
     table(slow),
     `The slow client was ${

@@ -46,6 +46,7 @@ import {
   procKb,
   program,
   type PythonInstall,
+  ratio,
   startServer,
   table,
   traceArgs,
@@ -426,7 +427,7 @@ export function overheadTables(report: OverheadReport): string {
       r.python,
       r.shape,
       fixed(r.seconds.plain! * 1000, 0),
-      ...modes.map((m) => fixed(r.ratio[m])),
+      ...modes.map((m) => ratio(r.ratio[m])),
     ]);
   }
   const mb = (kb: number | undefined) => fixed(kb === undefined ? undefined : kb / 1024, 1);

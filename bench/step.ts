@@ -10,8 +10,10 @@
  *   the engine cost;
  * - `pdb`: `python -m pdb` driven over a pipe (`n`, then its prompt).
  *
- * p50, p90, p99 and max in milliseconds, after 50 steps of warm-up, on every CPython found
- * (`--quick`: the newest, 50 steps).
+ * All four are open at once and step in turn, in blocks of 100 (after 50 steps of warm-up
+ * each), so that a change in the machine's load falls on every path alike (run one after the
+ * other, a busy minute made the server look faster than a bare relay). p50, p90, p99 and max in
+ * milliseconds, on every CPython found (`--quick`: the newest, 50 steps).
  *
  * Usage: `deno run --allow-all bench/step.ts [--quick] [--reps STEPS] [--json FILE]`
  *
@@ -30,6 +32,7 @@ import {
   parseFlags,
   program,
   type PythonInstall,
+  ratio,
   startServer,
   type Stats,
   stats,
@@ -40,6 +43,15 @@ import {
 
 const PROGRAM = program("step.py");
 const WARM_UP = 50;
+/** Steps each path takes in its turn. */
+const BLOCK = 100;
+
+/** One path, open and stopped at the step program's breakpoint. */
+interface Stepper {
+  /** One round trip: `next`, and the stop it causes. */
+  step(): Promise<unknown>;
+  close(): Promise<void>;
+}
 
 /** The ways measured. */
 export type Path = "qdb" | "relay" | "engine" | "pdb";
@@ -151,9 +163,31 @@ export function trace(
   }).spawn();
 }
 
-async function throughServer(python: PythonInstall, n: number): Promise<number[]> {
-  await using server = await startServer();
-  return await stepsThrough(python, server.tracer, server.client, n);
+async function throughServer(python: PythonInstall): Promise<Stepper> {
+  const server = await startServer();
+  const session = `step-${crypto.randomUUID()}`;
+  const tracer = trace(python, server.tracer, session);
+  try {
+    const client = await wsClient(`${server.client}/${session}`);
+    client.send({ e: "start", p: { protocol: 2, auth: TOKEN }, id: 0 });
+    await client.next("attached");
+    await settled(client);
+    return {
+      step: () => {
+        client.send({ e: "next" });
+        return client.next("stack");
+      },
+      close: async () => {
+        client.close();
+        await kill(tracer);
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await kill(tracer);
+    await server.close();
+    throw error;
+  }
 }
 
 /**
@@ -183,7 +217,7 @@ export async function stepsThrough(
   }
 }
 
-async function throughRelay(python: PythonInstall, n: number): Promise<number[]> {
+async function throughRelay(python: PythonInstall): Promise<Stepper> {
   const relay = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", new URL("./relay.ts", import.meta.url).pathname],
     stdin: "null",
@@ -197,22 +231,30 @@ async function throughRelay(python: PythonInstall, n: number): Promise<number[]>
     out.drain();
     tracer = trace(python, m[2]!, "relay");
     const client = await wsClient(m[1]!);
-    try {
-      // What the server would send the tracer when a client attaches; it answers with its state.
-      client.send({ e: "start", p: { client: "bench" }, id: 0 });
-      await settled(client);
-      return await nextUntilStack(client, n);
-    } finally {
-      client.close();
-    }
-  } finally {
+    // What the server would send the tracer when a client attaches; it answers with its state.
+    client.send({ e: "start", p: { client: "bench" }, id: 0 });
+    await settled(client);
+    const started = tracer;
+    return {
+      step: () => {
+        client.send({ e: "next" });
+        return client.next("stack");
+      },
+      close: async () => {
+        client.close();
+        await kill(started);
+        await kill(relay);
+      },
+    };
+  } catch (error) {
     await kill(tracer);
     await kill(relay);
+    throw error;
   }
 }
 
-async function engineAlone(python: PythonInstall, n: number): Promise<number[]> {
-  await using session = await pythonEngine.launch({
+async function engineAlone(python: PythonInstall): Promise<Stepper> {
+  const session = await pythonEngine.launch({
     program: PROGRAM,
     interpreter: python.path,
     stopOnEntry: false,
@@ -229,13 +271,16 @@ async function engineAlone(python: PythonInstall, n: number): Promise<number[]> 
     }
   };
   await nextStack();
-  return await loop(n, () => {
-    session.send({ e: "next" });
-    return nextStack();
-  });
+  return {
+    step: () => {
+      session.send({ e: "next" });
+      return nextStack();
+    },
+    close: () => session.dispose(),
+  };
 }
 
-async function pdb(python: PythonInstall, n: number): Promise<number[]> {
+async function pdb(python: PythonInstall): Promise<Stepper> {
   const child = new Deno.Command(python.path, {
     args: ["-m", "pdb", PROGRAM],
     stdin: "piped",
@@ -249,16 +294,45 @@ async function pdb(python: PythonInstall, n: number): Promise<number[]> {
     await writer.write(new TextEncoder().encode(`${line}\n`));
     await out.until(/\(Pdb\) $/);
   };
+  const close = async () => {
+    await writer.close().catch(() => {});
+    await out.cancel();
+    await kill(child);
+  };
   try {
     await out.until(/\(Pdb\) $/);
     await say(`b ${markedLine(PROGRAM, "@step")}`);
     await say("c");
-    return await loop(n, () => say("n"));
-  } finally {
-    await writer.close().catch(() => {});
-    await out.cancel();
-    await kill(child);
+    return { step: () => say("n"), close };
+  } catch (error) {
+    await close();
+    throw error;
   }
+}
+
+/** Each path's round trips, `n` each after the warm-up, in turns of BLOCK. */
+async function interleaved(
+  paths: Record<Path, Stepper>,
+  n: number,
+): Promise<Record<Path, number[]>> {
+  const names = Object.keys(paths) as Path[];
+  const times = Object.fromEntries(names.map((p) => [p, [] as number[]])) as Record<
+    Path,
+    number[]
+  >;
+  for (const p of names) {
+    for (let i = 0; i < WARM_UP; i++) await paths[p].step();
+  }
+  for (let done = 0; done < n; done += BLOCK) {
+    for (const p of names) {
+      for (let i = done; i < Math.min(n, done + BLOCK); i++) {
+        const t0 = performance.now();
+        await paths[p].step();
+        times[p].push(performance.now() - t0);
+      }
+    }
+  }
+  return times;
 }
 
 /** Runs the benchmark: `flags.reps` steps (default 10,000; 50 with `--quick`). */
@@ -266,16 +340,26 @@ export async function benchStep(flags: BenchFlags): Promise<StepResult[]> {
   const steps = flags.reps ?? (flags.quick ? 50 : 10_000);
   const results: StepResult[] = [];
   for (const python of await benchPythons(flags.quick)) {
-    results.push({
-      python: python.version,
-      steps,
-      ms: {
-        qdb: stats(await throughServer(python, steps)),
-        relay: stats(await throughRelay(python, steps)),
-        engine: stats(await engineAlone(python, steps)),
-        pdb: stats(await pdb(python, steps)),
-      },
-    });
+    const open: Partial<Record<Path, Stepper>> = {};
+    try {
+      open.qdb = await throughServer(python);
+      open.relay = await throughRelay(python);
+      open.engine = await engineAlone(python);
+      open.pdb = await pdb(python);
+      const times = await interleaved(open as Record<Path, Stepper>, steps);
+      results.push({
+        python: python.version,
+        steps,
+        ms: {
+          qdb: stats(times.qdb),
+          relay: stats(times.relay),
+          engine: stats(times.engine),
+          pdb: stats(times.pdb),
+        },
+      });
+    } finally {
+      for (const stepper of Object.values(open)) await stepper.close();
+    }
     if (!flags.quick) console.error(`step: Python ${python.version} done`);
   }
   return results;
@@ -296,8 +380,8 @@ export function stepTable(results: StepResult[]): string {
       r.python,
       ...paths.flatMap((p) => [fixed(r.ms[p].p50), fixed(r.ms[p].p99)]),
       fixed(r.ms.qdb.max, 1),
-      fixed(r.ms.qdb.p50 / r.ms.relay.p50),
-      fixed(r.ms.qdb.p99 / r.ms.relay.p99),
+      ratio(r.ms.qdb.p50 / r.ms.relay.p50),
+      ratio(r.ms.qdb.p99 / r.ms.relay.p99),
     ]);
   }
   return `Step round trip, ms (${results[0]?.steps ?? 0} steps):\n${table(rows)}`;

@@ -154,6 +154,49 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
     assertStringIncludes(s.stdout(), "done True\n");
   },
 
+  async "a closure's closure: compiled into those made, traced in those made later"(python) {
+    const dir = await Deno.makeTempDir({ prefix: "qdb-compiled-" });
+    try {
+      const file = `${dir}/nested.py`;
+      await Deno.writeTextFile(
+        file,
+        [
+          "def outer():",
+          "    def middle():",
+          "        def inner(x):",
+          "            return x + 1",
+          "        return inner",
+          "    return middle",
+          "first = outer()()",
+          "print(first(1))",
+          "print(outer()()(2))",
+          "",
+        ].join("\n"),
+      );
+      await using s = await engineBackend.open(python.path, file, { cwd: dir });
+      await stopped(s, "entry");
+      for (let i = 0; i < 2; i++) {
+        s.send("next");
+        await stopped(s, "step");
+      }
+      // At line 8: `first` exists; the next inner is made by a middle found by no name.
+      const bp = await setBreak(s, { file: "nested.py", line: 4 });
+      assertEquals(bp.traced, undefined);
+      assertEquals(await evalIn(s, "'__qdb_bp__' in first.__code__.co_names"), "True");
+      s.send("continue");
+      assertEquals(top(await stopped(s, "breakpoint")).line, 4);
+      assertEquals(await evalIn(s, "x"), "1");
+      s.send("continue");
+      assertEquals(top(await stopped(s, "breakpoint")).line, 4);
+      assertEquals(await evalIn(s, "x"), "2");
+      s.send("continue");
+      assertEquals((await s.exited).code, 0);
+      assertEquals(s.stdout(), "2\n3\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+
   async "a file changed after import: traced, and the reply says why"(python) {
     const dir = await Deno.makeTempDir({ prefix: "qdb-compiled-" });
     try {

@@ -416,6 +416,12 @@ class CompiledBreakpoints(object):
         """The code a function had before its breakpoints were compiled into it."""
         return self.made.get(code, code)
 
+    def makes(self, code):
+        """Whether the functions that make closures of `code` were found (and make them with
+        its breakpoints)."""
+        entry = self._swapped.get(code)
+        return entry is not None and entry[2]
+
     def current(self, code):
         """The hooked code the functions of `code` (an original) run now, or None."""
         entry = self._swapped.get(code)

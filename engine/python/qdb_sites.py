@@ -21,7 +21,7 @@ import gc
 import sys
 import types
 
-from qdb_compile import CannotCompile, CompiledBreakpoints, _ById
+from qdb_compile import CannotCompile, CompiledBreakpoints, _ById, functions_of
 
 _CO_OPTIMIZED = 0x1  # a function's code (not a module's or a class body's)
 _GEN_TYPES = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
@@ -55,7 +55,7 @@ def inline_condition(text):
 
 
 class _Site(object):
-    __slots__ = ("key", "hook_id", "state", "code", "inline", "old", "why", "maker_names")
+    __slots__ = ("key", "hook_id", "state", "code", "inline", "old", "why", "unswapped")
 
     def __init__(self, key, hook_id, inline):
         self.key = key  # (file, line)
@@ -65,7 +65,9 @@ class _Site(object):
         self.code = None  # the original code object it is compiled into, or waits for
         self.old = False  # frames or generators still run `code` without the hook
         self.why = None  # why it is traced
-        self.maker_names = ()  # waiting: the names its function is bound to by its maker
+        # Closures of `code` may be made afresh by a maker not found (a closure's closure):
+        # those run the original code, traced.
+        self.unswapped = False
 
 
 class CompiledSites(object):
@@ -146,7 +148,7 @@ class CompiledSites(object):
             self._place(site, index.get(key[0], ()))
         for site in self.sites.values():
             if site.old:
-                site.old = self._still_running(site.code)
+                site.old = site.unswapped or self._still_running(site.code)
         self.makers.clear()  # found again as the code that makes them runs (waiting_in)
         if self.sites and not self._installed:
             self.compiled.install_hook()
@@ -223,7 +225,10 @@ class CompiledSites(object):
             return False
         site.state = "compiled"
         site.code = code
-        site.old = self._still_running(code)
+        site.unswapped = not self.compiled.makes(code) and any(
+            ".<locals>." in getattr(f, "__qualname__", "") for f in functions_of(code)
+            + functions_of(self.compiled.current(code)))
+        site.old = site.unswapped or self._still_running(code)
         return True
 
     def _still_running(self, code):
