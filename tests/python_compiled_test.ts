@@ -43,6 +43,22 @@ async function setBreak(s: ScenarioSession, p: Record<string, unknown>): Promise
   return reply.p.find((b: any) => b.line === p.line && b.file.endsWith(p.file as string));
 }
 
+/** compiled_loop.py running (not stopped at its start), then paused in its loop. */
+async function pausedLoop(python: PythonInstall): Promise<ScenarioSession> {
+  const s = await engineBackend.open(python.path, TESTDATA + "compiled_loop.py", {
+    cwd: TESTDATA,
+    stopOnEntry: false,
+  });
+  try {
+    s.send("pause");
+    await stopped(s, "pause");
+    return s;
+  } catch (error) {
+    await s[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
 const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
   async "every kind of function, compiled; threads hitting one breakpoint at once"(python) {
     const name = "compiled_targets.py";
@@ -118,12 +134,7 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
     python,
   ) {
     const name = "compiled_loop.py";
-    await using s = await engineBackend.open(python.path, TESTDATA + name, {
-      cwd: TESTDATA,
-      stopOnEntry: false,
-    });
-    s.send("pause");
-    await stopped(s, "pause");
+    await using s = await pausedLoop(python);
     // main() runs the code it had: the breakpoint is traced in that frame.
     const loop = await setBreak(s, { file: name, line: line(name, "loop") });
     assertEquals(loop.traced, undefined);
@@ -152,6 +163,22 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
     s.send("continue");
     assertEquals((await s.exited).code, 0);
     assertStringIncludes(s.stdout(), "done True\n");
+  },
+
+  async "set and cleared 1,000 times: the original code back"(python) {
+    const name = "compiled_loop.py";
+    await using s = await pausedLoop(python);
+    await evalIn(s, "globals().__setitem__('original', step.__code__)");
+    const where = { file: name, line: line(name, "step"), cond: "i < 0" };
+    for (let i = 0; i < 1000; i++) {
+      const bp = await setBreak(s, where);
+      s.send("clear_break", { id: bp.id });
+      await s.expect("breakpoints");
+    }
+    assertEquals(await evalIn(s, "step.__code__ is original"), "True");
+    await evalIn(s, "globals().__setitem__('stop', True)");
+    s.send("continue");
+    assertEquals((await s.exited).code, 0);
   },
 
   async "a closure's closure: compiled into those made, traced in those made later"(python) {

@@ -14,10 +14,12 @@ length, then UTF-8 JSON ``{"e", "p", "id"}``. Commands come in, tracer events go
 
 Design, briefly (the reasons are next to the code):
 - No bdb: bdb's global trace function traces every line of every frame and makes programs 7-13x
-  slower. Breakpoints use sys.monitoring on 3.12+ (events only on code objects that hold a
-  breakpoint, and each line without one disabled after its first event), and on 3.8-3.11 a
-  filtered sys.settrace whose call handler returns a local tracer only for code objects that hold
-  a breakpoint (decided once per code object). Nothing is installed without breakpoints.
+  slower. A line breakpoint is compiled into the code of the function that holds it
+  (qdb_compile, qdb_sites): no trace function at all while only such breakpoints are set. Those
+  that cannot be compiled are traced: with sys.monitoring on 3.12+ (events only on code objects
+  that hold a breakpoint, and each line without one disabled after its first event), and on
+  3.8-3.11 a filtered sys.settrace whose call handler returns a local tracer only for code
+  objects that hold a breakpoint (decided once per code object).
 - Stepping uses a per-thread sys.settrace with bdb's stepping rules, only on the stepping thread.
 - Pause: the reader thread sets a flag, turns on line events (3.12+: global LINE monitoring;
   older: f_trace on the threads' frames) and sends SIGUSR2 to the main thread, whose handler
@@ -31,8 +33,9 @@ the Bridge is composed of objects that own their state: qdb_channel.Channel (the
 lock events go out under), qdb_output.OutputCapture (the program's output and input),
 qdb_eval.Evaluator (running code: the policy, its hook and the deadline), qdb_repr.Reprs (values
 as text), qdb_code.ProgramCode (which code is the program's, and which files a client may read),
-qdb_breakpoints.BreakpointTable (the breakpoints, and qdb_locate.Locator to find lines and
-functions), qdb_tracing.Tracing (the tracing backends and stepping: where a thread stops),
+qdb_breakpoints.BreakpointTable (the breakpoints, qdb_locate.Locator to find lines and functions,
+qdb_sites.CompiledSites to compile them into the code), qdb_tracing.Tracing (the tracing backends,
+with qdb_monitoring for 3.12+, and stepping: where a thread stops),
 qdb_hits.HitActions (logpoints and snapshots), qdb_pause.Pauser (pause, the signal, holding the
 other threads), qdb_children.Children (child processes), qdb_requests.Requests (the engine
 interface's primitive requests, by a table) and qdb_inspect.Inspector (frames, values and
