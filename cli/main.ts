@@ -11,6 +11,7 @@ import { certsCommand } from "./certs.ts";
 import { dapCommand } from "./dap.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
+import { psCommand } from "./ps.ts";
 import { sessionsCommand } from "./sessions.ts";
 import { ProgramError, traceCommand } from "./trace.ts";
 
@@ -21,6 +22,7 @@ export const COMMAND_TABLE: CommandSpec[] = [
   traceCommand,
   attachCommand,
   sessionsCommand,
+  psCommand,
   dapCommand,
   certsCommand,
 ];
