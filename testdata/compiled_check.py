@@ -264,7 +264,9 @@ for name, fn in [("plain", plain), ("conditional", conditional), ("method", meth
                  ("traceback", traceback_unchanged), ("churn", churn)]:
     check(name, fn)
 bps.uninstall_hook()
-results["hook_gone"] = not hasattr(__builtins__ if isinstance(__builtins__, dict) is False
-                                   else object(), qdb_compile.HOOK_NAME) and \
-    qdb_compile.HOOK_NAME not in dir(__import__("builtins"))
+# Code still running a compiled function when the hook goes calls it: it does nothing, and
+# never fails.
+del hits[:]
+getattr(__import__("builtins"), qdb_compile.HOOK_NAME)(1)
+results["hook_silent"] = hits == []
 print(json.dumps(results))

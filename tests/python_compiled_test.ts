@@ -224,6 +224,37 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
     }
   },
 
+  async "disable soft in a compiled function's loop: it runs on to its end"(python) {
+    const dir = await Deno.makeTempDir({ prefix: "qdb-compiled-" });
+    try {
+      const file = `${dir}/spin.py`;
+      await Deno.writeTextFile(
+        file,
+        [
+          "def spin(n):",
+          "    total = 0",
+          "    for i in range(n):",
+          "        total += i",
+          "    return total",
+          "print(spin(5))",
+          "",
+        ].join("\n"),
+      );
+      await using s = await engineBackend.open(python.path, file, { cwd: dir });
+      await stopped(s, "entry");
+      await setBreak(s, { file: "spin.py", line: 4 });
+      s.send("continue");
+      await stopped(s, "breakpoint");
+      // The frame runs the compiled code, and passes its hook four more times after qdb left.
+      s.send("disable", "soft");
+      await s.expect("disabled");
+      const status = await s.exited;
+      assertEquals([status.code, s.stdout(), s.stderr()], [0, "10\n", ""]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+
   async "a file changed after import: traced, and the reply says why"(python) {
     const dir = await Deno.makeTempDir({ prefix: "qdb-compiled-" });
     try {

@@ -36,6 +36,7 @@ Standard library only.
 
 import ast
 import builtins
+import collections
 import gc
 import sys
 import types
@@ -324,6 +325,10 @@ def _swap_makers(code, hooked, functions, swaps, makers=None):
             f.__code__ = replaced
 
 
+def _no_hook(hook_id, raised=False):
+    """The hook once nothing listens: compiled code left running calls it."""
+
+
 class _ById(object):
     """A dict keyed by identity (code objects compare by value: two equal functions of two
     files, or two empty modules, are equal keys). Holds its keys."""
@@ -393,7 +398,9 @@ class CompiledBreakpoints(object):
         # Every hooked code made, to its original: frames may still run one taken out (a trace
         # function skips its hook lines, and traces the lines it lacks).
         self.made = _Made()
-        self.misses = {}  # hook id -> the passes its compiled condition was false
+        # hook id -> the passes its compiled condition was false (any id: a frame may still run
+        # the code of a breakpoint taken out, and count in it)
+        self.misses = collections.defaultdict(int)
 
     def install_hook(self):
         """The names the compiled code reaches (in builtins: no module's globals change)."""
@@ -407,10 +414,11 @@ class CompiledBreakpoints(object):
         setattr(builtins, MISS_NAME, self.misses)
 
     def uninstall_hook(self):
+        """The hook does nothing from now on. Its names stay: a frame that still runs compiled
+        code (the function that stopped when the debugger left, a forked child's copy of it)
+        calls them until it returns, and must not fail."""
         if not self._swapped:
-            for name in (HOOK_NAME, MISS_NAME):
-                if getattr(builtins, name, None) is not None:
-                    delattr(builtins, name)
+            setattr(builtins, HOOK_NAME, _no_hook)
 
     def original(self, code):
         """The code a function had before its breakpoints were compiled into it."""
