@@ -16,6 +16,7 @@ def cond_raises(i):
 
 def main():
     i = 0
+    print("looping", flush=True)
     while not stop:
         i = step(i)  # @loop
         cond_raises(i)

@@ -50,6 +50,8 @@ async function pausedLoop(python: PythonInstall): Promise<ScenarioSession> {
     stopOnEntry: false,
   });
   try {
+    // In the loop (not before main() is defined): it says so first.
+    await s.expect("print", (p) => p.output.includes("looping"));
     s.send("pause");
     await stopped(s, "pause");
     return s;
@@ -176,6 +178,22 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
       await s.expect("breakpoints");
     }
     assertEquals(await evalIn(s, "step.__code__ is original"), "True");
+    // A hit condition compiled too: counted in the code, the hook called on the third pass
+    // only; the hit count is every pass's.
+    const third = await setBreak(s, {
+      file: name,
+      line: line(name, "step"),
+      hit_condition: "== 3",
+    });
+    assertEquals(await evalIn(s, "'__qdb_hits__' in step.__code__.co_names"), "True");
+    s.send("continue");
+    await stopped(s, "breakpoint");
+    s.send("breakpoints");
+    const counted = await s.expect("breakpoints");
+    // deno-lint-ignore no-explicit-any
+    assertEquals(counted.p.find((b: any) => b.id === third.id).hits, 3);
+    s.send("clear_break", { id: third.id });
+    await s.expect("breakpoints");
     await evalIn(s, "globals().__setitem__('stop', True)");
     s.send("continue");
     assertEquals((await s.exited).code, 0);

@@ -14,7 +14,7 @@ import threading
 
 from qdb_common import _CommandError
 from qdb_eval import _PolicyRefused
-from qdb_hits import _hit_test, _log_parts
+from qdb_hits import _HIT_CONDITION, _hit_test, _log_parts
 from qdb_locate import Locator
 from qdb_repr import _exc_line
 from qdb_sites import CompiledSites, inline_condition
@@ -371,6 +371,8 @@ class BreakpointTable(object):
         bp = self.by_id(p["id"])
         if bp is None:
             raise _CommandError("update_break", "No breakpoint %s" % p["id"])
+        # What its compiled code counted belongs to it as it was.
+        self.fold_hits(bp)
         if "cond" in p:
             cond = p["cond"]
             if cond is not None and not isinstance(cond, str):
@@ -416,8 +418,9 @@ class BreakpointTable(object):
                         wanted[(file, line)] = self._inline(on[0]) if (
                             len(on) == 1 and inline_ok) else None
             counts = self.sites.sync(wanted)
-            for bp, misses in counts.items():
-                bp.hits += misses
+            for bp, (misses, counted) in counts.items():
+                bp.hits += misses + counted
+                bp.cond_hits += counted
         self.rearm()
 
     def rearm(self):
@@ -426,20 +429,32 @@ class BreakpointTable(object):
         self._changed()
 
     def _inline(self, bp):
-        """(bp, the condition text) when its condition can be compiled in place: the policy's
-        text (a hook policy is asked once, here), calling nothing. Else None."""
-        if not bp.cond:
+        """What of `bp` is compiled in place: (bp, its condition's text or None, its hit
+        condition as (operator, count) or None), or None when nothing is (the hook then runs
+        the rules of a hit at each pass). A condition is, when it calls nothing (the policy's
+        text: a hook policy is asked once, here); a hit condition, when no ignore count runs."""
+        text = None
+        if bp.cond:
+            cached = bp.inline_text
+            if cached is None or cached[0] != bp.cond:
+                try:
+                    text = self.evaluator.apply_policy(bp.cond, "condition")
+                except _PolicyRefused:
+                    text = None
+                if text is not None and not inline_condition(text):
+                    text = None
+                cached = bp.inline_text = (bp.cond, text)
+            text = cached[1]
+            if text is None:
+                return None
+        hit = None
+        if bp.hit_condition is not None and bp.ignore == 0:
+            m = _HIT_CONDITION.match(bp.hit_condition)
+            if m is not None:
+                hit = (m.group(1) or ">=", int(m.group(2)))
+        if text is None and hit is None:
             return None
-        cached = bp.inline_text
-        if cached is None or cached[0] != bp.cond:
-            try:
-                text = self.evaluator.apply_policy(bp.cond, "condition")
-            except _PolicyRefused:
-                text = None
-            if text is not None and not inline_condition(text):
-                text = None
-            cached = bp.inline_text = (bp.cond, text)
-        return (bp, cached[1]) if cached[1] is not None else None
+        return (bp, text, hit)
 
     def _payload(self, bp):
         """`bp` as the protocol shows it, saying why it is traced when it could not be compiled
@@ -452,10 +467,12 @@ class BreakpointTable(object):
         return out
 
     def fold_hits(self, bp):
-        """`bp`'s hit count with the false passes of its compiled condition."""
-        misses = self.sites.take_misses(bp) if self.sites.sites else 0
-        if misses:
-            bp.hits += misses
+        """`bp`'s counts with what its compiled code counted since: the false passes of its
+        condition, and the passes its hit condition counted."""
+        if self.sites.sites:
+            misses, counted = self.sites.take_counts(bp)
+            bp.hits += misses + counted
+            bp.cond_hits += counted
         return bp
 
     def _spaces(self, stop):

@@ -44,6 +44,7 @@ import weakref
 
 HOOK_NAME = "__qdb_bp__"
 MISS_NAME = "__qdb_miss__"  # hook id -> the passes whose condition was false, in builtins
+HITS_NAME = "__qdb_hits__"  # hook id -> the passes a compiled hit condition counted
 
 # Statements whose header line runs again at each pass of a loop (or on leaving a with): a
 # hook before them would run once where a trace function sees the line many times.
@@ -92,6 +93,17 @@ def _function_node(tree, code):
                         % (code.co_name, code.co_firstlineno, code.co_filename))
 
 
+class _PutCondition(ast.NodeTransformer):
+    """Puts a condition's expression where the hook statement's template says
+    ``__qdb_cond__``."""
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    def visit_Name(self, node):
+        return self.expr if node.id == "__qdb_cond__" else node
+
+
 class _InsertHook(ast.NodeTransformer):
     """Puts the hook call before the statement that starts `line` (in the function's own body,
     not in functions nested in it)."""
@@ -102,33 +114,38 @@ class _InsertHook(ast.NodeTransformer):
         self.done = set()
         self.depth = 0
 
-    def _call(self, hook_id, cond, first):
-        """The hook statement: ``__qdb_bp__(ID)``, or with a condition
-        ``try: if COND: __qdb_bp__(ID) / else: __qdb_miss__[ID] += 1 / except Exception:
-        __qdb_bp__(ID, True)`` (a false pass is counted, not called; a condition that raises
-        calls the hook to say so, never the program). Its line is the function's first line,
-        not the breakpoint's: the breakpoint's line then starts with the program's own
-        statement, so a trace function sees it as today (a step stops there, a stop made there
-        can jump) and sees the hook's as a line of its own (``first``) that it skips."""
-        def name(id_):
-            return ast.Name(id=id_, ctx=ast.Load())
-
-        def hook(*args):
-            return ast.Expr(value=ast.Call(func=name(HOOK_NAME),
-                                           args=[ast.Constant(value=a) for a in args],
-                                           keywords=[]))
-        if cond is None:
-            stmt = hook(hook_id)
+    def _call(self, hook_id, cond, hit, first):
+        """The hook statement: ``__qdb_bp__(ID)``; with a condition ``try: if COND:
+        __qdb_bp__(ID) / else: __qdb_miss__[ID] += 1 / except Exception: __qdb_bp__(ID, True)``
+        (a false pass is counted, not called; a condition that raises calls the hook to say so,
+        never the program); with a hit condition (`hit`: its operator and count), the passes the
+        condition let through are counted in ``__qdb_hits__[ID]`` and the hook is called only
+        when the count passes the test. Its line is the function's first line, not the
+        breakpoint's: the breakpoint's line then starts with the program's own statement, so a
+        trace function sees it as today (a step stops there, a stop made there can jump) and
+        sees the hook's as a line of its own (``first``) that it skips."""
+        call = "%s(%d)" % (HOOK_NAME, hook_id)
+        if hit is not None:
+            op, n = hit
+            count = "%s[%d]" % (HITS_NAME, hook_id)
+            test = ("%s %% %d == 0" % (count, n) if n > 0 else "False") if op == "%" else \
+                "%s %s %d" % (count, "==" if op == "=" else op, n)
+            body = ["%s += 1" % count, "if %s:" % test, "    " + call]
         else:
-            count = ast.AugAssign(
-                target=ast.Subscript(value=name(MISS_NAME), slice=_index(hook_id),
-                                     ctx=ast.Store()),
-                op=ast.Add(), value=ast.Constant(value=1))
-            test = ast.If(test=ast.parse(cond, mode="eval").body,
-                          body=[hook(hook_id)], orelse=[count])
-            handler = ast.ExceptHandler(type=name("Exception"), name=None,
-                                        body=[hook(hook_id, True)])
-            stmt = ast.Try(body=[test], handlers=[handler], orelse=[], finalbody=[])
+            body = [call]
+        if cond is None and hit is None:
+            source = call
+        elif cond is None:
+            source = "\n".join(["try:"] + ["    " + b for b in body]
+                               + ["except Exception:", "    %s(%d, True)" % (HOOK_NAME, hook_id)])
+        else:
+            source = "\n".join(
+                ["try:", "    if __qdb_cond__:"] + ["        " + b for b in body]
+                + ["    else:", "        %s[%d] += 1" % (MISS_NAME, hook_id),
+                   "except Exception:", "    %s(%d, True)" % (HOOK_NAME, hook_id)])
+        stmt = ast.parse(source).body[0]
+        if cond is not None:
+            stmt = _PutCondition(ast.parse(cond, mode="eval").body).visit(stmt)
         for node in ast.walk(stmt):
             if isinstance(node, (ast.stmt, ast.expr, ast.excepthandler)):
                 node.lineno = node.end_lineno = first
@@ -161,8 +178,8 @@ class _InsertHook(ast.NodeTransformer):
                             raise CannotCompile(
                                 "line %d is a loop's or a with's header: it runs more than "
                                 "once per pass" % line)
-                        hook_id, cond = self.hooks[line]
-                        out.append(self._call(hook_id, cond, self.first))
+                        hook_id, cond, hit = (tuple(self.hooks[line]) + (None,))[:3]
+                        out.append(self._call(hook_id, cond, hit, self.first))
                         self.done.add(line)
                     out.append(self.visit(stmt))
                 setattr(node, field, out)
@@ -259,7 +276,8 @@ def compile_with_hooks(code, hooks, source=None, verified=None):
                                 % code.co_name)
         if verified is not None:
             verified[code] = source
-    for line, (_, cond) in hooks.items():
+    for line, spec in hooks.items():
+        cond = spec[1]
         if line == code.co_firstlineno:
             raise CannotCompile("line %d is %s's first line" % (line, code.co_name))
         if cond is not None:
@@ -401,6 +419,8 @@ class CompiledBreakpoints(object):
         # hook id -> the passes its compiled condition was false (any id: a frame may still run
         # the code of a breakpoint taken out, and count in it)
         self.misses = collections.defaultdict(int)
+        # hook id -> the passes its compiled hit condition counted (those its condition let by)
+        self.counts = collections.defaultdict(int)
 
     def install_hook(self):
         """The names the compiled code reaches (in builtins: no module's globals change)."""
@@ -412,6 +432,7 @@ class CompiledBreakpoints(object):
 
         setattr(builtins, HOOK_NAME, __qdb_bp__)
         setattr(builtins, MISS_NAME, self.misses)
+        setattr(builtins, HITS_NAME, self.counts)
 
     def uninstall_hook(self):
         """The hook does nothing from now on. Its names stay: a frame that still runs compiled
@@ -435,13 +456,14 @@ class CompiledBreakpoints(object):
         entry = self._swapped.get(code)
         return entry[1] if entry is not None else None
 
-    def add(self, hook_id, code, line, cond=None, source=None, makers=None):
+    def add(self, hook_id, code, line, cond=None, source=None, makers=None, hit=None,
+            counted=0):
         """Compiles a breakpoint at `line` into every function running `code` (the original:
         with the others compiled into it) and into the functions that make it as a closure
         (`makers`, else found by qualified name). CannotCompile when it cannot (nothing changed
         then). The functions swapped."""
         hooks = dict(self._hooks.get(code, {}))
-        hooks[line] = (hook_id, cond)
+        hooks[line] = (hook_id, cond, hit)
         if makers:
             if code not in self._makers:
                 self._makers[code] = makers
@@ -449,6 +471,9 @@ class CompiledBreakpoints(object):
         self._of_hook[hook_id] = (code, line)
         if cond is not None:
             self.misses[hook_id] = 0
+        if hit is not None:
+            # The count a hit condition tests goes on from what it was (`counted`).
+            self.counts[hook_id] = counted
         return functions
 
     def remove(self, hook_id):
@@ -461,6 +486,7 @@ class CompiledBreakpoints(object):
         hooks = dict(self._hooks.get(code, {}))
         hooks.pop(line, None)
         self._apply(code, hooks)
+        self.counts.pop(hook_id, None)
         return self.misses.pop(hook_id, 0)
 
     def remove_all(self):

@@ -55,12 +55,14 @@ def inline_condition(text):
 
 
 class _Site(object):
-    __slots__ = ("key", "hook_id", "state", "code", "inline", "old", "why", "unswapped")
+    __slots__ = ("key", "hook_id", "state", "code", "inline", "old", "why", "unswapped", "seen")
 
     def __init__(self, key, hook_id, inline):
         self.key = key  # (file, line)
         self.hook_id = hook_id
-        self.inline = inline  # (breakpoint, condition text) compiled in place, or None
+        # (breakpoint, condition text or None, hit condition or None) compiled in place, or None
+        self.inline = inline
+        self.seen = 0  # the compiled hit count as last reported
         self.state = "traced"  # "compiled", "waiting" or "traced"
         self.code = None  # the original code object it is compiled into, or waits for
         self.old = False  # frames or generators still run `code` without the hook
@@ -109,12 +111,21 @@ class CompiledSites(object):
         """A hook statement's line in compiled code: trace functions skip it."""
         return line == code.co_firstlineno and code in self.compiled.made
 
-    def take_misses(self, bp):
-        """The passes of `bp`'s compiled condition that were false since last asked."""
+    def take_counts(self, bp):
+        """What `bp`'s compiled code counted since last asked: (the passes its condition was
+        false, the passes its hit condition counted)."""
         for site in self.sites.values():
             if site.inline is not None and site.inline[0] is bp:
-                return self.compiled.take_misses(site.hook_id)
-        return 0
+                return self._take(site)
+        return 0, 0
+
+    def _take(self, site):
+        misses = self.compiled.take_misses(site.hook_id)
+        counted = 0
+        if site.state == "compiled" and site.inline[2] is not None:
+            now = self.compiled.counts.get(site.hook_id, site.seen)
+            counted, site.seen = now - site.seen, now
+        return misses, counted
 
     def traced_why(self, file, line):
         """Why the breakpoints of a line are traced (not compiled into the code), or None."""
@@ -159,9 +170,11 @@ class CompiledSites(object):
         del self.sites[site.key]
         self.by_hook.pop(site.hook_id, None)
         if site.state == "compiled":
-            misses = self.compiled.remove(site.hook_id)
-            if site.inline is not None and misses:
-                counts[site.inline[0]] = counts.get(site.inline[0], 0) + misses
+            if site.inline is not None:
+                misses, counted = self._take(site)
+                before = counts.get(site.inline[0], (0, 0))
+                counts[site.inline[0]] = (before[0] + misses, before[1] + counted)
+            self.compiled.remove(site.hook_id)
 
     def remove_all(self):
         """Every function gets its original code back (a forked child that starts afresh)."""
@@ -211,9 +224,13 @@ class CompiledSites(object):
         self._compile(site, code, makers)
 
     def _compile(self, site, code, makers):
-        cond = site.inline[1] if site.inline is not None else None
+        cond = hit = None
+        if site.inline is not None:
+            bp, cond, hit = site.inline
+            site.seen = bp.cond_hits
         try:
-            self.compiled.add(site.hook_id, code, site.key[1], cond, makers=makers)
+            self.compiled.add(site.hook_id, code, site.key[1], cond, makers=makers, hit=hit,
+                              counted=site.seen)
         except CannotCompile as exc:
             site.state = "traced"
             site.why = str(exc)

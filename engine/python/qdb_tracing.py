@@ -344,11 +344,12 @@ class Tracing(MonitoringMixin):
         if chosen is not None:
             bridge._stop_at(frame, "breakpoint", bp=chosen, cond_error=cond_error)
 
-    def _effective(self, frame, file, line, passed):
+    def _effective(self, frame, file, line, passed, counted=False):
         """bdb's effective() rules for the breakpoints of `file`:`line` in `frame`: counts,
         conditions (not `passed`'s: its compiled condition held), ignore counts, hit
-        conditions; logpoints and snapshots said. The breakpoint to stop at and the condition's
-        error, or (None, None)."""
+        conditions (not `passed`'s when `counted`: its compiled code counted the pass and its
+        hit condition held); logpoints and snapshots said. The breakpoint to stop at and the
+        condition's error, or (None, None)."""
         bridge = self._bridge
         by_line = bridge.breakpoints.by_file.get(file)
         bps = list(by_line.get(line, ())) if by_line else []
@@ -357,23 +358,13 @@ class Tracing(MonitoringMixin):
         for b in bps:
             if not b.enabled:
                 continue
-            b.hits += 1
-            if b.cond and b is not passed:
-                try:
-                    value = bridge.evaluator.condition(b, frame)
-                except _CondError as err:
-                    chosen = b
-                    cond_error = err
-                    break
-                if not value:
-                    continue
-            if b.ignore > 0:
-                b.ignore -= 1
+            # Counted and tested by its compiled code, or by the rules here.
+            fires = True if counted and b is passed else self._rules(b, frame, passed)
+            if fires is None:
                 continue
-            # Hit conditions count the hits that passed the condition and the ignore count.
-            b.cond_hits += 1
-            if b.hit_test is not None and not b.hit_test(b.cond_hits):
-                continue
+            if fires is not True:
+                chosen, cond_error = b, fires
+                break
             if b.log is not None:
                 bridge.hits.log(b, frame)
                 continue
@@ -387,6 +378,27 @@ class Tracing(MonitoringMixin):
             bridge.breakpoints.removed.append(chosen.id)
             bridge.breakpoints.changed()
         return chosen, cond_error
+
+    def _rules(self, b, frame, passed):
+        """One breakpoint's pass: counted; its condition (not when `passed`: it held in
+        compiled code), ignore count and hit condition. True when it fires, None when not, or
+        the condition's error (it fires, saying why)."""
+        b.hits += 1
+        if b.cond and b is not passed:
+            try:
+                value = self._bridge.evaluator.condition(b, frame)
+            except _CondError as err:
+                return err
+            if not value:
+                return None
+        if b.ignore > 0:
+            b.ignore -= 1
+            return None
+        # Hit conditions count the hits that passed the condition and the ignore count.
+        b.cond_hits += 1
+        if b.hit_test is not None and not b.hit_test(b.cond_hits):
+            return None
+        return True
 
     # --- compiled breakpoints (qdb_sites)
 
@@ -409,8 +421,11 @@ class Tracing(MonitoringMixin):
             st = self._steppers.get(ident)
             if st is not None and self._stop_here(st, frame, line):
                 return  # the step stops at this line: it is not a hit (bdb's rule)
-            passed = site.inline[0] if site.inline is not None and not raised else None
-            chosen, cond_error = self._effective(frame, file, line, passed)
+            inline = site.inline
+            passed = inline[0] if inline is not None and not raised else None
+            # Its compiled code counted this pass and tested the hit condition already.
+            counted = passed is not None and inline[2] is not None
+            chosen, cond_error = self._effective(frame, file, line, passed, counted)
             if chosen is None:
                 return
             self._deferred[ident] = (frame, chosen, cond_error, frame.f_trace)
