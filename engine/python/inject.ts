@@ -26,6 +26,7 @@
 export class AttachError extends Error {
   /** `no-process`, `not-python`, `old-python`, `permission`, `ptrace`, `no-gdb`, `traced`, `symbols`, `timeout`, `failed`. */
   readonly kind: string;
+  /** An error of `kind`, saying `message`. */
   constructor(kind: string, message: string) {
     super(message);
     this.name = "AttachError";
