@@ -47,6 +47,7 @@ import hitsSource from "./qdb_hits.py" with { type: "text" };
 import compileSource from "./qdb_compile.py" with { type: "text" };
 import sitesSource from "./qdb_sites.py" with { type: "text" };
 import monitoringSource from "./qdb_monitoring.py" with { type: "text" };
+import attachSource from "./qdb_attach.py" with { type: "text" };
 import type {
   ChildEngineSession,
   Engine,
@@ -89,6 +90,7 @@ export const PYTHON_BRIDGE_FILES: Readonly<Record<string, string>> = {
   "qdb_compile.py": compileSource,
   "qdb_sites.py": sitesSource,
   "qdb_monitoring.py": monitoringSource,
+  "qdb_attach.py": attachSource,
 };
 
 /** Exit code of the bootstrap when the interpreter is older than 3.8. */
