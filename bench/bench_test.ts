@@ -10,7 +10,7 @@ import { benchFleet, fleetTables } from "./fleet.ts";
 import { benchJavaScript, javascriptTables } from "./javascript.ts";
 import { HAVE_REDIS } from "../tests/support/redis.ts";
 import { benchInspect, inspectTable } from "./inspect.ts";
-import { benchOverhead, overheadTables } from "./overhead.ts";
+import { benchOverhead, EVERY_PYTHON_MODES, overheadTables } from "./overhead.ts";
 import { benchStartup, startupTable } from "./startup.ts";
 import { benchStep, stepTable } from "./step.ts";
 
@@ -62,18 +62,7 @@ Deno.test({
     const report = await benchOverhead(quick);
     assertEquals(report.results.map((r) => r.shape), ["calls", "loop", "workload"]);
     for (const r of report.results) {
-      const modes = [
-        "plain",
-        "compiled",
-        "compiled hot",
-        "compiled cond",
-        "traced",
-        "traced hot",
-        "traced cond",
-        "pdb",
-        "pdb cond",
-      ] as const;
-      for (const mode of modes) {
+      for (const mode of ["plain", ...EVERY_PYTHON_MODES] as const) {
         positive(r.seconds[mode], `${r.shape} ${mode}`);
         positive(r.peakKb[mode], `${r.shape} ${mode} memory`);
       }

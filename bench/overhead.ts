@@ -70,6 +70,19 @@ export type Mode =
   | "debugpy cond";
 
 const SHAPES: Shape[] = ["calls", "loop", "workload"];
+/** The debuggers' modes measured on every Python (besides `plain`, and `floor` on 3.8-3.11). */
+export const EVERY_PYTHON_MODES: readonly Mode[] = [
+  "compiled",
+  "compiled hot",
+  "compiled cond",
+  "traced",
+  "traced hot",
+  "traced cond",
+  "pdb",
+  "pdb cond",
+];
+/** Where the Python can import debugpy. */
+const DEBUGPY_MODES: readonly Mode[] = ["debugpy", "debugpy cond"];
 const PROGRAM = program("overhead.py");
 /** Sizes that take plain CPython about 0.1 s (full) or a few ms (quick). */
 const SIZES: Record<"full" | "quick", Record<Shape, number>> = {
@@ -235,17 +248,8 @@ async function modesFor(python: PythonInstall): Promise<Mode[]> {
   const modes: Mode[] = ["plain"];
   // 3.12+ trace with sys.monitoring, which has no such floor.
   if (Number(python.minor.split(".")[1]) < 12) modes.push("floor");
-  modes.push(
-    "compiled",
-    "compiled hot",
-    "compiled cond",
-    "traced",
-    "traced hot",
-    "traced cond",
-    "pdb",
-    "pdb cond",
-  );
-  if (await hasDebugpy(python.path)) modes.push("debugpy", "debugpy cond");
+  modes.push(...EVERY_PYTHON_MODES);
+  if (await hasDebugpy(python.path)) modes.push(...DEBUGPY_MODES);
   return modes;
 }
 
@@ -408,19 +412,7 @@ export async function benchOverhead(flags: BenchFlags): Promise<OverheadReport> 
 
 /** The tables of a report: time ratios, then memory. */
 export function overheadTables(report: OverheadReport): string {
-  const modes: Mode[] = [
-    "floor",
-    "compiled",
-    "compiled hot",
-    "compiled cond",
-    "traced",
-    "traced hot",
-    "traced cond",
-    "pdb",
-    "pdb cond",
-    "debugpy",
-    "debugpy cond",
-  ];
+  const modes: Mode[] = ["floor", ...EVERY_PYTHON_MODES, ...DEBUGPY_MODES];
   const times = [["python", "shape", "plain ms", ...modes.map((m) => `${m} x`)]];
   for (const r of report.results) {
     times.push([

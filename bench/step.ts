@@ -135,10 +135,15 @@ export function nextUntilStack(
   client: { send(msg: Message): void; next(e: string): Promise<Message> },
   n: number,
 ): Promise<number[]> {
-  return loop(n, () => {
-    client.send({ e: "next" });
-    return client.next("stack");
-  });
+  return loop(n, () => nextStack(client));
+}
+
+/** One round trip of a client: `next`, then the `stack` it causes. */
+function nextStack(
+  client: { send(msg: Message): void; next(e: string): Promise<Message> },
+): Promise<Message> {
+  client.send({ e: "next" });
+  return client.next("stack");
 }
 
 /** `qdb trace` of the step program, stopped at its breakpoint, linked to `tracerUrl`. */
@@ -173,10 +178,7 @@ async function throughServer(python: PythonInstall): Promise<Stepper> {
     await client.next("attached");
     await settled(client);
     return {
-      step: () => {
-        client.send({ e: "next" });
-        return client.next("stack");
-      },
+      step: () => nextStack(client),
       close: async () => {
         client.close();
         await kill(tracer);
@@ -236,10 +238,7 @@ async function throughRelay(python: PythonInstall): Promise<Stepper> {
     await settled(client);
     const started = tracer;
     return {
-      step: () => {
-        client.send({ e: "next" });
-        return client.next("stack");
-      },
+      step: () => nextStack(client),
       close: async () => {
         client.close();
         await kill(started);

@@ -5,9 +5,10 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { withFiles } from "./support/files.ts";
 import {
   engineBackendFor,
-  type Received,
   type ScenarioOptions,
   type ScenarioSession,
+  stopped,
+  topFrame,
 } from "./support/scenario.ts";
 import { javascriptEngine } from "../engine/javascript/javascript_engine.ts";
 
@@ -61,15 +62,7 @@ function scenario(name: string, fn: (s: ScenarioSession) => Promise<void>, optio
   });
 }
 
-/** The next stop (a `stack` that is not a frame selection). */
-function stopped(s: ScenarioSession, reason?: string): Promise<Received> {
-  return s.expect("stack", (p) => p.reason !== "select" && (!reason || p.reason === reason));
-}
-
-// deno-lint-ignore no-explicit-any
-function top(stack: Received): any {
-  return stack.p.stack[stack.p.index];
-}
+const top = topFrame;
 
 async function evalIn(s: ScenarioSession, code: string): Promise<string> {
   const id = s.send("eval", code);

@@ -7,11 +7,10 @@
 // suite (python_scenarios_test.ts) runs every breakpoint behaviour both ways: compiled through
 // the engine backend, traced through the processes backend.
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { findPythons, type PythonInstall } from "./support/pythons.ts";
-import { engineBackend, type Received, type ScenarioSession } from "./support/scenario.ts";
+import { onEveryPython, type PythonInstall } from "./support/pythons.ts";
+import { engineBackend, type ScenarioSession, stopped, topFrame } from "./support/scenario.ts";
 
 const TESTDATA = new URL("../testdata/", import.meta.url).pathname;
-const pythons = await findPythons();
 
 function line(name: string, marker: string): number {
   const lines = Deno.readTextFileSync(TESTDATA + name).split("\n");
@@ -20,14 +19,7 @@ function line(name: string, marker: string): number {
   return i + 1;
 }
 
-function stopped(s: ScenarioSession, reason?: string): Promise<Received> {
-  return s.expect("stack", (p) => p.reason !== "select" && (!reason || p.reason === reason));
-}
-
-// deno-lint-ignore no-explicit-any
-function top(stack: Received): any {
-  return stack.p.stack[stack.p.index];
-}
+const top = topFrame;
 
 async function evalIn(s: ScenarioSession, code: string): Promise<string> {
   const id = s.send("eval", code);
@@ -315,21 +307,5 @@ const scenarios: Record<string, (python: PythonInstall) => Promise<void>> = {
 };
 
 for (const [name, scenario] of Object.entries(scenarios)) {
-  Deno.test({
-    name: `compiled breakpoints: ${name}`,
-    ignore: pythons.length === 0,
-    async fn(t) {
-      const results = await Promise.allSettled(pythons.map((python) =>
-        t.step({
-          name: `Python ${python.version}`,
-          fn: () => scenario(python),
-          sanitizeOps: false,
-          sanitizeResources: false,
-          sanitizeExit: false,
-        })
-      ));
-      const failed = results.filter((r) => r.status === "rejected");
-      if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
-    },
-  });
+  onEveryPython(`compiled breakpoints: ${name}`, scenario);
 }

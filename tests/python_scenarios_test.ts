@@ -9,6 +9,8 @@ import {
   type ScenarioBackend,
   type ScenarioOptions,
   type ScenarioSession,
+  stopped,
+  topFrame,
 } from "./support/scenario.ts";
 import { processBackend } from "./support/scenario_processes.ts";
 
@@ -56,14 +58,7 @@ function open(ctx: Ctx, name: string, options: ScenarioOptions = {}): Promise<Sc
 // deno-lint-ignore no-explicit-any
 type Stack = any;
 
-/** Waits for the next stop (a `stack` that is not a frame selection). */
-function stopped(s: ScenarioSession, reason?: string): Promise<Received> {
-  return s.expect("stack", (p) => p.reason !== "select" && (!reason || p.reason === reason));
-}
-
-function top(stack: Received): Stack {
-  return stack.p.stack[stack.p.index];
-}
+const top = topFrame;
 
 async function evalIn(s: ScenarioSession, code: string): Promise<Received> {
   const id = s.send("eval", code);

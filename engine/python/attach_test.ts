@@ -8,28 +8,14 @@
  */
 
 import { assert, assertEquals } from "../../tests/support/assert.ts";
-import { findPythons, type PythonInstall } from "../../tests/support/pythons.ts";
+import { onEveryPython, type PythonInstall } from "../../tests/support/pythons.ts";
+import { ATTACH_GO, ATTACH_TARGET, attachSkipReason } from "../../tests/support/ptrace.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { type Hello, readHello } from "./bridge_channel.ts";
 import { injectPython } from "./inject.ts";
 import { PYTHON_BRIDGE_FILES } from "./python_engine.ts";
 
-const TARGET = new URL("../../testdata/attach_target.py", import.meta.url).pathname;
-const GO = "__import__('builtins').qdb_go = True";
-const pythons = await findPythons();
-
-async function canAttach(): Promise<string | undefined> {
-  try {
-    await new Deno.Command("gdb", { args: ["--version"], stdout: "null", stderr: "null" })
-      .output();
-  } catch {
-    return "gdb is not installed";
-  }
-  const scope = await Deno.readTextFile("/proc/sys/kernel/yama/ptrace_scope").catch(() => "0");
-  if (scope.trim() !== "0" && Deno.uid() !== 0) return `ptrace_scope is ${scope.trim()}`;
-  return undefined;
-}
-const skip = await canAttach();
+const skip = await attachSkipReason();
 if (skip) console.log(`skip: the bridge attached to a running process: ${skip}`);
 
 /** Framed messages on the bridge's channel, after its hello. */
@@ -63,7 +49,7 @@ async function attachOnce(python: PythonInstall) {
     await Deno.writeTextFile(`${dir}/${name}`, text);
   }
   const target = new Deno.Command(python.path, {
-    args: [TARGET, "sleep"],
+    args: [ATTACH_TARGET, "sleep"],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -114,7 +100,7 @@ async function attachOnce(python: PythonInstall) {
     while (msg && msg.e !== "disabled") msg = await link.next();
     assert(msg, "not disabled");
     conn.close();
-    await injectPython(target.pid, GO);
+    await injectPython(target.pid, ATTACH_GO);
     await readUntil("after\n");
     const status = await target.status;
     const stderr = await new Response(target.stderr).text();
@@ -131,20 +117,8 @@ async function attachOnce(python: PythonInstall) {
   }
 }
 
-Deno.test({
-  name: "attach: the bridge comes up in a running program, pauses it, and leaves it running",
-  ignore: pythons.length === 0 || skip !== undefined,
-  async fn(t) {
-    const results = await Promise.allSettled(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        fn: () => attachOnce(python),
-      })
-    ));
-    const failed = results.filter((r) => r.status === "rejected");
-    if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
-  },
-});
+onEveryPython(
+  "attach: the bridge comes up in a running program, pauses it, and leaves it running",
+  attachOnce,
+  skip !== undefined,
+);

@@ -8,7 +8,8 @@
  */
 
 import { assert, assertEquals, assertMatch, assertRejects } from "../../tests/support/assert.ts";
-import { findPythons, type PythonInstall } from "../../tests/support/pythons.ts";
+import { findPythons, onEveryPython, type PythonInstall } from "../../tests/support/pythons.ts";
+import { ATTACH_GO, ATTACH_TARGET, attachSkipReason } from "../../tests/support/ptrace.ts";
 import {
   AttachError,
   describePythonProcess,
@@ -17,30 +18,16 @@ import {
   listPythonProcesses,
 } from "./inject.ts";
 
-const TARGET = new URL("../../testdata/attach_target.py", import.meta.url).pathname;
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
-/** What the target waits for (binding nothing in its __main__). */
-const GO = "__import__('builtins').qdb_go = True";
 const pythons = await findPythons();
 
-async function canAttach(): Promise<string | undefined> {
-  try {
-    await new Deno.Command("gdb", { args: ["--version"], stdout: "null", stderr: "null" })
-      .output();
-  } catch {
-    return "gdb is not installed";
-  }
-  const scope = await Deno.readTextFile("/proc/sys/kernel/yama/ptrace_scope").catch(() => "0");
-  if (scope.trim() !== "0" && Deno.uid() !== 0) return `ptrace_scope is ${scope.trim()}`;
-  return undefined;
-}
-const skip = await canAttach();
+const skip = await attachSkipReason();
 if (skip) console.log(`skip: attaching to a running process: ${skip}`);
 
 /** The target program, started; it has printed its first line. */
 async function startTarget(python: PythonInstall, mode: "sleep" | "busy") {
   const child = new Deno.Command(python.path, {
-    args: [TARGET, mode],
+    args: [ATTACH_TARGET, mode],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -71,45 +58,33 @@ async function startTarget(python: PythonInstall, mode: "sleep" | "busy") {
   return { pid: child.pid, end, child };
 }
 
-Deno.test({
-  name: "inject: code runs in a sleeping and in a spinning program, which end as they would",
-  ignore: pythons.length === 0 || skip !== undefined,
-  async fn(t) {
-    const results = await Promise.allSettled(pythons.map((python) =>
-      t.step({
-        name: `Python ${python.version}`,
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-        fn: async () => {
-          for (const mode of ["sleep", "busy"] as const) {
-            const target = await startTarget(python, mode);
-            try {
-              const info = await describePythonProcess(target.pid);
-              assertEquals([info.version, info.qdb, info.tracerPid], [python.minor, false, 0]);
-              // The code sets what the program waits for: it goes on, prints and ends.
-              const { queued } = await injectPython(target.pid, GO);
-              // Spinning in Python: queued, run between two of its instructions. (Asleep, it
-              // is run at once, unless gdb caught it between two sleeps.)
-              if (mode === "busy") assertEquals(queued, true);
-            } catch (error) {
-              try {
-                target.child.kill("SIGKILL");
-              } catch { /* ended */ }
-              await target.end();
-              throw error;
-            }
-            const { status, stdout, stderr } = await target.end();
-            assertEquals([status.code, stdout], [3, "before\nafter\n"], stderr);
-            assertEquals(stderr, "");
-          }
-        },
-      })
-    ));
-    const failed = results.filter((r) => r.status === "rejected");
-    if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
+onEveryPython(
+  "inject: code runs in a sleeping and in a spinning program, which end as they would",
+  async (python) => {
+    for (const mode of ["sleep", "busy"] as const) {
+      const target = await startTarget(python, mode);
+      try {
+        const info = await describePythonProcess(target.pid);
+        assertEquals([info.version, info.qdb, info.tracerPid], [python.minor, false, 0]);
+        // The code sets what the program waits for: it goes on, prints and ends.
+        const { queued } = await injectPython(target.pid, ATTACH_GO);
+        // Spinning in Python: queued, run between two of its instructions. (Asleep, it
+        // is run at once, unless gdb caught it between two sleeps.)
+        if (mode === "busy") assertEquals(queued, true);
+      } catch (error) {
+        try {
+          target.child.kill("SIGKILL");
+        } catch { /* ended */ }
+        await target.end();
+        throw error;
+      }
+      const { status, stdout, stderr } = await target.end();
+      assertEquals([status.code, stdout], [3, "before\nafter\n"], stderr);
+      assertEquals(stderr, "");
+    }
   },
-});
+  skip !== undefined,
+);
 
 Deno.test({
   name: "inject: refusals say why and leave the target running",
@@ -153,7 +128,7 @@ Deno.test({
         info = await describePythonProcess(target.pid);
       }
       assertEquals(info.tracerPid, 0);
-      await injectPython(target.pid, GO);
+      await injectPython(target.pid, ATTACH_GO);
     } catch (error) {
       try {
         target.child.kill("SIGKILL");
@@ -175,7 +150,7 @@ Deno.test({
     try {
       const found = (await listPythonProcesses()).find((p) => p.pid === target.pid);
       assert(found, "the target is listed");
-      assertEquals(found.argv.slice(1), [TARGET, "sleep"]);
+      assertEquals(found.argv.slice(1), [ATTACH_TARGET, "sleep"]);
       // qdb ps prints it: pid, version, command.
       const ps = await new Deno.Command(Deno.execPath(), {
         args: ["run", "--allow-all", MOD, "ps"],
@@ -185,7 +160,7 @@ Deno.test({
         .find((l) => l.startsWith(`${target.pid} `));
       assertMatch(
         line ?? "",
-        new RegExp(`^${target.pid} +${found.version} +\\S*python\\S* ${TARGET} sleep$`),
+        new RegExp(`^${target.pid} +${found.version} +\\S*python\\S* ${ATTACH_TARGET} sleep$`),
       );
     } finally {
       target.child.kill("SIGKILL");

@@ -173,14 +173,17 @@ class BreakpointTable(object):
                 self._check_cond_policy(expr)
 
     def _check_cond_policy(self, cond):
+        """The text of `cond` the eval policy lets run (a hook policy's rewrite; asked here,
+        once), or _CommandError saying why none. None for no condition."""
         if cond is None:
-            return
+            return None
         if self.evaluator.policy == "none":
             raise _CommandError("policy", 'Eval policy "none" refuses to run code '
                                 "(breakpoint conditions included)")
+        text = cond
         if self.evaluator.policy.startswith("hook:"):
             try:
-                self.evaluator.apply_policy(cond, "condition")
+                text = self.evaluator.apply_policy(cond, "condition")
             except _PolicyRefused as exc:
                 raise _CommandError("policy", str(exc))
         try:
@@ -189,6 +192,7 @@ class BreakpointTable(object):
                 OverflowError) as exc:
             raise _CommandError("set_break", "Cannot use the condition %r: %s"
                                 % (cond, _exc_line(exc)))
+        return text
 
     def set(self, p, stop, from_config=False):
         if not isinstance(p, dict):
@@ -205,7 +209,7 @@ class BreakpointTable(object):
             raise _CommandError("payload", 'set_break needs a "line" or a "func"')
         if cond is not None and not isinstance(cond, str):
             raise _CommandError("payload", "set_break: cond must be a string or null")
-        self._check_cond_policy(cond)
+        cond_text = self._check_cond_policy(cond)
         self._check_log(p.get("log"))
         _hit_test(p.get("hit_condition"))
         if line is None and file_arg is None and self._may_pend(func, stop):
@@ -227,6 +231,7 @@ class BreakpointTable(object):
                                 % self._label(file_arg or path, line))
         with self.lock:
             bp = self._new_bp(p, cond, func_name, path, line)
+            bp.inline_text = (cond, cond_text) if cond else None
             self.bps[bp.id] = bp
             self.by_file.setdefault(path, {}).setdefault(line, []).append(bp)
         self.changed()
@@ -378,13 +383,14 @@ class BreakpointTable(object):
             if cond is not None and not isinstance(cond, str):
                 raise _CommandError("payload", "update_break: cond must be a string or null")
             try:
-                self._check_cond_policy(cond)
+                cond_text = self._check_cond_policy(cond)
             except _CommandError as err:
                 if err.type == "set_break":
                     err.type = "update_break"
                 raise
             bp.cond = cond
             bp.compiled = None
+            bp.inline_text = (cond, cond_text) if cond else None
         if p.get("enabled") is not None:
             bp.enabled = bool(p["enabled"])
         if p.get("ignore") is not None:
@@ -431,21 +437,20 @@ class BreakpointTable(object):
     def _inline(self, bp):
         """What of `bp` is compiled in place: (bp, its condition's text or None, its hit
         condition as (operator, count) or None), or None when nothing is (the hook then runs
-        the rules of a hit at each pass). A condition is, when it calls nothing (the policy's
-        text: a hook policy is asked once, here); a hit condition, when no ignore count runs."""
+        the rules of a hit at each pass). A condition is, when the policy's text of it calls
+        nothing; a hit condition, when no ignore count runs."""
         text = None
         if bp.cond:
+            # The policy's text, as it said when the condition was set (a hook is asked once).
             cached = bp.inline_text
             if cached is None or cached[0] != bp.cond:
                 try:
                     text = self.evaluator.apply_policy(bp.cond, "condition")
                 except _PolicyRefused:
                     text = None
-                if text is not None and not inline_condition(text):
-                    text = None
                 cached = bp.inline_text = (bp.cond, text)
             text = cached[1]
-            if text is None:
+            if text is None or not inline_condition(text):
                 return None
         hit = None
         if bp.hit_condition is not None and bp.ignore == 0:

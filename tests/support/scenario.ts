@@ -228,3 +228,14 @@ async function openOnEngine(
 
 /** Runs programs through the Python engine and the core in this process (no server). */
 export const engineBackend: ScenarioBackend = engineBackendFor(pythonEngine);
+
+/** Waits for the next stop (a `stack` that is not a frame selection), of `reason` if given. */
+export function stopped(s: ScenarioSession, reason?: string): Promise<Received> {
+  return s.expect("stack", (p) => p.reason !== "select" && (!reason || p.reason === reason));
+}
+
+/** The selected frame of a stop's `stack`. */
+// deno-lint-ignore no-explicit-any
+export function topFrame(stack: Received): any {
+  return stack.p.stack[stack.p.index];
+}
