@@ -150,6 +150,11 @@ class CompiledSites(object):
             if want is False or want != site.inline:
                 self._drop(site, counts)
         todo = [key for key in wanted if key not in self.sites]
+        if todo and not self._installed:
+            # Before any function runs hooked code: a thread may call it the moment it is
+            # placed (a hook installed after it was NameError there).
+            self.compiled.install_hook()
+            self._installed = True
         index = self._functions_by_file(set(k[0] for k in todo)) if todo else {}
         for key in todo:
             site = _Site(key, self._next_hook, wanted[key])
