@@ -78,6 +78,34 @@ export interface LaunchOptions {
   onLateOutput?: ((stream: "stdout" | "stderr", text: string) => void) | undefined;
 }
 
+/**
+ * How to attach an engine to a program that runs already (`qdb trace --pid`): the debugging
+ * options of {@linkcode LaunchOptions}, for process `pid`. `stopOnEntry` (default false here)
+ * stops its main thread at its next line.
+ */
+export interface AttachOptions extends
+  Pick<
+    LaunchOptions,
+    | "stopOnEntry"
+    | "evalPolicy"
+    | "evalTimeout"
+    | "breakpoints"
+    | "breakpointMode"
+    | "breakOn"
+    | "skip"
+    | "signal"
+    | "flow"
+    | "onStatus"
+  > {
+  /** The process to attach to. */
+  pid: number;
+  /**
+   * How long to wait for the program to take the debugger in, in ms (its main thread must run
+   * some Python code, or wait in a system call). Default 30 000.
+   */
+  timeoutMs?: number;
+}
+
 /** How the program ended. */
 export interface ExitStatus {
   /** Exit code, or null when a signal ended it. */
@@ -257,4 +285,9 @@ export interface Engine {
   readonly traits: EngineTraits;
   /** Starts `options.program` under the debugger. */
   launch(options: LaunchOptions): Promise<EngineSession>;
+  /**
+   * Attaches to a process that runs already, where the engine can: disposing of the session
+   * detaches (the program runs on, as if never attached); it never kills the program.
+   */
+  attach?(options: AttachOptions): Promise<EngineSession>;
 }

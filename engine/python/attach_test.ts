@@ -1,124 +1,228 @@
 /**
- * The bridge coming up in a program that runs already (engine/python/qdb_attach.py, issue 29's
- * second part; `qdb trace --pid` is not built on it yet), on every CPython found: put in by gdb
- * (inject.ts), it connects and says hello with the token; the program's output from then on
- * reaches the session; a pause stops its main thread where it was (in `time.sleep`); a
- * `disable soft` gives its output back, and it runs on to its own end. Skips where gdb or ptrace
- * is not allowed.
+ * The Python engine attached to a program that runs already (`pythonEngine.attach`, the
+ * engine of `qdb trace --pid`), on every CPython found, with testdata/attach_service.py: a
+ * worker thread that prints and a main thread that waits (in `time.sleep(600)` or `input()`).
+ * Its output before, during and after is intact and in order on its own stdout, and the session
+ * gets what it printed while attached; a breakpoint in the worker hits, a pause reaches the main
+ * thread where it waits; a second attach while attached is refused, one after the detach works;
+ * after the last detach the program's own SIGUSR2 handler ends it, it exits with its own code,
+ * and it reports that nothing of qdb is left in it. Skips where gdb or ptrace is not allowed.
  */
 
-import { assert, assertEquals } from "../../tests/support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../tests/support/assert.ts";
 import { onEveryPython, type PythonInstall } from "../../tests/support/pythons.ts";
-import { ATTACH_GO, ATTACH_TARGET, attachSkipReason } from "../../tests/support/ptrace.ts";
+import { attachSkipReason } from "../../tests/support/ptrace.ts";
+import type { EngineSession } from "../engine.ts";
 import type { Message } from "../../protocol/envelope.ts";
-import { type Hello, readHello } from "./bridge_channel.ts";
-import { injectPython } from "./inject.ts";
-import { PYTHON_BRIDGE_FILES } from "./python_engine.ts";
+import { AttachError } from "./inject.ts";
+import { pythonEngine } from "./python_engine.ts";
 
 const skip = await attachSkipReason();
-if (skip) console.log(`skip: the bridge attached to a running process: ${skip}`);
+if (skip) console.log(`skip: attaching to a running program: ${skip}`);
 
-/** Framed messages on the bridge's channel, after its hello. */
-function channel(conn: Deno.UnixConn, hello: Hello) {
-  const queue: Message[] = [...hello.pending];
-  return {
-    send(msg: unknown) {
-      const body = new TextEncoder().encode(JSON.stringify(msg));
-      const frame = new Uint8Array(4 + body.length);
-      new DataView(frame.buffer).setUint32(0, body.length);
-      frame.set(body, 4);
-      return conn.write(frame);
-    },
-    // deno-lint-ignore no-explicit-any
-    async next(): Promise<any> {
-      while (queue.length === 0) {
-        const { value, done } = await hello.reader.read();
-        if (done) return undefined;
-        for (const item of hello.decoder.push(value)) {
-          if ("message" in item) queue.push(item.message);
-        }
+const SERVICE = new URL("../../testdata/attach_service.py", import.meta.url).pathname;
+const WORK_LINE = Deno.readTextFileSync(SERVICE).split("\n")
+  .findIndex((line) => line.includes("# the worker's breakpoint")) + 1;
+
+/** The service, started as plain `python3 attach_service.py MODE`, and its stdout so far. */
+function startService(python: PythonInstall, mode: string) {
+  const child = new Deno.Command(python.path, {
+    args: [SERVICE, mode],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  const service = {
+    child,
+    stdout: "",
+    async readUntil(text: string) {
+      while (!service.stdout.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`The service ended: ${service.stdout}`);
+        service.stdout += decoder.decode(value, { stream: true });
       }
-      return queue.shift();
+    },
+    async end() {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        service.stdout += decoder.decode(value, { stream: true });
+      }
+      const status = await child.status;
+      const stderr = await new Response(child.stderr).text();
+      return { code: status.code, stderr };
+    },
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+    },
+  };
+  return service;
+}
+
+/** The session's events, one at a time, with what it printed gathered. */
+function eventsOf(session: EngineSession) {
+  const iterator = session.events[Symbol.asyncIterator]();
+  const seen = { printed: "", log: [] as string[] };
+  return {
+    seen,
+    async until(pred: (msg: Message) => boolean): Promise<Message> {
+      while (true) {
+        const { value, done } = await iterator.next();
+        if (done) throw new Error("The session ended");
+        if (value.e === "print") seen.printed += (value.p as { output: string }).output;
+        else seen.log.push(JSON.stringify(value).slice(0, 600));
+        if (pred(value)) return value;
+      }
+    },
+    async rest(): Promise<Message[]> {
+      const out: Message[] = [];
+      while (true) {
+        const { value, done } = await iterator.next();
+        if (done) return out;
+        if (value.e === "print") seen.printed += (value.p as { output: string }).output;
+        out.push(value);
+      }
     },
   };
 }
 
-async function attachOnce(python: PythonInstall) {
-  const dir = await Deno.makeTempDir({ prefix: "qdb-attach-" });
-  for (const [name, text] of Object.entries(PYTHON_BRIDGE_FILES)) {
-    await Deno.writeTextFile(`${dir}/${name}`, text);
-  }
-  const target = new Deno.Command(python.path, {
-    args: [ATTACH_TARGET, "sleep"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = target.stdout.getReader();
-  let stdout = "";
-  const readUntil = async (text: string) => {
-    while (!stdout.includes(text)) {
-      const { value, done } = await out.read();
-      if (done) throw new Error(`The target ended: ${stdout}`);
-      stdout += new TextDecoder().decode(value);
-    }
-  };
-  const listener = Deno.listen({ transport: "unix", path: `${dir}/bridge.sock` });
+const stoppedEvent = (msg: Message) => msg.e === "stopped";
+
+/** The ticks of `text`, checked to run 0, 1, 2... with nothing lost or reordered. */
+function assertTicksInOrder(text: string, from?: number) {
+  const ticks = text.split("\n").filter((l) => l.startsWith("tick ")).map((l) =>
+    Number(l.slice(5))
+  );
+  assert(ticks.length > 0, `no ticks in ${JSON.stringify(text.slice(0, 200))}`);
+  const first = from ?? ticks[0]!;
+  assertEquals(ticks, ticks.map((_, i) => first + i), "ticks lost or out of order");
+}
+
+async function attachSleeping(python: PythonInstall) {
+  const service = startService(python, "sleep");
   try {
-    await readUntil("before\n");
-    const token = crypto.randomUUID();
-    const config = `${dir}/config.json`;
-    await Deno.writeTextFile(
-      config,
-      JSON.stringify({ channel: `${dir}/bridge.sock`, token, stop_on_entry: false }),
+    await service.readUntil("tick 3\n");
+    const session = await pythonEngine.attach({ pid: service.child.pid });
+    assertEquals(session.info.pid, service.child.pid);
+    assert(session.info.program.endsWith("attach_service.py"), session.info.program);
+    const events = eventsOf(session);
+    // What it prints while attached reaches the session.
+    await events.until((m) => m.e === "print");
+    // A second attach meanwhile is refused, and says why.
+    const refused = await assertRejects(
+      () => pythonEngine.attach({ pid: service.child.pid }),
+      AttachError,
     );
-    const code = [
-      "import sys",
-      `sys.path.insert(0, ${JSON.stringify(dir)})`,
-      "try:",
-      "    import qdb, qdb_attach",
-      "finally:",
-      `    sys.path.remove(${JSON.stringify(dir)})`,
-      `qdb_attach.start(${JSON.stringify(config)})`,
-    ].join("\n");
-    await injectPython(target.pid, `exec(${JSON.stringify(code)}, {})`);
-    const conn = await listener.accept();
-    const hello = await readHello(conn, token);
-    assertEquals(hello.p.pid, target.pid);
-    const link = channel(conn, hello);
-    // It asks the tracer to hold its output pipes: answered, it goes on.
-    let msg = await link.next();
-    while (msg && msg.e !== "capture") msg = await link.next();
-    await link.send({ e: "captured" });
-    // A pause stops the main thread where it waits (in the program's loop).
-    await link.send({ e: "pause", id: 1 });
-    while (msg && msg.e !== "stopped") msg = await link.next();
-    assert(msg, "no stop");
-    assertEquals(msg.p.reason, "pause");
-    // Soft disable: its output goes back to its own stdout, and it runs on.
-    await link.send({ e: "disable", p: "soft", id: 2 });
-    while (msg && msg.e !== "disabled") msg = await link.next();
-    assert(msg, "not disabled");
-    conn.close();
-    await injectPython(target.pid, ATTACH_GO);
-    await readUntil("after\n");
-    const status = await target.status;
-    const stderr = await new Response(target.stderr).text();
-    assertEquals([status.code, stdout, stderr], [3, "before\nafter\n", ""]);
+    assert(/attached to this process already/.test(refused.message), refused.message);
+    // A breakpoint in the worker thread hits.
+    session.send({
+      e: "request",
+      id: 1,
+      p: {
+        command: "set_breakpoint",
+        args: { breakpoint: { id: 1, file: SERVICE, line: WORK_LINE } },
+      },
+    });
+    const hit = await events.until(stoppedEvent);
+    assertEquals((hit.p as { reason: string }).reason, "breakpoint", events.seen.log.join("\n"));
+    session.send({ e: "request", id: 2, p: { command: "remove_breakpoints", args: { ids: [1] } } });
+    session.send({ e: "continue", id: 3 });
+    await events.until((m) => m.e === "running");
+    // A pause reaches the main thread, asleep in time.sleep(600).
+    session.send({ e: "pause", id: 4 });
+    const paused = await events.until(stoppedEvent);
+    assertEquals((paused.p as { reason: string }).reason, "pause");
+    session.send({ e: "continue", id: 5 });
+    await events.until((m) => m.e === "running");
+    await session.dispose();
+    const last = await events.rest();
+    assertEquals(last.at(-1)?.e, "disabled");
+    assertTicksInOrder(events.seen.printed);
+    // Attached again after the detach: a pause, and gone again.
+    const again = await pythonEngine.attach({ pid: service.child.pid });
+    const events2 = eventsOf(again);
+    again.send({ e: "pause", id: 1 });
+    await events2.until(stoppedEvent);
+    await again.dispose();
+    await events2.rest();
+    // Its own SIGUSR2 handler ends the wait.
+    Deno.kill(service.child.pid, "SIGUSR2");
+    const { code, stderr } = await service.end();
+    assertEquals([code, stderr], [3, ""]);
+    assert(service.stdout.startsWith("before\n"), service.stdout.slice(0, 100));
+    assertTicksInOrder(service.stdout, 0);
+    assert(service.stdout.endsWith("leftovers: []\nafter\n"), service.stdout.slice(-300));
   } catch (error) {
-    try {
-      target.kill("SIGKILL");
-    } catch { /* ended */ }
-    await target.status;
+    await service.kill();
     throw error;
-  } finally {
-    listener.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function attachReading(python: PythonInstall) {
+  const service = startService(python, "input");
+  try {
+    await service.readUntil("tick 3\n");
+    const session = await pythonEngine.attach({ pid: service.child.pid });
+    const events = eventsOf(session);
+    // A pause reaches the main thread, waiting in input().
+    session.send({ e: "pause", id: 1 });
+    const paused = await events.until(stoppedEvent);
+    assertEquals((paused.p as { reason: string }).reason, "pause");
+    session.send({ e: "continue", id: 2 });
+    await events.until((m) => m.e === "running");
+    await session.dispose();
+    await events.rest();
+    const writer = service.child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("hello\n"));
+    await writer.close();
+    const { code, stderr } = await service.end();
+    assertEquals([code, stderr], [3, ""]);
+    assert(service.stdout.includes("got hello\n"), service.stdout.slice(-300));
+    assertTicksInOrder(service.stdout, 0);
+    assert(service.stdout.endsWith("leftovers: []\nafter\n"), service.stdout.slice(-300));
+  } catch (error) {
+    await service.kill();
+    throw error;
+  }
+}
+
+async function refuseTraced(python: PythonInstall) {
+  const service = startService(python, "traced");
+  try {
+    await service.readUntil("tick 1\n");
+    const error = await assertRejects(
+      () => pythonEngine.attach({ pid: service.child.pid }),
+      AttachError,
+    );
+    assert(/trace function already/.test(error.message), error.message);
+    Deno.kill(service.child.pid, "SIGUSR2");
+    const { code, stderr } = await service.end();
+    assertEquals([code, stderr], [3, ""]);
+    assert(service.stdout.endsWith("leftovers: []\nafter\n"), service.stdout.slice(-300));
+  } catch (error) {
+    await service.kill();
+    throw error;
   }
 }
 
 onEveryPython(
-  "attach: the bridge comes up in a running program, pauses it, and leaves it running",
-  attachOnce,
+  "attach by pid: a worker's breakpoint, a pause in sleep(600), refused twice, detached twice, nothing left",
+  attachSleeping,
+  skip !== undefined,
+);
+onEveryPython(
+  "attach by pid: a pause reaches input(), and the program reads its line after the detach",
+  attachReading,
+  skip !== undefined,
+);
+onEveryPython(
+  "attach by pid: a program that runs its own trace function is refused, and runs on",
+  refuseTraced,
   skip !== undefined,
 );

@@ -1,8 +1,11 @@
 /**
- * A followed child process of a Python program (see `qdb_children.py`): a session over the
- * channel its bridge opened. qdb did not start the process, so it cannot wait for it: the exit
- * code is the one the bridge reported as the process ended (`exiting`), and a child that ended
- * without a word (killed) or replaced itself (`exec`) ends its session without `exited`.
+ * A followed child process of a Python program (see `qdb_children.py`), or a program attached to
+ * by pid (`qdb_attach.py`): a session over the channel its bridge opened. qdb did not start the
+ * process, so it cannot wait for it: the exit code is the one the bridge reported as the process
+ * ended (`exiting`), or (attached) the one the kernel still holds for a process its parent has
+ * not reaped; a process that ended without a word (killed) or replaced itself (`exec`) ends its
+ * session without `exited`. Disposing of an attached program's session detaches from it: the
+ * bridge is told to leave (`disable soft`) and the program runs on.
  *
  * @module
  */
@@ -18,7 +21,12 @@ export interface ChildContext {
   cwd: string;
   /** The program's runtime (a child that did not say runs this one). */
   runtime: string;
+  /** A program attached to by pid, not a child (its words say "the program"). */
+  attached?: boolean;
 }
+
+/** After asking an attached program's bridge to leave, how long to wait for it to go. */
+const DETACH_GRACE_MS = 5_000;
 
 /** The session of one followed child process. */
 export class PythonChildSession implements ChildEngineSession {
@@ -32,12 +40,15 @@ export class PythonChildSession implements ChildEngineSession {
   /** What the bridge said as the process ended. */
   #exiting: { code?: number; exec?: boolean } | undefined;
   #disabled = false;
+  readonly #attached: boolean;
+  #disposing: Promise<void> | undefined;
 
   /** A session over `conn`, whose bridge said `hello`. */
   constructor(conn: Deno.UnixConn, hello: Hello, context: ChildContext) {
     const p = hello.p;
     const child = (p.child ?? {}) as { parent?: unknown };
     this.parentPid = typeof child.parent === "number" ? child.parent : 0;
+    this.#attached = context.attached === true;
     const argv = Array.isArray(p.argv) ? p.argv.map(String) : [];
     this.info = {
       engine: "python",
@@ -58,6 +69,12 @@ export class PythonChildSession implements ChildEngineSession {
   }
 
   #fromBridge(msg: Message): void {
+    if (msg.e === "capture") {
+      // The bridge waits (a little) for this answer. The tracer does not hold the pipes of a
+      // process it did not start (the program's own fds keep a copy of its output).
+      this.#channel.send({ e: "captured" }, () => {});
+      return;
+    }
     if (msg.e === "exiting") {
       const p = (msg.p ?? {}) as { code?: unknown; exec?: unknown };
       this.#exiting = {
@@ -70,23 +87,44 @@ export class PythonChildSession implements ChildEngineSession {
     this.#queue.push(msg);
   }
 
-  #finish(): ExitStatus {
-    const code = this.#exiting?.code;
-    if (code !== undefined) this.#queue.push({ e: "exited", p: { code } });
+  async #finish(): Promise<ExitStatus> {
+    let code = this.#exiting?.code;
+    let signal: string | null = null;
+    let running = false;
+    if (this.#attached && !this.#disabled) {
+      // The socket closes as the process ends, a moment before the kernel has it a zombie.
+      let state = await processState(this.info.pid);
+      for (let i = 0; i < 40 && state.running; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        state = await processState(this.info.pid);
+      }
+      running = state.running;
+      if (state.code !== undefined) code = state.code;
+      if (state.signal !== undefined) signal = state.signal;
+    }
+    if (signal !== null) this.#queue.push({ e: "exited", p: { code: null, signal } });
+    else if (code !== undefined) this.#queue.push({ e: "exited", p: { code } });
     if (!this.#disabled) {
+      const what = this.#attached ? "The program" : "The child process";
       this.#queue.push({
         e: "disabled",
         p: {
-          reason: code !== undefined
-            ? `The child process exited with code ${code}`
+          reason: signal !== null
+            ? `${what} was ended by ${signal}`
+            : code !== undefined
+            ? `${what} exited with code ${code}`
             : this.#exiting?.exec
-            ? "The child process replaced itself with another program (exec)"
-            : "The child process ended",
+            ? `${what} replaced itself with another program (exec)`
+            : running
+            ? "qdb's bridge in the program closed its channel; the program runs on"
+            : this.#attached
+            ? "The program ended (qdb did not start it, and it did not say its exit code)"
+            : `${what} ended`,
         },
       });
     }
     this.#queue.end();
-    return { code: code ?? null, signal: null };
+    return { code: code ?? null, signal };
   }
 
   send(command: Message): void {
@@ -96,7 +134,11 @@ export class PythonChildSession implements ChildEngineSession {
       return;
     }
     if (this.#disabled) {
-      this.#reply(command, "tracer", "qdb is no longer attached to the child process");
+      this.#reply(
+        command,
+        "tracer",
+        `qdb is no longer attached to the ${this.#attached ? "program" : "child process"}`,
+      );
       return;
     }
     this.#channel.send(command, (type, data) => this.#reply(command, type, data));
@@ -114,8 +156,25 @@ export class PythonChildSession implements ChildEngineSession {
     } catch { /* already gone */ }
   }
 
-  /** Detaches from the child (its channel closes; the process runs on untraced). */
-  async dispose(): Promise<void> {
+  /**
+   * Detaches from the process (its channel closes; it runs on untraced). An attached program's
+   * bridge is asked to leave first, and given a moment to (it takes everything it added out).
+   */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose();
+    return this.#disposing;
+  }
+
+  async #dispose(): Promise<void> {
+    if (this.#attached && !this.#queue.ended && !this.#disabled) {
+      this.#channel.send({ e: "disable", p: "soft" }, () => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.exited,
+        new Promise((resolve) => timer = setTimeout(resolve, DETACH_GRACE_MS)),
+      ]);
+      clearTimeout(timer);
+    }
     this.#channel.close();
     await this.exited;
   }
@@ -123,4 +182,45 @@ export class PythonChildSession implements ChildEngineSession {
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
   }
+}
+
+/** Signal names by number (Linux), for a process a signal ended. */
+const SIGNAL_NAMES: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+};
+
+/**
+ * Whether process `pid` still runs and, if it has ended but its parent has not reaped it yet
+ * (a zombie), how: the kernel keeps its exit status in `/proc/PID/stat` (field 52) until then.
+ */
+export async function processState(
+  pid: number,
+): Promise<{ running: boolean; code?: number; signal?: string }> {
+  let stat: string;
+  try {
+    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  } catch {
+    return { running: false };
+  }
+  // The command name is in parentheses and may hold spaces: the fields start after its end.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/);
+  if (fields[0] !== "Z" && fields[0] !== "X") return { running: true };
+  const status = Number(fields[49]);
+  if (!Number.isInteger(status)) return { running: false };
+  const signal = status & 0x7f;
+  if (signal !== 0) return { running: false, signal: SIGNAL_NAMES[signal] ?? `signal ${signal}` };
+  return { running: false, code: (status >> 8) & 0xff };
 }

@@ -2,8 +2,8 @@
  * Running code in a Python process that is already running (issue 29, its first part): what a
  * process is (`describePythonProcess`), which ones this user may attach to (`listPythonProcesses`,
  * for `qdb ps`), and `injectPython`, which runs a piece of Python source in the process's main
- * thread through gdb, as debugpy, pyrasite and memray do on CPython 3.8-3.13 (3.14's
- * `sys.remote_exec` is not used yet: no 3.14 here to test it on).
+ * thread through gdb, as debugpy, pyrasite and memray do on CPython 3.8-3.13; on 3.14+ through
+ * `sys.remote_exec` (PEP 768; untested: no 3.14 on the machines qdb is tested on).
  *
  * How the code runs, and why: gdb stops the process, and looks at its main thread: which system
  * call it was in (`/proc/PID/task/PID/syscall`), and whether it holds the GIL (`PyGILState_Check`).
@@ -151,6 +151,12 @@ export interface InjectOptions {
   timeoutMs?: number;
   /** Aborting it kills gdb (the process runs on). */
   signal?: AbortSignal;
+  /**
+   * Python 3.14+: the directory (readable by the process) where the script for
+   * `sys.remote_exec` is written; it must last until the program has run it. Default: a new
+   * temporary directory, left in place.
+   */
+  scratchDir?: string;
 }
 
 /** What the ptrace rules of this machine say about attaching to `info`, or undefined if fine. */
@@ -246,6 +252,10 @@ export async function injectPython(
   }
   const refusal = await ptraceRefusal(info);
   if (refusal) throw new AttachError("ptrace", refusal);
+  const [major, minor] = info.version.split(".").map(Number);
+  if (major! > 3 || major === 3 && minor! >= 14) {
+    return { info, queued: await remoteExec(info, code, options) };
+  }
   const gdb = options.gdb ?? "gdb";
   const dir = await Deno.makeTempDir({ prefix: "qdb-inject-" });
   const script = `${dir}/inject.gdb`;
@@ -317,6 +327,43 @@ export async function injectPython(
     options.signal?.removeEventListener("abort", kill);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * CPython 3.14+ (PEP 768): the target's own interpreter asks it to run a script file at its
+ * next safe point, through `sys.remote_exec`, with no gdb. Not tested here (no 3.14 on the
+ * machines qdb is tested on): said so in the README.
+ */
+async function remoteExec(
+  info: PythonProcessInfo,
+  code: string,
+  options: InjectOptions,
+): Promise<boolean> {
+  const dir = options.scratchDir ?? await Deno.makeTempDir({ prefix: "qdb-inject-" });
+  const script = `${dir}/inject-${crypto.randomUUID()}.py`;
+  await Deno.writeTextFile(script, code, { mode: 0o644 });
+  const call = "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])";
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(info.exe, {
+      args: ["-I", "-c", call, String(info.pid), script],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...(options.signal ? { signal: options.signal } : {}),
+    }).output();
+  } catch (error) {
+    throw new AttachError("failed", `Could not run ${info.exe} to attach: ${error}`);
+  }
+  if (!out.success) {
+    const said = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0] ?? "";
+    throw new AttachError(
+      /PermissionError|Operation not permitted/.test(said) ? "ptrace" : "failed",
+      `sys.remote_exec could not reach process ${info.pid}: ${said} (remote debugging may ` +
+        "be off in it: PYTHON_DISABLE_REMOTE_DEBUG, -X disable-remote-debug)",
+    );
+  }
+  return true;
 }
 
 /** What went wrong, from gdb's output. */

@@ -49,6 +49,7 @@ import sitesSource from "./qdb_sites.py" with { type: "text" };
 import monitoringSource from "./qdb_monitoring.py" with { type: "text" };
 import attachSource from "./qdb_attach.py" with { type: "text" };
 import type {
+  AttachOptions,
   ChildEngineSession,
   Engine,
   EngineInfo,
@@ -58,7 +59,8 @@ import type {
   LaunchOptions,
 } from "../engine.ts";
 import { BridgeChannel, errorReply, type Hello, readHello } from "./bridge_channel.ts";
-import { PythonChildSession } from "./child_session.ts";
+import { processState, PythonChildSession } from "./child_session.ts";
+import { AttachError, describePythonProcess, injectPython } from "./inject.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 import { exitEvents, KILL_GRACE_MS, ProgramProcess } from "../process.ts";
@@ -187,6 +189,14 @@ export class PythonEngine implements Engine {
   launch(options: LaunchOptions): Promise<EngineSession> {
     return launchPython(options, this.#noticeMs);
   }
+
+  /**
+   * Attaches to a CPython 3.8+ process that runs already (see `inject.ts` and
+   * `qdb_attach.py`); throws {@linkcode AttachError} saying why it cannot.
+   */
+  attach(options: AttachOptions): Promise<EngineSession> {
+    return attachPython(options, this.#noticeMs);
+  }
 }
 
 /** The Python engine. */
@@ -238,6 +248,148 @@ async function installBridge(tmp: string): Promise<string> {
     await Deno.writeTextFile(`${tmp}/${name}`, text, { mode: 0o600 });
   }
   return tmp;
+}
+
+/**
+ * The code gdb (or `sys.remote_exec`) runs in the program: the bridge's directory first on the
+ * path while its modules are imported, then `qdb_attach.main` (which never raises). It binds
+ * nothing in the program's `__main__`.
+ */
+export function attachCode(bridgeDir: string, configPath: string): string {
+  const code = [
+    "import sys",
+    `_d = ${JSON.stringify(bridgeDir)}`,
+    "sys.path.insert(0, _d)",
+    "try:",
+    "    import qdb_attach",
+    "finally:",
+    "    sys.path.remove(_d)",
+    `qdb_attach.main(_d, ${JSON.stringify(configPath)})`,
+  ].join("\n");
+  return `exec(${JSON.stringify(code)}, {})`;
+}
+
+/** How long the program may take to run the bridge once gdb has put it in. */
+const ATTACH_TIMEOUT_MS = 30_000;
+
+async function attachPython(options: AttachOptions, noticeMs: number): Promise<EngineSession> {
+  const pid = options.pid;
+  const info = await describePythonProcess(pid);
+  if (info.qdb) {
+    throw new AttachError(
+      "traced",
+      `Process ${pid} runs under qdb already (qdb trace started it): attach to its session`,
+    );
+  }
+  const tmp = await Deno.makeTempDir({ prefix: "qdb-attach-" });
+  let listener: Deno.UnixListener | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let notice: ReturnType<typeof setInterval> | undefined;
+  const configPath = `${tmp}/config.json`;
+  try {
+    // Root attaching to another user's program: the program must reach the socket and read
+    // the bridge, as its own user.
+    const other = Deno.uid() === 0 && info.uid !== 0 ? info.uid : undefined;
+    await Deno.chmod(tmp, 0o700);
+    const bridgeDir = other === undefined ? await installBridge(tmp) : tmp;
+    if (other !== undefined) {
+      for (const [name, text] of Object.entries(PYTHON_BRIDGE_FILES)) {
+        await Deno.writeTextFile(`${tmp}/${name}`, text, { mode: 0o600 });
+        await Deno.chown(`${tmp}/${name}`, other, null);
+      }
+      await Deno.chown(tmp, other, null);
+    }
+    const socketPath = `${tmp}/bridge.sock`;
+    listener = Deno.listen({ transport: "unix", path: socketPath });
+    if (other !== undefined) await Deno.chown(socketPath, other, null);
+    const token = crypto.randomUUID();
+    await Deno.writeTextFile(
+      configPath,
+      JSON.stringify({
+        channel: socketPath,
+        token,
+        stop_on_entry: options.stopOnEntry ?? false,
+        eval_policy: options.evalPolicy ?? "full",
+        eval_timeout: options.evalTimeout ?? 0,
+        breakpoints: options.breakpoints ?? [],
+        break_on: options.breakOn ?? "uncaught",
+        skip: options.skip ?? [],
+        compiled_breakpoints: options.breakpointMode !== "traced",
+      }),
+      { mode: 0o600 },
+    );
+    if (other !== undefined) await Deno.chown(configPath, other, null);
+    const { queued } = await injectPython(pid, attachCode(bridgeDir, configPath), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      scratchDir: tmp,
+    });
+    const started = performance.now();
+    if (queued) {
+      notice = setInterval(() => {
+        const waited = Math.round((performance.now() - started) / 1000);
+        options.onStatus?.(
+          `still waiting for process ${pid} to take qdb in (${waited} s): its main thread ` +
+            "runs no Python code (blocked in a C call, or in join())",
+        );
+      }, Math.min(noticeMs, 5_000));
+    }
+    const timeoutMs = options.timeoutMs ?? ATTACH_TIMEOUT_MS;
+    const gone = (async () => {
+      while ((await processState(pid)).running) await delay(250).promise;
+      return "gone" as const;
+    })();
+    const outcome = await Promise.race([
+      listener.accept(),
+      new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs)),
+      gone,
+      ...(options.signal
+        ? [
+          new Promise<"aborted">((resolve) => {
+            if (options.signal!.aborted) resolve("aborted");
+            options.signal!.addEventListener("abort", () => resolve("aborted"), { once: true });
+          }),
+        ]
+        : []),
+    ]);
+    if (outcome === "gone") throw new AttachError("no-process", `Process ${pid} ended`);
+    if (outcome === "aborted") throw new AttachError("failed", "Attaching was cancelled");
+    if (outcome === "timeout") {
+      throw new AttachError(
+        "timeout",
+        `Process ${pid} did not take qdb in within ${timeoutMs / 1000} s: its main thread ` +
+          "ran no Python code and waited in no system call meanwhile (a long C call, or " +
+          "join()); qdb's code is withdrawn, and the program runs on untouched",
+      );
+    }
+    const conn = outcome;
+    let hello: Hello;
+    try {
+      hello = await readHello(conn, token);
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    if (typeof hello.p.refused === "string") {
+      conn.close();
+      throw new AttachError("refused", `qdb cannot attach to process ${pid}: ${hello.p.refused}`);
+    }
+    const session = new PythonChildSession(conn, hello, {
+      cwd: await Deno.readLink(`/proc/${pid}/cwd`).catch(() => "/"),
+      runtime: `CPython ${info.version}`,
+      attached: true,
+    });
+    session.flow = options.flow;
+    return session;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(notice);
+    try {
+      listener?.close();
+    } catch { /* closed */ }
+    // The configuration goes (a late run of qdb's code then does nothing), and the directory
+    // with it: the bridge has read its modules and connected by now.
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
 }
 
 async function launchPython(options: LaunchOptions, noticeMs: number): Promise<EngineSession> {

@@ -155,10 +155,12 @@ class Bridge(StopsMixin, CommandsMixin):
                                                         sys.implementation.name)
         extra = {}
         child = self._config.get("child")
-        if child:
+        if child or self._config.get("attached"):
             # Whose child this is, and what it runs (the tracer did not start it).
-            extra = {"child": {"parent": child.get("parent")}, "program": self._program,
-                     "argv": [str(a) for a in sys.argv], "cwd": os.getcwd()}
+            extra = {"program": self._program, "argv": [str(a) for a in sys.argv],
+                     "cwd": os.getcwd()}
+            if child:
+                extra["child"] = {"parent": child.get("parent")}
         self._send("hello", dict(extra, **{
             "token": self._token,
             "runtime": "%s %s" % (impl, sys.version.split()[0]),
@@ -360,11 +362,18 @@ class Bridge(StopsMixin, CommandsMixin):
             self._send("disabled", {"mode": "hard"}, id_)
             os.kill(os.getpid(), signal.SIGKILL)
         self.output.drain()
+        attached = self._config.get("attached")
+        if attached:
+            # Attached to a program that ran before qdb: everything qdb added is taken out
+            # (its fds are its own, never the tracer's pipes) before the tracer hears it left.
+            self.output.restore()
+            import qdb_attach
+            qdb_attach.leave(self)
         if notify:
             self._send("disabled", {"mode": "soft"}, id_)
         with self._state_lock:
             self._detached = True
-        if restore:
+        if restore and not attached:
             self.output.restore()
         self.channel.close()
         # Wake a thread stopped in the interaction loop.

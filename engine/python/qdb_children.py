@@ -301,6 +301,7 @@ class Children(object):
 
         fork.__doc__ = real.__doc__
         fork.__wrapped__ = real
+        fork._qdb_hook = True
         fork._qdb = True
         os.fork = fork
 
@@ -319,7 +320,8 @@ class Children(object):
         """The process is ending with `code`: a child's session says so (the tracer cannot wait
         for a process it did not start)."""
         bridge = self._bridge
-        if bridge._config.get("child") and os.getpid() == bridge._pid and bridge.channel.ok:
+        if (bridge._config.get("child") or bridge._config.get("attached") and code is not None) \
+                and os.getpid() == bridge._pid and bridge.channel.ok:
             bridge._send("exiting", {"code": code})
 
     def after_fork_in_child(self):

@@ -441,6 +441,40 @@ class CompiledBreakpoints(object):
         if not self._swapped:
             setattr(builtins, HOOK_NAME, _no_hook)
 
+    def forget_hook(self):
+        """After `remove_all`, at a detach that leaves no trace: the hook's names leave
+        builtins, unless some code a breakpoint was compiled into is still alive (a frame, a
+        generator runs it: it calls them until it returns)."""
+        if self._runs_hooked_code():
+            return False
+        ours = {MISS_NAME: self.misses, HITS_NAME: self.counts}
+        for name in (HOOK_NAME, MISS_NAME, HITS_NAME):
+            value = builtins.__dict__.get(name)
+            if value is not None and (value is ours.get(name) or name == HOOK_NAME and (
+                    value is _no_hook or getattr(value, "__name__", "") == HOOK_NAME)):
+                delattr(builtins, name)
+        return True
+
+    def _runs_hooked_code(self):
+        """Whether a thread's stack, or a generator or coroutine not finished, is in code a
+        breakpoint was compiled into."""
+        made = self.made
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                if frame.f_code in made:
+                    return True
+                frame = frame.f_back
+        import gc
+        import types
+        kinds = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+        for obj in gc.get_objects():
+            if isinstance(obj, kinds):
+                frame = getattr(obj, "gi_frame", None) or getattr(obj, "cr_frame", None) or \
+                    getattr(obj, "ag_frame", None)
+                if frame is not None and frame.f_code in made:
+                    return True
+        return False
+
     def original(self, code):
         """The code a function had before its breakpoints were compiled into it."""
         return self.made.get(code, code)

@@ -39,6 +39,8 @@ class MonitoringMixin(object):
 
     def _update_monitoring(self):
         bridge = self._bridge
+        if not bridge._active:
+            return  # detached: the tool id stays free (a pause ending late must not take it)
         mon = sys.monitoring
         E = mon.events
         tool = self._ensure_tool()

@@ -13,6 +13,7 @@ import os
 import select
 import struct
 import sys
+import threading
 import time
 
 import qdb_threads
@@ -101,6 +102,19 @@ class _Capture(io.StringIO):
         return len(s)
 
 
+def _write_all(fd, data):
+    """Writes all of `data` to `fd`; a closed or broken one is left alone."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        view = view[n:]
+
+
 class OutputCapture(object):
     """The program's output, captured and relayed in order, and the watch of its input."""
 
@@ -111,6 +125,12 @@ class OutputCapture(object):
         self.streams = []
         self._forwarder = None
         self.libc_fflush = _MISSING
+        # Attached to a program that runs already: its output still goes where it went (the
+        # session gets a copy).
+        self.tee = False
+        self._replaced = []  # (name in sys, the program's object, qdb's)
+        self._fds_lock = threading.Lock()
+        self._close_fds_at_end = False
 
     def capture(self):
         """Replaces fds 1 and 2 with pipes that a forwarder thread relays as ``print`` events.
@@ -141,6 +161,8 @@ class OutputCapture(object):
                 old.flush()
             except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
                 continue
+            self._replaced.append((attr, old, new))
+            self._replaced.append(("__%s__" % attr, getattr(sys, "__%s__" % attr, None), new))
             setattr(sys, attr, new)
             setattr(sys, "__%s__" % attr, new)
         if self.streams:
@@ -200,6 +222,7 @@ class OutputCapture(object):
             hooked.__name__ = name
             hooked.__doc__ = real.__doc__
             hooked.__wrapped__ = real
+            hooked._qdb_hook = True
             setattr(module, name, hooked)
 
         import signal
@@ -232,6 +255,8 @@ class OutputCapture(object):
                     if not self._pump(s, None):
                         poller.unregister(fd)
                         del by_fd[fd]
+        if self._close_fds_at_end:
+            self._close_fds()
 
     def _pump(self, s, limit):
         """Reads what the pipe holds (at most `limit` bytes) and forwards it. Call with the send
@@ -259,6 +284,8 @@ class OutputCapture(object):
         if self.channel.ok and self._live():
             if text:
                 self.channel.send("print", {"input": s.name, "exc": False, "output": text})
+            if self.tee and data:
+                _write_all(s.saved, data)
         elif data:
             # Detached: the pipe may still get bytes from subprocesses; pass them to the real fd.
             try:
@@ -319,6 +346,8 @@ class OutputCapture(object):
         original whose reader is gone (a tracer killed with SIGKILL held the other end of the
         pipe) is replaced by /dev/null: the program's next print must not die of EPIPE."""
         self.drain()
+        if self.tee and self._switch_back_in_order():
+            return
         for s in self.streams:
             target = s.saved
             if _reader_gone(s.saved):
@@ -332,6 +361,76 @@ class OutputCapture(object):
                 pass
             if target != s.saved:
                 os.close(target)
+
+    def _switch_back_in_order(self):
+        """Tee mode (attached): fds 1 and 2 go back to the program's own files with nothing
+        reordered. A thread writing between the switch and the forwarder's last read would put
+        its text before what the pipe still held; so the switch and that last read are done
+        holding the GIL (libc called through ctypes.PyDLL, which keeps it: no Python thread
+        writes meanwhile) and the send lock (the forwarder is not between a read and its
+        write). False when libc cannot be reached that way (then as without tee)."""
+        try:
+            import ctypes
+            libc = ctypes.PyDLL(None)
+            dup2, read, write = libc.dup2, libc.read, libc.write
+            for f in (read, write):
+                f.restype = ctypes.c_ssize_t
+                f.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+            dup2.argtypes = [ctypes.c_int, ctypes.c_int]
+            buf = ctypes.create_string_buffer(_PIPE_CHUNK)
+        except Exception:
+            return False
+        got = []
+        with self.channel.lock:
+            for s in self.streams:
+                if dup2(s.saved, s.fd) < 0:
+                    continue
+                while s.open:
+                    n = read(s.read_fd, buf, _PIPE_CHUNK)
+                    if n <= 0:
+                        break  # empty (EAGAIN), or its end
+                    data = buf.raw[:n]
+                    done = 0
+                    while done < n:
+                        w = write(s.saved, ctypes.byref(buf, done), n - done)
+                        if w <= 0:
+                            break
+                        done += w
+                    got.append((s, data))
+            if self.channel.ok:
+                for s, data in got:
+                    text = s.decoder.decode(data)
+                    if text:
+                        self.channel.send("print", {"input": s.name, "exc": False,
+                                                    "output": text})
+        return True
+
+    def unhook(self):
+        """After `restore`, at a detach that leaves no trace: the program's own sys.stdout,
+        sys.stderr and sys.stdin objects back where they are still qdb's, and the pipes' and
+        saved fds closed once the forwarder has read the pipes to their end."""
+        for attr, old, new in reversed(self._replaced):
+            if getattr(sys, attr, None) is new:
+                setattr(sys, attr, old)
+        self._replaced = []
+        if isinstance(sys.stdin, _StdinWatch):
+            sys.stdin = sys.stdin._qdb_stream
+        self._close_fds_at_end = True
+        forwarder = self._forwarder
+        if forwarder is not None and forwarder is not threading.current_thread():
+            forwarder.join(0.5)  # it ends at the pipes' end of file (no writer left)
+        if forwarder is None or not forwarder.is_alive():
+            self._close_fds()
+
+    def _close_fds(self):
+        with self._fds_lock:
+            streams, self.streams = self.streams, []
+        for s in streams:
+            for fd in (s.read_fd, s.saved):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def close_readers(self):
         """A forked child's copies of the pipes' reading ends, closed: a pipe nobody else reads

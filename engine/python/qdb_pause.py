@@ -9,9 +9,13 @@ hold (the stop that holds, its gate, the held threads). Standard library only.
 import signal
 import sys
 import threading
+import time
 
 import qdb_threads
 from qdb_common import _PY312, PAUSE_SIGNAL, _Stop
+
+_PAUSE_RETRY_S = 0.1  # how often a pause that stopped no thread yet is armed again
+_PAUSE_RETRIES = 600  # for at most a minute
 
 
 class Pauser(object):
@@ -26,6 +30,9 @@ class Pauser(object):
         self._signal_requests = 0
         self._sig_retrace = False
         self._sig_detach = False
+        self._sig_unhook = False
+        self._pause_retrying = False
+        self.unhooked = threading.Event()  # set once the main thread has given the signal back
         self._chained_handler = signal.SIG_DFL
         self._orig_signal = signal.signal
         self._orig_getsignal = signal.getsignal
@@ -221,12 +228,32 @@ class Pauser(object):
             bridge._pending_id = id_
             self._pause_flag = True
         self._arm_line_events()
+        if not self._pause_retrying:
+            self._pause_retrying = True
+            qdb_threads.start_internal(self._pause_retry, "qdb-pause")
+
+    def _pause_retry(self):
+        """Arms the pause again until a thread stops. A signal can be lost: one that comes while
+        the main thread runs the handler of the one before, just before it goes back to waiting
+        in a system call (time.sleep), is only seen when that call returns; and a thread that was
+        just leaving a stop when the pause came was not given a trace function."""
+        bridge = self._bridge
+        bridge._internal_thread()
+        try:
+            for _ in range(_PAUSE_RETRIES):
+                time.sleep(_PAUSE_RETRY_S)
+                if not self._pause_flag or not bridge._active:
+                    return
+                self._arm_line_events()
+        finally:
+            self._pause_retrying = False
 
     def _on_signal(self, signum, frame):
         bridge = self._bridge
         ours = self._signal_requests > 0
         if ours:
-            self._signal_requests -= 1
+            # Signals sent while one is pending arrive as one: all of them are this one.
+            self._signal_requests = 0
         bridge.evaluator.take_signal()
         if self._sig_detach:
             self._sig_detach = False
@@ -235,6 +262,10 @@ class Pauser(object):
             while f is not None:
                 f.f_trace = None
                 f = f.f_back
+        if self._sig_unhook:
+            self._sig_unhook = False
+            self.uninstall_signal_hooks()
+            self.unhooked.set()
         if self._sig_retrace and bridge._active:
             self._sig_retrace = False
             if not _PY312:
@@ -277,7 +308,22 @@ class Pauser(object):
                 return pauser._chained_handler
             return pauser._orig_getsignal(signalnum)
 
+        qdb_signal._qdb_hook = qdb_getsignal._qdb_hook = True
         qdb_signal.__doc__ = signal.signal.__doc__
         qdb_getsignal.__doc__ = signal.getsignal.__doc__
         signal.signal = qdb_signal
         signal.getsignal = qdb_getsignal
+
+    def uninstall_signal_hooks(self):
+        """The pause signal's handler goes back to the program's (main thread only), and
+        signal.signal and signal.getsignal to the real ones (where they are still qdb's)."""
+        if getattr(signal.signal, "_qdb_hook", False):
+            signal.signal = self._orig_signal
+        if getattr(signal.getsignal, "_qdb_hook", False):
+            signal.getsignal = self._orig_getsignal
+        try:
+            if self._orig_getsignal(PAUSE_SIGNAL) == self._on_signal:
+                handler = self._chained_handler
+                self._orig_signal(PAUSE_SIGNAL, handler if handler is not None else signal.SIG_DFL)
+        except (ValueError, TypeError, OSError):
+            pass

@@ -51,6 +51,8 @@ def install_hooks(bridge, breakpointhook):
                 pass
         return orig_thread_hook(args)
 
+    thread_excepthook.__wrapped__ = orig_thread_hook
+    thread_excepthook._qdb_hook = True
     threading.excepthook = thread_excepthook
 
 

@@ -146,6 +146,10 @@ class Tracing(MonitoringMixin):
         bridge = self._bridge
         code = frame.f_code
         r = None
+        if bridge._detached:
+            # Detached: this thread's trace function goes (it got it while qdb was there).
+            sys.settrace(None)
+            return None
         if bridge._active and not bridge.code.is_ignored(frame):
             r = self._bp_local_for(code)
             if (r is not None and bridge._break_on == "raised"
