@@ -13,7 +13,7 @@ import { runJsonPipe } from "../client/json_pipe.ts";
 import { restorable, runTerminal, writeAll } from "./_terminal.ts";
 import type { RestartRequest } from "../client/terminal/terminal.ts";
 import { type Breakpoint, TRACER_EVENTS } from "../protocol/mod.ts";
-import { ENGINE_OPTIONS, exitCode, launchOptions } from "./trace.ts";
+import { attachOptions, ENGINE_OPTIONS, exitCode, launchOptions } from "./trace.ts";
 
 /** The `run` command. */
 export const runCommand: CommandSpec = {
@@ -76,7 +76,9 @@ export const runCommand: CommandSpec = {
   examples: ["qdb run examples/primes.py 100", "qdb run --break is_prime examples/primes.py"],
   async run(invocation) {
     const { values } = invocation;
-    const launch = launchOptions(invocation);
+    // `--pid`: the program runs already, and runs on when the person leaves (`q` detaches).
+    const attach = attachOptions(invocation);
+    const launch = attach ? { ...attach, program: `pid ${attach.pid}` } : launchOptions(invocation);
     const json = values.json === true;
     // In JSON mode standard output carries JSON only: output that does not come through the
     // session (after a soft quit) comes as the session's print events would.
@@ -109,13 +111,14 @@ export const runCommand: CommandSpec = {
       try {
         const tracer = await startTracer({
           ...options,
+          ...(attach ? { attachPid: attach.pid } : {}),
           server: server.tracerUrl,
           session,
           token,
           retries: 0,
           // The server lives in this process: if it is gone, so is everything else.
           reconnectFor: 0,
-          stdin: "piped",
+          stdin: attach ? "null" : "piped",
           // The terminal client prints the program's output; after a soft quit, we do (once
           // the terminal client has said its last word, so that the program's output comes
           // after it).
@@ -163,7 +166,10 @@ export const runCommand: CommandSpec = {
     await using _tracer = { [Symbol.asyncDispose]: () => tracer.close() };
     // The terminal goes away (hangup) or we are told to stop: so does the program. Ctrl-C is
     // the terminal client's (it pauses the program).
-    const stopForwarding = forwardSignals((signal) => tracer.kill(signal), ["SIGTERM", "SIGHUP"]);
+    const stopForwarding = forwardSignals(
+      (signal) => attach ? void tracer.close() : tracer.kill(signal),
+      ["SIGTERM", "SIGHUP"],
+    );
     const hint = () =>
       `qdb: session ${session} at ${server.clientUrl} ` +
       `(others can \`qdb attach --server ${server.clientUrl} --token ${token} ${session}\`)` +
@@ -184,7 +190,10 @@ export const runCommand: CommandSpec = {
           : {}),
       });
       // The reader is gone (its input ended): so is the program, as after a terminal's hangup.
-      if (ended === "input") tracer.kill("SIGTERM");
+      if (ended === "input") {
+        if (attach) await tracer.close();
+        else tracer.kill("SIGTERM");
+      }
       code = 0;
     } else {
       console.log(hint());
@@ -196,7 +205,8 @@ export const runCommand: CommandSpec = {
         local: true,
         // As `python -m pdb`: `q` (and the end of input at the prompt) ends the program;
         // `detach` (or `q soft`) leaves it running in the foreground.
-        quitMode: "hard",
+        // Attached (--pid): the program is not ours to end; `q` detaches.
+        quitMode: attach ? "soft" : "hard",
         onQuit: (mode) => quitHard = mode === "hard",
         // After a soft quit the program runs on in the foreground, and reads what is typed.
         afterEnd: (text) => tracer.input(text),
@@ -206,7 +216,7 @@ export const runCommand: CommandSpec = {
         restart,
         // As pdb: at its end, the program starts again (in a terminal; a script piping its
         // commands gets the program's exit code instead).
-        restartAtEnd: Deno.stdin.isTerminal() && values["no-restart"] !== true,
+        restartAtEnd: !attach && Deno.stdin.isTerminal() && values["no-restart"] !== true,
         // `attach PID`: a child session of the program, in the same terminal.
         openSession: async (id) => {
           const other = await QdbClient.connect(server.clientUrl, {
@@ -224,6 +234,13 @@ export const runCommand: CommandSpec = {
       else writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
     }
     held = undefined;
+    if (attach) {
+      // Detached (or it ended): the program was never ours.
+      await tracer.close();
+      await tracer.done.catch(() => {});
+      stopForwarding();
+      return code;
+    }
     // After a soft quit the program runs on in the foreground: Ctrl-C is for it now.
     const stopInterrupts = forwardSignals((signal) => tracer.kill(signal), ["SIGINT"]);
     const status = await tracer.done;

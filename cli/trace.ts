@@ -1,6 +1,6 @@
 /** `qdb trace`: run a program under the debugger and connect it to a server. */
 
-import type { Engine, ExitStatus, LaunchOptions } from "../engine/engine.ts";
+import type { AttachOptions, Engine, ExitStatus, LaunchOptions } from "../engine/engine.ts";
 import { engineFor, ENGINES, isRuntime, UnknownEngineError } from "../engine/registry.ts";
 import { startTracer } from "../tracer.ts";
 import { choice, type CommandSpec, type Invocation, list, num, str, UsageError } from "./args.ts";
@@ -43,6 +43,19 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
     placeholder: "PATH",
     help: `${engine.traits.runtimeOption.help} (default: ${engine.traits.defaultRuntime})`,
   })),
+  {
+    name: "pid",
+    short: "p",
+    type: "string",
+    placeholder: "PID",
+    help:
+      "Attach to this running Python process instead of starting a program (`qdb ps` lists them); detaching leaves it running",
+  },
+  {
+    name: "stop",
+    type: "boolean",
+    help: "With --pid: stop the program's main thread at its next line of Python",
+  },
   {
     name: "no-stop",
     type: "boolean",
@@ -97,6 +110,61 @@ export const ENGINE_OPTIONS: CommandSpec["options"] = [
       "Python: look for breakpoints with a trace function, as pdb does, instead of compiling them into the code of the function that holds them (the default; slower)",
   },
 ];
+
+/**
+ * With `--pid`: the engine and the options to attach to that process with (`trace`/`run`),
+ * else undefined. No program may be named then.
+ */
+export function attachOptions(
+  invocation: Invocation,
+): (AttachOptions & { engine: Engine }) | undefined {
+  const { values, positionals } = invocation;
+  const given = str(values, "pid");
+  if (given === undefined) {
+    if (values.stop === true) throw new UsageError("--stop goes with --pid");
+    return undefined;
+  }
+  const pid = Number(given);
+  if (!/^\d+$/.test(given) || !Number.isSafeInteger(pid) || pid <= 0) {
+    throw new UsageError(`--pid takes a process id, got "${given}"`);
+  }
+  if (positionals.length > 0 || str(values, "module") !== undefined || str(values, "code")) {
+    throw new UsageError("--pid attaches to a program that runs: name no program to start");
+  }
+  let engine: Engine;
+  try {
+    engine = engineFor({ engine: str(values, "engine") ?? "python" });
+  } catch (error) {
+    if (error instanceof UnknownEngineError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (!engine.attach) {
+    throw new UsageError(`the ${engine.name} engine cannot attach to a running process`);
+  }
+  const policy = evalPolicyOf(values);
+  return {
+    engine,
+    pid,
+    stopOnEntry: values.stop === true,
+    evalPolicy: policy,
+    evalTimeout: num(values, "eval-timeout", 30, { min: 0 }),
+    breakpoints: list(values, "break"),
+    breakOn: choice(values, "break-on", ["raised", "uncaught", "never"], "uncaught"),
+    skip: list(values, "skip"),
+    ...(values["traced-breakpoints"] === true ? { breakpointMode: "traced" as const } : {}),
+  };
+}
+
+/** `--eval-policy`, checked. */
+function evalPolicyOf(values: Invocation["values"]): string {
+  const policy = str(values, "eval-policy") ?? "full";
+  if (!/^(full|none|hook:[\w.]+:\w+)$/.test(policy)) {
+    throw new UsageError(
+      `--eval-policy must be full, none or hook:module:function, got "${policy}"`,
+    );
+  }
+  return policy;
+}
 
 /**
  * The engine and launch options from `trace`/`run` flags and positionals: the engine named by
@@ -165,12 +233,7 @@ export function launchOptions(invocation: Invocation): LaunchOptions & { engine:
     );
   }
   if (run === "file") checkProgramFile(program);
-  const policy = str(values, "eval-policy") ?? "full";
-  if (!/^(full|none|hook:[\w.]+:\w+)$/.test(policy)) {
-    throw new UsageError(
-      `--eval-policy must be full, none or hook:module:function, got "${policy}"`,
-    );
-  }
+  const policy = evalPolicyOf(values);
   return {
     engine,
     program,
@@ -372,7 +435,8 @@ export const traceCommand: CommandSpec = {
   ],
   async run(invocation) {
     const { values } = invocation;
-    const launch = launchOptions(invocation);
+    const attach = attachOptions(invocation);
+    const launch = attach ? { ...attach, program: `pid ${attach.pid}` } : launchOptions(invocation);
     const quiet = values.quiet === true;
     const server = str(values, "server") ?? "tcp://127.0.0.1:8001";
     const stdin = choice(values, "stdin", ["terminal", "clients", "none"], "terminal");
@@ -380,6 +444,7 @@ export const traceCommand: CommandSpec = {
     if (groups.length > 0) launch.stopOnEntry = false;
     const tracer = await startTracer({
       ...launch,
+      ...(attach ? { attachPid: attach.pid } : {}),
       groups,
       stdin: stdin === "terminal" ? "inherit" : stdin === "clients" ? "piped" : "null",
       server,
@@ -395,15 +460,25 @@ export const traceCommand: CommandSpec = {
     });
     // A program that is over already (it failed at once) has no session to attach to.
     if (!tracer.ended) {
+      const what = attach
+        ? `process ${attach.pid} (${tracer.info.program})`
+        : `${launch.program} (pid ${tracer.info.pid})`;
       console.error(
-        `qdb trace: ${launch.program} (pid ${tracer.info.pid}) is session ${tracer.session} on ${server}; ` +
+        `qdb trace: ${what} is session ${tracer.session} on ${server}; ` +
           `attach with: ${attachHint(tracer.session, tracer.clientUrl, str(values, "token"))}`,
       );
     }
-    // Ctrl-C, a hangup or a kill here go to the program, as they would without qdb.
-    const stopForwarding = forwardSignals((signal) => tracer.kill(signal));
+    // Ctrl-C, a hangup or a kill here go to the program, as they would without qdb; for a
+    // program qdb attached to, they detach from it (it runs on).
+    const stopForwarding = forwardSignals((signal) => {
+      if (attach) void tracer.close();
+      else tracer.kill(signal);
+    });
     try {
-      return exitCode(await tracer.done);
+      const status = await tracer.done;
+      // Attached: the program is not ours; the tracer did its job (its code, if it ended, is
+      // in the session's last events).
+      return attach ? 0 : exitCode(status);
     } finally {
       stopForwarding();
       await tracer.close();

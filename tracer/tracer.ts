@@ -27,6 +27,11 @@ import { SessionTree } from "./tree.ts";
 export interface TracerOptions extends LaunchOptions {
   /** The engine that runs the program. */
   engine: Engine;
+  /**
+   * Attach to this running process instead of launching `program` (the engine must be able
+   * to: {@linkcode Engine.attach}); closing the tracer detaches, and the program runs on.
+   */
+  attachPid?: number | undefined;
   /** The server's tracer address. Default `tcp://127.0.0.1:8001`. */
   server?: string | undefined;
   /** PEM certificates of the CAs that may sign a `tls://` server's certificate. */
@@ -114,12 +119,24 @@ export async function startTracer(options: TracerOptions): Promise<RunningTracer
   // Flow control: the program's output is read at the pace the server takes it (set once the
   // link is up; while it is away, the backlog keeps what it can and drops the rest).
   let flow: () => Promise<void> = () => Promise.resolve();
-  const program = await options.engine.launch({
-    ...options,
-    flow: () => flow(),
-    // A child that outlives the program still prints: to the tracer's terminal, as it would.
-    onLateOutput: (stream, text) => options.onOutput?.(stream, text, false),
-  });
+  let program: EngineSession;
+  if (options.attachPid !== undefined) {
+    if (!options.engine.attach) {
+      throw new Error(`The ${options.engine.name} engine cannot attach to a running process`);
+    }
+    program = await options.engine.attach({
+      ...options,
+      pid: options.attachPid,
+      flow: () => flow(),
+    });
+  } else {
+    program = await options.engine.launch({
+      ...options,
+      flow: () => flow(),
+      // A child that outlives the program still prints: to the tracer's terminal, as it would.
+      onLateOutput: (stream, text) => options.onOutput?.(stream, text, false),
+    });
+  }
   const linkOptions = {
     server: options.server ?? "tcp://127.0.0.1:8001",
     caCerts: options.caCerts,

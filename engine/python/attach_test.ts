@@ -11,7 +11,13 @@
 
 import { assert, assertEquals, assertRejects } from "../../tests/support/assert.ts";
 import { onEveryPython, type PythonInstall } from "../../tests/support/pythons.ts";
-import { attachSkipReason } from "../../tests/support/ptrace.ts";
+import {
+  assertTicksInOrder,
+  attachSkipReason,
+  SERVICE,
+  startService,
+  WORK_LINE,
+} from "../../tests/support/ptrace.ts";
 import type { EngineSession } from "../engine.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { AttachError } from "./inject.ts";
@@ -19,51 +25,6 @@ import { pythonEngine } from "./python_engine.ts";
 
 const skip = await attachSkipReason();
 if (skip) console.log(`skip: attaching to a running program: ${skip}`);
-
-const SERVICE = new URL("../../testdata/attach_service.py", import.meta.url).pathname;
-const WORK_LINE = Deno.readTextFileSync(SERVICE).split("\n")
-  .findIndex((line) => line.includes("# the worker's breakpoint")) + 1;
-
-/** The service, started as plain `python3 attach_service.py MODE`, and its stdout so far. */
-function startService(python: PythonInstall, mode: string) {
-  const child = new Deno.Command(python.path, {
-    args: [SERVICE, mode],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const decoder = new TextDecoder();
-  const service = {
-    child,
-    stdout: "",
-    async readUntil(text: string) {
-      while (!service.stdout.includes(text)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`The service ended: ${service.stdout}`);
-        service.stdout += decoder.decode(value, { stream: true });
-      }
-    },
-    async end() {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        service.stdout += decoder.decode(value, { stream: true });
-      }
-      const status = await child.status;
-      const stderr = await new Response(child.stderr).text();
-      return { code: status.code, stderr };
-    },
-    async kill() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* ended */ }
-      await child.status;
-      await child.stderr.cancel().catch(() => {});
-    },
-  };
-  return service;
-}
 
 /** The session's events, one at a time, with what it printed gathered. */
 function eventsOf(session: EngineSession) {
@@ -93,16 +54,6 @@ function eventsOf(session: EngineSession) {
 }
 
 const stoppedEvent = (msg: Message) => msg.e === "stopped";
-
-/** The ticks of `text`, checked to run 0, 1, 2... with nothing lost or reordered. */
-function assertTicksInOrder(text: string, from?: number) {
-  const ticks = text.split("\n").filter((l) => l.startsWith("tick ")).map((l) =>
-    Number(l.slice(5))
-  );
-  assert(ticks.length > 0, `no ticks in ${JSON.stringify(text.slice(0, 200))}`);
-  const first = from ?? ticks[0]!;
-  assertEquals(ticks, ticks.map((_, i) => first + i), "ticks lost or out of order");
-}
 
 async function attachSleeping(python: PythonInstall) {
   const service = startService(python, "sleep");

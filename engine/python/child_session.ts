@@ -130,7 +130,13 @@ export class PythonChildSession implements ChildEngineSession {
   send(command: Message): void {
     if (this.#queue.ended) return;
     if (command.e === "input") {
-      this.#reply(command, "input", "A child process's standard input is not connected to qdb");
+      this.#reply(
+        command,
+        "input",
+        this.#attached
+          ? "The standard input of a program qdb attached to is its own, not qdb's"
+          : "A child process's standard input is not connected to qdb",
+      );
       return;
     }
     if (this.#disabled) {

@@ -15,7 +15,7 @@ pause signal's handler are given back, trace functions and the monitoring tool i
 the bridge's threads end, its socket closes, and its modules leave ``sys.modules``, so that
 attaching again starts afresh. What stays: one ``os.register_at_fork`` callback per attach (it
 cannot be removed; it does nothing once detached) and, only while a frame still runs code a
-breakpoint was compiled into, the hook's no-op names in builtins.
+breakpoint was compiled into (a minute at most), the hook's no-op names in builtins.
 
 The exit code: a process qdb did not start cannot be waited for, so the bridge says how it ends
 (``exiting``) when it knows: ``sys.exit(N)``, or an uncaught exception (1). A program that ends
@@ -31,6 +31,8 @@ import threading
 
 _BRIDGE_MODULES = ("qdb", "qdb_")
 _UNHOOK_WAIT = 2.0  # seconds a detach waits for the main thread to give the signal back
+_FORGET_EVERY_S = 0.2  # how often, after a detach, to look whether compiled code still runs
+_FORGET_TRIES = 300
 
 
 def main(bridge_dir, config_path):
@@ -220,9 +222,10 @@ def leave(bridge):
         pass
     _untrace_threads(bridge)
     try:
-        bridge.breakpoints.sites.compiled.forget_hook()
+        bridge.evaluator.close()
     except Exception:
         pass
+    _forget_hook_soon(bridge.breakpoints.sites.compiled)
     if threading.get_ident() == bridge._main_ident:
         bridge.pauser.uninstall_signal_hooks()
     else:
@@ -234,6 +237,30 @@ def leave(bridge):
     if qdb._bridge is bridge:
         qdb._bridge = None
     _forget_modules(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _forget_hook_soon(compiled):
+    """The hook's names leave builtins now, or (a frame still runs code a breakpoint was
+    compiled into: the thread stopped there when the tracer left, a loop in it) once no frame
+    does, looked at by a thread of its own for a minute at most."""
+    try:
+        if compiled.forget_hook():
+            return
+    except Exception:
+        return
+
+    def later():
+        import time
+        for _ in range(_FORGET_TRIES):
+            time.sleep(_FORGET_EVERY_S)
+            try:
+                if compiled.forget_hook():
+                    return
+            except Exception:
+                return
+
+    import qdb_threads
+    qdb_threads.start_internal(later, "qdb-forget")
 
 
 def _untrace_threads(bridge):

@@ -61,6 +61,7 @@ class Evaluator(object):
         self._wd_interval = 0.25
         self._wd_idle = 0
         self._wd_thread = None
+        self._wd_closed = False
         self._set_async_exc = None
 
         # Policy hook.
@@ -249,7 +250,7 @@ class Evaluator(object):
         asynchronous exception to another. Polls every _wd_interval while evaluations come;
         sleeps until woken after a few idle polls."""
         self._internal_thread()
-        while True:
+        while not self._wd_closed:
             self._wd_wake.wait(self._wd_interval if self._wd_polling else None)
             self._wd_wake.clear()
             with self._wd_lock:
@@ -274,6 +275,11 @@ class Evaluator(object):
                     # true, so it did not wake this thread): keep polling for it.
                     if self._wd_jobs:
                         self._wd_polling = True
+
+    def close(self):
+        """The watchdog thread ends (a detach that leaves no trace)."""
+        self._wd_closed = True
+        self._wd_wake.set()
 
     def take_signal(self):
         """Called in the pause signal's handler: raises _EvalTimeout when the signal was the

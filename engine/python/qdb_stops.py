@@ -28,6 +28,7 @@ class _NoLock(object):
 
 
 _NO_LOCK = _NoLock()
+_DETACH_LOOK_S = 1.0  # while stopped, how often to look whether the bridge was detached
 
 
 class StopsMixin(object):
@@ -130,8 +131,15 @@ class StopsMixin(object):
         try:
             while resume is None:
                 try:
-                    item = self._queue.get()
+                    item = self._queue.get(timeout=_DETACH_LOOK_S)
                 except KeyboardInterrupt:
+                    continue
+                except queue.Empty:
+                    # A stop that began as the bridge was detaching (a signal's handler that
+                    # looked just before) missed the wake-up the detach queued: it ends too.
+                    if self._detaching or self._detached:
+                        resume = ("detach",)
+                        break
                     continue
                 if item is None:  # detached while stopped
                     resume = ("detach",)

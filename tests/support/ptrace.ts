@@ -1,3 +1,6 @@
+import { assert, assertEquals } from "./assert.ts";
+import type { PythonInstall } from "./pythons.ts";
+
 /**
  * Whether this machine lets tests attach to a process with gdb (issue 29's tests): why not, or
  * undefined when it does.
@@ -23,3 +26,61 @@ export const ATTACH_TARGET: string =
   new URL("../../testdata/attach_target.py", import.meta.url).pathname;
 /** What the target waits for (binding nothing in its __main__). */
 export const ATTACH_GO = "__import__('builtins').qdb_go = True";
+
+/** The program attached to by pid in those tests (testdata/attach_service.py). */
+export const SERVICE: string =
+  new URL("../../testdata/attach_service.py", import.meta.url).pathname;
+/** The line of its worker's breakpoint. */
+export const WORK_LINE: number = Deno.readTextFileSync(SERVICE).split("\n")
+  .findIndex((line) => line.includes("# the worker's breakpoint")) + 1;
+
+/** The service, started as plain `python3 attach_service.py MODE`, and its stdout so far. */
+export function startService(python: PythonInstall, mode: string) {
+  const child = new Deno.Command(python.path, {
+    args: [SERVICE, mode],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  const service = {
+    child,
+    stdout: "",
+    async readUntil(text: string) {
+      while (!service.stdout.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`The service ended: ${service.stdout}`);
+        service.stdout += decoder.decode(value, { stream: true });
+      }
+    },
+    async end() {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        service.stdout += decoder.decode(value, { stream: true });
+      }
+      const status = await child.status;
+      const stderr = await new Response(child.stderr).text();
+      return { code: status.code, stderr };
+    },
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+    },
+  };
+  return service;
+}
+
+/** The ticks of `text`, checked to run 0, 1, 2... with nothing lost or reordered. */
+export function assertTicksInOrder(text: string, from?: number) {
+  const ticks = text.split("\n").filter((l) => l.startsWith("tick ")).map((l) =>
+    Number(l.slice(5))
+  );
+  assert(ticks.length > 0, `no ticks in ${JSON.stringify(text.slice(0, 200))}`);
+  const first = from ?? ticks[0]!;
+  assertEquals(ticks, ticks.map((_, i) => first + i), "ticks lost or out of order");
+}
