@@ -77,6 +77,8 @@ export class DapAdapter implements AsyncDisposable {
   #tracer: RunningTracer | undefined;
   #stopOnEntry = true;
   #launched = false;
+  /** Attached to a running process (`processId`): leaving detaches, never ends it. */
+  #processAttached = false;
   #configured = false;
   /** Paths between the tracer's machine and the editor's. */
   #paths = new PathMapper(undefined, [], () => Promise.resolve(undefined));
@@ -161,6 +163,11 @@ export class DapAdapter implements AsyncDisposable {
       case "attach":
         if (typeof args.group === "string" && args.group !== "") {
           await this.#attachGroup(args);
+          this.#event("initialized");
+          return undefined;
+        }
+        if (args.processId !== undefined) {
+          await this.#attachProcess(args);
           this.#event("initialized");
           return undefined;
         }
@@ -361,12 +368,13 @@ export class DapAdapter implements AsyncDisposable {
         this.#session().send("pause");
         return undefined;
       case "terminate":
-        this.#session().send("disable", "hard");
+        // A program that ran before the editor came is not the editor's to end: detached.
+        this.#session().send("disable", this.#processAttached ? "soft" : "hard");
         return undefined;
       case "disconnect": {
         const client = this.#client;
         if (client && !this.#terminated) {
-          const end = args.terminateDebuggee ?? this.#launched;
+          const end = args.terminateDebuggee ?? (this.#launched && !this.#processAttached);
           if (end) client.send("disable", "hard");
           else if (this.#launched) client.send("disable", "soft");
           else if (args.suspendDebuggee !== true) await this.#leave(client);
@@ -451,6 +459,59 @@ export class DapAdapter implements AsyncDisposable {
       category: "console",
       output: `qdb: session ${session} at ${this.#server.clientUrl} (others can \`qdb attach ` +
         `--server ${this.#server.clientUrl} --token ${token} ${session}\`)\n`,
+    });
+  }
+
+  /**
+   * A running process (`"processId"`, as VS Code's process picker gives it): a server and a
+   * tracer attached to it in this process, as `qdb run --pid`. Leaving detaches; the program
+   * runs on.
+   */
+  async #attachProcess(args: Record<string, unknown>): Promise<void> {
+    const pid = Number(args.processId);
+    if (!Number.isSafeInteger(pid) || pid <= 0) {
+      throw new RequestFailed(
+        `"processId" must be a process id, got ${JSON.stringify(args.processId)}`,
+      );
+    }
+    const engine = engineFor({ engine: typeof args.engine === "string" ? args.engine : "python" });
+    if (!engine.attach) {
+      throw new RequestFailed(`The ${engine.name} engine cannot attach to a running process`);
+    }
+    this.#mapPaths(args);
+    const token = crypto.randomUUID().replaceAll("-", "");
+    this.#server = await serve({
+      hostname: "127.0.0.1",
+      clientPort: 0,
+      tracerPort: 0,
+      token,
+      inactivityTimeout: 0,
+    });
+    const session = crypto.randomUUID();
+    await this.#connect(this.#server.clientUrl, session, token);
+    this.#launched = true;
+    this.#processAttached = true;
+    this.#stopOnEntry = args.stopOnEntry === true;
+    try {
+      this.#tracer = await startTracer({
+        engine,
+        program: `pid ${pid}`,
+        attachPid: pid,
+        ...(Array.isArray(args.skip) ? { skip: args.skip.map(String) } : {}),
+        ...(typeof args.evalPolicy === "string" ? { evalPolicy: args.evalPolicy } : {}),
+        stopOnEntry: args.stopOnEntry === true,
+        server: this.#server.tracerUrl,
+        session,
+        token,
+        retries: 0,
+        reconnectFor: 0,
+      });
+    } catch (error) {
+      throw new RequestFailed(error instanceof Error ? error.message : String(error));
+    }
+    this.#event("output", {
+      category: "console",
+      output: `qdb: attached to process ${pid}; session ${session} at ${this.#server.clientUrl}\n`,
     });
   }
 

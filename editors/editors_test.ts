@@ -10,11 +10,43 @@ interface Descriptor {
   args: string[];
 }
 
-/** Runs extension.js's activate() with a stand-in `vscode` whose qdb.command is `command`. */
-function activate(command: string[] | undefined) {
+/** What the stand-ins of `child_process` and the quick pick saw and answer. */
+interface PickWorld {
+  /** `qdb ps --json`'s output. */
+  ps: string;
+  /** The command lines run. */
+  ran: string[][];
+  /** The items offered. */
+  offered: { label: string; description: string; detail: string }[];
+}
+
+/**
+ * Runs extension.js's activate() with a stand-in `vscode` whose qdb.command is `command`
+ * (and, for its process picker, a stand-in `child_process`; the quick pick takes the first item).
+ */
+function activate(command: string[] | undefined, world?: PickWorld) {
   const factories = new Map<string, { createDebugAdapterDescriptor(): Descriptor }>();
+  const commands = new Map<string, () => Promise<unknown>>();
   const subscriptions: unknown[] = [];
+  const childProcess = {
+    execFile(file: string, args: string[], done: (error: Error | null, out: string) => void) {
+      world?.ran.push([file, ...args]);
+      queueMicrotask(() => done(null, world?.ps ?? "[]"));
+    },
+  };
   const vscode = {
+    commands: {
+      registerCommand(name: string, run: () => Promise<unknown>) {
+        commands.set(name, run);
+        return { dispose() {} };
+      },
+    },
+    window: {
+      showQuickPick(items: PickWorld["offered"]) {
+        world?.offered.push(...items);
+        return Promise.resolve(items[0]);
+      },
+    },
     workspace: {
       getConfiguration: (section: string) => ({
         get: (key: string, fallback: unknown) =>
@@ -38,18 +70,19 @@ function activate(command: string[] | undefined) {
     exports: module.exports,
     require: (name: string) => {
       if (name === "vscode") return vscode;
+      if (name === "child_process") return childProcess;
       throw new Error(`extension.js requires ${name}: VS Code extensions here have no deps`);
     },
   });
   module.exports.activate({ subscriptions });
-  assertEquals(subscriptions.length, 1);
-  return factories;
+  assertEquals(subscriptions.length, 2);
+  return { factories, commands };
 }
 
 Deno.test("vscode: the extension runs `qdb dap`, or the configured command with dap", () => {
-  const plain = activate(undefined).get("qdb")!.createDebugAdapterDescriptor();
+  const plain = activate(undefined).factories.get("qdb")!.createDebugAdapterDescriptor();
   assertEquals([plain.command, [...plain.args]], ["qdb", ["dap"]]);
-  const deno = activate(["deno", "run", "-A", "/opt/qdb/mod.ts"]).get("qdb")!
+  const deno = activate(["deno", "run", "-A", "/opt/qdb/mod.ts"]).factories.get("qdb")!
     .createDebugAdapterDescriptor();
   assertEquals([deno.command, [...deno.args]], ["deno", ["run", "-A", "/opt/qdb/mod.ts", "dap"]]);
 });
@@ -92,7 +125,30 @@ Deno.test("vscode: the manifest declares every attribute its configurations use"
   ) {
     assert(key in attributes.launch!.properties, `launch: ${key}`);
   }
-  for (const key of ["server", "session", "token", "workspaceFolder", "pathMappings"]) {
+  for (
+    const key of ["server", "session", "token", "workspaceFolder", "pathMappings", "processId"]
+  ) {
     assert(key in attributes.attach!.properties, `attach: ${key}`);
   }
+});
+
+Deno.test("vscode: the process picker offers what `qdb ps --json` lists, and gives the pid", async () => {
+  const world: PickWorld = {
+    ps: JSON.stringify([
+      { pid: 4242, version: "3.11", argv: ["python3", "service.py"], qdb: false },
+      { pid: 4343, version: "3.12", argv: ["python3", "-m", "jobs"], qdb: true },
+    ]),
+    ran: [],
+    offered: [],
+  };
+  const { commands } = activate(["deno", "run", "-A", "/opt/qdb/mod.ts"], world);
+  const manifest = JSON.parse(Deno.readTextFileSync(here("./vscode/package.json")));
+  // `${command:pickProcess}` in a configuration runs the command the debugger names for it.
+  const named = manifest.contributes.debuggers[0].variables.pickProcess;
+  assertEquals(await commands.get(named)!(), "4242");
+  assertEquals(world.ran, [["deno", "run", "-A", "/opt/qdb/mod.ts", "ps", "--json"]]);
+  assertEquals(world.offered.map((i) => [i.label, i.description, i.detail]), [
+    ["4242", "python3 service.py", "Python 3.11"],
+    ["4343", "python3 -m jobs", "Python 3.12 (runs under qdb already)"],
+  ]);
 });

@@ -3,13 +3,15 @@
  * `python3` (testdata/attach_service.py) is attached by `qdb trace --pid` to a server, debugged
  * there by a remote client (a pause where it sleeps, an evaluation, a breakpoint in its worker
  * thread), detached by that client, and runs to its normal end with its own exit code, its
- * output whole and in order, and nothing of qdb left in it. Also: `qdb trace --pid` of a process
- * that is no Python, and `--pid` with a program, fail with their message. Skips where gdb or
+ * output whole and in order, and nothing of qdb left in it. `qdb dap` attaches by `processId` as
+ * VS Code's process picker asks, and its disconnect detaches. Also: `qdb trace --pid` of a
+ * process that is no Python, and `--pid` with a program, fail with their message. Skips where gdb or
  * ptrace is not allowed.
  */
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { onEveryPython, type PythonInstall } from "./support/pythons.ts";
+import { findPythons, onEveryPython, type PythonInstall } from "./support/pythons.ts";
+import { adapter } from "./support/dap.ts";
 import {
   assertTicksInOrder,
   attachSkipReason,
@@ -112,5 +114,52 @@ Deno.test({
     assertMatch(both.text.stderr, /name no program to start/);
     await using stop = new QdbProcess(["trace", "--stop", "app.py"]);
     assertMatch((await stop.status, stop.text.stderr), /--stop goes with --pid/);
+  },
+});
+
+Deno.test({
+  name:
+    "qdb dap: attach with processId (VS Code's process picker), a breakpoint, disconnect detaches",
+  ignore: skip !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const [python] = await findPythons();
+    if (!python) return console.log("skip: no Python 3.8+ found");
+    const service = startService(python, "sleep");
+    const { dc, dir } = await adapter();
+    try {
+      await service.readUntil("tick 3\n");
+      await dc.initializeRequest();
+      const [, , stopped] = await Promise.all([
+        dc.waitForEvent("initialized").then(async () => {
+          await dc.setBreakpointsRequest({
+            source: { path: SERVICE },
+            breakpoints: [{ line: WORK_LINE }],
+          });
+          await dc.configurationDoneRequest();
+        }),
+        dc.attachRequest({ processId: String(service.child.pid) } as never),
+        dc.waitForEvent("stopped"),
+      ]);
+      assertEquals(stopped.body.reason, "breakpoint");
+      const { body: { stackFrames } } = await dc.stackTraceRequest({
+        threadId: stopped.body.threadId,
+      });
+      assertEquals([stackFrames[0]!.name, stackFrames[0]!.line], ["work", WORK_LINE]);
+      // The editor goes: qdb detaches, the program runs on without its breakpoints.
+      await dc.stop();
+      await service.readUntil(`tick ${Number(/tick (\d+)\n$/.exec(service.stdout)?.[1]) + 3}`);
+      Deno.kill(service.child.pid, "SIGUSR2");
+      const { code, stderr } = await service.end();
+      assertEquals([code, stderr], [3, ""]);
+      assert(service.stdout.endsWith("leftovers: []\nafter\n"), service.stdout.slice(-300));
+    } catch (error) {
+      await service.kill();
+      throw error;
+    } finally {
+      await dc.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   },
 });

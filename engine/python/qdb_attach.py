@@ -58,8 +58,10 @@ def main(bridge_dir, config_path):
             return
         sys.path.insert(0, bridge_dir)
         try:
-            import qdb  # noqa: F401 (the bridge's modules, imported from its directory)
-            import qdb_program  # noqa: F401
+            # The bridge's modules, imported from its directory (start() uses them).
+            import importlib
+            importlib.import_module("qdb")
+            importlib.import_module("qdb_program")
         finally:
             sys.path.remove(bridge_dir)
         start(config)
