@@ -4,6 +4,7 @@
 import { assert, assertEquals, assertMatch } from "../tests/support/assert.ts";
 import { findPythons } from "../tests/support/pythons.ts";
 import { type BenchFlags, parseFlags, program, stats } from "./_common.ts";
+import { attachTable, benchAttach } from "./attach.ts";
 import { benchCapacity, capacityTables } from "./capacity.ts";
 import { benchCluster, clusterTable } from "./cluster.ts";
 import { benchFleet, fleetTables } from "./fleet.ts";
@@ -172,5 +173,22 @@ Deno.test({
     positive(result.startup.qdb.p50, "qdb's start-up");
     positive(result.overhead.qdb.p50, "the work under qdb");
     assertMatch(javascriptTables(result), /qdb\/CDP p50/);
+  },
+});
+
+Deno.test({
+  name: "bench: attaching to a running program, through the engine and qdb trace --pid",
+  ignore: pythons.length === 0,
+  async fn() {
+    const results = await benchAttach({ ...quick, reps: 1 });
+    // Where gdb or ptrace is not allowed it says so and measures nothing.
+    for (const result of results) {
+      for (const path of ["engine", "trace"] as const) {
+        assertEquals(result.attachMs[path]?.n, 1);
+        positive(result.attachMs[path]?.p50, `${path}: time to attachable`);
+        assert(result.holdMs[path] !== undefined, `${path}: the program's hold`);
+      }
+      assertMatch(attachTable(results), /engine p50/);
+    }
   },
 });

@@ -7,7 +7,7 @@
  * Usage: `deno task bench [--quick] [--only NAME,...] [--reps N] [--json FILE]`
  *
  * - `--quick`: a smoke run (tiny sizes, one repetition, the newest Python), in seconds;
- * - `--only startup,overhead,step,inspect,capacity,cluster,fleet,javascript`: some of them;
+ * - `--only startup,overhead,step,inspect,attach,capacity,cluster,fleet,javascript`: some of them;
  * - `--reps N`: passed to each (repetitions; steps for `step`; sessions for `capacity`);
  * - `--json FILE`: where the figures go (default `bench/results.json`, none with `--quick`).
  *
@@ -17,6 +17,7 @@
  */
 
 import { type BenchFlags, benchPythons, parseFlags } from "./_common.ts";
+import { attachTable, benchAttach } from "./attach.ts";
 import { benchCapacity, capacityTables } from "./capacity.ts";
 import { benchCluster, clusterTable } from "./cluster.ts";
 import { benchFleet, fleetTables } from "./fleet.ts";
@@ -49,6 +50,10 @@ export const BENCHMARKS: Record<
   inspect: async (flags) => {
     const figures = await benchInspect(flags);
     return { figures, table: inspectTable(figures) };
+  },
+  attach: async (flags) => {
+    const figures = await benchAttach(flags);
+    return { figures, table: attachTable(figures) };
   },
   capacity: async (flags) => {
     const figures = await benchCapacity(flags);
