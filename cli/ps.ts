@@ -24,7 +24,13 @@ export const psCommand: CommandSpec = {
     const rows = found.map((p) => [
       String(p.pid),
       p.version,
-      p.qdb ? "qdb" : p.tracerPid !== 0 ? `traced by ${p.tracerPid}` : "",
+      p.attachedBy
+        ? `qdb (${p.attachedBy})`
+        : p.qdb
+        ? "qdb"
+        : p.tracerPid !== 0
+        ? `traced by ${p.tracerPid}`
+        : "",
       sanitize(p.argv.join(" ")),
     ]);
     const header = ["PID", "PYTHON", "DEBUGGED", "COMMAND"];

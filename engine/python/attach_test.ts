@@ -20,7 +20,7 @@ import {
 } from "../../tests/support/ptrace.ts";
 import type { EngineSession } from "../engine.ts";
 import type { Message } from "../../protocol/envelope.ts";
-import { AttachError } from "./inject.ts";
+import { AttachError, describePythonProcess } from "./inject.ts";
 import { pythonEngine } from "./python_engine.ts";
 
 const skip = await attachSkipReason();
@@ -70,7 +70,9 @@ async function attachSleeping(python: PythonInstall) {
       () => pythonEngine.attach({ pid: service.child.pid }),
       AttachError,
     );
-    assert(/attached to this process already/.test(refused.message), refused.message);
+    assert(/qdb is attached to process \d+ already/.test(refused.message), refused.message);
+    // `qdb ps` shows it debugged meanwhile.
+    assertEquals((await describePythonProcess(service.child.pid)).attachedBy, Deno.pid);
     // A breakpoint in the worker thread hits.
     session.send({
       e: "request",
@@ -102,7 +104,8 @@ async function attachSleeping(python: PythonInstall) {
     await events2.until(stoppedEvent);
     await again.dispose();
     await events2.rest();
-    // Its own SIGUSR2 handler ends the wait.
+    // Its own SIGUSR2 handler ends the wait (once it runs its own code again).
+    await service.moreTicks(3);
     Deno.kill(service.child.pid, "SIGUSR2");
     const { code, stderr } = await service.end();
     assertEquals([code, stderr], [3, ""]);

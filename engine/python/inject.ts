@@ -48,8 +48,10 @@ export interface PythonProcessInfo {
   uid: number;
   /** Another process traces it (a debugger, gdb, strace): its pid, else 0. */
   tracerPid: number;
-  /** It was started by qdb (`qdb trace`, `qdb run`): its bridge is in it already. */
+  /** qdb started it (`qdb trace`, `qdb run`) or is attached to it: its bridge is in it. */
   qdb: boolean;
+  /** The pid of the qdb tracer attached to it (`qdb trace --pid`), else 0. */
+  attachedBy: number;
 }
 
 const PYTHON_EXE = /(?:^|\/)python(\d)\.(\d+)[a-z]*$/;
@@ -116,6 +118,10 @@ export async function describePythonProcess(pid: number): Promise<PythonProcessI
     );
   }
   const environ = (await readText(`/proc/${pid}/environ`)) ?? "";
+  const attachedBy = Number((await readText(attachMarker(pid))) ?? "0") || 0;
+  const live = attachedBy > 0 && await readText(`/proc/${attachedBy}/stat`) !== undefined
+    ? attachedBy
+    : 0;
   return {
     pid,
     exe,
@@ -123,8 +129,18 @@ export async function describePythonProcess(pid: number): Promise<PythonProcessI
     argv,
     uid,
     tracerPid,
-    qdb: environ.split("\0").some((v) => v.startsWith("QDB_BRIDGE=")),
+    qdb: environ.split("\0").some((v) => v.startsWith("QDB_BRIDGE=")) || live > 0,
+    attachedBy: live,
   };
+}
+
+/**
+ * Where a tracer attached to process `pid` notes its own pid while it is (`qdb ps` shows the
+ * process as debugged): a file in a per-user folder of the temporary directory.
+ */
+export function attachMarker(pid: number): string {
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  return `${tmp}/qdb-attached-${Deno.uid()}/${pid}`;
 }
 
 /** The Python processes (3.8+) of this user (every user's for root), by pid. */

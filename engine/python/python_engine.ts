@@ -60,7 +60,7 @@ import type {
 } from "../engine.ts";
 import { BridgeChannel, errorReply, type Hello, readHello } from "./bridge_channel.ts";
 import { processState, PythonChildSession } from "./child_session.ts";
-import { AttachError, describePythonProcess, injectPython } from "./inject.ts";
+import { AttachError, attachMarker, describePythonProcess, injectPython } from "./inject.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 import { exitEvents, KILL_GRACE_MS, ProgramProcess } from "../process.ts";
@@ -278,7 +278,10 @@ async function attachPython(options: AttachOptions, noticeMs: number): Promise<E
   if (info.qdb) {
     throw new AttachError(
       "traced",
-      `Process ${pid} runs under qdb already (qdb trace started it): attach to its session`,
+      info.attachedBy
+        ? `qdb is attached to process ${pid} already (tracer ${info.attachedBy}): detach it ` +
+          "first, or attach to its session"
+        : `Process ${pid} runs under qdb already (qdb started it): attach to its session`,
     );
   }
   const tmp = await Deno.makeTempDir({ prefix: "qdb-attach-" });
@@ -373,11 +376,17 @@ async function attachPython(options: AttachOptions, noticeMs: number): Promise<E
       conn.close();
       throw new AttachError("refused", `qdb cannot attach to process ${pid}: ${hello.p.refused}`);
     }
+    // `qdb ps` shows it debugged while this session lasts.
+    const marker = attachMarker(pid);
+    await Deno.mkdir(marker.slice(0, marker.lastIndexOf("/")), { recursive: true, mode: 0o700 })
+      .then(() => Deno.writeTextFile(marker, String(Deno.pid)))
+      .catch(() => {});
     const session = new PythonChildSession(conn, hello, {
       cwd: await Deno.readLink(`/proc/${pid}/cwd`).catch(() => "/"),
       runtime: `CPython ${info.version}`,
       attached: true,
     });
+    void session.exited.finally(() => Deno.remove(marker).catch(() => {}));
     session.flow = options.flow;
     return session;
   } finally {

@@ -233,9 +233,7 @@ def leave(bridge):
     else:
         # A signal the program gets before the main thread has its handler back could be taken
         # for qdb's: wait for it (a main thread in a long C call takes it later).
-        bridge.pauser._sig_unhook = True
-        bridge.pauser._signal_main()
-        bridge.pauser.unhooked.wait(_UNHOOK_WAIT)
+        bridge.pauser.unhook_from_main(_UNHOOK_WAIT)
     if qdb._bridge is bridge:
         qdb._bridge = None
     _forget_modules(os.path.dirname(os.path.abspath(__file__)))

@@ -33,6 +33,7 @@ class Pauser(object):
         self._sig_unhook = False
         self._pause_retrying = False
         self.unhooked = threading.Event()  # set once the main thread has given the signal back
+        self._unhook_lock = threading.Lock()
         self._chained_handler = signal.SIG_DFL
         self._orig_signal = signal.signal
         self._orig_getsignal = signal.getsignal
@@ -263,9 +264,10 @@ class Pauser(object):
                 f.f_trace = None
                 f = f.f_back
         if self._sig_unhook:
-            self._sig_unhook = False
-            self.uninstall_signal_hooks()
-            self.unhooked.set()
+            with self._unhook_lock:  # no request is sent once the handler is the program's
+                self._sig_unhook = False
+                self.uninstall_signal_hooks()
+                self.unhooked.set()
         if self._sig_retrace and bridge._active:
             self._sig_retrace = False
             if not _PY312:
@@ -327,3 +329,22 @@ class Pauser(object):
                 self._orig_signal(PAUSE_SIGNAL, handler if handler is not None else signal.SIG_DFL)
         except (ValueError, TypeError, OSError):
             pass
+
+    def unhook_from_main(self, timeout):
+        """From another thread: the main thread gives the pause signal's handler back (see
+        uninstall_signal_hooks), waited for up to `timeout` seconds. The request is sent again
+        every 100 ms: one that comes while the main thread runs this handler for an earlier
+        signal, just before it goes back to waiting in a system call, is not seen until that
+        call returns (and the program's next signal of its own would be taken for it)."""
+        self._sig_unhook = True
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._unhook_lock:
+                if self.unhooked.is_set():
+                    return True
+                self._signal_main()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.unhooked.wait(min(_PAUSE_RETRY_S, left)):
+                return True

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert } from "./assert.ts";
 import type { PythonInstall } from "./pythons.ts";
 
 /**
@@ -54,6 +54,15 @@ export function startService(python: PythonInstall, mode: string) {
         service.stdout += decoder.decode(value, { stream: true });
       }
     },
+    /**
+     * Waits until it has printed `n` more ticks: its threads run the program's own code again
+     * (a signal the test sends then reaches the program, not qdb's code leaving a stop).
+     */
+    async moreTicks(n: number) {
+      const last = () => Number(/tick (\d+)\n(?![\s\S]*tick)/.exec(service.stdout)?.[1] ?? -1);
+      const target = last() + n;
+      while (last() < target) await service.readUntil(`tick ${target}\n`);
+    },
     async end() {
       while (true) {
         const { value, done } = await reader.read();
@@ -82,5 +91,11 @@ export function assertTicksInOrder(text: string, from?: number) {
   );
   assert(ticks.length > 0, `no ticks in ${JSON.stringify(text.slice(0, 200))}`);
   const first = from ?? ticks[0]!;
-  assertEquals(ticks, ticks.map((_, i) => first + i), "ticks lost or out of order");
+  const wrong = ticks.findIndex((tick, i) => tick !== first + i);
+  if (wrong >= 0) {
+    const at = text.indexOf(`tick ${ticks[wrong - 1] ?? first}\n`);
+    throw new Error(
+      `ticks lost or out of order at ${first + wrong}: ${JSON.stringify(text.slice(at, at + 300))}`,
+    );
+  }
 }
