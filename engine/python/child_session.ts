@@ -185,6 +185,7 @@ export class PythonChildSession implements ChildEngineSession {
     await this.exited;
   }
 
+  /** Same as {@linkcode PythonChildSession.dispose}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
   }
