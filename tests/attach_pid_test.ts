@@ -75,7 +75,7 @@ async function attachThroughServer(python: PythonInstall) {
     client.close();
     await client.closed;
     await service.moreTicks(3);
-    Deno.kill(service.child.pid, "SIGUSR2");
+    await service.signalUntilEnd("SIGUSR2");
     const { code, stderr } = await service.end();
     assertEquals([code, stderr], [3, ""]);
     // Its output is checked whole and in order by engine/python/attach_test.ts. Here, under
@@ -149,7 +149,7 @@ Deno.test({
       // The editor goes: qdb detaches, the program runs on without its breakpoints.
       await dc.stop();
       await service.moreTicks(3);
-      Deno.kill(service.child.pid, "SIGUSR2");
+      await service.signalUntilEnd("SIGUSR2");
       const { code, stderr } = await service.end();
       assertEquals([code, stderr], [3, ""]);
       assert(service.stdout.endsWith("leftovers: []\nafter\n"), service.stdout.slice(-300));

@@ -4,7 +4,7 @@
  * worker thread that prints and a main thread that waits (in `time.sleep(600)` or `input()`).
  * Its output before, during and after is intact and in order on its own stdout, and the session
  * gets what it printed while attached; a breakpoint in the worker hits, a pause reaches the main
- * thread where it waits; a second attach while attached is refused, one after the detach works;
+ * thread where it waits, an evaluation there captures its own prints and none of the worker's; a second attach while attached is refused, one after the detach works;
  * after the last detach the program's own SIGUSR2 handler ends it, it exits with its own code,
  * and it reports that nothing of qdb is left in it. Skips where gdb or ptrace is not allowed.
  */
@@ -91,6 +91,19 @@ async function attachSleeping(python: PythonInstall) {
     session.send({ e: "pause", id: 4 });
     const paused = await events.until(stoppedEvent);
     assertEquals((paused.p as { reason: string }).reason, "pause");
+    // An evaluation's prints are its own; a thread that runs meanwhile (the worker, on 3.8,
+    // which qdb cannot hold there) prints to the program's output, not into the evaluation's.
+    session.send({
+      e: "request",
+      id: 6,
+      p: {
+        command: "evaluate",
+        args: { expr: "(print('from eval'), __import__('time').sleep(0.3), mode)[2]" },
+      },
+    });
+    const evaluated = await events.until((m) => m.e === "response" && m.id === 6);
+    const result = (evaluated.p as { result: { value: string; output?: string } }).result;
+    assertEquals([result.value, result.output], ["'sleep'", "from eval\n"]);
     session.send({ e: "continue", id: 5 });
     await events.until((m) => m.e === "running");
     await session.dispose();
@@ -106,7 +119,7 @@ async function attachSleeping(python: PythonInstall) {
     await events2.rest();
     // Its own SIGUSR2 handler ends the wait (once it runs its own code again).
     await service.moreTicks(3);
-    Deno.kill(service.child.pid, "SIGUSR2");
+    await service.signalUntilEnd("SIGUSR2");
     const { code, stderr } = await service.end();
     assertEquals([code, stderr], [3, ""]);
     assert(service.stdout.startsWith("before\n"), service.stdout.slice(0, 100));
@@ -155,7 +168,7 @@ async function refuseTraced(python: PythonInstall) {
       AttachError,
     );
     assert(/trace function already/.test(error.message), error.message);
-    Deno.kill(service.child.pid, "SIGUSR2");
+    await service.signalUntilEnd("SIGUSR2");
     const { code, stderr } = await service.end();
     assertEquals([code, stderr], [3, ""]);
     assert(service.stdout.endsWith("leftovers: []\nafter\n"), service.stdout.slice(-300));

@@ -23,6 +23,8 @@ export interface ChildContext {
   runtime: string;
   /** A program attached to by pid, not a child (its words say "the program"). */
   attached?: boolean;
+  /** Run as the session ends, before `exited` resolves. */
+  onEnd?: () => Promise<void>;
 }
 
 /** After asking an attached program's bridge to leave, how long to wait for it to go. */
@@ -41,6 +43,7 @@ export class PythonChildSession implements ChildEngineSession {
   #exiting: { code?: number; exec?: boolean } | undefined;
   #disabled = false;
   readonly #attached: boolean;
+  readonly #onEnd: (() => Promise<void>) | undefined;
   #disposing: Promise<void> | undefined;
 
   /** A session over `conn`, whose bridge said `hello`. */
@@ -49,6 +52,7 @@ export class PythonChildSession implements ChildEngineSession {
     const child = (p.child ?? {}) as { parent?: unknown };
     this.parentPid = typeof child.parent === "number" ? child.parent : 0;
     this.#attached = context.attached === true;
+    this.#onEnd = context.onEnd;
     const argv = Array.isArray(p.argv) ? p.argv.map(String) : [];
     this.info = {
       engine: "python",
@@ -123,6 +127,7 @@ export class PythonChildSession implements ChildEngineSession {
         },
       });
     }
+    await this.#onEnd?.().catch(() => {});
     this.#queue.end();
     return { code: code ?? null, signal };
   }

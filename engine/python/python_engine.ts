@@ -385,8 +385,8 @@ async function attachPython(options: AttachOptions, noticeMs: number): Promise<E
       cwd: await Deno.readLink(`/proc/${pid}/cwd`).catch(() => "/"),
       runtime: `CPython ${info.version}`,
       attached: true,
+      onEnd: () => Deno.remove(marker).catch(() => {}),
     });
-    void session.exited.finally(() => Deno.remove(marker).catch(() => {}));
     session.flow = options.flow;
     return session;
   } finally {

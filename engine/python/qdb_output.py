@@ -102,6 +102,29 @@ class _Capture(io.StringIO):
         return len(s)
 
 
+class ThreadRouted(object):
+    """sys.stdout or sys.stderr while qdb evaluates code in one thread: that thread's writes go
+    to the evaluation's capture, every other thread's to the stream they went to before (the
+    program's other threads may run meanwhile: their prints were taken into the capture, and
+    lost from the program's output). Every other attribute is the stream's of the caller."""
+
+    def __init__(self, capture, stream, ident):
+        object.__setattr__(self, "_qdb_capture", capture)
+        object.__setattr__(self, "_qdb_stream", stream)
+        object.__setattr__(self, "_qdb_ident", ident)
+
+    def _qdb_target(self):
+        if threading.get_ident() == self._qdb_ident:
+            return self._qdb_capture
+        return self._qdb_stream
+
+    def write(self, s):
+        return self._qdb_target().write(s)
+
+    def __getattr__(self, name):
+        return getattr(self._qdb_target(), name)
+
+
 def _write_all(fd, data):
     """Writes all of `data` to `fd`; a closed or broken one is left alone."""
     view = memoryview(data)
@@ -131,6 +154,7 @@ class OutputCapture(object):
         self._replaced = []  # (name in sys, the program's object, qdb's)
         self._fds_lock = threading.Lock()
         self._close_fds_at_end = False
+        self._forwarder_done = False
 
     def capture(self):
         """Replaces fds 1 and 2 with pipes that a forwarder thread relays as ``print`` events.
@@ -255,7 +279,10 @@ class OutputCapture(object):
                     if not self._pump(s, None):
                         poller.unregister(fd)
                         del by_fd[fd]
-        if self._close_fds_at_end:
+        with self._fds_lock:
+            self._forwarder_done = True
+            close = self._close_fds_at_end
+        if close:
             self._close_fds()
 
     def _pump(self, s, limit):
@@ -415,11 +442,14 @@ class OutputCapture(object):
         self._replaced = []
         if isinstance(sys.stdin, _StdinWatch):
             sys.stdin = sys.stdin._qdb_stream
-        self._close_fds_at_end = True
         forwarder = self._forwarder
         if forwarder is not None and forwarder is not threading.current_thread():
             forwarder.join(0.5)  # it ends at the pipes' end of file (no writer left)
-        if forwarder is None or not forwarder.is_alive():
+        # Closed here if the forwarder has ended, else by it as it ends (one or the other).
+        with self._fds_lock:
+            self._close_fds_at_end = True
+            done = forwarder is None or self._forwarder_done
+        if done:
             self._close_fds()
 
     def _close_fds(self):

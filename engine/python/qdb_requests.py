@@ -8,13 +8,14 @@ rest (the inspector for frames and values, the breakpoint table, the evaluator).
 """
 
 import sys
+import threading
 import traceback
 
 import qdb_inspect
 from qdb_common import _CommandError
 from qdb_eval import _EvalFailed, _PolicyRefused
 from qdb_output import MAX_OUTPUT as _MAX_OUTPUT
-from qdb_output import _Capture
+from qdb_output import ThreadRouted, _Capture
 from qdb_repr import _exc_line
 
 _MAX_WATCHES = 1000
@@ -229,7 +230,9 @@ class Requests(object):
                 shown.append(self._bridge.reprs.full(value))
 
         saved = sys.stdout, sys.stderr, sys.displayhook
-        sys.stdout = sys.stderr = capture
+        me = threading.get_ident()
+        sys.stdout = ThreadRouted(capture, saved[0], me)
+        sys.stderr = ThreadRouted(capture, saved[1], me)
         sys.displayhook = displayhook
         raised = None
         value = None

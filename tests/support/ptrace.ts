@@ -63,6 +63,22 @@ export function startService(python: PythonInstall, mode: string) {
       const target = last() + n;
       while (last() < target) await service.readUntil(`tick ${target}\n`);
     },
+    /**
+     * Sends `signal` now and then until the program ends (its handler ends it): one that comes
+     * while its main thread is still leaving qdb's code may be absorbed there (README).
+     */
+    async signalUntilEnd(signal: Deno.Signal) {
+      let ended = false;
+      void child.status.then(() => ended = true);
+      while (!ended) {
+        try {
+          Deno.kill(child.pid, signal);
+        } catch {
+          break; // Gone.
+        }
+        await Promise.race([child.status, new Promise((r) => setTimeout(r, 500))]);
+      }
+    },
     async end() {
       while (true) {
         const { value, done } = await reader.read();
