@@ -118,8 +118,12 @@ export async function describePythonProcess(pid: number): Promise<PythonProcessI
     );
   }
   const environ = (await readText(`/proc/${pid}/environ`)) ?? "";
-  const attachedBy = Number((await readText(attachMarker(pid))) ?? "0") || 0;
-  const live = attachedBy > 0 && await readText(`/proc/${attachedBy}/stat`) !== undefined
+  // The marker names the tracer, its start time and the process's (a pid used again by
+  // another process is not them: a marker a killed tracer left says nothing).
+  const [by, byStart, since] = ((await readText(attachMarker(pid))) ?? "").split(" ");
+  const attachedBy = Number(by) || 0;
+  const live = attachedBy > 0 && since !== undefined && since === await processStart(pid) &&
+      byStart === await processStart(attachedBy)
     ? attachedBy
     : 0;
   return {
@@ -132,6 +136,13 @@ export async function describePythonProcess(pid: number): Promise<PythonProcessI
     qdb: environ.split("\0").some((v) => v.startsWith("QDB_BRIDGE=")) || live > 0,
     attachedBy: live,
   };
+}
+
+/** When process `pid` started (clock ticks since boot, from /proc), or undefined. */
+export async function processStart(pid: number): Promise<string | undefined> {
+  const stat = await readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
 }
 
 /**

@@ -12,10 +12,12 @@ import { findPythons, onEveryPython, type PythonInstall } from "../../tests/supp
 import { ATTACH_GO, ATTACH_TARGET, attachSkipReason } from "../../tests/support/ptrace.ts";
 import {
   AttachError,
+  attachMarker,
   describePythonProcess,
   injectionScript,
   injectPython,
   listPythonProcesses,
+  processStart,
 } from "./inject.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
@@ -64,7 +66,12 @@ onEveryPython(
     for (const mode of ["sleep", "busy"] as const) {
       const target = await startTarget(python, mode);
       try {
+        // A marker a killed tracer left for a process of that pid says nothing of this one.
+        const marker = attachMarker(target.pid);
+        await Deno.mkdir(marker.slice(0, marker.lastIndexOf("/")), { recursive: true });
+        await Deno.writeTextFile(marker, `${Deno.pid} ${await processStart(Deno.pid)} 1`);
         const info = await describePythonProcess(target.pid);
+        await Deno.remove(marker);
         assertEquals([info.version, info.qdb, info.tracerPid], [python.minor, false, 0]);
         // The code sets what the program waits for: it goes on, prints and ends.
         const { queued } = await injectPython(target.pid, ATTACH_GO);

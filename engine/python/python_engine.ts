@@ -60,7 +60,13 @@ import type {
 } from "../engine.ts";
 import { BridgeChannel, errorReply, type Hello, readHello } from "./bridge_channel.ts";
 import { processState, PythonChildSession } from "./child_session.ts";
-import { AttachError, attachMarker, describePythonProcess, injectPython } from "./inject.ts";
+import {
+  AttachError,
+  attachMarker,
+  describePythonProcess,
+  injectPython,
+  processStart,
+} from "./inject.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 import { exitEvents, KILL_GRACE_MS, ProgramProcess } from "../process.ts";
@@ -379,7 +385,12 @@ async function attachPython(options: AttachOptions, noticeMs: number): Promise<E
     // `qdb ps` shows it debugged while this session lasts.
     const marker = attachMarker(pid);
     await Deno.mkdir(marker.slice(0, marker.lastIndexOf("/")), { recursive: true, mode: 0o700 })
-      .then(() => Deno.writeTextFile(marker, String(Deno.pid)))
+      .then(async () =>
+        Deno.writeTextFile(
+          marker,
+          `${Deno.pid} ${await processStart(Deno.pid)} ${await processStart(pid)}`,
+        )
+      )
       .catch(() => {});
     const session = new PythonChildSession(conn, hello, {
       cwd: await Deno.readLink(`/proc/${pid}/cwd`).catch(() => "/"),
