@@ -405,13 +405,13 @@ export class DapAdapter implements AsyncDisposable {
     }
   }
 
-  /** A program on this machine: a server and a tracer in this process, as `qdb run`. */
-  async #launch(args: Record<string, unknown>): Promise<void> {
-    if (typeof args.program !== "string") throw new RequestFailed('launch needs a "program"');
-    this.#mapPaths(args);
-    this.#stopOnEntry = args.stopOnEntry === true;
+  /**
+   * A server in this process (loopback, a random token, sessions that last) and this adapter
+   * connected to a new session on it, for `launch` and an attach by `processId`.
+   */
+  async #localSession(): Promise<{ server: RunningServer; token: string; session: string }> {
     const token = crypto.randomUUID().replaceAll("-", "");
-    this.#server = await serve({
+    const server = this.#server = await serve({
       hostname: "127.0.0.1",
       clientPort: 0,
       tracerPort: 0,
@@ -419,7 +419,16 @@ export class DapAdapter implements AsyncDisposable {
       inactivityTimeout: 0,
     });
     const session = crypto.randomUUID();
-    await this.#connect(this.#server.clientUrl, session, token);
+    await this.#connect(server.clientUrl, session, token);
+    return { server, token, session };
+  }
+
+  /** A program on this machine: a server and a tracer in this process, as `qdb run`. */
+  async #launch(args: Record<string, unknown>): Promise<void> {
+    if (typeof args.program !== "string") throw new RequestFailed('launch needs a "program"');
+    this.#mapPaths(args);
+    this.#stopOnEntry = args.stopOnEntry === true;
+    const { server, token, session } = await this.#localSession();
     // From now on its first stop waits for configurationDone.
     this.#launched = true;
     const skip = Array.isArray(args.skip) ? args.skip.map(String) : [];
@@ -447,7 +456,7 @@ export class DapAdapter implements AsyncDisposable {
       // It waits at its first line until the editor has set its breakpoints.
       stopOnEntry: true,
       stdin: "null",
-      server: this.#server.tracerUrl,
+      server: server.tracerUrl,
       session,
       token,
       retries: 0,
@@ -457,8 +466,8 @@ export class DapAdapter implements AsyncDisposable {
     await this.#firstStop.promise;
     this.#event("output", {
       category: "console",
-      output: `qdb: session ${session} at ${this.#server.clientUrl} (others can \`qdb attach ` +
-        `--server ${this.#server.clientUrl} --token ${token} ${session}\`)\n`,
+      output: `qdb: session ${session} at ${server.clientUrl} (others can \`qdb attach ` +
+        `--server ${server.clientUrl} --token ${token} ${session}\`)\n`,
     });
   }
 
@@ -479,16 +488,7 @@ export class DapAdapter implements AsyncDisposable {
       throw new RequestFailed(`The ${engine.name} engine cannot attach to a running process`);
     }
     this.#mapPaths(args);
-    const token = crypto.randomUUID().replaceAll("-", "");
-    this.#server = await serve({
-      hostname: "127.0.0.1",
-      clientPort: 0,
-      tracerPort: 0,
-      token,
-      inactivityTimeout: 0,
-    });
-    const session = crypto.randomUUID();
-    await this.#connect(this.#server.clientUrl, session, token);
+    const { server, token, session } = await this.#localSession();
     this.#launched = true;
     this.#processAttached = true;
     this.#stopOnEntry = args.stopOnEntry === true;
@@ -500,7 +500,7 @@ export class DapAdapter implements AsyncDisposable {
         ...(Array.isArray(args.skip) ? { skip: args.skip.map(String) } : {}),
         ...(typeof args.evalPolicy === "string" ? { evalPolicy: args.evalPolicy } : {}),
         stopOnEntry: args.stopOnEntry === true,
-        server: this.#server.tracerUrl,
+        server: server.tracerUrl,
         session,
         token,
         retries: 0,
@@ -511,7 +511,7 @@ export class DapAdapter implements AsyncDisposable {
     }
     this.#event("output", {
       category: "console",
-      output: `qdb: attached to process ${pid}; session ${session} at ${this.#server.clientUrl}\n`,
+      output: `qdb: attached to process ${pid}; session ${session} at ${server.clientUrl}\n`,
     });
   }
 

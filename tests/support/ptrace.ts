@@ -1,4 +1,4 @@
-import { assert } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import type { PythonInstall } from "./pythons.ts";
 
 /**
@@ -64,20 +64,32 @@ export function startService(python: PythonInstall, mode: string) {
       while (last() < target) await service.readUntil(`tick ${target}\n`);
     },
     /**
-     * Sends `signal` now and then until the program ends (its handler ends it): one that comes
-     * while its main thread is still leaving qdb's code may be absorbed there (README).
+     * Once it runs its own code again (3 more ticks), its own SIGUSR2 handler ends its wait:
+     * the signal is sent now and then until it has ended (one that comes while its main thread
+     * is still leaving qdb's code may be absorbed there: README).
      */
-    async signalUntilEnd(signal: Deno.Signal) {
+    async stopBySignal() {
+      await service.moreTicks(3);
       let ended = false;
       void child.status.then(() => ended = true);
       while (!ended) {
         try {
-          Deno.kill(child.pid, signal);
+          Deno.kill(child.pid, "SIGUSR2");
         } catch {
           break; // Gone.
         }
         await Promise.race([child.status, new Promise((r) => setTimeout(r, 500))]);
       }
+    },
+    /**
+     * Reads it to its end and checks how it ended: its own code 3, nothing on stderr, every tick
+     * in order from 0, and nothing of qdb left in it.
+     */
+    async assertEndedClean() {
+      const { code, stderr } = await service.end();
+      assertEquals([code, stderr], [3, ""]);
+      assertTicksInOrder(service.stdout, 0);
+      assert(service.stdout.endsWith("leftovers: []\nafter\n"), service.stdout.slice(-300));
     },
     async end() {
       while (true) {
