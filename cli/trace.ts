@@ -5,6 +5,7 @@ import { engineFor, ENGINES, isRuntime, UnknownEngineError } from "../engine/reg
 import { startTracer } from "../tracer.ts";
 import { choice, type CommandSpec, type Invocation, list, num, str, UsageError } from "./args.ts";
 import { forwardSignals } from "./_signals.ts";
+import { LINUX_SIGNALS } from "../engine/process.ts";
 import { CA_OPTION, TOKEN_OPTION } from "./sessions.ts";
 import { readCaFiles } from "../transport/ca_files.ts";
 import { writeAll } from "./_terminal.ts";
@@ -284,33 +285,6 @@ export class ProgramError extends Error {
     this.name = "ProgramError";
   }
 }
-
-/** Signal numbers on Linux (the ones a program may die of). */
-const LINUX_SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGIO: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-};
 
 /** Where macOS numbers them differently. */
 const DARWIN_SIGNALS: Record<string, number> = {

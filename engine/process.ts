@@ -76,6 +76,33 @@ export function exitEvents(status: ExitStatus): Message[] {
 /** What a refused `input` command gets: the `error` type and its words. */
 export type InputRefusal = { type: "input" | "payload"; data: string };
 
+/** Signal numbers on Linux (the ones a program may die of). */
+export const LINUX_SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGIO: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+};
+
 /** The program's process: its status, its signals, its standard input, its end. */
 export class ProgramProcess {
   /** The runtime's process (its stdout and stderr are piped, for the engine to read). */

@@ -14,6 +14,8 @@ import type { ChildEngineSession, EngineInfo, ExitStatus } from "../engine.ts";
 import type { Message } from "../../protocol/envelope.ts";
 import { AsyncQueue } from "../../transport/async_queue.ts";
 import { BridgeChannel, errorReply, type Hello } from "./bridge_channel.ts";
+import { procStatFields } from "./inject.ts";
+import { LINUX_SIGNALS } from "../process.ts";
 
 /** What a child's session is told by the program's. */
 export interface ChildContext {
@@ -196,24 +198,6 @@ export class PythonChildSession implements ChildEngineSession {
   }
 }
 
-/** Signal names by number (Linux), for a process a signal ended. */
-const SIGNAL_NAMES: Record<number, string> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  3: "SIGQUIT",
-  4: "SIGILL",
-  6: "SIGABRT",
-  7: "SIGBUS",
-  8: "SIGFPE",
-  9: "SIGKILL",
-  10: "SIGUSR1",
-  11: "SIGSEGV",
-  12: "SIGUSR2",
-  13: "SIGPIPE",
-  14: "SIGALRM",
-  15: "SIGTERM",
-};
-
 /**
  * Whether process `pid` still runs and, if it has ended but its parent has not reaped it yet
  * (a zombie), how: the kernel keeps its exit status in `/proc/PID/stat` (field 52) until then.
@@ -221,18 +205,15 @@ const SIGNAL_NAMES: Record<number, string> = {
 export async function processState(
   pid: number,
 ): Promise<{ running: boolean; code?: number; signal?: string }> {
-  let stat: string;
-  try {
-    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  } catch {
-    return { running: false };
-  }
-  // The command name is in parentheses and may hold spaces: the fields start after its end.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/);
+  const fields = await procStatFields(pid);
+  if (fields === undefined) return { running: false };
   if (fields[0] !== "Z" && fields[0] !== "X") return { running: true };
   const status = Number(fields[49]);
   if (!Number.isInteger(status)) return { running: false };
   const signal = status & 0x7f;
-  if (signal !== 0) return { running: false, signal: SIGNAL_NAMES[signal] ?? `signal ${signal}` };
+  if (signal !== 0) {
+    const name = Object.entries(LINUX_SIGNALS).find(([, number]) => number === signal)?.[0];
+    return { running: false, signal: name ?? `signal ${signal}` };
+  }
   return { running: false, code: (status >> 8) & 0xff };
 }

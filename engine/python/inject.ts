@@ -138,11 +138,18 @@ export async function describePythonProcess(pid: number): Promise<PythonProcessI
   };
 }
 
+/**
+ * The fields of `/proc/PID/stat` from the third on (the state first), or undefined when there is
+ * no such process: the command name before them is in parentheses and may hold spaces.
+ */
+export async function procStatFields(pid: number): Promise<string[] | undefined> {
+  const stat = await readText(`/proc/${pid}/stat`);
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/);
+}
+
 /** When process `pid` started (clock ticks since boot, from /proc), or undefined. */
 export async function processStart(pid: number): Promise<string | undefined> {
-  const stat = await readText(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  return (await procStatFields(pid))?.[19];
 }
 
 /**
